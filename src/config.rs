@@ -1,0 +1,295 @@
+//! `azcloudhsm_application.cfg`: `KEY=VALUE` lines, `#` comments.
+//!
+//! Found through `AZCLOUDHSM_CONFIG` (a path), then the directory of the
+//! running executable, then the working directory, then `/etc/azcloudhsm/`;
+//! no file means the embedded defaults. An unknown key or a bad value is an
+//! error naming the file, the line and the key.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The configuration file's name.
+pub const FILE_NAME: &str = "azcloudhsm_application.cfg";
+
+/// How the Azure store authenticates (`CERTSTORAGE_AUTH`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthMethod {
+    ManagedIdentity,
+    WorkloadIdentity,
+    AzureCli,
+    ClientSecret,
+    Sas,
+    ConnectionString,
+}
+
+/// The device backend (`DEVICE`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceKind {
+    Soft,
+}
+
+/// Where log lines go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogDestination {
+    Stderr,
+    File(PathBuf),
+}
+
+/// The whole configuration, with defaults filled in.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file it was read from, if any.
+    pub source: Option<PathBuf>,
+    pub certstorage_url: Option<String>,
+    pub certstorage_signing_key_id: Option<String>,
+    pub uami_client_id: Option<String>,
+    pub certstorage_auth: AuthMethod,
+    pub certstorage_sas: Option<String>,
+    pub certstorage_connection_string: Option<String>,
+    pub certstorage_timeout: Duration,
+    pub certstorage_retries: u32,
+    pub certstorage_cache_freshness: Duration,
+    pub device: DeviceKind,
+    pub soft_token_dir: PathBuf,
+    pub pin_max_failures: u32,
+    pub soft_kdf_iterations: u32,
+    pub log_level: String,
+    pub log_destination: LogDestination,
+}
+
+/// A configuration error: the file, the line and the key at fault.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}:{line}: {key}: {message}")]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub message: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source: None,
+            certstorage_url: None,
+            certstorage_signing_key_id: None,
+            uami_client_id: None,
+            certstorage_auth: AuthMethod::ManagedIdentity,
+            certstorage_sas: None,
+            certstorage_connection_string: None,
+            certstorage_timeout: Duration::from_secs(30),
+            certstorage_retries: 3,
+            certstorage_cache_freshness: Duration::ZERO,
+            device: DeviceKind::Soft,
+            soft_token_dir: default_token_dir(),
+            pin_max_failures: 10,
+            soft_kdf_iterations: 100_000,
+            log_level: "warn".to_string(),
+            log_destination: LogDestination::Stderr,
+        }
+    }
+}
+
+/// `$XDG_DATA_HOME/azcloudhsm-pkcs11/token`, else `~/.local/share/azcloudhsm-pkcs11/token`.
+fn default_token_dir() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    data.join("azcloudhsm-pkcs11").join("token")
+}
+
+impl Config {
+    /// Finds and reads the configuration file, or returns the defaults.
+    pub fn load() -> Result<Config, ConfigError> {
+        match locate() {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+                    file: path.display().to_string(),
+                    line: 0,
+                    key: String::new(),
+                    message: format!("cannot read: {e}"),
+                })?;
+                Config::parse(&text, &path)
+            }
+            None => Ok(Config::default()),
+        }
+    }
+
+    /// Parses the text of a configuration file read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config = Config { source: Some(path.to_path_buf()), ..Config::default() };
+        let file = path.display().to_string();
+        for (index, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let fail = |key: &str, message: String| ConfigError {
+                file: file.clone(),
+                line: index + 1,
+                key: key.to_string(),
+                message,
+            };
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(fail(line, "expected KEY=VALUE".to_string()));
+            };
+            let key = key.trim();
+            let value = unquote(value.trim());
+            config.apply(key, value).map_err(|message| fail(key, message))?;
+        }
+        Ok(config)
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let optional = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        match key {
+            "CERTSTORAGE_URL" => self.certstorage_url = optional(value),
+            "CERTSTORAGE_SIGNING_KEYID" => self.certstorage_signing_key_id = optional(value),
+            "UAMI_CLIENT_ID" => self.uami_client_id = optional(value),
+            "CERTSTORAGE_AUTH" => {
+                self.certstorage_auth = match value {
+                    "managed_identity" => AuthMethod::ManagedIdentity,
+                    "workload_identity" => AuthMethod::WorkloadIdentity,
+                    "azure_cli" => AuthMethod::AzureCli,
+                    "client_secret" => AuthMethod::ClientSecret,
+                    "sas" => AuthMethod::Sas,
+                    "connection_string" => AuthMethod::ConnectionString,
+                    other => return Err(format!("unknown authentication method '{other}'")),
+                }
+            }
+            "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value),
+            "CERTSTORAGE_CONNECTION_STRING" => self.certstorage_connection_string = optional(value),
+            "CERTSTORAGE_TIMEOUT_SECONDS" => {
+                self.certstorage_timeout = Duration::from_secs(number(value, 1, 3600)?)
+            }
+            "CERTSTORAGE_RETRIES" => self.certstorage_retries = number(value, 0, 20)? as u32,
+            "CERTSTORAGE_CACHE_SECONDS" => {
+                self.certstorage_cache_freshness = Duration::from_secs(number(value, 0, 86_400)?)
+            }
+            "DEVICE" => {
+                self.device = match value {
+                    "soft" => DeviceKind::Soft,
+                    "pkcs11" => return Err("the pkcs11 device is not available in this build".to_string()),
+                    other => return Err(format!("unknown device '{other}'")),
+                }
+            }
+            "SOFT_TOKEN_DIR" => {
+                if value.is_empty() {
+                    return Err("empty path".to_string());
+                }
+                self.soft_token_dir = PathBuf::from(value)
+            }
+            "DEVICE_MODULE" | "DEVICE_TOKEN_LABEL" => {
+                return Err("only used with DEVICE=pkcs11, which is not available in this build".to_string())
+            }
+            "PIN_MAX_FAILURES" => self.pin_max_failures = number(value, 1, 1000)? as u32,
+            "SOFT_KDF_ITERATIONS" => self.soft_kdf_iterations = number(value, 1000, 10_000_000)? as u32,
+            "LOG_LEVEL" => {
+                match value {
+                    "off" | "error" | "warn" | "info" | "debug" | "trace" => {}
+                    other => return Err(format!("unknown log level '{other}'")),
+                }
+                self.log_level = value.to_string()
+            }
+            "LOG_FILE" => {
+                self.log_destination = if value.is_empty() || value == "stderr" {
+                    LogDestination::Stderr
+                } else {
+                    LogDestination::File(PathBuf::from(value))
+                }
+            }
+            _ => return Err("unknown key".to_string()),
+        }
+        Ok(())
+    }
+
+    /// The certificate store URL in force: the configured one, or a
+    /// `certificates` directory beside the soft token.
+    pub fn effective_certstorage_url(&self) -> String {
+        match &self.certstorage_url {
+            Some(url) => url.clone(),
+            None => {
+                let dir = self
+                    .soft_token_dir
+                    .parent()
+                    .map(|p| p.join("certificates"))
+                    .unwrap_or_else(|| PathBuf::from("/tmp/azcloudhsm-certificates"));
+                format!("file://{}", dir.display())
+            }
+        }
+    }
+}
+
+fn unquote(value: &str) -> &str {
+    let bytes = value.as_bytes();
+    if bytes.len() >= 2 && (bytes[0] == b'"' && bytes[bytes.len() - 1] == b'"') {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    }
+}
+
+fn number(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    let n: u64 = value.parse().map_err(|_| format!("'{value}' is not a whole number"))?;
+    if !(min..=max).contains(&n) {
+        return Err(format!("{n} is outside {min}..={max}"));
+    }
+    Ok(n)
+}
+
+/// The file to read, in the documented search order.
+fn locate() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("AZCLOUDHSM_CONFIG").filter(|p| !p.is_empty()) {
+        // An explicit path is used even when missing, so the error names it.
+        return Some(PathBuf::from(path));
+    }
+    let mut candidates = Vec::new();
+    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+        candidates.push(dir.join(FILE_NAME));
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        candidates.push(dir.join(FILE_NAME));
+    }
+    candidates.push(PathBuf::from("/etc/azcloudhsm").join(FILE_NAME));
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("/x/azcloudhsm_application.cfg"))
+    }
+
+    #[test]
+    fn comments_blank_lines_and_quotes_are_accepted() {
+        let c = parse("# c\n\nCERTSTORAGE_URL = \"file:///tmp/c\"\nSOFT_TOKEN_DIR=/tmp/t\n").unwrap();
+        assert_eq!(c.certstorage_url.as_deref(), Some("file:///tmp/c"));
+        assert_eq!(c.soft_token_dir, PathBuf::from("/tmp/t"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let e = parse("LOG_LEVEL=info\nNO_SUCH_KEY=1\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert_eq!(e.key, "NO_SUCH_KEY");
+        assert!(e.to_string().contains("azcloudhsm_application.cfg:2: NO_SUCH_KEY"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(parse("CERTSTORAGE_AUTH=magic").is_err());
+        assert!(parse("PIN_MAX_FAILURES=0").is_err());
+        assert!(parse("CERTSTORAGE_TIMEOUT_SECONDS=abc").is_err());
+        assert!(parse("just text").is_err());
+    }
+
+    #[test]
+    fn default_certificate_store_is_beside_the_token() {
+        let c = parse("SOFT_TOKEN_DIR=/data/hsm/token").unwrap();
+        assert_eq!(c.effective_certstorage_url(), "file:///data/hsm/certificates");
+    }
+}

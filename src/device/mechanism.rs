@@ -1,0 +1,46 @@
+//! Mechanisms as the core sees them: a type plus a parsed parameter.
+
+use cryptoki_sys::*;
+
+/// A mechanism with its parameter, parsed from `CK_MECHANISM` by `ffi/`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mechanism {
+    pub kind: CK_MECHANISM_TYPE,
+    pub parameter: MechanismParameter,
+}
+
+impl Mechanism {
+    pub fn new(kind: CK_MECHANISM_TYPE) -> Self {
+        Mechanism { kind, parameter: MechanismParameter::None }
+    }
+}
+
+/// The parameter of a mechanism. `ffi/` decides the shape from the
+/// mechanism type; an unknown shape arrives as `Raw`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MechanismParameter {
+    None,
+    /// Plain bytes (an IV for AES-CBC, for instance).
+    Raw(Vec<u8>),
+    /// `CK_GCM_PARAMS`.
+    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: CK_ULONG },
+    /// `CK_AES_CTR_PARAMS`.
+    Ctr { counter_bits: CK_ULONG, block: [u8; 16] },
+    /// `CK_RSA_PKCS_OAEP_PARAMS`.
+    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
+    /// `CK_RSA_PKCS_PSS_PARAMS`.
+    Pss { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt_len: CK_ULONG },
+    /// `CK_ECDH1_DERIVE_PARAMS`.
+    Ecdh { kdf: CK_ULONG, shared_data: Vec<u8>, public_data: Vec<u8> },
+    /// `CK_EDDSA_PARAMS`.
+    EdDsa { prehash: bool, context: Vec<u8> },
+}
+
+/// One row of `C_GetMechanismList`/`C_GetMechanismInfo`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MechanismInfo {
+    pub kind: CK_MECHANISM_TYPE,
+    pub min_key_size: CK_ULONG,
+    pub max_key_size: CK_ULONG,
+    pub flags: CK_FLAGS,
+}

@@ -1,0 +1,225 @@
+//! The one error type of the provider. Every failure below `ffi/` is an
+//! [`Error`]; `ffi/` turns it into a `CK_RV` with [`Error::rv`], in one place.
+
+use cryptoki_sys::*;
+
+/// PKCS#11 defines no return code for an unsupported certificate type; the
+/// specification's answer for a value the token does not accept is
+/// `CKR_ATTRIBUTE_VALUE_INVALID`. `include/azcloudhsm_pkcs11.h` defines
+/// `CKR_CERTIFICATE_TYPE_INVALID` with this value, so code written against
+/// that name and generic clients agree.
+pub const CKR_CERTIFICATE_TYPE_INVALID: CK_RV = CKR_ATTRIBUTE_VALUE_INVALID;
+
+/// A PKCS#11 failure with enough context for the log line.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("arguments bad: {0}")]
+    ArgumentsBad(&'static str),
+    #[error("action prohibited: {0}")]
+    ActionProhibited(&'static str),
+    #[error("attribute 0x{0:x} is read-only")]
+    AttributeReadOnly(CK_ATTRIBUTE_TYPE),
+    #[error("attribute 0x{0:x} is sensitive")]
+    AttributeSensitive(CK_ATTRIBUTE_TYPE),
+    #[error("attribute 0x{0:x} is not valid for this object")]
+    AttributeTypeInvalid(CK_ATTRIBUTE_TYPE),
+    #[error("attribute 0x{0:x} has an invalid value")]
+    AttributeValueInvalid(CK_ATTRIBUTE_TYPE),
+    #[error("buffer too small")]
+    BufferTooSmall,
+    #[error("certificate type invalid")]
+    CertificateTypeInvalid,
+    #[error("cryptoki already initialized")]
+    AlreadyInitialized,
+    #[error("cryptoki not initialized")]
+    NotInitialized,
+    #[error("curve not supported")]
+    CurveNotSupported,
+    #[error("data invalid")]
+    DataInvalid,
+    #[error("data length out of range")]
+    DataLenRange,
+    #[error("device error: {0}")]
+    DeviceError(String),
+    #[error("device memory: {0}")]
+    DeviceMemory(&'static str),
+    #[error("encrypted data invalid")]
+    EncryptedDataInvalid,
+    #[error("encrypted data length out of range")]
+    EncryptedDataLenRange,
+    #[error("function failed: {0}")]
+    FunctionFailed(String),
+    #[error("function not supported: {0}")]
+    FunctionNotSupported(&'static str),
+    #[error("general error: {0}")]
+    GeneralError(String),
+    #[error("host memory")]
+    HostMemory,
+    #[error("key handle invalid")]
+    KeyHandleInvalid,
+    #[error("key function not permitted: {0}")]
+    KeyFunctionNotPermitted(&'static str),
+    #[error("key size out of range")]
+    KeySizeRange,
+    #[error("key type inconsistent")]
+    KeyTypeInconsistent,
+    #[error("key not wrappable")]
+    KeyNotWrappable,
+    #[error("key unextractable")]
+    KeyUnextractable,
+    #[error("mechanism 0x{0:x} invalid")]
+    MechanismInvalid(CK_MECHANISM_TYPE),
+    #[error("mechanism parameter invalid: {0}")]
+    MechanismParamInvalid(&'static str),
+    #[error("object handle invalid")]
+    ObjectHandleInvalid,
+    #[error("operation active")]
+    OperationActive,
+    #[error("operation not initialized")]
+    OperationNotInitialized,
+    #[error("PIN incorrect")]
+    PinIncorrect,
+    #[error("PIN invalid")]
+    PinInvalid,
+    #[error("PIN length out of range")]
+    PinLenRange,
+    #[error("PIN locked")]
+    PinLocked,
+    #[error("random number generator not available")]
+    RandomNoRng,
+    #[error("session handle invalid")]
+    SessionHandleInvalid,
+    #[error("session count exceeded")]
+    SessionCount,
+    #[error("parallel sessions not supported")]
+    SessionParallelNotSupported,
+    #[error("session is read-only")]
+    SessionReadOnly,
+    #[error("a session exists")]
+    SessionExists,
+    #[error("a read-only session exists")]
+    SessionReadOnlyExists,
+    #[error("a read/write SO session exists")]
+    SessionReadWriteSoExists,
+    #[error("signature invalid")]
+    SignatureInvalid,
+    #[error("signature length out of range")]
+    SignatureLenRange,
+    #[error("slot id invalid")]
+    SlotIdInvalid,
+    #[error("template incomplete: 0x{0:x} missing")]
+    TemplateIncomplete(CK_ATTRIBUTE_TYPE),
+    #[error("template inconsistent: {0}")]
+    TemplateInconsistent(&'static str),
+    #[error("token not initialized")]
+    TokenNotRecognized,
+    #[error("unwrapping key handle invalid")]
+    UnwrappingKeyHandleInvalid,
+    #[error("user already logged in")]
+    UserAlreadyLoggedIn,
+    #[error("another user already logged in")]
+    UserAnotherAlreadyLoggedIn,
+    #[error("user not logged in")]
+    UserNotLoggedIn,
+    #[error("user PIN not initialized")]
+    UserPinNotInitialized,
+    #[error("user type invalid")]
+    UserTypeInvalid,
+    #[error("wrapped key invalid")]
+    WrappedKeyInvalid,
+    #[error("wrapping key handle invalid")]
+    WrappingKeyHandleInvalid,
+    #[error("wrapping key type inconsistent")]
+    WrappingKeyTypeInconsistent,
+    #[error("unwrapping key type inconsistent")]
+    UnwrappingKeyTypeInconsistent,
+}
+
+/// Shorthand used across the crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl Error {
+    /// The PKCS#11 return value for this error.
+    pub fn rv(&self) -> CK_RV {
+        match self {
+            Error::ArgumentsBad(_) => CKR_ARGUMENTS_BAD,
+            Error::ActionProhibited(_) => CKR_ACTION_PROHIBITED,
+            Error::AttributeReadOnly(_) => CKR_ATTRIBUTE_READ_ONLY,
+            Error::AttributeSensitive(_) => CKR_ATTRIBUTE_SENSITIVE,
+            Error::AttributeTypeInvalid(_) => CKR_ATTRIBUTE_TYPE_INVALID,
+            Error::AttributeValueInvalid(_) => CKR_ATTRIBUTE_VALUE_INVALID,
+            Error::BufferTooSmall => CKR_BUFFER_TOO_SMALL,
+            Error::CertificateTypeInvalid => CKR_CERTIFICATE_TYPE_INVALID,
+            Error::AlreadyInitialized => CKR_CRYPTOKI_ALREADY_INITIALIZED,
+            Error::NotInitialized => CKR_CRYPTOKI_NOT_INITIALIZED,
+            Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
+            Error::DataInvalid => CKR_DATA_INVALID,
+            Error::DataLenRange => CKR_DATA_LEN_RANGE,
+            Error::DeviceError(_) => CKR_DEVICE_ERROR,
+            Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
+            Error::EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
+            Error::EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
+            Error::FunctionFailed(_) => CKR_FUNCTION_FAILED,
+            Error::FunctionNotSupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
+            Error::GeneralError(_) => CKR_GENERAL_ERROR,
+            Error::HostMemory => CKR_HOST_MEMORY,
+            Error::KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
+            Error::KeyFunctionNotPermitted(_) => CKR_KEY_FUNCTION_NOT_PERMITTED,
+            Error::KeySizeRange => CKR_KEY_SIZE_RANGE,
+            Error::KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
+            Error::KeyNotWrappable => CKR_KEY_NOT_WRAPPABLE,
+            Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
+            Error::MechanismInvalid(_) => CKR_MECHANISM_INVALID,
+            Error::MechanismParamInvalid(_) => CKR_MECHANISM_PARAM_INVALID,
+            Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
+            Error::OperationActive => CKR_OPERATION_ACTIVE,
+            Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
+            Error::PinIncorrect => CKR_PIN_INCORRECT,
+            Error::PinInvalid => CKR_PIN_INVALID,
+            Error::PinLenRange => CKR_PIN_LEN_RANGE,
+            Error::PinLocked => CKR_PIN_LOCKED,
+            Error::RandomNoRng => CKR_RANDOM_NO_RNG,
+            Error::SessionHandleInvalid => CKR_SESSION_HANDLE_INVALID,
+            Error::SessionCount => CKR_SESSION_COUNT,
+            Error::SessionParallelNotSupported => CKR_SESSION_PARALLEL_NOT_SUPPORTED,
+            Error::SessionReadOnly => CKR_SESSION_READ_ONLY,
+            Error::SessionExists => CKR_SESSION_EXISTS,
+            Error::SessionReadOnlyExists => CKR_SESSION_READ_ONLY_EXISTS,
+            Error::SessionReadWriteSoExists => CKR_SESSION_READ_WRITE_SO_EXISTS,
+            Error::SignatureInvalid => CKR_SIGNATURE_INVALID,
+            Error::SignatureLenRange => CKR_SIGNATURE_LEN_RANGE,
+            Error::SlotIdInvalid => CKR_SLOT_ID_INVALID,
+            Error::TemplateIncomplete(_) => CKR_TEMPLATE_INCOMPLETE,
+            Error::TemplateInconsistent(_) => CKR_TEMPLATE_INCONSISTENT,
+            Error::TokenNotRecognized => CKR_TOKEN_NOT_RECOGNIZED,
+            Error::UnwrappingKeyHandleInvalid => CKR_UNWRAPPING_KEY_HANDLE_INVALID,
+            Error::UserAlreadyLoggedIn => CKR_USER_ALREADY_LOGGED_IN,
+            Error::UserAnotherAlreadyLoggedIn => CKR_USER_ANOTHER_ALREADY_LOGGED_IN,
+            Error::UserNotLoggedIn => CKR_USER_NOT_LOGGED_IN,
+            Error::UserPinNotInitialized => CKR_USER_PIN_NOT_INITIALIZED,
+            Error::UserTypeInvalid => CKR_USER_TYPE_INVALID,
+            Error::WrappedKeyInvalid => CKR_WRAPPED_KEY_INVALID,
+            Error::WrappingKeyHandleInvalid => CKR_WRAPPING_KEY_HANDLE_INVALID,
+            Error::WrappingKeyTypeInconsistent => CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
+            Error::UnwrappingKeyTypeInconsistent => CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,
+        }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::DeviceError(format!("token database: {error}"))
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(error: std::io::Error) -> Self {
+        Error::DeviceError(format!("i/o: {error}"))
+    }
+}
+
+impl From<openssl::error::ErrorStack> for Error {
+    fn from(error: openssl::error::ErrorStack) -> Self {
+        Error::FunctionFailed(format!("openssl: {error}"))
+    }
+}

@@ -1,0 +1,11 @@
+//! azcloudhsm-pkcs11: a drop-in PKCS#11 provider whose X.509 certificate
+//! objects are stored as signed JWS blobs (see `DESIGN.md` in the docs).
+//!
+//! Only [`ffi`] is meant to be called from outside: it exports the
+//! PKCS#11 C functions.
+
+pub mod certstore;
+pub mod config;
+pub mod device;
+pub mod error;
+pub mod object;
