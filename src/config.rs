@@ -119,7 +119,10 @@ impl Config {
 
     /// Parses the text of a configuration file read from `path`.
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let mut config = Config { source: Some(path.to_path_buf()), ..Config::default() };
+        let mut config = Config {
+            source: Some(path.to_path_buf()),
+            ..Config::default()
+        };
         let file = path.display().to_string();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
@@ -137,7 +140,9 @@ impl Config {
             };
             let key = key.trim();
             let value = unquote(value.trim());
-            config.apply(key, value).map_err(|message| fail(key, message))?;
+            config
+                .apply(key, value)
+                .map_err(|message| fail(key, message))?;
         }
         Ok(config)
     }
@@ -171,7 +176,9 @@ impl Config {
             "DEVICE" => {
                 self.device = match value {
                     "soft" => DeviceKind::Soft,
-                    "pkcs11" => return Err("the pkcs11 device is not available in this build".to_string()),
+                    "pkcs11" => {
+                        return Err("the pkcs11 device is not available in this build".to_string())
+                    }
                     other => return Err(format!("unknown device '{other}'")),
                 }
             }
@@ -182,10 +189,15 @@ impl Config {
                 self.soft_token_dir = PathBuf::from(value)
             }
             "DEVICE_MODULE" | "DEVICE_TOKEN_LABEL" => {
-                return Err("only used with DEVICE=pkcs11, which is not available in this build".to_string())
+                return Err(
+                    "only used with DEVICE=pkcs11, which is not available in this build"
+                        .to_string(),
+                )
             }
             "PIN_MAX_FAILURES" => self.pin_max_failures = number(value, 1, 1000)? as u32,
-            "SOFT_KDF_ITERATIONS" => self.soft_kdf_iterations = number(value, 1000, 10_000_000)? as u32,
+            "SOFT_KDF_ITERATIONS" => {
+                self.soft_kdf_iterations = number(value, 1000, 10_000_000)? as u32
+            }
             "LOG_LEVEL" => {
                 match value {
                     "off" | "error" | "warn" | "info" | "debug" | "trace" => {}
@@ -232,7 +244,9 @@ fn unquote(value: &str) -> &str {
 }
 
 fn number(value: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = value.parse().map_err(|_| format!("'{value}' is not a whole number"))?;
+    let n: u64 = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a whole number"))?;
     if !(min..=max).contains(&n) {
         return Err(format!("{n} is outside {min}..={max}"));
     }
@@ -246,7 +260,10 @@ fn locate() -> Option<PathBuf> {
         return Some(PathBuf::from(path));
     }
     let mut candidates = Vec::new();
-    if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(Path::to_path_buf)) {
+    if let Some(dir) = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+    {
         candidates.push(dir.join(FILE_NAME));
     }
     if let Ok(dir) = std::env::current_dir() {
@@ -266,7 +283,8 @@ mod tests {
 
     #[test]
     fn comments_blank_lines_and_quotes_are_accepted() {
-        let c = parse("# c\n\nCERTSTORAGE_URL = \"file:///tmp/c\"\nSOFT_TOKEN_DIR=/tmp/t\n").unwrap();
+        let c =
+            parse("# c\n\nCERTSTORAGE_URL = \"file:///tmp/c\"\nSOFT_TOKEN_DIR=/tmp/t\n").unwrap();
         assert_eq!(c.certstorage_url.as_deref(), Some("file:///tmp/c"));
         assert_eq!(c.soft_token_dir, PathBuf::from("/tmp/t"));
     }
@@ -276,7 +294,9 @@ mod tests {
         let e = parse("LOG_LEVEL=info\nNO_SUCH_KEY=1\n").unwrap_err();
         assert_eq!(e.line, 2);
         assert_eq!(e.key, "NO_SUCH_KEY");
-        assert!(e.to_string().contains("azcloudhsm_application.cfg:2: NO_SUCH_KEY"));
+        assert!(e
+            .to_string()
+            .contains("azcloudhsm_application.cfg:2: NO_SUCH_KEY"));
     }
 
     #[test]
@@ -290,6 +310,9 @@ mod tests {
     #[test]
     fn default_certificate_store_is_beside_the_token() {
         let c = parse("SOFT_TOKEN_DIR=/data/hsm/token").unwrap();
-        assert_eq!(c.effective_certstorage_url(), "file:///data/hsm/certificates");
+        assert_eq!(
+            c.effective_certstorage_url(),
+            "file:///data/hsm/certificates"
+        );
     }
 }

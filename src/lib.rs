@@ -8,4 +8,11 @@ pub mod certstore;
 pub mod config;
 pub mod device;
 pub mod error;
+pub mod ffi;
+pub mod logging;
 pub mod object;
+pub mod provider;
+pub mod session;
+
+mod backends;
+mod operations;

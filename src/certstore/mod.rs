@@ -59,7 +59,12 @@ pub trait BlobStore: Send + Sync {
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>>;
     /// Creates `name` only if absent, atomically: readers see either no blob
     /// or the whole content.
-    fn create(&self, name: &str, content: &[u8], metadata: &BTreeMap<String, String>) -> Result<CreateOutcome>;
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome>;
     /// Replaces `name` only if its version is still `expected_version`, atomically.
     fn update(
         &self,
@@ -92,7 +97,11 @@ pub struct Certificates {
 
 impl Certificates {
     /// Opens the certificate store.
-    pub fn open(store: Arc<dyn BlobStore>, device: Arc<dyn Device>, signing_key_id: Option<String>) -> Result<Self> {
+    pub fn open(
+        store: Arc<dyn BlobStore>,
+        device: Arc<dyn Device>,
+        signing_key_id: Option<String>,
+    ) -> Result<Self> {
         let _ = signing_key_id;
         Ok(Certificates { device, store })
     }
@@ -118,12 +127,22 @@ impl Certificates {
         Err(Error::FunctionNotSupported("certificates"))
     }
     /// `C_GetAttributeValue` of a certificate.
-    pub fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    pub fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         let _ = (access, handle, kinds);
         Err(Error::FunctionNotSupported("certificates"))
     }
     /// `C_SetAttributeValue` of a certificate.
-    pub fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+    pub fn set_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<()> {
         let _ = (access, handle, template);
         Err(Error::FunctionNotSupported("certificates"))
     }

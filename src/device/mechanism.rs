@@ -11,7 +11,10 @@ pub struct Mechanism {
 
 impl Mechanism {
     pub fn new(kind: CK_MECHANISM_TYPE) -> Self {
-        Mechanism { kind, parameter: MechanismParameter::None }
+        Mechanism {
+            kind,
+            parameter: MechanismParameter::None,
+        }
     }
 }
 
@@ -23,17 +26,39 @@ pub enum MechanismParameter {
     /// Plain bytes (an IV for AES-CBC, for instance).
     Raw(Vec<u8>),
     /// `CK_GCM_PARAMS`.
-    Gcm { iv: Vec<u8>, aad: Vec<u8>, tag_bits: CK_ULONG },
+    Gcm {
+        iv: Vec<u8>,
+        aad: Vec<u8>,
+        tag_bits: CK_ULONG,
+    },
     /// `CK_AES_CTR_PARAMS`.
-    Ctr { counter_bits: CK_ULONG, block: [u8; 16] },
+    Ctr {
+        counter_bits: CK_ULONG,
+        block: [u8; 16],
+    },
     /// `CK_RSA_PKCS_OAEP_PARAMS`.
-    Oaep { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: Vec<u8> },
+    Oaep {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        label: Vec<u8>,
+    },
     /// `CK_RSA_PKCS_PSS_PARAMS`.
-    Pss { hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt_len: CK_ULONG },
+    Pss {
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        salt_len: CK_ULONG,
+    },
     /// `CK_ECDH1_DERIVE_PARAMS`.
-    Ecdh { kdf: CK_ULONG, shared_data: Vec<u8>, public_data: Vec<u8> },
+    Ecdh {
+        kdf: CK_ULONG,
+        shared_data: Vec<u8>,
+        public_data: Vec<u8>,
+    },
     /// `CK_EDDSA_PARAMS`.
-    EdDsa { prehash: bool, context: Vec<u8> },
+    EdDsa {
+        prehash: bool,
+        context: Vec<u8>,
+    },
 }
 
 /// One row of `C_GetMechanismList`/`C_GetMechanismInfo`.

@@ -121,12 +121,37 @@ pub trait Device: Send + Sync {
     fn close_session(&self, session: CK_SESSION_HANDLE);
 
     // ----- cryptographic operations (§5.8 to §5.16) -----
-    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn CipherOperation>>;
-    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn CipherOperation>>;
+    fn encrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>>;
+    fn decrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>>;
     fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>>;
-    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn SignOperation>>;
-    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn VerifyOperation>>;
-    fn generate_key(&self, access: &Access, mechanism: &Mechanism, template: &Template) -> Result<Handle>;
+    fn sign_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn SignOperation>>;
+    fn verify_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn VerifyOperation>>;
+    fn generate_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle>;
     fn generate_key_pair(
         &self,
         access: &Access,
@@ -134,7 +159,13 @@ pub trait Device: Send + Sync {
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(Handle, Handle)>;
-    fn wrap_key(&self, access: &Access, mechanism: &Mechanism, wrapping_key: Handle, key: Handle) -> Result<Vec<u8>>;
+    fn wrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>>;
     fn unwrap_key(
         &self,
         access: &Access,
@@ -143,7 +174,13 @@ pub trait Device: Send + Sync {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<Handle>;
-    fn derive_key(&self, access: &Access, mechanism: &Mechanism, base_key: Handle, template: &Template) -> Result<Handle>;
+    fn derive_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle>;
 
     // ----- certificate storage support -----
     /// The key that signs certificate blobs. With `key_id`, the RSA key pair

@@ -27,21 +27,60 @@ pub enum ValueKind {
 pub fn value_kind(kind: AttributeType) -> Option<ValueKind> {
     use ValueKind::*;
     Some(match kind {
-        CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE
-        | CKA_TRUSTED | CKA_SENSITIVE | CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP
-        | CKA_SIGN | CKA_SIGN_RECOVER | CKA_VERIFY | CKA_VERIFY_RECOVER | CKA_DERIVE
-        | CKA_EXTRACTABLE | CKA_LOCAL | CKA_NEVER_EXTRACTABLE | CKA_ALWAYS_SENSITIVE
-        | CKA_WRAP_WITH_TRUSTED | CKA_ALWAYS_AUTHENTICATE => Bool,
-        CKA_CLASS | CKA_CERTIFICATE_TYPE | CKA_CERTIFICATE_CATEGORY
-        | CKA_JAVA_MIDP_SECURITY_DOMAIN | CKA_NAME_HASH_ALGORITHM | CKA_KEY_TYPE
-        | CKA_MODULUS_BITS | CKA_VALUE_LEN | CKA_KEY_GEN_MECHANISM => Ulong,
+        CKA_TOKEN
+        | CKA_PRIVATE
+        | CKA_MODIFIABLE
+        | CKA_COPYABLE
+        | CKA_DESTROYABLE
+        | CKA_TRUSTED
+        | CKA_SENSITIVE
+        | CKA_ENCRYPT
+        | CKA_DECRYPT
+        | CKA_WRAP
+        | CKA_UNWRAP
+        | CKA_SIGN
+        | CKA_SIGN_RECOVER
+        | CKA_VERIFY
+        | CKA_VERIFY_RECOVER
+        | CKA_DERIVE
+        | CKA_EXTRACTABLE
+        | CKA_LOCAL
+        | CKA_NEVER_EXTRACTABLE
+        | CKA_ALWAYS_SENSITIVE
+        | CKA_WRAP_WITH_TRUSTED
+        | CKA_ALWAYS_AUTHENTICATE => Bool,
+        CKA_CLASS
+        | CKA_CERTIFICATE_TYPE
+        | CKA_CERTIFICATE_CATEGORY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN
+        | CKA_NAME_HASH_ALGORITHM
+        | CKA_KEY_TYPE
+        | CKA_MODULUS_BITS
+        | CKA_VALUE_LEN
+        | CKA_KEY_GEN_MECHANISM => Ulong,
         CKA_LABEL | CKA_URL => Utf8,
         CKA_START_DATE | CKA_END_DATE => Date,
-        CKA_ID | CKA_VALUE | CKA_SUBJECT | CKA_ISSUER | CKA_SERIAL_NUMBER | CKA_CHECK_VALUE
-        | CKA_PUBLIC_KEY_INFO | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
-        | CKA_HASH_OF_ISSUER_PUBLIC_KEY | CKA_APPLICATION | CKA_OBJECT_ID | CKA_MODULUS
-        | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT | CKA_PRIME_1 | CKA_PRIME_2
-        | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT | CKA_EC_PARAMS | CKA_EC_POINT
+        CKA_ID
+        | CKA_VALUE
+        | CKA_SUBJECT
+        | CKA_ISSUER
+        | CKA_SERIAL_NUMBER
+        | CKA_CHECK_VALUE
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_APPLICATION
+        | CKA_OBJECT_ID
+        | CKA_MODULUS
+        | CKA_PUBLIC_EXPONENT
+        | CKA_PRIVATE_EXPONENT
+        | CKA_PRIME_1
+        | CKA_PRIME_2
+        | CKA_EXPONENT_1
+        | CKA_EXPONENT_2
+        | CKA_COEFFICIENT
+        | CKA_EC_PARAMS
+        | CKA_EC_POINT
         | CKA_UNIQUE_ID => Bytes,
         CKA_ALLOWED_MECHANISMS => MechanismArray,
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => AttributeArray,
@@ -55,7 +94,9 @@ pub fn is_well_formed(kind: ValueKind, value: &[u8]) -> bool {
         ValueKind::Bool => value.len() == 1,
         ValueKind::Ulong => value.len() == std::mem::size_of::<CK_ULONG>(),
         ValueKind::Utf8 => std::str::from_utf8(value).is_ok(),
-        ValueKind::Date => value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit)),
+        ValueKind::Date => {
+            value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit))
+        }
         ValueKind::Bytes => true,
         ValueKind::MechanismArray => value.len() % std::mem::size_of::<CK_ULONG>() == 0,
         ValueKind::AttributeArray => false,
@@ -86,10 +127,19 @@ const NAMES: &[(AttributeType, &str)] = &[
     (CKA_SERIAL_NUMBER, "CKA_SERIAL_NUMBER"),
     (CKA_TRUSTED, "CKA_TRUSTED"),
     (CKA_CERTIFICATE_CATEGORY, "CKA_CERTIFICATE_CATEGORY"),
-    (CKA_JAVA_MIDP_SECURITY_DOMAIN, "CKA_JAVA_MIDP_SECURITY_DOMAIN"),
+    (
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        "CKA_JAVA_MIDP_SECURITY_DOMAIN",
+    ),
     (CKA_URL, "CKA_URL"),
-    (CKA_HASH_OF_SUBJECT_PUBLIC_KEY, "CKA_HASH_OF_SUBJECT_PUBLIC_KEY"),
-    (CKA_HASH_OF_ISSUER_PUBLIC_KEY, "CKA_HASH_OF_ISSUER_PUBLIC_KEY"),
+    (
+        CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
+        "CKA_HASH_OF_SUBJECT_PUBLIC_KEY",
+    ),
+    (
+        CKA_HASH_OF_ISSUER_PUBLIC_KEY,
+        "CKA_HASH_OF_ISSUER_PUBLIC_KEY",
+    ),
     (CKA_NAME_HASH_ALGORITHM, "CKA_NAME_HASH_ALGORITHM"),
     (CKA_CHECK_VALUE, "CKA_CHECK_VALUE"),
     (CKA_KEY_TYPE, "CKA_KEY_TYPE"),

@@ -5,7 +5,9 @@
 //! Nothing here knows about storage, PINs or sessions: it is given key
 //! material and a mechanism and does the math.
 
-use crate::device::{CipherOperation, DigestOperation, Mechanism, MechanismInfo, SignOperation, VerifyOperation};
+use crate::device::{
+    CipherOperation, DigestOperation, Mechanism, MechanismInfo, SignOperation, VerifyOperation,
+};
 use crate::error::{Error, Result};
 use crate::object::{Attributes, Template};
 use cryptoki_sys::*;
@@ -137,13 +139,19 @@ pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn
 }
 
 /// Starts an encryption.
-pub fn encrypt_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn CipherOperation>> {
+pub fn encrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
     let _ = (key, mechanism);
     todo!()
 }
 
 /// Starts a decryption.
-pub fn decrypt_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn CipherOperation>> {
+pub fn decrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
     let _ = (key, mechanism);
     todo!()
 }
@@ -163,7 +171,11 @@ pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -
 }
 
 /// The inverse of [`wrap`]; a wrong key or corrupted input is `Error::WrappedKeyInvalid`.
-pub fn unwrap(mechanism: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> Result<Vec<u8>> {
+pub fn unwrap(
+    mechanism: &Mechanism,
+    unwrapping_key: &LoadedKey,
+    wrapped: &[u8],
+) -> Result<Vec<u8>> {
     let _ = (mechanism, unwrapping_key, wrapped);
     todo!()
 }
@@ -171,7 +183,11 @@ pub fn unwrap(mechanism: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8])
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
 /// between `private_key` and the peer point in the parameter, cut or
 /// extended to `value_len` bytes as PKCS#11 says (0 = the whole secret).
-pub fn ecdh_derive(mechanism: &Mechanism, private_key: &LoadedKey, value_len: usize) -> Result<Vec<u8>> {
+pub fn ecdh_derive(
+    mechanism: &Mechanism,
+    private_key: &LoadedKey,
+    value_len: usize,
+) -> Result<Vec<u8>> {
     let _ = (mechanism, private_key, value_len);
     todo!()
 }

@@ -68,7 +68,12 @@ impl Device for SoftDevice {
     fn create_object(&self, _access: &Access, _template: &Template) -> Result<Handle> {
         unsupported()
     }
-    fn copy_object(&self, _access: &Access, _handle: Handle, _template: &Template) -> Result<Handle> {
+    fn copy_object(
+        &self,
+        _access: &Access,
+        _handle: Handle,
+        _template: &Template,
+    ) -> Result<Handle> {
         unsupported()
     }
     fn destroy_object(&self, _access: &Access, _handle: Handle) -> Result<()> {
@@ -77,32 +82,67 @@ impl Device for SoftDevice {
     fn object_size(&self, _access: &Access, _handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
         unsupported()
     }
-    fn get_attributes(&self, _access: &Access, _handle: Handle, _kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(
+        &self,
+        _access: &Access,
+        _handle: Handle,
+        _kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         unsupported()
     }
-    fn set_attributes(&self, _access: &Access, _handle: Handle, _template: &Template) -> Result<()> {
+    fn set_attributes(
+        &self,
+        _access: &Access,
+        _handle: Handle,
+        _template: &Template,
+    ) -> Result<()> {
         unsupported()
     }
     fn find_objects(&self, _access: &Access, _template: &Template) -> Result<Vec<Handle>> {
         Ok(Vec::new())
     }
     fn close_session(&self, _session: cryptoki_sys::CK_SESSION_HANDLE) {}
-    fn encrypt_init(&self, _access: &Access, _mechanism: &Mechanism, _key: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn encrypt_init(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         unsupported()
     }
-    fn decrypt_init(&self, _access: &Access, _mechanism: &Mechanism, _key: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn decrypt_init(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         unsupported()
     }
     fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
         crypto::digest_init(mechanism)
     }
-    fn sign_init(&self, _access: &Access, _mechanism: &Mechanism, _key: Handle) -> Result<Box<dyn SignOperation>> {
+    fn sign_init(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _key: Handle,
+    ) -> Result<Box<dyn SignOperation>> {
         unsupported()
     }
-    fn verify_init(&self, _access: &Access, _mechanism: &Mechanism, _key: Handle) -> Result<Box<dyn VerifyOperation>> {
+    fn verify_init(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _key: Handle,
+    ) -> Result<Box<dyn VerifyOperation>> {
         unsupported()
     }
-    fn generate_key(&self, _access: &Access, _mechanism: &Mechanism, _template: &Template) -> Result<Handle> {
+    fn generate_key(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _template: &Template,
+    ) -> Result<Handle> {
         unsupported()
     }
     fn generate_key_pair(
@@ -114,7 +154,13 @@ impl Device for SoftDevice {
     ) -> Result<(Handle, Handle)> {
         unsupported()
     }
-    fn wrap_key(&self, _access: &Access, _mechanism: &Mechanism, _wrapping_key: Handle, _key: Handle) -> Result<Vec<u8>> {
+    fn wrap_key(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _wrapping_key: Handle,
+        _key: Handle,
+    ) -> Result<Vec<u8>> {
         unsupported()
     }
     fn unwrap_key(
@@ -127,7 +173,13 @@ impl Device for SoftDevice {
     ) -> Result<Handle> {
         unsupported()
     }
-    fn derive_key(&self, _access: &Access, _mechanism: &Mechanism, _base_key: Handle, _template: &Template) -> Result<Handle> {
+    fn derive_key(
+        &self,
+        _access: &Access,
+        _mechanism: &Mechanism,
+        _base_key: Handle,
+        _template: &Template,
+    ) -> Result<Handle> {
         unsupported()
     }
     fn blob_signing_key(&self, _key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {

@@ -1,0 +1,220 @@
+//! Checked conversions between C arguments and Rust values.
+
+use crate::device::{Mechanism, MechanismParameter};
+use crate::error::{Error, Result};
+use crate::object::Attribute;
+use crate::session::Output;
+use cryptoki_sys::*;
+
+/// The bytes at `pointer`: empty when `length` is 0, `CKR_ARGUMENTS_BAD` when NULL otherwise.
+pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
+    if length == 0 {
+        return Ok(&[]);
+    }
+    if pointer.is_null() {
+        return Err(Error::ArgumentsBad("NULL buffer with a non-zero length"));
+    }
+    let length = usize::try_from(length).map_err(|_| Error::ArgumentsBad("length too large"))?;
+    // SAFETY: the caller promises `pointer` is valid for `length` bytes (PKCS#11 contract).
+    Ok(unsafe { std::slice::from_raw_parts(pointer, length) })
+}
+
+/// A mutable reference to an output argument, or `CKR_ARGUMENTS_BAD` for NULL.
+pub unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
+    // SAFETY: non-NULL output pointers are valid per the PKCS#11 contract.
+    unsafe { pointer.as_mut() }.ok_or(Error::ArgumentsBad("NULL output pointer"))
+}
+
+/// A PIN as bytes (NULL with length 0 is an empty PIN).
+pub unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&'a [u8]> {
+    unsafe { bytes(pointer, length) }
+}
+
+/// Copies a caller's template.
+pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attribute>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    if pointer.is_null() {
+        return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
+    }
+    // SAFETY: the caller promises `count` attributes at `pointer`.
+    let raw = unsafe { std::slice::from_raw_parts(pointer, count as usize) };
+    raw.iter()
+        .map(|a| {
+            // SAFETY: each attribute's pValue is valid for ulValueLen bytes.
+            let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
+            Ok(Attribute::new(a.type_, value.to_vec()))
+        })
+        .collect()
+}
+
+/// The attribute array of a `C_GetAttributeValue` call.
+pub unsafe fn attribute_array<'a>(
+    pointer: *mut CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<&'a mut [CK_ATTRIBUTE]> {
+    if count == 0 {
+        return Ok(&mut []);
+    }
+    if pointer.is_null() {
+        return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
+    }
+    // SAFETY: the caller promises `count` attributes at `pointer`.
+    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, count as usize) })
+}
+
+/// The caller's output capacity: `None` for a length query (NULL buffer).
+pub unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<usize>> {
+    let length = unsafe { out(length) }?;
+    Ok(if buffer.is_null() {
+        None
+    } else {
+        Some(*length as usize)
+    })
+}
+
+/// Delivers an operation's output by the PKCS#11 buffer rules: the length
+/// always; the bytes when they fit; `CKR_BUFFER_TOO_SMALL` when a buffer
+/// was given but is too small.
+pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
+    let length = unsafe { out(length) }?;
+    match output {
+        Output::Ready(data) => {
+            if !data.is_empty() {
+                // SAFETY: `buffer` holds at least `*length >= data.len()` bytes (checked by `produce`).
+                unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), buffer, data.len()) };
+            }
+            *length = data.len() as CK_ULONG;
+            Ok(())
+        }
+        Output::Pending(needed) => {
+            let query = buffer.is_null();
+            *length = needed as CK_ULONG;
+            if query {
+                Ok(())
+            } else {
+                Err(Error::BufferTooSmall)
+            }
+        }
+    }
+}
+
+/// Delivers a complete byte string (not from an operation) by the same rules.
+pub unsafe fn deliver_bytes(data: &[u8], buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
+    let capacity = unsafe { capacity(buffer, length) }?;
+    let output = match capacity {
+        Some(c) if c >= data.len() => Output::Ready(data.to_vec()),
+        _ => Output::Pending(data.len()),
+    };
+    unsafe { deliver(output, buffer, length) }
+}
+
+/// Fills a blank-padded fixed-size text field of an info structure.
+pub fn pad(field: &mut [u8], text: &str) {
+    field.fill(b' ');
+    let mut end = text.len().min(field.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    field[..end].copy_from_slice(&text.as_bytes()[..end]);
+}
+
+unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
+    if mechanism.pParameter.is_null()
+        || mechanism.ulParameterLen as usize != std::mem::size_of::<T>()
+    {
+        return Err(Error::MechanismParamInvalid(
+            "parameter missing or of the wrong size",
+        ));
+    }
+    // SAFETY: the pointer is non-NULL and the caller says it holds a T.
+    Ok(unsafe { std::ptr::read_unaligned(mechanism.pParameter as *const T) })
+}
+
+/// Parses a `CK_MECHANISM` into the core's [`Mechanism`].
+pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
+    // SAFETY: non-NULL per check; valid per the PKCS#11 contract.
+    let raw = unsafe { pointer.as_ref() }.ok_or(Error::ArgumentsBad("NULL mechanism"))?;
+    let kind = raw.mechanism;
+    let invalid = |_| Error::MechanismParamInvalid("bad pointer in parameter");
+    let parameter = match kind {
+        CKM_AES_GCM => {
+            let p: CK_GCM_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::Gcm {
+                iv: unsafe { bytes(p.pIv, p.ulIvLen) }
+                    .map_err(invalid)?
+                    .to_vec(),
+                aad: unsafe { bytes(p.pAAD, p.ulAADLen) }
+                    .map_err(invalid)?
+                    .to_vec(),
+                tag_bits: p.ulTagBits,
+            }
+        }
+        CKM_AES_CTR => {
+            let p: CK_AES_CTR_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::Ctr {
+                counter_bits: p.ulCounterBits,
+                block: p.cb,
+            }
+        }
+        CKM_RSA_PKCS_OAEP => {
+            let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { parameter_struct(raw) }?;
+            let label = if p.source == CKZ_DATA_SPECIFIED {
+                unsafe { bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }
+                    .map_err(invalid)?
+                    .to_vec()
+            } else if p.source == 0 && p.ulSourceDataLen == 0 {
+                Vec::new()
+            } else {
+                return Err(Error::MechanismParamInvalid(
+                    "OAEP source must be CKZ_DATA_SPECIFIED",
+                ));
+            };
+            MechanismParameter::Oaep {
+                hash: p.hashAlg,
+                mgf: p.mgf,
+                label,
+            }
+        }
+        CKM_RSA_PKCS_PSS
+        | CKM_SHA1_RSA_PKCS_PSS
+        | CKM_SHA224_RSA_PKCS_PSS
+        | CKM_SHA256_RSA_PKCS_PSS
+        | CKM_SHA384_RSA_PKCS_PSS
+        | CKM_SHA512_RSA_PKCS_PSS => {
+            let p: CK_RSA_PKCS_PSS_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::Pss {
+                hash: p.hashAlg,
+                mgf: p.mgf,
+                salt_len: p.sLen,
+            }
+        }
+        CKM_ECDH1_DERIVE => {
+            let p: CK_ECDH1_DERIVE_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::Ecdh {
+                kdf: p.kdf,
+                shared_data: unsafe { bytes(p.pSharedData, p.ulSharedDataLen) }
+                    .map_err(invalid)?
+                    .to_vec(),
+                public_data: unsafe { bytes(p.pPublicData, p.ulPublicDataLen) }
+                    .map_err(invalid)?
+                    .to_vec(),
+            }
+        }
+        CKM_EDDSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
+            let p: CK_EDDSA_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::EdDsa {
+                prehash: p.phFlag != 0,
+                context: unsafe { bytes(p.pContextData, p.ulContextDataLen) }
+                    .map_err(invalid)?
+                    .to_vec(),
+            }
+        }
+        _ if raw.pParameter.is_null() || raw.ulParameterLen == 0 => MechanismParameter::None,
+        _ => MechanismParameter::Raw(
+            unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec(),
+        ),
+    };
+    Ok(Mechanism { kind, parameter })
+}

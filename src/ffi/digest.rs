@@ -1,0 +1,73 @@
+//! Message digesting (PKCS#11 3.0 §5.10).
+
+use super::convert::{bytes, capacity, deliver, mechanism};
+use super::guard;
+use crate::error::Error;
+use crate::provider::provider;
+use cryptoki_sys::*;
+
+/// `C_DigestInit`.
+#[no_mangle]
+pub unsafe extern "C" fn C_DigestInit(
+    session: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+) -> CK_RV {
+    guard("C_DigestInit", || {
+        let provider = provider()?;
+        provider.digest_init(session, &unsafe { mechanism(mech) }?)
+    })
+}
+
+/// `C_Digest`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Digest(
+    session: CK_SESSION_HANDLE,
+    data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    digest: *mut CK_BYTE,
+    digest_len: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_Digest", || {
+        let provider = provider()?;
+        let capacity = unsafe { capacity(digest, digest_len) }?;
+        let output = provider.digest(session, unsafe { bytes(data, data_len) }?, capacity)?;
+        unsafe { deliver(output, digest, digest_len) }
+    })
+}
+
+/// `C_DigestUpdate`.
+#[no_mangle]
+pub unsafe extern "C" fn C_DigestUpdate(
+    session: CK_SESSION_HANDLE,
+    part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+) -> CK_RV {
+    guard("C_DigestUpdate", || {
+        let provider = provider()?;
+        provider.digest_update(session, unsafe { bytes(part, part_len) }?)
+    })
+}
+
+/// `C_DigestKey`: digesting a key's value inside the token is not offered.
+#[no_mangle]
+pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, _key: CK_OBJECT_HANDLE) -> CK_RV {
+    guard("C_DigestKey", || {
+        provider()?.session_info(session)?;
+        Err(Error::FunctionNotSupported("C_DigestKey"))
+    })
+}
+
+/// `C_DigestFinal`.
+#[no_mangle]
+pub unsafe extern "C" fn C_DigestFinal(
+    session: CK_SESSION_HANDLE,
+    digest: *mut CK_BYTE,
+    digest_len: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_DigestFinal", || {
+        let provider = provider()?;
+        let capacity = unsafe { capacity(digest, digest_len) }?;
+        let output = provider.digest_final(session, capacity)?;
+        unsafe { deliver(output, digest, digest_len) }
+    })
+}

@@ -1,0 +1,69 @@
+//! Encryption (PKCS#11 3.0 §5.8).
+
+use super::convert::{bytes, capacity, deliver, mechanism};
+use super::guard;
+use crate::provider::provider;
+use cryptoki_sys::*;
+
+/// `C_EncryptInit`.
+#[no_mangle]
+pub unsafe extern "C" fn C_EncryptInit(
+    session: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard("C_EncryptInit", || {
+        let provider = provider()?;
+        provider.encrypt_init(session, &unsafe { mechanism(mech) }?, key)
+    })
+}
+
+/// `C_Encrypt`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Encrypt(
+    session: CK_SESSION_HANDLE,
+    data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    encrypted: *mut CK_BYTE,
+    encrypted_len: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_Encrypt", || {
+        let provider = provider()?;
+        let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
+        let output = provider.encrypt(session, unsafe { bytes(data, data_len) }?, capacity)?;
+        unsafe { deliver(output, encrypted, encrypted_len) }
+    })
+}
+
+/// `C_EncryptUpdate`.
+#[no_mangle]
+pub unsafe extern "C" fn C_EncryptUpdate(
+    session: CK_SESSION_HANDLE,
+    part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+    encrypted: *mut CK_BYTE,
+    encrypted_len: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_EncryptUpdate", || {
+        let provider = provider()?;
+        let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
+        let output =
+            provider.encrypt_update(session, unsafe { bytes(part, part_len) }?, capacity)?;
+        unsafe { deliver(output, encrypted, encrypted_len) }
+    })
+}
+
+/// `C_EncryptFinal`.
+#[no_mangle]
+pub unsafe extern "C" fn C_EncryptFinal(
+    session: CK_SESSION_HANDLE,
+    last: *mut CK_BYTE,
+    last_len: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_EncryptFinal", || {
+        let provider = provider()?;
+        let capacity = unsafe { capacity(last, last_len) }?;
+        let output = provider.encrypt_final(session, capacity)?;
+        unsafe { deliver(output, last, last_len) }
+    })
+}

@@ -1,0 +1,260 @@
+//! General-purpose functions (PKCS#11 3.0 §5.4): initialise, finalise,
+//! library information, function lists and interfaces.
+
+use super::convert::{out, pad};
+use super::decrypt::*;
+use super::digest::*;
+use super::encrypt::*;
+use super::guard;
+use super::key::*;
+use super::object::*;
+use super::random::*;
+use super::session::*;
+use super::sign::*;
+use super::slot_token::*;
+use super::unsupported::*;
+use super::verify::*;
+use crate::error::Error;
+use crate::provider;
+use cryptoki_sys::*;
+use std::ffi::c_void;
+
+/// `C_Initialize`: honours `CK_C_INITIALIZE_ARGS`; the library uses the
+/// operating system's locking, which `CKF_OS_LOCKING_OK` permits and which
+/// is also correct when the application passes its own mutex functions.
+#[no_mangle]
+pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
+    guard("C_Initialize", || {
+        // SAFETY: NULL or a CK_C_INITIALIZE_ARGS per the PKCS#11 contract.
+        if let Some(args) = unsafe { (init_args as *const CK_C_INITIALIZE_ARGS).as_ref() } {
+            if !args.pReserved.is_null() {
+                return Err(Error::ArgumentsBad("pReserved must be NULL"));
+            }
+            let given = [
+                args.CreateMutex.is_some(),
+                args.DestroyMutex.is_some(),
+                args.LockMutex.is_some(),
+                args.UnlockMutex.is_some(),
+            ];
+            if given.iter().any(|g| *g) && !given.iter().all(|g| *g) {
+                return Err(Error::ArgumentsBad(
+                    "mutex functions must be all given or none",
+                ));
+            }
+        }
+        provider::initialize()
+    })
+}
+
+/// `C_Finalize`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
+    guard("C_Finalize", || {
+        if !reserved.is_null() {
+            return Err(Error::ArgumentsBad("pReserved must be NULL"));
+        }
+        provider::finalize()
+    })
+}
+
+/// `C_GetInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
+    guard("C_GetInfo", || {
+        provider::provider()?;
+        let info = unsafe { out(info) }?;
+        info.cryptokiVersion = CK_VERSION {
+            major: 2,
+            minor: 40,
+        };
+        pad(&mut info.manufacturerID, "azcloudhsm-pkcs11");
+        info.flags = 0;
+        pad(
+            &mut info.libraryDescription,
+            "Azure Cloud HSM PKCS#11 provider",
+        );
+        info.libraryVersion = library_version();
+        Ok(())
+    })
+}
+
+/// This library's version, from Cargo.toml.
+pub(crate) fn library_version() -> CK_VERSION {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    CK_VERSION { major, minor }
+}
+
+/// `C_GetFunctionList`: the PKCS#11 2.40 function list.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
+    guard("C_GetFunctionList", || {
+        let list = unsafe { out(list) }?;
+        *list = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
+        Ok(())
+    })
+}
+
+const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
+
+struct Interfaces([CK_INTERFACE; 2]);
+// SAFETY: the interfaces point to immutable statics only.
+unsafe impl Sync for Interfaces {}
+
+static INTERFACES: Interfaces = Interfaces([
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST_3_0 as *const CK_FUNCTION_LIST_3_0 as *mut c_void,
+        flags: 0,
+    },
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
+        flags: 0,
+    },
+]);
+
+/// `C_GetInterfaceList` (3.0): "PKCS 11" version 3.0, then version 2.40.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterfaceList(
+    list: *mut CK_INTERFACE,
+    count: *mut CK_ULONG,
+) -> CK_RV {
+    guard("C_GetInterfaceList", || {
+        let count = unsafe { out(count) }?;
+        let available = INTERFACES.0.len();
+        if list.is_null() {
+            *count = available as CK_ULONG;
+            return Ok(());
+        }
+        if (*count as usize) < available {
+            *count = available as CK_ULONG;
+            return Err(Error::BufferTooSmall);
+        }
+        // SAFETY: the caller's array holds at least `available` entries (checked above).
+        unsafe { std::ptr::copy_nonoverlapping(INTERFACES.0.as_ptr(), list, available) };
+        *count = available as CK_ULONG;
+        Ok(())
+    })
+}
+
+/// `C_GetInterface` (3.0): by name ("PKCS 11" or NULL) and version (3.0, 2.40, or NULL for 3.0).
+#[no_mangle]
+pub unsafe extern "C" fn C_GetInterface(
+    name: *mut CK_UTF8CHAR,
+    version: *mut CK_VERSION,
+    interface: *mut *mut CK_INTERFACE,
+    flags: CK_FLAGS,
+) -> CK_RV {
+    guard("C_GetInterface", || {
+        let interface = unsafe { out(interface) }?;
+        if !name.is_null() {
+            // SAFETY: a NUL-terminated string per the PKCS#11 contract.
+            let name = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) };
+            if name.to_bytes_with_nul() != INTERFACE_NAME {
+                return Err(Error::ArgumentsBad("unknown interface name"));
+            }
+        }
+        if flags != 0 {
+            return Err(Error::ArgumentsBad("no interface has the requested flags"));
+        }
+        // SAFETY: NULL or a valid CK_VERSION.
+        let index = match unsafe { version.as_ref() } {
+            None => 0,
+            Some(v) if v.major == 3 && v.minor == 0 => 0,
+            Some(v) if v.major == 2 && v.minor == 40 => 1,
+            Some(_) => return Err(Error::ArgumentsBad("unsupported interface version")),
+        };
+        *interface = &INTERFACES.0[index] as *const CK_INTERFACE as *mut CK_INTERFACE;
+        Ok(())
+    })
+}
+
+macro_rules! function_list {
+    ($type:ident, $major:expr, $minor:expr, { $($extra:ident),* }) => {
+        $type {
+            version: CK_VERSION { major: $major, minor: $minor },
+            C_Initialize: Some(C_Initialize),
+            C_Finalize: Some(C_Finalize),
+            C_GetInfo: Some(C_GetInfo),
+            C_GetFunctionList: Some(C_GetFunctionList),
+            C_GetSlotList: Some(C_GetSlotList),
+            C_GetSlotInfo: Some(C_GetSlotInfo),
+            C_GetTokenInfo: Some(C_GetTokenInfo),
+            C_GetMechanismList: Some(C_GetMechanismList),
+            C_GetMechanismInfo: Some(C_GetMechanismInfo),
+            C_InitToken: Some(C_InitToken),
+            C_InitPIN: Some(C_InitPIN),
+            C_SetPIN: Some(C_SetPIN),
+            C_OpenSession: Some(C_OpenSession),
+            C_CloseSession: Some(C_CloseSession),
+            C_CloseAllSessions: Some(C_CloseAllSessions),
+            C_GetSessionInfo: Some(C_GetSessionInfo),
+            C_GetOperationState: Some(C_GetOperationState),
+            C_SetOperationState: Some(C_SetOperationState),
+            C_Login: Some(C_Login),
+            C_Logout: Some(C_Logout),
+            C_CreateObject: Some(C_CreateObject),
+            C_CopyObject: Some(C_CopyObject),
+            C_DestroyObject: Some(C_DestroyObject),
+            C_GetObjectSize: Some(C_GetObjectSize),
+            C_GetAttributeValue: Some(C_GetAttributeValue),
+            C_SetAttributeValue: Some(C_SetAttributeValue),
+            C_FindObjectsInit: Some(C_FindObjectsInit),
+            C_FindObjects: Some(C_FindObjects),
+            C_FindObjectsFinal: Some(C_FindObjectsFinal),
+            C_EncryptInit: Some(C_EncryptInit),
+            C_Encrypt: Some(C_Encrypt),
+            C_EncryptUpdate: Some(C_EncryptUpdate),
+            C_EncryptFinal: Some(C_EncryptFinal),
+            C_DecryptInit: Some(C_DecryptInit),
+            C_Decrypt: Some(C_Decrypt),
+            C_DecryptUpdate: Some(C_DecryptUpdate),
+            C_DecryptFinal: Some(C_DecryptFinal),
+            C_DigestInit: Some(C_DigestInit),
+            C_Digest: Some(C_Digest),
+            C_DigestUpdate: Some(C_DigestUpdate),
+            C_DigestKey: Some(C_DigestKey),
+            C_DigestFinal: Some(C_DigestFinal),
+            C_SignInit: Some(C_SignInit),
+            C_Sign: Some(C_Sign),
+            C_SignUpdate: Some(C_SignUpdate),
+            C_SignFinal: Some(C_SignFinal),
+            C_SignRecoverInit: Some(C_SignRecoverInit),
+            C_SignRecover: Some(C_SignRecover),
+            C_VerifyInit: Some(C_VerifyInit),
+            C_Verify: Some(C_Verify),
+            C_VerifyUpdate: Some(C_VerifyUpdate),
+            C_VerifyFinal: Some(C_VerifyFinal),
+            C_VerifyRecoverInit: Some(C_VerifyRecoverInit),
+            C_VerifyRecover: Some(C_VerifyRecover),
+            C_DigestEncryptUpdate: Some(C_DigestEncryptUpdate),
+            C_DecryptDigestUpdate: Some(C_DecryptDigestUpdate),
+            C_SignEncryptUpdate: Some(C_SignEncryptUpdate),
+            C_DecryptVerifyUpdate: Some(C_DecryptVerifyUpdate),
+            C_GenerateKey: Some(C_GenerateKey),
+            C_GenerateKeyPair: Some(C_GenerateKeyPair),
+            C_WrapKey: Some(C_WrapKey),
+            C_UnwrapKey: Some(C_UnwrapKey),
+            C_DeriveKey: Some(C_DeriveKey),
+            C_SeedRandom: Some(C_SeedRandom),
+            C_GenerateRandom: Some(C_GenerateRandom),
+            C_GetFunctionStatus: Some(C_GetFunctionStatus),
+            C_CancelFunction: Some(C_CancelFunction),
+            C_WaitForSlotEvent: Some(C_WaitForSlotEvent),
+            $($extra: Some($extra),)*
+        }
+    };
+}
+
+/// The PKCS#11 2.40 function list.
+pub static FUNCTION_LIST: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST, 2, 40, {});
+
+/// The PKCS#11 3.0 function list.
+pub static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 0, {
+    C_GetInterfaceList, C_GetInterface, C_LoginUser, C_SessionCancel,
+    C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext, C_MessageEncryptFinal,
+    C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
+    C_MessageSignInit, C_SignMessage, C_SignMessageBegin, C_SignMessageNext, C_MessageSignFinal,
+    C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin, C_VerifyMessageNext, C_MessageVerifyFinal
+});

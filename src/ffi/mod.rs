@@ -1,0 +1,67 @@
+//! The C boundary: every exported `C_*` function, the function lists and
+//! interfaces. This is the only module with raw pointers and `unsafe`.
+//!
+//! Each export is a thin shell: convert the arguments (checking pointers),
+//! call one safe function, map the result with [`guard`], which also stops
+//! any panic from crossing into the caller. The safety contract of every
+//! export is the PKCS#11 specification's: pointers are either NULL (refused
+//! with `CKR_ARGUMENTS_BAD` where the specification does not allow NULL) or
+//! valid for the lengths the caller gives.
+#![allow(clippy::missing_safety_doc)]
+#![allow(non_snake_case)]
+
+mod convert;
+pub mod decrypt;
+pub mod digest;
+pub mod encrypt;
+pub mod general;
+pub mod key;
+pub mod object;
+pub mod random;
+pub mod session;
+pub mod sign;
+pub mod slot_token;
+pub mod unsupported;
+pub mod verify;
+
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Runs `f`, turning its result into a `CK_RV` and a panic into
+/// `CKR_GENERAL_ERROR`, and logging failures with the function's name.
+pub(crate) fn guard(function: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(error)) => {
+            log_error(function, &error);
+            error.rv()
+        }
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            tracing::error!("{function}: internal error (panic): {message}");
+            CKR_GENERAL_ERROR
+        }
+    }
+}
+
+fn log_error(function: &'static str, error: &Error) {
+    match error {
+        // Part of the normal flow of the two-call conventions and probes.
+        Error::BufferTooSmall
+        | Error::AttributeTypeInvalid(_)
+        | Error::AttributeSensitive(_)
+        | Error::UserAlreadyLoggedIn
+        | Error::NotInitialized
+        | Error::AlreadyInitialized => tracing::debug!("{function}: {error}"),
+        Error::DeviceError(_) | Error::GeneralError(_) | Error::FunctionFailed(_) => {
+            tracing::error!("{function}: {error}")
+        }
+        Error::ArgumentsBad(_) => tracing::warn!("{function}: {error}"),
+        _ => tracing::info!("{function}: {error}"),
+    }
+}

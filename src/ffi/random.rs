@@ -1,0 +1,47 @@
+//! Random number generation (PKCS#11 3.0 §5.15).
+
+use super::convert::bytes;
+use super::guard;
+use crate::error::Error;
+use crate::provider::provider;
+use cryptoki_sys::*;
+
+/// `C_SeedRandom`: the generator seeds itself from the operating system.
+#[no_mangle]
+pub unsafe extern "C" fn C_SeedRandom(
+    session: CK_SESSION_HANDLE,
+    seed: *mut CK_BYTE,
+    seed_len: CK_ULONG,
+) -> CK_RV {
+    let rv = guard("C_SeedRandom", || {
+        provider()?.session_info(session)?;
+        unsafe { bytes(seed, seed_len) }?;
+        Ok(())
+    });
+    if rv == CKR_OK {
+        CKR_RANDOM_SEED_NOT_SUPPORTED
+    } else {
+        rv
+    }
+}
+
+/// `C_GenerateRandom`.
+#[no_mangle]
+pub unsafe extern "C" fn C_GenerateRandom(
+    session: CK_SESSION_HANDLE,
+    out: *mut CK_BYTE,
+    len: CK_ULONG,
+) -> CK_RV {
+    guard("C_GenerateRandom", || {
+        let provider = provider()?;
+        if len == 0 {
+            return provider.session_info(session).map(|_| ());
+        }
+        if out.is_null() {
+            return Err(Error::ArgumentsBad("NULL output buffer"));
+        }
+        // SAFETY: the caller's buffer holds `len` bytes.
+        let buffer = unsafe { std::slice::from_raw_parts_mut(out, len as usize) };
+        provider.generate_random(session, buffer)
+    })
+}

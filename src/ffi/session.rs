@@ -1,0 +1,81 @@
+//! Session management (PKCS#11 3.0 §5.6).
+
+use super::convert::{out, pin};
+use super::guard;
+use crate::provider::provider;
+use cryptoki_sys::*;
+
+/// `C_OpenSession`: `CKF_SERIAL_SESSION` is required; callbacks are not used.
+#[no_mangle]
+pub unsafe extern "C" fn C_OpenSession(
+    slot: CK_SLOT_ID,
+    flags: CK_FLAGS,
+    _application: *mut std::ffi::c_void,
+    _notify: CK_NOTIFY,
+    session: *mut CK_SESSION_HANDLE,
+) -> CK_RV {
+    guard("C_OpenSession", || {
+        let provider = provider()?;
+        let session = unsafe { out(session) }?;
+        *session = provider.open_session(slot, flags)?;
+        Ok(())
+    })
+}
+
+/// `C_CloseSession`.
+#[no_mangle]
+pub unsafe extern "C" fn C_CloseSession(session: CK_SESSION_HANDLE) -> CK_RV {
+    guard("C_CloseSession", || provider()?.close_session(session))
+}
+
+/// `C_CloseAllSessions`.
+#[no_mangle]
+pub unsafe extern "C" fn C_CloseAllSessions(slot: CK_SLOT_ID) -> CK_RV {
+    guard("C_CloseAllSessions", || {
+        provider()?.close_all_sessions(slot)
+    })
+}
+
+/// `C_GetSessionInfo`.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetSessionInfo(
+    session: CK_SESSION_HANDLE,
+    info: *mut CK_SESSION_INFO,
+) -> CK_RV {
+    guard("C_GetSessionInfo", || {
+        let provider = provider()?;
+        let info = unsafe { out(info) }?;
+        let state = provider.session_info(session)?;
+        info.slotID = crate::provider::SLOT_ID;
+        info.state = state.state;
+        info.flags = state.flags;
+        info.ulDeviceError = 0;
+        Ok(())
+    })
+}
+
+/// `C_Login`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Login(
+    session: CK_SESSION_HANDLE,
+    user: CK_USER_TYPE,
+    pin_ptr: *mut CK_UTF8CHAR,
+    pin_len: CK_ULONG,
+) -> CK_RV {
+    guard("C_Login", || {
+        let provider = provider()?;
+        provider.login(session, user, unsafe { pin(pin_ptr, pin_len) }?)
+    })
+}
+
+/// `C_Logout`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Logout(session: CK_SESSION_HANDLE) -> CK_RV {
+    guard("C_Logout", || provider()?.logout(session))
+}
+
+/// `C_SessionCancel` (3.0).
+#[no_mangle]
+pub unsafe extern "C" fn C_SessionCancel(session: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    guard("C_SessionCancel", || provider()?.cancel(session, flags))
+}

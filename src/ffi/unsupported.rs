@@ -1,0 +1,80 @@
+//! Functions this provider exports but does not offer: operation state,
+//! recovery signatures (the Azure Cloud HSM has none either), dual-function
+//! updates, the legacy parallel functions, and the 3.0 message-based API.
+//! Each checks that the library is initialised and then says so with the
+//! specification's return value.
+
+use super::guard;
+use crate::error::Error;
+use crate::provider::provider;
+use cryptoki_sys::*;
+use std::ffi::c_void;
+
+macro_rules! not_supported {
+    ($($name:ident ( $($arg:ident : $type:ty),* );)*) => {$(
+        #[doc = concat!("`", stringify!($name), "`: not supported (`CKR_FUNCTION_NOT_SUPPORTED`).")]
+        #[no_mangle]
+        pub unsafe extern "C" fn $name($($arg: $type),*) -> CK_RV {
+            $(let _ = $arg;)*
+            guard(stringify!($name), || {
+                provider()?;
+                Err(Error::FunctionNotSupported(stringify!($name)))
+            })
+        }
+    )*};
+}
+
+not_supported! {
+    C_GetOperationState(session: CK_SESSION_HANDLE, state: *mut CK_BYTE, state_len: *mut CK_ULONG);
+    C_SetOperationState(session: CK_SESSION_HANDLE, state: *mut CK_BYTE, state_len: CK_ULONG, encryption_key: CK_OBJECT_HANDLE, authentication_key: CK_OBJECT_HANDLE);
+    C_SignRecoverInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_SignRecover(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: *mut CK_ULONG);
+    C_VerifyRecoverInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_VerifyRecover(session: CK_SESSION_HANDLE, signature: *mut CK_BYTE, signature_len: CK_ULONG, data: *mut CK_BYTE, data_len: *mut CK_ULONG);
+    C_DigestEncryptUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
+    C_DecryptDigestUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
+    C_SignEncryptUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
+    C_DecryptVerifyUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
+    C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG, name: *mut CK_UTF8CHAR, name_len: CK_ULONG);
+    C_MessageEncryptInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_EncryptMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: *mut CK_ULONG);
+    C_EncryptMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG);
+    C_EncryptMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: *mut CK_ULONG, flags: CK_FLAGS);
+    C_MessageEncryptFinal(session: CK_SESSION_HANDLE);
+    C_MessageDecryptInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_DecryptMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: *mut CK_ULONG);
+    C_DecryptMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG);
+    C_DecryptMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: *mut CK_ULONG, flags: CK_FLAGS);
+    C_MessageDecryptFinal(session: CK_SESSION_HANDLE);
+    C_MessageSignInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_SignMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: *mut CK_ULONG);
+    C_SignMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG);
+    C_SignMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: *mut CK_ULONG);
+    C_MessageSignFinal(session: CK_SESSION_HANDLE);
+    C_MessageVerifyInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
+    C_VerifyMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: CK_ULONG);
+    C_VerifyMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG);
+    C_VerifyMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: CK_ULONG);
+    C_MessageVerifyFinal(session: CK_SESSION_HANDLE);
+}
+
+/// `C_GetFunctionStatus`: legacy; functions never run in parallel.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetFunctionStatus(session: CK_SESSION_HANDLE) -> CK_RV {
+    legacy_parallel("C_GetFunctionStatus", session)
+}
+
+/// `C_CancelFunction`: legacy; functions never run in parallel.
+#[no_mangle]
+pub unsafe extern "C" fn C_CancelFunction(session: CK_SESSION_HANDLE) -> CK_RV {
+    legacy_parallel("C_CancelFunction", session)
+}
+
+fn legacy_parallel(name: &'static str, session: CK_SESSION_HANDLE) -> CK_RV {
+    let rv = guard(name, || provider()?.session_info(session).map(|_| ()));
+    if rv == CKR_OK {
+        CKR_FUNCTION_NOT_PARALLEL
+    } else {
+        rv
+    }
+}

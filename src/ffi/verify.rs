@@ -1,0 +1,62 @@
+//! Verifying signatures and MACs (PKCS#11 3.0 §5.13).
+
+use super::convert::{bytes, mechanism};
+use super::guard;
+use crate::provider::provider;
+use cryptoki_sys::*;
+
+/// `C_VerifyInit`.
+#[no_mangle]
+pub unsafe extern "C" fn C_VerifyInit(
+    session: CK_SESSION_HANDLE,
+    mech: *mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard("C_VerifyInit", || {
+        let provider = provider()?;
+        provider.verify_init(session, &unsafe { mechanism(mech) }?, key)
+    })
+}
+
+/// `C_Verify`.
+#[no_mangle]
+pub unsafe extern "C" fn C_Verify(
+    session: CK_SESSION_HANDLE,
+    data: *mut CK_BYTE,
+    data_len: CK_ULONG,
+    signature: *mut CK_BYTE,
+    signature_len: CK_ULONG,
+) -> CK_RV {
+    guard("C_Verify", || {
+        let provider = provider()?;
+        provider.verify(session, unsafe { bytes(data, data_len) }?, unsafe {
+            bytes(signature, signature_len)
+        }?)
+    })
+}
+
+/// `C_VerifyUpdate`.
+#[no_mangle]
+pub unsafe extern "C" fn C_VerifyUpdate(
+    session: CK_SESSION_HANDLE,
+    part: *mut CK_BYTE,
+    part_len: CK_ULONG,
+) -> CK_RV {
+    guard("C_VerifyUpdate", || {
+        let provider = provider()?;
+        provider.verify_update(session, unsafe { bytes(part, part_len) }?)
+    })
+}
+
+/// `C_VerifyFinal`.
+#[no_mangle]
+pub unsafe extern "C" fn C_VerifyFinal(
+    session: CK_SESSION_HANDLE,
+    signature: *mut CK_BYTE,
+    signature_len: CK_ULONG,
+) -> CK_RV {
+    guard("C_VerifyFinal", || {
+        let provider = provider()?;
+        provider.verify_final(session, unsafe { bytes(signature, signature_len) }?)
+    })
+}

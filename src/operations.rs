@@ -1,0 +1,249 @@
+//! The cryptographic operations of a session (PKCS#11 3.0 §5.8 to §5.14):
+//! each `*_init` asks the device for an operation object, each later call
+//! drives it through [`crate::session::produce`] so length queries and short
+//! buffers behave as the specification says.
+
+use crate::device::Mechanism;
+use crate::error::Result;
+use crate::object::Handle;
+use crate::provider::Provider;
+use crate::session::{consume, ensure_idle, produce, Active, Output};
+use cryptoki_sys::CK_SESSION_HANDLE;
+
+impl Provider {
+    pub fn encrypt_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.with_session(handle, |session, access| {
+            ensure_idle(&session.encrypt)?;
+            session.encrypt = Some(Active::new(
+                self.device.encrypt_init(access, mechanism, key)?,
+            ));
+            Ok(())
+        })
+    }
+
+    pub fn encrypt(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.encrypt, capacity, true, |op| op.one_shot(data))
+        })
+    }
+
+    pub fn encrypt_update(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.encrypt, capacity, false, |op| op.update(data))
+        })
+    }
+
+    pub fn encrypt_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.encrypt, capacity, true, |op| op.finish())
+        })
+    }
+
+    pub fn decrypt_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.with_session(handle, |session, access| {
+            ensure_idle(&session.decrypt)?;
+            session.decrypt = Some(Active::new(
+                self.device.decrypt_init(access, mechanism, key)?,
+            ));
+            Ok(())
+        })
+    }
+
+    pub fn decrypt(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.decrypt, capacity, true, |op| op.one_shot(data))
+        })
+    }
+
+    pub fn decrypt_update(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.decrypt, capacity, false, |op| op.update(data))
+        })
+    }
+
+    pub fn decrypt_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.decrypt, capacity, true, |op| op.finish())
+        })
+    }
+
+    pub fn digest_init(&self, handle: CK_SESSION_HANDLE, mechanism: &Mechanism) -> Result<()> {
+        self.with_session(handle, |session, _| {
+            ensure_idle(&session.digest)?;
+            session.digest = Some(Active::new(self.device.digest_init(mechanism)?));
+            Ok(())
+        })
+    }
+
+    pub fn digest(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.digest, capacity, true, |op| {
+                op.update(data)?;
+                op.finish()
+            })
+        })
+    }
+
+    pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            consume(&mut s.digest, false, |op| op.update(data))
+        })
+    }
+
+    pub fn digest_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.digest, capacity, true, |op| op.finish())
+        })
+    }
+
+    pub fn sign_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.with_session(handle, |session, access| {
+            ensure_idle(&session.sign)?;
+            session.sign = Some(Active::new(self.device.sign_init(access, mechanism, key)?));
+            Ok(())
+        })
+    }
+
+    pub fn sign(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.sign, capacity, true, |op| op.sign(data))
+        })
+    }
+
+    pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            consume(&mut s.sign, false, |op| op.update(data))
+        })
+    }
+
+    pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
+        self.with_session(handle, |s, _| {
+            produce(&mut s.sign, capacity, true, |op| op.finish())
+        })
+    }
+
+    pub fn verify_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.with_session(handle, |session, access| {
+            ensure_idle(&session.verify)?;
+            session.verify = Some(Active::new(
+                self.device.verify_init(access, mechanism, key)?,
+            ));
+            Ok(())
+        })
+    }
+
+    pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            consume(&mut s.verify, true, |op| op.verify(data, signature))
+        })
+    }
+
+    pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            consume(&mut s.verify, false, |op| op.update(data))
+        })
+    }
+
+    pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            consume(&mut s.verify, true, |op| op.finish(signature))
+        })
+    }
+
+    /// `C_SessionCancel` (3.0): ends the operations named by `flags`.
+    pub fn cancel(&self, handle: CK_SESSION_HANDLE, flags: cryptoki_sys::CK_FLAGS) -> Result<()> {
+        use cryptoki_sys::*;
+        self.with_session(handle, |s, _| {
+            if flags & CKF_ENCRYPT != 0 {
+                s.encrypt = None;
+            }
+            if flags & CKF_DECRYPT != 0 {
+                s.decrypt = None;
+            }
+            if flags & CKF_DIGEST != 0 {
+                s.digest = None;
+            }
+            if flags & CKF_SIGN != 0 {
+                s.sign = None;
+            }
+            if flags & CKF_VERIFY != 0 {
+                s.verify = None;
+            }
+            if flags & CKF_FIND_OBJECTS != 0 {
+                s.search = None;
+            }
+            Ok(())
+        })
+    }
+
+    /// `C_GenerateRandom`.
+    pub fn generate_random(&self, handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
+        self.with_session(handle, |_, _| self.device.generate_random(out))
+    }
+}

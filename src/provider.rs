@@ -1,0 +1,557 @@
+//! The initialised library: configuration, the device, the certificate
+//! store, the session table and the login state shared by all sessions.
+//!
+//! Everything here speaks Rust; `ffi/` converts arguments and results.
+
+use crate::certstore::Certificates;
+use crate::config::Config;
+use crate::device::{Device, Mechanism, MechanismInfo, TokenStatus, UserType};
+use crate::error::{Error, Result};
+use crate::object::{self, Access, AttributeResult, AttributeType, Handle, Template};
+use crate::session::{Search, Session};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The one slot, ID 1, as the Azure Cloud HSM SDK's samples hard-code it.
+pub const SLOT_ID: CK_SLOT_ID = 1;
+
+struct Global {
+    provider: Arc<Provider>,
+    /// The process that initialised it: a forked child must initialise again.
+    pid: u32,
+}
+
+static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
+
+/// The initialised provider, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
+/// forked child that has not called `C_Initialize` yet).
+pub fn provider() -> Result<Arc<Provider>> {
+    match &*GLOBAL.read() {
+        Some(global) if global.pid == std::process::id() => Ok(global.provider.clone()),
+        _ => Err(Error::NotInitialized),
+    }
+}
+
+/// `C_Initialize`: loads the configuration and opens the device and the
+/// certificate store. A second call fails with `CKR_CRYPTOKI_ALREADY_INITIALIZED`.
+pub fn initialize() -> Result<()> {
+    let mut global = GLOBAL.write();
+    if let Some(existing) = global.take() {
+        if existing.pid == std::process::id() {
+            *global = Some(existing);
+            return Err(Error::AlreadyInitialized);
+        }
+        // Inherited through fork(): its threads and database handles belong
+        // to the parent, so it must neither be used nor dropped here.
+        std::mem::forget(existing);
+    }
+    let provider = Provider::open()?;
+    *global = Some(Global {
+        provider: Arc::new(provider),
+        pid: std::process::id(),
+    });
+    Ok(())
+}
+
+/// `C_Finalize`: closes every session and releases everything.
+pub fn finalize() -> Result<()> {
+    let taken = GLOBAL.write().take();
+    match taken {
+        Some(global) if global.pid == std::process::id() => {
+            global.provider.close_all_sessions_internal();
+            drop(global);
+            Ok(())
+        }
+        Some(inherited) => {
+            std::mem::forget(inherited);
+            Err(Error::NotInitialized)
+        }
+        None => Err(Error::NotInitialized),
+    }
+}
+
+/// The state of the initialised library.
+pub struct Provider {
+    pub config: Config,
+    pub device: Arc<dyn Device>,
+    pub certificates: Certificates,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    next_session: AtomicU64,
+    login: RwLock<Option<UserType>>,
+}
+
+/// The session information `C_GetSessionInfo` reports.
+pub struct SessionInfo {
+    pub state: CK_STATE,
+    pub flags: CK_FLAGS,
+}
+
+/// The token information plus the session counts.
+pub struct TokenInfo {
+    pub status: TokenStatus,
+    pub session_count: usize,
+    pub read_write_session_count: usize,
+}
+
+impl Provider {
+    fn open() -> Result<Provider> {
+        let config = Config::load().map_err(|e| {
+            crate::logging::init_default();
+            tracing::error!("configuration: {e}");
+            Error::GeneralError(format!("configuration: {e}"))
+        })?;
+        crate::logging::init(&config);
+        tracing::info!(source = ?config.source, "initialising");
+        let device = crate::backends::open_device(&config)?;
+        let certificates = crate::backends::open_certificates(&config, device.clone())?;
+        Ok(Provider {
+            config,
+            device,
+            certificates,
+            sessions: RwLock::new(HashMap::new()),
+            next_session: AtomicU64::new(1),
+            login: RwLock::new(None),
+        })
+    }
+
+    // ----- slot and token -----
+
+    /// Fails with `CKR_SLOT_ID_INVALID` for any slot but [`SLOT_ID`].
+    pub fn check_slot(&self, slot: CK_SLOT_ID) -> Result<()> {
+        if slot != SLOT_ID {
+            return Err(Error::SlotIdInvalid);
+        }
+        Ok(())
+    }
+
+    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
+        self.check_slot(slot)?;
+        let sessions = self.sessions.read();
+        let read_write_session_count = sessions.values().filter(|s| s.lock().read_write).count();
+        Ok(TokenInfo {
+            status: self.device.token_status(),
+            session_count: sessions.len(),
+            read_write_session_count,
+        })
+    }
+
+    pub fn mechanisms(&self, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
+        self.check_slot(slot)?;
+        Ok(self.device.mechanisms())
+    }
+
+    pub fn mechanism_info(
+        &self,
+        slot: CK_SLOT_ID,
+        kind: CK_MECHANISM_TYPE,
+    ) -> Result<MechanismInfo> {
+        self.mechanisms(slot)?
+            .into_iter()
+            .find(|m| m.kind == kind)
+            .ok_or(Error::MechanismInvalid(kind))
+    }
+
+    /// `C_InitToken`: no session may be open.
+    pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
+        self.check_slot(slot)?;
+        if !self.sessions.read().is_empty() {
+            return Err(Error::SessionExists);
+        }
+        self.device.init_token(so_pin, label)
+    }
+
+    // ----- sessions -----
+
+    /// `C_OpenSession`.
+    pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        self.check_slot(slot)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return Err(Error::SessionParallelNotSupported);
+        }
+        let read_write = flags & CKF_RW_SESSION != 0;
+        if !read_write && *self.login.read() == Some(UserType::SecurityOfficer) {
+            return Err(Error::SessionReadWriteSoExists);
+        }
+        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        self.sessions.write().insert(
+            handle,
+            Arc::new(Mutex::new(Session::new(handle, read_write))),
+        );
+        Ok(handle)
+    }
+
+    /// `C_CloseSession`. Closing the last session logs the user out.
+    pub fn close_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        let (removed, now_empty) = {
+            let mut sessions = self.sessions.write();
+            let removed = sessions.remove(&handle);
+            (removed, sessions.is_empty())
+        };
+        removed.ok_or(Error::SessionHandleInvalid)?;
+        self.device.close_session(handle);
+        self.certificates.close_session(handle);
+        if now_empty {
+            self.logout_internal();
+        }
+        Ok(())
+    }
+
+    /// `C_CloseAllSessions`.
+    pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
+        self.check_slot(slot)?;
+        self.close_all_sessions_internal();
+        Ok(())
+    }
+
+    fn close_all_sessions_internal(&self) {
+        let handles: Vec<_> = self.sessions.write().drain().map(|(h, _)| h).collect();
+        for handle in handles {
+            self.device.close_session(handle);
+            self.certificates.close_session(handle);
+        }
+        self.logout_internal();
+    }
+
+    fn session(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+        self.sessions
+            .read()
+            .get(&handle)
+            .cloned()
+            .ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Runs `f` on the session with the caller's access rights.
+    pub fn with_session<T>(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        f: impl FnOnce(&mut Session, &Access) -> Result<T>,
+    ) -> Result<T> {
+        let session = self.session(handle)?;
+        let mut session = session.lock();
+        let access = self.access(&session);
+        f(&mut session, &access)
+    }
+
+    fn access(&self, session: &Session) -> Access {
+        let login = *self.login.read();
+        Access {
+            user: login == Some(UserType::User),
+            so: login == Some(UserType::SecurityOfficer),
+            read_write: session.read_write,
+            session: session.handle,
+        }
+    }
+
+    /// `C_GetSessionInfo`.
+    pub fn session_info(&self, handle: CK_SESSION_HANDLE) -> Result<SessionInfo> {
+        self.with_session(handle, |session, access| {
+            let state = match (session.read_write, access.user, access.so) {
+                (_, _, true) => CKS_RW_SO_FUNCTIONS,
+                (true, true, _) => CKS_RW_USER_FUNCTIONS,
+                (true, false, _) => CKS_RW_PUBLIC_SESSION,
+                (false, true, _) => CKS_RO_USER_FUNCTIONS,
+                (false, false, _) => CKS_RO_PUBLIC_SESSION,
+            };
+            let mut flags = CKF_SERIAL_SESSION;
+            if session.read_write {
+                flags |= CKF_RW_SESSION;
+            }
+            Ok(SessionInfo { state, flags })
+        })
+    }
+
+    // ----- login (PKCS#11 3.0 §5.6) -----
+
+    /// `C_Login`. The login state is shared by every session of the application.
+    pub fn login(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        user_type: CK_USER_TYPE,
+        pin: &[u8],
+    ) -> Result<()> {
+        self.session(handle)?;
+        let user = match user_type {
+            CKU_SO => UserType::SecurityOfficer,
+            CKU_USER => UserType::User,
+            CKU_CONTEXT_SPECIFIC => {
+                if *self.login.read() != Some(UserType::User) {
+                    return Err(Error::UserNotLoggedIn);
+                }
+                return self.device.login(UserType::User, pin);
+            }
+            _ => return Err(Error::UserTypeInvalid),
+        };
+        let mut login = self.login.write();
+        match *login {
+            Some(current) if current == user => return Err(Error::UserAlreadyLoggedIn),
+            Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
+            None => {}
+        }
+        if user == UserType::SecurityOfficer
+            && self.sessions.read().values().any(|s| !s.lock().read_write)
+        {
+            return Err(Error::SessionReadOnlyExists);
+        }
+        self.device.login(user, pin)?;
+        *login = Some(user);
+        Ok(())
+    }
+
+    /// `C_Logout`.
+    pub fn logout(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        self.session(handle)?;
+        if self.login.read().is_none() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        self.logout_internal();
+        Ok(())
+    }
+
+    fn logout_internal(&self) {
+        let was = self.login.write().take();
+        if was.is_some() {
+            self.device.logout();
+            let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
+            for session in sessions {
+                session.lock().cancel_operations();
+            }
+        }
+    }
+
+    /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN.
+    pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        self.with_session(handle, |_, access| {
+            if !access.so {
+                return Err(Error::UserNotLoggedIn);
+            }
+            if !access.read_write {
+                return Err(Error::SessionReadOnly);
+            }
+            self.device.init_pin(pin)
+        })
+    }
+
+    /// `C_SetPIN`: changes the PIN of the logged-in user (the user's when no one is logged in).
+    pub fn set_pin(&self, handle: CK_SESSION_HANDLE, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+        self.with_session(handle, |_, access| {
+            if !access.read_write {
+                return Err(Error::SessionReadOnly);
+            }
+            let user = if access.so {
+                UserType::SecurityOfficer
+            } else {
+                UserType::User
+            };
+            self.device.set_pin(user, old_pin, new_pin)
+        })
+    }
+
+    // ----- objects (§5.7) -----
+
+    /// `C_CreateObject`: certificates go to the certificate store, everything else to the device.
+    pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<Handle> {
+        self.with_session(handle, |_, access| {
+            if object::find_ulong(template, CKA_CLASS)? == Some(CKO_CERTIFICATE) {
+                self.certificates.create(access, template)
+            } else {
+                self.device.create_object(access, template)
+            }
+        })
+    }
+
+    pub fn copy_object(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        self.with_session(handle, |_, access| {
+            if object::is_certificate_handle(object) {
+                self.certificates.copy(access, object, template)
+            } else {
+                self.device.copy_object(access, object, template)
+            }
+        })
+    }
+
+    pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
+        self.with_session(handle, |_, access| {
+            if object::is_certificate_handle(object) {
+                self.certificates.destroy(access, object)
+            } else {
+                self.device.destroy_object(access, object)
+            }
+        })
+    }
+
+    pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
+        self.with_session(handle, |_, access| {
+            if object::is_certificate_handle(object) {
+                self.certificates.object_size(access, object)
+            } else {
+                self.device.object_size(access, object)
+            }
+        })
+    }
+
+    pub fn get_attributes(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        self.with_session(handle, |_, access| {
+            if object::is_certificate_handle(object) {
+                self.certificates.get_attributes(access, object, kinds)
+            } else {
+                self.device.get_attributes(access, object, kinds)
+            }
+        })
+    }
+
+    pub fn set_attributes(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: Handle,
+        template: &Template,
+    ) -> Result<()> {
+        self.with_session(handle, |_, access| {
+            if object::is_certificate_handle(object) {
+                self.certificates.set_attributes(access, object, template)
+            } else {
+                self.device.set_attributes(access, object, template)
+            }
+        })
+    }
+
+    /// `C_FindObjectsInit`: keys from the device, then certificates, as the template allows.
+    pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
+        self.with_session(handle, |session, access| {
+            crate::session::ensure_idle(&session.search)?;
+            let class = object::find(template, CKA_CLASS)
+                .map(|a| a.as_ulong())
+                .transpose()
+                .ok()
+                .flatten();
+            let mut handles = Vec::new();
+            if class != Some(CKO_CERTIFICATE) {
+                handles.extend(self.device.find_objects(access, template)?);
+            }
+            if class.is_none() || class == Some(CKO_CERTIFICATE) {
+                handles.extend(self.certificates.find(access, template)?);
+            }
+            session.search = Some(Search::new(handles));
+            Ok(())
+        })
+    }
+
+    /// `C_FindObjects`: at most `count` handles per call.
+    pub fn find_next(&self, handle: CK_SESSION_HANDLE, count: usize) -> Result<Vec<Handle>> {
+        self.with_session(handle, |session, _| {
+            let search = session
+                .search
+                .as_mut()
+                .ok_or(Error::OperationNotInitialized)?;
+            Ok(search.next(count).to_vec())
+        })
+    }
+
+    /// `C_FindObjectsFinal`.
+    pub fn find_final(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        self.with_session(handle, |session, _| {
+            session
+                .search
+                .take()
+                .ok_or(Error::OperationNotInitialized)?;
+            Ok(())
+        })
+    }
+
+    // ----- keys (§5.15, §5.16) -----
+
+    fn key_handle(&self, key: Handle) -> Result<Handle> {
+        if object::is_certificate_handle(key) {
+            return Err(Error::KeyHandleInvalid);
+        }
+        Ok(key)
+    }
+
+    pub fn generate_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle> {
+        self.with_session(handle, |_, access| {
+            self.device.generate_key(access, mechanism, template)
+        })
+    }
+
+    pub fn generate_key_pair(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(Handle, Handle)> {
+        self.with_session(handle, |_, access| {
+            self.device
+                .generate_key_pair(access, mechanism, public_template, private_template)
+        })
+    }
+
+    pub fn wrap_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>> {
+        if object::is_certificate_handle(wrapping_key) {
+            return Err(Error::WrappingKeyHandleInvalid);
+        }
+        let key = self.key_handle(key)?;
+        self.with_session(handle, |_, access| {
+            self.device.wrap_key(access, mechanism, wrapping_key, key)
+        })
+    }
+
+    pub fn unwrap_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        unwrapping_key: Handle,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<Handle> {
+        if object::is_certificate_handle(unwrapping_key) {
+            return Err(Error::UnwrappingKeyHandleInvalid);
+        }
+        self.with_session(handle, |_, access| {
+            self.device
+                .unwrap_key(access, mechanism, unwrapping_key, wrapped, template)
+        })
+    }
+
+    pub fn derive_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        let base_key = self.key_handle(base_key)?;
+        self.with_session(handle, |_, access| {
+            self.device
+                .derive_key(access, mechanism, base_key, template)
+        })
+    }
+
+    /// Checks a key handle for an operation's `*Init` call.
+    pub fn operation_key(&self, key: Handle) -> Result<Handle> {
+        self.key_handle(key)
+    }
+}
