@@ -52,7 +52,9 @@ fn library() -> PathBuf {
     let deps = exe.parent().expect("directory of the test executable");
     let candidates = [
         deps.join(LIBRARY_NAME),
-        deps.parent().map(|p| p.join(LIBRARY_NAME)).unwrap_or_default(),
+        deps.parent()
+            .map(|p| p.join(LIBRARY_NAME))
+            .unwrap_or_default(),
         manifest_dir().join("target/release").join(LIBRARY_NAME),
         manifest_dir().join("target/debug").join(LIBRARY_NAME),
     ];
@@ -60,7 +62,9 @@ fn library() -> PathBuf {
         .iter()
         .find(|path| path.is_file())
         .cloned()
-        .unwrap_or_else(|| panic!("{LIBRARY_NAME} not found; looked at {candidates:?}; set AZCLOUDHSM_PKCS11_LIB"))
+        .unwrap_or_else(|| {
+            panic!("{LIBRARY_NAME} not found; looked at {candidates:?}; set AZCLOUDHSM_PKCS11_LIB")
+        })
 }
 
 /// Compiles one C source file with warnings as errors; panics with the
@@ -118,14 +122,24 @@ impl Environment {
         )
         .expect("write configuration");
         initialise_token(library, &config);
-        Environment { dir, config, certificates }
+        Environment {
+            dir,
+            config,
+            certificates,
+        }
     }
 
     /// Names of the certificate blobs left in the certificate store.
     fn certificate_blobs(&self) -> Vec<String> {
         let mut names: Vec<String> = fs::read_dir(&self.certificates)
             .expect("read certificates directory")
-            .map(|entry| entry.expect("directory entry").file_name().to_string_lossy().into_owned())
+            .map(|entry| {
+                entry
+                    .expect("directory entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .filter(|name| name.starts_with(CERTIFICATE_BLOB_PREFIX))
             .collect();
         names.sort();
@@ -166,14 +180,22 @@ impl Environment {
         );
         println!("--- {} ---\n{output}", program.display());
         match status {
-            None => (false, format!("{output}\n(killed after {PROGRAM_TIMEOUT:?})")),
-            Some(status) => (status.success(), format!("{output}\n(exit status: {status})")),
+            None => (
+                false,
+                format!("{output}\n(killed after {PROGRAM_TIMEOUT:?})"),
+            ),
+            Some(status) => (
+                status.success(),
+                format!("{output}\n(exit status: {status})"),
+            ),
         }
     }
 }
 
 fn initialise_token(library: &Path, config: &Path) {
-    let _guard = IN_PROCESS_SETUP.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = IN_PROCESS_SETUP
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     std::env::set_var("AZCLOUDHSM_CONFIG", config);
     let pkcs11 = Pkcs11::new(library).unwrap_or_else(|e| panic!("load {}: {e}", library.display()));
     pkcs11
@@ -186,11 +208,17 @@ fn initialise_token(library: &Path, config: &Path) {
         .find(|slot| slot.id() == SLOT_ID)
         .expect("slot 1 exists");
     let so_pin = AuthPin::from(SO_PIN);
-    pkcs11.init_token(slot, &so_pin, "c-programs").expect("C_InitToken");
+    pkcs11
+        .init_token(slot, &so_pin, "c-programs")
+        .expect("C_InitToken");
     {
         let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
-        session.login(UserType::So, Some(&so_pin)).expect("C_Login as SO");
-        session.init_pin(&AuthPin::from(USER_PIN)).expect("C_InitPIN");
+        session
+            .login(UserType::So, Some(&so_pin))
+            .expect("C_Login as SO");
+        session
+            .init_pin(&AuthPin::from(USER_PIN))
+            .expect("C_InitPIN");
         session.logout().expect("C_Logout");
     }
     pkcs11.finalize().expect("C_Finalize");
@@ -208,18 +236,26 @@ fn self_signed_certificate_pem() -> Vec<u8> {
 
     let key = PKey::from_rsa(Rsa::generate(2048).expect("RSA key")).expect("PKey");
     let mut name = X509NameBuilder::new().expect("name builder");
-    name.append_entry_by_text("CN", "azure-sdk-sample").expect("CN");
-    name.append_entry_by_text("O", "azcloudhsm-pkcs11 tests").expect("O");
+    name.append_entry_by_text("CN", "azure-sdk-sample")
+        .expect("CN");
+    name.append_entry_by_text("O", "azcloudhsm-pkcs11 tests")
+        .expect("O");
     let name = name.build();
     let mut builder = X509Builder::new().expect("certificate builder");
     builder.set_version(2).expect("version");
-    let serial = BigNum::from_u32(0x5a17).and_then(|n| n.to_asn1_integer()).expect("serial");
+    let serial = BigNum::from_u32(0x5a17)
+        .and_then(|n| n.to_asn1_integer())
+        .expect("serial");
     builder.set_serial_number(&serial).expect("serial");
     builder.set_subject_name(&name).expect("subject");
     builder.set_issuer_name(&name).expect("issuer");
     builder.set_pubkey(&key).expect("public key");
-    builder.set_not_before(&Asn1Time::days_from_now(0).expect("time")).expect("not before");
-    builder.set_not_after(&Asn1Time::days_from_now(365).expect("time")).expect("not after");
+    builder
+        .set_not_before(&Asn1Time::days_from_now(0).expect("time"))
+        .expect("not before");
+    builder
+        .set_not_after(&Asn1Time::days_from_now(365).expect("time"))
+        .expect("not after");
     builder.sign(&key, MessageDigest::sha256()).expect("sign");
     builder.build().to_pem().expect("PEM")
 }
@@ -228,7 +264,11 @@ fn self_signed_certificate_pem() -> Vec<u8> {
 fn headers_match_the_abi_layout() {
     let dir = tempfile::tempdir().expect("temporary directory");
     // Every size, alignment and offset cryptoki-sys asserts, as _Static_assert.
-    let layout = compile(&manifest_dir().join("tests/c/abi_layout.c"), dir.path(), &[]);
+    let layout = compile(
+        &manifest_dir().join("tests/c/abi_layout.c"),
+        dir.path(),
+        &[],
+    );
     let status = Command::new(&layout).status().expect("run abi_layout");
     assert!(status.success());
 
@@ -238,10 +278,16 @@ fn headers_match_the_abi_layout() {
         ("pkcs11t_only", &["pkcs11t.h"]),
         ("provider_only", &["azcloudhsm_pkcs11.h"]),
         ("cryptoki_then_pkcs11t", &["cryptoki.h", "pkcs11t.h"]),
-        ("pkcs11t_then_cryptoki", &["pkcs11t.h", "cryptoki.h", "pkcs11t.h", "cryptoki.h"]),
+        (
+            "pkcs11t_then_cryptoki",
+            &["pkcs11t.h", "cryptoki.h", "pkcs11t.h", "cryptoki.h"],
+        ),
     ];
     for (name, headers) in orders {
-        let includes: String = headers.iter().map(|h| format!("#include \"{h}\"\n")).collect();
+        let includes: String = headers
+            .iter()
+            .map(|h| format!("#include \"{h}\"\n"))
+            .collect();
         let source = dir.path().join(format!("{name}.c"));
         fs::write(
             &source,
@@ -259,7 +305,11 @@ fn headers_match_the_abi_layout() {
 fn example_programs_compile_with_warnings_as_errors() {
     let dir = tempfile::tempdir().expect("temporary directory");
     compile(&example("certificate_samples.c"), dir.path(), &["-ldl"]);
-    compile(&example("azure_sdk_sample.c"), dir.path(), &["-ldl", "-lcrypto"]);
+    compile(
+        &example("azure_sdk_sample.c"),
+        dir.path(),
+        &["-ldl", "-lcrypto"],
+    );
     compile(&example("fork_sign.c"), dir.path(), &["-ldl"]);
     compile(&example("reference_errors.c"), dir.path(), &["-ldl"]);
 }
@@ -268,7 +318,11 @@ fn example_programs_compile_with_warnings_as_errors() {
 fn reference_certificate_samples_run_against_the_library() {
     let library = library();
     let environment = Environment::new(&library);
-    let program = compile(&example("certificate_samples.c"), environment.dir.path(), &["-ldl"]);
+    let program = compile(
+        &example("certificate_samples.c"),
+        environment.dir.path(),
+        &["-ldl"],
+    );
     let (success, output) = environment.run(&program, &[&library]);
     assert!(success, "certificate_samples failed:\n{output}");
     assert_eq!(
@@ -284,7 +338,11 @@ fn azure_sdk_sample_stores_a_real_certificate() {
     let environment = Environment::new(&library);
     let pem = environment.dir.path().join("certificate.pem");
     fs::write(&pem, self_signed_certificate_pem()).expect("write PEM");
-    let program = compile(&example("azure_sdk_sample.c"), environment.dir.path(), &["-ldl", "-lcrypto"]);
+    let program = compile(
+        &example("azure_sdk_sample.c"),
+        environment.dir.path(),
+        &["-ldl", "-lcrypto"],
+    );
     let (success, output) = environment.run(&program, &[library.as_os_str(), pem.as_os_str()]);
     assert!(success, "azure_sdk_sample failed:\n{output}");
     assert_eq!(environment.certificate_blobs(), Vec::<String>::new());
@@ -303,7 +361,11 @@ fn child_signs_after_fork_and_reinitialize() {
 fn reference_error_codes_are_returned() {
     let library = library();
     let environment = Environment::new(&library);
-    let program = compile(&example("reference_errors.c"), environment.dir.path(), &["-ldl"]);
+    let program = compile(
+        &example("reference_errors.c"),
+        environment.dir.path(),
+        &["-ldl"],
+    );
     let (success, output) = environment.run(&program, &[&library]);
     assert!(success, "reference_errors failed:\n{output}");
     assert_eq!(environment.certificate_blobs(), Vec::<String>::new());
