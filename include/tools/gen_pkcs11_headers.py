@@ -46,6 +46,88 @@ SKIP = {"specifiedParams", "specifiedParams_PTR", "specifiedParams_PTR_PTR"}
 PROTOTYPE_SOURCE = "CK_FUNCTION_LIST_3_0"
 FUNCTION_LISTS = ("CK_FUNCTION_LIST", "CK_FUNCTION_LIST_3_0", "CK_FUNCTION_LIST_3_2")
 
+# Parameter names for the prototypes (the bindings only say arg1, arg2, ...).
+S = "hSession"
+PARAMETER_NAMES = {
+    "C_Initialize": "pInitArgs", "C_Finalize": "pReserved", "C_GetInfo": "pInfo",
+    "C_GetFunctionList": "ppFunctionList", "C_GetSlotList": "tokenPresent pSlotList pulCount",
+    "C_GetSlotInfo": "slotID pInfo", "C_GetTokenInfo": "slotID pInfo",
+    "C_GetMechanismList": "slotID pMechanismList pulCount", "C_GetMechanismInfo": "slotID type pInfo",
+    "C_InitToken": "slotID pPin ulPinLen pLabel", "C_InitPIN": S + " pPin ulPinLen",
+    "C_SetPIN": S + " pOldPin ulOldLen pNewPin ulNewLen",
+    "C_OpenSession": "slotID flags pApplication Notify phSession", "C_CloseSession": S,
+    "C_CloseAllSessions": "slotID", "C_GetSessionInfo": S + " pInfo",
+    "C_GetOperationState": S + " pOperationState pulOperationStateLen",
+    "C_SetOperationState": S + " pOperationState ulOperationStateLen hEncryptionKey hAuthenticationKey",
+    "C_Login": S + " userType pPin ulPinLen", "C_Logout": S,
+    "C_CreateObject": S + " pTemplate ulCount phObject",
+    "C_CopyObject": S + " hObject pTemplate ulCount phNewObject", "C_DestroyObject": S + " hObject",
+    "C_GetObjectSize": S + " hObject pulSize", "C_GetAttributeValue": S + " hObject pTemplate ulCount",
+    "C_SetAttributeValue": S + " hObject pTemplate ulCount", "C_FindObjectsInit": S + " pTemplate ulCount",
+    "C_FindObjects": S + " phObject ulMaxObjectCount pulObjectCount", "C_FindObjectsFinal": S,
+    "C_EncryptInit": S + " pMechanism hKey", "C_Encrypt": S + " pData ulDataLen pEncryptedData pulEncryptedDataLen",
+    "C_EncryptUpdate": S + " pPart ulPartLen pEncryptedPart pulEncryptedPartLen",
+    "C_EncryptFinal": S + " pLastEncryptedPart pulLastEncryptedPartLen",
+    "C_DecryptInit": S + " pMechanism hKey", "C_Decrypt": S + " pEncryptedData ulEncryptedDataLen pData pulDataLen",
+    "C_DecryptUpdate": S + " pEncryptedPart ulEncryptedPartLen pPart pulPartLen",
+    "C_DecryptFinal": S + " pLastPart pulLastPartLen",
+    "C_DigestInit": S + " pMechanism", "C_Digest": S + " pData ulDataLen pDigest pulDigestLen",
+    "C_DigestUpdate": S + " pPart ulPartLen", "C_DigestKey": S + " hKey", "C_DigestFinal": S + " pDigest pulDigestLen",
+    "C_SignInit": S + " pMechanism hKey", "C_Sign": S + " pData ulDataLen pSignature pulSignatureLen",
+    "C_SignUpdate": S + " pPart ulPartLen", "C_SignFinal": S + " pSignature pulSignatureLen",
+    "C_SignRecoverInit": S + " pMechanism hKey", "C_SignRecover": S + " pData ulDataLen pSignature pulSignatureLen",
+    "C_VerifyInit": S + " pMechanism hKey", "C_Verify": S + " pData ulDataLen pSignature ulSignatureLen",
+    "C_VerifyUpdate": S + " pPart ulPartLen", "C_VerifyFinal": S + " pSignature ulSignatureLen",
+    "C_VerifyRecoverInit": S + " pMechanism hKey", "C_VerifyRecover": S + " pSignature ulSignatureLen pData pulDataLen",
+    "C_DigestEncryptUpdate": S + " pPart ulPartLen pEncryptedPart pulEncryptedPartLen",
+    "C_DecryptDigestUpdate": S + " pEncryptedPart ulEncryptedPartLen pPart pulPartLen",
+    "C_SignEncryptUpdate": S + " pPart ulPartLen pEncryptedPart pulEncryptedPartLen",
+    "C_DecryptVerifyUpdate": S + " pEncryptedPart ulEncryptedPartLen pPart pulPartLen",
+    "C_GenerateKey": S + " pMechanism pTemplate ulCount phKey",
+    "C_GenerateKeyPair": S + " pMechanism pPublicKeyTemplate ulPublicKeyAttributeCount"
+                         " pPrivateKeyTemplate ulPrivateKeyAttributeCount phPublicKey phPrivateKey",
+    "C_WrapKey": S + " pMechanism hWrappingKey hKey pWrappedKey pulWrappedKeyLen",
+    "C_UnwrapKey": S + " pMechanism hUnwrappingKey pWrappedKey ulWrappedKeyLen pTemplate ulAttributeCount phKey",
+    "C_DeriveKey": S + " pMechanism hBaseKey pTemplate ulAttributeCount phKey",
+    "C_SeedRandom": S + " pSeed ulSeedLen", "C_GenerateRandom": S + " pRandomData ulRandomLen",
+    "C_GetFunctionStatus": S, "C_CancelFunction": S, "C_WaitForSlotEvent": "flags pSlot pReserved",
+    "C_GetInterfaceList": "pInterfacesList pulCount",
+    "C_GetInterface": "pInterfaceName pVersion ppInterface flags",
+    "C_LoginUser": S + " userType pPin ulPinLen pUsername ulUsernameLen", "C_SessionCancel": S + " flags",
+    "C_MessageEncryptInit": S + " pMechanism hKey",
+    "C_EncryptMessage": S + " pParameter ulParameterLen pAssociatedData ulAssociatedDataLen"
+                        " pPlaintext ulPlaintextLen pCiphertext pulCiphertextLen",
+    "C_EncryptMessageBegin": S + " pParameter ulParameterLen pAssociatedData ulAssociatedDataLen",
+    "C_EncryptMessageNext": S + " pParameter ulParameterLen pPlaintextPart ulPlaintextPartLen"
+                            " pCiphertextPart pulCiphertextPartLen flags",
+    "C_MessageEncryptFinal": S, "C_MessageDecryptInit": S + " pMechanism hKey",
+    "C_DecryptMessage": S + " pParameter ulParameterLen pAssociatedData ulAssociatedDataLen"
+                        " pCiphertext ulCiphertextLen pPlaintext pulPlaintextLen",
+    "C_DecryptMessageBegin": S + " pParameter ulParameterLen pAssociatedData ulAssociatedDataLen",
+    "C_DecryptMessageNext": S + " pParameter ulParameterLen pCiphertextPart ulCiphertextPartLen"
+                            " pPlaintextPart pulPlaintextPartLen flags",
+    "C_MessageDecryptFinal": S, "C_MessageSignInit": S + " pMechanism hKey",
+    "C_SignMessage": S + " pParameter ulParameterLen pData ulDataLen pSignature pulSignatureLen",
+    "C_SignMessageBegin": S + " pParameter ulParameterLen",
+    "C_SignMessageNext": S + " pParameter ulParameterLen pData ulDataLen pSignature pulSignatureLen",
+    "C_MessageSignFinal": S, "C_MessageVerifyInit": S + " pMechanism hKey",
+    "C_VerifyMessage": S + " pParameter ulParameterLen pData ulDataLen pSignature ulSignatureLen",
+    "C_VerifyMessageBegin": S + " pParameter ulParameterLen",
+    "C_VerifyMessageNext": S + " pParameter ulParameterLen pData ulDataLen pSignature ulSignatureLen",
+    "C_MessageVerifyFinal": S,
+}
+
+
+def prototype(fname, rust):
+    """`CK_RV C_X(type name, ...)` from a function pointer type and PARAMETER_NAMES."""
+    m = re.fullmatch(r"::std::option::Option<\s*unsafe extern \"C\" fn\s*\((.*)\)\s*=>\s*(.+?)\s*,?\s*>", rust, re.S)
+    types = [a.split(":", 1)[1] for a in split_top(m.group(1))]
+    names = PARAMETER_NAMES[fname].split()
+    if len(names) != len(types):
+        raise SystemExit(f"{fname}: {len(types)} parameters, {len(names)} names")
+    params = ", ".join(c_decl(t, n) for t, n in zip(types, names))
+    return f"{c_decl(m.group(2))} {fname}({params})"
+
 
 def find_bindings():
     pattern = os.path.expanduser(
@@ -227,8 +309,7 @@ def main():
     for fname, ftype in structs[PROTOTYPE_SOURCE][1]:
         if not fname.startswith("C_"):
             continue
-        decl = c_decl(alias_map[ftype], fname).replace(f"(*{fname})", fname, 1)
-        out.append(f"extern {decl};")
+        out.append(f"extern {prototype(fname, alias_map[ftype])};")
     out.append("\n/* Function lists, member order fixed by the ABI. */")
     for s in FUNCTION_LISTS:
         out.append(render_struct(s, *structs[s]))
