@@ -274,10 +274,17 @@ impl Client {
                     match blob.upload(RequestContent::from(content), Some(options)).await {
                         Ok(response) => Ok(UpdateOutcome::Updated(etag_of(response.etag)?)),
                         Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(UpdateOutcome::NotFound),
-                        Err(e) if e.http_status() == Some(StatusCode::PreconditionFailed) => match attempt {
-                            0 => Ok(UpdateOutcome::Conflict),
-                            _ => Ok(written_by(blob, write_id).await?.map_or(UpdateOutcome::Conflict, UpdateOutcome::Updated)),
-                        },
+                        // The service answers 412, not 404, when the blob is gone,
+                        // and an earlier unanswered attempt of ours may have won.
+                        Err(e) if e.http_status() == Some(StatusCode::PreconditionFailed) => {
+                            Ok(match current_writer(blob).await? {
+                                None => UpdateOutcome::NotFound,
+                                Some((etag, writer)) if attempt > 0 && writer.as_deref() == Some(write_id) => {
+                                    UpdateOutcome::Updated(etag)
+                                }
+                                Some(_) => UpdateOutcome::Conflict,
+                            })
+                        }
                         Err(e) => Err(e),
                     }
                 }
@@ -357,17 +364,25 @@ fn upload_options(metadata: &BTreeMap<String, String>, write_id: &str) -> BlockB
 
 /// The blob's ETag if its last writer used `write_id`, else `None`.
 async fn written_by(blob: &BlobClient, write_id: &str) -> azure_core::Result<Option<String>> {
+    Ok(current_writer(blob)
+        .await?
+        .and_then(|(etag, writer)| (writer.as_deref() == Some(write_id)).then_some(etag)))
+}
+
+/// The blob's ETag and write id, or `None` when it does not exist.
+async fn current_writer(blob: &BlobClient) -> azure_core::Result<Option<(String, Option<String>)>> {
     let properties = match blob.get_properties(None).await {
         Ok(properties) => properties,
         Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let metadata = properties.metadata()?;
-    let ours = metadata.iter().any(|(k, v)| k.eq_ignore_ascii_case(WRITE_ID) && v == write_id);
-    Ok(match (ours, properties.etag()?) {
-        (true, Some(etag)) => Some(normalise_etag(etag.as_ref())),
-        _ => None,
-    })
+    let writer = properties
+        .metadata()?
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(WRITE_ID))
+        .map(|(_, v)| v);
+    let etag = etag_of(properties.etag()?)?;
+    Ok(Some((etag, writer)))
 }
 
 fn etag_of(etag: Option<Etag>) -> azure_core::Result<String> {
