@@ -10,8 +10,9 @@ use crate::error::{Error, Result};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::policies::Policy;
 use azure_identity::{
-    AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
-    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
+    WorkloadIdentityCredentialOptions,
 };
 use std::sync::Arc;
 use url::Url;
@@ -29,7 +30,10 @@ pub struct ClientAuthentication {
 
 /// Builds the credential, policy and URL for `authentication` and the
 /// container URL (which has no query).
-pub fn client_authentication(authentication: &Authentication, container_url: &Url) -> Result<ClientAuthentication> {
+pub fn client_authentication(
+    authentication: &Authentication,
+    container_url: &Url,
+) -> Result<ClientAuthentication> {
     let mut url = container_url.clone();
     let mut credential: Option<Arc<dyn TokenCredential>> = None;
     let mut policy: Option<Arc<dyn Policy>> = None;
@@ -48,13 +52,24 @@ pub fn client_authentication(authentication: &Authentication, container_url: &Ur
             credential = Some(ManagedIdentityCredential::new(Some(options)).map_err(failed)?);
         }
         Authentication::WorkloadIdentity { client_id } => {
-            let options = WorkloadIdentityCredentialOptions { client_id: client_id.clone(), ..Default::default() };
+            let options = WorkloadIdentityCredentialOptions {
+                client_id: client_id.clone(),
+                ..Default::default()
+            };
             credential = Some(WorkloadIdentityCredential::new(Some(options)).map_err(failed)?);
         }
-        Authentication::AzureCli => credential = Some(AzureCliCredential::new(None).map_err(failed)?),
-        Authentication::ClientSecret { tenant_id, client_id, secret } => {
-            credential =
-                Some(ClientSecretCredential::new(tenant_id, client_id.clone(), secret.clone(), None).map_err(failed)?);
+        Authentication::AzureCli => {
+            credential = Some(AzureCliCredential::new(None).map_err(failed)?)
+        }
+        Authentication::ClientSecret {
+            tenant_id,
+            client_id,
+            secret,
+        } => {
+            credential = Some(
+                ClientSecretCredential::new(tenant_id, client_id.clone(), secret.clone(), None)
+                    .map_err(failed)?,
+            );
         }
         Authentication::Sas { token } => url.set_query(Some(token.secret())),
         Authentication::SharedKey { account, key } => {
@@ -68,5 +83,9 @@ pub fn client_authentication(authentication: &Authentication, container_url: &Ur
             authentication.method_name()
         )));
     }
-    Ok(ClientAuthentication { credential, policy, url })
+    Ok(ClientAuthentication {
+        credential,
+        policy,
+        url,
+    })
 }

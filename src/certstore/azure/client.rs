@@ -14,8 +14,8 @@ use azure_core::error::ErrorKind;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::policies::Policy;
 use azure_core::http::{
-    ClientOptions, Context, Etag, HttpClientOptions, Method, Pipeline, Request, RequestContent, RetryOptions,
-    StatusCode, Transport, Url,
+    ClientOptions, Context, Etag, HttpClientOptions, Method, Pipeline, Request, RequestContent,
+    RetryOptions, StatusCode, Transport, Url,
 };
 use azure_storage_blob::models::{
     BlobClientGetPropertiesResultHeaders, BlockBlobClientUploadOptions, ListBlobsResponse,
@@ -53,24 +53,30 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) fn new(settings: &AzureSettings) -> Result<Client> {
-        let authentication = client_authentication(&settings.authentication, &settings.container_url)?;
-        let transport = Transport::new(azure_core::http::new_http_client(Some(HttpClientOptions {
-            // Downloads are byte-exact; the storage clients ask for this too.
-            automatic_decompression: false,
-            ..Default::default()
-        })));
+        let authentication =
+            client_authentication(&settings.authentication, &settings.container_url)?;
+        let transport =
+            Transport::new(azure_core::http::new_http_client(Some(HttpClientOptions {
+                // Downloads are byte-exact; the storage clients ask for this too.
+                automatic_decompression: false,
+            })));
         let client_options = ClientOptions {
             retry: RetryOptions::none(),
             transport: Some(transport),
             per_try_policies: authentication.policy.clone().into_iter().collect(),
             ..Default::default()
         };
-        let container_options =
-            BlobContainerClientOptions { client_options: client_options.clone(), ..Default::default() };
+        let container_options = BlobContainerClientOptions {
+            client_options: client_options.clone(),
+            ..Default::default()
+        };
         let api_version = container_options.version.clone();
-        let container =
-            BlobContainerClient::new(authentication.url.clone(), authentication.credential.clone(), Some(container_options))
-                .map_err(|e| Error::GeneralError(format!("certificate storage: {e}")))?;
+        let container = BlobContainerClient::new(
+            authentication.url.clone(),
+            authentication.credential.clone(),
+            Some(container_options),
+        )
+        .map_err(|e| Error::GeneralError(format!("certificate storage: {e}")))?;
         let mut list_policies: Vec<Arc<dyn Policy>> = Vec::new();
         if let Some(credential) = authentication.credential {
             list_policies.push(Arc::new(BearerTokenAuthorizationPolicy::new(
@@ -95,7 +101,10 @@ impl Client {
             list_pipeline,
             list_url: authentication.url,
             api_version,
-            retry: Retry { timeout: settings.timeout, retries: settings.retries },
+            retry: Retry {
+                timeout: settings.timeout,
+                retries: settings.retries,
+            },
             page_size: settings.page_size.clamp(1, 5000),
             container_url: settings.container_url.to_string(),
             method: settings.authentication.method_name(),
@@ -104,7 +113,10 @@ impl Client {
     }
 
     pub(super) fn describe(&self) -> String {
-        format!("Azure Blob Storage container {} (authentication: {})", self.container_url, self.method)
+        format!(
+            "Azure Blob Storage container {} (authentication: {})",
+            self.container_url, self.method
+        )
     }
 
     pub(super) fn worst_case(&self) -> Duration {
@@ -114,7 +126,10 @@ impl Client {
 
     /// Creates the container if absent: one attempt, failures logged only.
     pub(super) async fn ensure_container(&self) -> Result<()> {
-        let once = Retry { timeout: self.retry.timeout, retries: 0 };
+        let once = Retry {
+            timeout: self.retry.timeout,
+            retries: 0,
+        };
         match once.run(|_| self.container.create(None)).await {
             Ok(_) => {
                 tracing::info!(container = %self.container_url, "created the certificate container");
@@ -140,9 +155,17 @@ impl Client {
                 .map_err(|failure| self.error("list", prefix, failure))?;
             for item in page.blob_items {
                 let Some(name) = item.name else { continue };
-                let version = item.properties.and_then(|p| p.etag).map(|e| normalise_etag(e.as_ref())).unwrap_or_default();
+                let version = item
+                    .properties
+                    .and_then(|p| p.etag)
+                    .map(|e| normalise_etag(e.as_ref()))
+                    .unwrap_or_default();
                 let metadata = item.metadata.and_then(|m| m.values).unwrap_or_default();
-                entries.push(BlobEntry { name, version, metadata: Some(public_metadata(metadata)) });
+                entries.push(BlobEntry {
+                    name,
+                    version,
+                    metadata: Some(public_metadata(metadata)),
+                });
             }
             match page.next_marker.filter(|m| !m.is_empty()) {
                 Some(next) => marker = Some(next),
@@ -151,7 +174,11 @@ impl Client {
         }
     }
 
-    async fn list_page(&self, prefix: &str, marker: Option<&str>) -> azure_core::Result<ListBlobsResponse> {
+    async fn list_page(
+        &self,
+        prefix: &str,
+        marker: Option<&str>,
+    ) -> azure_core::Result<ListBlobsResponse> {
         let mut url = self.list_url.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -170,7 +197,10 @@ impl Client {
         let mut request = Request::new(url, Method::Get);
         request.insert_header("accept", "application/xml");
         request.insert_header("x-ms-version", self.api_version.clone());
-        let response = self.list_pipeline.send(&Context::new(), &mut request, None).await?;
+        let response = self
+            .list_pipeline
+            .send(&Context::new(), &mut request, None)
+            .await?;
         azure_core::xml::from_xml(response.into_body())
     }
 
@@ -180,14 +210,21 @@ impl Client {
             .retry
             .run(|_| async {
                 let download = blob.download(None).await?;
-                let etag = download.properties.etag.as_ref().map(|e| normalise_etag(e.as_ref()));
+                let etag = download
+                    .properties
+                    .etag
+                    .as_ref()
+                    .map(|e| normalise_etag(e.as_ref()));
                 let body = download.body.collect().await?;
                 Ok((body.to_vec(), etag))
             })
             .await;
         match result {
             Ok((body, Some(etag))) => Ok(Some((body, etag))),
-            Ok((_, None)) => Err(Error::DeviceError(format!("read {name} in {}: the answer had no ETag", self.container_url))),
+            Ok((_, None)) => Err(Error::DeviceError(format!(
+                "read {name} in {}: the answer had no ETag",
+                self.container_url
+            ))),
             Err(failure) if failure.status() == Some(StatusCode::NotFound) => Ok(None),
             Err(failure) => Err(self.error("read", name, failure)),
         }
@@ -205,9 +242,13 @@ impl Client {
         let result = self
             .retry
             .run(|attempt| {
-                let (blob, options, content, write_id) = (&blob, options.clone(), content.clone(), &write_id);
+                let (blob, options, content, write_id) =
+                    (&blob, options.clone(), content.clone(), &write_id);
                 async move {
-                    match blob.upload(RequestContent::from(content), Some(options)).await {
+                    match blob
+                        .upload(RequestContent::from(content), Some(options))
+                        .await
+                    {
                         Ok(response) => Ok(CreateOutcome::Created(etag_of(response.etag)?)),
                         // Refused: either another writer holds the name, or an
                         // earlier attempt of ours succeeded unanswered.
@@ -225,7 +266,9 @@ impl Client {
         match result {
             Ok(outcome) => Ok(outcome),
             Err(failure) => {
-                let final_error = failure.status().is_some_and(|s| !super::retry::is_transient_status(s));
+                let final_error = failure
+                    .status()
+                    .is_some_and(|s| !super::retry::is_transient_status(s));
                 if !final_error {
                     self.remove_unanswered_write(&blob, &write_id).await;
                 }
@@ -237,7 +280,10 @@ impl Client {
     /// After a create that finally failed, an attempt whose answer was lost
     /// may still have written the blob: remove it if it carries our write id.
     async fn remove_unanswered_write(&self, blob: &BlobClient, write_id: &str) {
-        let once = Retry { timeout: self.retry.timeout, retries: 0 };
+        let once = Retry {
+            timeout: self.retry.timeout,
+            retries: 0,
+        };
         let cleanup = once
             .run(|_| async {
                 if let Some(etag) = written_by(blob, write_id).await? {
@@ -265,21 +311,32 @@ impl Client {
         let blob = self.container.blob_client(name);
         let write_id = azure_core::Uuid::new_v4().to_string();
         let mut options = upload_options(metadata, &write_id);
-        options.if_match = Some(Etag::from(format!("\"{}\"", normalise_etag(expected_version))));
+        options.if_match = Some(Etag::from(format!(
+            "\"{}\"",
+            normalise_etag(expected_version)
+        )));
         let result = self
             .retry
             .run(|attempt| {
-                let (blob, options, content, write_id) = (&blob, options.clone(), content.clone(), &write_id);
+                let (blob, options, content, write_id) =
+                    (&blob, options.clone(), content.clone(), &write_id);
                 async move {
-                    match blob.upload(RequestContent::from(content), Some(options)).await {
+                    match blob
+                        .upload(RequestContent::from(content), Some(options))
+                        .await
+                    {
                         Ok(response) => Ok(UpdateOutcome::Updated(etag_of(response.etag)?)),
-                        Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(UpdateOutcome::NotFound),
+                        Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                            Ok(UpdateOutcome::NotFound)
+                        }
                         // The service answers 412, not 404, when the blob is gone,
                         // and an earlier unanswered attempt of ours may have won.
                         Err(e) if e.http_status() == Some(StatusCode::PreconditionFailed) => {
                             Ok(match current_writer(blob).await? {
                                 None => UpdateOutcome::NotFound,
-                                Some((etag, writer)) if attempt > 0 && writer.as_deref() == Some(write_id) => {
+                                Some((etag, writer))
+                                    if attempt > 0 && writer.as_deref() == Some(write_id) =>
+                                {
                                     UpdateOutcome::Updated(etag)
                                 }
                                 Some(_) => UpdateOutcome::Conflict,
@@ -307,10 +364,18 @@ impl Client {
     fn error(&self, operation: &str, name: &str, failure: Failure) -> Error {
         let attempts = self.retry.retries + 1;
         let detail = match &failure {
-            Failure::TimedOut(limit) => format!("no answer within {limit:?} (attempt {attempts} of {attempts})"),
+            Failure::TimedOut(limit) => {
+                format!("no answer within {limit:?} (attempt {attempts} of {attempts})")
+            }
             Failure::Service(error) => match error.kind() {
-                ErrorKind::HttpResponse { status, error_code, .. } => {
-                    format!("HTTP {} {}", u16::from(*status), error_code.as_deref().unwrap_or(""))
+                ErrorKind::HttpResponse {
+                    status, error_code, ..
+                } => {
+                    format!(
+                        "HTTP {} {}",
+                        u16::from(*status),
+                        error_code.as_deref().unwrap_or("")
+                    )
                 }
                 _ => self.redact(&error.to_string()),
             },
@@ -323,8 +388,15 @@ impl Client {
                 "certificate storage refused the credential ({detail}); check CERTSTORAGE_AUTH and the identity's role on the container"
             );
         }
-        let target = if name.is_empty() { String::new() } else { format!(" {name}") };
-        Error::DeviceError(format!("{operation}{target} in {}: {detail}", self.container_url))
+        let target = if name.is_empty() {
+            String::new()
+        } else {
+            format!(" {name}")
+        };
+        Error::DeviceError(format!(
+            "{operation}{target} in {}: {detail}",
+            self.container_url
+        ))
     }
 
     /// `text` without the SAS, should a transport error quote a URL.
@@ -345,15 +417,21 @@ fn redact_signatures(text: &str) -> String {
         out.push_str(&rest[..position + 4]);
         out.push_str("<redacted>");
         let tail = &rest[position + 4..];
-        let end = tail.find(|c: char| c == '&' || c == ')' || c == ' ' || c == '"').unwrap_or(tail.len());
+        let end = tail.find(['&', ')', ' ', '"']).unwrap_or(tail.len());
         rest = &tail[end..];
     }
     out.push_str(rest);
     out
 }
 
-fn upload_options(metadata: &BTreeMap<String, String>, write_id: &str) -> BlockBlobClientUploadOptions<'static> {
-    let mut all: HashMap<String, String> = metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+fn upload_options(
+    metadata: &BTreeMap<String, String>,
+    write_id: &str,
+) -> BlockBlobClientUploadOptions<'static> {
+    let mut all: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     all.insert(WRITE_ID.to_string(), write_id.to_string());
     BlockBlobClientUploadOptions {
         blob_content_type: Some(CONTENT_TYPE.to_string()),
@@ -386,13 +464,17 @@ async fn current_writer(blob: &BlobClient) -> azure_core::Result<Option<(String,
 }
 
 fn etag_of(etag: Option<Etag>) -> azure_core::Result<String> {
-    etag.map(|e| normalise_etag(e.as_ref()))
-        .ok_or_else(|| azure_core::Error::with_message(ErrorKind::DataConversion, "the answer had no ETag"))
+    etag.map(|e| normalise_etag(e.as_ref())).ok_or_else(|| {
+        azure_core::Error::with_message(ErrorKind::DataConversion, "the answer had no ETag")
+    })
 }
 
 /// The metadata as the caller wrote it: without our write id.
 fn public_metadata(metadata: HashMap<String, String>) -> BTreeMap<String, String> {
-    metadata.into_iter().filter(|(k, _)| !k.eq_ignore_ascii_case(WRITE_ID)).collect()
+    metadata
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(WRITE_ID))
+        .collect()
 }
 
 #[cfg(test)]
@@ -403,7 +485,10 @@ mod tests {
     fn signatures_are_redacted_from_error_text() {
         let text = "error sending request for url (http://h/c/b?sv=2024&sig=abc%2Fdef&se=1)";
         let redacted = redact_signatures(text);
-        assert_eq!(redacted, "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)");
+        assert_eq!(
+            redacted,
+            "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
+        );
     }
 
     #[test]
@@ -412,6 +497,9 @@ mod tests {
             ("label".to_string(), "a".to_string()),
             ("AzCloudHsmWriteId".to_string(), "x".to_string()),
         ]);
-        assert_eq!(public_metadata(metadata), BTreeMap::from([("label".to_string(), "a".to_string())]));
+        assert_eq!(
+            public_metadata(metadata),
+            BTreeMap::from([("label".to_string(), "a".to_string())])
+        );
     }
 }

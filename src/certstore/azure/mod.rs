@@ -52,7 +52,9 @@ pub struct AzureBlobStore {
 
 impl std::fmt::Debug for AzureBlobStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AzureBlobStore").field("container", &self.describe()).finish_non_exhaustive()
+        f.debug_struct("AzureBlobStore")
+            .field("container", &self.describe())
+            .finish_non_exhaustive()
     }
 }
 
@@ -76,13 +78,18 @@ impl AzureBlobStore {
             .thread_name("azcloudhsm-blob")
             .enable_all()
             .build()
-            .map_err(|e| Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}")))?;
+            .map_err(|e| {
+                Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}"))
+            })?;
         let client = {
             // Credentials and HTTP clients may look for the runtime they run on.
             let _entered = runtime.enter();
             Arc::new(Client::new(settings)?)
         };
-        let store = AzureBlobStore { client, runtime: Some(runtime) };
+        let store = AzureBlobStore {
+            client,
+            runtime: Some(runtime),
+        };
         let client = store.client.clone();
         // An answer has already been logged inside when this fails.
         let _ = store.run(async move { client.ensure_container().await });
@@ -100,7 +107,10 @@ impl AzureBlobStore {
     /// runtime (an async application calling the blocking C API on a worker
     /// thread), `block_on` would panic, so the future is spawned and the
     /// thread waits for it instead.
-    fn run<T: Send + 'static>(&self, future: impl Future<Output = Result<T>> + Send + 'static) -> Result<T> {
+    fn run<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
         let runtime = self
             .runtime
             .as_ref()
@@ -114,9 +124,11 @@ impl AzureBlobStore {
         });
         // The future is bounded by its own timeouts; this is only a backstop.
         let limit = self.client.worst_case() * 2 + Duration::from_secs(10);
-        receiver
-            .recv_timeout(limit)
-            .unwrap_or_else(|_| Err(Error::DeviceError("certificate storage call did not finish".to_string())))
+        receiver.recv_timeout(limit).unwrap_or_else(|_| {
+            Err(Error::DeviceError(
+                "certificate storage call did not finish".to_string(),
+            ))
+        })
     }
 }
 
@@ -147,7 +159,12 @@ impl BlobStore for AzureBlobStore {
         self.run(async move { client.read(&name).await })
     }
 
-    fn create(&self, name: &str, content: &[u8], metadata: &BTreeMap<String, String>) -> Result<CreateOutcome> {
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome> {
         let client = self.client.clone();
         let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
         self.run(async move { client.create(&name, content, &metadata).await })
@@ -163,7 +180,11 @@ impl BlobStore for AzureBlobStore {
         let client = self.client.clone();
         let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
         let expected_version = expected_version.to_string();
-        self.run(async move { client.update(&name, content, &metadata, &expected_version).await })
+        self.run(async move {
+            client
+                .update(&name, content, &metadata, &expected_version)
+                .await
+        })
     }
 
     fn delete(&self, name: &str) -> Result<()> {
@@ -194,7 +215,10 @@ mod tests {
 
     fn emulator_settings(port: u16, timeout: Duration) -> AzureSettings {
         AzureSettings {
-            container_url: url::Url::parse(&format!("http://127.0.0.1:{port}/{EMULATOR_ACCOUNT}/c")).unwrap(),
+            container_url: url::Url::parse(&format!(
+                "http://127.0.0.1:{port}/{EMULATOR_ACCOUNT}/c"
+            ))
+            .unwrap(),
             authentication: Authentication::SharedKey {
                 account: EMULATOR_ACCOUNT.to_string(),
                 key: azure_core::credentials::Secret::new(EMULATOR_ACCOUNT_KEY),
@@ -218,14 +242,22 @@ mod tests {
     #[test]
     fn dropping_the_store_inside_an_async_context_does_not_panic() {
         let store = AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(1))).unwrap();
-        let outer = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         outer.block_on(async move { drop(store) });
     }
 
     #[test]
     fn calls_from_inside_another_runtime_return_instead_of_panicking() {
-        let store = Arc::new(AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(1))).unwrap());
-        let outer = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let store =
+            Arc::new(AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(1))).unwrap());
+        let outer = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
         let inner = store.clone();
         let result = outer.block_on(async move { inner.list("pkcs11_certificate_") });
         assert!(matches!(result, Err(Error::DeviceError(_))), "{result:?}");
@@ -234,10 +266,15 @@ mod tests {
     #[test]
     fn description_names_the_container_and_method_but_no_sas() {
         let mut settings = emulator_settings(9, Duration::from_secs(1));
-        settings.authentication = Authentication::Sas { token: azure_core::credentials::Secret::new("sv=1&sig=SECRET") };
+        settings.authentication = Authentication::Sas {
+            token: azure_core::credentials::Secret::new("sv=1&sig=SECRET"),
+        };
         let store = AzureBlobStore::open(&settings).unwrap();
         let text = store.describe();
-        assert!(text.contains("http://127.0.0.1:9/devstoreaccount1/c"), "{text}");
+        assert!(
+            text.contains("http://127.0.0.1:9/devstoreaccount1/c"),
+            "{text}"
+        );
         assert!(text.contains("sas"), "{text}");
         assert!(!text.contains("SECRET"), "{text}");
         let error = store.read("x").unwrap_err().to_string();

@@ -49,7 +49,9 @@ impl Retry {
     pub fn worst_case(&self) -> Duration {
         // The backoff after the last attempt is never waited, but counting it
         // keeps the bound simple and safe.
-        (0..=self.retries).map(|attempt| self.timeout + backoff_base(attempt).mul_f64(1.25)).sum()
+        (0..=self.retries)
+            .map(|attempt| self.timeout + backoff_base(attempt).mul_f64(1.25))
+            .sum()
     }
 
     /// Runs `attempt(n)` for n = 0, 1, ... until it succeeds, fails for
@@ -72,7 +74,10 @@ impl Retry {
             if number >= self.retries {
                 return Err(failure);
             }
-            tracing::debug!(attempt = number, "certificate storage request failed transiently; retrying");
+            tracing::debug!(
+                attempt = number,
+                "certificate storage request failed transiently; retrying"
+            );
             tokio::time::sleep(backoff(number)).await;
             number += 1;
         }
@@ -108,7 +113,9 @@ fn backoff(number: u32) -> Duration {
 
 /// The wait after attempt `number`, before jitter.
 fn backoff_base(number: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(1u32 << number.min(10)).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(1u32 << number.min(10))
+        .min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
@@ -119,13 +126,20 @@ mod tests {
 
     fn http_error(code: u16) -> azure_core::Error {
         azure_core::Error::with_message(
-            ErrorKind::HttpResponse { status: StatusCode::from(code), error_code: None, raw_response: None },
+            ErrorKind::HttpResponse {
+                status: StatusCode::from(code),
+                error_code: None,
+                raw_response: None,
+            },
             "test",
         )
     }
 
     fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
     }
 
     #[test]
@@ -136,14 +150,23 @@ mod tests {
         for code in [400, 401, 403, 404, 409, 412, 501] {
             assert!(!is_transient(&http_error(code)), "{code}");
         }
-        assert!(is_transient(&azure_core::Error::with_message(ErrorKind::Io, "connection refused")));
-        assert!(!is_transient(&azure_core::Error::with_message(ErrorKind::Credential, "no identity")));
+        assert!(is_transient(&azure_core::Error::with_message(
+            ErrorKind::Io,
+            "connection refused"
+        )));
+        assert!(!is_transient(&azure_core::Error::with_message(
+            ErrorKind::Credential,
+            "no identity"
+        )));
     }
 
     #[test]
     fn transient_failures_are_retried_up_to_the_limit() {
         let calls = AtomicU32::new(0);
-        let retry = Retry { timeout: Duration::from_secs(1), retries: 2 };
+        let retry = Retry {
+            timeout: Duration::from_secs(1),
+            retries: 2,
+        };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(http_error(503)) }
@@ -155,7 +178,10 @@ mod tests {
     #[test]
     fn final_errors_are_not_retried() {
         let calls = AtomicU32::new(0);
-        let retry = Retry { timeout: Duration::from_secs(1), retries: 5 };
+        let retry = Retry {
+            timeout: Duration::from_secs(1),
+            retries: 5,
+        };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
             calls.fetch_add(1, Ordering::SeqCst);
             async { Err(http_error(403)) }
@@ -166,7 +192,10 @@ mod tests {
 
     #[test]
     fn a_hanging_attempt_is_cut_off_and_the_next_one_can_succeed() {
-        let retry = Retry { timeout: Duration::from_millis(50), retries: 1 };
+        let retry = Retry {
+            timeout: Duration::from_millis(50),
+            retries: 1,
+        };
         let value = runtime().block_on(retry.run(|number| async move {
             if number == 0 {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -178,7 +207,10 @@ mod tests {
 
     #[test]
     fn every_attempt_timing_out_ends_in_a_timeout() {
-        let retry = Retry { timeout: Duration::from_millis(20), retries: 1 };
+        let retry = Retry {
+            timeout: Duration::from_millis(20),
+            retries: 1,
+        };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| async {
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(())
@@ -188,7 +220,10 @@ mod tests {
 
     #[test]
     fn worst_case_covers_every_attempt_and_backoff() {
-        let retry = Retry { timeout: Duration::from_secs(2), retries: 3 };
+        let retry = Retry {
+            timeout: Duration::from_secs(2),
+            retries: 3,
+        };
         assert!(retry.worst_case() >= Duration::from_secs(8));
         assert!(retry.worst_case() <= Duration::from_secs(8) + MAX_BACKOFF.mul_f64(1.25) * 4);
     }

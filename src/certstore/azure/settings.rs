@@ -76,18 +76,25 @@ impl Authentication {
 impl fmt::Debug for Authentication {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Authentication::ManagedIdentity { client_id } | Authentication::WorkloadIdentity { client_id } => f
+            Authentication::ManagedIdentity { client_id }
+            | Authentication::WorkloadIdentity { client_id } => f
                 .debug_struct(self.method_name())
                 .field("client_id", client_id)
                 .finish(),
             Authentication::AzureCli => f.write_str("azure_cli"),
-            Authentication::ClientSecret { tenant_id, client_id, .. } => f
+            Authentication::ClientSecret {
+                tenant_id,
+                client_id,
+                ..
+            } => f
                 .debug_struct("client_secret")
                 .field("tenant_id", tenant_id)
                 .field("client_id", client_id)
                 .field("secret", &"<redacted>")
                 .finish(),
-            Authentication::Sas { .. } => f.debug_struct("sas").field("token", &"<redacted>").finish(),
+            Authentication::Sas { .. } => {
+                f.debug_struct("sas").field("token", &"<redacted>").finish()
+            }
             Authentication::SharedKey { account, .. } => f
                 .debug_struct("shared_key")
                 .field("account", account)
@@ -126,12 +133,15 @@ impl AzureSettings {
     ///
     /// Errors are `Error::GeneralError` naming the key at fault, never a secret.
     pub fn from_config(config: &Config) -> Result<AzureSettings> {
-        let raw_url = config
-            .certstorage_url
-            .as_deref()
-            .ok_or_else(|| config_error("CERTSTORAGE_URL is not set; it must name the blob container"))?;
-        let mut url = Url::parse(raw_url)
-            .map_err(|e| config_error(&format!("CERTSTORAGE_URL '{}' is not a URL: {e}", without_query(raw_url))))?;
+        let raw_url = config.certstorage_url.as_deref().ok_or_else(|| {
+            config_error("CERTSTORAGE_URL is not set; it must name the blob container")
+        })?;
+        let mut url = Url::parse(raw_url).map_err(|e| {
+            config_error(&format!(
+                "CERTSTORAGE_URL '{}' is not a URL: {e}",
+                without_query(raw_url)
+            ))
+        })?;
         let url_query = url.query().filter(|q| !q.is_empty()).map(str::to_string);
         url.set_query(None);
         url.set_fragment(None);
@@ -142,7 +152,10 @@ impl AzureSettings {
                 "CERTSTORAGE_URL '{url}' carries a query string, which is only allowed with CERTSTORAGE_AUTH=sas"
             )));
         }
-        let client_id = config.uami_client_id.clone().filter(|id| !id.trim().is_empty());
+        let client_id = config
+            .uami_client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty());
         let (container_url, authentication) = match method {
             AuthMethod::ManagedIdentity => (url, Authentication::ManagedIdentity { client_id }),
             AuthMethod::WorkloadIdentity => (url, Authentication::WorkloadIdentity { client_id }),
@@ -163,7 +176,12 @@ impl AzureSettings {
                     .map(|t| t.trim_start_matches('?').to_string())
                     .filter(|t| !t.is_empty())
                     .ok_or_else(|| config_error("CERTSTORAGE_AUTH=sas needs CERTSTORAGE_SAS"))?;
-                (url, Authentication::Sas { token: Secret::new(token) })
+                (
+                    url,
+                    Authentication::Sas {
+                        token: Secret::new(token),
+                    },
+                )
             }
             AuthMethod::ConnectionString => {
                 let text = config.certstorage_connection_string.as_deref().ok_or_else(|| {
@@ -174,7 +192,9 @@ impl AzureSettings {
                 let mut container_url = parsed.blob_endpoint.clone();
                 container_url
                     .path_segments_mut()
-                    .map_err(|_| config_error("the connection string's blob endpoint cannot hold a path"))?
+                    .map_err(|_| {
+                        config_error("the connection string's blob endpoint cannot hold a path")
+                    })?
                     .pop_if_empty()
                     .push(&container);
                 (container_url, parsed.authentication)
@@ -212,7 +232,9 @@ impl ConnectionString {
         let mut development = false;
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, value)) = part.split_once('=') else {
-                return Err(config_error("CERTSTORAGE_CONNECTION_STRING has a part without '='"));
+                return Err(config_error(
+                    "CERTSTORAGE_CONNECTION_STRING has a part without '='",
+                ));
             };
             let value = value.trim().to_string();
             match name.trim().to_ascii_lowercase().as_str() {
@@ -235,36 +257,56 @@ impl ConnectionString {
         let endpoint = match endpoint {
             Some(endpoint) => endpoint,
             None => {
-                let account = account
-                    .as_deref()
-                    .ok_or_else(|| config_error("CERTSTORAGE_CONNECTION_STRING has neither BlobEndpoint nor AccountName"))?;
+                let account = account.as_deref().ok_or_else(|| {
+                    config_error(
+                        "CERTSTORAGE_CONNECTION_STRING has neither BlobEndpoint nor AccountName",
+                    )
+                })?;
                 let protocol = protocol.as_deref().unwrap_or("https");
                 let suffix = suffix.as_deref().unwrap_or("core.windows.net");
                 format!("{protocol}://{account}.blob.{suffix}")
             }
         };
         let mut blob_endpoint = Url::parse(&endpoint).map_err(|e| {
-            config_error(&format!("the connection string's BlobEndpoint '{}' is not a URL: {e}", without_query(&endpoint)))
+            config_error(&format!(
+                "the connection string's BlobEndpoint '{}' is not a URL: {e}",
+                without_query(&endpoint)
+            ))
         })?;
         blob_endpoint.set_query(None);
         let authentication = match (key, sas) {
             (Some(key), _) => {
                 let account = account
                     .or_else(|| account_from_endpoint(&blob_endpoint))
-                    .ok_or_else(|| config_error("CERTSTORAGE_CONNECTION_STRING has AccountKey but no AccountName"))?;
-                if azure_core::base64::decode(&key).map(|k| k.is_empty()).unwrap_or(true) {
-                    return Err(config_error("the AccountKey of CERTSTORAGE_CONNECTION_STRING is not base64"));
+                    .ok_or_else(|| {
+                        config_error(
+                            "CERTSTORAGE_CONNECTION_STRING has AccountKey but no AccountName",
+                        )
+                    })?;
+                if azure_core::base64::decode(&key)
+                    .map(|k| k.is_empty())
+                    .unwrap_or(true)
+                {
+                    return Err(config_error(
+                        "the AccountKey of CERTSTORAGE_CONNECTION_STRING is not base64",
+                    ));
                 }
-                Authentication::SharedKey { account, key: Secret::new(key) }
+                Authentication::SharedKey {
+                    account,
+                    key: Secret::new(key),
+                }
             }
-            (None, Some(sas)) => Authentication::Sas { token: Secret::new(sas.trim_start_matches('?').to_string()) },
-            (None, None) => {
-                return Err(config_error(
-                    "CERTSTORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature",
-                ))
-            }
+            (None, Some(sas)) => Authentication::Sas {
+                token: Secret::new(sas.trim_start_matches('?').to_string()),
+            },
+            (None, None) => return Err(config_error(
+                "CERTSTORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature",
+            )),
         };
-        Ok(ConnectionString { blob_endpoint, authentication })
+        Ok(ConnectionString {
+            blob_endpoint,
+            authentication,
+        })
     }
 }
 
@@ -279,8 +321,12 @@ fn account_from_endpoint(endpoint: &Url) -> Option<String> {
 /// The container name: the URL's last path segment.
 fn container_name(url: &Url) -> Result<String> {
     url.path_segments()
-        .and_then(|segments| segments.filter(|s| !s.is_empty()).last().map(str::to_string))
-        .ok_or_else(|| config_error(&format!("CERTSTORAGE_URL '{url}' does not name a container")))
+        .and_then(|mut segments| segments.rfind(|s| !s.is_empty()).map(str::to_string))
+        .ok_or_else(|| {
+            config_error(&format!(
+                "CERTSTORAGE_URL '{url}' does not name a container"
+            ))
+        })
 }
 
 /// Plain http is accepted only when the traffic cannot leave the host.
@@ -291,7 +337,9 @@ fn check_scheme(url: &Url) -> Result<()> {
         "http" => Err(config_error(&format!(
             "CERTSTORAGE_URL '{url}' uses plain http to a host that is not the loopback; use https"
         ))),
-        other => Err(config_error(&format!("CERTSTORAGE_URL '{url}' has the unsupported scheme '{other}'"))),
+        other => Err(config_error(&format!(
+            "CERTSTORAGE_URL '{url}' has the unsupported scheme '{other}'"
+        ))),
     }
 }
 
@@ -323,7 +371,11 @@ fn required_env(name: &str) -> Result<String> {
     std::env::var(name)
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| config_error(&format!("CERTSTORAGE_AUTH=client_secret needs the environment variable {name}")))
+        .ok_or_else(|| {
+            config_error(&format!(
+                "CERTSTORAGE_AUTH=client_secret needs the environment variable {name}"
+            ))
+        })
 }
 
 fn config_error(message: &str) -> Error {
@@ -336,7 +388,8 @@ mod tests {
     use std::path::Path;
 
     fn settings(lines: &str) -> Result<AzureSettings> {
-        let config = Config::parse(lines, Path::new("/test/azcloudhsm_application.cfg")).expect("valid config");
+        let config = Config::parse(lines, Path::new("/test/azcloudhsm_application.cfg"))
+            .expect("valid config");
         AzureSettings::from_config(&config)
     }
 
@@ -346,17 +399,31 @@ mod tests {
 
     #[test]
     fn https_container_url_defaults_to_system_assigned_managed_identity() {
-        let s = settings("CERTSTORAGE_URL=https://acct.blob.core.windows.net/certificates/\n").unwrap();
-        assert_eq!(s.container_url.as_str(), "https://acct.blob.core.windows.net/certificates");
-        assert!(matches!(s.authentication, Authentication::ManagedIdentity { client_id: None }));
+        let s =
+            settings("CERTSTORAGE_URL=https://acct.blob.core.windows.net/certificates/\n").unwrap();
+        assert_eq!(
+            s.container_url.as_str(),
+            "https://acct.blob.core.windows.net/certificates"
+        );
+        assert!(matches!(
+            s.authentication,
+            Authentication::ManagedIdentity { client_id: None }
+        ));
     }
 
     #[test]
     fn blank_uami_client_id_means_system_assigned() {
-        let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nUAMI_CLIENT_ID=\n").unwrap();
-        assert!(matches!(s.authentication, Authentication::ManagedIdentity { client_id: None }));
-        let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nUAMI_CLIENT_ID=abc\n").unwrap();
-        assert!(matches!(s.authentication, Authentication::ManagedIdentity { client_id: Some(ref id) } if id == "abc"));
+        let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nUAMI_CLIENT_ID=\n")
+            .unwrap();
+        assert!(matches!(
+            s.authentication,
+            Authentication::ManagedIdentity { client_id: None }
+        ));
+        let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nUAMI_CLIENT_ID=abc\n")
+            .unwrap();
+        assert!(
+            matches!(s.authentication, Authentication::ManagedIdentity { client_id: Some(ref id) } if id == "abc")
+        );
     }
 
     #[test]
@@ -367,9 +434,17 @@ mod tests {
             "http://[::1]:10000/devstoreaccount1/c",
             "http://localhost:10000/devstoreaccount1/c",
         ] {
-            assert!(settings(&format!("CERTSTORAGE_URL={url}\nCERTSTORAGE_AUTH=azure_cli\n")).is_ok(), "{url}");
+            assert!(
+                settings(&format!(
+                    "CERTSTORAGE_URL={url}\nCERTSTORAGE_AUTH=azure_cli\n"
+                ))
+                .is_ok(),
+                "{url}"
+            );
         }
-        let text = message(settings("CERTSTORAGE_URL=http://10.0.0.1/acct/c\nCERTSTORAGE_AUTH=azure_cli\n"));
+        let text = message(settings(
+            "CERTSTORAGE_URL=http://10.0.0.1/acct/c\nCERTSTORAGE_AUTH=azure_cli\n",
+        ));
         assert!(text.contains("http://10.0.0.1/acct/c"), "{text}");
     }
 
@@ -386,11 +461,21 @@ mod tests {
     fn sas_comes_from_its_key_or_from_the_url_query() {
         let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nCERTSTORAGE_AUTH=sas\nCERTSTORAGE_SAS=?sv=1&sig=x\n")
             .unwrap();
-        assert!(matches!(s.authentication, Authentication::Sas { ref token } if token.secret() == "sv=1&sig=x"));
-        let s = settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c?sv=2&sig=y\nCERTSTORAGE_AUTH=sas\n").unwrap();
-        assert!(matches!(s.authentication, Authentication::Sas { ref token } if token.secret() == "sv=2&sig=y"));
+        assert!(
+            matches!(s.authentication, Authentication::Sas { ref token } if token.secret() == "sv=1&sig=x")
+        );
+        let s = settings(
+            "CERTSTORAGE_URL=https://a.blob.core.windows.net/c?sv=2&sig=y\nCERTSTORAGE_AUTH=sas\n",
+        )
+        .unwrap();
+        assert!(
+            matches!(s.authentication, Authentication::Sas { ref token } if token.secret() == "sv=2&sig=y")
+        );
         assert_eq!(s.container_url.query(), None);
-        assert!(settings("CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nCERTSTORAGE_AUTH=sas\n").is_err());
+        assert!(settings(
+            "CERTSTORAGE_URL=https://a.blob.core.windows.net/c\nCERTSTORAGE_AUTH=sas\n"
+        )
+        .is_err());
     }
 
     #[test]
@@ -401,8 +486,13 @@ mod tests {
              AccountKey={EMULATOR_ACCOUNT_KEY};BlobEndpoint=http://127.0.0.1:10000/{EMULATOR_ACCOUNT}/;\n"
         ))
         .unwrap();
-        assert_eq!(s.container_url.as_str(), "http://127.0.0.1:10000/devstoreaccount1/certs");
-        assert!(matches!(s.authentication, Authentication::SharedKey { ref account, .. } if account == EMULATOR_ACCOUNT));
+        assert_eq!(
+            s.container_url.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1/certs"
+        );
+        assert!(
+            matches!(s.authentication, Authentication::SharedKey { ref account, .. } if account == EMULATOR_ACCOUNT)
+        );
     }
 
     #[test]
@@ -412,7 +502,10 @@ mod tests {
              CERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.chinacloudapi.cn\n",
         )
         .unwrap();
-        assert_eq!(s.container_url.as_str(), "https://acct.blob.core.chinacloudapi.cn/certs");
+        assert_eq!(
+            s.container_url.as_str(),
+            "https://acct.blob.core.chinacloudapi.cn/certs"
+        );
     }
 
     #[test]
@@ -422,7 +515,10 @@ mod tests {
              CERTSTORAGE_CONNECTION_STRING=UseDevelopmentStorage=true\n",
         )
         .unwrap();
-        assert_eq!(s.container_url.as_str(), "http://127.0.0.1:10000/devstoreaccount1/certs");
+        assert_eq!(
+            s.container_url.as_str(),
+            "http://127.0.0.1:10000/devstoreaccount1/certs"
+        );
     }
 
     #[test]

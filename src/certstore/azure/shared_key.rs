@@ -23,14 +23,19 @@ pub struct SharedKeyPolicy {
 // By hand, so the key can never be printed.
 impl std::fmt::Debug for SharedKeyPolicy {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedKeyPolicy").field("account", &self.account).finish_non_exhaustive()
+        f.debug_struct("SharedKeyPolicy")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
     }
 }
 
 impl SharedKeyPolicy {
     /// A policy for `account` with its base64 account `key`.
     pub fn new(account: impl Into<String>, key: Secret) -> Self {
-        SharedKeyPolicy { account: account.into(), key }
+        SharedKeyPolicy {
+            account: account.into(),
+            key,
+        }
     }
 
     /// Sets `x-ms-date` to now and the `Authorization` header of `request`.
@@ -39,7 +44,10 @@ impl SharedKeyPolicy {
         request.insert_header("x-ms-date", azure_core::time::to_rfc7231(&now));
         let text = string_to_sign(request, &self.account);
         let signature = azure_core::hmac::hmac_sha256(&text, &self.key)?;
-        request.insert_header("authorization", format!("SharedKey {}:{signature}", self.account));
+        request.insert_header(
+            "authorization",
+            format!("SharedKey {}:{signature}", self.account),
+        );
         Ok(())
     }
 }
@@ -96,11 +104,19 @@ fn canonicalized_headers(request: &Request) -> String {
     let mut headers: Vec<(String, String)> = request
         .headers()
         .iter()
-        .map(|(name, value)| (name.as_str().to_ascii_lowercase(), value.as_str().trim().to_string()))
+        .map(|(name, value)| {
+            (
+                name.as_str().to_ascii_lowercase(),
+                value.as_str().trim().to_string(),
+            )
+        })
         .filter(|(name, _)| name.starts_with("x-ms-"))
         .collect();
     headers.sort();
-    headers.into_iter().map(|(name, value)| format!("{name}:{value}\n")).collect()
+    headers
+        .into_iter()
+        .map(|(name, value)| format!("{name}:{value}\n"))
+        .collect()
 }
 
 /// `/<account><encoded path>` then, per query parameter sorted by its
@@ -159,7 +175,8 @@ mod tests {
     use azure_core::http::Method;
     use openssl::{hash::MessageDigest, pkey::PKey, sign::Signer};
 
-    const KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    const KEY: &str =
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     /// An independent HMAC-SHA256, so the test does not check the code with itself.
     fn openssl_signature(text: &str, base64_key: &str) -> String {
@@ -190,7 +207,10 @@ mod tests {
                         x-ms-blob-type:BlockBlob\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\n\
                         x-ms-meta-label:Alice\nx-ms-version:2026-04-06\n\
                         /devstoreaccount1/devstoreaccount1/certs/pkcs11_certificate_4293918720\ntimeout:30";
-        assert_eq!(string_to_sign(&upload_request(), "devstoreaccount1"), expected);
+        assert_eq!(
+            string_to_sign(&upload_request(), "devstoreaccount1"),
+            expected
+        );
     }
 
     #[test]
@@ -222,7 +242,13 @@ mod tests {
             .find(|(n, _)| n.as_str() == "authorization")
             .map(|(_, v)| v.as_str().to_string())
             .unwrap();
-        assert_eq!(authorization, format!("SharedKey devstoreaccount1:{}", openssl_signature(&signed, KEY)));
+        assert_eq!(
+            authorization,
+            format!(
+                "SharedKey devstoreaccount1:{}",
+                openssl_signature(&signed, KEY)
+            )
+        );
     }
 
     #[test]
@@ -230,8 +256,13 @@ mod tests {
         // Written out literally and signed with openssl, independent of the layout code.
         let text = "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\nx-ms-version:2026-04-06\n/devstoreaccount1/devstoreaccount1/certs\ncomp:list\nrestype:container";
         let expected = openssl_signature(text, KEY);
-        assert_eq!(azure_core::hmac::hmac_sha256(text, &Secret::new(KEY)).unwrap(), expected);
-        let url = Url::parse("http://127.0.0.1:10000/devstoreaccount1/certs?restype=container&comp=list").unwrap();
+        assert_eq!(
+            azure_core::hmac::hmac_sha256(text, &Secret::new(KEY)).unwrap(),
+            expected
+        );
+        let url =
+            Url::parse("http://127.0.0.1:10000/devstoreaccount1/certs?restype=container&comp=list")
+                .unwrap();
         let mut request = Request::new(url, Method::Get);
         request.insert_header("x-ms-date", "Mon, 01 Jan 2024 00:00:00 GMT");
         request.insert_header("x-ms-version", "2026-04-06");
