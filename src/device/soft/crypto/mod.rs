@@ -5,12 +5,28 @@
 //! Nothing here knows about storage, PINs or sessions: it is given key
 //! material and a mechanism and does the math.
 
-use crate::device::{CipherOperation, DigestOperation, Mechanism, MechanismInfo, SignOperation, VerifyOperation};
-use crate::error::{Error, Result};
-use crate::object::{Attributes, Template};
+mod at_rest;
+mod der;
+mod keys;
+#[cfg(test)]
+mod keys_tests;
+#[cfg(test)]
+mod test_support;
+
+use crate::device::{
+    CipherOperation, DigestOperation, Mechanism, MechanismInfo, SignOperation, VerifyOperation,
+};
+use crate::error::Result;
+use crate::object::Attributes;
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
 use std::sync::Arc;
+
+pub use at_rest::{derive_pin_key, open, seal};
+pub use keys::{
+    generate_ec, generate_rsa, generate_secret, import_private, import_public, private_from_der,
+    private_to_der, public_from_der, public_from_private, public_to_der,
+};
 
 /// Key material ready for use: parsed once, shared by every operation.
 pub enum KeyMaterial {
@@ -35,87 +51,17 @@ pub fn mechanism_infos() -> Vec<MechanismInfo> {
     todo!()
 }
 
-/// Generates an RSA key pair (`CKM_RSA_PKCS_KEY_PAIR_GEN`), 2048..=4096 bits.
-/// `public_exponent` is big-endian bytes (default 65537 when empty).
-pub fn generate_rsa(bits: CK_ULONG, public_exponent: &[u8]) -> Result<PKey<Private>> {
-    let _ = (bits, public_exponent);
-    todo!()
-}
-
-/// Generates an EC key pair on the curve named by DER `ec_params`
-/// (an OID for P-256, P-384, P-521; `Error::CurveNotSupported` otherwise),
-/// or an Ed25519 key when `ec_params` names Ed25519 (OID 1.3.101.112 or the
-/// printable string "edwards25519").
-pub fn generate_ec(ec_params: &[u8]) -> Result<PKey<Private>> {
-    let _ = ec_params;
-    todo!()
-}
-
-/// Random bytes for a secret key.
-pub fn generate_secret(len: usize) -> Result<Vec<u8>> {
-    let _ = len;
-    todo!()
-}
-
 /// The public attributes that describe `key`: for RSA `CKA_MODULUS`,
 /// `CKA_MODULUS_BITS`, `CKA_PUBLIC_EXPONENT`; for EC/Ed25519 `CKA_EC_PARAMS`
 /// and `CKA_EC_POINT` (DER OCTET STRING); for all, `CKA_PUBLIC_KEY_INFO` (SPKI DER)
 /// and `CKA_KEY_TYPE`.
 pub fn public_attributes_of_private(key: &PKey<Private>) -> Result<Attributes> {
-    let _ = key;
-    todo!()
+    keys::public_attributes(key)
 }
 
 /// As [`public_attributes_of_private`], for a public key.
 pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
-    let _ = key;
-    todo!()
-}
-
-/// The public half of a private key.
-pub fn public_from_private(key: &PKey<Private>) -> Result<PKey<Public>> {
-    let _ = key;
-    todo!()
-}
-
-/// Imports a private key from a `C_CreateObject` template: RSA (`CKA_MODULUS`,
-/// `CKA_PUBLIC_EXPONENT`, `CKA_PRIVATE_EXPONENT`, and the CRT values when
-/// given), EC (`CKA_EC_PARAMS`, `CKA_VALUE`) or Ed25519 (`CKA_EC_PARAMS`, `CKA_VALUE`).
-/// Missing values are `Error::TemplateIncomplete`, bad ones `Error::AttributeValueInvalid`.
-pub fn import_private(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<Private>> {
-    let _ = (key_type, template);
-    todo!()
-}
-
-/// Imports a public key: RSA (`CKA_MODULUS`, `CKA_PUBLIC_EXPONENT`), EC or
-/// Ed25519 (`CKA_EC_PARAMS`, `CKA_EC_POINT` as a DER OCTET STRING or a raw point).
-pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<Public>> {
-    let _ = (key_type, template);
-    todo!()
-}
-
-/// PKCS#8 DER of a private key (for storage at rest and for wrapping).
-pub fn private_to_der(key: &PKey<Private>) -> Result<Vec<u8>> {
-    let _ = key;
-    todo!()
-}
-
-/// The inverse of [`private_to_der`].
-pub fn private_from_der(der: &[u8]) -> Result<PKey<Private>> {
-    let _ = der;
-    todo!()
-}
-
-/// SPKI DER of a public key.
-pub fn public_to_der(key: &PKey<Public>) -> Result<Vec<u8>> {
-    let _ = key;
-    todo!()
-}
-
-/// The inverse of [`public_to_der`].
-pub fn public_from_der(der: &[u8]) -> Result<PKey<Public>> {
-    let _ = der;
-    todo!()
+    keys::public_attributes(key)
 }
 
 /// Starts a signature with `key` (a private key, or a secret for HMAC).
@@ -137,13 +83,19 @@ pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn
 }
 
 /// Starts an encryption.
-pub fn encrypt_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn CipherOperation>> {
+pub fn encrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
     let _ = (key, mechanism);
     todo!()
 }
 
 /// Starts a decryption.
-pub fn decrypt_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn CipherOperation>> {
+pub fn decrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
     let _ = (key, mechanism);
     todo!()
 }
@@ -163,7 +115,11 @@ pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -
 }
 
 /// The inverse of [`wrap`]; a wrong key or corrupted input is `Error::WrappedKeyInvalid`.
-pub fn unwrap(mechanism: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8]) -> Result<Vec<u8>> {
+pub fn unwrap(
+    mechanism: &Mechanism,
+    unwrapping_key: &LoadedKey,
+    wrapped: &[u8],
+) -> Result<Vec<u8>> {
     let _ = (mechanism, unwrapping_key, wrapped);
     todo!()
 }
@@ -171,28 +127,11 @@ pub fn unwrap(mechanism: &Mechanism, unwrapping_key: &LoadedKey, wrapped: &[u8])
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
 /// between `private_key` and the peer point in the parameter, cut or
 /// extended to `value_len` bytes as PKCS#11 says (0 = the whole secret).
-pub fn ecdh_derive(mechanism: &Mechanism, private_key: &LoadedKey, value_len: usize) -> Result<Vec<u8>> {
+pub fn ecdh_derive(
+    mechanism: &Mechanism,
+    private_key: &LoadedKey,
+    value_len: usize,
+) -> Result<Vec<u8>> {
     let _ = (mechanism, private_key, value_len);
     todo!()
 }
-
-/// AES-256-GCM seal for data at rest: `nonce || ciphertext || tag`.
-pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-    let _ = (key, plaintext, aad);
-    todo!()
-}
-
-/// The inverse of [`seal`]; tampering is `Error::DeviceError`.
-pub fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
-    let _ = (key, sealed, aad);
-    todo!()
-}
-
-/// PBKDF2-HMAC-SHA256 of a PIN into a 32-byte key-encryption key.
-pub fn derive_pin_key(pin: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32]> {
-    let _ = (pin, salt, iterations);
-    todo!()
-}
-
-#[allow(dead_code)]
-fn _unused(_: Error) {}
