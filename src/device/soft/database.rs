@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS token (
     so_pin BLOB,
     user_pin BLOB,
     so_failures INTEGER NOT NULL DEFAULT 0,
-    user_failures INTEGER NOT NULL DEFAULT 0
+    user_failures INTEGER NOT NULL DEFAULT 0,
+    key_check BLOB
 );
 CREATE TABLE IF NOT EXISTS objects (
     handle INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -74,6 +75,8 @@ pub struct TokenRow {
     pub user_pin: Option<Vec<u8>>,
     pub so_failures: u32,
     pub user_failures: u32,
+    /// Identifies the current token key (see `pins::key_check`).
+    pub key_check: Option<Vec<u8>>,
 }
 
 /// One token object as stored.
@@ -109,7 +112,8 @@ impl Database {
     pub fn token(&self) -> Result<TokenRow> {
         let connection = self.connection.lock();
         Ok(connection.query_row(
-            "SELECT serial, initialized, label, so_pin, user_pin, so_failures, user_failures FROM token WHERE id = 1",
+            "SELECT serial, initialized, label, so_pin, user_pin, so_failures, user_failures, key_check
+             FROM token WHERE id = 1",
             [],
             |row| {
                 Ok(TokenRow {
@@ -120,6 +124,7 @@ impl Database {
                     user_pin: row.get(4)?,
                     so_failures: row.get(5)?,
                     user_failures: row.get(6)?,
+                    key_check: row.get(7)?,
                 })
             },
         )?)
@@ -157,15 +162,15 @@ impl Database {
     /// device's signing key go, the user PIN is cleared, the SO PIN record
     /// and label are replaced. The serial and the handle sequence stay, so
     /// no handle is ever reused.
-    pub fn initialize(&self, label: &str, so_record: &[u8]) -> Result<()> {
+    pub fn initialize(&self, label: &str, so_record: &[u8], key_check: &[u8]) -> Result<()> {
         let mut connection = self.connection.lock();
         let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         transaction.execute("DELETE FROM objects", [])?;
         transaction.execute("DELETE FROM signing_key", [])?;
         transaction.execute(
             "UPDATE token SET initialized = 1, label = ?1, so_pin = ?2, user_pin = NULL,
-             so_failures = 0, user_failures = 0 WHERE id = 1",
-            params![label, so_record],
+             so_failures = 0, user_failures = 0, key_check = ?3 WHERE id = 1",
+            params![label, so_record, key_check],
         )?;
         transaction.commit()?;
         Ok(())

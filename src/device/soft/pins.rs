@@ -77,6 +77,16 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
     }
 }
 
+/// A public fingerprint of the token key, stored with the token so that a
+/// process still holding the key of a token re-initialised elsewhere
+/// notices before sealing anything under it. The key is 32 random bytes,
+/// so its hash reveals nothing usable.
+pub fn key_check(token_key: &TokenKey) -> Vec<u8> {
+    let mut input = b"azcloudhsm-soft token key check v1".to_vec();
+    input.extend_from_slice(token_key);
+    openssl::sha::sha256(&input).to_vec()
+}
+
 /// Seals key material at rest, bound to the object's unique id so a
 /// sealed value moved to another row does not open.
 pub fn seal_material(token_key: &TokenKey, material: &[u8], unique_id: &[u8]) -> Result<Vec<u8>> {

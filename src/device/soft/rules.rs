@@ -151,6 +151,8 @@ const RSA_PUBLIC: &[Rule] = &[
 const RSA_PRIVATE: &[Rule] = &[
     rule(CKA_MODULUS, MATERIAL, DefaultValue::None),
     rule(CKA_PUBLIC_EXPONENT, MATERIAL, DefaultValue::None),
+    // Not in the specification's table; clients read it to size signatures.
+    rule(CKA_MODULUS_BITS, COMPUTED, DefaultValue::None),
     rule(CKA_PRIVATE_EXPONENT, MATERIAL | SENSITIVE, DefaultValue::None),
     rule(CKA_PRIME_1, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
     rule(CKA_PRIME_2, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),

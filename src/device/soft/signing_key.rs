@@ -154,7 +154,7 @@ fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
             let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
             let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
             let sealed =
-                pins::seal_material(&inner.require_token_key()?, &crypto::private_to_der(&private)?, SIGNING_KEY_AAD)?;
+                pins::seal_material(&inner.sealing_key()?, &crypto::private_to_der(&private)?, SIGNING_KEY_AAD)?;
             // Another process may have stored its key first; everyone uses the stored one.
             inner.database.store_signing_key(&public_der, &sealed)?
         }

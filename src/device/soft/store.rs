@@ -94,6 +94,19 @@ impl Inner {
         (*self.token_key.read()).ok_or(Error::UserNotLoggedIn)
     }
 
+    /// The token key for sealing new material: the unlocked key, if it is
+    /// still the token's (another process may have re-initialised the token,
+    /// and material sealed under the old key would be lost to everyone else).
+    pub fn sealing_key(&self) -> Result<TokenKey> {
+        let token_key = self.require_token_key()?;
+        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
+            tracing::warn!("soft token: re-initialised by another process; log in again");
+            self.forget_keys();
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(token_key)
+    }
+
     /// Forgets the token key and every parsed key it protected.
     pub fn forget_keys(&self) {
         *self.token_key.write() = None;
@@ -259,7 +272,7 @@ impl Inner {
         let sealed = match plain {
             Some(plain) => {
                 let unique_id = object.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
-                Some(pins::seal_material(&self.require_token_key()?, &plain, unique_id)?)
+                Some(pins::seal_material(&self.sealing_key()?, &plain, unique_id)?)
             }
             None => None,
         };

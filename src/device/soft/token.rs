@@ -98,7 +98,7 @@ impl Inner {
         }
         let token_key = pins::new_token_key()?;
         let so_record = pins::seal_token_key(&token_key, so_pin, self.options.kdf_iterations)?;
-        self.database.initialize(label, &so_record)?;
+        self.database.initialize(label, &so_record, &pins::key_check(&token_key))?;
         self.forget_keys();
         self.forget_objects();
         self.forget_signing_key();

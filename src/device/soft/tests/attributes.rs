@@ -273,3 +273,17 @@ fn an_unmodifiable_object_refuses_every_change() {
     let result = device.set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"other")]);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_ACTION_PROHIBITED));
 }
+
+#[test]
+fn both_halves_of_an_rsa_pair_describe_the_public_key() {
+    let (_dir, device) = logged_in();
+    let (public, private) = rsa_pair(&device, b"rsa");
+    for kind in [CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_PUBLIC_KEY_INFO, CKA_ID] {
+        assert_eq!(value_of(&device, &user_rw(), public, kind), value_of(&device, &user_rw(), private, kind), "0x{kind:x}");
+    }
+    assert_eq!(value_of(&device, &user_rw(), private, CKA_MODULUS_BITS), encode_ulong(2048));
+    assert_eq!(value_of(&device, &user_rw(), public, CKA_PUBLIC_EXPONENT), vec![1, 0, 1]);
+    let hidden = [CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT];
+    let results = device.get_attributes(&user_rw(), private, &hidden).unwrap();
+    assert!(results.iter().all(|r| *r == AttributeResult::Sensitive), "{results:?}");
+}

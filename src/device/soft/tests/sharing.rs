@@ -63,3 +63,12 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
         assert_eq!(value_of(&reader, &public_rw(), handle, CKA_LABEL), value_of(&reader, &public_rw(), handle, CKA_APPLICATION));
     }
 }
+
+#[test]
+fn an_instance_holding_the_key_of_a_token_reinitialised_elsewhere_seals_nothing() {
+    let (dir, device) = logged_in();
+    let other = open(dir.path());
+    other.init_token(SO_PIN, "replaced").unwrap();
+    let result = device.create_object(&user_rw(), &aes_template(&[1u8; 16], &[]));
+    assert!(matches!(result, Err(crate::error::Error::UserNotLoggedIn)), "{result:?}");
+}
