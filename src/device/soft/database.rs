@@ -101,11 +101,17 @@ impl Database {
         let connection = Connection::open(directory.join(FILE_NAME))?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode returns a row, so it is read rather than executed.
-        let _mode: String = connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        let _mode: String =
+            connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
         connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
         connection.execute_batch(SCHEMA)?;
-        connection.execute("INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?1)", params![serial])?;
-        Ok(Database { connection: Mutex::new(connection) })
+        connection.execute(
+            "INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?1)",
+            params![serial],
+        )?;
+        Ok(Database {
+            connection: Mutex::new(connection),
+        })
     }
 
     /// The token row.
@@ -136,7 +142,9 @@ impl Database {
         let (_, failures) = owner.columns();
         let connection = self.connection.lock();
         Ok(connection.query_row(
-            &format!("UPDATE token SET {failures} = {failures} + 1 WHERE id = 1 RETURNING {failures}"),
+            &format!(
+                "UPDATE token SET {failures} = {failures} + 1 WHERE id = 1 RETURNING {failures}"
+            ),
             [],
             |row| row.get(0),
         )?)
@@ -145,16 +153,19 @@ impl Database {
     /// Resets the failure counter after a correct PIN.
     pub fn reset_pin_failures(&self, owner: PinOwner) -> Result<()> {
         let (_, failures) = owner.columns();
-        self.connection.lock().execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
+        self.connection
+            .lock()
+            .execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
         Ok(())
     }
 
     /// Stores a new wrapped token key for `owner` and resets its counter.
     pub fn set_pin_record(&self, owner: PinOwner, record: &[u8]) -> Result<()> {
         let (pin, failures) = owner.columns();
-        self.connection
-            .lock()
-            .execute(&format!("UPDATE token SET {pin} = ?1, {failures} = 0 WHERE id = 1"), params![record])?;
+        self.connection.lock().execute(
+            &format!("UPDATE token SET {pin} = ?1, {failures} = 0 WHERE id = 1"),
+            params![record],
+        )?;
         Ok(())
     }
 
@@ -164,7 +175,8 @@ impl Database {
     /// no handle is ever reused.
     pub fn initialize(&self, label: &str, so_record: &[u8], key_check: &[u8]) -> Result<()> {
         let mut connection = self.connection.lock();
-        let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         transaction.execute("DELETE FROM objects", [])?;
         transaction.execute("DELETE FROM signing_key", [])?;
         transaction.execute(
@@ -179,10 +191,12 @@ impl Database {
     /// Every token object, in handle order.
     pub fn objects(&self) -> Result<Vec<ObjectRow>> {
         let connection = self.connection.lock();
-        let mut statement =
-            connection.prepare_cached("SELECT handle, version, attributes, sealed FROM objects ORDER BY handle")?;
+        let mut statement = connection.prepare_cached(
+            "SELECT handle, version, attributes, sealed FROM objects ORDER BY handle",
+        )?;
         let rows = statement.query_map([], raw_object)?;
-        rows.map(|row| row.map_err(Error::from).and_then(parse_object)).collect()
+        rows.map(|row| row.map_err(Error::from).and_then(parse_object))
+            .collect()
     }
 
     /// One token object, `None` when it does not exist (any more).
@@ -191,9 +205,12 @@ impl Database {
             return Ok(None);
         }
         let connection = self.connection.lock();
-        let mut statement =
-            connection.prepare_cached("SELECT handle, version, attributes, sealed FROM objects WHERE handle = ?1")?;
-        let raw = statement.query_row(params![handle as i64], raw_object).optional()?;
+        let mut statement = connection.prepare_cached(
+            "SELECT handle, version, attributes, sealed FROM objects WHERE handle = ?1",
+        )?;
+        let raw = statement
+            .query_row(params![handle as i64], raw_object)
+            .optional()?;
         raw.map(parse_object).transpose()
     }
 
@@ -201,7 +218,8 @@ impl Database {
     /// at all) and returns their handles in order.
     pub fn insert_objects(&self, objects: &[(&Attributes, Option<&[u8]>)]) -> Result<Vec<Handle>> {
         let mut connection = self.connection.lock();
-        let transaction = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut handles = Vec::with_capacity(objects.len());
         for (attributes, sealed) in objects {
             transaction.execute(
@@ -209,7 +227,8 @@ impl Database {
                 params![encode_attributes(attributes), sealed],
             )?;
             let rowid = transaction.last_insert_rowid();
-            let handle = Handle::try_from(rowid).map_err(|_| Error::DeviceMemory("object handle out of range"))?;
+            let handle = Handle::try_from(rowid)
+                .map_err(|_| Error::DeviceMemory("object handle out of range"))?;
             if handle > MAX_TOKEN_HANDLE {
                 // Dropping the transaction rolls the insert back.
                 return Err(Error::DeviceMemory("token object handles exhausted"));
@@ -222,7 +241,12 @@ impl Database {
 
     /// Replaces an object's attributes if it still has `version`; returns
     /// the new version, or `None` when it vanished or changed meanwhile.
-    pub fn update_object(&self, handle: Handle, version: i64, attributes: &Attributes) -> Result<Option<i64>> {
+    pub fn update_object(
+        &self,
+        handle: Handle,
+        version: i64,
+        attributes: &Attributes,
+    ) -> Result<Option<i64>> {
         let connection = self.connection.lock();
         let new_version: Option<i64> = connection
             .query_row(
@@ -238,22 +262,31 @@ impl Database {
     /// Deletes an object; false when it was already gone.
     pub fn delete_object(&self, handle: Handle) -> Result<bool> {
         let connection = self.connection.lock();
-        Ok(connection.execute("DELETE FROM objects WHERE handle = ?1", params![handle as i64])? == 1)
+        Ok(connection.execute(
+            "DELETE FROM objects WHERE handle = ?1",
+            params![handle as i64],
+        )? == 1)
     }
 
     /// The device's own signing key: SPKI DER and sealed PKCS#8.
     pub fn signing_key(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
         let connection = self.connection.lock();
         Ok(connection
-            .query_row("SELECT public_der, sealed_private FROM signing_key WHERE id = 1", [], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })
+            .query_row(
+                "SELECT public_der, sealed_private FROM signing_key WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
             .optional()?)
     }
 
     /// Stores the device's signing key unless another process stored one
     /// first; either way returns the key that is stored.
-    pub fn store_signing_key(&self, public_der: &[u8], sealed_private: &[u8]) -> Result<(Vec<u8>, Vec<u8>)> {
+    pub fn store_signing_key(
+        &self,
+        public_der: &[u8],
+        sealed_private: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
         {
             let connection = self.connection.lock();
             connection.execute(
@@ -261,7 +294,8 @@ impl Database {
                 params![public_der, sealed_private],
             )?;
         }
-        self.signing_key()?.ok_or_else(|| Error::DeviceError("signing key vanished".into()))
+        self.signing_key()?
+            .ok_or_else(|| Error::DeviceError("signing key vanished".into()))
     }
 }
 
@@ -273,7 +307,8 @@ fn raw_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
 
 fn parse_object((handle, version, attributes, sealed): RawObject) -> Result<ObjectRow> {
     Ok(ObjectRow {
-        handle: Handle::try_from(handle).map_err(|_| Error::DeviceError(format!("bad object handle {handle}")))?,
+        handle: Handle::try_from(handle)
+            .map_err(|_| Error::DeviceError(format!("bad object handle {handle}")))?,
         version,
         attributes: decode_attributes(&attributes)
             .ok_or_else(|| Error::DeviceError(format!("object {handle}: corrupt attributes")))?,
@@ -284,6 +319,8 @@ fn parse_object((handle, version, attributes, sealed): RawObject) -> Result<Obje
 /// Attributes as stored: for each, the type (8 bytes LE), the length
 /// (4 bytes LE) and the value. Values keep their native `CK_ULONG` layout,
 /// as the token directory belongs to one machine.
+// CK_ULONG is 64 bits here but 32 on Windows: the casts are for the latter.
+#[allow(clippy::unnecessary_cast)]
 pub fn encode_attributes(attributes: &Attributes) -> Vec<u8> {
     let mut out = Vec::new();
     for (kind, value) in &attributes.0 {
@@ -295,6 +332,7 @@ pub fn encode_attributes(attributes: &Attributes) -> Vec<u8> {
 }
 
 /// The inverse of [`encode_attributes`]; `None` for a truncated or corrupt blob.
+#[allow(clippy::useless_conversion)]
 pub fn decode_attributes(mut bytes: &[u8]) -> Option<Attributes> {
     let mut attributes = Attributes::new();
     while !bytes.is_empty() {
@@ -317,7 +355,10 @@ mod tests {
         attributes.set(1, vec![1, 2, 3]);
         attributes.set(3, Vec::new());
         attributes.set_ulong(0x100, 42);
-        assert_eq!(decode_attributes(&encode_attributes(&attributes)), Some(attributes));
+        assert_eq!(
+            decode_attributes(&encode_attributes(&attributes)),
+            Some(attributes)
+        );
     }
 
     #[test]

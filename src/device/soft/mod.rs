@@ -62,7 +62,9 @@ impl SoftDevice {
         let mut serial = [0u8; 8];
         openssl::rand::rand_bytes(&mut serial).map_err(|_| Error::RandomNoRng)?;
         let database = database::Database::open(&options.token_dir, &objects::hex(&serial))?;
-        Ok(SoftDevice { inner: Arc::new(Inner::new(options, database)) })
+        Ok(SoftDevice {
+            inner: Arc::new(Inner::new(options, database)),
+        })
     }
 
     /// The token directory.
@@ -77,7 +79,9 @@ fn create_private_dir(dir: &Path) -> Result<()> {
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir).map_err(|error| Error::DeviceError(format!("token directory {}: {error}", dir.display())))
+    builder
+        .create(dir)
+        .map_err(|error| Error::DeviceError(format!("token directory {}: {error}", dir.display())))
 }
 
 impl Device for SoftDevice {
@@ -120,7 +124,12 @@ impl Device for SoftDevice {
     fn object_size(&self, access: &Access, handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
         self.inner.object_size(access, handle)
     }
-    fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         self.inner.get_attributes(access, handle, kinds)
     }
     fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
@@ -132,22 +141,47 @@ impl Device for SoftDevice {
     fn close_session(&self, session: cryptoki_sys::CK_SESSION_HANDLE) {
         self.inner.close_session(session)
     }
-    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn encrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         self.inner.encrypt_init(access, mechanism, key)
     }
-    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn decrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         self.inner.decrypt_init(access, mechanism, key)
     }
     fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
         crypto::digest_init(mechanism)
     }
-    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn SignOperation>> {
+    fn sign_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn SignOperation>> {
         self.inner.sign_init(access, mechanism, key)
     }
-    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Result<Box<dyn VerifyOperation>> {
+    fn verify_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn VerifyOperation>> {
         self.inner.verify_init(access, mechanism, key)
     }
-    fn generate_key(&self, access: &Access, mechanism: &Mechanism, template: &Template) -> Result<Handle> {
+    fn generate_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle> {
         self.inner.generate_key(access, mechanism, template)
     }
     fn generate_key_pair(
@@ -157,9 +191,16 @@ impl Device for SoftDevice {
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(Handle, Handle)> {
-        self.inner.generate_key_pair(access, mechanism, public_template, private_template)
+        self.inner
+            .generate_key_pair(access, mechanism, public_template, private_template)
     }
-    fn wrap_key(&self, access: &Access, mechanism: &Mechanism, wrapping_key: Handle, key: Handle) -> Result<Vec<u8>> {
+    fn wrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>> {
         self.inner.wrap_key(access, mechanism, wrapping_key, key)
     }
     fn unwrap_key(
@@ -170,9 +211,16 @@ impl Device for SoftDevice {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<Handle> {
-        self.inner.unwrap_key(access, mechanism, unwrapping_key, wrapped, template)
+        self.inner
+            .unwrap_key(access, mechanism, unwrapping_key, wrapped, template)
     }
-    fn derive_key(&self, access: &Access, mechanism: &Mechanism, base_key: Handle, template: &Template) -> Result<Handle> {
+    fn derive_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
         self.inner.derive_key(access, mechanism, base_key, template)
     }
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {

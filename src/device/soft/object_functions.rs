@@ -20,7 +20,9 @@ fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<(
     for (kind, value) in computed.0 {
         if kind == CKA_KEY_TYPE {
             if attributes.get(CKA_KEY_TYPE) != Some(value.as_slice()) {
-                return Err(Error::TemplateInconsistent("key material is not of the declared key type"));
+                return Err(Error::TemplateInconsistent(
+                    "key material is not of the declared key type",
+                ));
             }
         } else if objects::rule_in(attributes, kind).is_some() {
             attributes.set(kind, value);
@@ -33,14 +35,26 @@ fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<(
 pub fn private_object(mut attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
     merge_computed(&mut attributes, crypto::public_attributes_of_private(&key)?)?;
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
-    Ok(NewObject { attributes, key: Some(Arc::new(LoadedKey { key_type, material: KeyMaterial::Private(key) })) })
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Private(key),
+        })),
+    })
 }
 
 /// A new public key object from its attributes and material.
 pub fn public_object(mut attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
     merge_computed(&mut attributes, crypto::public_attributes_of_public(&key)?)?;
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
-    Ok(NewObject { attributes, key: Some(Arc::new(LoadedKey { key_type, material: KeyMaterial::Public(key) })) })
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Public(key),
+        })),
+    })
 }
 
 /// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
@@ -55,13 +69,21 @@ pub fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewOb
         return Err(Error::AttributeValueInvalid(CKA_VALUE));
     }
     attributes.set_ulong(CKA_VALUE_LEN, value.len() as CK_ULONG);
-    Ok(NewObject { attributes, key: Some(Arc::new(LoadedKey { key_type, material: KeyMaterial::Secret(value) })) })
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Secret(value),
+        })),
+    })
 }
 
 /// Reads `CKA_CLASS` and, for keys, `CKA_KEY_TYPE` from a template, both
 /// required; classes and key types this device does not hold are
 /// `AttributeValueInvalid`.
-pub fn declared_class_and_type(template: &Template) -> Result<(CK_OBJECT_CLASS, Option<CK_KEY_TYPE>)> {
+pub fn declared_class_and_type(
+    template: &Template,
+) -> Result<(CK_OBJECT_CLASS, Option<CK_KEY_TYPE>)> {
     let class = objects::required_ulong(template, CKA_CLASS)?;
     match class {
         CKO_DATA => Ok((class, None)),
@@ -87,27 +109,40 @@ impl Inner {
             access.require_user()?;
         }
         let object = match (class, key_type) {
-            (CKO_PUBLIC_KEY, Some(key_type)) => public_object(attributes, crypto::import_public(key_type, template)?)?,
+            (CKO_PUBLIC_KEY, Some(key_type)) => {
+                public_object(attributes, crypto::import_public(key_type, template)?)?
+            }
             (CKO_PRIVATE_KEY, Some(key_type)) => {
                 private_object(attributes, crypto::import_private(key_type, template)?)?
             }
             (CKO_SECRET_KEY, Some(_)) => {
-                let value = crate::object::find(template, CKA_VALUE).ok_or(Error::TemplateIncomplete(CKA_VALUE))?;
+                let value = crate::object::find(template, CKA_VALUE)
+                    .ok_or(Error::TemplateIncomplete(CKA_VALUE))?;
                 secret_object(attributes, value.value.clone())?
             }
-            _ => NewObject { attributes, key: None },
+            _ => NewObject {
+                attributes,
+                key: None,
+            },
         };
         self.insert_one(access, object)
     }
 
     /// Stores one object and returns its handle.
     pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
-        self.insert(access, vec![object])?.pop().ok_or_else(|| Error::GeneralError("no handle".into()))
+        self.insert(access, vec![object])?
+            .pop()
+            .ok_or_else(|| Error::GeneralError("no handle".into()))
     }
 
     /// `C_CopyObject`: a new object with the same material and the
     /// template's changes (`CKA_COPYABLE` false is `ActionProhibited`).
-    pub fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+    pub fn copy_object(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
         let entry = self.entry(access, handle)?;
         if !entry.attributes.bool_or(CKA_COPYABLE, true) {
             return Err(Error::ActionProhibited("CKA_COPYABLE is false"));
@@ -133,12 +168,18 @@ impl Inner {
     /// `C_GetObjectSize`: the bytes the object occupies in the database.
     pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
         let entry = self.entry(access, handle)?;
-        let size = encode_attributes(&entry.attributes).len() + entry.sealed.as_ref().map_or(0, Vec::len);
+        let size =
+            encode_attributes(&entry.attributes).len() + entry.sealed.as_ref().map_or(0, Vec::len);
         Ok(size as CK_ULONG)
     }
 
     /// `C_GetAttributeValue`: one result per requested attribute.
-    pub fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    pub fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         let entry = self.entry(access, handle)?;
         kinds
             .iter()
@@ -147,17 +188,24 @@ impl Inner {
                     Reveal::Value(value) => AttributeResult::Value(value),
                     Reveal::Sensitive => AttributeResult::Sensitive,
                     Reveal::Invalid => AttributeResult::Invalid,
-                    Reveal::FromMaterial => match objects::sensitive_value(&*self.loaded_key(&entry)?, *kind) {
-                        Some(value) => AttributeResult::Value(value),
-                        None => AttributeResult::Invalid,
-                    },
+                    Reveal::FromMaterial => {
+                        match objects::sensitive_value(&*self.loaded_key(&entry)?, *kind) {
+                            Some(value) => AttributeResult::Value(value),
+                            None => AttributeResult::Invalid,
+                        }
+                    }
                 })
             })
             .collect()
     }
 
     /// `C_SetAttributeValue`: all of the template or nothing.
-    pub fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+    pub fn set_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<()> {
         let entry = self.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
         if !entry.attributes.bool_or(CKA_MODIFIABLE, true) {

@@ -23,12 +23,21 @@ pub enum Origin {
     Unwrap,
     /// `C_DeriveKey` with this mechanism, from a base key with these
     /// `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` values.
-    Derive { mechanism: CK_MECHANISM_TYPE, always_sensitive: bool, never_extractable: bool },
+    Derive {
+        mechanism: CK_MECHANISM_TYPE,
+        always_sensitive: bool,
+        never_extractable: bool,
+    },
 }
 
 /// `CKA_CLASS` and `CKA_KEY_TYPE` of an object.
 pub fn class_and_type(attributes: &Attributes) -> (CK_OBJECT_CLASS, Option<CK_KEY_TYPE>) {
-    (attributes.ulong(CKA_CLASS).unwrap_or(CK_UNAVAILABLE_INFORMATION), attributes.ulong(CKA_KEY_TYPE))
+    (
+        attributes
+            .ulong(CKA_CLASS)
+            .unwrap_or(CK_UNAVAILABLE_INFORMATION),
+        attributes.ulong(CKA_KEY_TYPE),
+    )
 }
 
 /// The rule of `kind` in an existing object.
@@ -54,9 +63,11 @@ pub fn build(
     origin: Origin,
 ) -> Result<Attributes> {
     let mut attributes = Attributes::new();
-    let tables = rules::tables(class, key_type).ok_or(Error::TemplateInconsistent("unsupported class or key type"))?;
+    let tables = rules::tables(class, key_type)
+        .ok_or(Error::TemplateInconsistent("unsupported class or key type"))?;
     for attribute in template {
-        let rule = rules::rule_of(class, key_type, attribute.kind).ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
+        let rule = rules::rule_of(class, key_type, attribute.kind)
+            .ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
         check_well_formed(attribute)?;
         let forbidden = match origin {
             Origin::Create => rule.has(rules::NOT_ON_CREATE),
@@ -72,10 +83,17 @@ pub fn build(
             _ => None,
         };
         if implied.is_some_and(|value| attribute.as_ulong().ok() != Some(value)) {
-            return Err(Error::TemplateInconsistent("class or key type differs from the operation's"));
+            return Err(Error::TemplateInconsistent(
+                "class or key type differs from the operation's",
+            ));
         }
-        if attributes.get(attribute.kind).is_some_and(|earlier| earlier != attribute.value.as_slice()) {
-            return Err(Error::TemplateInconsistent("one attribute given twice with different values"));
+        if attributes
+            .get(attribute.kind)
+            .is_some_and(|earlier| earlier != attribute.value.as_slice())
+        {
+            return Err(Error::TemplateInconsistent(
+                "one attribute given twice with different values",
+            ));
         }
         if !rule.has(rules::SENSITIVE) {
             attributes.set(attribute.kind, attribute.value.clone());
@@ -94,11 +112,12 @@ pub fn build(
             continue;
         }
         match rule.default {
-            rules::DefaultValue::None => {}
+            rules::DefaultValue::Absent => {}
             rules::DefaultValue::Bool(value) => attributes.set_bool(rule.kind, value),
             rules::DefaultValue::Empty => attributes.set(rule.kind, Vec::new()),
             rules::DefaultValue::Usage => {
-                let on = key_type.is_some_and(|key_type| rules::usage_default(class, key_type, rule.kind));
+                let on = key_type
+                    .is_some_and(|key_type| rules::usage_default(class, key_type, rule.kind));
                 attributes.set_bool(rule.kind, on);
             }
         }
@@ -132,9 +151,14 @@ fn fill_key_provenance(attributes: &mut Attributes, class: CK_OBJECT_CLASS, orig
     let extractable = attributes.bool_or(CKA_EXTRACTABLE, true);
     let (always_sensitive, never_extractable) = match origin {
         Origin::Generate(_) => (sensitive, !extractable),
-        Origin::Derive { always_sensitive, never_extractable, .. } => {
-            (always_sensitive && sensitive, never_extractable && !extractable)
-        }
+        Origin::Derive {
+            always_sensitive,
+            never_extractable,
+            ..
+        } => (
+            always_sensitive && sensitive,
+            never_extractable && !extractable,
+        ),
         Origin::Create | Origin::Unwrap => (false, false),
     };
     attributes.set_bool(CKA_ALWAYS_SENSITIVE, always_sensitive);
@@ -171,12 +195,18 @@ pub enum Change {
 
 /// Applies `template` to a copy of `current`, or refuses the whole template
 /// (PKCS#11 3.0 §5.7: a refused attribute changes nothing).
-pub fn apply_changes(current: &Attributes, template: &Template, change: Change) -> Result<Attributes> {
+pub fn apply_changes(
+    current: &Attributes,
+    template: &Template,
+    change: Change,
+) -> Result<Attributes> {
     let mut changed = current.clone();
     for attribute in template {
-        let rule = rule_in(current, attribute.kind).ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
+        let rule =
+            rule_in(current, attribute.kind).ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
         check_well_formed(attribute)?;
-        let allowed = rule.has(rules::MODIFIABLE) || (change == Change::Copy && rule.has(rules::COPY_ONLY));
+        let allowed =
+            rule.has(rules::MODIFIABLE) || (change == Change::Copy && rule.has(rules::COPY_ONLY));
         if !allowed {
             // Restating the current value is harmless and some clients do it.
             if current.get(attribute.kind) == Some(attribute.value.as_slice()) {
@@ -187,7 +217,9 @@ pub fn apply_changes(current: &Attributes, template: &Template, change: Change) 
         if rule.has(rules::STAYS_TRUE) || rule.has(rules::STAYS_FALSE) {
             let was = current.bool_or(attribute.kind, false);
             let becomes = attribute.as_bool()?;
-            if (rule.has(rules::STAYS_TRUE) && was && !becomes) || (rule.has(rules::STAYS_FALSE) && !was && becomes) {
+            if (rule.has(rules::STAYS_TRUE) && was && !becomes)
+                || (rule.has(rules::STAYS_FALSE) && !was && becomes)
+            {
                 return Err(Error::AttributeReadOnly(attribute.kind));
             }
         }
@@ -213,10 +245,17 @@ pub enum Reveal {
 
 /// Decides what may be revealed of `kind` (PKCS#11 3.0 §5.7, C_GetAttributeValue).
 pub fn reveal(attributes: &Attributes, kind: AttributeType) -> Reveal {
-    let Some(rule) = rule_in(attributes, kind) else { return Reveal::Invalid };
+    let Some(rule) = rule_in(attributes, kind) else {
+        return Reveal::Invalid;
+    };
     if rule.has(rules::SENSITIVE) {
-        let hidden = attributes.bool_or(CKA_SENSITIVE, true) || !attributes.bool_or(CKA_EXTRACTABLE, false);
-        return if hidden { Reveal::Sensitive } else { Reveal::FromMaterial };
+        let hidden =
+            attributes.bool_or(CKA_SENSITIVE, true) || !attributes.bool_or(CKA_EXTRACTABLE, false);
+        return if hidden {
+            Reveal::Sensitive
+        } else {
+            Reveal::FromMaterial
+        };
     }
     match attributes.get(kind) {
         Some(value) => Reveal::Value(value.to_vec()),
@@ -253,7 +292,11 @@ pub fn sensitive_value(key: &LoadedKey, kind: AttributeType) -> Option<Vec<u8>> 
 
 /// The usage flag an operation needs, checked before the key is used
 /// (`CKR_KEY_FUNCTION_NOT_PERMITTED`).
-pub fn require_usage(attributes: &Attributes, flag: AttributeType, name: &'static str) -> Result<()> {
+pub fn require_usage(
+    attributes: &Attributes,
+    flag: AttributeType,
+    name: &'static str,
+) -> Result<()> {
     if attributes.bool_or(flag, false) {
         Ok(())
     } else {
@@ -262,8 +305,13 @@ pub fn require_usage(attributes: &Attributes, flag: AttributeType, name: &'stati
 }
 
 /// `CKA_ALLOWED_MECHANISMS`: an empty or absent list allows every mechanism.
-pub fn require_allowed_mechanism(attributes: &Attributes, mechanism: CK_MECHANISM_TYPE) -> Result<()> {
-    let Some(list) = attributes.get(CKA_ALLOWED_MECHANISMS) else { return Ok(()) };
+pub fn require_allowed_mechanism(
+    attributes: &Attributes,
+    mechanism: CK_MECHANISM_TYPE,
+) -> Result<()> {
+    let Some(list) = attributes.get(CKA_ALLOWED_MECHANISMS) else {
+        return Ok(());
+    };
     if list.is_empty() {
         return Ok(());
     }

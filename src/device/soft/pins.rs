@@ -62,15 +62,21 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
     }
     let (iterations, rest) = record.split_at(4);
     let (salt, sealed) = rest.split_at(SALT_LEN);
-    let iterations = u32::from_le_bytes(iterations.try_into().map_err(|_| Error::DeviceError("corrupt PIN record".into()))?);
+    let iterations = u32::from_le_bytes(
+        iterations
+            .try_into()
+            .map_err(|_| Error::DeviceError("corrupt PIN record".into()))?,
+    );
     if !(MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) {
         return Ok(None);
     }
     let pin_key = crypto::derive_pin_key(pin, salt, iterations)?;
     match crypto::open(&pin_key, sealed, RECORD_AAD) {
         Ok(plain) => {
-            let key: TokenKey =
-                plain.as_slice().try_into().map_err(|_| Error::DeviceError("corrupt token key".into()))?;
+            let key: TokenKey = plain
+                .as_slice()
+                .try_into()
+                .map_err(|_| Error::DeviceError("corrupt token key".into()))?;
             Ok(Some(key))
         }
         Err(_) => Ok(None),

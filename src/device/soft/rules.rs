@@ -39,7 +39,7 @@ const OPTIONAL_MATERIAL: u16 = NOT_ON_GENERATE | NOT_ON_UNWRAP;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DefaultValue {
     /// No default: the value is required, computed, or comes from key material.
-    None,
+    Absent,
     Bool(bool),
     /// An empty byte string (labels, ids, dates, subjects).
     Empty,
@@ -63,31 +63,35 @@ impl Rule {
 }
 
 const fn rule(kind: CK_ATTRIBUTE_TYPE, flags: u16, default: DefaultValue) -> Rule {
-    Rule { kind, flags, default }
+    Rule {
+        kind,
+        flags,
+        default,
+    }
 }
 
-use DefaultValue::{Bool, Empty, Usage};
+use DefaultValue::{Absent, Bool, Empty, Usage};
 
 /// Every object (§4.4). `CKA_PRIVATE`'s default depends on the class and sits in each class table.
 const STORAGE: &[Rule] = &[
-    rule(CKA_CLASS, REQUIRED_ON_CREATE, DefaultValue::None),
+    rule(CKA_CLASS, REQUIRED_ON_CREATE, Absent),
     rule(CKA_TOKEN, COPY_ONLY, Bool(false)),
     rule(CKA_MODIFIABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
     rule(CKA_COPYABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
     rule(CKA_DESTROYABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
     rule(CKA_LABEL, MODIFIABLE, Empty),
-    rule(CKA_UNIQUE_ID, COMPUTED, DefaultValue::None),
+    rule(CKA_UNIQUE_ID, COMPUTED, Absent),
 ];
 
 /// Every key (§4.7).
 const KEY: &[Rule] = &[
-    rule(CKA_KEY_TYPE, REQUIRED_ON_CREATE, DefaultValue::None),
+    rule(CKA_KEY_TYPE, REQUIRED_ON_CREATE, Absent),
     rule(CKA_ID, MODIFIABLE, Empty),
     rule(CKA_START_DATE, MODIFIABLE, Empty),
     rule(CKA_END_DATE, MODIFIABLE, Empty),
     rule(CKA_DERIVE, MODIFIABLE, Usage),
-    rule(CKA_LOCAL, COMPUTED, DefaultValue::None),
-    rule(CKA_KEY_GEN_MECHANISM, COMPUTED, DefaultValue::None),
+    rule(CKA_LOCAL, COMPUTED, Absent),
+    rule(CKA_KEY_GEN_MECHANISM, COMPUTED, Absent),
     rule(CKA_ALLOWED_MECHANISMS, 0, Empty),
 ];
 
@@ -98,7 +102,7 @@ const PUBLIC_KEY: &[Rule] = &[
     rule(CKA_VERIFY, MODIFIABLE, Usage),
     rule(CKA_VERIFY_RECOVER, MODIFIABLE, Bool(false)),
     rule(CKA_WRAP, MODIFIABLE, Usage),
-    rule(CKA_PUBLIC_KEY_INFO, COMPUTED, DefaultValue::None),
+    rule(CKA_PUBLIC_KEY_INFO, COMPUTED, Absent),
 ];
 
 const PRIVATE_KEY: &[Rule] = &[
@@ -110,11 +114,11 @@ const PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SIGN_RECOVER, MODIFIABLE, Bool(false)),
     rule(CKA_UNWRAP, MODIFIABLE, Usage),
     rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
-    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, DefaultValue::None),
-    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, DefaultValue::None),
+    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Absent),
+    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Absent),
     rule(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STAYS_TRUE, Bool(false)),
     rule(CKA_ALWAYS_AUTHENTICATE, 0, Bool(false)),
-    rule(CKA_PUBLIC_KEY_INFO, COMPUTED, DefaultValue::None),
+    rule(CKA_PUBLIC_KEY_INFO, COMPUTED, Absent),
 ];
 
 const SECRET_KEY: &[Rule] = &[
@@ -127,8 +131,8 @@ const SECRET_KEY: &[Rule] = &[
     rule(CKA_WRAP, MODIFIABLE, Usage),
     rule(CKA_UNWRAP, MODIFIABLE, Usage),
     rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
-    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, DefaultValue::None),
-    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, DefaultValue::None),
+    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Absent),
+    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Absent),
     rule(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STAYS_TRUE, Bool(false)),
 ];
 
@@ -141,72 +145,113 @@ const DATA: &[Rule] = &[
 
 /// §6.1.3: `CKA_MODULUS_BITS` is required to generate, computed otherwise.
 const RSA_PUBLIC: &[Rule] = &[
-    rule(CKA_MODULUS, REQUIRED_ON_CREATE | NOT_ON_GENERATE, DefaultValue::None),
-    rule(CKA_MODULUS_BITS, NOT_ON_CREATE | REQUIRED_ON_GENERATE, DefaultValue::None),
-    rule(CKA_PUBLIC_EXPONENT, REQUIRED_ON_CREATE, DefaultValue::None),
+    rule(CKA_MODULUS, REQUIRED_ON_CREATE | NOT_ON_GENERATE, Absent),
+    rule(
+        CKA_MODULUS_BITS,
+        NOT_ON_CREATE | REQUIRED_ON_GENERATE,
+        Absent,
+    ),
+    rule(CKA_PUBLIC_EXPONENT, REQUIRED_ON_CREATE, Absent),
 ];
 
 /// §6.1.4. The CRT values are optional on import: OpenSSL recomputes nothing
 /// from them, so a caller may give only n, e and d.
 const RSA_PRIVATE: &[Rule] = &[
-    rule(CKA_MODULUS, MATERIAL, DefaultValue::None),
-    rule(CKA_PUBLIC_EXPONENT, MATERIAL, DefaultValue::None),
+    rule(CKA_MODULUS, MATERIAL, Absent),
+    rule(CKA_PUBLIC_EXPONENT, MATERIAL, Absent),
     // Not in the specification's table; clients read it to size signatures.
-    rule(CKA_MODULUS_BITS, COMPUTED, DefaultValue::None),
-    rule(CKA_PRIVATE_EXPONENT, MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_PRIME_1, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_PRIME_2, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_EXPONENT_1, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_EXPONENT_2, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_COEFFICIENT, OPTIONAL_MATERIAL | SENSITIVE, DefaultValue::None),
+    rule(CKA_MODULUS_BITS, COMPUTED, Absent),
+    rule(CKA_PRIVATE_EXPONENT, MATERIAL | SENSITIVE, Absent),
+    rule(CKA_PRIME_1, OPTIONAL_MATERIAL | SENSITIVE, Absent),
+    rule(CKA_PRIME_2, OPTIONAL_MATERIAL | SENSITIVE, Absent),
+    rule(CKA_EXPONENT_1, OPTIONAL_MATERIAL | SENSITIVE, Absent),
+    rule(CKA_EXPONENT_2, OPTIONAL_MATERIAL | SENSITIVE, Absent),
+    rule(CKA_COEFFICIENT, OPTIONAL_MATERIAL | SENSITIVE, Absent),
 ];
 
 /// §6.3.3 (and §6.3.5 for Edwards keys).
 const EC_PUBLIC: &[Rule] = &[
-    rule(CKA_EC_PARAMS, REQUIRED_ON_CREATE | REQUIRED_ON_GENERATE, DefaultValue::None),
-    rule(CKA_EC_POINT, REQUIRED_ON_CREATE | NOT_ON_GENERATE, DefaultValue::None),
+    rule(
+        CKA_EC_PARAMS,
+        REQUIRED_ON_CREATE | REQUIRED_ON_GENERATE,
+        Absent,
+    ),
+    rule(CKA_EC_POINT, REQUIRED_ON_CREATE | NOT_ON_GENERATE, Absent),
 ];
 
 /// §6.3.4; `CKA_EC_POINT` on a private key is this token's addition,
 /// because pkcs11-tool and libp11 look for it there.
 const EC_PRIVATE: &[Rule] = &[
-    rule(CKA_EC_PARAMS, MATERIAL, DefaultValue::None),
-    rule(CKA_VALUE, MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_EC_POINT, COMPUTED, DefaultValue::None),
+    rule(CKA_EC_PARAMS, MATERIAL, Absent),
+    rule(CKA_VALUE, MATERIAL | SENSITIVE, Absent),
+    rule(CKA_EC_POINT, COMPUTED, Absent),
 ];
 
 /// §6.7.1 (AES) and §6.6.1 (generic secret).
 const SECRET_VALUE: &[Rule] = &[
-    rule(CKA_VALUE, MATERIAL | SENSITIVE, DefaultValue::None),
-    rule(CKA_VALUE_LEN, NOT_ON_CREATE | REQUIRED_ON_GENERATE | NOT_ON_UNWRAP, DefaultValue::None),
+    rule(CKA_VALUE, MATERIAL | SENSITIVE, Absent),
+    rule(
+        CKA_VALUE_LEN,
+        NOT_ON_CREATE | REQUIRED_ON_GENERATE | NOT_ON_UNWRAP,
+        Absent,
+    ),
 ];
 
 /// The key types this device holds.
-pub const KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_AES, CKK_GENERIC_SECRET];
+pub const KEY_TYPES: &[CK_KEY_TYPE] =
+    &[CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_AES, CKK_GENERIC_SECRET];
 
 /// Which usage flags are on by default, per class and key type: a key can
 /// do what its type allows unless the template says otherwise.
 pub const USAGE_DEFAULTS: &[(CK_OBJECT_CLASS, CK_KEY_TYPE, &[CK_ATTRIBUTE_TYPE])] = &[
-    (CKO_PUBLIC_KEY, CKK_RSA, &[CKA_ENCRYPT, CKA_VERIFY, CKA_WRAP]),
+    (
+        CKO_PUBLIC_KEY,
+        CKK_RSA,
+        &[CKA_ENCRYPT, CKA_VERIFY, CKA_WRAP],
+    ),
     (CKO_PUBLIC_KEY, CKK_EC, &[CKA_VERIFY]),
     (CKO_PUBLIC_KEY, CKK_EC_EDWARDS, &[CKA_VERIFY]),
-    (CKO_PRIVATE_KEY, CKK_RSA, &[CKA_DECRYPT, CKA_SIGN, CKA_UNWRAP]),
+    (
+        CKO_PRIVATE_KEY,
+        CKK_RSA,
+        &[CKA_DECRYPT, CKA_SIGN, CKA_UNWRAP],
+    ),
     (CKO_PRIVATE_KEY, CKK_EC, &[CKA_SIGN, CKA_DERIVE]),
     (CKO_PRIVATE_KEY, CKK_EC_EDWARDS, &[CKA_SIGN]),
     (
         CKO_SECRET_KEY,
         CKK_AES,
-        &[CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE],
+        &[
+            CKA_ENCRYPT,
+            CKA_DECRYPT,
+            CKA_SIGN,
+            CKA_VERIFY,
+            CKA_WRAP,
+            CKA_UNWRAP,
+            CKA_DERIVE,
+        ],
     ),
     (
         CKO_SECRET_KEY,
         CKK_GENERIC_SECRET,
-        &[CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP, CKA_DERIVE],
+        &[
+            CKA_ENCRYPT,
+            CKA_DECRYPT,
+            CKA_SIGN,
+            CKA_VERIFY,
+            CKA_WRAP,
+            CKA_UNWRAP,
+            CKA_DERIVE,
+        ],
     ),
 ];
 
 /// The default of usage flag `kind` for a key of `class` and `key_type`.
-pub fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, kind: CK_ATTRIBUTE_TYPE) -> bool {
+pub fn usage_default(
+    class: CK_OBJECT_CLASS,
+    key_type: CK_KEY_TYPE,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> bool {
     USAGE_DEFAULTS
         .iter()
         .any(|(c, k, flags)| *c == class && *k == key_type && flags.contains(&kind))
@@ -214,7 +259,10 @@ pub fn usage_default(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE, kind: CK_ATT
 
 /// The rule tables that make up an object of `class` (and `key_type` for keys);
 /// `None` for a class or key type this device does not hold.
-pub fn tables(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>) -> Option<Vec<&'static [Rule]>> {
+pub fn tables(
+    class: CK_OBJECT_CLASS,
+    key_type: Option<CK_KEY_TYPE>,
+) -> Option<Vec<&'static [Rule]>> {
     if class == CKO_DATA {
         return Some(vec![STORAGE, DATA]);
     }
@@ -237,7 +285,11 @@ pub fn tables(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>) -> Option<V
 
 /// The rule of `kind` for an object of `class`/`key_type`; `None` when the
 /// object has no such attribute.
-pub fn rule_of(class: CK_OBJECT_CLASS, key_type: Option<CK_KEY_TYPE>, kind: CK_ATTRIBUTE_TYPE) -> Option<Rule> {
+pub fn rule_of(
+    class: CK_OBJECT_CLASS,
+    key_type: Option<CK_KEY_TYPE>,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> Option<Rule> {
     tables(class, key_type)?
         .into_iter()
         .flat_map(|table| table.iter())
@@ -253,8 +305,13 @@ mod tests {
     fn no_attribute_appears_twice_in_one_class() {
         for class in [CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY] {
             for key_type in KEY_TYPES {
-                let Some(tables) = tables(class, Some(*key_type)) else { continue };
-                let mut kinds: Vec<_> = tables.iter().flat_map(|t| t.iter().map(|r| r.kind)).collect();
+                let Some(tables) = tables(class, Some(*key_type)) else {
+                    continue;
+                };
+                let mut kinds: Vec<_> = tables
+                    .iter()
+                    .flat_map(|t| t.iter().map(|r| r.kind))
+                    .collect();
                 let before = kinds.len();
                 kinds.sort_unstable();
                 kinds.dedup();
@@ -267,9 +324,15 @@ mod tests {
     fn every_rule_names_an_attribute_with_a_known_value_kind() {
         for class in [CKO_DATA, CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY] {
             for key_type in KEY_TYPES {
-                let Some(tables) = tables(class, Some(*key_type)) else { continue };
+                let Some(tables) = tables(class, Some(*key_type)) else {
+                    continue;
+                };
                 for rule in tables.iter().flat_map(|t| t.iter()) {
-                    assert!(crate::object::value_kind(rule.kind).is_some(), "0x{:x}", rule.kind);
+                    assert!(
+                        crate::object::value_kind(rule.kind).is_some(),
+                        "0x{:x}",
+                        rule.kind
+                    );
                 }
             }
         }
@@ -277,7 +340,8 @@ mod tests {
 
     #[test]
     fn private_key_values_are_sensitive_and_public_ones_are_not() {
-        let d = rule_of(CKO_PRIVATE_KEY, Some(CKK_RSA), CKA_PRIVATE_EXPONENT).map(|r| r.has(SENSITIVE));
+        let d =
+            rule_of(CKO_PRIVATE_KEY, Some(CKK_RSA), CKA_PRIVATE_EXPONENT).map(|r| r.has(SENSITIVE));
         let n = rule_of(CKO_PRIVATE_KEY, Some(CKK_RSA), CKA_MODULUS).map(|r| r.has(SENSITIVE));
         assert_eq!((d, n), (Some(true), Some(false)));
     }

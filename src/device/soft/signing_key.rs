@@ -39,7 +39,12 @@ fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {
 
 /// The user as the device's own requests see it.
 fn user_access() -> Access {
-    Access { user: true, so: false, read_write: false, session: 0 }
+    Access {
+        user: true,
+        so: false,
+        read_write: false,
+        session: 0,
+    }
 }
 
 /// A configured key pair of the token.
@@ -61,10 +66,15 @@ impl BlobSigningKey for ConfiguredKey {
         if !self.inner.user_logged_in() {
             return Err(Error::UserNotLoggedIn);
         }
-        let (_, key) = self.inner.key_entry(&user_access(), self.handle).map_err(|error| match error {
-            Error::KeyHandleInvalid => Error::DeviceError("the blob signing key was destroyed".into()),
-            other => other,
-        })?;
+        let (_, key) = self
+            .inner
+            .key_entry(&user_access(), self.handle)
+            .map_err(|error| match error {
+                Error::KeyHandleInvalid => {
+                    Error::DeviceError("the blob signing key was destroyed".into())
+                }
+                other => other,
+            })?;
         sign_with(key, message)
     }
 }
@@ -105,13 +115,20 @@ impl Inner {
                 return Ok(key.clone());
             }
         }
-        let (stored_public, sealed) =
-            self.database.signing_key()?.ok_or_else(|| Error::DeviceError("the blob signing key was replaced".into()))?;
+        let (stored_public, sealed) = self
+            .database
+            .signing_key()?
+            .ok_or_else(|| Error::DeviceError("the blob signing key was replaced".into()))?;
         if stored_public != public_der {
-            return Err(Error::DeviceError("the blob signing key was replaced".into()));
+            return Err(Error::DeviceError(
+                "the blob signing key was replaced".into(),
+            ));
         }
         let plain = pins::open_material(&self.require_token_key()?, &sealed, SIGNING_KEY_AAD)?;
-        let key = Arc::new(LoadedKey { key_type: CKK_RSA, material: KeyMaterial::Private(crypto::private_from_der(&plain)?) });
+        let key = Arc::new(LoadedKey {
+            key_type: CKK_RSA,
+            material: KeyMaterial::Private(crypto::private_from_der(&plain)?),
+        });
         *self.own_signing_key.lock() = Some((stored_public, key.clone()));
         Ok(key)
     }
@@ -119,7 +136,10 @@ impl Inner {
 
 /// The blob-signing key: the token's RSA private key whose `CKA_ID` is
 /// `key_id`, or the device's own key when `key_id` is `None`.
-pub fn blob_signing_key(inner: &Arc<Inner>, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
+pub fn blob_signing_key(
+    inner: &Arc<Inner>,
+    key_id: Option<&str>,
+) -> Result<Arc<dyn BlobSigningKey>> {
     match key_id {
         Some(id) => configured_key(inner, id),
         None => own_key(inner),
@@ -134,14 +154,23 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
             class_and_type(&row.attributes) == (CKO_PRIVATE_KEY, Some(CKK_RSA))
                 && row.attributes.get(CKA_ID) == Some(id.as_bytes())
         })
-        .ok_or_else(|| Error::DeviceError(format!("no RSA private key with CKA_ID \"{id}\" for blob signing")))?;
+        .ok_or_else(|| {
+            Error::DeviceError(format!(
+                "no RSA private key with CKA_ID \"{id}\" for blob signing"
+            ))
+        })?;
     let public_der = row
         .attributes
         .get(CKA_PUBLIC_KEY_INFO)
         .filter(|der| !der.is_empty())
         .ok_or_else(|| Error::DeviceError(format!("signing key \"{id}\" has no public key info")))?
         .to_vec();
-    Ok(Arc::new(ConfiguredKey { inner: inner.clone(), handle: row.handle, key_id: key_id_of(&public_der), public_der }))
+    Ok(Arc::new(ConfiguredKey {
+        inner: inner.clone(),
+        handle: row.handle,
+        key_id: key_id_of(&public_der),
+        public_der,
+    }))
 }
 
 fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
@@ -153,11 +182,18 @@ fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
             }
             let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
             let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
-            let sealed =
-                pins::seal_material(&inner.sealing_key()?, &crypto::private_to_der(&private)?, SIGNING_KEY_AAD)?;
+            let sealed = pins::seal_material(
+                &inner.sealing_key()?,
+                &crypto::private_to_der(&private)?,
+                SIGNING_KEY_AAD,
+            )?;
             // Another process may have stored its key first; everyone uses the stored one.
             inner.database.store_signing_key(&public_der, &sealed)?
         }
     };
-    Ok(Arc::new(OwnKey { inner: inner.clone(), key_id: key_id_of(&public_der), public_der }))
+    Ok(Arc::new(OwnKey {
+        inner: inner.clone(),
+        key_id: key_id_of(&public_der),
+        public_der,
+    }))
 }

@@ -126,7 +126,10 @@ impl Inner {
     /// it does not exist or is private and the user is not logged in.
     pub fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
         let entry = if handle >= FIRST_SESSION_HANDLE {
-            self.session_objects.read().get(&handle).map(|object| object.entry.clone())
+            self.session_objects
+                .read()
+                .get(&handle)
+                .map(|object| object.entry.clone())
         } else {
             match self.database.object(handle)? {
                 Some(row) => Some(self.refresh(row)),
@@ -164,16 +167,30 @@ impl Inner {
     /// The key behind `handle` for an operation, parsed and ready. A cached
     /// key is used without touching the database. Unknown handles are
     /// `KeyHandleInvalid`; private keys need the user (`UserNotLoggedIn`).
-    pub fn key_entry(&self, access: &Access, handle: Handle) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+    pub fn key_entry(
+        &self,
+        access: &Access,
+        handle: Handle,
+    ) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
         let cached = if handle >= FIRST_SESSION_HANDLE {
-            self.session_objects.read().get(&handle).map(|object| object.entry.clone())
+            self.session_objects
+                .read()
+                .get(&handle)
+                .map(|object| object.entry.clone())
         } else {
-            self.cache.read().get(&handle).filter(|entry| entry.key.is_some()).cloned()
+            self.cache
+                .read()
+                .get(&handle)
+                .filter(|entry| entry.key.is_some())
+                .cloned()
         };
         let entry = match cached {
             Some(entry) => entry,
             None => {
-                let row = self.database.object(handle)?.ok_or(Error::KeyHandleInvalid)?;
+                let row = self
+                    .database
+                    .object(handle)?
+                    .ok_or(Error::KeyHandleInvalid)?;
                 self.refresh(row)
             }
         };
@@ -197,11 +214,17 @@ impl Inner {
         let key_type = key_type.ok_or(Error::KeyHandleInvalid)?;
         let material = match class {
             CKO_PUBLIC_KEY => {
-                let der = entry.attributes.get(CKA_PUBLIC_KEY_INFO).unwrap_or_default();
+                let der = entry
+                    .attributes
+                    .get(CKA_PUBLIC_KEY_INFO)
+                    .unwrap_or_default();
                 KeyMaterial::Public(crypto::public_from_der(der)?)
             }
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
-                let sealed = entry.sealed.as_deref().ok_or_else(|| Error::DeviceError("key without material".into()))?;
+                let sealed = entry
+                    .sealed
+                    .as_deref()
+                    .ok_or_else(|| Error::DeviceError("key without material".into()))?;
                 let unique_id = entry.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
                 let plain = pins::open_material(&self.require_token_key()?, sealed, unique_id)?;
                 if class == CKO_SECRET_KEY {
@@ -223,7 +246,10 @@ impl Inner {
             });
             let mut cache = self.cache.write();
             // Keep a newer version another thread cached meanwhile.
-            if cache.get(&entry.handle).is_none_or(|current| current.version <= entry.version) {
+            if cache
+                .get(&entry.handle)
+                .is_none_or(|current| current.version <= entry.version)
+            {
                 cache.insert(entry.handle, loaded);
             }
         }
@@ -245,15 +271,26 @@ impl Inner {
                 rows.push(self.seal_object(object)?);
             }
         }
-        let refs: Vec<_> = rows.iter().map(|(attributes, sealed)| (attributes, sealed.as_deref())).collect();
+        let refs: Vec<_> = rows
+            .iter()
+            .map(|(attributes, sealed)| (attributes, sealed.as_deref()))
+            .collect();
         let mut token_handles = self.database.insert_objects(&refs)?.into_iter();
         let mut sealed_values = rows.into_iter().map(|(_, sealed)| sealed);
         let mut handles = Vec::with_capacity(objects.len());
         for object in objects {
             if object.attributes.bool_or(CKA_TOKEN, false) {
-                let handle = token_handles.next().ok_or_else(|| Error::GeneralError("handle count".into()))?;
+                let handle = token_handles
+                    .next()
+                    .ok_or_else(|| Error::GeneralError("handle count".into()))?;
                 let sealed = sealed_values.next().flatten();
-                let entry = Entry { handle, version: 1, attributes: object.attributes, sealed, key: object.key };
+                let entry = Entry {
+                    handle,
+                    version: 1,
+                    attributes: object.attributes,
+                    sealed,
+                    key: object.key,
+                };
                 self.cache.write().insert(handle, Arc::new(entry));
                 handles.push(handle);
             } else {
@@ -272,7 +309,11 @@ impl Inner {
         let sealed = match plain {
             Some(plain) => {
                 let unique_id = object.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
-                Some(pins::seal_material(&self.sealing_key()?, &plain, unique_id)?)
+                Some(pins::seal_material(
+                    &self.sealing_key()?,
+                    &plain,
+                    unique_id,
+                )?)
             }
             None => None,
         };
@@ -285,14 +326,34 @@ impl Inner {
         // Handles are not reused while the process lives, unless the range wraps.
         let mut handle = *next;
         while objects.contains_key(&handle) {
-            handle = if handle >= LAST_SESSION_HANDLE { FIRST_SESSION_HANDLE } else { handle + 1 };
+            handle = if handle >= LAST_SESSION_HANDLE {
+                FIRST_SESSION_HANDLE
+            } else {
+                handle + 1
+            };
             if handle == *next {
                 return Err(Error::DeviceMemory("session object handles exhausted"));
             }
         }
-        *next = if handle >= LAST_SESSION_HANDLE { FIRST_SESSION_HANDLE } else { handle + 1 };
-        let entry = Entry { handle, version: 0, attributes: object.attributes, sealed: None, key: object.key };
-        objects.insert(handle, SessionObject { owner, entry: Arc::new(entry) });
+        *next = if handle >= LAST_SESSION_HANDLE {
+            FIRST_SESSION_HANDLE
+        } else {
+            handle + 1
+        };
+        let entry = Entry {
+            handle,
+            version: 0,
+            attributes: object.attributes,
+            sealed: None,
+            key: object.key,
+        };
+        objects.insert(
+            handle,
+            SessionObject {
+                owner,
+                entry: Arc::new(entry),
+            },
+        );
         Ok(handle)
     }
 
@@ -300,12 +361,23 @@ impl Inner {
     pub fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
         if !entry.is_token() {
             let mut objects = self.session_objects.write();
-            let object = objects.get_mut(&entry.handle).ok_or(Error::ObjectHandleInvalid)?;
+            let object = objects
+                .get_mut(&entry.handle)
+                .ok_or(Error::ObjectHandleInvalid)?;
             let key = object.entry.key.clone();
-            object.entry = Arc::new(Entry { handle: entry.handle, version: 0, attributes, sealed: None, key });
+            object.entry = Arc::new(Entry {
+                handle: entry.handle,
+                version: 0,
+                attributes,
+                sealed: None,
+                key,
+            });
             return Ok(());
         }
-        match self.database.update_object(entry.handle, entry.version, &attributes)? {
+        match self
+            .database
+            .update_object(entry.handle, entry.version, &attributes)?
+        {
             Some(version) => {
                 let updated = Entry {
                     handle: entry.handle,
@@ -321,7 +393,9 @@ impl Inner {
                 self.cache.write().remove(&entry.handle);
                 match self.database.object(entry.handle)? {
                     None => Err(Error::ObjectHandleInvalid),
-                    Some(_) => Err(Error::FunctionFailed("object changed by another process; try again".into())),
+                    Some(_) => Err(Error::FunctionFailed(
+                        "object changed by another process; try again".into(),
+                    )),
                 }
             }
         }
@@ -346,9 +420,14 @@ impl Inner {
     /// entries that went stale.
     pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
         let rows = self.database.objects()?;
-        let versions: HashMap<Handle, i64> = rows.iter().map(|row| (row.handle, row.version)).collect();
-        self.cache.write().retain(|handle, entry| versions.get(handle) == Some(&entry.version));
-        let visible = |attributes: &Attributes| access.sees_private() || !attributes.bool_or(CKA_PRIVATE, true);
+        let versions: HashMap<Handle, i64> =
+            rows.iter().map(|row| (row.handle, row.version)).collect();
+        self.cache
+            .write()
+            .retain(|handle, entry| versions.get(handle) == Some(&entry.version));
+        let visible = |attributes: &Attributes| {
+            access.sees_private() || !attributes.bool_or(CKA_PRIVATE, true)
+        };
         let mut handles: Vec<Handle> = rows
             .iter()
             .filter(|row| visible(&row.attributes) && row.attributes.matches(template))
@@ -358,7 +437,9 @@ impl Inner {
             self.session_objects
                 .read()
                 .values()
-                .filter(|object| visible(&object.entry.attributes) && object.entry.attributes.matches(template))
+                .filter(|object| {
+                    visible(&object.entry.attributes) && object.entry.attributes.matches(template)
+                })
                 .map(|object| object.entry.handle),
         );
         Ok(handles)
@@ -371,11 +452,15 @@ impl Inner {
 
     /// Destroys the private session objects (at logout).
     pub fn drop_private_session_objects(&self) {
-        self.session_objects.write().retain(|_, object| !object.entry.is_private());
+        self.session_objects
+            .write()
+            .retain(|_, object| !object.entry.is_private());
     }
 
     /// Destroys the session objects `session` owns.
     pub fn close_session(&self, session: CK_SESSION_HANDLE) {
-        self.session_objects.write().retain(|_, object| object.owner != session);
+        self.session_objects
+            .write()
+            .retain(|_, object| object.owner != session);
     }
 }

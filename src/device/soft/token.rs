@@ -25,11 +25,21 @@ impl Inner {
             Ok(row) => row,
             Err(error) => {
                 tracing::warn!("soft token: cannot read token state: {error}");
-                return TokenStatus { min_pin_len: pins::MIN_PIN_LEN, max_pin_len: pins::MAX_PIN_LEN, ..TokenStatus::default() };
+                return TokenStatus {
+                    min_pin_len: pins::MIN_PIN_LEN,
+                    max_pin_len: pins::MAX_PIN_LEN,
+                    ..TokenStatus::default()
+                };
             }
         };
         let max = self.options.max_pin_failures;
-        let flags = |failures: u32| (failures > 0 && failures < max, failures + 1 == max, failures >= max);
+        let flags = |failures: u32| {
+            (
+                failures > 0 && failures < max,
+                failures + 1 == max,
+                failures >= max,
+            )
+        };
         let (user_pin_count_low, user_pin_final_try, user_pin_locked) = flags(row.user_failures);
         let (so_pin_count_low, so_pin_final_try, so_pin_locked) = flags(row.so_failures);
         TokenStatus {
@@ -98,7 +108,8 @@ impl Inner {
         }
         let token_key = pins::new_token_key()?;
         let so_record = pins::seal_token_key(&token_key, so_pin, self.options.kdf_iterations)?;
-        self.database.initialize(label, &so_record, &pins::key_check(&token_key))?;
+        self.database
+            .initialize(label, &so_record, &pins::key_check(&token_key))?;
         self.forget_keys();
         self.forget_objects();
         self.forget_signing_key();

@@ -3,6 +3,7 @@
 
 mod at_rest;
 mod attributes;
+mod errors;
 mod objects;
 mod operations;
 mod sharing;
@@ -28,7 +29,11 @@ pub const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 
 pub const ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
 
 pub fn options(dir: &Path) -> SoftOptions {
-    SoftOptions { token_dir: dir.to_path_buf(), max_pin_failures: MAX_FAILURES, kdf_iterations: 1000 }
+    SoftOptions {
+        token_dir: dir.to_path_buf(),
+        max_pin_failures: MAX_FAILURES,
+        kdf_iterations: 1000,
+    }
 }
 
 /// A device on `dir`, opened as is.
@@ -41,7 +46,9 @@ pub fn initialized() -> (TempDir, SoftDevice) {
     let dir = TempDir::new().expect("tempdir");
     let device = open(dir.path());
     device.init_token(SO_PIN, "test token").expect("init_token");
-    device.login(UserType::SecurityOfficer, SO_PIN).expect("so login");
+    device
+        .login(UserType::SecurityOfficer, SO_PIN)
+        .expect("so login");
     device.init_pin(USER_PIN).expect("init_pin");
     device.logout();
     (dir, device)
@@ -56,17 +63,32 @@ pub fn logged_in() -> (TempDir, SoftDevice) {
 
 /// The user in a read/write session 1.
 pub fn user_rw() -> Access {
-    Access { user: true, so: false, read_write: true, session: 1 }
+    Access {
+        user: true,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
 }
 
 /// The user in a read-only session 1.
 pub fn user_ro() -> Access {
-    Access { user: true, so: false, read_write: false, session: 1 }
+    Access {
+        user: true,
+        so: false,
+        read_write: false,
+        session: 1,
+    }
 }
 
 /// Nobody logged in, read/write session 1.
 pub fn public_rw() -> Access {
-    Access { user: false, so: false, read_write: true, session: 1 }
+    Access {
+        user: false,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
 }
 
 pub fn ulong(kind: CK_ATTRIBUTE_TYPE, value: CK_ULONG) -> Attribute {
@@ -105,8 +127,17 @@ pub fn data_template(label: &str) -> Vec<Attribute> {
 }
 
 /// One attribute's value, panicking with the result when it is not a value.
-pub fn value_of(device: &SoftDevice, access: &Access, handle: Handle, kind: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
-    match device.get_attributes(access, handle, &[kind]).expect("get_attributes").pop() {
+pub fn value_of(
+    device: &SoftDevice,
+    access: &Access,
+    handle: Handle,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> Vec<u8> {
+    match device
+        .get_attributes(access, handle, &[kind])
+        .expect("get_attributes")
+        .pop()
+    {
         Some(crate::object::AttributeResult::Value(value)) => value,
         other => panic!("attribute 0x{kind:x}: {other:?}"),
     }
@@ -114,9 +145,18 @@ pub fn value_of(device: &SoftDevice, access: &Access, handle: Handle, kind: CK_A
 
 /// Generates an RSA-2048 token key pair with `id`; returns (public, private).
 pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
-    let public = [boolean(CKA_TOKEN, true), ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_ID, id)];
+    let public = [
+        boolean(CKA_TOKEN, true),
+        ulong(CKA_MODULUS_BITS, 2048),
+        bytes(CKA_ID, id),
+    ];
     let private = [boolean(CKA_TOKEN, true), bytes(CKA_ID, id)];
     device
-        .generate_key_pair(&user_rw(), &crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN), &public, &private)
+        .generate_key_pair(
+            &user_rw(),
+            &crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
+            &public,
+            &private,
+        )
         .expect("generate RSA pair")
 }

@@ -5,14 +5,18 @@ use crate::error::Error;
 
 fn verifies(public_der: &[u8], message: &[u8], signature: &[u8]) -> bool {
     let key = openssl::pkey::PKey::public_key_from_der(public_der).unwrap();
-    let mut verifier = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha512(), &key).unwrap();
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha512(), &key).unwrap();
     verifier.verify_oneshot(signature, message).unwrap()
 }
 
 #[test]
 fn the_own_key_does_not_exist_before_the_first_login() {
     let (_dir, device) = initialized();
-    assert!(matches!(device.blob_signing_key(None), Err(Error::UserNotLoggedIn)));
+    assert!(matches!(
+        device.blob_signing_key(None),
+        Err(Error::UserNotLoggedIn)
+    ));
 }
 
 #[test]
@@ -25,17 +29,30 @@ fn the_own_key_signs_rs512_and_survives_a_restart() {
     drop(device);
     let reopened = open(dir.path());
     let again = reopened.blob_signing_key(None).unwrap();
-    assert_eq!((again.key_id(), again.public_key_der()), (key.key_id(), key.public_key_der()));
-    assert!(matches!(again.sign_rs512(b"blob"), Err(Error::UserNotLoggedIn)));
+    assert_eq!(
+        (again.key_id(), again.public_key_der()),
+        (key.key_id(), key.public_key_der())
+    );
+    assert!(matches!(
+        again.sign_rs512(b"blob"),
+        Err(Error::UserNotLoggedIn)
+    ));
     reopened.login(UserType::User, USER_PIN).unwrap();
-    assert!(verifies(&again.public_key_der(), b"more", &again.sign_rs512(b"more").unwrap()));
+    assert!(verifies(
+        &again.public_key_der(),
+        b"more",
+        &again.sign_rs512(b"more").unwrap()
+    ));
 }
 
 #[test]
 fn the_own_key_is_invisible_to_searches() {
     let (_dir, device) = logged_in();
     device.blob_signing_key(None).unwrap();
-    assert_eq!(device.find_objects(&user_rw(), &[]).unwrap(), Vec::<Handle>::new());
+    assert_eq!(
+        device.find_objects(&user_rw(), &[]).unwrap(),
+        Vec::<Handle>::new()
+    );
 }
 
 #[test]
@@ -57,11 +74,23 @@ fn a_configured_key_is_found_by_its_id_text_and_needs_login_to_sign() {
     let (dir, device) = logged_in();
     let (public, _) = rsa_pair(&device, b"blob-signer");
     let key = device.blob_signing_key(Some("blob-signer")).unwrap();
-    assert_eq!(key.public_key_der(), value_of(&device, &user_rw(), public, CKA_PUBLIC_KEY_INFO));
-    assert!(verifies(&key.public_key_der(), b"m", &key.sign_rs512(b"m").unwrap()));
-    let before_login = open(dir.path()).blob_signing_key(Some("blob-signer")).unwrap();
+    assert_eq!(
+        key.public_key_der(),
+        value_of(&device, &user_rw(), public, CKA_PUBLIC_KEY_INFO)
+    );
+    assert!(verifies(
+        &key.public_key_der(),
+        b"m",
+        &key.sign_rs512(b"m").unwrap()
+    ));
+    let before_login = open(dir.path())
+        .blob_signing_key(Some("blob-signer"))
+        .unwrap();
     assert_eq!(before_login.key_id(), key.key_id());
-    assert!(matches!(before_login.sign_rs512(b"m"), Err(Error::UserNotLoggedIn)));
+    assert!(matches!(
+        before_login.sign_rs512(b"m"),
+        Err(Error::UserNotLoggedIn)
+    ));
 }
 
 #[test]
