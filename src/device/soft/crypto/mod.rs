@@ -7,17 +7,25 @@
 
 mod at_rest;
 mod cipher;
+#[cfg(test)]
+mod cipher_tests;
 mod der;
 mod digest;
 mod keys;
 #[cfg(test)]
 mod keys_tests;
 mod loaded;
+#[cfg(test)]
+mod mechanism_tests;
 mod mechanisms;
 mod sign;
 #[cfg(test)]
+mod sign_tests;
+#[cfg(test)]
 mod test_support;
 mod wrap;
+#[cfg(test)]
+mod wrap_tests;
 
 use crate::device::{
     CipherOperation, DigestOperation, Mechanism, MechanismParameter, SignOperation, VerifyOperation,
