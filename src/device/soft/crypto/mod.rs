@@ -6,17 +6,31 @@
 //! material and a mechanism and does the math.
 
 mod at_rest;
+mod cipher;
+#[cfg(test)]
+mod cipher_tests;
 mod der;
+mod digest;
 mod keys;
 #[cfg(test)]
 mod keys_tests;
+mod loaded;
+#[cfg(test)]
+mod mechanism_tests;
+mod mechanisms;
+mod sign;
+#[cfg(test)]
+mod sign_tests;
 #[cfg(test)]
 mod test_support;
+mod wrap;
+#[cfg(test)]
+mod wrap_tests;
 
 use crate::device::{
-    CipherOperation, DigestOperation, Mechanism, MechanismInfo, SignOperation, VerifyOperation,
+    CipherOperation, DigestOperation, Mechanism, MechanismParameter, SignOperation, VerifyOperation,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::Attributes;
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
@@ -27,6 +41,7 @@ pub use keys::{
     generate_ec, generate_rsa, generate_secret, import_private, import_public, private_from_der,
     private_to_der, public_from_der, public_from_private, public_to_der,
 };
+pub use mechanisms::mechanism_infos;
 
 /// Key material ready for use: parsed once, shared by every operation.
 pub enum KeyMaterial {
@@ -43,12 +58,6 @@ pub struct LoadedKey {
     /// `CKK_RSA`, `CKK_EC`, `CKK_EC_EDWARDS`, `CKK_AES` or `CKK_GENERIC_SECRET`.
     pub key_type: CK_KEY_TYPE,
     pub material: KeyMaterial,
-}
-
-/// Every mechanism the software device supports, with truthful sizes and flags
-/// (sizes in bits for RSA/EC, bytes for AES and generic secrets, as PKCS#11 says).
-pub fn mechanism_infos() -> Vec<MechanismInfo> {
-    todo!()
 }
 
 /// The public attributes that describe `key`: for RSA `CKA_MODULUS`,
@@ -72,14 +81,12 @@ pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
 /// `update` with `Error::FunctionFailed`... no: they buffer the data, as
 /// their input is bounded (PKCS#11 allows refusing; buffering is friendlier).
 pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
-    let _ = (key, mechanism);
-    todo!()
+    sign::sign_init(key, mechanism)
 }
 
 /// Starts a verification with `key` (a public key, a private key, or a secret for HMAC).
 pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
-    let _ = (key, mechanism);
-    todo!()
+    sign::verify_init(key, mechanism)
 }
 
 /// Starts an encryption.
@@ -87,8 +94,7 @@ pub fn encrypt_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
 ) -> Result<Box<dyn CipherOperation>> {
-    let _ = (key, mechanism);
-    todo!()
+    cipher::cipher_init(key, mechanism, true)
 }
 
 /// Starts a decryption.
@@ -96,22 +102,19 @@ pub fn decrypt_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
 ) -> Result<Box<dyn CipherOperation>> {
-    let _ = (key, mechanism);
-    todo!()
+    cipher::cipher_init(key, mechanism, false)
 }
 
 /// Starts a digest (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512).
 pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
-    let _ = mechanism;
-    todo!()
+    digest::digest_init(mechanism)
 }
 
 /// Wraps `key_bytes` (a secret key's value, or a private key's PKCS#8 DER)
 /// with `wrapping_key` using `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_PAD` or
 /// `CKM_RSA_PKCS_OAEP`.
 pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -> Result<Vec<u8>> {
-    let _ = (mechanism, wrapping_key, key_bytes);
-    todo!()
+    wrap::wrap(mechanism, wrapping_key, key_bytes)
 }
 
 /// The inverse of [`wrap`]; a wrong key or corrupted input is `Error::WrappedKeyInvalid`.
@@ -120,8 +123,7 @@ pub fn unwrap(
     unwrapping_key: &LoadedKey,
     wrapped: &[u8],
 ) -> Result<Vec<u8>> {
-    let _ = (mechanism, unwrapping_key, wrapped);
-    todo!()
+    wrap::unwrap(mechanism, unwrapping_key, wrapped)
 }
 
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
@@ -132,6 +134,17 @@ pub fn ecdh_derive(
     private_key: &LoadedKey,
     value_len: usize,
 ) -> Result<Vec<u8>> {
-    let _ = (mechanism, private_key, value_len);
-    todo!()
+    wrap::ecdh_derive(mechanism, private_key, value_len)
+}
+
+/// Mechanisms without a parameter accept none, or an empty one (some
+/// callers pass a non-null pointer with a zero length).
+fn no_parameter(mechanism: &Mechanism) -> Result<()> {
+    match &mechanism.parameter {
+        MechanismParameter::None => Ok(()),
+        MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(()),
+        _ => Err(Error::MechanismParamInvalid(
+            "this mechanism takes no parameter",
+        )),
+    }
 }
