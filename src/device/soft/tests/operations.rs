@@ -310,3 +310,65 @@ fn ecdh_into_aes_needs_a_value_length() {
         .map_err(|e| e.rv());
     assert_eq!(result, Err(CKR_TEMPLATE_INCOMPLETE));
 }
+
+#[test]
+fn a_generated_generic_secret_computes_and_checks_an_hmac() {
+    let (_dir, device) = logged_in();
+    let template = [boolean(CKA_TOKEN, true), ulong(CKA_VALUE_LEN, 32)];
+    let mechanism = Mechanism::new(CKM_GENERIC_SECRET_KEY_GEN);
+    let key = device
+        .generate_key(&user_rw(), &mechanism, &template)
+        .unwrap();
+    let hmac = Mechanism::new(CKM_SHA256_HMAC);
+    let tag = device
+        .sign_init(&user_rw(), &hmac, key)
+        .unwrap()
+        .sign(b"data")
+        .unwrap();
+    assert_eq!(tag.len(), 32);
+    device
+        .verify_init(&user_rw(), &hmac, key)
+        .unwrap()
+        .verify(b"data", &tag)
+        .unwrap();
+}
+
+#[test]
+fn a_session_key_pair_works_until_its_session_closes() {
+    let (_dir, device) = logged_in();
+    let public = [bytes(CKA_EC_PARAMS, P256)];
+    let mechanism = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    let (public, private) = device
+        .generate_key_pair(&user_rw(), &mechanism, &public, &[])
+        .unwrap();
+    assert!(public >= 0x8000_0000 && private >= 0x8000_0000);
+    let signature = device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"s")
+        .unwrap();
+    device
+        .verify_init(&user_rw(), &ecdsa(), public)
+        .unwrap()
+        .verify(b"s", &signature)
+        .unwrap();
+    device.close_session(1);
+    let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_KEY_HANDLE_INVALID));
+}
+
+#[test]
+fn a_token_key_signs_again_after_logout_and_login() {
+    let (_dir, device) = logged_in();
+    let (_, private) = ec_pair(&device, &[]);
+    device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
+    device.logout();
+    let result = device.sign_init(&public_rw(), &ecdsa(), private).map(drop);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
+    device.login(UserType::User, USER_PIN).unwrap();
+    device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"again")
+        .unwrap();
+}
