@@ -50,7 +50,9 @@ CREATE TABLE IF NOT EXISTS signing_key (
 /// Which PIN a row column or counter belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PinOwner {
+    /// The security officer's PIN.
     SecurityOfficer,
+    /// The normal user's PIN.
     User,
 }
 
@@ -66,14 +68,19 @@ impl PinOwner {
 /// The token row as stored.
 #[derive(Clone, Debug)]
 pub struct TokenRow {
+    /// Random, chosen when the database is created, never changed.
     pub serial: String,
+    /// `C_InitToken` has run.
     pub initialized: bool,
+    /// The label given to `C_InitToken`.
     pub label: String,
     /// The token key wrapped under the SO PIN (see `pins::PinRecord`).
     pub so_pin: Option<Vec<u8>>,
     /// The token key wrapped under the user PIN; `None` before `C_InitPIN`.
     pub user_pin: Option<Vec<u8>>,
+    /// Consecutive wrong SO PINs.
     pub so_failures: u32,
+    /// Consecutive wrong user PINs.
     pub user_failures: u32,
     /// Identifies the current token key (see `pins::key_check`).
     pub key_check: Option<Vec<u8>>,
@@ -82,9 +89,11 @@ pub struct TokenRow {
 /// One token object as stored.
 #[derive(Clone, Debug)]
 pub struct ObjectRow {
+    /// The rowid, which is the object handle.
     pub handle: Handle,
     /// Grows on every change, so caches can tell a stale copy.
     pub version: i64,
+    /// Every attribute but the sensitive ones.
     pub attributes: Attributes,
     /// Key material sealed under the token key, for private and secret keys.
     pub sealed: Option<Vec<u8>>,

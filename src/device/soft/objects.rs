@@ -24,8 +24,11 @@ pub enum Origin {
     /// `C_DeriveKey` with this mechanism, from a base key with these
     /// `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` values.
     Derive {
+        /// The derivation mechanism.
         mechanism: CK_MECHANISM_TYPE,
+        /// The base key's `CKA_ALWAYS_SENSITIVE`.
         always_sensitive: bool,
+        /// The base key's `CKA_NEVER_EXTRACTABLE`.
         never_extractable: bool,
     },
 }
@@ -189,7 +192,9 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Whether a change is for `C_SetAttributeValue` or `C_CopyObject`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Change {
+    /// `C_SetAttributeValue`: modifiable attributes only.
     Set,
+    /// `C_CopyObject`: modifiable attributes, `CKA_TOKEN` and `CKA_PRIVATE`.
     Copy,
 }
 
@@ -239,7 +244,9 @@ pub enum Reveal {
     Value(Vec<u8>),
     /// A sensitive value the object may reveal: read it from the material.
     FromMaterial,
+    /// The value exists but must not leave the token.
     Sensitive,
+    /// The object has no such attribute.
     Invalid,
 }
 

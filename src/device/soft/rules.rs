@@ -40,6 +40,7 @@ const OPTIONAL_MATERIAL: u16 = NOT_ON_GENERATE | NOT_ON_UNWRAP;
 pub enum DefaultValue {
     /// No default: the value is required, computed, or comes from key material.
     Absent,
+    /// A boolean.
     Bool(bool),
     /// An empty byte string (labels, ids, dates, subjects).
     Empty,
@@ -50,8 +51,11 @@ pub enum DefaultValue {
 /// One attribute's rule within a class.
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
+    /// The attribute.
     pub kind: CK_ATTRIBUTE_TYPE,
+    /// The footnote flags (`REQUIRED_ON_CREATE`, `SENSITIVE`, ...).
     pub flags: u16,
+    /// The value when the caller gives none.
     pub default: DefaultValue,
 }
 

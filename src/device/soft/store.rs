@@ -27,9 +27,11 @@ const LAST_SESSION_HANDLE: Handle = crate::object::FIRST_CERTIFICATE_HANDLE - 1;
 
 /// One object with, once loaded, its parsed key.
 pub struct Entry {
+    /// The object handle.
     pub handle: Handle,
     /// The database row version (0 for session objects).
     pub version: i64,
+    /// Every attribute but the sensitive ones.
     pub attributes: Attributes,
     /// Material sealed under the token key (token private and secret keys).
     pub sealed: Option<Vec<u8>>,
@@ -55,13 +57,17 @@ struct SessionObject {
 
 /// A new object: its attributes and, for keys, its material.
 pub struct NewObject {
+    /// The attributes to store (`CKA_TOKEN` decides where).
     pub attributes: Attributes,
+    /// The key material, for keys.
     pub key: Option<Arc<LoadedKey>>,
 }
 
 /// The device's state shared by everything in this module.
 pub struct Inner {
+    /// The options the device was opened with.
     pub options: SoftOptions,
+    /// The token database.
     pub database: Database,
     /// The unlocked token key while someone is logged in.
     pub token_key: RwLock<Option<TokenKey>>,
