@@ -6,7 +6,13 @@ use crate::device::Mechanism;
 use crate::object::{encode_bool, Attribute, AttributeResult};
 
 /// A key-pair generation case: name, mechanism, public and private templates, expected code.
-type PairCase = (&'static str, Mechanism, Vec<Attribute>, Vec<Attribute>, CK_RV);
+type PairCase = (
+    &'static str,
+    Mechanism,
+    Vec<Attribute>,
+    Vec<Attribute>,
+    CK_RV,
+);
 
 #[test]
 fn create_object_errors_follow_the_specification() {
