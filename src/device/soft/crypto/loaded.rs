@@ -5,7 +5,7 @@ use super::keys::{RSA_MAX_BITS, RSA_USE_MIN_BITS};
 use super::{KeyMaterial, LoadedKey};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
-use openssl::pkey::{PKey, Private, Public};
+use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::pkey_ctx::PkeyCtx;
 
 /// An asymmetric key usable where only the public half is needed.
@@ -21,6 +21,14 @@ impl AsymmetricKey<'_> {
         match self {
             AsymmetricKey::Private(key) => key.bits(),
             AsymmetricKey::Public(key) => key.bits(),
+        }
+    }
+
+    /// The algorithm.
+    pub fn id(self) -> Id {
+        match self {
+            AsymmetricKey::Private(key) => key.id(),
+            AsymmetricKey::Public(key) => key.id(),
         }
     }
 

@@ -6,6 +6,8 @@
 //! material and a mechanism and does the math.
 
 mod at_rest;
+#[cfg(test)]
+mod bench_tests;
 mod cipher;
 #[cfg(test)]
 mod cipher_tests;

@@ -7,7 +7,6 @@
 //! (or, for EdDSA, the whole message) collect it and sign at the end.
 
 use super::der;
-use super::keys::Curve;
 use super::loaded::{check_rsa_size, AsymmetricKey, KeyContext};
 use super::mechanisms::Hash;
 use super::{no_parameter, LoadedKey};
@@ -15,7 +14,7 @@ use crate::device::{Mechanism, MechanismParameter, SignOperation, VerifyOperatio
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use openssl::md_ctx::MdCtx;
-use openssl::pkey::{HasPublic, PKey, PKeyRef};
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
 use openssl::pkey_ctx::PkeyCtxRef;
 use openssl::rsa::Padding;
 use std::sync::Arc;
@@ -74,6 +73,7 @@ impl Scheme {
             CKM_EDDSA => {
                 return match &mechanism.parameter {
                     MechanismParameter::None => Ok(Scheme::EdDsa),
+                    MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(Scheme::EdDsa),
                     MechanismParameter::EdDsa {
                         prehash: false,
                         context,
@@ -227,11 +227,7 @@ pub struct SignatureOperation {
 }
 
 /// The signature length and input rule of an asymmetric scheme on `key`.
-fn shape(
-    scheme: Scheme,
-    key: AsymmetricKey<'_>,
-    curve: Option<Curve>,
-) -> Result<(usize, InputRule)> {
+fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
     Ok(match scheme {
         Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) | Scheme::RsaPss { .. } => {
             check_rsa_size(key.bits())?;
@@ -260,26 +256,16 @@ fn shape(
             };
             (modulus_len, rule)
         }
-        Scheme::Ecdsa(_) => (
-            2 * curve.ok_or(Error::KeyTypeInconsistent)?.field_len(),
-            InputRule::Any,
-        ),
-        Scheme::EdDsa => (ED25519_SIGNATURE_LEN, InputRule::Any),
+        // The curve was checked when the key was made or imported; asking
+        // OpenSSL for it here would export the key on every operation.
+        Scheme::Ecdsa(_) => match (key.id(), key.bits()) {
+            (Id::EC, bits @ (256 | 384 | 521)) => (2 * bits.div_ceil(8) as usize, InputRule::Any),
+            _ => return Err(Error::KeyTypeInconsistent),
+        },
+        Scheme::EdDsa if key.id() == Id::ED25519 => (ED25519_SIGNATURE_LEN, InputRule::Any),
+        Scheme::EdDsa => return Err(Error::KeyTypeInconsistent),
         Scheme::Hmac(hash) => (hash.len(), InputRule::Any),
     })
-}
-
-/// The curve of an ECDSA or EdDSA key (checked to be one the device supports).
-fn curve_of(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<Option<Curve>> {
-    match (scheme, key) {
-        (Scheme::Ecdsa(_) | Scheme::EdDsa, AsymmetricKey::Private(key)) => {
-            Curve::of_key(key).map(Some)
-        }
-        (Scheme::Ecdsa(_) | Scheme::EdDsa, AsymmetricKey::Public(key)) => {
-            Curve::of_key(key).map(Some)
-        }
-        _ => Ok(None),
-    }
 }
 
 /// An HMAC context on a generic secret of 1 to 512 bytes.
@@ -302,7 +288,7 @@ pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn S
     } else {
         let private = key.private_key(scheme.key_type())?;
         let asymmetric = AsymmetricKey::Private(private);
-        let (signature_len, rule) = shape(scheme, asymmetric, curve_of(scheme, asymmetric)?)?;
+        let (signature_len, rule) = shape(scheme, asymmetric)?;
         let engine = match (scheme, scheme.streaming_hash()) {
             (Scheme::EdDsa, _) => {
                 let mut context = MdCtx::new()?;
@@ -370,7 +356,7 @@ pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())
     } else {
         let asymmetric = key.asymmetric_key(scheme.key_type())?;
-        let (signature_len, rule) = shape(scheme, asymmetric, curve_of(scheme, asymmetric)?)?;
+        let (signature_len, rule) = shape(scheme, asymmetric)?;
         let engine = match (scheme, scheme.streaming_hash(), asymmetric) {
             (Scheme::EdDsa, _, AsymmetricKey::Private(key)) => verify_edwards(key)?,
             (Scheme::EdDsa, _, AsymmetricKey::Public(key)) => verify_edwards(key)?,
