@@ -1,0 +1,568 @@
+//! [`Certificates`]: the certificate objects of the application, as the
+//! provider sees them. Token certificates live in the blob store (indexed
+//! in memory, verified before use); session certificates live in memory.
+
+use super::handles::{handle_of_blob, next_session_handle, next_token_handle};
+use super::index::{TokenEntry, TokenIndex};
+use super::jws::{peek_blob, sign_blob, BlobVerifier, DeviceSigner};
+use super::rules::{check_create, check_set, fill_defaults, search_attributes, Default, CERTIFICATE_RULES};
+use super::{blob_name, metadata, x509, BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many times a token update is re-applied on top of a concurrent
+/// writer's version before giving up.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// A session certificate and the session that created it.
+#[derive(Clone, Debug)]
+struct SessionCertificate {
+    owner: CK_SESSION_HANDLE,
+    object: Attributes,
+}
+
+/// A certificate found by handle.
+enum Located {
+    Token { object: Arc<Attributes>, version: String },
+    Session(Attributes),
+}
+
+impl Located {
+    fn object(&self) -> &Attributes {
+        match self {
+            Located::Token { object, .. } => object,
+            Located::Session(object) => object,
+        }
+    }
+}
+
+/// The certificate objects of the application: token certificates in the
+/// blob store (indexed), session certificates in memory.
+///
+/// Every method is thread-safe; no lock is held across store I/O or signing.
+pub struct Certificates {
+    device: Arc<dyn Device>,
+    store: Arc<dyn BlobStore>,
+    signing_key_id: Option<String>,
+    keys: Mutex<Option<(DeviceSigner, BlobVerifier)>>,
+    index: RwLock<TokenIndex>,
+    sessions: RwLock<BTreeMap<Handle, SessionCertificate>>,
+    /// Token handles being claimed by this process right now.
+    reserved: Mutex<BTreeSet<Handle>>,
+    freshness: Mutex<Duration>,
+    last_refresh: Mutex<Option<Instant>>,
+}
+
+impl Certificates {
+    /// Opens the certificate store. Nothing is read yet: the first search
+    /// (or create) lists the store, so opening never fails on a slow store.
+    pub fn open(store: Arc<dyn BlobStore>, device: Arc<dyn Device>, signing_key_id: Option<String>) -> Result<Self> {
+        Ok(Certificates {
+            device,
+            store,
+            signing_key_id,
+            keys: Mutex::new(None),
+            index: RwLock::new(TokenIndex::default()),
+            sessions: RwLock::new(BTreeMap::new()),
+            reserved: Mutex::new(BTreeSet::new()),
+            freshness: Mutex::new(Duration::ZERO),
+            last_refresh: Mutex::new(None),
+        })
+    }
+
+    /// How long a listing of the store stays fresh: searches and creates
+    /// re-list the store when it is older. Zero (the default) re-lists on
+    /// every search, so a certificate another process created is found at once.
+    pub fn set_freshness(&self, interval: Duration) {
+        *self.freshness.lock() = interval;
+    }
+
+    /// `C_CreateObject` for a `CKO_CERTIFICATE` template (rules: [`check_create`]).
+    /// A token certificate needs a R/W session and a logged-in user (its blob
+    /// is signed by the device); a session one needs neither.
+    pub fn create(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let given = check_create(access, template)?;
+        let token = given.bool_or(CKA_TOKEN, false);
+        access.require_read_write(token)?;
+        if token {
+            require_login(access)?;
+        }
+        let object = self.build_object(access, given)?;
+        if token {
+            self.store_new_token(&object)
+        } else {
+            self.insert_session(access.session, object)
+        }
+    }
+
+    /// `C_CopyObject` of a certificate. As in the reference, a copy takes no
+    /// template: a non-empty one is `TemplateInconsistent` and nothing is
+    /// created. A token certificate's copy is a new token certificate (own
+    /// handle and blob), a session certificate's a new session certificate.
+    pub fn copy(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        let located = self.locate(access, handle)?;
+        if !template.is_empty() {
+            return Err(Error::TemplateInconsistent("a certificate copy takes no template"));
+        }
+        let object = located.object().clone();
+        if !object.bool_or(CKA_COPYABLE, true) {
+            return Err(Error::ActionProhibited("the certificate is not copyable (CKA_COPYABLE false)"));
+        }
+        match located {
+            Located::Token { .. } => {
+                access.require_read_write(true)?;
+                require_login(access)?;
+                self.store_new_token(&object)
+            }
+            Located::Session(_) => self.insert_session(access.session, object),
+        }
+    }
+
+    /// `C_DestroyObject` of a certificate: a token certificate's blob is deleted.
+    pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
+        let located = self.locate(access, handle)?;
+        if !located.object().bool_or(CKA_DESTROYABLE, true) {
+            return Err(Error::ActionProhibited("the certificate is not destroyable (CKA_DESTROYABLE false)"));
+        }
+        match located {
+            Located::Token { .. } => {
+                access.require_read_write(true)?;
+                self.store.delete(&blob_name(handle))?;
+                self.index.write().remove(handle);
+            }
+            Located::Session(_) => {
+                self.sessions.write().remove(&handle);
+            }
+        }
+        Ok(())
+    }
+
+    /// `C_GetObjectSize` of a certificate: the total size of its attribute values.
+    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        let located = self.locate(access, handle)?;
+        let size: usize = located.object().0.values().map(Vec::len).sum();
+        Ok(size as CK_ULONG)
+    }
+
+    /// `C_GetAttributeValue` of a certificate: every attribute of the
+    /// reference's second table has a value; anything else is `Invalid`.
+    pub fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+        let located = self.locate(access, handle)?;
+        let object = located.object();
+        Ok(kinds
+            .iter()
+            .map(|kind| match object.get(*kind) {
+                Some(value) => AttributeResult::Value(value.to_vec()),
+                None => AttributeResult::Invalid,
+            })
+            .collect())
+    }
+
+    /// `C_SetAttributeValue` of a certificate (rules: [`check_set`]). A
+    /// template with any refused attribute changes nothing. Changing
+    /// CKA_TOKEN moves the certificate between the blob store and memory
+    /// under the same handle; a certificate moved to memory belongs to the
+    /// calling session. Changing CKA_VALUE recomputes CKA_CHECK_VALUE and
+    /// re-derives each derivable attribute whose current value is what the
+    /// old CKA_VALUE gave (or empty); values a caller set are kept.
+    pub fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        let mut located = self.locate(access, handle)?;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (current, version) = match &located {
+                Located::Session(object) => (object.clone(), None),
+                Located::Token { object, version } => ((**object).clone(), Some(version.clone())),
+            };
+            let changes = check_set(access, &current, template)?;
+            let next = self.apply_changes(access, &current, &changes);
+            let to_token = next.bool_or(CKA_TOKEN, false);
+            access.require_read_write(version.is_some() || to_token)?;
+            let Some(version) = version else {
+                if to_token {
+                    return self.move_to_token(access, handle, &next);
+                }
+                let mut sessions = self.sessions.write();
+                let entry = sessions.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
+                entry.object = next;
+                return Ok(());
+            };
+            if !to_token {
+                self.store.delete(&blob_name(handle))?;
+                self.index.write().remove(handle);
+                self.sessions.write().insert(handle, SessionCertificate { owner: access.session, object: next });
+                return Ok(());
+            }
+            require_login(access)?;
+            let content = sign_blob(&self.keys()?.0, handle, &next)?;
+            match self.store.update(&blob_name(handle), content.as_bytes(), &metadata::encode(&next), &version)? {
+                UpdateOutcome::Updated(version) => {
+                    self.index_verified(handle, version, next);
+                    return Ok(());
+                }
+                UpdateOutcome::NotFound => {
+                    self.index.write().remove(handle);
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                UpdateOutcome::Conflict => {
+                    tracing::info!(blob = %blob_name(handle), "certificate changed by another writer; re-applying the update");
+                    if let Some(entry) = self.index.write().remove(handle) {
+                        tracing::debug!(version = %entry.version, "dropped stale index entry");
+                    }
+                    located = self.locate(access, handle)?;
+                }
+            }
+        }
+        Err(Error::FunctionFailed(format!("{}: too many concurrent updates", blob_name(handle))))
+    }
+
+    /// The visible certificates matching `template`, in increasing handle
+    /// order. Token certificates are matched on the index and verified
+    /// before they are returned; a blob that fails verification is left out
+    /// (and logged once per version).
+    pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.refresh_if_due()?;
+        let candidates = self.index.read().candidates(template, access.sees_private());
+        let mut found = BTreeSet::new();
+        for handle in candidates {
+            if let Ok((object, _)) = self.load_token(handle) {
+                if visible(access, &object) && object.matches(template) {
+                    found.insert(handle);
+                }
+            }
+        }
+        for (handle, session) in self.sessions.read().iter() {
+            if visible(access, &session.object) && session.object.matches(template) {
+                found.insert(*handle);
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    /// Drops the session certificates created by `session`.
+    pub fn close_session(&self, session: CK_SESSION_HANDLE) {
+        self.sessions.write().retain(|_, certificate| certificate.owner != session);
+    }
+
+    /// Drops every session certificate (`C_CloseAllSessions`, `C_Finalize`).
+    pub fn close_all_sessions(&self) {
+        self.sessions.write().clear();
+    }
+
+    // ----- internals -----
+
+    /// The certificate `handle`, if it exists and `access` may see it.
+    fn locate(&self, access: &Access, handle: Handle) -> Result<Located> {
+        let session = self.sessions.read().get(&handle).map(|s| s.object.clone());
+        let located = match session {
+            Some(object) => Located::Session(object),
+            None => {
+                let (object, version) = self.load_token(handle)?;
+                Located::Token { object, version }
+            }
+        };
+        if !visible(access, located.object()) {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(located)
+    }
+
+    fn keys(&self) -> Result<(DeviceSigner, BlobVerifier)> {
+        if let Some(keys) = self.keys.lock().as_ref() {
+            return Ok(keys.clone());
+        }
+        let key = self.device.blob_signing_key(self.signing_key_id.as_deref())?;
+        let keys = (DeviceSigner::new(key.clone())?, BlobVerifier::new(key.as_ref())?);
+        *self.keys.lock() = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// The verified token certificate `handle` and its version: from the
+    /// cache when this version was verified already, else read and verified.
+    fn load_token(&self, handle: Handle) -> Result<(Arc<Attributes>, String)> {
+        if let Some(entry) = self.index.read().get(handle) {
+            if entry.rejected {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            if let Some(object) = &entry.verified {
+                return Ok((object.clone(), entry.version.clone()));
+            }
+        }
+        let name = blob_name(handle);
+        let Some((content, version)) = self.store.read(&name)? else {
+            self.index.write().remove(handle);
+            return Err(Error::ObjectHandleInvalid);
+        };
+        let verifier = self.keys()?.1;
+        let object = match verifier.verify_blob(handle, &content) {
+            Ok(object) => object,
+            Err(reason) => {
+                tracing::warn!(blob = %name, %reason, "certificate blob failed verification; it is left out");
+                self.index.write().insert(handle, TokenEntry::rejected(version));
+                return Err(Error::ObjectHandleInvalid);
+            }
+        };
+        let mut index = self.index.write();
+        if let Some(entry) = index.get(handle) {
+            if entry.from_metadata && entry.version == version && entry.search != search_attributes(&object) {
+                tracing::warn!(blob = %name, "certificate blob metadata disagrees with its signed payload; it is left out");
+                index.insert(handle, TokenEntry::rejected(version));
+                return Err(Error::ObjectHandleInvalid);
+            }
+        }
+        let object = Arc::new(object);
+        let search = search_attributes(&object);
+        let entry = TokenEntry { version: version.clone(), search, verified: Some(object.clone()), ..TokenEntry::default() };
+        index.insert(handle, entry);
+        Ok((object, version))
+    }
+
+    fn index_verified(&self, handle: Handle, version: String, object: Attributes) {
+        let search = search_attributes(&object);
+        let entry = TokenEntry { version, search, verified: Some(Arc::new(object)), ..TokenEntry::default() };
+        self.index.write().insert(handle, entry);
+    }
+
+    /// Re-lists the store when the last listing is older than the freshness
+    /// interval, indexing new and changed blobs and forgetting deleted ones.
+    fn refresh_if_due(&self) -> Result<()> {
+        let due = match *self.last_refresh.lock() {
+            None => true,
+            Some(at) => at.elapsed() >= *self.freshness.lock(),
+        };
+        if !due {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let listing = self.store.list(BLOB_PREFIX)?;
+        let listed: HashMap<Handle, super::BlobEntry> =
+            listing.into_iter().filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry))).collect();
+        let (changed, gone): (Vec<super::BlobEntry>, Vec<(Handle, String)>) = {
+            let index = self.index.read();
+            let changed = listed
+                .iter()
+                .filter(|(handle, entry)| index.get(**handle).is_none_or(|known| known.version != entry.version))
+                .map(|(_, entry)| entry.clone())
+                .collect();
+            let gone = index
+                .versions()
+                .filter(|(handle, _)| !listed.contains_key(handle))
+                .map(|(handle, version)| (handle, version.to_owned()))
+                .collect();
+            (changed, gone)
+        };
+        let mut fresh = Vec::with_capacity(changed.len());
+        for entry in changed {
+            let Some(handle) = handle_of_blob(&entry.name) else { continue };
+            if let Some(indexed) = self.entry_from_listing(handle, entry)? {
+                fresh.push((handle, indexed));
+            }
+        }
+        let mut index = self.index.write();
+        for (handle, version) in gone {
+            // Only if unchanged since the snapshot: a blob created meanwhile stays.
+            if index.get(handle).is_some_and(|entry| entry.version == version) {
+                index.remove(handle);
+            }
+        }
+        for (handle, entry) in fresh {
+            index.insert(handle, entry);
+        }
+        drop(index);
+        *self.last_refresh.lock() = Some(Instant::now());
+        tracing::debug!(store = %self.store.describe(), elapsed = ?started.elapsed(), "certificate index refreshed");
+        Ok(())
+    }
+
+    /// The index entry of a listed blob: from its metadata when it has some,
+    /// else from its (not yet verified) payload. `None` when it vanished.
+    fn entry_from_listing(&self, handle: Handle, listed: super::BlobEntry) -> Result<Option<TokenEntry>> {
+        if let Some(map) = &listed.metadata {
+            return Ok(Some(match metadata::decode(map) {
+                Some(search) => TokenEntry { version: listed.version, search, from_metadata: true, ..TokenEntry::default() },
+                None => {
+                    tracing::warn!(blob = %listed.name, "certificate blob has unreadable metadata; it is left out");
+                    TokenEntry::rejected(listed.version)
+                }
+            }));
+        }
+        self.entry_from_store(handle)
+    }
+
+    /// The index entry of `handle` read from the store now.
+    fn entry_from_store(&self, handle: Handle) -> Result<Option<TokenEntry>> {
+        let name = blob_name(handle);
+        let Some((content, version)) = self.store.read(&name)? else {
+            return Ok(None);
+        };
+        Ok(Some(match peek_blob(handle, &content) {
+            Ok(object) => TokenEntry { version, search: search_attributes(&object), ..TokenEntry::default() },
+            Err(reason) => {
+                tracing::warn!(blob = %name, %reason, "certificate blob is unreadable; it is left out");
+                TokenEntry::rejected(version)
+            }
+        }))
+    }
+
+    /// Claims a token handle for `object` and stores its blob. Each attempt
+    /// signs a blob naming the proposed handle and creates it only if absent;
+    /// a handle another process took meanwhile is indexed and the next one tried.
+    fn store_new_token(&self, object: &Attributes) -> Result<Handle> {
+        self.refresh_if_due()?;
+        let signer = self.keys()?.0;
+        let metadata = metadata::encode(object);
+        loop {
+            let handle = self.reserve_token_handle()?;
+            let outcome = sign_blob(&signer, handle, object)
+                .and_then(|content| self.store.create(&blob_name(handle), content.as_bytes(), &metadata));
+            match outcome {
+                Ok(CreateOutcome::Created(version)) => {
+                    self.index_verified(handle, version, object.clone());
+                    self.reserved.lock().remove(&handle);
+                    return Ok(handle);
+                }
+                Ok(CreateOutcome::AlreadyExists) => {
+                    let entry = self.entry_from_store(handle);
+                    let mut index = self.index.write();
+                    index.insert(handle, entry.ok().flatten().unwrap_or_default());
+                    self.reserved.lock().remove(&handle);
+                }
+                Err(error) => {
+                    self.reserved.lock().remove(&handle);
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Proposes the next token handle and reserves it in this process.
+    fn reserve_token_handle(&self) -> Result<Handle> {
+        let index = self.index.read();
+        let sessions = self.sessions.read();
+        let mut reserved = self.reserved.lock();
+        let highest = index.highest().max(reserved.last().copied());
+        let in_use = |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_token_handle(highest, in_use).ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        reserved.insert(handle);
+        Ok(handle)
+    }
+
+    fn insert_session(&self, owner: CK_SESSION_HANDLE, object: Attributes) -> Result<Handle> {
+        let index = self.index.read();
+        let mut sessions = self.sessions.write();
+        let reserved = self.reserved.lock();
+        let in_use = |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_session_handle(in_use).ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        sessions.insert(handle, SessionCertificate { owner, object });
+        Ok(handle)
+    }
+
+    /// Moves a session certificate to the store under its own handle.
+    fn move_to_token(&self, access: &Access, handle: Handle, object: &Attributes) -> Result<()> {
+        require_login(access)?;
+        let content = sign_blob(&self.keys()?.0, handle, object)?;
+        let name = blob_name(handle);
+        match self.store.create(&name, content.as_bytes(), &metadata::encode(object))? {
+            CreateOutcome::Created(version) => {
+                self.sessions.write().remove(&handle);
+                self.index_verified(handle, version, object.clone());
+                Ok(())
+            }
+            CreateOutcome::AlreadyExists => {
+                tracing::error!(blob = %name, "cannot move a session certificate to the token: another process stored a certificate under its handle");
+                Err(Error::FunctionFailed(format!("{name} is taken by another token certificate")))
+            }
+        }
+    }
+
+    /// A new certificate: the caller's attributes, then what CKA_VALUE
+    /// gives for the ones left out, then the plain defaults. A caller's
+    /// CKA_CHECK_VALUE must be the one CKA_VALUE gives.
+    fn build_object(&self, access: &Access, given: Attributes) -> Result<Attributes> {
+        let derived = self.derive(access, &given);
+        if let Some(check) = given.get(CKA_CHECK_VALUE) {
+            if !check.is_empty() && Some(check) != derived.get(CKA_CHECK_VALUE) {
+                return Err(Error::AttributeValueInvalid(CKA_CHECK_VALUE));
+            }
+        }
+        let mut object = given;
+        object.0.remove(&CKA_CHECK_VALUE);
+        for (kind, value) in derived.0 {
+            object.0.entry(kind).or_insert(value);
+        }
+        fill_defaults(&mut object);
+        Ok(object)
+    }
+
+    /// What `object`'s CKA_VALUE gives, with the issuer's key looked up
+    /// among the visible certificates when the issuer is another one.
+    fn derive(&self, access: &Access, object: &Attributes) -> Attributes {
+        let value = object.get(CKA_VALUE).unwrap_or_default();
+        let algorithm = object.ulong(CKA_NAME_HASH_ALGORITHM).unwrap_or(CKM_SHA_1);
+        let issuer_key = x509::parse(value)
+            .filter(|parsed| !parsed.is_self_issued())
+            .and_then(|parsed| self.issuer_key(access, &parsed.issuer));
+        x509::derived_attributes(value, algorithm, issuer_key.as_deref())
+    }
+
+    /// The subject public key of a visible certificate whose subject is `issuer`.
+    fn issuer_key(&self, access: &Access, issuer: &[u8]) -> Option<Vec<u8>> {
+        let key_of = |object: &Attributes| {
+            x509::parse(object.get(CKA_VALUE)?).filter(|p| p.subject == issuer).map(|p| p.subject_public_key)
+        };
+        let in_sessions = self
+            .sessions
+            .read()
+            .values()
+            .filter(|s| visible(access, &s.object) && s.object.get(CKA_SUBJECT) == Some(issuer))
+            .find_map(|s| key_of(&s.object));
+        if in_sessions.is_some() {
+            return in_sessions;
+        }
+        let handles = self.index.read().with_subject(issuer);
+        handles.into_iter().find_map(|handle| {
+            let (object, _) = self.load_token(handle).ok()?;
+            visible(access, &object).then(|| key_of(&object)).flatten()
+        })
+    }
+
+    /// `current` with `changes` applied and, when CKA_VALUE or the hash
+    /// algorithm changed, the derived attributes brought up to date.
+    fn apply_changes(&self, access: &Access, current: &Attributes, changes: &Attributes) -> Attributes {
+        let mut next = current.clone();
+        for (kind, value) in &changes.0 {
+            next.set(*kind, value.clone());
+        }
+        if !changes.contains(CKA_VALUE) && !changes.contains(CKA_NAME_HASH_ALGORITHM) {
+            return next;
+        }
+        let (old, new) = (self.derive(access, current), self.derive(access, &next));
+        for rule in CERTIFICATE_RULES.iter().filter(|r| r.default == Default::FromCertificate) {
+            let was_derived = current.get(rule.kind).is_none_or(|v| v.is_empty() || Some(v) == old.get(rule.kind));
+            if was_derived && !changes.contains(rule.kind) {
+                next.set(rule.kind, new.get(rule.kind).unwrap_or_default().to_vec());
+            }
+        }
+        next.set(CKA_CHECK_VALUE, new.get(CKA_CHECK_VALUE).unwrap_or_default().to_vec());
+        next
+    }
+}
+
+/// Private certificates are visible only once the user is logged in.
+fn visible(access: &Access, object: &Attributes) -> bool {
+    access.sees_private() || !object.bool_or(CKA_PRIVATE, false)
+}
+
+/// Writing a token certificate needs the device to sign, so someone must be
+/// logged in; whether that login may sign is the device's answer.
+fn require_login(access: &Access) -> Result<()> {
+    if access.user || access.so {
+        Ok(())
+    } else {
+        Err(Error::UserNotLoggedIn)
+    }
+}
