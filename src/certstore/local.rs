@@ -49,10 +49,12 @@ impl LocalStore {
 
     /// Opens the directory of a `file:///absolute/dir` URL.
     pub fn from_url(url: &str) -> Result<Self> {
-        let parsed = url::Url::parse(url).map_err(|e| Error::GeneralError(format!("CERTSTORAGE_URL {url}: {e}")))?;
-        if parsed.scheme() != "file" {
-            return Err(Error::GeneralError(format!("CERTSTORAGE_URL {url} is not a file:// URL")));
+        // The URL parser would make `file:relative/dir` absolute; only the
+        // explicit `file:///abs/dir` (or `file://localhost/abs/dir`) form is taken.
+        if !url.starts_with("file:///") && !url.starts_with("file://localhost/") {
+            return Err(Error::GeneralError(format!("CERTSTORAGE_URL {url} is not a file:///absolute/dir URL")));
         }
+        let parsed = url::Url::parse(url).map_err(|e| Error::GeneralError(format!("CERTSTORAGE_URL {url}: {e}")))?;
         let path = parsed
             .to_file_path()
             .map_err(|_| Error::GeneralError(format!("CERTSTORAGE_URL {url} is not an absolute local path")))?;

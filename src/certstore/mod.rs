@@ -12,6 +12,9 @@ pub mod metadata;
 pub mod rules;
 pub mod x509;
 
+#[cfg(test)]
+mod tests;
+
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use std::collections::BTreeMap;
