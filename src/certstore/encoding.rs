@@ -12,7 +12,11 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 pub fn base64url_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let sextets = [(n >> 18) & 63, (n >> 12) & 63, (n >> 6) & 63, n & 63];
         for sextet in sextets.iter().take(chunk.len() + 1) {
@@ -51,6 +55,8 @@ pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
 /// The JSON form of an attribute value: Bool -> bool, Ulong -> number,
 /// Utf8 -> string, Date -> `"YYYYMMDD"` or `""`, Bytes -> base64url string.
 /// `None` for a kind that has no blob encoding or a malformed value.
+// CK_ULONG is u32 on Windows, where the conversions are not useless.
+#[allow(clippy::useless_conversion)]
 pub fn value_to_json(kind: AttributeType, value: &[u8]) -> Option<Value> {
     let value_kind = value_kind(kind)?;
     if !is_well_formed(value_kind, value) {
@@ -59,7 +65,9 @@ pub fn value_to_json(kind: AttributeType, value: &[u8]) -> Option<Value> {
     Some(match value_kind {
         ValueKind::Bool => Value::Bool(decode_bool(value)?),
         ValueKind::Ulong => Value::from(u64::try_from(decode_ulong(value)?).ok()?),
-        ValueKind::Utf8 | ValueKind::Date => Value::String(std::str::from_utf8(value).ok()?.to_owned()),
+        ValueKind::Utf8 | ValueKind::Date => {
+            Value::String(std::str::from_utf8(value).ok()?.to_owned())
+        }
         ValueKind::Bytes => Value::String(base64url_encode(value)),
         ValueKind::MechanismArray | ValueKind::AttributeArray => return None,
     })
@@ -67,6 +75,7 @@ pub fn value_to_json(kind: AttributeType, value: &[u8]) -> Option<Value> {
 
 /// The inverse of [`value_to_json`]: `None` when the JSON does not have the
 /// form the attribute's kind requires.
+#[allow(clippy::useless_conversion)]
 pub fn value_from_json(kind: AttributeType, json: &Value) -> Option<Vec<u8>> {
     let value_kind = value_kind(kind)?;
     let value = match (value_kind, json) {
@@ -113,8 +122,16 @@ mod tests {
         let cases: Vec<(AttributeType, Vec<u8>, Value)> = vec![
             (CKA_TOKEN, encode_bool(true), Value::Bool(true)),
             (CKA_CLASS, encode_ulong(CKO_CERTIFICATE), Value::from(1u64)),
-            (CKA_LABEL, "MyCertificate".into(), Value::from("MyCertificate")),
-            (CKA_START_DATE, b"20250516".to_vec(), Value::from("20250516")),
+            (
+                CKA_LABEL,
+                "MyCertificate".into(),
+                Value::from("MyCertificate"),
+            ),
+            (
+                CKA_START_DATE,
+                b"20250516".to_vec(),
+                Value::from("20250516"),
+            ),
             (CKA_END_DATE, Vec::new(), Value::from("")),
             (CKA_ID, vec![123], Value::from("ew")),
         ];

@@ -28,7 +28,11 @@ pub struct TokenEntry {
 impl TokenEntry {
     /// An entry for a blob that failed verification.
     pub fn rejected(version: String) -> Self {
-        TokenEntry { version, rejected: true, ..TokenEntry::default() }
+        TokenEntry {
+            version,
+            rejected: true,
+            ..TokenEntry::default()
+        }
     }
 
     /// Private, as far as the index knows.
@@ -62,7 +66,9 @@ impl TokenIndex {
 
     /// Every known handle with its version.
     pub fn versions(&self) -> impl Iterator<Item = (Handle, &str)> {
-        self.entries.iter().map(|(handle, entry)| (*handle, entry.version.as_str()))
+        self.entries
+            .iter()
+            .map(|(handle, entry)| (*handle, entry.version.as_str()))
     }
 
     /// Number of known blobs.
@@ -79,7 +85,10 @@ impl TokenIndex {
     pub fn insert(&mut self, handle: Handle, entry: TokenEntry) {
         self.remove(handle);
         if let Some(label) = entry.search.get(CKA_LABEL) {
-            self.by_label.entry(label.to_vec()).or_default().insert(handle);
+            self.by_label
+                .entry(label.to_vec())
+                .or_default()
+                .insert(handle);
         }
         self.entries.insert(handle, entry);
     }
@@ -102,11 +111,16 @@ impl TokenIndex {
     /// attributes only, leaving out rejected blobs and, unless
     /// `sees_private`, private ones. In increasing order.
     pub fn candidates(&self, template: &Template, sees_private: bool) -> Vec<Handle> {
-        let searchable: Vec<_> = template.iter().filter(|a| searchable_kinds().any(|k| k == a.kind)).collect();
+        let searchable: Vec<_> = template
+            .iter()
+            .filter(|a| searchable_kinds().any(|k| k == a.kind))
+            .collect();
         let keep = |entry: &TokenEntry| {
             !entry.rejected
                 && (sees_private || !entry.is_private())
-                && searchable.iter().all(|a| entry.search.get(a.kind) == Some(a.value.as_slice()))
+                && searchable
+                    .iter()
+                    .all(|a| entry.search.get(a.kind) == Some(a.value.as_slice()))
         };
         match template.iter().find(|a| a.kind == CKA_LABEL) {
             Some(label) => self
@@ -117,7 +131,12 @@ impl TokenIndex {
                 .filter(|handle| self.entries.get(handle).is_some_and(keep))
                 .copied()
                 .collect(),
-            None => self.entries.iter().filter(|(_, entry)| keep(entry)).map(|(handle, _)| *handle).collect(),
+            None => self
+                .entries
+                .iter()
+                .filter(|(_, entry)| keep(entry))
+                .map(|(handle, _)| *handle)
+                .collect(),
         }
     }
 

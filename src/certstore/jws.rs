@@ -37,7 +37,9 @@ pub struct DeviceSigner {
 
 impl std::fmt::Debug for DeviceSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeviceSigner").field("key_id", &self.key_id).finish()
+        f.debug_struct("DeviceSigner")
+            .field("key_id", &self.key_id)
+            .finish()
     }
 }
 
@@ -46,7 +48,12 @@ impl DeviceSigner {
     pub fn new(key: Arc<dyn BlobSigningKey>) -> Result<Self> {
         let public_key = openssl::pkey::PKey::public_key_from_der(&key.public_key_der())?;
         let signature_len = public_key.rsa()?.size() as usize;
-        Ok(DeviceSigner { key_id: key.key_id(), key, signature_len, failure: Arc::new(Mutex::new(None)) })
+        Ok(DeviceSigner {
+            key_id: key.key_id(),
+            key,
+            signature_len,
+            failure: Arc::new(Mutex::new(None)),
+        })
     }
 }
 
@@ -93,7 +100,11 @@ pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> 
     let mut header = JwsHeader::new();
     header.set_token_type("JOSE");
     josekit::jws::serialize_compact(&payload(handle, object), &header, signer).map_err(|error| {
-        signer.failure.lock().take().unwrap_or_else(|| Error::FunctionFailed(format!("JWS signing: {error}")))
+        signer
+            .failure
+            .lock()
+            .take()
+            .unwrap_or_else(|| Error::FunctionFailed(format!("JWS signing: {error}")))
     })
 }
 
@@ -115,8 +126,13 @@ impl BlobVerifier {
 
     /// The certificate in `content`, stored as the blob of `handle`, once its
     /// signature, key id and handle verify; otherwise the reason it is refused.
-    pub fn verify_blob(&self, handle: Handle, content: &[u8]) -> std::result::Result<Attributes, String> {
-        let (payload, _) = josekit::jws::deserialize_compact(content, &self.verifier).map_err(|e| e.to_string())?;
+    pub fn verify_blob(
+        &self,
+        handle: Handle,
+        content: &[u8],
+    ) -> std::result::Result<Attributes, String> {
+        let (payload, _) = josekit::jws::deserialize_compact(content, &self.verifier)
+            .map_err(|e| e.to_string())?;
         read_payload(handle, &payload)
     }
 }
@@ -127,7 +143,9 @@ impl BlobVerifier {
 pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attributes, String> {
     let text = std::str::from_utf8(content).map_err(|_| "not text".to_string())?;
     let mut parts = text.split('.');
-    let (Some(_), Some(payload), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err("not a compact JWS".into());
     };
     let payload = super::encoding::base64url_decode(payload).ok_or("payload is not base64url")?;
@@ -138,21 +156,31 @@ pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attribut
 /// attribute a known certificate attribute in its JSON form, and the
 /// object a CKC_X_509 certificate with a subject and a value.
 pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attributes, String> {
-    let json: Value = serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    let json: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
     if json.get("format").and_then(Value::as_u64) != Some(FORMAT) {
         return Err("payload format is not 1".into());
     }
-    let named = json.get("handle").and_then(Value::as_u64).ok_or("payload has no handle")?;
+    let named = json
+        .get("handle")
+        .and_then(Value::as_u64)
+        .ok_or("payload has no handle")?;
     if named != handle {
-        return Err(format!("payload names handle {named}, not {handle} (renamed or copied blob)"));
+        return Err(format!(
+            "payload names handle {named}, not {handle} (renamed or copied blob)"
+        ));
     }
-    let attributes = json.get("attributes").and_then(Value::as_object).ok_or("payload has no attributes")?;
+    let attributes = json
+        .get("attributes")
+        .and_then(Value::as_object)
+        .ok_or("payload has no attributes")?;
     let mut object = Attributes::new();
     for (name, value) in attributes {
         let kind = attribute_by_name(name)
             .filter(|kind| rule_of(*kind).is_some())
             .ok_or_else(|| format!("{name} is not a certificate attribute"))?;
-        let bytes = value_from_json(kind, value).ok_or_else(|| format!("{name} has a malformed value"))?;
+        let bytes =
+            value_from_json(kind, value).ok_or_else(|| format!("{name} has a malformed value"))?;
         object.set(kind, bytes);
     }
     let is_certificate = object.ulong(CKA_CLASS) == Some(CKO_CERTIFICATE)

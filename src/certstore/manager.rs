@@ -5,7 +5,9 @@
 use super::handles::{handle_of_blob, next_session_handle, next_token_handle};
 use super::index::{TokenEntry, TokenIndex};
 use super::jws::{peek_blob, sign_blob, BlobVerifier, DeviceSigner};
-use super::rules::{check_create, check_set, fill_defaults, search_attributes, Default, CERTIFICATE_RULES};
+use super::rules::{
+    check_create, check_set, fill_defaults, search_attributes, Default, CERTIFICATE_RULES,
+};
 use super::{blob_name, metadata, x509, BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -29,7 +31,10 @@ struct SessionCertificate {
 
 /// A certificate found by handle.
 enum Located {
-    Token { object: Arc<Attributes>, version: String },
+    Token {
+        object: Arc<Attributes>,
+        version: String,
+    },
     Session(Attributes),
 }
 
@@ -62,7 +67,11 @@ pub struct Certificates {
 impl Certificates {
     /// Opens the certificate store. Nothing is read yet: the first search
     /// (or create) lists the store, so opening never fails on a slow store.
-    pub fn open(store: Arc<dyn BlobStore>, device: Arc<dyn Device>, signing_key_id: Option<String>) -> Result<Self> {
+    pub fn open(
+        store: Arc<dyn BlobStore>,
+        device: Arc<dyn Device>,
+        signing_key_id: Option<String>,
+    ) -> Result<Self> {
         Ok(Certificates {
             device,
             store,
@@ -108,11 +117,15 @@ impl Certificates {
     pub fn copy(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
         let located = self.locate(access, handle)?;
         if !template.is_empty() {
-            return Err(Error::TemplateInconsistent("a certificate copy takes no template"));
+            return Err(Error::TemplateInconsistent(
+                "a certificate copy takes no template",
+            ));
         }
         let object = located.object().clone();
         if !object.bool_or(CKA_COPYABLE, true) {
-            return Err(Error::ActionProhibited("the certificate is not copyable (CKA_COPYABLE false)"));
+            return Err(Error::ActionProhibited(
+                "the certificate is not copyable (CKA_COPYABLE false)",
+            ));
         }
         match located {
             Located::Token { .. } => {
@@ -128,7 +141,9 @@ impl Certificates {
     pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
         let located = self.locate(access, handle)?;
         if !located.object().bool_or(CKA_DESTROYABLE, true) {
-            return Err(Error::ActionProhibited("the certificate is not destroyable (CKA_DESTROYABLE false)"));
+            return Err(Error::ActionProhibited(
+                "the certificate is not destroyable (CKA_DESTROYABLE false)",
+            ));
         }
         match located {
             Located::Token { .. } => {
@@ -152,7 +167,12 @@ impl Certificates {
 
     /// `C_GetAttributeValue` of a certificate: every attribute of the
     /// reference's second table has a value; anything else is `Invalid`.
-    pub fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    pub fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         let located = self.locate(access, handle)?;
         let object = located.object();
         Ok(kinds
@@ -171,7 +191,12 @@ impl Certificates {
     /// calling session. Changing CKA_VALUE recomputes CKA_CHECK_VALUE and
     /// re-derives each derivable attribute whose current value is what the
     /// old CKA_VALUE gave (or empty); values a caller set are kept.
-    pub fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+    pub fn set_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<()> {
         let mut located = self.locate(access, handle)?;
         for _ in 0..UPDATE_ATTEMPTS {
             let (current, version) = match &located {
@@ -187,19 +212,32 @@ impl Certificates {
                     return self.move_to_token(access, handle, &next);
                 }
                 let mut sessions = self.sessions.write();
-                let entry = sessions.get_mut(&handle).ok_or(Error::ObjectHandleInvalid)?;
+                let entry = sessions
+                    .get_mut(&handle)
+                    .ok_or(Error::ObjectHandleInvalid)?;
                 entry.object = next;
                 return Ok(());
             };
             if !to_token {
                 self.store.delete(&blob_name(handle))?;
                 self.index.write().remove(handle);
-                self.sessions.write().insert(handle, SessionCertificate { owner: access.session, object: next });
+                self.sessions.write().insert(
+                    handle,
+                    SessionCertificate {
+                        owner: access.session,
+                        object: next,
+                    },
+                );
                 return Ok(());
             }
             require_login(access)?;
             let content = sign_blob(&self.keys()?.0, handle, &next)?;
-            match self.store.update(&blob_name(handle), content.as_bytes(), &metadata::encode(&next), &version)? {
+            match self.store.update(
+                &blob_name(handle),
+                content.as_bytes(),
+                &metadata::encode(&next),
+                &version,
+            )? {
                 UpdateOutcome::Updated(version) => {
                     self.index_verified(handle, version, next);
                     return Ok(());
@@ -217,7 +255,10 @@ impl Certificates {
                 }
             }
         }
-        Err(Error::FunctionFailed(format!("{}: too many concurrent updates", blob_name(handle))))
+        Err(Error::FunctionFailed(format!(
+            "{}: too many concurrent updates",
+            blob_name(handle)
+        )))
     }
 
     /// The visible certificates matching `template`, in increasing handle
@@ -226,7 +267,10 @@ impl Certificates {
     /// (and logged once per version).
     pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
         self.refresh_if_due()?;
-        let candidates = self.index.read().candidates(template, access.sees_private());
+        let candidates = self
+            .index
+            .read()
+            .candidates(template, access.sees_private());
         let mut found = BTreeSet::new();
         for handle in candidates {
             if let Ok((object, _)) = self.load_token(handle) {
@@ -245,7 +289,9 @@ impl Certificates {
 
     /// Drops the session certificates created by `session`.
     pub fn close_session(&self, session: CK_SESSION_HANDLE) {
-        self.sessions.write().retain(|_, certificate| certificate.owner != session);
+        self.sessions
+            .write()
+            .retain(|_, certificate| certificate.owner != session);
     }
 
     /// Drops every session certificate (`C_CloseAllSessions`, `C_Finalize`).
@@ -275,8 +321,13 @@ impl Certificates {
         if let Some(keys) = self.keys.lock().as_ref() {
             return Ok(keys.clone());
         }
-        let key = self.device.blob_signing_key(self.signing_key_id.as_deref())?;
-        let keys = (DeviceSigner::new(key.clone())?, BlobVerifier::new(key.as_ref())?);
+        let key = self
+            .device
+            .blob_signing_key(self.signing_key_id.as_deref())?;
+        let keys = (
+            DeviceSigner::new(key.clone())?,
+            BlobVerifier::new(key.as_ref())?,
+        );
         *self.keys.lock() = Some(keys.clone());
         Ok(keys)
     }
@@ -302,13 +353,18 @@ impl Certificates {
             Ok(object) => object,
             Err(reason) => {
                 tracing::warn!(blob = %name, %reason, "certificate blob failed verification; it is left out");
-                self.index.write().insert(handle, TokenEntry::rejected(version));
+                self.index
+                    .write()
+                    .insert(handle, TokenEntry::rejected(version));
                 return Err(Error::ObjectHandleInvalid);
             }
         };
         let mut index = self.index.write();
         if let Some(entry) = index.get(handle) {
-            if entry.from_metadata && entry.version == version && entry.search != search_attributes(&object) {
+            if entry.from_metadata
+                && entry.version == version
+                && entry.search != search_attributes(&object)
+            {
                 tracing::warn!(blob = %name, "certificate blob metadata disagrees with its signed payload; it is left out");
                 index.insert(handle, TokenEntry::rejected(version));
                 return Err(Error::ObjectHandleInvalid);
@@ -316,14 +372,24 @@ impl Certificates {
         }
         let object = Arc::new(object);
         let search = search_attributes(&object);
-        let entry = TokenEntry { version: version.clone(), search, verified: Some(object.clone()), ..TokenEntry::default() };
+        let entry = TokenEntry {
+            version: version.clone(),
+            search,
+            verified: Some(object.clone()),
+            ..TokenEntry::default()
+        };
         index.insert(handle, entry);
         Ok((object, version))
     }
 
     fn index_verified(&self, handle: Handle, version: String, object: Attributes) {
         let search = search_attributes(&object);
-        let entry = TokenEntry { version, search, verified: Some(Arc::new(object)), ..TokenEntry::default() };
+        let entry = TokenEntry {
+            version,
+            search,
+            verified: Some(Arc::new(object)),
+            ..TokenEntry::default()
+        };
         self.index.write().insert(handle, entry);
     }
 
@@ -339,13 +405,19 @@ impl Certificates {
         }
         let started = Instant::now();
         let listing = self.store.list(BLOB_PREFIX)?;
-        let listed: HashMap<Handle, super::BlobEntry> =
-            listing.into_iter().filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry))).collect();
+        let listed: HashMap<Handle, super::BlobEntry> = listing
+            .into_iter()
+            .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
+            .collect();
         let (changed, gone): (Vec<super::BlobEntry>, Vec<(Handle, String)>) = {
             let index = self.index.read();
             let changed = listed
                 .iter()
-                .filter(|(handle, entry)| index.get(**handle).is_none_or(|known| known.version != entry.version))
+                .filter(|(handle, entry)| {
+                    index
+                        .get(**handle)
+                        .is_none_or(|known| known.version != entry.version)
+                })
                 .map(|(_, entry)| entry.clone())
                 .collect();
             let gone = index
@@ -357,7 +429,9 @@ impl Certificates {
         };
         let mut fresh = Vec::with_capacity(changed.len());
         for entry in changed {
-            let Some(handle) = handle_of_blob(&entry.name) else { continue };
+            let Some(handle) = handle_of_blob(&entry.name) else {
+                continue;
+            };
             if let Some(indexed) = self.entry_from_listing(handle, entry)? {
                 fresh.push((handle, indexed));
             }
@@ -365,7 +439,10 @@ impl Certificates {
         let mut index = self.index.write();
         for (handle, version) in gone {
             // Only if unchanged since the snapshot: a blob created meanwhile stays.
-            if index.get(handle).is_some_and(|entry| entry.version == version) {
+            if index
+                .get(handle)
+                .is_some_and(|entry| entry.version == version)
+            {
                 index.remove(handle);
             }
         }
@@ -380,10 +457,19 @@ impl Certificates {
 
     /// The index entry of a listed blob: from its metadata when it has some,
     /// else from its (not yet verified) payload. `None` when it vanished.
-    fn entry_from_listing(&self, handle: Handle, listed: super::BlobEntry) -> Result<Option<TokenEntry>> {
+    fn entry_from_listing(
+        &self,
+        handle: Handle,
+        listed: super::BlobEntry,
+    ) -> Result<Option<TokenEntry>> {
         if let Some(map) = &listed.metadata {
             return Ok(Some(match metadata::decode(map) {
-                Some(search) => TokenEntry { version: listed.version, search, from_metadata: true, ..TokenEntry::default() },
+                Some(search) => TokenEntry {
+                    version: listed.version,
+                    search,
+                    from_metadata: true,
+                    ..TokenEntry::default()
+                },
                 None => {
                     tracing::warn!(blob = %listed.name, "certificate blob has unreadable metadata; it is left out");
                     TokenEntry::rejected(listed.version)
@@ -400,7 +486,11 @@ impl Certificates {
             return Ok(None);
         };
         Ok(Some(match peek_blob(handle, &content) {
-            Ok(object) => TokenEntry { version, search: search_attributes(&object), ..TokenEntry::default() },
+            Ok(object) => TokenEntry {
+                version,
+                search: search_attributes(&object),
+                ..TokenEntry::default()
+            },
             Err(reason) => {
                 tracing::warn!(blob = %name, %reason, "certificate blob is unreadable; it is left out");
                 TokenEntry::rejected(version)
@@ -417,8 +507,10 @@ impl Certificates {
         let metadata = metadata::encode(object);
         loop {
             let handle = self.reserve_token_handle()?;
-            let outcome = sign_blob(&signer, handle, object)
-                .and_then(|content| self.store.create(&blob_name(handle), content.as_bytes(), &metadata));
+            let outcome = sign_blob(&signer, handle, object).and_then(|content| {
+                self.store
+                    .create(&blob_name(handle), content.as_bytes(), &metadata)
+            });
             match outcome {
                 Ok(CreateOutcome::Created(version)) => {
                     self.index_verified(handle, version, object.clone());
@@ -445,8 +537,10 @@ impl Certificates {
         let sessions = self.sessions.read();
         let mut reserved = self.reserved.lock();
         let highest = index.highest().max(reserved.last().copied());
-        let in_use = |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
-        let handle = next_token_handle(highest, in_use).ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        let in_use =
+            |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_token_handle(highest, in_use)
+            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
         reserved.insert(handle);
         Ok(handle)
     }
@@ -455,8 +549,10 @@ impl Certificates {
         let index = self.index.read();
         let mut sessions = self.sessions.write();
         let reserved = self.reserved.lock();
-        let in_use = |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
-        let handle = next_session_handle(in_use).ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        let in_use =
+            |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_session_handle(in_use)
+            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
         sessions.insert(handle, SessionCertificate { owner, object });
         Ok(handle)
     }
@@ -466,7 +562,10 @@ impl Certificates {
         require_login(access)?;
         let content = sign_blob(&self.keys()?.0, handle, object)?;
         let name = blob_name(handle);
-        match self.store.create(&name, content.as_bytes(), &metadata::encode(object))? {
+        match self
+            .store
+            .create(&name, content.as_bytes(), &metadata::encode(object))?
+        {
             CreateOutcome::Created(version) => {
                 self.sessions.write().remove(&handle);
                 self.index_verified(handle, version, object.clone());
@@ -474,7 +573,9 @@ impl Certificates {
             }
             CreateOutcome::AlreadyExists => {
                 tracing::error!(blob = %name, "cannot move a session certificate to the token: another process stored a certificate under its handle");
-                Err(Error::FunctionFailed(format!("{name} is taken by another token certificate")))
+                Err(Error::FunctionFailed(format!(
+                    "{name} is taken by another token certificate"
+                )))
             }
         }
     }
@@ -512,7 +613,9 @@ impl Certificates {
     /// The subject public key of a visible certificate whose subject is `issuer`.
     fn issuer_key(&self, access: &Access, issuer: &[u8]) -> Option<Vec<u8>> {
         let key_of = |object: &Attributes| {
-            x509::parse(object.get(CKA_VALUE)?).filter(|p| p.subject == issuer).map(|p| p.subject_public_key)
+            x509::parse(object.get(CKA_VALUE)?)
+                .filter(|p| p.subject == issuer)
+                .map(|p| p.subject_public_key)
         };
         let in_sessions = self
             .sessions
@@ -532,7 +635,12 @@ impl Certificates {
 
     /// `current` with `changes` applied and, when CKA_VALUE or the hash
     /// algorithm changed, the derived attributes brought up to date.
-    fn apply_changes(&self, access: &Access, current: &Attributes, changes: &Attributes) -> Attributes {
+    fn apply_changes(
+        &self,
+        access: &Access,
+        current: &Attributes,
+        changes: &Attributes,
+    ) -> Attributes {
         let mut next = current.clone();
         for (kind, value) in &changes.0 {
             next.set(*kind, value.clone());
@@ -541,13 +649,21 @@ impl Certificates {
             return next;
         }
         let (old, new) = (self.derive(access, current), self.derive(access, &next));
-        for rule in CERTIFICATE_RULES.iter().filter(|r| r.default == Default::FromCertificate) {
-            let was_derived = current.get(rule.kind).is_none_or(|v| v.is_empty() || Some(v) == old.get(rule.kind));
+        for rule in CERTIFICATE_RULES
+            .iter()
+            .filter(|r| r.default == Default::FromCertificate)
+        {
+            let was_derived = current
+                .get(rule.kind)
+                .is_none_or(|v| v.is_empty() || Some(v) == old.get(rule.kind));
             if was_derived && !changes.contains(rule.kind) {
                 next.set(rule.kind, new.get(rule.kind).unwrap_or_default().to_vec());
             }
         }
-        next.set(CKA_CHECK_VALUE, new.get(CKA_CHECK_VALUE).unwrap_or_default().to_vec());
+        next.set(
+            CKA_CHECK_VALUE,
+            new.get(CKA_CHECK_VALUE).unwrap_or_default().to_vec(),
+        );
         next
     }
 }

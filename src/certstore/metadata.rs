@@ -24,7 +24,8 @@ pub fn encode(object: &Attributes) -> BTreeMap<String, String> {
     let mut metadata = BTreeMap::new();
     metadata.insert("format".to_owned(), FORMAT.to_owned());
     for kind in searchable_kinds() {
-        let (Some(name), Some(value), Some(value_kind)) = (attribute_name(kind), object.get(kind), value_kind(kind))
+        let (Some(name), Some(value), Some(value_kind)) =
+            (attribute_name(kind), object.get(kind), value_kind(kind))
         else {
             continue;
         };
@@ -100,7 +101,10 @@ mod tests {
     #[test]
     fn metadata_names_are_identifiers_and_values_are_ascii() {
         for (name, value) in encode(&sample()) {
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{name}");
+            assert!(
+                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                "{name}"
+            );
             assert!(!name.starts_with(|c: char| c.is_ascii_digit()));
             assert!(value.is_ascii(), "{name}={value}");
         }

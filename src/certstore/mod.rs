@@ -72,7 +72,12 @@ pub trait BlobStore: Send + Sync {
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>>;
     /// Creates `name` only if absent, atomically: readers see either no blob
     /// or the whole content.
-    fn create(&self, name: &str, content: &[u8], metadata: &BTreeMap<String, String>) -> Result<CreateOutcome>;
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome>;
     /// Replaces `name` only if its version is still `expected_version`, atomically.
     fn update(
         &self,
@@ -101,5 +106,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn BlobStore>> {
     if url.starts_with("file:") {
         return Ok(Arc::new(local::LocalStore::from_url(url)?));
     }
-    Err(Error::GeneralError(format!("CERTSTORAGE_URL {url}: no blob store for this URL scheme")))
+    Err(Error::GeneralError(format!(
+        "CERTSTORAGE_URL {url}: no blob store for this URL scheme"
+    )))
 }

@@ -50,7 +50,12 @@ pub struct Rule {
 }
 
 const fn rule(kind: AttributeType, default: Default, change: Change, searchable: bool) -> Rule {
-    Rule { kind, default, change, searchable }
+    Rule {
+        kind,
+        default,
+        change,
+        searchable,
+    }
 }
 
 /// Every attribute an X.509 certificate object has: the reference's second
@@ -61,25 +66,75 @@ pub const CERTIFICATE_RULES: &[Rule] = &[
     rule(CKA_PRIVATE, Default::Bool(false), Change::Free, true),
     rule(CKA_MODIFIABLE, Default::Bool(true), Change::Free, false),
     rule(CKA_LABEL, Default::Empty, Change::Free, true),
-    rule(CKA_COPYABLE, Default::Bool(true), Change::OnlyToFalse, false),
+    rule(
+        CKA_COPYABLE,
+        Default::Bool(true),
+        Change::OnlyToFalse,
+        false,
+    ),
     rule(CKA_DESTROYABLE, Default::Bool(true), Change::Free, false),
     rule(CKA_CERTIFICATE_TYPE, Default::Required, Change::Never, true),
-    rule(CKA_TRUSTED, Default::Bool(false), Change::TrueBySecurityOfficer, false),
-    rule(CKA_CERTIFICATE_CATEGORY, Default::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED), Change::Free, false),
+    rule(
+        CKA_TRUSTED,
+        Default::Bool(false),
+        Change::TrueBySecurityOfficer,
+        false,
+    ),
+    rule(
+        CKA_CERTIFICATE_CATEGORY,
+        Default::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
+        Change::Free,
+        false,
+    ),
     rule(CKA_CHECK_VALUE, Default::Computed, Change::Never, false),
-    rule(CKA_START_DATE, Default::FromCertificate, Change::Free, false),
+    rule(
+        CKA_START_DATE,
+        Default::FromCertificate,
+        Change::Free,
+        false,
+    ),
     rule(CKA_END_DATE, Default::FromCertificate, Change::Free, false),
-    rule(CKA_PUBLIC_KEY_INFO, Default::FromCertificate, Change::Free, false),
+    rule(
+        CKA_PUBLIC_KEY_INFO,
+        Default::FromCertificate,
+        Change::Free,
+        false,
+    ),
     rule(CKA_SUBJECT, Default::Required, Change::Free, true),
     rule(CKA_ID, Default::Empty, Change::Free, true),
     rule(CKA_ISSUER, Default::FromCertificate, Change::Free, true),
-    rule(CKA_SERIAL_NUMBER, Default::FromCertificate, Change::Free, true),
+    rule(
+        CKA_SERIAL_NUMBER,
+        Default::FromCertificate,
+        Change::Free,
+        true,
+    ),
     rule(CKA_VALUE, Default::Required, Change::Free, false),
     rule(CKA_URL, Default::Empty, Change::Free, false),
-    rule(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Default::FromCertificate, Change::Free, false),
-    rule(CKA_HASH_OF_ISSUER_PUBLIC_KEY, Default::FromCertificate, Change::Free, false),
-    rule(CKA_JAVA_MIDP_SECURITY_DOMAIN, Default::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED), Change::Free, false),
-    rule(CKA_NAME_HASH_ALGORITHM, Default::Ulong(CKM_SHA_1), Change::Free, false),
+    rule(
+        CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
+        Default::FromCertificate,
+        Change::Free,
+        false,
+    ),
+    rule(
+        CKA_HASH_OF_ISSUER_PUBLIC_KEY,
+        Default::FromCertificate,
+        Change::Free,
+        false,
+    ),
+    rule(
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        Default::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+        Change::Free,
+        false,
+    ),
+    rule(
+        CKA_NAME_HASH_ALGORITHM,
+        Default::Ulong(CKM_SHA_1),
+        Change::Free,
+        false,
+    ),
 ];
 
 /// The rule of `kind`, or `None` when certificates have no such attribute.
@@ -89,7 +144,10 @@ pub fn rule_of(kind: AttributeType) -> Option<&'static Rule> {
 
 /// The attributes kept in the search index (and in blob metadata).
 pub fn searchable_kinds() -> impl Iterator<Item = AttributeType> {
-    CERTIFICATE_RULES.iter().filter(|r| r.searchable).map(|r| r.kind)
+    CERTIFICATE_RULES
+        .iter()
+        .filter(|r| r.searchable)
+        .map(|r| r.kind)
 }
 
 /// The index's view of an object: only its searchable attributes.
@@ -110,7 +168,8 @@ pub fn search_attributes(object: &Attributes) -> Attributes {
 pub fn check_value(kind: AttributeType, value: &[u8]) -> Result<()> {
     rule_of(kind).ok_or(Error::AttributeTypeInvalid(kind))?;
     let value_kind = value_kind(kind).ok_or(Error::AttributeTypeInvalid(kind))?;
-    if !is_well_formed(value_kind, value) || (value_kind == ValueKind::Date && !is_real_date(value)) {
+    if !is_well_formed(value_kind, value) || (value_kind == ValueKind::Date && !is_real_date(value))
+    {
         return Err(Error::AttributeValueInvalid(kind));
     }
     Ok(())
@@ -121,7 +180,9 @@ fn is_real_date(value: &[u8]) -> bool {
         return true;
     }
     let number = |range: std::ops::Range<usize>| -> u32 {
-        value[range].iter().fold(0, |n, d| n * 10 + u32::from(d - b'0'))
+        value[range]
+            .iter()
+            .fold(0, |n, d| n * 10 + u32::from(d - b'0'))
     };
     (1..=12).contains(&number(4..6)) && (1..=31).contains(&number(6..8))
 }
@@ -134,7 +195,9 @@ pub fn read_template(template: &Template) -> Result<Attributes> {
         check_value(attribute.kind, &attribute.value)?;
         if let Some(previous) = attributes.get(attribute.kind) {
             if previous != attribute.value.as_slice() {
-                return Err(Error::TemplateInconsistent("an attribute is given twice with different values"));
+                return Err(Error::TemplateInconsistent(
+                    "an attribute is given twice with different values",
+                ));
             }
         }
         attributes.set(attribute.kind, attribute.value.clone());
@@ -159,10 +222,14 @@ pub fn check_create(access: &Access, template: &Template) -> Result<Attributes> 
             return Err(Error::AttributeValueInvalid(CKA_CLASS));
         }
     }
-    if given.contains(CKA_CERTIFICATE_TYPE) && given.ulong(CKA_CERTIFICATE_TYPE) != Some(CKC_X_509) {
+    if given.contains(CKA_CERTIFICATE_TYPE) && given.ulong(CKA_CERTIFICATE_TYPE) != Some(CKC_X_509)
+    {
         return Err(Error::CertificateTypeInvalid);
     }
-    for rule in CERTIFICATE_RULES.iter().filter(|r| r.default == Default::Required) {
+    for rule in CERTIFICATE_RULES
+        .iter()
+        .filter(|r| r.default == Default::Required)
+    {
         if !given.contains(rule.kind) {
             return Err(Error::TemplateIncomplete(rule.kind));
         }
@@ -183,7 +250,9 @@ pub fn fill_defaults(object: &mut Attributes) {
         match rule.default {
             Default::Bool(value) => object.set(rule.kind, encode_bool(value)),
             Default::Ulong(value) => object.set(rule.kind, encode_ulong(value)),
-            Default::FromCertificate | Default::Computed | Default::Empty => object.set(rule.kind, Vec::new()),
+            Default::FromCertificate | Default::Computed | Default::Empty => {
+                object.set(rule.kind, Vec::new())
+            }
             Default::Required => {}
         }
     }
@@ -201,7 +270,9 @@ pub fn fill_defaults(object: &mut Attributes) {
 /// - CKA_TRUSTED true without the SO: `AttributeReadOnly(CKA_TRUSTED)`.
 pub fn check_set(access: &Access, current: &Attributes, template: &Template) -> Result<Attributes> {
     if !current.bool_or(CKA_MODIFIABLE, true) {
-        return Err(Error::ActionProhibited("the certificate is not modifiable (CKA_MODIFIABLE false)"));
+        return Err(Error::ActionProhibited(
+            "the certificate is not modifiable (CKA_MODIFIABLE false)",
+        ));
     }
     let changes = read_template(template)?;
     for (kind, value) in &changes.0 {

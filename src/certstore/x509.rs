@@ -31,12 +31,19 @@ pub struct ParsedCertificate {
 pub fn parse(value: &[u8]) -> Option<ParsedCertificate> {
     let (_, certificate) = X509Certificate::from_der(value).ok()?;
     let validity = certificate.validity();
-    let (not_before, not_after) = (validity.not_before.to_datetime(), validity.not_after.to_datetime());
+    let (not_before, not_after) = (
+        validity.not_before.to_datetime(),
+        validity.not_after.to_datetime(),
+    );
     Some(ParsedCertificate {
         subject: certificate.subject().as_raw().to_vec(),
         issuer: certificate.issuer().as_raw().to_vec(),
         serial_number: der_integer(certificate.raw_serial()),
-        start_date: date(not_before.year(), not_before.month() as u8, not_before.day())?,
+        start_date: date(
+            not_before.year(),
+            not_before.month() as u8,
+            not_before.day(),
+        )?,
         end_date: date(not_after.year(), not_after.month() as u8, not_after.day())?,
         public_key_info: certificate.public_key().raw.to_vec(),
         subject_public_key: certificate.public_key().subject_public_key.data.to_vec(),
@@ -52,7 +59,9 @@ impl ParsedCertificate {
 }
 
 fn date(year: i32, month: u8, day: u8) -> Option<Vec<u8>> {
-    (0..=9999).contains(&year).then(|| format!("{year:04}{month:02}{day:02}").into_bytes())
+    (0..=9999)
+        .contains(&year)
+        .then(|| format!("{year:04}{month:02}{day:02}").into_bytes())
 }
 
 /// DER INTEGER (tag 0x02, definite length, content) around `content`.
@@ -62,7 +71,12 @@ fn der_integer(content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         der.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len.to_be_bytes().iter().copied().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
         der.push(0x80 | bytes.len() as u8);
         der.extend_from_slice(&bytes);
     }
@@ -73,7 +87,9 @@ fn der_integer(content: &[u8]) -> Vec<u8> {
 /// CKA_CHECK_VALUE of a certificate: the first three bytes of the SHA-1 of
 /// CKA_VALUE (PKCS#11 3.0 §4.6.2).
 pub fn check_value(value: &[u8]) -> Vec<u8> {
-    hash(MessageDigest::sha1(), value).map(|digest| digest[..3].to_vec()).unwrap_or_default()
+    hash(MessageDigest::sha1(), value)
+        .map(|digest| digest[..3].to_vec())
+        .unwrap_or_default()
 }
 
 /// The digest named by CKA_NAME_HASH_ALGORITHM; `None` for a mechanism that
@@ -117,7 +133,11 @@ pub fn derived_attributes(
     if let Some(subject_hash) = name_hash(name_hash_algorithm, &parsed.subject_public_key) {
         derived.set(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, subject_hash);
     }
-    let issuer_key = if parsed.is_self_issued() { Some(parsed.subject_public_key.as_slice()) } else { issuer_key };
+    let issuer_key = if parsed.is_self_issued() {
+        Some(parsed.subject_public_key.as_slice())
+    } else {
+        issuer_key
+    };
     if let Some(issuer_hash) = issuer_key.and_then(|key| name_hash(name_hash_algorithm, key)) {
         derived.set(CKA_HASH_OF_ISSUER_PUBLIC_KEY, issuer_hash);
     }

@@ -21,40 +21,69 @@ fn concurrent_creators_get_distinct_handles_and_verifying_blobs() {
                     (0..PER_THREAD)
                         .map(|i| {
                             let template = reference_template(true, &format!("w{worker}-{i}"));
-                            certificates.create(&Access { session: worker as CK_SESSION_HANDLE + 1, ..user() }, &template).unwrap()
+                            certificates
+                                .create(
+                                    &Access {
+                                        session: worker as CK_SESSION_HANDLE + 1,
+                                        ..user()
+                                    },
+                                    &template,
+                                )
+                                .unwrap()
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        workers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
     let distinct: BTreeSet<Handle> = handles.iter().copied().collect();
     assert_eq!(distinct.len(), 4 * PER_THREAD, "600 distinct handles");
-    assert!(distinct.iter().all(|h| crate::object::is_certificate_handle(*h)));
+    assert!(distinct
+        .iter()
+        .all(|h| crate::object::is_certificate_handle(*h)));
 
     let verifier = BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
     let mut on_disk = BTreeSet::new();
     for entry in std::fs::read_dir(fixture.dir.path()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        let Some(handle) = handle_of_blob(&name) else { continue };
+        let Some(handle) = handle_of_blob(&name) else {
+            continue;
+        };
         let content = std::fs::read(fixture.dir.path().join(blob_name(handle))).unwrap();
-        verifier.verify_blob(handle, &content).unwrap_or_else(|e| panic!("{name}: {e}"));
+        verifier
+            .verify_blob(handle, &content)
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         on_disk.insert(handle);
     }
     assert_eq!(on_disk, distinct, "600 verifying blobs, one per handle");
     let leftovers = std::fs::read_dir(fixture.dir.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".tmp-"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".tmp-")
+        })
         .count();
     assert_eq!(leftovers, 0, "no temporary file is left behind");
-    assert_eq!(fixture.certificates.find(&public(), &[]).unwrap(), distinct.into_iter().collect::<Vec<_>>());
+    assert_eq!(
+        fixture.certificates.find(&public(), &[]).unwrap(),
+        distinct.into_iter().collect::<Vec<_>>()
+    );
 }
 
 #[test]
 fn concurrent_updates_of_one_certificate_are_all_applied() {
     let fixture = Fixture::new();
-    let handle = fixture.certificates.create(&user(), &reference_template(true, "x")).unwrap();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
     let processes = [fixture.reopen(), fixture.reopen()];
     std::thread::scope(|scope| {
         for (i, certificates) in processes.iter().enumerate() {
@@ -63,7 +92,11 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
                     let kind = if i == 0 { CKA_LABEL } else { CKA_URL };
                     let text = format!("p{i}-{round}");
                     // A conflict is retried inside; losing after 3 tries is allowed but must be an error.
-                    match certificates.set_attributes(&user(), handle, &[bytes(kind, text.as_bytes())]) {
+                    match certificates.set_attributes(
+                        &user(),
+                        handle,
+                        &[bytes(kind, text.as_bytes())],
+                    ) {
                         Ok(()) | Err(Error::FunctionFailed(_)) => {}
                         Err(other) => panic!("{other}"),
                     }
@@ -72,5 +105,9 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
         }
     });
     let reopened = fixture.reopen();
-    assert_eq!(value_of(&reopened, &public(), handle, CKA_ID), vec![123], "the blob still verifies");
+    assert_eq!(
+        value_of(&reopened, &public(), handle, CKA_ID),
+        vec![123],
+        "the blob still verifies"
+    );
 }

@@ -32,21 +32,39 @@ fn a_file_url_opens_a_directory_created_when_absent() {
 #[test]
 fn create_claims_a_name_once_and_writes_exactly_the_content() {
     let (_dir, store) = store();
-    let CreateOutcome::Created(version) = store.create(NAME, b"header.payload.signature", &no_metadata()).unwrap() else {
+    let CreateOutcome::Created(version) = store
+        .create(NAME, b"header.payload.signature", &no_metadata())
+        .unwrap()
+    else {
         panic!("not created")
     };
-    assert_eq!(store.create(NAME, b"other", &no_metadata()).unwrap(), CreateOutcome::AlreadyExists);
-    assert_eq!(std::fs::read(store.directory().join(NAME)).unwrap(), b"header.payload.signature");
-    assert_eq!(store.read(NAME).unwrap(), Some((b"header.payload.signature".to_vec(), version)));
+    assert_eq!(
+        store.create(NAME, b"other", &no_metadata()).unwrap(),
+        CreateOutcome::AlreadyExists
+    );
+    assert_eq!(
+        std::fs::read(store.directory().join(NAME)).unwrap(),
+        b"header.payload.signature"
+    );
+    assert_eq!(
+        store.read(NAME).unwrap(),
+        Some((b"header.payload.signature".to_vec(), version))
+    );
 }
 
 #[test]
 fn the_second_of_two_writers_sees_a_conflict() {
     let (_dir, store) = store();
-    let CreateOutcome::Created(version) = store.create(NAME, b"v1", &no_metadata()).unwrap() else { panic!() };
-    let first = store.update(NAME, b"v2 from writer one", &no_metadata(), &version).unwrap();
+    let CreateOutcome::Created(version) = store.create(NAME, b"v1", &no_metadata()).unwrap() else {
+        panic!()
+    };
+    let first = store
+        .update(NAME, b"v2 from writer one", &no_metadata(), &version)
+        .unwrap();
     assert!(matches!(first, UpdateOutcome::Updated(_)));
-    let second = store.update(NAME, b"v2 from writer two", &no_metadata(), &version).unwrap();
+    let second = store
+        .update(NAME, b"v2 from writer two", &no_metadata(), &version)
+        .unwrap();
     assert_eq!(second, UpdateOutcome::Conflict);
     assert_eq!(store.read(NAME).unwrap().unwrap().0, b"v2 from writer one");
 }
@@ -54,21 +72,40 @@ fn the_second_of_two_writers_sees_a_conflict() {
 #[test]
 fn a_conflict_is_detected_even_when_the_content_changes_faster_than_timestamps() {
     let (_dir, store) = store();
-    let CreateOutcome::Created(mut version) = store.create(NAME, b"same-length-0", &no_metadata()).unwrap() else { panic!() };
+    let CreateOutcome::Created(mut version) = store
+        .create(NAME, b"same-length-0", &no_metadata())
+        .unwrap()
+    else {
+        panic!()
+    };
     let stale = version.clone();
     for i in 1..10 {
-        let UpdateOutcome::Updated(next) = store.update(NAME, format!("same-length-{i}").as_bytes(), &no_metadata(), &version).unwrap() else {
+        let UpdateOutcome::Updated(next) = store
+            .update(
+                NAME,
+                format!("same-length-{i}").as_bytes(),
+                &no_metadata(),
+                &version,
+            )
+            .unwrap()
+        else {
             panic!()
         };
         version = next;
     }
-    assert_eq!(store.update(NAME, b"late", &no_metadata(), &stale).unwrap(), UpdateOutcome::Conflict);
+    assert_eq!(
+        store.update(NAME, b"late", &no_metadata(), &stale).unwrap(),
+        UpdateOutcome::Conflict
+    );
 }
 
 #[test]
 fn updating_or_reading_a_missing_blob_says_so() {
     let (_dir, store) = store();
-    assert_eq!(store.update(NAME, b"x", &no_metadata(), "any").unwrap(), UpdateOutcome::NotFound);
+    assert_eq!(
+        store.update(NAME, b"x", &no_metadata(), "any").unwrap(),
+        UpdateOutcome::NotFound
+    );
     assert_eq!(store.read(NAME).unwrap(), None);
     store.delete(NAME).expect("deleting a missing blob is fine");
 }
@@ -76,16 +113,32 @@ fn updating_or_reading_a_missing_blob_says_so() {
 #[test]
 fn listing_shows_blobs_with_their_versions_and_hides_temporary_files() {
     let (_dir, store) = store();
-    let CreateOutcome::Created(version) = store.create(NAME, b"one", &no_metadata()).unwrap() else { panic!() };
+    let CreateOutcome::Created(version) = store.create(NAME, b"one", &no_metadata()).unwrap()
+    else {
+        panic!()
+    };
     std::fs::write(store.directory().join(".tmp-123"), b"partial").unwrap();
     std::fs::write(store.directory().join("unrelated"), b"x").unwrap();
     let listing = store.list(crate::certstore::BLOB_PREFIX).unwrap();
-    assert_eq!(listing, vec![crate::certstore::BlobEntry { name: NAME.into(), version: version.clone(), metadata: None }]);
+    assert_eq!(
+        listing,
+        vec![crate::certstore::BlobEntry {
+            name: NAME.into(),
+            version: version.clone(),
+            metadata: None
+        }]
+    );
     // An outside change shows up as a new version in the next listing.
     std::fs::write(store.directory().join(NAME), b"two").unwrap();
-    assert_ne!(store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version, version);
+    assert_ne!(
+        store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+        version
+    );
     store.delete(NAME).unwrap();
-    assert_eq!(store.list(crate::certstore::BLOB_PREFIX).unwrap(), Vec::new());
+    assert_eq!(
+        store.list(crate::certstore::BLOB_PREFIX).unwrap(),
+        Vec::new()
+    );
 }
 
 #[test]

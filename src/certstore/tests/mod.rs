@@ -48,7 +48,12 @@ impl BlobSigningKey for TestKey {
 /// RSA-2048 generation is slow; the tests share two keys.
 fn shared_rsa(which: usize) -> PKey<Private> {
     static KEYS: OnceLock<Vec<PKey<Private>>> = OnceLock::new();
-    KEYS.get_or_init(|| (0..2).map(|_| PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()).collect())[which].clone()
+    KEYS.get_or_init(|| {
+        (0..2)
+            .map(|_| PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap())
+            .collect()
+    })[which]
+        .clone()
 }
 
 /// A device whose blob-signing key is usable while `logged_in` is true.
@@ -65,7 +70,11 @@ impl TestDevice {
     /// A device with shared key `which` and key id `key_id`, logged in.
     pub fn with_key(which: usize, key_id: &str) -> Arc<Self> {
         let logged_in = Arc::new(AtomicBool::new(true));
-        let key = Arc::new(TestKey { key: shared_rsa(which), key_id: key_id.into(), logged_in: logged_in.clone() });
+        let key = Arc::new(TestKey {
+            key: shared_rsa(which),
+            key_id: key_id.into(),
+            logged_in: logged_in.clone(),
+        });
         Arc::new(TestDevice { key, logged_in })
     }
     /// The signing key, for tests that write blobs directly.
@@ -111,7 +120,12 @@ impl Device for TestDevice {
     fn object_size(&self, _: &Access, _: Handle) -> Result<CK_ULONG> {
         Err(NOT_HERE)
     }
-    fn get_attributes(&self, _: &Access, _: Handle, _: &[AttributeType]) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(
+        &self,
+        _: &Access,
+        _: Handle,
+        _: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
         Err(NOT_HERE)
     }
     fn set_attributes(&self, _: &Access, _: Handle, _: &Template) -> Result<()> {
@@ -121,10 +135,20 @@ impl Device for TestDevice {
         Err(NOT_HERE)
     }
     fn close_session(&self, _: CK_SESSION_HANDLE) {}
-    fn encrypt_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn encrypt_init(
+        &self,
+        _: &Access,
+        _: &Mechanism,
+        _: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         Err(NOT_HERE)
     }
-    fn decrypt_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn CipherOperation>> {
+    fn decrypt_init(
+        &self,
+        _: &Access,
+        _: &Mechanism,
+        _: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
         Err(NOT_HERE)
     }
     fn digest_init(&self, _: &Mechanism) -> Result<Box<dyn DigestOperation>> {
@@ -133,19 +157,37 @@ impl Device for TestDevice {
     fn sign_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn SignOperation>> {
         Err(NOT_HERE)
     }
-    fn verify_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn VerifyOperation>> {
+    fn verify_init(
+        &self,
+        _: &Access,
+        _: &Mechanism,
+        _: Handle,
+    ) -> Result<Box<dyn VerifyOperation>> {
         Err(NOT_HERE)
     }
     fn generate_key(&self, _: &Access, _: &Mechanism, _: &Template) -> Result<Handle> {
         Err(NOT_HERE)
     }
-    fn generate_key_pair(&self, _: &Access, _: &Mechanism, _: &Template, _: &Template) -> Result<(Handle, Handle)> {
+    fn generate_key_pair(
+        &self,
+        _: &Access,
+        _: &Mechanism,
+        _: &Template,
+        _: &Template,
+    ) -> Result<(Handle, Handle)> {
         Err(NOT_HERE)
     }
     fn wrap_key(&self, _: &Access, _: &Mechanism, _: Handle, _: Handle) -> Result<Vec<u8>> {
         Err(NOT_HERE)
     }
-    fn unwrap_key(&self, _: &Access, _: &Mechanism, _: Handle, _: &[u8], _: &Template) -> Result<Handle> {
+    fn unwrap_key(
+        &self,
+        _: &Access,
+        _: &Mechanism,
+        _: Handle,
+        _: &[u8],
+        _: &Template,
+    ) -> Result<Handle> {
         Err(NOT_HERE)
     }
     fn derive_key(&self, _: &Access, _: &Mechanism, _: Handle, _: &Template) -> Result<Handle> {
@@ -168,7 +210,11 @@ impl Fixture {
         let dir = tempfile::tempdir().expect("temp dir");
         let device = TestDevice::new();
         let certificates = open_over(dir.path(), device.clone());
-        Fixture { dir, device, certificates }
+        Fixture {
+            dir,
+            device,
+            certificates,
+        }
     }
     /// Another `Certificates` over the same directory (another process).
     pub fn reopen(&self) -> Certificates {
@@ -187,17 +233,32 @@ pub fn open_over(dir: &std::path::Path, device: Arc<TestDevice>) -> Certificates
 
 /// A logged-in user in a R/W session 1.
 pub fn user() -> Access {
-    Access { user: true, so: false, read_write: true, session: 1 }
+    Access {
+        user: true,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
 }
 
 /// Nobody logged in, R/W session 1.
 pub fn public() -> Access {
-    Access { user: false, so: false, read_write: true, session: 1 }
+    Access {
+        user: false,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
 }
 
 /// The SO logged in, R/W session 1.
 pub fn so() -> Access {
-    Access { user: false, so: true, read_write: true, session: 1 }
+    Access {
+        user: false,
+        so: true,
+        read_write: true,
+        session: 1,
+    }
 }
 
 pub fn ulong(kind: AttributeType, value: CK_ULONG) -> Attribute {
@@ -214,8 +275,8 @@ pub fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
 
 /// The reference's subject name (`CN=MyCertificate-Bbj`).
 pub const REFERENCE_SUBJECT: &[u8] = &[
-    0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y', b'C', b'e', b'r', b't',
-    b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
+    0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y', b'C',
+    b'e', b'r', b't', b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
 ];
 
 /// The reference's 8 dummy certificate bytes.
@@ -235,8 +296,17 @@ pub fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
 }
 
 /// One attribute's value, or a panic naming what is missing.
-pub fn value_of(certificates: &Certificates, access: &Access, handle: Handle, kind: AttributeType) -> Vec<u8> {
-    match certificates.get_attributes(access, handle, &[kind]).expect("get").remove(0) {
+pub fn value_of(
+    certificates: &Certificates,
+    access: &Access,
+    handle: Handle,
+    kind: AttributeType,
+) -> Vec<u8> {
+    match certificates
+        .get_attributes(access, handle, &[kind])
+        .expect("get")
+        .remove(0)
+    {
         AttributeResult::Value(value) => value,
         other => panic!("attribute 0x{kind:x}: {other:?}"),
     }
