@@ -6,6 +6,7 @@ mod create_rules;
 mod from_der;
 mod lifecycle;
 mod local_store;
+mod metadata_store;
 mod tampering;
 
 use super::local::LocalStore;
