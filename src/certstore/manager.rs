@@ -502,7 +502,13 @@ impl Certificates {
     /// signs a blob naming the proposed handle and creates it only if absent;
     /// a handle another process took meanwhile is indexed and the next one tried.
     fn store_new_token(&self, object: &Attributes) -> Result<Handle> {
-        self.refresh_if_due()?;
+        // The store is listed once, for the highest handle in use; later
+        // creates need no listing: a handle another process took meanwhile
+        // shows up as AlreadyExists and is skipped, so creating stays one
+        // signature and one write however many blobs the store holds.
+        if self.last_refresh.lock().is_none() {
+            self.refresh_if_due()?;
+        }
         let signer = self.keys()?.0;
         let metadata = metadata::encode(object);
         loop {

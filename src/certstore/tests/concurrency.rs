@@ -111,3 +111,29 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
         "the blob still verifies"
     );
 }
+
+#[test]
+#[ignore]
+fn timing_of_searches_over_many_certificates() {
+    let fixture = Fixture::new();
+    let started = std::time::Instant::now();
+    for i in 0..1000 {
+        fixture
+            .certificates
+            .create(&user(), &reference_template(true, &format!("label-{i}")))
+            .unwrap();
+    }
+    eprintln!("create 1000: {:?}", started.elapsed());
+    let reader = fixture.reopen();
+    let label = [bytes(CKA_LABEL, b"label-123")];
+    let started = std::time::Instant::now();
+    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
+    eprintln!("cold search: {:?}", started.elapsed());
+    let started = std::time::Instant::now();
+    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
+    eprintln!("warm search, freshness 0: {:?}", started.elapsed());
+    reader.set_freshness(std::time::Duration::from_secs(60));
+    let started = std::time::Instant::now();
+    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
+    eprintln!("warm search, fresh index: {:?}", started.elapsed());
+}
