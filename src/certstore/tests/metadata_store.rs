@@ -8,10 +8,13 @@ use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
 
+/// A stored blob: content, metadata, ETag.
+type StoredBlob = (Vec<u8>, BTreeMap<String, String>, u64);
+
 /// An in-memory blob store with metadata, counting body reads.
 #[derive(Default)]
 struct MemoryStore {
-    blobs: Mutex<BTreeMap<String, (Vec<u8>, BTreeMap<String, String>, u64)>>,
+    blobs: Mutex<BTreeMap<String, StoredBlob>>,
     reads: AtomicUsize,
 }
 
