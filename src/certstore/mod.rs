@@ -33,6 +33,7 @@ pub fn blob_name(handle: Handle) -> String {
 /// One blob as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobEntry {
+    /// The blob's name (`pkcs11_certificate_<handle>` for certificates).
     pub name: String,
     /// An opaque version (an ETag on Azure): changes whenever the content does.
     pub version: String,

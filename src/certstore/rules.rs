@@ -42,8 +42,11 @@ pub enum Change {
 /// One row of the certificate attribute table.
 #[derive(Clone, Copy, Debug)]
 pub struct Rule {
+    /// The attribute.
     pub kind: AttributeType,
+    /// What a new certificate holds when the creator leaves it out.
     pub default: Default,
+    /// Whether and how `C_SetAttributeValue` may change it.
     pub change: Change,
     /// Kept in the search index and in blob metadata.
     pub searchable: bool,

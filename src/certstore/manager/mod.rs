@@ -2,19 +2,20 @@
 //! provider sees them. Token certificates live in the blob store (indexed
 //! in memory, verified before use); session certificates live in memory.
 
-use super::handles::{handle_of_blob, next_session_handle, next_token_handle};
-use super::index::{TokenEntry, TokenIndex};
-use super::jws::{peek_blob, sign_blob, BlobVerifier, DeviceSigner};
-use super::rules::{
-    check_create, check_set, fill_defaults, search_attributes, Default, CERTIFICATE_RULES,
-};
-use super::{blob_name, metadata, x509, BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
+use super::handles::{next_session_handle, next_token_handle};
+use super::index::TokenIndex;
+use super::jws::{sign_blob, BlobVerifier, DeviceSigner};
+use super::rules::{check_create, check_set};
+use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+mod derive;
+mod sync;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -332,172 +333,6 @@ impl Certificates {
         Ok(keys)
     }
 
-    /// The verified token certificate `handle` and its version: from the
-    /// cache when this version was verified already, else read and verified.
-    fn load_token(&self, handle: Handle) -> Result<(Arc<Attributes>, String)> {
-        if let Some(entry) = self.index.read().get(handle) {
-            if entry.rejected {
-                return Err(Error::ObjectHandleInvalid);
-            }
-            if let Some(object) = &entry.verified {
-                return Ok((object.clone(), entry.version.clone()));
-            }
-        }
-        let name = blob_name(handle);
-        let Some((content, version)) = self.store.read(&name)? else {
-            self.index.write().remove(handle);
-            return Err(Error::ObjectHandleInvalid);
-        };
-        let verifier = self.keys()?.1;
-        let object = match verifier.verify_blob(handle, &content) {
-            Ok(object) => object,
-            Err(reason) => {
-                tracing::warn!(blob = %name, %reason, "certificate blob failed verification; it is left out");
-                self.index
-                    .write()
-                    .insert(handle, TokenEntry::rejected(version));
-                return Err(Error::ObjectHandleInvalid);
-            }
-        };
-        let mut index = self.index.write();
-        if let Some(entry) = index.get(handle) {
-            if entry.from_metadata
-                && entry.version == version
-                && entry.search != search_attributes(&object)
-            {
-                tracing::warn!(blob = %name, "certificate blob metadata disagrees with its signed payload; it is left out");
-                index.insert(handle, TokenEntry::rejected(version));
-                return Err(Error::ObjectHandleInvalid);
-            }
-        }
-        let object = Arc::new(object);
-        let search = search_attributes(&object);
-        let entry = TokenEntry {
-            version: version.clone(),
-            search,
-            verified: Some(object.clone()),
-            ..TokenEntry::default()
-        };
-        index.insert(handle, entry);
-        Ok((object, version))
-    }
-
-    fn index_verified(&self, handle: Handle, version: String, object: Attributes) {
-        let search = search_attributes(&object);
-        let entry = TokenEntry {
-            version,
-            search,
-            verified: Some(Arc::new(object)),
-            ..TokenEntry::default()
-        };
-        self.index.write().insert(handle, entry);
-    }
-
-    /// Re-lists the store when the last listing is older than the freshness
-    /// interval, indexing new and changed blobs and forgetting deleted ones.
-    fn refresh_if_due(&self) -> Result<()> {
-        let due = match *self.last_refresh.lock() {
-            None => true,
-            Some(at) => at.elapsed() >= *self.freshness.lock(),
-        };
-        if !due {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let listing = self.store.list(BLOB_PREFIX)?;
-        let listed: HashMap<Handle, super::BlobEntry> = listing
-            .into_iter()
-            .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
-            .collect();
-        let (changed, gone): (Vec<super::BlobEntry>, Vec<(Handle, String)>) = {
-            let index = self.index.read();
-            let changed = listed
-                .iter()
-                .filter(|(handle, entry)| {
-                    index
-                        .get(**handle)
-                        .is_none_or(|known| known.version != entry.version)
-                })
-                .map(|(_, entry)| entry.clone())
-                .collect();
-            let gone = index
-                .versions()
-                .filter(|(handle, _)| !listed.contains_key(handle))
-                .map(|(handle, version)| (handle, version.to_owned()))
-                .collect();
-            (changed, gone)
-        };
-        let mut fresh = Vec::with_capacity(changed.len());
-        for entry in changed {
-            let Some(handle) = handle_of_blob(&entry.name) else {
-                continue;
-            };
-            if let Some(indexed) = self.entry_from_listing(handle, entry)? {
-                fresh.push((handle, indexed));
-            }
-        }
-        let mut index = self.index.write();
-        for (handle, version) in gone {
-            // Only if unchanged since the snapshot: a blob created meanwhile stays.
-            if index
-                .get(handle)
-                .is_some_and(|entry| entry.version == version)
-            {
-                index.remove(handle);
-            }
-        }
-        for (handle, entry) in fresh {
-            index.insert(handle, entry);
-        }
-        drop(index);
-        *self.last_refresh.lock() = Some(Instant::now());
-        tracing::debug!(store = %self.store.describe(), elapsed = ?started.elapsed(), "certificate index refreshed");
-        Ok(())
-    }
-
-    /// The index entry of a listed blob: from its metadata when it has some,
-    /// else from its (not yet verified) payload. `None` when it vanished.
-    fn entry_from_listing(
-        &self,
-        handle: Handle,
-        listed: super::BlobEntry,
-    ) -> Result<Option<TokenEntry>> {
-        if let Some(map) = &listed.metadata {
-            return Ok(Some(match metadata::decode(map) {
-                Some(search) => TokenEntry {
-                    version: listed.version,
-                    search,
-                    from_metadata: true,
-                    ..TokenEntry::default()
-                },
-                None => {
-                    tracing::warn!(blob = %listed.name, "certificate blob has unreadable metadata; it is left out");
-                    TokenEntry::rejected(listed.version)
-                }
-            }));
-        }
-        self.entry_from_store(handle)
-    }
-
-    /// The index entry of `handle` read from the store now.
-    fn entry_from_store(&self, handle: Handle) -> Result<Option<TokenEntry>> {
-        let name = blob_name(handle);
-        let Some((content, version)) = self.store.read(&name)? else {
-            return Ok(None);
-        };
-        Ok(Some(match peek_blob(handle, &content) {
-            Ok(object) => TokenEntry {
-                version,
-                search: search_attributes(&object),
-                ..TokenEntry::default()
-            },
-            Err(reason) => {
-                tracing::warn!(blob = %name, %reason, "certificate blob is unreadable; it is left out");
-                TokenEntry::rejected(version)
-            }
-        }))
-    }
-
     /// Claims a token handle for `object` and stores its blob. Each attempt
     /// signs a blob naming the proposed handle and creates it only if absent;
     /// a handle another process took meanwhile is indexed and the next one tried.
@@ -584,93 +419,6 @@ impl Certificates {
                 )))
             }
         }
-    }
-
-    /// A new certificate: the caller's attributes, then what CKA_VALUE
-    /// gives for the ones left out, then the plain defaults. A caller's
-    /// CKA_CHECK_VALUE must be the one CKA_VALUE gives.
-    fn build_object(&self, access: &Access, given: Attributes) -> Result<Attributes> {
-        let derived = self.derive(access, &given);
-        if let Some(check) = given.get(CKA_CHECK_VALUE) {
-            if !check.is_empty() && Some(check) != derived.get(CKA_CHECK_VALUE) {
-                return Err(Error::AttributeValueInvalid(CKA_CHECK_VALUE));
-            }
-        }
-        let mut object = given;
-        object.0.remove(&CKA_CHECK_VALUE);
-        for (kind, value) in derived.0 {
-            object.0.entry(kind).or_insert(value);
-        }
-        fill_defaults(&mut object);
-        Ok(object)
-    }
-
-    /// What `object`'s CKA_VALUE gives, with the issuer's key looked up
-    /// among the visible certificates when the issuer is another one.
-    fn derive(&self, access: &Access, object: &Attributes) -> Attributes {
-        let value = object.get(CKA_VALUE).unwrap_or_default();
-        let algorithm = object.ulong(CKA_NAME_HASH_ALGORITHM).unwrap_or(CKM_SHA_1);
-        let issuer_key = x509::parse(value)
-            .filter(|parsed| !parsed.is_self_issued())
-            .and_then(|parsed| self.issuer_key(access, &parsed.issuer));
-        x509::derived_attributes(value, algorithm, issuer_key.as_deref())
-    }
-
-    /// The subject public key of a visible certificate whose subject is `issuer`.
-    fn issuer_key(&self, access: &Access, issuer: &[u8]) -> Option<Vec<u8>> {
-        let key_of = |object: &Attributes| {
-            x509::parse(object.get(CKA_VALUE)?)
-                .filter(|p| p.subject == issuer)
-                .map(|p| p.subject_public_key)
-        };
-        let in_sessions = self
-            .sessions
-            .read()
-            .values()
-            .filter(|s| visible(access, &s.object) && s.object.get(CKA_SUBJECT) == Some(issuer))
-            .find_map(|s| key_of(&s.object));
-        if in_sessions.is_some() {
-            return in_sessions;
-        }
-        let handles = self.index.read().with_subject(issuer);
-        handles.into_iter().find_map(|handle| {
-            let (object, _) = self.load_token(handle).ok()?;
-            visible(access, &object).then(|| key_of(&object)).flatten()
-        })
-    }
-
-    /// `current` with `changes` applied and, when CKA_VALUE or the hash
-    /// algorithm changed, the derived attributes brought up to date.
-    fn apply_changes(
-        &self,
-        access: &Access,
-        current: &Attributes,
-        changes: &Attributes,
-    ) -> Attributes {
-        let mut next = current.clone();
-        for (kind, value) in &changes.0 {
-            next.set(*kind, value.clone());
-        }
-        if !changes.contains(CKA_VALUE) && !changes.contains(CKA_NAME_HASH_ALGORITHM) {
-            return next;
-        }
-        let (old, new) = (self.derive(access, current), self.derive(access, &next));
-        for rule in CERTIFICATE_RULES
-            .iter()
-            .filter(|r| r.default == Default::FromCertificate)
-        {
-            let was_derived = current
-                .get(rule.kind)
-                .is_none_or(|v| v.is_empty() || Some(v) == old.get(rule.kind));
-            if was_derived && !changes.contains(rule.kind) {
-                next.set(rule.kind, new.get(rule.kind).unwrap_or_default().to_vec());
-            }
-        }
-        next.set(
-            CKA_CHECK_VALUE,
-            new.get(CKA_CHECK_VALUE).unwrap_or_default().to_vec(),
-        );
-        next
     }
 }
 
