@@ -98,6 +98,10 @@ impl Certificates {
     /// is signed by the device); a session one needs neither.
     pub fn create(&self, access: &Access, template: &Template) -> Result<Handle> {
         let given = check_create(access, template)?;
+        if given.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
+            // PKCS#11 3.0 §5.7: private objects need the user logged in.
+            return Err(Error::UserNotLoggedIn);
+        }
         let token = given.bool_or(CKA_TOKEN, false);
         access.require_read_write(token)?;
         if token {
@@ -205,6 +209,12 @@ impl Certificates {
                 Located::Token { object, version } => ((**object).clone(), Some(version.clone())),
             };
             let changes = check_set(access, &current, template)?;
+            if changes.0.is_empty() {
+                return Ok(());
+            }
+            if changes.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
+                return Err(Error::UserNotLoggedIn);
+            }
             let next = self.apply_changes(access, &current, &changes);
             let to_token = next.bool_or(CKA_TOKEN, false);
             access.require_read_write(version.is_some() || to_token)?;

@@ -150,6 +150,12 @@ fn create_refuses_each_bad_template_with_its_error_code() {
             CKR_TEMPLATE_INCONSISTENT,
         ),
         (
+            "private certificate, nobody logged in",
+            with(base(), boolean(CKA_PRIVATE, true)),
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
             "token certificate, nobody logged in",
             reference_template(true, "x"),
             public(),
@@ -342,6 +348,12 @@ fn set_refuses_each_bad_change_with_its_error_code() {
             CKR_SESSION_READ_ONLY,
         ),
         (
+            "making it private, nobody logged in",
+            vec![boolean(CKA_PRIVATE, true)],
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
             "token certificate, nobody logged in",
             vec![bytes(CKA_LABEL, b"changed")],
             public(),
@@ -443,5 +455,23 @@ fn the_security_officer_may_trust_a_certificate_and_anyone_may_distrust_it() {
     assert_eq!(
         value_of(&fixture.certificates, &user(), handle, CKA_TRUSTED),
         encode_bool(false)
+    );
+}
+
+#[test]
+fn an_empty_set_template_changes_nothing_and_succeeds() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
+    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
+    fixture
+        .certificates
+        .set_attributes(&public(), handle, &[])
+        .unwrap();
+    assert_eq!(
+        std::fs::read(fixture.blob_path(handle)).unwrap(),
+        blob_before
     );
 }
