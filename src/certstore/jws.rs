@@ -95,10 +95,10 @@ pub fn payload(handle: Handle, object: &Attributes) -> Vec<u8> {
 }
 
 /// Builds the compact JWS of a certificate, signed by the device.
-/// Header: `{"alg":"RS512","kid":<key id>,"typ":"JOSE"}`.
+/// Header: `{"alg":"RS512","kid":<key id>}`, `alg` first as in the
+/// vendor's blobs (which start `eyJhbGciOiJSUzUxMiIs`).
 pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> Result<String> {
-    let mut header = JwsHeader::new();
-    header.set_token_type("JOSE");
+    let header = JwsHeader::new();
     josekit::jws::serialize_compact(&payload(handle, object), &header, signer).map_err(|error| {
         signer
             .failure

@@ -137,13 +137,18 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
 fn timing_of_searches_over_many_certificates() {
     let fixture = Fixture::new();
     let started = std::time::Instant::now();
-    for i in 0..1000 {
+    // CERTIFICATE_COUNT=10000 for a bigger run.
+    let count: usize = std::env::var("CERTIFICATE_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(1000);
+    for i in 0..count {
         fixture
             .certificates
             .create(&user(), &reference_template(true, &format!("label-{i}")))
             .unwrap();
     }
-    eprintln!("create 1000: {:?}", started.elapsed());
+    eprintln!("create {count}: {:?}", started.elapsed());
     let reader = fixture.reopen();
     let label = [bytes(CKA_LABEL, b"label-123")];
     let started = std::time::Instant::now();
