@@ -137,9 +137,11 @@ impl BlobVerifier {
     }
 }
 
-/// Reads a blob's payload WITHOUT verifying its signature, to index it
-/// before it is used; whatever is read this way is verified again (with
-/// [`BlobVerifier::verify_blob`]) before the certificate is returned.
+/// Reads the searchable attributes of a blob WITHOUT verifying its
+/// signature, to index it before it is used; a blob found this way is
+/// verified (with [`BlobVerifier::verify_blob`]) before it is returned.
+/// Only the searchable attributes are decoded: this runs for every blob at
+/// start-up.
 pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attributes, String> {
     let text = std::str::from_utf8(content).map_err(|_| "not text".to_string())?;
     let mut parts = text.split('.');
@@ -149,7 +151,74 @@ pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attribut
         return Err("not a compact JWS".into());
     };
     let payload = super::encoding::base64url_decode(payload).ok_or("payload is not base64url")?;
-    read_payload(handle, &payload)
+    let peeked: Peek =
+        serde_json::from_slice(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if peeked.format != Some(FORMAT) {
+        return Err("payload format is not 1".into());
+    }
+    if peeked.handle != Some(handle) {
+        return Err(format!(
+            "payload names handle {:?}, not {handle} (renamed or copied blob)",
+            peeked.handle
+        ));
+    }
+    let mut search = Attributes::new();
+    for (kind, json) in peeked.attributes.into_fields() {
+        if let Some(json) = json {
+            let bytes = value_from_json(kind, &json)
+                .ok_or_else(|| format!("0x{kind:x} has a malformed value"))?;
+            search.set(kind, bytes);
+        }
+    }
+    Ok(search)
+}
+
+/// The parts of a payload the index needs; serde skips everything else
+/// without decoding it.
+#[derive(serde::Deserialize)]
+struct Peek {
+    format: Option<u64>,
+    handle: Option<u64>,
+    #[serde(default)]
+    attributes: PeekAttributes,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct PeekAttributes {
+    #[serde(rename = "CKA_CLASS")]
+    class: Option<Value>,
+    #[serde(rename = "CKA_CERTIFICATE_TYPE")]
+    certificate_type: Option<Value>,
+    #[serde(rename = "CKA_TOKEN")]
+    token: Option<Value>,
+    #[serde(rename = "CKA_PRIVATE")]
+    private: Option<Value>,
+    #[serde(rename = "CKA_LABEL")]
+    label: Option<Value>,
+    #[serde(rename = "CKA_ID")]
+    id: Option<Value>,
+    #[serde(rename = "CKA_SUBJECT")]
+    subject: Option<Value>,
+    #[serde(rename = "CKA_ISSUER")]
+    issuer: Option<Value>,
+    #[serde(rename = "CKA_SERIAL_NUMBER")]
+    serial_number: Option<Value>,
+}
+
+impl PeekAttributes {
+    fn into_fields(self) -> [(crate::object::AttributeType, Option<Value>); 9] {
+        [
+            (CKA_CLASS, self.class),
+            (CKA_CERTIFICATE_TYPE, self.certificate_type),
+            (CKA_TOKEN, self.token),
+            (CKA_PRIVATE, self.private),
+            (CKA_LABEL, self.label),
+            (CKA_ID, self.id),
+            (CKA_SUBJECT, self.subject),
+            (CKA_ISSUER, self.issuer),
+            (CKA_SERIAL_NUMBER, self.serial_number),
+        ]
+    }
 }
 
 /// Parses and checks a payload: format 1, the expected handle, every

@@ -168,9 +168,9 @@ impl Certificates {
             return Ok(None);
         };
         Ok(Some(match peek_blob(handle, &content) {
-            Ok(object) => TokenEntry {
+            Ok(search) => TokenEntry {
                 version,
-                search: search_attributes(&object),
+                search,
                 ..TokenEntry::default()
             },
             Err(reason) => {

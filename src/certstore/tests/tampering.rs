@@ -139,3 +139,23 @@ fn files_that_are_not_certificate_blobs_are_ignored() {
     std::fs::create_dir(fixture.dir.path().join("pkcs11_certificate_4293918730")).unwrap();
     assert_eq!(fixture.reopen().find(&public(), &[]).unwrap(), vec![handle]);
 }
+
+#[test]
+fn peeking_a_blob_gives_exactly_its_searchable_attributes() {
+    // The index is built by peeking; it must see what verification will see.
+    let fixture = Fixture::new();
+    let handle = FIRST_CERTIFICATE_HANDLE + 5;
+    write_signed_blob(&fixture, handle, "peeked");
+    let content = std::fs::read(fixture.blob_path(handle)).unwrap();
+    let peeked = crate::certstore::jws::peek_blob(handle, &content).unwrap();
+    let verifier = crate::certstore::jws::BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
+    let verified = verifier.verify_blob(handle, &content).unwrap();
+    assert_eq!(
+        peeked,
+        crate::certstore::rules::search_attributes(&verified)
+    );
+    assert_eq!(
+        crate::certstore::rules::searchable_kinds().count(),
+        peeked.0.len()
+    );
+}
