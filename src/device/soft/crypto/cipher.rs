@@ -371,7 +371,8 @@ impl AesCipher {
                 return Err(self.length_error())
             }
             AesMode::CbcPad
-                if !self.encrypt && (self.total == 0 || !self.total.is_multiple_of(AES_BLOCK as u128)) =>
+                if !self.encrypt
+                    && (self.total == 0 || !self.total.is_multiple_of(AES_BLOCK as u128)) =>
             {
                 return Err(Error::EncryptedDataLenRange)
             }
