@@ -2,6 +2,7 @@
 //! blobs named `pkcs11_certificate_<handle>` in a blob store (a local
 //! directory or an Azure Blob Storage container).
 
+pub mod azure;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::object::{Access, AttributeResult, AttributeType, Handle, Template};
