@@ -38,6 +38,10 @@ check "p11tool --export $cert_url" "${P11TOOL[@]}" --export "$cert_url" --outfil
 check "openssl reads the exported PEM" \
     openssl x509 -in "$WORK/exported.pem" -outform DER -out "$WORK/exported.der"
 same_file "the exported certificate equals the original" "$WORK/cert.der" "$WORK/exported.der"
+short_url="pkcs11:token=$TOKEN_LABEL;object=rsa-cert;type=cert"
+check "p11tool --export $short_url (a short URI)" \
+    "${P11TOOL[@]}" --export "$short_url" --outfile "$WORK/exported-short.pem"
+same_file "the short URI exports the same PEM" "$WORK/exported.pem" "$WORK/exported-short.pem"
 
 check "p11tool --login --list-certs (certificates with a private key)" \
     "${P11TOOL[@]}" --login --set-pin="$USER_PIN" --list-certs "$token_url"
