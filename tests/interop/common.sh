@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced; the variables are for the scripts
 # Shared set-up for the interop scripts; sourced, never run.
 #
 # Every script gets a fresh temporary directory holding its own token

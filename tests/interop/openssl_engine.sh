@@ -6,7 +6,7 @@
 # the token and read back.
 # See tests/interop/common.sh for the environment it reads.
 set -euo pipefail
-# shellcheck source=tests/interop/common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_tool pkcs11-tool openssl
 

@@ -5,7 +5,7 @@
 # with `p11-kit list-modules` and with p11tool finding the token through it.
 # See tests/interop/common.sh for the environment it reads.
 set -euo pipefail
-# shellcheck source=tests/interop/common.sh
+# shellcheck source=SCRIPTDIR/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_tool pkcs11-tool openssl p11tool
 
