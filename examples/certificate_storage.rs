@@ -30,8 +30,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         .into_iter()
         .find(|s| s.id() == 1)
         .ok_or("slot 1 not found")?;
-    let user_pin = AuthPin::from(std::env::var("AZCLOUDHSM_PIN").unwrap_or_else(|_| "cu1:user1234".to_string()));
-    let so_pin = AuthPin::from(std::env::var("AZCLOUDHSM_SO_PIN").unwrap_or_else(|_| "so1:so1234".to_string()));
+    let user_pin = AuthPin::from(
+        std::env::var("AZCLOUDHSM_PIN").unwrap_or_else(|_| "cu1:user1234".to_string()),
+    );
+    let so_pin = AuthPin::from(
+        std::env::var("AZCLOUDHSM_SO_PIN").unwrap_or_else(|_| "so1:so1234".to_string()),
+    );
 
     let token = pkcs11.get_token_info(slot)?;
     if !token.token_initialized() || !token.user_pin_initialized() {
@@ -49,13 +53,21 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let certificate = create_cert(&session)?;
     let created = certificate.handle();
-    println!("step 2: C_CreateObject -> handle {created} (0x{created:X}), blob {BLOB_PREFIX}{created}");
+    println!(
+        "step 2: C_CreateObject -> handle {created} (0x{created:X}), blob {BLOB_PREFIX}{created}"
+    );
     let blobs = local_blob_directory();
     show_blob(&blobs, created);
 
     let attributes = session.get_attributes(
         certificate,
-        &[AttributeType::Class, AttributeType::CertificateType, AttributeType::Token, AttributeType::Label, AttributeType::Id],
+        &[
+            AttributeType::Class,
+            AttributeType::CertificateType,
+            AttributeType::Token,
+            AttributeType::Label,
+            AttributeType::Id,
+        ],
     )?;
     println!("step 3: C_GetAttributeValue -> {}", describe(&attributes));
 
@@ -77,11 +89,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             Attribute::Label(b"This is a new label".to_vec()),
             Attribute::Subject(vec![0x40, 0x41, 0x42, 0x43, 0x44]),
             Attribute::Id(vec![254]),
-            Attribute::Value(vec![0x10, 0x20, 0x30, 0x40, 0x50, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF]),
+            Attribute::Value(vec![
+                0x10, 0x20, 0x30, 0x40, 0x50, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF,
+            ]),
         ],
     )?;
-    let attributes = session.get_attributes(certificate, &[AttributeType::Token, AttributeType::Label, AttributeType::Id])?;
-    println!("step 5: C_SetAttributeValue(token=false, label, subject, id, value) -> {}", describe(&attributes));
+    let attributes = session.get_attributes(
+        certificate,
+        &[
+            AttributeType::Token,
+            AttributeType::Label,
+            AttributeType::Id,
+        ],
+    )?;
+    println!(
+        "step 5: C_SetAttributeValue(token=false, label, subject, id, value) -> {}",
+        describe(&attributes)
+    );
     println!("        the certificate moved to session storage; its blob is removed");
     show_blob(&blobs, created);
 
@@ -110,7 +134,9 @@ fn main() -> Result<(), Box<dyn Error>> {
 /// The reference's `create_cert`: the same template, the same dummy bytes.
 fn create_cert(session: &Session) -> cryptoki::error::Result<ObjectHandle> {
     let cert_data = vec![0x30, 0x82, 0x03, 0x08, 0x30, 0x82, 0x02, 0xD0];
-    let mut subject = vec![0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12];
+    let mut subject = vec![
+        0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12,
+    ];
     subject.extend_from_slice(b"MyCertificate-Bbj");
     let template = [
         Attribute::Class(ObjectClass::CERTIFICATE),
@@ -151,7 +177,11 @@ fn show_blob(directory: &Option<PathBuf>, handle: u64) {
     if let Some(directory) = directory {
         let path = directory.join(format!("{BLOB_PREFIX}{handle}"));
         match std::fs::metadata(&path) {
-            Ok(meta) => println!("        blob {} present, {} bytes", path.display(), meta.len()),
+            Ok(meta) => println!(
+                "        blob {} present, {} bytes",
+                path.display(),
+                meta.len()
+            ),
             Err(_) => println!("        blob {} absent", path.display()),
         }
     }
@@ -163,7 +193,11 @@ fn library_path() -> Result<PathBuf, Box<dyn Error>> {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe()?;
-    let candidates = exe.ancestors().skip(1).take(3).map(|d| d.join("libazcloudhsm_pkcs11.so"));
+    let candidates = exe
+        .ancestors()
+        .skip(1)
+        .take(3)
+        .map(|d| d.join("libazcloudhsm_pkcs11.so"));
     for candidate in candidates {
         if candidate.is_file() {
             return Ok(candidate);

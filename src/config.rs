@@ -359,7 +359,10 @@ mod sample_tests {
         let uncommented: String = sample
             .lines()
             .filter_map(|l| l.strip_prefix('#'))
-            .filter(|l| l.split_once('=').is_some_and(|(k, _)| KNOWN_KEYS.contains(&k)))
+            .filter(|l| {
+                l.split_once('=')
+                    .is_some_and(|(k, _)| KNOWN_KEYS.contains(&k))
+            })
             .filter(|l| !l.starts_with("DEVICE_"))
             .map(|l| format!("{l}\n"))
             .collect();

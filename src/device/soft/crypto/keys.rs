@@ -116,10 +116,20 @@ pub fn generate_rsa(bits: CK_ULONG, public_exponent: &[u8]) -> Result<PKey<Priva
         BigNum::from_slice(public_exponent)?
     };
     check_public_exponent(&exponent)?;
-    Ok(PKey::from_rsa(Rsa::generate_with_e(
-        bits as u32,
-        &exponent,
-    )?)?)
+    let rsa = Rsa::generate_with_e(bits as u32, &exponent)?;
+    native_private(PKey::from_rsa(rsa)?)
+}
+
+/// The same key as OpenSSL 3 holds keys it decodes itself (provider-side),
+/// so that keys made here behave exactly like keys loaded from storage and
+/// no operation pays for a legacy-to-provider export.
+fn native_private(key: PKey<Private>) -> Result<PKey<Private>> {
+    Ok(PKey::private_key_from_pkcs8(&key.private_key_to_pkcs8()?)?)
+}
+
+/// As [`native_private`], for a public key.
+fn native_public(key: PKey<Public>) -> Result<PKey<Public>> {
+    Ok(PKey::public_key_from_der(&key.public_key_to_der()?)?)
 }
 
 /// An exponent OpenSSL accepts for every modulus size the device uses.
@@ -137,7 +147,7 @@ pub fn generate_ec(ec_params: &[u8]) -> Result<PKey<Private>> {
         Curve::Ed25519 => Ok(PKey::generate_ed25519()?),
         curve => {
             let group = curve.group()?;
-            Ok(PKey::from_ec_key(EcKey::generate(&group)?)?)
+            native_private(PKey::from_ec_key(EcKey::generate(&group)?)?)
         }
     }
 }
@@ -250,7 +260,7 @@ pub fn import_private(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey
             let ec =
                 EcKey::from_private_components(&group, &scalar, &point).map_err(|_| invalid())?;
             ec.check_key().map_err(|_| invalid())?;
-            Ok(PKey::from_ec_key(ec)?)
+            native_private(PKey::from_ec_key(ec)?)
         }
         CKK_EC_EDWARDS => {
             ec_curve(template, key_type)?;
@@ -312,7 +322,7 @@ fn import_rsa_private(template: &Template) -> Result<PKey<Private>> {
     if !rsa.check_key().unwrap_or(false) {
         return Err(Error::AttributeValueInvalid(CKA_PRIVATE_EXPONENT));
     }
-    Ok(PKey::from_rsa(rsa)?)
+    native_private(PKey::from_rsa(rsa)?)
 }
 
 /// `d mod (p-1)`, `d mod (q-1)`, `q^-1 mod p`.
@@ -399,7 +409,7 @@ pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<
     match key_type {
         CKK_RSA => {
             let (n, e) = rsa_public_numbers(template)?;
-            Ok(PKey::from_rsa(Rsa::from_public_components(n, e)?)?)
+            native_public(PKey::from_rsa(Rsa::from_public_components(n, e)?)?)
         }
         CKK_EC | CKK_EC_EDWARDS => {
             let curve = ec_curve(template, key_type)?;
@@ -430,7 +440,7 @@ pub fn public_key_from_point(curve: Curve, point: &[u8]) -> Option<PKey<Public>>
     let point = EcPoint::from_bytes(&group, raw, &mut context).ok()?;
     let ec = EcKey::from_public_key(&group, &point).ok()?;
     ec.check_key().ok()?;
-    PKey::from_ec_key(ec).ok()
+    native_public(PKey::from_ec_key(ec).ok()?).ok()
 }
 
 /// PKCS#8 DER of a private key.

@@ -78,20 +78,24 @@ pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
 /// Starts a signature with `key` (a private key, or a secret for HMAC).
 /// A mechanism that does not fit the key is `Error::KeyTypeInconsistent`;
 /// one the device lacks, `Error::MechanismInvalid`; a bad parameter,
-/// `Error::MechanismParamInvalid`. Single-part-only mechanisms
-/// (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`, `CKM_ECDSA`, `CKM_EDDSA`) refuse
-/// `update` with `Error::FunctionFailed`... no: they buffer the data, as
-/// their input is bounded (PKCS#11 allows refusing; buffering is friendlier).
+/// `Error::MechanismParamInvalid`; a public key, `Error::KeyTypeInconsistent`.
+/// The single-part mechanisms (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`,
+/// `CKM_ECDSA`, `CKM_EDDSA`) collect `update` data and sign it at `finish`
+/// (PKCS#11 allows refusing; collecting is friendlier). Input over the
+/// mechanism's limit is `Error::DataLenRange`.
 pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
     sign::sign_init(key, mechanism)
 }
 
 /// Starts a verification with `key` (a public key, a private key, or a secret for HMAC).
+/// A wrong signature is `Error::SignatureInvalid`; one of the wrong length,
+/// `Error::SignatureLenRange`; HMACs are compared in constant time.
 pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
     sign::verify_init(key, mechanism)
 }
 
-/// Starts an encryption.
+/// Starts an encryption. RSA is single-part (`update` collects, `finish`
+/// encrypts); AES streams. Input the mechanism cannot take is `Error::DataLenRange`.
 pub fn encrypt_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
@@ -99,7 +103,10 @@ pub fn encrypt_init(
     cipher::cipher_init(key, mechanism, true)
 }
 
-/// Starts a decryption.
+/// Starts a decryption. A ciphertext of the wrong length is
+/// `Error::EncryptedDataLenRange`; bad padding or a bad GCM tag,
+/// `Error::EncryptedDataInvalid`. GCM releases no plaintext before `finish`
+/// has verified the tag.
 pub fn decrypt_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
@@ -129,8 +136,11 @@ pub fn unwrap(
 }
 
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
-/// between `private_key` and the peer point in the parameter, cut or
-/// extended to `value_len` bytes as PKCS#11 says (0 = the whole secret).
+/// between `private_key` and the peer point in the parameter (raw or in a
+/// DER OCTET STRING). With `CKD_NULL`, the last `value_len` bytes of the
+/// secret (0 = all of it; more than there is, `Error::KeySizeRange`); with
+/// a KDF, `value_len` bytes of ANSI X9.63 output (0 = one hash length, at
+/// most 512).
 pub fn ecdh_derive(
     mechanism: &Mechanism,
     private_key: &LoadedKey,

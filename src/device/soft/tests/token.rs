@@ -265,6 +265,9 @@ fn logout_forgets_the_token_key() {
 fn a_new_pin_that_is_not_utf8_is_pin_invalid() {
     let dir = TempDir::new().unwrap();
     let device = open(dir.path());
-    assert!(matches!(device.init_token(&[0xff, 0xfe, 0xfd, 0xfc], "t"), Err(Error::PinInvalid)));
+    assert!(matches!(
+        device.init_token(&[0xff, 0xfe, 0xfd, 0xfc], "t"),
+        Err(Error::PinInvalid)
+    ));
     assert!(!device.token_status().initialized);
 }
