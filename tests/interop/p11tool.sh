@@ -60,19 +60,26 @@ if command -v p11-kit >/dev/null 2>&1; then
     # config in program running as root"): as root, run the p11-kit clients as
     # nobody, with the temporary directory opened up to them.
     home=$WORK/home
-    mkdir -p "$home/.config/pkcs11/modules"
-    sed "s|@MODULE_PATH@|$LIB|" "$INTEROP_DIR/azcloudhsm.module.in" \
-        >"$home/.config/pkcs11/modules/azcloudhsm.module"
+    module_lib=$LIB
     as_user=(env HOME="$home")
     if (($(id -u) == 0)); then
-        chmod -R a+rwX "$WORK"
         as_user=(setpriv --reuid=65534 --regid=65534 --clear-groups "${as_user[@]}")
+        # A checkout under /root is out of nobody's reach: use a copy.
+        if ! "${as_user[@]}" test -r "$LIB"; then
+            mkdir -p "$WORK/lib"
+            module_lib=$WORK/lib/$(basename "$LIB")
+            cp -- "$LIB" "$module_lib"
+        fi
     fi
+    mkdir -p "$home/.config/pkcs11/modules"
+    sed "s|@MODULE_PATH@|$module_lib|" "$INTEROP_DIR/azcloudhsm.module.in" \
+        >"$home/.config/pkcs11/modules/azcloudhsm.module"
+    if (($(id -u) == 0)); then chmod -R a+rwX "$WORK"; fi
     check "p11-kit list-modules with ~/.config/pkcs11/modules/azcloudhsm.module" \
         "${as_user[@]}" p11-kit list-modules
     # (A peer already registered system-wide keeps its system module name.)
     is_provider \
-        && expect_output "p11-kit lists the azcloudhsm module and its library" "^azcloudhsm: $LIB\$"
+        && expect_output "p11-kit lists the azcloudhsm module and its library" "^azcloudhsm: $module_lib\$"
     expect_output "p11-kit sees the token through the module" "token: $TOKEN_LABEL\$"
     check "p11tool without --provider finds the token through p11-kit" \
         "${as_user[@]}" p11tool --batch --list-all-certs "pkcs11:token=$TOKEN_LABEL"
