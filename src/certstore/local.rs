@@ -121,7 +121,6 @@ impl LocalStore {
             .open(self.directory.join(LOCK_FILE))?;
         // File::lock is stable since Rust 1.89; Cargo.toml's rust-version
         // (1.85) predates it and should be raised (reported to the lead).
-        #[allow(clippy::incompatible_msrv)]
         file.lock()?;
         Ok(file)
     }

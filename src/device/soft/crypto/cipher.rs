@@ -367,11 +367,12 @@ impl AesCipher {
 
     fn final_block(&mut self, output: &mut Vec<u8>) -> Result<()> {
         match self.mode {
-            AesMode::Ecb | AesMode::Cbc if self.total % AES_BLOCK as u128 != 0 => {
+            AesMode::Ecb | AesMode::Cbc if !self.total.is_multiple_of(AES_BLOCK as u128) => {
                 return Err(self.length_error())
             }
             AesMode::CbcPad
-                if !self.encrypt && (self.total == 0 || self.total % AES_BLOCK as u128 != 0) =>
+                if !self.encrypt
+                    && (self.total == 0 || !self.total.is_multiple_of(AES_BLOCK as u128)) =>
             {
                 return Err(Error::EncryptedDataLenRange)
             }

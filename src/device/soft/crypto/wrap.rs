@@ -75,7 +75,7 @@ pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -
             let key = wrapping_aes_key(wrapping_key, Error::WrappingKeyTypeInconsistent)?;
             let fits = match mechanism.kind {
                 CKM_AES_KEY_WRAP => {
-                    key_bytes.len() >= 2 * SEMIBLOCK && key_bytes.len() % SEMIBLOCK == 0
+                    key_bytes.len() >= 2 * SEMIBLOCK && key_bytes.len().is_multiple_of(SEMIBLOCK)
                 }
                 _ => !key_bytes.is_empty(),
             };
@@ -115,7 +115,7 @@ pub fn unwrap(
             } else {
                 2 * SEMIBLOCK
             };
-            if wrapped.len() < minimum || wrapped.len() % SEMIBLOCK != 0 {
+            if wrapped.len() < minimum || !wrapped.len().is_multiple_of(SEMIBLOCK) {
                 return Err(Error::WrappedKeyInvalid);
             }
             aes_wrap_once(key, mechanism, wrapped, false)?.ok_or(Error::WrappedKeyInvalid)
