@@ -733,6 +733,58 @@ fn sign_and_verify(session: &Session) {
         .expect("C_Verify");
 }
 
+/// A container on `azurite` with a token key pair and three certificates
+/// ("cached", "uncached", "spare"), and the configuration's timeouts
+/// (2 s per attempt, 1 retry).
+fn fault_fixture(azurite: &PrivateAzurite) -> (Environment, Vec<ObjectHandle>) {
+    let env = Environment::with(
+        &azurite.url(),
+        "faults",
+        azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY,
+        "CERTSTORAGE_TIMEOUT_SECONDS=2\nCERTSTORAGE_RETRIES=1",
+    );
+    let provider = Provider::open(&env.config);
+    let session = provider.user_session();
+    let p256 = vec![0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::EcParams(p256),
+                Attribute::Verify(true),
+                Attribute::Id(KEY_ID.to_vec()),
+            ],
+            &[
+                Attribute::Token(true),
+                Attribute::Private(true),
+                Attribute::Sign(true),
+                Attribute::Id(KEY_ID.to_vec()),
+            ],
+        )
+        .expect("C_GenerateKeyPair");
+    let handles = ["cached", "uncached", "spare"]
+        .iter()
+        .map(|label| {
+            session
+                .create_object(&certificate_template(label, label.as_bytes()))
+                .unwrap()
+        })
+        .collect();
+    (env, handles)
+}
+
+/// Every blob in the container verifies: a search for every certificate
+/// returns exactly the blobs listed, and each CKA_VALUE reads.
+fn assert_every_blob_verifies(env: &Environment, session: &Session) -> BTreeSet<u64> {
+    let blobs = handles_of(&env.blob_names());
+    assert_eq!(all_certificates(session), blobs, "a blob does not verify");
+    for handle in &blobs {
+        value_of(session, object_handle(*handle)).expect("every blob verifies");
+    }
+    blobs
+}
+
 #[test]
 fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers() {
     if azurite_url().is_none() {
@@ -740,42 +792,7 @@ fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers(
     }
     let _serial = serial();
     let azurite = PrivateAzurite::start();
-    let env = Environment::with(
-        &azurite.url(),
-        "faults",
-        azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY,
-        "CERTSTORAGE_TIMEOUT_SECONDS=2\nCERTSTORAGE_RETRIES=1",
-    );
-    let handles: Vec<ObjectHandle> = {
-        let provider = Provider::open(&env.config);
-        let session = provider.user_session();
-        let p256 = vec![0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-        session
-            .generate_key_pair(
-                &Mechanism::EccKeyPairGen,
-                &[
-                    Attribute::Token(true),
-                    Attribute::EcParams(p256),
-                    Attribute::Verify(true),
-                    Attribute::Id(KEY_ID.to_vec()),
-                ],
-                &[
-                    Attribute::Token(true),
-                    Attribute::Private(true),
-                    Attribute::Sign(true),
-                    Attribute::Id(KEY_ID.to_vec()),
-                ],
-            )
-            .expect("C_GenerateKeyPair");
-        ["cached", "uncached", "spare"]
-            .iter()
-            .map(|label| {
-                session
-                    .create_object(&certificate_template(label, label.as_bytes()))
-                    .unwrap()
-            })
-            .collect()
-    };
+    let (env, handles) = fault_fixture(&azurite);
     let [cached, uncached, spare] = handles[..] else {
         unreachable!()
     };
@@ -802,20 +819,69 @@ fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers(
     sign_and_verify(&session);
 
     azurite.command("start");
+    let started = Instant::now();
     assert_eq!(
         session.find_objects(&label_search("cached")).unwrap(),
         [cached]
     );
+    println!("first search after the restart: {:.2?}", started.elapsed());
     assert_eq!(value_of(&session, uncached).unwrap(), b"uncached");
     session
         .update_attributes(spare, &[Attribute::Label(b"renamed".to_vec())])
         .expect("set after the restart");
+    println!("recovery calls: {:.2?}", started.elapsed());
     let expected: BTreeSet<u64> = handles.iter().map(|h| h.handle()).collect();
-    assert_eq!(handles_of(&env.blob_names()), expected, "a partial blob");
-    assert_eq!(all_certificates(&session), expected);
-    for handle in &handles {
-        value_of(&session, *handle).expect("every blob verifies");
+    assert_eq!(assert_every_blob_verifies(&env, &session), expected);
+    println!("recovery and verification: {:.2?}", started.elapsed());
+}
+
+#[test]
+fn azurite_frozen_service_fails_certificate_calls_within_the_timeout_bound() {
+    if azurite_url().is_none() {
+        return;
     }
+    let _serial = serial();
+    let azurite = PrivateAzurite::start();
+    let (env, handles) = fault_fixture(&azurite);
+    let [cached, uncached, spare] = handles[..] else {
+        unreachable!()
+    };
+    let provider = Provider::open(&env.config);
+    let session = provider.user_session();
+    assert_eq!(
+        session.find_objects(&label_search("cached")).unwrap(),
+        [cached]
+    );
+
+    // Frozen: connections are accepted and never answered, so every call
+    // runs into CERTSTORAGE_TIMEOUT_SECONDS on each attempt.
+    azurite.signal("STOP");
+    assert_device_error_in_time("create", || {
+        session.create_object(&certificate_template("outage", b"outage"))
+    });
+    assert_device_error_in_time("find", || session.find_objects(&label_search("cached")));
+    assert_device_error_in_time("get CKA_VALUE of an uncached certificate", || {
+        value_of(&session, uncached)
+    });
+    assert_device_error_in_time("set", || {
+        session.update_attributes(cached, &[Attribute::Label(b"renamed".to_vec())])
+    });
+    assert_device_error_in_time("destroy", || session.destroy_object(spare));
+    sign_and_verify(&session);
+
+    // Awake: writes cut off by the timeout may have been applied late, but
+    // whole: every blob there verifies, and the untouched one is intact.
+    azurite.signal("CONT");
+    let blobs = assert_every_blob_verifies(&env, &session);
+    println!(
+        "after the freeze the container holds {} certificate(s): {blobs:?}",
+        blobs.len()
+    );
+    assert!(blobs.contains(&uncached.handle()));
+    assert_eq!(value_of(&session, uncached).unwrap(), b"uncached");
+    session
+        .create_object(&certificate_template("after", b"after"))
+        .expect("create after the freeze");
 }
 
 #[test]

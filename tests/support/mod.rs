@@ -440,6 +440,22 @@ impl PrivateAzurite {
         azurite
     }
 
+    /// Freezes (`STOP`) or resumes (`CONT`) the service by its PID: a frozen
+    /// service accepts connections but never answers.
+    pub fn signal(&self, signal: &str) {
+        let pid_file = self
+            .run_dir
+            .path()
+            .join(format!("azurite-{}.pid", self.port));
+        let pid = fs::read_to_string(pid_file).expect("PID file");
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.trim())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
     pub fn is_running(&self) -> bool {
         self.run_dir
             .path()
@@ -455,6 +471,8 @@ impl PrivateAzurite {
 impl Drop for PrivateAzurite {
     fn drop(&mut self) {
         if self.is_running() {
+            // A test that failed while the service was frozen must not leave it frozen.
+            self.signal("CONT");
             self.command("stop");
         }
     }
