@@ -581,7 +581,7 @@ fn sensitive_attributes_are_unavailable_with_attribute_sensitive() {
 }
 
 #[test]
-fn sensitive_key_reports_always_sensitive_and_never_extractable_as_generated() {
+fn generated_sensitive_key_reports_always_sensitive_and_local() {
     let token = TestToken::new();
     let session = token.user_session();
     let rsa = generate_rsa(&session, 2048, false, b"s");
