@@ -647,3 +647,65 @@ pub fn worker_env(key: &str) -> String {
         panic!("this test is a worker of a two-process test and needs {key}; do not run ignored tests directly")
     })
 }
+
+/// `C_SignInit` + `C_Sign` through the raw ABI (for mechanisms `cryptoki`
+/// has no name for), with the two-call length protocol.
+pub fn raw_sign(
+    session: CK_SESSION_HANDLE,
+    mechanism: &mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+) -> Result<Vec<u8>, CK_RV> {
+    let rv = ck!(C_SignInit(session, mechanism, key));
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    let mut data = data.to_vec();
+    let mut length: CK_ULONG = 0;
+    let rv = ck!(C_Sign(
+        session,
+        data.as_mut_ptr(),
+        data.len() as CK_ULONG,
+        std::ptr::null_mut(),
+        &mut length
+    ));
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    let mut signature = vec![0u8; length as usize];
+    let rv = ck!(C_Sign(
+        session,
+        data.as_mut_ptr(),
+        data.len() as CK_ULONG,
+        signature.as_mut_ptr(),
+        &mut length
+    ));
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    signature.truncate(length as usize);
+    Ok(signature)
+}
+
+/// `C_VerifyInit` + `C_Verify` through the raw ABI.
+pub fn raw_verify(
+    session: CK_SESSION_HANDLE,
+    mechanism: &mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+    signature: &[u8],
+) -> CK_RV {
+    let rv = ck!(C_VerifyInit(session, mechanism, key));
+    if rv != CKR_OK {
+        return rv;
+    }
+    let mut data = data.to_vec();
+    let mut signature = signature.to_vec();
+    ck!(C_Verify(
+        session,
+        data.as_mut_ptr(),
+        data.len() as CK_ULONG,
+        signature.as_mut_ptr(),
+        signature.len() as CK_ULONG
+    ))
+}
