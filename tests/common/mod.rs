@@ -114,6 +114,7 @@ pub struct TestToken {
     pub pkcs11: Pkcs11,
     pub slot: Slot,
     root: PathBuf,
+    log_start: u64,
     _temp: Option<tempfile::TempDir>,
     _lock: MutexGuard<'static, ()>,
 }
@@ -144,12 +145,14 @@ impl TestToken {
         };
         write_config(&root, &options.extra_config);
         std::env::set_var(CONFIG_ENV, config_path(&root));
+        let log_start = process_log_length();
         let pkcs11 = load_and_initialize();
         let slot = slot_one(&pkcs11);
         let token = TestToken {
             pkcs11,
             slot,
             root,
+            log_start,
             _temp: temp,
             _lock: lock,
         };
@@ -187,12 +190,14 @@ impl TestToken {
     pub fn certificates_dir(&self) -> PathBuf {
         self.root.join("certificates")
     }
-    pub fn log_path(&self) -> PathBuf {
-        self.root.join("provider.log")
-    }
-    /// Everything the provider logged so far.
+    /// What the provider logged since this token was set up. The provider
+    /// installs its log subscriber once per process (the first `C_Initialize`
+    /// wins), so every test of a process logs to one file, named through
+    /// `AZCLOUDHSM_LOG_FILE`; this is this test's part of it.
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        let text = std::fs::read(process_log_path()).unwrap_or_default();
+        let start = (self.log_start as usize).min(text.len());
+        String::from_utf8_lossy(&text[start..]).into_owned()
     }
 
     pub fn rw_session(&self) -> Session {
@@ -236,6 +241,31 @@ impl Drop for TestToken {
     }
 }
 
+/// The log file of this test process (see [`TestToken::log_text`]).
+pub fn process_log_path() -> PathBuf {
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!(
+            "azcloudhsm-itest-{}-{}.log",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default()
+        ));
+        std::env::set_var("AZCLOUDHSM_LOG_FILE", &path);
+        std::env::set_var("AZCLOUDHSM_LOG", "info");
+        path
+    })
+    .clone()
+}
+
+fn process_log_length() -> u64 {
+    std::fs::metadata(process_log_path())
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
 fn finalize(pkcs11: &Pkcs11) {
     // CKR_CRYPTOKI_NOT_INITIALIZED is fine: a test may have finalised itself.
     let _ = pkcs11.clone().finalize();
@@ -265,7 +295,7 @@ pub fn load_and_initialize() -> Pkcs11 {
     let pkcs11 = load();
     pkcs11
         .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .unwrap_or_else(|e| panic!("C_Initialize: {e} (provider log may say why)"));
+        .unwrap_or_else(|e| panic!("C_Initialize: {e} (see {})", process_log_path().display()));
     pkcs11
 }
 
