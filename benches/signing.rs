@@ -36,7 +36,11 @@ fn env_number(name: &str, default: u64) -> u64 {
 }
 
 /// Runs `work` on `threads` threads for `duration`; returns operations per second.
-fn rate(threads: usize, duration: Duration, work: impl Fn() -> Box<dyn FnMut() + Send> + Sync) -> f64 {
+fn rate(
+    threads: usize,
+    duration: Duration,
+    work: impl Fn() -> Box<dyn FnMut() + Send> + Sync,
+) -> f64 {
     let total: u64 = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
             .map(|_| {
@@ -78,17 +82,26 @@ impl Algorithm {
     }
     fn openssl_key(self) -> PKey<Private> {
         match self {
-            Algorithm::Rsa2048 => PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap(),
+            Algorithm::Rsa2048 => {
+                PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap()
+            }
             Algorithm::P256 => {
                 let group =
-                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1).unwrap();
+                    openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+                        .unwrap();
                 PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap()
             }
         }
     }
 }
 
-fn provider_rate(token: &TestToken, key: ObjectHandle, algorithm: Algorithm, threads: usize, duration: Duration) -> f64 {
+fn provider_rate(
+    token: &TestToken,
+    key: ObjectHandle,
+    algorithm: Algorithm,
+    threads: usize,
+    duration: Duration,
+) -> f64 {
     let pkcs11 = token.pkcs11.clone();
     let slot = token.slot;
     rate(threads, duration, move || {
@@ -121,7 +134,10 @@ fn signing(token: &TestToken, duration: Duration) {
         "{:<26} {:>7} {:>12} {:>12} {:>7}",
         "algorithm", "threads", "provider", "openssl", "ratio"
     );
-    for (algorithm, key) in [(Algorithm::Rsa2048, rsa.private), (Algorithm::P256, ec.private)] {
+    for (algorithm, key) in [
+        (Algorithm::Rsa2048, rsa.private),
+        (Algorithm::P256, ec.private),
+    ] {
         let openssl_key = algorithm.openssl_key();
         for threads in [1, 2] {
             let through_provider = provider_rate(token, key, algorithm, threads, duration);

@@ -87,11 +87,20 @@ fn null_output_pointers_are_arguments_bad() {
     let cases = vec![
         ("C_GetInfo", ck!(C_GetInfo(null()))),
         ("C_GetFunctionList", ck!(C_GetFunctionList(null()))),
-        ("C_GetSlotList count", ck!(C_GetSlotList(CK_TRUE, null(), null()))),
+        (
+            "C_GetSlotList count",
+            ck!(C_GetSlotList(CK_TRUE, null(), null())),
+        ),
         ("C_GetSlotInfo", ck!(C_GetSlotInfo(1, null()))),
         ("C_GetTokenInfo", ck!(C_GetTokenInfo(1, null()))),
-        ("C_GetMechanismList count", ck!(C_GetMechanismList(1, null(), null()))),
-        ("C_GetMechanismInfo", ck!(C_GetMechanismInfo(1, CKM_SHA256, null()))),
+        (
+            "C_GetMechanismList count",
+            ck!(C_GetMechanismList(1, null(), null())),
+        ),
+        (
+            "C_GetMechanismInfo",
+            ck!(C_GetMechanismInfo(1, CKM_SHA256, null())),
+        ),
         (
             "C_OpenSession handle",
             ck!(C_OpenSession(1, CKF_SERIAL_SESSION, null(), None, null())),
@@ -102,28 +111,74 @@ fn null_output_pointers_are_arguments_bad() {
             "C_CreateObject handle",
             ck!(C_CreateObject(h, value_len.as_mut_ptr(), 1, null())),
         ),
-        ("C_CopyObject handle", ck!(C_CopyObject(h, f.aes, null(), 0, null()))),
-        ("C_GenerateRandom buffer", ck!(C_GenerateRandom(h, null(), 16))),
+        (
+            "C_CopyObject handle",
+            ck!(C_CopyObject(h, f.aes, null(), 0, null())),
+        ),
+        (
+            "C_GenerateRandom buffer",
+            ck!(C_GenerateRandom(h, null(), 16)),
+        ),
         (
             "C_GenerateKey handle",
-            ck!(C_GenerateKey(h, &mut aes_gen, value_len.as_mut_ptr(), 1, null())),
+            ck!(C_GenerateKey(
+                h,
+                &mut aes_gen,
+                value_len.as_mut_ptr(),
+                1,
+                null()
+            )),
         ),
         (
             "C_GenerateKeyPair handles",
-            ck!(C_GenerateKeyPair(h, &mut rsa_gen, null(), 0, null(), 0, null(), null())),
+            ck!(C_GenerateKeyPair(
+                h,
+                &mut rsa_gen,
+                null(),
+                0,
+                null(),
+                0,
+                null(),
+                null()
+            )),
         ),
         ("C_DigestInit mechanism", ck!(C_DigestInit(h, null()))),
-        ("C_SignInit mechanism", ck!(C_SignInit(h, null(), f.rsa.private.handle()))),
-        ("C_VerifyInit mechanism", ck!(C_VerifyInit(h, null(), f.rsa.public.handle()))),
-        ("C_EncryptInit mechanism", ck!(C_EncryptInit(h, null(), f.aes))),
-        ("C_DecryptInit mechanism", ck!(C_DecryptInit(h, null(), f.aes))),
+        (
+            "C_SignInit mechanism",
+            ck!(C_SignInit(h, null(), f.rsa.private.handle())),
+        ),
+        (
+            "C_VerifyInit mechanism",
+            ck!(C_VerifyInit(h, null(), f.rsa.public.handle())),
+        ),
+        (
+            "C_EncryptInit mechanism",
+            ck!(C_EncryptInit(h, null(), f.aes)),
+        ),
+        (
+            "C_DecryptInit mechanism",
+            ck!(C_DecryptInit(h, null(), f.aes)),
+        ),
         (
             "C_GenerateKey mechanism",
-            ck!(C_GenerateKey(h, null(), value_len.as_mut_ptr(), 1, &mut handle)),
+            ck!(C_GenerateKey(
+                h,
+                null(),
+                value_len.as_mut_ptr(),
+                1,
+                &mut handle
+            )),
         ),
         (
             "C_WrapKey length",
-            ck!(C_WrapKey(h, &mut raw_mechanism(CKM_AES_KEY_WRAP), f.aes, f.aes, null(), null())),
+            ck!(C_WrapKey(
+                h,
+                &mut raw_mechanism(CKM_AES_KEY_WRAP),
+                f.aes,
+                f.aes,
+                null(),
+                null()
+            )),
         ),
         (
             "C_DigestInit then C_Digest length",
@@ -148,11 +203,26 @@ fn null_input_with_a_nonzero_length_is_arguments_bad() {
     let mut sign = raw_mechanism(CKM_SHA256_RSA_PKCS);
     let cases = vec![
         ("C_Login PIN", ck!(C_Login(h, CKU_USER, null(), 5))),
-        ("C_CreateObject template", ck!(C_CreateObject(h, null(), 3, &mut handle))),
-        ("C_FindObjectsInit template", ck!(C_FindObjectsInit(h, null(), 2))),
-        ("C_GetAttributeValue template", ck!(C_GetAttributeValue(h, f.aes, null(), 1))),
-        ("C_SetAttributeValue template", ck!(C_SetAttributeValue(h, f.aes, null(), 1))),
-        ("C_InitToken PIN", ck!(C_InitToken(1, null(), 5, [b' '; 32].as_mut_ptr()))),
+        (
+            "C_CreateObject template",
+            ck!(C_CreateObject(h, null(), 3, &mut handle)),
+        ),
+        (
+            "C_FindObjectsInit template",
+            ck!(C_FindObjectsInit(h, null(), 2)),
+        ),
+        (
+            "C_GetAttributeValue template",
+            ck!(C_GetAttributeValue(h, f.aes, null(), 1)),
+        ),
+        (
+            "C_SetAttributeValue template",
+            ck!(C_SetAttributeValue(h, f.aes, null(), 1)),
+        ),
+        (
+            "C_InitToken PIN",
+            ck!(C_InitToken(1, null(), 5, [b' '; 32].as_mut_ptr())),
+        ),
         (
             "C_SignInit then C_Sign data",
             match ck!(C_SignInit(h, &mut sign, f.rsa.private.handle())) {
@@ -195,7 +265,9 @@ fn initialize_with_only_some_mutex_functions_is_arguments_bad() {
         flags: 0,
         pReserved: null(),
     };
-    let rv = ck!(C_Initialize(&mut args as *mut CK_C_INITIALIZE_ARGS as *mut c_void));
+    let rv = ck!(C_Initialize(
+        &mut args as *mut CK_C_INITIALIZE_ARGS as *mut c_void
+    ));
     if rv == CKR_OK {
         ck!(C_Finalize(null()));
     }
@@ -217,13 +289,30 @@ fn unknown_session_handles_are_session_handle_invalid() {
     let cases = vec![
         ("C_GetSessionInfo", ck!(C_GetSessionInfo(s, &mut info))),
         ("C_CloseSession", ck!(C_CloseSession(s))),
-        ("C_Login", ck!(C_Login(s, CKU_USER, pin.as_mut_ptr(), pin.len() as CK_ULONG))),
+        (
+            "C_Login",
+            ck!(C_Login(
+                s,
+                CKU_USER,
+                pin.as_mut_ptr(),
+                pin.len() as CK_ULONG
+            )),
+        ),
         ("C_Logout", ck!(C_Logout(s))),
         ("C_FindObjectsInit", ck!(C_FindObjectsInit(s, null(), 0))),
-        ("C_FindObjects", ck!(C_FindObjects(s, null(), 0, &mut count))),
-        ("C_GenerateRandom", ck!(C_GenerateRandom(s, random.as_mut_ptr(), 8))),
+        (
+            "C_FindObjects",
+            ck!(C_FindObjects(s, null(), 0, &mut count)),
+        ),
+        (
+            "C_GenerateRandom",
+            ck!(C_GenerateRandom(s, random.as_mut_ptr(), 8)),
+        ),
         ("C_DigestInit", ck!(C_DigestInit(s, &mut sha))),
-        ("C_SignInit", ck!(C_SignInit(s, &mut sign, f.rsa.private.handle()))),
+        (
+            "C_SignInit",
+            ck!(C_SignInit(s, &mut sign, f.rsa.private.handle())),
+        ),
         ("C_DestroyObject", ck!(C_DestroyObject(s, f.aes))),
     ];
     assert_all(cases, CKR_SESSION_HANDLE_INVALID);
@@ -240,10 +329,22 @@ fn unknown_object_handles_are_object_handle_invalid() {
         let mut label = *b"x";
         let mut query = [length_query(CKA_CLASS)];
         let mut set = [raw_attribute(CKA_LABEL, &mut label)];
-        cases.push(("C_GetAttributeValue", ck!(C_GetAttributeValue(h, object, query.as_mut_ptr(), 1))));
-        cases.push(("C_SetAttributeValue", ck!(C_SetAttributeValue(h, object, set.as_mut_ptr(), 1))));
-        cases.push(("C_GetObjectSize", ck!(C_GetObjectSize(h, object, &mut size))));
-        cases.push(("C_CopyObject", ck!(C_CopyObject(h, object, null(), 0, &mut copy))));
+        cases.push((
+            "C_GetAttributeValue",
+            ck!(C_GetAttributeValue(h, object, query.as_mut_ptr(), 1)),
+        ));
+        cases.push((
+            "C_SetAttributeValue",
+            ck!(C_SetAttributeValue(h, object, set.as_mut_ptr(), 1)),
+        ));
+        cases.push((
+            "C_GetObjectSize",
+            ck!(C_GetObjectSize(h, object, &mut size)),
+        ));
+        cases.push((
+            "C_CopyObject",
+            ck!(C_CopyObject(h, object, null(), 0, &mut copy)),
+        ));
         cases.push(("C_DestroyObject", ck!(C_DestroyObject(h, object))));
     }
     assert_all(cases, CKR_OBJECT_HANDLE_INVALID);
@@ -266,7 +367,14 @@ fn unknown_key_handles_are_key_handle_invalid() {
         cases.push(("C_DecryptInit", ck!(C_DecryptInit(h, &mut ecb, key))));
         cases.push((
             "C_WrapKey (key to wrap)",
-            ck!(C_WrapKey(h, &mut wrap, f.aes, key, wrapped.as_mut_ptr(), &mut length)),
+            ck!(C_WrapKey(
+                h,
+                &mut wrap,
+                f.aes,
+                key,
+                wrapped.as_mut_ptr(),
+                &mut length
+            )),
         ));
     }
     assert_all(cases, CKR_KEY_HANDLE_INVALID);
@@ -280,12 +388,28 @@ fn unknown_wrapping_and_unwrapping_keys_have_their_own_codes() {
     let mut wrapped = [0u8; 64];
     let mut length = wrapped.len() as CK_ULONG;
     assert_ck!(
-        ck!(C_WrapKey(h, &mut wrap, NO_OBJECT, f.aes, wrapped.as_mut_ptr(), &mut length)),
+        ck!(C_WrapKey(
+            h,
+            &mut wrap,
+            NO_OBJECT,
+            f.aes,
+            wrapped.as_mut_ptr(),
+            &mut length
+        )),
         CKR_WRAPPING_KEY_HANDLE_INVALID
     );
     let mut handle: CK_OBJECT_HANDLE = 0;
     assert_ck!(
-        ck!(C_UnwrapKey(h, &mut wrap, NO_OBJECT, wrapped.as_mut_ptr(), 24, null(), 0, &mut handle)),
+        ck!(C_UnwrapKey(
+            h,
+            &mut wrap,
+            NO_OBJECT,
+            wrapped.as_mut_ptr(),
+            24,
+            null(),
+            0,
+            &mut handle
+        )),
         CKR_UNWRAPPING_KEY_HANDLE_INVALID
     );
 }
@@ -353,7 +477,12 @@ fn login_with_an_unknown_user_type_is_user_type_invalid() {
     let session = token.rw_session();
     let mut pin = *b"cu1:user1234";
     assert_ck!(
-        ck!(C_Login(session.handle(), 7, pin.as_mut_ptr(), pin.len() as CK_ULONG)),
+        ck!(C_Login(
+            session.handle(),
+            7,
+            pin.as_mut_ptr(),
+            pin.len() as CK_ULONG
+        )),
         CKR_USER_TYPE_INVALID
     );
 }
@@ -367,18 +496,35 @@ fn unknown_or_unfit_mechanisms_are_mechanism_invalid() {
     let mut handle: CK_OBJECT_HANDLE = 0;
     let mut public: CK_OBJECT_HANDLE = 0;
     let cases = vec![
-        ("C_DigestInit unknown", ck!(C_DigestInit(h, &mut raw_mechanism(UNKNOWN_MECHANISM)))),
+        (
+            "C_DigestInit unknown",
+            ck!(C_DigestInit(h, &mut raw_mechanism(UNKNOWN_MECHANISM))),
+        ),
         (
             "C_SignInit unknown",
-            ck!(C_SignInit(h, &mut raw_mechanism(UNKNOWN_MECHANISM), f.rsa.private.handle())),
+            ck!(C_SignInit(
+                h,
+                &mut raw_mechanism(UNKNOWN_MECHANISM),
+                f.rsa.private.handle()
+            )),
         ),
         (
             "C_EncryptInit unknown",
-            ck!(C_EncryptInit(h, &mut raw_mechanism(UNKNOWN_MECHANISM), f.aes)),
+            ck!(C_EncryptInit(
+                h,
+                &mut raw_mechanism(UNKNOWN_MECHANISM),
+                f.aes
+            )),
         ),
         (
             "C_GenerateKey unknown",
-            ck!(C_GenerateKey(h, &mut raw_mechanism(UNKNOWN_MECHANISM), null(), 0, &mut handle)),
+            ck!(C_GenerateKey(
+                h,
+                &mut raw_mechanism(UNKNOWN_MECHANISM),
+                null(),
+                0,
+                &mut handle
+            )),
         ),
         (
             "C_GenerateKeyPair unknown",
@@ -395,7 +541,11 @@ fn unknown_or_unfit_mechanisms_are_mechanism_invalid() {
         ),
         (
             "C_SignInit with a digest mechanism",
-            ck!(C_SignInit(h, &mut raw_mechanism(CKM_SHA256), f.rsa.private.handle())),
+            ck!(C_SignInit(
+                h,
+                &mut raw_mechanism(CKM_SHA256),
+                f.rsa.private.handle()
+            )),
         ),
         (
             "C_DigestInit with a cipher mechanism",
@@ -403,11 +553,21 @@ fn unknown_or_unfit_mechanisms_are_mechanism_invalid() {
         ),
         (
             "C_EncryptInit with a signature mechanism",
-            ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_SHA256_RSA_PKCS), f.rsa.public.handle())),
+            ck!(C_EncryptInit(
+                h,
+                &mut raw_mechanism(CKM_SHA256_RSA_PKCS),
+                f.rsa.public.handle()
+            )),
         ),
         (
             "C_GenerateKey with a key pair mechanism",
-            ck!(C_GenerateKey(h, &mut raw_mechanism(CKM_RSA_PKCS_KEY_PAIR_GEN), null(), 0, &mut handle)),
+            ck!(C_GenerateKey(
+                h,
+                &mut raw_mechanism(CKM_RSA_PKCS_KEY_PAIR_GEN),
+                null(),
+                0,
+                &mut handle
+            )),
         ),
     ];
     assert_all(cases, CKR_MECHANISM_INVALID);
@@ -450,7 +610,10 @@ fn bad_mechanism_parameters_are_mechanism_param_invalid() {
     };
     let mut four = [0u8; 4];
     let cases = vec![
-        ("AES-CBC without IV", ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_AES_CBC), aes))),
+        (
+            "AES-CBC without IV",
+            ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_AES_CBC), aes)),
+        ),
         ("AES-CBC with an 8-byte IV", {
             let mut m = raw_mechanism_with(CKM_AES_CBC, &mut short_iv);
             ck!(C_EncryptInit(h, &mut m, aes))
@@ -459,7 +622,10 @@ fn bad_mechanism_parameters_are_mechanism_param_invalid() {
             let mut m = raw_mechanism_with(CKM_AES_CBC_PAD, &mut short_iv);
             ck!(C_DecryptInit(h, &mut m, aes))
         }),
-        ("AES-GCM without parameters", ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_AES_GCM), aes))),
+        (
+            "AES-GCM without parameters",
+            ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_AES_GCM), aes)),
+        ),
         ("AES-GCM with a truncated structure", {
             let mut m = raw_mechanism_with(CKM_AES_GCM, &mut gcm_bad_tag);
             m.ulParameterLen -= 8;
@@ -478,14 +644,22 @@ fn bad_mechanism_parameters_are_mechanism_param_invalid() {
             ck!(C_EncryptInit(h, &mut m, aes))
         }),
         ("OAEP without parameters", {
-            ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_RSA_PKCS_OAEP), f.rsa.public.handle()))
+            ck!(C_EncryptInit(
+                h,
+                &mut raw_mechanism(CKM_RSA_PKCS_OAEP),
+                f.rsa.public.handle()
+            ))
         }),
         ("OAEP with an unknown hash", {
             let mut m = raw_mechanism_with(CKM_RSA_PKCS_OAEP, &mut oaep_unknown_hash);
             ck!(C_EncryptInit(h, &mut m, f.rsa.public.handle()))
         }),
         ("PSS without parameters", {
-            ck!(C_SignInit(h, &mut raw_mechanism(CKM_SHA256_RSA_PKCS_PSS), f.rsa.private.handle()))
+            ck!(C_SignInit(
+                h,
+                &mut raw_mechanism(CKM_SHA256_RSA_PKCS_PSS),
+                f.rsa.private.handle()
+            ))
         }),
         ("PSS with an unknown MGF", {
             let mut m = raw_mechanism_with(CKM_SHA256_RSA_PKCS_PSS, &mut pss_unknown_mgf);
@@ -523,11 +697,28 @@ fn ecdh_with_bad_parameters_is_mechanism_param_invalid() {
     ];
     let t = template.as_mut_ptr();
     let mut without = raw_mechanism(CKM_ECDH1_DERIVE);
-    let rv_without = ck!(C_DeriveKey(session.handle(), &mut without, pair.private.handle(), t, 3, &mut handle));
+    let rv_without = ck!(C_DeriveKey(
+        session.handle(),
+        &mut without,
+        pair.private.handle(),
+        t,
+        3,
+        &mut handle
+    ));
     let mut with = raw_mechanism_with(CKM_ECDH1_DERIVE, &mut unknown_kdf);
-    let rv_kdf = ck!(C_DeriveKey(session.handle(), &mut with, pair.private.handle(), t, 3, &mut handle));
+    let rv_kdf = ck!(C_DeriveKey(
+        session.handle(),
+        &mut with,
+        pair.private.handle(),
+        t,
+        3,
+        &mut handle
+    ));
     assert_all(
-        vec![("ECDH without parameters", rv_without), ("ECDH with an unknown KDF", rv_kdf)],
+        vec![
+            ("ECDH without parameters", rv_without),
+            ("ECDH with an unknown KDF", rv_kdf),
+        ],
         CKR_MECHANISM_PARAM_INVALID,
     );
 }
@@ -560,14 +751,28 @@ fn short_wrap_buffer_is_buffer_too_small_with_the_length() {
     let mut wrap = raw_mechanism(CKM_AES_KEY_WRAP);
     let mut length: CK_ULONG = 0;
     assert_ck!(
-        ck!(C_WrapKey(f.h(), &mut wrap, f.aes, f.aes, null(), &mut length)),
+        ck!(C_WrapKey(
+            f.h(),
+            &mut wrap,
+            f.aes,
+            f.aes,
+            null(),
+            &mut length
+        )),
         CKR_OK
     );
     assert_eq!(length, 24);
     let mut buffer = [0u8; 23];
     length = 23;
     assert_ck!(
-        ck!(C_WrapKey(f.h(), &mut wrap, f.aes, f.aes, buffer.as_mut_ptr(), &mut length)),
+        ck!(C_WrapKey(
+            f.h(),
+            &mut wrap,
+            f.aes,
+            f.aes,
+            buffer.as_mut_ptr(),
+            &mut length
+        )),
         CKR_BUFFER_TOO_SMALL
     );
     assert_eq!(length, 24);
@@ -586,12 +791,27 @@ fn a_second_init_while_an_operation_is_active_is_operation_active() {
     let public = f.rsa.public.handle();
     let mut cases = Vec::new();
     for (name, init) in [
-        ("C_SignInit", &mut (|| ck!(C_SignInit(h, &mut sign, private))) as &mut dyn FnMut() -> CK_RV),
-        ("C_VerifyInit", &mut || ck!(C_VerifyInit(h, &mut raw_mechanism(CKM_SHA256_RSA_PKCS), public))),
+        (
+            "C_SignInit",
+            &mut (|| ck!(C_SignInit(h, &mut sign, private))) as &mut dyn FnMut() -> CK_RV,
+        ),
+        ("C_VerifyInit", &mut || {
+            ck!(C_VerifyInit(
+                h,
+                &mut raw_mechanism(CKM_SHA256_RSA_PKCS),
+                public
+            ))
+        }),
         ("C_DigestInit", &mut || ck!(C_DigestInit(h, &mut sha))),
-        ("C_EncryptInit", &mut || ck!(C_EncryptInit(h, &mut ecb, f.aes))),
-        ("C_DecryptInit", &mut || ck!(C_DecryptInit(h, &mut raw_mechanism(CKM_AES_ECB), f.aes))),
-        ("C_FindObjectsInit", &mut || ck!(C_FindObjectsInit(h, null(), 0))),
+        ("C_EncryptInit", &mut || {
+            ck!(C_EncryptInit(h, &mut ecb, f.aes))
+        }),
+        ("C_DecryptInit", &mut || {
+            ck!(C_DecryptInit(h, &mut raw_mechanism(CKM_AES_ECB), f.aes))
+        }),
+        ("C_FindObjectsInit", &mut || {
+            ck!(C_FindObjectsInit(h, null(), 0))
+        }),
     ] {
         assert_ck!(init(), CKR_OK);
         cases.push((name, init()));
@@ -609,30 +829,111 @@ fn calls_without_their_init_are_operation_not_initialized() {
     let mut count: CK_ULONG = 0;
     let mut objects = [0 as CK_OBJECT_HANDLE; 4];
     let mut cases = vec![
-        ("C_Sign", ck!(C_Sign(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))),
+        (
+            "C_Sign",
+            ck!(C_Sign(
+                h,
+                data.as_mut_ptr(),
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            )),
+        ),
         ("C_SignUpdate", ck!(C_SignUpdate(h, data.as_mut_ptr(), 16))),
-        ("C_SignFinal", ck!(C_SignFinal(h, out.as_mut_ptr(), &mut length))),
-        ("C_Verify", ck!(C_Verify(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), 256))),
-        ("C_VerifyUpdate", ck!(C_VerifyUpdate(h, data.as_mut_ptr(), 16))),
-        ("C_VerifyFinal", ck!(C_VerifyFinal(h, out.as_mut_ptr(), 256))),
-        ("C_Digest", ck!(C_Digest(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))),
-        ("C_DigestUpdate", ck!(C_DigestUpdate(h, data.as_mut_ptr(), 16))),
-        ("C_DigestFinal", ck!(C_DigestFinal(h, out.as_mut_ptr(), &mut length))),
-        ("C_FindObjects", ck!(C_FindObjects(h, objects.as_mut_ptr(), 4, &mut count))),
+        (
+            "C_SignFinal",
+            ck!(C_SignFinal(h, out.as_mut_ptr(), &mut length)),
+        ),
+        (
+            "C_Verify",
+            ck!(C_Verify(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), 256)),
+        ),
+        (
+            "C_VerifyUpdate",
+            ck!(C_VerifyUpdate(h, data.as_mut_ptr(), 16)),
+        ),
+        (
+            "C_VerifyFinal",
+            ck!(C_VerifyFinal(h, out.as_mut_ptr(), 256)),
+        ),
+        (
+            "C_Digest",
+            ck!(C_Digest(
+                h,
+                data.as_mut_ptr(),
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            )),
+        ),
+        (
+            "C_DigestUpdate",
+            ck!(C_DigestUpdate(h, data.as_mut_ptr(), 16)),
+        ),
+        (
+            "C_DigestFinal",
+            ck!(C_DigestFinal(h, out.as_mut_ptr(), &mut length)),
+        ),
+        (
+            "C_FindObjects",
+            ck!(C_FindObjects(h, objects.as_mut_ptr(), 4, &mut count)),
+        ),
         ("C_FindObjectsFinal", ck!(C_FindObjectsFinal(h))),
     ];
     length = out.len() as CK_ULONG;
-    cases.push(("C_Encrypt", ck!(C_Encrypt(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_Encrypt",
+        ck!(C_Encrypt(
+            h,
+            data.as_mut_ptr(),
+            16,
+            out.as_mut_ptr(),
+            &mut length
+        )),
+    ));
     length = out.len() as CK_ULONG;
-    cases.push(("C_EncryptUpdate", ck!(C_EncryptUpdate(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_EncryptUpdate",
+        ck!(C_EncryptUpdate(
+            h,
+            data.as_mut_ptr(),
+            16,
+            out.as_mut_ptr(),
+            &mut length
+        )),
+    ));
     length = out.len() as CK_ULONG;
-    cases.push(("C_EncryptFinal", ck!(C_EncryptFinal(h, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_EncryptFinal",
+        ck!(C_EncryptFinal(h, out.as_mut_ptr(), &mut length)),
+    ));
     length = out.len() as CK_ULONG;
-    cases.push(("C_Decrypt", ck!(C_Decrypt(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_Decrypt",
+        ck!(C_Decrypt(
+            h,
+            data.as_mut_ptr(),
+            16,
+            out.as_mut_ptr(),
+            &mut length
+        )),
+    ));
     length = out.len() as CK_ULONG;
-    cases.push(("C_DecryptUpdate", ck!(C_DecryptUpdate(h, data.as_mut_ptr(), 16, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_DecryptUpdate",
+        ck!(C_DecryptUpdate(
+            h,
+            data.as_mut_ptr(),
+            16,
+            out.as_mut_ptr(),
+            &mut length
+        )),
+    ));
     length = out.len() as CK_ULONG;
-    cases.push(("C_DecryptFinal", ck!(C_DecryptFinal(h, out.as_mut_ptr(), &mut length))));
+    cases.push((
+        "C_DecryptFinal",
+        ck!(C_DecryptFinal(h, out.as_mut_ptr(), &mut length)),
+    ));
     assert_all(cases, CKR_OPERATION_NOT_INITIALIZED);
 }
 
@@ -646,7 +947,13 @@ fn a_failed_one_shot_call_ends_the_operation() {
     let mut out = [0u8; 32];
     let mut length = 32 as CK_ULONG;
     assert_ck!(
-        ck!(C_Encrypt(h, data.as_mut_ptr(), 15, out.as_mut_ptr(), &mut length)),
+        ck!(C_Encrypt(
+            h,
+            data.as_mut_ptr(),
+            15,
+            out.as_mut_ptr(),
+            &mut length
+        )),
         CKR_DATA_LEN_RANGE
     );
     assert_ck!(ck!(C_EncryptInit(h, &mut ecb, f.aes)), CKR_OK);
@@ -690,14 +997,23 @@ fn sensitive_attribute_is_unavailable_while_the_others_are_filled() {
         raw_attribute(CKA_MODULUS, &mut modulus),
     ];
     assert_ck!(
-        ck!(C_GetAttributeValue(f.h(), f.rsa.private.handle(), template.as_mut_ptr(), 2)),
+        ck!(C_GetAttributeValue(
+            f.h(),
+            f.rsa.private.handle(),
+            template.as_mut_ptr(),
+            2
+        )),
         CKR_ATTRIBUTE_SENSITIVE
     );
     assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
     assert_eq!(template[1].ulValueLen, 256);
     assert_eq!(
         modulus.to_vec(),
-        attribute_bytes(&f.session, f.rsa.public, cryptoki::object::AttributeType::Modulus)
+        attribute_bytes(
+            &f.session,
+            f.rsa.public,
+            cryptoki::object::AttributeType::Modulus
+        )
     );
 }
 
@@ -711,7 +1027,12 @@ fn too_small_attribute_buffer_is_unavailable_while_the_others_are_filled() {
         raw_attribute(CKA_CLASS, &mut class),
     ];
     assert_ck!(
-        ck!(C_GetAttributeValue(f.h(), f.rsa.public.handle(), template.as_mut_ptr(), 2)),
+        ck!(C_GetAttributeValue(
+            f.h(),
+            f.rsa.public.handle(),
+            template.as_mut_ptr(),
+            2
+        )),
         CKR_BUFFER_TOO_SMALL
     );
     assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
@@ -729,7 +1050,12 @@ fn attribute_length_query_fills_every_length() {
         length_query(CKA_TOKEN),
     ];
     assert_ck!(
-        ck!(C_GetAttributeValue(f.h(), f.rsa.public.handle(), template.as_mut_ptr(), 4)),
+        ck!(C_GetAttributeValue(
+            f.h(),
+            f.rsa.public.handle(),
+            template.as_mut_ptr(),
+            4
+        )),
         CKR_OK
     );
     let lengths: Vec<CK_ULONG> = template.iter().map(|a| a.ulValueLen).collect();
@@ -759,13 +1085,28 @@ fn setting_read_only_or_one_way_attributes_is_attribute_read_only() {
     let mut cases = Vec::new();
     for (name, object, attribute) in [
         ("CKA_CLASS", f.aes, raw_attribute(CKA_CLASS, &mut class)),
-        ("CKA_KEY_TYPE", f.aes, raw_attribute(CKA_KEY_TYPE, &mut key_type)),
-        ("CKA_SENSITIVE true to false", sensitive, raw_attribute(CKA_SENSITIVE, &mut no)),
-        ("CKA_EXTRACTABLE false to true", sensitive, raw_attribute(CKA_EXTRACTABLE, &mut yes)),
+        (
+            "CKA_KEY_TYPE",
+            f.aes,
+            raw_attribute(CKA_KEY_TYPE, &mut key_type),
+        ),
+        (
+            "CKA_SENSITIVE true to false",
+            sensitive,
+            raw_attribute(CKA_SENSITIVE, &mut no),
+        ),
+        (
+            "CKA_EXTRACTABLE false to true",
+            sensitive,
+            raw_attribute(CKA_EXTRACTABLE, &mut yes),
+        ),
         ("CKA_LOCAL", sensitive, raw_attribute(CKA_LOCAL, &mut no)),
     ] {
         let mut template = [attribute];
-        cases.push((name, ck!(C_SetAttributeValue(f.h(), object, template.as_mut_ptr(), 1))));
+        cases.push((
+            name,
+            ck!(C_SetAttributeValue(f.h(), object, template.as_mut_ptr(), 1)),
+        ));
     }
     assert_all(cases, CKR_ATTRIBUTE_READ_ONLY);
 }
@@ -799,11 +1140,19 @@ fn attribute_of_the_wrong_size_is_attribute_value_invalid() {
         raw_attribute(CKA_KEY_TYPE, &mut key_type),
         raw_attribute(CKA_VALUE, &mut value),
     ];
-    let rv_class = ck!(C_CreateObject(f.h(), short_class.as_mut_ptr(), 3, &mut handle));
+    let rv_class = ck!(C_CreateObject(
+        f.h(),
+        short_class.as_mut_ptr(),
+        3,
+        &mut handle
+    ));
     let mut bad_bool = [raw_attribute(CKA_TOKEN, &mut long_bool)];
     let rv_bool = ck!(C_SetAttributeValue(f.h(), f.aes, bad_bool.as_mut_ptr(), 1));
     assert_all(
-        vec![("3-byte CKA_CLASS", rv_class), ("4-byte CKA_TOKEN", rv_bool)],
+        vec![
+            ("3-byte CKA_CLASS", rv_class),
+            ("4-byte CKA_TOKEN", rv_bool),
+        ],
         CKR_ATTRIBUTE_VALUE_INVALID,
     );
 }
@@ -848,11 +1197,19 @@ fn sign_recover_and_verify_recover_are_function_not_supported() {
         vec![
             (
                 "C_SignRecoverInit",
-                ck!(C_SignRecoverInit(f.h(), &mut mechanism, f.rsa.private.handle())),
+                ck!(C_SignRecoverInit(
+                    f.h(),
+                    &mut mechanism,
+                    f.rsa.private.handle()
+                )),
             ),
             (
                 "C_VerifyRecoverInit",
-                ck!(C_VerifyRecoverInit(f.h(), &mut mechanism, f.rsa.public.handle())),
+                ck!(C_VerifyRecoverInit(
+                    f.h(),
+                    &mut mechanism,
+                    f.rsa.public.handle()
+                )),
             ),
         ],
         CKR_FUNCTION_NOT_SUPPORTED,

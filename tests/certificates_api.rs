@@ -25,8 +25,8 @@ const LAST_HANDLE: CK_OBJECT_HANDLE = 0xFFFF_FFFE;
 /// The reference sample's dummy certificate value and subject.
 const SAMPLE_VALUE: [u8; 8] = [0x30, 0x82, 0x03, 0x08, 0x30, 0x82, 0x02, 0xD0];
 const SAMPLE_SUBJECT: [u8; 30] = [
-    0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y',
-    b'C', b'e', b'r', b't', b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
+    0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y', b'C',
+    b'e', b'r', b't', b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
 ];
 
 /// The reference sample's `certTemplate`, with `label` in place of "MyCertificate".
@@ -56,7 +56,10 @@ fn find_certificates(session: &Session, label: Option<&str>) -> Vec<CK_OBJECT_HA
     if let Some(label) = label {
         template.push(Attribute::Label(label.as_bytes().to_vec()));
     }
-    let mut found: Vec<_> = find(session, &template).iter().map(|h| h.handle()).collect();
+    let mut found: Vec<_> = find(session, &template)
+        .iter()
+        .map(|h| h.handle())
+        .collect();
     found.sort();
     found
 }
@@ -75,7 +78,11 @@ fn blob_names(dir: &Path) -> BTreeSet<String> {
 }
 
 /// `C_GetAttributeValue` of one attribute with the two-call protocol.
-fn raw_get(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, kind: CK_ATTRIBUTE_TYPE) -> Result<Vec<u8>, CK_RV> {
+fn raw_get(
+    session: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> Result<Vec<u8>, CK_RV> {
     let mut query = [length_query(kind)];
     let rv = ck!(C_GetAttributeValue(session, object, query.as_mut_ptr(), 1));
     if rv != CKR_OK {
@@ -83,7 +90,12 @@ fn raw_get(session: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, kind: CK_ATTRIB
     }
     let mut value = vec![0u8; query[0].ulValueLen as usize];
     let mut template = [raw_attribute(kind, &mut value)];
-    let rv = ck!(C_GetAttributeValue(session, object, template.as_mut_ptr(), 1));
+    let rv = ck!(C_GetAttributeValue(
+        session,
+        object,
+        template.as_mut_ptr(),
+        1
+    ));
     if rv != CKR_OK {
         return Err(rv);
     }
@@ -107,10 +119,21 @@ fn reference_sample_flow_runs_end_to_end() {
     assert_eq!(certificate.handle(), 4293918720);
 
     // get_cert_attribute: sizes first, then values.
-    let kinds = [CKA_CLASS, CKA_CERTIFICATE_TYPE, CKA_TOKEN, CKA_LABEL, CKA_ID];
+    let kinds = [
+        CKA_CLASS,
+        CKA_CERTIFICATE_TYPE,
+        CKA_TOKEN,
+        CKA_LABEL,
+        CKA_ID,
+    ];
     let mut sizes: Vec<CK_ATTRIBUTE> = kinds.iter().map(|k| length_query(*k)).collect();
     assert_ck!(
-        ck!(C_GetAttributeValue(h, certificate.handle(), sizes.as_mut_ptr(), 5)),
+        ck!(C_GetAttributeValue(
+            h,
+            certificate.handle(),
+            sizes.as_mut_ptr(),
+            5
+        )),
         CKR_OK
     );
     let lengths: Vec<CK_ULONG> = sizes.iter().map(|a| a.ulValueLen).collect();
@@ -122,7 +145,12 @@ fn reference_sample_flow_runs_end_to_end() {
         .map(|(k, b)| raw_attribute(*k, b))
         .collect();
     assert_ck!(
-        ck!(C_GetAttributeValue(h, certificate.handle(), values.as_mut_ptr(), 5)),
+        ck!(C_GetAttributeValue(
+            h,
+            certificate.handle(),
+            values.as_mut_ptr(),
+            5
+        )),
         CKR_OK
     );
     assert_eq!(
@@ -137,11 +165,16 @@ fn reference_sample_flow_runs_end_to_end() {
     );
 
     // find_cert: class + type + label.
-    assert_eq!(find_certificates(&session, Some("MyCertificate")), vec![certificate.handle()]);
+    assert_eq!(
+        find_certificates(&session, Some("MyCertificate")),
+        vec![certificate.handle()]
+    );
 
     // set_cert_attribute: token=false, label, subject, id, value.
     let new_subject = vec![0x40, 0x41, 0x42, 0x43, 0x44];
-    let new_value = vec![0x10, 0x20, 0x30, 0x40, 0x50, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF];
+    let new_value = vec![
+        0x10, 0x20, 0x30, 0x40, 0x50, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF,
+    ];
     session
         .update_attributes(
             certificate,
@@ -180,7 +213,13 @@ fn reference_sample_flow_runs_end_to_end() {
     // copy_cert: NULL template.
     let mut copy: CK_OBJECT_HANDLE = 0;
     assert_ck!(
-        ck!(C_CopyObject(h, certificate.handle(), std::ptr::null_mut(), 0, &mut copy)),
+        ck!(C_CopyObject(
+            h,
+            certificate.handle(),
+            std::ptr::null_mut(),
+            0,
+            &mut copy
+        )),
         CKR_OK
     );
     assert_ne!(copy, certificate.handle());
@@ -214,8 +253,16 @@ fn bad_certificate_templates_are_refused_with_the_specified_code() {
         t
     };
     let cases: Vec<(&str, Vec<Attribute>, RvError)> = vec![
-        ("missing CKA_VALUE", without(AttributeType::Value), RvError::TemplateIncomplete),
-        ("missing CKA_SUBJECT", without(AttributeType::Subject), RvError::TemplateIncomplete),
+        (
+            "missing CKA_VALUE",
+            without(AttributeType::Value),
+            RvError::TemplateIncomplete,
+        ),
+        (
+            "missing CKA_SUBJECT",
+            without(AttributeType::Subject),
+            RvError::TemplateIncomplete,
+        ),
         (
             "missing CKA_CERTIFICATE_TYPE",
             without(AttributeType::CertificateType),
@@ -226,8 +273,16 @@ fn bad_certificate_templates_are_refused_with_the_specified_code() {
             with(Attribute::CertificateType(CertificateType::X_509_ATTR)),
             RvError::AttributeValueInvalid,
         ),
-        ("CKA_SIGN on a certificate", with(Attribute::Sign(true)), RvError::AttributeTypeInvalid),
-        ("CKA_MODULUS on a certificate", with(Attribute::Modulus(vec![1])), RvError::AttributeTypeInvalid),
+        (
+            "CKA_SIGN on a certificate",
+            with(Attribute::Sign(true)),
+            RvError::AttributeTypeInvalid,
+        ),
+        (
+            "CKA_MODULUS on a certificate",
+            with(Attribute::Modulus(vec![1])),
+            RvError::AttributeTypeInvalid,
+        ),
     ];
     let mut wrong = Vec::new();
     for (name, template, expected) in cases {
@@ -237,7 +292,10 @@ fn bad_certificate_templates_are_refused_with_the_specified_code() {
         }
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
-    assert!(find_certificates(&session, None).is_empty(), "nothing was created");
+    assert!(
+        find_certificates(&session, None).is_empty(),
+        "nothing was created"
+    );
 }
 
 #[test]
@@ -258,7 +316,12 @@ fn a_bool_attribute_of_the_wrong_size_is_attribute_value_invalid() {
     ];
     let mut handle: CK_OBJECT_HANDLE = 0;
     assert_ck!(
-        ck!(C_CreateObject(session.handle(), template.as_mut_ptr(), 5, &mut handle)),
+        ck!(C_CreateObject(
+            session.handle(),
+            template.as_mut_ptr(),
+            5,
+            &mut handle
+        )),
         CKR_ATTRIBUTE_VALUE_INVALID
     );
 }
@@ -292,14 +355,33 @@ fn protected_certificates_refuse_the_prohibited_action() {
     let mut set = [raw_attribute(CKA_LABEL, &mut label)];
     let mut copy: CK_OBJECT_HANDLE = 0;
     let cases = [
-        ("set on CKA_MODIFIABLE=false", ck!(C_SetAttributeValue(h, unmodifiable, set.as_mut_ptr(), 1))),
-        ("destroy on CKA_DESTROYABLE=false", ck!(C_DestroyObject(h, undestroyable))),
-        ("copy on CKA_COPYABLE=false", ck!(C_CopyObject(h, uncopyable, std::ptr::null_mut(), 0, &mut copy))),
+        (
+            "set on CKA_MODIFIABLE=false",
+            ck!(C_SetAttributeValue(h, unmodifiable, set.as_mut_ptr(), 1)),
+        ),
+        (
+            "destroy on CKA_DESTROYABLE=false",
+            ck!(C_DestroyObject(h, undestroyable)),
+        ),
+        (
+            "copy on CKA_COPYABLE=false",
+            ck!(C_CopyObject(
+                h,
+                uncopyable,
+                std::ptr::null_mut(),
+                0,
+                &mut copy
+            )),
+        ),
     ];
     for (name, rv) in cases {
         assert!(rv == CKR_ACTION_PROHIBITED, "{name}: {}", rv_name(rv));
     }
-    assert_eq!(find_certificates(&session, None).len(), 3, "nothing destroyed or copied");
+    assert_eq!(
+        find_certificates(&session, None).len(),
+        3,
+        "nothing destroyed or copied"
+    );
 }
 
 #[test]
@@ -329,7 +411,9 @@ fn certificate_handles_increase_within_the_certificate_range() {
     for pair in handles.windows(2) {
         assert!(pair[0] < pair[1], "handles increase: {handles:x?}");
     }
-    assert!(handles.iter().all(|h| (FIRST_HANDLE..=LAST_HANDLE).contains(h)));
+    assert!(handles
+        .iter()
+        .all(|h| (FIRST_HANDLE..=LAST_HANDLE).contains(h)));
     let session_certificate = create(&session, &sample_template("session", false)).handle();
     assert!((FIRST_HANDLE..=LAST_HANDLE).contains(&session_certificate));
 }
@@ -343,8 +427,14 @@ fn blob_files_appear_and_disappear_with_token_certificates() {
     let path = blob_path(&dir, certificate.handle());
     assert!(path.is_file(), "{} was written", path.display());
     let content = std::fs::read_to_string(&path).expect("a text blob");
-    assert_eq!(content.trim().split('.').count(), 3, "a compact JWS: header.payload.signature");
-    session.destroy_object(certificate).expect("C_DestroyObject");
+    assert_eq!(
+        content.trim().split('.').count(),
+        3,
+        "a compact JWS: header.payload.signature"
+    );
+    session
+        .destroy_object(certificate)
+        .expect("C_DestroyObject");
     assert!(!path.exists(), "{} was deleted", path.display());
 }
 
@@ -366,7 +456,10 @@ fn token_certificates_persist_across_reinitialisation() {
     token.reinitialize();
     let session = token.ro_session();
     assert_eq!(find_certificates(&session, Some("persisted")), vec![handle]);
-    assert_eq!(raw_get(session.handle(), handle, CKA_VALUE), Ok(SAMPLE_VALUE.to_vec()));
+    assert_eq!(
+        raw_get(session.handle(), handle, CKA_VALUE),
+        Ok(SAMPLE_VALUE.to_vec())
+    );
 }
 
 // ----- login and visibility -----
@@ -380,7 +473,10 @@ fn certificates_are_found_before_login() {
     };
     let session = token.ro_session();
     assert_eq!(find_certificates(&session, Some("public")), vec![handle]);
-    assert_eq!(raw_get(session.handle(), handle, CKA_SUBJECT), Ok(SAMPLE_SUBJECT.to_vec()));
+    assert_eq!(
+        raw_get(session.handle(), handle, CKA_SUBJECT),
+        Ok(SAMPLE_SUBJECT.to_vec())
+    );
 }
 
 #[test]
@@ -447,7 +543,9 @@ fn real_certificate() -> RealCertificate {
     builder.sign(&key, MessageDigest::sha256()).unwrap();
     let certificate = builder.build();
     // DER INTEGER of 0xA1B2C3D4E5F60718: a leading 0 keeps it positive.
-    let serial_der = vec![0x02, 0x09, 0x00, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18];
+    let serial_der = vec![
+        0x02, 0x09, 0x00, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18,
+    ];
     RealCertificate {
         der: certificate.to_der().unwrap(),
         subject: subject.to_der().unwrap(),
@@ -477,10 +575,18 @@ fn a_real_certificate_gets_issuer_serial_dates_and_public_key_info_filled() {
     let h = session.handle();
     let cases: [(&str, CK_ATTRIBUTE_TYPE, Vec<u8>); 5] = [
         ("CKA_ISSUER", CKA_ISSUER, real.issuer.clone()),
-        ("CKA_SERIAL_NUMBER", CKA_SERIAL_NUMBER, real.serial_der.clone()),
+        (
+            "CKA_SERIAL_NUMBER",
+            CKA_SERIAL_NUMBER,
+            real.serial_der.clone(),
+        ),
         ("CKA_START_DATE", CKA_START_DATE, b"20240102".to_vec()),
         ("CKA_END_DATE", CKA_END_DATE, b"20340607".to_vec()),
-        ("CKA_PUBLIC_KEY_INFO", CKA_PUBLIC_KEY_INFO, real.spki.clone()),
+        (
+            "CKA_PUBLIC_KEY_INFO",
+            CKA_PUBLIC_KEY_INFO,
+            real.spki.clone(),
+        ),
     ];
     let mut wrong = Vec::new();
     for (name, kind, expected) in cases {
@@ -509,7 +615,11 @@ fn keys_and_certificates_are_returned_together_by_a_template_that_fits_both() {
         .map(|h| h.handle())
         .collect();
     found.sort();
-    let mut expected = vec![pair.public.handle(), pair.private.handle(), certificate.handle()];
+    let mut expected = vec![
+        pair.public.handle(),
+        pair.private.handle(),
+        certificate.handle(),
+    ];
     expected.sort();
     assert_eq!(found, expected);
 }
@@ -524,14 +634,20 @@ fn find_objects_returns_at_most_max_count_per_call_and_continues() {
     let h = session.handle();
     let mut class = ulong(CKO_CERTIFICATE);
     let mut label = *b"page";
-    let mut template = [raw_attribute(CKA_CLASS, &mut class), raw_attribute(CKA_LABEL, &mut label)];
+    let mut template = [
+        raw_attribute(CKA_CLASS, &mut class),
+        raw_attribute(CKA_LABEL, &mut label),
+    ];
     assert_ck!(ck!(C_FindObjectsInit(h, template.as_mut_ptr(), 2)), CKR_OK);
     let mut seen = BTreeSet::new();
     let mut counts = Vec::new();
     loop {
         let mut page = [0 as CK_OBJECT_HANDLE; 3];
         let mut count: CK_ULONG = 99;
-        assert_ck!(ck!(C_FindObjects(h, page.as_mut_ptr(), 3, &mut count)), CKR_OK);
+        assert_ck!(
+            ck!(C_FindObjects(h, page.as_mut_ptr(), 3, &mut count)),
+            CKR_OK
+        );
         counts.push(count);
         if count == 0 {
             break;
@@ -550,7 +666,12 @@ fn find_by_subject_and_by_id_uses_certificate_attributes() {
     let session = token.user_session();
     let sample = create(&session, &sample_template("subject", true)).handle();
     let mut other = sample_template("other", true);
-    other.retain(|a| !matches!(a.attribute_type(), AttributeType::Subject | AttributeType::Id));
+    other.retain(|a| {
+        !matches!(
+            a.attribute_type(),
+            AttributeType::Subject | AttributeType::Id
+        )
+    });
     other.push(Attribute::Subject(vec![0x30, 0x00]));
     other.push(Attribute::Id(vec![7]));
     create(&session, &other);
@@ -561,7 +682,10 @@ fn find_by_subject_and_by_id_uses_certificate_attributes() {
     assert_eq!(by_subject, vec![sample]);
     let by_id: Vec<_> = find(
         &session,
-        &[Attribute::Class(ObjectClass::CERTIFICATE), Attribute::Id(vec![123])],
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Id(vec![123]),
+        ],
     )
     .iter()
     .map(|h| h.handle())
@@ -575,7 +699,12 @@ fn find_by_subject_and_by_id_uses_certificate_attributes() {
 fn tamper(path: &Path) {
     let mut content = std::fs::read(path).expect("read the blob");
     let first_dot = content.iter().position(|b| *b == b'.').expect("a JWS");
-    let second_dot = first_dot + 1 + content[first_dot + 1..].iter().position(|b| *b == b'.').unwrap();
+    let second_dot = first_dot
+        + 1
+        + content[first_dot + 1..]
+            .iter()
+            .position(|b| *b == b'.')
+            .unwrap();
     let middle = (first_dot + second_dot) / 2;
     content[middle] = if content[middle] == b'A' { b'B' } else { b'A' };
     std::fs::write(path, content).expect("write the blob");
@@ -631,7 +760,10 @@ fn blob_with_another_handle_is_left_out_of_searches() {
     std::fs::copy(blob_path(&dir, moved), blob_path(&dir, forged)).unwrap();
     token.reinitialize();
     let session = token.ro_session();
-    assert_eq!(find_certificates(&session, Some("moved")), vec![moved, kept]);
+    assert_eq!(
+        find_certificates(&session, Some("moved")),
+        vec![moved, kept]
+    );
 }
 
 // ----- two processes, one store -----
@@ -650,7 +782,10 @@ fn create_many(token: &TestToken, label: &str) -> Vec<CK_OBJECT_HANDLE> {
 #[test]
 fn two_processes_creating_300_certificates_each_get_600_distinct_verified_handles() {
     let token = TestToken::new();
-    let mut child = spawn_worker(WORKER, &[(SHARED_DIR_ENV, token.root().display().to_string())]);
+    let mut child = spawn_worker(
+        WORKER,
+        &[(SHARED_DIR_ENV, token.root().display().to_string())],
+    );
     let mine = create_many(&token, "parent");
     let status = child.wait().expect("wait for the worker");
     assert!(status.success(), "the worker failed: {status}");
@@ -659,7 +794,10 @@ fn two_processes_creating_300_certificates_each_get_600_distinct_verified_handle
     assert_eq!(all.len(), 2 * PER_PROCESS, "every certificate is found");
     assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 2 * PER_PROCESS);
     assert!(mine.iter().all(|h| all.contains(h)));
-    assert_eq!(find_certificates(&session, Some("child")).len(), PER_PROCESS);
+    assert_eq!(
+        find_certificates(&session, Some("child")).len(),
+        PER_PROCESS
+    );
     assert_eq!(blob_names(&token.certificates_dir()).len(), 2 * PER_PROCESS);
     for handle in &all {
         assert_eq!(

@@ -40,7 +40,12 @@ fn eight_threads_sign_and_verify_rsa_and_p256_for_three_seconds_without_error() 
                             .sign(&Mechanism::Sha256RsaPkcs, rsa.private, data.as_bytes())
                             .unwrap_or_else(|e| panic!("thread {index}: RSA C_Sign: {e}"));
                         session
-                            .verify(&Mechanism::Sha256RsaPkcs, rsa.public, data.as_bytes(), &signature)
+                            .verify(
+                                &Mechanism::Sha256RsaPkcs,
+                                rsa.public,
+                                data.as_bytes(),
+                                &signature,
+                            )
                             .unwrap_or_else(|e| panic!("thread {index}: RSA C_Verify: {e}"));
                         if rsa_count == 0 {
                             let mut verifier = openssl::sign::Verifier::new(
@@ -57,7 +62,12 @@ fn eight_threads_sign_and_verify_rsa_and_p256_for_three_seconds_without_error() 
                                 .sign(&Mechanism::EcdsaSha256, ec.private, data.as_bytes())
                                 .unwrap_or_else(|e| panic!("thread {index}: ECDSA C_Sign: {e}"));
                             session
-                                .verify(&Mechanism::EcdsaSha256, ec.public, data.as_bytes(), &signature)
+                                .verify(
+                                    &Mechanism::EcdsaSha256,
+                                    ec.public,
+                                    data.as_bytes(),
+                                    &signature,
+                                )
                                 .unwrap_or_else(|e| panic!("thread {index}: ECDSA C_Verify: {e}"));
                             ec_count += 1;
                         }
@@ -72,7 +82,10 @@ fn eight_threads_sign_and_verify_rsa_and_p256_for_three_seconds_without_error() 
             .collect()
     });
     for (index, (rsa_count, ec_count)) in counts.iter().enumerate() {
-        assert!(*rsa_count > 0 && *ec_count > 0, "thread {index} did nothing");
+        assert!(
+            *rsa_count > 0 && *ec_count > 0,
+            "thread {index} did nothing"
+        );
     }
     let total: usize = counts.iter().map(|(r, e)| r + e).sum();
     eprintln!("{THREADS} threads: {total} signatures and verifications in {RUN_FOR:?}");

@@ -28,6 +28,7 @@ use openssl::sign::Verifier;
 /// Every mechanism the provider may list, the `C_GetMechanismInfo` flags its
 /// round trip relies on, and the test (in this file or in
 /// `mechanisms_encryption.rs`) that exercises it end to end.
+#[rustfmt::skip]
 const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
     (CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, "rsa_key_pair_generation_gives_the_requested_modulus"),
     (CKM_RSA_PKCS, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT, "rsa_pkcs_raw_signature_verifies_with_openssl"),
@@ -144,7 +145,10 @@ fn every_listed_mechanism_has_a_round_trip_test() {
         .filter(|m| !COVERED.iter().any(|(covered, _, _)| covered == *m))
         .map(|m| format!("{m:#x}"))
         .collect();
-    assert!(untested.is_empty(), "listed without a round-trip test: {untested:?}");
+    assert!(
+        untested.is_empty(),
+        "listed without a round-trip test: {untested:?}"
+    );
 }
 
 #[test]
@@ -155,7 +159,10 @@ fn mechanism_info_flags_include_what_the_round_trip_tests_use() {
             continue;
         };
         let mut info = CK_MECHANISM_INFO::default();
-        assert_ck!(ck!(C_GetMechanismInfo(SLOT_ID, mechanism, &mut info)), CKR_OK);
+        assert_ck!(
+            ck!(C_GetMechanismInfo(SLOT_ID, mechanism, &mut info)),
+            CKR_OK
+        );
         assert_eq!(
             info.flags & needed,
             *needed,
@@ -201,7 +208,10 @@ fn rsa_key_pair_generation_gives_the_requested_modulus() {
         );
         let public = openssl_public_key(&session, pair.public);
         let signature = sign(&session, &Mechanism::Sha256RsaPkcs, pair.private, DATA);
-        assert!(verify_pkcs1(&public, MessageDigest::sha256(), DATA, &signature), "RSA-{bits}");
+        assert!(
+            verify_pkcs1(&public, MessageDigest::sha256(), DATA, &signature),
+            "RSA-{bits}"
+        );
     }
 }
 
@@ -224,7 +234,11 @@ fn rsa_key_pair_generation_outside_the_advertised_sizes_is_key_size_range() {
             ],
             &[Attribute::Token(false), Attribute::Sign(true)],
         );
-        assert_eq!(rv_of(result), RvError::KeySizeRange, "{bits} bits (range {min}..={max})");
+        assert_eq!(
+            rv_of(result),
+            RvError::KeySizeRange,
+            "{bits} bits (range {min}..={max})"
+        );
     }
 }
 
@@ -234,12 +248,27 @@ fn ec_key_pair_generation_covers_every_curve() {
     let session = token.user_session();
     for (params, point_len) in [(P256, 65), (P384, 97), (P521, 133)] {
         let pair = generate_ec(&session, params, false, b"ec");
-        assert_eq!(attribute_bytes(&session, pair.public, AttributeType::EcParams), params);
-        let point = ec_point_octets(&attribute_bytes(&session, pair.public, AttributeType::EcPoint));
-        assert_eq!(point.len(), point_len, "uncompressed point for {params:02x?}");
+        assert_eq!(
+            attribute_bytes(&session, pair.public, AttributeType::EcParams),
+            params
+        );
+        let point = ec_point_octets(&attribute_bytes(
+            &session,
+            pair.public,
+            AttributeType::EcPoint,
+        ));
+        assert_eq!(
+            point.len(),
+            point_len,
+            "uncompressed point for {params:02x?}"
+        );
         assert_eq!(point[0], 0x04);
         let public = openssl_public_key(&session, pair.public);
-        public.ec_key().unwrap().check_key().expect("a valid public key");
+        public
+            .ec_key()
+            .unwrap()
+            .check_key()
+            .expect("a valid public key");
     }
 }
 
@@ -247,10 +276,15 @@ fn ec_key_pair_generation_covers_every_curve() {
 fn ec_key_pair_generation_on_an_unsupported_curve_is_curve_not_supported() {
     let token = TestToken::new();
     let session = token.user_session();
-    let brainpool_p256r1 = [0x06, 0x09, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07];
+    let brainpool_p256r1 = [
+        0x06, 0x09, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07,
+    ];
     let result = session.generate_key_pair(
         &Mechanism::EccKeyPairGen,
-        &[Attribute::Token(false), Attribute::EcParams(brainpool_p256r1.to_vec())],
+        &[
+            Attribute::Token(false),
+            Attribute::EcParams(brainpool_p256r1.to_vec()),
+        ],
         &[Attribute::Token(false), Attribute::Sign(true)],
     );
     assert_rv(result, RvError::CurveNotSupported);
@@ -261,9 +295,15 @@ fn ed25519_key_pair_generation_gives_a_32_byte_point() {
     let token = TestToken::new();
     let session = token.user_session();
     let pair = generate_ec(&session, ED25519, false, b"ed");
-    let point = ec_point_octets(&attribute_bytes(&session, pair.public, AttributeType::EcPoint));
+    let point = ec_point_octets(&attribute_bytes(
+        &session,
+        pair.public,
+        AttributeType::EcPoint,
+    ));
     assert_eq!(point.len(), 32);
-    let key_type = session.get_attributes(pair.public, &[AttributeType::KeyType]).unwrap();
+    let key_type = session
+        .get_attributes(pair.public, &[AttributeType::KeyType])
+        .unwrap();
     assert_eq!(key_type, vec![Attribute::KeyType(KeyType::EC_EDWARDS)]);
 }
 
@@ -284,8 +324,13 @@ fn aes_key_generation_gives_the_requested_length() {
                 ],
             )
             .unwrap_or_else(|e| panic!("AES-{}: {e}", len * 8));
-        assert_eq!(attribute_bytes(&session, key, AttributeType::Value).len() as u64, len);
-        let attributes = session.get_attributes(key, &[AttributeType::ValueLen]).unwrap();
+        assert_eq!(
+            attribute_bytes(&session, key, AttributeType::Value).len() as u64,
+            len
+        );
+        let attributes = session
+            .get_attributes(key, &[AttributeType::ValueLen])
+            .unwrap();
         assert_eq!(attributes, vec![Attribute::ValueLen(len.into())]);
     }
 }
@@ -325,7 +370,10 @@ fn generic_secret_generation_gives_the_requested_length() {
                 ],
             )
             .unwrap_or_else(|e| panic!("generic secret of {len}: {e}"));
-        assert_eq!(attribute_bytes(&session, key, AttributeType::Value).len() as u64, len);
+        assert_eq!(
+            attribute_bytes(&session, key, AttributeType::Value).len() as u64,
+            len
+        );
     }
 }
 
@@ -372,7 +420,12 @@ fn rsa_pkcs_raw_signature_verifies_with_openssl() {
         .public_decrypt(&signature, &mut recovered, Padding::PKCS1)
         .unwrap();
     assert_eq!(&recovered[..n], digest_info.as_slice());
-    assert!(verify_pkcs1(&public, MessageDigest::sha256(), DATA, &signature));
+    assert!(verify_pkcs1(
+        &public,
+        MessageDigest::sha256(),
+        DATA,
+        &signature
+    ));
     session
         .verify(&Mechanism::RsaPkcs, pair.public, &digest_info, &signature)
         .expect("C_Verify CKM_RSA_PKCS");
@@ -445,7 +498,11 @@ fn rsa_pss_with_a_hash_other_than_the_mechanisms_is_mechanism_param_invalid() {
         mgf: CKG_MGF1_SHA1,
         sLen: 20,
     };
-    let result = session.sign(&raw(CKM_SHA256_RSA_PKCS_PSS, Some(&params)), pair.private, DATA);
+    let result = session.sign(
+        &raw(CKM_SHA256_RSA_PKCS_PSS, Some(&params)),
+        pair.private,
+        DATA,
+    );
     assert_rv(result, RvError::MechanismParamInvalid);
 }
 
@@ -461,15 +518,39 @@ fn ecdsa_signatures_verify_with_openssl_on_every_curve() {
         let raw_input = digest_of(MessageDigest::sha256(), DATA);
         let cases = [
             (Mechanism::Ecdsa, raw_input.clone(), raw_input.clone()),
-            (Mechanism::EcdsaSha1, DATA.to_vec(), digest_of(MessageDigest::sha1(), DATA)),
-            (Mechanism::EcdsaSha224, DATA.to_vec(), digest_of(MessageDigest::sha224(), DATA)),
-            (Mechanism::EcdsaSha256, DATA.to_vec(), digest_of(MessageDigest::sha256(), DATA)),
-            (Mechanism::EcdsaSha384, DATA.to_vec(), digest_of(MessageDigest::sha384(), DATA)),
-            (Mechanism::EcdsaSha512, DATA.to_vec(), digest_of(MessageDigest::sha512(), DATA)),
+            (
+                Mechanism::EcdsaSha1,
+                DATA.to_vec(),
+                digest_of(MessageDigest::sha1(), DATA),
+            ),
+            (
+                Mechanism::EcdsaSha224,
+                DATA.to_vec(),
+                digest_of(MessageDigest::sha224(), DATA),
+            ),
+            (
+                Mechanism::EcdsaSha256,
+                DATA.to_vec(),
+                digest_of(MessageDigest::sha256(), DATA),
+            ),
+            (
+                Mechanism::EcdsaSha384,
+                DATA.to_vec(),
+                digest_of(MessageDigest::sha384(), DATA),
+            ),
+            (
+                Mechanism::EcdsaSha512,
+                DATA.to_vec(),
+                digest_of(MessageDigest::sha512(), DATA),
+            ),
         ];
         for (mechanism, input, digest) in cases {
             let signature = sign(&session, &mechanism, pair.private, &input);
-            assert_eq!(signature.len(), 2 * size, "{mechanism:?} on {curve:02x?}: r || s");
+            assert_eq!(
+                signature.len(),
+                2 * size,
+                "{mechanism:?} on {curve:02x?}: r || s"
+            );
             assert!(
                 verify_ecdsa(&public, &digest, &signature),
                 "{mechanism:?} on {curve:02x?}"
@@ -516,12 +597,20 @@ fn hmac_matches_openssl() {
         let mut signer = openssl::sign::Signer::new(md, &hmac_key).unwrap();
         signer.update(DATA).unwrap();
         let expected = signer.sign_to_vec().unwrap();
-        assert_eq!(sign(&session, &mechanism, key, DATA), expected, "{mechanism:?}");
+        assert_eq!(
+            sign(&session, &mechanism, key, DATA),
+            expected,
+            "{mechanism:?}"
+        );
         session.sign_init(&mechanism, key).unwrap();
         for chunk in DATA.chunks(7) {
             session.sign_update(chunk).unwrap();
         }
-        assert_eq!(session.sign_final().unwrap(), expected, "{mechanism:?} multi-part");
+        assert_eq!(
+            session.sign_final().unwrap(),
+            expected,
+            "{mechanism:?} multi-part"
+        );
         session
             .verify(&mechanism, key, DATA, &expected)
             .unwrap_or_else(|e| panic!("C_Verify {mechanism:?}: {e}"));
@@ -536,7 +625,9 @@ fn multi_part_signing_equals_one_shot() {
     let session = token.user_session();
     let pair = generate_rsa(&session, 2048, false, b"rsa");
     let one_shot = sign(&session, &Mechanism::Sha256RsaPkcs, pair.private, DATA);
-    session.sign_init(&Mechanism::Sha256RsaPkcs, pair.private).unwrap();
+    session
+        .sign_init(&Mechanism::Sha256RsaPkcs, pair.private)
+        .unwrap();
     for chunk in DATA.chunks(10) {
         session.sign_update(chunk).unwrap();
     }
@@ -603,7 +694,12 @@ fn a_signature_of_the_wrong_length_is_signature_len_range() {
     let rsa = generate_rsa(&session, 2048, false, b"rsa");
     let signature = sign(&session, &Mechanism::Sha256RsaPkcs, rsa.private, DATA);
     assert_rv(
-        session.verify(&Mechanism::Sha256RsaPkcs, rsa.public, DATA, &signature[..255]),
+        session.verify(
+            &Mechanism::Sha256RsaPkcs,
+            rsa.public,
+            DATA,
+            &signature[..255],
+        ),
         RvError::SignatureLenRange,
     );
 }
@@ -633,12 +729,20 @@ fn digests_match_openssl() {
         (Mechanism::Sha512, MessageDigest::sha512()),
     ] {
         let expected = digest_of(md, DATA);
-        assert_eq!(session.digest(&mechanism, DATA).unwrap(), expected, "{mechanism:?}");
+        assert_eq!(
+            session.digest(&mechanism, DATA).unwrap(),
+            expected,
+            "{mechanism:?}"
+        );
         session.digest_init(&mechanism).unwrap();
         for chunk in DATA.chunks(5) {
             session.digest_update(chunk).unwrap();
         }
-        assert_eq!(session.digest_final().unwrap(), expected, "{mechanism:?} multi-part");
+        assert_eq!(
+            session.digest_final().unwrap(),
+            expected,
+            "{mechanism:?} multi-part"
+        );
     }
 }
 
@@ -678,11 +782,22 @@ fn check_output_convention(name: &str, mut call: impl FnMut(*mut u8, &mut CK_ULO
     let mut buffer = vec![0u8; needed as usize];
     length = needed - 1;
     let rv = call(buffer.as_mut_ptr(), &mut length);
-    assert!(rv == CKR_BUFFER_TOO_SMALL, "{name} short buffer: {}", rv_name(rv));
-    assert_eq!(length, needed, "{name}: the needed length after a short buffer");
+    assert!(
+        rv == CKR_BUFFER_TOO_SMALL,
+        "{name} short buffer: {}",
+        rv_name(rv)
+    );
+    assert_eq!(
+        length, needed,
+        "{name}: the needed length after a short buffer"
+    );
     length = needed;
     let rv = call(buffer.as_mut_ptr(), &mut length);
-    assert!(rv == CKR_OK, "{name} with the right buffer: {}", rv_name(rv));
+    assert!(
+        rv == CKR_OK,
+        "{name} with the right buffer: {}",
+        rv_name(rv)
+    );
     assert!(length <= needed);
     let rv = call(buffer.as_mut_ptr(), &mut length);
     assert!(
@@ -702,19 +817,42 @@ fn output_buffers_follow_the_length_query_and_buffer_too_small_convention() {
     let mut data = DATA.to_vec();
 
     let mut mechanism = raw_mechanism(CKM_SHA256_RSA_PKCS);
-    assert_ck!(ck!(C_SignInit(h, &mut mechanism, rsa.private.handle())), CKR_OK);
+    assert_ck!(
+        ck!(C_SignInit(h, &mut mechanism, rsa.private.handle())),
+        CKR_OK
+    );
     check_output_convention("C_Sign", |buffer, length| {
-        ck!(C_Sign(h, data.as_mut_ptr(), data.len() as CK_ULONG, buffer, length))
+        ck!(C_Sign(
+            h,
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            buffer,
+            length
+        ))
     });
 
-    assert_ck!(ck!(C_SignInit(h, &mut mechanism, rsa.private.handle())), CKR_OK);
-    assert_ck!(ck!(C_SignUpdate(h, data.as_mut_ptr(), data.len() as CK_ULONG)), CKR_OK);
-    check_output_convention("C_SignFinal", |buffer, length| ck!(C_SignFinal(h, buffer, length)));
+    assert_ck!(
+        ck!(C_SignInit(h, &mut mechanism, rsa.private.handle())),
+        CKR_OK
+    );
+    assert_ck!(
+        ck!(C_SignUpdate(h, data.as_mut_ptr(), data.len() as CK_ULONG)),
+        CKR_OK
+    );
+    check_output_convention("C_SignFinal", |buffer, length| {
+        ck!(C_SignFinal(h, buffer, length))
+    });
 
     let mut digest = raw_mechanism(CKM_SHA512);
     assert_ck!(ck!(C_DigestInit(h, &mut digest)), CKR_OK);
     check_output_convention("C_Digest", |buffer, length| {
-        ck!(C_Digest(h, data.as_mut_ptr(), data.len() as CK_ULONG, buffer, length))
+        ck!(C_Digest(
+            h,
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            buffer,
+            length
+        ))
     });
 
     let mut iv = [0u8; 16];
@@ -722,7 +860,13 @@ fn output_buffers_follow_the_length_query_and_buffer_too_small_convention() {
     cbc_pad.ulParameterLen = 16;
     assert_ck!(ck!(C_EncryptInit(h, &mut cbc_pad, aes.handle())), CKR_OK);
     check_output_convention("C_Encrypt", |buffer, length| {
-        ck!(C_Encrypt(h, data.as_mut_ptr(), data.len() as CK_ULONG, buffer, length))
+        ck!(C_Encrypt(
+            h,
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            buffer,
+            length
+        ))
     });
 
     let mut ciphertext = session

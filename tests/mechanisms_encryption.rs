@@ -9,7 +9,7 @@ mod common;
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::mechanism::aead::GcmParams;
-use cryptoki::mechanism::elliptic_curve::{Ecdh1DeriveParams, EcKdf};
+use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource};
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -31,7 +31,9 @@ use openssl::symm::{decrypt_aead, encrypt_aead, Cipher, Crypter, Mode as Directi
 const IV: [u8; 16] = [
     0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
 ];
-const GCM_IV: [u8; 12] = [0xca, 0xfe, 0xba, 0xbe, 0xfa, 0xce, 0xdb, 0xad, 0xde, 0xca, 0xf8, 0x88];
+const GCM_IV: [u8; 12] = [
+    0xca, 0xfe, 0xba, 0xbe, 0xfa, 0xce, 0xdb, 0xad, 0xde, 0xca, 0xf8, 0x88,
+];
 const AAD: &[u8] = b"additional authenticated data";
 
 fn raw<'a, T>(kind: CK_MECHANISM_TYPE, params: Option<&'a T>) -> Mechanism<'a> {
@@ -40,7 +42,9 @@ fn raw<'a, T>(kind: CK_MECHANISM_TYPE, params: Option<&'a T>) -> Mechanism<'a> {
 }
 
 fn key_of_len(len: usize) -> Vec<u8> {
-    (0..len as u8).map(|b| b.wrapping_mul(7).wrapping_add(3)).collect()
+    (0..len as u8)
+        .map(|b| b.wrapping_mul(7).wrapping_add(3))
+        .collect()
 }
 
 // ----- AES -----
@@ -110,7 +114,8 @@ fn openssl_aes(mode: Mode, key: &[u8], input: &[u8], direction: Direction) -> Ve
         return match direction {
             Direction::Encrypt => {
                 let mut tag = [0u8; 16];
-                let mut out = encrypt_aead(cipher, key, Some(&GCM_IV), AAD, input, &mut tag).unwrap();
+                let mut out =
+                    encrypt_aead(cipher, key, Some(&GCM_IV), AAD, input, &mut tag).unwrap();
                 out.extend_from_slice(&tag);
                 out
             }
@@ -220,7 +225,9 @@ fn aes_128_ecb_matches_the_fips_197_vector() {
     let key: Vec<u8> = (0u8..16).collect();
     let plaintext: Vec<u8> = (0u8..16).map(|b| b * 0x11).collect();
     let key = import_secret(&session, KeyType::AES, &key);
-    let ciphertext = session.encrypt(&Mechanism::AesEcb, key, &plaintext).unwrap();
+    let ciphertext = session
+        .encrypt(&Mechanism::AesEcb, key, &plaintext)
+        .unwrap();
     assert_eq!(
         ciphertext,
         [
@@ -300,7 +307,12 @@ fn openssl_md(md: MessageDigest) -> &'static openssl::md::MdRef {
     }
 }
 
-fn openssl_oaep_encrypt(public: &PKey<Public>, md: MessageDigest, label: Option<&[u8]>, data: &[u8]) -> Vec<u8> {
+fn openssl_oaep_encrypt(
+    public: &PKey<Public>,
+    md: MessageDigest,
+    label: Option<&[u8]>,
+    data: &[u8],
+) -> Vec<u8> {
     let mut ctx = PkeyCtx::new(public).unwrap();
     ctx.encrypt_init().unwrap();
     ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
@@ -314,7 +326,12 @@ fn openssl_oaep_encrypt(public: &PKey<Public>, md: MessageDigest, label: Option<
     out
 }
 
-fn openssl_oaep_decrypt(private: &PKey<Private>, md: MessageDigest, label: Option<&[u8]>, data: &[u8]) -> Vec<u8> {
+fn openssl_oaep_decrypt(
+    private: &PKey<Private>,
+    md: MessageDigest,
+    label: Option<&[u8]>,
+    data: &[u8],
+) -> Vec<u8> {
     let mut ctx = PkeyCtx::new(private).unwrap();
     ctx.decrypt_init().unwrap();
     ctx.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
@@ -324,7 +341,8 @@ fn openssl_oaep_decrypt(private: &PKey<Private>, md: MessageDigest, label: Optio
         ctx.set_rsa_oaep_label(label).unwrap();
     }
     let mut out = Vec::new();
-    ctx.decrypt_to_vec(data, &mut out).expect("openssl OAEP decryption");
+    ctx.decrypt_to_vec(data, &mut out)
+        .expect("openssl OAEP decryption");
     out
 }
 
@@ -423,7 +441,10 @@ fn rsa_oaep_encryption_on_the_token_decrypts_with_openssl() {
         let ciphertext = session
             .encrypt(&oaep_mechanism(md, label), pair.public, b"oaep message")
             .unwrap_or_else(|e| panic!("C_Encrypt OAEP {} label {label:?}: {e}", md.size()));
-        assert_eq!(openssl_oaep_decrypt(&private, md, label, &ciphertext), b"oaep message");
+        assert_eq!(
+            openssl_oaep_decrypt(&private, md, label, &ciphertext),
+            b"oaep message"
+        );
     }
 }
 
@@ -470,9 +491,17 @@ fn aes_key_wrap_matches_the_rfc_3394_vector() {
         ]
     );
     let unwrapped = session
-        .unwrap_key(&Mechanism::AesKeyWrap, kek, &wrapped, &unwrap_template(KeyType::AES))
+        .unwrap_key(
+            &Mechanism::AesKeyWrap,
+            kek,
+            &wrapped,
+            &unwrap_template(KeyType::AES),
+        )
         .expect("C_UnwrapKey CKM_AES_KEY_WRAP");
-    assert_eq!(attribute_bytes(&session, unwrapped, AttributeType::Value), key_data);
+    assert_eq!(
+        attribute_bytes(&session, unwrapped, AttributeType::Value),
+        key_data
+    );
 }
 
 fn openssl_wrap_pad(kek: &[u8], key: &[u8]) -> Vec<u8> {
@@ -501,11 +530,23 @@ fn aes_key_wrap_pad_matches_openssl() {
         let wrapped = session
             .wrap_key(&Mechanism::AesKeyWrapPad, kek, key)
             .unwrap_or_else(|e| panic!("C_WrapKey CKM_AES_KEY_WRAP_PAD of {len} bytes: {e}"));
-        assert_eq!(wrapped, openssl_wrap_pad(&kek_value, &secret), "{len} bytes");
+        assert_eq!(
+            wrapped,
+            openssl_wrap_pad(&kek_value, &secret),
+            "{len} bytes"
+        );
         let unwrapped = session
-            .unwrap_key(&Mechanism::AesKeyWrapPad, kek, &wrapped, &unwrap_template_generic())
+            .unwrap_key(
+                &Mechanism::AesKeyWrapPad,
+                kek,
+                &wrapped,
+                &unwrap_template_generic(),
+            )
             .expect("C_UnwrapKey CKM_AES_KEY_WRAP_PAD");
-        assert_eq!(attribute_bytes(&session, unwrapped, AttributeType::Value), secret);
+        assert_eq!(
+            attribute_bytes(&session, unwrapped, AttributeType::Value),
+            secret
+        );
     }
 }
 
@@ -517,7 +558,11 @@ fn aes_key_wrap_pad_round_trips_an_rsa_private_key() {
     let (public, private) = session
         .generate_key_pair(
             &Mechanism::RsaPkcsKeyPairGen,
-            &[Attribute::Token(false), Attribute::ModulusBits(2048.into()), Attribute::Verify(true)],
+            &[
+                Attribute::Token(false),
+                Attribute::ModulusBits(2048.into()),
+                Attribute::Verify(true),
+            ],
             &[
                 Attribute::Token(false),
                 Attribute::Sensitive(true),
@@ -542,7 +587,9 @@ fn aes_key_wrap_pad_round_trips_an_rsa_private_key() {
             ],
         )
         .expect("C_UnwrapKey of an RSA private key");
-    let signature = session.sign(&Mechanism::Sha256RsaPkcs, unwrapped, b"data").unwrap();
+    let signature = session
+        .sign(&Mechanism::Sha256RsaPkcs, unwrapped, b"data")
+        .unwrap();
     session
         .verify(&Mechanism::Sha256RsaPkcs, public, b"data", &signature)
         .expect("the unwrapped key is the original");
@@ -583,7 +630,10 @@ fn rsa_oaep_unwrap_on_the_token_recovers_a_key_wrapped_by_openssl() {
             &unwrap_template(KeyType::AES),
         )
         .expect("C_UnwrapKey CKM_RSA_PKCS_OAEP");
-    assert_eq!(attribute_bytes(&session, unwrapped, AttributeType::Value), secret);
+    assert_eq!(
+        attribute_bytes(&session, unwrapped, AttributeType::Value),
+        secret
+    );
 }
 
 #[test]
@@ -616,7 +666,12 @@ fn unwrapping_corrupted_aes_wrapped_data_is_wrapped_key_invalid() {
     let mut wrapped = session.wrap_key(&Mechanism::AesKeyWrap, kek, key).unwrap();
     wrapped[3] ^= 0x55;
     assert_rv(
-        session.unwrap_key(&Mechanism::AesKeyWrap, kek, &wrapped, &unwrap_template(KeyType::AES)),
+        session.unwrap_key(
+            &Mechanism::AesKeyWrap,
+            kek,
+            &wrapped,
+            &unwrap_template(KeyType::AES),
+        ),
         RvError::WrappedKeyInvalid,
     );
 }
@@ -637,7 +692,11 @@ fn derive_template(len: u64) -> Vec<Attribute> {
 fn ecdh(session: &Session, private: ObjectHandle, peer_point: &[u8], len: u64) -> Vec<u8> {
     let params = Ecdh1DeriveParams::new(EcKdf::null(), peer_point);
     let key = session
-        .derive_key(&Mechanism::Ecdh1Derive(params), private, &derive_template(len))
+        .derive_key(
+            &Mechanism::Ecdh1Derive(params),
+            private,
+            &derive_template(len),
+        )
         .unwrap_or_else(|e| panic!("C_DeriveKey CKM_ECDH1_DERIVE: {e}"));
     attribute_bytes(session, key, AttributeType::Value)
 }
@@ -649,8 +708,16 @@ fn ecdh_derivation_gives_both_sides_the_same_secret() {
     for (curve, len) in [(P256, 32u64), (P384, 48), (P521, 66)] {
         let alice = generate_ec(&session, curve, false, b"alice");
         let bob = generate_ec(&session, curve, false, b"bob");
-        let alice_point = ec_point_octets(&attribute_bytes(&session, alice.public, AttributeType::EcPoint));
-        let bob_point = ec_point_octets(&attribute_bytes(&session, bob.public, AttributeType::EcPoint));
+        let alice_point = ec_point_octets(&attribute_bytes(
+            &session,
+            alice.public,
+            AttributeType::EcPoint,
+        ));
+        let bob_point = ec_point_octets(&attribute_bytes(
+            &session,
+            bob.public,
+            AttributeType::EcPoint,
+        ));
         let alice_secret = ecdh(&session, alice.private, &bob_point, len);
         let bob_secret = ecdh(&session, bob.private, &alice_point, len);
         assert_eq!(alice_secret.len() as u64, len);
@@ -810,9 +877,15 @@ fn imported_public_keys_verify_signatures_made_by_openssl() {
         .sign_oneshot_to_vec(b"made by openssl")
         .unwrap();
     session
-        .verify(&raw::<()>(CKM_EDDSA, None), ed_public, b"made by openssl", &signature)
+        .verify(
+            &raw::<()>(CKM_EDDSA, None),
+            ed_public,
+            b"made by openssl",
+            &signature,
+        )
         .expect("Ed25519 public key import");
-    let ed_pub = PKey::public_key_from_raw_bytes(&ed.raw_public_key().unwrap(), Id::ED25519).unwrap();
+    let ed_pub =
+        PKey::public_key_from_raw_bytes(&ed.raw_public_key().unwrap(), Id::ED25519).unwrap();
     assert!(Verifier::new_without_digest(&ed_pub)
         .unwrap()
         .verify_oneshot(&signature, b"made by openssl")
@@ -841,6 +914,8 @@ fn imported_secret_key_value_reads_back_when_not_sensitive() {
     let value = key_of_len(24);
     let key = import_secret(&session, KeyType::AES, &value);
     assert_eq!(attribute_bytes(&session, key, AttributeType::Value), value);
-    let len = session.get_attributes(key, &[AttributeType::ValueLen]).unwrap();
+    let len = session
+        .get_attributes(key, &[AttributeType::ValueLen])
+        .unwrap();
     assert_eq!(len, vec![Attribute::ValueLen(24.into())]);
 }

@@ -35,15 +35,15 @@ fn generate_aes(session: &Session, token: bool, private: bool, label: &str) {
 fn labels_found(session: &Session) -> Vec<String> {
     let mut labels: Vec<String> = find(session, &[])
         .into_iter()
-        .filter_map(|handle| {
-            match session.get_attributes(handle, &[AttributeType::Label]) {
+        .filter_map(
+            |handle| match session.get_attributes(handle, &[AttributeType::Label]) {
                 Ok(mut v) => match v.pop() {
                     Some(Attribute::Label(l)) => Some(String::from_utf8_lossy(&l).into_owned()),
                     _ => None,
                 },
                 Err(_) => None,
-            }
-        })
+            },
+        )
         .collect();
     labels.sort();
     labels
@@ -65,7 +65,10 @@ fn slot_list_holds_only_slot_1_with_its_token_present() {
     let token = TestToken::uninitialized();
     let all = token.pkcs11.get_all_slots().expect("C_GetSlotList");
     assert_eq!(all.iter().map(|s| s.id()).collect::<Vec<_>>(), vec![1]);
-    let info = token.pkcs11.get_slot_info(token.slot).expect("C_GetSlotInfo");
+    let info = token
+        .pkcs11
+        .get_slot_info(token.slot)
+        .expect("C_GetSlotInfo");
     assert!(info.token_present());
 }
 
@@ -79,7 +82,10 @@ fn slot_other_than_1_is_slot_id_invalid() {
 #[test]
 fn fresh_token_reports_it_is_not_initialised() {
     let token = TestToken::uninitialized();
-    let info = token.pkcs11.get_token_info(token.slot).expect("C_GetTokenInfo");
+    let info = token
+        .pkcs11
+        .get_token_info(token.slot)
+        .expect("C_GetTokenInfo");
     assert!(!info.token_initialized());
     assert!(!info.user_pin_initialized());
     assert!(info.rng());
@@ -89,14 +95,21 @@ fn fresh_token_reports_it_is_not_initialised() {
 #[test]
 fn initialised_token_reports_its_flags_label_and_pin_lengths() {
     let token = TestToken::new();
-    let info = token.pkcs11.get_token_info(token.slot).expect("C_GetTokenInfo");
+    let info = token
+        .pkcs11
+        .get_token_info(token.slot)
+        .expect("C_GetTokenInfo");
     assert!(info.token_initialized());
     assert!(info.user_pin_initialized());
     assert!(info.rng());
     assert!(info.login_required());
     assert!(!info.user_pin_locked());
     assert_eq!(info.label().trim_end(), TOKEN_LABEL);
-    assert!(info.min_pin_length() >= 1, "min PIN length {}", info.min_pin_length());
+    assert!(
+        info.min_pin_length() >= 1,
+        "min PIN length {}",
+        info.min_pin_length()
+    );
     assert!(info.min_pin_length() <= SO_PIN.len());
     assert!(info.max_pin_length() >= USER_PIN.len());
 }
@@ -106,7 +119,10 @@ fn token_info_counts_open_sessions() {
     let token = TestToken::new();
     let _ro = token.ro_session();
     let _rw = token.rw_session();
-    let info = token.pkcs11.get_token_info(token.slot).expect("C_GetTokenInfo");
+    let info = token
+        .pkcs11
+        .get_token_info(token.slot)
+        .expect("C_GetTokenInfo");
     assert_eq!(info.session_count(), Some(2));
     assert_eq!(info.rw_session_count(), Some(1));
 }
@@ -245,17 +261,32 @@ fn session_states_follow_the_login_state() {
     let token = TestToken::new();
     let ro = token.ro_session();
     let rw = token.rw_session();
-    assert_eq!(ro.get_session_info().unwrap().session_state(), SessionState::RoPublic);
-    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwPublic);
+    assert_eq!(
+        ro.get_session_info().unwrap().session_state(),
+        SessionState::RoPublic
+    );
+    assert_eq!(
+        rw.get_session_info().unwrap().session_state(),
+        SessionState::RwPublic
+    );
     rw.login(UserType::User, Some(&AuthPin::from(USER_PIN)))
         .expect("user login");
-    assert_eq!(ro.get_session_info().unwrap().session_state(), SessionState::RoUser);
-    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwUser);
+    assert_eq!(
+        ro.get_session_info().unwrap().session_state(),
+        SessionState::RoUser
+    );
+    assert_eq!(
+        rw.get_session_info().unwrap().session_state(),
+        SessionState::RwUser
+    );
     rw.logout().expect("logout");
     drop(ro);
     rw.login(UserType::So, Some(&AuthPin::from(SO_PIN)))
         .expect("SO login");
-    assert_eq!(rw.get_session_info().unwrap().session_state(), SessionState::RwSecurityOfficer);
+    assert_eq!(
+        rw.get_session_info().unwrap().session_state(),
+        SessionState::RwSecurityOfficer
+    );
     assert!(rw.get_session_info().unwrap().read_write());
 }
 
@@ -374,7 +405,13 @@ fn closed_session_handle_is_session_handle_invalid() {
 fn wrong_user_pins_are_pin_incorrect() {
     let token = TestToken::new();
     let session = token.rw_session();
-    for pin in ["cu1:wrong-password", "cu2:user1234", "user1234", "cu1:", ":user1234"] {
+    for pin in [
+        "cu1:wrong-password",
+        "cu2:user1234",
+        "user1234",
+        "cu1:",
+        ":user1234",
+    ] {
         assert_eq!(
             rv_of(session.login(UserType::User, Some(&AuthPin::from(pin)))),
             RvError::PinIncorrect,
@@ -473,11 +510,17 @@ fn token_flags_warn_before_the_pin_locks() {
     let wrong = AuthPin::from("cu1:wrong");
     let _ = session.login(UserType::User, Some(&wrong));
     let info = token.pkcs11.get_token_info(token.slot).unwrap();
-    assert!(info.user_pin_count_low(), "CKF_USER_PIN_COUNT_LOW after one failure");
+    assert!(
+        info.user_pin_count_low(),
+        "CKF_USER_PIN_COUNT_LOW after one failure"
+    );
     assert!(!info.user_pin_final_try());
     let _ = session.login(UserType::User, Some(&wrong));
     let info = token.pkcs11.get_token_info(token.slot).unwrap();
-    assert!(info.user_pin_final_try(), "CKF_USER_PIN_FINAL_TRY with one try left");
+    assert!(
+        info.user_pin_final_try(),
+        "CKF_USER_PIN_FINAL_TRY with one try left"
+    );
 }
 
 #[test]
@@ -629,11 +672,18 @@ fn token_keys_persist_across_finalize_and_initialize() {
             Attribute::Label(b"persisted".to_vec()),
         ],
     );
-    assert_eq!(found.len(), 1, "the private key is found after re-initialisation");
+    assert_eq!(
+        found.len(),
+        1,
+        "the private key is found after re-initialisation"
+    );
     let signature_after = session
         .sign(&Mechanism::Sha256RsaPkcs, found[0], b"hello")
         .unwrap();
-    assert_eq!(signature_before, signature_after, "PKCS#1 v1.5 is deterministic");
+    assert_eq!(
+        signature_before, signature_after,
+        "PKCS#1 v1.5 is deterministic"
+    );
     let mut verifier =
         openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &public_key).unwrap();
     verifier.update(b"hello").unwrap();

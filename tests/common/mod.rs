@@ -364,12 +364,19 @@ pub fn raw() -> &'static CK_FUNCTION_LIST {
 }
 
 /// Calls a function of the raw function list: `ck!(C_Sign(session, ...))`.
+/// Every call through the raw ABI is unsafe by nature (that is what these
+/// tests exercise: NULL and dangling-free but wrong arguments), so the
+/// arguments are evaluated inside the `unsafe` block on purpose.
 #[macro_export]
 macro_rules! ck {
     ($function:ident ( $($argument:expr),* $(,)? )) => {{
         let f = $crate::common::raw().$function.expect(stringify!($function));
-        #[allow(unused_unsafe)]
-        unsafe { f($($argument),*) }
+        #[allow(unused_unsafe, clippy::macro_metavars_in_unsafe)]
+        // SAFETY: the caller passes arguments valid for the C function, or
+        // deliberately bad ones the PKCS#11 contract says are refused.
+        unsafe {
+            f($($argument),*)
+        }
     }};
 }
 
@@ -441,7 +448,11 @@ pub fn raw_mechanism_with<T>(kind: CK_MECHANISM_TYPE, parameter: &mut T) -> CK_M
 pub fn raw_mechanism_list() -> Vec<CK_MECHANISM_TYPE> {
     let mut count: CK_ULONG = 0;
     assert_ck!(
-        ck!(C_GetMechanismList(SLOT_ID, std::ptr::null_mut(), &mut count)),
+        ck!(C_GetMechanismList(
+            SLOT_ID,
+            std::ptr::null_mut(),
+            &mut count
+        )),
         CKR_OK
     );
     let mut list = vec![0; count as usize];
@@ -573,7 +584,11 @@ pub fn attribute_bytes(session: &Session, object: ObjectHandle, kind: AttributeT
 
 /// Strips the DER OCTET STRING around a `CKA_EC_POINT`.
 pub fn ec_point_octets(der: &[u8]) -> Vec<u8> {
-    assert_eq!(der.first(), Some(&0x04), "CKA_EC_POINT is a DER OCTET STRING");
+    assert_eq!(
+        der.first(),
+        Some(&0x04),
+        "CKA_EC_POINT is a DER OCTET STRING"
+    );
     let (length, start) = match der[1] {
         n if n < 0x80 => (n as usize, 2),
         0x81 => (der[2] as usize, 3),
