@@ -1,6 +1,8 @@
 //! Chooses and opens the device and the certificate store named by the
 //! configuration. Adding a backend touches its own folder and this match.
 
+use crate::certstore::azure::{AzureBlobStore, AzureSettings};
+use crate::certstore::local::LocalStore;
 use crate::certstore::{BlobStore, Certificates};
 use crate::config::{Config, DeviceKind};
 use crate::device::soft::{SoftDevice, SoftOptions};
@@ -30,13 +32,41 @@ pub fn open_device(config: &Config) -> Result<Arc<dyn Device>> {
 }
 
 /// Opens the blob store named by `CERTSTORAGE_URL` and the certificate manager over it.
-pub fn open_certificates(config: &Config, device: Arc<dyn Device>) -> Result<Certificates> {
-    let store = open_blob_store(config)?;
-    Certificates::open(store, device, config.certstorage_signing_key_id.clone())
+pub fn open_certificates(
+    config: &Config,
+    device: Arc<dyn Device>,
+    may_create_threads: bool,
+) -> Result<Certificates> {
+    let store = open_blob_store(config, may_create_threads)?;
+    let certificates =
+        Certificates::open(store, device, config.certstorage_signing_key_id.clone())?;
+    certificates.set_freshness(config.certstorage_cache_freshness);
+    Ok(certificates)
 }
 
-fn open_blob_store(config: &Config) -> Result<Arc<dyn BlobStore>> {
+fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
     let url = config.effective_certstorage_url();
-    let _ = url;
-    Err(Error::GeneralError("no certificate store yet".to_string()))
+    if let Some(path) = url.strip_prefix("file://") {
+        return Ok(Arc::new(LocalStore::open(path).map_err(|e| {
+            tracing::error!("cannot open the certificate directory {path}: {e}");
+            e
+        })?));
+    }
+    if url.starts_with("https://") || url.starts_with("http://") {
+        if !may_create_threads {
+            tracing::error!(
+                "the Azure certificate store needs threads, which the application forbids"
+            );
+            return Err(Error::NeedToCreateThreads);
+        }
+        let settings = AzureSettings::from_config(config).map_err(|e| {
+            tracing::error!("certificate storage configuration: {e}");
+            e
+        })?;
+        return Ok(Arc::new(AzureBlobStore::open(&settings)?));
+    }
+    tracing::error!("CERTSTORAGE_URL must be https://, http:// (loopback only) or file://");
+    Err(Error::GeneralError(
+        "unsupported CERTSTORAGE_URL scheme".to_string(),
+    ))
 }

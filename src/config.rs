@@ -11,6 +11,27 @@ use std::time::Duration;
 /// The configuration file's name.
 pub const FILE_NAME: &str = "azcloudhsm_application.cfg";
 
+/// Every key the configuration file may hold.
+pub const KNOWN_KEYS: &[&str] = &[
+    "CERTSTORAGE_URL",
+    "CERTSTORAGE_SIGNING_KEYID",
+    "UAMI_CLIENT_ID",
+    "CERTSTORAGE_AUTH",
+    "CERTSTORAGE_SAS",
+    "CERTSTORAGE_CONNECTION_STRING",
+    "CERTSTORAGE_TIMEOUT_SECONDS",
+    "CERTSTORAGE_RETRIES",
+    "CERTSTORAGE_CACHE_SECONDS",
+    "DEVICE",
+    "SOFT_TOKEN_DIR",
+    "DEVICE_MODULE",
+    "DEVICE_TOKEN_LABEL",
+    "PIN_MAX_FAILURES",
+    "SOFT_KDF_ITERATIONS",
+    "LOG_LEVEL",
+    "LOG_FILE",
+];
+
 /// How the Azure store authenticates (`CERTSTORAGE_AUTH`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthMethod {
@@ -314,5 +335,37 @@ mod tests {
             c.effective_certstorage_url(),
             "file:///data/hsm/certificates"
         );
+    }
+}
+
+#[cfg(test)]
+mod sample_tests {
+    use super::*;
+
+    /// Every key the parser knows is documented in the sample file, and the
+    /// sample, uncommented, parses.
+    #[test]
+    fn sample_file_documents_every_key_and_parses() {
+        let sample = include_str!("../azcloudhsm_application.cfg.sample");
+        let keys: Vec<&str> = sample
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+            .filter(|k| !k.is_empty() && k.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+            .collect();
+        for key in KNOWN_KEYS {
+            assert!(keys.contains(key), "{key} is not documented in the sample");
+        }
+        let uncommented: String = sample
+            .lines()
+            .filter_map(|l| l.strip_prefix('#'))
+            .filter(|l| {
+                l.split_once('=')
+                    .is_some_and(|(k, _)| KNOWN_KEYS.contains(&k))
+            })
+            .filter(|l| !l.starts_with("DEVICE_"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        Config::parse(&uncommented, Path::new("sample")).unwrap();
     }
 }

@@ -37,7 +37,9 @@ pub fn provider() -> Result<Arc<Provider>> {
 
 /// `C_Initialize`: loads the configuration and opens the device and the
 /// certificate store. A second call fails with `CKR_CRYPTOKI_ALREADY_INITIALIZED`.
-pub fn initialize() -> Result<()> {
+/// `may_create_threads` is false when the application forbids the library
+/// to create threads.
+pub fn initialize(may_create_threads: bool) -> Result<()> {
     let mut global = GLOBAL.write();
     if let Some(existing) = global.take() {
         if existing.pid == std::process::id() {
@@ -48,7 +50,7 @@ pub fn initialize() -> Result<()> {
         // to the parent, so it must neither be used nor dropped here.
         std::mem::forget(existing);
     }
-    let provider = Provider::open()?;
+    let provider = Provider::open(may_create_threads)?;
     *global = Some(Global {
         provider: Arc::new(provider),
         pid: std::process::id(),
@@ -97,7 +99,7 @@ pub struct TokenInfo {
 }
 
 impl Provider {
-    fn open() -> Result<Provider> {
+    fn open(may_create_threads: bool) -> Result<Provider> {
         let config = Config::load().map_err(|e| {
             crate::logging::init_default();
             tracing::error!("configuration: {e}");
@@ -106,7 +108,8 @@ impl Provider {
         crate::logging::init(&config);
         tracing::info!(source = ?config.source, "initialising");
         let device = crate::backends::open_device(&config)?;
-        let certificates = crate::backends::open_certificates(&config, device.clone())?;
+        let certificates =
+            crate::backends::open_certificates(&config, device.clone(), may_create_threads)?;
         Ok(Provider {
             config,
             device,

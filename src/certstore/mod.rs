@@ -2,12 +2,26 @@
 //! blobs named `pkcs11_certificate_<handle>` in a blob store (a local
 //! directory or an Azure Blob Storage container).
 
-use crate::device::Device;
+pub mod azure;
+pub mod encoding;
+pub mod handles;
+pub mod index;
+pub mod jws;
+pub mod local;
+pub mod manager;
+pub mod metadata;
+pub mod rules;
+pub mod x509;
+
+#[cfg(test)]
+mod tests;
+
 use crate::error::{Error, Result};
-use crate::object::{Access, AttributeResult, AttributeType, Handle, Template};
-use cryptoki_sys::*;
+use crate::object::Handle;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+pub use manager::Certificates;
 
 /// The name prefix of every certificate blob.
 pub const BLOB_PREFIX: &str = "pkcs11_certificate_";
@@ -20,6 +34,7 @@ pub fn blob_name(handle: Handle) -> String {
 /// One blob as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobEntry {
+    /// The blob's name (`pkcs11_certificate_<handle>` for certificates).
     pub name: String,
     /// An opaque version (an ETag on Azure): changes whenever the content does.
     pub version: String,
@@ -86,73 +101,14 @@ pub struct CertificateStoreConfig {
     pub signing_key_id: Option<String>,
 }
 
-/// The certificate objects of the application: token certificates in the
-/// blob store (indexed), session certificates in memory.
-pub struct Certificates {
-    #[allow(dead_code)]
-    device: Arc<dyn Device>,
-    #[allow(dead_code)]
-    store: Arc<dyn BlobStore>,
-}
-
-impl Certificates {
-    /// Opens the certificate store.
-    pub fn open(
-        store: Arc<dyn BlobStore>,
-        device: Arc<dyn Device>,
-        signing_key_id: Option<String>,
-    ) -> Result<Self> {
-        let _ = signing_key_id;
-        Ok(Certificates { device, store })
+/// Opens the blob store a `CERTSTORAGE_URL` names. This function knows the
+/// local store (`file:///absolute/dir`, created when absent); other schemes
+/// are for the backends that add themselves here.
+pub fn open_store(url: &str) -> Result<Arc<dyn BlobStore>> {
+    if url.starts_with("file:") {
+        return Ok(Arc::new(local::LocalStore::from_url(url)?));
     }
-
-    /// `C_CreateObject` for a `CKO_CERTIFICATE` template.
-    pub fn create(&self, access: &Access, template: &Template) -> Result<Handle> {
-        let _ = (access, template);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// `C_CopyObject` of a certificate.
-    pub fn copy(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
-        let _ = (access, handle, template);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// `C_DestroyObject` of a certificate.
-    pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
-        let _ = (access, handle);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// `C_GetObjectSize` of a certificate.
-    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
-        let _ = (access, handle);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// `C_GetAttributeValue` of a certificate.
-    pub fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
-        let _ = (access, handle, kinds);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// `C_SetAttributeValue` of a certificate.
-    pub fn set_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        template: &Template,
-    ) -> Result<()> {
-        let _ = (access, handle, template);
-        Err(Error::FunctionNotSupported("certificates"))
-    }
-    /// The visible certificates matching `template`, in increasing handle order.
-    pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
-        let _ = (access, template);
-        Ok(Vec::new())
-    }
-    /// Drops the session certificates created by `session`.
-    pub fn close_session(&self, session: CK_SESSION_HANDLE) {
-        let _ = session;
-    }
+    Err(Error::GeneralError(format!(
+        "CERTSTORAGE_URL {url}: no blob store for this URL scheme"
+    )))
 }

@@ -19,12 +19,16 @@ use crate::provider;
 use cryptoki_sys::*;
 use std::ffi::c_void;
 
-/// `C_Initialize`: honours `CK_C_INITIALIZE_ARGS`; the library uses the
+/// `C_Initialize`: honours `CK_C_INITIALIZE_ARGS`. The library uses the
 /// operating system's locking, which `CKF_OS_LOCKING_OK` permits and which
 /// is also correct when the application passes its own mutex functions.
+/// With `CKF_LIBRARY_CANT_CREATE_OS_THREADS`, the embedded device and the
+/// local store work (they create no thread); the Azure store, whose client
+/// needs its own threads, makes it fail with `CKR_NEED_TO_CREATE_THREADS`.
 #[no_mangle]
 pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
     guard("C_Initialize", || {
+        let mut may_create_threads = true;
         // SAFETY: NULL or a CK_C_INITIALIZE_ARGS per the PKCS#11 contract.
         if let Some(args) = unsafe { (init_args as *const CK_C_INITIALIZE_ARGS).as_ref() } {
             if !args.pReserved.is_null() {
@@ -41,8 +45,9 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
                     "mutex functions must be all given or none",
                 ));
             }
+            may_create_threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
         }
-        provider::initialize()
+        provider::initialize(may_create_threads)
     })
 }
 

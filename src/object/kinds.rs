@@ -98,7 +98,7 @@ pub fn is_well_formed(kind: ValueKind, value: &[u8]) -> bool {
             value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit))
         }
         ValueKind::Bytes => true,
-        ValueKind::MechanismArray => value.len() % std::mem::size_of::<CK_ULONG>() == 0,
+        ValueKind::MechanismArray => value.len().is_multiple_of(std::mem::size_of::<CK_ULONG>()),
         ValueKind::AttributeArray => false,
     }
 }

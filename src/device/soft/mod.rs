@@ -1,14 +1,40 @@
 //! The embedded software HSM, the default device: token state and key
 //! objects in a SQLite database in the token directory, private and secret
 //! key material sealed under a token key that only the PINs unlock.
+//!
+//! - [`database`]: the SQLite file, shared safely by several processes.
+//! - [`pins`] and `token`: the token key, PIN checks, lockout.
+//! - [`rules`] and [`objects`]: attribute rules as tables, and objects built from them.
+//! - `store`: token and session objects and the cache of parsed keys.
+//! - `object_functions`, `key_functions`: the PKCS#11 functions on top.
+//! - `signing_key`: the key that signs certificate blobs.
+//!
+//! Choices where PKCS#11 leaves the token free: `CKA_SENSITIVE` defaults to
+//! true and `CKA_EXTRACTABLE` to true for private and secret keys (so a key
+//! can be wrapped, yet never read in clear unless the caller asks for a
+//! non-sensitive key); a private key used for an operation without login
+//! is `UserNotLoggedIn`, while object functions treat it as an invalid handle.
 
 pub mod crypto;
+pub mod database;
+mod key_functions;
+mod object_functions;
+pub mod objects;
+pub mod pins;
+pub mod rules;
+mod signing_key;
+mod store;
+mod token;
+
+#[cfg(test)]
+mod tests;
 
 use crate::device::*;
 use crate::error::{Error, Result};
 use crate::object::{Access, AttributeResult, AttributeType, Handle, Template};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use store::Inner;
 
 /// Settings of the software device, from the configuration.
 #[derive(Clone, Debug)]
@@ -21,168 +47,183 @@ pub struct SoftOptions {
     pub kdf_iterations: u32,
 }
 
-/// The software device.
+/// The software device. Any number of instances, in one process or many,
+/// may open the same token directory.
 pub struct SoftDevice {
-    options: SoftOptions,
+    inner: Arc<Inner>,
 }
 
 impl SoftDevice {
-    /// Opens (creating when absent) the token in `options.token_dir`.
+    /// Opens (creating when absent, with mode 0700) the token directory and
+    /// its database. A new token gets a random serial number and is not
+    /// initialised.
     pub fn open(options: SoftOptions) -> Result<Self> {
-        Ok(SoftDevice { options })
+        create_private_dir(&options.token_dir)?;
+        let mut serial = [0u8; 8];
+        openssl::rand::rand_bytes(&mut serial).map_err(|_| Error::RandomNoRng)?;
+        let database = database::Database::open(&options.token_dir, &objects::hex(&serial))?;
+        Ok(SoftDevice {
+            inner: Arc::new(Inner::new(options, database)),
+        })
     }
 
     /// The token directory.
     pub fn token_dir(&self) -> &Path {
-        &self.options.token_dir
+        &self.inner.options.token_dir
     }
 }
 
-fn unsupported<T>() -> Result<T> {
-    Err(Error::FunctionNotSupported("soft device"))
+/// Creates `dir` readable by its owner only; an existing directory is left as it is.
+fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(dir)
+        .map_err(|error| Error::DeviceError(format!("token directory {}: {error}", dir.display())))
 }
 
 impl Device for SoftDevice {
     fn token_status(&self) -> TokenStatus {
-        TokenStatus::default()
+        self.inner.token_status()
     }
-    fn init_token(&self, _so_pin: &[u8], _label: &str) -> Result<()> {
-        unsupported()
+    fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
+        self.inner.init_token(so_pin, label)
     }
-    fn login(&self, _user: UserType, _pin: &[u8]) -> Result<()> {
-        unsupported()
+    fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
+        self.inner.login(user, pin)
     }
-    fn logout(&self) {}
-    fn init_pin(&self, _pin: &[u8]) -> Result<()> {
-        unsupported()
+    /// Forgets the token key and every parsed private or secret key, and
+    /// destroys private session objects, as SoftHSM does.
+    fn logout(&self) {
+        self.inner.forget_keys();
+        self.inner.drop_private_session_objects();
     }
-    fn set_pin(&self, _user: UserType, _old_pin: &[u8], _new_pin: &[u8]) -> Result<()> {
-        unsupported()
+    fn init_pin(&self, pin: &[u8]) -> Result<()> {
+        self.inner.init_pin(pin)
+    }
+    fn set_pin(&self, user: UserType, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+        self.inner.set_pin(user, old_pin, new_pin)
     }
     fn mechanisms(&self) -> Vec<MechanismInfo> {
-        Vec::new()
+        crypto::mechanism_infos()
     }
     fn generate_random(&self, out: &mut [u8]) -> Result<()> {
         openssl::rand::rand_bytes(out).map_err(|_| Error::RandomNoRng)
     }
-    fn create_object(&self, _access: &Access, _template: &Template) -> Result<Handle> {
-        unsupported()
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        self.inner.create_object(access, template)
     }
-    fn copy_object(
-        &self,
-        _access: &Access,
-        _handle: Handle,
-        _template: &Template,
-    ) -> Result<Handle> {
-        unsupported()
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        self.inner.copy_object(access, handle, template)
     }
-    fn destroy_object(&self, _access: &Access, _handle: Handle) -> Result<()> {
-        unsupported()
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        self.inner.destroy_object(access, handle)
     }
-    fn object_size(&self, _access: &Access, _handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
-        unsupported()
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
+        self.inner.object_size(access, handle)
     }
     fn get_attributes(
         &self,
-        _access: &Access,
-        _handle: Handle,
-        _kinds: &[AttributeType],
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
-        unsupported()
+        self.inner.get_attributes(access, handle, kinds)
     }
-    fn set_attributes(
-        &self,
-        _access: &Access,
-        _handle: Handle,
-        _template: &Template,
-    ) -> Result<()> {
-        unsupported()
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        self.inner.set_attributes(access, handle, template)
     }
-    fn find_objects(&self, _access: &Access, _template: &Template) -> Result<Vec<Handle>> {
-        Ok(Vec::new())
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.inner.find(access, template)
     }
-    fn close_session(&self, _session: cryptoki_sys::CK_SESSION_HANDLE) {}
+    fn close_session(&self, session: cryptoki_sys::CK_SESSION_HANDLE) {
+        self.inner.close_session(session)
+    }
     fn encrypt_init(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _key: Handle,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
     ) -> Result<Box<dyn CipherOperation>> {
-        unsupported()
+        self.inner.encrypt_init(access, mechanism, key)
     }
     fn decrypt_init(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _key: Handle,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
     ) -> Result<Box<dyn CipherOperation>> {
-        unsupported()
+        self.inner.decrypt_init(access, mechanism, key)
     }
     fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
         crypto::digest_init(mechanism)
     }
     fn sign_init(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _key: Handle,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
     ) -> Result<Box<dyn SignOperation>> {
-        unsupported()
+        self.inner.sign_init(access, mechanism, key)
     }
     fn verify_init(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _key: Handle,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
     ) -> Result<Box<dyn VerifyOperation>> {
-        unsupported()
+        self.inner.verify_init(access, mechanism, key)
     }
     fn generate_key(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _template: &Template,
+        access: &Access,
+        mechanism: &Mechanism,
+        template: &Template,
     ) -> Result<Handle> {
-        unsupported()
+        self.inner.generate_key(access, mechanism, template)
     }
     fn generate_key_pair(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _public_template: &Template,
-        _private_template: &Template,
+        access: &Access,
+        mechanism: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
     ) -> Result<(Handle, Handle)> {
-        unsupported()
+        self.inner
+            .generate_key_pair(access, mechanism, public_template, private_template)
     }
     fn wrap_key(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _wrapping_key: Handle,
-        _key: Handle,
+        access: &Access,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
     ) -> Result<Vec<u8>> {
-        unsupported()
+        self.inner.wrap_key(access, mechanism, wrapping_key, key)
     }
     fn unwrap_key(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _unwrapping_key: Handle,
-        _wrapped: &[u8],
-        _template: &Template,
+        access: &Access,
+        mechanism: &Mechanism,
+        unwrapping_key: Handle,
+        wrapped: &[u8],
+        template: &Template,
     ) -> Result<Handle> {
-        unsupported()
+        self.inner
+            .unwrap_key(access, mechanism, unwrapping_key, wrapped, template)
     }
     fn derive_key(
         &self,
-        _access: &Access,
-        _mechanism: &Mechanism,
-        _base_key: Handle,
-        _template: &Template,
+        access: &Access,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
     ) -> Result<Handle> {
-        unsupported()
+        self.inner.derive_key(access, mechanism, base_key, template)
     }
-    fn blob_signing_key(&self, _key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
-        unsupported()
+    fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
+        signing_key::blob_signing_key(&self.inner, key_id)
     }
 }

@@ -1,0 +1,505 @@
+//! The async side of the store: one request kind per [`BlobStore`]
+//! operation, each wrapped in [`Retry::run`], and the one place where SDK
+//! errors become [`Error`]s (with any secret removed).
+//!
+//! [`BlobStore`]: crate::certstore::BlobStore
+
+use super::auth::client_authentication;
+use super::normalise_etag;
+use super::retry::{Failure, Retry};
+use super::settings::{Authentication, AzureSettings};
+use crate::certstore::{BlobEntry, CreateOutcome, UpdateOutcome};
+use crate::error::{Error, Result};
+use azure_core::error::ErrorKind;
+use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
+use azure_core::http::policies::Policy;
+use azure_core::http::{
+    ClientOptions, Context, Etag, HttpClientOptions, Method, Pipeline, Request, RequestContent,
+    RetryOptions, StatusCode, Transport, Url,
+};
+use azure_storage_blob::models::{
+    BlobClientGetPropertiesResultHeaders, BlockBlobClientUploadOptions, ListBlobsResponse,
+};
+use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The metadata key that marks which attempt wrote a blob. It is stripped
+/// from listings, so the layer above never sees it.
+const WRITE_ID: &str = "azcloudhsmwriteid";
+
+/// The content type of every certificate blob (a compact JWS).
+const CONTENT_TYPE: &str = "application/octet-stream";
+
+/// The clients and settings one store uses.
+pub(super) struct Client {
+    container: BlobContainerClient,
+    /// The SDK's pager needs a stream trait this crate does not depend on,
+    /// so listings are sent through a pipeline of our own (same transport,
+    /// same authentication).
+    list_pipeline: Pipeline,
+    /// The container URL with the SAS query, if any: a secret.
+    list_url: Url,
+    api_version: String,
+    retry: Retry,
+    page_size: u32,
+    /// The container URL without a query.
+    container_url: String,
+    method: &'static str,
+    /// Redacted from every error text.
+    secret_query: Option<String>,
+}
+
+impl Client {
+    pub(super) fn new(settings: &AzureSettings) -> Result<Client> {
+        let authentication =
+            client_authentication(&settings.authentication, &settings.container_url)?;
+        let transport =
+            Transport::new(azure_core::http::new_http_client(Some(HttpClientOptions {
+                // Downloads are byte-exact; the storage clients ask for this too.
+                automatic_decompression: false,
+            })));
+        let client_options = ClientOptions {
+            retry: RetryOptions::none(),
+            transport: Some(transport),
+            per_try_policies: authentication.policy.clone().into_iter().collect(),
+            ..Default::default()
+        };
+        let container_options = BlobContainerClientOptions {
+            client_options: client_options.clone(),
+            ..Default::default()
+        };
+        let api_version = container_options.version.clone();
+        let container = BlobContainerClient::new(
+            authentication.url.clone(),
+            authentication.credential.clone(),
+            Some(container_options),
+        )
+        .map_err(|e| Error::GeneralError(format!("certificate storage: {e}")))?;
+        let mut list_policies: Vec<Arc<dyn Policy>> = Vec::new();
+        if let Some(credential) = authentication.credential {
+            list_policies.push(Arc::new(BearerTokenAuthorizationPolicy::new(
+                credential,
+                ["https://storage.azure.com/.default"],
+            )));
+        }
+        let list_pipeline = Pipeline::new(
+            Some(env!("CARGO_PKG_NAME")),
+            Some(env!("CARGO_PKG_VERSION")),
+            client_options,
+            Vec::new(),
+            list_policies,
+            None,
+        );
+        let secret_query = match &settings.authentication {
+            Authentication::Sas { token } => Some(token.secret().to_string()),
+            _ => None,
+        };
+        Ok(Client {
+            container,
+            list_pipeline,
+            list_url: authentication.url,
+            api_version,
+            retry: Retry {
+                timeout: settings.timeout,
+                retries: settings.retries,
+            },
+            page_size: settings.page_size.clamp(1, 5000),
+            container_url: settings.container_url.to_string(),
+            method: settings.authentication.method_name(),
+            secret_query,
+        })
+    }
+
+    pub(super) fn describe(&self) -> String {
+        format!(
+            "Azure Blob Storage container {} (authentication: {})",
+            self.container_url, self.method
+        )
+    }
+
+    pub(super) fn worst_case(&self) -> Duration {
+        // A failed create may add one cleanup attempt.
+        self.retry.worst_case() + self.retry.timeout
+    }
+
+    /// Creates the container if absent: one attempt, failures logged only.
+    pub(super) async fn ensure_container(&self) -> Result<()> {
+        let once = Retry {
+            timeout: self.retry.timeout,
+            retries: 0,
+        };
+        match once.run(|_| self.container.create(None)).await {
+            Ok(_) => {
+                tracing::info!(container = %self.container_url, "created the certificate container");
+                Ok(())
+            }
+            Err(failure) if failure.status() == Some(StatusCode::Conflict) => Ok(()),
+            Err(failure) => {
+                let error = self.error("create container", "", failure);
+                tracing::warn!(container = %self.container_url, "could not make sure the certificate container exists: {error}");
+                Err(error)
+            }
+        }
+    }
+
+    pub(super) async fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
+        let mut entries = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .run(|_| self.list_page(prefix, marker.as_deref()))
+                .await
+                .map_err(|failure| self.error("list", prefix, failure))?;
+            for item in page.blob_items {
+                let Some(name) = item.name else { continue };
+                let version = item
+                    .properties
+                    .and_then(|p| p.etag)
+                    .map(|e| normalise_etag(e.as_ref()))
+                    .unwrap_or_default();
+                let metadata = item.metadata.and_then(|m| m.values).unwrap_or_default();
+                entries.push(BlobEntry {
+                    name,
+                    version,
+                    metadata: Some(public_metadata(metadata)),
+                });
+            }
+            match page.next_marker.filter(|m| !m.is_empty()) {
+                Some(next) => marker = Some(next),
+                None => return Ok(entries),
+            }
+        }
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        marker: Option<&str>,
+    ) -> azure_core::Result<ListBlobsResponse> {
+        let mut url = self.list_url.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("restype", "container")
+                .append_pair("comp", "list")
+                .append_pair("include", "metadata")
+                .append_pair("maxresults", &self.page_size.to_string());
+            if !prefix.is_empty() {
+                query.append_pair("prefix", prefix);
+            }
+            if let Some(marker) = marker {
+                query.append_pair("marker", marker);
+            }
+        }
+        let mut request = Request::new(url, Method::Get);
+        request.insert_header("accept", "application/xml");
+        request.insert_header("x-ms-version", self.api_version.clone());
+        let response = self
+            .list_pipeline
+            .send(&Context::new(), &mut request, None)
+            .await?;
+        azure_core::xml::from_xml(response.into_body())
+    }
+
+    pub(super) async fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let blob = self.container.blob_client(name);
+        let result = self
+            .retry
+            .run(|_| async {
+                let download = blob.download(None).await?;
+                let etag = download
+                    .properties
+                    .etag
+                    .as_ref()
+                    .map(|e| normalise_etag(e.as_ref()));
+                let body = download.body.collect().await?;
+                Ok((body.to_vec(), etag))
+            })
+            .await;
+        match result {
+            Ok((body, Some(etag))) => Ok(Some((body, etag))),
+            Ok((_, None)) => Err(Error::DeviceError(format!(
+                "read {name} in {}: the answer had no ETag",
+                self.container_url
+            ))),
+            Err(failure) if failure.status() == Some(StatusCode::NotFound) => Ok(None),
+            Err(failure) => Err(self.error("read", name, failure)),
+        }
+    }
+
+    pub(super) async fn create(
+        &self,
+        name: &str,
+        content: Vec<u8>,
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome> {
+        let blob = self.container.blob_client(name);
+        let write_id = azure_core::Uuid::new_v4().to_string();
+        let options = upload_options(metadata, &write_id).if_not_exists();
+        let result = self
+            .retry
+            .run(|attempt| {
+                let (blob, options, content, write_id) =
+                    (&blob, options.clone(), content.clone(), &write_id);
+                async move {
+                    match blob
+                        .upload(RequestContent::from(content), Some(options))
+                        .await
+                    {
+                        Ok(response) => Ok(CreateOutcome::Created(etag_of(response.etag)?)),
+                        // Refused: either another writer holds the name, or an
+                        // earlier attempt of ours succeeded unanswered.
+                        Err(e) if e.http_status() == Some(StatusCode::Conflict) => match attempt {
+                            0 => Ok(CreateOutcome::AlreadyExists),
+                            _ => Ok(written_by(blob, write_id)
+                                .await?
+                                .map_or(CreateOutcome::AlreadyExists, CreateOutcome::Created)),
+                        },
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await;
+        match result {
+            Ok(outcome) => Ok(outcome),
+            Err(failure) => {
+                let final_error = failure
+                    .status()
+                    .is_some_and(|s| !super::retry::is_transient_status(s));
+                if !final_error {
+                    self.remove_unanswered_write(&blob, &write_id).await;
+                }
+                Err(self.error("create", name, failure))
+            }
+        }
+    }
+
+    /// After a create that finally failed, an attempt whose answer was lost
+    /// may still have written the blob: remove it if it carries our write id.
+    async fn remove_unanswered_write(&self, blob: &BlobClient, write_id: &str) {
+        let once = Retry {
+            timeout: self.retry.timeout,
+            retries: 0,
+        };
+        let cleanup = once
+            .run(|_| async {
+                if let Some(etag) = written_by(blob, write_id).await? {
+                    let options = azure_storage_blob::models::BlobClientDeleteOptions {
+                        if_match: Some(Etag::from(format!("\"{etag}\""))),
+                        ..Default::default()
+                    };
+                    blob.delete(Some(options)).await?;
+                }
+                Ok(())
+            })
+            .await;
+        if cleanup.is_err() {
+            tracing::debug!("could not check for a blob left by an unanswered create attempt");
+        }
+    }
+
+    pub(super) async fn update(
+        &self,
+        name: &str,
+        content: Vec<u8>,
+        metadata: &BTreeMap<String, String>,
+        expected_version: &str,
+    ) -> Result<UpdateOutcome> {
+        let blob = self.container.blob_client(name);
+        let write_id = azure_core::Uuid::new_v4().to_string();
+        let mut options = upload_options(metadata, &write_id);
+        options.if_match = Some(Etag::from(format!(
+            "\"{}\"",
+            normalise_etag(expected_version)
+        )));
+        let result = self
+            .retry
+            .run(|attempt| {
+                let (blob, options, content, write_id) =
+                    (&blob, options.clone(), content.clone(), &write_id);
+                async move {
+                    match blob
+                        .upload(RequestContent::from(content), Some(options))
+                        .await
+                    {
+                        Ok(response) => Ok(UpdateOutcome::Updated(etag_of(response.etag)?)),
+                        Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
+                            Ok(UpdateOutcome::NotFound)
+                        }
+                        // The service answers 412, not 404, when the blob is gone,
+                        // and an earlier unanswered attempt of ours may have won.
+                        Err(e) if e.http_status() == Some(StatusCode::PreconditionFailed) => {
+                            Ok(match current_writer(blob).await? {
+                                None => UpdateOutcome::NotFound,
+                                Some((etag, writer))
+                                    if attempt > 0 && writer.as_deref() == Some(write_id) =>
+                                {
+                                    UpdateOutcome::Updated(etag)
+                                }
+                                Some(_) => UpdateOutcome::Conflict,
+                            })
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .await;
+        result.map_err(|failure| self.error("update", name, failure))
+    }
+
+    pub(super) async fn delete(&self, name: &str) -> Result<()> {
+        let blob = self.container.blob_client(name);
+        match self.retry.run(|_| blob.delete(None)).await {
+            Ok(_) => Ok(()),
+            // Already gone, possibly by an earlier attempt whose answer was lost.
+            Err(failure) if failure.status() == Some(StatusCode::NotFound) => Ok(()),
+            Err(failure) => Err(self.error("delete", name, failure)),
+        }
+    }
+
+    /// The one conversion from a final failure to an [`Error`].
+    fn error(&self, operation: &str, name: &str, failure: Failure) -> Error {
+        let attempts = self.retry.retries + 1;
+        let detail = match &failure {
+            Failure::TimedOut(limit) => {
+                format!("no answer within {limit:?} (attempt {attempts} of {attempts})")
+            }
+            Failure::Service(error) => match error.kind() {
+                ErrorKind::HttpResponse {
+                    status, error_code, ..
+                } => {
+                    format!(
+                        "HTTP {} {}",
+                        u16::from(*status),
+                        error_code.as_deref().unwrap_or("")
+                    )
+                }
+                _ => self.redact(&error.to_string()),
+            },
+        };
+        let status = failure.status().map(u16::from);
+        if matches!(status, Some(401) | Some(403)) {
+            tracing::error!(
+                container = %self.container_url,
+                authentication = self.method,
+                "certificate storage refused the credential ({detail}); check CERTSTORAGE_AUTH and the identity's role on the container"
+            );
+        }
+        let target = if name.is_empty() {
+            String::new()
+        } else {
+            format!(" {name}")
+        };
+        Error::DeviceError(format!(
+            "{operation}{target} in {}: {detail}",
+            self.container_url
+        ))
+    }
+
+    /// `text` without the SAS, should a transport error quote a URL.
+    fn redact(&self, text: &str) -> String {
+        let text = match &self.secret_query {
+            Some(secret) if !secret.is_empty() => text.replace(secret.as_str(), "<redacted>"),
+            _ => text.to_string(),
+        };
+        redact_signatures(&text)
+    }
+}
+
+/// Replaces the value of every `sig=` parameter, wherever it appears.
+fn redact_signatures(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(position) = rest.find("sig=") {
+        out.push_str(&rest[..position + 4]);
+        out.push_str("<redacted>");
+        let tail = &rest[position + 4..];
+        let end = tail.find(['&', ')', ' ', '"']).unwrap_or(tail.len());
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn upload_options(
+    metadata: &BTreeMap<String, String>,
+    write_id: &str,
+) -> BlockBlobClientUploadOptions<'static> {
+    let mut all: HashMap<String, String> = metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    all.insert(WRITE_ID.to_string(), write_id.to_string());
+    BlockBlobClientUploadOptions {
+        blob_content_type: Some(CONTENT_TYPE.to_string()),
+        metadata: Some(all),
+        ..Default::default()
+    }
+}
+
+/// The blob's ETag if its last writer used `write_id`, else `None`.
+async fn written_by(blob: &BlobClient, write_id: &str) -> azure_core::Result<Option<String>> {
+    Ok(current_writer(blob)
+        .await?
+        .and_then(|(etag, writer)| (writer.as_deref() == Some(write_id)).then_some(etag)))
+}
+
+/// The blob's ETag and write id, or `None` when it does not exist.
+async fn current_writer(blob: &BlobClient) -> azure_core::Result<Option<(String, Option<String>)>> {
+    let properties = match blob.get_properties(None).await {
+        Ok(properties) => properties,
+        Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let writer = properties
+        .metadata()?
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(WRITE_ID))
+        .map(|(_, v)| v);
+    let etag = etag_of(properties.etag()?)?;
+    Ok(Some((etag, writer)))
+}
+
+fn etag_of(etag: Option<Etag>) -> azure_core::Result<String> {
+    etag.map(|e| normalise_etag(e.as_ref())).ok_or_else(|| {
+        azure_core::Error::with_message(ErrorKind::DataConversion, "the answer had no ETag")
+    })
+}
+
+/// The metadata as the caller wrote it: without our write id.
+fn public_metadata(metadata: HashMap<String, String>) -> BTreeMap<String, String> {
+    metadata
+        .into_iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case(WRITE_ID))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_redacted_from_error_text() {
+        let text = "error sending request for url (http://h/c/b?sv=2024&sig=abc%2Fdef&se=1)";
+        let redacted = redact_signatures(text);
+        assert_eq!(
+            redacted,
+            "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
+        );
+    }
+
+    #[test]
+    fn write_id_is_hidden_from_listed_metadata() {
+        let metadata = HashMap::from([
+            ("label".to_string(), "a".to_string()),
+            ("AzCloudHsmWriteId".to_string(), "x".to_string()),
+        ]);
+        assert_eq!(
+            public_metadata(metadata),
+            BTreeMap::from([("label".to_string(), "a".to_string())])
+        );
+    }
+}

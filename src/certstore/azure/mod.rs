@@ -1,0 +1,283 @@
+//! The Azure Blob Storage certificate store: one container, one block blob
+//! per certificate, metadata carried in the listing.
+//!
+//! [`AzureBlobStore`] implements the blocking [`BlobStore`] over the async
+//! SDK with a small tokio runtime of its own, created by
+//! [`AzureBlobStore::open`] (called from `C_Initialize`, never at library
+//! load) and shut down when the store is dropped (`C_Finalize`).
+//!
+//! Guarantees:
+//! - every call ends: each attempt is cut off after
+//!   `CERTSTORAGE_TIMEOUT_SECONDS`, timeouts and transient failures are
+//!   retried at most `CERTSTORAGE_RETRIES` times, then `Error::DeviceError`;
+//! - create is conditional (`If-None-Match: *`) and update is conditional on
+//!   the ETag, and an attempt whose answer was lost is recognised by a
+//!   write id in the metadata, so a retry never reports a conflict with
+//!   itself; a create that finally fails removes what an unanswered attempt
+//!   may have written, when the service is reachable again within one
+//!   more timeout;
+//! - a blob write is a single Put Blob, so no reader sees a partial blob;
+//! - no secret (SAS, account key, client secret) is ever logged, put in an
+//!   error message, or shown by `Debug`.
+
+pub mod auth;
+mod client;
+pub mod retry;
+pub mod settings;
+pub mod shared_key;
+
+pub use settings::{Authentication, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY};
+
+use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
+use crate::error::{Error, Result};
+use client::Client;
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+/// The runtime's worker threads: requests are I/O-bound and few at a time.
+const WORKER_THREADS: usize = 2;
+
+/// A [`BlobStore`] on an Azure Blob Storage container (or Azurite).
+///
+/// Safe to call from any number of threads at once; no lock is held
+/// across network I/O.
+pub struct AzureBlobStore {
+    client: Arc<Client>,
+    // `None` only while dropping.
+    runtime: Option<Runtime>,
+}
+
+impl std::fmt::Debug for AzureBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureBlobStore")
+            .field("container", &self.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl AzureBlobStore {
+    /// Opens the container described by `settings`.
+    ///
+    /// Builds the runtime, the credential and the HTTP clients, then tries
+    /// once (one timeout, no retry) to create the container, ignoring
+    /// "already exists". That attempt is best effort: a credential without
+    /// the right to create containers (a read/write SAS, a data-plane role
+    /// scoped to the container), an unreachable service, or a refused
+    /// credential are logged (the last one as an error naming the container
+    /// and the method) and `open` still succeeds, so key operations keep
+    /// working; certificate calls then fail with `Error::DeviceError`.
+    ///
+    /// Fails only on what no retry can fix: a credential that cannot be
+    /// built, or a runtime that cannot be started.
+    pub fn open(settings: &AzureSettings) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKER_THREADS)
+            .thread_name("azcloudhsm-blob")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}"))
+            })?;
+        let client = {
+            // Credentials and HTTP clients may look for the runtime they run on.
+            let _entered = runtime.enter();
+            Arc::new(Client::new(settings)?)
+        };
+        let store = AzureBlobStore {
+            client,
+            runtime: Some(runtime),
+        };
+        let client = store.client.clone();
+        // An answer has already been logged inside when this fails.
+        let _ = store.run(async move { client.ensure_container().await });
+        Ok(store)
+    }
+
+    /// The longest any single call can take before it returns an error.
+    pub fn worst_case_duration(&self) -> Duration {
+        self.client.worst_case()
+    }
+
+    /// Runs `future` to completion on the store's runtime.
+    ///
+    /// From a plain thread this is `block_on`. From inside some other async
+    /// runtime (an async application calling the blocking C API on a worker
+    /// thread), `block_on` would panic, so the future is spawned and the
+    /// thread waits for it instead.
+    fn run<T: Send + 'static>(
+        &self,
+        future: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| Error::DeviceError("certificate storage is closed".to_string()))?;
+        if tokio::runtime::Handle::try_current().is_err() {
+            return runtime.block_on(future);
+        }
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        runtime.spawn(async move {
+            let _ = sender.send(future.await);
+        });
+        // The future is bounded by its own timeouts; this is only a backstop.
+        let limit = self.client.worst_case() * 2 + Duration::from_secs(10);
+        receiver.recv_timeout(limit).unwrap_or_else(|_| {
+            Err(Error::DeviceError(
+                "certificate storage call did not finish".to_string(),
+            ))
+        })
+    }
+}
+
+impl Drop for AzureBlobStore {
+    fn drop(&mut self) {
+        // Unlike dropping the runtime, this neither blocks nor panics, even
+        // when the store is dropped from inside an async context.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl BlobStore for AzureBlobStore {
+    fn describe(&self) -> String {
+        self.client.describe()
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
+        let client = self.client.clone();
+        let prefix = prefix.to_string();
+        self.run(async move { client.list(&prefix).await })
+    }
+
+    fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        let client = self.client.clone();
+        let name = name.to_string();
+        self.run(async move { client.read(&name).await })
+    }
+
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome> {
+        let client = self.client.clone();
+        let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
+        self.run(async move { client.create(&name, content, &metadata).await })
+    }
+
+    fn update(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+        expected_version: &str,
+    ) -> Result<UpdateOutcome> {
+        let client = self.client.clone();
+        let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
+        let expected_version = expected_version.to_string();
+        self.run(async move {
+            client
+                .update(&name, content, &metadata, &expected_version)
+                .await
+        })
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let client = self.client.clone();
+        let name = name.to_string();
+        self.run(async move { client.delete(&name).await })
+    }
+}
+
+/// An ETag as the store reports versions: without the quotes that response
+/// headers carry and listings do not, so the two compare equal.
+pub fn normalise_etag(etag: &str) -> String {
+    let etag = etag.trim();
+    let etag = etag.strip_prefix("W/").unwrap_or(etag);
+    etag.trim_matches('"').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_from_headers_and_listings_normalise_to_the_same_version() {
+        assert_eq!(normalise_etag("\"0x8DC0FFEE\""), "0x8DC0FFEE");
+        assert_eq!(normalise_etag("0x8DC0FFEE"), "0x8DC0FFEE");
+        assert_eq!(normalise_etag("W/\"0x1\""), "0x1");
+    }
+
+    fn emulator_settings(port: u16, timeout: Duration) -> AzureSettings {
+        AzureSettings {
+            container_url: url::Url::parse(&format!(
+                "http://127.0.0.1:{port}/{EMULATOR_ACCOUNT}/c"
+            ))
+            .unwrap(),
+            authentication: Authentication::SharedKey {
+                account: EMULATOR_ACCOUNT.to_string(),
+                key: azure_core::credentials::Secret::new(EMULATOR_ACCOUNT_KEY),
+            },
+            timeout,
+            retries: 1,
+            page_size: 10,
+        }
+    }
+
+    #[test]
+    fn open_succeeds_and_calls_fail_promptly_when_nothing_listens() {
+        // Port 9 (discard) on loopback: connection refused at once.
+        let store = AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(2))).unwrap();
+        let started = std::time::Instant::now();
+        let error = store.read("pkcs11_certificate_1").unwrap_err();
+        assert!(matches!(error, Error::DeviceError(_)), "{error:?}");
+        assert!(started.elapsed() <= store.worst_case_duration());
+    }
+
+    #[test]
+    fn dropping_the_store_inside_an_async_context_does_not_panic() {
+        let store = AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(1))).unwrap();
+        let outer = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        outer.block_on(async move { drop(store) });
+    }
+
+    #[test]
+    fn calls_from_inside_another_runtime_return_instead_of_panicking() {
+        let store =
+            Arc::new(AzureBlobStore::open(&emulator_settings(9, Duration::from_secs(1))).unwrap());
+        let outer = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let inner = store.clone();
+        let result = outer.block_on(async move { inner.list("pkcs11_certificate_") });
+        assert!(matches!(result, Err(Error::DeviceError(_))), "{result:?}");
+    }
+
+    #[test]
+    fn description_names_the_container_and_method_but_no_sas() {
+        let mut settings = emulator_settings(9, Duration::from_secs(1));
+        settings.authentication = Authentication::Sas {
+            token: azure_core::credentials::Secret::new("sv=1&sig=SECRET"),
+        };
+        let store = AzureBlobStore::open(&settings).unwrap();
+        let text = store.describe();
+        assert!(
+            text.contains("http://127.0.0.1:9/devstoreaccount1/c"),
+            "{text}"
+        );
+        assert!(text.contains("sas"), "{text}");
+        assert!(!text.contains("SECRET"), "{text}");
+        let error = store.read("x").unwrap_err().to_string();
+        assert!(!error.contains("SECRET"), "{error}");
+    }
+}

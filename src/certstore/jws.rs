@@ -1,0 +1,267 @@
+//! The certificate blob: a compact JWS (RFC 7515) signed RS512 by the
+//! device's blob-signing key, whose payload names its own handle and holds
+//! every attribute of the certificate. The format is specified in
+//! `docs/blob-format.md`.
+//!
+//! josekit builds and parses the compact serialization; the signature
+//! itself is made by the device ([`DeviceSigner`]), so the private key never
+//! leaves it.
+
+use super::encoding::{value_from_json, value_to_json};
+use super::rules::rule_of;
+use crate::device::BlobSigningKey;
+use crate::error::{Error, Result};
+use crate::object::kinds::{attribute_by_name, attribute_name};
+use crate::object::{Attributes, Handle};
+use cryptoki_sys::*;
+use josekit::jws::alg::rsassa::RsassaJwsVerifier;
+use josekit::jws::{JwsAlgorithm, JwsHeader, JwsSigner, RS512};
+use josekit::JoseError;
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// The payload `format` this code writes and reads.
+pub const FORMAT: u64 = 1;
+
+/// A josekit signer whose signature comes from the device. josekit's error
+/// type cannot carry ours, so a device failure (e.g. `UserNotLoggedIn`) is
+/// parked in `failure` and returned by [`sign_blob`].
+#[derive(Clone)]
+pub struct DeviceSigner {
+    key: Arc<dyn BlobSigningKey>,
+    key_id: String,
+    signature_len: usize,
+    failure: Arc<Mutex<Option<Error>>>,
+}
+
+impl std::fmt::Debug for DeviceSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceSigner")
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+impl DeviceSigner {
+    /// A signer over `key`; fails when its public key is not an RSA key.
+    pub fn new(key: Arc<dyn BlobSigningKey>) -> Result<Self> {
+        let public_key = openssl::pkey::PKey::public_key_from_der(&key.public_key_der())?;
+        let signature_len = public_key.rsa()?.size() as usize;
+        Ok(DeviceSigner {
+            key_id: key.key_id(),
+            key,
+            signature_len,
+            failure: Arc::new(Mutex::new(None)),
+        })
+    }
+}
+
+impl JwsSigner for DeviceSigner {
+    fn algorithm(&self) -> &dyn JwsAlgorithm {
+        &RS512
+    }
+    fn key_id(&self) -> Option<&str> {
+        Some(&self.key_id)
+    }
+    fn signature_len(&self) -> usize {
+        self.signature_len
+    }
+    fn sign(&self, message: &[u8]) -> std::result::Result<Vec<u8>, JoseError> {
+        self.key.sign_rs512(message).map_err(|error| {
+            let text = error.to_string();
+            *self.failure.lock() = Some(error);
+            JoseError::InvalidSignature(std::io::Error::other(text).into())
+        })
+    }
+    fn box_clone(&self) -> Box<dyn JwsSigner> {
+        Box::new(self.clone())
+    }
+}
+
+/// The payload JSON of a certificate: `{"format":1,"handle":N,"attributes":{...}}`.
+pub fn payload(handle: Handle, object: &Attributes) -> Vec<u8> {
+    let mut attributes = Map::new();
+    for (kind, value) in &object.0 {
+        if let (Some(name), Some(json)) = (attribute_name(*kind), value_to_json(*kind, value)) {
+            attributes.insert(name.to_owned(), json);
+        }
+    }
+    let mut payload = Map::new();
+    payload.insert("format".into(), Value::from(FORMAT));
+    payload.insert("handle".into(), Value::from(handle));
+    payload.insert("attributes".into(), Value::Object(attributes));
+    serde_json::to_vec(&Value::Object(payload)).unwrap_or_default()
+}
+
+/// Builds the compact JWS of a certificate, signed by the device.
+/// Header: `{"alg":"RS512","kid":<key id>}`, `alg` first as in the
+/// vendor's blobs (which start `eyJhbGciOiJSUzUxMiIs`).
+pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> Result<String> {
+    let header = JwsHeader::new();
+    josekit::jws::serialize_compact(&payload(handle, object), &header, signer).map_err(|error| {
+        signer
+            .failure
+            .lock()
+            .take()
+            .unwrap_or_else(|| Error::FunctionFailed(format!("JWS signing: {error}")))
+    })
+}
+
+/// Verifies blobs against the public half of the blob-signing key.
+#[derive(Clone, Debug)]
+pub struct BlobVerifier {
+    verifier: RsassaJwsVerifier,
+}
+
+impl BlobVerifier {
+    /// A verifier for blobs signed by `key` (RS512, `kid` = its key id).
+    pub fn new(key: &dyn BlobSigningKey) -> Result<Self> {
+        let mut verifier = RS512
+            .verifier_from_der(key.public_key_der())
+            .map_err(|error| Error::FunctionFailed(format!("blob verification key: {error}")))?;
+        verifier.set_key_id(key.key_id());
+        Ok(BlobVerifier { verifier })
+    }
+
+    /// The certificate in `content`, stored as the blob of `handle`, once its
+    /// signature, key id and handle verify; otherwise the reason it is refused.
+    pub fn verify_blob(
+        &self,
+        handle: Handle,
+        content: &[u8],
+    ) -> std::result::Result<Attributes, String> {
+        let (payload, _) = josekit::jws::deserialize_compact(content, &self.verifier)
+            .map_err(|e| e.to_string())?;
+        read_payload(handle, &payload)
+    }
+}
+
+/// Reads the searchable attributes of a blob WITHOUT verifying its
+/// signature, to index it before it is used; a blob found this way is
+/// verified (with [`BlobVerifier::verify_blob`]) before it is returned.
+/// Only the searchable attributes are decoded: this runs for every blob at
+/// start-up.
+pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attributes, String> {
+    let text = std::str::from_utf8(content).map_err(|_| "not text".to_string())?;
+    let mut parts = text.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err("not a compact JWS".into());
+    };
+    let payload = super::encoding::base64url_decode(payload).ok_or("payload is not base64url")?;
+    let peeked: Peek =
+        serde_json::from_slice(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if peeked.format != Some(FORMAT) {
+        return Err("payload format is not 1".into());
+    }
+    if peeked.handle != Some(handle) {
+        return Err(format!(
+            "payload names handle {:?}, not {handle} (renamed or copied blob)",
+            peeked.handle
+        ));
+    }
+    let mut search = Attributes::new();
+    for (kind, json) in peeked.attributes.into_fields() {
+        if let Some(json) = json {
+            let bytes = value_from_json(kind, &json)
+                .ok_or_else(|| format!("0x{kind:x} has a malformed value"))?;
+            search.set(kind, bytes);
+        }
+    }
+    Ok(search)
+}
+
+/// The parts of a payload the index needs; serde skips everything else
+/// without decoding it.
+#[derive(serde::Deserialize)]
+struct Peek {
+    format: Option<u64>,
+    handle: Option<u64>,
+    #[serde(default)]
+    attributes: PeekAttributes,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct PeekAttributes {
+    #[serde(rename = "CKA_CLASS")]
+    class: Option<Value>,
+    #[serde(rename = "CKA_CERTIFICATE_TYPE")]
+    certificate_type: Option<Value>,
+    #[serde(rename = "CKA_TOKEN")]
+    token: Option<Value>,
+    #[serde(rename = "CKA_PRIVATE")]
+    private: Option<Value>,
+    #[serde(rename = "CKA_LABEL")]
+    label: Option<Value>,
+    #[serde(rename = "CKA_ID")]
+    id: Option<Value>,
+    #[serde(rename = "CKA_SUBJECT")]
+    subject: Option<Value>,
+    #[serde(rename = "CKA_ISSUER")]
+    issuer: Option<Value>,
+    #[serde(rename = "CKA_SERIAL_NUMBER")]
+    serial_number: Option<Value>,
+}
+
+impl PeekAttributes {
+    fn into_fields(self) -> [(crate::object::AttributeType, Option<Value>); 9] {
+        [
+            (CKA_CLASS, self.class),
+            (CKA_CERTIFICATE_TYPE, self.certificate_type),
+            (CKA_TOKEN, self.token),
+            (CKA_PRIVATE, self.private),
+            (CKA_LABEL, self.label),
+            (CKA_ID, self.id),
+            (CKA_SUBJECT, self.subject),
+            (CKA_ISSUER, self.issuer),
+            (CKA_SERIAL_NUMBER, self.serial_number),
+        ]
+    }
+}
+
+/// Parses and checks a payload: format 1, the expected handle, every
+/// attribute a known certificate attribute in its JSON form, and the
+/// object a CKC_X_509 certificate with a subject and a value.
+pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attributes, String> {
+    let json: Value =
+        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    if json.get("format").and_then(Value::as_u64) != Some(FORMAT) {
+        return Err("payload format is not 1".into());
+    }
+    let named = json
+        .get("handle")
+        .and_then(Value::as_u64)
+        .ok_or("payload has no handle")?;
+    if named != handle {
+        return Err(format!(
+            "payload names handle {named}, not {handle} (renamed or copied blob)"
+        ));
+    }
+    let attributes = json
+        .get("attributes")
+        .and_then(Value::as_object)
+        .ok_or("payload has no attributes")?;
+    let mut object = Attributes::new();
+    for (name, value) in attributes {
+        let kind = attribute_by_name(name)
+            .filter(|kind| rule_of(*kind).is_some())
+            .ok_or_else(|| format!("{name} is not a certificate attribute"))?;
+        let bytes =
+            value_from_json(kind, value).ok_or_else(|| format!("{name} has a malformed value"))?;
+        object.set(kind, bytes);
+    }
+    let is_certificate = object.ulong(CKA_CLASS) == Some(CKO_CERTIFICATE)
+        && object.ulong(CKA_CERTIFICATE_TYPE) == Some(CKC_X_509)
+        && object.contains(CKA_SUBJECT)
+        && object.contains(CKA_VALUE);
+    if !is_certificate {
+        return Err("payload is not an X.509 certificate object".into());
+    }
+    if !object.bool_or(CKA_TOKEN, false) {
+        return Err("payload is not a token object (CKA_TOKEN is not true)".into());
+    }
+    super::rules::fill_defaults(&mut object);
+    Ok(object)
+}

@@ -1,0 +1,448 @@
+//! [`Certificates`]: the certificate objects of the application, as the
+//! provider sees them. Token certificates live in the blob store (indexed
+//! in memory, verified before use); session certificates live in memory.
+
+use super::handles::{next_session_handle, next_token_handle};
+use super::index::TokenIndex;
+use super::jws::{sign_blob, BlobVerifier, DeviceSigner};
+use super::rules::{check_create, check_set};
+use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+
+mod derive;
+mod sync;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How many times a token update is re-applied on top of a concurrent
+/// writer's version before giving up.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// A session certificate and the session that created it.
+#[derive(Clone, Debug)]
+struct SessionCertificate {
+    owner: CK_SESSION_HANDLE,
+    object: Attributes,
+}
+
+/// A certificate found by handle.
+enum Located {
+    Token {
+        object: Arc<Attributes>,
+        version: String,
+    },
+    Session(Attributes),
+}
+
+impl Located {
+    fn object(&self) -> &Attributes {
+        match self {
+            Located::Token { object, .. } => object,
+            Located::Session(object) => object,
+        }
+    }
+}
+
+/// The certificate objects of the application: token certificates in the
+/// blob store (indexed), session certificates in memory.
+///
+/// Every method is thread-safe; no lock is held across store I/O or signing.
+pub struct Certificates {
+    device: Arc<dyn Device>,
+    store: Arc<dyn BlobStore>,
+    signing_key_id: Option<String>,
+    keys: Mutex<Option<(DeviceSigner, BlobVerifier)>>,
+    index: RwLock<TokenIndex>,
+    sessions: RwLock<BTreeMap<Handle, SessionCertificate>>,
+    /// Token handles being claimed by this process right now.
+    reserved: Mutex<BTreeSet<Handle>>,
+    freshness: Mutex<Duration>,
+    last_refresh: Mutex<Option<Instant>>,
+}
+
+impl Certificates {
+    /// Opens the certificate store. Nothing is read yet: the first search
+    /// (or create) lists the store, so opening never fails on a slow store.
+    pub fn open(
+        store: Arc<dyn BlobStore>,
+        device: Arc<dyn Device>,
+        signing_key_id: Option<String>,
+    ) -> Result<Self> {
+        Ok(Certificates {
+            device,
+            store,
+            signing_key_id,
+            keys: Mutex::new(None),
+            index: RwLock::new(TokenIndex::default()),
+            sessions: RwLock::new(BTreeMap::new()),
+            reserved: Mutex::new(BTreeSet::new()),
+            freshness: Mutex::new(Duration::ZERO),
+            last_refresh: Mutex::new(None),
+        })
+    }
+
+    /// How long a listing of the store stays fresh: searches and creates
+    /// re-list the store when it is older. Zero (the default) re-lists on
+    /// every search, so a certificate another process created is found at once.
+    pub fn set_freshness(&self, interval: Duration) {
+        *self.freshness.lock() = interval;
+    }
+
+    /// `C_CreateObject` for a `CKO_CERTIFICATE` template (rules: [`check_create`]).
+    /// A token certificate needs a R/W session and a logged-in user (its blob
+    /// is signed by the device); a session one needs neither.
+    pub fn create(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let given = check_create(access, template)?;
+        if given.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
+            // PKCS#11 3.0 §5.7: private objects need the user logged in.
+            return Err(Error::UserNotLoggedIn);
+        }
+        let token = given.bool_or(CKA_TOKEN, false);
+        access.require_read_write(token)?;
+        if token {
+            require_login(access)?;
+        }
+        let object = self.build_object(access, given)?;
+        if token {
+            self.store_new_token(&object)
+        } else {
+            self.insert_session(access.session, object)
+        }
+    }
+
+    /// `C_CopyObject` of a certificate. As in the reference, a copy takes no
+    /// template: a non-empty one is `TemplateInconsistent` and nothing is
+    /// created. A token certificate's copy is a new token certificate (own
+    /// handle and blob), a session certificate's a new session certificate.
+    pub fn copy(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        let located = self.locate(access, handle)?;
+        if !template.is_empty() {
+            return Err(Error::TemplateInconsistent(
+                "a certificate copy takes no template",
+            ));
+        }
+        let object = located.object().clone();
+        if !object.bool_or(CKA_COPYABLE, true) {
+            return Err(Error::ActionProhibited(
+                "the certificate is not copyable (CKA_COPYABLE false)",
+            ));
+        }
+        match located {
+            Located::Token { .. } => {
+                access.require_read_write(true)?;
+                require_login(access)?;
+                self.store_new_token(&object)
+            }
+            Located::Session(_) => self.insert_session(access.session, object),
+        }
+    }
+
+    /// `C_DestroyObject` of a certificate: a token certificate's blob is deleted.
+    pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
+        let located = self.locate(access, handle)?;
+        if !located.object().bool_or(CKA_DESTROYABLE, true) {
+            return Err(Error::ActionProhibited(
+                "the certificate is not destroyable (CKA_DESTROYABLE false)",
+            ));
+        }
+        match located {
+            Located::Token { .. } => {
+                access.require_read_write(true)?;
+                self.store.delete(&blob_name(handle))?;
+                self.index.write().remove(handle);
+            }
+            Located::Session(_) => {
+                self.sessions.write().remove(&handle);
+            }
+        }
+        Ok(())
+    }
+
+    /// `C_GetObjectSize` of a certificate: the total size of its attribute values.
+    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        let located = self.locate(access, handle)?;
+        let size: usize = located.object().0.values().map(Vec::len).sum();
+        Ok(size as CK_ULONG)
+    }
+
+    /// `C_GetAttributeValue` of a certificate: every attribute of the
+    /// reference's second table has a value; anything else is `Invalid`.
+    pub fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        let located = self.locate(access, handle)?;
+        let object = located.object();
+        Ok(kinds
+            .iter()
+            .map(|kind| match object.get(*kind) {
+                Some(value) => AttributeResult::Value(value.to_vec()),
+                None => AttributeResult::Invalid,
+            })
+            .collect())
+    }
+
+    /// `C_SetAttributeValue` of a certificate (rules: [`check_set`]). A
+    /// template with any refused attribute changes nothing. Changing
+    /// CKA_TOKEN moves the certificate between the blob store and memory
+    /// under the same handle; a certificate moved to memory belongs to the
+    /// calling session. Changing CKA_VALUE recomputes CKA_CHECK_VALUE and
+    /// re-derives each derivable attribute whose current value is what the
+    /// old CKA_VALUE gave (or empty); values a caller set are kept.
+    pub fn set_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<()> {
+        let mut located = self.locate(access, handle)?;
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (current, version) = match &located {
+                Located::Session(object) => (object.clone(), None),
+                Located::Token { object, version } => ((**object).clone(), Some(version.clone())),
+            };
+            let changes = check_set(access, &current, template)?;
+            if changes.0.is_empty() {
+                return Ok(());
+            }
+            if changes.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let next = self.apply_changes(access, &current, &changes);
+            let to_token = next.bool_or(CKA_TOKEN, false);
+            access.require_read_write(version.is_some() || to_token)?;
+            let Some(version) = version else {
+                if to_token {
+                    return self.move_to_token(access, handle, &next);
+                }
+                let mut sessions = self.sessions.write();
+                let entry = sessions
+                    .get_mut(&handle)
+                    .ok_or(Error::ObjectHandleInvalid)?;
+                entry.object = next;
+                return Ok(());
+            };
+            if !to_token {
+                self.store.delete(&blob_name(handle))?;
+                self.index.write().remove(handle);
+                self.sessions.write().insert(
+                    handle,
+                    SessionCertificate {
+                        owner: access.session,
+                        object: next,
+                    },
+                );
+                return Ok(());
+            }
+            require_login(access)?;
+            let content = sign_blob(&self.keys()?.0, handle, &next)?;
+            match self.store.update(
+                &blob_name(handle),
+                content.as_bytes(),
+                &metadata::encode(&next),
+                &version,
+            )? {
+                UpdateOutcome::Updated(version) => {
+                    self.index_verified(handle, version, next);
+                    return Ok(());
+                }
+                UpdateOutcome::NotFound => {
+                    self.index.write().remove(handle);
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                UpdateOutcome::Conflict => {
+                    tracing::info!(blob = %blob_name(handle), "certificate changed by another writer; re-applying the update");
+                    if let Some(entry) = self.index.write().remove(handle) {
+                        tracing::debug!(version = %entry.version, "dropped stale index entry");
+                    }
+                    located = self.locate(access, handle)?;
+                }
+            }
+        }
+        Err(Error::FunctionFailed(format!(
+            "{}: too many concurrent updates",
+            blob_name(handle)
+        )))
+    }
+
+    /// The visible certificates matching `template`, in increasing handle
+    /// order. Token certificates are matched on the index and verified
+    /// before they are returned; a blob that fails verification is left out
+    /// (and logged once per version).
+    pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.refresh_if_due()?;
+        let candidates = self
+            .index
+            .read()
+            .candidates(template, access.sees_private());
+        let mut found = BTreeSet::new();
+        for handle in candidates {
+            if let Ok((object, _)) = self.load_token(handle) {
+                if visible(access, &object) && object.matches(template) {
+                    found.insert(handle);
+                }
+            }
+        }
+        for (handle, session) in self.sessions.read().iter() {
+            if visible(access, &session.object) && session.object.matches(template) {
+                found.insert(*handle);
+            }
+        }
+        Ok(found.into_iter().collect())
+    }
+
+    /// Drops the session certificates created by `session`.
+    pub fn close_session(&self, session: CK_SESSION_HANDLE) {
+        self.sessions
+            .write()
+            .retain(|_, certificate| certificate.owner != session);
+    }
+
+    /// Drops every session certificate (`C_CloseAllSessions`, `C_Finalize`).
+    pub fn close_all_sessions(&self) {
+        self.sessions.write().clear();
+    }
+
+    // ----- internals -----
+
+    /// The certificate `handle`, if it exists and `access` may see it.
+    fn locate(&self, access: &Access, handle: Handle) -> Result<Located> {
+        let session = self.sessions.read().get(&handle).map(|s| s.object.clone());
+        let located = match session {
+            Some(object) => Located::Session(object),
+            None => {
+                let (object, version) = self.load_token(handle)?;
+                Located::Token { object, version }
+            }
+        };
+        if !visible(access, located.object()) {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(located)
+    }
+
+    fn keys(&self) -> Result<(DeviceSigner, BlobVerifier)> {
+        if let Some(keys) = self.keys.lock().as_ref() {
+            return Ok(keys.clone());
+        }
+        let key = self
+            .device
+            .blob_signing_key(self.signing_key_id.as_deref())?;
+        let keys = (
+            DeviceSigner::new(key.clone())?,
+            BlobVerifier::new(key.as_ref())?,
+        );
+        *self.keys.lock() = Some(keys.clone());
+        Ok(keys)
+    }
+
+    /// Claims a token handle for `object` and stores its blob. Each attempt
+    /// signs a blob naming the proposed handle and creates it only if absent;
+    /// a handle another process took meanwhile is indexed and the next one tried.
+    fn store_new_token(&self, object: &Attributes) -> Result<Handle> {
+        // The store is listed once, for the highest handle in use; later
+        // creates need no listing: a handle another process took meanwhile
+        // shows up as AlreadyExists and is skipped, so creating stays one
+        // signature and one write however many blobs the store holds.
+        if self.last_refresh.lock().is_none() {
+            self.refresh_if_due()?;
+        }
+        let signer = self.keys()?.0;
+        let metadata = metadata::encode(object);
+        loop {
+            let handle = self.reserve_token_handle()?;
+            let outcome = sign_blob(&signer, handle, object).and_then(|content| {
+                self.store
+                    .create(&blob_name(handle), content.as_bytes(), &metadata)
+            });
+            match outcome {
+                Ok(CreateOutcome::Created(version)) => {
+                    self.index_verified(handle, version, object.clone());
+                    self.reserved.lock().remove(&handle);
+                    return Ok(handle);
+                }
+                Ok(CreateOutcome::AlreadyExists) => {
+                    let entry = self.entry_from_store(handle);
+                    let mut index = self.index.write();
+                    index.insert(handle, entry.ok().flatten().unwrap_or_default());
+                    self.reserved.lock().remove(&handle);
+                }
+                Err(error) => {
+                    self.reserved.lock().remove(&handle);
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// Proposes the next token handle and reserves it in this process.
+    fn reserve_token_handle(&self) -> Result<Handle> {
+        let index = self.index.read();
+        let sessions = self.sessions.read();
+        let mut reserved = self.reserved.lock();
+        let highest = index.highest().max(reserved.last().copied());
+        let in_use =
+            |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_token_handle(highest, in_use)
+            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        reserved.insert(handle);
+        Ok(handle)
+    }
+
+    fn insert_session(&self, owner: CK_SESSION_HANDLE, object: Attributes) -> Result<Handle> {
+        let index = self.index.read();
+        let mut sessions = self.sessions.write();
+        let reserved = self.reserved.lock();
+        let in_use =
+            |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
+        let handle = next_session_handle(in_use)
+            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+        sessions.insert(handle, SessionCertificate { owner, object });
+        Ok(handle)
+    }
+
+    /// Moves a session certificate to the store under its own handle.
+    fn move_to_token(&self, access: &Access, handle: Handle, object: &Attributes) -> Result<()> {
+        require_login(access)?;
+        let content = sign_blob(&self.keys()?.0, handle, object)?;
+        let name = blob_name(handle);
+        match self
+            .store
+            .create(&name, content.as_bytes(), &metadata::encode(object))?
+        {
+            CreateOutcome::Created(version) => {
+                self.sessions.write().remove(&handle);
+                self.index_verified(handle, version, object.clone());
+                Ok(())
+            }
+            CreateOutcome::AlreadyExists => {
+                tracing::error!(blob = %name, "cannot move a session certificate to the token: another process stored a certificate under its handle");
+                Err(Error::FunctionFailed(format!(
+                    "{name} is taken by another token certificate"
+                )))
+            }
+        }
+    }
+}
+
+/// Private certificates are visible only once the user is logged in.
+fn visible(access: &Access, object: &Attributes) -> bool {
+    access.sees_private() || !object.bool_or(CKA_PRIVATE, false)
+}
+
+/// Writing a token certificate needs the device to sign, so someone must be
+/// logged in; whether that login may sign is the device's answer.
+fn require_login(access: &Access) -> Result<()> {
+    if access.user || access.so {
+        Ok(())
+    } else {
+        Err(Error::UserNotLoggedIn)
+    }
+}

@@ -1,0 +1,182 @@
+//! Keeping the token index in step with the blob store: listing, indexing
+//! new and changed blobs, and loading (verifying) a certificate before use.
+
+use super::Certificates;
+use crate::certstore::handles::handle_of_blob;
+use crate::certstore::index::TokenEntry;
+use crate::certstore::jws::peek_blob;
+use crate::certstore::rules::search_attributes;
+use crate::certstore::{blob_name, metadata, BlobEntry, BLOB_PREFIX};
+use crate::error::{Error, Result};
+use crate::object::{Attributes, Handle};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+impl Certificates {
+    /// The verified token certificate `handle` and its version: from the
+    /// cache when this version was verified already, else read and verified.
+    pub(super) fn load_token(&self, handle: Handle) -> Result<(Arc<Attributes>, String)> {
+        if let Some(entry) = self.index.read().get(handle) {
+            if entry.rejected {
+                return Err(Error::ObjectHandleInvalid);
+            }
+            if let Some(object) = &entry.verified {
+                return Ok((object.clone(), entry.version.clone()));
+            }
+        }
+        let name = blob_name(handle);
+        let Some((content, version)) = self.store.read(&name)? else {
+            self.index.write().remove(handle);
+            return Err(Error::ObjectHandleInvalid);
+        };
+        let verifier = self.keys()?.1;
+        let object = match verifier.verify_blob(handle, &content) {
+            Ok(object) => object,
+            Err(reason) => {
+                tracing::warn!(blob = %name, %reason, "certificate blob failed verification; it is left out");
+                self.index
+                    .write()
+                    .insert(handle, TokenEntry::rejected(version));
+                return Err(Error::ObjectHandleInvalid);
+            }
+        };
+        let mut index = self.index.write();
+        if let Some(entry) = index.get(handle) {
+            if entry.from_metadata
+                && entry.version == version
+                && entry.search != search_attributes(&object)
+            {
+                tracing::warn!(blob = %name, "certificate blob metadata disagrees with its signed payload; it is left out");
+                index.insert(handle, TokenEntry::rejected(version));
+                return Err(Error::ObjectHandleInvalid);
+            }
+        }
+        let object = Arc::new(object);
+        let search = search_attributes(&object);
+        let entry = TokenEntry {
+            version: version.clone(),
+            search,
+            verified: Some(object.clone()),
+            ..TokenEntry::default()
+        };
+        index.insert(handle, entry);
+        Ok((object, version))
+    }
+
+    pub(super) fn index_verified(&self, handle: Handle, version: String, object: Attributes) {
+        let search = search_attributes(&object);
+        let entry = TokenEntry {
+            version,
+            search,
+            verified: Some(Arc::new(object)),
+            ..TokenEntry::default()
+        };
+        self.index.write().insert(handle, entry);
+    }
+
+    /// Re-lists the store when the last listing is older than the freshness
+    /// interval, indexing new and changed blobs and forgetting deleted ones.
+    pub(super) fn refresh_if_due(&self) -> Result<()> {
+        let due = match *self.last_refresh.lock() {
+            None => true,
+            Some(at) => at.elapsed() >= *self.freshness.lock(),
+        };
+        if !due {
+            return Ok(());
+        }
+        let started = Instant::now();
+        let listing = self.store.list(BLOB_PREFIX)?;
+        let listed: HashMap<Handle, BlobEntry> = listing
+            .into_iter()
+            .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
+            .collect();
+        let (changed, gone): (Vec<BlobEntry>, Vec<(Handle, String)>) = {
+            let index = self.index.read();
+            let changed = listed
+                .iter()
+                .filter(|(handle, entry)| {
+                    index
+                        .get(**handle)
+                        .is_none_or(|known| known.version != entry.version)
+                })
+                .map(|(_, entry)| entry.clone())
+                .collect();
+            let gone = index
+                .versions()
+                .filter(|(handle, _)| !listed.contains_key(handle))
+                .map(|(handle, version)| (handle, version.to_owned()))
+                .collect();
+            (changed, gone)
+        };
+        let mut fresh = Vec::with_capacity(changed.len());
+        for entry in changed {
+            let Some(handle) = handle_of_blob(&entry.name) else {
+                continue;
+            };
+            if let Some(indexed) = self.entry_from_listing(handle, entry)? {
+                fresh.push((handle, indexed));
+            }
+        }
+        let mut index = self.index.write();
+        for (handle, version) in gone {
+            // Only if unchanged since the snapshot: a blob created meanwhile stays.
+            if index
+                .get(handle)
+                .is_some_and(|entry| entry.version == version)
+            {
+                index.remove(handle);
+            }
+        }
+        for (handle, entry) in fresh {
+            index.insert(handle, entry);
+        }
+        drop(index);
+        *self.last_refresh.lock() = Some(Instant::now());
+        tracing::debug!(store = %self.store.describe(), elapsed = ?started.elapsed(), "certificate index refreshed");
+        Ok(())
+    }
+
+    /// The index entry of a listed blob: from its metadata when it has some,
+    /// else from its (not yet verified) payload. `None` when it vanished.
+    pub(super) fn entry_from_listing(
+        &self,
+        handle: Handle,
+        listed: BlobEntry,
+    ) -> Result<Option<TokenEntry>> {
+        if let Some(map) = &listed.metadata {
+            return Ok(Some(match metadata::decode(map) {
+                Some(search) => TokenEntry {
+                    version: listed.version,
+                    search,
+                    from_metadata: true,
+                    ..TokenEntry::default()
+                },
+                None => {
+                    tracing::warn!(blob = %listed.name, "certificate blob has unreadable metadata; it is left out");
+                    TokenEntry::rejected(listed.version)
+                }
+            }));
+        }
+        self.entry_from_store(handle)
+    }
+
+    /// The index entry of `handle` read from the store now.
+    pub(super) fn entry_from_store(&self, handle: Handle) -> Result<Option<TokenEntry>> {
+        let name = blob_name(handle);
+        let Some((content, version)) = self.store.read(&name)? else {
+            return Ok(None);
+        };
+        Ok(Some(match peek_blob(handle, &content) {
+            Ok(search) => TokenEntry {
+                version,
+                search,
+                ..TokenEntry::default()
+            },
+            Err(reason) => {
+                tracing::warn!(blob = %name, %reason, "certificate blob is unreadable; it is left out");
+                TokenEntry::rejected(version)
+            }
+        }))
+    }
+}

@@ -1,0 +1,477 @@
+//! The attribute rules of C_CreateObject and C_SetAttributeValue, table-driven.
+
+use super::*;
+use crate::certstore::rules::CERTIFICATE_RULES;
+use crate::error::CKR_CERTIFICATE_TYPE_INVALID;
+use crate::object::{encode_bool, encode_ulong};
+
+fn without(template: Vec<Attribute>, kind: AttributeType) -> Vec<Attribute> {
+    template.into_iter().filter(|a| a.kind != kind).collect()
+}
+
+fn with(mut template: Vec<Attribute>, attribute: Attribute) -> Vec<Attribute> {
+    template.retain(|a| a.kind != attribute.kind);
+    template.push(attribute);
+    template
+}
+
+#[test]
+fn create_refuses_each_bad_template_with_its_error_code() {
+    let base = || reference_template(false, "MyCertificate");
+    let cases: Vec<(&str, Vec<Attribute>, Access, CK_RV)> = vec![
+        (
+            "no class",
+            without(base(), CKA_CLASS),
+            user(),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "no certificate type",
+            without(base(), CKA_CERTIFICATE_TYPE),
+            user(),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "no subject",
+            without(base(), CKA_SUBJECT),
+            user(),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "no value",
+            without(base(), CKA_VALUE),
+            user(),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "attribute type certificate",
+            with(base(), ulong(CKA_CERTIFICATE_TYPE, CKC_X_509_ATTR_CERT)),
+            user(),
+            CKR_CERTIFICATE_TYPE_INVALID,
+        ),
+        (
+            "WTLS certificate",
+            with(base(), ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)),
+            user(),
+            CKR_CERTIFICATE_TYPE_INVALID,
+        ),
+        (
+            "class of a key",
+            with(base(), ulong(CKA_CLASS, CKO_PUBLIC_KEY)),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CK_BBOOL of two bytes",
+            with(base(), bytes(CKA_TOKEN, &[1, 0])),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CK_BBOOL of no byte",
+            with(base(), bytes(CKA_PRIVATE, &[])),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CK_ULONG of 4 bytes",
+            with(base(), bytes(CKA_CERTIFICATE_CATEGORY, &[0; 4])),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "date of 7 digits",
+            with(base(), bytes(CKA_START_DATE, b"2025051")),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "date with letters",
+            with(base(), bytes(CKA_END_DATE, b"2025AB16")),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "month 13",
+            with(base(), bytes(CKA_END_DATE, b"20251316")),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "label not UTF-8",
+            with(base(), bytes(CKA_LABEL, &[0xff, 0xfe])),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "wrong check value",
+            with(base(), bytes(CKA_CHECK_VALUE, &[1, 2, 3])),
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CKA_SIGN",
+            with(base(), boolean(CKA_SIGN, true)),
+            user(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "CKA_MODULUS",
+            with(base(), bytes(CKA_MODULUS, &[1])),
+            user(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "CKA_KEY_TYPE",
+            with(base(), ulong(CKA_KEY_TYPE, CKK_RSA)),
+            user(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "an unknown attribute",
+            with(base(), bytes(0x8000_1234, &[1])),
+            user(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "trusted by the user",
+            with(base(), boolean(CKA_TRUSTED, true)),
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "a label twice, differently",
+            {
+                let mut t = base();
+                t.push(bytes(CKA_LABEL, b"other"));
+                t
+            },
+            user(),
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "private certificate, nobody logged in",
+            with(base(), boolean(CKA_PRIVATE, true)),
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
+            "token certificate, nobody logged in",
+            reference_template(true, "x"),
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
+            "token certificate, read-only session",
+            reference_template(true, "x"),
+            Access {
+                read_write: false,
+                ..user()
+            },
+            CKR_SESSION_READ_ONLY,
+        ),
+    ];
+    let fixture = Fixture::new();
+    for (what, template, access, expected) in cases {
+        let error = fixture
+            .certificates
+            .create(&access, &template)
+            .expect_err(what);
+        assert_eq!(error.rv(), expected, "{what}: {error}");
+    }
+    assert_eq!(
+        fixture.certificates.find(&user(), &[]).unwrap(),
+        Vec::<Handle>::new(),
+        "nothing was created"
+    );
+    assert_eq!(
+        std::fs::read_dir(fixture.dir.path()).unwrap().count(),
+        0,
+        "no blob was written"
+    );
+}
+
+#[test]
+fn missing_required_attributes_are_named_in_the_error() {
+    let fixture = Fixture::new();
+    for kind in [CKA_CLASS, CKA_CERTIFICATE_TYPE, CKA_SUBJECT, CKA_VALUE] {
+        let template = without(reference_template(false, "x"), kind);
+        assert!(
+            matches!(fixture.certificates.create(&user(), &template), Err(Error::TemplateIncomplete(k)) if k == kind)
+        );
+    }
+}
+
+#[test]
+fn a_new_certificate_has_every_attribute_of_the_reference_with_its_default() {
+    let fixture = Fixture::new();
+    let template = vec![
+        ulong(CKA_CLASS, CKO_CERTIFICATE),
+        ulong(CKA_CERTIFICATE_TYPE, CKC_X_509),
+        bytes(CKA_SUBJECT, REFERENCE_SUBJECT),
+        bytes(CKA_VALUE, REFERENCE_VALUE),
+    ];
+    let handle = fixture
+        .certificates
+        .create(&public(), &template)
+        .expect("a session certificate needs no login");
+    let check_value = crate::certstore::x509::check_value(REFERENCE_VALUE);
+    let expected: Vec<(AttributeType, Vec<u8>)> = vec![
+        (CKA_CLASS, encode_ulong(CKO_CERTIFICATE)),
+        (CKA_TOKEN, encode_bool(false)),
+        (CKA_PRIVATE, encode_bool(false)),
+        (CKA_MODIFIABLE, encode_bool(true)),
+        (CKA_LABEL, Vec::new()),
+        (CKA_COPYABLE, encode_bool(true)),
+        (CKA_DESTROYABLE, encode_bool(true)),
+        (CKA_CERTIFICATE_TYPE, encode_ulong(CKC_X_509)),
+        (CKA_TRUSTED, encode_bool(false)),
+        (
+            CKA_CERTIFICATE_CATEGORY,
+            encode_ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
+        ),
+        (CKA_CHECK_VALUE, check_value),
+        (CKA_START_DATE, Vec::new()),
+        (CKA_END_DATE, Vec::new()),
+        (CKA_PUBLIC_KEY_INFO, Vec::new()),
+        (CKA_SUBJECT, REFERENCE_SUBJECT.to_vec()),
+        (CKA_ID, Vec::new()),
+        (CKA_ISSUER, Vec::new()),
+        (CKA_SERIAL_NUMBER, Vec::new()),
+        (CKA_VALUE, REFERENCE_VALUE.to_vec()),
+        (CKA_URL, Vec::new()),
+        (CKA_HASH_OF_SUBJECT_PUBLIC_KEY, Vec::new()),
+        (CKA_HASH_OF_ISSUER_PUBLIC_KEY, Vec::new()),
+        (
+            CKA_JAVA_MIDP_SECURITY_DOMAIN,
+            encode_ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+        ),
+        (CKA_NAME_HASH_ALGORITHM, encode_ulong(CKM_SHA_1)),
+    ];
+    assert_eq!(
+        expected.len(),
+        CERTIFICATE_RULES.len(),
+        "the table and this test list the same attributes"
+    );
+    for (kind, value) in expected {
+        assert_eq!(
+            value_of(&fixture.certificates, &public(), handle, kind),
+            value,
+            "attribute 0x{kind:x}"
+        );
+    }
+    let results = fixture
+        .certificates
+        .get_attributes(&public(), handle, &[CKA_SIGN, CKA_MODULUS])
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![AttributeResult::Invalid, AttributeResult::Invalid]
+    );
+}
+
+#[test]
+fn only_the_security_officer_creates_a_trusted_certificate() {
+    let fixture = Fixture::new();
+    let template = with(
+        reference_template(false, "root"),
+        boolean(CKA_TRUSTED, true),
+    );
+    let handle = fixture
+        .certificates
+        .create(&so(), &template)
+        .expect("the SO may");
+    assert_eq!(
+        value_of(&fixture.certificates, &so(), handle, CKA_TRUSTED),
+        encode_bool(true)
+    );
+}
+
+#[test]
+fn set_refuses_each_bad_change_with_its_error_code() {
+    let cases: Vec<(&str, Vec<Attribute>, Access, CK_RV)> = vec![
+        (
+            "class",
+            vec![ulong(CKA_CLASS, CKO_DATA)],
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "certificate type",
+            vec![ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)],
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "check value",
+            vec![bytes(CKA_CHECK_VALUE, &[1, 2, 3])],
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "trusted by the user",
+            vec![boolean(CKA_TRUSTED, true)],
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "a key attribute",
+            vec![boolean(CKA_SIGN, true)],
+            user(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "a bad boolean",
+            vec![bytes(CKA_PRIVATE, &[0, 0])],
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "a bad date",
+            vec![bytes(CKA_START_DATE, b"20250230x")],
+            user(),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "a good label then a refused class",
+            vec![bytes(CKA_LABEL, b"changed"), ulong(CKA_CLASS, CKO_DATA)],
+            user(),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "token certificate from a read-only session",
+            vec![bytes(CKA_LABEL, b"changed")],
+            Access {
+                read_write: false,
+                ..user()
+            },
+            CKR_SESSION_READ_ONLY,
+        ),
+        (
+            "making it private, nobody logged in",
+            vec![boolean(CKA_PRIVATE, true)],
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
+            "token certificate, nobody logged in",
+            vec![bytes(CKA_LABEL, b"changed")],
+            public(),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+    ];
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "MyCertificate"))
+        .unwrap();
+    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
+    for (what, template, access, expected) in cases {
+        let error = fixture
+            .certificates
+            .set_attributes(&access, handle, &template)
+            .expect_err(what);
+        assert_eq!(error.rv(), expected, "{what}: {error}");
+    }
+    assert_eq!(
+        value_of(&fixture.certificates, &user(), handle, CKA_LABEL),
+        b"MyCertificate",
+        "nothing changed"
+    );
+    assert_eq!(
+        std::fs::read(fixture.blob_path(handle)).unwrap(),
+        blob_before,
+        "the blob is untouched"
+    );
+}
+
+#[test]
+fn copyable_can_be_cleared_but_never_set_again() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(false, "x"))
+        .unwrap();
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[boolean(CKA_COPYABLE, false)])
+        .unwrap();
+    let error = fixture
+        .certificates
+        .set_attributes(&user(), handle, &[boolean(CKA_COPYABLE, true)])
+        .unwrap_err();
+    assert!(matches!(error, Error::AttributeReadOnly(CKA_COPYABLE)));
+    let error = fixture.certificates.copy(&user(), handle, &[]).unwrap_err();
+    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+}
+
+#[test]
+fn an_unmodifiable_certificate_refuses_every_change() {
+    let fixture = Fixture::new();
+    let template = with(
+        reference_template(false, "x"),
+        boolean(CKA_MODIFIABLE, false),
+    );
+    let handle = fixture.certificates.create(&user(), &template).unwrap();
+    let error = fixture
+        .certificates
+        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"y")])
+        .unwrap_err();
+    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+}
+
+#[test]
+fn an_undestroyable_certificate_stays() {
+    let fixture = Fixture::new();
+    let template = with(
+        reference_template(true, "x"),
+        boolean(CKA_DESTROYABLE, false),
+    );
+    let handle = fixture.certificates.create(&user(), &template).unwrap();
+    let error = fixture.certificates.destroy(&user(), handle).unwrap_err();
+    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+    assert!(fixture.blob_path(handle).exists());
+}
+
+#[test]
+fn the_security_officer_may_trust_a_certificate_and_anyone_may_distrust_it() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(false, "x"))
+        .unwrap();
+    fixture
+        .certificates
+        .set_attributes(&so(), handle, &[boolean(CKA_TRUSTED, true)])
+        .unwrap();
+    assert_eq!(
+        value_of(&fixture.certificates, &user(), handle, CKA_TRUSTED),
+        encode_bool(true)
+    );
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[boolean(CKA_TRUSTED, false)])
+        .unwrap();
+    assert_eq!(
+        value_of(&fixture.certificates, &user(), handle, CKA_TRUSTED),
+        encode_bool(false)
+    );
+}
+
+#[test]
+fn an_empty_set_template_changes_nothing_and_succeeds() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
+    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
+    fixture
+        .certificates
+        .set_attributes(&public(), handle, &[])
+        .unwrap();
+    assert_eq!(
+        std::fs::read(fixture.blob_path(handle)).unwrap(),
+        blob_before
+    );
+}

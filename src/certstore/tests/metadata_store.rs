@@ -1,0 +1,165 @@
+//! A store with metadata (as Azure has): searches use the listing's
+//! metadata and never read bodies of unchanged blobs; metadata that
+//! disagrees with the signed payload is treated as tampering.
+
+use super::*;
+use crate::certstore::{BlobEntry, CreateOutcome, UpdateOutcome};
+use parking_lot::Mutex;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicUsize;
+
+/// A stored blob: content, metadata, ETag.
+type StoredBlob = (Vec<u8>, BTreeMap<String, String>, u64);
+
+/// An in-memory blob store with metadata, counting body reads.
+#[derive(Default)]
+struct MemoryStore {
+    blobs: Mutex<BTreeMap<String, StoredBlob>>,
+    reads: AtomicUsize,
+}
+
+impl MemoryStore {
+    fn set_metadata(&self, name: &str, key: &str, value: &str) {
+        let mut blobs = self.blobs.lock();
+        let blob = blobs.get_mut(name).unwrap();
+        blob.1.insert(key.into(), value.into());
+        blob.2 += 1;
+    }
+}
+
+impl BlobStore for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
+        Ok(self
+            .blobs
+            .lock()
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .map(|(name, (_, metadata, etag))| BlobEntry {
+                name: name.clone(),
+                version: etag.to_string(),
+                metadata: Some(metadata.clone()),
+            })
+            .collect())
+    }
+    fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        Ok(self
+            .blobs
+            .lock()
+            .get(name)
+            .map(|(content, _, etag)| (content.clone(), etag.to_string())))
+    }
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+    ) -> Result<CreateOutcome> {
+        let mut blobs = self.blobs.lock();
+        if blobs.contains_key(name) {
+            return Ok(CreateOutcome::AlreadyExists);
+        }
+        blobs.insert(name.into(), (content.to_vec(), metadata.clone(), 1));
+        Ok(CreateOutcome::Created("1".into()))
+    }
+    fn update(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &BTreeMap<String, String>,
+        expected_version: &str,
+    ) -> Result<UpdateOutcome> {
+        let mut blobs = self.blobs.lock();
+        let Some(blob) = blobs.get_mut(name) else {
+            return Ok(UpdateOutcome::NotFound);
+        };
+        if blob.2.to_string() != expected_version {
+            return Ok(UpdateOutcome::Conflict);
+        }
+        *blob = (content.to_vec(), metadata.clone(), blob.2 + 1);
+        Ok(UpdateOutcome::Updated(blob.2.to_string()))
+    }
+    fn delete(&self, name: &str) -> Result<()> {
+        self.blobs.lock().remove(name);
+        Ok(())
+    }
+}
+
+fn over(store: &Arc<MemoryStore>) -> Certificates {
+    Certificates::open(store.clone(), TestDevice::new(), None).unwrap()
+}
+
+#[test]
+fn a_warm_search_by_label_reads_no_blob_bodies() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = over(&store);
+    let handles: Vec<Handle> = (0..50)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("label-{i}")))
+                .unwrap()
+        })
+        .collect();
+    let reader = over(&store);
+    let label = [bytes(CKA_LABEL, b"label-7")];
+    assert_eq!(reader.find(&public(), &label).unwrap(), vec![handles[7]]);
+    let reads = store.reads.load(Ordering::SeqCst);
+    assert_eq!(
+        reads, 1,
+        "the cold search reads the one matching body, to verify it"
+    );
+    for _ in 0..10 {
+        assert_eq!(reader.find(&public(), &label).unwrap(), vec![handles[7]]);
+    }
+    assert_eq!(
+        store.reads.load(Ordering::SeqCst),
+        reads,
+        "warm searches read nothing"
+    );
+}
+
+#[test]
+fn metadata_that_disagrees_with_the_payload_is_treated_as_tampering() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = over(&store);
+    let handle = writer
+        .create(&user(), &reference_template(true, "genuine"))
+        .unwrap();
+    let name = crate::certstore::blob_name(handle);
+    store.set_metadata(
+        &name,
+        "cka_label",
+        &crate::certstore::encoding::base64url_encode(b"forged"),
+    );
+    let reader = over(&store);
+    let (found, logs) = capture_logs(|| {
+        reader
+            .find(&public(), &[bytes(CKA_LABEL, b"forged")])
+            .unwrap()
+    });
+    assert_eq!(found, Vec::<Handle>::new());
+    assert!(logs.contains(&name), "{logs}");
+    assert_eq!(
+        reader.find(&public(), &[]).unwrap(),
+        Vec::<Handle>::new(),
+        "left out of every search"
+    );
+}
+
+#[test]
+fn metadata_carries_the_searchable_attributes() {
+    let store = Arc::new(MemoryStore::default());
+    let handle = over(&store)
+        .create(&user(), &reference_template(true, "MyCertificate"))
+        .unwrap();
+    let metadata = store.blobs.lock()[&crate::certstore::blob_name(handle)]
+        .1
+        .clone();
+    let decoded = crate::certstore::metadata::decode(&metadata).unwrap();
+    assert_eq!(decoded.get(CKA_LABEL), Some(&b"MyCertificate"[..]));
+    assert_eq!(decoded.get(CKA_SUBJECT), Some(REFERENCE_SUBJECT));
+    assert_eq!(decoded.get(CKA_ID), Some(&[123u8][..]));
+}

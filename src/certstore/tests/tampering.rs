@@ -1,0 +1,161 @@
+//! Blobs that fail verification are never returned: left out of searches,
+//! refused by handle, logged with their blob name, and nothing crashes.
+
+use super::*;
+use crate::certstore::blob_name;
+use crate::object::FIRST_CERTIFICATE_HANDLE;
+
+/// Flips one character of a base64url text at `position` (staying in the alphabet).
+fn flip(blob: &mut [u8], position: usize) {
+    blob[position] = if blob[position] == b'A' { b'B' } else { b'A' };
+}
+
+type Tamper = fn(&Fixture, Handle, Vec<u8>);
+
+fn tamper_cases() -> Vec<(&'static str, Tamper)> {
+    vec![
+        ("a flipped byte in the payload", |f, h, mut blob| {
+            let dot = blob.iter().position(|b| *b == b'.').unwrap();
+            flip(&mut blob, dot + 20);
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("a flipped byte in the signature", |f, h, mut blob| {
+            let dot = blob.iter().rposition(|b| *b == b'.').unwrap();
+            flip(&mut blob, dot + 10);
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("a blob signed by another key", |f, h, _| {
+            let other = TestDevice::with_key(1, "blob-signing-key");
+            let signer = crate::certstore::jws::DeviceSigner::new(other.key()).unwrap();
+            let blob =
+                crate::certstore::jws::sign_blob(&signer, h, &sample_object("victim")).unwrap();
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("a blob signed with another key id", |f, h, _| {
+            let other = TestDevice::with_key(0, "another-key-id");
+            let signer = crate::certstore::jws::DeviceSigner::new(other.key()).unwrap();
+            let blob =
+                crate::certstore::jws::sign_blob(&signer, h, &sample_object("victim")).unwrap();
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("another handle's blob copied to this name", |f, h, _| {
+            write_signed_blob(f, h + 100, "victim");
+            std::fs::rename(f.blob_path(h + 100), f.blob_path(h)).unwrap();
+        }),
+        ("garbage", |f, h, _| {
+            std::fs::write(f.blob_path(h), b"\x00\xffnot a JWS at all").unwrap()
+        }),
+        ("an empty file", |f, h, _| {
+            std::fs::write(f.blob_path(h), b"").unwrap()
+        }),
+        ("a JWS of malformed JSON", |f, h, _| {
+            let header = crate::certstore::encoding::base64url_encode(
+                br#"{"alg":"RS512","kid":"blob-signing-key"}"#,
+            );
+            let payload = crate::certstore::encoding::base64url_encode(b"{not json");
+            let message = format!("{header}.{payload}");
+            let signature = f.device.key().sign_rs512(message.as_bytes()).unwrap();
+            let blob = format!(
+                "{message}.{}",
+                crate::certstore::encoding::base64url_encode(&signature)
+            );
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+    ]
+}
+
+#[test]
+fn tampered_blobs_are_left_out_of_searches_with_a_log_line() {
+    for (what, tamper) in tamper_cases() {
+        let fixture = Fixture::new();
+        let good = fixture
+            .certificates
+            .create(&user(), &reference_template(true, "victim"))
+            .unwrap();
+        let victim = fixture
+            .certificates
+            .create(&user(), &reference_template(true, "victim"))
+            .unwrap();
+        let blob = std::fs::read(fixture.blob_path(victim)).unwrap();
+        tamper(&fixture, victim, blob);
+        for certificates in [&fixture.certificates, &fixture.reopen()] {
+            let label = [bytes(CKA_LABEL, b"victim")];
+            let (found, logs) = capture_logs(|| {
+                (
+                    certificates.find(&public(), &label).unwrap(),
+                    certificates.find(&user(), &[]).unwrap(),
+                )
+            });
+            assert_eq!(found, (vec![good], vec![good]), "{what}");
+            assert!(
+                logs.contains(&blob_name(victim)) && logs.contains("WARN"),
+                "{what}: logs were {logs:?}"
+            );
+            let error = certificates
+                .get_attributes(&user(), victim, &[CKA_LABEL])
+                .unwrap_err();
+            assert_eq!(error.rv(), CKR_OBJECT_HANDLE_INVALID, "{what}");
+        }
+    }
+}
+
+#[test]
+fn a_rejected_blob_is_logged_once_per_version_not_on_every_search() {
+    let fixture = Fixture::new();
+    std::fs::write(fixture.blob_path(FIRST_CERTIFICATE_HANDLE), b"garbage").unwrap();
+    let (_, first) = capture_logs(|| fixture.certificates.find(&public(), &[]).unwrap());
+    let (_, second) = capture_logs(|| fixture.certificates.find(&public(), &[]).unwrap());
+    assert!(first.contains(&blob_name(FIRST_CERTIFICATE_HANDLE)));
+    assert_eq!(second, "");
+}
+
+#[test]
+fn a_tampered_handle_is_not_reused_for_new_certificates() {
+    let fixture = Fixture::new();
+    std::fs::write(fixture.blob_path(FIRST_CERTIFICATE_HANDLE), b"garbage").unwrap();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
+    assert_eq!(handle, FIRST_CERTIFICATE_HANDLE + 1);
+}
+
+#[test]
+fn files_that_are_not_certificate_blobs_are_ignored() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
+    for name in [
+        "README",
+        "pkcs11_certificate_12",
+        "pkcs11_certificate_0x1",
+        ".tmp-leftover",
+        "pkcs11_certificate_04293918720",
+    ] {
+        std::fs::write(fixture.dir.path().join(name), b"whatever").unwrap();
+    }
+    std::fs::create_dir(fixture.dir.path().join("pkcs11_certificate_4293918730")).unwrap();
+    assert_eq!(fixture.reopen().find(&public(), &[]).unwrap(), vec![handle]);
+}
+
+#[test]
+fn peeking_a_blob_gives_exactly_its_searchable_attributes() {
+    // The index is built by peeking; it must see what verification will see.
+    let fixture = Fixture::new();
+    let handle = FIRST_CERTIFICATE_HANDLE + 5;
+    write_signed_blob(&fixture, handle, "peeked");
+    let content = std::fs::read(fixture.blob_path(handle)).unwrap();
+    let peeked = crate::certstore::jws::peek_blob(handle, &content).unwrap();
+    let verifier = crate::certstore::jws::BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
+    let verified = verifier.verify_blob(handle, &content).unwrap();
+    assert_eq!(
+        peeked,
+        crate::certstore::rules::search_attributes(&verified)
+    );
+    assert_eq!(
+        crate::certstore::rules::searchable_kinds().count(),
+        peeked.0.len()
+    );
+}

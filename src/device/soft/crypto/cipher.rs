@@ -1,0 +1,431 @@
+//! Encryption and decryption (PKCS#11 3.0 §5.8, §5.9): RSA PKCS#1 v1.5 and
+//! OAEP (§2.1.8, §2.1.9), AES ECB, CBC, CBC with PKCS#7 padding, CTR and
+//! GCM (§2.10, §2.12).
+
+use super::loaded::{check_rsa_size, AsymmetricKey, KeyContext};
+use super::mechanisms::Hash;
+use super::{no_parameter, LoadedKey};
+use crate::device::{CipherOperation, Mechanism, MechanismParameter};
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use openssl::cipher::{Cipher, CipherRef};
+use openssl::cipher_ctx::CipherCtx;
+use openssl::pkey_ctx::PkeyCtxRef;
+use openssl::rsa::Padding;
+use std::sync::Arc;
+
+const AES_BLOCK: usize = 16;
+/// OpenSSL takes at most `c_int` bytes per call.
+const CHUNK: usize = 1 << 30;
+
+/// `C_EncryptInit` (§5.8) and `C_DecryptInit` (§5.9).
+pub fn cipher_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+    encrypt: bool,
+) -> Result<Box<dyn CipherOperation>> {
+    match mechanism.kind {
+        CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP => {
+            let padding = RsaPadding::of(mechanism)?;
+            let rsa = if encrypt {
+                key.asymmetric_key(CKK_RSA)?
+            } else {
+                AsymmetricKey::Private(key.private_key(CKK_RSA)?)
+            };
+            let (context, modulus_len, max_plaintext) = rsa_context(rsa, &padding, encrypt)?;
+            Ok(Box::new(RsaCipher {
+                context,
+                modulus_len,
+                max_plaintext,
+                encrypt,
+                data: Vec::new(),
+                _key: key,
+            }))
+        }
+        CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM => Ok(Box::new(
+            AesCipher::new(key.aes_key()?, mechanism, encrypt)?,
+        )),
+        other => Err(Error::MechanismInvalid(other)),
+    }
+}
+
+/// The padding of an RSA encryption mechanism.
+pub enum RsaPadding {
+    Pkcs1,
+    Oaep { hash: Hash, label: Vec<u8> },
+}
+
+impl RsaPadding {
+    /// `CKM_RSA_PKCS` (no parameter) or `CKM_RSA_PKCS_OAEP` (`CK_RSA_PKCS_OAEP_PARAMS`
+    /// with a SHA-1/SHA-2 hash, MGF1 with the same hash, and the label as source data).
+    pub fn of(mechanism: &Mechanism) -> Result<RsaPadding> {
+        match (mechanism.kind, &mechanism.parameter) {
+            (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|_| RsaPadding::Pkcs1),
+            (CKM_RSA_PKCS_OAEP, MechanismParameter::Oaep { hash, mgf, label }) => {
+                let hash = Hash::from_mechanism(*hash)
+                    .ok_or(Error::MechanismParamInvalid("OAEP hash not supported"))?;
+                if *mgf != hash.mgf {
+                    return Err(Error::MechanismParamInvalid(
+                        "OAEP MGF must be MGF1 with the same hash",
+                    ));
+                }
+                Ok(RsaPadding::Oaep {
+                    hash,
+                    label: label.clone(),
+                })
+            }
+            (CKM_RSA_PKCS_OAEP, _) => Err(Error::MechanismParamInvalid(
+                "OAEP needs CK_RSA_PKCS_OAEP_PARAMS",
+            )),
+            (other, _) => Err(Error::MechanismInvalid(other)),
+        }
+    }
+
+    fn configure<T>(&self, context: &mut PkeyCtxRef<T>) -> Result<()> {
+        match self {
+            RsaPadding::Pkcs1 => context.set_rsa_padding(Padding::PKCS1)?,
+            RsaPadding::Oaep { hash, label } => {
+                context.set_rsa_padding(Padding::PKCS1_OAEP)?;
+                context.set_rsa_oaep_md(hash.md)?;
+                context.set_rsa_mgf1_md(hash.md)?;
+                if !label.is_empty() {
+                    context.set_rsa_oaep_label(label)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An RSA encryption (or, with a private key, decryption) context, with the
+/// modulus length and the largest plaintext it takes.
+pub fn rsa_context(
+    key: AsymmetricKey<'_>,
+    padding: &RsaPadding,
+    encrypt: bool,
+) -> Result<(KeyContext, usize, usize)> {
+    check_rsa_size(key.bits())?;
+    let modulus_len = key.bits().div_ceil(8) as usize;
+    let overhead = match padding {
+        RsaPadding::Pkcs1 => 11,
+        RsaPadding::Oaep { hash, .. } => 2 * hash.len() + 2,
+    };
+    if overhead > modulus_len {
+        return Err(Error::MechanismParamInvalid(
+            "OAEP hash too long for the key",
+        ));
+    }
+    let mut context = key.context()?;
+    if encrypt {
+        context.encrypt_init()?;
+    } else {
+        context.decrypt_init()?;
+    }
+    match &mut context {
+        KeyContext::Private(context) => padding.configure(context)?,
+        KeyContext::Public(context) => padding.configure(context)?,
+    }
+    Ok((context, modulus_len, modulus_len - overhead))
+}
+
+/// RSA is single-part: the input is collected and processed at the end.
+struct RsaCipher {
+    context: KeyContext,
+    modulus_len: usize,
+    max_plaintext: usize,
+    encrypt: bool,
+    data: Vec<u8>,
+    _key: Arc<LoadedKey>,
+}
+
+impl RsaCipher {
+    fn check_len(&self, len: usize, complete: bool) -> Result<()> {
+        if self.encrypt && len > self.max_plaintext {
+            return Err(Error::DataLenRange);
+        }
+        if !self.encrypt && (len > self.modulus_len || (complete && len != self.modulus_len)) {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, last: &[u8]) -> Result<Vec<u8>> {
+        let input: &[u8] = if self.data.is_empty() {
+            last
+        } else {
+            self.data.extend_from_slice(last);
+            &self.data
+        };
+        self.check_len(input.len(), true)?;
+        let result = if self.encrypt {
+            self.context.encrypt(input)
+        } else {
+            self.context
+                .decrypt(input)?
+                .ok_or(Error::EncryptedDataInvalid)
+        };
+        self.data.clear();
+        result
+    }
+}
+
+impl CipherOperation for RsaCipher {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.check_len(self.data.len() + data.len(), false)?;
+        self.data.extend_from_slice(data);
+        Ok(Vec::new())
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        self.process(&[])
+    }
+
+    fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.process(data)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AesMode {
+    Ecb,
+    Cbc,
+    CbcPad,
+    Ctr,
+    Gcm,
+}
+
+/// An AES operation. GCM decryption holds everything back until the tag is
+/// verified at the end, so no unauthenticated plaintext is ever released.
+struct AesCipher {
+    context: CipherCtx,
+    mode: AesMode,
+    encrypt: bool,
+    /// Bytes given so far.
+    total: u128,
+    /// CTR: blocks left before the counter bits would wrap.
+    counter_blocks: u128,
+    /// GCM: the tag length in bytes.
+    tag_len: usize,
+    /// GCM decryption: the ciphertext and tag, collected.
+    collected: Vec<u8>,
+}
+
+fn aes_cipher(mode: AesMode, key_len: usize) -> &'static CipherRef {
+    match (mode, key_len) {
+        (AesMode::Ecb, 16) => Cipher::aes_128_ecb(),
+        (AesMode::Ecb, 24) => Cipher::aes_192_ecb(),
+        (AesMode::Ecb, _) => Cipher::aes_256_ecb(),
+        (AesMode::Cbc | AesMode::CbcPad, 16) => Cipher::aes_128_cbc(),
+        (AesMode::Cbc | AesMode::CbcPad, 24) => Cipher::aes_192_cbc(),
+        (AesMode::Cbc | AesMode::CbcPad, _) => Cipher::aes_256_cbc(),
+        (AesMode::Ctr, 16) => Cipher::aes_128_ctr(),
+        (AesMode::Ctr, 24) => Cipher::aes_192_ctr(),
+        (AesMode::Ctr, _) => Cipher::aes_256_ctr(),
+        (AesMode::Gcm, 16) => Cipher::aes_128_gcm(),
+        (AesMode::Gcm, 24) => Cipher::aes_192_gcm(),
+        (AesMode::Gcm, _) => Cipher::aes_256_gcm(),
+    }
+}
+
+/// How many blocks a CTR counter of `bits` bits starting at `block` can count before wrapping.
+fn counter_capacity(bits: CK_ULONG, block: &[u8; 16]) -> u128 {
+    let value = u128::from_be_bytes(*block);
+    if bits >= 128 {
+        return (u128::MAX - value).saturating_add(1);
+    }
+    let modulus = 1u128 << bits;
+    modulus - (value & (modulus - 1))
+}
+
+impl AesCipher {
+    fn new(key: &[u8], mechanism: &Mechanism, encrypt: bool) -> Result<AesCipher> {
+        let (mode, iv): (AesMode, Option<&[u8]>) = match (mechanism.kind, &mechanism.parameter) {
+            (CKM_AES_ECB, _) => (AesMode::Ecb, no_parameter(mechanism).map(|_| None)?),
+            (CKM_AES_CBC, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
+                (AesMode::Cbc, Some(iv))
+            }
+            (CKM_AES_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
+                (AesMode::CbcPad, Some(iv))
+            }
+            (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => {
+                return Err(Error::MechanismParamInvalid("AES-CBC needs a 16-byte IV"))
+            }
+            (
+                CKM_AES_CTR,
+                MechanismParameter::Ctr {
+                    counter_bits,
+                    block,
+                },
+            ) if (1..=128).contains(counter_bits) => (AesMode::Ctr, Some(&block[..])),
+            (CKM_AES_CTR, _) => {
+                return Err(Error::MechanismParamInvalid(
+                    "AES-CTR needs CK_AES_CTR_PARAMS, 1 to 128 counter bits",
+                ))
+            }
+            (CKM_AES_GCM, MechanismParameter::Gcm { iv, tag_bits, .. }) => {
+                if !(1..=256).contains(&iv.len()) {
+                    return Err(Error::MechanismParamInvalid(
+                        "AES-GCM IV must be 1 to 256 bytes",
+                    ));
+                }
+                if !(96..=128).contains(tag_bits) || tag_bits % 8 != 0 {
+                    return Err(Error::MechanismParamInvalid(
+                        "AES-GCM tag must be 96 to 128 bits, in whole bytes",
+                    ));
+                }
+                (AesMode::Gcm, Some(&iv[..]))
+            }
+            (CKM_AES_GCM, _) => {
+                return Err(Error::MechanismParamInvalid("AES-GCM needs CK_GCM_PARAMS"))
+            }
+            (other, _) => return Err(Error::MechanismInvalid(other)),
+        };
+        let mut context = CipherCtx::new()?;
+        let cipher = aes_cipher(mode, key.len());
+        let init = |context: &mut CipherCtx, cipher, key, iv| {
+            if encrypt {
+                context.encrypt_init(cipher, key, iv)
+            } else {
+                context.decrypt_init(cipher, key, iv)
+            }
+        };
+        let mut counter_blocks = u128::MAX;
+        let mut tag_len = 0;
+        match &mechanism.parameter {
+            MechanismParameter::Gcm { iv, aad, tag_bits } => {
+                init(&mut context, Some(cipher), None, None)?;
+                context.set_iv_length(iv.len())?;
+                init(&mut context, None, Some(key), Some(iv))?;
+                if !aad.is_empty() {
+                    for chunk in aad.chunks(CHUNK) {
+                        context.cipher_update(chunk, None)?;
+                    }
+                }
+                tag_len = *tag_bits as usize / 8;
+            }
+            MechanismParameter::Ctr {
+                counter_bits,
+                block,
+            } => {
+                init(&mut context, Some(cipher), Some(key), iv)?;
+                counter_blocks = counter_capacity(*counter_bits, block);
+            }
+            _ => {
+                init(&mut context, Some(cipher), Some(key), iv)?;
+                context.set_padding(mode == AesMode::CbcPad);
+            }
+        }
+        Ok(AesCipher {
+            context,
+            mode,
+            encrypt,
+            total: 0,
+            counter_blocks,
+            tag_len,
+            collected: Vec::new(),
+        })
+    }
+
+    fn length_error(&self) -> Error {
+        if self.encrypt {
+            Error::DataLenRange
+        } else {
+            Error::EncryptedDataLenRange
+        }
+    }
+
+    /// Runs `input` through the cipher, appending to `output`.
+    fn transform(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<()> {
+        self.total += input.len() as u128;
+        if self.mode == AesMode::Ctr && self.total.div_ceil(AES_BLOCK as u128) > self.counter_blocks
+        {
+            return Err(self.length_error());
+        }
+        for chunk in input.chunks(CHUNK) {
+            self.context.cipher_update_vec(chunk, output)?;
+        }
+        Ok(())
+    }
+
+    /// GCM decryption of the whole ciphertext and tag.
+    fn open(&mut self, input: &[u8]) -> Result<Vec<u8>> {
+        if input.len() < self.tag_len {
+            return Err(Error::EncryptedDataLenRange);
+        }
+        let (ciphertext, tag) = input.split_at(input.len() - self.tag_len);
+        self.context.set_tag(tag)?;
+        let mut plaintext = Vec::with_capacity(ciphertext.len() + AES_BLOCK);
+        for chunk in ciphertext.chunks(CHUNK) {
+            self.context.cipher_update_vec(chunk, &mut plaintext)?;
+        }
+        if self.context.cipher_final_vec(&mut plaintext).is_err() {
+            plaintext.fill(0);
+            return Err(Error::EncryptedDataInvalid);
+        }
+        Ok(plaintext)
+    }
+
+    fn final_block(&mut self, output: &mut Vec<u8>) -> Result<()> {
+        match self.mode {
+            AesMode::Ecb | AesMode::Cbc if !self.total.is_multiple_of(AES_BLOCK as u128) => {
+                return Err(self.length_error())
+            }
+            AesMode::CbcPad
+                if !self.encrypt
+                    && (self.total == 0 || !self.total.is_multiple_of(AES_BLOCK as u128)) =>
+            {
+                return Err(Error::EncryptedDataLenRange)
+            }
+            _ => {}
+        }
+        if self.context.cipher_final_vec(output).is_err() {
+            return Err(if self.encrypt {
+                Error::GeneralError("AES final block failed".into())
+            } else {
+                Error::EncryptedDataInvalid
+            });
+        }
+        if self.mode == AesMode::Gcm {
+            let start = output.len();
+            output.resize(start + self.tag_len, 0);
+            self.context.tag(&mut output[start..])?;
+        }
+        Ok(())
+    }
+}
+
+impl CipherOperation for AesCipher {
+    fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.mode == AesMode::Gcm && !self.encrypt {
+            self.collected.extend_from_slice(data);
+            return Ok(Vec::new());
+        }
+        let mut output = Vec::with_capacity(data.len() + AES_BLOCK);
+        self.transform(data, &mut output)?;
+        Ok(output)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        if self.mode == AesMode::Gcm && !self.encrypt {
+            let collected = std::mem::take(&mut self.collected);
+            return self.open(&collected);
+        }
+        let mut output = Vec::with_capacity(AES_BLOCK + self.tag_len);
+        self.final_block(&mut output)?;
+        Ok(output)
+    }
+
+    fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        if self.mode == AesMode::Gcm && !self.encrypt {
+            if self.collected.is_empty() {
+                return self.open(data);
+            }
+            self.collected.extend_from_slice(data);
+            return self.finish();
+        }
+        let mut output = Vec::with_capacity(data.len() + AES_BLOCK + self.tag_len);
+        self.transform(data, &mut output)?;
+        self.final_block(&mut output)?;
+        Ok(output)
+    }
+}

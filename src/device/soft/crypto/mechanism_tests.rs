@@ -1,0 +1,248 @@
+//! The mechanism table advertises exactly what works: every flag of every
+//! mechanism is exercised at both ends of its key size range, and every
+//! function without a flag is refused.
+
+use super::test_support::*;
+use super::*;
+use crate::device::{Mechanism, MechanismInfo, MechanismParameter};
+use crate::error::Error;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use std::sync::OnceLock;
+
+fn rsa_of_bits(bits: u32) -> Arc<LoadedKey> {
+    static KEYS: OnceLock<(PKey<Private>, PKey<Private>)> = OnceLock::new();
+    let (small, large) = KEYS.get_or_init(|| {
+        (
+            PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap(),
+            PKey::from_rsa(Rsa::generate(4096).unwrap()).unwrap(),
+        )
+    });
+    loaded_private(if bits == 1024 {
+        small.clone()
+    } else {
+        large.clone()
+    })
+}
+
+fn peer_point(size: CK_ULONG) -> Vec<u8> {
+    let params = if size == 521 { P521 } else { P256 };
+    public_attributes_of_private(&ec_private(params))
+        .unwrap()
+        .get(CKA_EC_POINT)
+        .unwrap()
+        .to_vec()
+}
+
+/// The mechanism with a parameter that suits it (and keys of `size`).
+fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
+    let pss = |hash, mgf| MechanismParameter::Pss {
+        hash,
+        mgf,
+        salt_len: 20,
+    };
+    let parameter = match kind {
+        CKM_RSA_PKCS_PSS | CKM_SHA256_RSA_PKCS_PSS => pss(CKM_SHA256, CKG_MGF1_SHA256),
+        CKM_SHA1_RSA_PKCS_PSS => pss(CKM_SHA_1, CKG_MGF1_SHA1),
+        CKM_SHA224_RSA_PKCS_PSS => pss(CKM_SHA224, CKG_MGF1_SHA224),
+        CKM_SHA384_RSA_PKCS_PSS => pss(CKM_SHA384, CKG_MGF1_SHA384),
+        CKM_SHA512_RSA_PKCS_PSS => pss(CKM_SHA512, CKG_MGF1_SHA512),
+        CKM_RSA_PKCS_OAEP => MechanismParameter::Oaep {
+            hash: CKM_SHA_1,
+            mgf: CKG_MGF1_SHA1,
+            label: vec![],
+        },
+        CKM_AES_CBC | CKM_AES_CBC_PAD => MechanismParameter::Raw(vec![0; 16]),
+        CKM_AES_CTR => MechanismParameter::Ctr {
+            counter_bits: 128,
+            block: [0; 16],
+        },
+        CKM_AES_GCM => MechanismParameter::Gcm {
+            iv: vec![0; 12],
+            aad: vec![],
+            tag_bits: 128,
+        },
+        CKM_ECDH1_DERIVE => MechanismParameter::Ecdh {
+            kdf: CKD_NULL,
+            shared_data: vec![],
+            public_data: peer_point(size),
+        },
+        _ => MechanismParameter::None,
+    };
+    Mechanism { kind, parameter }
+}
+
+/// A key of the mechanism's family at `size` (PKCS#11 units), or `None` for digests.
+fn key_for(info: &MechanismInfo, size: CK_ULONG) -> Option<Arc<LoadedKey>> {
+    let kind = info.kind;
+    if info.flags & CKF_DIGEST != 0 {
+        return None;
+    }
+    let name = format!("{kind:#x}");
+    Some(if info.min_key_size == 255 {
+        ec(ED25519)
+    } else if info.flags & CKF_EC_F_P != 0 {
+        ec(match size {
+            256 => P256,
+            521 => P521,
+            _ => panic!("EC size {size} for {name}"),
+        })
+    } else if info.max_key_size == 4096 {
+        rsa_of_bits(size as u32)
+    } else if info.max_key_size == 32 {
+        loaded_secret(CKK_AES, &vec![1; size as usize])
+    } else {
+        assert_eq!(info.max_key_size, 512, "{name}");
+        loaded_secret(CKK_GENERIC_SECRET, &vec![1; size as usize])
+    })
+}
+
+fn refused(result: std::result::Result<(), Error>, kind: CK_MECHANISM_TYPE) -> bool {
+    matches!(result, Err(Error::MechanismInvalid(k)) if k == kind)
+}
+
+#[test]
+fn every_advertised_mechanism_works_at_both_ends_of_its_key_sizes() {
+    let data = [0x11u8; 32];
+    for info in mechanism_infos() {
+        let kind = info.kind;
+        assert_eq!(info.flags & CKF_HW, 0);
+        for size in [info.min_key_size, info.max_key_size] {
+            let mechanism = with_parameter(kind, size);
+            let key = key_for(&info, size);
+            let name = format!("{kind:#x} at {size}");
+            let flag = |f: CK_FLAGS| info.flags & f != 0;
+
+            let signing = key
+                .clone()
+                .ok_or(Error::MechanismInvalid(kind))
+                .and_then(|k| sign_init(k, &mechanism));
+            match signing {
+                Ok(mut operation) if flag(CKF_SIGN) => {
+                    let signature = operation.sign(&data).unwrap();
+                    let verifying = verify_init(key.clone().unwrap(), &mechanism).unwrap();
+                    let mut verifying = verifying;
+                    verifying.verify(&data, &signature).expect(&name);
+                }
+                other => {
+                    assert!(!flag(CKF_SIGN), "{name}: sign_init {:?}", other.err());
+                    assert!(
+                        refused(other.map(|_| ()), kind) || key.is_none(),
+                        "{name}: sign refused wrongly"
+                    );
+                }
+            }
+            if !flag(CKF_VERIFY) {
+                if let Some(key) = &key {
+                    assert!(
+                        refused(verify_init(key.clone(), &mechanism).map(|_| ()), kind),
+                        "{name}"
+                    );
+                }
+            }
+
+            match key.clone().map(|k| encrypt_init(k, &mechanism)) {
+                Some(Ok(mut operation)) => {
+                    assert!(flag(CKF_ENCRYPT), "{name} encrypts without CKF_ENCRYPT");
+                    let ciphertext = operation.one_shot(&data).unwrap();
+                    let mut decrypting =
+                        decrypt_init(key.clone().unwrap(), &mechanism).expect(&name);
+                    assert_eq!(decrypting.one_shot(&ciphertext).unwrap(), data, "{name}");
+                }
+                Some(Err(error)) => {
+                    assert!(!flag(CKF_ENCRYPT), "{name}: encrypt_init {error:?}");
+                    assert!(refused(Err(error), kind), "{name}");
+                    assert!(
+                        refused(
+                            decrypt_init(key.clone().unwrap(), &mechanism).map(|_| ()),
+                            kind
+                        ),
+                        "{name}"
+                    );
+                }
+                None => assert!(!flag(CKF_ENCRYPT | CKF_DECRYPT)),
+            }
+
+            match key.as_ref().map(|k| wrap(&mechanism, k, &data)) {
+                Some(Ok(wrapped)) => {
+                    assert!(flag(CKF_WRAP), "{name} wraps without CKF_WRAP");
+                    assert_eq!(
+                        unwrap(&mechanism, key.as_ref().unwrap(), &wrapped).expect(&name),
+                        data
+                    );
+                    assert!(flag(CKF_UNWRAP));
+                }
+                Some(Err(error)) => {
+                    assert!(!flag(CKF_WRAP), "{name}: wrap {error:?}");
+                    let unwrapped =
+                        unwrap(&mechanism, key.as_ref().unwrap(), &[0; 256]).map(|_| ());
+                    assert!(
+                        refused(Err(error), kind) && refused(unwrapped, kind),
+                        "{name}"
+                    );
+                }
+                None => assert!(!flag(CKF_WRAP | CKF_UNWRAP)),
+            }
+
+            let digesting = digest_init(&mechanism).map(|_| ());
+            assert_eq!(digesting.is_ok(), flag(CKF_DIGEST), "{name}");
+
+            let deriving = key.as_ref().map(|k| ecdh_derive(&mechanism, k, 0));
+            match deriving {
+                Some(Ok(secret)) => assert!(flag(CKF_DERIVE) && !secret.is_empty(), "{name}"),
+                Some(Err(error)) => {
+                    assert!(!flag(CKF_DERIVE) && refused(Err(error), kind), "{name}")
+                }
+                None => assert!(!flag(CKF_DERIVE)),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
+    for info in mechanism_infos() {
+        match info.kind {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => {
+                assert_eq!((info.min_key_size, info.max_key_size), (2048, 4096));
+                let key = generate_rsa(info.min_key_size, &[]).unwrap();
+                assert_eq!(key.bits() as CK_ULONG, info.min_key_size);
+            }
+            CKM_EC_KEY_PAIR_GEN => {
+                assert_eq!(
+                    generate_ec(P256).unwrap().bits() as CK_ULONG,
+                    info.min_key_size
+                );
+                assert_eq!(
+                    generate_ec(P521).unwrap().bits() as CK_ULONG,
+                    info.max_key_size
+                );
+            }
+            CKM_EC_EDWARDS_KEY_PAIR_GEN => {
+                assert_eq!((info.min_key_size, info.max_key_size), (255, 255));
+                assert!(generate_ec(ED25519).is_ok());
+            }
+            CKM_AES_KEY_GEN | CKM_GENERIC_SECRET_KEY_GEN => {
+                assert_eq!(info.flags, CKF_GENERATE);
+                assert!(generate_secret(info.min_key_size as usize).is_ok());
+                assert!(generate_secret(info.max_key_size as usize).is_ok());
+            }
+            _ => assert_eq!(
+                info.flags & (CKF_GENERATE | CKF_GENERATE_KEY_PAIR),
+                0,
+                "{:#x}",
+                info.kind
+            ),
+        }
+    }
+}
+
+#[test]
+fn the_table_lists_each_mechanism_once() {
+    let infos = mechanism_infos();
+    let mut kinds: Vec<_> = infos.iter().map(|i| i.kind).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    assert_eq!(kinds.len(), infos.len());
+    assert_eq!(infos.len(), 43);
+}

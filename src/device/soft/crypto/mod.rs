@@ -1,0 +1,162 @@
+//! The cryptography of the software device, on OpenSSL: key generation,
+//! import/export of key material as PKCS#11 attributes, and the operations
+//! behind every mechanism the device advertises.
+//!
+//! Nothing here knows about storage, PINs or sessions: it is given key
+//! material and a mechanism and does the math.
+
+mod at_rest;
+#[cfg(test)]
+mod bench_tests;
+mod cipher;
+#[cfg(test)]
+mod cipher_tests;
+mod der;
+mod digest;
+mod keys;
+#[cfg(test)]
+mod keys_tests;
+mod loaded;
+#[cfg(test)]
+mod mechanism_tests;
+mod mechanisms;
+mod sign;
+#[cfg(test)]
+mod sign_tests;
+#[cfg(test)]
+mod test_support;
+mod wrap;
+#[cfg(test)]
+mod wrap_tests;
+
+use crate::device::{
+    CipherOperation, DigestOperation, Mechanism, MechanismParameter, SignOperation, VerifyOperation,
+};
+use crate::error::{Error, Result};
+use crate::object::Attributes;
+use cryptoki_sys::*;
+use openssl::pkey::{PKey, Private, Public};
+use std::sync::Arc;
+
+pub use at_rest::{derive_pin_key, open, seal};
+pub use keys::{
+    generate_ec, generate_rsa, generate_secret, import_private, import_public, private_from_der,
+    private_to_der, public_from_der, public_from_private, public_to_der,
+};
+pub use mechanisms::mechanism_infos;
+
+/// Key material ready for use: parsed once, shared by every operation.
+pub enum KeyMaterial {
+    /// An RSA, EC or Ed25519 private key.
+    Private(PKey<Private>),
+    /// An RSA, EC or Ed25519 public key.
+    Public(PKey<Public>),
+    /// An AES or generic secret key value.
+    Secret(Vec<u8>),
+}
+
+/// A key as the operations need it.
+pub struct LoadedKey {
+    /// `CKK_RSA`, `CKK_EC`, `CKK_EC_EDWARDS`, `CKK_AES` or `CKK_GENERIC_SECRET`.
+    pub key_type: CK_KEY_TYPE,
+    pub material: KeyMaterial,
+}
+
+/// The public attributes that describe `key`: for RSA `CKA_MODULUS`,
+/// `CKA_MODULUS_BITS`, `CKA_PUBLIC_EXPONENT`; for EC/Ed25519 `CKA_EC_PARAMS`
+/// and `CKA_EC_POINT` (DER OCTET STRING); for all, `CKA_PUBLIC_KEY_INFO` (SPKI DER)
+/// and `CKA_KEY_TYPE`.
+pub fn public_attributes_of_private(key: &PKey<Private>) -> Result<Attributes> {
+    keys::public_attributes(key)
+}
+
+/// As [`public_attributes_of_private`], for a public key.
+pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
+    keys::public_attributes(key)
+}
+
+/// Starts a signature with `key` (a private key, or a secret for HMAC).
+/// A mechanism that does not fit the key is `Error::KeyTypeInconsistent`;
+/// one the device lacks, `Error::MechanismInvalid`; a bad parameter,
+/// `Error::MechanismParamInvalid`; a public key, `Error::KeyTypeInconsistent`.
+/// The single-part mechanisms (`CKM_RSA_PKCS`, `CKM_RSA_PKCS_PSS`,
+/// `CKM_ECDSA`, `CKM_EDDSA`) collect `update` data and sign it at `finish`
+/// (PKCS#11 allows refusing; collecting is friendlier). Input over the
+/// mechanism's limit is `Error::DataLenRange`.
+pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+    sign::sign_init(key, mechanism)
+}
+
+/// Starts a verification with `key` (a public key, a private key, or a secret for HMAC).
+/// A wrong signature is `Error::SignatureInvalid`; one of the wrong length,
+/// `Error::SignatureLenRange`; HMACs are compared in constant time.
+pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+    sign::verify_init(key, mechanism)
+}
+
+/// Starts an encryption. RSA is single-part (`update` collects, `finish`
+/// encrypts); AES streams. Input the mechanism cannot take is `Error::DataLenRange`.
+pub fn encrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
+    cipher::cipher_init(key, mechanism, true)
+}
+
+/// Starts a decryption. A ciphertext of the wrong length is
+/// `Error::EncryptedDataLenRange`; bad padding or a bad GCM tag,
+/// `Error::EncryptedDataInvalid`. GCM releases no plaintext before `finish`
+/// has verified the tag.
+pub fn decrypt_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
+    cipher::cipher_init(key, mechanism, false)
+}
+
+/// Starts a digest (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512).
+pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
+    digest::digest_init(mechanism)
+}
+
+/// Wraps `key_bytes` (a secret key's value, or a private key's PKCS#8 DER)
+/// with `wrapping_key` using `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_PAD` or
+/// `CKM_RSA_PKCS_OAEP`.
+pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    wrap::wrap(mechanism, wrapping_key, key_bytes)
+}
+
+/// The inverse of [`wrap`]; a wrong key or corrupted input is `Error::WrappedKeyInvalid`.
+pub fn unwrap(
+    mechanism: &Mechanism,
+    unwrapping_key: &LoadedKey,
+    wrapped: &[u8],
+) -> Result<Vec<u8>> {
+    wrap::unwrap(mechanism, unwrapping_key, wrapped)
+}
+
+/// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
+/// between `private_key` and the peer point in the parameter (raw or in a
+/// DER OCTET STRING). With `CKD_NULL`, the last `value_len` bytes of the
+/// secret (0 = all of it; more than there is, `Error::KeySizeRange`); with
+/// a KDF, `value_len` bytes of ANSI X9.63 output (0 = one hash length, at
+/// most 512).
+pub fn ecdh_derive(
+    mechanism: &Mechanism,
+    private_key: &LoadedKey,
+    value_len: usize,
+) -> Result<Vec<u8>> {
+    wrap::ecdh_derive(mechanism, private_key, value_len)
+}
+
+/// Mechanisms without a parameter accept none, or an empty one (some
+/// callers pass a non-null pointer with a zero length).
+fn no_parameter(mechanism: &Mechanism) -> Result<()> {
+    match &mechanism.parameter {
+        MechanismParameter::None => Ok(()),
+        MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(()),
+        _ => Err(Error::MechanismParamInvalid(
+            "this mechanism takes no parameter",
+        )),
+    }
+}

@@ -1,0 +1,525 @@
+//! Signatures and MACs (PKCS#11 3.0 §5.13, §5.14): RSA PKCS#1 v1.5 and PSS
+//! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14) and HMAC (§2.20).
+//!
+//! The key stays parsed in its [`LoadedKey`]; an operation only creates its
+//! OpenSSL context. Hash-and-sign mechanisms stream through one
+//! `EVP_DigestSign` context; the mechanisms whose input is already a hash
+//! (or, for EdDSA, the whole message) collect it and sign at the end.
+
+use super::der;
+use super::loaded::{check_rsa_size, AsymmetricKey, KeyContext};
+use super::mechanisms::Hash;
+use super::{no_parameter, LoadedKey};
+use crate::device::{Mechanism, MechanismParameter, SignOperation, VerifyOperation};
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use openssl::md_ctx::MdCtx;
+use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
+use openssl::pkey_ctx::PkeyCtxRef;
+use openssl::rsa::Padding;
+use std::sync::Arc;
+
+/// Ed25519 signatures are 64 bytes (RFC 8032 §5.1.6).
+const ED25519_SIGNATURE_LEN: usize = 64;
+/// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
+const PKCS1_OVERHEAD: usize = 11;
+
+/// What a signature mechanism computes.
+#[derive(Clone, Copy)]
+enum Scheme {
+    /// `CKM_RSA_PKCS`: PKCS#1 v1.5 type 1 padding over the caller's bytes.
+    RsaPkcs,
+    /// `CKM_SHA*_RSA_PKCS`.
+    RsaPkcsWithHash(Hash),
+    /// `CKM_RSA_PKCS_PSS` (`prehashed`: the input is the hash) and `CKM_SHA*_RSA_PKCS_PSS`.
+    RsaPss {
+        hash: Hash,
+        salt_len: usize,
+        prehashed: bool,
+    },
+    /// `CKM_ECDSA` (no hash: the input is the hash) and `CKM_ECDSA_SHA*`.
+    Ecdsa(Option<Hash>),
+    /// `CKM_EDDSA`, pure Ed25519.
+    EdDsa,
+    /// `CKM_SHA*_HMAC`, full length.
+    Hmac(Hash),
+}
+
+fn hash(mechanism: CK_MECHANISM_TYPE) -> Hash {
+    Hash::from_mechanism(mechanism).expect("a digest mechanism")
+}
+
+impl Scheme {
+    fn of(mechanism: &Mechanism) -> Result<Scheme> {
+        let scheme = match mechanism.kind {
+            CKM_RSA_PKCS => Scheme::RsaPkcs,
+            CKM_SHA1_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA_1)),
+            CKM_SHA224_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA224)),
+            CKM_SHA256_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA256)),
+            CKM_SHA384_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA384)),
+            CKM_SHA512_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA512)),
+            CKM_RSA_PKCS_PSS => return pss(mechanism, None),
+            CKM_SHA1_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA_1))),
+            CKM_SHA224_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA224))),
+            CKM_SHA256_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA256))),
+            CKM_SHA384_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA384))),
+            CKM_SHA512_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA512))),
+            CKM_ECDSA => Scheme::Ecdsa(None),
+            CKM_ECDSA_SHA1 => Scheme::Ecdsa(Some(hash(CKM_SHA_1))),
+            CKM_ECDSA_SHA224 => Scheme::Ecdsa(Some(hash(CKM_SHA224))),
+            CKM_ECDSA_SHA256 => Scheme::Ecdsa(Some(hash(CKM_SHA256))),
+            CKM_ECDSA_SHA384 => Scheme::Ecdsa(Some(hash(CKM_SHA384))),
+            CKM_ECDSA_SHA512 => Scheme::Ecdsa(Some(hash(CKM_SHA512))),
+            CKM_EDDSA => {
+                return match &mechanism.parameter {
+                    MechanismParameter::None => Ok(Scheme::EdDsa),
+                    MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(Scheme::EdDsa),
+                    MechanismParameter::EdDsa {
+                        prehash: false,
+                        context,
+                    } if context.is_empty() => Ok(Scheme::EdDsa),
+                    _ => Err(Error::MechanismParamInvalid(
+                        "only pure Ed25519 without a context is supported",
+                    )),
+                }
+            }
+            CKM_SHA_1_HMAC => Scheme::Hmac(hash(CKM_SHA_1)),
+            CKM_SHA224_HMAC => Scheme::Hmac(hash(CKM_SHA224)),
+            CKM_SHA256_HMAC => Scheme::Hmac(hash(CKM_SHA256)),
+            CKM_SHA384_HMAC => Scheme::Hmac(hash(CKM_SHA384)),
+            CKM_SHA512_HMAC => Scheme::Hmac(hash(CKM_SHA512)),
+            other => return Err(Error::MechanismInvalid(other)),
+        };
+        no_parameter(mechanism)?;
+        Ok(scheme)
+    }
+
+    fn key_type(self) -> CK_KEY_TYPE {
+        match self {
+            Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) | Scheme::RsaPss { .. } => CKK_RSA,
+            Scheme::Ecdsa(_) => CKK_EC,
+            Scheme::EdDsa => CKK_EC_EDWARDS,
+            Scheme::Hmac(_) => CKK_GENERIC_SECRET,
+        }
+    }
+
+    /// The digest computed inside the signature context, if any.
+    fn streaming_hash(self) -> Option<Hash> {
+        match self {
+            Scheme::RsaPkcsWithHash(hash) | Scheme::Hmac(hash) | Scheme::Ecdsa(Some(hash)) => {
+                Some(hash)
+            }
+            Scheme::RsaPss {
+                hash,
+                prehashed: false,
+                ..
+            } => Some(hash),
+            _ => None,
+        }
+    }
+
+    /// Sets the RSA padding on a signature context.
+    fn configure<T>(self, context: &mut PkeyCtxRef<T>) -> Result<()> {
+        match self {
+            Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) => {
+                context.set_rsa_padding(Padding::PKCS1)?
+            }
+            Scheme::RsaPss { hash, salt_len, .. } => configure_pss(context, hash, salt_len)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+fn configure_pss<T>(context: &mut PkeyCtxRef<T>, hash: Hash, salt_len: usize) -> Result<()> {
+    let salt_len =
+        i32::try_from(salt_len).map_err(|_| Error::MechanismParamInvalid("PSS salt too long"))?;
+    context.set_rsa_padding(Padding::PKCS1_PSS)?;
+    context.set_signature_md(hash.md)?;
+    context.set_rsa_mgf1_md(hash.md)?;
+    context.set_rsa_pss_saltlen(openssl::sign::RsaPssSaltlen::custom(salt_len))?;
+    Ok(())
+}
+
+/// The PSS parameters: the hash must be one the device has (and the one the
+/// mechanism names, if it names one), the MGF must be MGF1 with that hash.
+fn pss(mechanism: &Mechanism, required: Option<Hash>) -> Result<Scheme> {
+    let MechanismParameter::Pss {
+        hash,
+        mgf,
+        salt_len,
+    } = &mechanism.parameter
+    else {
+        return Err(Error::MechanismParamInvalid(
+            "PSS needs CK_RSA_PKCS_PSS_PARAMS",
+        ));
+    };
+    let hash = Hash::from_mechanism(*hash)
+        .ok_or(Error::MechanismParamInvalid("PSS hash not supported"))?;
+    if required.is_some_and(|required| required.mechanism != hash.mechanism) {
+        return Err(Error::MechanismParamInvalid(
+            "PSS hash differs from the mechanism's",
+        ));
+    }
+    if *mgf != hash.mgf {
+        return Err(Error::MechanismParamInvalid(
+            "PSS MGF must be MGF1 with the same hash",
+        ));
+    }
+    let salt_len = usize::try_from(*salt_len)
+        .map_err(|_| Error::MechanismParamInvalid("PSS salt too long"))?;
+    Ok(Scheme::RsaPss {
+        hash,
+        salt_len,
+        prehashed: required.is_none(),
+    })
+}
+
+/// How many bytes a collected input may have.
+#[derive(Clone, Copy)]
+enum InputRule {
+    AtMost(usize),
+    Exactly(usize),
+    Any,
+}
+
+impl InputRule {
+    fn allows_more(self, len: usize) -> bool {
+        match self {
+            InputRule::AtMost(max) | InputRule::Exactly(max) => len <= max,
+            InputRule::Any => true,
+        }
+    }
+
+    fn check(self, len: usize) -> Result<()> {
+        match self {
+            InputRule::Exactly(expected) if len != expected => Err(Error::DataLenRange),
+            _ if !self.allows_more(len) => Err(Error::DataLenRange),
+            _ => Ok(()),
+        }
+    }
+}
+
+enum Engine {
+    /// Hash-and-sign and MACs: the digest context holds the signature context.
+    Stream(MdCtx),
+    /// Input that is already a hash (or a DigestInfo), signed at the end.
+    Collected {
+        context: KeyContext,
+        data: Vec<u8>,
+        rule: InputRule,
+    },
+    /// Ed25519 signs the whole message in one pass.
+    Edwards { context: MdCtx, data: Vec<u8> },
+}
+
+/// A signature or verification in progress.
+pub struct SignatureOperation {
+    engine: Engine,
+    /// The length of every signature of this mechanism and key.
+    signature_len: usize,
+    /// ECDSA: PKCS#11 signatures are `r || s`, OpenSSL's are DER.
+    ecdsa: bool,
+    /// HMAC: verification recomputes the MAC and compares.
+    mac: bool,
+    /// The key outlives the OpenSSL contexts that use it.
+    _key: Arc<LoadedKey>,
+}
+
+/// The signature length and input rule of an asymmetric scheme on `key`.
+fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
+    Ok(match scheme {
+        Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) | Scheme::RsaPss { .. } => {
+            check_rsa_size(key.bits())?;
+            let modulus_len = key.bits().div_ceil(8) as usize;
+            let rule = match scheme {
+                Scheme::RsaPkcs => InputRule::AtMost(modulus_len - PKCS1_OVERHEAD),
+                Scheme::RsaPss {
+                    hash,
+                    salt_len,
+                    prehashed,
+                } => {
+                    // RFC 8017 §9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
+                    let encoded_len = (key.bits() as usize - 1).div_ceil(8);
+                    if salt_len + hash.len() + 2 > encoded_len {
+                        return Err(Error::MechanismParamInvalid(
+                            "PSS salt too long for the key",
+                        ));
+                    }
+                    if prehashed {
+                        InputRule::Exactly(hash.len())
+                    } else {
+                        InputRule::Any
+                    }
+                }
+                _ => InputRule::Any,
+            };
+            (modulus_len, rule)
+        }
+        // The curve was checked when the key was made or imported; asking
+        // OpenSSL for it here would export the key on every operation.
+        Scheme::Ecdsa(_) => match (key.id(), key.bits()) {
+            (Id::EC, bits @ (256 | 384 | 521)) => (2 * bits.div_ceil(8) as usize, InputRule::Any),
+            _ => return Err(Error::KeyTypeInconsistent),
+        },
+        Scheme::EdDsa if key.id() == Id::ED25519 => (ED25519_SIGNATURE_LEN, InputRule::Any),
+        Scheme::EdDsa => return Err(Error::KeyTypeInconsistent),
+        Scheme::Hmac(hash) => (hash.len(), InputRule::Any),
+    })
+}
+
+/// An HMAC context on a generic secret of 1 to 512 bytes.
+fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
+    let value = key.secret(CKK_GENERIC_SECRET)?;
+    if value.is_empty() || value.len() > super::keys::SECRET_MAX_LEN {
+        return Err(Error::KeySizeRange);
+    }
+    let mut context = MdCtx::new()?;
+    let mac_key = PKey::hmac(value)?;
+    context.digest_sign_init(Some(hash.md), &mac_key)?;
+    Ok(context)
+}
+
+/// `C_SignInit` (PKCS#11 3.0 §5.13).
+pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+    let scheme = Scheme::of(mechanism)?;
+    let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
+        (Engine::Stream(hmac_context(&key, hash)?), hash.len())
+    } else {
+        let private = key.private_key(scheme.key_type())?;
+        let asymmetric = AsymmetricKey::Private(private);
+        let (signature_len, rule) = shape(scheme, asymmetric)?;
+        let engine = match (scheme, scheme.streaming_hash()) {
+            (Scheme::EdDsa, _) => {
+                let mut context = MdCtx::new()?;
+                context.digest_sign_init(None, private)?;
+                Engine::Edwards {
+                    context,
+                    data: Vec::new(),
+                }
+            }
+            (_, Some(hash)) => {
+                let mut context = MdCtx::new()?;
+                scheme.configure(context.digest_sign_init(Some(hash.md), private)?)?;
+                Engine::Stream(context)
+            }
+            (_, None) => {
+                let mut context = asymmetric.context()?;
+                context.sign_init()?;
+                configure_collected(scheme, &mut context)?;
+                Engine::Collected {
+                    context,
+                    data: Vec::new(),
+                    rule,
+                }
+            }
+        };
+        (engine, signature_len)
+    };
+    let ecdsa = matches!(scheme, Scheme::Ecdsa(_));
+    let mac = matches!(scheme, Scheme::Hmac(_));
+    Ok(Box::new(SignatureOperation {
+        engine,
+        signature_len,
+        ecdsa,
+        mac,
+        _key: key,
+    }))
+}
+
+fn configure_collected(scheme: Scheme, context: &mut KeyContext) -> Result<()> {
+    match context {
+        KeyContext::Private(context) => scheme.configure(context),
+        KeyContext::Public(context) => scheme.configure(context),
+    }
+}
+
+fn verify_stream<T: HasPublic>(scheme: Scheme, hash: Hash, key: &PKeyRef<T>) -> Result<Engine> {
+    let mut context = MdCtx::new()?;
+    scheme.configure(context.digest_verify_init(Some(hash.md), key)?)?;
+    Ok(Engine::Stream(context))
+}
+
+fn verify_edwards<T: HasPublic>(key: &PKeyRef<T>) -> Result<Engine> {
+    let mut context = MdCtx::new()?;
+    context.digest_verify_init(None, key)?;
+    Ok(Engine::Edwards {
+        context,
+        data: Vec::new(),
+    })
+}
+
+/// `C_VerifyInit` (PKCS#11 3.0 §5.14).
+pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+    let scheme = Scheme::of(mechanism)?;
+    let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
+        (Engine::Stream(hmac_context(&key, hash)?), hash.len())
+    } else {
+        let asymmetric = key.asymmetric_key(scheme.key_type())?;
+        let (signature_len, rule) = shape(scheme, asymmetric)?;
+        let engine = match (scheme, scheme.streaming_hash(), asymmetric) {
+            (Scheme::EdDsa, _, AsymmetricKey::Private(key)) => verify_edwards(key)?,
+            (Scheme::EdDsa, _, AsymmetricKey::Public(key)) => verify_edwards(key)?,
+            (_, Some(hash), AsymmetricKey::Private(key)) => verify_stream(scheme, hash, key)?,
+            (_, Some(hash), AsymmetricKey::Public(key)) => verify_stream(scheme, hash, key)?,
+            (_, None, _) => {
+                let mut context = asymmetric.context()?;
+                context.verify_init()?;
+                configure_collected(scheme, &mut context)?;
+                Engine::Collected {
+                    context,
+                    data: Vec::new(),
+                    rule,
+                }
+            }
+        };
+        (engine, signature_len)
+    };
+    let ecdsa = matches!(scheme, Scheme::Ecdsa(_));
+    let mac = matches!(scheme, Scheme::Hmac(_));
+    Ok(Box::new(SignatureOperation {
+        engine,
+        signature_len,
+        ecdsa,
+        mac,
+        _key: key,
+    }))
+}
+
+/// `data` followed by `more`, without copying when nothing was collected before.
+fn joined<'a>(data: &'a mut Vec<u8>, more: &'a [u8]) -> &'a [u8] {
+    if data.is_empty() {
+        more
+    } else {
+        data.extend_from_slice(more);
+        data
+    }
+}
+
+impl SignatureOperation {
+    fn update(&mut self, data: &[u8], signing: bool) -> Result<()> {
+        match &mut self.engine {
+            Engine::Stream(context) if signing || self.mac => context.digest_sign_update(data)?,
+            Engine::Stream(context) => context.digest_verify_update(data)?,
+            Engine::Collected {
+                data: collected,
+                rule,
+                ..
+            } => {
+                if !rule.allows_more(collected.len() + data.len()) {
+                    return Err(Error::DataLenRange);
+                }
+                collected.extend_from_slice(data);
+            }
+            Engine::Edwards {
+                data: collected, ..
+            } => collected.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
+    /// The signature (PKCS#11 form) over what was given plus `last`.
+    fn compute(&mut self, last: &[u8]) -> Result<Vec<u8>> {
+        let signature = match &mut self.engine {
+            Engine::Stream(context) => {
+                if !last.is_empty() {
+                    context.digest_sign_update(last)?;
+                }
+                let mut signature = Vec::with_capacity(self.signature_len + 16);
+                context.digest_sign_final_to_vec(&mut signature)?;
+                signature
+            }
+            Engine::Collected {
+                context,
+                data,
+                rule,
+            } => {
+                let input = joined(data, last);
+                rule.check(input.len())?;
+                context.sign(input)?
+            }
+            Engine::Edwards { context, data } => {
+                let mut signature = Vec::with_capacity(ED25519_SIGNATURE_LEN);
+                context.digest_sign_to_vec(joined(data, last), &mut signature)?;
+                signature
+            }
+        };
+        if self.ecdsa {
+            der::ecdsa_der_to_raw(&signature, self.signature_len / 2)
+        } else {
+            Ok(signature)
+        }
+    }
+
+    fn check(&mut self, last: &[u8], signature: &[u8]) -> Result<()> {
+        if signature.len() != self.signature_len {
+            return Err(Error::SignatureLenRange);
+        }
+        if self.mac {
+            let expected = self.compute(last)?;
+            return if openssl::memcmp::eq(&expected, signature) {
+                Ok(())
+            } else {
+                Err(Error::SignatureInvalid)
+            };
+        }
+        let der_signature;
+        let signature = if self.ecdsa {
+            der_signature = der::ecdsa_raw_to_der(signature);
+            &der_signature[..]
+        } else {
+            signature
+        };
+        let valid = match &mut self.engine {
+            Engine::Stream(context) => {
+                (last.is_empty() || context.digest_verify_update(last).is_ok())
+                    && context.digest_verify_final(signature).unwrap_or(false)
+            }
+            Engine::Collected {
+                context,
+                data,
+                rule,
+            } => {
+                let input = joined(data, last);
+                rule.check(input.len())?;
+                context.verify(input, signature)
+            }
+            Engine::Edwards { context, data } => context
+                .digest_verify(joined(data, last), signature)
+                .unwrap_or(false),
+        };
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::SignatureInvalid)
+        }
+    }
+}
+
+impl SignOperation for SignatureOperation {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        SignatureOperation::update(self, data, true)
+    }
+
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        self.compute(&[])
+    }
+
+    fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.compute(data)
+    }
+}
+
+impl VerifyOperation for SignatureOperation {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        SignatureOperation::update(self, data, false)
+    }
+
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        self.check(&[], signature)
+    }
+
+    fn verify(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.check(data, signature)
+    }
+}

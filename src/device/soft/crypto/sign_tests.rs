@@ -1,0 +1,496 @@
+//! Tests of signatures and MACs, checked against plain OpenSSL.
+
+use super::test_support::*;
+use super::{der, sign_init, verify_init, LoadedKey};
+use crate::device::{Mechanism, MechanismParameter};
+use crate::error::Error;
+use cryptoki_sys::*;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Padding;
+use openssl::sign::{RsaPssSaltlen, Verifier};
+use std::sync::Arc;
+
+const MESSAGE: &[u8] = b"The quick brown fox jumps over the lazy dog";
+
+fn mechanism(kind: CK_MECHANISM_TYPE) -> Mechanism {
+    Mechanism::new(kind)
+}
+
+fn pss(
+    kind: CK_MECHANISM_TYPE,
+    hash: CK_MECHANISM_TYPE,
+    mgf: CK_ULONG,
+    salt_len: CK_ULONG,
+) -> Mechanism {
+    Mechanism {
+        kind,
+        parameter: MechanismParameter::Pss {
+            hash,
+            mgf,
+            salt_len,
+        },
+    }
+}
+
+fn sign(key: &Arc<LoadedKey>, mechanism: &Mechanism, data: &[u8]) -> Vec<u8> {
+    sign_init(key.clone(), mechanism)
+        .unwrap()
+        .sign(data)
+        .unwrap()
+}
+
+fn sign_in_parts(key: &Arc<LoadedKey>, mechanism: &Mechanism, data: &[u8]) -> Vec<u8> {
+    let mut operation = sign_init(key.clone(), mechanism).unwrap();
+    for part in data.chunks(7) {
+        operation.update(part).unwrap();
+    }
+    operation.finish().unwrap()
+}
+
+fn verify(
+    key: &Arc<LoadedKey>,
+    mechanism: &Mechanism,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    verify_init(key.clone(), mechanism)?.verify(data, signature)
+}
+
+fn verify_in_parts(
+    key: &Arc<LoadedKey>,
+    mechanism: &Mechanism,
+    data: &[u8],
+    signature: &[u8],
+) -> Result<(), Error> {
+    let mut operation = verify_init(key.clone(), mechanism)?;
+    for part in data.chunks(5) {
+        operation.update(part)?;
+    }
+    operation.finish(signature)
+}
+
+/// Signs one-shot and in parts, verifies both ways with the private and the
+/// public key, and checks that a flipped bit is refused.
+fn round_trip(private: &PKey<Private>, mechanism: &Mechanism, data: &[u8]) -> Vec<u8> {
+    let key = loaded_private(private.clone());
+    let public = loaded_public(private);
+    let signature = sign(&key, mechanism, data);
+    let in_parts = sign_in_parts(&key, mechanism, data);
+    for verifier in [&key, &public] {
+        verify(verifier, mechanism, data, &signature).unwrap();
+        verify_in_parts(verifier, mechanism, data, &in_parts).unwrap();
+        let mut bad = signature.clone();
+        bad[signature.len() / 2] ^= 1;
+        assert!(matches!(
+            verify(verifier, mechanism, data, &bad),
+            Err(Error::SignatureInvalid)
+        ));
+        assert!(matches!(
+            verify(verifier, mechanism, data, &signature[1..]),
+            Err(Error::SignatureLenRange)
+        ));
+    }
+    signature
+}
+
+fn openssl_verifier<'a>(digest: MessageDigest, key: &'a PKey<Private>) -> Verifier<'a> {
+    Verifier::new(digest, key).unwrap()
+}
+
+const RSA_PKCS_HASHES: [(CK_MECHANISM_TYPE, fn() -> MessageDigest); 5] = [
+    (CKM_SHA1_RSA_PKCS, MessageDigest::sha1),
+    (CKM_SHA224_RSA_PKCS, MessageDigest::sha224),
+    (CKM_SHA256_RSA_PKCS, MessageDigest::sha256),
+    (CKM_SHA384_RSA_PKCS, MessageDigest::sha384),
+    (CKM_SHA512_RSA_PKCS, MessageDigest::sha512),
+];
+
+#[test]
+fn rsa_pkcs1_hash_and_sign_verifies_with_openssl() {
+    let private = rsa_private();
+    for (kind, digest) in RSA_PKCS_HASHES {
+        let signature = round_trip(&private, &mechanism(kind), MESSAGE);
+        assert_eq!(signature.len(), 256);
+        assert!(openssl_verifier(digest(), &private)
+            .verify_oneshot(&signature, MESSAGE)
+            .unwrap());
+        // PKCS#1 v1.5 is deterministic: multi-part gives the same bytes.
+        assert_eq!(
+            sign_in_parts(&loaded_private(private.clone()), &mechanism(kind), MESSAGE),
+            signature
+        );
+    }
+}
+
+#[test]
+fn raw_rsa_pkcs_over_a_digest_info_equals_sha256_rsa_pkcs() {
+    let digest = openssl::sha::sha256(MESSAGE);
+    let mut digest_info = hex("3031300d060960864801650304020105000420");
+    digest_info.extend_from_slice(&digest);
+    let private = rsa_private();
+    let raw = round_trip(&private, &mechanism(CKM_RSA_PKCS), &digest_info);
+    assert_eq!(raw, sign(&rsa(), &mechanism(CKM_SHA256_RSA_PKCS), MESSAGE));
+}
+
+#[test]
+fn raw_rsa_pkcs_input_longer_than_k_minus_11_is_a_data_length_error() {
+    let key = rsa();
+    let operation = || sign_init(key.clone(), &mechanism(CKM_RSA_PKCS)).unwrap();
+    assert!(operation().sign(&[1; 245]).is_ok());
+    assert!(matches!(
+        operation().sign(&[1; 246]),
+        Err(Error::DataLenRange)
+    ));
+    let mut in_parts = operation();
+    in_parts.update(&[1; 200]).unwrap();
+    assert!(matches!(
+        in_parts.update(&[1; 46]),
+        Err(Error::DataLenRange)
+    ));
+    assert!(matches!(
+        verify(&key, &mechanism(CKM_RSA_PKCS), &[1; 246], &[0; 256]),
+        Err(Error::DataLenRange)
+    ));
+}
+
+/// A PSS mechanism, its hash, MGF and digest.
+type PssCase = (
+    CK_MECHANISM_TYPE,
+    CK_MECHANISM_TYPE,
+    CK_ULONG,
+    fn() -> MessageDigest,
+);
+
+const PSS_HASHES: [PssCase; 5] = [
+    (
+        CKM_SHA1_RSA_PKCS_PSS,
+        CKM_SHA_1,
+        CKG_MGF1_SHA1,
+        MessageDigest::sha1,
+    ),
+    (
+        CKM_SHA224_RSA_PKCS_PSS,
+        CKM_SHA224,
+        CKG_MGF1_SHA224,
+        MessageDigest::sha224,
+    ),
+    (
+        CKM_SHA256_RSA_PKCS_PSS,
+        CKM_SHA256,
+        CKG_MGF1_SHA256,
+        MessageDigest::sha256,
+    ),
+    (
+        CKM_SHA384_RSA_PKCS_PSS,
+        CKM_SHA384,
+        CKG_MGF1_SHA384,
+        MessageDigest::sha384,
+    ),
+    (
+        CKM_SHA512_RSA_PKCS_PSS,
+        CKM_SHA512,
+        CKG_MGF1_SHA512,
+        MessageDigest::sha512,
+    ),
+];
+
+fn openssl_pss_verifies(
+    private: &PKey<Private>,
+    digest: MessageDigest,
+    salt: i32,
+    data: &[u8],
+    signature: &[u8],
+) -> bool {
+    let mut verifier = openssl_verifier(digest, private);
+    verifier.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
+    verifier.set_rsa_mgf1_md(digest).unwrap();
+    verifier
+        .set_rsa_pss_saltlen(RsaPssSaltlen::custom(salt))
+        .unwrap();
+    verifier.verify_oneshot(signature, data).unwrap()
+}
+
+#[test]
+fn rsa_pss_hash_and_sign_verifies_with_openssl() {
+    let private = rsa_private();
+    for (kind, hash, mgf, digest) in PSS_HASHES {
+        let salt = digest().size() as CK_ULONG;
+        let signature = round_trip(&private, &pss(kind, hash, mgf, salt), MESSAGE);
+        assert!(openssl_pss_verifies(
+            &private,
+            digest(),
+            salt as i32,
+            MESSAGE,
+            &signature
+        ));
+    }
+}
+
+#[test]
+fn rsa_pss_over_a_hash_verifies_with_openssl() {
+    let private = rsa_private();
+    for (_, hash, mgf, digest) in PSS_HASHES {
+        let hashed = openssl::hash::hash(digest(), MESSAGE).unwrap();
+        let signature = round_trip(&private, &pss(CKM_RSA_PKCS_PSS, hash, mgf, 20), &hashed);
+        assert!(openssl_pss_verifies(
+            &private,
+            digest(),
+            20,
+            MESSAGE,
+            &signature
+        ));
+    }
+}
+
+#[test]
+fn rsa_pss_over_a_hash_of_the_wrong_length_is_a_data_length_error() {
+    let mechanism = pss(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256, 32);
+    let result = sign_init(rsa(), &mechanism).unwrap().sign(&[0; 31]);
+    assert!(matches!(result, Err(Error::DataLenRange)));
+}
+
+#[test]
+fn rsa_pss_with_bad_parameters_is_refused() {
+    let cases = [
+        Mechanism::new(CKM_RSA_PKCS_PSS),
+        Mechanism::new(CKM_SHA256_RSA_PKCS_PSS),
+        pss(CKM_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA1, 32),
+        pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384, 32),
+        pss(CKM_RSA_PKCS_PSS, CKM_MD5, CKG_MGF1_SHA1, 16),
+        pss(CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512, 256),
+        Mechanism {
+            kind: CKM_RSA_PKCS,
+            parameter: MechanismParameter::Raw(vec![1]),
+        },
+    ];
+    for mechanism in cases {
+        assert!(
+            matches!(
+                sign_init(rsa(), &mechanism),
+                Err(Error::MechanismParamInvalid(_))
+            ),
+            "{mechanism:?}"
+        );
+    }
+}
+
+const ECDSA_HASHES: [(CK_MECHANISM_TYPE, fn() -> MessageDigest); 5] = [
+    (CKM_ECDSA_SHA1, MessageDigest::sha1),
+    (CKM_ECDSA_SHA224, MessageDigest::sha224),
+    (CKM_ECDSA_SHA256, MessageDigest::sha256),
+    (CKM_ECDSA_SHA384, MessageDigest::sha384),
+    (CKM_ECDSA_SHA512, MessageDigest::sha512),
+];
+
+#[test]
+fn ecdsa_signatures_are_r_and_s_padded_to_the_order_length() {
+    for (params, scalar_len) in [(P256, 32), (P384, 48), (P521, 66)] {
+        let private = ec_private(params);
+        for (kind, digest) in ECDSA_HASHES {
+            let signature = round_trip(&private, &mechanism(kind), MESSAGE);
+            assert_eq!(signature.len(), 2 * scalar_len);
+            let der_signature = der::ecdsa_raw_to_der(&signature);
+            assert!(openssl_verifier(digest(), &private)
+                .verify_oneshot(&der_signature, MESSAGE)
+                .unwrap());
+        }
+    }
+}
+
+#[test]
+fn ecdsa_over_a_hash_of_any_length_verifies_with_openssl() {
+    for params in [P256, P384, P521] {
+        let private = ec_private(params);
+        for hashed in [
+            vec![0x5A; 20],
+            openssl::sha::sha256(MESSAGE).to_vec(),
+            vec![0xA5; 64],
+        ] {
+            let signature = round_trip(&private, &mechanism(CKM_ECDSA), &hashed);
+            let der_signature = der::ecdsa_raw_to_der(&signature);
+            let sig = openssl::ecdsa::EcdsaSig::from_der(&der_signature).unwrap();
+            assert!(sig.verify(&hashed, &private.ec_key().unwrap()).unwrap());
+        }
+    }
+}
+
+#[test]
+fn eddsa_signs_pure_ed25519_verifiable_by_openssl() {
+    let private = ec_private(ED25519);
+    let signature = round_trip(&private, &mechanism(CKM_EDDSA), MESSAGE);
+    assert_eq!(signature.len(), 64);
+    let mut verifier = Verifier::new_without_digest(&private).unwrap();
+    assert!(verifier.verify_oneshot(&signature, MESSAGE).unwrap());
+    let no_context = Mechanism {
+        kind: CKM_EDDSA,
+        parameter: MechanismParameter::EdDsa {
+            prehash: false,
+            context: vec![],
+        },
+    };
+    assert_eq!(sign(&ec(ED25519), &no_context, MESSAGE), signature);
+}
+
+#[test]
+fn eddsa_matches_the_rfc_8032_test_vector() {
+    // RFC 8032 §7.1, TEST 1 (empty message).
+    let secret = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    let key = loaded_private(
+        PKey::private_key_from_raw_bytes(&secret, openssl::pkey::Id::ED25519).unwrap(),
+    );
+    let expected = hex(
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e06522490155
+         5fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    );
+    assert_eq!(sign(&key, &mechanism(CKM_EDDSA), b""), expected);
+}
+
+#[test]
+fn eddsa_prehash_or_context_is_refused() {
+    for parameter in [
+        MechanismParameter::EdDsa {
+            prehash: true,
+            context: vec![],
+        },
+        MechanismParameter::EdDsa {
+            prehash: false,
+            context: b"ctx".to_vec(),
+        },
+        MechanismParameter::Raw(vec![0; 4]),
+    ] {
+        let mechanism = Mechanism {
+            kind: CKM_EDDSA,
+            parameter,
+        };
+        assert!(matches!(
+            sign_init(ec(ED25519), &mechanism),
+            Err(Error::MechanismParamInvalid(_))
+        ));
+    }
+}
+
+/// RFC 4231 test case 2 (and RFC 2202 test case 2 for SHA-1): key "Jefe".
+const HMAC_VECTORS: [(CK_MECHANISM_TYPE, &str); 5] = [
+    (CKM_SHA_1_HMAC, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
+    (CKM_SHA224_HMAC, "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"),
+    (CKM_SHA256_HMAC, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (
+        CKM_SHA384_HMAC,
+        "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+    ),
+    (
+        CKM_SHA512_HMAC,
+        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+    ),
+];
+
+#[test]
+fn hmac_matches_the_rfc_4231_vectors() {
+    let key = loaded_secret(CKK_GENERIC_SECRET, b"Jefe");
+    let data = b"what do ya want for nothing?";
+    for (kind, expected) in HMAC_VECTORS {
+        let mac = sign(&key, &mechanism(kind), data);
+        assert_eq!(mac, hex(expected));
+        assert_eq!(sign_in_parts(&key, &mechanism(kind), data), mac);
+        verify(&key, &mechanism(kind), data, &mac).unwrap();
+        verify_in_parts(&key, &mechanism(kind), data, &mac).unwrap();
+        let mut bad = mac.clone();
+        bad[0] ^= 0x80;
+        assert!(matches!(
+            verify(&key, &mechanism(kind), data, &bad),
+            Err(Error::SignatureInvalid)
+        ));
+        assert!(matches!(
+            verify(&key, &mechanism(kind), data, &mac[..12]),
+            Err(Error::SignatureLenRange)
+        ));
+    }
+}
+
+#[test]
+fn hmac_needs_a_generic_secret_of_1_to_512_bytes() {
+    let mechanism = mechanism(CKM_SHA256_HMAC);
+    assert!(matches!(
+        sign_init(aes(32), &mechanism),
+        Err(Error::KeyTypeInconsistent)
+    ));
+    assert!(matches!(
+        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[]), &mechanism),
+        Err(Error::KeySizeRange)
+    ));
+    assert!(matches!(
+        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 513]), &mechanism),
+        Err(Error::KeySizeRange)
+    ));
+    assert!(sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 512]), &mechanism).is_ok());
+}
+
+#[test]
+fn a_key_of_the_wrong_type_is_inconsistent() {
+    let cases = [
+        (aes(16), CKM_SHA256_RSA_PKCS),
+        (rsa(), CKM_ECDSA),
+        (ec(P256), CKM_RSA_PKCS),
+        (ec(P256), CKM_EDDSA),
+        (ec(ED25519), CKM_ECDSA_SHA256),
+        (rsa(), CKM_SHA256_HMAC),
+    ];
+    for (key, kind) in cases {
+        assert!(
+            matches!(
+                sign_init(key.clone(), &mechanism(kind)),
+                Err(Error::KeyTypeInconsistent)
+            ),
+            "{kind:#x}"
+        );
+        assert!(
+            matches!(
+                verify_init(key, &mechanism(kind)),
+                Err(Error::KeyTypeInconsistent)
+            ),
+            "{kind:#x}"
+        );
+    }
+}
+
+#[test]
+fn signing_with_a_public_key_is_inconsistent() {
+    for (private, kind) in [
+        (rsa_private(), CKM_SHA256_RSA_PKCS),
+        (ec_private(P256), CKM_ECDSA),
+        (ec_private(ED25519), CKM_EDDSA),
+    ] {
+        let public = loaded_public(&private);
+        assert!(matches!(
+            sign_init(public, &mechanism(kind)),
+            Err(Error::KeyTypeInconsistent)
+        ));
+    }
+}
+
+#[test]
+fn mechanisms_that_do_not_sign_are_invalid() {
+    for kind in [
+        CKM_AES_CBC,
+        CKM_SHA256,
+        CKM_RSA_PKCS_OAEP,
+        CKM_ECDH1_DERIVE,
+        CKM_MD5_RSA_PKCS,
+        CKM_SHA3_256_RSA_PKCS,
+    ] {
+        assert!(
+            matches!(sign_init(rsa(), &mechanism(kind)), Err(Error::MechanismInvalid(k)) if k == kind)
+        );
+        assert!(
+            matches!(verify_init(rsa(), &mechanism(kind)), Err(Error::MechanismInvalid(k)) if k == kind)
+        );
+    }
+}
+
+#[test]
+fn rsa_keys_outside_1024_to_4096_bits_are_refused() {
+    let small = PKey::from_rsa(openssl::rsa::Rsa::generate(768).unwrap()).unwrap();
+    let result = sign_init(loaded_private(small), &mechanism(CKM_SHA256_RSA_PKCS));
+    assert!(matches!(result, Err(Error::KeySizeRange)));
+}

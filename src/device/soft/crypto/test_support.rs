@@ -1,0 +1,74 @@
+//! Keys shared by the unit tests, generated once per test run.
+#![allow(dead_code)] // each test module uses a different subset
+
+use super::{keys, KeyMaterial, LoadedKey};
+use cryptoki_sys::*;
+use openssl::pkey::{PKey, Private};
+use std::sync::{Arc, OnceLock};
+
+pub const P256: &[u8] = super::der::P256_PARAMS;
+pub const P384: &[u8] = super::der::P384_PARAMS;
+pub const P521: &[u8] = super::der::P521_PARAMS;
+pub const ED25519: &[u8] = super::der::ED25519_PARAMS;
+
+/// A 2048-bit RSA key, generated once.
+pub fn rsa_private() -> PKey<Private> {
+    static KEY: OnceLock<PKey<Private>> = OnceLock::new();
+    KEY.get_or_init(|| keys::generate_rsa(2048, &[]).unwrap())
+        .clone()
+}
+
+/// An EC or Ed25519 key on `params`, generated once per curve.
+pub fn ec_private(params: &[u8]) -> PKey<Private> {
+    static KEYS: OnceLock<Vec<(Vec<u8>, PKey<Private>)>> = OnceLock::new();
+    let keys = KEYS.get_or_init(|| {
+        [P256, P384, P521, ED25519]
+            .iter()
+            .map(|p| (p.to_vec(), keys::generate_ec(p).unwrap()))
+            .collect()
+    });
+    keys.iter().find(|(p, _)| p == params).unwrap().1.clone()
+}
+
+pub fn loaded_private(key: PKey<Private>) -> Arc<LoadedKey> {
+    let key_type = keys::key_type_of(&key).unwrap();
+    Arc::new(LoadedKey {
+        key_type,
+        material: KeyMaterial::Private(key),
+    })
+}
+
+pub fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
+    let key_type = keys::key_type_of(key).unwrap();
+    Arc::new(LoadedKey {
+        key_type,
+        material: KeyMaterial::Public(keys::public_from_private(key).unwrap()),
+    })
+}
+
+pub fn loaded_secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Arc<LoadedKey> {
+    Arc::new(LoadedKey {
+        key_type,
+        material: KeyMaterial::Secret(value.to_vec()),
+    })
+}
+
+pub fn rsa() -> Arc<LoadedKey> {
+    loaded_private(rsa_private())
+}
+
+pub fn ec(params: &[u8]) -> Arc<LoadedKey> {
+    loaded_private(ec_private(params))
+}
+
+pub fn aes(len: usize) -> Arc<LoadedKey> {
+    loaded_secret(CKK_AES, &vec![0x42; len])
+}
+
+pub fn hex(text: &str) -> Vec<u8> {
+    let text: String = text.split_whitespace().collect();
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
+        .collect()
+}

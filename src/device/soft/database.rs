@@ -1,0 +1,380 @@
+//! The token database: one SQLite file in the token directory holding the
+//! token state, the token objects and the device's own blob-signing key.
+//!
+//! SQLite in WAL mode with a busy timeout lets several processes share one
+//! token directory: every read sees committed rows, multi-row changes are
+//! transactions, and nothing about the token is cached here, so a wrong PIN
+//! counted by another process is seen by the next login.
+
+use crate::error::{Error, Result};
+use crate::object::{Attributes, Handle};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::time::Duration;
+
+/// The database file's name inside the token directory.
+pub const FILE_NAME: &str = "token.sqlite";
+
+/// Token object handles stay below the session-object range.
+pub const MAX_TOKEN_HANDLE: Handle = 0x7FFF_FFFF;
+
+/// Long enough for another process to finish a key generation or a PIN check.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS token (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    serial TEXT NOT NULL,
+    initialized INTEGER NOT NULL DEFAULT 0,
+    label TEXT NOT NULL DEFAULT '',
+    so_pin BLOB,
+    user_pin BLOB,
+    so_failures INTEGER NOT NULL DEFAULT 0,
+    user_failures INTEGER NOT NULL DEFAULT 0,
+    key_check BLOB
+);
+CREATE TABLE IF NOT EXISTS objects (
+    handle INTEGER PRIMARY KEY AUTOINCREMENT,
+    version INTEGER NOT NULL DEFAULT 1,
+    attributes BLOB NOT NULL,
+    sealed BLOB
+);
+CREATE TABLE IF NOT EXISTS signing_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    public_der BLOB NOT NULL,
+    sealed_private BLOB NOT NULL
+);
+";
+
+/// Which PIN a row column or counter belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinOwner {
+    /// The security officer's PIN.
+    SecurityOfficer,
+    /// The normal user's PIN.
+    User,
+}
+
+impl PinOwner {
+    fn columns(self) -> (&'static str, &'static str) {
+        match self {
+            PinOwner::SecurityOfficer => ("so_pin", "so_failures"),
+            PinOwner::User => ("user_pin", "user_failures"),
+        }
+    }
+}
+
+/// The token row as stored.
+#[derive(Clone, Debug)]
+pub struct TokenRow {
+    /// Random, chosen when the database is created, never changed.
+    pub serial: String,
+    /// `C_InitToken` has run.
+    pub initialized: bool,
+    /// The label given to `C_InitToken`.
+    pub label: String,
+    /// The token key wrapped under the SO PIN (see `pins::PinRecord`).
+    pub so_pin: Option<Vec<u8>>,
+    /// The token key wrapped under the user PIN; `None` before `C_InitPIN`.
+    pub user_pin: Option<Vec<u8>>,
+    /// Consecutive wrong SO PINs.
+    pub so_failures: u32,
+    /// Consecutive wrong user PINs.
+    pub user_failures: u32,
+    /// Identifies the current token key (see `pins::key_check`).
+    pub key_check: Option<Vec<u8>>,
+}
+
+/// One token object as stored.
+#[derive(Clone, Debug)]
+pub struct ObjectRow {
+    /// The rowid, which is the object handle.
+    pub handle: Handle,
+    /// Grows on every change, so caches can tell a stale copy.
+    pub version: i64,
+    /// Every attribute but the sensitive ones.
+    pub attributes: Attributes,
+    /// Key material sealed under the token key, for private and secret keys.
+    pub sealed: Option<Vec<u8>>,
+}
+
+/// The connection to the token database.
+pub struct Database {
+    connection: Mutex<Connection>,
+}
+
+impl Database {
+    /// Opens (creating when absent) the database in `directory`, which must exist.
+    pub fn open(directory: &Path, serial: &str) -> Result<Database> {
+        let connection = Connection::open(directory.join(FILE_NAME))?;
+        connection.busy_timeout(BUSY_TIMEOUT)?;
+        // journal_mode returns a row, so it is read rather than executed.
+        let _mode: String =
+            connection.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        connection.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        connection.execute_batch(SCHEMA)?;
+        connection.execute(
+            "INSERT OR IGNORE INTO token (id, serial) VALUES (1, ?1)",
+            params![serial],
+        )?;
+        Ok(Database {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    /// The token row.
+    pub fn token(&self) -> Result<TokenRow> {
+        let connection = self.connection.lock();
+        Ok(connection.query_row(
+            "SELECT serial, initialized, label, so_pin, user_pin, so_failures, user_failures, key_check
+             FROM token WHERE id = 1",
+            [],
+            |row| {
+                Ok(TokenRow {
+                    serial: row.get(0)?,
+                    initialized: row.get(1)?,
+                    label: row.get(2)?,
+                    so_pin: row.get(3)?,
+                    user_pin: row.get(4)?,
+                    so_failures: row.get(5)?,
+                    user_failures: row.get(6)?,
+                    key_check: row.get(7)?,
+                })
+            },
+        )?)
+    }
+
+    /// Counts one more wrong PIN and returns the new count. The increment is
+    /// one statement, so concurrent processes never lose a failure.
+    pub fn record_pin_failure(&self, owner: PinOwner) -> Result<u32> {
+        let (_, failures) = owner.columns();
+        let connection = self.connection.lock();
+        Ok(connection.query_row(
+            &format!(
+                "UPDATE token SET {failures} = {failures} + 1 WHERE id = 1 RETURNING {failures}"
+            ),
+            [],
+            |row| row.get(0),
+        )?)
+    }
+
+    /// Resets the failure counter after a correct PIN.
+    pub fn reset_pin_failures(&self, owner: PinOwner) -> Result<()> {
+        let (_, failures) = owner.columns();
+        self.connection
+            .lock()
+            .execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
+        Ok(())
+    }
+
+    /// Stores a new wrapped token key for `owner` and resets its counter.
+    pub fn set_pin_record(&self, owner: PinOwner, record: &[u8]) -> Result<()> {
+        let (pin, failures) = owner.columns();
+        self.connection.lock().execute(
+            &format!("UPDATE token SET {pin} = ?1, {failures} = 0 WHERE id = 1"),
+            params![record],
+        )?;
+        Ok(())
+    }
+
+    /// (Re)initialises the token in one transaction: every object and the
+    /// device's signing key go, the user PIN is cleared, the SO PIN record
+    /// and label are replaced. The serial and the handle sequence stay, so
+    /// no handle is ever reused.
+    pub fn initialize(&self, label: &str, so_record: &[u8], key_check: &[u8]) -> Result<()> {
+        let mut connection = self.connection.lock();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        transaction.execute("DELETE FROM objects", [])?;
+        transaction.execute("DELETE FROM signing_key", [])?;
+        transaction.execute(
+            "UPDATE token SET initialized = 1, label = ?1, so_pin = ?2, user_pin = NULL,
+             so_failures = 0, user_failures = 0, key_check = ?3 WHERE id = 1",
+            params![label, so_record, key_check],
+        )?;
+        transaction.commit()?;
+        Ok(())
+    }
+
+    /// Every token object, in handle order.
+    pub fn objects(&self) -> Result<Vec<ObjectRow>> {
+        let connection = self.connection.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT handle, version, attributes, sealed FROM objects ORDER BY handle",
+        )?;
+        let rows = statement.query_map([], raw_object)?;
+        rows.map(|row| row.map_err(Error::from).and_then(parse_object))
+            .collect()
+    }
+
+    /// One token object, `None` when it does not exist (any more).
+    pub fn object(&self, handle: Handle) -> Result<Option<ObjectRow>> {
+        if handle > MAX_TOKEN_HANDLE {
+            return Ok(None);
+        }
+        let connection = self.connection.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT handle, version, attributes, sealed FROM objects WHERE handle = ?1",
+        )?;
+        let raw = statement
+            .query_row(params![handle as i64], raw_object)
+            .optional()?;
+        raw.map(parse_object).transpose()
+    }
+
+    /// Inserts objects in one transaction (a key pair appears whole or not
+    /// at all) and returns their handles in order.
+    pub fn insert_objects(&self, objects: &[(&Attributes, Option<&[u8]>)]) -> Result<Vec<Handle>> {
+        let mut connection = self.connection.lock();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut handles = Vec::with_capacity(objects.len());
+        for (attributes, sealed) in objects {
+            transaction.execute(
+                "INSERT INTO objects (attributes, sealed) VALUES (?1, ?2)",
+                params![encode_attributes(attributes), sealed],
+            )?;
+            let rowid = transaction.last_insert_rowid();
+            let handle = Handle::try_from(rowid)
+                .map_err(|_| Error::DeviceMemory("object handle out of range"))?;
+            if handle > MAX_TOKEN_HANDLE {
+                // Dropping the transaction rolls the insert back.
+                return Err(Error::DeviceMemory("token object handles exhausted"));
+            }
+            handles.push(handle);
+        }
+        transaction.commit()?;
+        Ok(handles)
+    }
+
+    /// Replaces an object's attributes if it still has `version`; returns
+    /// the new version, or `None` when it vanished or changed meanwhile.
+    pub fn update_object(
+        &self,
+        handle: Handle,
+        version: i64,
+        attributes: &Attributes,
+    ) -> Result<Option<i64>> {
+        let connection = self.connection.lock();
+        let new_version: Option<i64> = connection
+            .query_row(
+                "UPDATE objects SET attributes = ?1, version = version + 1
+                 WHERE handle = ?2 AND version = ?3 RETURNING version",
+                params![encode_attributes(attributes), handle as i64, version],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(new_version)
+    }
+
+    /// Deletes an object; false when it was already gone.
+    pub fn delete_object(&self, handle: Handle) -> Result<bool> {
+        let connection = self.connection.lock();
+        Ok(connection.execute(
+            "DELETE FROM objects WHERE handle = ?1",
+            params![handle as i64],
+        )? == 1)
+    }
+
+    /// The device's own signing key: SPKI DER and sealed PKCS#8.
+    pub fn signing_key(&self) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let connection = self.connection.lock();
+        Ok(connection
+            .query_row(
+                "SELECT public_der, sealed_private FROM signing_key WHERE id = 1",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Stores the device's signing key unless another process stored one
+    /// first; either way returns the key that is stored.
+    pub fn store_signing_key(
+        &self,
+        public_der: &[u8],
+        sealed_private: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        {
+            let connection = self.connection.lock();
+            connection.execute(
+                "INSERT OR IGNORE INTO signing_key (id, public_der, sealed_private) VALUES (1, ?1, ?2)",
+                params![public_der, sealed_private],
+            )?;
+        }
+        self.signing_key()?
+            .ok_or_else(|| Error::DeviceError("signing key vanished".into()))
+    }
+}
+
+type RawObject = (i64, i64, Vec<u8>, Option<Vec<u8>>);
+
+fn raw_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+}
+
+fn parse_object((handle, version, attributes, sealed): RawObject) -> Result<ObjectRow> {
+    Ok(ObjectRow {
+        handle: Handle::try_from(handle)
+            .map_err(|_| Error::DeviceError(format!("bad object handle {handle}")))?,
+        version,
+        attributes: decode_attributes(&attributes)
+            .ok_or_else(|| Error::DeviceError(format!("object {handle}: corrupt attributes")))?,
+        sealed,
+    })
+}
+
+/// Attributes as stored: for each, the type (8 bytes LE), the length
+/// (4 bytes LE) and the value. Values keep their native `CK_ULONG` layout,
+/// as the token directory belongs to one machine.
+// CK_ULONG is 64 bits here but 32 on Windows: the casts are for the latter.
+#[allow(clippy::unnecessary_cast)]
+pub fn encode_attributes(attributes: &Attributes) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (kind, value) in &attributes.0 {
+        out.extend_from_slice(&(*kind as u64).to_le_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// The inverse of [`encode_attributes`]; `None` for a truncated or corrupt blob.
+#[allow(clippy::useless_conversion)]
+pub fn decode_attributes(mut bytes: &[u8]) -> Option<Attributes> {
+    let mut attributes = Attributes::new();
+    while !bytes.is_empty() {
+        let kind = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+        let len = u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize;
+        let value = bytes.get(12..12 + len)?;
+        attributes.set(kind.try_into().ok()?, value.to_vec());
+        bytes = &bytes[12 + len..];
+    }
+    Some(attributes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attributes_survive_encoding() {
+        let mut attributes = Attributes::new();
+        attributes.set(1, vec![1, 2, 3]);
+        attributes.set(3, Vec::new());
+        attributes.set_ulong(0x100, 42);
+        assert_eq!(
+            decode_attributes(&encode_attributes(&attributes)),
+            Some(attributes)
+        );
+    }
+
+    #[test]
+    fn truncated_attributes_are_refused() {
+        let mut attributes = Attributes::new();
+        attributes.set(1, vec![1, 2, 3]);
+        let bytes = encode_attributes(&attributes);
+        assert_eq!(decode_attributes(&bytes[..bytes.len() - 1]), None);
+    }
+}

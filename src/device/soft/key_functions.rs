@@ -1,0 +1,325 @@
+//! The key functions (PKCS#11 3.0 §5.8 to §5.16): starting operations with
+//! a stored key, generating, wrapping, unwrapping and deriving keys. The
+//! math is in [`super::crypto`]; here are the object-level rules: usage
+//! flags, `CKA_ALLOWED_MECHANISMS`, extractability and the new objects' attributes.
+
+use super::crypto::{self, KeyMaterial, LoadedKey};
+use super::object_functions::{
+    declared_class_and_type, private_object, public_object, secret_object,
+};
+use super::objects::{self, Origin};
+use super::store::{Entry, Inner};
+use crate::device::{CipherOperation, Mechanism, SignOperation, VerifyOperation};
+use crate::error::{Error, Result};
+use crate::object::{find, Access, Attributes, Handle, Template};
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// Replaces `KeyHandleInvalid` with the error the calling function reports.
+fn rename_invalid(error: Error, renamed: fn() -> Error) -> Error {
+    match error {
+        Error::KeyHandleInvalid | Error::ObjectHandleInvalid => renamed(),
+        other => other,
+    }
+}
+
+/// The largest generic secret this device generates (bytes).
+const MAX_GENERIC_SECRET_LEN: CK_ULONG = 512;
+
+/// When one template of a pair gives `CKA_ID` or `CKA_LABEL` and the other
+/// does not, both halves get it, so the pair can be found together.
+fn share_identity(
+    public: &mut Attributes,
+    public_template: &Template,
+    private: &mut Attributes,
+    private_template: &Template,
+) {
+    for kind in [CKA_ID, CKA_LABEL] {
+        match (find(public_template, kind), find(private_template, kind)) {
+            (Some(given), None) => private.set(kind, given.value.clone()),
+            (None, Some(given)) => public.set(kind, given.value.clone()),
+            _ => {}
+        }
+    }
+}
+
+impl Inner {
+    /// The parsed key behind `handle` for `mechanism`, after the checks
+    /// every operation makes: the usage flag and the allowed mechanisms.
+    fn operation_key(
+        &self,
+        access: &Access,
+        handle: Handle,
+        mechanism: &Mechanism,
+        usage: CK_ATTRIBUTE_TYPE,
+        name: &'static str,
+    ) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+        let (entry, key) = self.key_entry(access, handle)?;
+        objects::require_usage(&entry.attributes, usage, name)?;
+        objects::require_allowed_mechanism(&entry.attributes, mechanism.kind)?;
+        Ok((entry, key))
+    }
+
+    /// `C_EncryptInit`.
+    pub fn encrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
+        let (_, key) =
+            self.operation_key(access, key, mechanism, CKA_ENCRYPT, "CKA_ENCRYPT is false")?;
+        crypto::encrypt_init(key, mechanism)
+    }
+
+    /// `C_DecryptInit`.
+    pub fn decrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
+        let (_, key) =
+            self.operation_key(access, key, mechanism, CKA_DECRYPT, "CKA_DECRYPT is false")?;
+        crypto::decrypt_init(key, mechanism)
+    }
+
+    /// `C_SignInit`.
+    pub fn sign_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn SignOperation>> {
+        let (_, key) = self.operation_key(access, key, mechanism, CKA_SIGN, "CKA_SIGN is false")?;
+        crypto::sign_init(key, mechanism)
+    }
+
+    /// `C_VerifyInit`.
+    pub fn verify_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn VerifyOperation>> {
+        let (_, key) =
+            self.operation_key(access, key, mechanism, CKA_VERIFY, "CKA_VERIFY is false")?;
+        crypto::verify_init(key, mechanism)
+    }
+
+    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32) and
+    /// `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 512).
+    pub fn generate_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle> {
+        let key_type = match mechanism.kind {
+            CKM_AES_KEY_GEN => CKK_AES,
+            CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,
+            other => return Err(Error::MechanismInvalid(other)),
+        };
+        let attributes = objects::build(
+            CKO_SECRET_KEY,
+            Some(key_type),
+            template,
+            Origin::Generate(mechanism.kind),
+        )?;
+        let len = attributes
+            .ulong(CKA_VALUE_LEN)
+            .ok_or(Error::TemplateIncomplete(CKA_VALUE_LEN))?;
+        let valid = match key_type {
+            CKK_AES => matches!(len, 16 | 24 | 32),
+            _ => (1..=MAX_GENERIC_SECRET_LEN).contains(&len),
+        };
+        if !valid {
+            return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
+        }
+        access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+        if attributes.bool_or(CKA_PRIVATE, true) {
+            access.require_user()?;
+        }
+        let value = crypto::generate_secret(len as usize)?;
+        self.insert_one(access, secret_object(attributes, value)?)
+    }
+
+    /// `C_GenerateKeyPair`: RSA (`CKA_MODULUS_BITS`, optional
+    /// `CKA_PUBLIC_EXPONENT`), EC and Ed25519 (`CKA_EC_PARAMS`), both halves
+    /// stored together or not at all. Returns (public, private).
+    pub fn generate_key_pair(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(Handle, Handle)> {
+        let key_type = match mechanism.kind {
+            CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
+            CKM_EC_KEY_PAIR_GEN => CKK_EC,
+            CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
+            other => return Err(Error::MechanismInvalid(other)),
+        };
+        let origin = Origin::Generate(mechanism.kind);
+        let mut public = objects::build(CKO_PUBLIC_KEY, Some(key_type), public_template, origin)?;
+        let mut private =
+            objects::build(CKO_PRIVATE_KEY, Some(key_type), private_template, origin)?;
+        share_identity(&mut public, public_template, &mut private, private_template);
+        // Refused before the slow generation rather than after it.
+        for attributes in [&public, &private] {
+            access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+            if attributes.bool_or(CKA_PRIVATE, true) {
+                access.require_user()?;
+            }
+        }
+        let key = match key_type {
+            CKK_RSA => {
+                let bits = public
+                    .ulong(CKA_MODULUS_BITS)
+                    .ok_or(Error::TemplateIncomplete(CKA_MODULUS_BITS))?;
+                crypto::generate_rsa(bits, public.get(CKA_PUBLIC_EXPONENT).unwrap_or_default())?
+            }
+            _ => crypto::generate_ec(
+                public
+                    .get(CKA_EC_PARAMS)
+                    .ok_or(Error::TemplateIncomplete(CKA_EC_PARAMS))?,
+            )?,
+        };
+        let public_key = crypto::public_from_private(&key)?;
+        let objects = vec![
+            public_object(public, public_key)?,
+            private_object(private, key)?,
+        ];
+        match self.insert(access, objects)?.as_slice() {
+            [public, private] => Ok((*public, *private)),
+            _ => Err(Error::GeneralError(
+                "key pair stored without two handles".into(),
+            )),
+        }
+    }
+
+    /// `C_WrapKey`: a secret key's value or a private key's PKCS#8, wrapped.
+    pub fn wrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>> {
+        let (_, wrapping) = self
+            .operation_key(
+                access,
+                wrapping_key,
+                mechanism,
+                CKA_WRAP,
+                "CKA_WRAP is false",
+            )
+            .map_err(|error| rename_invalid(error, || Error::WrappingKeyHandleInvalid))?;
+        let entry = self
+            .entry(access, key)
+            .map_err(|error| rename_invalid(error, || Error::KeyHandleInvalid))?;
+        let (class, _) = objects::class_and_type(&entry.attributes);
+        if !matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+            return Err(Error::KeyNotWrappable);
+        }
+        if !entry.attributes.bool_or(CKA_EXTRACTABLE, false) {
+            return Err(Error::KeyUnextractable);
+        }
+        if entry.attributes.bool_or(CKA_WRAP_WITH_TRUSTED, false) {
+            // No key of this device is trusted (CKA_TRUSTED needs the SO and is not supported).
+            return Err(Error::KeyNotWrappable);
+        }
+        let plain = match &self.loaded_key(&entry)?.material {
+            KeyMaterial::Private(pkey) => crypto::private_to_der(pkey)?,
+            KeyMaterial::Secret(value) => value.clone(),
+            KeyMaterial::Public(_) => return Err(Error::KeyNotWrappable),
+        };
+        crypto::wrap(mechanism, &wrapping, &plain)
+    }
+
+    /// `C_UnwrapKey`: the template names the class and key type of the result.
+    pub fn unwrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        unwrapping_key: Handle,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<Handle> {
+        let (_, unwrapping) = self
+            .operation_key(
+                access,
+                unwrapping_key,
+                mechanism,
+                CKA_UNWRAP,
+                "CKA_UNWRAP is false",
+            )
+            .map_err(|error| rename_invalid(error, || Error::UnwrappingKeyHandleInvalid))?;
+        let (class, key_type) = declared_class_and_type(template)?;
+        let attributes = objects::build(class, key_type, template, Origin::Unwrap)?;
+        access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+        if attributes.bool_or(CKA_PRIVATE, true) {
+            access.require_user()?;
+        }
+        let plain = crypto::unwrap(mechanism, &unwrapping, wrapped)?;
+        let object = match class {
+            CKO_SECRET_KEY => {
+                secret_object(attributes, plain).map_err(|_| Error::WrappedKeyInvalid)?
+            }
+            CKO_PRIVATE_KEY => {
+                let key = crypto::private_from_der(&plain).map_err(|_| Error::WrappedKeyInvalid)?;
+                private_object(attributes, key)?
+            }
+            _ => {
+                return Err(Error::TemplateInconsistent(
+                    "only private and secret keys can be unwrapped",
+                ))
+            }
+        };
+        self.insert_one(access, object)
+    }
+
+    /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` into an AES or generic secret key.
+    pub fn derive_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        if mechanism.kind != CKM_ECDH1_DERIVE {
+            return Err(Error::MechanismInvalid(mechanism.kind));
+        }
+        let (base, key) = self.operation_key(
+            access,
+            base_key,
+            mechanism,
+            CKA_DERIVE,
+            "CKA_DERIVE is false",
+        )?;
+        let class = crate::object::find_ulong(template, CKA_CLASS)?.unwrap_or(CKO_SECRET_KEY);
+        let key_type = objects::required_ulong(template, CKA_KEY_TYPE)?;
+        if class != CKO_SECRET_KEY || !matches!(key_type, CKK_AES | CKK_GENERIC_SECRET) {
+            return Err(Error::TemplateInconsistent(
+                "ECDH derives AES or generic secret keys",
+            ));
+        }
+        let origin = Origin::Derive {
+            mechanism: mechanism.kind,
+            always_sensitive: base.attributes.bool_or(CKA_ALWAYS_SENSITIVE, false),
+            never_extractable: base.attributes.bool_or(CKA_NEVER_EXTRACTABLE, false),
+        };
+        let attributes = objects::build(class, Some(key_type), template, origin)?;
+        let len = attributes.ulong(CKA_VALUE_LEN).unwrap_or(0);
+        if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
+            return Err(if attributes.contains(CKA_VALUE_LEN) {
+                Error::AttributeValueInvalid(CKA_VALUE_LEN)
+            } else {
+                Error::TemplateIncomplete(CKA_VALUE_LEN)
+            });
+        }
+        access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+        let value = crypto::ecdh_derive(mechanism, &key, len as usize)?;
+        self.insert_one(access, secret_object(attributes, value)?)
+    }
+}

@@ -1,0 +1,217 @@
+//! The object functions (PKCS#11 3.0 §5.7): create, copy, destroy, size,
+//! get and set attributes, and the constructors of new key objects shared
+//! with key generation, unwrapping and derivation.
+
+use super::crypto::{self, KeyMaterial, LoadedKey};
+use super::database::encode_attributes;
+use super::objects::{self, class_and_type, Change, Origin, Reveal};
+use super::rules;
+use super::store::{Inner, NewObject};
+use crate::error::{Error, Result};
+use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
+use cryptoki_sys::*;
+use openssl::pkey::{PKey, Private, Public};
+use std::sync::Arc;
+
+/// Copies the attributes crypto computed from key material into a new
+/// object's attributes, keeping only those the class has. A key type that
+/// differs from the declared one is `TemplateInconsistent`.
+fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<()> {
+    for (kind, value) in computed.0 {
+        if kind == CKA_KEY_TYPE {
+            if attributes.get(CKA_KEY_TYPE) != Some(value.as_slice()) {
+                return Err(Error::TemplateInconsistent(
+                    "key material is not of the declared key type",
+                ));
+            }
+        } else if objects::rule_in(attributes, kind).is_some() {
+            attributes.set(kind, value);
+        }
+    }
+    Ok(())
+}
+
+/// A new private key object from its attributes and material.
+pub fn private_object(mut attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
+    merge_computed(&mut attributes, crypto::public_attributes_of_private(&key)?)?;
+    let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Private(key),
+        })),
+    })
+}
+
+/// A new public key object from its attributes and material.
+pub fn public_object(mut attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
+    merge_computed(&mut attributes, crypto::public_attributes_of_public(&key)?)?;
+    let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Public(key),
+        })),
+    })
+}
+
+/// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
+/// generic secret at least one byte (`AttributeValueInvalid(CKA_VALUE)`).
+pub fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewObject> {
+    let key_type = class_and_type(&attributes).1.unwrap_or(CKK_GENERIC_SECRET);
+    let valid = match key_type {
+        CKK_AES => matches!(value.len(), 16 | 24 | 32),
+        _ => !value.is_empty(),
+    };
+    if !valid {
+        return Err(Error::AttributeValueInvalid(CKA_VALUE));
+    }
+    attributes.set_ulong(CKA_VALUE_LEN, value.len() as CK_ULONG);
+    Ok(NewObject {
+        attributes,
+        key: Some(Arc::new(LoadedKey {
+            key_type,
+            material: KeyMaterial::Secret(value),
+        })),
+    })
+}
+
+/// Reads `CKA_CLASS` and, for keys, `CKA_KEY_TYPE` from a template, both
+/// required; classes and key types this device does not hold are
+/// `AttributeValueInvalid`.
+pub fn declared_class_and_type(
+    template: &Template,
+) -> Result<(CK_OBJECT_CLASS, Option<CK_KEY_TYPE>)> {
+    let class = objects::required_ulong(template, CKA_CLASS)?;
+    match class {
+        CKO_DATA => Ok((class, None)),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
+            let key_type = objects::required_ulong(template, CKA_KEY_TYPE)?;
+            if rules::tables(class, Some(key_type)).is_none() {
+                return Err(Error::AttributeValueInvalid(CKA_KEY_TYPE));
+            }
+            Ok((class, Some(key_type)))
+        }
+        _ => Err(Error::AttributeValueInvalid(CKA_CLASS)),
+    }
+}
+
+impl Inner {
+    /// `C_CreateObject` for data objects and imported keys.
+    pub fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let (class, key_type) = declared_class_and_type(template)?;
+        let attributes = objects::build(class, key_type, template, Origin::Create)?;
+        // Refuse early, before any parsing, what `insert` would refuse anyway.
+        access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+        if attributes.bool_or(CKA_PRIVATE, true) {
+            access.require_user()?;
+        }
+        let object = match (class, key_type) {
+            (CKO_PUBLIC_KEY, Some(key_type)) => {
+                public_object(attributes, crypto::import_public(key_type, template)?)?
+            }
+            (CKO_PRIVATE_KEY, Some(key_type)) => {
+                private_object(attributes, crypto::import_private(key_type, template)?)?
+            }
+            (CKO_SECRET_KEY, Some(_)) => {
+                let value = crate::object::find(template, CKA_VALUE)
+                    .ok_or(Error::TemplateIncomplete(CKA_VALUE))?;
+                secret_object(attributes, value.value.clone())?
+            }
+            _ => NewObject {
+                attributes,
+                key: None,
+            },
+        };
+        self.insert_one(access, object)
+    }
+
+    /// Stores one object and returns its handle.
+    pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
+        self.insert(access, vec![object])?
+            .pop()
+            .ok_or_else(|| Error::GeneralError("no handle".into()))
+    }
+
+    /// `C_CopyObject`: a new object with the same material and the
+    /// template's changes (`CKA_COPYABLE` false is `ActionProhibited`).
+    pub fn copy_object(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        let entry = self.entry(access, handle)?;
+        if !entry.attributes.bool_or(CKA_COPYABLE, true) {
+            return Err(Error::ActionProhibited("CKA_COPYABLE is false"));
+        }
+        let attributes = objects::apply_changes(&entry.attributes, template, Change::Copy)?;
+        let key = match class_and_type(&entry.attributes).0 {
+            CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(self.loaded_key(&entry)?),
+            _ => entry.key.clone(),
+        };
+        self.insert_one(access, NewObject { attributes, key })
+    }
+
+    /// `C_DestroyObject` (`CKA_DESTROYABLE` false is `ActionProhibited`).
+    pub fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        let entry = self.entry(access, handle)?;
+        access.require_read_write(entry.is_token())?;
+        if !entry.attributes.bool_or(CKA_DESTROYABLE, true) {
+            return Err(Error::ActionProhibited("CKA_DESTROYABLE is false"));
+        }
+        self.remove(&entry)
+    }
+
+    /// `C_GetObjectSize`: the bytes the object occupies in the database.
+    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        let entry = self.entry(access, handle)?;
+        let size =
+            encode_attributes(&entry.attributes).len() + entry.sealed.as_ref().map_or(0, Vec::len);
+        Ok(size as CK_ULONG)
+    }
+
+    /// `C_GetAttributeValue`: one result per requested attribute.
+    pub fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        let entry = self.entry(access, handle)?;
+        kinds
+            .iter()
+            .map(|kind| {
+                Ok(match objects::reveal(&entry.attributes, *kind) {
+                    Reveal::Value(value) => AttributeResult::Value(value),
+                    Reveal::Sensitive => AttributeResult::Sensitive,
+                    Reveal::Invalid => AttributeResult::Invalid,
+                    Reveal::FromMaterial => {
+                        match objects::sensitive_value(&*self.loaded_key(&entry)?, *kind) {
+                            Some(value) => AttributeResult::Value(value),
+                            None => AttributeResult::Invalid,
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// `C_SetAttributeValue`: all of the template or nothing.
+    pub fn set_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &Template,
+    ) -> Result<()> {
+        let entry = self.entry(access, handle)?;
+        access.require_read_write(entry.is_token())?;
+        if !entry.attributes.bool_or(CKA_MODIFIABLE, true) {
+            return Err(Error::ActionProhibited("CKA_MODIFIABLE is false"));
+        }
+        let attributes = objects::apply_changes(&entry.attributes, template, Change::Set)?;
+        self.update(&entry, attributes)
+    }
+}

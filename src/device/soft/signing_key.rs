@@ -1,0 +1,199 @@
+//! The key that signs certificate blobs (RS512).
+//!
+//! Either a configured RSA key pair of the token (`CERTSTORAGE_SIGNING_KEYID`,
+//! matched by `CKA_ID`), or the device's own RSA-2048 key, kept in its own
+//! table: not a PKCS#11 object, so no search shows it. Its public half is
+//! stored in clear so that blobs verify before login; its private half is
+//! sealed under the token key.
+//!
+//! The device's own key is created by the first request made while the
+//! user is logged in. Before that, with no key stored yet, a request fails
+//! with `UserNotLoggedIn`: there is no public key to offer, and no blob can
+//! have been signed by a key that does not exist. `C_InitToken` deletes the
+//! key; blobs it signed stop verifying, and a key handed out earlier refuses
+//! to sign with `DeviceError`.
+
+use super::crypto::{self, KeyMaterial, LoadedKey};
+use super::objects::{class_and_type, hex};
+use super::pins;
+use super::store::Inner;
+use crate::device::{BlobSigningKey, Mechanism};
+use crate::error::{Error, Result};
+use crate::object::{Access, Handle};
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// Binds the sealed private half to its purpose.
+const SIGNING_KEY_AAD: &[u8] = b"azcloudhsm-soft blob signing key v1";
+/// The size of the device's own key.
+const OWN_KEY_BITS: CK_ULONG = 2048;
+
+/// `hex(SHA-256(SPKI DER)[..16])`, the JWS `kid`.
+pub fn key_id_of(public_der: &[u8]) -> String {
+    hex(&openssl::sha::sha256(public_der)[..16])
+}
+
+fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {
+    crypto::sign_init(key, &Mechanism::new(CKM_SHA512_RSA_PKCS))?.sign(message)
+}
+
+/// The user as the device's own requests see it.
+fn user_access() -> Access {
+    Access {
+        user: true,
+        so: false,
+        read_write: false,
+        session: 0,
+    }
+}
+
+/// A configured key pair of the token.
+struct ConfiguredKey {
+    inner: Arc<Inner>,
+    handle: Handle,
+    public_der: Vec<u8>,
+    key_id: String,
+}
+
+impl BlobSigningKey for ConfiguredKey {
+    fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
+    fn public_key_der(&self) -> Vec<u8> {
+        self.public_der.clone()
+    }
+    fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
+        if !self.inner.user_logged_in() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let (_, key) = self
+            .inner
+            .key_entry(&user_access(), self.handle)
+            .map_err(|error| match error {
+                Error::KeyHandleInvalid => {
+                    Error::DeviceError("the blob signing key was destroyed".into())
+                }
+                other => other,
+            })?;
+        sign_with(key, message)
+    }
+}
+
+/// The device's own key.
+struct OwnKey {
+    inner: Arc<Inner>,
+    public_der: Vec<u8>,
+    key_id: String,
+}
+
+impl BlobSigningKey for OwnKey {
+    fn key_id(&self) -> String {
+        self.key_id.clone()
+    }
+    fn public_key_der(&self) -> Vec<u8> {
+        self.public_der.clone()
+    }
+    fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
+        if !self.inner.user_logged_in() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        sign_with(self.inner.own_private_key(&self.public_der)?, message)
+    }
+}
+
+impl Inner {
+    /// Forgets the parsed private half of the device's own key.
+    pub fn forget_signing_key(&self) {
+        *self.own_signing_key.lock() = None;
+    }
+
+    /// The parsed private half of the device's own key whose public half is
+    /// `public_der`, unsealed once and kept while the user stays logged in.
+    fn own_private_key(&self, public_der: &[u8]) -> Result<Arc<LoadedKey>> {
+        if let Some((der, key)) = self.own_signing_key.lock().as_ref() {
+            if der == public_der {
+                return Ok(key.clone());
+            }
+        }
+        let (stored_public, sealed) = self
+            .database
+            .signing_key()?
+            .ok_or_else(|| Error::DeviceError("the blob signing key was replaced".into()))?;
+        if stored_public != public_der {
+            return Err(Error::DeviceError(
+                "the blob signing key was replaced".into(),
+            ));
+        }
+        let plain = pins::open_material(&self.require_token_key()?, &sealed, SIGNING_KEY_AAD)?;
+        let key = Arc::new(LoadedKey {
+            key_type: CKK_RSA,
+            material: KeyMaterial::Private(crypto::private_from_der(&plain)?),
+        });
+        *self.own_signing_key.lock() = Some((stored_public, key.clone()));
+        Ok(key)
+    }
+}
+
+/// The blob-signing key: the token's RSA private key whose `CKA_ID` is
+/// `key_id`, or the device's own key when `key_id` is `None`.
+pub fn blob_signing_key(
+    inner: &Arc<Inner>,
+    key_id: Option<&str>,
+) -> Result<Arc<dyn BlobSigningKey>> {
+    match key_id {
+        Some(id) => configured_key(inner, id),
+        None => own_key(inner),
+    }
+}
+
+fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey>> {
+    let row = inner
+        .token_rows()?
+        .into_iter()
+        .find(|row| {
+            class_and_type(&row.attributes) == (CKO_PRIVATE_KEY, Some(CKK_RSA))
+                && row.attributes.get(CKA_ID) == Some(id.as_bytes())
+        })
+        .ok_or_else(|| {
+            Error::DeviceError(format!(
+                "no RSA private key with CKA_ID \"{id}\" for blob signing"
+            ))
+        })?;
+    let public_der = row
+        .attributes
+        .get(CKA_PUBLIC_KEY_INFO)
+        .filter(|der| !der.is_empty())
+        .ok_or_else(|| Error::DeviceError(format!("signing key \"{id}\" has no public key info")))?
+        .to_vec();
+    Ok(Arc::new(ConfiguredKey {
+        inner: inner.clone(),
+        handle: row.handle,
+        key_id: key_id_of(&public_der),
+        public_der,
+    }))
+}
+
+fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
+    let (public_der, _) = match inner.database.signing_key()? {
+        Some(stored) => stored,
+        None => {
+            if !inner.user_logged_in() {
+                return Err(Error::UserNotLoggedIn);
+            }
+            let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
+            let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
+            let sealed = pins::seal_material(
+                &inner.sealing_key()?,
+                &crypto::private_to_der(&private)?,
+                SIGNING_KEY_AAD,
+            )?;
+            // Another process may have stored its key first; everyone uses the stored one.
+            inner.database.store_signing_key(&public_der, &sealed)?
+        }
+    };
+    Ok(Arc::new(OwnKey {
+        inner: inner.clone(),
+        key_id: key_id_of(&public_der),
+        public_der,
+    }))
+}

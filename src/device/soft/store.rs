@@ -1,0 +1,472 @@
+//! Where objects live: token objects in the database, session objects in
+//! memory, and a cache of parsed keys so an operation never decrypts or
+//! parses key material twice.
+//!
+//! The cache is keyed by handle and tagged with the row's version. Object
+//! functions read the row first and drop a stale cache entry; the operation
+//! path (`*_init`) trusts a cached entry, so a change made by another
+//! process is seen by operations after the next find or lookup here.
+
+use super::crypto::{self, KeyMaterial, LoadedKey};
+use super::database::{Database, ObjectRow, MAX_TOKEN_HANDLE};
+use super::objects::class_and_type;
+use super::pins::{self, TokenKey};
+use super::SoftOptions;
+use crate::device::UserType;
+use crate::error::{Error, Result};
+use crate::object::{Access, Attributes, Handle, Template};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// First session-object handle; token objects stay below it.
+pub const FIRST_SESSION_HANDLE: Handle = 0x8000_0000;
+/// Session-object handles stay below the certificate range.
+const LAST_SESSION_HANDLE: Handle = crate::object::FIRST_CERTIFICATE_HANDLE - 1;
+
+/// One object with, once loaded, its parsed key.
+pub struct Entry {
+    /// The object handle.
+    pub handle: Handle,
+    /// The database row version (0 for session objects).
+    pub version: i64,
+    /// Every attribute but the sensitive ones.
+    pub attributes: Attributes,
+    /// Material sealed under the token key (token private and secret keys).
+    pub sealed: Option<Vec<u8>>,
+    /// The parsed key, when loaded (always, for session keys).
+    pub key: Option<Arc<LoadedKey>>,
+}
+
+impl Entry {
+    /// `CKA_TOKEN`.
+    pub fn is_token(&self) -> bool {
+        self.handle <= MAX_TOKEN_HANDLE
+    }
+    /// `CKA_PRIVATE`.
+    pub fn is_private(&self) -> bool {
+        self.attributes.bool_or(CKA_PRIVATE, true)
+    }
+}
+
+struct SessionObject {
+    owner: CK_SESSION_HANDLE,
+    entry: Arc<Entry>,
+}
+
+/// A new object: its attributes and, for keys, its material.
+pub struct NewObject {
+    /// The attributes to store (`CKA_TOKEN` decides where).
+    pub attributes: Attributes,
+    /// The key material, for keys.
+    pub key: Option<Arc<LoadedKey>>,
+}
+
+/// The device's state shared by everything in this module.
+pub struct Inner {
+    /// The options the device was opened with.
+    pub options: SoftOptions,
+    /// The token database.
+    pub database: Database,
+    /// The unlocked token key while someone is logged in.
+    pub token_key: RwLock<Option<TokenKey>>,
+    /// Who is logged in in this process.
+    pub logged_in: Mutex<Option<UserType>>,
+    session_objects: RwLock<BTreeMap<Handle, SessionObject>>,
+    next_session_handle: Mutex<Handle>,
+    cache: RwLock<HashMap<Handle, Arc<Entry>>>,
+    /// The parsed private half of the device's own blob-signing key, with its public half.
+    pub own_signing_key: Mutex<Option<(Vec<u8>, Arc<LoadedKey>)>>,
+}
+
+impl Inner {
+    /// State over an open database, nobody logged in.
+    pub fn new(options: SoftOptions, database: Database) -> Inner {
+        Inner {
+            options,
+            database,
+            token_key: RwLock::new(None),
+            logged_in: Mutex::new(None),
+            session_objects: RwLock::new(BTreeMap::new()),
+            next_session_handle: Mutex::new(FIRST_SESSION_HANDLE),
+            cache: RwLock::new(HashMap::new()),
+            own_signing_key: Mutex::new(None),
+        }
+    }
+
+    /// The token key, or `UserNotLoggedIn` when no one has unlocked it.
+    pub fn require_token_key(&self) -> Result<TokenKey> {
+        (*self.token_key.read()).ok_or(Error::UserNotLoggedIn)
+    }
+
+    /// The token key for sealing new material: the unlocked key, if it is
+    /// still the token's (another process may have re-initialised the token,
+    /// and material sealed under the old key would be lost to everyone else).
+    pub fn sealing_key(&self) -> Result<TokenKey> {
+        let token_key = self.require_token_key()?;
+        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
+            tracing::warn!("soft token: re-initialised by another process; log in again");
+            self.forget_keys();
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(token_key)
+    }
+
+    /// Forgets the token key and every parsed key it protected.
+    pub fn forget_keys(&self) {
+        *self.token_key.write() = None;
+        *self.logged_in.lock() = None;
+        self.cache.write().clear();
+        *self.own_signing_key.lock() = None;
+    }
+
+    /// Drops every session object and cache entry (token re-initialised).
+    pub fn forget_objects(&self) {
+        self.session_objects.write().clear();
+        self.cache.write().clear();
+    }
+
+    /// The object behind `handle` as the object functions see it: read
+    /// fresh from the database for token objects, `ObjectHandleInvalid` when
+    /// it does not exist or is private and the user is not logged in.
+    pub fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
+        let entry = if handle >= FIRST_SESSION_HANDLE {
+            self.session_objects
+                .read()
+                .get(&handle)
+                .map(|object| object.entry.clone())
+        } else {
+            match self.database.object(handle)? {
+                Some(row) => Some(self.refresh(row)),
+                None => {
+                    self.cache.write().remove(&handle);
+                    None
+                }
+            }
+        };
+        let entry = entry.ok_or(Error::ObjectHandleInvalid)?;
+        if entry.is_private() && !access.sees_private() {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(entry)
+    }
+
+    /// The cached entry for `row`, replaced when the row changed.
+    fn refresh(&self, row: ObjectRow) -> Arc<Entry> {
+        if let Some(cached) = self.cache.read().get(&row.handle) {
+            if cached.version == row.version {
+                return cached.clone();
+            }
+        }
+        let entry = Arc::new(Entry {
+            handle: row.handle,
+            version: row.version,
+            attributes: row.attributes,
+            sealed: row.sealed,
+            key: None,
+        });
+        self.cache.write().insert(row.handle, entry.clone());
+        entry
+    }
+
+    /// The key behind `handle` for an operation, parsed and ready. A cached
+    /// key is used without touching the database. Unknown handles are
+    /// `KeyHandleInvalid`; private keys need the user (`UserNotLoggedIn`).
+    pub fn key_entry(
+        &self,
+        access: &Access,
+        handle: Handle,
+    ) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+        let cached = if handle >= FIRST_SESSION_HANDLE {
+            self.session_objects
+                .read()
+                .get(&handle)
+                .map(|object| object.entry.clone())
+        } else {
+            self.cache
+                .read()
+                .get(&handle)
+                .filter(|entry| entry.key.is_some())
+                .cloned()
+        };
+        let entry = match cached {
+            Some(entry) => entry,
+            None => {
+                let row = self
+                    .database
+                    .object(handle)?
+                    .ok_or(Error::KeyHandleInvalid)?;
+                self.refresh(row)
+            }
+        };
+        let (class, _) = class_and_type(&entry.attributes);
+        if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
+            return Err(Error::KeyHandleInvalid);
+        }
+        if entry.is_private() && !access.sees_private() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let key = self.loaded_key(&entry)?;
+        Ok((entry, key))
+    }
+
+    /// Parses an entry's key once and keeps it in the cache.
+    pub fn loaded_key(&self, entry: &Arc<Entry>) -> Result<Arc<LoadedKey>> {
+        if let Some(key) = &entry.key {
+            return Ok(key.clone());
+        }
+        let (class, key_type) = class_and_type(&entry.attributes);
+        let key_type = key_type.ok_or(Error::KeyHandleInvalid)?;
+        let material = match class {
+            CKO_PUBLIC_KEY => {
+                let der = entry
+                    .attributes
+                    .get(CKA_PUBLIC_KEY_INFO)
+                    .unwrap_or_default();
+                KeyMaterial::Public(crypto::public_from_der(der)?)
+            }
+            CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
+                let sealed = entry
+                    .sealed
+                    .as_deref()
+                    .ok_or_else(|| Error::DeviceError("key without material".into()))?;
+                let unique_id = entry.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
+                let plain = pins::open_material(&self.require_token_key()?, sealed, unique_id)?;
+                if class == CKO_SECRET_KEY {
+                    KeyMaterial::Secret(plain)
+                } else {
+                    KeyMaterial::Private(crypto::private_from_der(&plain)?)
+                }
+            }
+            _ => return Err(Error::KeyHandleInvalid),
+        };
+        let key = Arc::new(LoadedKey { key_type, material });
+        if entry.is_token() {
+            let loaded = Arc::new(Entry {
+                handle: entry.handle,
+                version: entry.version,
+                attributes: entry.attributes.clone(),
+                sealed: entry.sealed.clone(),
+                key: Some(key.clone()),
+            });
+            let mut cache = self.cache.write();
+            // Keep a newer version another thread cached meanwhile.
+            if cache
+                .get(&entry.handle)
+                .is_none_or(|current| current.version <= entry.version)
+            {
+                cache.insert(entry.handle, loaded);
+            }
+        }
+        Ok(key)
+    }
+
+    /// Stores new objects, token ones in one transaction. Token objects
+    /// need a read/write session, private ones the user, and token keys
+    /// with material the token key to seal it.
+    pub fn insert(&self, access: &Access, objects: Vec<NewObject>) -> Result<Vec<Handle>> {
+        let mut rows = Vec::new();
+        for object in &objects {
+            let token = object.attributes.bool_or(CKA_TOKEN, false);
+            access.require_read_write(token)?;
+            if object.attributes.bool_or(CKA_PRIVATE, true) {
+                access.require_user()?;
+            }
+            if token {
+                rows.push(self.seal_object(object)?);
+            }
+        }
+        let refs: Vec<_> = rows
+            .iter()
+            .map(|(attributes, sealed)| (attributes, sealed.as_deref()))
+            .collect();
+        let mut token_handles = self.database.insert_objects(&refs)?.into_iter();
+        let mut sealed_values = rows.into_iter().map(|(_, sealed)| sealed);
+        let mut handles = Vec::with_capacity(objects.len());
+        for object in objects {
+            if object.attributes.bool_or(CKA_TOKEN, false) {
+                let handle = token_handles
+                    .next()
+                    .ok_or_else(|| Error::GeneralError("handle count".into()))?;
+                let sealed = sealed_values.next().flatten();
+                let entry = Entry {
+                    handle,
+                    version: 1,
+                    attributes: object.attributes,
+                    sealed,
+                    key: object.key,
+                };
+                self.cache.write().insert(handle, Arc::new(entry));
+                handles.push(handle);
+            } else {
+                handles.push(self.insert_session_object(access.session, object)?);
+            }
+        }
+        Ok(handles)
+    }
+
+    fn seal_object(&self, object: &NewObject) -> Result<(Attributes, Option<Vec<u8>>)> {
+        let plain = match object.key.as_deref().map(|key| &key.material) {
+            Some(KeyMaterial::Private(pkey)) => Some(crypto::private_to_der(pkey)?),
+            Some(KeyMaterial::Secret(value)) => Some(value.clone()),
+            Some(KeyMaterial::Public(_)) | None => None,
+        };
+        let sealed = match plain {
+            Some(plain) => {
+                let unique_id = object.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
+                Some(pins::seal_material(
+                    &self.sealing_key()?,
+                    &plain,
+                    unique_id,
+                )?)
+            }
+            None => None,
+        };
+        Ok((object.attributes.clone(), sealed))
+    }
+
+    fn insert_session_object(&self, owner: CK_SESSION_HANDLE, object: NewObject) -> Result<Handle> {
+        let mut objects = self.session_objects.write();
+        let mut next = self.next_session_handle.lock();
+        // Handles are not reused while the process lives, unless the range wraps.
+        let mut handle = *next;
+        while objects.contains_key(&handle) {
+            handle = if handle >= LAST_SESSION_HANDLE {
+                FIRST_SESSION_HANDLE
+            } else {
+                handle + 1
+            };
+            if handle == *next {
+                return Err(Error::DeviceMemory("session object handles exhausted"));
+            }
+        }
+        *next = if handle >= LAST_SESSION_HANDLE {
+            FIRST_SESSION_HANDLE
+        } else {
+            handle + 1
+        };
+        let entry = Entry {
+            handle,
+            version: 0,
+            attributes: object.attributes,
+            sealed: None,
+            key: object.key,
+        };
+        objects.insert(
+            handle,
+            SessionObject {
+                owner,
+                entry: Arc::new(entry),
+            },
+        );
+        Ok(handle)
+    }
+
+    /// Replaces an object's attributes (material unchanged).
+    pub fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
+        if !entry.is_token() {
+            let mut objects = self.session_objects.write();
+            let object = objects
+                .get_mut(&entry.handle)
+                .ok_or(Error::ObjectHandleInvalid)?;
+            let key = object.entry.key.clone();
+            object.entry = Arc::new(Entry {
+                handle: entry.handle,
+                version: 0,
+                attributes,
+                sealed: None,
+                key,
+            });
+            return Ok(());
+        }
+        match self
+            .database
+            .update_object(entry.handle, entry.version, &attributes)?
+        {
+            Some(version) => {
+                let updated = Entry {
+                    handle: entry.handle,
+                    version,
+                    attributes,
+                    sealed: entry.sealed.clone(),
+                    key: entry.key.clone(),
+                };
+                self.cache.write().insert(entry.handle, Arc::new(updated));
+                Ok(())
+            }
+            None => {
+                self.cache.write().remove(&entry.handle);
+                match self.database.object(entry.handle)? {
+                    None => Err(Error::ObjectHandleInvalid),
+                    Some(_) => Err(Error::FunctionFailed(
+                        "object changed by another process; try again".into(),
+                    )),
+                }
+            }
+        }
+    }
+
+    /// Destroys an object.
+    pub fn remove(&self, entry: &Entry) -> Result<()> {
+        if entry.is_token() {
+            self.cache.write().remove(&entry.handle);
+            if !self.database.delete_object(entry.handle)? {
+                return Err(Error::ObjectHandleInvalid);
+            }
+        } else if self.session_objects.write().remove(&entry.handle).is_none() {
+            return Err(Error::ObjectHandleInvalid);
+        }
+        Ok(())
+    }
+
+    /// Visible objects matching `template`: token objects in handle order,
+    /// then session objects. Reads every row so that objects created,
+    /// changed or destroyed by another process are seen, and drops cache
+    /// entries that went stale.
+    pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        let rows = self.database.objects()?;
+        let versions: HashMap<Handle, i64> =
+            rows.iter().map(|row| (row.handle, row.version)).collect();
+        self.cache
+            .write()
+            .retain(|handle, entry| versions.get(handle) == Some(&entry.version));
+        let visible = |attributes: &Attributes| {
+            access.sees_private() || !attributes.bool_or(CKA_PRIVATE, true)
+        };
+        let mut handles: Vec<Handle> = rows
+            .iter()
+            .filter(|row| visible(&row.attributes) && row.attributes.matches(template))
+            .map(|row| row.handle)
+            .collect();
+        handles.extend(
+            self.session_objects
+                .read()
+                .values()
+                .filter(|object| {
+                    visible(&object.entry.attributes) && object.entry.attributes.matches(template)
+                })
+                .map(|object| object.entry.handle),
+        );
+        Ok(handles)
+    }
+
+    /// Every token row, for searches the device makes for itself.
+    pub fn token_rows(&self) -> Result<Vec<ObjectRow>> {
+        self.database.objects()
+    }
+
+    /// Destroys the private session objects (at logout).
+    pub fn drop_private_session_objects(&self) {
+        self.session_objects
+            .write()
+            .retain(|_, object| !object.entry.is_private());
+    }
+
+    /// Destroys the session objects `session` owns.
+    pub fn close_session(&self, session: CK_SESSION_HANDLE) {
+        self.session_objects
+            .write()
+            .retain(|_, object| object.owner != session);
+    }
+}

@@ -1,0 +1,244 @@
+//! Attribute defaults, computed attributes and what may be revealed.
+
+use super::*;
+use crate::device::Mechanism;
+use crate::object::{encode_bool, encode_ulong, Attribute, AttributeResult};
+
+fn generated_aes(device: &SoftDevice, extra: &[Attribute]) -> Handle {
+    let mut template = vec![boolean(CKA_TOKEN, true), ulong(CKA_VALUE_LEN, 32)];
+    template.extend_from_slice(extra);
+    device
+        .generate_key(&user_rw(), &Mechanism::new(CKM_AES_KEY_GEN), &template)
+        .unwrap()
+}
+
+fn ec_pair(device: &SoftDevice) -> (Handle, Handle) {
+    let public = [
+        boolean(CKA_TOKEN, true),
+        bytes(CKA_EC_PARAMS, P256),
+        bytes(CKA_LABEL, b"pair"),
+    ];
+    let private = [boolean(CKA_TOKEN, true)];
+    device
+        .generate_key_pair(
+            &user_rw(),
+            &Mechanism::new(CKM_EC_KEY_PAIR_GEN),
+            &public,
+            &private,
+        )
+        .unwrap()
+}
+
+fn assert_attributes(
+    device: &SoftDevice,
+    handle: Handle,
+    expected: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+) {
+    for (kind, value) in expected {
+        assert_eq!(
+            &value_of(device, &user_rw(), handle, *kind),
+            value,
+            "attribute 0x{kind:x}"
+        );
+    }
+}
+
+#[test]
+fn a_generated_aes_key_has_the_documented_defaults() {
+    let (_dir, device) = logged_in();
+    let key = generated_aes(&device, &[]);
+    let t = || encode_bool(true);
+    let f = || encode_bool(false);
+    assert_attributes(
+        &device,
+        key,
+        &[
+            (CKA_CLASS, encode_ulong(CKO_SECRET_KEY)),
+            (CKA_KEY_TYPE, encode_ulong(CKK_AES)),
+            (CKA_VALUE_LEN, encode_ulong(32)),
+            (CKA_TOKEN, t()),
+            (CKA_PRIVATE, t()),
+            (CKA_MODIFIABLE, t()),
+            (CKA_COPYABLE, t()),
+            (CKA_DESTROYABLE, t()),
+            (CKA_LABEL, Vec::new()),
+            (CKA_ID, Vec::new()),
+            (CKA_START_DATE, Vec::new()),
+            (CKA_END_DATE, Vec::new()),
+            (CKA_SENSITIVE, t()),
+            (CKA_EXTRACTABLE, t()),
+            (CKA_ALWAYS_SENSITIVE, t()),
+            (CKA_NEVER_EXTRACTABLE, f()),
+            (CKA_LOCAL, t()),
+            (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_AES_KEY_GEN)),
+            (CKA_ENCRYPT, t()),
+            (CKA_DECRYPT, t()),
+            (CKA_SIGN, t()),
+            (CKA_VERIFY, t()),
+            (CKA_WRAP, t()),
+            (CKA_UNWRAP, t()),
+            (CKA_DERIVE, t()),
+            (CKA_ALLOWED_MECHANISMS, Vec::new()),
+        ],
+    );
+}
+
+#[test]
+fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
+    let (_dir, device) = logged_in();
+    let (public, private) = ec_pair(&device);
+    let t = || encode_bool(true);
+    let f = || encode_bool(false);
+    assert_attributes(
+        &device,
+        public,
+        &[
+            (CKA_CLASS, encode_ulong(CKO_PUBLIC_KEY)),
+            (CKA_PRIVATE, f()),
+            (CKA_VERIFY, t()),
+            (CKA_ENCRYPT, f()),
+            (CKA_LOCAL, t()),
+            (CKA_EC_PARAMS, P256.to_vec()),
+            (CKA_LABEL, b"pair".to_vec()),
+        ],
+    );
+    assert_attributes(
+        &device,
+        private,
+        &[
+            (CKA_CLASS, encode_ulong(CKO_PRIVATE_KEY)),
+            (CKA_PRIVATE, t()),
+            (CKA_SIGN, t()),
+            (CKA_DERIVE, t()),
+            (CKA_DECRYPT, f()),
+            (CKA_SENSITIVE, t()),
+            (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_EC_KEY_PAIR_GEN)),
+            (CKA_EC_PARAMS, P256.to_vec()),
+            (CKA_LABEL, b"pair".to_vec()),
+        ],
+    );
+    let point = value_of(&device, &user_rw(), public, CKA_EC_POINT);
+    assert_eq!(point[0], 0x04, "CKA_EC_POINT is a DER OCTET STRING");
+    assert_eq!(value_of(&device, &user_rw(), private, CKA_EC_POINT), point);
+    assert_eq!(
+        value_of(&device, &user_rw(), private, CKA_PUBLIC_KEY_INFO),
+        value_of(&device, &user_rw(), public, CKA_PUBLIC_KEY_INFO)
+    );
+}
+
+#[test]
+fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
+    let (_dir, device) = logged_in();
+    let key = device
+        .create_object(&user_rw(), &aes_template(&[3u8; 16], &[]))
+        .unwrap();
+    assert_attributes(
+        &device,
+        key,
+        &[
+            (CKA_LOCAL, encode_bool(false)),
+            (
+                CKA_KEY_GEN_MECHANISM,
+                encode_ulong(CK_UNAVAILABLE_INFORMATION),
+            ),
+            (CKA_ALWAYS_SENSITIVE, encode_bool(false)),
+            (CKA_VALUE_LEN, encode_ulong(16)),
+        ],
+    );
+}
+
+#[test]
+fn sensitive_and_unextractable_values_are_never_revealed() {
+    let (_dir, device) = logged_in();
+    let cases = [
+        (vec![], AttributeResult::Sensitive),
+        (
+            vec![
+                boolean(CKA_SENSITIVE, false),
+                boolean(CKA_EXTRACTABLE, false),
+            ],
+            AttributeResult::Sensitive,
+        ),
+        (
+            vec![boolean(CKA_SENSITIVE, false)],
+            AttributeResult::Value(vec![4u8; 16]),
+        ),
+    ];
+    for (extra, expected) in cases {
+        let key = device
+            .create_object(&user_rw(), &aes_template(&[4u8; 16], &extra))
+            .unwrap();
+        let result = device
+            .get_attributes(&user_rw(), key, &[CKA_VALUE])
+            .unwrap();
+        assert_eq!(result, vec![expected], "{extra:?}");
+    }
+}
+
+#[test]
+fn private_key_components_are_sensitive_and_unknown_attributes_invalid() {
+    let (_dir, device) = logged_in();
+    let (public, private) = ec_pair(&device);
+    let results = device
+        .get_attributes(
+            &user_rw(),
+            private,
+            &[CKA_VALUE, CKA_LABEL, CKA_MODULUS, 0x7777],
+        )
+        .unwrap();
+    assert_eq!(
+        results,
+        vec![
+            AttributeResult::Sensitive,
+            AttributeResult::Value(b"pair".to_vec()),
+            AttributeResult::Invalid,
+            AttributeResult::Invalid
+        ]
+    );
+    assert_eq!(
+        device
+            .get_attributes(&user_rw(), public, &[CKA_SIGN])
+            .unwrap(),
+        vec![AttributeResult::Invalid]
+    );
+}
+
+#[test]
+fn both_halves_of_an_rsa_pair_describe_the_public_key() {
+    let (_dir, device) = logged_in();
+    let (public, private) = rsa_pair(&device, b"rsa");
+    for kind in [
+        CKA_MODULUS,
+        CKA_MODULUS_BITS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_PUBLIC_KEY_INFO,
+        CKA_ID,
+    ] {
+        assert_eq!(
+            value_of(&device, &user_rw(), public, kind),
+            value_of(&device, &user_rw(), private, kind),
+            "0x{kind:x}"
+        );
+    }
+    assert_eq!(
+        value_of(&device, &user_rw(), private, CKA_MODULUS_BITS),
+        encode_ulong(2048)
+    );
+    assert_eq!(
+        value_of(&device, &user_rw(), public, CKA_PUBLIC_EXPONENT),
+        vec![1, 0, 1]
+    );
+    let hidden = [
+        CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,
+        CKA_PRIME_2,
+        CKA_EXPONENT_1,
+        CKA_EXPONENT_2,
+        CKA_COEFFICIENT,
+    ];
+    let results = device.get_attributes(&user_rw(), private, &hidden).unwrap();
+    assert!(
+        results.iter().all(|r| *r == AttributeResult::Sensitive),
+        "{results:?}"
+    );
+}

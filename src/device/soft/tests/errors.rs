@@ -1,0 +1,400 @@
+//! The error codes of object creation, generation and modification,
+//! table-driven, and the changes `C_SetAttributeValue` accepts.
+
+use super::*;
+use crate::device::Mechanism;
+use crate::object::{encode_bool, Attribute, AttributeResult};
+
+/// A key-pair generation case: name, mechanism, public and private templates, expected code.
+type PairCase = (
+    &'static str,
+    Mechanism,
+    Vec<Attribute>,
+    Vec<Attribute>,
+    CK_RV,
+);
+
+#[test]
+fn create_object_errors_follow_the_specification() {
+    let (_dir, device) = logged_in();
+    let aes = |extra: &[Attribute]| aes_template(&[1u8; 16], extra);
+    let without = |kind: CK_ATTRIBUTE_TYPE| {
+        aes(&[])
+            .into_iter()
+            .filter(|a| a.kind != kind)
+            .collect::<Vec<_>>()
+    };
+    let cases: Vec<(&str, Access, Vec<Attribute>, CK_RV)> = vec![
+        (
+            "no class",
+            user_rw(),
+            without(CKA_CLASS),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "no key type",
+            user_rw(),
+            without(CKA_KEY_TYPE),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "no value",
+            user_rw(),
+            without(CKA_VALUE),
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "modulus on AES",
+            user_rw(),
+            aes(&[bytes(CKA_MODULUS, &[1])]),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "unknown attribute",
+            user_rw(),
+            aes(&[bytes(0x7777, &[1])]),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "key type on data",
+            user_rw(),
+            [data_template("d"), vec![ulong(CKA_KEY_TYPE, CKK_AES)]].concat(),
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "two-byte bool",
+            user_rw(),
+            aes(&[bytes(CKA_SENSITIVE, &[1, 1])]),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "bad date",
+            user_rw(),
+            aes(&[bytes(CKA_START_DATE, b"2025-1-1")]),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "short AES value",
+            user_rw(),
+            aes_template(&[1u8; 15], &[]),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "certificate class",
+            user_rw(),
+            vec![ulong(CKA_CLASS, CKO_CERTIFICATE)],
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "unknown key type",
+            user_rw(),
+            vec![
+                ulong(CKA_CLASS, CKO_SECRET_KEY),
+                ulong(CKA_KEY_TYPE, CKK_DES3),
+            ],
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CKA_LOCAL",
+            user_rw(),
+            aes(&[boolean(CKA_LOCAL, true)]),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "CKA_ALWAYS_SENSITIVE",
+            user_rw(),
+            aes(&[boolean(CKA_ALWAYS_SENSITIVE, true)]),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "CKA_NEVER_EXTRACTABLE",
+            user_rw(),
+            aes(&[boolean(CKA_NEVER_EXTRACTABLE, true)]),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "CKA_KEY_GEN_MECHANISM",
+            user_rw(),
+            aes(&[ulong(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN)]),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "CKA_VALUE_LEN on create",
+            user_rw(),
+            aes(&[ulong(CKA_VALUE_LEN, 16)]),
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "conflicting duplicate",
+            user_rw(),
+            aes(&[boolean(CKA_TOKEN, false)]),
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "token object, read-only session",
+            user_ro(),
+            aes(&[]),
+            CKR_SESSION_READ_ONLY,
+        ),
+        (
+            "private object, no login",
+            public_rw(),
+            aes(&[]),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+    ];
+    for (name, access, template, expected) in cases {
+        let result = device.create_object(&access, &template);
+        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    }
+    assert_eq!(
+        device.find_objects(&user_rw(), &[]).unwrap(),
+        Vec::<Handle>::new(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn generation_errors_follow_the_specification() {
+    let (_dir, device) = logged_in();
+    let aes = Mechanism::new(CKM_AES_KEY_GEN);
+    let ec = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    let rsa = Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    let secret_cases: Vec<(&str, Mechanism, Vec<Attribute>, CK_RV)> = vec![
+        (
+            "no CKA_VALUE_LEN",
+            aes.clone(),
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "17-byte AES",
+            aes.clone(),
+            vec![ulong(CKA_VALUE_LEN, 17)],
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "CKA_LOCAL",
+            aes.clone(),
+            vec![ulong(CKA_VALUE_LEN, 16), boolean(CKA_LOCAL, true)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "CKA_VALUE",
+            aes.clone(),
+            vec![ulong(CKA_VALUE_LEN, 16), bytes(CKA_VALUE, &[0; 16])],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "wrong class",
+            aes.clone(),
+            vec![ulong(CKA_VALUE_LEN, 16), ulong(CKA_CLASS, CKO_DATA)],
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "wrong key type",
+            aes.clone(),
+            vec![
+                ulong(CKA_VALUE_LEN, 16),
+                ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+            ],
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "pair mechanism",
+            ec.clone(),
+            vec![ulong(CKA_VALUE_LEN, 16)],
+            CKR_MECHANISM_INVALID,
+        ),
+    ];
+    for (name, mechanism, template, expected) in secret_cases {
+        let result = device.generate_key(&user_rw(), &mechanism, &template);
+        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    }
+    let pair_cases: Vec<PairCase> = vec![
+        (
+            "no CKA_MODULUS_BITS",
+            rsa.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "CKA_MODULUS given",
+            rsa.clone(),
+            vec![ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_MODULUS, &[1])],
+            vec![],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "no CKA_EC_PARAMS",
+            ec.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "EC_PARAMS on private",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "public class in private template",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![ulong(CKA_CLASS, CKO_PUBLIC_KEY)],
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "secret mechanism",
+            aes.clone(),
+            vec![],
+            vec![],
+            CKR_MECHANISM_INVALID,
+        ),
+    ];
+    for (name, mechanism, public, private, expected) in pair_cases {
+        let result = device.generate_key_pair(&user_rw(), &mechanism, &public, &private);
+        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    }
+    assert_eq!(
+        device.find_objects(&user_rw(), &[]).unwrap(),
+        Vec::<Handle>::new(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn set_attributes_errors_follow_the_specification_and_change_nothing() {
+    let (_dir, device) = logged_in();
+    let key = device
+        .create_object(
+            &user_rw(),
+            &aes_template(&[2u8; 16], &[boolean(CKA_EXTRACTABLE, false)]),
+        )
+        .unwrap();
+    let label = || bytes(CKA_LABEL, b"changed");
+    let cases: Vec<(&str, Access, Vec<Attribute>, CK_RV)> = vec![
+        (
+            "class",
+            user_rw(),
+            vec![label(), ulong(CKA_CLASS, CKO_DATA)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "value length",
+            user_rw(),
+            vec![label(), ulong(CKA_VALUE_LEN, 32)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "sensitive back to false",
+            user_rw(),
+            vec![label(), boolean(CKA_SENSITIVE, false)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "extractable back to true",
+            user_rw(),
+            vec![label(), boolean(CKA_EXTRACTABLE, true)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "token",
+            user_rw(),
+            vec![label(), boolean(CKA_TOKEN, false)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "local",
+            user_rw(),
+            vec![label(), boolean(CKA_LOCAL, true)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "unknown",
+            user_rw(),
+            vec![label(), bytes(0x7777, b"x")],
+            CKR_ATTRIBUTE_TYPE_INVALID,
+        ),
+        (
+            "malformed",
+            user_rw(),
+            vec![label(), bytes(CKA_SIGN, &[])],
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        ),
+        (
+            "read-only session",
+            user_ro(),
+            vec![label()],
+            CKR_SESSION_READ_ONLY,
+        ),
+        (
+            "invisible",
+            public_rw(),
+            vec![label()],
+            CKR_OBJECT_HANDLE_INVALID,
+        ),
+    ];
+    for (name, access, template, expected) in cases {
+        let result = device.set_attributes(&access, key, &template);
+        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    }
+    assert_eq!(
+        value_of(&device, &user_rw(), key, CKA_LABEL),
+        Vec::<u8>::new()
+    );
+}
+
+#[test]
+fn set_attributes_changes_what_may_change() {
+    let (_dir, device) = logged_in();
+    let key = device
+        .create_object(
+            &user_rw(),
+            &aes_template(&[2u8; 16], &[boolean(CKA_SENSITIVE, false)]),
+        )
+        .unwrap();
+    let changes = [
+        bytes(CKA_LABEL, b"new label"),
+        bytes(CKA_ID, b"\x01\x02"),
+        boolean(CKA_ENCRYPT, false),
+        bytes(CKA_END_DATE, b"20301231"),
+        boolean(CKA_SENSITIVE, true),
+        boolean(CKA_EXTRACTABLE, false),
+    ];
+    device.set_attributes(&user_rw(), key, &changes).unwrap();
+    for change in &changes {
+        assert_eq!(
+            value_of(&device, &user_rw(), key, change.kind),
+            change.value,
+            "0x{:x}",
+            change.kind
+        );
+    }
+    assert_eq!(
+        device
+            .get_attributes(&user_rw(), key, &[CKA_VALUE])
+            .unwrap(),
+        vec![AttributeResult::Sensitive]
+    );
+    assert_eq!(
+        value_of(&device, &user_rw(), key, CKA_ALWAYS_SENSITIVE),
+        encode_bool(false)
+    );
+}
+
+#[test]
+fn an_unmodifiable_object_refuses_every_change() {
+    let (_dir, device) = logged_in();
+    let handle = device
+        .create_object(
+            &user_rw(),
+            &[data_template("fixed"), vec![boolean(CKA_MODIFIABLE, false)]].concat(),
+        )
+        .unwrap();
+    let result = device.set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"other")]);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_ACTION_PROHIBITED));
+}

@@ -1,0 +1,162 @@
+//! Tests of the software device through the `Device` trait, on temporary
+//! token directories, with a low PBKDF2 iteration count.
+
+mod at_rest;
+mod attributes;
+mod errors;
+mod objects;
+mod operations;
+mod sharing;
+mod signing;
+mod token;
+
+use super::{SoftDevice, SoftOptions};
+use crate::device::{Device, UserType};
+use crate::object::{Access, Attribute, Handle};
+use cryptoki_sys::*;
+use std::path::Path;
+use tempfile::TempDir;
+
+pub const SO_PIN: &[u8] = b"so-secret";
+/// The Azure form of a user PIN.
+pub const USER_PIN: &[u8] = b"cu1:user1234";
+/// Consecutive failures before a PIN locks, in these tests.
+pub const MAX_FAILURES: u32 = 3;
+
+/// A P-256 `CKA_EC_PARAMS` (the OID 1.2.840.10045.3.1.7).
+pub const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+/// The Ed25519 `CKA_EC_PARAMS` (OID 1.3.101.112).
+pub const ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
+
+pub fn options(dir: &Path) -> SoftOptions {
+    SoftOptions {
+        token_dir: dir.to_path_buf(),
+        max_pin_failures: MAX_FAILURES,
+        kdf_iterations: 1000,
+    }
+}
+
+/// A device on `dir`, opened as is.
+pub fn open(dir: &Path) -> SoftDevice {
+    SoftDevice::open(options(dir)).expect("open")
+}
+
+/// A new token: initialised, user PIN set, nobody logged in.
+pub fn initialized() -> (TempDir, SoftDevice) {
+    let dir = TempDir::new().expect("tempdir");
+    let device = open(dir.path());
+    device.init_token(SO_PIN, "test token").expect("init_token");
+    device
+        .login(UserType::SecurityOfficer, SO_PIN)
+        .expect("so login");
+    device.init_pin(USER_PIN).expect("init_pin");
+    device.logout();
+    (dir, device)
+}
+
+/// A new token with the user logged in.
+pub fn logged_in() -> (TempDir, SoftDevice) {
+    let (dir, device) = initialized();
+    device.login(UserType::User, USER_PIN).expect("user login");
+    (dir, device)
+}
+
+/// The user in a read/write session 1.
+pub fn user_rw() -> Access {
+    Access {
+        user: true,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
+}
+
+/// The user in a read-only session 1.
+pub fn user_ro() -> Access {
+    Access {
+        user: true,
+        so: false,
+        read_write: false,
+        session: 1,
+    }
+}
+
+/// Nobody logged in, read/write session 1.
+pub fn public_rw() -> Access {
+    Access {
+        user: false,
+        so: false,
+        read_write: true,
+        session: 1,
+    }
+}
+
+pub fn ulong(kind: CK_ATTRIBUTE_TYPE, value: CK_ULONG) -> Attribute {
+    Attribute::from_ulong(kind, value)
+}
+
+pub fn boolean(kind: CK_ATTRIBUTE_TYPE, value: bool) -> Attribute {
+    Attribute::from_bool(kind, value)
+}
+
+pub fn bytes(kind: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attribute {
+    Attribute::new(kind, value.to_vec())
+}
+
+/// A token AES-256 key with `value`, plus `extra` attributes.
+pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
+    let mut template = vec![
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_AES),
+        boolean(CKA_TOKEN, true),
+        bytes(CKA_VALUE, value),
+    ];
+    template.extend_from_slice(extra);
+    template
+}
+
+/// A public token data object labelled `label`.
+pub fn data_template(label: &str) -> Vec<Attribute> {
+    vec![
+        ulong(CKA_CLASS, CKO_DATA),
+        boolean(CKA_TOKEN, true),
+        boolean(CKA_PRIVATE, false),
+        bytes(CKA_LABEL, label.as_bytes()),
+        bytes(CKA_VALUE, b"payload"),
+    ]
+}
+
+/// One attribute's value, panicking with the result when it is not a value.
+pub fn value_of(
+    device: &SoftDevice,
+    access: &Access,
+    handle: Handle,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> Vec<u8> {
+    match device
+        .get_attributes(access, handle, &[kind])
+        .expect("get_attributes")
+        .pop()
+    {
+        Some(crate::object::AttributeResult::Value(value)) => value,
+        other => panic!("attribute 0x{kind:x}: {other:?}"),
+    }
+}
+
+/// Generates an RSA-2048 token key pair with `id`; returns (public, private).
+pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
+    let public = [
+        boolean(CKA_TOKEN, true),
+        ulong(CKA_MODULUS_BITS, 2048),
+        bytes(CKA_ID, id),
+    ];
+    let private = [boolean(CKA_TOKEN, true), bytes(CKA_ID, id)];
+    device
+        .generate_key_pair(
+            &user_rw(),
+            &crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
+            &public,
+            &private,
+        )
+        .expect("generate RSA pair")
+}

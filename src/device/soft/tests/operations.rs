@@ -1,0 +1,374 @@
+//! Operations with stored keys: the object-level checks before the math,
+//! wrapping, unwrapping and derivation.
+
+use super::*;
+use crate::device::{Mechanism, MechanismParameter};
+use crate::object::Attribute;
+
+fn ec_pair(device: &SoftDevice, private_extra: &[Attribute]) -> (Handle, Handle) {
+    let public = [boolean(CKA_TOKEN, true), bytes(CKA_EC_PARAMS, P256)];
+    let mut private = vec![boolean(CKA_TOKEN, true)];
+    private.extend_from_slice(private_extra);
+    device
+        .generate_key_pair(
+            &user_rw(),
+            &Mechanism::new(CKM_EC_KEY_PAIR_GEN),
+            &public,
+            &private,
+        )
+        .unwrap()
+}
+
+fn aes_key(device: &SoftDevice, value: &[u8], extra: &[Attribute]) -> Handle {
+    device
+        .create_object(&user_rw(), &aes_template(value, extra))
+        .unwrap()
+}
+
+fn ecdsa() -> Mechanism {
+    Mechanism::new(CKM_ECDSA_SHA256)
+}
+
+#[test]
+fn a_generated_ec_key_signs_and_its_public_half_verifies() {
+    let (_dir, device) = logged_in();
+    let (public, private) = ec_pair(&device, &[]);
+    let signature = device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"hello")
+        .unwrap();
+    let mut verify = device.verify_init(&public_rw(), &ecdsa(), public).unwrap();
+    verify.verify(b"hello", &signature).unwrap();
+    let mut verify = device.verify_init(&public_rw(), &ecdsa(), public).unwrap();
+    assert_eq!(
+        verify.verify(b"other", &signature).map_err(|e| e.rv()),
+        Err(CKR_SIGNATURE_INVALID)
+    );
+}
+
+#[test]
+fn an_ed25519_pair_signs_and_verifies() {
+    let (_dir, device) = logged_in();
+    let public = [bytes(CKA_EC_PARAMS, ED25519)];
+    let (public, private) = device
+        .generate_key_pair(
+            &user_rw(),
+            &Mechanism::new(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+            &public,
+            &[],
+        )
+        .unwrap();
+    let eddsa = Mechanism::new(CKM_EDDSA);
+    let signature = device
+        .sign_init(&user_rw(), &eddsa, private)
+        .unwrap()
+        .sign(b"m")
+        .unwrap();
+    device
+        .verify_init(&user_rw(), &eddsa, public)
+        .unwrap()
+        .verify(b"m", &signature)
+        .unwrap();
+}
+
+#[test]
+fn operation_init_checks_usage_flags_allowed_mechanisms_login_and_handles() {
+    let (_dir, device) = logged_in();
+    let (public, no_sign) = ec_pair(&device, &[boolean(CKA_SIGN, false)]);
+    let allowed = crate::object::encode_ulong(CKM_ECDSA);
+    let (_, only_raw) = ec_pair(&device, &[bytes(CKA_ALLOWED_MECHANISMS, &allowed)]);
+    let aes = aes_key(&device, &[1u8; 16], &[boolean(CKA_ENCRYPT, false)]);
+    let cbc = Mechanism {
+        kind: CKM_AES_CBC_PAD,
+        parameter: MechanismParameter::Raw(vec![0; 16]),
+    };
+    let cases: Vec<(&str, Result<(), crate::error::Error>, CK_RV)> = vec![
+        (
+            "CKA_SIGN false",
+            device.sign_init(&user_rw(), &ecdsa(), no_sign).map(drop),
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+        ),
+        (
+            "not an allowed mechanism",
+            device.sign_init(&user_rw(), &ecdsa(), only_raw).map(drop),
+            CKR_MECHANISM_INVALID,
+        ),
+        (
+            "CKA_ENCRYPT false",
+            device.encrypt_init(&user_rw(), &cbc, aes).map(drop),
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+        ),
+        (
+            "private key, no login",
+            device.sign_init(&public_rw(), &ecdsa(), only_raw).map(drop),
+            CKR_USER_NOT_LOGGED_IN,
+        ),
+        (
+            "public key cannot sign",
+            device.sign_init(&user_rw(), &ecdsa(), public).map(drop),
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+        ),
+        (
+            "unknown handle",
+            device.sign_init(&user_rw(), &ecdsa(), 4242).map(drop),
+            CKR_KEY_HANDLE_INVALID,
+        ),
+        (
+            "session handle",
+            device
+                .sign_init(&user_rw(), &ecdsa(), 0x8000_1234)
+                .map(drop),
+            CKR_KEY_HANDLE_INVALID,
+        ),
+    ];
+    for (name, result, expected) in cases {
+        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    }
+}
+
+#[test]
+fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
+    let (dir, device) = logged_in();
+    let (_, private) = ec_pair(&device, &[]);
+    device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
+    let other = open(dir.path());
+    other.login(UserType::User, USER_PIN).unwrap();
+    other.destroy_object(&user_rw(), private).unwrap();
+    device.find_objects(&user_rw(), &[]).unwrap();
+    let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_KEY_HANDLE_INVALID));
+}
+
+#[test]
+fn a_key_made_by_another_instance_is_usable_here() {
+    let (dir, device) = logged_in();
+    let other = open(dir.path());
+    other.login(UserType::User, USER_PIN).unwrap();
+    let (public, private) = ec_pair(&other, &[]);
+    let signature = device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"x")
+        .unwrap();
+    other
+        .verify_init(&user_rw(), &ecdsa(), public)
+        .unwrap()
+        .verify(b"x", &signature)
+        .unwrap();
+}
+
+#[test]
+fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
+    let (_dir, device) = logged_in();
+    let wrapping = aes_key(&device, &[8u8; 32], &[]);
+    let target = aes_key(&device, &[9u8; 24], &[]);
+    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
+    let wrapped = device
+        .wrap_key(&user_rw(), &mechanism, wrapping, target)
+        .unwrap();
+    let template = [
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_AES),
+        boolean(CKA_SENSITIVE, false),
+    ];
+    let unwrapped = device
+        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
+        .unwrap();
+    assert_eq!(
+        value_of(&device, &user_rw(), unwrapped, CKA_VALUE),
+        vec![9u8; 24]
+    );
+    assert_eq!(
+        value_of(&device, &user_rw(), unwrapped, CKA_VALUE_LEN),
+        crate::object::encode_ulong(24)
+    );
+    assert_eq!(
+        value_of(&device, &user_rw(), unwrapped, CKA_LOCAL),
+        vec![CK_FALSE]
+    );
+}
+
+#[test]
+fn a_private_key_wraps_as_pkcs8_and_unwraps_into_a_working_key() {
+    let (_dir, device) = logged_in();
+    let wrapping = aes_key(&device, &[8u8; 32], &[]);
+    let (public, private) = ec_pair(&device, &[]);
+    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
+    let wrapped = device
+        .wrap_key(&user_rw(), &mechanism, wrapping, private)
+        .unwrap();
+    let template = [
+        ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+        ulong(CKA_KEY_TYPE, CKK_EC),
+    ];
+    let unwrapped = device
+        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
+        .unwrap();
+    let signature = device
+        .sign_init(&user_rw(), &ecdsa(), unwrapped)
+        .unwrap()
+        .sign(b"w")
+        .unwrap();
+    device
+        .verify_init(&user_rw(), &ecdsa(), public)
+        .unwrap()
+        .verify(b"w", &signature)
+        .unwrap();
+}
+
+#[test]
+fn wrap_and_unwrap_errors_name_the_right_key() {
+    let (_dir, device) = logged_in();
+    let wrapping = aes_key(&device, &[8u8; 32], &[]);
+    let no_wrap = aes_key(
+        &device,
+        &[8u8; 32],
+        &[boolean(CKA_WRAP, false), boolean(CKA_UNWRAP, false)],
+    );
+    let unextractable = aes_key(&device, &[7u8; 16], &[boolean(CKA_EXTRACTABLE, false)]);
+    let target = aes_key(&device, &[6u8; 16], &[]);
+    let data = device
+        .create_object(&user_rw(), &data_template("d"))
+        .unwrap();
+    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
+    let template = [
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_AES),
+    ];
+    let wrap = |wrapping, key| {
+        device
+            .wrap_key(&user_rw(), &mechanism, wrapping, key)
+            .map(drop)
+            .map_err(|e| e.rv())
+    };
+    let unwrap = |key| {
+        device
+            .unwrap_key(&user_rw(), &mechanism, key, &[0u8; 40], &template)
+            .map(drop)
+            .map_err(|e| e.rv())
+    };
+    assert_eq!(wrap(4242, target), Err(CKR_WRAPPING_KEY_HANDLE_INVALID));
+    assert_eq!(wrap(wrapping, 4242), Err(CKR_KEY_HANDLE_INVALID));
+    assert_eq!(wrap(no_wrap, target), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+    assert_eq!(wrap(wrapping, unextractable), Err(CKR_KEY_UNEXTRACTABLE));
+    assert_eq!(wrap(wrapping, data), Err(CKR_KEY_NOT_WRAPPABLE));
+    assert_eq!(unwrap(4242), Err(CKR_UNWRAPPING_KEY_HANDLE_INVALID));
+    assert_eq!(unwrap(no_wrap), Err(CKR_KEY_FUNCTION_NOT_PERMITTED));
+}
+
+#[test]
+fn ecdh_derives_the_same_aes_key_on_both_sides() {
+    let (_dir, device) = logged_in();
+    let (alice_public, alice) = ec_pair(&device, &[]);
+    let (bob_public, bob) = ec_pair(&device, &[]);
+    let point_of = |public| value_of(&device, &user_rw(), public, CKA_EC_POINT);
+    let template = [
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_AES),
+        ulong(CKA_VALUE_LEN, 32),
+        boolean(CKA_SENSITIVE, false),
+    ];
+    let derive = |private, peer_point: Vec<u8>| {
+        let mechanism = Mechanism {
+            kind: CKM_ECDH1_DERIVE,
+            parameter: MechanismParameter::Ecdh {
+                kdf: CKD_NULL,
+                shared_data: Vec::new(),
+                public_data: peer_point,
+            },
+        };
+        let key = device
+            .derive_key(&user_rw(), &mechanism, private, &template)
+            .unwrap();
+        value_of(&device, &user_rw(), key, CKA_VALUE)
+    };
+    let from_alice = derive(alice, point_of(bob_public));
+    let from_bob = derive(bob, point_of(alice_public));
+    assert_eq!(from_alice.len(), 32);
+    assert_eq!(from_alice, from_bob);
+}
+
+#[test]
+fn ecdh_into_aes_needs_a_value_length() {
+    let (_dir, device) = logged_in();
+    let (public, private) = ec_pair(&device, &[]);
+    let mechanism = Mechanism {
+        kind: CKM_ECDH1_DERIVE,
+        parameter: MechanismParameter::Ecdh {
+            kdf: CKD_NULL,
+            shared_data: Vec::new(),
+            public_data: value_of(&device, &user_rw(), public, CKA_EC_POINT),
+        },
+    };
+    let template = [
+        ulong(CKA_CLASS, CKO_SECRET_KEY),
+        ulong(CKA_KEY_TYPE, CKK_AES),
+    ];
+    let result = device
+        .derive_key(&user_rw(), &mechanism, private, &template)
+        .map_err(|e| e.rv());
+    assert_eq!(result, Err(CKR_TEMPLATE_INCOMPLETE));
+}
+
+#[test]
+fn a_generated_generic_secret_computes_and_checks_an_hmac() {
+    let (_dir, device) = logged_in();
+    let template = [boolean(CKA_TOKEN, true), ulong(CKA_VALUE_LEN, 32)];
+    let mechanism = Mechanism::new(CKM_GENERIC_SECRET_KEY_GEN);
+    let key = device
+        .generate_key(&user_rw(), &mechanism, &template)
+        .unwrap();
+    let hmac = Mechanism::new(CKM_SHA256_HMAC);
+    let tag = device
+        .sign_init(&user_rw(), &hmac, key)
+        .unwrap()
+        .sign(b"data")
+        .unwrap();
+    assert_eq!(tag.len(), 32);
+    device
+        .verify_init(&user_rw(), &hmac, key)
+        .unwrap()
+        .verify(b"data", &tag)
+        .unwrap();
+}
+
+#[test]
+fn a_session_key_pair_works_until_its_session_closes() {
+    let (_dir, device) = logged_in();
+    let public = [bytes(CKA_EC_PARAMS, P256)];
+    let mechanism = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    let (public, private) = device
+        .generate_key_pair(&user_rw(), &mechanism, &public, &[])
+        .unwrap();
+    assert!(public >= 0x8000_0000 && private >= 0x8000_0000);
+    let signature = device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"s")
+        .unwrap();
+    device
+        .verify_init(&user_rw(), &ecdsa(), public)
+        .unwrap()
+        .verify(b"s", &signature)
+        .unwrap();
+    device.close_session(1);
+    let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_KEY_HANDLE_INVALID));
+}
+
+#[test]
+fn a_token_key_signs_again_after_logout_and_login() {
+    let (_dir, device) = logged_in();
+    let (_, private) = ec_pair(&device, &[]);
+    device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
+    device.logout();
+    let result = device.sign_init(&public_rw(), &ecdsa(), private).map(drop);
+    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
+    device.login(UserType::User, USER_PIN).unwrap();
+    device
+        .sign_init(&user_rw(), &ecdsa(), private)
+        .unwrap()
+        .sign(b"again")
+        .unwrap();
+}

@@ -1,0 +1,152 @@
+//! Token state and PINs (PKCS#11 3.0 §5.5 C_InitToken, §5.6 C_InitPIN,
+//! C_SetPIN, C_Login, C_Logout).
+//!
+//! Every check reads the token row afresh, so failures counted by another
+//! process sharing the token directory count here too, and a PIN locked
+//! anywhere is locked everywhere.
+
+use super::database::{PinOwner, TokenRow};
+use super::pins::{self, TokenKey};
+use super::store::Inner;
+use crate::device::{TokenStatus, UserType};
+use crate::error::{Error, Result};
+
+fn owner_of(user: UserType) -> PinOwner {
+    match user {
+        UserType::SecurityOfficer => PinOwner::SecurityOfficer,
+        UserType::User => PinOwner::User,
+    }
+}
+
+impl Inner {
+    /// `CK_TOKEN_INFO` as the token row says now.
+    pub fn token_status(&self) -> TokenStatus {
+        let row = match self.database.token() {
+            Ok(row) => row,
+            Err(error) => {
+                tracing::warn!("soft token: cannot read token state: {error}");
+                return TokenStatus {
+                    min_pin_len: pins::MIN_PIN_LEN,
+                    max_pin_len: pins::MAX_PIN_LEN,
+                    ..TokenStatus::default()
+                };
+            }
+        };
+        let max = self.options.max_pin_failures;
+        let flags = |failures: u32| {
+            (
+                failures > 0 && failures < max,
+                failures + 1 == max,
+                failures >= max,
+            )
+        };
+        let (user_pin_count_low, user_pin_final_try, user_pin_locked) = flags(row.user_failures);
+        let (so_pin_count_low, so_pin_final_try, so_pin_locked) = flags(row.so_failures);
+        TokenStatus {
+            label: row.label,
+            serial: row.serial,
+            initialized: row.initialized,
+            user_pin_initialized: row.user_pin.is_some(),
+            user_pin_count_low,
+            user_pin_final_try,
+            user_pin_locked,
+            so_pin_count_low,
+            so_pin_final_try,
+            so_pin_locked,
+            min_pin_len: pins::MIN_PIN_LEN,
+            max_pin_len: pins::MAX_PIN_LEN,
+        }
+    }
+
+    /// Checks `pin` for `owner` against the stored record, counting a
+    /// failure or resetting the counter, and returns the token key.
+    fn check_pin(&self, row: &TokenRow, owner: PinOwner, pin: &[u8]) -> Result<TokenKey> {
+        let (record, failures) = match owner {
+            PinOwner::SecurityOfficer => (&row.so_pin, row.so_failures),
+            PinOwner::User => (&row.user_pin, row.user_failures),
+        };
+        let record = record.as_deref().ok_or(match owner {
+            PinOwner::SecurityOfficer => Error::TokenNotRecognized,
+            PinOwner::User => Error::UserPinNotInitialized,
+        })?;
+        if failures >= self.options.max_pin_failures {
+            return Err(Error::PinLocked);
+        }
+        match pins::open_token_key(record, pin)? {
+            Some(token_key) => {
+                if failures > 0 {
+                    self.database.reset_pin_failures(owner)?;
+                }
+                Ok(token_key)
+            }
+            None => {
+                let failures = self.database.record_pin_failure(owner)?;
+                tracing::info!("soft token: wrong PIN ({failures} consecutive failures)");
+                Err(Error::PinIncorrect)
+            }
+        }
+    }
+
+    fn initialized_row(&self) -> Result<TokenRow> {
+        let row = self.database.token()?;
+        if !row.initialized {
+            return Err(Error::TokenNotRecognized);
+        }
+        Ok(row)
+    }
+
+    /// Initialises the token, or re-initialises it with the right SO PIN:
+    /// every object goes, the user PIN is cleared, a new token key replaces
+    /// the old one (so the device's blob-signing key is new too, and blobs
+    /// signed by the old one stop verifying).
+    pub fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
+        let row = self.database.token()?;
+        if row.initialized {
+            self.check_pin(&row, PinOwner::SecurityOfficer, so_pin)?;
+        } else {
+            pins::check_new_pin(so_pin)?;
+        }
+        let token_key = pins::new_token_key()?;
+        let so_record = pins::seal_token_key(&token_key, so_pin, self.options.kdf_iterations)?;
+        self.database
+            .initialize(label, &so_record, &pins::key_check(&token_key))?;
+        self.forget_keys();
+        self.forget_objects();
+        self.forget_signing_key();
+        Ok(())
+    }
+
+    /// Logs `user` in: opens the token key with the PIN.
+    pub fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
+        let row = self.initialized_row()?;
+        let token_key = self.check_pin(&row, owner_of(user), pin)?;
+        *self.token_key.write() = Some(token_key);
+        *self.logged_in.lock() = Some(user);
+        Ok(())
+    }
+
+    /// Sets the user PIN; the SO is logged in, so the token key is open.
+    pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
+        self.initialized_row()?;
+        pins::check_new_pin(pin)?;
+        let token_key = self.require_token_key()?;
+        let record = pins::seal_token_key(&token_key, pin, self.options.kdf_iterations)?;
+        self.database.set_pin_record(PinOwner::User, &record)
+    }
+
+    /// Changes `user`'s PIN after checking the old one (a wrong old PIN
+    /// counts as a failed login).
+    pub fn set_pin(&self, user: UserType, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+        let row = self.initialized_row()?;
+        let owner = owner_of(user);
+        let token_key = self.check_pin(&row, owner, old_pin)?;
+        pins::check_new_pin(new_pin)?;
+        let record = pins::seal_token_key(&token_key, new_pin, self.options.kdf_iterations)?;
+        self.database.set_pin_record(owner, &record)
+    }
+
+    /// Whether the normal user is logged in in this process.
+    pub fn user_logged_in(&self) -> bool {
+        *self.logged_in.lock() == Some(UserType::User)
+    }
+}

@@ -1,0 +1,471 @@
+//! The Azure blob store against Azurite, through the public Rust API.
+//!
+//! Needs `AZURITE_BLOB_URL` (e.g. `http://127.0.0.1:10000/devstoreaccount1`,
+//! printed by `.ci/azurite.sh start`). Without it each test prints that it
+//! skips, except under `CI`, where a missing service is a failure.
+//!
+//! Measurements (ignored by default):
+//! `cargo test --release --test azure_blob_store -- --ignored --nocapture azurite_bench`
+
+use azcloudhsm_pkcs11::certstore::azure::{
+    AzureBlobStore, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY,
+};
+use azcloudhsm_pkcs11::certstore::{BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
+use azcloudhsm_pkcs11::config::Config;
+use azcloudhsm_pkcs11::error::Error;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The Azurite account URL, or `None` (after saying so) when the test must skip.
+fn azurite_url() -> Option<String> {
+    match std::env::var("AZURITE_BLOB_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_string()),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("AZURITE_BLOB_URL is not set under CI: run `eval \"$(.ci/azurite.sh start)\"` before the tests")
+        }
+        _ => {
+            eprintln!("skipping: AZURITE_BLOB_URL is not set (see .ci/azurite.sh)");
+            None
+        }
+    }
+}
+
+/// A container name no other test (or earlier run) uses.
+fn unique_container(purpose: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{purpose}-{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// Settings read through the real configuration path, as the provider does.
+fn settings(
+    account_url: &str,
+    container: &str,
+    key: &str,
+    timeout_seconds: u32,
+    retries: u32,
+) -> AzureSettings {
+    let text = format!(
+        "CERTSTORAGE_URL={account_url}/{container}\n\
+         CERTSTORAGE_AUTH=connection_string\n\
+         CERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};\
+         AccountKey={key};BlobEndpoint={account_url};\n\
+         CERTSTORAGE_TIMEOUT_SECONDS={timeout_seconds}\n\
+         CERTSTORAGE_RETRIES={retries}\n"
+    );
+    let config = Config::parse(&text, Path::new("/test/azcloudhsm_application.cfg"))
+        .expect("valid configuration");
+    AzureSettings::from_config(&config).expect("valid Azure settings")
+}
+
+fn open_store(account_url: &str, purpose: &str) -> AzureBlobStore {
+    AzureBlobStore::open(&settings(
+        account_url,
+        &unique_container(purpose),
+        EMULATOR_ACCOUNT_KEY,
+        10,
+        2,
+    ))
+    .expect("store opens")
+}
+
+/// Metadata shaped like the certificate manager's.
+fn metadata(index: usize) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("class".to_string(), "1".to_string()),
+        ("certtype".to_string(), "0".to_string()),
+        ("label".to_string(), format!("6365727420{index:04x}")),
+        ("id".to_string(), format!("{index:08x}")),
+        (
+            "subject".to_string(),
+            "3017311530130603550403130c746573742073756264656374".to_string(),
+        ),
+        (
+            "issuer".to_string(),
+            "3017311530130603550403130c7465737420697373756572".to_string(),
+        ),
+        ("serial".to_string(), format!("0203{index:06x}")),
+    ])
+}
+
+/// About the size of a JWS holding an RSA-2048 certificate.
+fn jws_like_content(index: usize) -> Vec<u8> {
+    let mut content = format!("eyJhbGciOiJSUzUxMiJ9.{index:08}.").into_bytes();
+    content.resize(1300, b'A' + (index % 26) as u8);
+    content
+}
+
+fn name(index: usize) -> String {
+    format!("{BLOB_PREFIX}{}", 0xFFF0_0000usize + index)
+}
+
+#[test]
+fn azurite_create_is_conditional() {
+    let Some(url) = azurite_url() else { return };
+    let store = open_store(&url, "create");
+    let first = store.create(&name(0), b"first", &metadata(0)).unwrap();
+    assert!(
+        matches!(first, CreateOutcome::Created(ref version) if !version.is_empty()),
+        "{first:?}"
+    );
+    let second = store.create(&name(0), b"second", &metadata(1)).unwrap();
+    assert_eq!(second, CreateOutcome::AlreadyExists);
+    let (content, _) = store.read(&name(0)).unwrap().expect("blob exists");
+    assert_eq!(content, b"first");
+}
+
+#[test]
+fn azurite_read_returns_the_content_and_the_version_listings_show() {
+    let Some(url) = azurite_url() else { return };
+    let store = open_store(&url, "read");
+    let CreateOutcome::Created(created) = store
+        .create(&name(1), &jws_like_content(1), &metadata(1))
+        .unwrap()
+    else {
+        panic!("not created")
+    };
+    let (content, version) = store.read(&name(1)).unwrap().expect("blob exists");
+    assert_eq!(content, jws_like_content(1));
+    assert_eq!(version, created);
+    assert!(!version.contains('"'), "{version}");
+    let listed = store.list(BLOB_PREFIX).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].version, created);
+    assert_eq!(store.read(&name(2)).unwrap(), None);
+}
+
+#[test]
+fn azurite_update_needs_the_current_version() {
+    let Some(url) = azurite_url() else { return };
+    let store = open_store(&url, "update");
+    let CreateOutcome::Created(v1) = store.create(&name(3), b"one", &metadata(3)).unwrap() else {
+        panic!("not created")
+    };
+    let UpdateOutcome::Updated(v2) = store.update(&name(3), b"two", &metadata(4), &v1).unwrap()
+    else {
+        panic!("update with the current version was refused")
+    };
+    assert_ne!(v1, v2);
+    assert_eq!(
+        store.update(&name(3), b"three", &metadata(5), &v1).unwrap(),
+        UpdateOutcome::Conflict
+    );
+    let (content, version) = store.read(&name(3)).unwrap().unwrap();
+    assert_eq!(
+        (content.as_slice(), version.as_str()),
+        (&b"two"[..], v2.as_str())
+    );
+    let listed = store.list(BLOB_PREFIX).unwrap();
+    assert_eq!(listed[0].metadata.as_ref(), Some(&metadata(4)));
+    assert_eq!(
+        store.update(&name(99), b"x", &metadata(0), &v2).unwrap(),
+        UpdateOutcome::NotFound
+    );
+}
+
+#[test]
+fn azurite_delete_twice_is_not_an_error() {
+    let Some(url) = azurite_url() else { return };
+    let store = open_store(&url, "delete");
+    store.create(&name(6), b"doomed", &metadata(6)).unwrap();
+    store.delete(&name(6)).unwrap();
+    store.delete(&name(6)).unwrap();
+    assert_eq!(store.read(&name(6)).unwrap(), None);
+    assert!(store.list(BLOB_PREFIX).unwrap().is_empty());
+}
+
+#[test]
+fn azurite_list_follows_pages_and_returns_metadata() {
+    let Some(url) = azurite_url() else { return };
+    let mut settings = settings(&url, &unique_container("list"), EMULATOR_ACCOUNT_KEY, 10, 2);
+    settings.page_size = 40;
+    let store = Arc::new(AzureBlobStore::open(&settings).unwrap());
+    const COUNT: usize = 300;
+    create_in_parallel(&store, 0..COUNT, 8);
+    store
+        .create("other_blob", b"not a certificate", &BTreeMap::new())
+        .unwrap();
+    let mut listed = store.list(BLOB_PREFIX).unwrap();
+    assert_eq!(listed.len(), COUNT);
+    listed.sort_by(|a, b| a.name.cmp(&b.name));
+    for (index, entry) in listed.iter().enumerate() {
+        assert_eq!(entry.name, name(index));
+        assert_eq!(
+            entry.metadata.as_ref(),
+            Some(&metadata(index)),
+            "{}",
+            entry.name
+        );
+        assert!(!entry.version.is_empty() && !entry.version.contains('"'));
+    }
+    assert_eq!(store.list("").unwrap().len(), COUNT + 1);
+}
+
+#[test]
+fn azurite_wrong_account_key_is_a_device_error() {
+    let Some(url) = azurite_url() else { return };
+    let container = unique_container("wrongkey");
+    // Make the container with the right key, so only authentication can fail.
+    drop(AzureBlobStore::open(&settings(&url, &container, EMULATOR_ACCOUNT_KEY, 10, 2)).unwrap());
+    let wrong_key = "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXkgd3Jvbmcga2V5IQ==";
+    let store = AzureBlobStore::open(&settings(&url, &container, wrong_key, 10, 2)).unwrap();
+    for result in [
+        store.read(&name(0)).map(|_| ()),
+        store.create(&name(0), b"x", &metadata(0)).map(|_| ()),
+        store.list(BLOB_PREFIX).map(|_| ()),
+    ] {
+        match result {
+            Err(Error::DeviceError(message)) => {
+                assert!(message.contains("403"), "{message}");
+                assert!(!message.contains(wrong_key), "{message}");
+            }
+            other => panic!("expected a device error, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn azurite_many_threads_share_one_store() {
+    let Some(url) = azurite_url() else { return };
+    let store = Arc::new(open_store(&url, "threads"));
+    // Every thread races for the same 20 names: each name is won exactly once.
+    let winners = AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for index in 0..20 {
+                    if let CreateOutcome::Created(_) =
+                        store.create(&name(index), b"x", &metadata(index)).unwrap()
+                    {
+                        winners.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(winners.load(Ordering::SeqCst), 20);
+    assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 20);
+}
+
+/// A private Azurite instance on its own port and data directory.
+struct PrivateAzurite {
+    port: u16,
+    run_dir: tempfile::TempDir,
+    location: tempfile::TempDir,
+}
+
+impl PrivateAzurite {
+    fn script() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/azurite.sh")
+    }
+
+    fn command(&self, action: &str) {
+        let status = Command::new("bash")
+            .arg(Self::script())
+            .arg(action)
+            .arg(self.port.to_string())
+            .env("AZURITE_LOCATION", self.location.path())
+            .env("AZURITE_RUN_DIR", self.run_dir.path())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run .ci/azurite.sh");
+        assert!(status.success(), "azurite.sh {action} {} failed", self.port);
+    }
+
+    fn start() -> PrivateAzurite {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let azurite = PrivateAzurite {
+            port,
+            run_dir: tempfile::tempdir().unwrap(),
+            location: tempfile::tempdir().unwrap(),
+        };
+        azurite.command("start");
+        azurite
+    }
+
+    fn pid(&self) -> String {
+        let file = self
+            .run_dir
+            .path()
+            .join(format!("azurite-{}.pid", self.port));
+        std::fs::read_to_string(file).unwrap().trim().to_string()
+    }
+
+    /// Freezes (STOP) or resumes (CONT) the process: a frozen service
+    /// accepts connections but never answers, the worst case for a client.
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/{EMULATOR_ACCOUNT}", self.port)
+    }
+}
+
+impl Drop for PrivateAzurite {
+    fn drop(&mut self) {
+        let pid_file = self
+            .run_dir
+            .path()
+            .join(format!("azurite-{}.pid", self.port));
+        if pid_file.exists() {
+            let _ = Command::new("kill").arg("-CONT").arg(self.pid()).status();
+            self.command("stop");
+        }
+    }
+}
+
+/// Runs `call`, asserts it fails with a device error within `limit`, and
+/// prints how long it took.
+fn assert_fails_in_time<T: std::fmt::Debug>(
+    what: &str,
+    limit: Duration,
+    call: impl FnOnce() -> Result<T, Error>,
+) {
+    let started = Instant::now();
+    let result = call();
+    let elapsed = started.elapsed();
+    println!(
+        "{what}: {:?} after {elapsed:.2?}",
+        result.as_ref().map(|_| ()).map_err(|e| e.to_string())
+    );
+    assert!(
+        matches!(result, Err(Error::DeviceError(_))),
+        "{what}: {result:?}"
+    );
+    assert!(
+        elapsed <= limit,
+        "{what} took {elapsed:?}, more than {limit:?}"
+    );
+}
+
+#[test]
+fn azurite_unavailable_service_fails_in_bounded_time_and_recovers() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let azurite = PrivateAzurite::start();
+    let settings = settings(&azurite.url(), "fault", EMULATOR_ACCOUNT_KEY, 2, 1);
+    let store = AzureBlobStore::open(&settings).unwrap();
+    let limit = store.worst_case_duration() + Duration::from_secs(2);
+    store.create(&name(0), b"before", &metadata(0)).unwrap();
+
+    // Frozen: connections are accepted, nothing is answered.
+    azurite.signal("STOP");
+    assert_fails_in_time("read while frozen", limit, || store.read(&name(0)));
+    assert_fails_in_time("create while frozen", limit, || {
+        store.create(&name(1), &jws_like_content(1), &metadata(1))
+    });
+    assert_fails_in_time("list while frozen", limit, || store.list(BLOB_PREFIX));
+    azurite.signal("CONT");
+
+    // Stopped: connections are refused.
+    azurite.command("stop");
+    assert_fails_in_time("read while stopped", limit, || store.read(&name(0)));
+    assert_fails_in_time("create while stopped", limit, || {
+        store.create(&name(2), &jws_like_content(2), &metadata(2))
+    });
+    assert_fails_in_time("update while stopped", limit, || {
+        store.update(&name(0), b"x", &metadata(0), "0x1")
+    });
+    assert_fails_in_time("delete while stopped", limit, || store.delete(&name(0)));
+    assert_fails_in_time("list while stopped", limit, || store.list(BLOB_PREFIX));
+
+    // Restarted on the same data: the store works again without reopening.
+    azurite.command("start");
+    let (content, _) = store
+        .read(&name(0))
+        .unwrap()
+        .expect("the blob written before survives");
+    assert_eq!(content, b"before");
+    assert_eq!(
+        store.read(&name(2)).unwrap(),
+        None,
+        "a create refused by a stopped service left a blob"
+    );
+    // A create cut off by the freeze may have been applied when the service
+    // woke up; if so the blob is whole, never partial.
+    match store.read(&name(1)).unwrap() {
+        None => println!("the create cut off by the freeze left no blob"),
+        Some((content, _)) => {
+            println!("the create cut off by the freeze was applied after the service woke up");
+            assert_eq!(content, jws_like_content(1));
+        }
+    }
+    assert!(matches!(
+        store.create(&name(2), b"after", &metadata(2)).unwrap(),
+        CreateOutcome::Created(_)
+    ));
+}
+
+fn create_in_parallel(
+    store: &Arc<AzureBlobStore>,
+    indices: std::ops::Range<usize>,
+    threads: usize,
+) {
+    let next = AtomicU32::new(indices.start as u32);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::SeqCst) as usize;
+                if index >= indices.end {
+                    break;
+                }
+                let outcome = store
+                    .create(&name(index), &jws_like_content(index), &metadata(index))
+                    .unwrap();
+                assert!(matches!(outcome, CreateOutcome::Created(_)));
+            });
+        }
+    });
+}
+
+#[test]
+#[ignore = "measurement; run with --ignored --nocapture"]
+fn azurite_bench_create_and_list_1000_blobs() {
+    let Some(url) = azurite_url() else { return };
+    const COUNT: usize = 1000;
+    for threads in [1, 8] {
+        let store = Arc::new(open_store(&url, "bench"));
+        let started = Instant::now();
+        create_in_parallel(&store, 0..COUNT, threads);
+        let elapsed = started.elapsed();
+        println!(
+            "create {COUNT} blobs of 1300 bytes with 7 metadata entries, {threads} thread(s): {elapsed:.2?} ({:.0}/s)",
+            COUNT as f64 / elapsed.as_secs_f64()
+        );
+        let started = Instant::now();
+        let listed = store.list(BLOB_PREFIX).unwrap();
+        println!(
+            "list {} blobs with metadata: {:.2?}",
+            listed.len(),
+            started.elapsed()
+        );
+        assert_eq!(listed.len(), COUNT);
+        let started = Instant::now();
+        for index in 0..100 {
+            store.read(&name(index)).unwrap().unwrap();
+        }
+        println!("read 100 blobs sequentially: {:.2?}", started.elapsed());
+    }
+}
