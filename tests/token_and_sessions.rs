@@ -174,6 +174,88 @@ fn calls_before_initialize_are_not_initialized() {
     }
 }
 
+#[test]
+fn initialize_forbidding_library_threads_works_on_the_local_store() {
+    let _lock = lock();
+    let dir = tempfile::tempdir().unwrap();
+    prepare_config(dir.path(), &[]);
+    let mut args = CK_C_INITIALIZE_ARGS {
+        CreateMutex: None,
+        DestroyMutex: None,
+        LockMutex: None,
+        UnlockMutex: None,
+        flags: CKF_LIBRARY_CANT_CREATE_OS_THREADS | CKF_OS_LOCKING_OK,
+        pReserved: std::ptr::null_mut(),
+    };
+    let rv = ck!(C_Initialize(
+        &mut args as *mut CK_C_INITIALIZE_ARGS as *mut std::ffi::c_void
+    ));
+    let mut info = CK_TOKEN_INFO::default();
+    let token_rv = ck!(C_GetTokenInfo(1, &mut info));
+    ck!(C_Finalize(std::ptr::null_mut()));
+    assert_ck!(rv, CKR_OK);
+    assert_ck!(token_rv, CKR_OK);
+}
+
+#[test]
+fn unknown_configuration_key_makes_initialize_fail_with_general_error() {
+    let _lock = lock();
+    let dir = tempfile::tempdir().unwrap();
+    prepare_config(dir.path(), &[("NO_SUCH_KEY", "1")]);
+    let rv = ck!(C_Initialize(std::ptr::null_mut()));
+    if rv == CKR_OK {
+        ck!(C_Finalize(std::ptr::null_mut()));
+    }
+    assert_ck!(rv, CKR_GENERAL_ERROR);
+    let mut info = CK_INFO::default();
+    assert_ck!(ck!(C_GetInfo(&mut info)), CKR_CRYPTOKI_NOT_INITIALIZED);
+}
+
+#[test]
+fn interface_list_offers_pkcs11_3_0_then_2_40() {
+    let _token = TestToken::uninitialized();
+    let exports = raw_exports();
+    let mut count: CK_ULONG = 0;
+    // SAFETY: valid pointers; a NULL list asks for the count.
+    assert_ck!(
+        unsafe { exports.C_GetInterfaceList(std::ptr::null_mut(), &mut count) },
+        CKR_OK
+    );
+    let mut interfaces = vec![
+        CK_INTERFACE {
+            pInterfaceName: std::ptr::null_mut(),
+            pFunctionList: std::ptr::null_mut(),
+            flags: 0,
+        };
+        count as usize
+    ];
+    // SAFETY: the array holds `count` entries.
+    assert_ck!(
+        unsafe { exports.C_GetInterfaceList(interfaces.as_mut_ptr(), &mut count) },
+        CKR_OK
+    );
+    let versions: Vec<(String, u8, u8)> = interfaces
+        .iter()
+        .map(|interface| {
+            // SAFETY: the library's static, NUL-terminated name and function list.
+            let name = unsafe { std::ffi::CStr::from_ptr(interface.pInterfaceName as *const _) };
+            let version = unsafe { *(interface.pFunctionList as *const CK_VERSION) };
+            (
+                name.to_string_lossy().into_owned(),
+                version.major,
+                version.minor,
+            )
+        })
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            ("PKCS 11".to_string(), 3, 0),
+            ("PKCS 11".to_string(), 2, 40)
+        ]
+    );
+}
+
 // ----- C_InitToken -----
 
 #[test]
@@ -364,6 +446,26 @@ fn closing_one_of_two_sessions_keeps_the_login() {
     assert_eq!(
         kept.get_session_info().unwrap().session_state(),
         SessionState::RwUser
+    );
+}
+
+#[test]
+fn close_all_sessions_closes_every_session_and_logs_out() {
+    let token = TestToken::new();
+    let first = token.user_session();
+    let second = token.ro_session();
+    assert_ck!(ck!(C_CloseAllSessions(SLOT_ID)), CKR_OK);
+    let mut info = CK_SESSION_INFO::default();
+    for handle in [first.handle(), second.handle()] {
+        assert_ck!(
+            ck!(C_GetSessionInfo(handle, &mut info)),
+            CKR_SESSION_HANDLE_INVALID
+        );
+    }
+    let fresh = token.rw_session();
+    assert_eq!(
+        fresh.get_session_info().unwrap().session_state(),
+        SessionState::RwPublic
     );
 }
 

@@ -275,6 +275,19 @@ fn config_path(root: &Path) -> PathBuf {
     root.join("azcloudhsm_application.cfg")
 }
 
+/// Writes the test configuration (and the token and certificate
+/// directories) under `root`, as [`TestToken`] does, and points
+/// `AZCLOUDHSM_CONFIG` at it; for tests that call `C_Initialize` themselves.
+pub fn prepare_config(root: &Path, extra: &[(&str, &str)]) {
+    let extra: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    write_config(root, &extra);
+    process_log_path();
+    std::env::set_var(CONFIG_ENV, config_path(root));
+}
+
 fn write_config(root: &Path, extra: &[(String, String)]) {
     std::fs::create_dir_all(root.join("token")).expect("token dir");
     std::fs::create_dir_all(root.join("certificates")).expect("certificates dir");
@@ -334,6 +347,7 @@ pub fn assert_rv<T: std::fmt::Debug>(result: cryptoki::error::Result<T>, expecte
 // ----- the raw C ABI -----
 
 struct RawLibrary {
+    loader: &'static cryptoki_sys::Pkcs11,
     list: *const CK_FUNCTION_LIST,
 }
 // SAFETY: the function list is an immutable static of the loaded library,
@@ -357,10 +371,17 @@ pub fn raw() -> &'static CK_FUNCTION_LIST {
         let rv = unsafe { loader.C_GetFunctionList(&mut list) };
         assert_eq!(rv, CKR_OK, "C_GetFunctionList");
         assert!(!list.is_null(), "C_GetFunctionList gave NULL");
-        RawLibrary { list }
+        RawLibrary { loader, list }
     });
     // SAFETY: non-NULL, pointing to the library's static list (see RawLibrary).
     unsafe { &*library.list }
+}
+
+/// The library's exported symbols, for the functions outside the 2.40
+/// function list (`C_GetInterfaceList`, `C_GetInterface`).
+pub fn raw_exports() -> &'static cryptoki_sys::Pkcs11 {
+    raw();
+    RAW.get().expect("loaded by raw()").loader
 }
 
 /// Calls a function of the raw function list: `ck!(C_Sign(session, ...))`.
