@@ -377,6 +377,42 @@ fn generic_secret_generation_gives_the_requested_length() {
     }
 }
 
+#[test]
+fn secret_key_generation_works_at_the_advertised_limits_and_not_beyond() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    for (mechanism, kind) in [
+        (Mechanism::AesKeyGen, MechanismType::AES_KEY_GEN),
+        (
+            Mechanism::GenericSecretKeyGen,
+            MechanismType::GENERIC_SECRET_KEY_GEN,
+        ),
+    ] {
+        let info = token.pkcs11.get_mechanism_info(token.slot, kind).unwrap();
+        let (min, max) = (info.min_key_size() as u64, info.max_key_size() as u64);
+        let generate = |len: u64| {
+            session.generate_key(
+                &mechanism,
+                &[Attribute::Token(false), Attribute::ValueLen(len.into())],
+            )
+        };
+        for len in [min, max] {
+            generate(len).unwrap_or_else(|e| panic!("{kind} of {len} bytes ({min}..={max}): {e}"));
+        }
+        let rv = rv_of(generate(max + 1));
+        assert!(
+            matches!(
+                rv,
+                RvError::KeySizeRange
+                    | RvError::AttributeValueInvalid
+                    | RvError::TemplateInconsistent
+            ),
+            "{kind} of {} bytes, beyond the advertised {max}: {rv:?}",
+            max + 1
+        );
+    }
+}
+
 // ----- RSA signatures -----
 
 #[test]
