@@ -398,6 +398,84 @@ fn copyable_cannot_be_set_back_to_true() {
     );
 }
 
+#[test]
+fn certificate_attributes_outside_the_settable_set_are_refused() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("fixed", true)).handle();
+    let h = session.handle();
+    let mut class = ulong(CKO_DATA);
+    let mut kind = ulong(CKC_X_509_ATTR_CERT);
+    let mut wrong = Vec::new();
+    for (name, attribute) in [
+        ("CKA_CLASS", raw_attribute(CKA_CLASS, &mut class)),
+        (
+            "CKA_CERTIFICATE_TYPE",
+            raw_attribute(CKA_CERTIFICATE_TYPE, &mut kind),
+        ),
+    ] {
+        let mut template = [attribute];
+        let rv = ck!(C_SetAttributeValue(
+            h,
+            certificate,
+            template.as_mut_ptr(),
+            1
+        ));
+        if rv != CKR_ATTRIBUTE_READ_ONLY {
+            wrong.push(format!("{name}: {}", rv_name(rv)));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "expected CKR_ATTRIBUTE_READ_ONLY: {wrong:#?}"
+    );
+    assert_eq!(
+        raw_get(h, certificate, CKA_CLASS),
+        Ok(ulong(CKO_CERTIFICATE))
+    );
+}
+
+#[test]
+fn unknown_certificate_attribute_is_unavailable_while_the_others_are_filled() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("probe", true)).handle();
+    let mut modulus = [0u8; 64];
+    let mut label = [0u8; 5];
+    let mut template = [
+        raw_attribute(CKA_MODULUS, &mut modulus),
+        raw_attribute(CKA_LABEL, &mut label),
+    ];
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            session.handle(),
+            certificate,
+            template.as_mut_ptr(),
+            2
+        )),
+        CKR_ATTRIBUTE_TYPE_INVALID
+    );
+    assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!(template[1].ulValueLen, 5);
+    assert_eq!(&label, b"probe");
+}
+
+#[test]
+fn certificate_object_size_is_reported() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("size", true)).handle();
+    let mut size: CK_ULONG = 0;
+    assert_ck!(
+        ck!(C_GetObjectSize(session.handle(), certificate, &mut size)),
+        CKR_OK
+    );
+    assert!(
+        size > 0 && size != CK_UNAVAILABLE_INFORMATION,
+        "size {size}"
+    );
+}
+
 // ----- handles and blobs -----
 
 #[test]
@@ -444,6 +522,125 @@ fn session_certificates_write_no_blob() {
     let session = token.user_session();
     create(&session, &sample_template("session", false));
     assert!(blob_names(&token.certificates_dir()).is_empty());
+}
+
+#[test]
+fn blob_is_a_compact_jws_signed_with_rs512() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("jws", true)).handle();
+    let content =
+        std::fs::read_to_string(blob_path(&token.certificates_dir(), certificate)).unwrap();
+    let header = content.trim().split('.').next().unwrap();
+    let mut standard: String = header
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while standard.len() % 4 != 0 {
+        standard.push('=');
+    }
+    let header = openssl::base64::decode_block(&standard).expect("base64url header");
+    let header = String::from_utf8(header).expect("a JSON header");
+    assert!(
+        header.replace(' ', "").contains("\"alg\":\"RS512\""),
+        "header {header}"
+    );
+}
+
+#[test]
+fn setting_token_false_removes_the_blob_and_keeps_the_object() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("demote", true));
+    let path = blob_path(&token.certificates_dir(), certificate.handle());
+    assert!(path.is_file());
+    session
+        .update_attributes(certificate, &[Attribute::Token(false)])
+        .expect("CKA_TOKEN to false");
+    assert!(
+        !path.exists(),
+        "the blob of a certificate that is no longer a token object"
+    );
+    assert_eq!(
+        raw_get(session.handle(), certificate.handle(), CKA_VALUE),
+        Ok(SAMPLE_VALUE.to_vec())
+    );
+}
+
+#[test]
+fn setting_token_true_stores_a_session_certificate_as_a_blob() {
+    let mut token = TestToken::new();
+    let handle = {
+        let session = token.user_session();
+        let certificate = create(&session, &sample_template("promote", false));
+        session
+            .update_attributes(certificate, &[Attribute::Token(true)])
+            .expect("CKA_TOKEN to true");
+        certificate.handle()
+    };
+    assert!(blob_path(&token.certificates_dir(), handle).is_file());
+    token.reinitialize();
+    let session = token.ro_session();
+    assert_eq!(find_certificates(&session, Some("promote")), vec![handle]);
+}
+
+#[test]
+fn session_certificates_are_shared_by_sessions_and_go_with_their_session() {
+    let token = TestToken::new();
+    let keeper = token.user_session();
+    let handle = {
+        let owner = token.rw_session();
+        let handle = create(&owner, &sample_template("session-owned", false)).handle();
+        assert_eq!(
+            find_certificates(&keeper, Some("session-owned")),
+            vec![handle]
+        );
+        handle
+    };
+    assert!(find_certificates(&keeper, Some("session-owned")).is_empty());
+    let mut size: CK_ULONG = 0;
+    assert_ck!(
+        ck!(C_GetObjectSize(keeper.handle(), handle, &mut size)),
+        CKR_OBJECT_HANDLE_INVALID
+    );
+}
+
+#[test]
+fn private_certificates_are_hidden_before_login() {
+    let token = TestToken::new();
+    {
+        let session = token.user_session();
+        let mut private = sample_template("private", true);
+        private.push(Attribute::Private(true));
+        create(&session, &private);
+        create(&session, &sample_template("public", true));
+    }
+    let session = token.ro_session();
+    assert!(find_certificates(&session, Some("private")).is_empty());
+    assert_eq!(find_certificates(&session, None).len(), 1);
+}
+
+#[test]
+fn search_by_token_false_finds_only_session_certificates() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    create(&session, &sample_template("both", true));
+    let session_certificate = create(&session, &sample_template("both", false)).handle();
+    let found: Vec<_> = find(
+        &session,
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Token(false),
+        ],
+    )
+    .iter()
+    .map(|h| h.handle())
+    .collect();
+    assert_eq!(found, vec![session_certificate]);
 }
 
 #[test]
