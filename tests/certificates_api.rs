@@ -540,7 +540,7 @@ fn blob_is_a_compact_jws_signed_with_rs512() {
             c => c,
         })
         .collect();
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     let header = openssl::base64::decode_block(&standard).expect("base64url header");
