@@ -11,7 +11,9 @@
 //!
 //! Run: `cargo bench --bench signing`. `BENCH_SECONDS` (default 2) sets the
 //! time per signing measurement, `BENCH_CERTIFICATES` (default 10000) the
-//! number of certificates in the store.
+//! number of certificates in the store, `BENCH_CACHE_SECONDS` (unset: the
+//! provider's default) the store listing freshness `CERTSTORAGE_CACHE_SECONDS`,
+//! and `BENCH_PART` (`signing`, `certificates`, default both) what runs.
 #![cfg_attr(test, allow(dead_code))]
 
 #[path = "../tests/common/mod.rs"]
@@ -238,7 +240,17 @@ fn certificates(token: &mut TestToken, count: u64) {
 fn main() {
     let duration = Duration::from_secs(env_number("BENCH_SECONDS", 2));
     let count = env_number("BENCH_CERTIFICATES", 10_000);
-    let mut token = TestToken::new();
-    signing(&token, duration);
-    certificates(&mut token, count);
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
+    let mut options = TokenOptions::default();
+    if let Ok(seconds) = std::env::var("BENCH_CACHE_SECONDS") {
+        println!("CERTSTORAGE_CACHE_SECONDS={seconds}");
+        options = options.with("CERTSTORAGE_CACHE_SECONDS", &seconds);
+    }
+    let mut token = TestToken::with_options(options);
+    if part.is_empty() || part == "signing" {
+        signing(&token, duration);
+    }
+    if part.is_empty() || part == "certificates" {
+        certificates(&mut token, count);
+    }
 }
