@@ -1063,6 +1063,26 @@ fn attribute_length_query_fills_every_length() {
 }
 
 #[test]
+fn null_value_pointer_gets_the_length_whatever_length_was_given() {
+    let f = Fixture::new();
+    let mut template = [CK_ATTRIBUTE {
+        type_: CKA_MODULUS,
+        pValue: null(),
+        ulValueLen: 7,
+    }];
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            f.h(),
+            f.rsa.public.handle(),
+            template.as_mut_ptr(),
+            1
+        )),
+        CKR_OK
+    );
+    assert_eq!(template[0].ulValueLen, 256);
+}
+
+#[test]
 fn setting_read_only_or_one_way_attributes_is_attribute_read_only() {
     let f = Fixture::new();
     let sensitive = f

@@ -564,6 +564,67 @@ fn set_pin_with_a_wrong_old_pin_is_pin_incorrect() {
 }
 
 #[test]
+fn set_pin_without_login_changes_the_user_pin() {
+    let token = TestToken::new();
+    let session = token.rw_session();
+    let new_pin = "cu1:changed-while-public";
+    session
+        .set_pin(&AuthPin::from(USER_PIN), &AuthPin::from(new_pin))
+        .expect("C_SetPIN in a R/W public session");
+    session
+        .login(UserType::User, Some(&AuthPin::from(new_pin)))
+        .expect("login with the new PIN");
+}
+
+#[test]
+fn so_can_change_the_so_pin() {
+    let token = TestToken::new();
+    let new_so_pin = "so-pin-5678";
+    {
+        let session = token.rw_session();
+        session
+            .login(UserType::So, Some(&AuthPin::from(SO_PIN)))
+            .unwrap();
+        session
+            .set_pin(&AuthPin::from(SO_PIN), &AuthPin::from(new_so_pin))
+            .expect("C_SetPIN by the SO");
+    }
+    assert_rv(
+        token
+            .pkcs11
+            .init_token(token.slot, &AuthPin::from(SO_PIN), TOKEN_LABEL),
+        RvError::PinIncorrect,
+    );
+    token
+        .pkcs11
+        .init_token(token.slot, &AuthPin::from(new_so_pin), TOKEN_LABEL)
+        .expect("C_InitToken with the new SO PIN");
+}
+
+#[test]
+fn pins_outside_the_advertised_lengths_are_pin_len_range() {
+    let token = TestToken::new();
+    let info = token.pkcs11.get_token_info(token.slot).unwrap();
+    let (min, max) = (info.min_pin_length(), info.max_pin_length());
+    let session = token.rw_session();
+    session
+        .login(UserType::So, Some(&AuthPin::from(SO_PIN)))
+        .unwrap();
+    let too_long = format!("cu1:{}", "p".repeat(max));
+    assert_rv(
+        session.init_pin(&AuthPin::from(too_long.as_str())),
+        RvError::PinLenRange,
+    );
+    if min > 1 {
+        let too_short = "c".repeat(min - 1);
+        assert_rv(
+            session.init_pin(&AuthPin::from(too_short.as_str())),
+            RvError::PinLenRange,
+        );
+    }
+}
+
+#[test]
 fn init_pin_without_the_so_logged_in_is_user_not_logged_in() {
     let token = TestToken::new();
     let public = token.rw_session();
