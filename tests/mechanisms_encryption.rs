@@ -275,6 +275,81 @@ fn aes_cbc_pad_ciphertext_with_bad_padding_is_encrypted_data_invalid() {
     );
 }
 
+#[test]
+fn aes_gcm_with_a_96_bit_tag_appends_the_first_12_tag_bytes() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let value = key_of_len(16);
+    let key = import_secret(&session, KeyType::AES, &value);
+    let full = openssl_aes(Mode::Gcm, &value, b"short tag", Direction::Encrypt);
+    let mut iv = GCM_IV;
+    let params = GcmParams::new(&mut iv, AAD, 96.into()).unwrap();
+    let ciphertext = session
+        .encrypt(&Mechanism::AesGcm(params), key, b"short tag")
+        .expect("C_Encrypt AES-GCM with a 96-bit tag");
+    assert_eq!(ciphertext, full[..full.len() - 4].to_vec());
+}
+
+#[test]
+fn encrypt_update_length_query_does_not_consume_the_input() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let value = key_of_len(16);
+    let key = import_secret(&session, KeyType::AES, &value);
+    let h = session.handle();
+    let mut iv = IV;
+    let mut mechanism = raw_mechanism_with(CKM_AES_CBC, &mut iv);
+    let mut data = plaintext(Mode::Cbc);
+    let expected = openssl_aes(Mode::Cbc, &value, &data, Direction::Encrypt);
+    assert_ck!(ck!(C_EncryptInit(h, &mut mechanism, key.handle())), CKR_OK);
+    let mut length: CK_ULONG = 0;
+    assert_ck!(
+        ck!(C_EncryptUpdate(
+            h,
+            data.as_mut_ptr(),
+            32,
+            std::ptr::null_mut(),
+            &mut length
+        )),
+        CKR_OK
+    );
+    assert_eq!(length, 32);
+    let mut out = vec![0u8; 64];
+    assert_ck!(
+        ck!(C_EncryptUpdate(
+            h,
+            data.as_mut_ptr(),
+            32,
+            out.as_mut_ptr(),
+            &mut length
+        )),
+        CKR_OK
+    );
+    assert_eq!(length, 32);
+    let mut rest_length: CK_ULONG = 32;
+    assert_ck!(
+        ck!(C_EncryptUpdate(
+            h,
+            data[32..].as_mut_ptr(),
+            32,
+            out[32..].as_mut_ptr(),
+            &mut rest_length
+        )),
+        CKR_OK
+    );
+    let mut final_length: CK_ULONG = 0;
+    let mut tail = [0u8; 16];
+    assert_ck!(
+        ck!(C_EncryptFinal(h, tail.as_mut_ptr(), &mut final_length)),
+        CKR_OK
+    );
+    assert_eq!((rest_length, final_length), (32, 0));
+    assert_eq!(
+        out, expected,
+        "the length query did not encrypt the data twice"
+    );
+}
+
 // ----- RSA encryption -----
 
 fn oaep_cases() -> Vec<(MessageDigest, Option<&'static [u8]>)> {
@@ -446,6 +521,55 @@ fn rsa_oaep_encryption_on_the_token_decrypts_with_openssl() {
             b"oaep message"
         );
     }
+}
+
+#[test]
+fn rsa_inputs_of_the_wrong_length_get_the_length_codes() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let pair = generate_rsa(&session, 2048, false, b"rsa");
+    let cases = [
+        (
+            "C_Encrypt CKM_RSA_PKCS of 246 bytes (max 245)",
+            rv_of(session.encrypt(&Mechanism::RsaPkcs, pair.public, &[1u8; 246])),
+            RvError::DataLenRange,
+        ),
+        (
+            "C_Sign CKM_RSA_PKCS of 246 bytes",
+            rv_of(session.sign(&Mechanism::RsaPkcs, pair.private, &[1u8; 246])),
+            RvError::DataLenRange,
+        ),
+        (
+            "C_Decrypt CKM_RSA_PKCS of 255 bytes",
+            rv_of(session.decrypt(&Mechanism::RsaPkcs, pair.private, &[1u8; 255])),
+            RvError::EncryptedDataLenRange,
+        ),
+    ];
+    let wrong: Vec<String> = cases
+        .iter()
+        .filter(|(_, got, expected)| got != expected)
+        .map(|(name, got, expected)| format!("{name}: {got:?}, expected {expected:?}"))
+        .collect();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn rsa_pkcs_ciphertext_that_does_not_decrypt_is_encrypted_data_invalid() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let pair = generate_rsa(&session, 2048, false, b"rsa");
+    let public = openssl_public_key(&session, pair.public).rsa().unwrap();
+    // A raw RSA encryption of a block without PKCS#1 v1.5 padding.
+    let mut block = vec![0x55u8; 256];
+    block[0] = 0;
+    let mut ciphertext = vec![0u8; 256];
+    public
+        .public_encrypt(&block, &mut ciphertext, Padding::NONE)
+        .unwrap();
+    assert_rv(
+        session.decrypt(&Mechanism::RsaPkcs, pair.private, &ciphertext),
+        RvError::EncryptedDataInvalid,
+    );
 }
 
 // ----- wrapping -----
