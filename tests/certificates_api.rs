@@ -963,6 +963,40 @@ fn blob_with_another_handle_is_left_out_of_searches() {
     );
 }
 
+#[test]
+fn threads_creating_certificates_at_once_get_distinct_handles() {
+    let token = TestToken::new();
+    let _login = token.user_session();
+    let pkcs11 = &token.pkcs11;
+    let slot = token.slot;
+    let handles: Vec<CK_OBJECT_HANDLE> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|index| {
+                scope.spawn(move || {
+                    let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
+                    (0..25)
+                        .map(|_| {
+                            create(&session, &sample_template(&format!("t{index}"), true)).handle()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a creating thread panicked"))
+            .collect()
+    });
+    let distinct: BTreeSet<_> = handles.iter().copied().collect();
+    assert_eq!(distinct.len(), 200, "200 certificates, 200 handles");
+    assert_eq!(blob_names(&token.certificates_dir()).len(), 200);
+    let session = token.ro_session();
+    assert_eq!(
+        find_certificates(&session, None),
+        distinct.into_iter().collect::<Vec<_>>()
+    );
+}
+
 // ----- two processes, one store -----
 
 const SHARED_DIR_ENV: &str = "AZCLOUDHSM_ITEST_CERT_DIR";
