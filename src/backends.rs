@@ -53,16 +53,12 @@ fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn 
         })?));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
-        if !may_create_threads {
-            tracing::error!(
-                "the Azure certificate store needs threads, which the application forbids"
-            );
-            return Err(Error::NeedToCreateThreads);
-        }
-        let settings = AzureSettings::from_config(config).map_err(|e| {
+        let mut settings = AzureSettings::from_config(config).map_err(|e| {
             tracing::error!("certificate storage configuration: {e}");
             e
         })?;
+        // CKF_LIBRARY_CANT_CREATE_OS_THREADS: requests run on the calling thread.
+        settings.own_threads = may_create_threads;
         return Ok(Arc::new(AzureBlobStore::open(&settings)?));
     }
     tracing::error!("CERTSTORAGE_URL must be https://, http:// (loopback only) or file://");

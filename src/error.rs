@@ -67,8 +67,6 @@ pub enum Error {
     KeyNotWrappable,
     #[error("key unextractable")]
     KeyUnextractable,
-    #[error("the library needs to create threads")]
-    NeedToCreateThreads,
     #[error("mechanism 0x{0:x} invalid")]
     MechanismInvalid(CK_MECHANISM_TYPE),
     #[error("mechanism parameter invalid: {0}")]
@@ -171,7 +169,6 @@ impl Error {
             Error::KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
             Error::KeyNotWrappable => CKR_KEY_NOT_WRAPPABLE,
             Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
-            Error::NeedToCreateThreads => CKR_NEED_TO_CREATE_THREADS,
             Error::MechanismInvalid(_) => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid(_) => CKR_MECHANISM_PARAM_INVALID,
             Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,

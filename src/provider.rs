@@ -80,9 +80,18 @@ pub struct Provider {
     pub config: Config,
     pub device: Arc<dyn Device>,
     pub certificates: Certificates,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, SessionEntry>>,
     next_session: AtomicU64,
     login: RwLock<Option<UserType>>,
+}
+
+/// One row of the session table. The R/W flag never changes, so it is kept
+/// outside the session's mutex: counting sessions or checking for R/O ones
+/// never waits for a session busy with a long operation.
+#[derive(Clone)]
+struct SessionEntry {
+    read_write: bool,
+    state: Arc<Mutex<Session>>,
 }
 
 /// The session information `C_GetSessionInfo` reports.
@@ -133,7 +142,7 @@ impl Provider {
     pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
         self.check_slot(slot)?;
         let sessions = self.sessions.read();
-        let read_write_session_count = sessions.values().filter(|s| s.lock().read_write).count();
+        let read_write_session_count = sessions.values().filter(|s| s.read_write).count();
         Ok(TokenInfo {
             status: self.device.token_status(),
             session_count: sessions.len(),
@@ -175,14 +184,18 @@ impl Provider {
             return Err(Error::SessionParallelNotSupported);
         }
         let read_write = flags & CKF_RW_SESSION != 0;
-        if !read_write && *self.login.read() == Some(UserType::SecurityOfficer) {
+        // Held until the session is in the table, so an SO login cannot
+        // slip in between the check and the insert.
+        let login = self.login.read();
+        if !read_write && *login == Some(UserType::SecurityOfficer) {
             return Err(Error::SessionReadWriteSoExists);
         }
         let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
-        self.sessions.write().insert(
-            handle,
-            Arc::new(Mutex::new(Session::new(handle, read_write))),
-        );
+        let state = Arc::new(Mutex::new(Session::new(handle, read_write)));
+        self.sessions
+            .write()
+            .insert(handle, SessionEntry { read_write, state });
+        drop(login);
         Ok(handle)
     }
 
@@ -218,7 +231,7 @@ impl Provider {
         self.logout_internal();
     }
 
-    fn session(&self, handle: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+    fn session(&self, handle: CK_SESSION_HANDLE) -> Result<SessionEntry> {
         self.sessions
             .read()
             .get(&handle)
@@ -232,20 +245,19 @@ impl Provider {
         handle: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session, &Access) -> Result<T>,
     ) -> Result<T> {
-        let session = self.session(handle)?;
-        let mut session = session.lock();
-        let access = self.access(&session);
-        f(&mut session, &access)
-    }
-
-    fn access(&self, session: &Session) -> Access {
+        let entry = self.session(handle)?;
+        // The login state is read before the session is locked: `login`
+        // holds the login lock while it looks at the session table, so the
+        // two locks are always taken in this order.
         let login = *self.login.read();
-        Access {
+        let access = Access {
             user: login == Some(UserType::User),
             so: login == Some(UserType::SecurityOfficer),
-            read_write: session.read_write,
-            session: session.handle,
-        }
+            read_write: entry.read_write,
+            session: handle,
+        };
+        let mut session = entry.state.lock();
+        f(&mut session, &access)
     }
 
     /// `C_GetSessionInfo`.
@@ -293,8 +305,7 @@ impl Provider {
             Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
             None => {}
         }
-        if user == UserType::SecurityOfficer
-            && self.sessions.read().values().any(|s| !s.lock().read_write)
+        if user == UserType::SecurityOfficer && self.sessions.read().values().any(|s| !s.read_write)
         {
             return Err(Error::SessionReadOnlyExists);
         }
@@ -317,7 +328,12 @@ impl Provider {
         let was = self.login.write().take();
         if was.is_some() {
             self.device.logout();
-            let sessions: Vec<_> = self.sessions.read().values().cloned().collect();
+            let sessions: Vec<_> = self
+                .sessions
+                .read()
+                .values()
+                .map(|s| s.state.clone())
+                .collect();
             for session in sessions {
                 session.lock().cancel_operations();
             }

@@ -258,6 +258,37 @@ fn azurite_many_threads_share_one_store() {
     assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 20);
 }
 
+#[test]
+fn azurite_store_without_threads_of_its_own_serves_many_callers() {
+    let Some(url) = azurite_url() else { return };
+    // As under CKF_LIBRARY_CANT_CREATE_OS_THREADS: the calling threads drive the I/O.
+    let mut settings = settings(
+        &url,
+        &unique_container("nothreads"),
+        EMULATOR_ACCOUNT_KEY,
+        10,
+        2,
+    );
+    settings.own_threads = false;
+    let store = Arc::new(AzureBlobStore::open(&settings).expect("store opens"));
+    let winners = AtomicU32::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for index in 0..10 {
+                    if let CreateOutcome::Created(_) =
+                        store.create(&name(index), b"x", &metadata(index)).unwrap()
+                    {
+                        winners.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(winners.load(Ordering::SeqCst), 10);
+    assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 10);
+}
+
 /// A private Azurite instance on its own port and data directory.
 struct PrivateAzurite {
     port: u16,

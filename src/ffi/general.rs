@@ -22,9 +22,9 @@ use std::ffi::c_void;
 /// `C_Initialize`: honours `CK_C_INITIALIZE_ARGS`. The library uses the
 /// operating system's locking, which `CKF_OS_LOCKING_OK` permits and which
 /// is also correct when the application passes its own mutex functions.
-/// With `CKF_LIBRARY_CANT_CREATE_OS_THREADS`, the embedded device and the
-/// local store work (they create no thread); the Azure store, whose client
-/// needs its own threads, makes it fail with `CKR_NEED_TO_CREATE_THREADS`.
+/// With `CKF_LIBRARY_CANT_CREATE_OS_THREADS` (GnuTLS always passes it),
+/// nothing starts a thread: the embedded device and the local store never
+/// do, and the Azure store then runs its requests on the calling thread.
 #[no_mangle]
 pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
     guard("C_Initialize", || {

@@ -48,6 +48,8 @@ pub struct AzureBlobStore {
     client: Arc<Client>,
     // `None` only while dropping.
     runtime: Option<Runtime>,
+    /// False when the runtime has no worker threads of its own.
+    own_threads: bool,
 }
 
 impl std::fmt::Debug for AzureBlobStore {
@@ -73,14 +75,19 @@ impl AzureBlobStore {
     /// Fails only on what no retry can fix: a credential that cannot be
     /// built, or a runtime that cannot be started.
     pub fn open(settings: &AzureSettings) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(WORKER_THREADS)
-            .thread_name("azcloudhsm-blob")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}"))
-            })?;
+        let mut builder = if settings.own_threads {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder
+                .worker_threads(WORKER_THREADS)
+                .thread_name("azcloudhsm-blob");
+            builder
+        } else {
+            // Driven only by the threads that call in, one at a time.
+            tokio::runtime::Builder::new_current_thread()
+        };
+        let runtime = builder.enable_all().build().map_err(|e| {
+            Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}"))
+        })?;
         let client = {
             // Credentials and HTTP clients may look for the runtime they run on.
             let _entered = runtime.enter();
@@ -89,6 +96,7 @@ impl AzureBlobStore {
         let store = AzureBlobStore {
             client,
             runtime: Some(runtime),
+            own_threads: settings.own_threads,
         };
         let client = store.client.clone();
         // An answer has already been logged inside when this fails.
@@ -117,6 +125,12 @@ impl AzureBlobStore {
             .ok_or_else(|| Error::DeviceError("certificate storage is closed".to_string()))?;
         if tokio::runtime::Handle::try_current().is_err() {
             return runtime.block_on(future);
+        }
+        if !self.own_threads {
+            // Nothing would drive a spawned future, and block_on would panic.
+            return Err(Error::DeviceError(
+                "certificate storage was initialised without threads and cannot be used from inside an async runtime".to_string(),
+            ));
         }
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         runtime.spawn(async move {
@@ -226,6 +240,7 @@ mod tests {
             timeout,
             retries: 1,
             page_size: 10,
+            own_threads: true,
         }
     }
 

@@ -118,6 +118,11 @@ pub struct AzureSettings {
     pub retries: u32,
     /// How many blobs one listing request asks for (the service caps it at 5000).
     pub page_size: u32,
+    /// Whether the store may start threads of its own. False when the
+    /// application initialised the library with
+    /// `CKF_LIBRARY_CANT_CREATE_OS_THREADS` (GnuTLS always does): requests
+    /// then run on the calling thread.
+    pub own_threads: bool,
 }
 
 impl AzureSettings {
@@ -209,6 +214,7 @@ impl AzureSettings {
             timeout: config.certstorage_timeout,
             retries: config.certstorage_retries,
             page_size: 5000,
+            own_threads: true,
         })
     }
 }
