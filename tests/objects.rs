@@ -114,15 +114,7 @@ fn protected_keys_refuse_the_prohibited_action() {
             )),
         ),
     ];
-    let wrong: Vec<String> = cases
-        .iter()
-        .filter(|(_, rv)| *rv != CKR_ACTION_PROHIBITED)
-        .map(|(name, rv)| format!("{name}: {}", rv_name(*rv)))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "expected CKR_ACTION_PROHIBITED: {wrong:#?}"
-    );
+    assert_all_rv(cases.to_vec(), CKR_ACTION_PROHIBITED);
 }
 
 #[test]

@@ -424,6 +424,27 @@ macro_rules! assert_ck {
     }};
 }
 
+/// Asserts that every `(name, rv)` of a table is `expected`, listing all
+/// the cases that are not.
+#[track_caller]
+pub fn assert_all_rv(cases: Vec<(&str, CK_RV)>, expected: CK_RV) {
+    let wrong: Vec<String> = cases
+        .into_iter()
+        .filter(|(_, rv)| *rv != expected)
+        .map(|(name, rv)| format!("{name}: {}", rv_name(rv)))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "expected {} from every case, but: {wrong:#?}",
+        rv_name(expected)
+    );
+}
+
+/// A `CK_ULONG` as the C ABI lays it out (an attribute value).
+pub fn ulong_bytes(value: CK_ULONG) -> Vec<u8> {
+    value.to_ne_bytes().to_vec()
+}
+
 /// A `CK_ATTRIBUTE` over a caller-owned buffer.
 pub fn raw_attribute(kind: CK_ATTRIBUTE_TYPE, value: &mut [u8]) -> CK_ATTRIBUTE {
     CK_ATTRIBUTE {
