@@ -1,0 +1,1037 @@
+//! X.509 certificate objects through the C ABI (issue 3), as
+//! `reference/pkcs-api-certificate-storage.md` describes them: the sample
+//! flow, the error codes, handles, blobs in the local store, visibility,
+//! attributes filled from a real certificate, searches, tampering and two
+//! processes creating certificates in one store at once.
+//!
+//! The two-process test re-runs this executable with the `#[ignore]`d
+//! worker selected; never run this binary with `--include-ignored`.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use cryptoki::error::RvError;
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
+use cryptoki::session::Session;
+use cryptoki_sys::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+const FIRST_HANDLE: CK_OBJECT_HANDLE = 0xFFF0_0000;
+const LAST_HANDLE: CK_OBJECT_HANDLE = 0xFFFF_FFFE;
+
+/// The reference sample's dummy certificate value and subject.
+const SAMPLE_VALUE: [u8; 8] = [0x30, 0x82, 0x03, 0x08, 0x30, 0x82, 0x02, 0xD0];
+const SAMPLE_SUBJECT: [u8; 30] = [
+    0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y', b'C',
+    b'e', b'r', b't', b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
+];
+
+/// The reference sample's `certTemplate`, with `label` in place of "MyCertificate".
+fn sample_template(label: &str, token: bool) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+        Attribute::Token(token),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Subject(SAMPLE_SUBJECT.to_vec()),
+        Attribute::Id(vec![123]),
+        Attribute::Value(SAMPLE_VALUE.to_vec()),
+    ]
+}
+
+fn create(session: &Session, template: &[Attribute]) -> ObjectHandle {
+    session
+        .create_object(template)
+        .unwrap_or_else(|e| panic!("C_CreateObject certificate: {e}"))
+}
+
+fn find_certificates(session: &Session, label: Option<&str>) -> Vec<CK_OBJECT_HANDLE> {
+    let mut template = vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+    ];
+    if let Some(label) = label {
+        template.push(Attribute::Label(label.as_bytes().to_vec()));
+    }
+    let mut found: Vec<_> = find(session, &template)
+        .iter()
+        .map(|h| h.handle())
+        .collect();
+    found.sort();
+    found
+}
+
+fn blob_path(dir: &Path, handle: CK_OBJECT_HANDLE) -> std::path::PathBuf {
+    dir.join(format!("pkcs11_certificate_{handle}"))
+}
+
+fn blob_names(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .expect("the certificates directory")
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("pkcs11_certificate_"))
+        .collect()
+}
+
+/// `C_GetAttributeValue` of one attribute with the two-call protocol.
+fn raw_get(
+    session: CK_SESSION_HANDLE,
+    object: CK_OBJECT_HANDLE,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> Result<Vec<u8>, CK_RV> {
+    let mut query = [length_query(kind)];
+    let rv = ck!(C_GetAttributeValue(session, object, query.as_mut_ptr(), 1));
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    let mut value = vec![0u8; query[0].ulValueLen as usize];
+    let mut template = [raw_attribute(kind, &mut value)];
+    let rv = ck!(C_GetAttributeValue(
+        session,
+        object,
+        template.as_mut_ptr(),
+        1
+    ));
+    if rv != CKR_OK {
+        return Err(rv);
+    }
+    Ok(value)
+}
+
+// ----- the reference's flow -----
+
+#[test]
+fn reference_sample_flow_runs_end_to_end() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let h = session.handle();
+
+    // create_cert: the first certificate of a fresh store gets 4293918720.
+    let certificate = create(&session, &sample_template("MyCertificate", true));
+    assert_eq!(certificate.handle(), 4293918720);
+
+    // get_cert_attribute: sizes first, then values.
+    let kinds = [
+        CKA_CLASS,
+        CKA_CERTIFICATE_TYPE,
+        CKA_TOKEN,
+        CKA_LABEL,
+        CKA_ID,
+    ];
+    let mut sizes: Vec<CK_ATTRIBUTE> = kinds.iter().map(|k| length_query(*k)).collect();
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            h,
+            certificate.handle(),
+            sizes.as_mut_ptr(),
+            5
+        )),
+        CKR_OK
+    );
+    let lengths: Vec<CK_ULONG> = sizes.iter().map(|a| a.ulValueLen).collect();
+    assert_eq!(lengths, vec![8, 8, 1, 13, 1]);
+    let mut buffers: Vec<Vec<u8>> = lengths.iter().map(|l| vec![0u8; *l as usize]).collect();
+    let mut values: Vec<CK_ATTRIBUTE> = kinds
+        .iter()
+        .zip(buffers.iter_mut())
+        .map(|(k, b)| raw_attribute(*k, b))
+        .collect();
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            h,
+            certificate.handle(),
+            values.as_mut_ptr(),
+            5
+        )),
+        CKR_OK
+    );
+    assert_eq!(
+        buffers,
+        vec![
+            ulong_bytes(CKO_CERTIFICATE),
+            ulong_bytes(CKC_X_509),
+            vec![CK_TRUE],
+            b"MyCertificate".to_vec(),
+            vec![123]
+        ]
+    );
+
+    // find_cert: class + type + label.
+    assert_eq!(
+        find_certificates(&session, Some("MyCertificate")),
+        vec![certificate.handle()]
+    );
+
+    // set_cert_attribute: token=false, label, subject, id, value.
+    let new_subject = vec![0x40, 0x41, 0x42, 0x43, 0x44];
+    let new_value = vec![
+        0x10, 0x20, 0x30, 0x40, 0x50, 0xAA, 0xBB, 0xCC, 0xDD, 0xEE, 0xFF,
+    ];
+    session
+        .update_attributes(
+            certificate,
+            &[
+                Attribute::Token(false),
+                Attribute::Label(b"This is a new label".to_vec()),
+                Attribute::Subject(new_subject.clone()),
+                Attribute::Id(vec![254]),
+                Attribute::Value(new_value.clone()),
+            ],
+        )
+        .expect("C_SetAttributeValue on a certificate");
+    let read = session
+        .get_attributes(
+            certificate,
+            &[
+                AttributeType::Token,
+                AttributeType::Label,
+                AttributeType::Subject,
+                AttributeType::Id,
+                AttributeType::Value,
+            ],
+        )
+        .unwrap();
+    assert_eq!(
+        read,
+        vec![
+            Attribute::Token(false),
+            Attribute::Label(b"This is a new label".to_vec()),
+            Attribute::Subject(new_subject.clone()),
+            Attribute::Id(vec![254]),
+            Attribute::Value(new_value.clone()),
+        ]
+    );
+
+    // copy_cert: NULL template.
+    let mut copy: CK_OBJECT_HANDLE = 0;
+    assert_ck!(
+        ck!(C_CopyObject(
+            h,
+            certificate.handle(),
+            std::ptr::null_mut(),
+            0,
+            &mut copy
+        )),
+        CKR_OK
+    );
+    assert_ne!(copy, certificate.handle());
+    assert_eq!(raw_get(h, copy, CKA_VALUE), Ok(new_value));
+    assert_eq!(raw_get(h, copy, CKA_SUBJECT), Ok(new_subject));
+
+    // delete_cert: the copy, then the original.
+    assert_ck!(ck!(C_DestroyObject(h, copy)), CKR_OK);
+    assert_ck!(ck!(C_DestroyObject(h, certificate.handle())), CKR_OK);
+    assert!(find_certificates(&session, None).is_empty());
+}
+
+// ----- error codes -----
+
+#[test]
+fn bad_certificate_templates_are_refused_with_the_specified_code() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let without = |kind: AttributeType| -> Vec<Attribute> {
+        sample_template("bad", true)
+            .into_iter()
+            .filter(|a| a.attribute_type() != kind)
+            .collect()
+    };
+    let with = |extra: Attribute| -> Vec<Attribute> {
+        let mut t: Vec<Attribute> = sample_template("bad", true)
+            .into_iter()
+            .filter(|a| a.attribute_type() != extra.attribute_type())
+            .collect();
+        t.push(extra);
+        t
+    };
+    let cases: Vec<(&str, Vec<Attribute>, RvError)> = vec![
+        (
+            "missing CKA_VALUE",
+            without(AttributeType::Value),
+            RvError::TemplateIncomplete,
+        ),
+        (
+            "missing CKA_SUBJECT",
+            without(AttributeType::Subject),
+            RvError::TemplateIncomplete,
+        ),
+        (
+            "missing CKA_CERTIFICATE_TYPE",
+            without(AttributeType::CertificateType),
+            RvError::TemplateIncomplete,
+        ),
+        (
+            "CKC_X_509_ATTR_CERT (CKR_CERTIFICATE_TYPE_INVALID's value)",
+            with(Attribute::CertificateType(CertificateType::X_509_ATTR)),
+            RvError::AttributeValueInvalid,
+        ),
+        (
+            "CKA_SIGN on a certificate",
+            with(Attribute::Sign(true)),
+            RvError::AttributeTypeInvalid,
+        ),
+        (
+            "CKA_MODULUS on a certificate",
+            with(Attribute::Modulus(vec![1])),
+            RvError::AttributeTypeInvalid,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, template, expected) in cases {
+        let rv = rv_of(session.create_object(&template));
+        if rv != expected {
+            wrong.push(format!("{name}: {rv:?}, expected {expected:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        find_certificates(&session, None).is_empty(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn a_bool_attribute_of_the_wrong_size_is_attribute_value_invalid() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let mut class = ulong_bytes(CKO_CERTIFICATE);
+    let mut kind = ulong_bytes(CKC_X_509);
+    let mut long_bool = [1u8, 0, 0, 0];
+    let mut subject = SAMPLE_SUBJECT;
+    let mut value = SAMPLE_VALUE;
+    let mut template = [
+        raw_attribute(CKA_CLASS, &mut class),
+        raw_attribute(CKA_CERTIFICATE_TYPE, &mut kind),
+        raw_attribute(CKA_TOKEN, &mut long_bool),
+        raw_attribute(CKA_SUBJECT, &mut subject),
+        raw_attribute(CKA_VALUE, &mut value),
+    ];
+    let mut handle: CK_OBJECT_HANDLE = 0;
+    assert_ck!(
+        ck!(C_CreateObject(
+            session.handle(),
+            template.as_mut_ptr(),
+            5,
+            &mut handle
+        )),
+        CKR_ATTRIBUTE_VALUE_INVALID
+    );
+}
+
+#[test]
+fn copy_with_a_template_is_refused_and_creates_nothing() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let original = create(&session, &sample_template("original", true));
+    let blobs_before = blob_names(&token.certificates_dir());
+    let result = session.copy_object(original, &[Attribute::Label(b"changed".to_vec())]);
+    assert_rv(result, RvError::TemplateInconsistent);
+    assert_eq!(find_certificates(&session, None), vec![original.handle()]);
+    assert_eq!(blob_names(&token.certificates_dir()), blobs_before);
+}
+
+#[test]
+fn protected_certificates_refuse_the_prohibited_action() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let h = session.handle();
+    let protect = |attribute: Attribute| {
+        let mut template = sample_template("protected", true);
+        template.push(attribute);
+        create(&session, &template).handle()
+    };
+    let unmodifiable = protect(Attribute::Modifiable(false));
+    let undestroyable = protect(Attribute::Destroyable(false));
+    let uncopyable = protect(Attribute::Copyable(false));
+    let mut label = *b"new label";
+    let mut set = [raw_attribute(CKA_LABEL, &mut label)];
+    let mut copy: CK_OBJECT_HANDLE = 0;
+    let cases = [
+        (
+            "set on CKA_MODIFIABLE=false",
+            ck!(C_SetAttributeValue(h, unmodifiable, set.as_mut_ptr(), 1)),
+        ),
+        (
+            "destroy on CKA_DESTROYABLE=false",
+            ck!(C_DestroyObject(h, undestroyable)),
+        ),
+        (
+            "copy on CKA_COPYABLE=false",
+            ck!(C_CopyObject(
+                h,
+                uncopyable,
+                std::ptr::null_mut(),
+                0,
+                &mut copy
+            )),
+        ),
+    ];
+    assert_all_rv(cases.to_vec(), CKR_ACTION_PROHIBITED);
+    assert_eq!(
+        find_certificates(&session, None).len(),
+        3,
+        "nothing destroyed or copied"
+    );
+}
+
+#[test]
+fn copyable_cannot_be_set_back_to_true() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let mut template = sample_template("one-way", true);
+    template.push(Attribute::Copyable(false));
+    let certificate = create(&session, &template);
+    let rv = rv_of(session.update_attributes(certificate, &[Attribute::Copyable(true)]));
+    assert!(
+        matches!(rv, RvError::AttributeReadOnly | RvError::ActionProhibited),
+        "CKA_COPYABLE false to true: {rv:?}"
+    );
+}
+
+#[test]
+fn certificate_attributes_outside_the_settable_set_are_refused() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("fixed", true)).handle();
+    let h = session.handle();
+    let mut class = ulong_bytes(CKO_DATA);
+    let mut kind = ulong_bytes(CKC_X_509_ATTR_CERT);
+    let mut cases = Vec::new();
+    for (name, attribute) in [
+        ("CKA_CLASS", raw_attribute(CKA_CLASS, &mut class)),
+        (
+            "CKA_CERTIFICATE_TYPE",
+            raw_attribute(CKA_CERTIFICATE_TYPE, &mut kind),
+        ),
+    ] {
+        let mut template = [attribute];
+        let rv = ck!(C_SetAttributeValue(
+            h,
+            certificate,
+            template.as_mut_ptr(),
+            1
+        ));
+        cases.push((name, rv));
+    }
+    assert_all_rv(cases, CKR_ATTRIBUTE_READ_ONLY);
+    assert_eq!(
+        raw_get(h, certificate, CKA_CLASS),
+        Ok(ulong_bytes(CKO_CERTIFICATE))
+    );
+}
+
+#[test]
+fn unknown_certificate_attribute_is_unavailable_while_the_others_are_filled() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("probe", true)).handle();
+    let mut modulus = [0u8; 64];
+    let mut label = [0u8; 5];
+    let mut template = [
+        raw_attribute(CKA_MODULUS, &mut modulus),
+        raw_attribute(CKA_LABEL, &mut label),
+    ];
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            session.handle(),
+            certificate,
+            template.as_mut_ptr(),
+            2
+        )),
+        CKR_ATTRIBUTE_TYPE_INVALID
+    );
+    assert_eq!(template[0].ulValueLen, CK_UNAVAILABLE_INFORMATION);
+    assert_eq!(template[1].ulValueLen, 5);
+    assert_eq!(&label, b"probe");
+}
+
+#[test]
+fn certificate_object_size_is_reported() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("size", true)).handle();
+    let mut size: CK_ULONG = 0;
+    assert_ck!(
+        ck!(C_GetObjectSize(session.handle(), certificate, &mut size)),
+        CKR_OK
+    );
+    assert!(
+        size > 0 && size != CK_UNAVAILABLE_INFORMATION,
+        "size {size}"
+    );
+}
+
+// ----- handles and blobs -----
+
+#[test]
+fn certificate_handles_increase_within_the_certificate_range() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let handles: Vec<CK_OBJECT_HANDLE> = (0..6)
+        .map(|i| create(&session, &sample_template(&format!("c{i}"), true)).handle())
+        .collect();
+    assert_eq!(handles[0], FIRST_HANDLE);
+    for pair in handles.windows(2) {
+        assert!(pair[0] < pair[1], "handles increase: {handles:x?}");
+    }
+    assert!(handles
+        .iter()
+        .all(|h| (FIRST_HANDLE..=LAST_HANDLE).contains(h)));
+    let session_certificate = create(&session, &sample_template("session", false)).handle();
+    assert!((FIRST_HANDLE..=LAST_HANDLE).contains(&session_certificate));
+}
+
+#[test]
+fn blob_files_appear_and_disappear_with_token_certificates() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let dir = token.certificates_dir();
+    let certificate = create(&session, &sample_template("blob", true));
+    let path = blob_path(&dir, certificate.handle());
+    assert!(path.is_file(), "{} was written", path.display());
+    let content = std::fs::read_to_string(&path).expect("a text blob");
+    assert_eq!(
+        content.trim().split('.').count(),
+        3,
+        "a compact JWS: header.payload.signature"
+    );
+    session
+        .destroy_object(certificate)
+        .expect("C_DestroyObject");
+    assert!(!path.exists(), "{} was deleted", path.display());
+}
+
+#[test]
+fn session_certificates_write_no_blob() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    create(&session, &sample_template("session", false));
+    assert!(blob_names(&token.certificates_dir()).is_empty());
+}
+
+#[test]
+fn blob_is_a_compact_jws_signed_with_rs512() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("jws", true)).handle();
+    let content =
+        std::fs::read_to_string(blob_path(&token.certificates_dir(), certificate)).unwrap();
+    let header = content.trim().split('.').next().unwrap();
+    let mut standard: String = header
+        .chars()
+        .map(|c| match c {
+            '-' => '+',
+            '_' => '/',
+            c => c,
+        })
+        .collect();
+    while !standard.len().is_multiple_of(4) {
+        standard.push('=');
+    }
+    let header = openssl::base64::decode_block(&standard).expect("base64url header");
+    let header = String::from_utf8(header).expect("a JSON header");
+    assert!(
+        header.replace(' ', "").contains("\"alg\":\"RS512\""),
+        "header {header}"
+    );
+}
+
+#[test]
+fn setting_token_false_removes_the_blob_and_keeps_the_object() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("demote", true));
+    let path = blob_path(&token.certificates_dir(), certificate.handle());
+    assert!(path.is_file());
+    session
+        .update_attributes(certificate, &[Attribute::Token(false)])
+        .expect("CKA_TOKEN to false");
+    assert!(
+        !path.exists(),
+        "the blob of a certificate that is no longer a token object"
+    );
+    assert_eq!(
+        raw_get(session.handle(), certificate.handle(), CKA_VALUE),
+        Ok(SAMPLE_VALUE.to_vec())
+    );
+}
+
+#[test]
+fn setting_token_true_stores_a_session_certificate_as_a_blob() {
+    let mut token = TestToken::new();
+    let handle = {
+        let session = token.user_session();
+        let certificate = create(&session, &sample_template("promote", false));
+        session
+            .update_attributes(certificate, &[Attribute::Token(true)])
+            .expect("CKA_TOKEN to true");
+        certificate.handle()
+    };
+    assert!(blob_path(&token.certificates_dir(), handle).is_file());
+    token.reinitialize();
+    let session = token.ro_session();
+    assert_eq!(find_certificates(&session, Some("promote")), vec![handle]);
+}
+
+#[test]
+fn session_certificates_are_shared_by_sessions_and_go_with_their_session() {
+    let token = TestToken::new();
+    let keeper = token.user_session();
+    let handle = {
+        let owner = token.rw_session();
+        let handle = create(&owner, &sample_template("session-owned", false)).handle();
+        assert_eq!(
+            find_certificates(&keeper, Some("session-owned")),
+            vec![handle]
+        );
+        handle
+    };
+    assert!(find_certificates(&keeper, Some("session-owned")).is_empty());
+    let mut size: CK_ULONG = 0;
+    assert_ck!(
+        ck!(C_GetObjectSize(keeper.handle(), handle, &mut size)),
+        CKR_OBJECT_HANDLE_INVALID
+    );
+}
+
+#[test]
+fn private_certificates_are_hidden_before_login() {
+    let token = TestToken::new();
+    {
+        let session = token.user_session();
+        let mut private = sample_template("private", true);
+        private.push(Attribute::Private(true));
+        create(&session, &private);
+        create(&session, &sample_template("public", true));
+    }
+    let session = token.ro_session();
+    assert!(find_certificates(&session, Some("private")).is_empty());
+    assert_eq!(find_certificates(&session, None).len(), 1);
+}
+
+#[test]
+fn search_by_token_false_finds_only_session_certificates() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    create(&session, &sample_template("both", true));
+    let session_certificate = create(&session, &sample_template("both", false)).handle();
+    let found: Vec<_> = find(
+        &session,
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Token(false),
+        ],
+    )
+    .iter()
+    .map(|h| h.handle())
+    .collect();
+    assert_eq!(found, vec![session_certificate]);
+}
+
+#[test]
+fn token_certificates_persist_across_reinitialisation() {
+    let mut token = TestToken::new();
+    let handle = {
+        let session = token.user_session();
+        create(&session, &sample_template("persisted", true)).handle()
+    };
+    token.reinitialize();
+    let session = token.ro_session();
+    assert_eq!(find_certificates(&session, Some("persisted")), vec![handle]);
+    assert_eq!(
+        raw_get(session.handle(), handle, CKA_VALUE),
+        Ok(SAMPLE_VALUE.to_vec())
+    );
+}
+
+// ----- login and visibility -----
+
+#[test]
+fn certificates_are_found_before_login() {
+    let token = TestToken::new();
+    let handle = {
+        let session = token.user_session();
+        create(&session, &sample_template("public", true)).handle()
+    };
+    let session = token.ro_session();
+    assert_eq!(find_certificates(&session, Some("public")), vec![handle]);
+    assert_eq!(
+        raw_get(session.handle(), handle, CKA_SUBJECT),
+        Ok(SAMPLE_SUBJECT.to_vec())
+    );
+}
+
+#[test]
+fn token_certificate_creation_without_login_is_user_not_logged_in() {
+    let token = TestToken::new();
+    let session = token.rw_session();
+    assert_rv(
+        session.create_object(&sample_template("no-login", true)),
+        RvError::UserNotLoggedIn,
+    );
+    assert!(blob_names(&token.certificates_dir()).is_empty());
+}
+
+#[test]
+fn token_certificate_creation_in_a_read_only_session_is_session_read_only() {
+    let token = TestToken::new();
+    let _login = token.user_session();
+    let session = token.ro_session();
+    assert_rv(
+        session.create_object(&sample_template("ro", true)),
+        RvError::SessionReadOnly,
+    );
+}
+
+// ----- a real certificate -----
+
+struct RealCertificate {
+    der: Vec<u8>,
+    subject: Vec<u8>,
+    issuer: Vec<u8>,
+    serial_der: Vec<u8>,
+    spki: Vec<u8>,
+}
+
+fn real_certificate() -> RealCertificate {
+    use openssl::asn1::{Asn1Integer, Asn1Time};
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    let key = PKey::from_rsa(openssl::rsa::Rsa::generate(2048).unwrap()).unwrap();
+    let mut subject = X509NameBuilder::new().unwrap();
+    subject.append_entry_by_text("CN", "itest leaf").unwrap();
+    let subject = subject.build();
+    let mut issuer = X509NameBuilder::new().unwrap();
+    issuer.append_entry_by_text("CN", "itest issuer").unwrap();
+    issuer.append_entry_by_text("O", "azcloudhsm").unwrap();
+    let issuer = issuer.build();
+    let mut builder = X509Builder::new().unwrap();
+    builder.set_version(2).unwrap();
+    let serial = BigNum::from_hex_str("00A1B2C3D4E5F60718").unwrap();
+    builder
+        .set_serial_number(&Asn1Integer::from_bn(&serial).unwrap())
+        .unwrap();
+    builder.set_subject_name(&subject).unwrap();
+    builder.set_issuer_name(&issuer).unwrap();
+    builder.set_pubkey(&key).unwrap();
+    builder
+        .set_not_before(&Asn1Time::from_str("20240102030405Z").unwrap())
+        .unwrap();
+    builder
+        .set_not_after(&Asn1Time::from_str("20340607080910Z").unwrap())
+        .unwrap();
+    builder.sign(&key, MessageDigest::sha256()).unwrap();
+    let certificate = builder.build();
+    // DER INTEGER of 0xA1B2C3D4E5F60718: a leading 0 keeps it positive.
+    let serial_der = vec![
+        0x02, 0x09, 0x00, 0xA1, 0xB2, 0xC3, 0xD4, 0xE5, 0xF6, 0x07, 0x18,
+    ];
+    RealCertificate {
+        der: certificate.to_der().unwrap(),
+        subject: subject.to_der().unwrap(),
+        issuer: issuer.to_der().unwrap(),
+        serial_der,
+        spki: key.public_key_to_der().unwrap(),
+    }
+}
+
+#[test]
+fn a_real_certificate_gets_issuer_serial_dates_and_public_key_info_filled() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let real = real_certificate();
+    let certificate = create(
+        &session,
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::CertificateType(CertificateType::X_509),
+            Attribute::Token(true),
+            Attribute::Label(b"real".to_vec()),
+            Attribute::Subject(real.subject.clone()),
+            Attribute::Value(real.der.clone()),
+        ],
+    )
+    .handle();
+    let h = session.handle();
+    let cases: [(&str, CK_ATTRIBUTE_TYPE, Vec<u8>); 5] = [
+        ("CKA_ISSUER", CKA_ISSUER, real.issuer.clone()),
+        (
+            "CKA_SERIAL_NUMBER",
+            CKA_SERIAL_NUMBER,
+            real.serial_der.clone(),
+        ),
+        ("CKA_START_DATE", CKA_START_DATE, b"20240102".to_vec()),
+        ("CKA_END_DATE", CKA_END_DATE, b"20340607".to_vec()),
+        (
+            "CKA_PUBLIC_KEY_INFO",
+            CKA_PUBLIC_KEY_INFO,
+            real.spki.clone(),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (name, kind, expected) in cases {
+        match raw_get(h, certificate, kind) {
+            Ok(value) if value == expected => {}
+            Ok(value) => wrong.push(format!("{name}: {value:02x?}, expected {expected:02x?}")),
+            Err(rv) => wrong.push(format!("{name}: {}", rv_name(rv))),
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+// ----- searches -----
+
+#[test]
+fn keys_and_certificates_are_returned_together_by_a_template_that_fits_both() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let pair = generate_rsa(&session, 2048, true, b"shared-id");
+    let mut template = sample_template("with-key", true);
+    template.retain(|a| a.attribute_type() != AttributeType::Id);
+    template.push(Attribute::Id(b"shared-id".to_vec()));
+    let certificate = create(&session, &template);
+    let mut found: Vec<_> = find(&session, &[Attribute::Id(b"shared-id".to_vec())])
+        .iter()
+        .map(|h| h.handle())
+        .collect();
+    found.sort();
+    let mut expected = vec![
+        pair.public.handle(),
+        pair.private.handle(),
+        certificate.handle(),
+    ];
+    expected.sort();
+    assert_eq!(found, expected);
+}
+
+#[test]
+fn find_objects_returns_at_most_max_count_per_call_and_continues() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let created: BTreeSet<CK_OBJECT_HANDLE> = (0..7)
+        .map(|_| create(&session, &sample_template("page", true)).handle())
+        .collect();
+    let h = session.handle();
+    let mut class = ulong_bytes(CKO_CERTIFICATE);
+    let mut label = *b"page";
+    let mut template = [
+        raw_attribute(CKA_CLASS, &mut class),
+        raw_attribute(CKA_LABEL, &mut label),
+    ];
+    assert_ck!(ck!(C_FindObjectsInit(h, template.as_mut_ptr(), 2)), CKR_OK);
+    let mut seen = BTreeSet::new();
+    let mut counts = Vec::new();
+    loop {
+        let mut page = [0 as CK_OBJECT_HANDLE; 3];
+        let mut count: CK_ULONG = 99;
+        assert_ck!(
+            ck!(C_FindObjects(h, page.as_mut_ptr(), 3, &mut count)),
+            CKR_OK
+        );
+        counts.push(count);
+        if count == 0 {
+            break;
+        }
+        seen.extend(&page[..count as usize]);
+        assert!(counts.len() < 10, "the search never ends");
+    }
+    assert_ck!(ck!(C_FindObjectsFinal(h)), CKR_OK);
+    assert_eq!(counts, vec![3, 3, 1, 0]);
+    assert_eq!(seen, created);
+}
+
+#[test]
+fn find_by_subject_and_by_id_uses_certificate_attributes() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let sample = create(&session, &sample_template("subject", true)).handle();
+    let mut other = sample_template("other", true);
+    other.retain(|a| {
+        !matches!(
+            a.attribute_type(),
+            AttributeType::Subject | AttributeType::Id
+        )
+    });
+    other.push(Attribute::Subject(vec![0x30, 0x00]));
+    other.push(Attribute::Id(vec![7]));
+    create(&session, &other);
+    let by_subject: Vec<_> = find(&session, &[Attribute::Subject(SAMPLE_SUBJECT.to_vec())])
+        .iter()
+        .map(|h| h.handle())
+        .collect();
+    assert_eq!(by_subject, vec![sample]);
+    let by_id: Vec<_> = find(
+        &session,
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::Id(vec![123]),
+        ],
+    )
+    .iter()
+    .map(|h| h.handle())
+    .collect();
+    assert_eq!(by_id, vec![sample]);
+}
+
+// ----- tampering -----
+
+/// Changes one character in the middle of the JWS payload of a blob.
+fn tamper(path: &Path) {
+    let mut content = std::fs::read(path).expect("read the blob");
+    let first_dot = content.iter().position(|b| *b == b'.').expect("a JWS");
+    let second_dot = first_dot
+        + 1
+        + content[first_dot + 1..]
+            .iter()
+            .position(|b| *b == b'.')
+            .unwrap();
+    let middle = (first_dot + second_dot) / 2;
+    content[middle] = if content[middle] == b'A' { b'B' } else { b'A' };
+    std::fs::write(path, content).expect("write the blob");
+}
+
+#[test]
+fn tampered_blob_is_left_out_of_searches_and_logged_after_a_restart() {
+    let mut token = TestToken::new();
+    let (tampered, intact) = {
+        let session = token.user_session();
+        (
+            create(&session, &sample_template("tamper", true)).handle(),
+            create(&session, &sample_template("tamper", true)).handle(),
+        )
+    };
+    tamper(&blob_path(&token.certificates_dir(), tampered));
+    token.reinitialize();
+    let session = token.ro_session();
+    assert_eq!(find_certificates(&session, Some("tamper")), vec![intact]);
+    let name = format!("pkcs11_certificate_{tampered}");
+    assert!(
+        token.log_text().lines().any(|l| l.contains(&name)),
+        "the provider log names {name}"
+    );
+}
+
+#[test]
+fn blob_tampered_while_running_is_left_out_of_the_next_search() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let tampered = create(&session, &sample_template("tamper", true)).handle();
+    let intact = create(&session, &sample_template("tamper", true)).handle();
+    assert_eq!(find_certificates(&session, Some("tamper")).len(), 2);
+    // A different modification time, so no cache can take it for the old blob.
+    std::thread::sleep(Duration::from_millis(20));
+    tamper(&blob_path(&token.certificates_dir(), tampered));
+    assert_eq!(find_certificates(&session, Some("tamper")), vec![intact]);
+}
+
+#[test]
+fn blob_with_another_handle_is_left_out_of_searches() {
+    let mut token = TestToken::new();
+    let (moved, kept) = {
+        let session = token.user_session();
+        (
+            create(&session, &sample_template("moved", true)).handle(),
+            create(&session, &sample_template("moved", true)).handle(),
+        )
+    };
+    let dir = token.certificates_dir();
+    // A validly signed blob copied under another name: its payload names its own handle.
+    let forged = moved + 100;
+    std::fs::copy(blob_path(&dir, moved), blob_path(&dir, forged)).unwrap();
+    token.reinitialize();
+    let session = token.ro_session();
+    assert_eq!(
+        find_certificates(&session, Some("moved")),
+        vec![moved, kept]
+    );
+}
+
+#[test]
+fn threads_creating_certificates_at_once_get_distinct_handles() {
+    let token = TestToken::new();
+    let _login = token.user_session();
+    let pkcs11 = &token.pkcs11;
+    let slot = token.slot;
+    let handles: Vec<CK_OBJECT_HANDLE> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|index| {
+                scope.spawn(move || {
+                    let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
+                    (0..25)
+                        .map(|_| {
+                            create(&session, &sample_template(&format!("t{index}"), true)).handle()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a creating thread panicked"))
+            .collect()
+    });
+    let distinct: BTreeSet<_> = handles.iter().copied().collect();
+    assert_eq!(distinct.len(), 200, "200 certificates, 200 handles");
+    assert_eq!(blob_names(&token.certificates_dir()).len(), 200);
+    let session = token.ro_session();
+    assert_eq!(
+        find_certificates(&session, None),
+        distinct.into_iter().collect::<Vec<_>>()
+    );
+}
+
+// ----- two processes, one store -----
+
+const SHARED_DIR_ENV: &str = "AZCLOUDHSM_ITEST_CERT_DIR";
+const WORKER: &str = "worker_process_creates_certificates";
+const PER_PROCESS: usize = 300;
+
+fn create_many(token: &TestToken, label: &str) -> Vec<CK_OBJECT_HANDLE> {
+    let session = token.user_session();
+    (0..PER_PROCESS)
+        .map(|_| create(&session, &sample_template(label, true)).handle())
+        .collect()
+}
+
+#[test]
+fn two_processes_creating_300_certificates_each_get_600_distinct_verified_handles() {
+    let token = TestToken::new();
+    let mut child = spawn_worker(
+        WORKER,
+        &[(SHARED_DIR_ENV, token.root().display().to_string())],
+    );
+    let mine = create_many(&token, "parent");
+    let status = child.wait().expect("wait for the worker");
+    assert!(status.success(), "the worker failed: {status}");
+    let session = token.ro_session();
+    let all = find_certificates(&session, None);
+    assert_eq!(all.len(), 2 * PER_PROCESS, "every certificate is found");
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 2 * PER_PROCESS);
+    assert!(mine.iter().all(|h| all.contains(h)));
+    assert_eq!(
+        find_certificates(&session, Some("child")).len(),
+        PER_PROCESS
+    );
+    assert_eq!(blob_names(&token.certificates_dir()).len(), 2 * PER_PROCESS);
+    for handle in &all {
+        assert_eq!(
+            raw_get(session.handle(), *handle, CKA_VALUE),
+            Ok(SAMPLE_VALUE.to_vec()),
+            "certificate {handle}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "worker of two_processes_creating_300_certificates_each_get_600_distinct_verified_handles"]
+fn worker_process_creates_certificates() {
+    let dir = std::path::PathBuf::from(worker_env(SHARED_DIR_ENV));
+    let token = TestToken::with_options(TokenOptions::uninitialized().in_dir(&dir));
+    create_many(&token, "child");
+}
