@@ -512,6 +512,42 @@ fn null_output_pointers_are_arguments_bad() {
 }
 
 #[test]
+fn counts_too_large_for_memory_are_arguments_bad() {
+    let (_token, session) = Token::user_session();
+    let mut template = [attribute(CKA_CLASS, &CKO_DATA)];
+    let mut object = 0;
+    let mut buffer = [0u8; 16];
+    // SAFETY: the pointers are valid; the counts are refused before use.
+    let results = unsafe {
+        [
+            (
+                "C_CreateObject",
+                C_CreateObject(session, template.as_mut_ptr(), CK_ULONG::MAX, &mut object),
+            ),
+            (
+                "C_GetAttributeValue",
+                C_GetAttributeValue(session, 1, template.as_mut_ptr(), CK_ULONG::MAX / 2),
+            ),
+            (
+                "C_FindObjectsInit",
+                C_FindObjectsInit(session, template.as_mut_ptr(), CK_ULONG::MAX / 8),
+            ),
+            (
+                "C_GenerateRandom",
+                C_GenerateRandom(session, buffer.as_mut_ptr(), CK_ULONG::MAX),
+            ),
+            (
+                "C_SeedRandom",
+                C_SeedRandom(session, buffer.as_mut_ptr(), CK_ULONG::MAX),
+            ),
+        ]
+    };
+    for (name, rv) in results {
+        assert_eq!(rv, CKR_ARGUMENTS_BAD, "{name}");
+    }
+}
+
+#[test]
 fn interface_list_follows_the_length_convention() {
     let _guard = lock();
     let mut interfaces: [CK_INTERFACE; 2] = unsafe { std::mem::zeroed() };
