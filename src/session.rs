@@ -49,7 +49,7 @@ impl Search {
     /// The next at most `count` handles.
     pub fn next(&mut self, count: usize) -> &[Handle] {
         let start = self.position;
-        let end = (start + count).min(self.handles.len());
+        let end = start.saturating_add(count).min(self.handles.len());
         self.position = end;
         &self.handles[start..end]
     }

@@ -985,6 +985,19 @@ fn find_objects_with_max_count_zero_returns_nothing() {
     assert_eq!(find_all(session, 64), (CKR_OK, 2));
 }
 
+#[test]
+fn find_objects_with_the_largest_max_count_does_not_fail() {
+    let (_token, session) = Token::user_session();
+    key_pair(session, CKM_EC_KEY_PAIR_GEN);
+    // SAFETY: an empty template.
+    assert_eq!(unsafe { C_FindObjectsInit(session, null_mut(), 0) }, CKR_OK);
+    assert_eq!(find_all(session, 1), (CKR_OK, 1));
+    assert_eq!(find_all(session, CK_ULONG::MAX), (CKR_OK, 1));
+    assert_eq!(find_all(session, CK_ULONG::MAX), (CKR_OK, 0));
+    // SAFETY: no pointers.
+    assert_eq!(unsafe { C_FindObjectsFinal(session) }, CKR_OK);
+}
+
 // ----- cryptographic operations (§5.8 to §5.14) -----
 
 #[test]
