@@ -7,7 +7,7 @@ use crate::device::Mechanism;
 use crate::error::Result;
 use crate::object::Handle;
 use crate::provider::Provider;
-use crate::session::{consume, ensure_idle, produce, Active, Output};
+use crate::session::{consume, ensure_idle, produce, Active, Output, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 impl Provider {
@@ -34,7 +34,9 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, true, |op| op.one_shot(data))
+            produce(&mut s.encrypt, Step::Single, capacity, |op| {
+                op.one_shot(data)
+            })
         })
     }
 
@@ -45,7 +47,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, false, |op| op.update(data))
+            produce(&mut s.encrypt, Step::Update, capacity, |op| op.update(data))
         })
     }
 
@@ -55,7 +57,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, true, |op| op.finish())
+            produce(&mut s.encrypt, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -82,7 +84,9 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, true, |op| op.one_shot(data))
+            produce(&mut s.decrypt, Step::Single, capacity, |op| {
+                op.one_shot(data)
+            })
         })
     }
 
@@ -93,7 +97,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, false, |op| op.update(data))
+            produce(&mut s.decrypt, Step::Update, capacity, |op| op.update(data))
         })
     }
 
@@ -103,7 +107,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, true, |op| op.finish())
+            produce(&mut s.decrypt, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -122,7 +126,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, capacity, true, |op| {
+            produce(&mut s.digest, Step::Single, capacity, |op| {
                 op.update(data)?;
                 op.finish()
             })
@@ -131,7 +135,7 @@ impl Provider {
 
     pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.digest, false, |op| op.update(data))
+            consume(&mut s.digest, Step::Update, |op| op.update(data))
         })
     }
 
@@ -141,7 +145,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, capacity, true, |op| op.finish())
+            produce(&mut s.digest, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -166,19 +170,19 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, capacity, true, |op| op.sign(data))
+            produce(&mut s.sign, Step::Single, capacity, |op| op.sign(data))
         })
     }
 
     pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.sign, false, |op| op.update(data))
+            consume(&mut s.sign, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, capacity, true, |op| op.finish())
+            produce(&mut s.sign, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -200,19 +204,19 @@ impl Provider {
 
     pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, true, |op| op.verify(data, signature))
+            consume(&mut s.verify, Step::Single, |op| op.verify(data, signature))
         })
     }
 
     pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, false, |op| op.update(data))
+            consume(&mut s.verify, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, true, |op| op.finish(signature))
+            consume(&mut s.verify, Step::Final, |op| op.finish(signature))
         })
     }
 

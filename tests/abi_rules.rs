@@ -1027,6 +1027,118 @@ fn init_while_an_operation_is_active_is_operation_active() {
 }
 
 #[test]
+fn sign_after_sign_update_is_operation_active_and_ends_the_operation() {
+    let (_token, session) = Token::user_session();
+    let (_, private) = key_pair(session, CKM_RSA_PKCS_KEY_PAIR_GEN);
+    assert_eq!(sign_init(session, CKM_SHA256_RSA_PKCS, private), CKR_OK);
+    assert_eq!(sign_update(session, b"first part"), CKR_OK);
+    assert_eq!(
+        sign(session, b"second part", Some(512)).0,
+        CKR_OPERATION_ACTIVE
+    );
+    assert_eq!(sign_final(session).0, CKR_OPERATION_NOT_INITIALIZED);
+}
+
+#[test]
+fn verify_after_verify_update_is_operation_active() {
+    let (_token, session) = Token::user_session();
+    let (public, private) = key_pair(session, CKM_EC_KEY_PAIR_GEN);
+    assert_eq!(sign_init(session, CKM_ECDSA_SHA256, private), CKR_OK);
+    let (_, signature) = sign(session, b"data", Some(256));
+    assert_eq!(verify_init(session, CKM_ECDSA_SHA256, public), CKR_OK);
+    // SAFETY: the data is valid.
+    assert_eq!(
+        unsafe { C_VerifyUpdate(session, b"da".as_ptr() as *mut _, 2) },
+        CKR_OK
+    );
+    assert_eq!(verify(session, b"data", &signature), CKR_OPERATION_ACTIVE);
+}
+
+#[test]
+fn digest_after_digest_update_is_operation_active() {
+    let (_token, session) = Token::user_session();
+    assert_eq!(digest_init(session), CKR_OK);
+    let mut out = [0u8; 32];
+    let mut length: CK_ULONG = 32;
+    // SAFETY: buffers are valid for their lengths.
+    unsafe {
+        assert_eq!(C_DigestUpdate(session, b"ab".as_ptr() as *mut _, 2), CKR_OK);
+        assert_eq!(
+            C_Digest(
+                session,
+                b"c".as_ptr() as *mut _,
+                1,
+                out.as_mut_ptr(),
+                &mut length
+            ),
+            CKR_OPERATION_ACTIVE
+        );
+        assert_eq!(
+            C_DigestFinal(session, out.as_mut_ptr(), &mut length),
+            CKR_OPERATION_NOT_INITIALIZED
+        );
+    }
+}
+
+#[test]
+fn encrypt_after_encrypt_update_is_operation_active() {
+    let (_token, session) = Token::user_session();
+    let key = aes_key(session, true);
+    let mut mechanism = mechanism(CKM_AES_ECB);
+    let block = [7u8; 16];
+    let mut out = [0u8; 64];
+    let mut length: CK_ULONG = 64;
+    // SAFETY: buffers are valid for their lengths.
+    unsafe {
+        assert_eq!(C_EncryptInit(session, &mut mechanism, key), CKR_OK);
+        assert_eq!(
+            C_EncryptUpdate(
+                session,
+                block.as_ptr() as *mut _,
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            ),
+            CKR_OK
+        );
+        length = 64;
+        assert_eq!(
+            C_Encrypt(
+                session,
+                block.as_ptr() as *mut _,
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            ),
+            CKR_OPERATION_ACTIVE
+        );
+        assert_eq!(C_DecryptInit(session, &mut mechanism, key), CKR_OK);
+        length = 64;
+        assert_eq!(
+            C_DecryptUpdate(
+                session,
+                block.as_ptr() as *mut _,
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            ),
+            CKR_OK
+        );
+        length = 64;
+        assert_eq!(
+            C_Decrypt(
+                session,
+                block.as_ptr() as *mut _,
+                16,
+                out.as_mut_ptr(),
+                &mut length
+            ),
+            CKR_OPERATION_ACTIVE
+        );
+    }
+}
+
+#[test]
 fn sign_final_without_update_signs_empty_data() {
     let (_token, session) = Token::user_session();
     let (_, private) = key_pair(session, CKM_RSA_PKCS_KEY_PAIR_GEN);
