@@ -340,14 +340,17 @@ impl Provider {
         }
     }
 
-    /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN.
+    /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN. A R/O
+    /// session is refused as such (`CKR_SESSION_READ_ONLY`) whoever is
+    /// logged in: the SO can never be logged in while one exists, so "not
+    /// the SO" would misname the problem.
     pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         self.with_session(handle, |_, access| {
-            if !access.so {
-                return Err(Error::UserNotLoggedIn);
-            }
             if !access.read_write {
                 return Err(Error::SessionReadOnly);
+            }
+            if !access.so {
+                return Err(Error::UserNotLoggedIn);
             }
             self.device.init_pin(pin)
         })

@@ -720,6 +720,16 @@ fn init_token_with_a_session_open_is_session_exists() {
 }
 
 #[test]
+fn init_pin_in_a_read_only_session_is_session_read_only() {
+    let _token = Token::ready();
+    let session = open(RO);
+    assert_eq!(login(session, CKU_USER, USER_PIN), CKR_OK);
+    // SAFETY: the PIN buffer is valid.
+    let rv = unsafe { C_InitPIN(session, USER_PIN.as_ptr() as *mut _, len(USER_PIN)) };
+    assert_eq!(rv, CKR_SESSION_READ_ONLY);
+}
+
+#[test]
 fn init_pin_outside_the_so_state_is_user_not_logged_in() {
     let (_token, session) = Token::user_session();
     // SAFETY: the PIN buffer is valid.
