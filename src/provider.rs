@@ -166,13 +166,18 @@ impl Provider {
             .ok_or(Error::MechanismInvalid(kind))
     }
 
-    /// `C_InitToken`: no session may be open.
+    /// `C_InitToken`: no session may be open (`CKR_SESSION_EXISTS`). The
+    /// session table stays read-locked until the token is initialised, so
+    /// no session opens half-way through.
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         self.check_slot(slot)?;
-        if !self.sessions.read().is_empty() {
+        let sessions = self.sessions.read();
+        if !sessions.is_empty() {
             return Err(Error::SessionExists);
         }
-        self.device.init_token(so_pin, label)
+        let result = self.device.init_token(so_pin, label);
+        drop(sessions);
+        result
     }
 
     // ----- sessions -----
