@@ -108,6 +108,15 @@ impl Session {
         }
     }
 
+    /// True while any cryptographic operation (not a search) is active.
+    pub fn has_cryptographic_operation(&self) -> bool {
+        self.encrypt.is_some()
+            || self.decrypt.is_some()
+            || self.digest.is_some()
+            || self.sign.is_some()
+            || self.verify.is_some()
+    }
+
     /// Ends every cryptographic operation (used on logout, where keys may become unusable).
     pub fn cancel_operations(&mut self) {
         self.encrypt = None;

@@ -875,6 +875,44 @@ fn login_state_machine_return_codes() {
 }
 
 #[test]
+fn context_specific_login_without_an_operation_is_operation_not_initialized() {
+    let (_token, session) = Token::user_session();
+    assert_eq!(
+        login(session, CKU_CONTEXT_SPECIFIC, USER_PIN),
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+    let (_, private) = key_pair(session, CKM_EC_KEY_PAIR_GEN);
+    assert_eq!(sign_init(session, CKM_ECDSA_SHA256, private), CKR_OK);
+    assert_eq!(
+        login(session, CKU_CONTEXT_SPECIFIC, b"cu1:wrong"),
+        CKR_PIN_INCORRECT
+    );
+    assert_eq!(login(session, CKU_CONTEXT_SPECIFIC, USER_PIN), CKR_OK);
+    assert_eq!(sign(session, b"data", Some(256)).0, CKR_OK);
+}
+
+#[test]
+fn concurrent_logins_leave_one_user_logged_in() {
+    let _token = Token::ready();
+    let sessions = [open(RW), open(RW)];
+    let results: Vec<CK_RV> = std::thread::scope(|scope| {
+        let threads: Vec<_> = sessions
+            .iter()
+            .map(|&session| scope.spawn(move || login(session, CKU_USER, USER_PIN)))
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let mut sorted = results.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        vec![CKR_OK, CKR_USER_ALREADY_LOGGED_IN],
+        "{results:?}"
+    );
+    assert_eq!(session_state(sessions[0]), CKS_RW_USER_FUNCTIONS);
+}
+
+#[test]
 fn session_info_reports_each_login_state() {
     let _token = Token::ready();
     let rw = open(RW);
