@@ -4,10 +4,10 @@
 //! buffers behave as the specification says.
 
 use crate::device::Mechanism;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::Handle;
 use crate::provider::Provider;
-use crate::session::{consume, ensure_idle, produce, Active, Output, Step};
+use crate::session::{consume, ensure_idle, produce, Active, KeyDigest, Output, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 impl Provider {
@@ -136,6 +136,38 @@ impl Provider {
     pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
             consume(&mut s.digest, Step::Update, |op| op.update(data))
+        })
+    }
+
+    /// `C_DigestKey` (PKCS#11 3.0 §5.12): continues the digest with the
+    /// value of a secret key. The device never hands out a sensitive
+    /// key's value, so only a non-sensitive secret key can be digested;
+    /// any other key is [`KeyDigest::Indigestible`] and the digest goes on.
+    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<KeyDigest> {
+        use crate::object::{decode_ulong, AttributeResult};
+        use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
+        self.with_session(handle, |s, access| {
+            if s.digest.is_none() {
+                return Err(Error::OperationNotInitialized);
+            }
+            let key = self.operation_key(key)?;
+            let attributes = self
+                .device
+                .get_attributes(access, key, &[CKA_CLASS, CKA_VALUE])
+                .map_err(|error| match error {
+                    Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                    other => other,
+                })?;
+            let value = match attributes.as_slice() {
+                [AttributeResult::Value(class), AttributeResult::Value(value)]
+                    if decode_ulong(class) == Some(CKO_SECRET_KEY) =>
+                {
+                    value
+                }
+                _ => return Ok(KeyDigest::Indigestible),
+            };
+            consume(&mut s.digest, Step::Update, |op| op.update(value))?;
+            Ok(KeyDigest::Digested)
         })
     }
 

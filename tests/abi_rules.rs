@@ -1248,6 +1248,59 @@ fn ecdsa_length_query_is_followed_by_a_valid_cached_signature() {
     assert_eq!(verify(session, b"data", &signature), CKR_OK);
 }
 
+#[test]
+fn digest_key_needs_an_active_digest() {
+    let (_token, session) = Token::user_session();
+    let key = aes_key(session, false);
+    // SAFETY: no pointers.
+    assert_eq!(
+        unsafe { C_DigestKey(session, key) },
+        CKR_OPERATION_NOT_INITIALIZED
+    );
+}
+
+#[test]
+fn digest_key_of_a_sensitive_key_is_key_indigestible() {
+    let (_token, session) = Token::user_session();
+    let key = aes_key(session, true);
+    assert_eq!(digest_init(session), CKR_OK);
+    // SAFETY: no pointers.
+    unsafe {
+        assert_eq!(C_DigestKey(session, key), CKR_KEY_INDIGESTIBLE);
+        assert_eq!(C_DigestKey(session, 0xdead), CKR_KEY_HANDLE_INVALID);
+    }
+}
+
+#[test]
+fn digest_key_digests_the_value_of_a_non_sensitive_secret_key() {
+    let (_token, session) = Token::user_session();
+    let key = aes_key(session, false);
+    let mut value = [0u8; 32];
+    let mut template = [output_bytes(CKA_VALUE, &mut value)];
+    let mut digest = [0u8; 32];
+    let mut length: CK_ULONG = 32;
+    // SAFETY: buffers are valid for their lengths.
+    unsafe {
+        assert_eq!(
+            C_GetAttributeValue(session, key, template.as_mut_ptr(), 1),
+            CKR_OK
+        );
+        assert_eq!(digest_init(session), CKR_OK);
+        assert_eq!(
+            C_DigestUpdate(session, b"prefix".as_ptr() as *mut _, 6),
+            CKR_OK
+        );
+        assert_eq!(C_DigestKey(session, key), CKR_OK);
+        assert_eq!(
+            C_DigestFinal(session, digest.as_mut_ptr(), &mut length),
+            CKR_OK
+        );
+    }
+    let mut expected = b"prefix".to_vec();
+    expected.extend_from_slice(&value);
+    assert_eq!(digest.to_vec(), openssl::sha::sha256(&expected).to_vec());
+}
+
 // ----- random numbers (§5.15) -----
 
 #[test]
