@@ -4,10 +4,10 @@
 //! buffers behave as the specification says.
 
 use crate::device::Mechanism;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::Handle;
 use crate::provider::Provider;
-use crate::session::{consume, ensure_idle, produce, Active, Output};
+use crate::session::{consume, ensure_idle, produce, Active, KeyDigest, Output, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 impl Provider {
@@ -34,7 +34,9 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, true, |op| op.one_shot(data))
+            produce(&mut s.encrypt, Step::Single, capacity, |op| {
+                op.one_shot(data)
+            })
         })
     }
 
@@ -45,7 +47,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, false, |op| op.update(data))
+            produce(&mut s.encrypt, Step::Update, capacity, |op| op.update(data))
         })
     }
 
@@ -55,7 +57,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, capacity, true, |op| op.finish())
+            produce(&mut s.encrypt, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -82,7 +84,9 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, true, |op| op.one_shot(data))
+            produce(&mut s.decrypt, Step::Single, capacity, |op| {
+                op.one_shot(data)
+            })
         })
     }
 
@@ -93,7 +97,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, false, |op| op.update(data))
+            produce(&mut s.decrypt, Step::Update, capacity, |op| op.update(data))
         })
     }
 
@@ -103,7 +107,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, capacity, true, |op| op.finish())
+            produce(&mut s.decrypt, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -122,7 +126,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, capacity, true, |op| {
+            produce(&mut s.digest, Step::Single, capacity, |op| {
                 op.update(data)?;
                 op.finish()
             })
@@ -131,7 +135,39 @@ impl Provider {
 
     pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.digest, false, |op| op.update(data))
+            consume(&mut s.digest, Step::Update, |op| op.update(data))
+        })
+    }
+
+    /// `C_DigestKey` (PKCS#11 3.0 §5.12): continues the digest with the
+    /// value of a secret key. The device never hands out a sensitive
+    /// key's value, so only a non-sensitive secret key can be digested;
+    /// any other key is [`KeyDigest::Indigestible`] and the digest goes on.
+    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<KeyDigest> {
+        use crate::object::{decode_ulong, AttributeResult};
+        use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
+        self.with_session(handle, |s, access| {
+            if s.digest.is_none() {
+                return Err(Error::OperationNotInitialized);
+            }
+            let key = self.operation_key(key)?;
+            let attributes = self
+                .device
+                .get_attributes(access, key, &[CKA_CLASS, CKA_VALUE])
+                .map_err(|error| match error {
+                    Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                    other => other,
+                })?;
+            let value = match attributes.as_slice() {
+                [AttributeResult::Value(class), AttributeResult::Value(value)]
+                    if decode_ulong(class) == Some(CKO_SECRET_KEY) =>
+                {
+                    value
+                }
+                _ => return Ok(KeyDigest::Indigestible),
+            };
+            consume(&mut s.digest, Step::Update, |op| op.update(value))?;
+            Ok(KeyDigest::Digested)
         })
     }
 
@@ -141,7 +177,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, capacity, true, |op| op.finish())
+            produce(&mut s.digest, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -166,19 +202,19 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, capacity, true, |op| op.sign(data))
+            produce(&mut s.sign, Step::Single, capacity, |op| op.sign(data))
         })
     }
 
     pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.sign, false, |op| op.update(data))
+            consume(&mut s.sign, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, capacity, true, |op| op.finish())
+            produce(&mut s.sign, Step::Final, capacity, |op| op.finish())
         })
     }
 
@@ -200,19 +236,19 @@ impl Provider {
 
     pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, true, |op| op.verify(data, signature))
+            consume(&mut s.verify, Step::Single, |op| op.verify(data, signature))
         })
     }
 
     pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, false, |op| op.update(data))
+            consume(&mut s.verify, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, true, |op| op.finish(signature))
+            consume(&mut s.verify, Step::Final, |op| op.finish(signature))
         })
     }
 

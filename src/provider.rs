@@ -83,6 +83,8 @@ pub struct Provider {
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, SessionEntry>>,
     next_session: AtomicU64,
     login: RwLock<Option<UserType>>,
+    /// Serialises `C_Login` calls while their PIN check runs outside `login`.
+    login_attempt: Mutex<()>,
 }
 
 /// One row of the session table. The R/W flag never changes, so it is kept
@@ -126,6 +128,7 @@ impl Provider {
             sessions: RwLock::new(HashMap::new()),
             next_session: AtomicU64::new(1),
             login: RwLock::new(None),
+            login_attempt: Mutex::new(()),
         })
     }
 
@@ -166,13 +169,18 @@ impl Provider {
             .ok_or(Error::MechanismInvalid(kind))
     }
 
-    /// `C_InitToken`: no session may be open.
+    /// `C_InitToken`: no session may be open (`CKR_SESSION_EXISTS`). The
+    /// session table stays read-locked until the token is initialised, so
+    /// no session opens half-way through.
     pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         self.check_slot(slot)?;
-        if !self.sessions.read().is_empty() {
+        let sessions = self.sessions.read();
+        if !sessions.is_empty() {
             return Err(Error::SessionExists);
         }
-        self.device.init_token(so_pin, label)
+        let result = self.device.init_token(so_pin, label);
+        drop(sessions);
+        result
     }
 
     // ----- sessions -----
@@ -280,26 +288,52 @@ impl Provider {
 
     // ----- login (PKCS#11 3.0 §5.6) -----
 
-    /// `C_Login`. The login state is shared by every session of the application.
+    /// `C_Login` (PKCS#11 3.0 §5.6). The login state is shared by every
+    /// session of the application.
+    ///
+    /// The PIN check (a slow key derivation) runs under `login_attempt`
+    /// only: the login lock, which every session call reads, is taken just
+    /// to check the state and to publish the new one, so a login never
+    /// stalls the other sessions' operations.
     pub fn login(
         &self,
         handle: CK_SESSION_HANDLE,
         user_type: CK_USER_TYPE,
         pin: &[u8],
     ) -> Result<()> {
-        self.session(handle)?;
         let user = match user_type {
             CKU_SO => UserType::SecurityOfficer,
             CKU_USER => UserType::User,
-            CKU_CONTEXT_SPECIFIC => {
-                if *self.login.read() != Some(UserType::User) {
-                    return Err(Error::UserNotLoggedIn);
-                }
-                return self.device.login(UserType::User, pin);
+            CKU_CONTEXT_SPECIFIC => return self.login_context_specific(handle, pin),
+            _ => {
+                self.session(handle)?;
+                return Err(Error::UserTypeInvalid);
             }
-            _ => return Err(Error::UserTypeInvalid),
         };
+        self.session(handle)?;
+        let _attempt = self.login_attempt.lock();
+        self.check_login_allowed(user)?;
+        self.device.login(user, pin)?;
         let mut login = self.login.write();
+        // Sessions opened during the PIN check: `open_session` inserts
+        // under the login lock, so this second look is final.
+        if let Err(error) = self.check_login_allowed_locked(user, &login) {
+            drop(login);
+            self.device.logout();
+            return Err(error);
+        }
+        *login = Some(user);
+        Ok(())
+    }
+
+    fn check_login_allowed(&self, user: UserType) -> Result<()> {
+        let login = self.login.read();
+        self.check_login_allowed_locked(user, &login)
+    }
+
+    /// §5.6 C_Login: one user type at a time, and the SO only when every
+    /// session is R/W.
+    fn check_login_allowed_locked(&self, user: UserType, login: &Option<UserType>) -> Result<()> {
         match *login {
             Some(current) if current == user => return Err(Error::UserAlreadyLoggedIn),
             Some(_) => return Err(Error::UserAnotherAlreadyLoggedIn),
@@ -309,9 +343,23 @@ impl Provider {
         {
             return Err(Error::SessionReadOnlyExists);
         }
-        self.device.login(user, pin)?;
-        *login = Some(user);
         Ok(())
+    }
+
+    /// `C_Login` with `CKU_CONTEXT_SPECIFIC`: re-authenticates the user for
+    /// the operation just initialised in this session. "Improper use of
+    /// this user type will result in a return value
+    /// CKR_OPERATION_NOT_INITIALIZED" (PKCS#11 3.0 §5.6).
+    fn login_context_specific(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        self.with_session(handle, |session, access| {
+            if !session.has_cryptographic_operation() {
+                return Err(Error::OperationNotInitialized);
+            }
+            if !access.user {
+                return Err(Error::UserNotLoggedIn);
+            }
+            self.device.login(UserType::User, pin)
+        })
     }
 
     /// `C_Logout`.
@@ -340,14 +388,17 @@ impl Provider {
         }
     }
 
-    /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN.
+    /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN. A R/O
+    /// session is refused as such (`CKR_SESSION_READ_ONLY`) whoever is
+    /// logged in: the SO can never be logged in while one exists, so "not
+    /// the SO" would misname the problem.
     pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         self.with_session(handle, |_, access| {
-            if !access.so {
-                return Err(Error::UserNotLoggedIn);
-            }
             if !access.read_write {
                 return Err(Error::SessionReadOnly);
+            }
+            if !access.so {
+                return Err(Error::UserNotLoggedIn);
             }
             self.device.init_pin(pin)
         })

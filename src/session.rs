@@ -8,17 +8,44 @@ use crate::error::{Error, Result};
 use crate::object::Handle;
 use cryptoki_sys::*;
 
-/// An active operation and the output it produced but could not deliver yet.
+/// Which call of an operation is running (PKCS#11 3.0 §5.2): the
+/// single-part call (`C_Sign`), a multi-part update (`C_SignUpdate`), or
+/// the call that finishes a multi-part operation (`C_SignFinal`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Single,
+    Update,
+    Final,
+}
+
+/// An active operation, whether it has become multi-part, and the output
+/// one of its calls produced but could not deliver yet.
 pub struct Active<O: ?Sized> {
     pub operation: Box<O>,
-    pending: Option<Vec<u8>>,
+    multi_part: bool,
+    pending: Option<(Step, Vec<u8>)>,
 }
 
 impl<O: ?Sized> Active<O> {
     pub fn new(operation: Box<O>) -> Self {
         Active {
             operation,
+            multi_part: false,
             pending: None,
+        }
+    }
+
+    /// Refuses a call out of order: the single-part call once an update
+    /// has run ("C_Sign ... MUST be called after C_SignInit without
+    /// intervening C_SignUpdate calls"), and any call but the one whose
+    /// output is waiting to be collected.
+    fn admit(&self, step: Step) -> Result<()> {
+        if step == Step::Single && self.multi_part {
+            return Err(Error::OperationActive);
+        }
+        match &self.pending {
+            Some((waiting, _)) if *waiting != step => Err(Error::OperationActive),
+            _ => Ok(()),
         }
     }
 }
@@ -31,6 +58,16 @@ pub enum Output {
     /// The caller asked for the length (or gave too small a buffer):
     /// this many bytes are waiting, and the operation stays active.
     Pending(usize),
+}
+
+/// What `C_DigestKey` did with the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyDigest {
+    /// The key's value went into the digest.
+    Digested,
+    /// The token cannot digest this key (`CKR_KEY_INDIGESTIBLE`); the
+    /// digest operation is unchanged.
+    Indigestible,
 }
 
 /// A `C_FindObjects` search in progress.
@@ -49,7 +86,7 @@ impl Search {
     /// The next at most `count` handles.
     pub fn next(&mut self, count: usize) -> &[Handle] {
         let start = self.position;
-        let end = (start + count).min(self.handles.len());
+        let end = start.saturating_add(count).min(self.handles.len());
         self.position = end;
         &self.handles[start..end]
     }
@@ -81,6 +118,15 @@ impl Session {
         }
     }
 
+    /// True while any cryptographic operation (not a search) is active.
+    pub fn has_cryptographic_operation(&self) -> bool {
+        self.encrypt.is_some()
+            || self.decrypt.is_some()
+            || self.digest.is_some()
+            || self.sign.is_some()
+            || self.verify.is_some()
+    }
+
     /// Ends every cryptographic operation (used on logout, where keys may become unusable).
     pub fn cancel_operations(&mut self) {
         self.encrypt = None;
@@ -99,21 +145,27 @@ pub fn ensure_idle<T>(slot: &Option<T>) -> Result<()> {
     Ok(())
 }
 
-/// Runs one output-producing step of the operation in `slot`.
+/// Runs one output-producing call of the operation in `slot`.
 ///
 /// `capacity` is the caller's buffer size (`None` for a length query).
-/// Output that does not fit is kept for the next call, which then returns
-/// it without computing again. With `finishes`, delivering the output ends
-/// the operation. Any error ends the operation, as the specification says.
+/// Output that does not fit is kept for the next call of the same `step`,
+/// which then returns it without computing again. Delivering the output of
+/// a [`Step::Single`] or [`Step::Final`] call ends the operation. Any error,
+/// a call out of order included, ends the operation, as the specification
+/// says of every call but a length query or `CKR_BUFFER_TOO_SMALL`.
 pub fn produce<O: ?Sized>(
     slot: &mut Option<Active<O>>,
+    step: Step,
     capacity: Option<usize>,
-    finishes: bool,
     compute: impl FnOnce(&mut O) -> Result<Vec<u8>>,
 ) -> Result<Output> {
     let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
+    if let Err(error) = active.admit(step) {
+        *slot = None;
+        return Err(error);
+    }
     let output = match active.pending.take() {
-        Some(output) => output,
+        Some((_, output)) => output,
         None => match compute(&mut active.operation) {
             Ok(output) => output,
             Err(error) => {
@@ -122,35 +174,42 @@ pub fn produce<O: ?Sized>(
             }
         },
     };
+    if step == Step::Update {
+        active.multi_part = true;
+    }
     match capacity {
         Some(capacity) if capacity >= output.len() => {
-            if finishes {
+            if step != Step::Update {
                 *slot = None;
             }
             Ok(Output::Ready(output))
         }
         _ => {
             let length = output.len();
-            active.pending = Some(output);
+            active.pending = Some((step, output));
             Ok(Output::Pending(length))
         }
     }
 }
 
-/// Runs a step that produces no output; any error ends the operation.
+/// Runs a call that produces no output (an update, or a verification).
+/// A [`Step::Single`] or [`Step::Final`] call ends the operation; so does
+/// any error, a call out of order included.
 pub fn consume<O: ?Sized>(
     slot: &mut Option<Active<O>>,
-    finishes: bool,
-    step: impl FnOnce(&mut O) -> Result<()>,
+    step: Step,
+    call: impl FnOnce(&mut O) -> Result<()>,
 ) -> Result<()> {
     let active = slot.as_mut().ok_or(Error::OperationNotInitialized)?;
-    if active.pending.is_some() {
-        // A multi-part step after a pending output is out of order.
+    if let Err(error) = active.admit(step) {
         *slot = None;
-        return Err(Error::OperationNotInitialized);
+        return Err(error);
     }
-    let result = step(&mut active.operation);
-    if result.is_err() || finishes {
+    if step == Step::Update {
+        active.multi_part = true;
+    }
+    let result = call(&mut active.operation);
+    if result.is_err() || step != Step::Update {
         *slot = None;
     }
     result
@@ -179,12 +238,12 @@ mod tests {
     fn length_query_keeps_the_operation_and_the_result() {
         let mut s = slot();
         assert_eq!(
-            produce(&mut s, None, true, |o| o.finish()).unwrap(),
+            produce(&mut s, Step::Final, None, |o| o.finish()).unwrap(),
             Output::Pending(32)
         );
         assert!(s.is_some());
         assert_eq!(
-            produce(&mut s, Some(32), true, |o| o.finish()).unwrap(),
+            produce(&mut s, Step::Final, Some(32), |o| o.finish()).unwrap(),
             Output::Ready(vec![7; 32])
         );
         assert!(s.is_none());
@@ -194,7 +253,7 @@ mod tests {
     fn short_buffer_keeps_the_operation() {
         let mut s = slot();
         assert_eq!(
-            produce(&mut s, Some(3), true, |o| o.finish()).unwrap(),
+            produce(&mut s, Step::Final, Some(3), |o| o.finish()).unwrap(),
             Output::Pending(32)
         );
         assert!(s.is_some());
@@ -203,7 +262,7 @@ mod tests {
     #[test]
     fn an_error_ends_the_operation() {
         let mut s = slot();
-        let r = produce(&mut s, Some(64), true, |_| Err(Error::DataLenRange));
+        let r = produce(&mut s, Step::Final, Some(64), |_| Err(Error::DataLenRange));
         assert!(matches!(r, Err(Error::DataLenRange)));
         assert!(s.is_none());
     }
@@ -212,9 +271,34 @@ mod tests {
     fn without_an_operation_it_is_not_initialized() {
         let mut s: Option<Active<dyn DigestOperation>> = None;
         assert!(matches!(
-            produce(&mut s, None, true, |o| o.finish()),
+            produce(&mut s, Step::Final, None, |o| o.finish()),
             Err(Error::OperationNotInitialized)
         ));
+    }
+
+    #[test]
+    fn single_part_call_after_an_update_is_refused_and_ends_the_operation() {
+        let mut s = slot();
+        consume(&mut s, Step::Update, |o| o.update(b"part")).unwrap();
+        let r = produce(&mut s, Step::Single, Some(64), |o| o.finish());
+        assert!(matches!(r, Err(Error::OperationActive)));
+        assert!(s.is_none());
+    }
+
+    #[test]
+    fn pending_output_is_only_collected_by_the_same_call() {
+        let mut s = slot();
+        produce(&mut s, Step::Single, None, |o| o.finish()).unwrap();
+        let r = produce(&mut s, Step::Final, Some(64), |o| o.finish());
+        assert!(matches!(r, Err(Error::OperationActive)));
+        assert!(s.is_none());
+    }
+
+    #[test]
+    fn search_with_the_largest_count_does_not_overflow() {
+        let mut search = Search::new(vec![1, 2, 3]);
+        assert_eq!(search.next(usize::MAX), &[1, 2, 3]);
+        assert!(search.next(usize::MAX).is_empty());
     }
 
     #[test]

@@ -6,6 +6,18 @@ use crate::object::Attribute;
 use crate::session::Output;
 use cryptoki_sys::*;
 
+/// `count` elements of `T` as a slice length. A count whose slice would
+/// span more than `isize::MAX` bytes cannot describe real memory, and
+/// building such a slice is undefined behaviour, so it is refused.
+fn slice_length<T>(count: CK_ULONG) -> Result<usize> {
+    let count = usize::try_from(count).map_err(|_| Error::ArgumentsBad("length too large"))?;
+    let limit = isize::MAX as usize / std::mem::size_of::<T>().max(1);
+    if count > limit {
+        return Err(Error::ArgumentsBad("length too large"));
+    }
+    Ok(count)
+}
+
 /// The bytes at `pointer`: empty when `length` is 0, `CKR_ARGUMENTS_BAD` when NULL otherwise.
 pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
     if length == 0 {
@@ -14,9 +26,25 @@ pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]
     if pointer.is_null() {
         return Err(Error::ArgumentsBad("NULL buffer with a non-zero length"));
     }
-    let length = usize::try_from(length).map_err(|_| Error::ArgumentsBad("length too large"))?;
-    // SAFETY: the caller promises `pointer` is valid for `length` bytes (PKCS#11 contract).
+    let length = slice_length::<u8>(length)?;
+    // SAFETY: the caller promises `pointer` is valid for `length` bytes
+    // (PKCS#11 contract), and `length` fits a slice (checked above).
     Ok(unsafe { std::slice::from_raw_parts(pointer, length) })
+}
+
+/// The caller's output buffer of `length` bytes: empty when `length` is 0,
+/// `CKR_ARGUMENTS_BAD` when NULL otherwise.
+pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mut [u8]> {
+    if length == 0 {
+        return Ok(&mut []);
+    }
+    if pointer.is_null() {
+        return Err(Error::ArgumentsBad("NULL buffer with a non-zero length"));
+    }
+    let length = slice_length::<u8>(length)?;
+    // SAFETY: the caller promises `pointer` is valid for writing `length`
+    // bytes (PKCS#11 contract), and `length` fits a slice (checked above).
+    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, length) })
 }
 
 /// A mutable reference to an output argument, or `CKR_ARGUMENTS_BAD` for NULL.
@@ -38,8 +66,10 @@ pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<
     if pointer.is_null() {
         return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
     }
-    // SAFETY: the caller promises `count` attributes at `pointer`.
-    let raw = unsafe { std::slice::from_raw_parts(pointer, count as usize) };
+    let count = slice_length::<CK_ATTRIBUTE>(count)?;
+    // SAFETY: the caller promises `count` attributes at `pointer`, and
+    // `count` fits a slice (checked above).
+    let raw = unsafe { std::slice::from_raw_parts(pointer, count) };
     raw.iter()
         .map(|a| {
             // SAFETY: each attribute's pValue is valid for ulValueLen bytes.
@@ -60,8 +90,10 @@ pub unsafe fn attribute_array<'a>(
     if pointer.is_null() {
         return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
     }
-    // SAFETY: the caller promises `count` attributes at `pointer`.
-    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, count as usize) })
+    let count = slice_length::<CK_ATTRIBUTE>(count)?;
+    // SAFETY: the caller promises `count` attributes at `pointer`, and
+    // `count` fits a slice (checked above).
+    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, count) })
 }
 
 /// The caller's output capacity: `None` for a length query (NULL buffer).

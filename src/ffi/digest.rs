@@ -2,8 +2,8 @@
 
 use super::convert::{bytes, capacity, deliver, mechanism};
 use super::guard;
-use crate::error::Error;
 use crate::provider::provider;
+use crate::session::KeyDigest;
 use cryptoki_sys::*;
 
 /// `C_DigestInit`.
@@ -48,13 +48,19 @@ pub unsafe extern "C" fn C_DigestUpdate(
     })
 }
 
-/// `C_DigestKey`: digesting a key's value inside the token is not offered.
+/// `C_DigestKey`: digests a non-sensitive secret key's value;
+/// `CKR_KEY_INDIGESTIBLE` for any other key.
 #[no_mangle]
-pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, _key: CK_OBJECT_HANDLE) -> CK_RV {
-    guard("C_DigestKey", || {
-        provider()?.session_info(session)?;
-        Err(Error::FunctionNotSupported("C_DigestKey"))
-    })
+pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> CK_RV {
+    let mut outcome = KeyDigest::Digested;
+    let rv = guard("C_DigestKey", || {
+        outcome = provider()?.digest_key(session, key)?;
+        Ok(())
+    });
+    match (rv, outcome) {
+        (CKR_OK, KeyDigest::Indigestible) => CKR_KEY_INDIGESTIBLE,
+        _ => rv,
+    }
 }
 
 /// `C_DigestFinal`.

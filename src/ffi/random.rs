@@ -1,8 +1,7 @@
 //! Random number generation (PKCS#11 3.0 §5.15).
 
-use super::convert::bytes;
+use super::convert::{bytes, bytes_mut};
 use super::guard;
-use crate::error::Error;
 use crate::provider::provider;
 use cryptoki_sys::*;
 
@@ -34,14 +33,6 @@ pub unsafe extern "C" fn C_GenerateRandom(
 ) -> CK_RV {
     guard("C_GenerateRandom", || {
         let provider = provider()?;
-        if len == 0 {
-            return provider.session_info(session).map(|_| ());
-        }
-        if out.is_null() {
-            return Err(Error::ArgumentsBad("NULL output buffer"));
-        }
-        // SAFETY: the caller's buffer holds `len` bytes.
-        let buffer = unsafe { std::slice::from_raw_parts_mut(out, len as usize) };
-        provider.generate_random(session, buffer)
+        provider.generate_random(session, unsafe { bytes_mut(out, len) }?)
     })
 }
