@@ -548,6 +548,25 @@ fn counts_too_large_for_memory_are_arguments_bad() {
 }
 
 #[test]
+fn an_attribute_value_longer_than_any_real_one_is_refused_before_it_is_copied() {
+    let (_token, session) = Token::user_session();
+    let class = CKO_DATA;
+    let value = [0u8; 16];
+    let mut template = [
+        attribute(CKA_CLASS, &class),
+        CK_ATTRIBUTE {
+            type_: CKA_VALUE,
+            pValue: value.as_ptr() as *mut std::ffi::c_void,
+            ulValueLen: CK_ULONG::MAX / 4,
+        },
+    ];
+    let mut object = 0;
+    // SAFETY: the pointers are valid; the absurd length is refused before use.
+    let rv = unsafe { C_CreateObject(session, template.as_mut_ptr(), 2, &mut object) };
+    assert_eq!(rv, CKR_ATTRIBUTE_VALUE_INVALID);
+}
+
+#[test]
 fn interface_list_follows_the_length_convention() {
     let _guard = lock();
     let mut interfaces: [CK_INTERFACE; 2] = unsafe { std::mem::zeroed() };

@@ -72,12 +72,20 @@ pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<
     let raw = unsafe { std::slice::from_raw_parts(pointer, count) };
     raw.iter()
         .map(|a| {
+            if a.ulValueLen > MAX_ATTRIBUTE_VALUE_LEN {
+                // Copying it could only fail by aborting the process.
+                return Err(Error::AttributeValueInvalid(a.type_));
+            }
             // SAFETY: each attribute's pValue is valid for ulValueLen bytes.
             let value = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }?;
             Ok(Attribute::new(a.type_, value.to_vec()))
         })
         .collect()
 }
+
+/// The largest attribute value a template may carry (64 MiB): far above
+/// any certificate or key, far below what an allocation could fail on.
+pub const MAX_ATTRIBUTE_VALUE_LEN: CK_ULONG = 64 << 20;
 
 /// The attribute array of a `C_GetAttributeValue` call.
 pub unsafe fn attribute_array<'a>(
