@@ -15,12 +15,11 @@
 //! `CERTSTORAGE_CACHE_SECONDS=0` (every search lists the container) and `=60`.
 //! Each search is timed from `C_FindObjectsInit` to `C_FindObjectsFinal`.
 
-#[path = "../tests/support/mod.rs"]
-mod support;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
-use azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY;
+use common::{certificate_template, label_search, AzuriteEnvironment, Provider};
 use std::time::{Duration, Instant};
-use support::{certificate_template, label_search, Environment, Provider};
 
 const COUNT: usize = 1000;
 const THREADS: usize = 4;
@@ -38,7 +37,7 @@ fn label(index: usize) -> String {
 }
 
 /// Creates certificates `0..COUNT` from `threads` threads, each with its own session.
-fn create_all(environment: &Environment, threads: usize) -> Duration {
+fn create_all(environment: &AzuriteEnvironment, threads: usize) -> Duration {
     let provider = Provider::open(&environment.config);
     let login = provider.user_session();
     let started = Instant::now();
@@ -68,7 +67,7 @@ struct Searches {
 }
 
 /// A fresh `C_Initialize`, then the same search by label twice.
-fn search_twice(environment: &Environment, cache_seconds: u32) -> Searches {
+fn search_twice(environment: &AzuriteEnvironment, cache_seconds: u32) -> Searches {
     let text = std::fs::read_to_string(&environment.config).unwrap();
     let text: String = text
         .lines()
@@ -83,10 +82,7 @@ fn search_twice(environment: &Environment, cache_seconds: u32) -> Searches {
     let started = Instant::now();
     let provider = Provider::open(&environment.config);
     let initialize = started.elapsed();
-    let session = provider
-        .pkcs11()
-        .open_ro_session(provider.slot)
-        .expect("C_OpenSession");
+    let session = provider.ro_session();
     let template = label_search(&label(COUNT / 2));
     let search = || {
         let started = Instant::now();
@@ -112,12 +108,12 @@ fn rate(elapsed: Duration) -> String {
 
 fn main() {
     // `cargo bench` passes `--bench`; this program takes no options.
-    let Some(url) = support::azurite_url() else {
+    let Some(url) = common::azurite_url() else {
         return;
     };
-    let sequential = Environment::with(&url, "benchseq", EMULATOR_ACCOUNT_KEY, "");
+    let sequential = AzuriteEnvironment::new(&url, "benchseq");
     let create_one = create_all(&sequential, 1);
-    let threaded = Environment::with(&url, "benchpar", EMULATOR_ACCOUNT_KEY, "");
+    let threaded = AzuriteEnvironment::new(&url, "benchpar");
     let create_four = create_all(&threaded, THREADS);
     let searches: Vec<(u32, Searches)> = [0, 60]
         .into_iter()

@@ -8,7 +8,7 @@
 //! failure. The fault test also starts and stops a private Azurite of its
 //! own through `.ci/azurite.sh` (set `AZURITE_DIR` to reuse an install).
 //!
-//! The provider is one per process, so every test holds [`support::serial`]
+//! The provider is one per process, so every test holds [`common::lock`]
 //! and uses its own token directory and container. Tests that need a
 //! second process run this executable again on the `#[ignore]`d worker
 //! test ([`azurite_worker_process_runs_the_role_its_parent_names`]); it
@@ -17,10 +17,15 @@
 //!
 //! Run: `cargo test --release --test azure_certificates`
 
-mod support;
+mod common;
 
 use azcloudhsm_pkcs11::certstore::encoding::{base64url_decode, base64url_encode};
 use azcloudhsm_pkcs11::certstore::{BlobStore, BLOB_PREFIX};
+use common::{
+    azurite_url, blob_name, certificate_template, label_search, library_path, lock, run_worker,
+    rv_of, spawn_worker, wait_worker, worker_env, AzuriteEnvironment, LogMark, PrivateAzurite,
+    Provider, FIRST_CERTIFICATE_HANDLE, REFERENCE_VALUE, WORKER_LIMIT,
+};
 use cryptoki::error::RvError;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
@@ -28,14 +33,8 @@ use cryptoki::session::Session;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use support::{
-    azurite_url, blob_name, certificate_template, label_search, run_worker, rv_of, serial,
-    spawn_worker, wait_worker, Environment, LogMark, PrivateAzurite, Provider,
-    FIRST_CERTIFICATE_HANDLE, REFERENCE_VALUE,
-};
 
 const WORKER: &str = "azurite_worker_process_runs_the_role_its_parent_names";
-const WORKER_LIMIT: Duration = Duration::from_secs(300);
 /// A generous bound for a failing call, so a hang is a failure, not a stuck CI job.
 const FAILURE_LIMIT: Duration = Duration::from_secs(60);
 
@@ -104,7 +103,7 @@ fn parse_lines(text: &str) -> Vec<(u64, String, String)> {
         .collect()
 }
 
-fn worker_env(config: &Path, role: &str, output: &Path) -> Vec<(&'static str, String)> {
+fn role_env(config: &Path, role: &str, output: &Path) -> Vec<(&'static str, String)> {
     vec![
         ("AZTEST_WORKER_ROLE", role.to_string()),
         ("AZTEST_CONFIG", config.display().to_string()),
@@ -119,7 +118,7 @@ fn creator_env(
     count: usize,
     threads: usize,
 ) -> Vec<(&'static str, String)> {
-    let mut env = worker_env(config, "create", output);
+    let mut env = role_env(config, "create", output);
     env.push(("AZTEST_LABEL_PREFIX", prefix.to_string()));
     env.push(("AZTEST_COUNT", count.to_string()));
     env.push(("AZTEST_THREADS", threads.to_string()));
@@ -137,11 +136,7 @@ fn creator_env(
 #[test]
 #[ignore = "a child process of the multi-process tests; panics when run alone"]
 fn azurite_worker_process_runs_the_role_its_parent_names() {
-    let var = |name: &str| {
-        std::env::var(name).unwrap_or_else(|_| {
-            panic!("{name} is not set: this test only runs as a child of another test")
-        })
-    };
+    let var = worker_env;
     let role = var("AZTEST_WORKER_ROLE");
     let output = var("AZTEST_OUTPUT");
     let provider = Provider::open(Path::new(&var("AZTEST_CONFIG")));
@@ -177,10 +172,7 @@ fn azurite_worker_process_runs_the_role_its_parent_names() {
             })
         }
         "inventory" => {
-            let session = provider
-                .pkcs11()
-                .open_ro_session(provider.slot)
-                .expect("C_OpenSession");
+            let session = provider.ro_session();
             all_certificates(&session)
                 .into_iter()
                 .map(|handle| {
@@ -202,8 +194,8 @@ fn azurite_worker_process_runs_the_role_its_parent_names() {
 #[test]
 fn azurite_reference_flow_creates_reads_finds_updates_copies_and_destroys_a_certificate() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "reference");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "reference");
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
 
@@ -285,7 +277,7 @@ fn azurite_reference_flow_creates_reads_finds_updates_copies_and_destroys_a_cert
     );
 
     // C_CopyObject with a NULL template, exactly as the reference calls it.
-    let raw = unsafe { cryptoki_sys::Pkcs11::new(support::library()) }.expect("dlopen");
+    let raw = unsafe { cryptoki_sys::Pkcs11::new(library_path()) }.expect("dlopen");
     let mut copy = 0;
     // SAFETY: a valid session and object handle, a NULL template of length
     // 0 (what the reference passes), and a valid output pointer.
@@ -320,8 +312,8 @@ fn azurite_reference_flow_creates_reads_finds_updates_copies_and_destroys_a_cert
 #[test]
 fn azurite_destroying_a_token_certificate_deletes_its_blob() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "destroy");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "destroy");
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
     let original = session
@@ -345,8 +337,8 @@ fn azurite_destroying_a_token_certificate_deletes_its_blob() {
 #[test]
 fn azurite_refused_certificate_calls_return_the_rule_error_and_write_nothing() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "rules");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "rules");
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
     let with = |label: &str, extra: Attribute| {
@@ -457,8 +449,8 @@ fn persistent_attributes() -> [AttributeType; 7] {
 #[test]
 fn azurite_token_certificate_keeps_its_handle_and_attributes_across_finalize() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "persist");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "persist");
     let (handle, attributes) = {
         let provider = Provider::open(&env.config);
         let session = provider.user_session();
@@ -489,8 +481,8 @@ fn azurite_token_certificate_keeps_its_handle_and_attributes_across_finalize() {
 #[test]
 fn azurite_token_certificate_is_found_by_another_process() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "otherprocess");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "otherprocess");
     let handle = {
         let provider = Provider::open(&env.config);
         let session = provider.user_session();
@@ -499,10 +491,10 @@ fn azurite_token_certificate_is_found_by_another_process() {
             .unwrap()
             .handle()
     };
-    let output = env.dir.path().join("inventory.txt");
+    let output = env.directory.root().join("inventory.txt");
     run_worker(
         WORKER,
-        &worker_env(&env.config, "inventory", &output),
+        &role_env(&env.config, "inventory", &output),
         WORKER_LIMIT,
     );
     assert_eq!(
@@ -514,15 +506,15 @@ fn azurite_token_certificate_is_found_by_another_process() {
 #[test]
 fn azurite_certificate_created_by_another_process_is_found_by_the_next_search() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "freshness");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "freshness");
     let provider = Provider::open(&env.config);
     let session = provider.rw_session();
     assert!(session
         .find_objects(&label_search("late-0"))
         .unwrap()
         .is_empty());
-    let output = env.dir.path().join("created.txt");
+    let output = env.directory.root().join("created.txt");
     run_worker(
         WORKER,
         &creator_env(&env.config, &output, "late", 1, 1),
@@ -539,20 +531,20 @@ fn azurite_certificate_created_by_another_process_is_found_by_the_next_search() 
 #[test]
 fn azurite_two_processes_creating_200_certificates_each_get_400_distinct_handles() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "twoprocesses");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "twoprocesses");
     let started = Instant::now();
     let workers: Vec<_> = ["first", "second"]
         .into_iter()
         .map(|prefix| {
-            let output = env.dir.path().join(format!("{prefix}.txt"));
+            let output = env.directory.root().join(format!("{prefix}.txt"));
             let child = spawn_worker(WORKER, &creator_env(&env.config, &output, prefix, 200, 4));
             (child, output)
         })
         .collect();
     let mut created = Vec::new();
     for (child, output) in workers {
-        wait_worker(WORKER, child, WORKER_LIMIT);
+        wait_worker(child, WORKER_LIMIT);
         created.extend(parse_lines(&std::fs::read_to_string(output).unwrap()));
     }
     println!(
@@ -569,10 +561,10 @@ fn azurite_two_processes_creating_200_certificates_each_get_400_distinct_handles
     assert_eq!(handles_of(&env.blob_names()), handles);
 
     // A fresh process finds all 400 and reads (so verifies) each value.
-    let output = env.dir.path().join("inventory.txt");
+    let output = env.directory.root().join("inventory.txt");
     run_worker(
         WORKER,
-        &worker_env(&env.config, "inventory", &output),
+        &role_env(&env.config, "inventory", &output),
         WORKER_LIMIT,
     );
     let mut found = parse_lines(&std::fs::read_to_string(&output).unwrap());
@@ -597,8 +589,8 @@ fn replace_blob(
 #[test]
 fn azurite_tampered_blobs_are_left_out_logged_and_unreadable() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
-    let env = Environment::new(&url, "tamper");
+    let _lock = lock();
+    let env = AzuriteEnvironment::new(&url, "tamper");
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
     let labels = [
@@ -736,12 +728,15 @@ fn sign_and_verify(session: &Session) {
 /// A container on `azurite` with a token key pair and three certificates
 /// ("cached", "uncached", "spare"), and the configuration's timeouts
 /// (2 s per attempt, 1 retry).
-fn fault_fixture(azurite: &PrivateAzurite) -> (Environment, Vec<ObjectHandle>) {
-    let env = Environment::with(
+fn fault_fixture(azurite: &PrivateAzurite) -> (AzuriteEnvironment, Vec<ObjectHandle>) {
+    let env = AzuriteEnvironment::with(
         &azurite.url(),
         "faults",
         azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY,
-        "CERTSTORAGE_TIMEOUT_SECONDS=2\nCERTSTORAGE_RETRIES=1",
+        &[
+            ("CERTSTORAGE_TIMEOUT_SECONDS", "2"),
+            ("CERTSTORAGE_RETRIES", "1"),
+        ],
     );
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
@@ -776,7 +771,7 @@ fn fault_fixture(azurite: &PrivateAzurite) -> (Environment, Vec<ObjectHandle>) {
 
 /// Every blob in the container verifies: a search for every certificate
 /// returns exactly the blobs listed, and each CKA_VALUE reads.
-fn assert_every_blob_verifies(env: &Environment, session: &Session) -> BTreeSet<u64> {
+fn assert_every_blob_verifies(env: &AzuriteEnvironment, session: &Session) -> BTreeSet<u64> {
     let blobs = handles_of(&env.blob_names());
     assert_eq!(all_certificates(session), blobs, "a blob does not verify");
     for handle in &blobs {
@@ -790,7 +785,7 @@ fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers(
     if azurite_url().is_none() {
         return;
     }
-    let _serial = serial();
+    let _lock = lock();
     let azurite = PrivateAzurite::start();
     let (env, handles) = fault_fixture(&azurite);
     let [cached, uncached, spare] = handles[..] else {
@@ -840,7 +835,7 @@ fn azurite_frozen_service_fails_certificate_calls_within_the_timeout_bound() {
     if azurite_url().is_none() {
         return;
     }
-    let _serial = serial();
+    let _lock = lock();
     let azurite = PrivateAzurite::start();
     let (env, handles) = fault_fixture(&azurite);
     let [cached, uncached, spare] = handles[..] else {
@@ -887,10 +882,10 @@ fn azurite_frozen_service_fails_certificate_calls_within_the_timeout_bound() {
 #[test]
 fn azurite_wrong_account_key_fails_certificate_calls_and_logs_container_and_method() {
     let Some(url) = azurite_url() else { return };
-    let _serial = serial();
+    let _lock = lock();
     let wrong_key = "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXkgd3Jvbmcga2V5IQ==";
     let log = LogMark::now();
-    let env = Environment::with(&url, "wrongkey", wrong_key, "");
+    let env = AzuriteEnvironment::with(&url, "wrongkey", wrong_key, &[]);
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
     assert_device_error_in_time("create", || {

@@ -1002,13 +1002,12 @@ fn create_many(token: &TestToken, label: &str) -> Vec<CK_OBJECT_HANDLE> {
 #[test]
 fn two_processes_creating_300_certificates_each_get_600_distinct_verified_handles() {
     let token = TestToken::new();
-    let mut child = spawn_worker(
+    let child = spawn_worker(
         WORKER,
         &[(SHARED_DIR_ENV, token.root().display().to_string())],
     );
     let mine = create_many(&token, "parent");
-    let status = child.wait().expect("wait for the worker");
-    assert!(status.success(), "the worker failed: {status}");
+    wait_worker(child, WORKER_LIMIT);
     let session = token.ro_session();
     let all = find_certificates(&session, None);
     assert_eq!(all.len(), 2 * PER_PROCESS, "every certificate is found");

@@ -160,13 +160,12 @@ fn generate_and_find_the_peer(token: &TestToken, mine: &str, peer: &str) {
 #[test]
 fn two_processes_share_one_token_directory_and_see_each_others_keys() {
     let token = TestToken::new();
-    let mut child = spawn_worker(
+    let child = spawn_worker(
         WORKER,
         &[(SHARED_DIR_ENV, token.root().display().to_string())],
     );
     generate_and_find_the_peer(&token, "parent-key", "child-key");
-    let status = child.wait().expect("wait for the worker");
-    assert!(status.success(), "the worker process failed: {status}");
+    wait_worker(child, WORKER_LIMIT);
 }
 
 #[test]
