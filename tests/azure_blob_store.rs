@@ -7,46 +7,20 @@
 //! Measurements (ignored by default):
 //! `cargo test --release --test azure_blob_store -- --ignored --nocapture azurite_bench`
 
+mod common;
+
 use azcloudhsm_pkcs11::certstore::azure::{
     AzureBlobStore, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY,
 };
 use azcloudhsm_pkcs11::certstore::{BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
 use azcloudhsm_pkcs11::config::Config;
 use azcloudhsm_pkcs11::error::Error;
+use common::{azurite_url, unique_container, PrivateAzurite};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The Azurite account URL, or `None` (after saying so) when the test must skip.
-fn azurite_url() -> Option<String> {
-    match std::env::var("AZURITE_BLOB_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url.trim().trim_end_matches('/').to_string()),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("AZURITE_BLOB_URL is not set under CI: run `eval \"$(.ci/azurite.sh start)\"` before the tests")
-        }
-        _ => {
-            eprintln!("skipping: AZURITE_BLOB_URL is not set (see .ci/azurite.sh)");
-            None
-        }
-    }
-}
-
-/// A container name no other test (or earlier run) uses.
-fn unique_container(purpose: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!(
-        "{purpose}-{}-{nanos}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
-}
 
 /// Settings read through the real configuration path, as the provider does.
 fn settings(
@@ -287,83 +261,6 @@ fn azurite_store_without_threads_of_its_own_serves_many_callers() {
     });
     assert_eq!(winners.load(Ordering::SeqCst), 10);
     assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 10);
-}
-
-/// A private Azurite instance on its own port and data directory.
-struct PrivateAzurite {
-    port: u16,
-    run_dir: tempfile::TempDir,
-    location: tempfile::TempDir,
-}
-
-impl PrivateAzurite {
-    fn script() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/azurite.sh")
-    }
-
-    fn command(&self, action: &str) {
-        let status = Command::new("bash")
-            .arg(Self::script())
-            .arg(action)
-            .arg(self.port.to_string())
-            .env("AZURITE_LOCATION", self.location.path())
-            .env("AZURITE_RUN_DIR", self.run_dir.path())
-            .stdout(std::process::Stdio::null())
-            .status()
-            .expect("run .ci/azurite.sh");
-        assert!(status.success(), "azurite.sh {action} {} failed", self.port);
-    }
-
-    fn start() -> PrivateAzurite {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let azurite = PrivateAzurite {
-            port,
-            run_dir: tempfile::tempdir().unwrap(),
-            location: tempfile::tempdir().unwrap(),
-        };
-        azurite.command("start");
-        azurite
-    }
-
-    fn pid(&self) -> String {
-        let file = self
-            .run_dir
-            .path()
-            .join(format!("azurite-{}.pid", self.port));
-        std::fs::read_to_string(file).unwrap().trim().to_string()
-    }
-
-    /// Freezes (STOP) or resumes (CONT) the process: a frozen service
-    /// accepts connections but never answers, the worst case for a client.
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid())
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/{EMULATOR_ACCOUNT}", self.port)
-    }
-}
-
-impl Drop for PrivateAzurite {
-    fn drop(&mut self) {
-        let pid_file = self
-            .run_dir
-            .path()
-            .join(format!("azurite-{}.pid", self.port));
-        if pid_file.exists() {
-            let _ = Command::new("kill").arg("-CONT").arg(self.pid()).status();
-            self.command("stop");
-        }
-    }
 }
 
 /// Runs `call`, asserts it fails with a device error within `limit`, and
