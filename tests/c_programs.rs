@@ -7,64 +7,25 @@
 //! before the program runs, because the vendor's programs (like ours) expect
 //! an initialised token with a `user:password` PIN in slot 1.
 //!
-//! The library is found through `AZCLOUDHSM_PKCS11_LIB`, else next to this
-//! test's executable (`cargo test` builds the cdylib into `target/*/deps`),
-//! else in `target/release` or `target/debug`.
+//! The library is found by [`common::library_path`].
 
+mod common;
+
+use common::{
+    initialize_token, library_path, lock, manifest_dir, CertificateStorage, ChildProcess,
+    TokenDirectory, CONFIG_ENV, USER_PIN,
+};
 use std::ffi::OsStr;
-use std::fs::{self, File};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::Mutex;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::session::UserType;
-use cryptoki::types::AuthPin;
-use tempfile::TempDir;
-
-const LIBRARY_NAME: &str = "libazcloudhsm_pkcs11.so";
-const SLOT_ID: u64 = 1;
-const USER_PIN: &str = "cu1:user1234";
-const SO_PIN: &str = "admin:admin1234";
 const PROGRAM_TIMEOUT: Duration = Duration::from_secs(60);
 const CERTIFICATE_BLOB_PREFIX: &str = "pkcs11_certificate_";
 
-/// Serialises the in-process token set-up: it loads the library into this
-/// process and points `AZCLOUDHSM_CONFIG` at one test's configuration.
-static IN_PROCESS_SETUP: Mutex<()> = Mutex::new(());
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn include_dir() -> PathBuf {
     manifest_dir().join("include")
-}
-
-/// The provider library under test.
-fn library() -> PathBuf {
-    if let Some(path) = std::env::var_os("AZCLOUDHSM_PKCS11_LIB") {
-        return PathBuf::from(path);
-    }
-    let exe = std::env::current_exe().expect("path of the test executable");
-    let deps = exe.parent().expect("directory of the test executable");
-    let candidates = [
-        deps.join(LIBRARY_NAME),
-        deps.parent()
-            .map(|p| p.join(LIBRARY_NAME))
-            .unwrap_or_default(),
-        manifest_dir().join("target/release").join(LIBRARY_NAME),
-        manifest_dir().join("target/debug").join(LIBRARY_NAME),
-    ];
-    candidates
-        .iter()
-        .find(|path| path.is_file())
-        .cloned()
-        .unwrap_or_else(|| {
-            panic!("{LIBRARY_NAME} not found; looked at {candidates:?}; set AZCLOUDHSM_PKCS11_LIB")
-        })
 }
 
 /// Compiles one C source file with warnings as errors; panics with the
@@ -97,41 +58,28 @@ fn example(name: &str) -> PathBuf {
 
 /// A fresh token and certificate store, with the configuration that names them.
 struct Environment {
-    dir: TempDir,
+    directory: TokenDirectory,
     config: PathBuf,
-    certificates: PathBuf,
 }
 
 impl Environment {
-    /// Writes the configuration and initialises the token: SO PIN, then the
-    /// user PIN `cu1:user1234`, through the library's C ABI.
-    fn new(library: &Path) -> Environment {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let token = dir.path().join("token");
-        let certificates = dir.path().join("certificates");
-        fs::create_dir_all(&token).expect("token directory");
-        fs::create_dir_all(&certificates).expect("certificates directory");
-        let config = dir.path().join("azcloudhsm_application.cfg");
-        fs::write(
-            &config,
-            format!(
-                "SOFT_TOKEN_DIR={}\nCERTSTORAGE_URL=file://{}\nSOFT_KDF_ITERATIONS=1000\n",
-                token.display(),
-                certificates.display()
-            ),
-        )
-        .expect("write configuration");
-        initialise_token(library, &config);
-        Environment {
-            dir,
-            config,
-            certificates,
+    /// Writes the configuration and initialises the token (SO PIN, then the
+    /// user PIN) through the library's C ABI, in this process; the programs
+    /// then run in their own.
+    fn new() -> Environment {
+        let directory = TokenDirectory::new();
+        let config = directory.write_config(CertificateStorage::Local, &[]);
+        {
+            let _lock = lock();
+            initialize_token(&config);
+            std::env::remove_var(CONFIG_ENV);
         }
+        Environment { directory, config }
     }
 
     /// Names of the certificate blobs left in the certificate store.
     fn certificate_blobs(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.certificates)
+        let mut names: Vec<String> = fs::read_dir(self.directory.certificates_dir())
             .expect("read certificates directory")
             .map(|entry| {
                 entry
@@ -147,39 +95,26 @@ impl Environment {
     }
 
     /// Runs a program with this environment, kills it after the timeout,
-    /// prints its output and returns (success, stdout + stderr).
+    /// prints its output and returns (success, stdout + stderr + the
+    /// provider's log).
     fn run<S: AsRef<OsStr>>(&self, program: &Path, args: &[S]) -> (bool, String) {
-        let stdout_path = self.dir.path().join("stdout.txt");
-        let stderr_path = self.dir.path().join("stderr.txt");
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
-            .env("AZCLOUDHSM_CONFIG", &self.config)
+            .env(CONFIG_ENV, &self.config)
             .env("AZCLOUDHSM_PIN", USER_PIN)
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(File::create(&stdout_path).expect("stdout file"))
-            .stderr(File::create(&stderr_path).expect("stderr file"))
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("wait for program") {
-                break Some(status);
-            }
-            if started.elapsed() > PROGRAM_TIMEOUT {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            thread::sleep(Duration::from_millis(50));
-        };
+            .current_dir(self.directory.root());
+        let finished =
+            ChildProcess::spawn(&program.display().to_string(), &mut command).wait(PROGRAM_TIMEOUT);
+        // The provider logs to the file the configuration names, not to stderr.
+        let log =
+            fs::read_to_string(self.directory.root().join("provider.log")).unwrap_or_default();
         let output = format!(
-            "{}{}",
-            fs::read_to_string(&stdout_path).unwrap_or_default(),
-            fs::read_to_string(&stderr_path).unwrap_or_default()
+            "{}{}--- provider log ---\n{log}",
+            finished.stdout, finished.stderr
         );
         println!("--- {} ---\n{output}", program.display());
-        match status {
+        match finished.status {
             None => (
                 false,
                 format!("{output}\n(killed after {PROGRAM_TIMEOUT:?})"),
@@ -190,39 +125,6 @@ impl Environment {
             ),
         }
     }
-}
-
-fn initialise_token(library: &Path, config: &Path) {
-    let _guard = IN_PROCESS_SETUP
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    std::env::set_var("AZCLOUDHSM_CONFIG", config);
-    let pkcs11 = Pkcs11::new(library).unwrap_or_else(|e| panic!("load {}: {e}", library.display()));
-    pkcs11
-        .initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .expect("C_Initialize");
-    let slot = pkcs11
-        .get_all_slots()
-        .expect("C_GetSlotList")
-        .into_iter()
-        .find(|slot| slot.id() == SLOT_ID)
-        .expect("slot 1 exists");
-    let so_pin = AuthPin::from(SO_PIN);
-    pkcs11
-        .init_token(slot, &so_pin, "c-programs")
-        .expect("C_InitToken");
-    {
-        let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
-        session
-            .login(UserType::So, Some(&so_pin))
-            .expect("C_Login as SO");
-        session
-            .init_pin(&AuthPin::from(USER_PIN))
-            .expect("C_InitPIN");
-        session.logout().expect("C_Logout");
-    }
-    pkcs11.finalize().expect("C_Finalize");
-    std::env::remove_var("AZCLOUDHSM_CONFIG");
 }
 
 /// A self-signed RSA-2048 certificate in PEM form.
@@ -316,11 +218,11 @@ fn example_programs_compile_with_warnings_as_errors() {
 
 #[test]
 fn reference_certificate_samples_run_against_the_library() {
-    let library = library();
-    let environment = Environment::new(&library);
+    let library = library_path();
+    let environment = Environment::new();
     let program = compile(
         &example("certificate_samples.c"),
-        environment.dir.path(),
+        environment.directory.root(),
         &["-ldl"],
     );
     let (success, output) = environment.run(&program, &[&library]);
@@ -334,13 +236,13 @@ fn reference_certificate_samples_run_against_the_library() {
 
 #[test]
 fn azure_sdk_sample_stores_a_real_certificate() {
-    let library = library();
-    let environment = Environment::new(&library);
-    let pem = environment.dir.path().join("certificate.pem");
+    let library = library_path();
+    let environment = Environment::new();
+    let pem = environment.directory.root().join("certificate.pem");
     fs::write(&pem, self_signed_certificate_pem()).expect("write PEM");
     let program = compile(
         &example("azure_sdk_sample.c"),
-        environment.dir.path(),
+        environment.directory.root(),
         &["-ldl", "-lcrypto"],
     );
     let (success, output) = environment.run(&program, &[library.as_os_str(), pem.as_os_str()]);
@@ -350,20 +252,24 @@ fn azure_sdk_sample_stores_a_real_certificate() {
 
 #[test]
 fn child_signs_after_fork_and_reinitialize() {
-    let library = library();
-    let environment = Environment::new(&library);
-    let program = compile(&example("fork_sign.c"), environment.dir.path(), &["-ldl"]);
+    let library = library_path();
+    let environment = Environment::new();
+    let program = compile(
+        &example("fork_sign.c"),
+        environment.directory.root(),
+        &["-ldl"],
+    );
     let (success, output) = environment.run(&program, &[&library]);
     assert!(success, "fork_sign failed:\n{output}");
 }
 
 #[test]
 fn reference_error_codes_are_returned() {
-    let library = library();
-    let environment = Environment::new(&library);
+    let library = library_path();
+    let environment = Environment::new();
     let program = compile(
         &example("reference_errors.c"),
-        environment.dir.path(),
+        environment.directory.root(),
         &["-ldl"],
     );
     let (success, output) = environment.run(&program, &[&library]);
