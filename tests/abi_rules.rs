@@ -5,12 +5,14 @@
 //! The tests call the exported functions of the library crate directly
 //! (they are the same functions the cdylib exports), so they can pass
 //! NULL pointers and impossible lengths that a safe client never would.
-//! The provider is a process-wide singleton: each test takes [`LOCK`],
-//! points `AZCLOUDHSM_CONFIG` at its own fresh token and finalises at the
-//! end (also when it fails, through [`Token`]'s `Drop`).
+//! The provider is a process-wide singleton: each test takes
+//! [`common::lock`], points `AZCLOUDHSM_CONFIG` at its own fresh token and
+//! finalises at the end (also when it fails, through [`Token`]'s `Drop`).
+
+mod common;
 
 use std::ptr::null_mut;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::MutexGuard;
 
 use azcloudhsm_pkcs11::ffi::decrypt::*;
 use azcloudhsm_pkcs11::ffi::digest::*;
@@ -24,27 +26,20 @@ use azcloudhsm_pkcs11::ffi::sign::*;
 use azcloudhsm_pkcs11::ffi::slot_token::*;
 use azcloudhsm_pkcs11::ffi::unsupported::*;
 use azcloudhsm_pkcs11::ffi::verify::*;
+use common::{lock, prepare_config, TokenDirectory, CONFIG_ENV};
 use cryptoki_sys::*;
-use tempfile::TempDir;
 
-const SLOT: CK_SLOT_ID = 1;
-const SO_PIN: &[u8] = b"admin:admin1234";
-const USER_PIN: &[u8] = b"cu1:user1234";
+const SLOT: CK_SLOT_ID = common::SLOT_ID;
+const SO_PIN: &[u8] = common::SO_PIN.as_bytes();
+const USER_PIN: &[u8] = common::USER_PIN.as_bytes();
 const RW: CK_FLAGS = CKF_SERIAL_SESSION | CKF_RW_SESSION;
 const RO: CK_FLAGS = CKF_SERIAL_SESSION;
 /// DER OID of P-256 (prime256v1).
 const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
-/// One test at a time owns the provider singleton.
-static LOCK: Mutex<()> = Mutex::new(());
-
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 /// An initialised provider on a fresh token directory; finalised on drop.
 struct Token {
-    _dir: TempDir,
+    _directory: TokenDirectory,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -52,23 +47,12 @@ impl Token {
     /// C_Initialize on a token that was never initialised.
     fn fresh() -> Token {
         let guard = lock();
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let config = dir.path().join("azcloudhsm_application.cfg");
-        std::fs::create_dir_all(dir.path().join("certificates")).expect("certificates dir");
-        std::fs::write(
-            &config,
-            format!(
-                "SOFT_TOKEN_DIR={}\nCERTSTORAGE_URL=file://{}\nSOFT_KDF_ITERATIONS=1000\n",
-                dir.path().join("token").display(),
-                dir.path().join("certificates").display()
-            ),
-        )
-        .expect("write configuration");
-        std::env::set_var("AZCLOUDHSM_CONFIG", &config);
+        let directory = TokenDirectory::new();
+        prepare_config(directory.root(), &[]);
         // SAFETY: NULL arguments are allowed.
         assert_eq!(unsafe { C_Initialize(null_mut()) }, CKR_OK);
         Token {
-            _dir: dir,
+            _directory: directory,
             _guard: guard,
         }
     }
@@ -105,7 +89,7 @@ impl Drop for Token {
     fn drop(&mut self) {
         // SAFETY: NULL is the required argument.
         unsafe { C_Finalize(null_mut()) };
-        std::env::remove_var("AZCLOUDHSM_CONFIG");
+        std::env::remove_var(CONFIG_ENV);
     }
 }
 
