@@ -9,13 +9,11 @@
 
 mod common;
 
-use azcloudhsm_pkcs11::certstore::azure::{
-    AzureBlobStore, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY,
-};
+use azcloudhsm_pkcs11::certstore::azure::{AzureBlobStore, AzureSettings, EMULATOR_ACCOUNT_KEY};
 use azcloudhsm_pkcs11::certstore::{BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
 use azcloudhsm_pkcs11::config::Config;
 use azcloudhsm_pkcs11::error::Error;
-use common::{azurite_url, unique_container, PrivateAzurite};
+use common::{azure_storage_config, azurite_url, unique_container, PrivateAzurite};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -31,12 +29,9 @@ fn settings(
     retries: u32,
 ) -> AzureSettings {
     let text = format!(
-        "CERTSTORAGE_URL={account_url}/{container}\n\
-         CERTSTORAGE_AUTH=connection_string\n\
-         CERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};\
-         AccountKey={key};BlobEndpoint={account_url};\n\
-         CERTSTORAGE_TIMEOUT_SECONDS={timeout_seconds}\n\
-         CERTSTORAGE_RETRIES={retries}\n"
+        "{}CERTSTORAGE_TIMEOUT_SECONDS={timeout_seconds}\n\
+         CERTSTORAGE_RETRIES={retries}\n",
+        azure_storage_config(account_url, container, key)
     );
     let config = Config::parse(&text, Path::new("/test/azcloudhsm_application.cfg"))
         .expect("valid configuration");

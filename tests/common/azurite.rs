@@ -45,6 +45,18 @@ pub fn unique_container(purpose: &str) -> String {
     )
 }
 
+/// The configuration lines that keep certificates in `container` of the
+/// Azurite account at `account_url`, reached with a connection string
+/// holding `account_key`.
+pub fn azure_storage_config(account_url: &str, container: &str, account_key: &str) -> String {
+    format!(
+        "CERTSTORAGE_URL={account_url}/{container}\n\
+         CERTSTORAGE_AUTH=connection_string\n\
+         CERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};\
+         AccountKey={account_key};BlobEndpoint={account_url};\n"
+    )
+}
+
 /// A fresh token directory and a fresh Azurite container, with the
 /// configuration naming them and the token initialised. The provider is
 /// left finalised: the test opens a [`super::Provider`] over `config`
@@ -93,16 +105,24 @@ impl AzuriteEnvironment {
     /// The container through the library's own store, with the right key.
     pub fn store(&self) -> AzureBlobStore {
         let text = std::fs::read_to_string(&self.config).expect("read configuration");
-        let text = text
+        let mut text: String = text
             .lines()
-            .filter(|line| !line.starts_with("CERTSTORAGE_CONNECTION_STRING="))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let text = format!(
-            "{text}\nCERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};\
-             AccountKey={EMULATOR_ACCOUNT_KEY};BlobEndpoint={};\n",
-            self.account_url
-        );
+            .filter(|line| {
+                ![
+                    "CERTSTORAGE_URL=",
+                    "CERTSTORAGE_AUTH=",
+                    "CERTSTORAGE_CONNECTION_STRING=",
+                ]
+                .iter()
+                .any(|key| line.starts_with(key))
+            })
+            .map(|line| format!("{line}\n"))
+            .collect();
+        text.push_str(&azure_storage_config(
+            &self.account_url,
+            &self.container,
+            EMULATOR_ACCOUNT_KEY,
+        ));
         let config = Config::parse(&text, &self.config).expect("valid configuration");
         let settings = AzureSettings::from_config(&config).expect("valid Azure settings");
         AzureBlobStore::open(&settings).expect("the store opens")

@@ -1,8 +1,9 @@
 //! A token for one test: its directory and configuration, the initialised
 //! provider over it, and the process log the provider writes.
 
-use super::{library_path, lock, CONFIG_ENV, SLOT_ID, SO_PIN, TOKEN_LABEL, USER_PIN};
-use azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT;
+use super::{
+    azure_storage_config, library_path, lock, CONFIG_ENV, SLOT_ID, SO_PIN, TOKEN_LABEL, USER_PIN,
+};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::session::{Session, UserType};
@@ -133,12 +134,7 @@ impl TokenDirectory {
                 account_url,
                 container,
                 account_key,
-            } => text.push_str(&format!(
-                "CERTSTORAGE_URL={account_url}/{container}\n\
-                 CERTSTORAGE_AUTH=connection_string\n\
-                 CERTSTORAGE_CONNECTION_STRING=DefaultEndpointsProtocol=http;AccountName={EMULATOR_ACCOUNT};\
-                 AccountKey={account_key};BlobEndpoint={account_url};\n"
-            )),
+            } => text.push_str(&azure_storage_config(account_url, container, account_key)),
         }
         text.push_str(&format!(
             "LOG_LEVEL=info\nLOG_FILE={}\n",
