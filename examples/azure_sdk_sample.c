@@ -10,7 +10,6 @@
  *         (or AZCLOUDHSM_PKCS11_LIB and AZCLOUDHSM_CERT_PEM; the PIN comes
  *         from AZCLOUDHSM_PIN, default "cu1:user1234")
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,19 +19,11 @@
 
 #include "cryptoki.h"
 #include "pkcs11t.h"
+#include "sample_common.h"
 
 #define CAVIUM_SLOT AZCLOUDHSM_SLOT_ID
-#define DEFAULT_PIN "cu1:user1234"
 #define KEY_LABEL "sample-key"
 #define CERT_LABEL "sample-certificate"
-
-static CK_FUNCTION_LIST_PTR func_list = NULL;
-
-static int fail(const char *step, CK_RV rv)
-{
-    fprintf(stderr, "FAILED: %s: CK_RV 0x%08lX\n", step, rv);
-    return 1;
-}
 
 /* DER encodings of the certificate and of its subject name, from a PEM file. */
 struct der_certificate {
@@ -181,16 +172,14 @@ static CK_RV find_certificates_by_id(CK_SESSION_HANDLE session, const char *key_
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = argc > 1 ? argv[1] : getenv("AZCLOUDHSM_PKCS11_LIB");
+    const char *lib_path = sample_library_path(argc, argv);
     const char *pem_path = argc > 2 ? argv[2] : getenv("AZCLOUDHSM_CERT_PEM");
-    const char *pin = getenv("AZCLOUDHSM_PIN");
+    const char *pin = sample_pin();
     if (lib_path == NULL || pem_path == NULL) {
         fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> <certificate.pem>\n"
                         "   (or set AZCLOUDHSM_PKCS11_LIB and AZCLOUDHSM_CERT_PEM)\n", argv[0]);
         return 2;
     }
-    if (pin == NULL)
-        pin = DEFAULT_PIN;
 
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
@@ -199,83 +188,70 @@ int main(int argc, char **argv)
     CK_ULONG count = 0;
     struct der_certificate der;
     char key_id[256];
+    const char *step;
     CK_RV rv;
 
     printf("[1] load %s with OpenSSL\n", pem_path);
     if (!load_certificate(pem_path, &der))
-        return fail("load certificate", CKR_GENERAL_ERROR);
+        return sample_fail("load certificate", CKR_GENERAL_ERROR);
     printf("    certificate %d bytes, subject %d bytes\n", der.value_len, der.subject_len);
 
     printf("[2] dlopen %s and C_GetFunctionList\n", lib_path);
-    void *lib_handle = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
-    if (lib_handle == NULL) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
-        return fail("dlopen", CKR_GENERAL_ERROR);
-    }
-    CK_C_GetFunctionList get_function_list = (CK_C_GetFunctionList)dlsym(lib_handle, "C_GetFunctionList");
-    if (get_function_list == NULL)
-        return fail("dlsym C_GetFunctionList", CKR_GENERAL_ERROR);
-    if ((rv = get_function_list(&func_list)) != CKR_OK)
-        return fail("C_GetFunctionList", rv);
+    void *lib_handle = NULL;
+    if ((rv = sample_load(lib_path, &lib_handle)) != CKR_OK)
+        return sample_fail("C_GetFunctionList", rv);
 
     printf("[3] C_Initialize, C_OpenSession(slot %lu), C_Login(CKU_USER)\n", (CK_ULONG)CAVIUM_SLOT);
     if ((rv = func_list->C_Initialize(NULL)) != CKR_OK)
-        return fail("C_Initialize", rv);
-    if ((rv = func_list->C_OpenSession(CAVIUM_SLOT, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session)) != CKR_OK)
-        return fail("C_OpenSession", rv);
-    if ((rv = func_list->C_Login(session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin))) != CKR_OK)
-        return fail("C_Login", rv);
+        return sample_fail("C_Initialize", rv);
+    if ((rv = sample_open_and_login(pin, &session, &step)) != CKR_OK)
+        return sample_fail(step, rv);
 
     printf("[4] C_GenerateKeyPair RSA-2048 \"%s\"\n", KEY_LABEL);
     if ((rv = generate_rsa_key_pair(session, &public_key, &private_key)) != CKR_OK)
-        return fail("C_GenerateKeyPair", rv);
+        return sample_fail("C_GenerateKeyPair", rv);
 
     printf("[5] find the private key by label\n");
     CK_OBJECT_HANDLE found_private_key = CK_INVALID_HANDLE;
     if ((rv = find_private_key(session, &found_private_key)) != CKR_OK)
-        return fail("find private key", rv);
+        return sample_fail("find private key", rv);
     if (found_private_key != private_key)
-        return fail("the private key found is not the one generated", CKR_GENERAL_ERROR);
+        return sample_fail("the private key found is not the one generated", CKR_GENERAL_ERROR);
 
     memset(key_id, 0, sizeof(key_id));
     snprintf(key_id, sizeof(key_id), "%lu", found_private_key);
     printf("[6] C_CreateObject token certificate, CKA_ID \"%s\"\n", key_id);
     if ((rv = create_certificate(session, &der, key_id, &cert_handle)) != CKR_OK)
-        return fail("C_CreateObject", rv);
+        return sample_fail("C_CreateObject", rv);
     printf("    certificate handle %lu\n", cert_handle);
     if (!AZCLOUDHSM_IS_CERTIFICATE_HANDLE(cert_handle))
-        return fail("certificate handle outside 0xFFF00000..0xFFFFFFFE", CKR_GENERAL_ERROR);
+        return sample_fail("certificate handle outside 0xFFF00000..0xFFFFFFFE", CKR_GENERAL_ERROR);
 
     printf("[7] read back CKA_VALUE\n");
     if ((rv = check_value(session, cert_handle, &der)) != CKR_OK)
-        return fail("CKA_VALUE read back", rv);
+        return sample_fail("CKA_VALUE read back", rv);
 
     printf("[8] find the certificate by CKA_ID\n");
     if ((rv = find_certificates_by_id(session, key_id, found, 8, &count)) != CKR_OK)
-        return fail("find by CKA_ID", rv);
+        return sample_fail("find by CKA_ID", rv);
     if (count != 1 || found[0] != cert_handle)
-        return fail("find by CKA_ID did not return exactly the new certificate", CKR_GENERAL_ERROR);
+        return sample_fail("find by CKA_ID did not return exactly the new certificate", CKR_GENERAL_ERROR);
 
     printf("[9] C_DestroyObject certificate, then it is gone\n");
     if ((rv = func_list->C_DestroyObject(session, cert_handle)) != CKR_OK)
-        return fail("C_DestroyObject certificate", rv);
+        return sample_fail("C_DestroyObject certificate", rv);
     if ((rv = find_certificates_by_id(session, key_id, found, 8, &count)) != CKR_OK)
-        return fail("find by CKA_ID after destroy", rv);
+        return sample_fail("find by CKA_ID after destroy", rv);
     if (count != 0)
-        return fail("certificate still found after destroy", CKR_GENERAL_ERROR);
+        return sample_fail("certificate still found after destroy", CKR_GENERAL_ERROR);
 
     printf("[10] destroy the key pair, C_Logout, C_CloseSession, C_Finalize\n");
     if ((rv = func_list->C_DestroyObject(session, private_key)) != CKR_OK)
-        return fail("C_DestroyObject private key", rv);
+        return sample_fail("C_DestroyObject private key", rv);
     if ((rv = func_list->C_DestroyObject(session, public_key)) != CKR_OK)
-        return fail("C_DestroyObject public key", rv);
-    if ((rv = func_list->C_Logout(session)) != CKR_OK)
-        return fail("C_Logout", rv);
-    if ((rv = func_list->C_CloseSession(session)) != CKR_OK)
-        return fail("C_CloseSession", rv);
-    if ((rv = func_list->C_Finalize(NULL)) != CKR_OK)
-        return fail("C_Finalize", rv);
-    dlclose(lib_handle);
+        return sample_fail("C_DestroyObject public key", rv);
+    if ((rv = sample_finish(session, lib_handle, &step)) != CKR_OK)
+        return sample_fail(step, rv);
     OPENSSL_free(der.value);
     OPENSSL_free(der.subject);
 

@@ -16,28 +16,19 @@
  * attributes point at variables of their type); every buffer is freed; the
  * find loop always calls C_FindObjectsFinal; results are checked, not assumed.
  */
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cryptoki.h"
 #include "pkcs11t.h"
+#include "sample_common.h"
 
 #define CAVIUM_SLOT AZCLOUDHSM_SLOT_ID
 #define FAILED CKR_GENERAL_ERROR
-#define DEFAULT_PIN "cu1:user1234"
 
 static const char NEW_LABEL[] = "This is a new label";
 static const CK_BYTE NEW_ID[] = {254};
-
-CK_FUNCTION_LIST_PTR func_list = NULL;
-
-static int fail(const char *step, CK_RV rv)
-{
-    fprintf(stderr, "FAILED: %s: CK_RV 0x%08lX\n", step, rv);
-    return 1;
-}
 
 CK_RV create_cert(CK_SESSION_HANDLE session_rw, CK_OBJECT_HANDLE_PTR cert_handle)
 {
@@ -312,35 +303,15 @@ CK_RV delete_cert(CK_SESSION_HANDLE session_rw, CK_OBJECT_HANDLE cert_handle)
     return rv;
 }
 
-static CK_RV load_function_list(const char *lib_path, void **lib_handle)
-{
-    *lib_handle = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
-    if (*lib_handle == NULL) {
-        fprintf(stderr, "dlopen(%s): %s\n", lib_path, dlerror());
-        return CKR_GENERAL_ERROR;
-    }
-    CK_C_GetFunctionList get_function_list = (CK_C_GetFunctionList)dlsym(*lib_handle, "C_GetFunctionList");
-    if (get_function_list == NULL) {
-        fprintf(stderr, "dlsym(C_GetFunctionList): %s\n", dlerror());
-        return CKR_GENERAL_ERROR;
-    }
-    CK_RV rv = get_function_list(&func_list);
-    if (rv == CKR_OK && func_list == NULL)
-        rv = CKR_GENERAL_ERROR;
-    return rv;
-}
-
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = argc > 1 ? argv[1] : getenv("AZCLOUDHSM_PKCS11_LIB");
-    const char *pin = getenv("AZCLOUDHSM_PIN");
+    const char *lib_path = sample_library_path(argc, argv);
+    const char *pin = sample_pin();
     if (lib_path == NULL) {
         fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
         return 2;
     }
-    if (pin == NULL)
-        pin = DEFAULT_PIN;
 
     void *lib_handle = NULL;
     CK_SESSION_HANDLE session_rw = CK_INVALID_HANDLE;
@@ -351,80 +322,76 @@ int main(int argc, char **argv)
     CK_RV rv;
 
     printf("[1] dlopen %s and C_GetFunctionList\n", lib_path);
-    if ((rv = load_function_list(lib_path, &lib_handle)) != CKR_OK)
-        return fail("C_GetFunctionList", rv);
+    if ((rv = sample_load(lib_path, &lib_handle)) != CKR_OK)
+        return sample_fail("C_GetFunctionList", rv);
     printf("    function list version %u.%u\n", func_list->version.major, func_list->version.minor);
 
     printf("[2] C_Initialize(NULL)\n");
     if ((rv = func_list->C_Initialize(NULL)) != CKR_OK)
-        return fail("C_Initialize", rv);
+        return sample_fail("C_Initialize", rv);
 
     printf("[3] C_OpenSession(slot %lu, CKF_SERIAL_SESSION | CKF_RW_SESSION)\n", (CK_ULONG)CAVIUM_SLOT);
-    if ((rv = func_list->C_OpenSession(CAVIUM_SLOT, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session_rw)) != CKR_OK)
-        return fail("C_OpenSession", rv);
+    if ((rv = sample_open_session(&session_rw)) != CKR_OK)
+        return sample_fail("C_OpenSession", rv);
 
     printf("[4] C_Login(CKU_USER)\n");
-    if ((rv = func_list->C_Login(session_rw, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin))) != CKR_OK)
-        return fail("C_Login", rv);
+    if ((rv = sample_login(session_rw, pin)) != CKR_OK)
+        return sample_fail("C_Login", rv);
 
     printf("[5] create_cert\n");
     if ((rv = create_cert(session_rw, &cert_handle)) != CKR_OK)
-        return fail("create_cert", rv);
+        return sample_fail("create_cert", rv);
     if (!AZCLOUDHSM_IS_CERTIFICATE_HANDLE(cert_handle))
-        return fail("create_cert returned a handle outside 0xFFF00000..0xFFFFFFFE", FAILED);
+        return sample_fail("create_cert returned a handle outside 0xFFF00000..0xFFFFFFFE", FAILED);
 
     printf("[6] get_cert_attribute\n");
     if ((rv = get_cert_attribute(session_rw, &cert_handle, CK_TRUE, "MyCertificate", original_id, sizeof(original_id))) != CKR_OK)
-        return fail("get_cert_attribute", rv);
+        return sample_fail("get_cert_attribute", rv);
 
     printf("[7] find_cert \"MyCertificate\"\n");
     if ((rv = find_cert(session_rw, "MyCertificate", cert_handle, &found)) != CKR_OK)
-        return fail("find_cert", rv);
+        return sample_fail("find_cert", rv);
     printf("    %lu certificate(s) found\n", found);
 
     printf("[8] set_cert_attribute\n");
     if ((rv = set_cert_attribute(session_rw, &cert_handle)) != CKR_OK)
-        return fail("set_cert_attribute", rv);
+        return sample_fail("set_cert_attribute", rv);
 
     printf("[9] get_cert_attribute after the update\n");
     if ((rv = get_cert_attribute(session_rw, &cert_handle, CK_FALSE, NEW_LABEL, NEW_ID, sizeof(NEW_ID))) != CKR_OK)
-        return fail("get_cert_attribute after set", rv);
+        return sample_fail("get_cert_attribute after set", rv);
 
     printf("[10] copy_cert\n");
     if ((rv = copy_cert(session_rw, cert_handle, &copied_cert_handle)) != CKR_OK)
-        return fail("copy_cert", rv);
+        return sample_fail("copy_cert", rv);
     printf("    copy handle %lu\n", copied_cert_handle);
     if (copied_cert_handle == cert_handle || !AZCLOUDHSM_IS_CERTIFICATE_HANDLE(copied_cert_handle))
-        return fail("copy_cert returned a bad handle", FAILED);
+        return sample_fail("copy_cert returned a bad handle", FAILED);
     if ((rv = get_cert_attribute(session_rw, &copied_cert_handle, CK_FALSE, NEW_LABEL, NEW_ID, sizeof(NEW_ID))) != CKR_OK)
-        return fail("get_cert_attribute of the copy", rv);
+        return sample_fail("get_cert_attribute of the copy", rv);
 
     printf("[11] delete_cert (copy)\n");
     if ((rv = delete_cert(session_rw, copied_cert_handle)) != CKR_OK)
-        return fail("delete_cert (copy)", rv);
+        return sample_fail("delete_cert (copy)", rv);
 
     printf("[12] delete_cert (original)\n");
     if ((rv = delete_cert(session_rw, cert_handle)) != CKR_OK)
-        return fail("delete_cert (original)", rv);
+        return sample_fail("delete_cert (original)", rv);
 
     printf("[13] find_cert finds nothing any more\n");
     if ((rv = find_cert(session_rw, NEW_LABEL, CK_INVALID_HANDLE, &found)) != CKR_OK)
-        return fail("find_cert after delete", rv);
+        return sample_fail("find_cert after delete", rv);
     if (found != 0)
-        return fail("certificates with the new label remain after delete", FAILED);
+        return sample_fail("certificates with the new label remain after delete", FAILED);
     if ((rv = find_cert(session_rw, "MyCertificate", CK_INVALID_HANDLE, &found)) != CKR_OK)
-        return fail("find_cert after delete", rv);
+        return sample_fail("find_cert after delete", rv);
     if (found != 0)
-        return fail("certificates labelled MyCertificate remain after delete", FAILED);
+        return sample_fail("certificates labelled MyCertificate remain after delete", FAILED);
 
     printf("[14] C_Logout, C_CloseSession, C_Finalize\n");
-    if ((rv = func_list->C_Logout(session_rw)) != CKR_OK)
-        return fail("C_Logout", rv);
-    if ((rv = func_list->C_CloseSession(session_rw)) != CKR_OK)
-        return fail("C_CloseSession", rv);
-    if ((rv = func_list->C_Finalize(NULL)) != CKR_OK)
-        return fail("C_Finalize", rv);
-    dlclose(lib_handle);
+    const char *step;
+    if ((rv = sample_finish(session_rw, lib_handle, &step)) != CKR_OK)
+        return sample_fail(step, rv);
 
     printf("certificate_samples: all steps passed\n");
     return 0;

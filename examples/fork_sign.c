@@ -15,20 +15,16 @@
  *         PIN from AZCLOUDHSM_PIN, default "cu1:user1234")
  */
 #define _POSIX_C_SOURCE 200809L
-#include <dlfcn.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "cryptoki.h"
+#include "sample_common.h"
 
-#define DEFAULT_PIN "cu1:user1234"
 #define KEY_LABEL "fork-sign-key"
 
-static CK_FUNCTION_LIST_PTR func_list = NULL;
 static const char *who = "parent";
 
 /* DER OBJECT IDENTIFIER 1.2.840.10045.3.1.7 (prime256v1 / P-256). */
@@ -39,14 +35,6 @@ static int fail(const char *step, CK_RV rv)
 {
     fprintf(stderr, "FAILED (%s, pid %ld): %s: CK_RV 0x%08lX\n", who, (long)getpid(), step, rv);
     return 1;
-}
-
-static CK_RV open_and_login(const char *pin, CK_SESSION_HANDLE *session)
-{
-    CK_RV rv = func_list->C_OpenSession(AZCLOUDHSM_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, session);
-    if (rv != CKR_OK)
-        return rv;
-    return func_list->C_Login(*session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
 }
 
 static CK_RV generate_ec_key_pair(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE *public_key,
@@ -120,6 +108,7 @@ static int child(const char *pin, CK_BYTE *parent_signature, CK_ULONG parent_sig
     CK_OBJECT_HANDLE public_key, private_key;
     CK_BYTE signature[256];
     CK_ULONG length = sizeof(signature);
+    const char *step;
     CK_RV rv;
 
     who = "child";
@@ -131,8 +120,8 @@ static int child(const char *pin, CK_BYTE *parent_signature, CK_ULONG parent_sig
     if (rv != CKR_OK)
         return fail("C_Initialize", rv);
     printf("[child] open session and log in\n");
-    if ((rv = open_and_login(pin, &session)) != CKR_OK)
-        return fail("open session / login", rv);
+    if ((rv = sample_open_and_login(pin, &session, &step)) != CKR_OK)
+        return fail(step, rv);
     printf("[child] find the key pair by label\n");
     if ((rv = find_key(session, CKO_PRIVATE_KEY, &private_key)) != CKR_OK)
         return fail("find private key", rv);
@@ -157,36 +146,24 @@ static int child(const char *pin, CK_BYTE *parent_signature, CK_ULONG parent_sig
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = argc > 1 ? argv[1] : getenv("AZCLOUDHSM_PKCS11_LIB");
-    const char *pin = getenv("AZCLOUDHSM_PIN");
+    const char *lib_path = sample_library_path(argc, argv);
+    const char *pin = sample_pin();
     if (lib_path == NULL) {
         fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
         return 2;
     }
-    if (pin == NULL)
-        pin = DEFAULT_PIN;
 
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;
     CK_BYTE signature[256];
     CK_ULONG length = sizeof(signature);
+    void *lib_handle = NULL;
+    const char *step;
     CK_RV rv;
 
     printf("[parent] dlopen %s, C_GetFunctionList, C_Initialize\n", lib_path);
-    void *lib_handle = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
-    if (lib_handle == NULL) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
-        return fail("dlopen", CKR_GENERAL_ERROR);
-    }
-    CK_C_GetFunctionList get_function_list = (CK_C_GetFunctionList)dlsym(lib_handle, "C_GetFunctionList");
-    if (get_function_list == NULL)
-        return fail("dlsym C_GetFunctionList", CKR_GENERAL_ERROR);
-    if ((rv = get_function_list(&func_list)) != CKR_OK)
-        return fail("C_GetFunctionList", rv);
-    if ((rv = func_list->C_Initialize(NULL)) != CKR_OK)
-        return fail("C_Initialize", rv);
-    if ((rv = open_and_login(pin, &session)) != CKR_OK)
-        return fail("open session / login", rv);
+    if ((rv = sample_start(lib_path, pin, &lib_handle, &session, &step)) != CKR_OK)
+        return fail(step, rv);
 
     printf("[parent] generate an EC P-256 key pair \"%s\"\n", KEY_LABEL);
     if ((rv = generate_ec_key_pair(session, &public_key, &private_key)) != CKR_OK)
@@ -234,13 +211,8 @@ int main(int argc, char **argv)
         return fail("C_DestroyObject private key", rv);
     if ((rv = func_list->C_DestroyObject(session, public_key)) != CKR_OK)
         return fail("C_DestroyObject public key", rv);
-    if ((rv = func_list->C_Logout(session)) != CKR_OK)
-        return fail("C_Logout", rv);
-    if ((rv = func_list->C_CloseSession(session)) != CKR_OK)
-        return fail("C_CloseSession", rv);
-    if ((rv = func_list->C_Finalize(NULL)) != CKR_OK)
-        return fail("C_Finalize", rv);
-    dlclose(lib_handle);
+    if ((rv = sample_finish(session, lib_handle, &step)) != CKR_OK)
+        return fail(step, rv);
 
     printf("fork_sign: all steps passed\n");
     return 0;

@@ -15,25 +15,16 @@
  * Run:    ./reference_errors [libazcloudhsm_pkcs11.so]   (or AZCLOUDHSM_PKCS11_LIB;
  *         PIN from AZCLOUDHSM_PIN, default "cu1:user1234")
  */
-#include <dlfcn.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cryptoki.h"
 #include "pkcs11t.h"
+#include "sample_common.h"
 
-#define DEFAULT_PIN "cu1:user1234"
 #define LABEL "reference-errors"
 
-static CK_FUNCTION_LIST_PTR func_list = NULL;
 static int failures = 0;
-
-static int fail(const char *step, CK_RV rv)
-{
-    fprintf(stderr, "FAILED: %s: CK_RV 0x%08lX\n", step, rv);
-    return 1;
-}
 
 static void expect(const char *what, CK_RV got, CK_RV wanted)
 {
@@ -74,41 +65,27 @@ static CK_RV create(CK_SESSION_HANDLE session, CK_CERTIFICATE_TYPE cert_type, in
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = argc > 1 ? argv[1] : getenv("AZCLOUDHSM_PKCS11_LIB");
-    const char *pin = getenv("AZCLOUDHSM_PIN");
+    const char *lib_path = sample_library_path(argc, argv);
+    const char *pin = sample_pin();
     if (lib_path == NULL) {
         fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
         return 2;
     }
-    if (pin == NULL)
-        pin = DEFAULT_PIN;
 
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE certificate = CK_INVALID_HANDLE, other = CK_INVALID_HANDLE;
     CK_BBOOL yes = CK_TRUE;
+    void *lib_handle = NULL;
+    const char *step;
     CK_RV rv;
 
     printf("[1] dlopen, C_GetFunctionList, C_Initialize, C_OpenSession, C_Login\n");
-    void *lib_handle = dlopen(lib_path, RTLD_NOW | RTLD_LOCAL);
-    if (lib_handle == NULL) {
-        fprintf(stderr, "dlopen: %s\n", dlerror());
-        return fail("dlopen", CKR_GENERAL_ERROR);
-    }
-    CK_C_GetFunctionList get_function_list = (CK_C_GetFunctionList)dlsym(lib_handle, "C_GetFunctionList");
-    if (get_function_list == NULL)
-        return fail("dlsym C_GetFunctionList", CKR_GENERAL_ERROR);
-    if ((rv = get_function_list(&func_list)) != CKR_OK)
-        return fail("C_GetFunctionList", rv);
-    if ((rv = func_list->C_Initialize(NULL)) != CKR_OK)
-        return fail("C_Initialize", rv);
-    if ((rv = func_list->C_OpenSession(AZCLOUDHSM_SLOT_ID, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session)) != CKR_OK)
-        return fail("C_OpenSession", rv);
-    if ((rv = func_list->C_Login(session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin))) != CKR_OK)
-        return fail("C_Login", rv);
+    if ((rv = sample_start(lib_path, pin, &lib_handle, &session, &step)) != CKR_OK)
+        return sample_fail(step, rv);
 
     printf("[2] a valid certificate to work on\n");
     if ((rv = create(session, CKC_X_509, 1, NULL, &certificate)) != CKR_OK)
-        return fail("C_CreateObject of a valid certificate", rv);
+        return sample_fail("C_CreateObject of a valid certificate", rv);
 
     printf("[3] C_CopyObject with a non-empty template\n");
     CK_ATTRIBUTE copy_template[] = { { CKA_LABEL, "copy", 4 } };
@@ -157,14 +134,9 @@ int main(int argc, char **argv)
 
     printf("[7] clean up\n");
     if ((rv = func_list->C_DestroyObject(session, certificate)) != CKR_OK)
-        return fail("C_DestroyObject", rv);
-    if ((rv = func_list->C_Logout(session)) != CKR_OK)
-        return fail("C_Logout", rv);
-    if ((rv = func_list->C_CloseSession(session)) != CKR_OK)
-        return fail("C_CloseSession", rv);
-    if ((rv = func_list->C_Finalize(NULL)) != CKR_OK)
-        return fail("C_Finalize", rv);
-    dlclose(lib_handle);
+        return sample_fail("C_DestroyObject", rv);
+    if ((rv = sample_finish(session, lib_handle, &step)) != CKR_OK)
+        return sample_fail(step, rv);
 
     if (failures != 0) {
         fprintf(stderr, "FAILED: %d check(s) returned the wrong code\n", failures);
