@@ -306,12 +306,9 @@ CK_RV delete_cert(CK_SESSION_HANDLE session_rw, CK_OBJECT_HANDLE cert_handle)
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = sample_library_path(argc, argv);
-    const char *pin = sample_pin();
-    if (lib_path == NULL) {
-        fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
+    const char *lib_path, *pin;
+    if (!sample_arguments(argc, argv, &lib_path, &pin))
         return 2;
-    }
 
     void *lib_handle = NULL;
     CK_SESSION_HANDLE session_rw = CK_INVALID_HANDLE;

@@ -146,12 +146,9 @@ static int child(const char *pin, CK_BYTE *parent_signature, CK_ULONG parent_sig
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = sample_library_path(argc, argv);
-    const char *pin = sample_pin();
-    if (lib_path == NULL) {
-        fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
+    const char *lib_path, *pin;
+    if (!sample_arguments(argc, argv, &lib_path, &pin))
         return 2;
-    }
 
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE public_key = CK_INVALID_HANDLE, private_key = CK_INVALID_HANDLE;

@@ -65,12 +65,9 @@ static CK_RV create(CK_SESSION_HANDLE session, CK_CERTIFICATE_TYPE cert_type, in
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const char *lib_path = sample_library_path(argc, argv);
-    const char *pin = sample_pin();
-    if (lib_path == NULL) {
-        fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
+    const char *lib_path, *pin;
+    if (!sample_arguments(argc, argv, &lib_path, &pin))
         return 2;
-    }
 
     CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
     CK_OBJECT_HANDLE certificate = CK_INVALID_HANDLE, other = CK_INVALID_HANDLE;

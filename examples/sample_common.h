@@ -44,6 +44,19 @@ static inline const char *sample_pin(void)
     return pin != NULL ? pin : SAMPLE_DEFAULT_PIN;
 }
 
+/* The library and the PIN of a program whose only argument is the library;
+ * prints the usage and returns 0 when there is no library. */
+static inline int sample_arguments(int argc, char **argv, const char **lib_path, const char **pin)
+{
+    *lib_path = sample_library_path(argc, argv);
+    *pin = sample_pin();
+    if (*lib_path == NULL) {
+        fprintf(stderr, "usage: %s <libazcloudhsm_pkcs11.so> (or set AZCLOUDHSM_PKCS11_LIB)\n", argv[0]);
+        return 0;
+    }
+    return 1;
+}
+
 /* dlopen the library and set func_list from its C_GetFunctionList. */
 static inline CK_RV sample_load(const char *lib_path, void **lib_handle)
 {
