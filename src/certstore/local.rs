@@ -14,28 +14,53 @@
 //! detected by content, whatever the file system's timestamp granularity.
 //! So that a listing of 100,000 blobs need not read 100,000 bodies every
 //! time, the store remembers each file's digest beside the file's identity
-//! (inode, modification time, length) and re-reads only files whose
-//! identity changed. Only listings use that memory; update compares the
-//! digest of the content it re-reads under the lock.
+//! (device, inode, modification and change times, length) and re-reads only
+//! files whose identity changed. A digest is remembered only for a file
+//! whose change time is at least [`RACY_MARGIN`] older than the moment it
+//! was looked at (git's "racily clean" rule): a file changed in place, or a
+//! new file that reuses a freed inode, within one tick of the file system's
+//! clock could otherwise keep the identity of the content it replaced. Such
+//! a young file is simply re-read by the next listing. Update still
+//! compares the digest of the content it re-reads under the lock.
+//!
+//! Listing and reading a large directory for the first time is spread over
+//! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
+//! the application allows the library to create threads).
 
+use super::manager::parallel::map_in_order;
 use super::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::error::{Error, Result};
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, DirEntry, File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 const LOCK_FILE: &str = ".lock";
 const TEMP_PREFIX: &str = ".tmp-";
+
+/// How much older than the moment it is looked at a file must be for its
+/// digest to be remembered: more than any file system's timestamp
+/// granularity (FAT's is 2 s; ext4's one clock tick).
+pub const RACY_MARGIN: Duration = Duration::from_secs(3);
 
 /// A directory of blob files.
 #[derive(Debug)]
 pub struct LocalStore {
     directory: PathBuf,
-    /// name -> (file identity, digest of its content) for listings.
-    digests: Mutex<HashMap<String, (String, String)>>,
+    /// name -> the identity of the file and the digest of its content,
+    /// for files old enough to be trusted (see the module's doc).
+    digests: RwLock<HashMap<String, Remembered>>,
+    worker_threads: AtomicUsize,
+}
+
+/// What the store remembers of one file.
+#[derive(Clone, Debug)]
+struct Remembered {
+    identity: Identity,
+    digest: String,
 }
 
 impl LocalStore {
@@ -47,8 +72,46 @@ impl LocalStore {
         })?;
         Ok(LocalStore {
             directory,
-            digests: Mutex::new(HashMap::new()),
+            digests: RwLock::new(HashMap::new()),
+            worker_threads: AtomicUsize::new(1),
         })
+    }
+
+    /// Lets listings read unknown files on up to `threads` threads (1, the
+    /// default, creates no thread: for applications that forbid it).
+    pub fn set_worker_threads(&self, threads: usize) {
+        self.worker_threads.store(threads.max(1), Ordering::Relaxed);
+    }
+
+    /// The digest of `content`, read from the file of `identity` as it was
+    /// at `observed_at`: the remembered one when the identity is unchanged,
+    /// else computed (and remembered when the file is old enough).
+    fn digest_of(
+        &self,
+        name: &str,
+        content: &[u8],
+        identity: Identity,
+        observed_at: SystemTime,
+    ) -> String {
+        if let Some(known) = self.digests.read().get(name) {
+            if known.identity == identity {
+                return known.digest.clone();
+            }
+        }
+        let digest = version_of_content(content);
+        let mut digests = self.digests.write();
+        if identity.is_older_than(observed_at) {
+            digests.insert(
+                name.to_owned(),
+                Remembered {
+                    identity,
+                    digest: digest.clone(),
+                },
+            );
+        } else {
+            digests.remove(name);
+        }
+        digest
     }
 
     /// Opens the directory of a `file:///absolute/dir` URL.
@@ -104,7 +167,9 @@ impl LocalStore {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let written = file.write_all(content).and_then(|_| file.sync_all());
+        // fdatasync: the content and the length needed to read it back
+        // reach the disk before the file gets its name; timestamps need not.
+        let written = file.write_all(content).and_then(|_| file.sync_data());
         if let Err(error) = written {
             let _ = fs::remove_file(&path);
             return Err(error.into());
@@ -128,48 +193,145 @@ impl LocalStore {
 
 /// The version of a content: its hex SHA-256.
 pub fn version_of_content(content: &[u8]) -> String {
-    openssl::sha::sha256(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in openssl::sha::sha256(content) {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
-/// The identity of the file behind `metadata` (changes whenever the file is replaced or written).
-fn identity_of(metadata: &Metadata) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        format!(
-            "{:x}-{:x}-{}.{:09}-{}",
-            metadata.dev(),
-            metadata.ino(),
-            metadata.mtime(),
-            metadata.mtime_nsec(),
-            metadata.len()
-        )
+/// The identity of a file: changes whenever the file is replaced or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+    length: u64,
+}
+
+impl Identity {
+    fn of(metadata: &Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Identity {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                modified: (metadata.mtime(), metadata.mtime_nsec()),
+                changed: (metadata.ctime(), metadata.ctime_nsec()),
+                length: metadata.len(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let modified = metadata
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            let modified = (
+                modified.as_secs() as i64,
+                i64::from(modified.subsec_nanos()),
+            );
+            Identity {
+                device: 0,
+                inode: 0,
+                modified,
+                changed: modified,
+                length: metadata.len(),
+            }
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let modified = metadata
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        format!("{modified}-{}", metadata.len())
+
+    /// True when the file was last changed [`RACY_MARGIN`] or more before
+    /// `observed_at`, so that no later change can keep this identity.
+    fn is_older_than(&self, observed_at: SystemTime) -> bool {
+        let Ok(observed) = observed_at.duration_since(std::time::UNIX_EPOCH) else {
+            return false;
+        };
+        let latest = self.modified.max(self.changed);
+        let Ok(seconds) = u64::try_from(latest.0) else {
+            return false;
+        };
+        let changed = Duration::from_secs(seconds)
+            + Duration::from_nanos(latest.1.clamp(0, 999_999_999) as u64);
+        changed + RACY_MARGIN <= observed
     }
 }
 
-fn read_file(path: &Path) -> Result<Option<(Vec<u8>, String)>> {
-    let mut file = match File::open(path) {
+/// The content of a regular file and its identity; `None` when absent.
+/// Blob files are never written in place by this store, so the length the
+/// open file reports is the length to read.
+fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    let identity = identity_of(&file.metadata()?);
-    let mut content = Vec::new();
-    file.read_to_end(&mut content)?;
-    Ok(Some((content, identity)))
+    let metadata = file.metadata()?;
+    let length = metadata.len();
+    let mut content = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    // `take` stops at the length without the extra probing read (and its
+    // system call) that `read_to_end` makes to find the end of the file.
+    (&file).take(length).read_to_end(&mut content)?;
+    Ok(Some((content, Identity::of(&metadata))))
+}
+
+/// A listed file, with what the store learnt while listing it.
+struct Listed {
+    entry: BlobEntry,
+    /// A digest to remember (`Some`) or forget (`None`); nothing when the
+    /// remembered digest was used as it is.
+    learnt: Option<Option<Remembered>>,
+}
+
+impl LocalStore {
+    /// One file of a listing: its remembered digest while its identity is
+    /// unchanged, else its content's digest. `None` when it vanished or is
+    /// not a regular file.
+    fn list_one(
+        &self,
+        name: &str,
+        item: &DirEntry,
+        known: Option<&Remembered>,
+        observed_at: SystemTime,
+    ) -> Result<Option<Listed>> {
+        let entry = |version: String| BlobEntry {
+            name: name.to_owned(),
+            version,
+            metadata: None,
+        };
+        if let Some(known) = known {
+            // A file deleted between read_dir and stat is simply not listed.
+            match item.metadata() {
+                Ok(metadata) if !metadata.is_file() => return Ok(None),
+                Ok(metadata) if Identity::of(&metadata) == known.identity => {
+                    return Ok(Some(Listed {
+                        entry: entry(known.digest.clone()),
+                        learnt: None,
+                    }));
+                }
+                Ok(_) => {}
+                Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(error.into()),
+            }
+        }
+        let Some((content, identity)) = read_file(&item.path())? else {
+            return Ok(None);
+        };
+        let digest = version_of_content(&content);
+        let learnt = identity.is_older_than(observed_at).then(|| Remembered {
+            identity,
+            digest: digest.clone(),
+        });
+        Ok(Some(Listed {
+            entry: entry(digest),
+            learnt: Some(learnt),
+        }))
+    }
 }
 
 impl BlobStore for LocalStore {
@@ -178,7 +340,8 @@ impl BlobStore for LocalStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
-        let mut entries = Vec::new();
+        let observed_at = SystemTime::now();
+        let mut items = Vec::new();
         for item in fs::read_dir(&self.directory)? {
             let item = item?;
             let Ok(name) = item.file_name().into_string() else {
@@ -187,45 +350,57 @@ impl BlobStore for LocalStore {
             if name.starts_with('.') || !name.starts_with(prefix) {
                 continue;
             }
-            // A file deleted between read_dir and stat is simply not listed.
-            let identity = match item.metadata() {
-                Ok(metadata) if metadata.is_file() => identity_of(&metadata),
-                Ok(_) => continue,
-                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+            // The type comes with the directory entry on most file systems:
+            // no system call to leave out directories and symbolic links.
+            match item.file_type() {
+                Ok(kind) if kind.is_file() => items.push((name, item)),
+                Ok(_) => {}
+                Err(error) if error.kind() == ErrorKind::NotFound => {}
                 Err(error) => return Err(error.into()),
-            };
-            let known = self
-                .digests
-                .lock()
-                .get(&name)
-                .filter(|(i, _)| *i == identity)
-                .map(|(_, d)| d.clone());
-            let version = match known {
-                Some(version) => version,
-                None => match read_file(&item.path())? {
-                    Some((content, identity)) => {
-                        let version = version_of_content(&content);
-                        self.digests
-                            .lock()
-                            .insert(name.clone(), (identity, version.clone()));
-                        version
-                    }
-                    None => continue,
-                },
-            };
-            entries.push(BlobEntry {
-                name,
-                version,
-                metadata: None,
-            });
+            }
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let listed = {
+            let digests = self.digests.read();
+            map_in_order(
+                &items,
+                self.worker_threads.load(Ordering::Relaxed),
+                |(name, item)| self.list_one(name, item, digests.get(name), observed_at),
+            )
+        };
+        let mut entries = Vec::with_capacity(listed.len());
+        let mut learnt = Vec::new();
+        for listed in listed {
+            let Some(listed) = listed? else {
+                continue;
+            };
+            if let Some(remembered) = listed.learnt {
+                learnt.push((listed.entry.name.clone(), remembered));
+            }
+            entries.push(listed.entry);
+        }
+        let mut digests = self.digests.write();
+        for (name, remembered) in learnt {
+            match remembered {
+                Some(remembered) => digests.insert(name, remembered),
+                None => digests.remove(&name),
+            };
+        }
+        // A map larger than the listing remembers deleted files: forget them
+        // (checked by size first, so that a steady store costs nothing).
+        if digests.len() > entries.len() {
+            let names: std::collections::HashSet<&str> =
+                entries.iter().map(|e| e.name.as_str()).collect();
+            digests.retain(|name, _| !name.starts_with(prefix) || names.contains(name.as_str()));
+        }
+        drop(digests);
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(entries)
     }
 
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
-        Ok(read_file(&self.path(name)?)?.map(|(content, _)| {
-            let version = version_of_content(&content);
+        let observed_at = SystemTime::now();
+        Ok(read_file(&self.path(name)?)?.map(|(content, identity)| {
+            let version = self.digest_of(name, &content, identity, observed_at);
             (content, version)
         }))
     }
