@@ -23,6 +23,14 @@
 //! a young file is simply re-read by the next listing. Update still
 //! compares the digest of the content it re-reads under the lock.
 //!
+//! A listing reads no old file it does not remember: it gives such a file
+//! an `unread-<identity>` version, which equals no content's version, so a
+//! reader comparing versions (the certificate index) sees a change and
+//! reads the blob, and [`BlobStore::read`] gives, and remembers, the real
+//! version. A start-up over 100,000 blobs thus reads each once, not twice.
+//! Young files are read by the listing, so that a listing right after a
+//! write gives the version the write returned.
+//!
 //! Listing and reading a large directory for the first time is spread over
 //! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
 //! the application allows the library to create threads).
@@ -45,6 +53,9 @@ const TEMP_PREFIX: &str = ".tmp-";
 /// digest to be remembered: more than any file system's timestamp
 /// granularity (FAT's is 2 s; ext4's one clock tick).
 pub const RACY_MARGIN: Duration = Duration::from_secs(3);
+
+/// How the version of a listed file whose content was not read begins.
+pub const UNREAD_PREFIX: &str = "unread-";
 
 /// A directory of blob files.
 #[derive(Debug)]
@@ -246,6 +257,22 @@ impl Identity {
         }
     }
 
+    /// The version a listing gives a file it has not read: never the
+    /// version of any content (those are 64 hexadecimal digits), and
+    /// different for every identity.
+    fn unread_version(&self) -> String {
+        format!(
+            "{UNREAD_PREFIX}{:x}-{:x}-{}.{}-{}.{}-{}",
+            self.device,
+            self.inode,
+            self.modified.0,
+            self.modified.1,
+            self.changed.0,
+            self.changed.1,
+            self.length
+        )
+    }
+
     /// True when the file was last changed [`RACY_MARGIN`] or more before
     /// `observed_at`, so that no later change can keep this identity.
     fn is_older_than(&self, observed_at: SystemTime) -> bool {
@@ -290,8 +317,10 @@ struct Listed {
 
 impl LocalStore {
     /// One file of a listing: its remembered digest while its identity is
-    /// unchanged, else its content's digest. `None` when it vanished or is
-    /// not a regular file.
+    /// unchanged; for a young file, its content's digest; for an old file
+    /// whose content this store has not read, an `unread-` version that
+    /// equals no content's version (see the module's doc). `None` when it
+    /// vanished or is not a regular file.
     fn list_one(
         &self,
         name: &str,
@@ -304,20 +333,26 @@ impl LocalStore {
             version,
             metadata: None,
         };
-        if let Some(known) = known {
-            // A file deleted between read_dir and stat is simply not listed.
-            match item.metadata() {
-                Ok(metadata) if !metadata.is_file() => return Ok(None),
-                Ok(metadata) if Identity::of(&metadata) == known.identity => {
-                    return Ok(Some(Listed {
-                        entry: entry(known.digest.clone()),
-                        learnt: None,
-                    }));
-                }
-                Ok(_) => {}
-                Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-                Err(error) => return Err(error.into()),
-            }
+        // A file deleted between read_dir and stat is simply not listed.
+        let identity = match item.metadata() {
+            Ok(metadata) if !metadata.is_file() => return Ok(None),
+            Ok(metadata) => Identity::of(&metadata),
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        if let Some(known) = known.filter(|known| known.identity == identity) {
+            return Ok(Some(Listed {
+                entry: entry(known.digest.clone()),
+                learnt: None,
+            }));
+        }
+        // A stale memory of this name is forgotten.
+        let forget = known.map(|_| None);
+        if identity.is_older_than(observed_at) {
+            return Ok(Some(Listed {
+                entry: entry(identity.unread_version()),
+                learnt: forget,
+            }));
         }
         let Some((content, identity)) = read_file(&item.path())? else {
             return Ok(None);
