@@ -61,17 +61,12 @@ pub const UNREAD_PREFIX: &str = "unread-";
 #[derive(Debug)]
 pub struct LocalStore {
     directory: PathBuf,
-    /// name -> the identity of the file and the digest of its content,
-    /// for files old enough to be trusted (see the module's doc).
-    digests: RwLock<HashMap<String, Remembered>>,
+    /// The digest of the content of each file identity, for files old
+    /// enough to be trusted (see the module's doc). Keyed by identity, not
+    /// name: a listing looks it up after the stat it makes anyway, with no
+    /// string hashing or comparison.
+    digests: RwLock<HashMap<Identity, String>>,
     worker_threads: AtomicUsize,
-}
-
-/// What the store remembers of one file.
-#[derive(Clone, Debug)]
-struct Remembered {
-    identity: Identity,
-    digest: String,
 }
 
 impl LocalStore {
@@ -95,32 +90,15 @@ impl LocalStore {
     }
 
     /// The digest of `content`, read from the file of `identity` as it was
-    /// at `observed_at`: the remembered one when the identity is unchanged,
+    /// at `observed_at`: the remembered one when the identity is known,
     /// else computed (and remembered when the file is old enough).
-    fn digest_of(
-        &self,
-        name: &str,
-        content: &[u8],
-        identity: Identity,
-        observed_at: SystemTime,
-    ) -> String {
-        if let Some(known) = self.digests.read().get(name) {
-            if known.identity == identity {
-                return known.digest.clone();
-            }
+    fn digest_of(&self, content: &[u8], identity: Identity, observed_at: SystemTime) -> String {
+        if let Some(known) = self.digests.read().get(&identity) {
+            return known.clone();
         }
         let digest = version_of_content(content);
-        let mut digests = self.digests.write();
         if identity.is_older_than(observed_at) {
-            digests.insert(
-                name.to_owned(),
-                Remembered {
-                    identity,
-                    digest: digest.clone(),
-                },
-            );
-        } else {
-            digests.remove(name);
+            self.digests.write().insert(identity, digest.clone());
         }
         digest
     }
@@ -214,7 +192,7 @@ pub fn version_of_content(content: &[u8]) -> String {
 }
 
 /// The identity of a file: changes whenever the file is replaced or written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct Identity {
     device: u64,
     inode: u64,
@@ -307,32 +285,26 @@ fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
     Ok(Some((content, Identity::of(&metadata))))
 }
 
-/// A listed file, with what the store learnt while listing it.
+/// What a listing found out about one file.
 struct Listed {
-    entry: BlobEntry,
-    /// A digest to remember (`Some`) or forget (`None`); nothing when the
-    /// remembered digest was used as it is.
-    learnt: Option<Option<Remembered>>,
+    identity: Identity,
+    version: String,
+    /// The digest read now, to remember.
+    learnt: bool,
 }
 
 impl LocalStore {
     /// One file of a listing: its remembered digest while its identity is
-    /// unchanged; for a young file, its content's digest; for an old file
+    /// known; for a young file, its content's digest; for an old file
     /// whose content this store has not read, an `unread-` version that
     /// equals no content's version (see the module's doc). `None` when it
     /// vanished or is not a regular file.
     fn list_one(
         &self,
-        name: &str,
         item: &DirEntry,
-        known: Option<&Remembered>,
+        digests: &HashMap<Identity, String>,
         observed_at: SystemTime,
     ) -> Result<Option<Listed>> {
-        let entry = |version: String| BlobEntry {
-            name: name.to_owned(),
-            version,
-            metadata: None,
-        };
         // A file deleted between read_dir and stat is simply not listed.
         let identity = match item.metadata() {
             Ok(metadata) if !metadata.is_file() => return Ok(None),
@@ -340,33 +312,64 @@ impl LocalStore {
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        if let Some(known) = known.filter(|known| known.identity == identity) {
+        if let Some(digest) = digests.get(&identity) {
             return Ok(Some(Listed {
-                entry: entry(known.digest.clone()),
-                learnt: None,
+                identity,
+                version: digest.clone(),
+                learnt: false,
             }));
         }
-        // A stale memory of this name is forgotten.
-        let forget = known.map(|_| None);
         if identity.is_older_than(observed_at) {
             return Ok(Some(Listed {
-                entry: entry(identity.unread_version()),
-                learnt: forget,
+                identity,
+                version: identity.unread_version(),
+                learnt: false,
             }));
         }
         let Some((content, identity)) = read_file(&item.path())? else {
             return Ok(None);
         };
-        let digest = version_of_content(&content);
-        let learnt = identity.is_older_than(observed_at).then(|| Remembered {
-            identity,
-            digest: digest.clone(),
-        });
         Ok(Some(Listed {
-            entry: entry(digest),
-            learnt: Some(learnt),
+            identity,
+            version: version_of_content(&content),
+            learnt: identity.is_older_than(observed_at),
         }))
     }
+}
+
+/// The order of a listing: by name. The names share the listing's prefix,
+/// so only what follows it is compared; when that fits in 16 bytes it is
+/// compared as one big-endian number (then by length, so that "ab" sorts
+/// before "ab0"), in a contiguous array instead of through 100,000
+/// scattered strings.
+fn sort_by_name(entries: &mut Vec<BlobEntry>, prefix: &str) {
+    fn suffix<'a>(entry: &'a BlobEntry, prefix: &str) -> &'a [u8] {
+        entry
+            .name
+            .as_bytes()
+            .get(prefix.len()..)
+            .unwrap_or_default()
+    }
+    if entries.iter().any(|entry| suffix(entry, prefix).len() > 16) {
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        return;
+    }
+    let mut keys: Vec<(u128, usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(position, entry)| {
+            let mut padded = [0u8; 16];
+            let bytes = suffix(entry, prefix);
+            padded[..bytes.len()].copy_from_slice(bytes);
+            (u128::from_be_bytes(padded), bytes.len(), position)
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut slots: Vec<Option<BlobEntry>> = std::mem::take(entries).into_iter().map(Some).collect();
+    entries.extend(
+        keys.iter()
+            .filter_map(|(_, _, position)| slots[*position].take()),
+    );
 }
 
 impl BlobStore for LocalStore {
@@ -399,43 +402,43 @@ impl BlobStore for LocalStore {
             map_in_order(
                 &items,
                 self.worker_threads.load(Ordering::Relaxed),
-                |(name, item)| self.list_one(name, item, digests.get(name), observed_at),
+                |(_, item)| self.list_one(item, &digests, observed_at),
             )
         };
         let mut entries = Vec::with_capacity(listed.len());
+        let mut seen = Vec::with_capacity(listed.len());
         let mut learnt = Vec::new();
-        for listed in listed {
+        for ((name, _), listed) in items.into_iter().zip(listed) {
             let Some(listed) = listed? else {
                 continue;
             };
-            if let Some(remembered) = listed.learnt {
-                learnt.push((listed.entry.name.clone(), remembered));
+            if listed.learnt {
+                learnt.push((listed.identity, listed.version.clone()));
             }
-            entries.push(listed.entry);
+            seen.push(listed.identity);
+            entries.push(BlobEntry {
+                name,
+                version: listed.version,
+                metadata: None,
+            });
         }
         let mut digests = self.digests.write();
-        for (name, remembered) in learnt {
-            match remembered {
-                Some(remembered) => digests.insert(name, remembered),
-                None => digests.remove(&name),
-            };
-        }
-        // A map larger than the listing remembers deleted files: forget them
-        // (checked by size first, so that a steady store costs nothing).
+        digests.extend(learnt);
+        // A map larger than the listing remembers replaced or deleted files:
+        // forget them (checked by size first, so a steady store costs nothing).
         if digests.len() > entries.len() {
-            let names: std::collections::HashSet<&str> =
-                entries.iter().map(|e| e.name.as_str()).collect();
-            digests.retain(|name, _| !name.starts_with(prefix) || names.contains(name.as_str()));
+            let seen: std::collections::HashSet<Identity> = seen.into_iter().collect();
+            digests.retain(|identity, _| seen.contains(identity));
         }
         drop(digests);
-        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        sort_by_name(&mut entries, prefix);
         Ok(entries)
     }
 
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
         let observed_at = SystemTime::now();
         Ok(read_file(&self.path(name)?)?.map(|(content, identity)| {
-            let version = self.digest_of(name, &content, identity, observed_at);
+            let version = self.digest_of(&content, identity, observed_at);
             (content, version)
         }))
     }
