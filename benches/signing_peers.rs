@@ -7,6 +7,7 @@
 //! cargo bench --bench signing_peers
 //! ```
 //!
+//! Each figure is the median of 3 rounds that alternate between the peers.
 //! Environment: `SIGN_BENCH_SECONDS` (per measurement, default 3),
 //! `AZCLOUDHSM_PKCS11_LIB`, `SOFTHSM2_LIB` (default
 //! `/usr/lib/softhsm/libsofthsm2.so`; absent = SoftHSM2 skipped).
@@ -38,6 +39,8 @@ const MESSAGE: [u8; 64] = [0x42; 64];
 /// DER of the prime256v1 OID, as CKA_EC_PARAMS.
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const THREADS: [usize; 2] = [1, 2];
+/// Each measurement is this many interleaved rounds (median reported).
+const ROUNDS: usize = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Algorithm {
@@ -98,19 +101,25 @@ fn main() -> Outcome<()> {
         Algorithm::EcdsaSha256,
     ] {
         for threads in THREADS {
-            let ours = provider.rate(algorithm, threads, duration)?;
-            let theirs = match (&softhsm, algorithm) {
-                (Some(token), Algorithm::RsaSha256 | Algorithm::EcdsaHash) => {
-                    Some(token.rate(algorithm, threads, duration)?)
-                }
-                _ => None,
-            };
             let key = if algorithm == Algorithm::RsaSha256 {
                 &rsa
             } else {
                 &ec
             };
-            let direct = openssl_rate(key, algorithm, threads, duration)?;
+            let measure_softhsm = matches!(algorithm, Algorithm::RsaSha256 | Algorithm::EcdsaHash);
+            // Interleaved rounds, medians: load from other processes on a
+            // shared machine then hits every peer alike.
+            let (mut ours, mut theirs, mut direct) = (Vec::new(), Vec::new(), Vec::new());
+            for _ in 0..ROUNDS {
+                let round = duration / ROUNDS as u32;
+                ours.push(provider.rate(algorithm, threads, round)?);
+                if let (Some(token), true) = (&softhsm, measure_softhsm) {
+                    theirs.push(token.rate(algorithm, threads, round)?);
+                }
+                direct.push(openssl_rate(key, algorithm, threads, round)?);
+            }
+            let (ours, direct) = (median(ours), median(direct));
+            let theirs = (!theirs.is_empty()).then(|| median(theirs));
             let softhsm_text = theirs.map_or("-".to_string(), |r| format!("{r:.0}"));
             let softhsm_ratio = theirs.map_or("-".to_string(), |r| format!("{:.2}x", ours / r));
             println!(
@@ -314,6 +323,11 @@ fn openssl_rate(
             .collect::<std::result::Result<Vec<u64>, String>>()
     })?;
     Ok(counts.iter().sum::<u64>() as f64 / duration.as_secs_f64())
+}
+
+fn median(mut rates: Vec<f64>) -> f64 {
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
 }
 
 /// Calls `operation` until `duration` has passed; how many times it ran.
