@@ -10,8 +10,9 @@
 //!   while they compare the current version with the expected one and
 //!   rename the temporary file over the final name.
 //!
-//! A version is the hex SHA-256 of the content, so a concurrent change is
-//! detected by content, whatever the file system's timestamp granularity.
+//! The version that read, create and update give is the hex SHA-256 of the
+//! content, so a concurrent change is detected by content, whatever the
+//! file system's timestamp granularity.
 //! So that a listing of 100,000 blobs need not read 100,000 bodies every
 //! time, the store remembers each file's digest beside the file's identity
 //! (device, inode, modification and change times, length) and re-reads only
@@ -30,6 +31,15 @@
 //! version. A start-up over 100,000 blobs thus reads each once, not twice.
 //! Young files are read by the listing, so that a listing right after a
 //! write gives the version the write returned.
+//!
+//! Every listing stats every blob file. Skipping that when the directory's
+//! modification time is unchanged would be cheaper (creates link, updates
+//! rename, deletes unlink: each changes it), but a blob rewritten in place
+//! leaves the directory untouched, and the next search must notice any
+//! change to a blob (a blob tampered with in place is then left out). At
+//! 100,000 blobs a
+//! listing thus costs a quarter of a second; `CERTSTORAGE_CACHE_SECONDS`
+//! is the way to search without one.
 //!
 //! Listing and reading a large directory for the first time is spread over
 //! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
