@@ -434,6 +434,10 @@ impl BlobStore for LocalStore {
         }
         let mut digests = self.digests.write();
         digests.extend(learnt);
+        // The reads that follow a first listing remember a digest per file:
+        // room for them now rather than rehashing 100,000 entries as it grows.
+        let missing = entries.len().saturating_sub(digests.len());
+        digests.reserve(missing);
         // A map larger than the listing remembers replaced or deleted files:
         // forget them (checked by size first, so a steady store costs nothing).
         if digests.len() > entries.len() {

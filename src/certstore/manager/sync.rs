@@ -94,6 +94,7 @@ impl Certificates {
             .collect();
         // Already in handle order when every name has ten digits (all
         // certificate handles do); sorting a sorted vector is one pass.
+        let listing_took = started.elapsed();
         listed.sort_unstable_by_key(|(handle, _)| *handle);
         listed.dedup_by_key(|(handle, _)| *handle);
         let (changed, gone) = {
@@ -125,6 +126,7 @@ impl Certificates {
         })
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
+        let reading_took = started.elapsed();
         let mut index = self.index.write();
         for (handle, version) in gone {
             // Only if unchanged since the snapshot: a blob created meanwhile stays.
@@ -142,7 +144,15 @@ impl Certificates {
         }
         drop(index);
         *self.last_refresh.lock() = Some(Instant::now());
-        tracing::debug!(store = %self.store.describe(), elapsed = ?started.elapsed(), "certificate index refreshed");
+        tracing::debug!(
+            store = %self.store.describe(),
+            listed = listed.len(),
+            read = changed.len(),
+            listing = ?listing_took,
+            reading = ?reading_took.saturating_sub(listing_took),
+            elapsed = ?started.elapsed(),
+            "certificate index refreshed"
+        );
         Ok(())
     }
 
