@@ -10,36 +10,33 @@
 //!   while they compare the current version with the expected one and
 //!   rename the temporary file over the final name.
 //!
-//! The version that read, create and update give is the hex SHA-256 of the
-//! content, so a concurrent change is detected by content, whatever the
-//! file system's timestamp granularity.
-//! So that a listing of 100,000 blobs need not read 100,000 bodies every
-//! time, the store remembers each file's digest beside the file's identity
-//! (device, inode, modification and change times, length) and re-reads only
-//! files whose identity changed. A digest is remembered only for a file
-//! whose change time is at least [`RACY_MARGIN`] older than the moment it
-//! was looked at (git's "racily clean" rule): a file changed in place, or a
-//! new file that reuses a freed inode, within one tick of the file system's
-//! clock could otherwise keep the identity of the content it replaced. Such
-//! a young file is simply re-read by the next listing. Update still
-//! compares the digest of the content it re-reads under the lock.
+//! A version changes whenever the content does, whatever the file
+//! system's timestamp granularity. It is one of two kinds, both accepted by
+//! update (which compares under the lock):
+//! - the hex SHA-256 of the content, for what create and update write and
+//!   for any file the store has hashed;
+//! - `unread-<identity>` for a file older than [`RACY_MARGIN`] that the store
+//!   never hashed, the identity being device, inode, modification and
+//!   change times, and length. Such a file's identity pins its content:
+//!   changing it in place, or reusing its freed inode, stamps a later time
+//!   (git's "racily clean" rule, with a margin past any file system's clock
+//!   granularity). A start-up over 100,000 old blobs thus hashes none.
 //!
-//! A listing reads no old file it does not remember: it gives such a file
-//! an `unread-<identity>` version, which equals no content's version, so a
-//! reader comparing versions (the certificate index) sees a change and
-//! reads the blob, and [`BlobStore::read`] gives, and remembers, the real
-//! version. A start-up over 100,000 blobs thus reads each once, not twice.
-//! Young files are read by the listing, so that a listing right after a
-//! write gives the version the write returned.
+//! Listings and reads give a file the same version: its trusted digest
+//! (one computed while the file was old) when there is one; else, for an
+//! old file never hashed, its `unread-` version; else (a young file, or an
+//! old one hashed only while young) a digest computed now, so a listing
+//! right after a write gives the version the write returned, and a file
+//! keeps its digest as it ages. A listing reads no old file it never hashed,
+//! so a start-up reads each blob once (for the index), not twice.
 //!
 //! Every listing stats every blob file. Skipping that when the directory's
 //! modification time is unchanged would be cheaper (creates link, updates
 //! rename, deletes unlink: each changes it), but a blob rewritten in place
 //! leaves the directory untouched, and the next search must notice any
 //! change to a blob (a blob tampered with in place is then left out). At
-//! 100,000 blobs a
-//! listing thus costs a quarter of a second; `CERTSTORAGE_CACHE_SECONDS`
-//! is the way to search without one.
+//! 100,000 blobs a listing thus costs a quarter of a second;
+//! `CERTSTORAGE_CACHE_SECONDS` is the way to search without one.
 //!
 //! Listing and reading a large directory for the first time is spread over
 //! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
@@ -71,12 +68,25 @@ pub const UNREAD_PREFIX: &str = "unread-";
 #[derive(Debug)]
 pub struct LocalStore {
     directory: PathBuf,
-    /// The digest of the content of each file identity, for files old
-    /// enough to be trusted (see the module's doc). Keyed by identity, not
+    /// The digest of the content of each file identity the store hashed
+    /// (see the module's doc). Keyed by identity, not
     /// name: a listing looks it up after the stat it makes anyway, with no
     /// string hashing or comparison.
-    digests: RwLock<HashMap<Identity, String>>,
+    digests: RwLock<HashMap<Identity, Known>>,
     worker_threads: AtomicUsize,
+    /// Added to the clock when judging a file's age: zero, except in tests
+    /// that need files older than [`RACY_MARGIN`] without waiting.
+    clock_ahead: Duration,
+}
+
+/// A digest the store computed for a file identity.
+#[derive(Clone, Debug)]
+struct Known {
+    digest: String,
+    /// Computed while the file was old: the identity pins this content.
+    /// Otherwise computed while it was young, and computed again once the
+    /// file is old before it is trusted.
+    trusted: bool,
 }
 
 impl LocalStore {
@@ -90,7 +100,13 @@ impl LocalStore {
             directory,
             digests: RwLock::new(HashMap::new()),
             worker_threads: AtomicUsize::new(1),
+            clock_ahead: Duration::ZERO,
         })
+    }
+
+    /// The moment files are looked at, to judge their age.
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + self.clock_ahead
     }
 
     /// Lets listings read unknown files on up to `threads` threads (1, the
@@ -99,17 +115,32 @@ impl LocalStore {
         self.worker_threads.store(threads.max(1), Ordering::Relaxed);
     }
 
-    /// The digest of `content`, read from the file of `identity` as it was
-    /// at `observed_at`: the remembered one when the identity is known,
-    /// else computed (and remembered when the file is old enough).
-    fn digest_of(&self, content: &[u8], identity: Identity, observed_at: SystemTime) -> String {
-        if let Some(known) = self.digests.read().get(&identity) {
-            return known.clone();
+    /// The version of `content`, read from the file of `identity` as it was
+    /// at `observed_at`: a trusted digest when there is one; for an old file
+    /// never hashed, its `unread-` version (no hashing: a start-up over
+    /// 100,000 blobs hashes none); else the digest, computed now and
+    /// remembered.
+    fn version_of_read(
+        &self,
+        content: &[u8],
+        identity: Identity,
+        observed_at: SystemTime,
+    ) -> String {
+        let old = identity.is_older_than(observed_at);
+        match self.digests.read().get(&identity) {
+            Some(known) if known.trusted => return known.digest.clone(),
+            Some(_) => {}
+            None if old => return identity.unread_version(),
+            None => {}
         }
         let digest = version_of_content(content);
-        if identity.is_older_than(observed_at) {
-            self.digests.write().insert(identity, digest.clone());
-        }
+        self.digests.write().insert(
+            identity,
+            Known {
+                digest: digest.clone(),
+                trusted: old,
+            },
+        );
         digest
     }
 
@@ -299,20 +330,20 @@ fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
 struct Listed {
     identity: Identity,
     version: String,
-    /// The digest read now, to remember.
-    learnt: bool,
+    /// A digest computed now, to remember.
+    learnt: Option<Known>,
 }
 
 impl LocalStore {
-    /// One file of a listing: its remembered digest while its identity is
-    /// known; for a young file, its content's digest; for an old file
-    /// whose content this store has not read, an `unread-` version that
-    /// equals no content's version (see the module's doc). `None` when it
-    /// vanished or is not a regular file.
+    /// One file of a listing: its trusted digest when there is one; for an
+    /// old file never hashed, its `unread-` version, as [`BlobStore::read`]
+    /// gives it; else its content's digest, computed now (a young file's
+    /// on every listing, an old file's once). `None` when it vanished or
+    /// is not a regular file.
     fn list_one(
         &self,
         item: &DirEntry,
-        digests: &HashMap<Identity, String>,
+        digests: &HashMap<Identity, Known>,
         observed_at: SystemTime,
     ) -> Result<Option<Listed>> {
         // A file deleted between read_dir and stat is simply not listed.
@@ -322,27 +353,36 @@ impl LocalStore {
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error.into()),
         };
-        if let Some(digest) = digests.get(&identity) {
-            return Ok(Some(Listed {
-                identity,
-                version: digest.clone(),
-                learnt: false,
-            }));
-        }
-        if identity.is_older_than(observed_at) {
-            return Ok(Some(Listed {
-                identity,
-                version: identity.unread_version(),
-                learnt: false,
-            }));
+        let old = identity.is_older_than(observed_at);
+        match digests.get(&identity) {
+            Some(known) if known.trusted => {
+                return Ok(Some(Listed {
+                    identity,
+                    version: known.digest.clone(),
+                    learnt: None,
+                }))
+            }
+            Some(_) => {}
+            None if old => {
+                return Ok(Some(Listed {
+                    identity,
+                    version: identity.unread_version(),
+                    learnt: None,
+                }))
+            }
+            None => {}
         }
         let Some((content, identity)) = read_file(&item.path())? else {
             return Ok(None);
         };
+        let digest = version_of_content(&content);
         Ok(Some(Listed {
             identity,
-            version: version_of_content(&content),
-            learnt: identity.is_older_than(observed_at),
+            version: digest.clone(),
+            learnt: Some(Known {
+                digest,
+                trusted: identity.is_older_than(observed_at),
+            }),
         }))
     }
 }
@@ -388,7 +428,7 @@ impl BlobStore for LocalStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
-        let observed_at = SystemTime::now();
+        let observed_at = self.now();
         let mut items = Vec::new();
         for item in fs::read_dir(&self.directory)? {
             let item = item?;
@@ -422,8 +462,8 @@ impl BlobStore for LocalStore {
             let Some(listed) = listed? else {
                 continue;
             };
-            if listed.learnt {
-                learnt.push((listed.identity, listed.version.clone()));
+            if let Some(known) = listed.learnt {
+                learnt.push((listed.identity, known));
             }
             seen.push(listed.identity);
             entries.push(BlobEntry {
@@ -450,9 +490,9 @@ impl BlobStore for LocalStore {
     }
 
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
-        let observed_at = SystemTime::now();
+        let observed_at = self.now();
         Ok(read_file(&self.path(name)?)?.map(|(content, identity)| {
-            let version = self.digest_of(&content, identity, observed_at);
+            let version = self.version_of_read(&content, identity, observed_at);
             (content, version)
         }))
     }
@@ -489,7 +529,10 @@ impl BlobStore for LocalStore {
             let _lock = self.lock()?;
             match read_file(&path)? {
                 None => Ok(UpdateOutcome::NotFound),
-                Some((current, _)) if version_of_content(&current) != expected_version => {
+                Some((current, identity))
+                    if identity.unread_version() != expected_version
+                        && version_of_content(&current) != expected_version =>
+                {
                     Ok(UpdateOutcome::Conflict)
                 }
                 Some(_) => {
@@ -511,5 +554,102 @@ impl BlobStore for LocalStore {
             Err(error) if error.kind() != ErrorKind::NotFound => Err(error.into()),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    const NAME: &str = "pkcs11_certificate_4293918720";
+
+    fn store(dir: &Path) -> LocalStore {
+        LocalStore::open(dir).unwrap()
+    }
+
+    /// A store that sees every file as older than the racy margin.
+    fn store_later(dir: &Path) -> LocalStore {
+        let mut store = store(dir);
+        store.clock_ahead = RACY_MARGIN * 2;
+        store
+    }
+
+    fn created(store: &LocalStore, content: &[u8]) -> String {
+        match store.create(NAME, content, &BTreeMap::new()).unwrap() {
+            CreateOutcome::Created(version) => version,
+            CreateOutcome::AlreadyExists => panic!("exists"),
+        }
+    }
+
+    #[test]
+    fn an_old_file_never_hashed_has_the_same_identity_version_in_listings_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let listed = later.list(crate::certstore::BLOB_PREFIX).unwrap()[0]
+            .version
+            .clone();
+        assert!(listed.starts_with(UNREAD_PREFIX), "{listed}");
+        let (content, read) = later.read(NAME).unwrap().unwrap();
+        assert_eq!((content.as_slice(), read), (&b"one"[..], listed.clone()));
+        assert_eq!(
+            later.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            listed
+        );
+    }
+
+    #[test]
+    fn update_accepts_an_identity_version_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let (_, version) = later.read(NAME).unwrap().unwrap();
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version)
+            .unwrap();
+        assert_eq!(outcome, UpdateOutcome::Updated(version_of_content(b"two")));
+    }
+
+    #[test]
+    fn update_refuses_an_identity_version_once_the_file_changed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let (_, version) = later.read(NAME).unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(dir.path().join(NAME), b"six").unwrap();
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version)
+            .unwrap();
+        assert_eq!(outcome, UpdateOutcome::Conflict);
+        assert_ne!(later.read(NAME).unwrap().unwrap().1, version);
+    }
+
+    #[test]
+    fn update_still_accepts_the_content_digest_of_an_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version_of_content(b"one"))
+            .unwrap();
+        assert!(matches!(outcome, UpdateOutcome::Updated(_)));
+    }
+
+    #[test]
+    fn a_file_hashed_while_young_keeps_its_digest_as_it_ages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let version = created(&store, b"one");
+        assert_eq!(
+            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            version
+        );
+        store.clock_ahead = RACY_MARGIN * 2;
+        assert_eq!(
+            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            version
+        );
+        assert_eq!(store.read(NAME).unwrap().unwrap().1, version);
     }
 }
