@@ -92,9 +92,9 @@ impl Certificates {
             .into_iter()
             .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
             .collect();
+        let listing_took = started.elapsed();
         // Already in handle order when every name has ten digits (all
         // certificate handles do); sorting a sorted vector is one pass.
-        let listing_took = started.elapsed();
         listed.sort_unstable_by_key(|(handle, _)| *handle);
         listed.dedup_by_key(|(handle, _)| *handle);
         let (changed, gone) = {
