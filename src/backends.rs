@@ -41,16 +41,28 @@ pub fn open_certificates(
     let certificates =
         Certificates::open(store, device, config.certstorage_signing_key_id.clone())?;
     certificates.set_freshness(config.certstorage_cache_freshness);
+    certificates.set_worker_threads(worker_threads(may_create_threads));
     Ok(certificates)
+}
+
+/// Threads the certificate store may use to read a large store at start-up:
+/// none of its own when the application forbids the library to create any.
+fn worker_threads(may_create_threads: bool) -> usize {
+    if !may_create_threads {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
     let url = config.effective_certstorage_url();
     if let Some(path) = url.strip_prefix("file://") {
-        return Ok(Arc::new(LocalStore::open(path).map_err(|e| {
+        let store = LocalStore::open(path).map_err(|e| {
             tracing::error!("cannot open the certificate directory {path}: {e}");
             e
-        })?));
+        })?;
+        store.set_worker_threads(worker_threads(may_create_threads));
+        return Ok(Arc::new(store));
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         let mut settings = AzureSettings::from_config(config).map_err(|e| {

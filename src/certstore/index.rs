@@ -6,7 +6,7 @@
 use super::rules::searchable_kinds;
 use crate::object::{Attributes, Handle, Template};
 use cryptoki_sys::*;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What the index knows about one token certificate blob.
@@ -45,7 +45,10 @@ impl TokenEntry {
 #[derive(Debug, Default)]
 pub struct TokenIndex {
     entries: BTreeMap<Handle, TokenEntry>,
-    by_label: HashMap<Vec<u8>, BTreeSet<Handle>>,
+    /// Label -> handles in increasing order: a vector, because a label
+    /// almost always names one certificate, and a one-element set costs a
+    /// tree node per certificate at 100,000 certificates.
+    by_label: HashMap<Vec<u8>, Vec<Handle>>,
 }
 
 impl TokenIndex {
@@ -85,10 +88,10 @@ impl TokenIndex {
     pub fn insert(&mut self, handle: Handle, entry: TokenEntry) {
         self.remove(handle);
         if let Some(label) = entry.search.get(CKA_LABEL) {
-            self.by_label
-                .entry(label.to_vec())
-                .or_default()
-                .insert(handle);
+            let handles = self.by_label.entry(label.to_vec()).or_default();
+            if let Err(position) = handles.binary_search(&handle) {
+                handles.insert(position, handle);
+            }
         }
         self.entries.insert(handle, entry);
     }
@@ -98,7 +101,7 @@ impl TokenIndex {
         let entry = self.entries.remove(&handle)?;
         if let Some(label) = entry.search.get(CKA_LABEL) {
             if let Some(handles) = self.by_label.get_mut(label) {
-                handles.remove(&handle);
+                handles.retain(|known| *known != handle);
                 if handles.is_empty() {
                     self.by_label.remove(label);
                 }

@@ -150,9 +150,16 @@ pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attribut
     else {
         return Err("not a compact JWS".into());
     };
-    let payload = super::encoding::base64url_decode(payload).ok_or("payload is not base64url")?;
-    let peeked: Peek =
-        serde_json::from_slice(&payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+    thread_local! {
+        static PAYLOAD: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let peeked: Peek = PAYLOAD.with(|buffer| {
+        let mut buffer = buffer.borrow_mut();
+        if !decode_payload_into(payload, &mut buffer) {
+            return Err("payload is not base64url".to_string());
+        }
+        serde_json::from_slice(&buffer).map_err(|e| format!("payload is not JSON: {e}"))
+    })?;
     if peeked.format != Some(FORMAT) {
         return Err("payload format is not 1".into());
     }
@@ -171,6 +178,73 @@ pub fn peek_blob(handle: Handle, content: &[u8]) -> std::result::Result<Attribut
         }
     }
     Ok(search)
+}
+
+/// The sextet of each base64url character, or 0xff.
+const SEXTETS: [u8; 256] = {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut table = [0xff; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// The payload's bytes, in a new vector (for the tests).
+#[cfg(test)]
+fn decode_payload(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    decode_payload_into(text, &mut out).then_some(out)
+}
+
+/// Decodes a payload into `out` (cleared first) exactly as
+/// [`super::encoding::base64url_decode`] does (same inputs refused, same
+/// bytes out), faster: every whole group of four characters is decoded into
+/// three bytes with no per-group copy call, and the last, partial group
+/// (the only one whose unused bits must be checked to be zero) by
+/// `base64url_decode` itself; start-up reuses one buffer per thread rather
+/// than allocating one per blob. False when `text` is refused.
+fn decode_payload_into(text: &str, out: &mut Vec<u8>) -> bool {
+    let bytes = text.as_bytes();
+    let whole = bytes.len() - bytes.len() % 4;
+    let (groups, tail) = bytes.split_at(whole);
+    out.clear();
+    // Room for the tail too: no reallocation when it is appended.
+    out.reserve(whole / 4 * 3 + 2);
+    out.resize(whole / 4 * 3, 0);
+    for (group, decoded) in groups.chunks_exact(4).zip(out.chunks_exact_mut(3)) {
+        let sextets = [
+            SEXTETS[usize::from(group[0])],
+            SEXTETS[usize::from(group[1])],
+            SEXTETS[usize::from(group[2])],
+            SEXTETS[usize::from(group[3])],
+        ];
+        if sextets.contains(&0xff) {
+            return false;
+        }
+        let n = (u32::from(sextets[0]) << 18)
+            | (u32::from(sextets[1]) << 12)
+            | (u32::from(sextets[2]) << 6)
+            | u32::from(sextets[3]);
+        decoded.copy_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
+    }
+    if tail.is_empty() {
+        return true;
+    }
+    // Not a str when a multi-byte character straddles the boundary; such
+    // input is refused either way.
+    let decoded = std::str::from_utf8(tail)
+        .ok()
+        .and_then(super::encoding::base64url_decode);
+    match decoded {
+        Some(decoded) => {
+            out.extend_from_slice(&decoded);
+            true
+        }
+        None => false,
+    }
 }
 
 /// The parts of a payload the index needs; serde skips everything else
@@ -264,4 +338,34 @@ pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attri
     }
     super::rules::fill_defaults(&mut object);
     Ok(object)
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::decode_payload;
+    use crate::certstore::encoding::{base64url_decode, base64url_encode};
+
+    #[test]
+    fn payload_decoding_agrees_with_the_shared_decoder_on_good_and_bad_input() {
+        let mut inputs: Vec<String> = (0..80)
+            .map(|len| base64url_encode(&(0..len).map(|i| (i * 53 + 7) as u8).collect::<Vec<_>>()))
+            .collect();
+        for good in inputs.clone() {
+            for (position, bad) in [(0, '='), (1, '+'), (2, '/'), (3, ' '), (5, 'é')] {
+                let mut chars: Vec<char> = good.chars().collect();
+                if position < chars.len() {
+                    chars[position] = bad;
+                    inputs.push(chars.into_iter().collect());
+                }
+            }
+            inputs.push(format!("{good}A"));
+            inputs.push(format!("{good}AB"));
+            inputs.push(format!("{good}AQ"));
+            inputs.push(format!("{good}AAB"));
+            inputs.push(format!("{good}é"));
+        }
+        for input in &inputs {
+            assert_eq!(decode_payload(input), base64url_decode(input), "{input:?}");
+        }
+    }
 }

@@ -10,32 +10,83 @@
 //!   while they compare the current version with the expected one and
 //!   rename the temporary file over the final name.
 //!
-//! A version is the hex SHA-256 of the content, so a concurrent change is
-//! detected by content, whatever the file system's timestamp granularity.
-//! So that a listing of 100,000 blobs need not read 100,000 bodies every
-//! time, the store remembers each file's digest beside the file's identity
-//! (inode, modification time, length) and re-reads only files whose
-//! identity changed. Only listings use that memory; update compares the
-//! digest of the content it re-reads under the lock.
+//! A version changes whenever the content does, whatever the file
+//! system's timestamp granularity. It is one of two kinds, both accepted by
+//! update (which compares under the lock):
+//! - the hex SHA-256 of the content, for what create and update write and
+//!   for any file the store has hashed;
+//! - `unread-<identity>` for a file older than [`RACY_MARGIN`] that the store
+//!   never hashed, the identity being device, inode, modification and
+//!   change times, and length. Such a file's identity pins its content:
+//!   changing it in place, or reusing its freed inode, stamps a later time
+//!   (git's "racily clean" rule, with a margin past any file system's clock
+//!   granularity). A start-up over 100,000 old blobs thus hashes none.
+//!
+//! Listings and reads give a file the same version: its trusted digest
+//! (one computed while the file was old) when there is one; else, for an
+//! old file never hashed, its `unread-` version; else (a young file, or an
+//! old one hashed only while young) a digest computed now, so a listing
+//! right after a write gives the version the write returned, and a file
+//! keeps its digest as it ages. A listing reads no old file it never hashed,
+//! so a start-up reads each blob once (for the index), not twice.
+//!
+//! Every listing stats every blob file. Skipping that when the directory's
+//! modification time is unchanged would be cheaper (creates link, updates
+//! rename, deletes unlink: each changes it), but a blob rewritten in place
+//! leaves the directory untouched, and the next search must notice any
+//! change to a blob (a blob tampered with in place is then left out). At
+//! 100,000 blobs a listing thus costs a quarter of a second;
+//! `CERTSTORAGE_CACHE_SECONDS` is the way to search without one.
+//!
+//! Listing and reading a large directory for the first time is spread over
+//! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
+//! the application allows the library to create threads).
 
+use super::manager::parallel::map_in_order;
 use super::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::error::{Error, Result};
-use parking_lot::Mutex;
+use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, File, Metadata, OpenOptions};
+use std::fs::{self, DirEntry, File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 const LOCK_FILE: &str = ".lock";
 const TEMP_PREFIX: &str = ".tmp-";
+
+/// How much older than the moment it is looked at a file must be for its
+/// digest to be remembered: more than any file system's timestamp
+/// granularity (FAT's is 2 s; ext4's one clock tick).
+pub const RACY_MARGIN: Duration = Duration::from_secs(3);
+
+/// How the version of a listed file whose content was not read begins.
+pub const UNREAD_PREFIX: &str = "unread-";
 
 /// A directory of blob files.
 #[derive(Debug)]
 pub struct LocalStore {
     directory: PathBuf,
-    /// name -> (file identity, digest of its content) for listings.
-    digests: Mutex<HashMap<String, (String, String)>>,
+    /// The digest of the content of each file identity the store hashed
+    /// (see the module's doc). Keyed by identity, not
+    /// name: a listing looks it up after the stat it makes anyway, with no
+    /// string hashing or comparison.
+    digests: RwLock<HashMap<Identity, Known>>,
+    worker_threads: AtomicUsize,
+    /// Added to the clock when judging a file's age: zero, except in tests
+    /// that need files older than [`RACY_MARGIN`] without waiting.
+    clock_ahead: Duration,
+}
+
+/// A digest the store computed for a file identity.
+#[derive(Clone, Debug)]
+struct Known {
+    digest: String,
+    /// Computed while the file was old: the identity pins this content.
+    /// Otherwise computed while it was young, and computed again once the
+    /// file is old before it is trusted.
+    trusted: bool,
 }
 
 impl LocalStore {
@@ -47,8 +98,50 @@ impl LocalStore {
         })?;
         Ok(LocalStore {
             directory,
-            digests: Mutex::new(HashMap::new()),
+            digests: RwLock::new(HashMap::new()),
+            worker_threads: AtomicUsize::new(1),
+            clock_ahead: Duration::ZERO,
         })
+    }
+
+    /// The moment files are looked at, to judge their age.
+    fn now(&self) -> SystemTime {
+        SystemTime::now() + self.clock_ahead
+    }
+
+    /// Lets listings read unknown files on up to `threads` threads (1, the
+    /// default, creates no thread: for applications that forbid it).
+    pub fn set_worker_threads(&self, threads: usize) {
+        self.worker_threads.store(threads.max(1), Ordering::Relaxed);
+    }
+
+    /// The version of `content`, read from the file of `identity` as it was
+    /// at `observed_at`: a trusted digest when there is one; for an old file
+    /// never hashed, its `unread-` version (no hashing: a start-up over
+    /// 100,000 blobs hashes none); else the digest, computed now and
+    /// remembered.
+    fn version_of_read(
+        &self,
+        content: &[u8],
+        identity: Identity,
+        observed_at: SystemTime,
+    ) -> String {
+        let old = identity.is_older_than(observed_at);
+        match self.digests.read().get(&identity) {
+            Some(known) if known.trusted => return known.digest.clone(),
+            Some(_) => {}
+            None if old => return identity.unread_version(),
+            None => {}
+        }
+        let digest = version_of_content(content);
+        self.digests.write().insert(
+            identity,
+            Known {
+                digest: digest.clone(),
+                trusted: old,
+            },
+        );
+        digest
     }
 
     /// Opens the directory of a `file:///absolute/dir` URL.
@@ -104,7 +197,9 @@ impl LocalStore {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let written = file.write_all(content).and_then(|_| file.sync_all());
+        // fdatasync: the content and the length needed to read it back
+        // reach the disk before the file gets its name; timestamps need not.
+        let written = file.write_all(content).and_then(|_| file.sync_data());
         if let Err(error) = written {
             let _ = fs::remove_file(&path);
             return Err(error.into());
@@ -128,48 +223,203 @@ impl LocalStore {
 
 /// The version of a content: its hex SHA-256.
 pub fn version_of_content(content: &[u8]) -> String {
-    openssl::sha::sha256(content)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(64);
+    for byte in openssl::sha::sha256(content) {
+        text.push(char::from(HEX[usize::from(byte >> 4)]));
+        text.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    text
 }
 
-/// The identity of the file behind `metadata` (changes whenever the file is replaced or written).
-fn identity_of(metadata: &Metadata) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
+/// The identity of a file: changes whenever the file is replaced or written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct Identity {
+    device: u64,
+    inode: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+    length: u64,
+}
+
+impl Identity {
+    fn of(metadata: &Metadata) -> Self {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            Identity {
+                device: metadata.dev(),
+                inode: metadata.ino(),
+                modified: (metadata.mtime(), metadata.mtime_nsec()),
+                changed: (metadata.ctime(), metadata.ctime_nsec()),
+                length: metadata.len(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let modified = metadata
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .unwrap_or_default();
+            let modified = (
+                modified.as_secs() as i64,
+                i64::from(modified.subsec_nanos()),
+            );
+            Identity {
+                device: 0,
+                inode: 0,
+                modified,
+                changed: modified,
+                length: metadata.len(),
+            }
+        }
+    }
+
+    /// The version a listing gives a file it has not read: never the
+    /// version of any content (those are 64 hexadecimal digits), and
+    /// different for every identity.
+    fn unread_version(&self) -> String {
         format!(
-            "{:x}-{:x}-{}.{:09}-{}",
-            metadata.dev(),
-            metadata.ino(),
-            metadata.mtime(),
-            metadata.mtime_nsec(),
-            metadata.len()
+            "{UNREAD_PREFIX}{:x}-{:x}-{}.{}-{}.{}-{}",
+            self.device,
+            self.inode,
+            self.modified.0,
+            self.modified.1,
+            self.changed.0,
+            self.changed.1,
+            self.length
         )
     }
-    #[cfg(not(unix))]
-    {
-        let modified = metadata
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
-        format!("{modified}-{}", metadata.len())
+
+    /// True when the file was last changed [`RACY_MARGIN`] or more before
+    /// `observed_at`, so that no later change can keep this identity.
+    fn is_older_than(&self, observed_at: SystemTime) -> bool {
+        let Ok(observed) = observed_at.duration_since(std::time::UNIX_EPOCH) else {
+            return false;
+        };
+        let latest = self.modified.max(self.changed);
+        let Ok(seconds) = u64::try_from(latest.0) else {
+            return false;
+        };
+        let changed = Duration::from_secs(seconds)
+            + Duration::from_nanos(latest.1.clamp(0, 999_999_999) as u64);
+        changed + RACY_MARGIN <= observed
     }
 }
 
-fn read_file(path: &Path) -> Result<Option<(Vec<u8>, String)>> {
-    let mut file = match File::open(path) {
+/// The content of a regular file and its identity; `None` when absent.
+/// Blob files are never written in place by this store, so the length the
+/// open file reports is the length to read.
+fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
+    let file = match File::open(path) {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    let identity = identity_of(&file.metadata()?);
-    let mut content = Vec::new();
-    file.read_to_end(&mut content)?;
-    Ok(Some((content, identity)))
+    let metadata = file.metadata()?;
+    let length = metadata.len();
+    let mut content = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
+    // `take` stops at the length without the extra probing read (and its
+    // system call) that `read_to_end` makes to find the end of the file.
+    (&file).take(length).read_to_end(&mut content)?;
+    Ok(Some((content, Identity::of(&metadata))))
+}
+
+/// What a listing found out about one file.
+struct Listed {
+    identity: Identity,
+    version: String,
+    /// A digest computed now, to remember.
+    learnt: Option<Known>,
+}
+
+impl LocalStore {
+    /// One file of a listing: its trusted digest when there is one; for an
+    /// old file never hashed, its `unread-` version, as [`BlobStore::read`]
+    /// gives it; else its content's digest, computed now (a young file's
+    /// on every listing, an old file's once). `None` when it vanished or
+    /// is not a regular file.
+    fn list_one(
+        &self,
+        item: &DirEntry,
+        digests: &HashMap<Identity, Known>,
+        observed_at: SystemTime,
+    ) -> Result<Option<Listed>> {
+        // A file deleted between read_dir and stat is simply not listed.
+        let identity = match item.metadata() {
+            Ok(metadata) if !metadata.is_file() => return Ok(None),
+            Ok(metadata) => Identity::of(&metadata),
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(error.into()),
+        };
+        let old = identity.is_older_than(observed_at);
+        match digests.get(&identity) {
+            Some(known) if known.trusted => {
+                return Ok(Some(Listed {
+                    identity,
+                    version: known.digest.clone(),
+                    learnt: None,
+                }))
+            }
+            Some(_) => {}
+            None if old => {
+                return Ok(Some(Listed {
+                    identity,
+                    version: identity.unread_version(),
+                    learnt: None,
+                }))
+            }
+            None => {}
+        }
+        let Some((content, identity)) = read_file(&item.path())? else {
+            return Ok(None);
+        };
+        let digest = version_of_content(&content);
+        Ok(Some(Listed {
+            identity,
+            version: digest.clone(),
+            learnt: Some(Known {
+                digest,
+                trusted: identity.is_older_than(observed_at),
+            }),
+        }))
+    }
+}
+
+/// The order of a listing: by name. The names share the listing's prefix,
+/// so only what follows it is compared; when that fits in 16 bytes it is
+/// compared as one big-endian number (then by length, so that "ab" sorts
+/// before "ab0"), in a contiguous array instead of through 100,000
+/// scattered strings.
+fn sort_by_name(entries: &mut Vec<BlobEntry>, prefix: &str) {
+    fn suffix<'a>(entry: &'a BlobEntry, prefix: &str) -> &'a [u8] {
+        entry
+            .name
+            .as_bytes()
+            .get(prefix.len()..)
+            .unwrap_or_default()
+    }
+    if entries.iter().any(|entry| suffix(entry, prefix).len() > 16) {
+        entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+        return;
+    }
+    let mut keys: Vec<(u128, usize, usize)> = entries
+        .iter()
+        .enumerate()
+        .map(|(position, entry)| {
+            let mut padded = [0u8; 16];
+            let bytes = suffix(entry, prefix);
+            padded[..bytes.len()].copy_from_slice(bytes);
+            (u128::from_be_bytes(padded), bytes.len(), position)
+        })
+        .collect();
+    keys.sort_unstable();
+    let mut slots: Vec<Option<BlobEntry>> = std::mem::take(entries).into_iter().map(Some).collect();
+    entries.extend(
+        keys.iter()
+            .filter_map(|(_, _, position)| slots[*position].take()),
+    );
 }
 
 impl BlobStore for LocalStore {
@@ -178,7 +428,8 @@ impl BlobStore for LocalStore {
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
-        let mut entries = Vec::new();
+        let observed_at = self.now();
+        let mut items = Vec::new();
         for item in fs::read_dir(&self.directory)? {
             let item = item?;
             let Ok(name) = item.file_name().into_string() else {
@@ -187,45 +438,61 @@ impl BlobStore for LocalStore {
             if name.starts_with('.') || !name.starts_with(prefix) {
                 continue;
             }
-            // A file deleted between read_dir and stat is simply not listed.
-            let identity = match item.metadata() {
-                Ok(metadata) if metadata.is_file() => identity_of(&metadata),
-                Ok(_) => continue,
-                Err(error) if error.kind() == ErrorKind::NotFound => continue,
+            // The type comes with the directory entry on most file systems:
+            // no system call to leave out directories and symbolic links.
+            match item.file_type() {
+                Ok(kind) if kind.is_file() => items.push((name, item)),
+                Ok(_) => {}
+                Err(error) if error.kind() == ErrorKind::NotFound => {}
                 Err(error) => return Err(error.into()),
+            }
+        }
+        let listed = {
+            let digests = self.digests.read();
+            map_in_order(
+                &items,
+                self.worker_threads.load(Ordering::Relaxed),
+                |(_, item)| self.list_one(item, &digests, observed_at),
+            )
+        };
+        let mut entries = Vec::with_capacity(listed.len());
+        let mut seen = Vec::with_capacity(listed.len());
+        let mut learnt = Vec::new();
+        for ((name, _), listed) in items.into_iter().zip(listed) {
+            let Some(listed) = listed? else {
+                continue;
             };
-            let known = self
-                .digests
-                .lock()
-                .get(&name)
-                .filter(|(i, _)| *i == identity)
-                .map(|(_, d)| d.clone());
-            let version = match known {
-                Some(version) => version,
-                None => match read_file(&item.path())? {
-                    Some((content, identity)) => {
-                        let version = version_of_content(&content);
-                        self.digests
-                            .lock()
-                            .insert(name.clone(), (identity, version.clone()));
-                        version
-                    }
-                    None => continue,
-                },
-            };
+            if let Some(known) = listed.learnt {
+                learnt.push((listed.identity, known));
+            }
+            seen.push(listed.identity);
             entries.push(BlobEntry {
                 name,
-                version,
+                version: listed.version,
                 metadata: None,
             });
         }
-        entries.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut digests = self.digests.write();
+        digests.extend(learnt);
+        // The reads that follow a first listing remember a digest per file:
+        // room for them now rather than rehashing 100,000 entries as it grows.
+        let missing = entries.len().saturating_sub(digests.len());
+        digests.reserve(missing);
+        // A map larger than the listing remembers replaced or deleted files:
+        // forget them (checked by size first, so a steady store costs nothing).
+        if digests.len() > entries.len() {
+            let seen: std::collections::HashSet<Identity> = seen.into_iter().collect();
+            digests.retain(|identity, _| seen.contains(identity));
+        }
+        drop(digests);
+        sort_by_name(&mut entries, prefix);
         Ok(entries)
     }
 
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
-        Ok(read_file(&self.path(name)?)?.map(|(content, _)| {
-            let version = version_of_content(&content);
+        let observed_at = self.now();
+        Ok(read_file(&self.path(name)?)?.map(|(content, identity)| {
+            let version = self.version_of_read(&content, identity, observed_at);
             (content, version)
         }))
     }
@@ -262,7 +529,10 @@ impl BlobStore for LocalStore {
             let _lock = self.lock()?;
             match read_file(&path)? {
                 None => Ok(UpdateOutcome::NotFound),
-                Some((current, _)) if version_of_content(&current) != expected_version => {
+                Some((current, identity))
+                    if identity.unread_version() != expected_version
+                        && version_of_content(&current) != expected_version =>
+                {
                     Ok(UpdateOutcome::Conflict)
                 }
                 Some(_) => {
@@ -284,5 +554,102 @@ impl BlobStore for LocalStore {
             Err(error) if error.kind() != ErrorKind::NotFound => Err(error.into()),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod version_tests {
+    use super::*;
+
+    const NAME: &str = "pkcs11_certificate_4293918720";
+
+    fn store(dir: &Path) -> LocalStore {
+        LocalStore::open(dir).unwrap()
+    }
+
+    /// A store that sees every file as older than the racy margin.
+    fn store_later(dir: &Path) -> LocalStore {
+        let mut store = store(dir);
+        store.clock_ahead = RACY_MARGIN * 2;
+        store
+    }
+
+    fn created(store: &LocalStore, content: &[u8]) -> String {
+        match store.create(NAME, content, &BTreeMap::new()).unwrap() {
+            CreateOutcome::Created(version) => version,
+            CreateOutcome::AlreadyExists => panic!("exists"),
+        }
+    }
+
+    #[test]
+    fn an_old_file_never_hashed_has_the_same_identity_version_in_listings_and_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let listed = later.list(crate::certstore::BLOB_PREFIX).unwrap()[0]
+            .version
+            .clone();
+        assert!(listed.starts_with(UNREAD_PREFIX), "{listed}");
+        let (content, read) = later.read(NAME).unwrap().unwrap();
+        assert_eq!((content.as_slice(), read), (&b"one"[..], listed.clone()));
+        assert_eq!(
+            later.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            listed
+        );
+    }
+
+    #[test]
+    fn update_accepts_an_identity_version_while_the_file_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let (_, version) = later.read(NAME).unwrap().unwrap();
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version)
+            .unwrap();
+        assert_eq!(outcome, UpdateOutcome::Updated(version_of_content(b"two")));
+    }
+
+    #[test]
+    fn update_refuses_an_identity_version_once_the_file_changed_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let (_, version) = later.read(NAME).unwrap().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        fs::write(dir.path().join(NAME), b"six").unwrap();
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version)
+            .unwrap();
+        assert_eq!(outcome, UpdateOutcome::Conflict);
+        assert_ne!(later.read(NAME).unwrap().unwrap().1, version);
+    }
+
+    #[test]
+    fn update_still_accepts_the_content_digest_of_an_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        created(&store(dir.path()), b"one");
+        let later = store_later(dir.path());
+        let outcome = later
+            .update(NAME, b"two", &BTreeMap::new(), &version_of_content(b"one"))
+            .unwrap();
+        assert!(matches!(outcome, UpdateOutcome::Updated(_)));
+    }
+
+    #[test]
+    fn a_file_hashed_while_young_keeps_its_digest_as_it_ages() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = store(dir.path());
+        let version = created(&store, b"one");
+        assert_eq!(
+            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            version
+        );
+        store.clock_ahead = RACY_MARGIN * 2;
+        assert_eq!(
+            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
+            version
+        );
+        assert_eq!(store.read(NAME).unwrap().unwrap().1, version);
     }
 }

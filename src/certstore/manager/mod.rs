@@ -14,8 +14,10 @@ use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 
 mod derive;
+pub(crate) mod parallel;
 mod sync;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -63,6 +65,7 @@ pub struct Certificates {
     reserved: Mutex<BTreeSet<Handle>>,
     freshness: Mutex<Duration>,
     last_refresh: Mutex<Option<Instant>>,
+    worker_threads: AtomicUsize,
 }
 
 impl Certificates {
@@ -83,7 +86,20 @@ impl Certificates {
             reserved: Mutex::new(BTreeSet::new()),
             freshness: Mutex::new(Duration::ZERO),
             last_refresh: Mutex::new(None),
+            worker_threads: AtomicUsize::new(1),
         })
+    }
+
+    /// Lets a listing that finds many new blobs (the first one, at start-up)
+    /// read and index them on up to `threads` threads. 1, the default,
+    /// creates no thread: for applications that forbid it
+    /// (`CKF_LIBRARY_CANT_CREATE_OS_THREADS`).
+    pub fn set_worker_threads(&self, threads: usize) {
+        self.worker_threads.store(threads.max(1), Ordering::Relaxed);
+    }
+
+    fn worker_threads(&self) -> usize {
+        self.worker_threads.load(Ordering::Relaxed)
     }
 
     /// How long a listing of the store stays fresh: searches and creates

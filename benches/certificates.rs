@@ -1,0 +1,536 @@
+//! Certificate-store budgets, measured through the C ABI (the `cryptoki`
+//! crate), against SoftHSM2 in the same run.
+//!
+//! ```text
+//! cargo bench --bench certificates                 # N = 10,000
+//! cargo bench --bench certificates -- 100000       # or CERT_BENCH_N=100000
+//! ```
+//!
+//! Environment: `CERT_BENCH_N` (our provider, default 10,000),
+//! `CERT_BENCH_SOFTHSM_N` (default 2,000; 0 skips SoftHSM2),
+//! `CERT_BENCH_THREADS` (threads used to pre-populate past the first 1,000
+//! timed single-threaded creates, default 2), `AZCLOUDHSM_PKCS11_LIB`,
+//! `SOFTHSM2_LIB` (default `/usr/lib/softhsm/libsofthsm2.so`).
+//!
+//! For each module: creates N token certificates (the same 1.3 KB DER
+//! value, one label each; the first 1,000 on one thread are timed), then
+//! creates and destroys a batch (timed), `C_Finalize`. Then, in a fresh
+//! process (this binary, re-run with `probe`): cold start (`C_Initialize`
+//! to the first search result by label), the median of 1,000 warm searches
+//! by label, and the peak RSS (`VmHWM`). Ours runs twice, with
+//! `CERTSTORAGE_CACHE_SECONDS` 0 (the default: every search re-lists the
+//! store) and 60. The page cache is warm in every case.
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::object::{Attribute, CertificateType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use std::error::Error;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+type Outcome<T> = std::result::Result<T, Box<dyn Error>>;
+
+const PROVIDER_LIBRARY: &str = "libazcloudhsm_pkcs11.so";
+const SOFTHSM_LIBRARY: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const TOKEN_LABEL: &str = "bench-certificates";
+const TIMED_CREATES: usize = 1_000;
+const WARM_SEARCHES: usize = 1_000;
+const WARM_SECONDS: Duration = Duration::from_secs(10);
+
+/// What differs between the two PKCS#11 modules.
+#[derive(Clone, Debug)]
+struct Module {
+    name: &'static str,
+    library: PathBuf,
+    /// Environment variable naming the module's configuration file.
+    config_variable: &'static str,
+    so_pin: &'static str,
+    user_pin: &'static str,
+    destroys: usize,
+}
+
+impl Module {
+    fn provider() -> Self {
+        Module {
+            name: "provider",
+            library: provider_library(),
+            config_variable: "AZCLOUDHSM_CONFIG",
+            so_pin: "admin:admin1234",
+            user_pin: "cu1:user1234",
+            destroys: 1_000,
+        }
+    }
+
+    fn softhsm() -> Self {
+        Module {
+            name: "softhsm2",
+            library: std::env::var_os("SOFTHSM2_LIB")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(SOFTHSM_LIBRARY)),
+            config_variable: "SOFTHSM2_CONF",
+            so_pin: "so-pin-1234",
+            user_pin: "user-pin-1234",
+            destroys: 100,
+        }
+    }
+
+    fn by_name(name: &str) -> Outcome<Self> {
+        match name {
+            "provider" => Ok(Module::provider()),
+            "softhsm2" => Ok(Module::softhsm()),
+            other => Err(format!("unknown module {other}").into()),
+        }
+    }
+
+    fn load(&self) -> Outcome<Pkcs11> {
+        let pkcs11 = Pkcs11::new(&self.library)
+            .map_err(|e| format!("load {}: {e}", self.library.display()))?;
+        pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
+        Ok(pkcs11)
+    }
+}
+
+/// The provider library: `AZCLOUDHSM_PKCS11_LIB`, else beside this
+/// executable (cargo builds the cdylib into `target/release/deps`), else
+/// `target/release`.
+fn provider_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("AZCLOUDHSM_PKCS11_LIB") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().unwrap_or_default();
+    let deps = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let candidates = [
+        deps.join(PROVIDER_LIBRARY),
+        deps.parent()
+            .map(|p| p.join(PROVIDER_LIBRARY))
+            .unwrap_or_default(),
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("target/release")
+            .join(PROVIDER_LIBRARY),
+    ];
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .unwrap_or_else(|| candidates[0].clone())
+}
+
+fn main() -> Outcome<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("probe") {
+        return probe(&args[1..]);
+    }
+    // `cargo bench` passes `--bench`; a bare number is N.
+    let n = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .or_else(|| env_number("CERT_BENCH_N"))
+        .unwrap_or(10_000);
+    let softhsm_n = env_number("CERT_BENCH_SOFTHSM_N").unwrap_or(2_000);
+    let der = certificate_der()?;
+    println!(
+        "certificate value: {} bytes of DER; N = {n} (provider), {softhsm_n} (SoftHSM2)",
+        der.len()
+    );
+
+    let provider = run_module(&Module::provider(), n, &der, &[0, 60])?;
+    let softhsm = if softhsm_n > 0 && Module::softhsm().library.is_file() {
+        Some(run_module(&Module::softhsm(), softhsm_n, &der, &[0])?)
+    } else {
+        println!("SoftHSM2 skipped");
+        None
+    };
+    if let Some(softhsm) = softhsm {
+        println!("\nratios (provider at N={n} / SoftHSM2 at N={softhsm_n}):");
+        println!(
+            "  create/s  {:.2}x   destroy/s {:.2}x",
+            provider.create_rate / softhsm.create_rate,
+            provider.destroy_rate / softhsm.destroy_rate
+        );
+        let (ours, theirs) = (&provider.probes[0], &softhsm.probes[0]);
+        println!(
+            "  cold start {:.3}x the time   warm search (freshness 0) {:.4}x the time",
+            ours.cold.as_secs_f64() / theirs.cold.as_secs_f64(),
+            ours.warm.as_secs_f64() / theirs.warm.as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+fn env_number(name: &str) -> Option<usize> {
+    std::env::var(name).ok()?.parse().ok()
+}
+
+struct ModuleResult {
+    create_rate: f64,
+    destroy_rate: f64,
+    probes: Vec<Probe>,
+}
+
+struct Probe {
+    cold: Duration,
+    warm: Duration,
+}
+
+fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outcome<ModuleResult> {
+    println!("\n== {} ({}) ==", module.name, module.library.display());
+    // CERT_BENCH_DIR keeps the stores, and re-uses one populated with the
+    // same N (to measure start-up again without creating 100,000 again).
+    let temporary = tempfile::tempdir()?;
+    let dir = match std::env::var_os("CERT_BENCH_DIR") {
+        Some(kept) => PathBuf::from(kept).join(format!("{}-{n}", module.name)),
+        None => temporary.path().to_path_buf(),
+    };
+    std::fs::create_dir_all(&dir)?;
+    let configs: Vec<PathBuf> = freshness
+        .iter()
+        .map(|seconds| write_config(module, &dir, *seconds))
+        .collect::<Outcome<_>>()?;
+    let populated = dir.join("populated");
+    let (create_rate, destroy_rate) = if populated.is_file() {
+        println!("re-using the store populated in {}", dir.display());
+        (f64::NAN, f64::NAN)
+    } else {
+        if module.name == "provider" {
+            println!(
+                "a 3 KB file written and fsynced here: {:.2} ms (the floor of one create)",
+                ms(fsync_cost(&dir)?)
+            );
+        }
+        std::env::set_var(module.config_variable, &configs[0]);
+        let pkcs11 = module.load()?;
+        let slot = initialise_token(module, &pkcs11)?;
+        let rates = populate(module, &pkcs11, slot, n, der)?;
+        pkcs11.finalize()?;
+        std::env::remove_var(module.config_variable);
+        std::fs::write(&populated, b"")?;
+        rates
+    };
+
+    let mut probes = Vec::new();
+    for (config, seconds) in configs.iter().zip(freshness) {
+        let label = format!("cert-{}", n / 2);
+        let output = Command::new(std::env::current_exe()?)
+            .args(["probe", module.name, &label])
+            .env(module.config_variable, config)
+            .output()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() {
+            return Err(format!(
+                "probe failed: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+            .into());
+        }
+        let field = |key: &str| -> Outcome<f64> {
+            text.split_whitespace()
+                .find_map(|w| w.strip_prefix(key)?.parse().ok())
+                .ok_or_else(|| format!("probe output lacks {key}: {text}").into())
+        };
+        let cold = Duration::from_secs_f64(field("cold_s=")?);
+        let warm = Duration::from_secs_f64(field("warm_median_s=")?);
+        let warm_p99 = Duration::from_secs_f64(field("warm_p99_s=")?);
+        let first_listing = Duration::from_secs_f64(field("second_search_s=")?);
+        let rss = field("vmhwm_kb=")?;
+        let searches = field("searches=")?;
+        let freshness_text = if module.name == "provider" {
+            format!("CERTSTORAGE_CACHE_SECONDS={seconds}: ")
+        } else {
+            String::new()
+        };
+        println!(
+            "{freshness_text}cold start {:.1} ms, second search {:.3} ms, warm search by label median {:.3} ms (p99 {:.3} ms, {searches} searches), peak RSS {:.1} MB",
+            ms(cold),
+            ms(first_listing),
+            ms(warm),
+            ms(warm_p99),
+            rss / 1024.0
+        );
+        probes.push(Probe { cold, warm });
+    }
+    Ok(ModuleResult {
+        create_rate,
+        destroy_rate,
+        probes,
+    })
+}
+
+/// The median time to write a 3 KB file and fsync it, in `dir`.
+fn fsync_cost(dir: &Path) -> Outcome<Duration> {
+    use std::io::Write;
+    let path = dir.join(".fsync-probe");
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let started = Instant::now();
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&[0x5a; 3_000])?;
+        file.sync_all()?;
+        times.push(started.elapsed());
+        std::fs::remove_file(&path)?;
+    }
+    times.sort();
+    Ok(times[times.len() / 2])
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn write_config(module: &Module, dir: &Path, freshness: u64) -> Outcome<PathBuf> {
+    let token = dir.join("token");
+    std::fs::create_dir_all(&token)?;
+    let (name, text) = if module.name == "provider" {
+        let certificates = dir.join("certificates");
+        std::fs::create_dir_all(&certificates)?;
+        (
+            format!("azcloudhsm_application-{freshness}.cfg"),
+            format!(
+                "SOFT_TOKEN_DIR={}\nCERTSTORAGE_URL=file://{}\nSOFT_KDF_ITERATIONS=1000\nCERTSTORAGE_CACHE_SECONDS={freshness}\n",
+                token.display(),
+                certificates.display()
+            ),
+        )
+    } else {
+        (
+            "softhsm2.conf".to_string(),
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                token.display()
+            ),
+        )
+    };
+    let path = dir.join(name);
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Initialises the first slot's token and the user PIN; the slot that
+/// holds it afterwards (SoftHSM2 moves it to a new slot ID).
+fn initialise_token(module: &Module, pkcs11: &Pkcs11) -> Outcome<Slot> {
+    let slot = *pkcs11
+        .get_slots_with_token()?
+        .first()
+        .ok_or("no slot with a token")?;
+    let so_pin = AuthPin::from(module.so_pin);
+    pkcs11.init_token(slot, &so_pin, TOKEN_LABEL)?;
+    let slot = slot_by_label(pkcs11)?;
+    let session = pkcs11.open_rw_session(slot)?;
+    session.login(UserType::So, Some(&so_pin))?;
+    session.init_pin(&AuthPin::from(module.user_pin))?;
+    session.logout()?;
+    Ok(slot)
+}
+
+fn slot_by_label(pkcs11: &Pkcs11) -> Outcome<Slot> {
+    for slot in pkcs11.get_slots_with_token()? {
+        if pkcs11.get_token_info(slot)?.label() == TOKEN_LABEL {
+            return Ok(slot);
+        }
+    }
+    Err(format!("no token labelled {TOKEN_LABEL}").into())
+}
+
+fn certificate_template(der: &[u8], index: usize) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::CertificateType(CertificateType::X_509),
+        Attribute::Token(true),
+        Attribute::Private(false),
+        Attribute::Label(format!("cert-{index}").into_bytes()),
+        Attribute::Id((index as u32).to_be_bytes().to_vec()),
+        Attribute::Subject(subject_of(der)),
+        Attribute::Value(der.to_vec()),
+    ]
+}
+
+fn subject_of(der: &[u8]) -> Vec<u8> {
+    openssl::x509::X509::from_der(der)
+        .ok()
+        .and_then(|c| c.subject_name().to_der().ok())
+        .unwrap_or_default()
+}
+
+/// Creates certificates 0..n (the first ones timed on one thread, the rest
+/// on several), then times creating and destroying a batch. Gives
+/// (creates/s, destroys/s).
+fn populate(
+    module: &Module,
+    pkcs11: &Pkcs11,
+    slot: Slot,
+    n: usize,
+    der: &[u8],
+) -> Outcome<(f64, f64)> {
+    let user_pin = AuthPin::from(module.user_pin);
+    let session = pkcs11.open_rw_session(slot)?;
+    session.login(UserType::User, Some(&user_pin))?;
+
+    let timed = n.min(TIMED_CREATES);
+    let started = Instant::now();
+    for index in 0..timed {
+        session.create_object(&certificate_template(der, index))?;
+    }
+    let create_rate = timed as f64 / started.elapsed().as_secs_f64();
+    println!("create: {timed} on 1 thread, {create_rate:.0}/s");
+
+    let threads = env_number("CERT_BENCH_THREADS").unwrap_or(2).max(1);
+    if n > timed {
+        let started = Instant::now();
+        std::thread::scope(|scope| -> Outcome<()> {
+            let workers: Vec<_> = (0..threads)
+                .map(|t| {
+                    scope.spawn(move || -> std::result::Result<(), String> {
+                        let session = pkcs11.open_rw_session(slot).map_err(|e| e.to_string())?;
+                        for index in (timed + t..n).step_by(threads) {
+                            session
+                                .create_object(&certificate_template(der, index))
+                                .map_err(|e| e.to_string())?;
+                        }
+                        Ok(())
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().map_err(|_| "create thread panicked")??;
+            }
+            Ok(())
+        })?;
+        println!(
+            "create: {} more on {threads} threads, {:.0}/s",
+            n - timed,
+            (n - timed) as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+
+    let batch: Vec<ObjectHandle> = (0..module.destroys)
+        .map(|i| session.create_object(&certificate_template(der, n + i)))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    for handle in batch {
+        session.destroy_object(handle)?;
+    }
+    let destroy_rate = module.destroys as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "destroy: {} among {} certificates, {destroy_rate:.0}/s",
+        module.destroys,
+        n + module.destroys
+    );
+    session.logout()?;
+    Ok((create_rate, destroy_rate))
+}
+
+fn find_by_label(session: &Session, label: &str) -> Outcome<Vec<ObjectHandle>> {
+    Ok(session.find_objects(&[
+        Attribute::Class(ObjectClass::CERTIFICATE),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ])?)
+}
+
+/// `probe <module> <label>`: run in a fresh process; prints `key=value` words.
+fn probe(args: &[String]) -> Outcome<()> {
+    let [module, label] = args else {
+        return Err("usage: probe <provider|softhsm2> <label>".into());
+    };
+    let module = Module::by_name(module)?;
+    let started = Instant::now();
+    let pkcs11 = module.load()?;
+    let slot = slot_by_label(&pkcs11)?;
+    let session = pkcs11.open_ro_session(slot)?;
+    let found = find_by_label(&session, label)?;
+    let cold = started.elapsed();
+    if found.len() != 1 {
+        return Err(format!("{label}: found {} objects, not 1", found.len()).into());
+    }
+    let started = Instant::now();
+    find_by_label(&session, label)?;
+    let second = started.elapsed();
+
+    // Labels spread over the store, so each search hits a different entry.
+    let n: usize = label
+        .strip_prefix("cert-")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(1)
+        * 2;
+    // At most WARM_SEARCHES, for at most WARM_SECONDS: a search that
+    // re-lists 100,000 files cannot run 1,000 times in a benchmark.
+    let mut times = Vec::with_capacity(WARM_SEARCHES);
+    let warm_started = Instant::now();
+    for i in 0..WARM_SEARCHES {
+        if i >= 5 && warm_started.elapsed() > WARM_SECONDS {
+            break;
+        }
+        let label = format!("cert-{}", (i * 7919) % n.max(1));
+        let started = Instant::now();
+        let found = find_by_label(&session, &label)?;
+        times.push(started.elapsed());
+        if found.len() != 1 {
+            return Err(format!("{label}: found {} objects, not 1", found.len()).into());
+        }
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let p99 = times[times.len() * 99 / 100];
+    drop(session);
+    pkcs11.finalize()?;
+    println!(
+        "cold_s={} second_search_s={} warm_median_s={} warm_p99_s={} vmhwm_kb={} searches={}",
+        cold.as_secs_f64(),
+        second.as_secs_f64(),
+        median.as_secs_f64(),
+        p99.as_secs_f64(),
+        peak_rss_kb(),
+        times.len()
+    );
+    Ok(())
+}
+
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A self-signed certificate of about 1.3 KB (RSA-4096 key, a few names).
+fn certificate_der() -> Outcome<Vec<u8>> {
+    use openssl::asn1::Asn1Time;
+    use openssl::bn::BigNum;
+    use openssl::hash::MessageDigest;
+    use openssl::pkey::PKey;
+    use openssl::rsa::Rsa;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+
+    let key = PKey::from_rsa(Rsa::generate(3072)?)?;
+    let mut name = X509NameBuilder::new()?;
+    name.append_entry_by_text("CN", "bench.certificates.azcloudhsm.example")?;
+    name.append_entry_by_text("O", "azcloudhsm-pkcs11 benchmarks")?;
+    name.append_entry_by_text("C", "US")?;
+    let name = name.build();
+    let mut builder = X509Builder::new()?;
+    builder.set_version(2)?;
+    let serial = BigNum::from_u32(0x5eed)?.to_asn1_integer()?;
+    builder.set_serial_number(&serial)?;
+    builder.set_subject_name(&name)?;
+    builder.set_issuer_name(&name)?;
+    builder.set_pubkey(&key)?;
+    let not_before = Asn1Time::days_from_now(0)?;
+    builder.set_not_before(&not_before)?;
+    let not_after = Asn1Time::days_from_now(365)?;
+    builder.set_not_after(&not_after)?;
+    let mut alternative = SubjectAlternativeName::new();
+    for i in 0..4 {
+        alternative.dns(&format!("host{i}.bench.certificates.azcloudhsm.example"));
+    }
+    let extension = alternative.build(&builder.x509v3_context(None, None))?;
+    builder.append_extension(extension)?;
+    builder.sign(&key, MessageDigest::sha256())?;
+    Ok(builder.build().to_der()?)
+}
