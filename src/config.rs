@@ -57,7 +57,7 @@ pub enum LogDestination {
 }
 
 /// The whole configuration, with defaults filled in.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// The file it was read from, if any.
     pub source: Option<PathBuf>,
@@ -76,6 +76,40 @@ pub struct Config {
     pub soft_kdf_iterations: u32,
     pub log_level: String,
     pub log_destination: LogDestination,
+}
+
+/// Shows every setting but the secrets, so a configuration can be logged.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Config")
+            .field("source", &self.source)
+            .field("certstorage_url", &self.certstorage_url)
+            .field(
+                "certstorage_signing_key_id",
+                &self.certstorage_signing_key_id,
+            )
+            .field("uami_client_id", &self.uami_client_id)
+            .field("certstorage_auth", &self.certstorage_auth)
+            .field("certstorage_sas", &redacted(&self.certstorage_sas))
+            .field(
+                "certstorage_connection_string",
+                &redacted(&self.certstorage_connection_string),
+            )
+            .field("certstorage_timeout", &self.certstorage_timeout)
+            .field("certstorage_retries", &self.certstorage_retries)
+            .field(
+                "certstorage_cache_freshness",
+                &self.certstorage_cache_freshness,
+            )
+            .field("device", &self.device)
+            .field("soft_token_dir", &self.soft_token_dir)
+            .field("pin_max_failures", &self.pin_max_failures)
+            .field("soft_kdf_iterations", &self.soft_kdf_iterations)
+            .field("log_level", &self.log_level)
+            .field("log_destination", &self.log_destination)
+            .finish()
+    }
 }
 
 /// A configuration error: the file, the line and the key at fault.
@@ -157,7 +191,13 @@ impl Config {
                 message,
             };
             let Some((key, value)) = line.split_once('=') else {
-                return Err(fail(line, "expected KEY=VALUE".to_string()));
+                // Only the start of the line: it may hold a secret.
+                let start: String = line
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .take(32)
+                    .collect();
+                return Err(fail(&start, "expected KEY=VALUE".to_string()));
             };
             let key = key.trim();
             let value = unquote(value.trim());
@@ -326,6 +366,20 @@ mod tests {
         assert!(parse("PIN_MAX_FAILURES=0").is_err());
         assert!(parse("CERTSTORAGE_TIMEOUT_SECONDS=abc").is_err());
         assert!(parse("just text").is_err());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let c = parse(
+            "CERTSTORAGE_SAS=sig=TOPSECRET\nCERTSTORAGE_CONNECTION_STRING=AccountKey=HIDDENKEY\n",
+        )
+        .unwrap();
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("TOPSECRET") && !shown.contains("HIDDENKEY"),
+            "{shown}"
+        );
+        assert!(shown.contains("<redacted>"));
     }
 
     #[test]
