@@ -21,12 +21,14 @@
 mod abi;
 mod azurite;
 mod keys;
+mod store;
 mod token;
 mod workers;
 
 pub use abi::*;
 pub use azurite::*;
 pub use keys::*;
+pub use store::*;
 pub use token::*;
 pub use workers::*;
 

@@ -2,13 +2,18 @@
 //! provider over it, and the process log the provider writes.
 
 use super::{
-    azure_storage_config, library_path, lock, CONFIG_ENV, SLOT_ID, SO_PIN, TOKEN_LABEL, USER_PIN,
+    azure_storage_config, azurite_url, library_path, lock, open_blob_store, unique_container,
+    worker_env, AzuriteContainer, Store, CONFIG_ENV, SLOT_ID, SO_PIN, TOKEN_LABEL, USER_PIN,
+    WORKER_CONTAINER_ENV, WORKER_DIR_ENV, WORKER_STORE_ENV,
 };
+use azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY;
+use azcloudhsm_pkcs11::certstore::{BlobStore, BLOB_PREFIX};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error, RvError};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+use std::collections::BTreeSet;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{MutexGuard, OnceLock};
@@ -291,6 +296,11 @@ pub struct TokenOptions {
     pub extra_config: Vec<(String, String)>,
     /// Use this directory instead of a new temporary one (two-process tests).
     pub shared_dir: Option<PathBuf>,
+    /// Where certificates are kept.
+    pub store: Store,
+    /// With [`Store::Azurite`]: use this container instead of a new one
+    /// (two-process tests).
+    pub shared_container: Option<String>,
 }
 
 impl Default for TokenOptions {
@@ -299,6 +309,8 @@ impl Default for TokenOptions {
             initialize_token: true,
             extra_config: Vec::new(),
             shared_dir: None,
+            store: Store::Local,
+            shared_container: None,
         }
     }
 }
@@ -318,16 +330,45 @@ impl TokenOptions {
         self.shared_dir = Some(dir.to_path_buf());
         self
     }
+    /// Certificates in `store` (with Azurite, a new container unless
+    /// [`TokenOptions::in_container`] names one). The caller has checked
+    /// [`Store::is_available`].
+    pub fn on(mut self, store: Store) -> Self {
+        self.store = store;
+        self
+    }
+    pub fn in_container(mut self, container: &str) -> Self {
+        self.shared_container = Some(container.to_string());
+        self
+    }
+
+    /// In a worker process: the token directory and store of the parent's
+    /// [`TestToken::share_with_worker`], left uninitialised (the parent did that).
+    pub fn from_worker_env() -> Self {
+        let store = Store::from_name(&worker_env(WORKER_STORE_ENV));
+        let options = TokenOptions::uninitialized()
+            .in_dir(Path::new(&worker_env(WORKER_DIR_ENV)))
+            .on(store);
+        match store {
+            Store::Local => options,
+            Store::Azurite => options.in_container(&worker_env(WORKER_CONTAINER_ENV)),
+        }
+    }
 }
 
-/// A fresh token in its own directory with local certificate storage, the
+/// A fresh token in its own directory with local certificate storage (or,
+/// with [`TokenOptions::on`], a container of its own on Azurite), the
 /// provider initialised over it, [`lock`] held. Dropping it finalises the
-/// provider and removes the directory. Its [`Provider`] is reached through
-/// `Deref` (`token.pkcs11`, `token.slot`, `token.user_session()`).
+/// provider and removes the directory (an Azurite container is left to the
+/// throw-away Azurite). Its [`Provider`] is reached through `Deref`
+/// (`token.pkcs11`, `token.slot`, `token.user_session()`).
 pub struct TestToken {
     // Dropped in this order: finalise, remove the directory, release the lock.
     provider: Provider,
     directory: TokenDirectory,
+    store: Store,
+    /// With [`Store::Azurite`]: the token's container.
+    azurite: Option<AzuriteContainer>,
     log: LogMark,
     _lock: MutexGuard<'static, ()>,
 }
@@ -343,6 +384,12 @@ impl TestToken {
         TestToken::with_options(TokenOptions::uninitialized())
     }
 
+    /// An initialised token whose certificates are kept in `store`; the
+    /// caller has checked [`Store::is_available`].
+    pub fn on(store: Store) -> TestToken {
+        TestToken::with_options(TokenOptions::default().on(store))
+    }
+
     pub fn with_options(options: TokenOptions) -> TestToken {
         let lock = lock();
         let directory = match &options.shared_dir {
@@ -354,7 +401,26 @@ impl TestToken {
             .iter()
             .map(|(key, value)| (key.as_str(), value.as_str()))
             .collect();
-        let config = directory.write_config(CertificateStorage::Local, &extra);
+        let azurite = match options.store {
+            Store::Local => None,
+            Store::Azurite => Some(AzuriteContainer {
+                account_url: azurite_url()
+                    .expect("an Azurite test checks Store::is_available before its token"),
+                container: options
+                    .shared_container
+                    .clone()
+                    .unwrap_or_else(|| unique_container("certificates")),
+            }),
+        };
+        let storage = match &azurite {
+            None => CertificateStorage::Local,
+            Some(azurite) => CertificateStorage::Azure {
+                account_url: &azurite.account_url,
+                container: &azurite.container,
+                account_key: EMULATOR_ACCOUNT_KEY,
+            },
+        };
+        let config = directory.write_config(storage, &extra);
         let log = LogMark::now();
         let provider = Provider::open(&config);
         if options.initialize_token {
@@ -363,9 +429,50 @@ impl TestToken {
         TestToken {
             provider,
             directory,
+            store: options.store,
+            azurite,
             log,
             _lock: lock,
         }
+    }
+
+    /// Where this token keeps its certificates.
+    pub fn store(&self) -> Store {
+        self.store
+    }
+    /// With [`Store::Azurite`]: the token's container.
+    pub fn azurite_container(&self) -> Option<&AzuriteContainer> {
+        self.azurite.as_ref()
+    }
+
+    /// The token's certificate blobs through the library's own store (the
+    /// local directory or the Azurite container), for tests that inspect
+    /// or tamper with them whatever the store.
+    pub fn blob_store(&self) -> Box<dyn BlobStore> {
+        open_blob_store(&self.config_path())
+    }
+
+    /// The names of the token's certificate blobs.
+    pub fn blob_names(&self) -> BTreeSet<String> {
+        self.blob_store()
+            .list(BLOB_PREFIX)
+            .expect("list the certificate blobs")
+            .into_iter()
+            .map(|entry| entry.name)
+            .collect()
+    }
+
+    /// The environment a worker process needs to open this token's
+    /// directory and store with [`TokenOptions::from_worker_env`].
+    pub fn share_with_worker(&self) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            (WORKER_STORE_ENV, self.store.name().to_string()),
+            (WORKER_DIR_ENV, self.root().display().to_string()),
+        ];
+        if let Some(azurite) = &self.azurite {
+            env.push((WORKER_CONTAINER_ENV, azurite.container.clone()));
+        }
+        env
     }
 
     /// The directory holding everything of this test.
