@@ -7,107 +7,69 @@ use crate::device::Mechanism;
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use crate::provider::Provider;
-use crate::session::{consume, ensure_idle, produce, Active, KeyDigest, Output, Step};
+use crate::session::{consume, ensure_idle, produce, Active, Direction, KeyDigest, Output, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 impl Provider {
-    pub fn encrypt_init(
+    /// `C_EncryptInit` / `C_DecryptInit`.
+    pub fn cipher_init(
         &self,
         handle: CK_SESSION_HANDLE,
+        direction: Direction,
         mechanism: &Mechanism,
         key: Handle,
     ) -> Result<()> {
         let key = self.operation_key(key)?;
         self.with_session(handle, |session, access| {
-            ensure_idle(&session.encrypt)?;
-            session.encrypt = Some(Active::new(
-                self.device.encrypt_init(access, mechanism, key)?,
-            ));
+            ensure_idle(session.cipher(direction))?;
+            let operation = match direction {
+                Direction::Encrypt => self.device.encrypt_init(access, mechanism, key)?,
+                Direction::Decrypt => self.device.decrypt_init(access, mechanism, key)?,
+            };
+            *session.cipher(direction) = Some(Active::new(operation));
             Ok(())
         })
     }
 
-    pub fn encrypt(
+    /// `C_Encrypt` / `C_Decrypt`.
+    pub fn cipher(
         &self,
         handle: CK_SESSION_HANDLE,
+        direction: Direction,
         data: &[u8],
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, Step::Single, capacity, |op| {
+            produce(s.cipher(direction), Step::Single, capacity, |op| {
                 op.one_shot(data)
             })
         })
     }
 
-    pub fn encrypt_update(
+    /// `C_EncryptUpdate` / `C_DecryptUpdate`.
+    pub fn cipher_update(
         &self,
         handle: CK_SESSION_HANDLE,
+        direction: Direction,
         data: &[u8],
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, Step::Update, capacity, |op| op.update(data))
-        })
-    }
-
-    pub fn encrypt_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.with_session(handle, |s, _| {
-            produce(&mut s.encrypt, Step::Final, capacity, |op| op.finish())
-        })
-    }
-
-    pub fn decrypt_init(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<()> {
-        let key = self.operation_key(key)?;
-        self.with_session(handle, |session, access| {
-            ensure_idle(&session.decrypt)?;
-            session.decrypt = Some(Active::new(
-                self.device.decrypt_init(access, mechanism, key)?,
-            ));
-            Ok(())
-        })
-    }
-
-    pub fn decrypt(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        data: &[u8],
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, Step::Single, capacity, |op| {
-                op.one_shot(data)
+            produce(s.cipher(direction), Step::Update, capacity, |op| {
+                op.update(data)
             })
         })
     }
 
-    pub fn decrypt_update(
+    /// `C_EncryptFinal` / `C_DecryptFinal`.
+    pub fn cipher_final(
         &self,
         handle: CK_SESSION_HANDLE,
-        data: &[u8],
+        direction: Direction,
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, Step::Update, capacity, |op| op.update(data))
-        })
-    }
-
-    pub fn decrypt_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.with_session(handle, |s, _| {
-            produce(&mut s.decrypt, Step::Final, capacity, |op| op.finish())
+            produce(s.cipher(direction), Step::Final, capacity, |op| op.finish())
         })
     }
 

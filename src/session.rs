@@ -104,7 +104,22 @@ pub struct Session {
     pub verify: Option<Active<dyn VerifyOperation>>,
 }
 
+/// Which of a session's two cipher operations a call drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    Encrypt,
+    Decrypt,
+}
+
 impl Session {
+    /// The encryption or the decryption slot.
+    pub fn cipher(&mut self, direction: Direction) -> &mut Option<Active<dyn CipherOperation>> {
+        match direction {
+            Direction::Encrypt => &mut self.encrypt,
+            Direction::Decrypt => &mut self.decrypt,
+        }
+    }
+
     pub fn new(handle: CK_SESSION_HANDLE, read_write: bool) -> Self {
         Session {
             handle,

@@ -3,6 +3,7 @@
 use super::convert::{bytes, capacity, deliver, mechanism};
 use super::guard;
 use crate::provider::provider;
+use crate::session::Direction::Decrypt;
 use cryptoki_sys::*;
 
 /// `C_DecryptInit`.
@@ -14,7 +15,7 @@ pub unsafe extern "C" fn C_DecryptInit(
 ) -> CK_RV {
     guard("C_DecryptInit", || {
         let provider = provider()?;
-        provider.decrypt_init(session, &unsafe { mechanism(mech) }?, key)
+        provider.cipher_init(session, Decrypt, &unsafe { mechanism(mech) }?, key)
     })
 }
 
@@ -30,7 +31,8 @@ pub unsafe extern "C" fn C_Decrypt(
     guard("C_Decrypt", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(decrypted, decrypted_len) }?;
-        let output = provider.decrypt(session, unsafe { bytes(data, data_len) }?, capacity)?;
+        let data = unsafe { bytes(data, data_len) }?;
+        let output = provider.cipher(session, Decrypt, data, capacity)?;
         unsafe { deliver(output, decrypted, decrypted_len) }
     })
 }
@@ -47,8 +49,8 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     guard("C_DecryptUpdate", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(decrypted, decrypted_len) }?;
-        let output =
-            provider.decrypt_update(session, unsafe { bytes(part, part_len) }?, capacity)?;
+        let part = unsafe { bytes(part, part_len) }?;
+        let output = provider.cipher_update(session, Decrypt, part, capacity)?;
         unsafe { deliver(output, decrypted, decrypted_len) }
     })
 }
@@ -63,7 +65,7 @@ pub unsafe extern "C" fn C_DecryptFinal(
     guard("C_DecryptFinal", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(last, last_len) }?;
-        let output = provider.decrypt_final(session, capacity)?;
+        let output = provider.cipher_final(session, Decrypt, capacity)?;
         unsafe { deliver(output, last, last_len) }
     })
 }

@@ -3,6 +3,7 @@
 use super::convert::{bytes, capacity, deliver, mechanism};
 use super::guard;
 use crate::provider::provider;
+use crate::session::Direction::Encrypt;
 use cryptoki_sys::*;
 
 /// `C_EncryptInit`.
@@ -14,7 +15,7 @@ pub unsafe extern "C" fn C_EncryptInit(
 ) -> CK_RV {
     guard("C_EncryptInit", || {
         let provider = provider()?;
-        provider.encrypt_init(session, &unsafe { mechanism(mech) }?, key)
+        provider.cipher_init(session, Encrypt, &unsafe { mechanism(mech) }?, key)
     })
 }
 
@@ -30,7 +31,8 @@ pub unsafe extern "C" fn C_Encrypt(
     guard("C_Encrypt", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
-        let output = provider.encrypt(session, unsafe { bytes(data, data_len) }?, capacity)?;
+        let data = unsafe { bytes(data, data_len) }?;
+        let output = provider.cipher(session, Encrypt, data, capacity)?;
         unsafe { deliver(output, encrypted, encrypted_len) }
     })
 }
@@ -47,8 +49,8 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     guard("C_EncryptUpdate", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
-        let output =
-            provider.encrypt_update(session, unsafe { bytes(part, part_len) }?, capacity)?;
+        let part = unsafe { bytes(part, part_len) }?;
+        let output = provider.cipher_update(session, Encrypt, part, capacity)?;
         unsafe { deliver(output, encrypted, encrypted_len) }
     })
 }
@@ -63,7 +65,7 @@ pub unsafe extern "C" fn C_EncryptFinal(
     guard("C_EncryptFinal", || {
         let provider = provider()?;
         let capacity = unsafe { capacity(last, last_len) }?;
-        let output = provider.encrypt_final(session, capacity)?;
+        let output = provider.cipher_final(session, Encrypt, capacity)?;
         unsafe { deliver(output, last, last_len) }
     })
 }
