@@ -44,29 +44,52 @@ pub fn base64url_encode(bytes: &[u8]) -> String {
 /// whitespace, the standard alphabet, or a dangling character are refused so
 /// that one value has exactly one encoding).
 pub fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    let sextet = |c: u8| match DECODE[usize::from(c)] {
-        INVALID => None,
-        value => Some(u32::from(value)),
-    };
+    let mut out = Vec::new();
+    base64url_decode_into(text, &mut out).then_some(out)
+}
+
+/// As [`base64url_decode`], into `out` (cleared first) so that a caller
+/// decoding many values (every blob's payload at start-up) reuses one
+/// buffer. False when `text` is refused.
+pub fn base64url_decode_into(text: &str, out: &mut Vec<u8>) -> bool {
     let bytes = text.as_bytes();
     if bytes.len() % 4 == 1 {
-        return None;
+        return false;
     }
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
+    let whole = bytes.len() - bytes.len() % 4;
+    let (groups, tail) = bytes.split_at(whole);
+    out.clear();
+    out.reserve(whole / 4 * 3 + 2);
+    let sextets = |chunk: &[u8]| -> Option<u32> {
         let mut n = 0u32;
         for (i, c) in chunk.iter().enumerate() {
-            n |= sextet(*c)? << (18 - 6 * i);
+            match DECODE[usize::from(*c)] {
+                INVALID => return None,
+                value => n |= u32::from(value) << (18 - 6 * i),
+            }
         }
-        let produced = chunk.len() - 1;
-        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        // Bits past the last whole byte must be zero (canonical encoding).
-        if decoded[produced..].iter().any(|b| *b != 0) && produced < 3 {
-            return None;
-        }
-        out.extend_from_slice(&decoded[..produced]);
+        Some(n)
+    };
+    for group in groups.chunks_exact(4) {
+        let Some(n) = sextets(group) else {
+            return false;
+        };
+        out.extend_from_slice(&[(n >> 16) as u8, (n >> 8) as u8, n as u8]);
     }
-    Some(out)
+    if tail.is_empty() {
+        return true;
+    }
+    let Some(n) = sextets(tail) else {
+        return false;
+    };
+    let produced = tail.len() - 1;
+    let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    // Bits past the last whole byte must be zero (canonical encoding).
+    if decoded[produced..].iter().any(|b| *b != 0) {
+        return false;
+    }
+    out.extend_from_slice(&decoded[..produced]);
+    true
 }
 
 /// The JSON form of an attribute value: Bool -> bool, Ulong -> number,
