@@ -207,13 +207,18 @@ fn azurite_wrong_account_key_is_a_device_error() {
 #[test]
 fn azurite_many_threads_share_one_store() {
     let Some(url) = azurite_url() else { return };
-    let store = Arc::new(open_store(&url, "threads"));
-    // Every thread races for the same 20 names: each name is won exactly once.
+    let store = open_store(&url, "threads");
+    assert_each_name_is_won_once(&store, 8, 20);
+}
+
+/// `threads` threads race to create the same `names` blobs: each name is
+/// created exactly once and the store lists exactly those.
+fn assert_each_name_is_won_once(store: &AzureBlobStore, threads: usize, names: usize) {
     let winners = AtomicU32::new(0);
     std::thread::scope(|scope| {
-        for _ in 0..8 {
+        for _ in 0..threads {
             scope.spawn(|| {
-                for index in 0..20 {
+                for index in 0..names {
                     if let CreateOutcome::Created(_) =
                         store.create(&name(index), b"x", &metadata(index)).unwrap()
                     {
@@ -223,8 +228,8 @@ fn azurite_many_threads_share_one_store() {
             });
         }
     });
-    assert_eq!(winners.load(Ordering::SeqCst), 20);
-    assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 20);
+    assert_eq!(winners.load(Ordering::SeqCst) as usize, names);
+    assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), names);
 }
 
 #[test]
@@ -239,23 +244,8 @@ fn azurite_store_without_threads_of_its_own_serves_many_callers() {
         2,
     );
     settings.own_threads = false;
-    let store = Arc::new(AzureBlobStore::open(&settings).expect("store opens"));
-    let winners = AtomicU32::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..4 {
-            scope.spawn(|| {
-                for index in 0..10 {
-                    if let CreateOutcome::Created(_) =
-                        store.create(&name(index), b"x", &metadata(index)).unwrap()
-                    {
-                        winners.fetch_add(1, Ordering::SeqCst);
-                    }
-                }
-            });
-        }
-    });
-    assert_eq!(winners.load(Ordering::SeqCst), 10);
-    assert_eq!(store.list(BLOB_PREFIX).unwrap().len(), 10);
+    let store = AzureBlobStore::open(&settings).expect("store opens");
+    assert_each_name_is_won_once(&store, 4, 10);
 }
 
 /// Runs `call`, asserts it fails with a device error within `limit`, and
