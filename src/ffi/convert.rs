@@ -140,14 +140,27 @@ pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) ->
     }
 }
 
-/// Delivers a complete byte string (not from an operation) by the same rules.
-pub unsafe fn deliver_bytes(data: &[u8], buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
-    let capacity = unsafe { capacity(buffer, length) }?;
-    let output = match capacity {
-        Some(c) if c >= data.len() => Output::Ready(data.to_vec()),
-        _ => Output::Pending(data.len()),
-    };
-    unsafe { deliver(output, buffer, length) }
+/// Delivers a complete array (bytes, slot IDs, mechanism types,
+/// interfaces) by the same rules: a NULL buffer gets the count only; a
+/// buffer too small gets the count and `CKR_BUFFER_TOO_SMALL`; otherwise
+/// the items and their count.
+pub unsafe fn deliver_slice<T: Copy>(
+    items: &[T],
+    buffer: *mut T,
+    length: *mut CK_ULONG,
+) -> Result<()> {
+    let length = unsafe { out(length) }?;
+    let capacity = *length as usize;
+    *length = items.len() as CK_ULONG;
+    if buffer.is_null() {
+        return Ok(());
+    }
+    if capacity < items.len() {
+        return Err(Error::BufferTooSmall);
+    }
+    // SAFETY: the caller's buffer holds `capacity >= items.len()` items.
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), buffer, items.len()) };
+    Ok(())
 }
 
 /// Fills a blank-padded fixed-size text field of an info structure.

@@ -1,7 +1,7 @@
 //! General-purpose functions (PKCS#11 3.0 §5.4): initialise, finalise,
 //! library information, function lists and interfaces.
 
-use super::convert::{out, pad};
+use super::convert::{deliver_slice, out, pad};
 use super::decrypt::*;
 use super::digest::*;
 use super::encrypt::*;
@@ -125,21 +125,8 @@ pub unsafe extern "C" fn C_GetInterfaceList(
     list: *mut CK_INTERFACE,
     count: *mut CK_ULONG,
 ) -> CK_RV {
-    guard("C_GetInterfaceList", || {
-        let count = unsafe { out(count) }?;
-        let available = INTERFACES.0.len();
-        if list.is_null() {
-            *count = available as CK_ULONG;
-            return Ok(());
-        }
-        if (*count as usize) < available {
-            *count = available as CK_ULONG;
-            return Err(Error::BufferTooSmall);
-        }
-        // SAFETY: the caller's array holds at least `available` entries (checked above).
-        unsafe { std::ptr::copy_nonoverlapping(INTERFACES.0.as_ptr(), list, available) };
-        *count = available as CK_ULONG;
-        Ok(())
+    guard("C_GetInterfaceList", || unsafe {
+        deliver_slice(&INTERFACES.0, list, count)
     })
 }
 

@@ -1,6 +1,6 @@
 //! Key management (PKCS#11 3.0 §5.14).
 
-use super::convert::{bytes, deliver_bytes, mechanism, out, template};
+use super::convert::{bytes, deliver_slice, mechanism, out, template};
 use super::guard;
 use crate::provider::provider;
 use cryptoki_sys::*;
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn C_WrapKey(
         let mechanism = unsafe { mechanism(mech) }?;
         unsafe { out(wrapped_len) }?;
         let data = provider.wrap_key(session, &mechanism, wrapping_key, key)?;
-        unsafe { deliver_bytes(&data, wrapped, wrapped_len) }
+        unsafe { deliver_slice(&data, wrapped, wrapped_len) }
     })
 }
 

@@ -1,6 +1,6 @@
 //! Slot and token management (PKCS#11 3.0 §5.5).
 
-use super::convert::{bytes, out, pad, pin};
+use super::convert::{bytes, deliver_slice, out, pad, pin};
 use super::guard;
 use crate::error::Error;
 use crate::provider::{provider, SLOT_ID};
@@ -15,19 +15,7 @@ pub unsafe extern "C" fn C_GetSlotList(
 ) -> CK_RV {
     guard("C_GetSlotList", || {
         provider()?;
-        let count = unsafe { out(count) }?;
-        if list.is_null() {
-            *count = 1;
-            return Ok(());
-        }
-        if *count < 1 {
-            *count = 1;
-            return Err(Error::BufferTooSmall);
-        }
-        // SAFETY: the caller's array holds at least one entry (checked above).
-        unsafe { *list = SLOT_ID };
-        *count = 1;
-        Ok(())
+        unsafe { deliver_slice(&[SLOT_ID], list, count) }
     })
 }
 
@@ -112,22 +100,12 @@ pub unsafe extern "C" fn C_GetMechanismList(
     count: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_GetMechanismList", || {
-        let mechanisms = provider()?.mechanisms(slot)?;
-        let count = unsafe { out(count) }?;
-        if list.is_null() {
-            *count = mechanisms.len() as CK_ULONG;
-            return Ok(());
-        }
-        if (*count as usize) < mechanisms.len() {
-            *count = mechanisms.len() as CK_ULONG;
-            return Err(Error::BufferTooSmall);
-        }
-        for (index, mechanism) in mechanisms.iter().enumerate() {
-            // SAFETY: the caller's array holds at least `mechanisms.len()` entries.
-            unsafe { *list.add(index) = mechanism.kind };
-        }
-        *count = mechanisms.len() as CK_ULONG;
-        Ok(())
+        let mechanisms: Vec<CK_MECHANISM_TYPE> = provider()?
+            .mechanisms(slot)?
+            .iter()
+            .map(|m| m.kind)
+            .collect();
+        unsafe { deliver_slice(&mechanisms, list, count) }
     })
 }
 
