@@ -501,11 +501,8 @@ impl Provider {
     pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
         self.with_session(handle, |session, access| {
             crate::session::ensure_idle(&session.search)?;
-            let class = object::find(template, CKA_CLASS)
-                .map(|a| a.as_ulong())
-                .transpose()
-                .ok()
-                .flatten();
+            // A malformed class matches nothing in either backend; ask both.
+            let class = object::find_ulong(template, CKA_CLASS).ok().flatten();
             let mut handles = Vec::new();
             if class != Some(CKO_CERTIFICATE) {
                 handles.extend(self.device.find_objects(access, template)?);
