@@ -188,17 +188,22 @@ fn show_blob(directory: &Option<PathBuf>, handle: u64) {
 }
 
 /// `AZCLOUDHSM_PKCS11_LIB`, else the library built beside this example.
+///
+/// `cargo run --example` on a clean `target/` builds the cdylib only into
+/// `target/<profile>/deps/` (the copy in `target/<profile>/` appears after a
+/// `cargo build`), so `deps/` is searched first: it is what this very run
+/// built, where the other copy may be older.
 fn library_path() -> Result<PathBuf, Box<dyn Error>> {
     if let Some(path) = std::env::var_os("AZCLOUDHSM_PKCS11_LIB") {
         return Ok(PathBuf::from(path));
     }
     let exe = std::env::current_exe()?;
-    let candidates = exe
-        .ancestors()
-        .skip(1)
-        .take(3)
-        .map(|d| d.join("libazcloudhsm_pkcs11.so"));
-    for candidate in candidates {
+    let profile_dir = exe
+        .parent()
+        .and_then(|examples| examples.parent())
+        .ok_or("the example's executable has no profile directory")?;
+    for dir in [profile_dir.join("deps"), profile_dir.to_path_buf()] {
+        let candidate = dir.join("libazcloudhsm_pkcs11.so");
         if candidate.is_file() {
             return Ok(candidate);
         }
