@@ -125,14 +125,36 @@ same_file() {
 
 is_provider() { [[ $PEER == azcloudhsm ]]; }
 
-# Blob files of the local store (none for Azurite or a peer).
-blob_count() {
-    local dir=$WORK/certificates
-    find "$dir" -maxdepth 1 -type f -name 'pkcs11_certificate_*' 2>/dev/null | wc -l
+# The certificate blobs of the store, one name a line: the files of the local
+# directory, or the blobs of the Azurite container (listed with the
+# emulator's account key, independently of the provider).
+blob_names() {
+    case $STORE in
+        local)
+            find "$WORK/certificates" -maxdepth 1 -type f -name 'pkcs11_certificate_*' -printf '%f\n'
+            ;;
+        azurite)
+            python3 "$INTEROP_DIR/azurite_blobs.py" "$AZURITE_BLOB_URL" "$CONTAINER" pkcs11_certificate_
+            ;;
+    esac
 }
 
-# Only the local store has files to look at.
-checks_blob_files() { is_provider && [[ $STORE == local ]]; }
+# count_blobs: sets BLOBS to the number of certificate blobs in the store; a
+# store that cannot be listed is a failed check, never a count of zero.
+BLOBS=
+count_blobs() {
+    local names
+    if names=$(blob_names 2>&1); then
+        BLOBS=$(grep -c '^pkcs11_certificate_' <<<"$names" || true)
+    else
+        BLOBS=unknown
+        fail "the $STORE certificate store can be listed" "$names"
+        return 1
+    fi
+}
+
+# Only the provider keeps blobs (a peer keeps its certificates itself).
+checks_blob_files() { is_provider; }
 
 cleanup() {
     local rc=$?

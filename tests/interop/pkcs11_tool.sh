@@ -95,17 +95,19 @@ expect_output "pkcs11-tool says the ECDSA signature is valid" 'Signature is vali
 check "openssl makes a self-signed DER certificate outside the token" \
     openssl req -x509 -newkey rsa:2048 -nodes -keyout "$WORK/outside-key.pem" \
     -subj '/CN=azcloudhsm interop/O=pkcs11-tool' -days 30 -outform DER -out "$WORK/cert.der"
-before=$(blob_count)
+before=0
+if checks_blob_files; then
+    count_blobs && before=$BLOBS
+fi
 check "pkcs11-tool --write-object cert.der --type cert --id 01 --label rsa-cert" \
     "${P11[@]}" "${SLOT[@]}" "${LOGIN[@]}" --write-object "$WORK/cert.der" --type cert \
     --id 01 --label rsa-cert
-if checks_blob_files; then
-    after=$(blob_count)
-    if ((after == before + 1)); then
-        pass "a blob file pkcs11_certificate_* appeared in the local store"
+if checks_blob_files && count_blobs; then
+    if ((BLOBS == before + 1)); then
+        pass "a blob pkcs11_certificate_* appeared in the $STORE store"
     else
-        fail "a blob file pkcs11_certificate_* appeared in the local store" \
-            "$before blob file(s) before, $after after:" "$(ls -l "$WORK/certificates")"
+        fail "a blob pkcs11_certificate_* appeared in the $STORE store" \
+            "$before blob(s) before, $BLOBS after:" "$(blob_names 2>&1)"
     fi
 fi
 check "pkcs11-tool --list-objects --type cert (no login)" \
@@ -128,11 +130,11 @@ check "pkcs11-tool --delete-object --type cert --id 01" \
 check "pkcs11-tool --list-objects --type cert after the delete" \
     "${P11[@]}" "${SLOT[@]}" "${LOGIN[@]}" --list-objects --type cert
 refute_output "the certificate is gone" 'Certificate Object'
-if checks_blob_files; then
-    if (($(blob_count) == before)); then
-        pass "the certificate's blob file is gone from the local store"
+if checks_blob_files && count_blobs; then
+    if ((BLOBS == before)); then
+        pass "the certificate's blob is gone from the $STORE store"
     else
-        fail "the certificate's blob file is gone from the local store" "$(ls -l "$WORK/certificates")"
+        fail "the certificate's blob is gone from the $STORE store" "$(blob_names 2>&1)"
     fi
 fi
 check "pkcs11-tool --list-objects --type privkey after the delete" \
@@ -140,24 +142,38 @@ check "pkcs11-tool --list-objects --type privkey after the delete" \
 expect_output "deleting the certificate left the RSA key alone" 'label: +rsa$'
 
 # ----- pkcs11-tool's own test suites -----
-check "pkcs11-tool --test --login --pin $USER_PIN" "${P11[@]}" "${SLOT[@]}" --test "${LOGIN[@]}"
-expect_output "pkcs11-tool --test reports no errors" '^No errors$'
+if is_provider; then
+    check "pkcs11-tool --test --login --pin $USER_PIN" "${P11[@]}" "${SLOT[@]}" --test "${LOGIN[@]}"
+    expect_output "pkcs11-tool --test reports no errors" '^No errors$'
+else
+    skip "pkcs11-tool --test" "it decrypts with OAEP over SHA-256; $PEER's OAEP is SHA-1 only (C_DecryptInit: CKR_ARGUMENTS_BAD)"
+fi
 check "pkcs11-tool --list-mechanisms" "${P11[@]}" "${SLOT[@]}" --list-mechanisms
-if grep -q '^ *ECDSA-SHA1' "$OUT"; then
-    # --test-ec generates a P-256 pair with the given ID, renames its CKA_ID
-    # and signs with ECDSA-SHA1, hence the read-write session.
+# --test-ec generates a P-256 pair with the given ID, renames its CKA_ID and
+# signs with ECDSA-SHA1, hence the read-write session. The provider
+# advertises CKM_ECDSA_SHA1, so for it a missing entry is a failure.
+run_test_ec=1
+if is_provider; then
+    expect_output "the mechanism list has ECDSA-SHA1" '^ *ECDSA-SHA1' || run_test_ec=0
+elif ! grep -q '^ *ECDSA-SHA1' "$OUT"; then
+    skip "pkcs11-tool --test-ec" "it signs with CKM_ECDSA_SHA1, which $PEER does not list"
+    run_test_ec=0
+fi
+if ((run_test_ec)); then
     check "pkcs11-tool --test-ec --session-rw --login" \
         "${P11[@]}" "${SLOT[@]}" --test-ec --session-rw "${LOGIN[@]}" \
         --id 03 --label test-ec --key-type EC:prime256v1
     expect_output "pkcs11-tool --test-ec signs, renames and deletes its key pair" '^==> OK$'
-else
-    skip "pkcs11-tool --test-ec" "it signs with CKM_ECDSA_SHA1, which $PEER does not list"
 fi
 check "pkcs11-tool --test-fork (C_Initialize again in a child)" \
     "${P11[@]}" "${SLOT[@]}" --test-fork
-check "pkcs11-tool --test-threads on 4 threads" \
-    "${P11[@]}" --test-threads IL:GI:SL:T0 --test-threads IL:GI:SL:T0 \
-    --test-threads IL:GI:SL:T0 --test-threads IL:GI:SL:T0
-refute_output "no thread reported an error" 'ERR|failed|CKR_[A-Z_]+ *\(0x[1-9a-f]'
+if is_provider; then
+    check "pkcs11-tool --test-threads on 4 threads" \
+        "${P11[@]}" --test-threads IL:GI:SL:T0 --test-threads IL:GI:SL:T0 \
+        --test-threads IL:GI:SL:T0 --test-threads IL:GI:SL:T0
+    refute_output "no thread reported an error" 'ERR|failed|CKR_[A-Z_]+ *\(0x[1-9a-f]'
+else
+    skip "pkcs11-tool --test-threads" "$PEER crashes (SIGSEGV) when 4 threads call C_Initialize at once"
+fi
 
 finish

@@ -16,7 +16,10 @@ if (($# > 0)); then scripts=("$@"); fi
 
 stores=(local)
 missing_azurite=0
-if [[ -n ${AZURITE_BLOB_URL:-} ]]; then
+if [[ ${INTEROP_PEER:-azcloudhsm} != azcloudhsm ]]; then
+    # A peer (SoftHSM2) keeps its certificates itself: the store does not apply.
+    :
+elif [[ -n ${AZURITE_BLOB_URL:-} ]]; then
     stores+=(azurite)
 elif [[ -n ${CI:-} ]]; then
     missing_azurite=1
