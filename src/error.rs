@@ -15,6 +15,11 @@ pub const CKR_CERTIFICATE_TYPE_INVALID: CK_RV = CKR_ATTRIBUTE_VALUE_INVALID;
 pub enum Error {
     #[error("arguments bad: {0}")]
     ArgumentsBad(&'static str),
+    /// `C_GetInterface` asked for a name, version or flags not offered: a
+    /// client probing for what it prefers, not a mistake (PKCS#11 3.0 §5.4.7
+    /// gives `CKR_ARGUMENTS_BAD`).
+    #[error("no interface {0} is offered")]
+    InterfaceNotOffered(&'static str),
     #[error("action prohibited: {0}")]
     ActionProhibited(&'static str),
     #[error("attribute 0x{0:x} is read-only")]
@@ -142,7 +147,7 @@ impl Error {
     /// The PKCS#11 return value for this error.
     pub fn rv(&self) -> CK_RV {
         match self {
-            Error::ArgumentsBad(_) => CKR_ARGUMENTS_BAD,
+            Error::ArgumentsBad(_) | Error::InterfaceNotOffered(_) => CKR_ARGUMENTS_BAD,
             Error::ActionProhibited(_) => CKR_ACTION_PROHIBITED,
             Error::AttributeReadOnly(_) => CKR_ATTRIBUTE_READ_ONLY,
             Error::AttributeSensitive(_) => CKR_ATTRIBUTE_SENSITIVE,

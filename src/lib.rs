@@ -1,5 +1,5 @@
 //! azcloudhsm-pkcs11: a drop-in PKCS#11 provider whose X.509 certificate
-//! objects are stored as signed JWS blobs (see `DESIGN.md` in the docs).
+//! objects are stored as signed JWS blobs (see `docs/architecture.md`).
 //!
 //! Only [`ffi`] is meant to be called from outside: it exports the
 //! PKCS#11 C functions.

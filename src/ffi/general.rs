@@ -144,18 +144,18 @@ pub unsafe extern "C" fn C_GetInterface(
             // SAFETY: a NUL-terminated string per the PKCS#11 contract.
             let name = unsafe { std::ffi::CStr::from_ptr(name as *const std::ffi::c_char) };
             if name.to_bytes_with_nul() != INTERFACE_NAME {
-                return Err(Error::ArgumentsBad("unknown interface name"));
+                return Err(Error::InterfaceNotOffered("with that name"));
             }
         }
         if flags != 0 {
-            return Err(Error::ArgumentsBad("no interface has the requested flags"));
+            return Err(Error::InterfaceNotOffered("with those flags"));
         }
         // SAFETY: NULL or a valid CK_VERSION.
         let index = match unsafe { version.as_ref() } {
             None => 0,
             Some(v) if v.major == 3 && v.minor == 0 => 0,
             Some(v) if v.major == 2 && v.minor == 40 => 1,
-            Some(_) => return Err(Error::ArgumentsBad("unsupported interface version")),
+            Some(_) => return Err(Error::InterfaceNotOffered("of that version")),
         };
         *interface = &INTERFACES.0[index] as *const CK_INTERFACE as *mut CK_INTERFACE;
         Ok(())

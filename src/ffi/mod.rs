@@ -56,6 +56,7 @@ fn log_error(function: &'static str, error: &Error) {
         | Error::AttributeTypeInvalid(_)
         | Error::AttributeSensitive(_)
         | Error::UserAlreadyLoggedIn
+        | Error::InterfaceNotOffered(_)
         | Error::NotInitialized
         | Error::AlreadyInitialized => tracing::debug!("{function}: {error}"),
         Error::DeviceError(_) | Error::GeneralError(_) | Error::FunctionFailed(_) => {
