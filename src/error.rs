@@ -15,6 +15,11 @@ pub const CKR_CERTIFICATE_TYPE_INVALID: CK_RV = CKR_ATTRIBUTE_VALUE_INVALID;
 pub enum Error {
     #[error("arguments bad: {0}")]
     ArgumentsBad(&'static str),
+    /// One blob of the store cannot be a certificate (a FIFO, a symbolic
+    /// link, a directory, an oversized or unreadable file): that blob is
+    /// left out, the rest of the store is not affected.
+    #[error("blob {blob} is unreadable: {reason}")]
+    BlobUnreadable { blob: String, reason: String },
     /// `C_GetInterface` asked for a name, version or flags not offered: a
     /// client probing for what it prefers, not a mistake (PKCS#11 3.0 §5.4.7
     /// gives `CKR_ARGUMENTS_BAD`).
@@ -176,7 +181,7 @@ impl Error {
             Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
             Error::MechanismInvalid(_) => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid(_) => CKR_MECHANISM_PARAM_INVALID,
-            Error::ObjectHandleInvalid => CKR_OBJECT_HANDLE_INVALID,
+            Error::ObjectHandleInvalid | Error::BlobUnreadable { .. } => CKR_OBJECT_HANDLE_INVALID,
             Error::OperationActive => CKR_OPERATION_ACTIVE,
             Error::OperationNotInitialized => CKR_OPERATION_NOT_INITIALIZED,
             Error::PinIncorrect => CKR_PIN_INCORRECT,

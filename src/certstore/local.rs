@@ -308,17 +308,55 @@ impl Identity {
     }
 }
 
+/// The largest blob file read. A certificate blob is about 1.3 KB for a
+/// 2048-bit RSA certificate; a larger file is not one of ours, and reading
+/// it (or reserving its length: a sparse file can claim a terabyte) could
+/// exhaust the host process's memory.
+pub const MAX_BLOB_BYTES: u64 = 1 << 20;
+
 /// The content of a regular file and its identity; `None` when absent.
 /// Blob files are never written in place by this store, so the length the
 /// open file reports is the length to read.
+///
+/// Anything else named like a blob is [`Error::BlobUnreadable`], without
+/// blocking or following it: a symbolic link is not followed (`O_NOFOLLOW`),
+/// a FIFO or device is opened without waiting for a writer (`O_NONBLOCK`)
+/// and refused once `fstat` shows it is not a regular file, and a file over
+/// [`MAX_BLOB_BYTES`] is refused before anything is read.
 fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
-    let file = match File::open(path) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let unreadable = |reason: String| Error::BlobUnreadable {
+        blob: path.display().to_string(),
+        reason,
+    };
+    let opened = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path);
+    let file = match opened {
         Ok(file) => file,
         Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(unreadable("a symbolic link, not followed".into()))
+        }
+        Err(error) if error.kind() == ErrorKind::PermissionDenied => {
+            return Err(unreadable(error.to_string()))
+        }
         Err(error) => return Err(error.into()),
     };
     let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(unreadable(format!(
+            "not a regular file ({:?})",
+            metadata.file_type()
+        )));
+    }
     let length = metadata.len();
+    if length > MAX_BLOB_BYTES {
+        return Err(unreadable(format!(
+            "{length} bytes, over the {MAX_BLOB_BYTES}-byte limit"
+        )));
+    }
     let mut content = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
     // `take` stops at the length without the extra probing read (and its
     // system call) that `read_to_end` makes to find the end of the file.
@@ -372,8 +410,19 @@ impl LocalStore {
             }
             None => {}
         }
-        let Some((content, identity)) = read_file(&item.path())? else {
-            return Ok(None);
+        let (content, identity) = match read_file(&item.path()) {
+            Ok(Some(read)) => read,
+            Ok(None) => return Ok(None),
+            // Listed as unread: the reader of the listing meets the same
+            // error and leaves this one blob out.
+            Err(Error::BlobUnreadable { .. }) => {
+                return Ok(Some(Listed {
+                    identity,
+                    version: identity.unread_version(),
+                    learnt: None,
+                }))
+            }
+            Err(error) => return Err(error),
         };
         let digest = version_of_content(&content);
         Ok(Some(Listed {

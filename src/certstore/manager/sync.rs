@@ -177,7 +177,13 @@ impl Certificates {
                 }
             }));
         }
-        self.entry_from_store(handle)
+        match self.entry_from_store(handle) {
+            Err(Error::BlobUnreadable { blob, reason }) => {
+                tracing::warn!(%blob, %reason, "certificate blob is unreadable; it is left out");
+                Ok(Some(TokenEntry::rejected(listed.version.clone())))
+            }
+            other => other,
+        }
     }
 
     /// The index entry of `handle` read from the store now.
