@@ -56,9 +56,11 @@ fn worker_threads(may_create_threads: bool) -> usize {
 
 fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
     let url = config.effective_certstorage_url();
-    if let Some(path) = url.strip_prefix("file://") {
-        let store = LocalStore::open(path).map_err(|e| {
-            tracing::error!("cannot open the certificate directory {path}: {e}");
+    if url.starts_with("file:") {
+        // One parser for every file URL (RFC 8089): absolute paths only,
+        // `localhost` as the host, percent-escapes decoded.
+        let store = LocalStore::from_url(&url).map_err(|e| {
+            tracing::error!("cannot open the certificate directory of {url}: {e}");
             e
         })?;
         store.set_worker_threads(worker_threads(may_create_threads));

@@ -289,7 +289,12 @@ impl Config {
                     .parent()
                     .map(|p| p.join("certificates"))
                     .unwrap_or_else(|| PathBuf::from("/tmp/azcloudhsm-certificates"));
-                format!("file://{}", dir.display())
+                // Percent-encoded, so a directory with spaces or `%` in its
+                // name reads back as itself; a relative one stays as given,
+                // for the store to refuse with its name in the error.
+                url::Url::from_file_path(&dir)
+                    .map(String::from)
+                    .unwrap_or_else(|()| format!("file://{}", dir.display()))
             }
         }
     }
@@ -348,6 +353,15 @@ mod tests {
             parse("# c\n\nCERTSTORAGE_URL = \"file:///tmp/c\"\nSOFT_TOKEN_DIR=/tmp/t\n").unwrap();
         assert_eq!(c.certstorage_url.as_deref(), Some("file:///tmp/c"));
         assert_eq!(c.soft_token_dir, PathBuf::from("/tmp/t"));
+    }
+
+    #[test]
+    fn the_default_certificate_directory_reads_back_as_itself_through_its_url() {
+        let c = parse("SOFT_TOKEN_DIR=/srv/hsm data %/token\n").unwrap();
+        let url = c.effective_certstorage_url();
+        assert_eq!(url, "file:///srv/hsm%20data%20%25/certificates");
+        let parsed = url::Url::parse(&url).unwrap().to_file_path().unwrap();
+        assert_eq!(parsed, PathBuf::from("/srv/hsm data %/certificates"));
     }
 
     #[test]

@@ -149,3 +149,29 @@ fn names_that_could_escape_the_directory_are_refused() {
         assert!(store.read(name).is_err(), "{name}");
     }
 }
+
+#[test]
+fn file_urls_name_absolute_paths_with_escapes_decoded_and_localhost_as_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let spaced = dir.path().join("with space %");
+    let encoded = url::Url::from_directory_path(&spaced).unwrap().to_string();
+    assert!(encoded.contains("with%20space%20%25"), "{encoded}");
+    assert_eq!(LocalStore::from_url(&encoded).unwrap().directory(), spaced);
+    let localhost = encoded.replacen("file://", "file://localhost", 1);
+    assert_eq!(
+        LocalStore::from_url(&localhost).unwrap().directory(),
+        spaced
+    );
+    for refused in [
+        "file://rel",
+        "file://rel/dir",
+        "file:rel",
+        "file:./rel",
+        "file://otherhost/srv/certs",
+    ] {
+        assert!(
+            LocalStore::from_url(refused).is_err(),
+            "{refused} was accepted"
+        );
+    }
+}
