@@ -1,5 +1,7 @@
 //! `fork()` (DESIGN.md decision 7): a forked child is not initialised until
 //! it calls `C_Initialize` itself, and then works; the parent is unaffected.
+//! Both signatures, the child's (sent back through a pipe) and the parent's
+//! after the fork, are checked by openssl against the exported public key.
 //!
 //! The fork happens in a worker process running only that worker (so no
 //! other test thread is forked mid-flight); the worker is `#[ignore]`d and
@@ -14,17 +16,20 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectClass};
 use cryptoki_sys::*;
 
-extern "C" {
-    fn fork() -> i32;
-    fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
-    fn _exit(code: i32) -> !;
-}
-
 const WORKER_ENV: &str = "AZCLOUDHSM_ITEST_FORK";
 const WORKER: &str = "worker_process_forks";
+const CHILD_MESSAGE: &[u8] = b"from the child";
+const PARENT_MESSAGE: &[u8] = b"parent still works";
+/// The child's exit code when one of its steps returned an error.
+const CHILD_STEP_FAILED: i32 = 1;
+/// The child's exit code when it panicked.
+const CHILD_PANICKED: i32 = 2;
+/// The child's exit code when it could not send its signature.
+const CHILD_PIPE_FAILED: i32 = 3;
 
-/// What the child does, through the raw ABI; `Err` names the step that failed.
-fn child_steps() -> Result<(), String> {
+/// What the child does, through the raw ABI: returns its signature of
+/// [`CHILD_MESSAGE`]; `Err` names the step that failed.
+fn child_steps() -> Result<Vec<u8>, String> {
     let mut info = CK_INFO::default();
     let rv = ck!(C_GetInfo(&mut info));
     if rv != CKR_CRYPTOKI_NOT_INITIALIZED {
@@ -83,9 +88,77 @@ fn child_steps() -> Result<(), String> {
         return Err(format!("the parent's key: found {count}"));
     }
     let mut mechanism = raw_mechanism(CKM_SHA256_RSA_PKCS);
-    raw_sign(session, &mut mechanism, key, b"from the child")
+    let signature = raw_sign(session, &mut mechanism, key, CHILD_MESSAGE)
         .map_err(|rv| format!("C_Sign: {}", rv_name(rv)))?;
-    check("C_Finalize", ck!(C_Finalize(std::ptr::null_mut())))
+    check("C_Finalize", ck!(C_Finalize(std::ptr::null_mut())))?;
+    Ok(signature)
+}
+
+/// The child's whole life after the fork: its steps, a panic among them
+/// caught, the signature written to `pipe_out`; never returns into the
+/// harness.
+fn run_child(pipe_out: i32) -> ! {
+    let code = match std::panic::catch_unwind(child_steps) {
+        Ok(Ok(signature)) => {
+            if write_all(pipe_out, &signature) {
+                0
+            } else {
+                CHILD_PIPE_FAILED
+            }
+        }
+        Ok(Err(message)) => {
+            eprintln!("forked child: {message}");
+            CHILD_STEP_FAILED
+        }
+        Err(_) => CHILD_PANICKED,
+    };
+    // SAFETY: ends the child without running the parent's destructors or
+    // the harness's exit path; closing `pipe_out` tells the parent we are done.
+    unsafe { libc::_exit(code) }
+}
+
+fn write_all(fd: i32, mut bytes: &[u8]) -> bool {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is a live slice of `bytes.len()` bytes.
+        let written = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if written <= 0 {
+            return false;
+        }
+        bytes = &bytes[written as usize..];
+    }
+    true
+}
+
+/// Everything readable from `fd` until the writer closes it.
+fn read_to_end(fd: i32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 1024];
+    loop {
+        // SAFETY: `buffer` is a live array of `buffer.len()` bytes.
+        let count = unsafe { libc::read(fd, buffer.as_mut_ptr().cast(), buffer.len()) };
+        assert!(count >= 0, "read from the child's pipe failed");
+        if count == 0 {
+            return bytes;
+        }
+        bytes.extend_from_slice(&buffer[..count as usize]);
+    }
+}
+
+fn assert_rsa_signature_verifies(
+    public_key: &openssl::pkey::PKey<openssl::pkey::Public>,
+    message: &[u8],
+    signature: &[u8],
+    whose: &str,
+) {
+    let mut verifier =
+        openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), public_key).unwrap();
+    verifier.update(message).unwrap();
+    assert!(
+        verifier.verify(signature).unwrap_or(false),
+        "openssl rejects the {whose}'s signature of {:?} ({} bytes)",
+        String::from_utf8_lossy(message),
+        signature.len()
+    );
 }
 
 #[test]
@@ -103,29 +176,36 @@ fn worker_process_forks() {
     session
         .update_attributes(pair.private, &[Attribute::Label(b"forked".to_vec())])
         .unwrap();
+    let public_key = openssl_public_key(&session, pair.public);
+    let mut fds = [0i32; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe() writes.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0, "pipe failed");
+    let [pipe_in, pipe_out] = fds;
     // SAFETY: fork in a process running this one test; the child only calls
     // the library and exits with _exit, never returning into the harness.
-    let pid = unsafe { fork() };
+    let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        let code = match child_steps() {
-            Ok(()) => 0,
-            Err(message) => {
-                eprintln!("forked child: {message}");
-                1
-            }
-        };
-        // SAFETY: ends the child without running the parent's destructors.
-        unsafe { _exit(code) };
+        // SAFETY: the child's copy of the read end, which it does not use.
+        unsafe { libc::close(pipe_in) };
+        run_child(pipe_out);
     }
+    // SAFETY: the parent's copy of the write end, closed so that reading
+    // ends when the child exits.
+    unsafe { libc::close(pipe_out) };
+    let child_signature = read_to_end(pipe_in);
+    // SAFETY: the read end, no longer used.
+    unsafe { libc::close(pipe_in) };
     let mut status = 0;
     // SAFETY: waits for the child just forked.
-    let waited = unsafe { waitpid(pid, &mut status, 0) };
+    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(waited, pid);
-    assert_eq!(
-        status, 0,
-        "the forked child failed (wait status {status:#x})"
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "the forked child failed (wait status {status:#x}; exit code {CHILD_STEP_FAILED}: a step \
+         failed, {CHILD_PANICKED}: it panicked, {CHILD_PIPE_FAILED}: the pipe failed)"
     );
+    assert_rsa_signature_verifies(&public_key, CHILD_MESSAGE, &child_signature, "child");
     let found = find(
         &session,
         &[
@@ -133,8 +213,9 @@ fn worker_process_forks() {
             Attribute::Label(b"forked".to_vec()),
         ],
     );
-    assert_eq!(found.len(), 1);
-    session
-        .sign(&Mechanism::Sha256RsaPkcs, found[0], b"parent still works")
+    assert_eq!(found, vec![pair.private], "the parent still finds its key");
+    let parent_signature = session
+        .sign(&Mechanism::Sha256RsaPkcs, found[0], PARENT_MESSAGE)
         .expect("the parent's provider after the fork");
+    assert_rsa_signature_verifies(&public_key, PARENT_MESSAGE, &parent_signature, "parent");
 }
