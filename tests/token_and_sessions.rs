@@ -35,15 +35,10 @@ fn generate_aes(session: &Session, token: bool, private: bool, label: &str) {
 fn labels_found(session: &Session) -> Vec<String> {
     let mut labels: Vec<String> = find(session, &[])
         .into_iter()
-        .filter_map(
-            |handle| match session.get_attributes(handle, &[AttributeType::Label]) {
-                Ok(mut v) => match v.pop() {
-                    Some(Attribute::Label(l)) => Some(String::from_utf8_lossy(&l).into_owned()),
-                    _ => None,
-                },
-                Err(_) => None,
-            },
-        )
+        .map(|handle| {
+            let label = attribute_bytes(session, handle, AttributeType::Label);
+            String::from_utf8_lossy(&label).into_owned()
+        })
         .collect();
     labels.sort();
     labels
@@ -192,9 +187,10 @@ fn initialize_forbidding_library_threads_works_on_the_local_store() {
     ));
     let mut info = CK_TOKEN_INFO::default();
     let token_rv = ck!(C_GetTokenInfo(1, &mut info));
-    ck!(C_Finalize(std::ptr::null_mut()));
+    let finalize_rv = ck!(C_Finalize(std::ptr::null_mut()));
     assert_ck!(rv, CKR_OK);
     assert_ck!(token_rv, CKR_OK);
+    assert_ck!(finalize_rv, CKR_OK);
 }
 
 #[test]
@@ -653,10 +649,13 @@ fn pin_locks_after_the_configured_number_of_failures() {
             "attempt {attempt}"
         );
     }
-    let third = rv_of(session.login(UserType::User, Some(&wrong)));
-    assert!(
-        matches!(third, RvError::PinIncorrect | RvError::PinLocked),
-        "third attempt: {third:?}"
+    assert_rv(
+        session.login(UserType::User, Some(&wrong)),
+        RvError::PinIncorrect,
+    );
+    assert_rv(
+        session.login(UserType::User, Some(&wrong)),
+        RvError::PinLocked,
     );
     assert_rv(
         session.login(UserType::User, Some(&AuthPin::from(USER_PIN))),
@@ -671,14 +670,20 @@ fn token_flags_warn_before_the_pin_locks() {
     let token = TestToken::with_options(TokenOptions::default().with("PIN_MAX_FAILURES", "3"));
     let session = token.rw_session();
     let wrong = AuthPin::from("cu1:wrong");
-    let _ = session.login(UserType::User, Some(&wrong));
+    assert_rv(
+        session.login(UserType::User, Some(&wrong)),
+        RvError::PinIncorrect,
+    );
     let info = token.pkcs11.get_token_info(token.slot).unwrap();
     assert!(
         info.user_pin_count_low(),
         "CKF_USER_PIN_COUNT_LOW after one failure"
     );
     assert!(!info.user_pin_final_try());
-    let _ = session.login(UserType::User, Some(&wrong));
+    assert_rv(
+        session.login(UserType::User, Some(&wrong)),
+        RvError::PinIncorrect,
+    );
     let info = token.pkcs11.get_token_info(token.slot).unwrap();
     assert!(
         info.user_pin_final_try(),
@@ -692,7 +697,10 @@ fn a_good_login_resets_the_failure_count() {
     let session = token.rw_session();
     let wrong = AuthPin::from("cu1:wrong");
     for _ in 0..2 {
-        let _ = session.login(UserType::User, Some(&wrong));
+        assert_rv(
+            session.login(UserType::User, Some(&wrong)),
+            RvError::PinIncorrect,
+        );
     }
     session
         .login(UserType::User, Some(&AuthPin::from(USER_PIN)))
