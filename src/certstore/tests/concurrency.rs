@@ -79,6 +79,13 @@ fn concurrent_creators_get_distinct_handles_and_verifying_blobs() {
 
 #[test]
 fn concurrent_updates_of_one_certificate_are_all_applied() {
+    // set_attributes re-applies a conflicting update on the newer version up
+    // to UPDATE_ATTEMPTS (3) times. Each conflict means the other writer
+    // succeeded since this one read the version, and versions (content
+    // digests) never repeat here, so every failed call is paid for by three
+    // distinct successes of the other writer.
+    const ATTEMPTS_PER_UPDATE: usize = 3;
+    const ROUNDS: usize = 20;
     let fixture = Fixture::new();
     let handle = fixture
         .certificates
@@ -86,44 +93,71 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
         .unwrap();
     let processes = [fixture.reopen(), fixture.reopen()];
     let kinds = [CKA_LABEL, CKA_URL];
-    // Each "process" changes its own attribute 20 times; a conflict is
-    // re-applied on the newer version inside set_attributes, so neither
-    // overwrites the other's change.
-    let last_succeeded: Vec<bool> = std::thread::scope(|scope| {
+    // Per "process", in order: each value it tried to write and whether the
+    // call succeeded.
+    let outcomes: Vec<Vec<(Vec<u8>, bool)>> = std::thread::scope(|scope| {
         let workers: Vec<_> = processes
             .iter()
             .zip(kinds)
             .enumerate()
             .map(|(i, (certificates, kind))| {
                 scope.spawn(move || {
-                    let mut ok = false;
-                    for round in 0..20 {
-                        let text = format!("p{i}-{round}");
-                        ok = match certificates.set_attributes(
-                            &user(),
-                            handle,
-                            &[bytes(kind, text.as_bytes())],
-                        ) {
-                            Ok(()) => true,
-                            // Losing more than three races in a row is reported, never hidden.
-                            Err(Error::FunctionFailed(_)) => false,
-                            Err(other) => panic!("{other}"),
-                        };
-                    }
-                    ok
+                    (0..ROUNDS)
+                        .map(|round| {
+                            let text = format!("p{i}-{round}").into_bytes();
+                            let succeeded = match certificates.set_attributes(
+                                &user(),
+                                handle,
+                                &[bytes(kind, &text)],
+                            ) {
+                                Ok(()) => true,
+                                Err(Error::FunctionFailed(message))
+                                    if message.contains("too many concurrent updates") =>
+                                {
+                                    false
+                                }
+                                Err(other) => panic!("round {round}: {other}"),
+                            };
+                            (text, succeeded)
+                        })
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
         workers.into_iter().map(|w| w.join().unwrap()).collect()
     });
+    let succeeded: Vec<usize> = outcomes
+        .iter()
+        .map(|writes| writes.iter().filter(|(_, ok)| *ok).count())
+        .collect();
+    for (i, other) in [(0, 1), (1, 0)] {
+        let failed = ROUNDS - succeeded[i];
+        assert!(
+            ATTEMPTS_PER_UPDATE * failed <= succeeded[other],
+            "process {i} failed {failed} updates while process {other} succeeded only {} times",
+            succeeded[other]
+        );
+    }
+    // Consequences of the bound: each process has at least 14 successes,
+    // and at least 30 of the 40 updates are applied.
+    assert!(succeeded
+        .iter()
+        .all(|s| *s >= ROUNDS - ROUNDS / ATTEMPTS_PER_UPDATE));
     let reopened = fixture.reopen();
     for (i, kind) in kinds.into_iter().enumerate() {
-        if last_succeeded[i] {
-            assert_eq!(
-                value_of(&reopened, &public(), handle, kind),
-                format!("p{i}-19").into_bytes()
-            );
-        }
+        // Only process i writes `kind`, and every later write by the other
+        // process was applied on top of the version holding it.
+        let last_success = outcomes[i]
+            .iter()
+            .rev()
+            .find(|(_, ok)| *ok)
+            .map(|(text, _)| text.clone())
+            .expect("at least one success");
+        assert_eq!(
+            String::from_utf8(value_of(&reopened, &public(), handle, kind)).unwrap(),
+            String::from_utf8(last_success).unwrap(),
+            "attribute 0x{kind:x} holds the last value process {i} wrote successfully"
+        );
     }
     assert_eq!(
         value_of(&reopened, &public(), handle, CKA_ID),
@@ -133,32 +167,38 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
 }
 
 #[test]
-#[ignore]
-fn timing_of_searches_over_many_certificates() {
+fn searches_by_label_among_many_certificates_find_exactly_the_labelled_one_cold_and_warm() {
+    // Timing at scale is measured through the C ABI in benches/certificates.rs.
+    const COUNT: usize = 200;
     let fixture = Fixture::new();
-    let started = std::time::Instant::now();
-    // CERTIFICATE_COUNT=10000 for a bigger run.
-    let count: usize = std::env::var("CERTIFICATE_COUNT")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(1000);
-    for i in 0..count {
-        fixture
-            .certificates
-            .create(&user(), &reference_template(true, &format!("label-{i}")))
-            .unwrap();
-    }
-    eprintln!("create {count}: {:?}", started.elapsed());
-    let reader = fixture.reopen();
+    let handles: Vec<Handle> = (0..COUNT)
+        .map(|i| {
+            fixture
+                .certificates
+                .create(&user(), &reference_template(true, &format!("label-{i}")))
+                .unwrap()
+        })
+        .collect();
+    let wanted = vec![handles[123]];
     let label = [bytes(CKA_LABEL, b"label-123")];
-    let started = std::time::Instant::now();
-    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
-    eprintln!("cold search: {:?}", started.elapsed());
-    let started = std::time::Instant::now();
-    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
-    eprintln!("warm search, freshness 0: {:?}", started.elapsed());
+    let reader = fixture.reopen();
+    assert_eq!(reader.find(&public(), &label).unwrap(), wanted, "cold");
+    assert_eq!(
+        reader.find(&public(), &label).unwrap(),
+        wanted,
+        "warm, freshness 0"
+    );
     reader.set_freshness(std::time::Duration::from_secs(60));
-    let started = std::time::Instant::now();
-    assert_eq!(reader.find(&public(), &label).unwrap().len(), 1);
-    eprintln!("warm search, fresh index: {:?}", started.elapsed());
+    assert_eq!(
+        reader.find(&public(), &label).unwrap(),
+        wanted,
+        "warm, fresh index"
+    );
+    let mut all = handles.clone();
+    all.sort_unstable();
+    assert_eq!(
+        reader.find(&public(), &[]).unwrap(),
+        all,
+        "every certificate is found"
+    );
 }
