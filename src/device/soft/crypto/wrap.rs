@@ -158,7 +158,12 @@ fn kdf_hash(kdf: CK_EC_KDF_TYPE) -> Result<Option<Hash>> {
 }
 
 /// ANSI X9.63 §3.6.1: `Hash(Z || counter || SharedInfo)` for counter = 1, 2, ...
-fn x963_kdf(hash: Hash, secret: &[u8], shared_data: &[u8], len: usize) -> Result<Vec<u8>> {
+pub(super) fn x963_kdf(
+    hash: Hash,
+    secret: &[u8],
+    shared_data: &[u8],
+    len: usize,
+) -> Result<Vec<u8>> {
     let mut output = Vec::with_capacity(len + hash.len());
     let mut counter: u32 = 1;
     while output.len() < len {
