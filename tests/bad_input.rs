@@ -17,6 +17,26 @@ fn null<T>() -> *mut T {
     std::ptr::null_mut()
 }
 
+/// Fails the test, naming the case, unless a call the case makes before the
+/// call under test succeeded: a setup that fails must not stand in for the
+/// error the case expects.
+#[track_caller]
+fn assert_setup(case: &str, setup: &str, rv: CK_RV) {
+    assert!(
+        rv == CKR_OK,
+        "{case}: the setup call {setup} returned {}, expected CKR_OK",
+        rv_name(rv)
+    );
+}
+
+/// Makes a setup call through the raw ABI and asserts it succeeded:
+/// `set_up!("case", C_SignInit(session, &mut mechanism, key))`.
+macro_rules! set_up {
+    ($case:expr, $function:ident ( $($argument:expr),* $(,)? )) => {
+        assert_setup($case, stringify!($function), ck!($function($($argument),*)))
+    };
+}
+
 /// A handle no object has (below the certificate range).
 const NO_OBJECT: CK_OBJECT_HANDLE = 0x7777;
 /// A handle in the certificate range that no certificate has.
@@ -67,6 +87,7 @@ fn null_output_pointers_are_arguments_bad() {
     let mut value_len = [raw_attribute(CKA_VALUE_LEN, unsafe {
         std::slice::from_raw_parts_mut(&mut len16 as *mut CK_ULONG as *mut u8, 8)
     })];
+    let digest_case = "C_DigestInit then C_Digest length";
     let cases = vec![
         ("C_GetInfo", ck!(C_GetInfo(null()))),
         ("C_GetFunctionList", ck!(C_GetFunctionList(null()))),
@@ -163,13 +184,10 @@ fn null_output_pointers_are_arguments_bad() {
                 null()
             )),
         ),
-        (
-            "C_DigestInit then C_Digest length",
-            match ck!(C_DigestInit(h, &mut sha256)) {
-                CKR_OK => ck!(C_Digest(h, data.as_mut_ptr(), 4, null(), null())),
-                rv => rv,
-            },
-        ),
+        (digest_case, {
+            set_up!(digest_case, C_DigestInit(h, &mut sha256));
+            ck!(C_Digest(h, data.as_mut_ptr(), 4, null(), null()))
+        }),
     ];
     let _ = &mut count;
     assert_all_rv(cases, CKR_ARGUMENTS_BAD);
@@ -184,6 +202,8 @@ fn null_input_with_a_nonzero_length_is_arguments_bad() {
     let mut signature = [0u8; 512];
     let mut length = signature.len() as CK_ULONG;
     let mut sign = raw_mechanism(CKM_SHA256_RSA_PKCS);
+    let sign_case = "C_SignInit then C_Sign data";
+    let find_case = "C_FindObjectsInit then C_FindObjects array";
     let cases = vec![
         ("C_Login PIN", ck!(C_Login(h, CKU_USER, null(), 5))),
         (
@@ -206,20 +226,14 @@ fn null_input_with_a_nonzero_length_is_arguments_bad() {
             "C_InitToken PIN",
             ck!(C_InitToken(1, null(), 5, [b' '; 32].as_mut_ptr())),
         ),
-        (
-            "C_SignInit then C_Sign data",
-            match ck!(C_SignInit(h, &mut sign, f.rsa.private.handle())) {
-                CKR_OK => ck!(C_Sign(h, null(), 10, signature.as_mut_ptr(), &mut length)),
-                rv => rv,
-            },
-        ),
-        (
-            "C_FindObjectsInit then C_FindObjects array",
-            match ck!(C_FindObjectsInit(h, null(), 0)) {
-                CKR_OK => ck!(C_FindObjects(h, null(), 5, &mut count)),
-                rv => rv,
-            },
-        ),
+        (sign_case, {
+            set_up!(sign_case, C_SignInit(h, &mut sign, f.rsa.private.handle()));
+            ck!(C_Sign(h, null(), 10, signature.as_mut_ptr(), &mut length))
+        }),
+        (find_case, {
+            set_up!(find_case, C_FindObjectsInit(h, null(), 0));
+            ck!(C_FindObjects(h, null(), 5, &mut count))
+        }),
     ];
     assert_all_rv(cases, CKR_ARGUMENTS_BAD);
 }
@@ -766,38 +780,47 @@ fn short_wrap_buffer_is_buffer_too_small_with_the_length() {
 #[test]
 fn a_second_init_while_an_operation_is_active_is_operation_active() {
     let f = Fixture::new();
-    let h = f.h();
-    let mut sign = raw_mechanism(CKM_SHA256_RSA_PKCS);
-    let mut sha = raw_mechanism(CKM_SHA256);
-    let mut ecb = raw_mechanism(CKM_AES_ECB);
     let private = f.rsa.private.handle();
     let public = f.rsa.public.handle();
-    let mut cases = Vec::new();
-    for (name, init) in [
-        (
-            "C_SignInit",
-            &mut (|| ck!(C_SignInit(h, &mut sign, private))) as &mut dyn FnMut() -> CK_RV,
-        ),
-        ("C_VerifyInit", &mut || {
+    let aes = f.aes;
+    let inits: [(&str, &dyn Fn(CK_SESSION_HANDLE) -> CK_RV); 6] = [
+        ("C_SignInit", &|h| {
+            ck!(C_SignInit(
+                h,
+                &mut raw_mechanism(CKM_SHA256_RSA_PKCS),
+                private
+            ))
+        }),
+        ("C_VerifyInit", &|h| {
             ck!(C_VerifyInit(
                 h,
                 &mut raw_mechanism(CKM_SHA256_RSA_PKCS),
                 public
             ))
         }),
-        ("C_DigestInit", &mut || ck!(C_DigestInit(h, &mut sha))),
-        ("C_EncryptInit", &mut || {
-            ck!(C_EncryptInit(h, &mut ecb, f.aes))
+        ("C_DigestInit", &|h| {
+            ck!(C_DigestInit(h, &mut raw_mechanism(CKM_SHA256)))
         }),
-        ("C_DecryptInit", &mut || {
-            ck!(C_DecryptInit(h, &mut raw_mechanism(CKM_AES_ECB), f.aes))
+        ("C_EncryptInit", &|h| {
+            ck!(C_EncryptInit(h, &mut raw_mechanism(CKM_AES_ECB), aes))
         }),
-        ("C_FindObjectsInit", &mut || {
+        ("C_DecryptInit", &|h| {
+            ck!(C_DecryptInit(h, &mut raw_mechanism(CKM_AES_ECB), aes))
+        }),
+        ("C_FindObjectsInit", &|h| {
             ck!(C_FindObjectsInit(h, null(), 0))
         }),
-    ] {
-        assert_ck!(init(), CKR_OK);
-        cases.push((name, init()));
+    ];
+    let mut cases = Vec::new();
+    for (name, init) in inits {
+        // A session of its own: only this case's operation is active in it.
+        let session = f.token.user_session();
+        assert_setup(
+            name,
+            &format!("{name} (the first of two)"),
+            init(session.handle()),
+        );
+        cases.push((name, init(session.handle())));
     }
     assert_all_rv(cases, CKR_OPERATION_ACTIVE);
 }
@@ -925,7 +948,10 @@ fn a_failed_one_shot_call_ends_the_operation() {
     let f = Fixture::new();
     let h = f.h();
     let mut ecb = raw_mechanism(CKM_AES_ECB);
-    assert_ck!(ck!(C_EncryptInit(h, &mut ecb, f.aes)), CKR_OK);
+    set_up!(
+        "C_Encrypt of 15 bytes with AES-ECB",
+        C_EncryptInit(h, &mut ecb, f.aes)
+    );
     let mut data = [0u8; 15];
     let mut out = [0u8; 32];
     let mut length = 32 as CK_ULONG;
