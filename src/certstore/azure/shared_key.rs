@@ -251,22 +251,52 @@ mod tests {
         );
     }
 
-    #[test]
-    fn known_string_to_sign_has_a_known_signature() {
-        // Written out literally and signed with openssl, independent of the layout code.
-        let text = "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\nx-ms-version:2026-04-06\n/devstoreaccount1/devstoreaccount1/certs\ncomp:list\nrestype:container";
-        let expected = openssl_signature(text, KEY);
-        assert_eq!(
-            azure_core::hmac::hmac_sha256(text, &Secret::new(KEY)).unwrap(),
-            expected
-        );
+    fn list_request() -> Request {
         let url =
             Url::parse("http://127.0.0.1:10000/devstoreaccount1/certs?restype=container&comp=list")
                 .unwrap();
         let mut request = Request::new(url, Method::Get);
         request.insert_header("x-ms-date", "Mon, 01 Jan 2024 00:00:00 GMT");
         request.insert_header("x-ms-version", "2026-04-06");
-        assert_eq!(string_to_sign(&request, "devstoreaccount1"), text);
+        request
+    }
+
+    #[test]
+    fn known_requests_have_known_signatures() {
+        // Each signature was computed outside this crate, by the documented
+        // algorithm Base64(HMAC-SHA256(Base64-decoded key, UTF-8 string-to-sign)):
+        // `printf '<string-to-sign>' | openssl dgst -sha256 -mac HMAC
+        // -macopt hexkey:<KEY decoded, in hex> -binary | base64`, and the
+        // same with Python's hmac module.
+        let cases = [
+            (
+                list_request(),
+                "GET\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\n\
+                 x-ms-version:2026-04-06\n/devstoreaccount1/devstoreaccount1/certs\n\
+                 comp:list\nrestype:container",
+                "GzUrbE2gevjIqE/chzKC2KOukBr8RhNbWKSnZc8YLoY=",
+            ),
+            (
+                upload_request(),
+                "PUT\n\n\n5\n\napplication/octet-stream\n\n\n\n*\n\n\n\
+                 x-ms-blob-type:BlockBlob\nx-ms-date:Mon, 01 Jan 2024 00:00:00 GMT\n\
+                 x-ms-meta-label:Alice\nx-ms-version:2026-04-06\n\
+                 /devstoreaccount1/devstoreaccount1/certs/pkcs11_certificate_4293918720\n\
+                 timeout:30",
+                "qM2FIvF9h+dPm0FWQS4f/rqdCpkaNddRt15vKw3hZH4=",
+            ),
+        ];
+        for (request, text, signature) in cases {
+            let signed = string_to_sign(&request, "devstoreaccount1");
+            assert_eq!(signed, text);
+            // What SharedKeyPolicy::sign computes over the string-to-sign.
+            assert_eq!(
+                azure_core::hmac::hmac_sha256(&signed, &Secret::new(KEY)).unwrap(),
+                signature,
+                "{text}"
+            );
+            assert_eq!(openssl_signature(&signed, KEY), signature, "{text}");
+        }
     }
 
     #[test]
