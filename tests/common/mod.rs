@@ -23,6 +23,7 @@ mod azurite;
 mod keys;
 mod store;
 mod token;
+mod watchdog;
 mod workers;
 
 pub use abi::*;
@@ -30,6 +31,7 @@ pub use azurite::*;
 pub use keys::*;
 pub use store::*;
 pub use token::*;
+pub use watchdog::*;
 pub use workers::*;
 
 use cryptoki::error::{Error, RvError};
