@@ -8,7 +8,11 @@
 //!   so a handle is claimed once and readers never see a partial file;
 //! - update and delete hold an exclusive lock on `.lock` in the directory
 //!   while they compare the current version with the expected one and
-//!   rename the temporary file over the final name.
+//!   rename the temporary file over the final name;
+//! - the file is synced before it gets its name, and the directory after
+//!   every link, rename and unlink, so what returned success survives a
+//!   power cut; a temporary file a crashed writer left is removed by the
+//!   next listing once it is a minute old.
 //!
 //! A version changes whenever the content does, whatever the file
 //! system's timestamp granularity. It is one of two kinds, both accepted by
@@ -55,6 +59,8 @@ use std::time::{Duration, SystemTime};
 
 const LOCK_FILE: &str = ".lock";
 const TEMP_PREFIX: &str = ".tmp-";
+/// How old a temporary file must be before a listing removes it.
+const ABANDONED_TEMP_AGE: Duration = Duration::from_secs(60);
 
 /// How much older than the moment it is looked at a file must be for its
 /// digest to be remembered: more than any file system's timestamp
@@ -205,6 +211,34 @@ impl LocalStore {
             return Err(error.into());
         }
         Ok(path)
+    }
+
+    /// Makes the directory's entries durable: a link, rename or unlink is
+    /// only on disk once the directory itself is synced, not just the file.
+    fn sync_directory(&self) -> Result<()> {
+        File::open(&self.directory)?.sync_all()?;
+        Ok(())
+    }
+
+    /// Removes `.tmp-*` files left by a writer that crashed between writing
+    /// and linking one: older than [`ABANDONED_TEMP_AGE`], which no live
+    /// writer's temporary file reaches (it exists for one fsync).
+    fn remove_abandoned_temp(&self, name: &str, observed_at: SystemTime) {
+        let path = self.directory.join(name);
+        let abandoned = fs::symlink_metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|modified| modified + ABANDONED_TEMP_AGE <= observed_at);
+        if abandoned {
+            match fs::remove_file(&path) {
+                Ok(()) => {
+                    tracing::info!(file = %path.display(), "removed a temporary file a crashed writer left")
+                }
+                Err(error) if error.kind() == ErrorKind::NotFound => {}
+                Err(error) => {
+                    tracing::warn!(file = %path.display(), "cannot remove an abandoned temporary file: {error}")
+                }
+            }
+        }
     }
 
     /// Holds the directory's exclusive lock until dropped.
@@ -484,6 +518,10 @@ impl BlobStore for LocalStore {
             let Ok(name) = item.file_name().into_string() else {
                 continue;
             };
+            if name.starts_with(TEMP_PREFIX) {
+                self.remove_abandoned_temp(&name, observed_at);
+                continue;
+            }
             if name.starts_with('.') || !name.starts_with(prefix) {
                 continue;
             }
@@ -557,7 +595,11 @@ impl BlobStore for LocalStore {
         let linked = fs::hard_link(&temp, &path);
         let _ = fs::remove_file(&temp);
         match linked {
-            Ok(()) => Ok(CreateOutcome::Created(version_of_content(content))),
+            Ok(()) => {
+                // The new name must survive a power cut once CKR_OK is given.
+                self.sync_directory()?;
+                Ok(CreateOutcome::Created(version_of_content(content)))
+            }
             Err(error) if error.kind() == ErrorKind::AlreadyExists => {
                 Ok(CreateOutcome::AlreadyExists)
             }
@@ -586,6 +628,7 @@ impl BlobStore for LocalStore {
                 }
                 Some(_) => {
                     fs::rename(&temp, &path)?;
+                    self.sync_directory()?;
                     Ok(UpdateOutcome::Updated(version_of_content(content)))
                 }
             }
@@ -600,8 +643,9 @@ impl BlobStore for LocalStore {
         let path = self.path(name)?;
         let _lock = self.lock()?;
         match fs::remove_file(path) {
-            Err(error) if error.kind() != ErrorKind::NotFound => Err(error.into()),
-            _ => Ok(()),
+            Ok(()) => self.sync_directory(),
+            Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
+            Err(error) => Err(error.into()),
         }
     }
 }

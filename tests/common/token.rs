@@ -149,7 +149,14 @@ impl TokenDirectory {
             text.push_str(&format!("{key}={value}\n"));
         }
         let path = self.config_path();
-        std::fs::write(&path, text).expect("write the configuration");
+        // Written aside and renamed into place: a worker process sharing
+        // this directory rewrites the same file while another one may be
+        // reading it in C_Initialize, and must never see it half-written.
+        let temporary = self
+            .root
+            .join(format!(".config-{}.tmp", std::process::id()));
+        std::fs::write(&temporary, text).expect("write the configuration");
+        std::fs::rename(&temporary, &path).expect("move the configuration into place");
         path
     }
 }

@@ -56,6 +56,18 @@ impl ChildProcess {
         }
     }
 
+    /// Kills the child with SIGKILL now and waits for it; `status` then
+    /// shows the signal (no exit code) unless it had exited already.
+    pub fn kill_and_wait(mut self) -> Finished {
+        let _ = self.child.kill();
+        let status = self.child.wait().expect("wait for the killed child");
+        Finished {
+            status: Some(status),
+            stdout: read_all(&mut self.stdout),
+            stderr: read_all(&mut self.stderr),
+        }
+    }
+
     /// Waits for the child, killing it once it has run longer than `limit`.
     pub fn wait(mut self, limit: Duration) -> Finished {
         let started = Instant::now();

@@ -175,3 +175,39 @@ fn file_urls_name_absolute_paths_with_escapes_decoded_and_localhost_as_host() {
         );
     }
 }
+
+#[test]
+fn a_listing_removes_temporary_files_a_crashed_writer_left_once_a_minute_old() {
+    let (_dir, store) = store();
+    store.create(NAME, b"content", &no_metadata()).unwrap();
+    let abandoned = store.directory().join(".tmp-1234-0-crashed");
+    let young = store.directory().join(".tmp-1234-1-writing");
+    std::fs::write(&abandoned, b"half").unwrap();
+    std::fs::write(&young, b"half").unwrap();
+    let two_minutes_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::options()
+        .write(true)
+        .open(&abandoned)
+        .unwrap()
+        .set_modified(two_minutes_ago)
+        .unwrap();
+    let names: Vec<String> = store
+        .list("")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(
+        names,
+        vec![NAME.to_string()],
+        "temporary files are never listed"
+    );
+    assert!(
+        !abandoned.exists(),
+        "the abandoned temporary file is removed"
+    );
+    assert!(
+        young.exists(),
+        "a live writer's temporary file is left alone"
+    );
+}
