@@ -14,18 +14,31 @@
 //!
 //! Mechanisms: RSA-2048 `CKM_SHA256_RSA_PKCS` over 64 bytes (openssl:
 //! `Signer` with SHA-256), and P-256 `CKM_ECDSA` over a SHA-256 hash
-//! (openssl: `Signer::new_without_digest`), because SoftHSM2 2.6.1 has no
+//! (openssl: `PkeyCtx::sign`, raw ECDSA), because SoftHSM2 2.6.1 has no
 //! `CKM_ECDSA_SHA256`; ours is also measured with `CKM_ECDSA_SHA256`.
+//!
+//! The target (docs/architecture.md: signing at least 0.9x the speed of
+//! plain openssl) is reported, not enforced: a line whose provider/openssl
+//! ratio is under 0.9 ends with `BELOW TARGET 0.9`, and a summary follows
+//! the table. Before each measurement every peer's signature is verified
+//! with openssl against the token's public key, so a fast wrong signature
+//! cannot pass for a fast one.
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, ObjectHandle};
-use cryptoki::session::UserType;
+use cryptoki::object::{Attribute, AttributeType, ObjectHandle};
+use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
+use openssl::bn::{BigNum, BigNumContext};
+use openssl::ec::{EcGroup, EcKey, EcPoint};
+use openssl::ecdsa::EcdsaSig;
 use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-use openssl::sign::Signer;
+use openssl::nid::Nid;
+use openssl::pkey::{HasPublic, PKey, PKeyRef, Private, Public};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::Rsa;
+use openssl::sign::{Signer, Verifier};
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -41,6 +54,8 @@ const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0
 const THREADS: [usize; 2] = [1, 2];
 /// Each measurement is this many interleaved rounds (median reported).
 const ROUNDS: usize = 3;
+/// The provider's signing rate over plain openssl's that it should reach.
+const TARGET_RATIO: f64 = 0.9;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Algorithm {
@@ -75,6 +90,57 @@ impl Algorithm {
     }
 }
 
+/// How a signature is laid out: PKCS#11 writes ECDSA as `r || s`, openssl as DER.
+#[derive(Clone, Copy)]
+enum Layout {
+    Pkcs11,
+    Der,
+}
+
+/// Fails unless `signature` of `algorithm` over its input verifies with `key`.
+fn verify<T: HasPublic>(
+    key: &PKeyRef<T>,
+    algorithm: Algorithm,
+    signature: &[u8],
+    layout: Layout,
+    signer: &str,
+) -> Outcome<()> {
+    let der;
+    let signature = match (algorithm, layout) {
+        (Algorithm::RsaSha256, _) | (_, Layout::Der) => signature,
+        (_, Layout::Pkcs11) => {
+            let (r, s) = signature.split_at(signature.len() / 2);
+            der =
+                EcdsaSig::from_private_components(BigNum::from_slice(r)?, BigNum::from_slice(s)?)?
+                    .to_der()?;
+            &der
+        }
+    };
+    // Errors a module left on this thread's OpenSSL queue (SoftHSM2 looks
+    // for engines) would make `PkeyCtx::verify` report one.
+    drop(openssl::error::ErrorStack::get());
+    let verifies = match algorithm {
+        // Raw ECDSA: the input is the digest. (A `Verifier` without a digest
+        // would hash it again: OpenSSL 3 falls back to the key's default, SHA-256.)
+        Algorithm::EcdsaHash => {
+            let mut context = PkeyCtx::new(key)?;
+            context.verify_init()?;
+            context.verify(&algorithm.input(), signature)?
+        }
+        _ => Verifier::new(MessageDigest::sha256(), key)?
+            .verify_oneshot(signature, &algorithm.input())?,
+    };
+    if verifies {
+        Ok(())
+    } else {
+        Err(format!(
+            "{signer}: a {} signature does not verify",
+            algorithm.describe()
+        )
+        .into())
+    }
+}
+
 fn main() -> Outcome<()> {
     let seconds: f64 = std::env::var("SIGN_BENCH_SECONDS")
         .ok()
@@ -95,6 +161,7 @@ fn main() -> Outcome<()> {
         "{:<34} {:>7} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "signatures/s", "threads", "provider", "SoftHSM2", "openssl", "prov/ossl", "prov/shsm"
     );
+    let mut below_target = Vec::new();
     for algorithm in [
         Algorithm::RsaSha256,
         Algorithm::EcdsaHash,
@@ -122,12 +189,29 @@ fn main() -> Outcome<()> {
             let theirs = (!theirs.is_empty()).then(|| median(theirs));
             let softhsm_text = theirs.map_or("-".to_string(), |r| format!("{r:.0}"));
             let softhsm_ratio = theirs.map_or("-".to_string(), |r| format!("{:.2}x", ours / r));
+            let ratio = ours / direct;
+            let marker = if ratio < TARGET_RATIO {
+                below_target.push(format!(
+                    "{}, {threads} thread(s): {ratio:.2}x",
+                    algorithm.describe()
+                ));
+                format!("  BELOW TARGET {TARGET_RATIO}")
+            } else {
+                String::new()
+            };
             println!(
-                "{:<34} {threads:>7} {ours:>10.0} {softhsm_text:>10} {direct:>10.0} {:>8.2}x {softhsm_ratio:>9}",
+                "{:<34} {threads:>7} {ours:>10.0} {softhsm_text:>10} {direct:>10.0} {ratio:>8.2}x {softhsm_ratio:>9}{marker}",
                 algorithm.describe(),
-                ours / direct,
             );
         }
+    }
+    if below_target.is_empty() {
+        println!("every provider/openssl ratio meets the {TARGET_RATIO} target");
+    } else {
+        println!(
+            "BELOW TARGET {TARGET_RATIO} (provider/openssl): {}",
+            below_target.join("; ")
+        );
     }
     provider.pkcs11.finalize()?;
     if let Some(softhsm) = softhsm {
@@ -136,12 +220,16 @@ fn main() -> Outcome<()> {
     Ok(())
 }
 
-/// A logged-in token with an RSA-2048 and a P-256 signing key.
+/// A logged-in token with an RSA-2048 and a P-256 signing key, and their
+/// public halves read back from the token.
 struct Token {
+    name: &'static str,
     pkcs11: Pkcs11,
     slot: Slot,
     rsa: ObjectHandle,
     ec: ObjectHandle,
+    rsa_public: PKey<Public>,
+    ec_public: PKey<Public>,
 }
 
 impl Token {
@@ -159,7 +247,12 @@ impl Token {
             ),
         )?;
         std::env::set_var("AZCLOUDHSM_CONFIG", &config);
-        Token::open(&provider_library(), "admin:admin1234", "cu1:user1234")
+        Token::open(
+            "provider",
+            &provider_library(),
+            "admin:admin1234",
+            "cu1:user1234",
+        )
     }
 
     fn open_softhsm(dir: &Path) -> Outcome<Option<Token>> {
@@ -181,12 +274,17 @@ impl Token {
             ),
         )?;
         std::env::set_var("SOFTHSM2_CONF", &config);
-        Ok(Some(Token::open(&library, "so-pin-1234", "user-pin-1234")?))
+        Ok(Some(Token::open(
+            "SoftHSM2",
+            &library,
+            "so-pin-1234",
+            "user-pin-1234",
+        )?))
     }
 
     /// Loads the module, initialises its first token (found again by label:
     /// SoftHSM2 moves it to a new slot), logs the user in and makes the keys.
-    fn open(library: &Path, so_pin: &str, user_pin: &str) -> Outcome<Token> {
+    fn open(name: &'static str, library: &Path, so_pin: &str, user_pin: &str) -> Outcome<Token> {
         let pkcs11 =
             Pkcs11::new(library).map_err(|e| format!("load {}: {e}", library.display()))?;
         pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))?;
@@ -217,7 +315,7 @@ impl Token {
                 Attribute::Id(vec![id]),
             ]
         };
-        let (_, rsa) = session.generate_key_pair(
+        let (rsa_public, rsa) = session.generate_key_pair(
             &Mechanism::RsaPkcsKeyPairGen,
             &[
                 Attribute::Token(true),
@@ -228,7 +326,7 @@ impl Token {
             ],
             &private(1),
         )?;
-        let (_, ec) = session.generate_key_pair(
+        let (ec_public, ec) = session.generate_key_pair(
             &Mechanism::EccKeyPairGen,
             &[
                 Attribute::Token(true),
@@ -238,30 +336,37 @@ impl Token {
             ],
             &private(2),
         )?;
+        let rsa_public = rsa_public_key(&session, rsa_public)?;
+        let ec_public = ec_public_key(&session, ec_public)?;
         // The login belongs to the application, not to this session: it
         // outlives the session as long as another one is open, so keep one.
         std::mem::forget(session);
         Ok(Token {
+            name,
             pkcs11,
             slot,
             rsa,
             ec,
+            rsa_public,
+            ec_public,
         })
     }
 
     /// Signatures per second on `threads` threads, one session each.
     fn rate(&self, algorithm: Algorithm, threads: usize, duration: Duration) -> Outcome<f64> {
-        let key = if algorithm == Algorithm::RsaSha256 {
-            self.rsa
+        let (key, public) = if algorithm == Algorithm::RsaSha256 {
+            (self.rsa, &self.rsa_public)
         } else {
-            self.ec
+            (self.ec, &self.ec_public)
         };
         let input = algorithm.input();
         let sessions = (0..threads)
             .map(|_| self.pkcs11.open_ro_session(self.slot))
             .collect::<Result<Vec<_>, _>>()?;
-        // Warm-up: the first signature may parse or unseal the key.
-        sessions[0].sign(&algorithm.mechanism(), key, &input)?;
+        // Warm-up (the first signature may parse or unseal the key), and
+        // proof that the signatures about to be counted are right.
+        let signature = sessions[0].sign(&algorithm.mechanism(), key, &input)?;
+        verify(public, algorithm, &signature, Layout::Pkcs11, self.name)?;
         let counts = std::thread::scope(|scope| {
             let workers: Vec<_> = sessions
                 .into_iter()
@@ -298,18 +403,24 @@ fn openssl_rate(
     duration: Duration,
 ) -> Outcome<f64> {
     let input = algorithm.input();
-    let sign = || -> std::result::Result<(), String> {
-        let mut signer = match algorithm {
-            Algorithm::EcdsaHash => Signer::new_without_digest(key),
-            _ => Signer::new(MessageDigest::sha256(), key),
-        }
-        .map_err(|e| e.to_string())?;
+    let signature = || -> std::result::Result<Vec<u8>, String> {
         let signature = match algorithm {
-            Algorithm::EcdsaHash => signer.sign_oneshot_to_vec(&input),
-            _ => signer.update(&input).and_then(|_| signer.sign_to_vec()),
+            // Raw ECDSA over the digest, as CKM_ECDSA does.
+            Algorithm::EcdsaHash => PkeyCtx::new(key).and_then(|mut context| {
+                context.sign_init()?;
+                let mut signature = Vec::new();
+                context.sign_to_vec(&input, &mut signature)?;
+                Ok(signature)
+            }),
+            _ => Signer::new(MessageDigest::sha256(), key).and_then(|mut signer| {
+                signer.update(&input)?;
+                signer.sign_to_vec()
+            }),
         };
-        signature.map(drop).map_err(|e| e.to_string())
+        signature.map_err(|e| e.to_string())
     };
+    verify(key, algorithm, &signature()?, Layout::Der, "openssl")?;
+    let sign = || signature().map(drop);
     let counts = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| scope.spawn(|| run_for(duration, sign)))
@@ -323,6 +434,48 @@ fn openssl_rate(
             .collect::<std::result::Result<Vec<u64>, String>>()
     })?;
     Ok(counts.iter().sum::<u64>() as f64 / duration.as_secs_f64())
+}
+
+/// An RSA public key object as an openssl key.
+fn rsa_public_key(session: &Session, handle: ObjectHandle) -> Outcome<PKey<Public>> {
+    let (mut modulus, mut exponent) = (None, None);
+    for attribute in session.get_attributes(
+        handle,
+        &[AttributeType::Modulus, AttributeType::PublicExponent],
+    )? {
+        match attribute {
+            Attribute::Modulus(value) => modulus = Some(BigNum::from_slice(&value)?),
+            Attribute::PublicExponent(value) => exponent = Some(BigNum::from_slice(&value)?),
+            _ => {}
+        }
+    }
+    let (Some(modulus), Some(exponent)) = (modulus, exponent) else {
+        return Err("the RSA public key has no CKA_MODULUS or CKA_PUBLIC_EXPONENT".into());
+    };
+    Ok(PKey::from_rsa(Rsa::from_public_components(
+        modulus, exponent,
+    )?)?)
+}
+
+/// A P-256 public key object as an openssl key (CKA_EC_POINT is a DER
+/// OCTET STRING; some modules give the bare point).
+fn ec_public_key(session: &Session, handle: ObjectHandle) -> Outcome<PKey<Public>> {
+    let point = session
+        .get_attributes(handle, &[AttributeType::EcPoint])?
+        .into_iter()
+        .find_map(|attribute| match attribute {
+            Attribute::EcPoint(value) => Some(value),
+            _ => None,
+        })
+        .ok_or("the EC public key has no CKA_EC_POINT")?;
+    let bare = match point.as_slice() {
+        [0x04, length, rest @ ..] if usize::from(*length) == rest.len() => rest,
+        other => other,
+    };
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
+    let mut context = BigNumContext::new()?;
+    let point = EcPoint::from_bytes(&group, bare, &mut context)?;
+    Ok(PKey::from_ec_key(EcKey::from_public_key(&group, &point)?)?)
 }
 
 fn median(mut rates: Vec<f64>) -> f64 {

@@ -6,8 +6,6 @@
 //! material and a mechanism and does the math.
 
 mod at_rest;
-#[cfg(test)]
-mod bench_tests;
 mod cipher;
 #[cfg(test)]
 mod cipher_tests;
