@@ -594,28 +594,305 @@ fn session_certificates_write_no_blob(store: Store) {
     assert!(token.blob_names().is_empty());
 }
 
-fn blob_is_a_compact_jws_signed_with_rs512(store: Store) {
-    let token = TestToken::on(store);
-    let session = token.user_session();
-    let certificate = create(&session, &sample_template("jws", true)).handle();
-    let content = String::from_utf8(read_blob(&token, certificate).expect("the blob")).unwrap();
-    let header = content.trim().split('.').next().unwrap();
-    let mut standard: String = header
-        .chars()
-        .map(|c| match c {
-            '-' => '+',
-            '_' => '/',
-            c => c,
-        })
-        .collect();
+/// The `CKA_ID` of the RSA key pair a token signs its blobs with in
+/// [`blob_is_a_compact_jws_signed_with_rs512`] (`CERTSTORAGE_SIGNING_KEYID`).
+const SIGNING_KEY_ID: &str = "blob-signing-key";
+
+/// How `docs/blob-format.md` encodes a payload attribute in JSON.
+#[derive(Clone, Copy, Debug)]
+enum Encoding {
+    Bool,
+    Number,
+    Text,
+    Date,
+    Base64url,
+}
+
+/// Every attribute `docs/blob-format.md` lists for a payload, with its encoding.
+const DOCUMENTED_ATTRIBUTES: [(&str, CK_ATTRIBUTE_TYPE, Encoding); 24] = [
+    ("CKA_TOKEN", CKA_TOKEN, Encoding::Bool),
+    ("CKA_PRIVATE", CKA_PRIVATE, Encoding::Bool),
+    ("CKA_MODIFIABLE", CKA_MODIFIABLE, Encoding::Bool),
+    ("CKA_COPYABLE", CKA_COPYABLE, Encoding::Bool),
+    ("CKA_DESTROYABLE", CKA_DESTROYABLE, Encoding::Bool),
+    ("CKA_TRUSTED", CKA_TRUSTED, Encoding::Bool),
+    ("CKA_CLASS", CKA_CLASS, Encoding::Number),
+    (
+        "CKA_CERTIFICATE_TYPE",
+        CKA_CERTIFICATE_TYPE,
+        Encoding::Number,
+    ),
+    (
+        "CKA_CERTIFICATE_CATEGORY",
+        CKA_CERTIFICATE_CATEGORY,
+        Encoding::Number,
+    ),
+    (
+        "CKA_JAVA_MIDP_SECURITY_DOMAIN",
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        Encoding::Number,
+    ),
+    (
+        "CKA_NAME_HASH_ALGORITHM",
+        CKA_NAME_HASH_ALGORITHM,
+        Encoding::Number,
+    ),
+    ("CKA_LABEL", CKA_LABEL, Encoding::Text),
+    ("CKA_URL", CKA_URL, Encoding::Text),
+    ("CKA_START_DATE", CKA_START_DATE, Encoding::Date),
+    ("CKA_END_DATE", CKA_END_DATE, Encoding::Date),
+    ("CKA_SUBJECT", CKA_SUBJECT, Encoding::Base64url),
+    ("CKA_ID", CKA_ID, Encoding::Base64url),
+    ("CKA_ISSUER", CKA_ISSUER, Encoding::Base64url),
+    ("CKA_SERIAL_NUMBER", CKA_SERIAL_NUMBER, Encoding::Base64url),
+    ("CKA_VALUE", CKA_VALUE, Encoding::Base64url),
+    ("CKA_CHECK_VALUE", CKA_CHECK_VALUE, Encoding::Base64url),
+    (
+        "CKA_PUBLIC_KEY_INFO",
+        CKA_PUBLIC_KEY_INFO,
+        Encoding::Base64url,
+    ),
+    (
+        "CKA_HASH_OF_SUBJECT_PUBLIC_KEY",
+        CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
+        Encoding::Base64url,
+    ),
+    (
+        "CKA_HASH_OF_ISSUER_PUBLIC_KEY",
+        CKA_HASH_OF_ISSUER_PUBLIC_KEY,
+        Encoding::Base64url,
+    ),
+];
+
+/// RFC 4648 §5 base64url without padding, written with openssl's standard
+/// base64 so that it owes nothing to the provider's encoder.
+fn base64url(bytes: &[u8]) -> String {
+    openssl::base64::encode_block(bytes)
+        .trim_end_matches('=')
+        .replace('+', "-")
+        .replace('/', "_")
+}
+
+/// The bytes of unpadded base64url `text`; panics on anything else
+/// (padding or the standard alphabet included).
+fn base64url_decode(text: &str) -> Vec<u8> {
+    assert!(
+        text.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "unpadded base64url: {text:?}"
+    );
+    let mut standard = text.replace('-', "+").replace('_', "/");
     while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
-    let header = openssl::base64::decode_block(&standard).expect("base64url header");
-    let header = String::from_utf8(header).expect("a JSON header");
+    openssl::base64::decode_block(&standard).unwrap_or_else(|e| panic!("base64url {text:?}: {e}"))
+}
+
+/// The JSON `docs/blob-format.md` prescribes for an attribute value read
+/// through `C_GetAttributeValue`.
+fn documented_json(name: &str, encoding: Encoding, value: &[u8]) -> serde_json::Value {
+    use serde_json::Value;
+    match encoding {
+        Encoding::Bool => {
+            assert_eq!(value.len(), 1, "{name} is a CK_BBOOL");
+            Value::Bool(value[0] != CK_FALSE)
+        }
+        Encoding::Number => {
+            let bytes: [u8; std::mem::size_of::<CK_ULONG>()] = value
+                .try_into()
+                .unwrap_or_else(|_| panic!("{name} is a CK_ULONG"));
+            Value::from(CK_ULONG::from_ne_bytes(bytes))
+        }
+        Encoding::Text => Value::String(
+            String::from_utf8(value.to_vec()).unwrap_or_else(|_| panic!("{name} is UTF-8")),
+        ),
+        Encoding::Date => {
+            assert!(
+                value.is_empty() || (value.len() == 8 && value.iter().all(u8::is_ascii_digit)),
+                "{name} is a CK_DATE or empty: {value:02x?}"
+            );
+            Value::String(String::from_utf8(value.to_vec()).unwrap())
+        }
+        Encoding::Base64url => Value::String(base64url(value)),
+    }
+}
+
+/// Whether openssl verifies `signature` as RSASSA-PKCS1-v1_5 with SHA-512
+/// (JWS RS512) of `signing_input` under `key`.
+fn rs512_verifies(
+    key: &openssl::pkey::PKey<openssl::pkey::Public>,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> bool {
+    use openssl::hash::MessageDigest;
+    use openssl::rsa::Padding;
+    use openssl::sign::Verifier;
+    let mut verifier = Verifier::new(MessageDigest::sha512(), key).expect("an RS512 verifier");
+    verifier
+        .set_rsa_padding(Padding::PKCS1)
+        .expect("PKCS#1 v1.5 padding");
+    verifier
+        .update(signing_input)
+        .expect("hash the signing input");
+    verifier.verify(signature).unwrap_or(false)
+}
+
+/// A JSON object's member names.
+fn member_names(object: &serde_json::Value) -> BTreeSet<&str> {
+    object
+        .as_object()
+        .unwrap_or_else(|| panic!("a JSON object: {object}"))
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// Checks one blob against `docs/blob-format.md` without the provider's
+/// JWS code: openssl verifies the signature with the public key exported
+/// through `C_GetAttributeValue`, serde_json reads header and payload.
+fn blob_is_a_compact_jws_signed_with_rs512(store: Store) {
+    let token = TestToken::with_options(
+        TokenOptions::default()
+            .on(store)
+            .with("CERTSTORAGE_SIGNING_KEYID", SIGNING_KEY_ID),
+    );
+    let session = token.user_session();
+    let signing_pair = generate_rsa(&session, 2048, true, SIGNING_KEY_ID.as_bytes());
+    let signing_key = openssl_public_key(&session, signing_pair.public);
+    let other_pair = generate_rsa(&session, 2048, true, b"another-rsa-key");
+    let other_key = openssl_public_key(&session, other_pair.public);
+    let real = real_certificate();
+    let id = b"jws-id".to_vec();
+    let certificate = create(
+        &session,
+        &[
+            Attribute::Class(ObjectClass::CERTIFICATE),
+            Attribute::CertificateType(CertificateType::X_509),
+            Attribute::Token(true),
+            Attribute::Label(b"jws".to_vec()),
+            Attribute::Subject(real.subject.clone()),
+            Attribute::Id(id.clone()),
+            Attribute::Value(real.der.clone()),
+        ],
+    )
+    .handle();
+
+    // Name: pkcs11_certificate_<handle in decimal>, the only blob.
+    let name = format!("pkcs11_certificate_{certificate}");
+    assert_eq!(token.blob_names(), BTreeSet::from([name.clone()]));
+    let content = read_blob(&token, certificate).unwrap_or_else(|| panic!("{name} exists"));
+    let content = String::from_utf8(content).expect("an ASCII blob");
+    assert!(content.is_ascii(), "an ASCII blob: {content:?}");
+    let parts: Vec<&str> = content.split('.').collect();
+    let [header_part, payload_part, signature_part] = parts[..] else {
+        panic!("exactly header.payload.signature, no trailing newline: {content:?}");
+    };
+
+    // Signature: RS512 over the ASCII "header.payload", by the configured key.
+    let signing_input = format!("{header_part}.{payload_part}");
+    let signature = base64url_decode(signature_part);
+    assert_eq!(signature.len(), 256, "an RSA-2048 signature");
     assert!(
-        header.replace(' ', "").contains("\"alg\":\"RS512\""),
-        "header {header}"
+        rs512_verifies(&signing_key, signing_input.as_bytes(), &signature),
+        "openssl verifies {name} with the CERTSTORAGE_SIGNING_KEYID key"
+    );
+    let mut flipped = signature.clone();
+    flipped[signature.len() / 2] ^= 0x01;
+    assert!(
+        !rs512_verifies(&signing_key, signing_input.as_bytes(), &flipped),
+        "a signature with one flipped bit does not verify"
+    );
+    assert!(
+        !rs512_verifies(&other_key, signing_input.as_bytes(), &signature),
+        "the signature does not verify with another RSA key of the token"
+    );
+
+    // Header: exactly alg RS512 and kid = hex(SHA-256(SPKI)[..16]).
+    assert!(
+        header_part.starts_with("eyJhbGciOiJSUzUxMiIs"),
+        "the header starts like the vendor's: {header_part}"
+    );
+    let header: serde_json::Value =
+        serde_json::from_slice(&base64url_decode(header_part)).expect("a JSON header");
+    assert_eq!(member_names(&header), BTreeSet::from(["alg", "kid"]));
+    assert_eq!(header["alg"], "RS512");
+    let spki = signing_key.public_key_to_der().unwrap();
+    let key_id: String = openssl::sha::sha256(&spki)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(header["kid"], key_id.as_str(), "kid names the signing key");
+
+    // Payload: format 1, the handle of the name, every attribute as documented.
+    let payload: serde_json::Value =
+        serde_json::from_slice(&base64url_decode(payload_part)).expect("a JSON payload");
+    assert_eq!(
+        member_names(&payload),
+        BTreeSet::from(["format", "handle", "attributes"])
+    );
+    assert_eq!(payload["format"], 1);
+    assert_eq!(payload["handle"], certificate, "the handle of {name}");
+    let attributes = &payload["attributes"];
+    let documented: BTreeSet<&str> = DOCUMENTED_ATTRIBUTES.iter().map(|a| a.0).collect();
+    let undocumented: Vec<&str> = member_names(attributes)
+        .difference(&documented)
+        .copied()
+        .collect();
+    assert!(
+        undocumented.is_empty(),
+        "attributes outside the document: {undocumented:?}"
+    );
+    // What the create sent, and what the document derives from the DER.
+    let sent = [
+        ("CKA_CLASS", serde_json::json!(1)),
+        ("CKA_CERTIFICATE_TYPE", serde_json::json!(0)),
+        ("CKA_TOKEN", serde_json::json!(true)),
+        ("CKA_PRIVATE", serde_json::json!(false)),
+        ("CKA_LABEL", serde_json::json!("jws")),
+        ("CKA_ID", serde_json::json!(base64url(&id))),
+        ("CKA_SUBJECT", serde_json::json!(base64url(&real.subject))),
+        ("CKA_VALUE", serde_json::json!(base64url(&real.der))),
+        ("CKA_ISSUER", serde_json::json!(base64url(&real.issuer))),
+        (
+            "CKA_SERIAL_NUMBER",
+            serde_json::json!(base64url(&real.serial_der)),
+        ),
+        ("CKA_START_DATE", serde_json::json!("20240102")),
+        ("CKA_END_DATE", serde_json::json!("20340607")),
+        (
+            "CKA_PUBLIC_KEY_INFO",
+            serde_json::json!(base64url(&real.spki)),
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (attribute, expected) in &sent {
+        if attributes.get(*attribute) != Some(expected) {
+            wrong.push(format!(
+                "{attribute}: {:?}, the create gave {expected}",
+                attributes.get(*attribute)
+            ));
+        }
+    }
+    // Every attribute of the object, encoded as its value type says.
+    for (attribute, kind, encoding) in DOCUMENTED_ATTRIBUTES {
+        match raw_get(session.handle(), certificate, kind) {
+            Ok(value) => {
+                let expected = documented_json(attribute, encoding, &value);
+                if attributes.get(attribute) != Some(&expected) {
+                    wrong.push(format!(
+                        "{attribute}: {:?}, C_GetAttributeValue gives {expected}",
+                        attributes.get(attribute)
+                    ));
+                }
+            }
+            Err(rv) => wrong.push(format!("{attribute}: C_GetAttributeValue {}", rv_name(rv))),
+        }
+    }
+    assert!(wrong.is_empty(), "{name}: {wrong:#?}");
+    assert_eq!(
+        base64url_decode(attributes["CKA_VALUE"].as_str().unwrap()),
+        real.der,
+        "CKA_VALUE is the certificate's DER"
     );
 }
 
