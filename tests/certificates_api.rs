@@ -178,7 +178,7 @@ on_both_stores! {
     tampered_blob_is_left_out_of_searches_and_logged_after_a_restart,
     blob_tampered_while_running_is_left_out_of_the_next_search,
     blob_with_another_handle_is_left_out_of_searches,
-    threads_creating_certificates_at_once_get_distinct_handles,
+    threads_creating_certificates_at_once_get_distinct_handles_each_serving_its_own_certificate,
     two_processes_creating_300_certificates_each_get_600_distinct_verified_handles,
 }
 
@@ -1328,19 +1328,102 @@ fn blob_with_another_handle_is_left_out_of_searches(store: Store) {
     );
 }
 
-fn threads_creating_certificates_at_once_get_distinct_handles(store: Store) {
-    let token = TestToken::on(store);
-    let _login = token.user_session();
+// ----- many creators, one store -----
+
+/// The label of the `index`th certificate that `creator` makes; no two
+/// certificates of a test share one.
+fn distinct_label(creator: &str, index: usize) -> String {
+    format!("{creator}-{index}")
+}
+
+/// The `CKA_VALUE` of the certificate labelled `label`: the sample's bytes,
+/// then the label, so that no two certificates of a test share one (it
+/// need not parse as X.509).
+fn distinct_value(label: &str) -> Vec<u8> {
+    let mut value = SAMPLE_VALUE.to_vec();
+    value.extend_from_slice(label.as_bytes());
+    value
+}
+
+/// Creates the token certificate labelled `label`, with its own value.
+fn create_distinct(session: &Session, label: &str) -> CK_OBJECT_HANDLE {
+    let mut template = sample_template(label, true);
+    template.retain(|a| a.attribute_type() != AttributeType::Value);
+    template.push(Attribute::Value(distinct_value(label)));
+    create(session, &template).handle()
+}
+
+/// How many labels [`assert_each_handle_serves_its_own_certificate`]
+/// searches for: every search lists the whole store, which over 600
+/// Azurite blobs takes about 0.2 s, so a search per certificate made the
+/// two-process test take over three minutes.
+const SEARCHED_LABELS: usize = 30;
+
+/// Asserts that every handle of `created` (handle -> the label its create
+/// sent) serves its own certificate: `C_GetAttributeValue` gives the label
+/// and value of that create. A search by the label finds that handle and
+/// no other, for a deterministic sample of [`SEARCHED_LABELS`] labels:
+/// evenly spaced in label order, so every creator has its share.
+fn assert_each_handle_serves_its_own_certificate(
+    session: &Session,
+    created: &BTreeMap<CK_OBJECT_HANDLE, String>,
+) {
+    let h = session.handle();
+    let mut wrong = Vec::new();
+    for (handle, label) in created {
+        let read_label = raw_get(h, *handle, CKA_LABEL);
+        if read_label.as_deref() != Ok(label.as_bytes()) {
+            wrong.push(format!(
+                "{handle}: CKA_LABEL {:?}, its create sent {label:?}",
+                read_label.map(|l| String::from_utf8_lossy(&l).into_owned())
+            ));
+        }
+        let read_value = raw_get(h, *handle, CKA_VALUE);
+        if read_value != Ok(distinct_value(label)) {
+            wrong.push(format!(
+                "{handle}: CKA_VALUE {read_value:02x?}, its create sent the value of {label:?}"
+            ));
+        }
+    }
+    let mut by_label: Vec<(&String, CK_OBJECT_HANDLE)> = created
+        .iter()
+        .map(|(handle, label)| (label, *handle))
+        .collect();
+    by_label.sort();
+    let step = (by_label.len() / SEARCHED_LABELS).max(1);
+    for (label, handle) in by_label.into_iter().step_by(step) {
+        let found = find_certificates(session, Some(label));
+        if found != [handle] {
+            wrong.push(format!(
+                "search by {label:?}: {found:?}, expected [{handle}]"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} wrong answers for {} certificates, the first ones: {:#?}",
+        wrong.len(),
+        created.len(),
+        &wrong[..wrong.len().min(20)]
+    );
+}
+
+fn threads_creating_certificates_at_once_get_distinct_handles_each_serving_its_own_certificate(
+    store: Store,
+) {
+    let mut token = TestToken::on(store);
+    let login = token.user_session();
     let pkcs11 = &token.pkcs11;
     let slot = token.slot;
-    let handles: Vec<CK_OBJECT_HANDLE> = std::thread::scope(|scope| {
+    let created: Vec<(CK_OBJECT_HANDLE, String)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..8)
-            .map(|index| {
+            .map(|thread| {
                 scope.spawn(move || {
                     let session = pkcs11.open_rw_session(slot).expect("C_OpenSession");
                     (0..25)
-                        .map(|_| {
-                            create(&session, &sample_template(&format!("t{index}"), true)).handle()
+                        .map(|index| {
+                            let label = distinct_label(&format!("thread{thread}"), index);
+                            (create_distinct(&session, &label), label)
                         })
                         .collect::<Vec<_>>()
                 })
@@ -1351,14 +1434,17 @@ fn threads_creating_certificates_at_once_get_distinct_handles(store: Store) {
             .flat_map(|w| w.join().expect("a creating thread panicked"))
             .collect()
     });
-    let distinct: BTreeSet<_> = handles.iter().copied().collect();
-    assert_eq!(distinct.len(), 200, "200 certificates, 200 handles");
+    let created: BTreeMap<CK_OBJECT_HANDLE, String> = created.into_iter().collect();
+    assert_eq!(created.len(), 200, "200 certificates, 200 handles");
     assert_eq!(token.blob_names().len(), 200);
-    let session = token.ro_session();
     assert_eq!(
-        find_certificates(&session, None),
-        distinct.into_iter().collect::<Vec<_>>()
+        find_certificates(&login, None),
+        created.keys().copied().collect::<Vec<_>>()
     );
+    assert_each_handle_serves_its_own_certificate(&login, &created);
+    drop(login);
+    token.reinitialize();
+    assert_each_handle_serves_its_own_certificate(&token.ro_session(), &created);
 }
 
 // ----- two processes, one store -----
@@ -1366,45 +1452,87 @@ fn threads_creating_certificates_at_once_get_distinct_handles(store: Store) {
 const WORKER: &str = "worker_process_creates_certificates";
 
 /// How many certificates each process creates, on both stores: Azurite
-/// creates them fast enough (the Azurite variant takes about 3 s) that it
-/// needs no smaller number.
+/// creates them fast enough (the Azurite variant takes about 20 s, most of
+/// it the checks) that it needs no smaller number.
 const PER_PROCESS: usize = 300;
 
-fn create_many(token: &TestToken, label: &str) -> Vec<CK_OBJECT_HANDLE> {
-    let session = token.user_session();
-    (0..PER_PROCESS)
-        .map(|_| create(&session, &sample_template(label, true)).handle())
-        .collect()
+/// What a worker prints before each handle it created and its label.
+const CREATED_LINE: &str = "created certificate";
+
+/// The file the parent writes in the shared token directory once all its
+/// certificates are created, so that the worker checks its own after
+/// every create of both processes.
+fn parent_done_path(token: &TestToken) -> std::path::PathBuf {
+    token.root().join("parent-created-all")
+}
+
+/// Creates [`PER_PROCESS`] certificates labelled after `creator`; returns
+/// each handle with its label.
+fn create_many(session: &Session, creator: &str) -> BTreeMap<CK_OBJECT_HANDLE, String> {
+    let created: BTreeMap<_, _> = (0..PER_PROCESS)
+        .map(|index| {
+            let label = distinct_label(creator, index);
+            (create_distinct(session, &label), label)
+        })
+        .collect();
+    assert_eq!(created.len(), PER_PROCESS, "{creator}: a handle per create");
+    created
 }
 
 fn two_processes_creating_300_certificates_each_get_600_distinct_verified_handles(store: Store) {
-    let token = TestToken::on(store);
+    let mut token = TestToken::on(store);
     // The worker opens this token's directory and, on Azurite, its container.
     let child = spawn_worker(WORKER, &token.share_with_worker());
-    let mine = create_many(&token, "parent");
-    wait_worker(child, WORKER_LIMIT);
-    let session = token.ro_session();
-    let all = find_certificates(&session, None);
-    assert_eq!(all.len(), 2 * PER_PROCESS, "every certificate is found");
-    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), 2 * PER_PROCESS);
-    assert!(mine.iter().all(|h| all.contains(h)));
+    let session = token.user_session();
+    let mine = create_many(&session, "parent");
+    std::fs::write(parent_done_path(&token), b"").expect("tell the worker");
+    let output = wait_worker(child, WORKER_LIMIT);
+    let theirs: BTreeMap<CK_OBJECT_HANDLE, String> = output
+        .lines()
+        // The first line follows the harness's "test worker_... ... ".
+        .filter_map(|line| line.split_once(CREATED_LINE).map(|(_, rest)| rest))
+        .map(|line| {
+            let (handle, label) = line.trim().split_once(' ').expect("handle label");
+            (handle.parse().expect("a handle"), label.to_string())
+        })
+        .collect();
+    assert_eq!(theirs.len(), PER_PROCESS, "the worker's handles:\n{output}");
+    let mut all = mine.clone();
+    all.extend(theirs.clone());
     assert_eq!(
-        find_certificates(&session, Some("child")).len(),
-        PER_PROCESS
+        all.len(),
+        2 * PER_PROCESS,
+        "no handle went to both processes"
+    );
+    assert_eq!(
+        find_certificates(&session, None),
+        all.keys().copied().collect::<Vec<_>>(),
+        "every certificate is found, and nothing else"
     );
     assert_eq!(token.blob_names().len(), 2 * PER_PROCESS);
-    for handle in &all {
-        assert_eq!(
-            raw_get(session.handle(), *handle, CKA_VALUE),
-            Ok(SAMPLE_VALUE.to_vec()),
-            "certificate {handle}"
-        );
-    }
+    assert_each_handle_serves_its_own_certificate(&session, &all);
+    drop(session);
+    token.reinitialize();
+    assert_each_handle_serves_its_own_certificate(&token.ro_session(), &all);
 }
 
 #[test]
 #[ignore = "worker of two_processes_creating_300_certificates_each_get_600_distinct_verified_handles"]
 fn worker_process_creates_certificates() {
     let token = TestToken::with_options(TokenOptions::from_worker_env());
-    create_many(&token, "child");
+    let session = token.user_session();
+    let created = create_many(&session, "child");
+    for (handle, label) in &created {
+        println!("{CREATED_LINE} {handle} {label}");
+    }
+    let done = parent_done_path(&token);
+    let started = std::time::Instant::now();
+    while !done.exists() {
+        assert!(
+            started.elapsed() < WORKER_LIMIT,
+            "the parent never finished creating"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_each_handle_serves_its_own_certificate(&session, &created);
 }
