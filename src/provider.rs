@@ -180,6 +180,11 @@ impl Provider {
         }
         let result = self.device.init_token(so_pin, label);
         drop(sessions);
+        if result.is_ok() {
+            // The device's blob-signing key is new: nothing verified or
+            // signed with the old one may be used again.
+            self.certificates.forget_keys();
+        }
         result
     }
 
@@ -247,23 +252,38 @@ impl Provider {
             .ok_or(Error::SessionHandleInvalid)
     }
 
-    /// Runs `f` on the session with the caller's access rights.
+    /// The caller's access rights in session `handle`, without locking the
+    /// session: object calls need only these, and may block on the
+    /// certificate store or the device, which must never happen under a
+    /// session's lock (a `C_Logout` or `C_CloseSession` from another thread
+    /// would wait behind it).
+    pub fn access(&self, handle: CK_SESSION_HANDLE) -> Result<Access> {
+        let entry = self.session(handle)?;
+        Ok(self.access_of(handle, &entry))
+    }
+
+    fn access_of(&self, handle: CK_SESSION_HANDLE, entry: &SessionEntry) -> Access {
+        // The login state is read before the session is locked: `login`
+        // holds the login lock while it looks at the session table, so the
+        // two locks are always taken in this order.
+        let login = *self.login.read();
+        Access {
+            user: login == Some(UserType::User),
+            so: login == Some(UserType::SecurityOfficer),
+            read_write: entry.read_write,
+            session: handle,
+        }
+    }
+
+    /// Runs `f` on the session with the caller's access rights. `f` holds
+    /// the session's lock: it must not block on I/O (use [`Provider::access`]).
     pub fn with_session<T>(
         &self,
         handle: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session, &Access) -> Result<T>,
     ) -> Result<T> {
         let entry = self.session(handle)?;
-        // The login state is read before the session is locked: `login`
-        // holds the login lock while it looks at the session table, so the
-        // two locks are always taken in this order.
-        let login = *self.login.read();
-        let access = Access {
-            user: login == Some(UserType::User),
-            so: login == Some(UserType::SecurityOfficer),
-            read_write: entry.read_write,
-            session: handle,
-        };
+        let access = self.access_of(handle, &entry);
         let mut session = entry.state.lock();
         f(&mut session, &access)
     }
@@ -373,6 +393,10 @@ impl Provider {
     }
 
     fn logout_internal(&self) {
+        // Serialised with C_Login: a logout between a login's PIN check and
+        // its publishing of the state would otherwise close the device's
+        // login under a provider that then reports "logged in".
+        let _attempt = self.login_attempt.lock();
         let was = self.login.write().take();
         if was.is_some() {
             self.device.logout();
@@ -423,13 +447,12 @@ impl Provider {
 
     /// `C_CreateObject`: certificates go to the certificate store, everything else to the device.
     pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<Handle> {
-        self.with_session(handle, |_, access| {
-            if object::find_ulong(template, CKA_CLASS)? == Some(CKO_CERTIFICATE) {
-                self.certificates.create(access, template)
-            } else {
-                self.device.create_object(access, template)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::find_ulong(template, CKA_CLASS)? == Some(CKO_CERTIFICATE) {
+            self.certificates.create(&access, template)
+        } else {
+            self.device.create_object(&access, template)
+        }
     }
 
     pub fn copy_object(
@@ -438,33 +461,30 @@ impl Provider {
         object: Handle,
         template: &Template,
     ) -> Result<Handle> {
-        self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.copy(access, object, template)
-            } else {
-                self.device.copy_object(access, object, template)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::is_certificate_handle(object) {
+            self.certificates.copy(&access, object, template)
+        } else {
+            self.device.copy_object(&access, object, template)
+        }
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
-        self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.destroy(access, object)
-            } else {
-                self.device.destroy_object(access, object)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::is_certificate_handle(object) {
+            self.certificates.destroy(&access, object)
+        } else {
+            self.device.destroy_object(&access, object)
+        }
     }
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
-        self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.object_size(access, object)
-            } else {
-                self.device.object_size(access, object)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::is_certificate_handle(object) {
+            self.certificates.object_size(&access, object)
+        } else {
+            self.device.object_size(&access, object)
+        }
     }
 
     pub fn get_attributes(
@@ -473,13 +493,12 @@ impl Provider {
         object: Handle,
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
-        self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.get_attributes(access, object, kinds)
-            } else {
-                self.device.get_attributes(access, object, kinds)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::is_certificate_handle(object) {
+            self.certificates.get_attributes(&access, object, kinds)
+        } else {
+            self.device.get_attributes(&access, object, kinds)
+        }
     }
 
     pub fn set_attributes(
@@ -488,28 +507,41 @@ impl Provider {
         object: Handle,
         template: &Template,
     ) -> Result<()> {
-        self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.set_attributes(access, object, template)
-            } else {
-                self.device.set_attributes(access, object, template)
-            }
-        })
+        let access = self.access(handle)?;
+        if object::is_certificate_handle(object) {
+            self.certificates.set_attributes(&access, object, template)
+        } else {
+            self.device.set_attributes(&access, object, template)
+        }
     }
 
-    /// `C_FindObjectsInit`: keys from the device, then certificates, as the template allows.
+    /// `C_FindObjectsInit`: keys from the device, then certificates, as the
+    /// template allows. The search runs without the session's lock (the
+    /// certificate store may be a network away); the cursor is installed
+    /// after it, if no other search became active meanwhile.
+    ///
+    /// A template no certificate can match (another class, or an attribute
+    /// certificates do not have, such as `CKA_KEY_TYPE`) never asks the
+    /// certificate store, so key searches keep working while the store is
+    /// unreachable. Any other template needs the store: during an outage it
+    /// fails with `CKR_DEVICE_ERROR` rather than return keys alone, which a
+    /// caller could take for "no such certificate" (docs/architecture.md).
     pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
-        self.with_session(handle, |session, access| {
+        self.with_session(handle, |session, _| {
+            crate::session::ensure_idle(&session.search)
+        })?;
+        let access = self.access(handle)?;
+        // A malformed class matches nothing in either backend; ask both.
+        let class = object::find_ulong(template, CKA_CLASS).ok().flatten();
+        let mut handles = Vec::new();
+        if class != Some(CKO_CERTIFICATE) {
+            handles.extend(self.device.find_objects(&access, template)?);
+        }
+        if self.certificates.could_match(template) {
+            handles.extend(self.certificates.find(&access, template)?);
+        }
+        self.with_session(handle, |session, _| {
             crate::session::ensure_idle(&session.search)?;
-            // A malformed class matches nothing in either backend; ask both.
-            let class = object::find_ulong(template, CKA_CLASS).ok().flatten();
-            let mut handles = Vec::new();
-            if class != Some(CKO_CERTIFICATE) {
-                handles.extend(self.device.find_objects(access, template)?);
-            }
-            if class.is_none() || class == Some(CKO_CERTIFICATE) {
-                handles.extend(self.certificates.find(access, template)?);
-            }
             session.search = Some(Search::new(handles));
             Ok(())
         })
@@ -552,9 +584,8 @@ impl Provider {
         mechanism: &Mechanism,
         template: &Template,
     ) -> Result<Handle> {
-        self.with_session(handle, |_, access| {
-            self.device.generate_key(access, mechanism, template)
-        })
+        let access = self.access(handle)?;
+        self.device.generate_key(&access, mechanism, template)
     }
 
     pub fn generate_key_pair(
@@ -564,10 +595,9 @@ impl Provider {
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(Handle, Handle)> {
-        self.with_session(handle, |_, access| {
-            self.device
-                .generate_key_pair(access, mechanism, public_template, private_template)
-        })
+        let access = self.access(handle)?;
+        self.device
+            .generate_key_pair(&access, mechanism, public_template, private_template)
     }
 
     pub fn wrap_key(
@@ -581,9 +611,8 @@ impl Provider {
             return Err(Error::WrappingKeyHandleInvalid);
         }
         let key = self.key_handle(key)?;
-        self.with_session(handle, |_, access| {
-            self.device.wrap_key(access, mechanism, wrapping_key, key)
-        })
+        let access = self.access(handle)?;
+        self.device.wrap_key(&access, mechanism, wrapping_key, key)
     }
 
     pub fn unwrap_key(
@@ -597,10 +626,9 @@ impl Provider {
         if object::is_certificate_handle(unwrapping_key) {
             return Err(Error::UnwrappingKeyHandleInvalid);
         }
-        self.with_session(handle, |_, access| {
-            self.device
-                .unwrap_key(access, mechanism, unwrapping_key, wrapped, template)
-        })
+        let access = self.access(handle)?;
+        self.device
+            .unwrap_key(&access, mechanism, unwrapping_key, wrapped, template)
     }
 
     pub fn derive_key(
@@ -611,10 +639,9 @@ impl Provider {
         template: &Template,
     ) -> Result<Handle> {
         let base_key = self.key_handle(base_key)?;
-        self.with_session(handle, |_, access| {
-            self.device
-                .derive_key(access, mechanism, base_key, template)
-        })
+        let access = self.access(handle)?;
+        self.device
+            .derive_key(&access, mechanism, base_key, template)
     }
 
     /// Checks a key handle for an operation's `*Init` call.

@@ -57,6 +57,13 @@ impl DeviceSigner {
     }
 }
 
+impl DeviceSigner {
+    /// The `kid` of the key: which device key this signer signs with.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+}
+
 impl JwsSigner for DeviceSigner {
     fn algorithm(&self) -> &dyn JwsAlgorithm {
         &RS512

@@ -258,7 +258,7 @@ impl Certificates {
                 return Ok(());
             }
             require_login(access)?;
-            let content = sign_blob(&self.keys()?.0, handle, &next)?;
+            let content = sign_blob(&self.current_keys()?.0, handle, &next)?;
             match self.store.update(
                 &blob_name(handle),
                 content.as_bytes(),
@@ -286,6 +286,16 @@ impl Certificates {
             "{}: too many concurrent updates",
             blob_name(handle)
         )))
+    }
+
+    /// Whether a certificate could match `template`: no other class is
+    /// asked for and every attribute is one certificates have. When false,
+    /// a search need not (and during an outage must not) ask the store.
+    pub fn could_match(&self, template: &Template) -> bool {
+        template.iter().all(|attribute| match attribute.kind {
+            CKA_CLASS => attribute.value == CKO_CERTIFICATE.to_ne_bytes(),
+            kind => crate::certstore::rules::rule_of(kind).is_some(),
+        })
     }
 
     /// The visible certificates matching `template`, in increasing handle
@@ -334,7 +344,7 @@ impl Certificates {
         let located = match session {
             Some(object) => Located::Session(object),
             None => {
-                let (object, version) = self.load_token(handle)?;
+                let (object, version) = self.load_token_fresh(handle)?;
                 Located::Token { object, version }
             }
         };
@@ -344,19 +354,60 @@ impl Certificates {
         Ok(located)
     }
 
+    /// The blob keys as last read from the device, for verifying.
     fn keys(&self) -> Result<(DeviceSigner, BlobVerifier)> {
         if let Some(keys) = self.keys.lock().as_ref() {
             return Ok(keys.clone());
         }
+        self.current_keys()
+    }
+
+    /// The blob keys, read from the device now, for signing: a blob must
+    /// never be signed by a key the device no longer holds (`C_InitToken`,
+    /// here or in another process, replaces the embedded one), since no
+    /// one could verify it. A key that changed drops everything verified
+    /// with the old one (see [`Certificates::forget_keys`]).
+    fn current_keys(&self) -> Result<(DeviceSigner, BlobVerifier)> {
         let key = self
             .device
             .blob_signing_key(self.signing_key_id.as_deref())?;
+        let cached = self.keys.lock().clone();
+        if let Some((signer, verifier)) = cached {
+            if signer.key_id() == key.key_id() {
+                return Ok((signer, verifier));
+            }
+            tracing::warn!(
+                old = %signer.key_id(),
+                new = %key.key_id(),
+                "the blob signing key changed (the token was re-initialised?): certificates are verified again with the new key"
+            );
+            self.forget_keys();
+        }
         let keys = (
             DeviceSigner::new(key.clone())?,
             BlobVerifier::new(key.as_ref())?,
         );
         *self.keys.lock() = Some(keys.clone());
         Ok(keys)
+    }
+
+    /// Drops the blob keys and every token certificate verified with them,
+    /// so the next call reads the device's key again and the next search
+    /// re-lists and re-verifies the store. `C_InitToken` calls it: blobs
+    /// signed by the replaced key stop verifying.
+    pub fn forget_keys(&self) {
+        *self.keys.lock() = None;
+        *self.index.write() = TokenIndex::default();
+        *self.last_refresh.lock() = None;
+    }
+
+    /// Checks, once per listing, that the cached keys are still the
+    /// device's (another process may have re-initialised the token). A key
+    /// the device cannot give now (no user logged in yet) changes nothing.
+    fn check_keys(&self) {
+        if self.keys.lock().is_some() {
+            let _ = self.current_keys();
+        }
     }
 
     /// Claims a token handle for `object` and stores its blob. Each attempt
@@ -370,7 +421,7 @@ impl Certificates {
         if self.last_refresh.lock().is_none() {
             self.refresh_if_due()?;
         }
-        let signer = self.keys()?.0;
+        let signer = self.current_keys()?.0;
         let metadata = metadata::encode(object);
         loop {
             let handle = self.reserve_token_handle()?;
@@ -427,7 +478,7 @@ impl Certificates {
     /// Moves a session certificate to the store under its own handle.
     fn move_to_token(&self, access: &Access, handle: Handle, object: &Attributes) -> Result<()> {
         require_login(access)?;
-        let content = sign_blob(&self.keys()?.0, handle, object)?;
+        let content = sign_blob(&self.current_keys()?.0, handle, object)?;
         let name = blob_name(handle);
         match self
             .store

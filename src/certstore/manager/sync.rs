@@ -30,8 +30,57 @@ impl Certificates {
             self.index.write().remove(handle);
             return Err(Error::ObjectHandleInvalid);
         };
+        self.verify_and_index(handle, &name, &content, version)
+    }
+
+    /// [`Certificates::load_token`] for a call on one certificate by handle
+    /// (`C_GetAttributeValue`, `C_SetAttributeValue`, `C_DestroyObject`,
+    /// ...): once the last listing is older than the freshness interval
+    /// (always, with the default 0), the blob is read again, so a
+    /// certificate another process destroyed answers
+    /// `CKR_OBJECT_HANDLE_INVALID` and a changed one its new value. An
+    /// unchanged blob is not verified again.
+    pub(super) fn load_token_fresh(&self, handle: Handle) -> Result<(Arc<Attributes>, String)> {
+        if !self.listing_is_stale() {
+            return self.load_token(handle);
+        }
+        let name = blob_name(handle);
+        let Some((content, version)) = self.store.read(&name)? else {
+            self.index.write().remove(handle);
+            return Err(Error::ObjectHandleInvalid);
+        };
+        if let Some(entry) = self.index.read().get(handle) {
+            if entry.version == version {
+                if entry.rejected {
+                    return Err(Error::ObjectHandleInvalid);
+                }
+                if let Some(object) = &entry.verified {
+                    return Ok((object.clone(), version));
+                }
+            }
+        }
+        self.verify_and_index(handle, &name, &content, version)
+    }
+
+    /// Whether the last listing is older than the freshness interval.
+    fn listing_is_stale(&self) -> bool {
+        match *self.last_refresh.lock() {
+            None => true,
+            Some(at) => at.elapsed() >= *self.freshness.lock(),
+        }
+    }
+
+    /// Verifies `content`, the blob `name` of `handle` at `version`, and
+    /// indexes the result: the certificate, or a rejection (logged).
+    fn verify_and_index(
+        &self,
+        handle: Handle,
+        name: &str,
+        content: &[u8],
+        version: String,
+    ) -> Result<(Arc<Attributes>, String)> {
         let verifier = self.keys()?.1;
-        let object = match verifier.verify_blob(handle, &content) {
+        let object = match verifier.verify_blob(handle, content) {
             Ok(object) => object,
             Err(reason) => {
                 tracing::warn!(blob = %name, %reason, "certificate blob failed verification; it is left out");
@@ -78,13 +127,10 @@ impl Certificates {
     /// Re-lists the store when the last listing is older than the freshness
     /// interval, indexing new and changed blobs and forgetting deleted ones.
     pub(super) fn refresh_if_due(&self) -> Result<()> {
-        let due = match *self.last_refresh.lock() {
-            None => true,
-            Some(at) => at.elapsed() >= *self.freshness.lock(),
-        };
-        if !due {
+        if !self.listing_is_stale() {
             return Ok(());
         }
+        self.check_keys();
         let started = Instant::now();
         let mut listed: Vec<(Handle, BlobEntry)> = self
             .store
