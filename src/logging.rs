@@ -36,8 +36,14 @@ fn install(level: &str, destination: LogDestination) {
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_target(false);
+        // Each line is one write() to a file description of our own, with
+        // no lock in this process: a lock held by a thread writing a line
+        // would be inherited, taken, by a child forked at that moment.
         let result = match destination {
-            LogDestination::Stderr => builder.with_writer(std::io::stderr).try_init(),
+            LogDestination::Stderr => match stderr_writer() {
+                Some(writer) => builder.with_writer(writer).try_init(),
+                None => builder.with_writer(std::io::stderr).try_init(),
+            },
             LogDestination::File(path) => {
                 match std::fs::OpenOptions::new()
                     .create(true)
@@ -46,7 +52,7 @@ fn install(level: &str, destination: LogDestination) {
                 {
                     Ok(file) => builder
                         .with_ansi(false)
-                        .with_writer(std::sync::Mutex::new(file))
+                        .with_writer(std::sync::Arc::new(file))
                         .try_init(),
                     Err(error) => {
                         let result = builder.with_writer(std::io::stderr).try_init();
@@ -62,4 +68,11 @@ fn install(level: &str, destination: LogDestination) {
         // Another subscriber may already be installed by the host; that is fine.
         let _ = result;
     });
+}
+
+/// A duplicate of standard error, written without `std`'s stderr lock.
+fn stderr_writer() -> Option<std::sync::Arc<std::fs::File>> {
+    use std::os::fd::AsFd;
+    let duplicate = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+    Some(std::sync::Arc::new(std::fs::File::from(duplicate)))
 }

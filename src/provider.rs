@@ -13,7 +13,7 @@ use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock as StdRwLock};
 
 /// The one slot, ID 1, as the Azure Cloud HSM SDK's samples hard-code it.
 pub const SLOT_ID: CK_SLOT_ID = 1;
@@ -24,12 +24,51 @@ struct Global {
     pid: u32,
 }
 
-static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
+/// The provider of this process. A `std` lock, not a `parking_lot` one:
+/// [`prepare_fork`] holds it across `fork()`, and releasing it in the child
+/// must not touch `parking_lot`'s global table of parked threads, whose
+/// locks another parent thread may have held at the fork.
+static GLOBAL: StdRwLock<Option<Global>> = StdRwLock::new(None);
+
+fn read_global() -> std::sync::RwLockReadGuard<'static, Option<Global>> {
+    GLOBAL
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write_global() -> std::sync::RwLockWriteGuard<'static, Option<Global>> {
+    GLOBAL
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+thread_local! {
+    /// The global lock, held by the forking thread from [`prepare_fork`]
+    /// until [`after_fork`] (in the parent, and in the child's only thread).
+    static HELD_ACROSS_FORK: std::cell::RefCell<Option<std::sync::RwLockWriteGuard<'static, Option<Global>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Before `fork()` (a `pthread_atfork` prepare handler): waits until no
+/// other thread is inside `C_Initialize`, `C_Finalize` or a look-up of the
+/// provider, and holds the global lock across the fork, so the child never
+/// inherits it taken by a thread that does not exist there.
+pub(crate) fn prepare_fork() {
+    let guard = write_global();
+    HELD_ACROSS_FORK.with(|held| *held.borrow_mut() = Some(guard));
+}
+
+/// After `fork()`, in the parent and in the child: releases what
+/// [`prepare_fork`] took. The child's provider (inherited) stays unusable
+/// until the child calls `C_Initialize`.
+pub(crate) fn after_fork() {
+    HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
+}
 
 /// The initialised provider, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
 /// forked child that has not called `C_Initialize` yet).
 pub fn provider() -> Result<Arc<Provider>> {
-    match &*GLOBAL.read() {
+    match &*read_global() {
         Some(global) if global.pid == std::process::id() => Ok(global.provider.clone()),
         _ => Err(Error::NotInitialized),
     }
@@ -40,7 +79,7 @@ pub fn provider() -> Result<Arc<Provider>> {
 /// `may_create_threads` is false when the application forbids the library
 /// to create threads.
 pub fn initialize(may_create_threads: bool) -> Result<()> {
-    let mut global = GLOBAL.write();
+    let mut global = write_global();
     if let Some(existing) = global.take() {
         if existing.pid == std::process::id() {
             *global = Some(existing);
@@ -60,7 +99,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
 
 /// `C_Finalize`: closes every session and releases everything.
 pub fn finalize() -> Result<()> {
-    let taken = GLOBAL.write().take();
+    let taken = write_global().take();
     match taken {
         Some(global) if global.pid == std::process::id() => {
             global.provider.close_all_sessions_internal();

@@ -47,6 +47,7 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
             }
             may_create_threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
         }
+        super::fork::register_handlers();
         provider::initialize(may_create_threads)
     })
 }

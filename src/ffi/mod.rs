@@ -14,6 +14,7 @@ mod convert;
 pub mod decrypt;
 pub mod digest;
 pub mod encrypt;
+mod fork;
 pub mod general;
 pub mod key;
 pub mod object;
