@@ -73,6 +73,64 @@ fn robustness_worker_runs_the_role_its_parent_names() {
     }
 }
 
+/// The threads of this process, from `/proc/self/task`.
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+/// Under `CKF_LIBRARY_CANT_CREATE_OS_THREADS`, certificate calls against
+/// an Azure store named by a host name (a DNS look-up, which an HTTP client
+/// may hand to a thread pool) start no thread.
+#[test]
+#[ignore = "a child process of azurite_no_thread_is_created_when_the_application_forbids_it_even_for_a_dns_look_up"]
+fn robustness_worker_counts_threads_under_cant_create_os_threads() {
+    let config = worker_env(CONFIG_PATH_ENV);
+    std::env::set_var(CONFIG_ENV, &config);
+    process_log_path();
+    let pkcs11 = load();
+    let before = thread_count();
+    let flags = cryptoki::context::CInitializeFlags::LIBRARY_CANT_CREATE_OS_THREADS
+        | cryptoki::context::CInitializeFlags::OS_LOCKING_OK;
+    pkcs11
+        .initialize(cryptoki::context::CInitializeArgs::new(flags))
+        .expect("C_Initialize forbidding threads");
+    let slot = slot_one(&pkcs11);
+    let session = pkcs11.open_rw_session(slot).unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::from(USER_PIN)))
+        .unwrap();
+    let handle = session
+        .create_object(&certificate_template("no-threads", b"no threads"))
+        .expect("a create through localhost");
+    assert_eq!(find(&session, &label_search("no-threads")), [handle]);
+    session.destroy_object(handle).unwrap();
+    let after = thread_count();
+    println!("threads: {before} before C_Initialize, {after} after the calls");
+    assert_eq!(
+        after,
+        before,
+        "the library started {} thread(s)",
+        after as i64 - before as i64
+    );
+    drop(session);
+    pkcs11.finalize().unwrap();
+}
+
+#[test]
+fn azurite_no_thread_is_created_when_the_application_forbids_it_even_for_a_dns_look_up() {
+    let Some(url) = azurite_url() else { return };
+    let _lock = lock();
+    let by_name = url.replace("127.0.0.1", "localhost");
+    assert!(by_name.contains("//localhost:"), "{by_name}");
+    let env = AzuriteEnvironment::new(&by_name, "dns");
+    let output = run_worker(
+        "robustness_worker_counts_threads_under_cant_create_os_threads",
+        &[(CONFIG_PATH_ENV, env.config.display().to_string())],
+        WORKER_LIMIT,
+    );
+    assert!(output.contains("threads: "), "{output}");
+}
+
 fn run_role(config: &std::path::Path, role: &str) -> String {
     run_worker(
         WORKER,

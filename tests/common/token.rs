@@ -203,7 +203,7 @@ pub fn load() -> Pkcs11 {
     Pkcs11::new(&library).unwrap_or_else(|e| panic!("load {}: {e}", library.display()))
 }
 
-fn slot_one(pkcs11: &Pkcs11) -> Slot {
+pub fn slot_one(pkcs11: &Pkcs11) -> Slot {
     let slots = pkcs11.get_slots_with_token().expect("C_GetSlotList");
     assert_eq!(slots.len(), 1, "exactly one slot with a token: {slots:?}");
     assert_eq!(slots[0].id(), SLOT_ID, "the slot is ID 1");

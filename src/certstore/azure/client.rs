@@ -14,8 +14,8 @@ use azure_core::error::ErrorKind;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
 use azure_core::http::policies::Policy;
 use azure_core::http::{
-    ClientOptions, Context, Etag, HttpClientOptions, Method, Pipeline, Request, RequestContent,
-    RetryOptions, StatusCode, Transport, Url,
+    ClientOptions, Context, Etag, Method, Pipeline, Request, RequestContent, RetryOptions,
+    StatusCode, Transport, Url,
 };
 use azure_storage_blob::models::{
     BlobClientGetPropertiesResultHeaders, BlockBlobClientUploadOptions, ListBlobsResponse,
@@ -55,11 +55,7 @@ impl Client {
     pub(super) fn new(settings: &AzureSettings) -> Result<Client> {
         let authentication =
             client_authentication(&settings.authentication, &settings.container_url)?;
-        let transport =
-            Transport::new(azure_core::http::new_http_client(Some(HttpClientOptions {
-                // Downloads are byte-exact; the storage clients ask for this too.
-                automatic_decompression: false,
-            })));
+        let transport = Transport::new(http_client(settings)?);
         let client_options = ClientOptions {
             retry: RetryOptions::none(),
             transport: Some(transport),
@@ -501,5 +497,44 @@ mod tests {
             public_metadata(metadata),
             BTreeMap::from([("label".to_string(), "a".to_string())])
         );
+    }
+}
+
+/// The HTTP client of the store: the one the SDK builds, except that with
+/// [`AzureSettings::own_threads`] false host names are resolved on the
+/// calling thread, since the default resolver runs each look-up on a
+/// thread of a pool it starts (`CKF_LIBRARY_CANT_CREATE_OS_THREADS`).
+fn http_client(settings: &AzureSettings) -> Result<Arc<dyn azure_core::http::HttpClient>> {
+    let builder = reqwest::ClientBuilder::new()
+        .connect_timeout(settings.timeout)
+        // Storage does not redirect; downloads are byte-exact.
+        .redirect(reqwest::redirect::Policy::none())
+        .gzip(false)
+        .deflate(false);
+    let builder = if settings.own_threads {
+        builder
+    } else {
+        builder.dns_resolver(Arc::new(CallingThreadResolver))
+    };
+    let client = builder
+        .build()
+        .map_err(|e| Error::GeneralError(format!("certificate storage HTTP client: {e}")))?;
+    Ok(Arc::new(client))
+}
+
+/// Resolves a host name with the system resolver, on the thread that
+/// asks: the request already blocks that thread, and no other is started.
+struct CallingThreadResolver;
+
+impl reqwest::dns::Resolve for CallingThreadResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        use std::net::ToSocketAddrs;
+        let resolved = (name.as_str(), 0)
+            .to_socket_addrs()
+            .map(|addresses| {
+                Box::new(addresses.collect::<Vec<_>>().into_iter()) as reqwest::dns::Addrs
+            })
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        Box::pin(std::future::ready(resolved))
     }
 }
