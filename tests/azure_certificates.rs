@@ -792,6 +792,38 @@ fn assert_every_blob_verifies(env: &AzuriteEnvironment, session: &Session) -> BT
     blobs
 }
 
+/// With the store unreachable: create, find, get (of a certificate not
+/// cached), set and destroy each return `CKR_DEVICE_ERROR` before
+/// `watchdog`, and keys still sign and verify. Gives the session back.
+fn certificate_calls_fail_with_device_error(
+    watchdog: Duration,
+    session: Session,
+    cached: ObjectHandle,
+    uncached: ObjectHandle,
+    destroyed: ObjectHandle,
+) -> Session {
+    let session = assert_device_error_returns("create", watchdog, session, |session| {
+        session.create_object(&certificate_template("outage", b"outage"))
+    });
+    let session = assert_device_error_returns("find", watchdog, session, |session| {
+        session.find_objects(&label_search("cached"))
+    });
+    let session = assert_device_error_returns(
+        "get CKA_VALUE of an uncached certificate",
+        watchdog,
+        session,
+        move |session| value_of(session, uncached),
+    );
+    let session = assert_device_error_returns("set", watchdog, session, move |session| {
+        session.update_attributes(cached, &[Attribute::Label(b"renamed".to_vec())])
+    });
+    let session = assert_device_error_returns("destroy", watchdog, session, move |session| {
+        session.destroy_object(destroyed)
+    });
+    sign_and_verify(&session);
+    session
+}
+
 #[test]
 fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers() {
     if azurite_url().is_none() {
@@ -813,25 +845,8 @@ fn azurite_stopped_service_fails_certificate_calls_in_bounded_time_and_recovers(
     );
 
     azurite.command("stop");
-    let session = assert_device_error_returns("create", watchdog, session, |session| {
-        session.create_object(&certificate_template("outage", b"outage"))
-    });
-    let session = assert_device_error_returns("find", watchdog, session, |session| {
-        session.find_objects(&label_search("cached"))
-    });
-    let session = assert_device_error_returns(
-        "get CKA_VALUE of an uncached certificate",
-        watchdog,
-        session,
-        move |session| value_of(session, uncached),
-    );
-    let session = assert_device_error_returns("set", watchdog, session, move |session| {
-        session.update_attributes(cached, &[Attribute::Label(b"renamed".to_vec())])
-    });
-    let session = assert_device_error_returns("destroy", watchdog, session, move |session| {
-        session.destroy_object(cached)
-    });
-    sign_and_verify(&session);
+    let session =
+        certificate_calls_fail_with_device_error(watchdog, session, cached, uncached, cached);
 
     azurite.command("start");
     let started = Instant::now();
@@ -872,25 +887,8 @@ fn azurite_frozen_service_fails_certificate_calls_instead_of_hanging() {
     // Frozen: connections are accepted and never answered, so every call
     // runs into CERTSTORAGE_TIMEOUT_SECONDS on each attempt.
     azurite.signal("STOP");
-    let session = assert_device_error_returns("create", watchdog, session, |session| {
-        session.create_object(&certificate_template("outage", b"outage"))
-    });
-    let session = assert_device_error_returns("find", watchdog, session, |session| {
-        session.find_objects(&label_search("cached"))
-    });
-    let session = assert_device_error_returns(
-        "get CKA_VALUE of an uncached certificate",
-        watchdog,
-        session,
-        move |session| value_of(session, uncached),
-    );
-    let session = assert_device_error_returns("set", watchdog, session, move |session| {
-        session.update_attributes(cached, &[Attribute::Label(b"renamed".to_vec())])
-    });
-    let session = assert_device_error_returns("destroy", watchdog, session, move |session| {
-        session.destroy_object(spare)
-    });
-    sign_and_verify(&session);
+    let session =
+        certificate_calls_fail_with_device_error(watchdog, session, cached, uncached, spare);
 
     // Awake: writes cut off by the timeout may have been applied late, but
     // whole: every blob there verifies, and the untouched one is intact.

@@ -142,24 +142,32 @@ fn run_role(config: &std::path::Path, role: &str) -> String {
     )
 }
 
-/// An Azurite of this test's own, which it may stop and freeze, and a
-/// token whose certificates live there.
-fn private_store(extra: &[(&str, &str)]) -> (PrivateAzurite, AzuriteEnvironment) {
+/// An Azurite of this test's own, which it may stop and freeze, a token
+/// whose certificates live there (requests cut off after `timeout_seconds`,
+/// not retried), and the test lock; `None` where Azurite tests are skipped.
+fn private_store(
+    timeout_seconds: &str,
+) -> Option<(
+    std::sync::MutexGuard<'static, ()>,
+    PrivateAzurite,
+    AzuriteEnvironment,
+)> {
+    azurite_url()?;
+    let lock = lock();
     let azurite = PrivateAzurite::start();
-    let env = AzuriteEnvironment::with(&azurite.url(), "outage", EMULATOR_ACCOUNT_KEY, extra);
-    (azurite, env)
+    let extra = [
+        ("CERTSTORAGE_TIMEOUT_SECONDS", timeout_seconds),
+        ("CERTSTORAGE_RETRIES", "0"),
+    ];
+    let env = AzuriteEnvironment::with(&azurite.url(), "outage", EMULATOR_ACCOUNT_KEY, &extra);
+    Some((lock, azurite, env))
 }
 
 #[test]
 fn azurite_key_searches_keep_working_while_the_certificate_store_is_down() {
-    if azurite_url().is_none() {
+    let Some((_lock, azurite, env)) = private_store("2") else {
         return;
-    }
-    let _lock = lock();
-    let (azurite, env) = private_store(&[
-        ("CERTSTORAGE_TIMEOUT_SECONDS", "2"),
-        ("CERTSTORAGE_RETRIES", "0"),
-    ]);
+    };
     let provider = Provider::open(&env.config);
     let session = provider.user_session();
     let keys = generate_rsa(&session, 2048, true, b"outage");
@@ -208,16 +216,11 @@ fn azurite_key_searches_keep_working_while_the_certificate_store_is_down() {
 
 #[test]
 fn azurite_logout_and_closing_sessions_do_not_wait_for_another_session_stuck_on_the_store() {
-    if azurite_url().is_none() {
-        return;
-    }
-    let _lock = lock();
     // Requests wait up to ten minutes: nothing but the service coming back
     // ends the stuck search, so the calls below cannot have waited for it.
-    let (azurite, env) = private_store(&[
-        ("CERTSTORAGE_TIMEOUT_SECONDS", "600"),
-        ("CERTSTORAGE_RETRIES", "0"),
-    ]);
+    let Some((_lock, azurite, env)) = private_store("600") else {
+        return;
+    };
     let provider = Provider::open(&env.config);
     let stuck = provider.user_session();
     stuck
