@@ -73,9 +73,9 @@ pub enum Error {
     KeySizeRange,
     #[error("key type inconsistent")]
     KeyTypeInconsistent,
-    #[error("key not wrappable")]
-    KeyNotWrappable,
-    #[error("key unextractable")]
+    #[error("key not wrappable: {0}")]
+    KeyNotWrappable(&'static str),
+    #[error("key unextractable (CKA_EXTRACTABLE is false)")]
     KeyUnextractable,
     #[error("mechanism 0x{0:x} invalid")]
     MechanismInvalid(CK_MECHANISM_TYPE),
@@ -177,7 +177,7 @@ impl Error {
             Error::KeyFunctionNotPermitted(_) => CKR_KEY_FUNCTION_NOT_PERMITTED,
             Error::KeySizeRange => CKR_KEY_SIZE_RANGE,
             Error::KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
-            Error::KeyNotWrappable => CKR_KEY_NOT_WRAPPABLE,
+            Error::KeyNotWrappable(_) => CKR_KEY_NOT_WRAPPABLE,
             Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
             Error::MechanismInvalid(_) => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid(_) => CKR_MECHANISM_PARAM_INVALID,

@@ -230,12 +230,16 @@ fn key_pair(
     (public_key, private_key)
 }
 
+/// A session AES-256 key: sensitive and unextractable, or made to leave
+/// (non-sensitive and extractable, so its value can be read and digested).
 fn aes_key(session: CK_SESSION_HANDLE, sensitive: bool) -> CK_OBJECT_HANDLE {
     let value_len: CK_ULONG = 32;
+    let extractable: CK_BBOOL = if sensitive { CK_FALSE } else { CK_TRUE };
     let sensitive: CK_BBOOL = if sensitive { CK_TRUE } else { CK_FALSE };
     let mut template = [
         attribute(CKA_VALUE_LEN, &value_len),
         attribute(CKA_SENSITIVE, &sensitive),
+        attribute(CKA_EXTRACTABLE, &extractable),
         attribute(CKA_TOKEN, &FALSE),
         attribute(CKA_ENCRYPT, &TRUE),
         attribute(CKA_DECRYPT, &TRUE),

@@ -32,7 +32,8 @@ pub enum Change {
     Free,
     /// Never (`CKR_ATTRIBUTE_READ_ONLY`).
     Never,
-    /// Only from true to false (CKA_COPYABLE: "can't be set to TRUE once it is set to FALSE").
+    /// Only from true to false (CKA_COPYABLE, CKA_DESTROYABLE: "can't be set
+    /// to TRUE once it is set to FALSE").
     OnlyToFalse,
     /// Anyone may set false; only the security officer may set true
     /// (CKA_TRUSTED, PKCS#11 3.0 §4.6.1).
@@ -75,7 +76,12 @@ pub const CERTIFICATE_RULES: &[Rule] = &[
         Change::OnlyToFalse,
         false,
     ),
-    rule(CKA_DESTROYABLE, Default::Bool(true), Change::Free, false),
+    rule(
+        CKA_DESTROYABLE,
+        Default::Bool(true),
+        Change::OnlyToFalse,
+        false,
+    ),
     rule(CKA_CERTIFICATE_TYPE, Default::Required, Change::Never, true),
     rule(
         CKA_TRUSTED,
@@ -268,8 +274,9 @@ pub fn fill_defaults(object: &mut Attributes) {
 /// - CKA_MODIFIABLE false: `ActionProhibited`;
 /// - CKA_CLASS, CKA_CERTIFICATE_TYPE, CKA_CHECK_VALUE: `AttributeReadOnly`
 ///   (setting them to their current value is accepted, as a no-op);
-/// - CKA_COPYABLE back to true: `AttributeReadOnly(CKA_COPYABLE)` (PKCS#11 3.0
-///   §4.4 table 4 footnote: "can't be set to TRUE once it is set to FALSE");
+/// - CKA_COPYABLE or CKA_DESTROYABLE back to true: `AttributeReadOnly`
+///   (PKCS#11 3.0 §4.4 table 4 footnote: "can't be set to TRUE once it is
+///   set to FALSE");
 /// - CKA_TRUSTED true without the SO: `AttributeReadOnly(CKA_TRUSTED)`.
 pub fn check_set(access: &Access, current: &Attributes, template: &Template) -> Result<Attributes> {
     if !current.bool_or(CKA_MODIFIABLE, true) {

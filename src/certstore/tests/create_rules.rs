@@ -434,6 +434,32 @@ fn an_undestroyable_certificate_stays() {
 }
 
 #[test]
+fn cka_destroyable_never_goes_from_false_back_to_true() {
+    let fixture = Fixture::new();
+    let handle = fixture
+        .certificates
+        .create(&user(), &reference_template(true, "x"))
+        .unwrap();
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[boolean(CKA_DESTROYABLE, false)])
+        .unwrap();
+    for access in [user(), so()] {
+        let error = fixture
+            .certificates
+            .set_attributes(&access, handle, &[boolean(CKA_DESTROYABLE, true)])
+            .unwrap_err();
+        assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY);
+    }
+    assert_eq!(
+        value_of(&fixture.certificates, &user(), handle, CKA_DESTROYABLE),
+        encode_bool(false)
+    );
+    let error = fixture.certificates.destroy(&user(), handle).unwrap_err();
+    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+}
+
+#[test]
 fn the_security_officer_may_trust_a_certificate_and_anyone_may_distrust_it() {
     let fixture = Fixture::new();
     let handle = fixture

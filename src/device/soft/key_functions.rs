@@ -125,6 +125,7 @@ impl Inner {
             Some(key_type),
             template,
             Origin::Generate(mechanism.kind),
+            access,
         )?;
         let len = attributes
             .ulong(CKA_VALUE_LEN)
@@ -161,9 +162,20 @@ impl Inner {
             other => return Err(Error::MechanismInvalid(other)),
         };
         let origin = Origin::Generate(mechanism.kind);
-        let mut public = objects::build(CKO_PUBLIC_KEY, Some(key_type), public_template, origin)?;
-        let mut private =
-            objects::build(CKO_PRIVATE_KEY, Some(key_type), private_template, origin)?;
+        let mut public = objects::build(
+            CKO_PUBLIC_KEY,
+            Some(key_type),
+            public_template,
+            origin,
+            access,
+        )?;
+        let mut private = objects::build(
+            CKO_PRIVATE_KEY,
+            Some(key_type),
+            private_template,
+            origin,
+            access,
+        )?;
         share_identity(&mut public, public_template, &mut private, private_template);
         // Refused before the slow generation rather than after it.
         for attributes in [&public, &private] {
@@ -198,7 +210,11 @@ impl Inner {
         }
     }
 
-    /// `C_WrapKey`: a secret key's value or a private key's PKCS#8, wrapped.
+    /// `C_WrapKey` (PKCS#11 3.0 §5.18.1): a secret key's value or a private
+    /// key's PKCS#8, wrapped. A key whose `CKA_EXTRACTABLE` is false never
+    /// leaves, whatever the wrapping key (`KeyUnextractable`); a key with
+    /// `CKA_WRAP_WITH_TRUSTED` leaves only under a key whose `CKA_TRUSTED`
+    /// is true (`KeyNotWrappable`).
     pub fn wrap_key(
         &self,
         access: &Access,
@@ -206,7 +222,7 @@ impl Inner {
         wrapping_key: Handle,
         key: Handle,
     ) -> Result<Vec<u8>> {
-        let (_, wrapping) = self
+        let (wrapping_entry, wrapping) = self
             .operation_key(
                 access,
                 wrapping_key,
@@ -220,19 +236,18 @@ impl Inner {
             .map_err(|error| rename_invalid(error, || Error::KeyHandleInvalid))?;
         let (class, _) = objects::class_and_type(&entry.attributes);
         if !matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
-            return Err(Error::KeyNotWrappable);
+            return Err(Error::KeyNotWrappable(
+                "only private and secret keys are wrapped",
+            ));
         }
-        if !entry.attributes.bool_or(CKA_EXTRACTABLE, false) {
-            return Err(Error::KeyUnextractable);
-        }
-        if entry.attributes.bool_or(CKA_WRAP_WITH_TRUSTED, false) {
-            // No key of this device is trusted (CKA_TRUSTED needs the SO and is not supported).
-            return Err(Error::KeyNotWrappable);
-        }
+        objects::require_extractable(&entry.attributes)?;
+        objects::require_trusted_wrapping(&entry.attributes, &wrapping_entry.attributes)?;
         let plain = match &self.loaded_key(&entry)?.material {
             KeyMaterial::Private(pkey) => crypto::private_to_der(pkey)?,
             KeyMaterial::Secret(value) => value.clone(),
-            KeyMaterial::Public(_) => return Err(Error::KeyNotWrappable),
+            KeyMaterial::Public(_) => {
+                return Err(Error::KeyNotWrappable("a public key has no secret to wrap"))
+            }
         };
         crypto::wrap(mechanism, &wrapping, &plain)
     }
@@ -256,7 +271,7 @@ impl Inner {
             )
             .map_err(|error| rename_invalid(error, || Error::UnwrappingKeyHandleInvalid))?;
         let (class, key_type) = declared_class_and_type(template)?;
-        let attributes = objects::build(class, key_type, template, Origin::Unwrap)?;
+        let attributes = objects::build(class, key_type, template, Origin::Unwrap, access)?;
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
         if attributes.bool_or(CKA_PRIVATE, true) {
             access.require_user()?;
@@ -309,7 +324,7 @@ impl Inner {
             always_sensitive: base.attributes.bool_or(CKA_ALWAYS_SENSITIVE, false),
             never_extractable: base.attributes.bool_or(CKA_NEVER_EXTRACTABLE, false),
         };
-        let attributes = objects::build(class, Some(key_type), template, origin)?;
+        let attributes = objects::build(class, Some(key_type), template, origin, access)?;
         let len = attributes.ulong(CKA_VALUE_LEN).unwrap_or(0);
         if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
             return Err(if attributes.contains(CKA_VALUE_LEN) {

@@ -10,9 +10,11 @@
 //! - `signing_key`: the key that signs certificate blobs.
 //!
 //! Choices where PKCS#11 leaves the token free: `CKA_SENSITIVE` defaults to
-//! true and `CKA_EXTRACTABLE` to true for private and secret keys (so a key
-//! can be wrapped, yet never read in clear unless the caller asks for a
-//! non-sensitive key); a private key used for an operation without login
+//! true and `CKA_EXTRACTABLE` to false for private and secret keys, however
+//! they are made (generated, imported, unwrapped, derived), as in SoftHSM2:
+//! a key leaves the token, wrapped or in clear, only if its creator asked
+//! for it; `CKA_TRUSTED` (public and secret keys) is made true only by the
+//! security officer; a private key used for an operation without login
 //! is `UserNotLoggedIn`, while object functions treat it as an invalid handle.
 
 pub mod crypto;

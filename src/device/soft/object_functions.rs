@@ -102,7 +102,7 @@ impl Inner {
     /// `C_CreateObject` for data objects and imported keys.
     pub fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
         let (class, key_type) = declared_class_and_type(template)?;
-        let attributes = objects::build(class, key_type, template, Origin::Create)?;
+        let attributes = objects::build(class, key_type, template, Origin::Create, access)?;
         // Refuse early, before any parsing, what `insert` would refuse anyway.
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
         if attributes.bool_or(CKA_PRIVATE, true) {
@@ -147,7 +147,7 @@ impl Inner {
         if !entry.attributes.bool_or(CKA_COPYABLE, true) {
             return Err(Error::ActionProhibited("CKA_COPYABLE is false"));
         }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Copy)?;
+        let attributes = objects::apply_changes(&entry.attributes, template, Change::Copy, access)?;
         let key = match class_and_type(&entry.attributes).0 {
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(self.loaded_key(&entry)?),
             _ => entry.key.clone(),
@@ -211,7 +211,7 @@ impl Inner {
         if !entry.attributes.bool_or(CKA_MODIFIABLE, true) {
             return Err(Error::ActionProhibited("CKA_MODIFIABLE is false"));
         }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Set)?;
+        let attributes = objects::apply_changes(&entry.attributes, template, Change::Set, access)?;
         self.update(&entry, attributes)
     }
 }

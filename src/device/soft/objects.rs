@@ -9,7 +9,7 @@
 use super::crypto::{KeyMaterial, LoadedKey};
 use super::rules::{self, Rule};
 use crate::error::{Error, Result};
-use crate::object::{kinds, value_kind, Attribute, AttributeType, Attributes, Template};
+use crate::object::{kinds, value_kind, Access, Attribute, AttributeType, Attributes, Template};
 use cryptoki_sys::*;
 
 /// How an object comes into being; each way forbids different attributes.
@@ -64,6 +64,7 @@ pub fn build(
     key_type: Option<CK_KEY_TYPE>,
     template: &Template,
     origin: Origin,
+    access: &Access,
 ) -> Result<Attributes> {
     let mut attributes = Attributes::new();
     let tables = rules::tables(class, key_type)
@@ -80,6 +81,7 @@ pub fn build(
         if forbidden {
             return Err(Error::AttributeReadOnly(attribute.kind));
         }
+        check_security_officer_only(&rule, attribute, access)?;
         let implied = match attribute.kind {
             CKA_CLASS => Some(class),
             CKA_KEY_TYPE => key_type,
@@ -151,7 +153,7 @@ fn fill_key_provenance(attributes: &mut Attributes, class: CK_OBJECT_CLASS, orig
         return;
     }
     let sensitive = attributes.bool_or(CKA_SENSITIVE, true);
-    let extractable = attributes.bool_or(CKA_EXTRACTABLE, true);
+    let extractable = attributes.bool_or(CKA_EXTRACTABLE, false);
     let (always_sensitive, never_extractable) = match origin {
         Origin::Generate(_) => (sensitive, !extractable),
         Origin::Derive {
@@ -166,6 +168,14 @@ fn fill_key_provenance(attributes: &mut Attributes, class: CK_OBJECT_CLASS, orig
     };
     attributes.set_bool(CKA_ALWAYS_SENSITIVE, always_sensitive);
     attributes.set_bool(CKA_NEVER_EXTRACTABLE, never_extractable);
+}
+
+/// Footnote 10 (`CKA_TRUSTED`): only the security officer may make it true.
+fn check_security_officer_only(rule: &Rule, attribute: &Attribute, access: &Access) -> Result<()> {
+    if rule.has(rules::TRUE_BY_SECURITY_OFFICER) && !access.so && attribute.as_bool()? {
+        return Err(Error::AttributeReadOnly(attribute.kind));
+    }
+    Ok(())
 }
 
 fn check_well_formed(attribute: &Attribute) -> Result<()> {
@@ -204,6 +214,7 @@ pub fn apply_changes(
     current: &Attributes,
     template: &Template,
     change: Change,
+    access: &Access,
 ) -> Result<Attributes> {
     let mut changed = current.clone();
     for attribute in template {
@@ -219,6 +230,7 @@ pub fn apply_changes(
             }
             return Err(Error::AttributeReadOnly(attribute.kind));
         }
+        check_security_officer_only(&rule, attribute, access)?;
         if rule.has(rules::STAYS_TRUE) || rule.has(rules::STAYS_FALSE) {
             let was = current.bool_or(attribute.kind, false);
             let becomes = attribute.as_bool()?;
@@ -309,6 +321,28 @@ pub fn require_usage(
     } else {
         Err(Error::KeyFunctionNotPermitted(name))
     }
+}
+
+/// A key leaves the token (wrapped) only when its `CKA_EXTRACTABLE` is true
+/// (PKCS#11 3.0 §4.9, §5.18.1: `CKR_KEY_UNEXTRACTABLE`).
+pub fn require_extractable(key: &Attributes) -> Result<()> {
+    if key.bool_or(CKA_EXTRACTABLE, false) {
+        Ok(())
+    } else {
+        Err(Error::KeyUnextractable)
+    }
+}
+
+/// A key whose `CKA_WRAP_WITH_TRUSTED` is true is wrapped only by a key
+/// whose `CKA_TRUSTED` is true (PKCS#11 3.0 §4.9, §5.18.1:
+/// `CKR_KEY_NOT_WRAPPABLE`).
+pub fn require_trusted_wrapping(key: &Attributes, wrapping_key: &Attributes) -> Result<()> {
+    if key.bool_or(CKA_WRAP_WITH_TRUSTED, false) && !wrapping_key.bool_or(CKA_TRUSTED, false) {
+        return Err(Error::KeyNotWrappable(
+            "CKA_WRAP_WITH_TRUSTED is true and the wrapping key's CKA_TRUSTED is false",
+        ));
+    }
+    Ok(())
 }
 
 /// `CKA_ALLOWED_MECHANISMS`: an empty or absent list allows every mechanism.

@@ -27,6 +27,10 @@ pub const STAYS_TRUE: u16 = 1 << 7;
 pub const STAYS_FALSE: u16 = 1 << 8;
 /// May change in `C_CopyObject` only (`CKA_TOKEN`, `CKA_PRIVATE`, §4.4).
 pub const COPY_ONLY: u16 = 1 << 9;
+/// Only the security officer may set it to true, by any path: create,
+/// generate, unwrap, derive, copy or set (footnote 10, `CKA_TRUSTED`).
+/// Anyone may set it to false.
+pub const TRUE_BY_SECURITY_OFFICER: u16 = 1 << 10;
 
 /// Set by the token alone: never given by the caller.
 const COMPUTED: u16 = NOT_ON_CREATE | NOT_ON_GENERATE | NOT_ON_UNWRAP;
@@ -106,6 +110,11 @@ const PUBLIC_KEY: &[Rule] = &[
     rule(CKA_VERIFY, MODIFIABLE, Usage),
     rule(CKA_VERIFY_RECOVER, MODIFIABLE, Bool(false)),
     rule(CKA_WRAP, MODIFIABLE, Usage),
+    rule(
+        CKA_TRUSTED,
+        MODIFIABLE | TRUE_BY_SECURITY_OFFICER,
+        Bool(false),
+    ),
     rule(CKA_PUBLIC_KEY_INFO, COMPUTED, Absent),
 ];
 
@@ -117,7 +126,9 @@ const PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SIGN, MODIFIABLE, Usage),
     rule(CKA_SIGN_RECOVER, MODIFIABLE, Bool(false)),
     rule(CKA_UNWRAP, MODIFIABLE, Usage),
-    rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
+    // The default is the token's choice; like SoftHSM2, a key leaves the token
+    // only if its creator asked for it.
+    rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Absent),
     rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Absent),
     rule(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STAYS_TRUE, Bool(false)),
@@ -134,10 +145,15 @@ const SECRET_KEY: &[Rule] = &[
     rule(CKA_VERIFY, MODIFIABLE, Usage),
     rule(CKA_WRAP, MODIFIABLE, Usage),
     rule(CKA_UNWRAP, MODIFIABLE, Usage),
-    rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(true)),
+    rule(CKA_EXTRACTABLE, MODIFIABLE | STAYS_FALSE, Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Absent),
     rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Absent),
     rule(CKA_WRAP_WITH_TRUSTED, MODIFIABLE | STAYS_TRUE, Bool(false)),
+    rule(
+        CKA_TRUSTED,
+        MODIFIABLE | TRUE_BY_SECURITY_OFFICER,
+        Bool(false),
+    ),
 ];
 
 const DATA: &[Rule] = &[
@@ -340,6 +356,42 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn private_and_secret_keys_are_sensitive_and_unextractable_by_default() {
+        for (class, key_type) in [
+            (CKO_PRIVATE_KEY, CKK_RSA),
+            (CKO_PRIVATE_KEY, CKK_EC),
+            (CKO_PRIVATE_KEY, CKK_EC_EDWARDS),
+            (CKO_SECRET_KEY, CKK_AES),
+            (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
+        ] {
+            let default = |kind| rule_of(class, Some(key_type), kind).map(|r| r.default);
+            assert_eq!(
+                (default(CKA_SENSITIVE), default(CKA_EXTRACTABLE)),
+                (Some(Bool(true)), Some(Bool(false))),
+                "class {class} key type {key_type}"
+            );
+            let extractable = rule_of(class, Some(key_type), CKA_EXTRACTABLE).unwrap();
+            let sensitive = rule_of(class, Some(key_type), CKA_SENSITIVE).unwrap();
+            assert!(extractable.has(STAYS_FALSE) && sensitive.has(STAYS_TRUE));
+        }
+    }
+
+    #[test]
+    fn only_public_and_secret_keys_have_a_security_officer_only_cka_trusted() {
+        let trusted = |class, key_type| {
+            rule_of(class, Some(key_type), CKA_TRUSTED).map(|r| r.has(TRUE_BY_SECURITY_OFFICER))
+        };
+        assert_eq!(
+            (
+                trusted(CKO_PUBLIC_KEY, CKK_RSA),
+                trusted(CKO_SECRET_KEY, CKK_AES),
+                trusted(CKO_PRIVATE_KEY, CKK_RSA),
+            ),
+            (Some(true), Some(true), None)
+        );
     }
 
     #[test]

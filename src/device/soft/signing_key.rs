@@ -14,7 +14,7 @@
 //! to sign with `DeviceError`.
 
 use super::crypto::{self, KeyMaterial, LoadedKey};
-use super::objects::{class_and_type, hex};
+use super::objects::{class_and_type, hex, require_allowed_mechanism, require_usage};
 use super::pins;
 use super::store::Inner;
 use crate::device::{BlobSigningKey, Mechanism};
@@ -66,7 +66,7 @@ impl BlobSigningKey for ConfiguredKey {
         if !self.inner.user_logged_in() {
             return Err(Error::UserNotLoggedIn);
         }
-        let (_, key) = self
+        let (entry, key) = self
             .inner
             .key_entry(&user_access(), self.handle)
             .map_err(|error| match error {
@@ -75,6 +75,14 @@ impl BlobSigningKey for ConfiguredKey {
                 }
                 other => other,
             })?;
+        // The blob signature is a use of the key like any other: its owner's
+        // CKA_SIGN and CKA_ALLOWED_MECHANISMS hold here too.
+        require_usage(
+            &entry.attributes,
+            CKA_SIGN,
+            "CKA_SIGN of the blob signing key is false",
+        )?;
+        require_allowed_mechanism(&entry.attributes, CKM_SHA512_RSA_PKCS)?;
         sign_with(key, message)
     }
 }

@@ -78,7 +78,13 @@ fn a_copy_of_the_directory_opened_without_a_pin_reveals_no_key() {
     let handle = device
         .create_object(
             &user_rw(),
-            &aes_template(&[9u8; 16], &[boolean(CKA_SENSITIVE, false)]),
+            &aes_template(
+                &[9u8; 16],
+                &[
+                    boolean(CKA_SENSITIVE, false),
+                    boolean(CKA_EXTRACTABLE, true),
+                ],
+            ),
         )
         .unwrap();
     drop(device);

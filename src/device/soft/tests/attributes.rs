@@ -66,9 +66,11 @@ fn a_generated_aes_key_has_the_documented_defaults() {
             (CKA_START_DATE, Vec::new()),
             (CKA_END_DATE, Vec::new()),
             (CKA_SENSITIVE, t()),
-            (CKA_EXTRACTABLE, t()),
+            (CKA_EXTRACTABLE, f()),
             (CKA_ALWAYS_SENSITIVE, t()),
-            (CKA_NEVER_EXTRACTABLE, f()),
+            (CKA_NEVER_EXTRACTABLE, t()),
+            (CKA_WRAP_WITH_TRUSTED, f()),
+            (CKA_TRUSTED, f()),
             (CKA_LOCAL, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_AES_KEY_GEN)),
             (CKA_ENCRYPT, t()),
@@ -112,6 +114,9 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
             (CKA_DERIVE, t()),
             (CKA_DECRYPT, f()),
             (CKA_SENSITIVE, t()),
+            (CKA_EXTRACTABLE, f()),
+            (CKA_ALWAYS_SENSITIVE, t()),
+            (CKA_NEVER_EXTRACTABLE, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_EC_KEY_PAIR_GEN)),
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
@@ -142,6 +147,8 @@ fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
                 encode_ulong(CK_UNAVAILABLE_INFORMATION),
             ),
             (CKA_ALWAYS_SENSITIVE, encode_bool(false)),
+            (CKA_NEVER_EXTRACTABLE, encode_bool(false)),
+            (CKA_EXTRACTABLE, encode_bool(false)),
             (CKA_VALUE_LEN, encode_ulong(16)),
         ],
     );
@@ -159,8 +166,20 @@ fn sensitive_and_unextractable_values_are_never_revealed() {
             ],
             AttributeResult::Sensitive,
         ),
+        // Not sensitive, but unextractable by default: still hidden.
         (
             vec![boolean(CKA_SENSITIVE, false)],
+            AttributeResult::Sensitive,
+        ),
+        (
+            vec![boolean(CKA_EXTRACTABLE, true)],
+            AttributeResult::Sensitive,
+        ),
+        (
+            vec![
+                boolean(CKA_SENSITIVE, false),
+                boolean(CKA_EXTRACTABLE, true),
+            ],
             AttributeResult::Value(vec![4u8; 16]),
         ),
     ];

@@ -148,7 +148,13 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
     let key = device
         .create_object(
             &user_rw(),
-            &aes_template(&[6u8; 16], &[boolean(CKA_SENSITIVE, false)]),
+            &aes_template(
+                &[6u8; 16],
+                &[
+                    boolean(CKA_SENSITIVE, false),
+                    boolean(CKA_EXTRACTABLE, true),
+                ],
+            ),
         )
         .unwrap();
     let copy = device

@@ -162,7 +162,7 @@ fn a_key_made_by_another_instance_is_usable_here() {
 fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
     let (_dir, device) = logged_in();
     let wrapping = aes_key(&device, &[8u8; 32], &[]);
-    let target = aes_key(&device, &[9u8; 24], &[]);
+    let target = aes_key(&device, &[9u8; 24], &[boolean(CKA_EXTRACTABLE, true)]);
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
     let wrapped = device
         .wrap_key(&user_rw(), &mechanism, wrapping, target)
@@ -171,6 +171,7 @@ fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
         ulong(CKA_CLASS, CKO_SECRET_KEY),
         ulong(CKA_KEY_TYPE, CKK_AES),
         boolean(CKA_SENSITIVE, false),
+        boolean(CKA_EXTRACTABLE, true),
     ];
     let unwrapped = device
         .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
@@ -193,7 +194,7 @@ fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
 fn a_private_key_wraps_as_pkcs8_and_unwraps_into_a_working_key() {
     let (_dir, device) = logged_in();
     let wrapping = aes_key(&device, &[8u8; 32], &[]);
-    let (public, private) = ec_pair(&device, &[]);
+    let (public, private) = ec_pair(&device, &[boolean(CKA_EXTRACTABLE, true)]);
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
     let wrapped = device
         .wrap_key(&user_rw(), &mechanism, wrapping, private)
@@ -268,6 +269,7 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
         ulong(CKA_KEY_TYPE, CKK_AES),
         ulong(CKA_VALUE_LEN, 32),
         boolean(CKA_SENSITIVE, false),
+        boolean(CKA_EXTRACTABLE, true),
     ];
     let derive = |private, peer_point: Vec<u8>| {
         let mechanism = Mechanism {

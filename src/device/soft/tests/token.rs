@@ -200,7 +200,13 @@ fn set_pin_of_the_so_keeps_objects_readable() {
     let key = device
         .create_object(
             &user_rw(),
-            &aes_template(&[7u8; 32], &[boolean(CKA_SENSITIVE, false)]),
+            &aes_template(
+                &[7u8; 32],
+                &[
+                    boolean(CKA_SENSITIVE, false),
+                    boolean(CKA_EXTRACTABLE, true),
+                ],
+            ),
         )
         .unwrap();
     device.logout();
