@@ -43,9 +43,11 @@ fn count(n: usize, one: &str, many: &str) -> String {
 /// A note on stderr about blobs a command left out because they do not verify.
 fn note_bad_blobs(bad: usize) {
     if bad > 0 {
-        eprintln!(
-            "note: {} not listed: it does not verify (run azcloudhsm-certs verify)",
-            count(bad, "blob is", "blobs are")
-        );
+        let (blobs, verb) = if bad == 1 {
+            ("blob is", "it does")
+        } else {
+            ("blobs are", "they do")
+        };
+        eprintln!("note: {bad} {blobs} left out: {verb} not verify (run azcloudhsm-certs verify)");
     }
 }
