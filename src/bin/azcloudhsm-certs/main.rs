@@ -52,7 +52,22 @@ impl From<std::io::Error> for Failure {
 pub type Result<T> = std::result::Result<T, Failure>;
 
 fn main() -> ExitCode {
-    let arguments: Vec<String> = std::env::args().skip(1).collect();
+    // A bug must still end as one line and status 2, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let line = info.to_string().replace(['\n', '\r'], " ");
+        eprintln!("azcloudhsm-certs: internal error: {line}");
+    }));
+    match std::panic::catch_unwind(run) {
+        Ok(code) => code,
+        Err(_) => ExitCode::from(2),
+    }
+}
+
+fn run() -> ExitCode {
+    let arguments: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|argument| argument.to_string_lossy().into_owned())
+        .collect();
     let outcome = args::parse(&arguments).and_then(|invocation| match invocation {
         args::Invocation::Help => {
             print!("{}", args::USAGE);
