@@ -777,3 +777,73 @@ fn a_progress_bar_is_drawn_on_a_terminal_and_never_into_a_pipe() {
     );
     assert!(terminal.contains("3 good, 0 bad"), "{terminal:?}");
 }
+
+#[test]
+fn the_pin_prompt_reads_from_the_terminal_without_echoing_the_pin() {
+    use std::io::{Read, Write};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    let fixture = ToolFixture::new(Store::Local, &[]).expect("the local store");
+    let certificate = make_certificate("prompted.example.com", 1, -1, 100);
+    let file = fixture.directory.root().join("prompted.pem");
+    std::fs::write(&file, certificate.to_pem().unwrap()).unwrap();
+    let command = format!(
+        "{TOOL} --config {} import {} --label prompted --id 01",
+        fixture.config_path().display(),
+        file.display()
+    );
+    // `script` gives the tool a pseudo-terminal: what is written to its
+    // stdin is typed there, and its stdout is what the terminal shows.
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("AZCLOUDHSM_PIN")
+        .env_remove("AZCLOUDHSM_LOG")
+        .env_remove("AZCLOUDHSM_LOG_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run script (util-linux)");
+    let shown = Arc::new(Mutex::new(Vec::new()));
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = {
+        let shown = shown.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 256];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        })
+    };
+    let prompted = {
+        let shown = shown.clone();
+        move || loop {
+            if String::from_utf8_lossy(&shown.lock().unwrap()).contains("User PIN: ") {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    within_watchdog("the PIN prompt", Duration::from_secs(60), prompted);
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{USER_PIN}\n").as_bytes()).unwrap();
+    let status = within_watchdog("the prompted import", Duration::from_secs(60), move || {
+        let status = child.wait().unwrap();
+        drop(stdin);
+        status
+    });
+    reader.join().unwrap();
+    let terminal = String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    assert!(status.success(), "{terminal}");
+    assert!(
+        terminal.contains("imported") && terminal.contains("as handle 4293918720"),
+        "{terminal}"
+    );
+    assert!(
+        !terminal.contains(USER_PIN),
+        "the PIN was echoed: {terminal:?}"
+    );
+}

@@ -32,9 +32,14 @@ pub fn user_pin() -> Result<Zeroizing<String>> {
 }
 
 fn prompt(mut terminal: File) -> Result<Zeroizing<String>> {
-    write!(terminal, "User PIN: ")?;
-    terminal.flush()?;
+    // Echo goes off before the prompt shows: whatever is typed after the
+    // prompt appeared is never echoed.
     set_echo(&terminal, false)?;
+    let shown = write!(terminal, "User PIN: ").and_then(|()| terminal.flush());
+    if let Err(error) = shown {
+        let _ = set_echo(&terminal, true);
+        return Err(error.into());
+    }
     let mut line = Zeroizing::new(String::new());
     let read = BufReader::new(&terminal).read_line(&mut line);
     let restored = set_echo(&terminal, true);
