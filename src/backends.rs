@@ -54,7 +54,10 @@ fn worker_threads(may_create_threads: bool) -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
+/// Opens the blob store named by `CERTSTORAGE_URL` (the default directory
+/// beside the soft token when unset), with the configuration's
+/// authentication keys for an Azure container.
+pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
     let url = config.effective_certstorage_url();
     if url.starts_with("file:") {
         // One parser for every file URL (RFC 8089): absolute paths only,

@@ -2,8 +2,10 @@
 //! objects are stored as signed JWS blobs (see `docs/architecture.md`).
 //!
 //! Only [`ffi`] is meant to be called from outside: it exports the
-//! PKCS#11 C functions.
+//! PKCS#11 C functions. The `azcloudhsm-certs` tool (`src/bin/`) uses the
+//! configuration, [`backends`] and [`certstore`] directly, without the C ABI.
 
+pub mod backends;
 pub mod certstore;
 pub mod config;
 pub mod device;
@@ -14,5 +16,4 @@ pub mod object;
 pub mod provider;
 pub mod session;
 
-mod backends;
 mod operations;

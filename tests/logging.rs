@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use cryptoki_sys::*;
+use std::process::Command;
 use std::ptr::null_mut;
 
 /// python-pkcs11 asks `C_GetInterface` for versions newer than the ones
@@ -38,4 +39,147 @@ fn probing_c_get_interface_for_a_version_not_offered_is_not_logged_above_debug()
         "the probes were logged above debug:\n{log}"
     );
     drop(token);
+}
+
+/// `pkcs11-tool` on `PATH`; under `CI` a missing one fails the test.
+fn pkcs11_tool() -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pkcs11-tool"))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pkcs11-tool is not installed under CI (apt-get install opensc)"
+        );
+        eprintln!("skipping: pkcs11-tool is not installed");
+    }
+    found
+}
+
+/// A client's whole first use, the way a user runs it (`pkcs11-tool`:
+/// initialise the token and the PIN, make a key, list slots and objects,
+/// write a certificate, sign), logs nothing at the default level.
+#[test]
+fn a_pkcs11_tool_session_logs_nothing_at_the_default_level() {
+    let Some(tool) = pkcs11_tool() else {
+        return;
+    };
+    let _guard = lock();
+    let directory = TokenDirectory::new();
+    let root = directory.root();
+    std::fs::create_dir_all(root.join("token")).unwrap();
+    std::fs::create_dir_all(root.join("certificates")).unwrap();
+    let log = root.join("quiet.log");
+    let config = root.join("quiet.cfg");
+    // No LOG_LEVEL: the default (warn). LOG_FILE only catches what is logged.
+    std::fs::write(
+        &config,
+        format!(
+            "SOFT_TOKEN_DIR={}\nCERTSTORAGE_URL=file://{}\nSOFT_KDF_ITERATIONS=1000\nLOG_FILE={}\n",
+            root.join("token").display(),
+            root.join("certificates").display(),
+            log.display()
+        ),
+    )
+    .unwrap();
+    let certificate = make_certificate("quiet.example.com", 1, -1, 30);
+    let der = root.join("quiet.der");
+    std::fs::write(&der, certificate.to_der().unwrap()).unwrap();
+    let data = root.join("data");
+    std::fs::write(&data, b"sign me").unwrap();
+    let (der, data, signature) = (
+        der.display().to_string(),
+        data.display().to_string(),
+        root.join("data.sig").display().to_string(),
+    );
+    let run = |arguments: &[&str], level: Option<&str>| {
+        let mut command = Command::new(&tool);
+        command
+            .arg("--module")
+            .arg(library_path())
+            .args(arguments)
+            .env(CONFIG_ENV, &config)
+            .env_remove("AZCLOUDHSM_LOG")
+            .env_remove("AZCLOUDHSM_LOG_FILE");
+        if let Some(level) = level {
+            command.env("AZCLOUDHSM_LOG", level);
+        }
+        let output = command.output().expect("run pkcs11-tool");
+        assert!(
+            output.status.success(),
+            "pkcs11-tool {arguments:?}:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    };
+    let pin = ["--login", "--pin", USER_PIN];
+    let session: Vec<Vec<&str>> = vec![
+        vec!["--init-token", "--label", "quiet", "--so-pin", SO_PIN],
+        vec![
+            "--init-pin",
+            "--login",
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            USER_PIN,
+        ],
+        vec!["-L"],
+        [
+            &pin[..],
+            &["--keypairgen", "--key-type", "rsa:2048", "--id", "01"],
+        ]
+        .concat(),
+        [
+            &pin[..],
+            &[
+                "--write-object",
+                &der,
+                "--type",
+                "cert",
+                "--id",
+                "01",
+                "--label",
+                "quiet",
+            ],
+        ]
+        .concat(),
+        vec!["--list-objects"],
+        [&pin[..], &["--list-objects"]].concat(),
+        [
+            &pin[..],
+            &[
+                "--sign",
+                "--mechanism",
+                "SHA256-RSA-PKCS",
+                "--id",
+                "01",
+                "-i",
+                &data,
+                "-o",
+                &signature,
+            ],
+        ]
+        .concat(),
+    ];
+    for arguments in &session {
+        let stderr = run(arguments, None);
+        for level in ["ERROR", "WARN", "INFO"] {
+            assert!(
+                !stderr.contains(level),
+                "{arguments:?} printed a log line:\n{stderr}"
+            );
+        }
+    }
+    let logged = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(logged, "", "the session logged at the default level");
+    // The same destination at info is live, so the empty file above means quiet.
+    run(&["--list-objects"], Some("info"));
+    let live = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        live.contains("INFO"),
+        "nothing logged at info either:\n{live}"
+    );
 }

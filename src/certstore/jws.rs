@@ -115,10 +115,86 @@ pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> 
     })
 }
 
+/// Why a blob is not a certificate, in the terms an operator acts on
+/// (`azcloudhsm-certs verify` prints these; the library logs them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a compact JWS: not three base64url parts, or a header that is
+    /// not a JSON object.
+    NotJws(String),
+    /// The header names a key (`kid`) other than the one verifying, or none:
+    /// signed by another key, or an old key after a rotation.
+    UnknownKid(Option<String>),
+    /// The header names the verifying key but the RS512 signature does not
+    /// verify (changed content, or another algorithm).
+    BadSignature(String),
+    /// The signed payload names another handle than the blob's name (a
+    /// renamed or copied blob).
+    HandleMismatch { named: u64, handle: Handle },
+    /// Correctly signed, but not a format-1 X.509 token certificate.
+    BadPayload(String),
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rejection::NotJws(why) => write!(f, "not a JWS: {why}"),
+            Rejection::UnknownKid(Some(kid)) => {
+                write!(f, "signed by an unknown key (kid {kid})")
+            }
+            Rejection::UnknownKid(None) => write!(f, "the header names no signing key (kid)"),
+            Rejection::BadSignature(why) => write!(f, "bad signature: {why}"),
+            Rejection::HandleMismatch { named, handle } => write!(
+                f,
+                "payload names handle {named}, not {handle} (renamed or copied blob)"
+            ),
+            Rejection::BadPayload(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+/// The `kid` of a compact JWS's header, or why `content` is not a JWS.
+/// Nothing is verified.
+pub fn blob_key_id(content: &[u8]) -> std::result::Result<Option<String>, Rejection> {
+    let text = std::str::from_utf8(content).map_err(|_| Rejection::NotJws("not text".into()))?;
+    let parts: Vec<&str> = text.split('.').collect();
+    let [header, payload, signature] = parts.as_slice() else {
+        return Err(Rejection::NotJws(format!(
+            "{} dot-separated parts, not 3",
+            parts.len()
+        )));
+    };
+    for (name, part) in [
+        ("header", header),
+        ("payload", payload),
+        ("signature", signature),
+    ] {
+        if part.is_empty() || super::encoding::base64url_decode(part).is_none() {
+            return Err(Rejection::NotJws(format!("the {name} is not base64url")));
+        }
+    }
+    let header = super::encoding::base64url_decode(header).unwrap_or_default();
+    let header: Value = serde_json::from_slice(&header)
+        .map_err(|e| Rejection::NotJws(format!("the header is not JSON: {e}")))?;
+    let header = header
+        .as_object()
+        .ok_or_else(|| Rejection::NotJws("the header is not a JSON object".into()))?;
+    match header.get("alg").and_then(Value::as_str) {
+        Some("RS512") => {}
+        other => {
+            return Err(Rejection::BadSignature(format!(
+                "alg is {other:?}, not RS512"
+            )))
+        }
+    }
+    Ok(header.get("kid").and_then(Value::as_str).map(str::to_owned))
+}
+
 /// Verifies blobs against the public half of the blob-signing key.
 #[derive(Clone, Debug)]
 pub struct BlobVerifier {
     verifier: RsassaJwsVerifier,
+    key_id: String,
 }
 
 impl BlobVerifier {
@@ -128,7 +204,15 @@ impl BlobVerifier {
             .verifier_from_der(key.public_key_der())
             .map_err(|error| Error::FunctionFailed(format!("blob verification key: {error}")))?;
         verifier.set_key_id(key.key_id());
-        Ok(BlobVerifier { verifier })
+        Ok(BlobVerifier {
+            verifier,
+            key_id: key.key_id(),
+        })
+    }
+
+    /// The `kid` this verifier accepts.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     /// The certificate in `content`, stored as the blob of `handle`, once its
@@ -138,9 +222,24 @@ impl BlobVerifier {
         handle: Handle,
         content: &[u8],
     ) -> std::result::Result<Attributes, String> {
+        self.check_blob(handle, content).map_err(|r| r.to_string())
+    }
+
+    /// As [`BlobVerifier::verify_blob`], with the reason as a [`Rejection`]:
+    /// the header is read first, so a blob signed by another key is
+    /// `UnknownKid` rather than `BadSignature`.
+    pub fn check_blob(
+        &self,
+        handle: Handle,
+        content: &[u8],
+    ) -> std::result::Result<Attributes, Rejection> {
+        let kid = blob_key_id(content)?;
+        if kid.as_deref() != Some(self.key_id.as_str()) {
+            return Err(Rejection::UnknownKid(kid));
+        }
         let (payload, _) = josekit::jws::deserialize_compact(content, &self.verifier)
-            .map_err(|e| e.to_string())?;
-        read_payload(handle, &payload)
+            .map_err(|e| Rejection::BadSignature(e.to_string()))?;
+        check_payload(handle, &payload)
     }
 }
 
@@ -246,31 +345,35 @@ impl PeekAttributes {
 /// attribute a known certificate attribute in its JSON form, and the
 /// object a CKC_X_509 certificate with a subject and a value.
 pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attributes, String> {
+    check_payload(handle, payload).map_err(|r| r.to_string())
+}
+
+/// As [`read_payload`], with the reason as a [`Rejection`].
+fn check_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attributes, Rejection> {
+    let bad = Rejection::BadPayload;
     let json: Value =
-        serde_json::from_slice(payload).map_err(|e| format!("payload is not JSON: {e}"))?;
+        serde_json::from_slice(payload).map_err(|e| bad(format!("payload is not JSON: {e}")))?;
     if json.get("format").and_then(Value::as_u64) != Some(FORMAT) {
-        return Err("payload format is not 1".into());
+        return Err(bad("payload format is not 1".into()));
     }
     let named = json
         .get("handle")
         .and_then(Value::as_u64)
-        .ok_or("payload has no handle")?;
+        .ok_or_else(|| bad("payload has no handle".into()))?;
     if named != handle {
-        return Err(format!(
-            "payload names handle {named}, not {handle} (renamed or copied blob)"
-        ));
+        return Err(Rejection::HandleMismatch { named, handle });
     }
     let attributes = json
         .get("attributes")
         .and_then(Value::as_object)
-        .ok_or("payload has no attributes")?;
+        .ok_or_else(|| bad("payload has no attributes".into()))?;
     let mut object = Attributes::new();
     for (name, value) in attributes {
         let kind = attribute_by_name(name)
             .filter(|kind| rule_of(*kind).is_some())
-            .ok_or_else(|| format!("{name} is not a certificate attribute"))?;
-        let bytes =
-            value_from_json(kind, value).ok_or_else(|| format!("{name} has a malformed value"))?;
+            .ok_or_else(|| bad(format!("{name} is not a certificate attribute")))?;
+        let bytes = value_from_json(kind, value)
+            .ok_or_else(|| bad(format!("{name} has a malformed value")))?;
         object.set(kind, bytes);
     }
     let is_certificate = object.ulong(CKA_CLASS) == Some(CKO_CERTIFICATE)
@@ -278,10 +381,12 @@ pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attri
         && object.contains(CKA_SUBJECT)
         && object.contains(CKA_VALUE);
     if !is_certificate {
-        return Err("payload is not an X.509 certificate object".into());
+        return Err(bad("payload is not an X.509 certificate object".into()));
     }
     if !object.bool_or(CKA_TOKEN, false) {
-        return Err("payload is not a token object (CKA_TOKEN is not true)".into());
+        return Err(bad(
+            "payload is not a token object (CKA_TOKEN is not true)".into()
+        ));
     }
     super::rules::fill_defaults(&mut object);
     Ok(object)

@@ -20,6 +20,7 @@
 
 mod abi;
 mod azurite;
+mod certs_tool;
 mod keys;
 mod store;
 mod token;
@@ -28,6 +29,7 @@ mod workers;
 
 pub use abi::*;
 pub use azurite::*;
+pub use certs_tool::*;
 pub use keys::*;
 pub use store::*;
 pub use token::*;

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::certstore::blob_name;
+use crate::certstore::jws::{BlobVerifier, Rejection};
 use crate::object::FIRST_CERTIFICATE_HANDLE;
 
 /// Flips one character of a base64url text at `position` (staying in the alphabet).
@@ -11,6 +12,34 @@ fn flip(blob: &mut [u8], position: usize) {
 }
 
 type Tamper = fn(&Fixture, Handle, Vec<u8>);
+
+/// What each case of [`tamper_cases`] must be refused as.
+fn expected_rejection(what: &str, handle: Handle) -> Rejection {
+    let bad_signature = Rejection::BadSignature(String::new());
+    match what {
+        "a flipped byte in the payload" => bad_signature,
+        "a flipped byte in the signature" => bad_signature,
+        "a blob signed by another key" => bad_signature,
+        "a blob signed with another key id" => Rejection::UnknownKid(Some("another-key-id".into())),
+        "another handle's blob copied to this name" => Rejection::HandleMismatch {
+            named: handle + 100,
+            handle,
+        },
+        "garbage" | "an empty file" => Rejection::NotJws(String::new()),
+        "a JWS of malformed JSON" => Rejection::BadPayload(String::new()),
+        other => panic!("no expected rejection for {other}"),
+    }
+}
+
+/// The rejection's kind, and its data where the data is exact (not a message).
+fn shape(rejection: &Rejection) -> Rejection {
+    match rejection {
+        Rejection::NotJws(_) => Rejection::NotJws(String::new()),
+        Rejection::BadSignature(_) => Rejection::BadSignature(String::new()),
+        Rejection::BadPayload(_) => Rejection::BadPayload(String::new()),
+        exact => exact.clone(),
+    }
+}
 
 fn tamper_cases() -> Vec<(&'static str, Tamper)> {
     vec![
@@ -96,6 +125,31 @@ fn tampered_blobs_are_left_out_of_searches_with_a_log_line() {
                 .unwrap_err();
             assert_eq!(error.rv(), CKR_OBJECT_HANDLE_INVALID, "{what}");
         }
+    }
+}
+
+#[test]
+fn each_kind_of_tampering_is_refused_with_its_own_reason() {
+    for (what, tamper) in tamper_cases() {
+        let fixture = Fixture::new();
+        let victim = fixture
+            .certificates
+            .create(&user(), &reference_template(true, "victim"))
+            .unwrap();
+        let blob = std::fs::read(fixture.blob_path(victim)).unwrap();
+        let verifier = BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
+        assert!(
+            verifier.check_blob(victim, &blob).is_ok(),
+            "{what}: untouched"
+        );
+        tamper(&fixture, victim, blob);
+        let tampered = std::fs::read(fixture.blob_path(victim)).unwrap();
+        let rejection = verifier.check_blob(victim, &tampered).unwrap_err();
+        assert_eq!(
+            shape(&rejection),
+            expected_rejection(what, victim),
+            "{what}: {rejection}"
+        );
     }
 }
 
