@@ -283,6 +283,11 @@ impl Provider {
         self.logout_internal();
     }
 
+    /// Fails with `CKR_SESSION_HANDLE_INVALID` unless `handle` is open.
+    pub fn check_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        self.session(handle).map(|_| ())
+    }
+
     fn session(&self, handle: CK_SESSION_HANDLE) -> Result<SessionEntry> {
         self.sessions
             .read()
