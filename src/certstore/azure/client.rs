@@ -473,33 +473,6 @@ fn public_metadata(metadata: HashMap<String, String>) -> BTreeMap<String, String
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_redacted_from_error_text() {
-        let text = "error sending request for url (http://h/c/b?sv=2024&sig=abc%2Fdef&se=1)";
-        let redacted = redact_signatures(text);
-        assert_eq!(
-            redacted,
-            "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
-        );
-    }
-
-    #[test]
-    fn write_id_is_hidden_from_listed_metadata() {
-        let metadata = HashMap::from([
-            ("label".to_string(), "a".to_string()),
-            ("AzCloudHsmWriteId".to_string(), "x".to_string()),
-        ]);
-        assert_eq!(
-            public_metadata(metadata),
-            BTreeMap::from([("label".to_string(), "a".to_string())])
-        );
-    }
-}
-
 /// The HTTP client of the store: the one the SDK builds, except that with
 /// [`AzureSettings::own_threads`] false host names are resolved on the
 /// calling thread, since the default resolver runs each look-up on a
@@ -536,5 +509,32 @@ impl reqwest::dns::Resolve for CallingThreadResolver {
             })
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
         Box::pin(std::future::ready(resolved))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_redacted_from_error_text() {
+        let text = "error sending request for url (http://h/c/b?sv=2024&sig=abc%2Fdef&se=1)";
+        let redacted = redact_signatures(text);
+        assert_eq!(
+            redacted,
+            "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
+        );
+    }
+
+    #[test]
+    fn write_id_is_hidden_from_listed_metadata() {
+        let metadata = HashMap::from([
+            ("label".to_string(), "a".to_string()),
+            ("AzCloudHsmWriteId".to_string(), "x".to_string()),
+        ]);
+        assert_eq!(
+            public_metadata(metadata),
+            BTreeMap::from([("label".to_string(), "a".to_string())])
+        );
     }
 }
