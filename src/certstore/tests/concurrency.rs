@@ -296,3 +296,63 @@ fn a_listing_taken_before_a_create_does_not_drop_the_new_certificate_from_the_in
     );
     assert_eq!(found, vec![created.unwrap()]);
 }
+
+/// A blob-signing key that refuses to sign (nobody logged in), letting
+/// its callers out together so that their refusals overlap.
+struct RefusingTogether {
+    inner: Arc<TestKey>,
+    together: std::sync::Barrier,
+}
+
+impl BlobSigningKey for RefusingTogether {
+    fn key_id(&self) -> String {
+        self.inner.key_id()
+    }
+    fn public_key_der(&self) -> Vec<u8> {
+        self.inner.public_key_der()
+    }
+    fn sign_rs512(&self, _message: &[u8]) -> Result<Vec<u8>> {
+        self.together.wait();
+        Err(Error::UserNotLoggedIn)
+    }
+}
+
+#[test]
+fn signatures_refused_at_once_on_many_threads_each_report_why() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 200;
+    let key = Arc::new(RefusingTogether {
+        inner: TestDevice::new().key(),
+        together: std::sync::Barrier::new(THREADS),
+    });
+    // One signer shared by every thread, as the certificate store shares it.
+    let signer = super::super::jws::DeviceSigner::new(key).unwrap();
+    let object = sample_object("refused");
+    let wrong: Vec<String> = std::thread::scope(|scope| {
+        let signing: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (signer, object) = (&signer, &object);
+                scope.spawn(move || {
+                    (0..ROUNDS)
+                        .map(|_| super::super::jws::sign_blob(signer, FIRST, object))
+                        .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
+                        .map(|outcome| format!("{outcome:?}"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        signing
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect()
+    });
+    assert!(
+        wrong.is_empty(),
+        "{} of {} refused signatures did not report the device's reason, e.g. {:?}",
+        wrong.len(),
+        THREADS * ROUNDS,
+        wrong.first()
+    );
+}
+
+const FIRST: Handle = crate::object::FIRST_CERTIFICATE_HANDLE;
