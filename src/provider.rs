@@ -24,6 +24,13 @@ struct Global {
     pid: u32,
 }
 
+/// The next session handle, for the whole life of the process: a handle
+/// is never issued twice, not even after `C_Finalize` and `C_Initialize`,
+/// so a thread still holding a session of the finalised provider gets
+/// `CKR_SESSION_HANDLE_INVALID` instead of reaching another thread's new
+/// session that happens to have the same number.
+static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
+
 /// The provider of this process. A `std` lock, not a `parking_lot` one:
 /// [`prepare_fork`] holds it across `fork()`, and releasing it in the child
 /// must not touch `parking_lot`'s global table of parked threads, whose
@@ -120,7 +127,6 @@ pub struct Provider {
     pub device: Arc<dyn Device>,
     pub certificates: Certificates,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, SessionEntry>>,
-    next_session: AtomicU64,
     login: RwLock<Option<UserType>>,
     /// Serialises `C_Login` calls while their PIN check runs outside `login`.
     login_attempt: Mutex<()>,
@@ -165,7 +171,6 @@ impl Provider {
             device,
             certificates,
             sessions: RwLock::new(HashMap::new()),
-            next_session: AtomicU64::new(1),
             login: RwLock::new(None),
             login_attempt: Mutex::new(()),
         })
@@ -242,7 +247,7 @@ impl Provider {
         if !read_write && *login == Some(UserType::SecurityOfficer) {
             return Err(Error::SessionReadWriteSoExists);
         }
-        let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let handle = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
         let state = Arc::new(Mutex::new(Session::new(handle, read_write)));
         self.sessions
             .write()
@@ -281,6 +286,11 @@ impl Provider {
             self.certificates.close_session(handle);
         }
         self.logout_internal();
+    }
+
+    /// Fails with `CKR_SESSION_HANDLE_INVALID` unless `handle` is open.
+    pub fn check_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+        self.session(handle).map(|_| ())
     }
 
     fn session(&self, handle: CK_SESSION_HANDLE) -> Result<SessionEntry> {

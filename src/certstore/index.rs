@@ -42,9 +42,16 @@ impl TokenEntry {
 }
 
 /// Token certificates by handle, with a label map.
+///
+/// Every insert and remove takes the next number of a sequence and an
+/// entry remembers the number it was put in with, so that a listing of
+/// the store, which may take long while other threads read and write
+/// blobs, applies only to the entries it is news for: see
+/// [`TokenIndex::changed_since`].
 #[derive(Debug, Default)]
 pub struct TokenIndex {
-    entries: BTreeMap<Handle, TokenEntry>,
+    entries: BTreeMap<Handle, (TokenEntry, u64)>,
+    sequence: u64,
     /// Label -> handles in increasing order: a vector, because a label
     /// almost always names one certificate, and a one-element set costs a
     /// tree node per certificate at 100,000 certificates.
@@ -54,7 +61,29 @@ pub struct TokenIndex {
 impl TokenIndex {
     /// The entry of `handle`.
     pub fn get(&self, handle: Handle) -> Option<&TokenEntry> {
-        self.entries.get(&handle)
+        self.entries.get(&handle).map(|(entry, _)| entry)
+    }
+
+    /// The number of the last insert or remove.
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// True when the entry of `handle` was put in after the moment
+    /// [`TokenIndex::sequence`] was `sequence`: by a read or a write of
+    /// the blob that came after it, so newer than anything a listing begun
+    /// at that moment can say.
+    pub fn changed_since(&self, handle: Handle, sequence: u64) -> bool {
+        self.entries
+            .get(&handle)
+            .is_some_and(|(_, inserted)| *inserted > sequence)
+    }
+
+    /// Forgets every entry; the sequence goes on.
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.by_label.clear();
+        self.sequence += 1;
     }
 
     /// True when a blob of `handle` is known (verified or not).
@@ -71,7 +100,7 @@ impl TokenIndex {
     pub fn versions(&self) -> impl Iterator<Item = (Handle, &str)> {
         self.entries
             .iter()
-            .map(|(handle, entry)| (*handle, entry.version.as_str()))
+            .map(|(handle, (entry, _))| (*handle, entry.version.as_str()))
     }
 
     /// Number of known blobs.
@@ -93,12 +122,14 @@ impl TokenIndex {
                 handles.insert(position, handle);
             }
         }
-        self.entries.insert(handle, entry);
+        self.sequence += 1;
+        self.entries.insert(handle, (entry, self.sequence));
     }
 
     /// Forgets `handle`.
     pub fn remove(&mut self, handle: Handle) -> Option<TokenEntry> {
-        let entry = self.entries.remove(&handle)?;
+        let (entry, _) = self.entries.remove(&handle)?;
+        self.sequence += 1;
         if let Some(label) = entry.search.get(CKA_LABEL) {
             if let Some(handles) = self.by_label.get_mut(label) {
                 handles.retain(|known| *known != handle);
@@ -131,13 +162,13 @@ impl TokenIndex {
                 .get(&label.value)
                 .into_iter()
                 .flatten()
-                .filter(|handle| self.entries.get(handle).is_some_and(keep))
+                .filter(|handle| self.get(**handle).is_some_and(keep))
                 .copied()
                 .collect(),
             None => self
                 .entries
                 .iter()
-                .filter(|(_, entry)| keep(entry))
+                .filter(|(_, (entry, _))| keep(entry))
                 .map(|(handle, _)| *handle)
                 .collect(),
         }
@@ -147,7 +178,9 @@ impl TokenIndex {
     pub fn with_subject(&self, subject: &[u8]) -> Vec<Handle> {
         self.entries
             .iter()
-            .filter(|(_, entry)| !entry.rejected && entry.search.get(CKA_SUBJECT) == Some(subject))
+            .filter(|(_, (entry, _))| {
+                !entry.rejected && entry.search.get(CKA_SUBJECT) == Some(subject)
+            })
             .map(|(handle, _)| *handle)
             .collect()
     }

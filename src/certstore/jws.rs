@@ -105,8 +105,15 @@ pub fn payload(handle: Handle, object: &Attributes) -> Vec<u8> {
 /// Header: `{"alg":"RS512","kid":<key id>}`, `alg` first as in the
 /// vendor's blobs (which start `eyJhbGciOiJSUzUxMiIs`).
 pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> Result<String> {
+    // A failure slot of this call's own: the signer is shared by every
+    // thread, and a slot shared with them would hand this call's error to
+    // another failing call (which then reported CKR_FUNCTION_FAILED).
+    let signer = DeviceSigner {
+        failure: Arc::new(Mutex::new(None)),
+        ..signer.clone()
+    };
     let header = JwsHeader::new();
-    josekit::jws::serialize_compact(&payload(handle, object), &header, signer).map_err(|error| {
+    josekit::jws::serialize_compact(&payload(handle, object), &header, &signer).map_err(|error| {
         signer
             .failure
             .lock()

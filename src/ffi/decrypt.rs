@@ -1,8 +1,7 @@
 //! Decryption (PKCS#11 3.0 §5.9).
 
 use super::convert::{bytes, capacity, deliver, mechanism};
-use super::guard;
-use crate::provider::provider;
+use super::{guard, session_provider};
 use crate::session::Direction::Decrypt;
 use cryptoki_sys::*;
 
@@ -14,7 +13,7 @@ pub unsafe extern "C" fn C_DecryptInit(
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_DecryptInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.cipher_init(session, Decrypt, &unsafe { mechanism(mech) }?, key)
     })
 }
@@ -29,7 +28,7 @@ pub unsafe extern "C" fn C_Decrypt(
     decrypted_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_Decrypt", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(decrypted, decrypted_len) }?;
         let data = unsafe { bytes(data, data_len) }?;
         let output = provider.cipher(session, Decrypt, data, capacity)?;
@@ -47,7 +46,7 @@ pub unsafe extern "C" fn C_DecryptUpdate(
     decrypted_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_DecryptUpdate", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(decrypted, decrypted_len) }?;
         let part = unsafe { bytes(part, part_len) }?;
         let output = provider.cipher_update(session, Decrypt, part, capacity)?;
@@ -63,7 +62,7 @@ pub unsafe extern "C" fn C_DecryptFinal(
     last_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_DecryptFinal", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(last, last_len) }?;
         let output = provider.cipher_final(session, Decrypt, capacity)?;
         unsafe { deliver(output, last, last_len) }

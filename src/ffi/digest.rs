@@ -1,7 +1,7 @@
 //! Message digesting (PKCS#11 3.0 §5.10).
 
 use super::convert::{bytes, capacity, deliver, mechanism};
-use super::guard;
+use super::{guard, session_provider};
 use crate::provider::provider;
 use crate::session::KeyDigest;
 use cryptoki_sys::*;
@@ -13,7 +13,7 @@ pub unsafe extern "C" fn C_DigestInit(
     mech: *mut CK_MECHANISM,
 ) -> CK_RV {
     guard("C_DigestInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.digest_init(session, &unsafe { mechanism(mech) }?)
     })
 }
@@ -28,7 +28,7 @@ pub unsafe extern "C" fn C_Digest(
     digest_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_Digest", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(digest, digest_len) }?;
         let output = provider.digest(session, unsafe { bytes(data, data_len) }?, capacity)?;
         unsafe { deliver(output, digest, digest_len) }
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn C_DigestUpdate(
     part_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_DigestUpdate", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.digest_update(session, unsafe { bytes(part, part_len) }?)
     })
 }
@@ -71,7 +71,7 @@ pub unsafe extern "C" fn C_DigestFinal(
     digest_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_DigestFinal", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(digest, digest_len) }?;
         let output = provider.digest_final(session, capacity)?;
         unsafe { deliver(output, digest, digest_len) }

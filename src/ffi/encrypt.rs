@@ -1,8 +1,7 @@
 //! Encryption (PKCS#11 3.0 §5.8).
 
 use super::convert::{bytes, capacity, deliver, mechanism};
-use super::guard;
-use crate::provider::provider;
+use super::{guard, session_provider};
 use crate::session::Direction::Encrypt;
 use cryptoki_sys::*;
 
@@ -14,7 +13,7 @@ pub unsafe extern "C" fn C_EncryptInit(
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_EncryptInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.cipher_init(session, Encrypt, &unsafe { mechanism(mech) }?, key)
     })
 }
@@ -29,7 +28,7 @@ pub unsafe extern "C" fn C_Encrypt(
     encrypted_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_Encrypt", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
         let data = unsafe { bytes(data, data_len) }?;
         let output = provider.cipher(session, Encrypt, data, capacity)?;
@@ -47,7 +46,7 @@ pub unsafe extern "C" fn C_EncryptUpdate(
     encrypted_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_EncryptUpdate", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(encrypted, encrypted_len) }?;
         let part = unsafe { bytes(part, part_len) }?;
         let output = provider.cipher_update(session, Encrypt, part, capacity)?;
@@ -63,7 +62,7 @@ pub unsafe extern "C" fn C_EncryptFinal(
     last_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_EncryptFinal", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(last, last_len) }?;
         let output = provider.cipher_final(session, Encrypt, capacity)?;
         unsafe { deliver(output, last, last_len) }

@@ -1,8 +1,7 @@
 //! Key management (PKCS#11 3.0 §5.14).
 
 use super::convert::{bytes, deliver_slice, mechanism, out, template};
-use super::guard;
-use crate::provider::provider;
+use super::{guard, session_provider};
 use cryptoki_sys::*;
 
 /// `C_GenerateKey`.
@@ -15,7 +14,7 @@ pub unsafe extern "C" fn C_GenerateKey(
     key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_GenerateKey", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let mechanism = unsafe { mechanism(mech) }?;
         let template = unsafe { template(attributes, count) }?;
         let key = unsafe { out(key) }?;
@@ -37,7 +36,7 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     private_key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_GenerateKeyPair", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let mechanism = unsafe { mechanism(mech) }?;
         let public_template = unsafe { template(public_attributes, public_count) }?;
         let private_template = unsafe { template(private_attributes, private_count) }?;
@@ -60,7 +59,7 @@ pub unsafe extern "C" fn C_WrapKey(
     wrapped_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_WrapKey", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let mechanism = unsafe { mechanism(mech) }?;
         unsafe { out(wrapped_len) }?;
         let data = provider.wrap_key(session, &mechanism, wrapping_key, key)?;
@@ -81,7 +80,7 @@ pub unsafe extern "C" fn C_UnwrapKey(
     key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_UnwrapKey", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let mechanism = unsafe { mechanism(mech) }?;
         let wrapped = unsafe { bytes(wrapped, wrapped_len) }?;
         let template = unsafe { template(attributes, count) }?;
@@ -102,7 +101,7 @@ pub unsafe extern "C" fn C_DeriveKey(
     key: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_DeriveKey", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let mechanism = unsafe { mechanism(mech) }?;
         let template = unsafe { template(attributes, count) }?;
         let key = unsafe { out(key) }?;

@@ -26,8 +26,20 @@ pub mod unsupported;
 pub mod verify;
 
 use crate::error::{Error, Result};
+use crate::provider::{provider, Provider};
 use cryptoki_sys::*;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// The provider, once `session` is known to be one of its open sessions.
+/// PKCS#11 3.0 §5.1.7: the codes of §5.1.2 (`CKR_SESSION_HANDLE_INVALID`)
+/// take precedence over those of §5.1.6 (`CKR_ARGUMENTS_BAD`, ...), so a
+/// session function checks its handle before any pointer or length.
+pub(crate) fn session_provider(session: CK_SESSION_HANDLE) -> Result<Arc<Provider>> {
+    let provider = provider()?;
+    provider.check_session(session)?;
+    Ok(provider)
+}
 
 /// Runs `f`, turning its result into a `CK_RV` and a panic into
 /// `CKR_GENERAL_ERROR`, and logging failures with the function's name.

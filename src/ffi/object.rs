@@ -1,7 +1,7 @@
 //! Object management (PKCS#11 3.0 §5.7).
 
 use super::convert::{attribute_array, out, template};
-use super::guard;
+use super::{guard, session_provider};
 use crate::error::Error;
 use crate::object::AttributeResult;
 use crate::provider::provider;
@@ -16,7 +16,7 @@ pub unsafe extern "C" fn C_CreateObject(
     object: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_CreateObject", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let template = unsafe { template(attributes, count) }?;
         let object = unsafe { out(object) }?;
         *object = provider.create_object(session, &template)?;
@@ -34,7 +34,7 @@ pub unsafe extern "C" fn C_CopyObject(
     new_object: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_CopyObject", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let template = unsafe { template(attributes, count) }?;
         let new_object = unsafe { out(new_object) }?;
         *new_object = provider.copy_object(session, object, &template)?;
@@ -61,7 +61,7 @@ pub unsafe extern "C" fn C_GetObjectSize(
     size: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_GetObjectSize", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let size = unsafe { out(size) }?;
         *size = provider.object_size(session, object)?;
         Ok(())
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn C_GetAttributeValue(
     count: CK_ULONG,
 ) -> CK_RV {
     guard("C_GetAttributeValue", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let attributes = unsafe { attribute_array(attributes, count) }?;
         let kinds: Vec<_> = attributes.iter().map(|a| a.type_).collect();
         let results = provider.get_attributes(session, object, &kinds)?;
@@ -138,7 +138,7 @@ pub unsafe extern "C" fn C_SetAttributeValue(
     count: CK_ULONG,
 ) -> CK_RV {
     guard("C_SetAttributeValue", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let template = unsafe { template(attributes, count) }?;
         provider.set_attributes(session, object, &template)
     })
@@ -152,7 +152,7 @@ pub unsafe extern "C" fn C_FindObjectsInit(
     count: CK_ULONG,
 ) -> CK_RV {
     guard("C_FindObjectsInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let template = unsafe { template(attributes, count) }?;
         provider.find_init(session, &template)
     })
@@ -167,7 +167,7 @@ pub unsafe extern "C" fn C_FindObjects(
     count: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_FindObjects", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let count = unsafe { out(count) }?;
         if objects.is_null() && max_count > 0 {
             return Err(Error::ArgumentsBad("NULL handle array"));

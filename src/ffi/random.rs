@@ -1,7 +1,7 @@
 //! Random number generation (PKCS#11 3.0 §5.15).
 
 use super::convert::{bytes, bytes_mut};
-use super::guard;
+use super::{guard, session_provider};
 use crate::provider::provider;
 use cryptoki_sys::*;
 
@@ -32,7 +32,7 @@ pub unsafe extern "C" fn C_GenerateRandom(
     len: CK_ULONG,
 ) -> CK_RV {
     guard("C_GenerateRandom", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.generate_random(session, unsafe { bytes_mut(out, len) }?)
     })
 }

@@ -1,7 +1,7 @@
 //! Session management (PKCS#11 3.0 §5.6).
 
 use super::convert::{out, pin};
-use super::guard;
+use super::{guard, session_provider};
 use crate::provider::provider;
 use cryptoki_sys::*;
 
@@ -43,7 +43,7 @@ pub unsafe extern "C" fn C_GetSessionInfo(
     info: *mut CK_SESSION_INFO,
 ) -> CK_RV {
     guard("C_GetSessionInfo", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let info = unsafe { out(info) }?;
         let state = provider.session_info(session)?;
         info.slotID = crate::provider::SLOT_ID;
@@ -63,7 +63,7 @@ pub unsafe extern "C" fn C_Login(
     pin_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_Login", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.login(session, user, unsafe { pin(pin_ptr, pin_len) }?)
     })
 }

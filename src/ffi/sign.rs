@@ -1,8 +1,7 @@
 //! Signing and MACing (PKCS#11 3.0 §5.11).
 
 use super::convert::{bytes, capacity, deliver, mechanism};
-use super::guard;
-use crate::provider::provider;
+use super::{guard, session_provider};
 use cryptoki_sys::*;
 
 /// `C_SignInit`.
@@ -13,7 +12,7 @@ pub unsafe extern "C" fn C_SignInit(
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_SignInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.sign_init(session, &unsafe { mechanism(mech) }?, key)
     })
 }
@@ -28,7 +27,7 @@ pub unsafe extern "C" fn C_Sign(
     signature_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_Sign", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(signature, signature_len) }?;
         let output = provider.sign(session, unsafe { bytes(data, data_len) }?, capacity)?;
         unsafe { deliver(output, signature, signature_len) }
@@ -43,7 +42,7 @@ pub unsafe extern "C" fn C_SignUpdate(
     part_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_SignUpdate", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.sign_update(session, unsafe { bytes(part, part_len) }?)
     })
 }
@@ -56,7 +55,7 @@ pub unsafe extern "C" fn C_SignFinal(
     signature_len: *mut CK_ULONG,
 ) -> CK_RV {
     guard("C_SignFinal", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         let capacity = unsafe { capacity(signature, signature_len) }?;
         let output = provider.sign_final(session, capacity)?;
         unsafe { deliver(output, signature, signature_len) }

@@ -1,7 +1,7 @@
 //! Slot and token management (PKCS#11 3.0 §5.5).
 
 use super::convert::{bytes, deliver_slice, out, pad, pin};
-use super::guard;
+use super::{guard, session_provider};
 use crate::error::Error;
 use crate::provider::{provider, SLOT_ID};
 use cryptoki_sys::*;
@@ -154,7 +154,7 @@ pub unsafe extern "C" fn C_InitPIN(
     new_pin_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_InitPIN", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.init_pin(session, unsafe { pin(new_pin, new_pin_len) }?)
     })
 }
@@ -169,7 +169,7 @@ pub unsafe extern "C" fn C_SetPIN(
     new_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_SetPIN", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.set_pin(session, unsafe { pin(old_pin, old_len) }?, unsafe {
             pin(new_pin, new_len)
         }?)

@@ -1,8 +1,7 @@
 //! Verifying signatures and MACs (PKCS#11 3.0 §5.13).
 
 use super::convert::{bytes, mechanism};
-use super::guard;
-use crate::provider::provider;
+use super::{guard, session_provider};
 use cryptoki_sys::*;
 
 /// `C_VerifyInit`.
@@ -13,7 +12,7 @@ pub unsafe extern "C" fn C_VerifyInit(
     key: CK_OBJECT_HANDLE,
 ) -> CK_RV {
     guard("C_VerifyInit", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.verify_init(session, &unsafe { mechanism(mech) }?, key)
     })
 }
@@ -28,7 +27,7 @@ pub unsafe extern "C" fn C_Verify(
     signature_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_Verify", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.verify(session, unsafe { bytes(data, data_len) }?, unsafe {
             bytes(signature, signature_len)
         }?)
@@ -43,7 +42,7 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     part_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_VerifyUpdate", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.verify_update(session, unsafe { bytes(part, part_len) }?)
     })
 }
@@ -56,7 +55,7 @@ pub unsafe extern "C" fn C_VerifyFinal(
     signature_len: CK_ULONG,
 ) -> CK_RV {
     guard("C_VerifyFinal", || {
-        let provider = provider()?;
+        let provider = session_provider(session)?;
         provider.verify_final(session, unsafe { bytes(signature, signature_len) }?)
     })
 }

@@ -397,7 +397,7 @@ impl Certificates {
     /// signed by the replaced key stop verifying.
     pub fn forget_keys(&self) {
         *self.keys.lock() = None;
-        *self.index.write() = TokenIndex::default();
+        self.index.write().clear();
         *self.last_refresh.lock() = None;
     }
 

@@ -132,6 +132,11 @@ impl Certificates {
         }
         self.check_keys();
         let started = Instant::now();
+        // Taken before the listing: an entry put in after this moment came
+        // from a read or write of its blob after the listing began, and
+        // the listing (perhaps older than that blob, or than its change)
+        // must neither remove nor replace it.
+        let sequence = self.index.read().sequence();
         let mut listed: Vec<(Handle, BlobEntry)> = self
             .store
             .list(BLOB_PREFIX)?
@@ -157,10 +162,11 @@ impl Certificates {
             // Both sides are in handle order: one merge finds the gone ones.
             let mut gone = Vec::new();
             let mut remaining = listed.iter().map(|(handle, _)| *handle).peekable();
-            for (handle, version) in index.versions() {
+            for (handle, _) in index.versions() {
                 while remaining.next_if(|listed| *listed < handle).is_some() {}
-                if remaining.next_if_eq(&handle).is_none() {
-                    gone.push((handle, version.to_owned()));
+                if remaining.next_if_eq(&handle).is_none() && !index.changed_since(handle, sequence)
+                {
+                    gone.push(handle);
                 }
             }
             (changed, gone)
@@ -174,18 +180,18 @@ impl Certificates {
         .collect::<Result<Vec<_>>>()?;
         let reading_took = started.elapsed();
         let mut index = self.index.write();
-        for (handle, version) in gone {
-            // Only if unchanged since the snapshot: a blob created meanwhile stays.
-            if index
-                .get(handle)
-                .is_some_and(|entry| entry.version == version)
-            {
+        for handle in gone {
+            // A blob created (and indexed) while the listing ran stays.
+            if !index.changed_since(handle, sequence) {
                 index.remove(handle);
             }
         }
         for ((handle, _), entry) in changed.iter().zip(fresh) {
-            if let Some(entry) = entry {
-                index.insert(*handle, entry);
+            match entry {
+                Some(entry) if !index.changed_since(*handle, sequence) => {
+                    index.insert(*handle, entry)
+                }
+                _ => {}
             }
         }
         drop(index);

@@ -202,3 +202,157 @@ fn searches_by_label_among_many_certificates_find_exactly_the_labelled_one_cold_
         "every certificate is found"
     );
 }
+
+/// A local store whose next listing, once armed, is taken and then held
+/// until the test lets it go: what a slow listing looks like to the
+/// threads that create and change certificates meanwhile.
+struct HeldListing {
+    inner: LocalStore,
+    armed: parking_lot::Mutex<Option<(std::sync::mpsc::Sender<()>, std::sync::mpsc::Receiver<()>)>>,
+}
+
+impl BlobStore for HeldListing {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<super::super::BlobEntry>> {
+        let listed = self.inner.list(prefix);
+        let armed = self.armed.lock().take();
+        if let Some((listing_taken, go_on)) = armed {
+            listing_taken.send(()).unwrap();
+            go_on.recv().unwrap();
+        }
+        listed
+    }
+    fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        self.inner.read(name)
+    }
+    fn create(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &std::collections::BTreeMap<String, String>,
+    ) -> Result<super::super::CreateOutcome> {
+        self.inner.create(name, content, metadata)
+    }
+    fn update(
+        &self,
+        name: &str,
+        content: &[u8],
+        metadata: &std::collections::BTreeMap<String, String>,
+        expected_version: &str,
+    ) -> Result<super::super::UpdateOutcome> {
+        self.inner.update(name, content, metadata, expected_version)
+    }
+    fn delete(&self, name: &str) -> Result<()> {
+        self.inner.delete(name)
+    }
+}
+
+/// Runs a search whose listing is taken before `meanwhile` runs and
+/// applied after it, then returns what a search by `label` on the index
+/// alone (no new listing) finds.
+fn search_after_a_listing_older_than(
+    meanwhile: impl FnOnce(&Certificates),
+    label: &str,
+) -> Vec<Handle> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(HeldListing {
+        inner: LocalStore::open(dir.path()).unwrap(),
+        armed: parking_lot::Mutex::new(None),
+    });
+    let certificates = Certificates::open(store.clone(), TestDevice::new(), None).unwrap();
+    certificates
+        .create(&user(), &reference_template(true, "first"))
+        .unwrap();
+    let (listing_taken, taken) = std::sync::mpsc::channel();
+    let (go_on, go) = std::sync::mpsc::channel();
+    *store.armed.lock() = Some((listing_taken, go));
+    std::thread::scope(|scope| {
+        let slow = scope.spawn(|| certificates.find(&public(), &[]).unwrap());
+        taken.recv().unwrap();
+        meanwhile(&certificates);
+        go_on.send(()).unwrap();
+        slow.join().unwrap();
+    });
+    certificates.set_freshness(std::time::Duration::from_secs(3600));
+    certificates
+        .find(&public(), &[bytes(CKA_LABEL, label.as_bytes())])
+        .unwrap()
+}
+
+#[test]
+fn a_listing_taken_before_a_create_does_not_drop_the_new_certificate_from_the_index() {
+    let mut created = None;
+    let found = search_after_a_listing_older_than(
+        |certificates| {
+            created = Some(
+                certificates
+                    .create(&user(), &reference_template(true, "new"))
+                    .unwrap(),
+            );
+        },
+        "new",
+    );
+    assert_eq!(found, vec![created.unwrap()]);
+}
+
+/// A blob-signing key that refuses to sign (nobody logged in), letting
+/// its callers out together so that their refusals overlap.
+struct RefusingTogether {
+    inner: Arc<TestKey>,
+    together: std::sync::Barrier,
+}
+
+impl BlobSigningKey for RefusingTogether {
+    fn key_id(&self) -> String {
+        self.inner.key_id()
+    }
+    fn public_key_der(&self) -> Vec<u8> {
+        self.inner.public_key_der()
+    }
+    fn sign_rs512(&self, _message: &[u8]) -> Result<Vec<u8>> {
+        self.together.wait();
+        Err(Error::UserNotLoggedIn)
+    }
+}
+
+#[test]
+fn signatures_refused_at_once_on_many_threads_each_report_why() {
+    const THREADS: usize = 8;
+    const ROUNDS: usize = 200;
+    let key = Arc::new(RefusingTogether {
+        inner: TestDevice::new().key(),
+        together: std::sync::Barrier::new(THREADS),
+    });
+    // One signer shared by every thread, as the certificate store shares it.
+    let signer = super::super::jws::DeviceSigner::new(key).unwrap();
+    let object = sample_object("refused");
+    let wrong: Vec<String> = std::thread::scope(|scope| {
+        let signing: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (signer, object) = (&signer, &object);
+                scope.spawn(move || {
+                    (0..ROUNDS)
+                        .map(|_| super::super::jws::sign_blob(signer, FIRST, object))
+                        .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
+                        .map(|outcome| format!("{outcome:?}"))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        signing
+            .into_iter()
+            .flat_map(|s| s.join().unwrap())
+            .collect()
+    });
+    assert!(
+        wrong.is_empty(),
+        "{} of {} refused signatures did not report the device's reason, e.g. {:?}",
+        wrong.len(),
+        THREADS * ROUNDS,
+        wrong.first()
+    );
+}
+
+const FIRST: Handle = crate::object::FIRST_CERTIFICATE_HANDLE;
