@@ -7,7 +7,7 @@ use crate::certstore::Certificates;
 use crate::config::Config;
 use crate::device::{Device, Mechanism, MechanismInfo, TokenStatus, UserType};
 use crate::error::{Error, Result};
-use crate::object::{self, Access, AttributeResult, AttributeType, Handle, Template};
+use crate::object::{self, Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
 use crate::session::{Search, Session};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -118,7 +118,7 @@ impl Provider {
         })?;
         crate::logging::init(&config);
         tracing::info!(source = ?config.source, "initialising");
-        let device = crate::backends::open_device(&config)?;
+        let device = crate::backends::open_device(&config, may_create_threads)?;
         let certificates =
             crate::backends::open_certificates(&config, device.clone(), may_create_threads)?;
         Ok(Provider {
@@ -146,8 +146,9 @@ impl Provider {
         self.check_slot(slot)?;
         let sessions = self.sessions.read();
         let read_write_session_count = sessions.values().filter(|s| s.read_write).count();
+        let status = self.device.token_status()?;
         Ok(TokenInfo {
-            status: self.device.token_status(),
+            status,
             session_count: sessions.len(),
             read_write_session_count,
         })
@@ -192,13 +193,25 @@ impl Provider {
             return Err(Error::SessionParallelNotSupported);
         }
         let read_write = flags & CKF_RW_SESSION != 0;
-        // Held until the session is in the table, so an SO login cannot
-        // slip in between the check and the insert.
-        let login = self.login.read();
-        if !read_write && *login == Some(UserType::SecurityOfficer) {
-            return Err(Error::SessionReadWriteSoExists);
-        }
+        let so_refuses = |login: &Option<UserType>| {
+            if !read_write && *login == Some(UserType::SecurityOfficer) {
+                return Err(Error::SessionReadWriteSoExists);
+            }
+            Ok(())
+        };
+        so_refuses(&self.login.read())?;
         let handle = self.next_session.fetch_add(1, Ordering::Relaxed);
+        // The device opens its side of the session with no lock held (a
+        // vendor module may take its time); the check is then repeated
+        // under the login lock, held until the session is in the table, so
+        // an SO login cannot slip in between the check and the insert.
+        self.device.open_session(handle, read_write)?;
+        let login = self.login.read();
+        if let Err(error) = so_refuses(&login) {
+            drop(login);
+            self.device.close_session(handle);
+            return Err(error);
+        }
         let state = Arc::new(Mutex::new(Session::new(handle, read_write)));
         self.sessions
             .write()
@@ -313,7 +326,7 @@ impl Provider {
         self.session(handle)?;
         let _attempt = self.login_attempt.lock();
         self.check_login_allowed(user)?;
-        self.device.login(user, pin)?;
+        self.device.login(handle, user, pin)?;
         let mut login = self.login.write();
         // Sessions opened during the PIN check: `open_session` inserts
         // under the login lock, so this second look is final.
@@ -358,7 +371,7 @@ impl Provider {
             if !access.user {
                 return Err(Error::UserNotLoggedIn);
             }
-            self.device.login(UserType::User, pin)
+            self.device.login_context_specific(handle, pin)
         })
     }
 
@@ -400,7 +413,7 @@ impl Provider {
             if !access.so {
                 return Err(Error::UserNotLoggedIn);
             }
-            self.device.init_pin(pin)
+            self.device.init_pin(handle, pin)
         })
     }
 
@@ -415,7 +428,7 @@ impl Provider {
             } else {
                 UserType::User
             };
-            self.device.set_pin(user, old_pin, new_pin)
+            self.device.set_pin(handle, user, old_pin, new_pin)
         })
     }
 
@@ -432,6 +445,17 @@ impl Provider {
         })
     }
 
+    /// The owner of `object`: the certificate store for the certificate
+    /// range, the device for every other handle. The one place where a
+    /// handle is routed.
+    fn store_for(&self, object: Handle) -> &dyn ObjectStore {
+        if object::is_certificate_handle(object) {
+            &self.certificates
+        } else {
+            &*self.device
+        }
+    }
+
     pub fn copy_object(
         &self,
         handle: CK_SESSION_HANDLE,
@@ -439,31 +463,19 @@ impl Provider {
         template: &Template,
     ) -> Result<Handle> {
         self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.copy(access, object, template)
-            } else {
-                self.device.copy_object(access, object, template)
-            }
+            self.store_for(object).copy_object(access, object, template)
         })
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
         self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.destroy(access, object)
-            } else {
-                self.device.destroy_object(access, object)
-            }
+            self.store_for(object).destroy_object(access, object)
         })
     }
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
         self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.object_size(access, object)
-            } else {
-                self.device.object_size(access, object)
-            }
+            self.store_for(object).object_size(access, object)
         })
     }
 
@@ -474,11 +486,7 @@ impl Provider {
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
         self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.get_attributes(access, object, kinds)
-            } else {
-                self.device.get_attributes(access, object, kinds)
-            }
+            self.store_for(object).get_attributes(access, object, kinds)
         })
     }
 
@@ -489,24 +497,20 @@ impl Provider {
         template: &Template,
     ) -> Result<()> {
         self.with_session(handle, |_, access| {
-            if object::is_certificate_handle(object) {
-                self.certificates.set_attributes(access, object, template)
-            } else {
-                self.device.set_attributes(access, object, template)
-            }
+            self.store_for(object)
+                .set_attributes(access, object, template)
         })
     }
 
-    /// `C_FindObjectsInit`: keys from the device, then certificates, as the template allows.
+    /// `C_FindObjectsInit`: the device's objects (keys, and certificates a
+    /// vendor token holds itself), then the certificate store's, as the
+    /// template allows, in one cursor.
     pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
         self.with_session(handle, |session, access| {
             crate::session::ensure_idle(&session.search)?;
             // A malformed class matches nothing in either backend; ask both.
             let class = object::find_ulong(template, CKA_CLASS).ok().flatten();
-            let mut handles = Vec::new();
-            if class != Some(CKO_CERTIFICATE) {
-                handles.extend(self.device.find_objects(access, template)?);
-            }
+            let mut handles = self.device.find_objects(access, template)?;
             if class.is_none() || class == Some(CKO_CERTIFICATE) {
                 handles.extend(self.certificates.find(access, template)?);
             }

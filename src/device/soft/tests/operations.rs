@@ -82,6 +82,7 @@ fn operation_init_checks_usage_flags_allowed_mechanisms_login_and_handles() {
     let cbc = Mechanism {
         kind: CKM_AES_CBC_PAD,
         parameter: MechanismParameter::Raw(vec![0; 16]),
+        caller_parameter: None,
     };
     let cases: Vec<(&str, Result<(), crate::error::Error>, CK_RV)> = vec![
         (
@@ -277,6 +278,7 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
                 shared_data: Vec::new(),
                 public_data: peer_point,
             },
+            caller_parameter: None,
         };
         let key = device
             .derive_key(&user_rw(), &mechanism, private, &template)
@@ -300,6 +302,7 @@ fn ecdh_into_aes_needs_a_value_length() {
             shared_data: Vec::new(),
             public_data: value_of(&device, &user_rw(), public, CKA_EC_POINT),
         },
+        caller_parameter: None,
     };
     let template = [
         ulong(CKA_CLASS, CKO_SECRET_KEY),
