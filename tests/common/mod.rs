@@ -23,6 +23,7 @@ mod azurite;
 mod keys;
 mod store;
 mod token;
+mod vendor;
 mod watchdog;
 mod workers;
 
@@ -31,6 +32,7 @@ pub use azurite::*;
 pub use keys::*;
 pub use store::*;
 pub use token::*;
+pub use vendor::*;
 pub use watchdog::*;
 pub use workers::*;
 

@@ -39,12 +39,10 @@ impl<'a> CTemplate<'a> {
             _values: PhantomData,
         }
     }
+    /// Never NULL, even for an empty template: PKCS#11 allows any pointer
+    /// with a count of 0, and some vendors (SoftHSM2) refuse NULL there.
     pub fn pointer(&mut self) -> *mut CK_ATTRIBUTE {
-        if self.attributes.is_empty() {
-            std::ptr::null_mut()
-        } else {
-            self.attributes.as_mut_ptr()
-        }
+        self.attributes.as_mut_ptr()
     }
     pub fn count(&self) -> CK_ULONG {
         self.attributes.len() as CK_ULONG

@@ -52,14 +52,16 @@ pub fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
     Ok(info)
 }
 
-/// The slot whose token has `label`, or the first slot with a token.
-/// `None` when there is no such token; the labels seen come along for the
-/// log line.
+/// The slot whose token has `label`; without a label, the first slot
+/// holding an initialised token, else the first holding any token (an HSM
+/// such as SoftHSM2 always offers an empty one beside its tokens). `None`
+/// when there is no such token; the labels seen come along for the log line.
 pub fn find_token(
     vendor: &Vendor,
     label: Option<&str>,
 ) -> Result<(Option<CK_SLOT_ID>, Vec<String>)> {
     let mut seen = Vec::new();
+    let mut first_with_token = None;
     for slot in slots_with_token(vendor)? {
         let info = match token_info(vendor, slot) {
             Ok(info) => info,
@@ -70,12 +72,15 @@ pub fn find_token(
         };
         let token_label = field_text(&info.label);
         match label {
-            None => return Ok((Some(slot), seen)),
+            None if info.flags & CKF_TOKEN_INITIALIZED != 0 => return Ok((Some(slot), seen)),
+            None => {
+                first_with_token.get_or_insert(slot);
+            }
             Some(wanted) if wanted == token_label => return Ok((Some(slot), seen)),
             Some(_) => seen.push(token_label),
         }
     }
-    Ok((None, seen))
+    Ok((first_with_token, seen))
 }
 
 const NAMED_FLAGS: CK_FLAGS = CKF_TOKEN_INITIALIZED
