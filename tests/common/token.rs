@@ -267,7 +267,9 @@ impl Provider {
             // administrator then adds the storage-signing key on the HSM.
             drop(session);
             let conf = std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set");
-            let root = Path::new(&conf).parent().expect("softhsm2.conf's directory");
+            let root = Path::new(&conf)
+                .parent()
+                .expect("softhsm2.conf's directory");
             SoftHsm::in_dir(root).create_signing_key(TOKEN_LABEL, USER_PIN);
         }
     }

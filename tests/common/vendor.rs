@@ -44,12 +44,9 @@ pub fn vendor_device() -> bool {
 /// their absence is a failure, never a skip.
 pub fn softhsm2_available() -> bool {
     let module = Path::new(SOFTHSM2_MODULE).is_file();
-    let tools = ["softhsm2-util", "pkcs11-tool"].iter().all(|tool| {
-        Command::new(tool)
-            .arg("--help")
-            .output()
-            .is_ok()
-    });
+    let tools = ["softhsm2-util", "pkcs11-tool"]
+        .iter()
+        .all(|tool| Command::new(tool).arg("--help").output().is_ok());
     if module && tools {
         return true;
     }
@@ -194,5 +191,34 @@ impl SoftHsm {
             "--label",
             SIGNING_KEY_ID,
         ]);
+    }
+}
+
+/// The skip list of the SoftHSM2-backed runs (`tests/softhsm2-skips.txt`).
+const SKIPS: &str = include_str!("../softhsm2-skips.txt");
+
+/// The `case` lines of the skip list: (case name, reason).
+pub fn skipped_cases() -> Vec<(&'static str, &'static str)> {
+    SKIPS
+        .lines()
+        .filter_map(|line| line.strip_prefix("case "))
+        .filter_map(|line| line.split_once(" | "))
+        .map(|(case, reason)| (case.trim(), reason.trim()))
+        .collect()
+}
+
+/// True (after printing the case and SoftHSM2's reason) when this run is
+/// SoftHSM2-backed and the skip list names `case`: the caller leaves that
+/// case out and goes on with the others.
+pub fn skipped_over_softhsm2(case: &str) -> bool {
+    if !vendor_device() {
+        return false;
+    }
+    match skipped_cases().into_iter().find(|(name, _)| *name == case) {
+        Some((_, reason)) => {
+            eprintln!("skipping case {case} over SoftHSM2: {reason}");
+            true
+        }
+        None => false,
     }
 }
