@@ -12,7 +12,7 @@ use crate::session::{Search, Session};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The one slot, ID 1, as the Azure Cloud HSM SDK's samples hard-code it.
@@ -26,11 +26,38 @@ struct Global {
 
 static GLOBAL: RwLock<Option<Global>> = RwLock::new(None);
 
+/// This process's ID, kept current across `fork()` by [`forked_child`]
+/// (which `ffi/` registers with `pthread_atfork` before the first
+/// `C_Initialize`), so the check every call makes costs no `getpid`
+/// system call. 0 until then.
+static PROCESS_ID: AtomicU32 = AtomicU32::new(0);
+
+/// Records this process's ID; the `pthread_atfork` child handler, and
+/// called once before the first `C_Initialize`. Stores to an atomic only,
+/// as a forked child's handler must.
+pub extern "C" fn forked_child() {
+    PROCESS_ID.store(std::process::id(), Ordering::Relaxed);
+}
+
+/// Forgets the recorded ID: every check asks the kernel again (when the
+/// handler could not be registered).
+pub fn untrack_forks() {
+    PROCESS_ID.store(0, Ordering::Relaxed);
+}
+
+/// This process's ID (see [`PROCESS_ID`]).
+fn current_process() -> u32 {
+    match PROCESS_ID.load(Ordering::Relaxed) {
+        0 => std::process::id(),
+        pid => pid,
+    }
+}
+
 /// The initialised provider, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
 /// forked child that has not called `C_Initialize` yet).
 pub fn provider() -> Result<Arc<Provider>> {
     match &*GLOBAL.read() {
-        Some(global) if global.pid == std::process::id() => Ok(global.provider.clone()),
+        Some(global) if global.pid == current_process() => Ok(global.provider.clone()),
         _ => Err(Error::NotInitialized),
     }
 }
@@ -42,7 +69,7 @@ pub fn provider() -> Result<Arc<Provider>> {
 pub fn initialize(may_create_threads: bool) -> Result<()> {
     let mut global = GLOBAL.write();
     if let Some(existing) = global.take() {
-        if existing.pid == std::process::id() {
+        if existing.pid == current_process() {
             *global = Some(existing);
             return Err(Error::AlreadyInitialized);
         }
@@ -53,7 +80,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
     let provider = Provider::open(may_create_threads)?;
     *global = Some(Global {
         provider: Arc::new(provider),
-        pid: std::process::id(),
+        pid: current_process(),
     });
     Ok(())
 }
@@ -62,7 +89,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
 pub fn finalize() -> Result<()> {
     let taken = GLOBAL.write().take();
     match taken {
-        Some(global) if global.pid == std::process::id() => {
+        Some(global) if global.pid == current_process() => {
             global.provider.close_all_sessions_internal();
             drop(global);
             Ok(())

@@ -47,8 +47,23 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
             }
             may_create_threads = args.flags & CKF_LIBRARY_CANT_CREATE_OS_THREADS == 0;
         }
+        track_forks();
         provider::initialize(may_create_threads)
     })
+}
+
+/// Registers the handler that keeps the provider's record of its process
+/// ID current in a forked child (once per process).
+fn track_forks() {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        provider::forked_child();
+        // SAFETY: registers a handler that only stores to an atomic, which
+        // is safe in a forked child.
+        if unsafe { libc::pthread_atfork(None, None, Some(provider::forked_child)) } != 0 {
+            provider::untrack_forks();
+        }
+    });
 }
 
 /// `C_Finalize`.

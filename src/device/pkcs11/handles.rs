@@ -11,6 +11,7 @@
 use crate::object::{is_certificate_handle, Handle};
 use parking_lot::RwLock;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Aliases are taken downwards from here, below the certificate range.
 const HIGHEST_ALIAS: Handle = 0xFFEF_FFFF;
@@ -34,6 +35,9 @@ struct Table {
 /// The two-way map between the handles the caller sees and the vendor's.
 pub struct HandleMap {
     table: RwLock<Table>,
+    /// How many aliases exist: with none (the usual case), a small vendor
+    /// handle maps to itself without taking the lock.
+    aliases: AtomicUsize,
 }
 
 impl Default for HandleMap {
@@ -43,6 +47,7 @@ impl Default for HandleMap {
                 next_alias: HIGHEST_ALIAS,
                 ..Table::default()
             }),
+            aliases: AtomicUsize::new(0),
         }
     }
 }
@@ -50,6 +55,9 @@ impl Default for HandleMap {
 impl HandleMap {
     /// The vendor handle behind a handle the caller gave.
     pub fn to_vendor(&self, shown: Handle) -> Handle {
+        if self.aliases.load(Ordering::Acquire) == 0 {
+            return shown;
+        }
         self.table
             .read()
             .to_vendor
@@ -61,6 +69,9 @@ impl HandleMap {
     /// The handle to show for a vendor handle, giving it an alias when it
     /// must not be shown as it is.
     pub fn to_shown(&self, vendor: Handle) -> Handle {
+        if vendor < ALIAS_ZONE && self.aliases.load(Ordering::Acquire) == 0 {
+            return vendor;
+        }
         {
             let table = self.table.read();
             if let Some(alias) = table.to_alias.get(&vendor) {
@@ -87,6 +98,7 @@ impl HandleMap {
         table.next_alias = alias - 1;
         table.to_vendor.insert(alias, vendor);
         table.to_alias.insert(vendor, alias);
+        self.aliases.store(table.to_vendor.len(), Ordering::Release);
         alias
     }
 
@@ -97,6 +109,7 @@ impl HandleMap {
             table.to_alias.remove(&vendor);
         }
         table.shown_unchanged.remove(&shown);
+        self.aliases.store(table.to_vendor.len(), Ordering::Release);
     }
 
     /// Forgets every alias (the token was re-initialised: its objects are gone).
@@ -106,6 +119,7 @@ impl HandleMap {
             next_alias: HIGHEST_ALIAS,
             ..Table::default()
         };
+        self.aliases.store(0, Ordering::Release);
     }
 }
 

@@ -193,14 +193,14 @@ impl SignOperation for VendorSign {
         self.0.updating(result)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let (vendor, handle) = (self.0.session.vendor.clone(), self.0.handle());
+        let (vendor, handle) = (&self.0.session.vendor, self.0.handle());
         let result = collect_output("C_SignFinal", SIGNATURE_ROOM, |buffer, length| {
             vendor_call!(vendor, C_SignFinal(handle, buffer, length))
         });
         self.0.ending(result)
     }
     fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle) = (self.0.session.vendor.clone(), self.0.handle());
+        let (vendor, handle) = (&self.0.session.vendor, self.0.handle());
         let (pointer, data_length) = input(data);
         let result = collect_output("C_Sign", SIGNATURE_ROOM, |buffer, length| {
             vendor_call!(vendor, C_Sign(handle, pointer, data_length, buffer, length))
@@ -308,7 +308,7 @@ struct VendorCipher {
 impl CipherOperation for VendorCipher {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let (vendor, handle, way) = (
-            self.running.session.vendor.clone(),
+            &self.running.session.vendor,
             self.running.handle(),
             self.way,
         );
@@ -331,7 +331,7 @@ impl CipherOperation for VendorCipher {
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
         let (vendor, handle, way) = (
-            self.running.session.vendor.clone(),
+            &self.running.session.vendor,
             self.running.handle(),
             self.way,
         );
@@ -347,7 +347,7 @@ impl CipherOperation for VendorCipher {
     }
     fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let (vendor, handle, way) = (
-            self.running.session.vendor.clone(),
+            &self.running.session.vendor,
             self.running.handle(),
             self.way,
         );
@@ -408,14 +408,14 @@ impl DigestOperation for VendorDigest {
         self.running.updating(result)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let (vendor, handle) = (self.running.session.vendor.clone(), self.running.handle());
+        let (vendor, handle) = (&self.running.session.vendor, self.running.handle());
         let result = collect_output("C_DigestFinal", DIGEST_ROOM, |buffer, length| {
             vendor_call!(vendor, C_DigestFinal(handle, buffer, length))
         });
         self.running.ending(result)
     }
     fn digest(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle) = (self.running.session.vendor.clone(), self.running.handle());
+        let (vendor, handle) = (&self.running.session.vendor, self.running.handle());
         let (pointer, data_length) = input(data);
         let result = collect_output("C_Digest", DIGEST_ROOM, |buffer, length| {
             vendor_call!(

@@ -134,7 +134,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
     let (_, private) = ec_pair(&device, &[]);
     device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     other.destroy_object(&user_rw(), private).unwrap();
     device.find_objects(&user_rw(), &[]).unwrap();
     let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
@@ -145,7 +145,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
 fn a_key_made_by_another_instance_is_usable_here() {
     let (dir, device) = logged_in();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     let (public, private) = ec_pair(&other, &[]);
     let signature = device
         .sign_init(&user_rw(), &ecdsa(), private)
@@ -368,7 +368,7 @@ fn a_token_key_signs_again_after_logout_and_login() {
     device.logout();
     let result = device.sign_init(&public_rw(), &ecdsa(), private).map(drop);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
-    device.login(UserType::User, USER_PIN).unwrap();
+    device.login(0, UserType::User, USER_PIN).unwrap();
     device
         .sign_init(&user_rw(), &ecdsa(), private)
         .unwrap()
