@@ -150,7 +150,7 @@ fn softhsm_slot(functions: &CK_FUNCTION_LIST, label: &str) -> Result<CK_SLOT_ID,
 
 fn base64url(text: &str) -> Vec<u8> {
     let mut standard: String = text.replace('-', "+").replace('_', "/");
-    while standard.len() % 4 != 0 {
+    while !standard.len().is_multiple_of(4) {
         standard.push('=');
     }
     openssl::base64::decode_block(&standard).expect("base64url")
