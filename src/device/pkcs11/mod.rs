@@ -51,6 +51,10 @@ pub struct Pkcs11Options {
     pub may_create_threads: bool,
 }
 
+/// More objects than one search of a vendor token can hold: a vendor that
+/// keeps returning objects is broken, not large.
+const MAX_FOUND: usize = 1 << 24;
+
 /// What the device, its sessions, operations and signing key share.
 struct Shared {
     vendor: Arc<Vendor>,
@@ -90,6 +94,11 @@ impl Shared {
             match result {
                 Err(error) => break Err(error),
                 Ok(()) if count == 0 => break Ok(()),
+                Ok(()) if found.len() > MAX_FOUND => {
+                    break Err(Error::DeviceError(format!(
+                        "vendor C_FindObjects returned more than {MAX_FOUND} objects"
+                    )))
+                }
                 Ok(()) => found.extend_from_slice(&batch[..(count as usize).min(batch.len())]),
             }
         };

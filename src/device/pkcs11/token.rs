@@ -6,6 +6,9 @@ use crate::device::{MechanismInfo, TokenDetails, TokenStatus};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 
+/// More slots or mechanisms than any module has: a broken count.
+const MAX_LIST: CK_ULONG = 1 << 16;
+
 /// The text of a blank-padded fixed-size field.
 pub fn field_text(field: &[u8]) -> String {
     String::from_utf8_lossy(field)
@@ -21,6 +24,11 @@ pub fn slots_with_token(vendor: &Vendor) -> Result<Vec<CK_SLOT_ID>> {
             vendor,
             C_GetSlotList(CK_TRUE, std::ptr::null_mut(), &mut count)
         )?;
+        if count > MAX_LIST {
+            return Err(Error::DeviceError(format!(
+                "the vendor reports {count} slots"
+            )));
+        }
         let mut slots = vec![0 as CK_SLOT_ID; count as usize];
         let result = vendor_call!(
             vendor,
@@ -134,6 +142,11 @@ pub fn mechanisms(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo
         vendor,
         C_GetMechanismList(slot, std::ptr::null_mut(), &mut count)
     )?;
+    if count > MAX_LIST {
+        return Err(Error::DeviceError(format!(
+            "the vendor reports {count} mechanisms"
+        )));
+    }
     let mut kinds = vec![0 as CK_MECHANISM_TYPE; count as usize];
     vendor_call!(
         vendor,
