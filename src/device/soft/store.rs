@@ -427,7 +427,11 @@ impl Inner {
     pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
         // The provider's certificate store holds every certificate object;
         // a certificate search need not read the token.
-        if crate::object::find_ulong(template, CKA_CLASS).ok().flatten() == Some(CKO_CERTIFICATE) {
+        if crate::object::find_ulong(template, CKA_CLASS)
+            .ok()
+            .flatten()
+            == Some(CKO_CERTIFICATE)
+        {
             return Ok(Vec::new());
         }
         let rows = self.database.objects()?;
