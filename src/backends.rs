@@ -5,13 +5,15 @@ use crate::certstore::azure::{AzureBlobStore, AzureSettings};
 use crate::certstore::local::LocalStore;
 use crate::certstore::{BlobStore, Certificates};
 use crate::config::{Config, DeviceKind};
+use crate::device::pkcs11::{Pkcs11Device, Pkcs11Options};
 use crate::device::soft::{SoftDevice, SoftOptions};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use std::sync::Arc;
 
-/// Opens the device named by `DEVICE`.
-pub fn open_device(config: &Config) -> Result<Arc<dyn Device>> {
+/// Opens the device named by `DEVICE`. `may_create_threads` is false when
+/// the application forbids the library (and so its device) to create threads.
+pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn Device>> {
     match config.device {
         DeviceKind::Soft => {
             let options = SoftOptions {
@@ -27,6 +29,16 @@ pub fn open_device(config: &Config) -> Result<Arc<dyn Device>> {
                 e
             })?;
             Ok(Arc::new(device))
+        }
+        DeviceKind::Pkcs11 => {
+            let options = Pkcs11Options {
+                module: config.device_module.clone().ok_or_else(|| {
+                    Error::GeneralError("DEVICE=pkcs11 needs DEVICE_MODULE".to_string())
+                })?,
+                token_label: config.device_token_label.clone(),
+                may_create_threads,
+            };
+            Ok(Arc::new(Pkcs11Device::open(&options)?))
         }
     }
 }

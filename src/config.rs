@@ -46,7 +46,10 @@ pub enum AuthMethod {
 /// The device backend (`DEVICE`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DeviceKind {
+    /// The embedded software token.
     Soft,
+    /// A vendor PKCS#11 module (`DEVICE_MODULE`) that does all key work.
+    Pkcs11,
 }
 
 /// Where log lines go.
@@ -72,6 +75,11 @@ pub struct Config {
     pub certstorage_cache_freshness: Duration,
     pub device: DeviceKind,
     pub soft_token_dir: PathBuf,
+    /// `DEVICE_MODULE`: the vendor PKCS#11 library, required with `DEVICE=pkcs11`.
+    pub device_module: Option<PathBuf>,
+    /// `DEVICE_TOKEN_LABEL`: the vendor token to present; `None` is the
+    /// first vendor slot holding a token.
+    pub device_token_label: Option<String>,
     pub pin_max_failures: u32,
     pub soft_kdf_iterations: u32,
     pub log_level: String,
@@ -104,6 +112,8 @@ impl std::fmt::Debug for Config {
             )
             .field("device", &self.device)
             .field("soft_token_dir", &self.soft_token_dir)
+            .field("device_module", &self.device_module)
+            .field("device_token_label", &self.device_token_label)
             .field("pin_max_failures", &self.pin_max_failures)
             .field("soft_kdf_iterations", &self.soft_kdf_iterations)
             .field("log_level", &self.log_level)
@@ -137,6 +147,8 @@ impl Default for Config {
             certstorage_cache_freshness: Duration::ZERO,
             device: DeviceKind::Soft,
             soft_token_dir: default_token_dir(),
+            device_module: None,
+            device_token_label: None,
             pin_max_failures: 10,
             soft_kdf_iterations: 100_000,
             log_level: "warn".to_string(),
@@ -179,6 +191,7 @@ impl Config {
             ..Config::default()
         };
         let file = path.display().to_string();
+        let mut device_line = 0;
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -204,6 +217,18 @@ impl Config {
             config
                 .apply(key, value)
                 .map_err(|message| fail(key, message))?;
+            if key == "DEVICE" {
+                device_line = index + 1;
+            }
+        }
+        if config.device == DeviceKind::Pkcs11 && config.device_module.is_none() {
+            return Err(ConfigError {
+                file,
+                line: device_line,
+                key: "DEVICE_MODULE".to_string(),
+                message: "DEVICE=pkcs11 needs DEVICE_MODULE, the vendor's PKCS#11 library"
+                    .to_string(),
+            });
         }
         Ok(config)
     }
@@ -237,9 +262,7 @@ impl Config {
             "DEVICE" => {
                 self.device = match value {
                     "soft" => DeviceKind::Soft,
-                    "pkcs11" => {
-                        return Err("the pkcs11 device is not available in this build".to_string())
-                    }
+                    "pkcs11" => DeviceKind::Pkcs11,
                     other => return Err(format!("unknown device '{other}'")),
                 }
             }
@@ -249,11 +272,17 @@ impl Config {
                 }
                 self.soft_token_dir = PathBuf::from(value)
             }
-            "DEVICE_MODULE" | "DEVICE_TOKEN_LABEL" => {
-                return Err(
-                    "only used with DEVICE=pkcs11, which is not available in this build"
-                        .to_string(),
-                )
+            "DEVICE_MODULE" => {
+                if value.is_empty() {
+                    return Err("empty path".to_string());
+                }
+                self.device_module = Some(PathBuf::from(value))
+            }
+            "DEVICE_TOKEN_LABEL" => {
+                if value.len() > 32 {
+                    return Err("a token label has at most 32 bytes".to_string());
+                }
+                self.device_token_label = optional(value)
             }
             "PIN_MAX_FAILURES" => self.pin_max_failures = number(value, 1, 1000)? as u32,
             "SOFT_KDF_ITERATIONS" => {
@@ -397,6 +426,28 @@ mod tests {
     }
 
     #[test]
+    fn the_pkcs11_device_reads_its_module_and_token_label() {
+        let c =
+            parse("DEVICE=pkcs11\nDEVICE_MODULE=/usr/lib/vendor.so\nDEVICE_TOKEN_LABEL=hsm one\n")
+                .unwrap();
+        assert_eq!(c.device, DeviceKind::Pkcs11);
+        assert_eq!(c.device_module, Some(PathBuf::from("/usr/lib/vendor.so")));
+        assert_eq!(c.device_token_label.as_deref(), Some("hsm one"));
+    }
+
+    #[test]
+    fn the_pkcs11_device_without_a_module_names_device_module() {
+        let error = parse("LOG_LEVEL=info\nDEVICE=pkcs11\n").unwrap_err();
+        assert_eq!((error.key.as_str(), error.line), ("DEVICE_MODULE", 2));
+    }
+
+    #[test]
+    fn a_token_label_longer_than_32_bytes_is_refused() {
+        let error = parse(&format!("DEVICE_TOKEN_LABEL={}\n", "x".repeat(33))).unwrap_err();
+        assert_eq!(error.key, "DEVICE_TOKEN_LABEL");
+    }
+
+    #[test]
     fn default_certificate_store_is_beside_the_token() {
         let c = parse("SOFT_TOKEN_DIR=/data/hsm/token").unwrap();
         assert_eq!(
@@ -431,7 +482,6 @@ mod sample_tests {
                 l.split_once('=')
                     .is_some_and(|(k, _)| KNOWN_KEYS.contains(&k))
             })
-            .filter(|l| !l.starts_with("DEVICE_"))
             .map(|l| format!("{l}\n"))
             .collect();
         Config::parse(&uncommented, Path::new("sample")).unwrap();

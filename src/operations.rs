@@ -74,9 +74,9 @@ impl Provider {
     }
 
     pub fn digest_init(&self, handle: CK_SESSION_HANDLE, mechanism: &Mechanism) -> Result<()> {
-        self.with_session(handle, |session, _| {
+        self.with_session(handle, |session, access| {
             ensure_idle(&session.digest)?;
-            session.digest = Some(Active::new(self.device.digest_init(mechanism)?));
+            session.digest = Some(Active::new(self.device.digest_init(access, mechanism)?));
             Ok(())
         })
     }
@@ -88,10 +88,7 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, Step::Single, capacity, |op| {
-                op.update(data)?;
-                op.finish()
-            })
+            produce(&mut s.digest, Step::Single, capacity, |op| op.digest(data))
         })
     }
 
@@ -113,6 +110,18 @@ impl Provider {
                 return Err(Error::OperationNotInitialized);
             }
             let key = self.operation_key(key)?;
+            // A device that digests keys itself (a vendor module) does it
+            // here, with its own rules and return codes.
+            let mut by_device = false;
+            consume(&mut s.digest, Step::Update, |op| {
+                op.digest_key(key).map_or(Ok(()), |result| {
+                    by_device = true;
+                    result
+                })
+            })?;
+            if by_device {
+                return Ok(KeyDigest::Digested);
+            }
             let attributes = self
                 .device
                 .get_attributes(access, key, &[CKA_CLASS, CKA_VALUE])
@@ -240,8 +249,13 @@ impl Provider {
         })
     }
 
+    /// `C_SeedRandom`: false when the device takes no seed.
+    pub fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<bool> {
+        self.with_session(handle, |_, access| self.device.seed_random(access, seed))
+    }
+
     /// `C_GenerateRandom`.
     pub fn generate_random(&self, handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
-        self.with_session(handle, |_, _| self.device.generate_random(out))
+        self.with_session(handle, |_, access| self.device.generate_random(access, out))
     }
 }

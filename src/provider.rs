@@ -7,12 +7,12 @@ use crate::certstore::Certificates;
 use crate::config::Config;
 use crate::device::{Device, Mechanism, MechanismInfo, TokenStatus, UserType};
 use crate::error::{Error, Result};
-use crate::object::{self, Access, AttributeResult, AttributeType, Handle, Template};
+use crate::object::{self, Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
 use crate::session::{Search, Session};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock as StdRwLock};
 
 /// The one slot, ID 1, as the Azure Cloud HSM SDK's samples hard-code it.
@@ -72,11 +72,38 @@ pub(crate) fn after_fork() {
     HELD_ACROSS_FORK.with(|held| drop(held.borrow_mut().take()));
 }
 
+/// This process's ID, kept current across `fork()` by [`forked_child`]
+/// (which `ffi/` registers with `pthread_atfork` before the first
+/// `C_Initialize`), so the check every call makes costs no `getpid`
+/// system call. 0 until then.
+static PROCESS_ID: AtomicU32 = AtomicU32::new(0);
+
+/// Records this process's ID; the `pthread_atfork` child handler, and
+/// called once before the first `C_Initialize`. Stores to an atomic only,
+/// as a forked child's handler must.
+pub extern "C" fn forked_child() {
+    PROCESS_ID.store(std::process::id(), Ordering::Relaxed);
+}
+
+/// Forgets the recorded ID: every check asks the kernel again (when the
+/// handler could not be registered).
+pub fn untrack_forks() {
+    PROCESS_ID.store(0, Ordering::Relaxed);
+}
+
+/// This process's ID (see [`PROCESS_ID`]).
+fn current_process() -> u32 {
+    match PROCESS_ID.load(Ordering::Relaxed) {
+        0 => std::process::id(),
+        pid => pid,
+    }
+}
+
 /// The initialised provider, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
 /// forked child that has not called `C_Initialize` yet).
 pub fn provider() -> Result<Arc<Provider>> {
     match &*read_global() {
-        Some(global) if global.pid == std::process::id() => Ok(global.provider.clone()),
+        Some(global) if global.pid == current_process() => Ok(global.provider.clone()),
         _ => Err(Error::NotInitialized),
     }
 }
@@ -88,7 +115,7 @@ pub fn provider() -> Result<Arc<Provider>> {
 pub fn initialize(may_create_threads: bool) -> Result<()> {
     let mut global = write_global();
     if let Some(existing) = global.take() {
-        if existing.pid == std::process::id() {
+        if existing.pid == current_process() {
             *global = Some(existing);
             return Err(Error::AlreadyInitialized);
         }
@@ -99,7 +126,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
     let provider = Provider::open(may_create_threads)?;
     *global = Some(Global {
         provider: Arc::new(provider),
-        pid: std::process::id(),
+        pid: current_process(),
     });
     Ok(())
 }
@@ -108,7 +135,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
 pub fn finalize() -> Result<()> {
     let taken = write_global().take();
     match taken {
-        Some(global) if global.pid == std::process::id() => {
+        Some(global) if global.pid == current_process() => {
             global.provider.close_all_sessions_internal();
             drop(global);
             Ok(())
@@ -163,7 +190,7 @@ impl Provider {
         })?;
         crate::logging::init(&config);
         tracing::info!(source = ?config.source, "initialising");
-        let device = crate::backends::open_device(&config)?;
+        let device = crate::backends::open_device(&config, may_create_threads)?;
         let certificates =
             crate::backends::open_certificates(&config, device.clone(), may_create_threads)?;
         Ok(Provider {
@@ -190,8 +217,9 @@ impl Provider {
         self.check_slot(slot)?;
         let sessions = self.sessions.read();
         let read_write_session_count = sessions.values().filter(|s| s.read_write).count();
+        let status = self.device.token_status()?;
         Ok(TokenInfo {
-            status: self.device.token_status(),
+            status,
             session_count: sessions.len(),
             read_write_session_count,
         })
@@ -241,13 +269,25 @@ impl Provider {
             return Err(Error::SessionParallelNotSupported);
         }
         let read_write = flags & CKF_RW_SESSION != 0;
-        // Held until the session is in the table, so an SO login cannot
-        // slip in between the check and the insert.
-        let login = self.login.read();
-        if !read_write && *login == Some(UserType::SecurityOfficer) {
-            return Err(Error::SessionReadWriteSoExists);
-        }
+        let so_refuses = |login: &Option<UserType>| {
+            if !read_write && *login == Some(UserType::SecurityOfficer) {
+                return Err(Error::SessionReadWriteSoExists);
+            }
+            Ok(())
+        };
+        so_refuses(&self.login.read())?;
         let handle = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
+        // The device opens its side of the session with no lock held (a
+        // vendor module may take its time); the check is then repeated
+        // under the login lock, held until the session is in the table, so
+        // an SO login cannot slip in between the check and the insert.
+        self.device.open_session(handle, read_write)?;
+        let login = self.login.read();
+        if let Err(error) = so_refuses(&login) {
+            drop(login);
+            self.device.close_session(handle);
+            return Err(error);
+        }
         let state = Arc::new(Mutex::new(Session::new(handle, read_write)));
         self.sessions
             .write()
@@ -382,7 +422,7 @@ impl Provider {
         self.session(handle)?;
         let _attempt = self.login_attempt.lock();
         self.check_login_allowed(user)?;
-        self.device.login(user, pin)?;
+        self.device.login(handle, user, pin)?;
         let mut login = self.login.write();
         // Sessions opened during the PIN check: `open_session` inserts
         // under the login lock, so this second look is final.
@@ -427,7 +467,7 @@ impl Provider {
             if !access.user {
                 return Err(Error::UserNotLoggedIn);
             }
-            self.device.login(UserType::User, pin)
+            self.device.login_context_specific(handle, pin)
         })
     }
 
@@ -473,7 +513,7 @@ impl Provider {
             if !access.so {
                 return Err(Error::UserNotLoggedIn);
             }
-            self.device.init_pin(pin)
+            self.device.init_pin(handle, pin)
         })
     }
 
@@ -488,7 +528,7 @@ impl Provider {
             } else {
                 UserType::User
             };
-            self.device.set_pin(user, old_pin, new_pin)
+            self.device.set_pin(handle, user, old_pin, new_pin)
         })
     }
 
@@ -504,6 +544,17 @@ impl Provider {
         }
     }
 
+    /// The owner of `object`: the certificate store for the certificate
+    /// range, the device for every other handle. The one place where a
+    /// handle is routed.
+    fn store_for(&self, object: Handle) -> &dyn ObjectStore {
+        if object::is_certificate_handle(object) {
+            &self.certificates
+        } else {
+            &*self.device
+        }
+    }
+
     pub fn copy_object(
         &self,
         handle: CK_SESSION_HANDLE,
@@ -511,29 +562,17 @@ impl Provider {
         template: &Template,
     ) -> Result<Handle> {
         let access = self.access(handle)?;
-        if object::is_certificate_handle(object) {
-            self.certificates.copy(&access, object, template)
-        } else {
-            self.device.copy_object(&access, object, template)
-        }
+        self.store_for(object).copy_object(&access, object, template)
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
         let access = self.access(handle)?;
-        if object::is_certificate_handle(object) {
-            self.certificates.destroy(&access, object)
-        } else {
-            self.device.destroy_object(&access, object)
-        }
+        self.store_for(object).destroy_object(&access, object)
     }
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
         let access = self.access(handle)?;
-        if object::is_certificate_handle(object) {
-            self.certificates.object_size(&access, object)
-        } else {
-            self.device.object_size(&access, object)
-        }
+        self.store_for(object).object_size(&access, object)
     }
 
     pub fn get_attributes(
@@ -543,11 +582,7 @@ impl Provider {
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
         let access = self.access(handle)?;
-        if object::is_certificate_handle(object) {
-            self.certificates.get_attributes(&access, object, kinds)
-        } else {
-            self.device.get_attributes(&access, object, kinds)
-        }
+        self.store_for(object).get_attributes(&access, object, kinds)
     }
 
     pub fn set_attributes(
@@ -557,15 +592,13 @@ impl Provider {
         template: &Template,
     ) -> Result<()> {
         let access = self.access(handle)?;
-        if object::is_certificate_handle(object) {
-            self.certificates.set_attributes(&access, object, template)
-        } else {
-            self.device.set_attributes(&access, object, template)
-        }
+        self.store_for(object)
+            .set_attributes(&access, object, template)
     }
 
-    /// `C_FindObjectsInit`: keys from the device, then certificates, as the
-    /// template allows. The search runs without the session's lock (the
+    /// `C_FindObjectsInit`: the device's objects (keys, and certificates a
+    /// vendor token holds itself), then the certificate store's, as the
+    /// template allows, in one cursor. The search runs without the session's lock (the
     /// certificate store may be a network away); the cursor is installed
     /// after it, if no other search became active meanwhile.
     ///
@@ -580,12 +613,10 @@ impl Provider {
             crate::session::ensure_idle(&session.search)
         })?;
         let access = self.access(handle)?;
-        // A malformed class matches nothing in either backend; ask both.
-        let class = object::find_ulong(template, CKA_CLASS).ok().flatten();
-        let mut handles = Vec::new();
-        if class != Some(CKO_CERTIFICATE) {
-            handles.extend(self.device.find_objects(&access, template)?);
-        }
+        // The device is always asked: a vendor token may hold certificates
+        // of its own (the soft device answers a certificate-class search
+        // without reading its rows).
+        let mut handles = self.device.find_objects(&access, template)?;
         if self.certificates.could_match(template) {
             handles.extend(self.certificates.find(&access, template)?);
         }

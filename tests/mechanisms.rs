@@ -181,9 +181,14 @@ fn mechanism_info_flags_include_what_the_round_trip_tests_use() {
 #[test]
 fn unlisted_mechanism_info_is_mechanism_invalid() {
     let _token = TestToken::new();
+    let listed = raw_mechanism_list();
+    let unlisted = [CKM_DES3_CBC, CKM_VENDOR_DEFINED | 0x7A5C]
+        .into_iter()
+        .find(|m| !listed.contains(m))
+        .expect("a mechanism the token does not list");
     let mut info = CK_MECHANISM_INFO::default();
     assert_ck!(
-        ck!(C_GetMechanismInfo(SLOT_ID, CKM_DES3_CBC, &mut info)),
+        ck!(C_GetMechanismInfo(SLOT_ID, unlisted, &mut info)),
         CKR_MECHANISM_INVALID
     );
 }
@@ -581,6 +586,9 @@ fn ecdsa_signatures_verify_with_openssl_on_every_curve() {
             ),
         ];
         for (mechanism, input, digest) in cases {
+            if skipped_over_softhsm2(&mechanism.mechanism_type().to_string()) {
+                continue;
+            }
             let signature = sign(&session, &mechanism, pair.private, &input);
             assert_eq!(
                 signature.len(),
@@ -630,6 +638,11 @@ fn hmac_matches_openssl() {
         (Mechanism::Sha384Hmac, MessageDigest::sha384()),
         (Mechanism::Sha512Hmac, MessageDigest::sha512()),
     ] {
+        if mechanism.mechanism_type() == MechanismType::SHA512_HMAC
+            && skipped_over_softhsm2("CKM_SHA512_HMAC with a 48-byte key")
+        {
+            continue;
+        }
         let mut signer = openssl::sign::Signer::new(md, &hmac_key).unwrap();
         signer.update(DATA).unwrap();
         let expected = signer.sign_to_vec().unwrap();
@@ -687,6 +700,9 @@ fn multi_part_verification_accepts_a_one_shot_signature() {
         } else {
             Mechanism::EcdsaSha256
         };
+        if skipped_over_softhsm2(&mechanism.mechanism_type().to_string()) {
+            continue;
+        }
         let signature = sign(&session, &mechanism, pair.private, DATA);
         session.verify_init(&mechanism, pair.public).unwrap();
         for chunk in DATA.chunks(9) {
@@ -713,6 +729,9 @@ fn a_modified_signature_is_signature_invalid() {
         (eddsa, ed.private, ed.public),
         (Mechanism::Sha256Hmac, hmac, hmac),
     ] {
+        if skipped_over_softhsm2(&mechanism.mechanism_type().to_string()) {
+            continue;
+        }
         let mut signature = sign(&session, &mechanism, private, DATA);
         signature[5] ^= 0x01;
         assert_eq!(

@@ -7,13 +7,23 @@ use cryptoki_sys::*;
 pub struct Mechanism {
     pub kind: CK_MECHANISM_TYPE,
     pub parameter: MechanismParameter,
+    /// The parameter's bytes exactly as the caller laid them out (`None`
+    /// for a NULL `pParameter`), for a device that hands the mechanism on
+    /// unchanged. Pointers inside are the caller's: valid only during the
+    /// call that brought them, which is when a forwarding device uses them.
+    pub caller_parameter: Option<Vec<u8>>,
 }
 
 impl Mechanism {
     pub fn new(kind: CK_MECHANISM_TYPE) -> Self {
+        Mechanism::with(kind, MechanismParameter::None)
+    }
+    /// A mechanism built by the provider itself (no caller bytes).
+    pub fn with(kind: CK_MECHANISM_TYPE, parameter: MechanismParameter) -> Self {
         Mechanism {
             kind,
-            parameter: MechanismParameter::None,
+            parameter,
+            caller_parameter: None,
         }
     }
 }

@@ -5,10 +5,11 @@
 //! every handle below [`crate::object::FIRST_CERTIFICATE_HANDLE`] here.
 
 pub mod mechanism;
+pub mod pkcs11;
 pub mod soft;
 
 use crate::error::Result;
-use crate::object::{Access, AttributeResult, AttributeType, Handle, Template};
+use crate::object::{Access, Handle, ObjectStore, Template};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -38,6 +39,39 @@ pub struct TokenStatus {
     pub so_pin_locked: bool,
     pub min_pin_len: usize,
     pub max_pin_len: usize,
+    /// What a device that reports more about itself says; `None` where the
+    /// provider's own values apply (the embedded device).
+    pub details: Option<TokenDetails>,
+}
+
+/// The rest of `CK_TOKEN_INFO`, for a device that has its own (a vendor
+/// token): shown as the device gives them.
+#[derive(Clone, Debug, Default)]
+pub struct TokenDetails {
+    pub manufacturer: String,
+    pub model: String,
+    /// The flags beyond those [`TokenStatus`] names one by one
+    /// (`CKF_RNG`, `CKF_LOGIN_REQUIRED`, `CKF_WRITE_PROTECTED`, ...).
+    pub other_flags: CK_FLAGS,
+    pub max_session_count: CK_ULONG,
+    pub max_rw_session_count: CK_ULONG,
+    pub total_public_memory: CK_ULONG,
+    pub free_public_memory: CK_ULONG,
+    pub total_private_memory: CK_ULONG,
+    pub free_private_memory: CK_ULONG,
+    pub hardware_version: (u8, u8),
+    pub firmware_version: (u8, u8),
+    /// `utcTime`, 16 characters when the token has a clock.
+    pub utc_time: String,
+}
+
+/// The JWS `kid` of a blob-signing key: `hex(SHA-256(SPKI DER)[..16])`,
+/// the same for every device.
+pub fn blob_key_id(public_der: &[u8]) -> String {
+    openssl::sha::sha256(public_der)[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A multi-part or one-shot signing operation (PKCS#11 3.0 §5.13).
@@ -68,6 +102,17 @@ pub trait CipherOperation: Send {
 pub trait DigestOperation: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self) -> Result<Vec<u8>>;
+    /// One-shot digest of `data` (`C_Digest`); the operation ends.
+    fn digest(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.update(data)?;
+        self.finish()
+    }
+    /// `C_DigestKey` done by the device itself, when it can digest a key
+    /// it holds; `None` leaves it to the provider, which digests the value
+    /// of a non-sensitive secret key.
+    fn digest_key(&mut self, _key: Handle) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// The device's key that signs certificate blobs (RS512): held by the
@@ -83,38 +128,51 @@ pub trait BlobSigningKey: Send + Sync {
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The device channel. All methods are callable from any thread.
-pub trait Device: Send + Sync {
-    // ----- token and PINs (PKCS#11 3.0 §5.5, §5.6) -----
-    fn token_status(&self) -> TokenStatus;
+/// The device channel. All methods are callable from any thread. The
+/// object functions on existing handles are those of [`ObjectStore`].
+pub trait Device: ObjectStore + Send + Sync {
+    // ----- token, sessions and PINs (PKCS#11 3.0 §5.5, §5.6) -----
+    fn token_status(&self) -> Result<TokenStatus>;
     /// Initialises (or re-initialises) the token: destroys its objects, sets the SO PIN and label.
     fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()>;
-    /// Checks a PIN and unlocks the key material for `user`. Consecutive
-    /// failures lock the PIN (`Error::PinLocked`).
-    fn login(&self, user: UserType, pin: &[u8]) -> Result<()>;
+    /// A session was opened (the provider has checked its flags); a device
+    /// with sessions of its own opens one for it here.
+    fn open_session(&self, _session: CK_SESSION_HANDLE, _read_write: bool) -> Result<()> {
+        Ok(())
+    }
+    /// Checks a PIN and unlocks the key material for `user`, through
+    /// `session`. Consecutive failures lock the PIN (`Error::PinLocked`).
+    fn login(&self, session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()>;
+    /// `C_Login` with `CKU_CONTEXT_SPECIFIC` for the operation active in
+    /// `session` (the provider has checked that one is, and that the user
+    /// is logged in).
+    fn login_context_specific(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        self.login(session, UserType::User, pin)
+    }
     /// Forgets unlocked key material.
     fn logout(&self);
-    /// Sets the normal user's PIN (the SO is logged in).
-    fn init_pin(&self, pin: &[u8]) -> Result<()>;
+    /// Sets the normal user's PIN (the SO is logged in, in `session`).
+    fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()>;
     /// Changes the PIN of `user` (that user is logged in, or no one is and `user` is `User`).
-    fn set_pin(&self, user: UserType, old_pin: &[u8], new_pin: &[u8]) -> Result<()>;
+    fn set_pin(
+        &self,
+        session: CK_SESSION_HANDLE,
+        user: UserType,
+        old_pin: &[u8],
+        new_pin: &[u8],
+    ) -> Result<()>;
 
     // ----- mechanisms and random (§5.5, §5.17) -----
     fn mechanisms(&self) -> Vec<MechanismInfo>;
-    fn generate_random(&self, out: &mut [u8]) -> Result<()>;
+    fn generate_random(&self, access: &Access, out: &mut [u8]) -> Result<()>;
+    /// `C_SeedRandom`: mixes `seed` into the generator; `Ok(false)` when the
+    /// device's generator takes no seed (`CKR_RANDOM_SEED_NOT_SUPPORTED`).
+    fn seed_random(&self, _access: &Access, _seed: &[u8]) -> Result<bool> {
+        Ok(false)
+    }
 
-    // ----- objects (§5.7) -----
+    // ----- objects (§5.7; the rest are the supertrait's) -----
     fn create_object(&self, access: &Access, template: &Template) -> Result<Handle>;
-    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle>;
-    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()>;
-    fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG>;
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>>;
-    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()>;
     /// Handles of the visible objects matching `template`.
     fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>>;
     /// Destroys the session objects owned by `session`.
@@ -133,7 +191,11 @@ pub trait Device: Send + Sync {
         mechanism: &Mechanism,
         key: Handle,
     ) -> Result<Box<dyn CipherOperation>>;
-    fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>>;
+    fn digest_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+    ) -> Result<Box<dyn DigestOperation>>;
     fn sign_init(
         &self,
         access: &Access,

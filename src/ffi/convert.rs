@@ -269,5 +269,17 @@ pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
             unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec(),
         ),
     };
-    Ok(Mechanism { kind, parameter })
+    let caller_parameter = if raw.pParameter.is_null() {
+        None
+    } else if raw.ulParameterLen > MAX_ATTRIBUTE_VALUE_LEN {
+        return Err(Error::MechanismParamInvalid("parameter over 64 MiB"));
+    } else {
+        // SAFETY: the caller promises `ulParameterLen` bytes at `pParameter`.
+        Some(unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec())
+    };
+    Ok(Mechanism {
+        kind,
+        parameter,
+        caller_parameter,
+    })
 }

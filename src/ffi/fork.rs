@@ -17,15 +17,23 @@ extern "C" fn after() {
     provider::after_fork();
 }
 
+extern "C" fn after_in_child() {
+    provider::forked_child();
+    provider::after_fork();
+}
+
 /// Registers the handlers, once per process (the first `C_Initialize`).
 /// glibc drops a shared object's handlers when it is unloaded.
 pub(super) fn register_handlers() {
     REGISTERED.call_once(|| {
+        provider::forked_child();
         // SAFETY: the handlers are argument-less `extern "C"` functions of
-        // this library that only take and release a lock; pthread_atfork
+        // this library that only take and release a lock (and, in the child,
+        // store the new process ID to an atomic); pthread_atfork
         // copies the three pointers and has no other precondition.
-        let rv = unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+        let rv = unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after_in_child)) };
         if rv != 0 {
+            provider::untrack_forks();
             tracing::warn!("pthread_atfork failed ({rv}): a fork while another thread is inside the library may deadlock the child");
         }
     });

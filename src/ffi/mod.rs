@@ -76,6 +76,27 @@ fn log_error(function: &'static str, error: &Error) {
             tracing::error!("{function}: {error}")
         }
         Error::ArgumentsBad(_) => tracing::warn!("{function}: {error}"),
+        // The vendor device is lost or broken: worth an error line.
+        Error::Vendor { rv, .. }
+            if matches!(
+                *rv,
+                CKR_DEVICE_ERROR
+                    | CKR_DEVICE_REMOVED
+                    | CKR_DEVICE_MEMORY
+                    | CKR_TOKEN_NOT_PRESENT
+                    | CKR_SESSION_HANDLE_INVALID
+                    | CKR_SESSION_CLOSED
+                    | CKR_GENERAL_ERROR
+                    | CKR_FUNCTION_FAILED
+                    | CKR_CRYPTOKI_NOT_INITIALIZED
+            ) =>
+        {
+            tracing::error!("{function}: {error}")
+        }
+        Error::Vendor {
+            rv: CKR_ATTRIBUTE_TYPE_INVALID | CKR_ATTRIBUTE_SENSITIVE | CKR_USER_ALREADY_LOGGED_IN,
+            ..
+        } => tracing::debug!("{function}: {error}"),
         _ => tracing::info!("{function}: {error}"),
     }
 }

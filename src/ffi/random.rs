@@ -5,19 +5,22 @@ use super::{guard, session_provider};
 use crate::provider::provider;
 use cryptoki_sys::*;
 
-/// `C_SeedRandom`: the generator seeds itself from the operating system.
+/// `C_SeedRandom`: the embedded device's generator seeds itself from the
+/// operating system (`CKR_RANDOM_SEED_NOT_SUPPORTED`); a vendor device
+/// takes the seed if its module does.
 #[no_mangle]
 pub unsafe extern "C" fn C_SeedRandom(
     session: CK_SESSION_HANDLE,
     seed: *mut CK_BYTE,
     seed_len: CK_ULONG,
 ) -> CK_RV {
+    let mut seeded = false;
     let rv = guard("C_SeedRandom", || {
-        provider()?.session_info(session)?;
-        unsafe { bytes(seed, seed_len) }?;
+        let seed = unsafe { bytes(seed, seed_len) }?;
+        seeded = provider()?.seed_random(session, seed)?;
         Ok(())
     });
-    if rv == CKR_OK {
+    if rv == CKR_OK && !seeded {
         CKR_RANDOM_SEED_NOT_SUPPORTED
     } else {
         rv

@@ -44,11 +44,15 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_IN
         let token = provider()?.token_info(slot)?;
         let info = unsafe { out(info) }?;
         let status = &token.status;
+        let details = status.details.as_ref();
         pad(&mut info.label, &status.label);
-        pad(&mut info.manufacturerID, "azcloudhsm-pkcs11");
-        pad(&mut info.model, "soft device");
+        pad(
+            &mut info.manufacturerID,
+            details.map_or("azcloudhsm-pkcs11", |d| &d.manufacturer),
+        );
+        pad(&mut info.model, details.map_or("soft device", |d| &d.model));
         pad(&mut info.serialNumber, &status.serial);
-        let mut flags = CKF_RNG | CKF_LOGIN_REQUIRED;
+        let mut flags = details.map_or(CKF_RNG | CKF_LOGIN_REQUIRED, |d| d.other_flags);
         let set = |flags: &mut CK_FLAGS, condition: bool, flag: CK_FLAGS| {
             if condition {
                 *flags |= flag
@@ -75,19 +79,35 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_IN
         set(&mut flags, status.so_pin_final_try, CKF_SO_PIN_FINAL_TRY);
         set(&mut flags, status.so_pin_locked, CKF_SO_PIN_LOCKED);
         info.flags = flags;
-        info.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
         info.ulSessionCount = token.session_count as CK_ULONG;
-        info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
         info.ulRwSessionCount = token.read_write_session_count as CK_ULONG;
         info.ulMaxPinLen = status.max_pin_len as CK_ULONG;
         info.ulMinPinLen = status.min_pin_len as CK_ULONG;
-        info.ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
-        info.ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
-        info.ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
-        info.ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-        info.hardwareVersion = super::general::library_version();
-        info.firmwareVersion = super::general::library_version();
-        pad(&mut info.utcTime, "");
+        let version = |(major, minor): (u8, u8)| CK_VERSION { major, minor };
+        match details {
+            Some(d) => {
+                info.ulMaxSessionCount = d.max_session_count;
+                info.ulMaxRwSessionCount = d.max_rw_session_count;
+                info.ulTotalPublicMemory = d.total_public_memory;
+                info.ulFreePublicMemory = d.free_public_memory;
+                info.ulTotalPrivateMemory = d.total_private_memory;
+                info.ulFreePrivateMemory = d.free_private_memory;
+                info.hardwareVersion = version(d.hardware_version);
+                info.firmwareVersion = version(d.firmware_version);
+                pad(&mut info.utcTime, &d.utc_time);
+            }
+            None => {
+                info.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
+                info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
+                info.ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
+                info.ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
+                info.ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
+                info.ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
+                info.hardwareVersion = super::general::library_version();
+                info.firmwareVersion = super::general::library_version();
+                pad(&mut info.utcTime, "");
+            }
+        }
         Ok(())
     })
 }

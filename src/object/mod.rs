@@ -181,3 +181,20 @@ impl Access {
         self.user
     }
 }
+
+/// The object functions of PKCS#11 3.0 §5.7 on an existing handle, offered
+/// by every owner of objects (the device for keys, the certificate store
+/// for certificates). The provider picks the owner of a handle in one
+/// place and calls it through this trait.
+pub trait ObjectStore: Send + Sync {
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle>;
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()>;
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG>;
+    fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>>;
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()>;
+}

@@ -24,6 +24,7 @@ mod certs_tool;
 mod keys;
 mod store;
 mod token;
+mod vendor;
 mod watchdog;
 mod workers;
 
@@ -33,6 +34,7 @@ pub use certs_tool::*;
 pub use keys::*;
 pub use store::*;
 pub use token::*;
+pub use vendor::*;
 pub use watchdog::*;
 pub use workers::*;
 

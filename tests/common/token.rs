@@ -3,8 +3,8 @@
 
 use super::{
     azure_storage_config, azurite_url, library_path, lock, open_blob_store, unique_container,
-    worker_env, AzuriteContainer, Store, CONFIG_ENV, SLOT_ID, SO_PIN, TOKEN_LABEL, USER_PIN,
-    WORKER_CONTAINER_ENV, WORKER_DIR_ENV, WORKER_STORE_ENV,
+    vendor_device, worker_env, AzuriteContainer, SoftHsm, Store, CONFIG_ENV, SLOT_ID, SO_PIN,
+    TOKEN_LABEL, USER_PIN, WORKER_CONTAINER_ENV, WORKER_DIR_ENV, WORKER_STORE_ENV,
 };
 use azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT_KEY;
 use azcloudhsm_pkcs11::certstore::{BlobStore, BLOB_PREFIX};
@@ -145,6 +145,15 @@ impl TokenDirectory {
             "LOG_LEVEL=info\nLOG_FILE={}\n",
             self.root.join("provider.log").display()
         ));
+        if vendor_device() {
+            // SoftHSM2 stands in for the vendor HSM: the token is the one
+            // initialised there (the first initialised one, by default).
+            let softhsm = SoftHsm::in_dir(&self.root);
+            softhsm.select();
+            for (key, value) in softhsm.config_lines(None) {
+                text.push_str(&format!("{key}={value}\n"));
+            }
+        }
         for (key, value) in extra {
             text.push_str(&format!("{key}={value}\n"));
         }
@@ -224,6 +233,11 @@ impl Provider {
     /// `C_Initialize`; the provider logs to [`process_log_path`].
     pub fn open(config: &Path) -> Provider {
         std::env::set_var(CONFIG_ENV, config);
+        if vendor_device() {
+            if let Some(dir) = config.parent() {
+                SoftHsm::in_dir(dir).select();
+            }
+        }
         process_log_path();
         let pkcs11 = load_and_initialize();
         let slot = slot_one(&pkcs11);
@@ -248,6 +262,16 @@ impl Provider {
             .init_pin(&AuthPin::from(USER_PIN))
             .expect("C_InitPIN");
         session.logout().expect("C_Logout");
+        if vendor_device() {
+            // The token was initialised through the provider; the vendor's
+            // administrator then adds the storage-signing key on the HSM.
+            drop(session);
+            let conf = std::env::var_os("SOFTHSM2_CONF").expect("SOFTHSM2_CONF is set");
+            let root = Path::new(&conf)
+                .parent()
+                .expect("softhsm2.conf's directory");
+            SoftHsm::in_dir(root).create_signing_key(TOKEN_LABEL, USER_PIN);
+        }
     }
 
     pub fn rw_session(&self) -> Session {

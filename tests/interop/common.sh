@@ -17,6 +17,10 @@
 #   INTEROP_PEER=softhsm2  run the same client checks against SoftHSM2 instead of the
 #                          provider, to tell a script bug from a provider bug; the
 #                          provider-only checks (blob files, PIN form) are skipped
+#   INTEROP_DEVICE=pkcs11  the provider with DEVICE=pkcs11 in front of a SoftHSM2 token
+#                          of the script's own (SoftHSM2 standing in for the vendor
+#                          HSM): keys on SoftHSM2, certificates in the store; the
+#                          storage-signing key is made on SoftHSM2 with pkcs11-tool
 
 set -euo pipefail
 
@@ -25,6 +29,10 @@ REPO_ROOT=$(cd "$INTEROP_DIR/../.." && pwd)
 SCRIPT_NAME=$(basename "$0" .sh)
 STORE=${STORE:-local}
 PEER=${INTEROP_PEER:-azcloudhsm}
+DEVICE=${INTEROP_DEVICE:-soft}
+readonly SOFTHSM2_LIB=/usr/lib/softhsm/libsofthsm2.so
+# The provider's storage-signing key on the vendor token (DEVICE=pkcs11).
+readonly SIGNING_KEY_ID=blob-signing-key
 
 # The Azure PIN form is <user>:<password>.
 readonly TOKEN_LABEL=test
@@ -125,6 +133,13 @@ same_file() {
 
 is_provider() { [[ $PEER == azcloudhsm ]]; }
 
+# Whose key work the checks exercise: SoftHSM2's as a peer and behind the
+# provider's DEVICE=pkcs11, else the embedded device's. Checks of mechanisms
+# SoftHSM2 lacks are skipped, with its reason, when the keys are SoftHSM2's.
+keys_on_softhsm2() { ! is_provider || [[ $DEVICE == pkcs11 ]]; }
+KEY_HOLDER=$PEER
+if [[ $DEVICE == pkcs11 ]]; then KEY_HOLDER=SoftHSM2; fi
+
 # The certificate blobs of the store, one name a line: the files of the local
 # directory, or the blobs of the Azurite container (listed with the
 # emulator's account key, independently of the provider).
@@ -212,6 +227,20 @@ case $PEER in
         fail "INTEROP_PEER is azcloudhsm or softhsm2" "got '$PEER'"
         ;;
 esac
+case $DEVICE in
+    soft) ;;
+    pkcs11)
+        is_provider || fail "INTEROP_DEVICE=pkcs11 goes with the provider" "INTEROP_PEER is '$PEER'"
+        [[ -f $SOFTHSM2_LIB ]] || fail "SoftHSM2 is installed for INTEROP_DEVICE=pkcs11" "$SOFTHSM2_LIB is missing"
+        mkdir -p "$WORK/softhsm-tokens"
+        export SOFTHSM2_CONF=$WORK/softhsm2.conf
+        printf 'directories.tokendir = %s\nobjectstore.backend = file\n' \
+            "$WORK/softhsm-tokens" >"$SOFTHSM2_CONF"
+        ;;
+    *)
+        fail "INTEROP_DEVICE is soft or pkcs11" "got '$DEVICE'"
+        ;;
+esac
 [[ -f $LIB ]] || fail "the PKCS#11 library exists" "$LIB is missing (run cargo build --release or set AZCLOUDHSM_PKCS11_LIB)"
 export AZCLOUDHSM_PKCS11_LIB=$LIB
 
@@ -221,6 +250,11 @@ CONFIG=$WORK/azcloudhsm_application.cfg
     say "SOFT_KDF_ITERATIONS=1000"
     say "LOG_LEVEL=info"
     say "LOG_FILE=$WORK/provider.log"
+    if [[ $DEVICE == pkcs11 ]]; then
+        say "DEVICE=pkcs11"
+        say "DEVICE_MODULE=$SOFTHSM2_LIB"
+        say "CERTSTORAGE_SIGNING_KEYID=$SIGNING_KEY_ID"
+    fi
     case $STORE in
         local)
             say "CERTSTORAGE_URL=file://$WORK/certificates"
@@ -242,7 +276,7 @@ CONFIG=$WORK/azcloudhsm_application.cfg
 } >"$CONFIG"
 export AZCLOUDHSM_CONFIG=$CONFIG
 
-say "== $SCRIPT_NAME: peer=$PEER store=$STORE library=$LIB work=$WORK"
+say "== $SCRIPT_NAME: peer=$PEER device=$DEVICE store=$STORE library=$LIB work=$WORK"
 
 # P11: the pkcs11-tool command line on the provider (through pkcs11-spy with
 # INTEROP_SPY=1); an array, so `check` can run it under `timeout`.
@@ -259,6 +293,13 @@ init_token() {
         "${P11[@]}" "${INIT_SLOT[@]}" --init-token --label "$TOKEN_LABEL" --so-pin "$SO_PIN"
     check "pkcs11-tool --init-pin sets the user PIN $USER_PIN" \
         "${P11[@]}" "${SLOT[@]}" --init-pin --login --so-pin "$SO_PIN" --pin "$USER_PIN"
+    if [[ $DEVICE == pkcs11 ]]; then
+        # The vendor's administrator makes the storage-signing key on the HSM itself.
+        check "pkcs11-tool on SoftHSM2 makes the storage-signing key $SIGNING_KEY_ID" \
+            pkcs11-tool --module "$SOFTHSM2_LIB" --token-label "$TOKEN_LABEL" --login --pin "$USER_PIN" \
+            --keypairgen --key-type rsa:2048 --id "$(printf %s "$SIGNING_KEY_ID" | od -An -tx1 | tr -d ' \n')" \
+            --label "$SIGNING_KEY_ID"
+    fi
 }
 
 # keygen ID LABEL KEY_TYPE: a token key pair through pkcs11-tool.

@@ -513,3 +513,26 @@ fn require_login(access: &Access) -> Result<()> {
         Err(Error::UserNotLoggedIn)
     }
 }
+
+impl crate::object::ObjectStore for Certificates {
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        self.copy(access, handle, template)
+    }
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        self.destroy(access, handle)
+    }
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        Certificates::object_size(self, access, handle)
+    }
+    fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        Certificates::get_attributes(self, access, handle, kinds)
+    }
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        Certificates::set_attributes(self, access, handle, template)
+    }
+}

@@ -13,7 +13,9 @@ use super::local::LocalStore;
 use super::{BlobStore, Certificates};
 use crate::device::*;
 use crate::error::{Error, Result};
-use crate::object::{Access, Attribute, AttributeResult, AttributeType, Handle, Template};
+use crate::object::{
+    Access, Attribute, AttributeResult, AttributeType, Handle, ObjectStore, Template,
+};
 use cryptoki_sys::*;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
@@ -87,49 +89,29 @@ impl TestDevice {
 const NOT_HERE: Error = Error::FunctionNotSupported("test device");
 
 impl Device for TestDevice {
-    fn token_status(&self) -> TokenStatus {
-        TokenStatus::default()
+    fn token_status(&self) -> Result<TokenStatus> {
+        Ok(TokenStatus::default())
     }
     fn init_token(&self, _: &[u8], _: &str) -> Result<()> {
         Err(NOT_HERE)
     }
-    fn login(&self, _: UserType, _: &[u8]) -> Result<()> {
+    fn login(&self, _: CK_SESSION_HANDLE, _: UserType, _: &[u8]) -> Result<()> {
         Err(NOT_HERE)
     }
     fn logout(&self) {}
-    fn init_pin(&self, _: &[u8]) -> Result<()> {
+    fn init_pin(&self, _: CK_SESSION_HANDLE, _: &[u8]) -> Result<()> {
         Err(NOT_HERE)
     }
-    fn set_pin(&self, _: UserType, _: &[u8], _: &[u8]) -> Result<()> {
+    fn set_pin(&self, _: CK_SESSION_HANDLE, _: UserType, _: &[u8], _: &[u8]) -> Result<()> {
         Err(NOT_HERE)
     }
     fn mechanisms(&self) -> Vec<MechanismInfo> {
         Vec::new()
     }
-    fn generate_random(&self, _: &mut [u8]) -> Result<()> {
+    fn generate_random(&self, _: &Access, _: &mut [u8]) -> Result<()> {
         Err(NOT_HERE)
     }
     fn create_object(&self, _: &Access, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn copy_object(&self, _: &Access, _: Handle, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn destroy_object(&self, _: &Access, _: Handle) -> Result<()> {
-        Err(NOT_HERE)
-    }
-    fn object_size(&self, _: &Access, _: Handle) -> Result<CK_ULONG> {
-        Err(NOT_HERE)
-    }
-    fn get_attributes(
-        &self,
-        _: &Access,
-        _: Handle,
-        _: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
-        Err(NOT_HERE)
-    }
-    fn set_attributes(&self, _: &Access, _: Handle, _: &Template) -> Result<()> {
         Err(NOT_HERE)
     }
     fn find_objects(&self, _: &Access, _: &Template) -> Result<Vec<Handle>> {
@@ -152,7 +134,7 @@ impl Device for TestDevice {
     ) -> Result<Box<dyn CipherOperation>> {
         Err(NOT_HERE)
     }
-    fn digest_init(&self, _: &Mechanism) -> Result<Box<dyn DigestOperation>> {
+    fn digest_init(&self, _: &Access, _: &Mechanism) -> Result<Box<dyn DigestOperation>> {
         Err(NOT_HERE)
     }
     fn sign_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn SignOperation>> {
@@ -356,4 +338,27 @@ pub fn write_signed_blob(fixture: &Fixture, handle: Handle, label: &str) {
     let signer = super::jws::DeviceSigner::new(fixture.device.key()).unwrap();
     let blob = super::jws::sign_blob(&signer, handle, &sample_object(label)).unwrap();
     std::fs::write(fixture.blob_path(handle), blob).unwrap();
+}
+
+impl ObjectStore for TestDevice {
+    fn copy_object(&self, _: &Access, _: Handle, _: &Template) -> Result<Handle> {
+        Err(NOT_HERE)
+    }
+    fn destroy_object(&self, _: &Access, _: Handle) -> Result<()> {
+        Err(NOT_HERE)
+    }
+    fn object_size(&self, _: &Access, _: Handle) -> Result<CK_ULONG> {
+        Err(NOT_HERE)
+    }
+    fn get_attributes(
+        &self,
+        _: &Access,
+        _: Handle,
+        _: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        Err(NOT_HERE)
+    }
+    fn set_attributes(&self, _: &Access, _: Handle, _: &Template) -> Result<()> {
+        Err(NOT_HERE)
+    }
 }

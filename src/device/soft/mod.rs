@@ -33,7 +33,8 @@ mod tests;
 
 use crate::device::*;
 use crate::error::{Error, Result};
-use crate::object::{Access, AttributeResult, AttributeType, Handle, Template};
+use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
+use cryptoki_sys::CK_SESSION_HANDLE;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use store::Inner;
@@ -87,13 +88,13 @@ fn create_private_dir(dir: &Path) -> Result<()> {
 }
 
 impl Device for SoftDevice {
-    fn token_status(&self) -> TokenStatus {
-        self.inner.token_status()
+    fn token_status(&self) -> Result<TokenStatus> {
+        Ok(self.inner.token_status())
     }
     fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
         self.inner.init_token(so_pin, label)
     }
-    fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
+    fn login(&self, _session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()> {
         self.inner.login(user, pin)
     }
     /// Forgets the token key and every parsed private or secret key, and
@@ -102,40 +103,26 @@ impl Device for SoftDevice {
         self.inner.forget_keys();
         self.inner.drop_private_session_objects();
     }
-    fn init_pin(&self, pin: &[u8]) -> Result<()> {
+    fn init_pin(&self, _session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         self.inner.init_pin(pin)
     }
-    fn set_pin(&self, user: UserType, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+    fn set_pin(
+        &self,
+        _session: CK_SESSION_HANDLE,
+        user: UserType,
+        old_pin: &[u8],
+        new_pin: &[u8],
+    ) -> Result<()> {
         self.inner.set_pin(user, old_pin, new_pin)
     }
     fn mechanisms(&self) -> Vec<MechanismInfo> {
         crypto::mechanism_infos()
     }
-    fn generate_random(&self, out: &mut [u8]) -> Result<()> {
+    fn generate_random(&self, _access: &Access, out: &mut [u8]) -> Result<()> {
         openssl::rand::rand_bytes(out).map_err(|_| Error::RandomNoRng)
     }
     fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
         self.inner.create_object(access, template)
-    }
-    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
-        self.inner.copy_object(access, handle, template)
-    }
-    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
-        self.inner.destroy_object(access, handle)
-    }
-    fn object_size(&self, access: &Access, handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
-        self.inner.object_size(access, handle)
-    }
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
-        self.inner.get_attributes(access, handle, kinds)
-    }
-    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
-        self.inner.set_attributes(access, handle, template)
     }
     fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
         self.inner.find(access, template)
@@ -159,7 +146,11 @@ impl Device for SoftDevice {
     ) -> Result<Box<dyn CipherOperation>> {
         self.inner.decrypt_init(access, mechanism, key)
     }
-    fn digest_init(&self, mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
+    fn digest_init(
+        &self,
+        _access: &Access,
+        mechanism: &Mechanism,
+    ) -> Result<Box<dyn DigestOperation>> {
         crypto::digest_init(mechanism)
     }
     fn sign_init(
@@ -227,5 +218,28 @@ impl Device for SoftDevice {
     }
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
         signing_key::blob_signing_key(&self.inner, key_id)
+    }
+}
+
+impl ObjectStore for SoftDevice {
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        self.inner.copy_object(access, handle, template)
+    }
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        self.inner.destroy_object(access, handle)
+    }
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<cryptoki_sys::CK_ULONG> {
+        self.inner.object_size(access, handle)
+    }
+    fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        self.inner.get_attributes(access, handle, kinds)
+    }
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        self.inner.set_attributes(access, handle, template)
     }
 }

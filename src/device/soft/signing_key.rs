@@ -30,7 +30,7 @@ const OWN_KEY_BITS: CK_ULONG = 2048;
 
 /// `hex(SHA-256(SPKI DER)[..16])`, the JWS `kid`.
 pub fn key_id_of(public_der: &[u8]) -> String {
-    hex(&openssl::sha::sha256(public_der)[..16])
+    crate::device::blob_key_id(public_der)
 }
 
 fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {

@@ -55,6 +55,7 @@ impl Inner {
             so_pin_locked,
             min_pin_len: pins::MIN_PIN_LEN,
             max_pin_len: pins::MAX_PIN_LEN,
+            details: None,
         }
     }
 

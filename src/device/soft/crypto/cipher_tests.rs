@@ -38,6 +38,7 @@ fn oaep(hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, label: &[u8]) -> Mechanism {
             mgf,
             label: label.to_vec(),
         },
+        caller_parameter: None,
     }
 }
 
@@ -116,6 +117,7 @@ fn rsa_oaep_with_bad_parameters_is_refused() {
         Mechanism {
             kind: CKM_RSA_PKCS,
             parameter: MechanismParameter::Raw(vec![0; 8]),
+            caller_parameter: None,
         },
     ] {
         assert!(
@@ -174,6 +176,7 @@ fn cbc(kind: CK_MECHANISM_TYPE, iv: &[u8]) -> Mechanism {
     Mechanism {
         kind,
         parameter: MechanismParameter::Raw(iv.to_vec()),
+        caller_parameter: None,
     }
 }
 
@@ -184,6 +187,7 @@ fn ctr(counter_bits: CK_ULONG, block: [u8; 16]) -> Mechanism {
             counter_bits,
             block,
         },
+        caller_parameter: None,
     }
 }
 
@@ -195,6 +199,7 @@ fn gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mechanism {
             aad: aad.to_vec(),
             tag_bits,
         },
+        caller_parameter: None,
     }
 }
 

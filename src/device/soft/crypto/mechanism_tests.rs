@@ -69,7 +69,11 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
         },
         _ => MechanismParameter::None,
     };
-    Mechanism { kind, parameter }
+    Mechanism {
+        kind,
+        parameter,
+        caller_parameter: None,
+    }
 }
 
 /// A key of the mechanism's family at `size` (PKCS#11 units), or `None` for digests.

@@ -30,6 +30,7 @@ fn pss(
             mgf,
             salt_len,
         },
+        caller_parameter: None,
     }
 }
 
@@ -262,6 +263,7 @@ fn rsa_pss_with_bad_parameters_is_refused() {
         Mechanism {
             kind: CKM_RSA_PKCS,
             parameter: MechanismParameter::Raw(vec![1]),
+            caller_parameter: None,
         },
     ];
     for mechanism in cases {
@@ -328,6 +330,7 @@ fn eddsa_signs_pure_ed25519_verifiable_by_openssl() {
             prehash: false,
             context: vec![],
         },
+        caller_parameter: None,
     };
     assert_eq!(sign(&ec(ED25519), &no_context, MESSAGE), signature);
 }
@@ -362,6 +365,7 @@ fn eddsa_prehash_or_context_is_refused() {
         let mechanism = Mechanism {
             kind: CKM_EDDSA,
             parameter,
+            caller_parameter: None,
         };
         assert!(matches!(
             sign_init(ec(ED25519), &mechanism),

@@ -14,6 +14,7 @@ fn with_iv(kind: CK_MECHANISM_TYPE, iv: &[u8]) -> Mechanism {
     Mechanism {
         kind,
         parameter: MechanismParameter::Raw(iv.to_vec()),
+        caller_parameter: None,
     }
 }
 
@@ -139,6 +140,7 @@ fn oaep() -> Mechanism {
             mgf: CKG_MGF1_SHA256,
             label: vec![],
         },
+        caller_parameter: None,
     }
 }
 
@@ -207,6 +209,7 @@ fn ecdh(kdf: CK_ULONG, shared_data: &[u8], public_data: &[u8]) -> Mechanism {
             shared_data: shared_data.to_vec(),
             public_data: public_data.to_vec(),
         },
+        caller_parameter: None,
     }
 }
 

@@ -12,7 +12,7 @@ mod token;
 
 use super::{SoftDevice, SoftOptions};
 use crate::device::{Device, UserType};
-use crate::object::{Access, Attribute, Handle};
+use crate::object::{Access, Attribute, Handle, ObjectStore};
 use cryptoki_sys::*;
 use std::path::Path;
 use tempfile::TempDir;
@@ -47,9 +47,9 @@ pub fn initialized() -> (TempDir, SoftDevice) {
     let device = open(dir.path());
     device.init_token(SO_PIN, "test token").expect("init_token");
     device
-        .login(UserType::SecurityOfficer, SO_PIN)
+        .login(0, UserType::SecurityOfficer, SO_PIN)
         .expect("so login");
-    device.init_pin(USER_PIN).expect("init_pin");
+    device.init_pin(0, USER_PIN).expect("init_pin");
     device.logout();
     (dir, device)
 }
@@ -57,7 +57,9 @@ pub fn initialized() -> (TempDir, SoftDevice) {
 /// A new token with the user logged in.
 pub fn logged_in() -> (TempDir, SoftDevice) {
     let (dir, device) = initialized();
-    device.login(UserType::User, USER_PIN).expect("user login");
+    device
+        .login(0, UserType::User, USER_PIN)
+        .expect("user login");
     (dir, device)
 }
 

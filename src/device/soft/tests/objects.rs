@@ -137,7 +137,7 @@ fn logout_destroys_private_session_objects_only() {
         .create_object(&user_rw(), &[ulong(CKA_CLASS, CKO_DATA)])
         .unwrap();
     device.logout();
-    device.login(UserType::User, USER_PIN).unwrap();
+    device.login(0, UserType::User, USER_PIN).unwrap();
     assert_eq!(device.find_objects(&user_rw(), &[]).unwrap(), vec![public]);
     assert!(private != public);
 }

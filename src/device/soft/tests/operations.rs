@@ -82,6 +82,7 @@ fn operation_init_checks_usage_flags_allowed_mechanisms_login_and_handles() {
     let cbc = Mechanism {
         kind: CKM_AES_CBC_PAD,
         parameter: MechanismParameter::Raw(vec![0; 16]),
+        caller_parameter: None,
     };
     let cases: Vec<(&str, Result<(), crate::error::Error>, CK_RV)> = vec![
         (
@@ -133,7 +134,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
     let (_, private) = ec_pair(&device, &[]);
     device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     other.destroy_object(&user_rw(), private).unwrap();
     device.find_objects(&user_rw(), &[]).unwrap();
     let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
@@ -144,7 +145,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
 fn a_key_made_by_another_instance_is_usable_here() {
     let (dir, device) = logged_in();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     let (public, private) = ec_pair(&other, &[]);
     let signature = device
         .sign_init(&user_rw(), &ecdsa(), private)
@@ -279,6 +280,7 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
                 shared_data: Vec::new(),
                 public_data: peer_point,
             },
+            caller_parameter: None,
         };
         let key = device
             .derive_key(&user_rw(), &mechanism, private, &template)
@@ -302,6 +304,7 @@ fn ecdh_into_aes_needs_a_value_length() {
             shared_data: Vec::new(),
             public_data: value_of(&device, &user_rw(), public, CKA_EC_POINT),
         },
+        caller_parameter: None,
     };
     let template = [
         ulong(CKA_CLASS, CKO_SECRET_KEY),
@@ -367,7 +370,7 @@ fn a_token_key_signs_again_after_logout_and_login() {
     device.logout();
     let result = device.sign_init(&public_rw(), &ecdsa(), private).map(drop);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
-    device.login(UserType::User, USER_PIN).unwrap();
+    device.login(0, UserType::User, USER_PIN).unwrap();
     device
         .sign_init(&user_rw(), &ecdsa(), private)
         .unwrap()

@@ -6,7 +6,7 @@ use super::*;
 fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
     let (dir, device) = logged_in();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     let handle = device
         .create_object(
             &user_rw(),
@@ -27,7 +27,7 @@ fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
 fn an_object_destroyed_by_another_instance_vanishes_here() {
     let (dir, device) = logged_in();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     let handle = device
         .create_object(&user_rw(), &data_template("doomed"))
         .unwrap();
@@ -47,7 +47,7 @@ fn an_object_destroyed_by_another_instance_vanishes_here() {
 fn a_label_changed_by_another_instance_is_seen_here() {
     let (dir, device) = logged_in();
     let other = open(dir.path());
-    other.login(UserType::User, USER_PIN).unwrap();
+    other.login(0, UserType::User, USER_PIN).unwrap();
     let handle = device
         .create_object(&user_rw(), &data_template("before"))
         .unwrap();
@@ -66,7 +66,7 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
             let path = dir.path().to_path_buf();
             std::thread::spawn(move || {
                 let device = open(&path);
-                device.login(UserType::User, USER_PIN).unwrap();
+                device.login(0, UserType::User, USER_PIN).unwrap();
                 for i in 0..40 {
                     let label = format!("w{writer}-{i}");
                     let handle = device

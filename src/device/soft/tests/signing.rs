@@ -37,7 +37,7 @@ fn the_own_key_signs_rs512_and_survives_a_restart() {
         again.sign_rs512(b"blob"),
         Err(Error::UserNotLoggedIn)
     ));
-    reopened.login(UserType::User, USER_PIN).unwrap();
+    reopened.login(0, UserType::User, USER_PIN).unwrap();
     assert!(verifies(
         &again.public_key_der(),
         b"more",
@@ -60,10 +60,10 @@ fn reinitialising_the_token_replaces_the_own_key() {
     let (_dir, device) = logged_in();
     let old = device.blob_signing_key(None).unwrap();
     device.init_token(SO_PIN, "again").unwrap();
-    device.login(UserType::SecurityOfficer, SO_PIN).unwrap();
-    device.init_pin(USER_PIN).unwrap();
+    device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
+    device.init_pin(0, USER_PIN).unwrap();
     device.logout();
-    device.login(UserType::User, USER_PIN).unwrap();
+    device.login(0, UserType::User, USER_PIN).unwrap();
     let new = device.blob_signing_key(None).unwrap();
     assert_ne!(new.key_id(), old.key_id());
     assert!(matches!(old.sign_rs512(b"x"), Err(Error::DeviceError(_))));

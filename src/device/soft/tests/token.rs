@@ -8,7 +8,7 @@ fn a_new_token_directory_is_created_private_and_uninitialised() {
     let parent = TempDir::new().unwrap();
     let dir = parent.path().join("a/token");
     let device = open(&dir);
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert!(!status.initialized);
     assert!(!status.user_pin_initialized);
     assert_eq!(status.serial.len(), 16);
@@ -23,9 +23,9 @@ fn a_new_token_directory_is_created_private_and_uninitialised() {
 #[test]
 fn the_serial_survives_reopening_and_reinitialising() {
     let (dir, device) = initialized();
-    let serial = device.token_status().serial;
+    let serial = device.token_status().unwrap().serial;
     device.init_token(SO_PIN, "again").unwrap();
-    assert_eq!(open(dir.path()).token_status().serial, serial);
+    assert_eq!(open(dir.path()).token_status().unwrap().serial, serial);
 }
 
 #[test]
@@ -33,7 +33,7 @@ fn login_on_an_uninitialised_token_is_token_not_recognized() {
     let dir = TempDir::new().unwrap();
     let device = open(dir.path());
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::TokenNotRecognized)
     ));
 }
@@ -44,16 +44,16 @@ fn user_login_before_init_pin_is_user_pin_not_initialized() {
     let device = open(dir.path());
     device.init_token(SO_PIN, "t").unwrap();
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::UserPinNotInitialized)
     ));
-    assert!(!device.token_status().user_pin_initialized);
+    assert!(!device.token_status().unwrap().user_pin_initialized);
 }
 
 #[test]
 fn init_token_sets_label_and_reports_pin_lengths() {
     let (_dir, device) = initialized();
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert_eq!(
         (
             status.label.as_str(),
@@ -78,9 +78,12 @@ fn pins_outside_four_to_255_bytes_are_pin_len_range() {
         Err(Error::PinLenRange)
     ));
     device.init_token(SO_PIN, "t").unwrap();
-    device.login(UserType::SecurityOfficer, SO_PIN).unwrap();
-    assert!(matches!(device.init_pin(b"123"), Err(Error::PinLenRange)));
-    device.init_pin(&[b'a'; 255]).unwrap();
+    device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
+    assert!(matches!(
+        device.init_pin(0, b"123"),
+        Err(Error::PinLenRange)
+    ));
+    device.init_pin(0, &[b'a'; 255]).unwrap();
 }
 
 #[test]
@@ -99,13 +102,13 @@ fn reinitialising_needs_the_so_pin_and_destroys_objects_and_the_user_pin() {
         device.find_objects(&user_rw(), &[]).unwrap(),
         Vec::<Handle>::new()
     );
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert_eq!(
         (status.label.as_str(), status.user_pin_initialized),
         ("new", false)
     );
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::UserPinNotInitialized)
     ));
 }
@@ -114,16 +117,16 @@ fn reinitialising_needs_the_so_pin_and_destroys_objects_and_the_user_pin() {
 fn a_wrong_pin_is_counted_and_reported() {
     let (_dir, device) = initialized();
     assert!(matches!(
-        device.login(UserType::User, b"cu1:wrong"),
+        device.login(0, UserType::User, b"cu1:wrong"),
         Err(Error::PinIncorrect)
     ));
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert!(status.user_pin_count_low && !status.user_pin_final_try && !status.user_pin_locked);
     assert!(matches!(
-        device.login(UserType::User, b"cu1:wrong"),
+        device.login(0, UserType::User, b"cu1:wrong"),
         Err(Error::PinIncorrect)
     ));
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert!(status.user_pin_final_try && !status.user_pin_locked);
 }
 
@@ -132,19 +135,19 @@ fn a_good_login_resets_the_failure_counter() {
     let (_dir, device) = initialized();
     for _ in 0..MAX_FAILURES - 1 {
         assert!(matches!(
-            device.login(UserType::User, b"cu1:wrong"),
+            device.login(0, UserType::User, b"cu1:wrong"),
             Err(Error::PinIncorrect)
         ));
     }
-    device.login(UserType::User, USER_PIN).unwrap();
-    let status = device.token_status();
+    device.login(0, UserType::User, USER_PIN).unwrap();
+    let status = device.token_status().unwrap();
     assert!(!status.user_pin_count_low && !status.user_pin_final_try);
     device.logout();
     assert!(matches!(
-        device.login(UserType::User, b"cu1:wrong"),
+        device.login(0, UserType::User, b"cu1:wrong"),
         Err(Error::PinIncorrect)
     ));
-    assert!(!device.token_status().user_pin_locked);
+    assert!(!device.token_status().unwrap().user_pin_locked);
 }
 
 #[test]
@@ -152,13 +155,13 @@ fn too_many_failures_lock_the_pin_even_for_the_right_pin() {
     let (_dir, device) = initialized();
     for _ in 0..MAX_FAILURES {
         assert!(matches!(
-            device.login(UserType::User, b"cu1:wrong"),
+            device.login(0, UserType::User, b"cu1:wrong"),
             Err(Error::PinIncorrect)
         ));
     }
-    assert!(device.token_status().user_pin_locked);
+    assert!(device.token_status().unwrap().user_pin_locked);
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::PinLocked)
     ));
 }
@@ -167,31 +170,31 @@ fn too_many_failures_lock_the_pin_even_for_the_right_pin() {
 fn init_pin_by_the_so_unlocks_a_locked_user_pin() {
     let (_dir, device) = initialized();
     for _ in 0..MAX_FAILURES {
-        let _ = device.login(UserType::User, b"cu1:wrong");
+        let _ = device.login(0, UserType::User, b"cu1:wrong");
     }
-    device.login(UserType::SecurityOfficer, SO_PIN).unwrap();
-    device.init_pin(b"cu1:fresh-pin").unwrap();
+    device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
+    device.init_pin(0, b"cu1:fresh-pin").unwrap();
     device.logout();
-    assert!(!device.token_status().user_pin_locked);
-    device.login(UserType::User, b"cu1:fresh-pin").unwrap();
+    assert!(!device.token_status().unwrap().user_pin_locked);
+    device.login(0, UserType::User, b"cu1:fresh-pin").unwrap();
 }
 
 #[test]
 fn set_pin_checks_the_old_pin_and_replaces_it() {
     let (_dir, device) = initialized();
     assert!(matches!(
-        device.set_pin(UserType::User, b"cu1:wrong", b"cu1:new-pin"),
+        device.set_pin(0, UserType::User, b"cu1:wrong", b"cu1:new-pin"),
         Err(Error::PinIncorrect)
     ));
-    assert!(device.token_status().user_pin_count_low);
+    assert!(device.token_status().unwrap().user_pin_count_low);
     device
-        .set_pin(UserType::User, USER_PIN, b"cu1:new-pin")
+        .set_pin(0, UserType::User, USER_PIN, b"cu1:new-pin")
         .unwrap();
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::PinIncorrect)
     ));
-    device.login(UserType::User, b"cu1:new-pin").unwrap();
+    device.login(0, UserType::User, b"cu1:new-pin").unwrap();
 }
 
 #[test]
@@ -211,13 +214,13 @@ fn set_pin_of_the_so_keeps_objects_readable() {
         .unwrap();
     device.logout();
     device
-        .set_pin(UserType::SecurityOfficer, SO_PIN, b"new-so-pin")
+        .set_pin(0, UserType::SecurityOfficer, SO_PIN, b"new-so-pin")
         .unwrap();
     device
-        .set_pin(UserType::User, USER_PIN, b"cu1:other")
+        .set_pin(0, UserType::User, USER_PIN, b"cu1:other")
         .unwrap();
     let reopened = open(dir.path());
-    reopened.login(UserType::User, b"cu1:other").unwrap();
+    reopened.login(0, UserType::User, b"cu1:other").unwrap();
     assert_eq!(
         value_of(&reopened, &user_rw(), key, CKA_VALUE),
         vec![7u8; 32]
@@ -232,10 +235,10 @@ fn set_pin_of_the_so_keeps_objects_readable() {
 fn so_failures_are_counted_separately_from_user_failures() {
     let (_dir, device) = initialized();
     assert!(matches!(
-        device.login(UserType::SecurityOfficer, b"bad-so-pin"),
+        device.login(0, UserType::SecurityOfficer, b"bad-so-pin"),
         Err(Error::PinIncorrect)
     ));
-    let status = device.token_status();
+    let status = device.token_status().unwrap();
     assert!(status.so_pin_count_low && !status.user_pin_count_low);
 }
 
@@ -245,13 +248,13 @@ fn failures_made_through_another_instance_count_here() {
     let other = open(dir.path());
     for _ in 0..MAX_FAILURES {
         assert!(matches!(
-            other.login(UserType::User, b"cu1:wrong"),
+            other.login(0, UserType::User, b"cu1:wrong"),
             Err(Error::PinIncorrect)
         ));
     }
-    assert!(device.token_status().user_pin_locked);
+    assert!(device.token_status().unwrap().user_pin_locked);
     assert!(matches!(
-        device.login(UserType::User, USER_PIN),
+        device.login(0, UserType::User, USER_PIN),
         Err(Error::PinLocked)
     ));
 }
@@ -275,5 +278,5 @@ fn a_new_pin_that_is_not_utf8_is_pin_invalid() {
         device.init_token(&[0xff, 0xfe, 0xfd, 0xfc], "t"),
         Err(Error::PinInvalid)
     ));
-    assert!(!device.token_status().initialized);
+    assert!(!device.token_status().unwrap().initialized);
 }

@@ -1,0 +1,297 @@
+//! Templates and attribute values between the provider and the vendor.
+//!
+//! Values go to the vendor exactly as the caller gave them (a nested
+//! template such as `CKA_WRAP_TEMPLATE` included: its pointers are the
+//! caller's, valid during the call). Reading attributes follows the
+//! two-call convention of PKCS#11 3.0 §5.7 `C_GetAttributeValue`, and
+//! never asks the vendor for a sensitive part of a key.
+
+use super::module::{vendor_call, vendor_rv, Vendor};
+use crate::error::{Error, Result};
+use crate::object::{decode_bool, decode_ulong, AttributeResult, AttributeType, Handle, Template};
+use cryptoki_sys::*;
+use std::marker::PhantomData;
+
+/// A template laid out as `CK_ATTRIBUTE`s pointing into the caller's
+/// values, which it borrows.
+pub struct CTemplate<'a> {
+    attributes: Vec<CK_ATTRIBUTE>,
+    _values: PhantomData<&'a Template>,
+}
+
+impl<'a> CTemplate<'a> {
+    pub fn new(template: &'a Template) -> CTemplate<'a> {
+        let attributes = template
+            .iter()
+            .map(|attribute| CK_ATTRIBUTE {
+                type_: attribute.kind,
+                pValue: if attribute.value.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    // The vendor only reads a template it is given.
+                    attribute.value.as_ptr() as *mut std::ffi::c_void
+                },
+                ulValueLen: attribute.value.len() as CK_ULONG,
+            })
+            .collect();
+        CTemplate {
+            attributes,
+            _values: PhantomData,
+        }
+    }
+    /// Never NULL, even for an empty template: PKCS#11 allows any pointer
+    /// with a count of 0, and some vendors (SoftHSM2) refuse NULL there.
+    pub fn pointer(&mut self) -> *mut CK_ATTRIBUTE {
+        self.attributes.as_mut_ptr()
+    }
+    pub fn count(&self) -> CK_ULONG {
+        self.attributes.len() as CK_ULONG
+    }
+}
+
+/// The parts of a private or secret key that its `CKA_SENSITIVE` and
+/// `CKA_EXTRACTABLE` protect (PKCS#11 3.0 §4.9 footnote 8 and the key
+/// tables): never requested from the vendor for a protected key.
+const KEY_SECRETS: &[AttributeType] = &[
+    CKA_VALUE,
+    CKA_PRIVATE_EXPONENT,
+    CKA_PRIME_1,
+    CKA_PRIME_2,
+    CKA_EXPONENT_1,
+    CKA_EXPONENT_2,
+    CKA_COEFFICIENT,
+];
+
+/// The largest attribute value accepted from a vendor (as from a caller).
+const MAX_VALUE_LEN: CK_ULONG = 64 << 20;
+
+/// `C_GetAttributeValue` of `kinds` of the vendor object `object`.
+///
+/// The secret parts of a private or secret key are reported sensitive
+/// without asking the vendor unless the key says it is neither sensitive
+/// nor unextractable (then its value is not secret, and the vendor is
+/// asked like for any attribute).
+pub fn get_attributes(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+    kinds: &[AttributeType],
+) -> Result<Vec<AttributeResult>> {
+    let protect = kinds.iter().any(|k| KEY_SECRETS.contains(k))
+        && secrets_protected(vendor, session, object)?;
+    let withheld = |kind: &AttributeType| protect && KEY_SECRETS.contains(kind);
+    let asked: Vec<AttributeType> = kinds.iter().copied().filter(|k| !withheld(k)).collect();
+    let mut answers = read_values(vendor, session, object, &asked)?.into_iter();
+    Ok(kinds
+        .iter()
+        .map(|kind| {
+            if withheld(kind) {
+                AttributeResult::Sensitive
+            } else {
+                answers.next().unwrap_or(AttributeResult::Invalid)
+            }
+        })
+        .collect())
+}
+
+/// Whether the secret parts of `object` must not be asked for: true for
+/// a private, secret or unknown-class key that is sensitive or
+/// unextractable, or whose flags cannot be read.
+fn secrets_protected(vendor: &Vendor, session: CK_SESSION_HANDLE, object: Handle) -> Result<bool> {
+    let answers = read_values(
+        vendor,
+        session,
+        object,
+        &[CKA_CLASS, CKA_SENSITIVE, CKA_EXTRACTABLE],
+    )?;
+    let value = |index: usize| match &answers[index] {
+        AttributeResult::Value(value) => Some(value.clone()),
+        _ => None,
+    };
+    let class = value(0).as_deref().and_then(decode_ulong);
+    if matches!(
+        class,
+        Some(CKO_PUBLIC_KEY | CKO_CERTIFICATE | CKO_DATA | CKO_DOMAIN_PARAMETERS)
+    ) {
+        return Ok(false);
+    }
+    let sensitive = value(1).as_deref().and_then(decode_bool);
+    let extractable = value(2).as_deref().and_then(decode_bool);
+    Ok(sensitive != Some(false) || extractable != Some(true))
+}
+
+/// The two-call protocol against the vendor: lengths, then values.
+/// Attributes the vendor reports unavailable are told apart (sensitive or
+/// not an attribute of the object) by asking for each one alone.
+fn read_values(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+    kinds: &[AttributeType],
+) -> Result<Vec<AttributeResult>> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    for _ in 0..3 {
+        let lengths = query_lengths(vendor, session, object, kinds)?;
+        let mut results: Vec<Option<AttributeResult>> = vec![None; kinds.len()];
+        let unavailable: Vec<usize> = (0..kinds.len()).filter(|i| lengths[*i].is_none()).collect();
+        for index in &unavailable {
+            results[*index] = Some(if unavailable.len() == 1 {
+                lengths
+                    .unavailable_as
+                    .clone()
+                    .unwrap_or(AttributeResult::Invalid)
+            } else {
+                alone(vendor, session, object, kinds[*index])?
+            });
+        }
+        let wanted: Vec<usize> = (0..kinds.len()).filter(|i| lengths[*i].is_some()).collect();
+        let mut buffers: Vec<Vec<u8>> = wanted
+            .iter()
+            .map(|i| vec![0u8; lengths[*i].unwrap_or(0) as usize])
+            .collect();
+        let mut template: Vec<CK_ATTRIBUTE> = wanted
+            .iter()
+            .zip(buffers.iter_mut())
+            .map(|(i, buffer)| CK_ATTRIBUTE {
+                type_: kinds[*i],
+                pValue: if buffer.is_empty() {
+                    std::ptr::null_mut()
+                } else {
+                    buffer.as_mut_ptr() as *mut std::ffi::c_void
+                },
+                ulValueLen: buffer.len() as CK_ULONG,
+            })
+            .collect();
+        if template.is_empty() {
+            return Ok(results
+                .into_iter()
+                .map(|r| r.unwrap_or(AttributeResult::Invalid))
+                .collect());
+        }
+        // Every buffer is as long as its ulValueLen says.
+        let outcome = vendor_call!(
+            vendor,
+            C_GetAttributeValue(
+                session,
+                object,
+                template.as_mut_ptr(),
+                template.len() as CK_ULONG
+            )
+        );
+        if let Err(error) = outcome {
+            match vendor_rv(&error) {
+                // The object changed between the calls: start again.
+                Some(
+                    CKR_BUFFER_TOO_SMALL | CKR_ATTRIBUTE_SENSITIVE | CKR_ATTRIBUTE_TYPE_INVALID,
+                ) => continue,
+                _ => return Err(error),
+            }
+        }
+        for ((index, buffer), attribute) in wanted.iter().zip(buffers).zip(&template) {
+            let length = attribute.ulValueLen as usize;
+            if length > buffer.len() {
+                return Err(Error::DeviceError(format!(
+                    "vendor C_GetAttributeValue wrote {length} bytes into {}",
+                    buffer.len()
+                )));
+            }
+            let mut value = buffer;
+            value.truncate(length);
+            results[*index] = Some(AttributeResult::Value(value));
+        }
+        return Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(AttributeResult::Invalid))
+            .collect());
+    }
+    Err(Error::DeviceError(format!(
+        "vendor object {object} kept changing while its attributes were read"
+    )))
+}
+
+/// The lengths the vendor reports (`None` where unavailable), and what an
+/// unavailable one is when the vendor's return code says it.
+struct Lengths {
+    lengths: Vec<Option<CK_ULONG>>,
+    unavailable_as: Option<AttributeResult>,
+}
+
+impl std::ops::Index<usize> for Lengths {
+    type Output = Option<CK_ULONG>;
+    fn index(&self, index: usize) -> &Option<CK_ULONG> {
+        &self.lengths[index]
+    }
+}
+
+fn query_lengths(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+    kinds: &[AttributeType],
+) -> Result<Lengths> {
+    let mut template: Vec<CK_ATTRIBUTE> = kinds
+        .iter()
+        .map(|kind| CK_ATTRIBUTE {
+            type_: *kind,
+            pValue: std::ptr::null_mut(),
+            ulValueLen: 0,
+        })
+        .collect();
+    // NULL values: the vendor only writes the lengths.
+    let outcome = vendor_call!(
+        vendor,
+        C_GetAttributeValue(
+            session,
+            object,
+            template.as_mut_ptr(),
+            template.len() as CK_ULONG
+        )
+    );
+    let unavailable_as = match outcome {
+        Ok(()) => None,
+        Err(error) => match vendor_rv(&error) {
+            Some(CKR_ATTRIBUTE_SENSITIVE) => Some(AttributeResult::Sensitive),
+            Some(CKR_ATTRIBUTE_TYPE_INVALID) => Some(AttributeResult::Invalid),
+            _ => return Err(error),
+        },
+    };
+    let lengths = template
+        .iter()
+        .map(|a| {
+            (a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen <= MAX_VALUE_LEN)
+                .then_some(a.ulValueLen)
+        })
+        .collect();
+    Ok(Lengths {
+        lengths,
+        unavailable_as,
+    })
+}
+
+/// Why one attribute is unavailable: the vendor's answer for it alone.
+fn alone(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+    kind: AttributeType,
+) -> Result<AttributeResult> {
+    // A vendor that reports it unavailable yet returns CKR_OK says no
+    // more than "not available": invalid, the weaker claim.
+    let lengths = query_lengths(vendor, session, object, &[kind])?;
+    Ok(lengths.unavailable_as.unwrap_or(AttributeResult::Invalid))
+}
+
+/// The class of a vendor object (`None` when the vendor does not say).
+pub fn class_of(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+) -> Result<Option<CK_OBJECT_CLASS>> {
+    let answers = read_values(vendor, session, object, &[CKA_CLASS])?;
+    Ok(match answers.first() {
+        Some(AttributeResult::Value(value)) => decode_ulong(value),
+        _ => None,
+    })
+}

@@ -1,0 +1,647 @@
+//! The vendor device (`DEVICE=pkcs11`): every key operation is forwarded
+//! to a vendor PKCS#11 module loaded at `C_Initialize` (`DEVICE_MODULE`),
+//! while certificate objects stay in the provider's store.
+//!
+//! - `module`: loading the library (`RTLD_LOCAL | RTLD_DEEPBIND`, kept
+//!   loaded), `C_Initialize` / `C_Finalize` of the vendor, fork.
+//! - `token`: choosing the vendor token (`DEVICE_TOKEN_LABEL`), its
+//!   information and mechanisms.
+//! - `session`: one vendor session per provider session.
+//! - `handles`: vendor handles that fall in the certificate range get aliases.
+//! - `attributes`: templates in, attribute values out, never a sensitive one.
+//! - `operations`: sign, verify, encrypt, decrypt and digest at the vendor.
+//! - `signing_key`: the vendor key that signs certificate blobs.
+//!
+//! The vendor enforces its own rules (access, attributes, PINs, mechanism
+//! parameters) and its return codes reach the caller unchanged; this
+//! device adds only two: certificate objects that sit on the vendor token
+//! are read-only here, and the secret parts of a protected key are never
+//! asked for. No lock of this device is held while the vendor works.
+
+mod attributes;
+mod handles;
+mod module;
+mod operations;
+mod session;
+mod signing_key;
+mod token;
+
+use crate::device::*;
+use crate::error::{Error, Result};
+use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
+use attributes::CTemplate;
+use cryptoki_sys::*;
+use handles::HandleMap;
+use module::{vendor_call, vendor_rv, Module, Vendor};
+use operations::{collect_output, CMechanism, Way};
+use parking_lot::RwLock;
+use session::{Sessions, VendorSession};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Settings of the vendor device, from the configuration.
+#[derive(Clone, Debug)]
+pub struct Pkcs11Options {
+    /// `DEVICE_MODULE`.
+    pub module: PathBuf,
+    /// `DEVICE_TOKEN_LABEL`; `None` for the first slot with a token.
+    pub token_label: Option<String>,
+    /// False when the application forbids the library to create threads
+    /// (passed on to the vendor as `CKF_LIBRARY_CANT_CREATE_OS_THREADS`).
+    pub may_create_threads: bool,
+}
+
+/// More objects than one search of a vendor token can hold: a vendor that
+/// keeps returning objects is broken, not large.
+const MAX_FOUND: usize = 1 << 24;
+
+/// What the device, its sessions, operations and signing key share.
+struct Shared {
+    vendor: Arc<Vendor>,
+    slot: RwLock<CK_SLOT_ID>,
+    sessions: Sessions,
+    handles: Arc<HandleMap>,
+    mechanisms: RwLock<Vec<MechanismInfo>>,
+}
+
+impl Shared {
+    fn slot(&self) -> CK_SLOT_ID {
+        *self.slot.read()
+    }
+
+    /// The handles of the vendor objects matching `template`, searched in
+    /// the vendor session `session`.
+    fn find(&self, session: CK_SESSION_HANDLE, template: &Template) -> Result<Vec<Handle>> {
+        let vendor = &self.vendor;
+        let mut c_template = CTemplate::new(template);
+        vendor_call!(
+            vendor,
+            C_FindObjectsInit(session, c_template.pointer(), c_template.count())
+        )?;
+        let mut found = Vec::new();
+        let searched = loop {
+            let mut batch = [0 as CK_OBJECT_HANDLE; 256];
+            let mut count: CK_ULONG = 0;
+            let result = vendor_call!(
+                vendor,
+                C_FindObjects(
+                    session,
+                    batch.as_mut_ptr(),
+                    batch.len() as CK_ULONG,
+                    &mut count
+                )
+            );
+            match result {
+                Err(error) => break Err(error),
+                Ok(()) if count == 0 => break Ok(()),
+                Ok(()) if found.len() > MAX_FOUND => {
+                    break Err(Error::DeviceError(format!(
+                        "vendor C_FindObjects returned more than {MAX_FOUND} objects"
+                    )))
+                }
+                Ok(()) => found.extend_from_slice(&batch[..(count as usize).min(batch.len())]),
+            }
+        };
+        let ended = vendor_call!(vendor, C_FindObjectsFinal(session));
+        searched?;
+        ended?;
+        Ok(found)
+    }
+}
+
+/// The vendor device.
+pub struct Pkcs11Device {
+    shared: Arc<Shared>,
+}
+
+impl Pkcs11Device {
+    /// Loads and initialises the vendor module and picks its token.
+    /// Failures are logged naming the configuration key at fault:
+    /// `CKR_DEVICE_ERROR` for a module that does not load, is not a
+    /// PKCS#11 library or does not initialise; `CKR_TOKEN_NOT_PRESENT` when
+    /// no token matches.
+    pub fn open(options: &Pkcs11Options) -> Result<Pkcs11Device> {
+        let module = Module::load(&options.module)?;
+        let vendor = Vendor::initialize(module, options.may_create_threads)?;
+        let path = module.path().display();
+        let (slot, seen) =
+            token::find_token(&vendor, options.token_label.as_deref()).inspect_err(|error| {
+                tracing::error!("DEVICE_MODULE={path}: cannot list its tokens: {error}")
+            })?;
+        let slot = match (slot, &options.token_label) {
+            (Some(slot), _) => slot,
+            (None, Some(label)) => {
+                let message = format!(
+                    "DEVICE_TOKEN_LABEL={label}: no token of DEVICE_MODULE={path} has this label (labels seen: {seen:?})"
+                );
+                tracing::error!("{message}");
+                return Err(Error::TokenNotPresent(message));
+            }
+            (None, None) => {
+                let message = format!("DEVICE_MODULE={path}: no slot of the module holds a token");
+                tracing::error!("{message}");
+                return Err(Error::TokenNotPresent(message));
+            }
+        };
+        let mechanisms = token::mechanisms(&vendor, slot).inspect_err(|error| {
+            tracing::error!(
+                "DEVICE_MODULE={path}: cannot list the mechanisms of slot {slot}: {error}"
+            )
+        })?;
+        tracing::info!(
+            "DEVICE_MODULE={path}: presenting vendor slot {slot} as slot 1 ({} mechanisms)",
+            mechanisms.len()
+        );
+        Ok(Pkcs11Device {
+            shared: Arc::new(Shared {
+                vendor,
+                slot: RwLock::new(slot),
+                sessions: Sessions::default(),
+                handles: Arc::new(HandleMap::default()),
+                mechanisms: RwLock::new(mechanisms),
+            }),
+        })
+    }
+
+    fn vendor(&self) -> &Vendor {
+        &self.shared.vendor
+    }
+
+    /// The vendor session behind the provider's session `ours`.
+    fn session(&self, ours: CK_SESSION_HANDLE) -> Result<Arc<VendorSession>> {
+        self.shared.sessions.get(ours)
+    }
+
+    fn vendor_handle(&self, shown: Handle) -> Handle {
+        self.shared.handles.to_vendor(shown)
+    }
+
+    fn shown(&self, vendor: Handle) -> Handle {
+        self.shared.handles.to_shown(vendor)
+    }
+
+    /// Certificate objects the vendor token holds itself are read-only:
+    /// the provider's certificates live in its own store.
+    fn refuse_vendor_certificate(
+        &self,
+        session: &VendorSession,
+        object: Handle,
+        refusal: Error,
+    ) -> Result<()> {
+        if attributes::class_of(self.vendor(), session.handle, object)? == Some(CKO_CERTIFICATE) {
+            return Err(refusal);
+        }
+        Ok(())
+    }
+}
+
+fn pin_pointer(pin: &[u8]) -> *mut CK_UTF8CHAR {
+    // The vendor only reads a PIN.
+    pin.as_ptr() as *mut CK_UTF8CHAR
+}
+
+fn user_type(user: UserType) -> CK_USER_TYPE {
+    match user {
+        UserType::SecurityOfficer => CKU_SO,
+        UserType::User => CKU_USER,
+    }
+}
+
+impl Device for Pkcs11Device {
+    fn token_status(&self) -> Result<TokenStatus> {
+        token::token_status(self.vendor(), self.shared.slot())
+    }
+
+    /// `C_InitToken` at the vendor. Some vendors (SoftHSM2) move a token
+    /// to a new slot when it is initialised: it is found again by its new label.
+    fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
+        let slot = self.shared.slot();
+        let mut padded = [b' '; 32];
+        let mut end = label.len().min(32);
+        while !label.is_char_boundary(end) {
+            end -= 1;
+        }
+        padded[..end].copy_from_slice(&label.as_bytes()[..end]);
+        let label = String::from_utf8_lossy(&padded[..end]).into_owned();
+        vendor_call!(
+            self.vendor(),
+            C_InitToken(
+                slot,
+                pin_pointer(so_pin),
+                so_pin.len() as CK_ULONG,
+                padded.as_mut_ptr()
+            )
+        )?;
+        self.shared.handles.clear();
+        let still_here = token::token_info(self.vendor(), slot)
+            .map(|info| token::field_text(&info.label) == label)
+            .unwrap_or(false);
+        if !still_here {
+            match token::find_token(self.vendor(), Some(&label))? {
+                (Some(moved), _) => {
+                    tracing::info!(
+                        "the vendor moved the initialised token from slot {slot} to {moved}"
+                    );
+                    *self.shared.slot.write() = moved;
+                }
+                (None, _) => tracing::warn!(
+                    "the vendor token initialised in slot {slot} as \"{label}\" is no longer found"
+                ),
+            }
+        }
+        let slot = self.shared.slot();
+        if let Ok(mechanisms) = token::mechanisms(self.vendor(), slot) {
+            *self.shared.mechanisms.write() = mechanisms;
+        }
+        Ok(())
+    }
+
+    fn open_session(&self, ours: CK_SESSION_HANDLE, read_write: bool) -> Result<()> {
+        let session = VendorSession::open(&self.shared.vendor, self.shared.slot(), read_write)?;
+        self.shared.sessions.insert(ours, session);
+        Ok(())
+    }
+
+    fn login(&self, session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()> {
+        let session = self.session(session)?;
+        vendor_call!(
+            self.vendor(),
+            C_Login(
+                session.handle,
+                user_type(user),
+                pin_pointer(pin),
+                pin.len() as CK_ULONG
+            )
+        )
+    }
+
+    fn login_context_specific(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        let session = self.session(session)?;
+        vendor_call!(
+            self.vendor(),
+            C_Login(
+                session.handle,
+                CKU_CONTEXT_SPECIFIC,
+                pin_pointer(pin),
+                pin.len() as CK_ULONG
+            )
+        )
+    }
+
+    /// `C_Logout` at the vendor, through any session (login is per
+    /// application). With no session left the vendor has logged out already.
+    fn logout(&self) {
+        if let Some(session) = self.shared.sessions.any() {
+            if let Err(error) = vendor_call!(self.vendor(), C_Logout(session.handle)) {
+                if vendor_rv(&error) != Some(CKR_USER_NOT_LOGGED_IN) {
+                    tracing::warn!("vendor logout: {error}");
+                }
+            }
+        }
+    }
+
+    fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        let session = self.session(session)?;
+        vendor_call!(
+            self.vendor(),
+            C_InitPIN(session.handle, pin_pointer(pin), pin.len() as CK_ULONG)
+        )
+    }
+
+    fn set_pin(
+        &self,
+        session: CK_SESSION_HANDLE,
+        _user: UserType,
+        old_pin: &[u8],
+        new_pin: &[u8],
+    ) -> Result<()> {
+        let session = self.session(session)?;
+        vendor_call!(
+            self.vendor(),
+            C_SetPIN(
+                session.handle,
+                pin_pointer(old_pin),
+                old_pin.len() as CK_ULONG,
+                pin_pointer(new_pin),
+                new_pin.len() as CK_ULONG
+            )
+        )
+    }
+
+    fn mechanisms(&self) -> Vec<MechanismInfo> {
+        self.shared.mechanisms.read().clone()
+    }
+
+    fn generate_random(&self, access: &Access, out: &mut [u8]) -> Result<()> {
+        let session = self.session(access.session)?;
+        vendor_call!(
+            self.vendor(),
+            C_GenerateRandom(session.handle, out.as_mut_ptr(), out.len() as CK_ULONG)
+        )
+    }
+
+    fn seed_random(&self, access: &Access, seed: &[u8]) -> Result<bool> {
+        let session = self.session(access.session)?;
+        match vendor_call!(
+            self.vendor(),
+            C_SeedRandom(
+                session.handle,
+                seed.as_ptr() as *mut u8,
+                seed.len() as CK_ULONG
+            )
+        ) {
+            Ok(()) => Ok(true),
+            Err(error) if vendor_rv(&error) == Some(CKR_RANDOM_SEED_NOT_SUPPORTED) => Ok(false),
+            Err(error) => Err(error),
+        }
+    }
+
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let mut c_template = CTemplate::new(template);
+        let mut created: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_CreateObject(
+                session.handle,
+                c_template.pointer(),
+                c_template.count(),
+                &mut created
+            )
+        )?;
+        Ok(self.shown(created))
+    }
+
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        let session = self.session(access.session)?;
+        let found = self.shared.find(session.handle, template)?;
+        Ok(found.into_iter().map(|h| self.shown(h)).collect())
+    }
+
+    fn close_session(&self, ours: CK_SESSION_HANDLE) {
+        // Dropped here, outside the table's lock; the vendor session closes
+        // once no operation holds it.
+        drop(self.shared.sessions.remove(ours));
+    }
+
+    fn encrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
+        let session = self.session(access.session)?;
+        operations::cipher_init(session, Way::Encrypt, mechanism, self.vendor_handle(key))
+    }
+
+    fn decrypt_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn CipherOperation>> {
+        let session = self.session(access.session)?;
+        operations::cipher_init(session, Way::Decrypt, mechanism, self.vendor_handle(key))
+    }
+
+    fn digest_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+    ) -> Result<Box<dyn DigestOperation>> {
+        let session = self.session(access.session)?;
+        operations::digest_init(session, self.shared.handles.clone(), mechanism)
+    }
+
+    fn sign_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn SignOperation>> {
+        let session = self.session(access.session)?;
+        operations::sign_init(session, mechanism, self.vendor_handle(key))
+    }
+
+    fn verify_init(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<Box<dyn VerifyOperation>> {
+        let session = self.session(access.session)?;
+        operations::verify_init(session, mechanism, self.vendor_handle(key))
+    }
+
+    fn generate_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let mut c_mechanism = CMechanism::new(mechanism)?;
+        let mut raw = c_mechanism.raw();
+        let mut c_template = CTemplate::new(template);
+        let mut key: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_GenerateKey(
+                session.handle,
+                &mut raw,
+                c_template.pointer(),
+                c_template.count(),
+                &mut key
+            )
+        )?;
+        Ok(self.shown(key))
+    }
+
+    fn generate_key_pair(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(Handle, Handle)> {
+        let session = self.session(access.session)?;
+        let mut c_mechanism = CMechanism::new(mechanism)?;
+        let mut raw = c_mechanism.raw();
+        let mut public = CTemplate::new(public_template);
+        let mut private = CTemplate::new(private_template);
+        let (mut public_key, mut private_key): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) = (0, 0);
+        vendor_call!(
+            self.vendor(),
+            C_GenerateKeyPair(
+                session.handle,
+                &mut raw,
+                public.pointer(),
+                public.count(),
+                private.pointer(),
+                private.count(),
+                &mut public_key,
+                &mut private_key
+            )
+        )?;
+        Ok((self.shown(public_key), self.shown(private_key)))
+    }
+
+    fn wrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>> {
+        let session = self.session(access.session)?;
+        let mut c_mechanism = CMechanism::new(mechanism)?;
+        let (wrapping_key, key) = (self.vendor_handle(wrapping_key), self.vendor_handle(key));
+        collect_output("C_WrapKey", 8192, |buffer, length| {
+            let mut raw = c_mechanism.raw();
+            vendor_call!(
+                self.vendor(),
+                C_WrapKey(session.handle, &mut raw, wrapping_key, key, buffer, length)
+            )
+        })
+    }
+
+    fn unwrap_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        unwrapping_key: Handle,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let mut c_mechanism = CMechanism::new(mechanism)?;
+        let mut raw = c_mechanism.raw();
+        let mut c_template = CTemplate::new(template);
+        let mut key: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_UnwrapKey(
+                session.handle,
+                &mut raw,
+                self.vendor_handle(unwrapping_key),
+                wrapped.as_ptr() as *mut u8,
+                wrapped.len() as CK_ULONG,
+                c_template.pointer(),
+                c_template.count(),
+                &mut key
+            )
+        )?;
+        Ok(self.shown(key))
+    }
+
+    fn derive_key(
+        &self,
+        access: &Access,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let mut c_mechanism = CMechanism::new(mechanism)?;
+        let mut raw = c_mechanism.raw();
+        let mut c_template = CTemplate::new(template);
+        let mut key: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_DeriveKey(
+                session.handle,
+                &mut raw,
+                self.vendor_handle(base_key),
+                c_template.pointer(),
+                c_template.count(),
+                &mut key
+            )
+        )?;
+        Ok(self.shown(key))
+    }
+
+    fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
+        signing_key::blob_signing_key(&self.shared, key_id)
+    }
+}
+
+impl ObjectStore for Pkcs11Device {
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let object = self.vendor_handle(handle);
+        self.refuse_vendor_certificate(
+            &session,
+            object,
+            Error::ActionProhibited("certificates on the vendor token are read-only"),
+        )?;
+        let mut c_template = CTemplate::new(template);
+        let mut copy: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_CopyObject(
+                session.handle,
+                object,
+                c_template.pointer(),
+                c_template.count(),
+                &mut copy
+            )
+        )?;
+        Ok(self.shown(copy))
+    }
+
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        let session = self.session(access.session)?;
+        let object = self.vendor_handle(handle);
+        self.refuse_vendor_certificate(
+            &session,
+            object,
+            Error::ActionProhibited("certificates on the vendor token are read-only"),
+        )?;
+        vendor_call!(self.vendor(), C_DestroyObject(session.handle, object))?;
+        self.shared.handles.forget(handle);
+        Ok(())
+    }
+
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        let session = self.session(access.session)?;
+        let mut size: CK_ULONG = 0;
+        vendor_call!(
+            self.vendor(),
+            C_GetObjectSize(session.handle, self.vendor_handle(handle), &mut size)
+        )?;
+        Ok(size)
+    }
+
+    fn get_attributes(
+        &self,
+        access: &Access,
+        handle: Handle,
+        kinds: &[AttributeType],
+    ) -> Result<Vec<AttributeResult>> {
+        let session = self.session(access.session)?;
+        attributes::get_attributes(
+            self.vendor(),
+            session.handle,
+            self.vendor_handle(handle),
+            kinds,
+        )
+    }
+
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        let session = self.session(access.session)?;
+        let object = self.vendor_handle(handle);
+        if let Some(first) = template.first() {
+            self.refuse_vendor_certificate(&session, object, Error::AttributeReadOnly(first.kind))?;
+        }
+        let mut c_template = CTemplate::new(template);
+        vendor_call!(
+            self.vendor(),
+            C_SetAttributeValue(
+                session.handle,
+                object,
+                c_template.pointer(),
+                c_template.count()
+            )
+        )
+    }
+}

@@ -1,0 +1,89 @@
+//! Vendor sessions: one per provider session, plus short-lived ones the
+//! device opens for itself (the blob-signing key's).
+//!
+//! A vendor session is closed when its last user lets go of it: the
+//! provider's session (through the device's table) and any operation
+//! started in it. So a vendor session handle is never closed while an
+//! operation may still use it, and never reused by the vendor while this
+//! device still holds it.
+
+use super::module::{vendor_call, Vendor};
+use crate::error::{Error, Result};
+use cryptoki_sys::*;
+use parking_lot::RwLock;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An open vendor session.
+pub struct VendorSession {
+    pub vendor: Arc<Vendor>,
+    pub handle: CK_SESSION_HANDLE,
+}
+
+impl VendorSession {
+    /// `C_OpenSession` on `slot`, serial, R/W when asked.
+    pub fn open(vendor: &Arc<Vendor>, slot: CK_SLOT_ID, read_write: bool) -> Result<VendorSession> {
+        let mut flags = CKF_SERIAL_SESSION;
+        if read_write {
+            flags |= CKF_RW_SESSION;
+        }
+        let mut handle: CK_SESSION_HANDLE = 0;
+        vendor_call!(
+            vendor,
+            C_OpenSession(slot, flags, std::ptr::null_mut(), None, &mut handle)
+        )?;
+        Ok(VendorSession {
+            vendor: vendor.clone(),
+            handle,
+        })
+    }
+
+    /// `C_GetSessionInfo`'s state.
+    pub fn state(&self) -> Result<CK_STATE> {
+        // SAFETY (of the call below): `info` is a valid CK_SESSION_INFO to write.
+        let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
+        vendor_call!(self.vendor, C_GetSessionInfo(self.handle, &mut info))?;
+        Ok(info.state)
+    }
+}
+
+impl Drop for VendorSession {
+    fn drop(&mut self) {
+        if let Err(error) = vendor_call!(self.vendor, C_CloseSession(self.handle)) {
+            tracing::debug!("closing vendor session {}: {error}", self.handle);
+        }
+    }
+}
+
+/// The provider's sessions and the vendor sessions behind them.
+#[derive(Default)]
+pub struct Sessions {
+    table: RwLock<HashMap<CK_SESSION_HANDLE, Arc<VendorSession>>>,
+}
+
+impl Sessions {
+    pub fn insert(&self, ours: CK_SESSION_HANDLE, session: VendorSession) {
+        self.table.write().insert(ours, Arc::new(session));
+    }
+
+    /// The vendor session behind `ours`.
+    pub fn get(&self, ours: CK_SESSION_HANDLE) -> Result<Arc<VendorSession>> {
+        self.table
+            .read()
+            .get(&ours)
+            .cloned()
+            .ok_or(Error::SessionHandleInvalid)
+    }
+
+    /// Any open vendor session (for `C_Logout`, which is per application).
+    pub fn any(&self) -> Option<Arc<VendorSession>> {
+        self.table.read().values().next().cloned()
+    }
+
+    /// Lets go of the vendor session behind `ours` (closed once its
+    /// operations are gone too). Returned so the caller drops it outside
+    /// the table's lock.
+    pub fn remove(&self, ours: CK_SESSION_HANDLE) -> Option<Arc<VendorSession>> {
+        self.table.write().remove(&ours)
+    }
+}
