@@ -562,7 +562,8 @@ impl Provider {
         template: &Template,
     ) -> Result<Handle> {
         let access = self.access(handle)?;
-        self.store_for(object).copy_object(&access, object, template)
+        self.store_for(object)
+            .copy_object(&access, object, template)
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
@@ -582,7 +583,8 @@ impl Provider {
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
         let access = self.access(handle)?;
-        self.store_for(object).get_attributes(&access, object, kinds)
+        self.store_for(object)
+            .get_attributes(&access, object, kinds)
     }
 
     pub fn set_attributes(

@@ -2,7 +2,6 @@
 
 use super::convert::{bytes, bytes_mut};
 use super::{guard, session_provider};
-use crate::provider::provider;
 use cryptoki_sys::*;
 
 /// `C_SeedRandom`: the embedded device's generator seeds itself from the
@@ -16,8 +15,10 @@ pub unsafe extern "C" fn C_SeedRandom(
 ) -> CK_RV {
     let mut seeded = false;
     let rv = guard("C_SeedRandom", || {
+        // The session is checked before the pointer (§5.1.7's order).
+        let provider = session_provider(session)?;
         let seed = unsafe { bytes(seed, seed_len) }?;
-        seeded = provider()?.seed_random(session, seed)?;
+        seeded = provider.seed_random(session, seed)?;
         Ok(())
     });
     if rv == CKR_OK && !seeded {

@@ -10,6 +10,7 @@ use azcloudhsm_pkcs11::certstore::BlobStore;
 use azcloudhsm_pkcs11::config::{Config, DeviceKind};
 use azcloudhsm_pkcs11::device::{BlobSigningKey, Device, UserType};
 use azcloudhsm_pkcs11::error::Error;
+use cryptoki_sys::CK_SESSION_HANDLE;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
@@ -74,8 +75,10 @@ impl Context {
                     )));
                 }
             }
+            // The vendor module finds (or refuses) its own token.
+            DeviceKind::Pkcs11 => {}
         }
-        let device = backends::open_device(&self.config)?;
+        let device = backends::open_device(&self.config, true)?;
         Ok(self.device.get_or_init(|| device).clone())
     }
 
@@ -102,8 +105,12 @@ impl Context {
     /// Logs the normal user in on the device with `pin`.
     pub fn log_in(&self, pin: &[u8]) -> Result<Arc<dyn Device>> {
         let device = self.device()?;
+        // The tool's one session (a vendor device logs in through a session
+        // of its own; the embedded one has none).
+        const TOOL_SESSION: CK_SESSION_HANDLE = 1;
         device
-            .login(UserType::User, pin)
+            .open_session(TOOL_SESSION, true)
+            .and_then(|()| device.login(TOOL_SESSION, UserType::User, pin))
             .map_err(|error| match error {
                 Error::PinIncorrect => Failure::new("the user PIN is incorrect"),
                 Error::PinLocked => Failure::new("the user PIN is locked"),

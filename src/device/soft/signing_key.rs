@@ -14,7 +14,7 @@
 //! to sign with `DeviceError`.
 
 use super::crypto::{self, KeyMaterial, LoadedKey};
-use super::objects::{class_and_type, hex, require_allowed_mechanism, require_usage};
+use super::objects::{class_and_type, require_allowed_mechanism, require_usage};
 use super::pins;
 use super::store::Inner;
 use crate::device::{BlobSigningKey, Mechanism};
