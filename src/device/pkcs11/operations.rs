@@ -281,6 +281,16 @@ pub enum Way {
     Decrypt,
 }
 
+impl Way {
+    /// The name of the vendor function this way calls, for log lines.
+    fn name(self, encrypt: &'static str, decrypt: &'static str) -> &'static str {
+        match self {
+            Way::Encrypt => encrypt,
+            Way::Decrypt => decrypt,
+        }
+    }
+}
+
 /// `C_EncryptInit` or `C_DecryptInit` in `session`.
 pub fn cipher_init(
     session: Arc<VendorSession>,
@@ -314,7 +324,7 @@ impl CipherOperation for VendorCipher {
         );
         let (pointer, data_length) = input(data);
         let result = collect_output(
-            "C_EncryptUpdate",
+            way.name("C_EncryptUpdate", "C_DecryptUpdate"),
             cipher_room(data.len()),
             |buffer, length| match way {
                 Way::Encrypt => vendor_call!(
@@ -336,7 +346,7 @@ impl CipherOperation for VendorCipher {
             self.way,
         );
         let result = collect_output(
-            "C_EncryptFinal",
+            way.name("C_EncryptFinal", "C_DecryptFinal"),
             cipher_room(0),
             |buffer, length| match way {
                 Way::Encrypt => vendor_call!(vendor, C_EncryptFinal(handle, buffer, length)),
@@ -353,7 +363,7 @@ impl CipherOperation for VendorCipher {
         );
         let (pointer, data_length) = input(data);
         let result = collect_output(
-            "C_Encrypt",
+            way.name("C_Encrypt", "C_Decrypt"),
             cipher_room(data.len()),
             |buffer, length| match way {
                 Way::Encrypt => vendor_call!(
