@@ -52,7 +52,7 @@ pub enum Error {
     #[error("device error: {0}")]
     DeviceError(String),
     #[error("device memory: {0}")]
-    DeviceMemory(&'static str),
+    DeviceMemory(String),
     #[error("encrypted data invalid")]
     EncryptedDataInvalid,
     #[error("encrypted data length out of range")]
@@ -304,13 +304,26 @@ impl Error {
 
 impl From<rusqlite::Error> for Error {
     fn from(error: rusqlite::Error) -> Self {
-        Error::DeviceError(format!("token database: {error}"))
+        let full = error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
+        let message = format!("token database: {error}");
+        if full {
+            Error::DeviceMemory(message)
+        } else {
+            Error::DeviceError(message)
+        }
     }
 }
 
 impl From<std::io::Error> for Error {
+    /// A file system with no room left (no space, over quota, or over the
+    /// process's file-size limit) is the token lacking memory
+    /// (`CKR_DEVICE_MEMORY`); any other failure is a device error.
     fn from(error: std::io::Error) -> Self {
-        Error::DeviceError(format!("i/o: {error}"))
+        let message = format!("i/o: {error}");
+        match error.raw_os_error() {
+            Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => Error::DeviceMemory(message),
+            _ => Error::DeviceError(message),
+        }
     }
 }
 

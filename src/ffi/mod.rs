@@ -72,7 +72,10 @@ fn log_error(function: &'static str, error: &Error) {
         | Error::InterfaceNotOffered(_)
         | Error::NotInitialized
         | Error::AlreadyInitialized => tracing::debug!("{function}: {error}"),
-        Error::DeviceError(_) | Error::GeneralError(_) | Error::FunctionFailed(_) => {
+        Error::DeviceError(_)
+        | Error::DeviceMemory(_)
+        | Error::GeneralError(_)
+        | Error::FunctionFailed(_) => {
             tracing::error!("{function}: {error}")
         }
         Error::ArgumentsBad(_) => tracing::warn!("{function}: {error}"),

@@ -458,7 +458,7 @@ impl Certificates {
         let in_use =
             |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
         let handle = next_token_handle(highest, in_use)
-            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+            .ok_or_else(|| Error::DeviceMemory("every certificate handle is in use".into()))?;
         reserved.insert(handle);
         Ok(handle)
     }
@@ -470,7 +470,7 @@ impl Certificates {
         let in_use =
             |h: Handle| index.contains(h) || reserved.contains(&h) || sessions.contains_key(&h);
         let handle = next_session_handle(in_use)
-            .ok_or(Error::DeviceMemory("every certificate handle is in use"))?;
+            .ok_or_else(|| Error::DeviceMemory("every certificate handle is in use".into()))?;
         sessions.insert(handle, SessionCertificate { owner, object });
         Ok(handle)
     }

@@ -237,10 +237,10 @@ impl Database {
             )?;
             let rowid = transaction.last_insert_rowid();
             let handle = Handle::try_from(rowid)
-                .map_err(|_| Error::DeviceMemory("object handle out of range"))?;
+                .map_err(|_| Error::DeviceMemory("object handle out of range".into()))?;
             if handle > MAX_TOKEN_HANDLE {
                 // Dropping the transaction rolls the insert back.
-                return Err(Error::DeviceMemory("token object handles exhausted"));
+                return Err(Error::DeviceMemory("token object handles exhausted".into()));
             }
             handles.push(handle);
         }

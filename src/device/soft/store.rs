@@ -338,7 +338,9 @@ impl Inner {
                 handle + 1
             };
             if handle == *next {
-                return Err(Error::DeviceMemory("session object handles exhausted"));
+                return Err(Error::DeviceMemory(
+                    "session object handles exhausted".into(),
+                ));
             }
         }
         *next = if handle >= LAST_SESSION_HANDLE {
