@@ -356,3 +356,130 @@ fn create_in_parallel(
         }
     });
 }
+
+/// A TCP relay in front of a service: passes requests on, and while
+/// `drop_answers` is set closes the connection as soon as the service
+/// answers, so the client never hears what was done.
+struct Relay {
+    port: u16,
+    drop_answers: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn start(target: std::net::SocketAddr) -> Relay {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let port = listener.local_addr().unwrap().port();
+        let drop_answers = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let dropping = drop_answers.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(target) else {
+                    continue;
+                };
+                let (mut client_in, mut server_out) =
+                    (client.try_clone().unwrap(), server.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut client_in, &mut server_out);
+                    let _ = server_out.shutdown(Shutdown::Write);
+                });
+                let dropping = dropping.clone();
+                std::thread::spawn(move || {
+                    let (mut server_in, mut client_out) = (server, client);
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        let read = match server_in.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(read) => read,
+                        };
+                        if dropping.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        if client_out.write_all(&buffer[..read]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = client_out.shutdown(Shutdown::Both);
+                    let _ = server_in.shutdown(Shutdown::Both);
+                });
+            }
+        });
+        Relay { port, drop_answers }
+    }
+
+    fn account_url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            azcloudhsm_pkcs11::certstore::azure::EMULATOR_ACCOUNT
+        )
+    }
+
+    fn drop_answers(&self, drop: bool) {
+        self.drop_answers.store(drop, Ordering::SeqCst);
+    }
+}
+
+/// A create whose every answer is lost (the write reached the service,
+/// then the retry's conflict and the follow-up check went unanswered too)
+/// fails; the blob it left is removed by the store's next call that
+/// reaches the service, because it carries the failed create's write id.
+#[test]
+fn azurite_create_whose_answers_were_lost_is_removed_by_a_later_call() {
+    let Some(url) = azurite_url() else { return };
+    let authority = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.split('/').next())
+        .expect("AZURITE_BLOB_URL is http://host:port/account");
+    let target = std::net::ToSocketAddrs::to_socket_addrs(authority)
+        .expect("resolve Azurite")
+        .next()
+        .expect("an address for Azurite");
+    let relay = Relay::start(target);
+    let container = unique_container("lost-answers");
+    let direct = AzureBlobStore::open(&settings(&url, &container, EMULATOR_ACCOUNT_KEY, 10, 2))
+        .expect("store opens");
+    let relayed = AzureBlobStore::open(&settings(
+        &relay.account_url(),
+        &container,
+        EMULATOR_ACCOUNT_KEY,
+        2,
+        1,
+    ))
+    .expect("store opens through the relay");
+    let (lost, other) = (name(0), name(1));
+
+    relay.drop_answers(true);
+    let result = relayed.create(&lost, &jws_like_content(0), &metadata(0));
+    assert!(matches!(result, Err(Error::DeviceError(_))), "{result:?}");
+    let stored = direct.read(&lost).expect("read directly");
+    assert_eq!(
+        stored.map(|(content, _)| content),
+        Some(jws_like_content(0)),
+        "the relay did not let the write through: the test proves nothing"
+    );
+
+    relay.drop_answers(false);
+    assert!(matches!(
+        relayed
+            .create(&other, &jws_like_content(1), &metadata(1))
+            .expect("create with the answers back"),
+        CreateOutcome::Created(_)
+    ));
+    assert_eq!(
+        direct.read(&lost).expect("read directly"),
+        None,
+        "the blob of the failed create is still there"
+    );
+    assert!(direct.read(&other).expect("read directly").is_some());
+    // Nothing else went.
+    let listed: Vec<String> = relayed
+        .list(BLOB_PREFIX)
+        .expect("list")
+        .into_iter()
+        .map(|entry| entry.name)
+        .collect();
+    assert_eq!(listed, [other]);
+}

@@ -32,6 +32,9 @@ const WRITE_ID: &str = "azcloudhsmwriteid";
 /// The content type of every certificate blob (a compact JWS).
 const CONTENT_TYPE: &str = "application/octet-stream";
 
+/// How many failed creates [`Client::unanswered`] keeps for a later check.
+const MAX_UNANSWERED: usize = 1024;
+
 /// The clients and settings one store uses.
 pub(super) struct Client {
     container: BlobContainerClient,
@@ -49,6 +52,11 @@ pub(super) struct Client {
     method: &'static str,
     /// Redacted from every error text.
     secret_query: Option<String>,
+    /// Failed creates whose write may have reached the service unanswered
+    /// and whose removal failed too (blob name, write id): one is retried
+    /// after each later listing or create that reached the service, so a
+    /// certificate whose create returned an error does not stay.
+    unanswered: parking_lot::Mutex<Vec<(String, String)>>,
 }
 
 impl Client {
@@ -105,6 +113,7 @@ impl Client {
             container_url: settings.container_url.to_string(),
             method: settings.authentication.method_name(),
             secret_query,
+            unanswered: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -165,7 +174,10 @@ impl Client {
             }
             match page.next_marker.filter(|m| !m.is_empty()) {
                 Some(next) => marker = Some(next),
-                None => return Ok(entries),
+                None => {
+                    self.retry_one_unanswered_write().await;
+                    return Ok(entries);
+                }
             }
         }
     }
@@ -260,22 +272,50 @@ impl Client {
             })
             .await;
         match result {
-            Ok(outcome) => Ok(outcome),
+            Ok(outcome) => {
+                self.retry_one_unanswered_write().await;
+                Ok(outcome)
+            }
             Err(failure) => {
                 let final_error = failure
                     .status()
                     .is_some_and(|s| !super::retry::is_transient_status(s));
-                if !final_error {
-                    self.remove_unanswered_write(&blob, &write_id).await;
+                if !final_error && !self.remove_unanswered_write(&blob, &write_id).await {
+                    let mut unanswered = self.unanswered.lock();
+                    if unanswered.len() == MAX_UNANSWERED {
+                        let (forgotten, _) = unanswered.remove(0);
+                        tracing::warn!(container = %self.container_url, "too many failed creates to check later: {forgotten} is not checked for a write that may have reached the service");
+                    }
+                    unanswered.push((name.to_string(), write_id));
                 }
                 Err(self.error("create", name, failure))
             }
         }
     }
 
+    /// One attempt at removing the oldest write [`Client::unanswered`]
+    /// holds; kept for later if the service did not answer. At most one per
+    /// call, so a call's worst case grows by one attempt only.
+    async fn retry_one_unanswered_write(&self) {
+        let Some((name, write_id)) = ({
+            let mut unanswered = self.unanswered.lock();
+            (!unanswered.is_empty()).then(|| unanswered.remove(0))
+        }) else {
+            return;
+        };
+        let blob = self.container.blob_client(&name);
+        if self.remove_unanswered_write(&blob, &write_id).await {
+            tracing::info!(container = %self.container_url, "checked {name} for a write whose create had failed unanswered");
+        } else {
+            self.unanswered.lock().push((name, write_id));
+        }
+    }
+
     /// After a create that finally failed, an attempt whose answer was lost
-    /// may still have written the blob: remove it if it carries our write id.
-    async fn remove_unanswered_write(&self, blob: &BlobClient, write_id: &str) {
+    /// may still have written the blob: remove it if it carries our write id
+    /// (and still has the content that write gave it). True once the
+    /// service answered: the blob is gone, or is not ours.
+    async fn remove_unanswered_write(&self, blob: &BlobClient, write_id: &str) -> bool {
         let once = Retry {
             timeout: self.retry.timeout,
             retries: 0,
@@ -295,6 +335,7 @@ impl Client {
         if cleanup.is_err() {
             tracing::debug!("could not check for a blob left by an unanswered create attempt");
         }
+        cleanup.is_ok()
     }
 
     pub(super) async fn update(

@@ -15,7 +15,10 @@
 //!   write id in the metadata, so a retry never reports a conflict with
 //!   itself; a create that finally fails removes what an unanswered attempt
 //!   may have written, when the service is reachable again within one
-//!   more timeout;
+//!   more timeout, or else (one such check after each later listing or
+//!   create that reached the service) once it is; the blob is removed only
+//!   while it still carries that write id and ETag. A process that ends
+//!   first leaves such a blob: a complete certificate that verifies;
 //! - a blob write is a single Put Blob, so no reader sees a partial blob;
 //! - no secret (SAS, account key, client secret) is ever logged, put in an
 //!   error message, or shown by `Debug`.
