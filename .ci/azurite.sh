@@ -14,6 +14,9 @@
 #   AZURITE_LOCATION  data directory (default: a fresh temporary directory); give the
 #                     same one again to restart an instance with its blobs
 #   AZURITE_RUN_DIR   where the PID and log files go (default: /tmp/azcloudhsm-azurite)
+#   AZURITE_CERT, AZURITE_KEY
+#                     PEM certificate and key: serve HTTPS (the printed URL is https)
+#   AZURITE_OAUTH     an OAuth level for bearer tokens (`basic`; needs HTTPS)
 #
 # 3.37.0 is pinned: older releases refuse the x-ms-version the Rust SDK sends.
 set -euo pipefail
@@ -65,8 +68,20 @@ start() {
     binary=$(install)
     location=${AZURITE_LOCATION:-$(mktemp -d "${TMPDIR:-/tmp}/azurite-data.XXXXXX")}
     mkdir -p "$location"
+    local scheme=http
+    local extra=()
+    if [[ -n ${AZURITE_CERT:-} || -n ${AZURITE_KEY:-} ]]; then
+        [[ -f ${AZURITE_CERT:-} && -f ${AZURITE_KEY:-} ]] \
+            || fail "AZURITE_CERT and AZURITE_KEY must both name PEM files"
+        extra+=(--cert "$AZURITE_CERT" --key "$AZURITE_KEY")
+        scheme=https
+    fi
+    if [[ -n ${AZURITE_OAUTH:-} ]]; then
+        [[ $scheme == https ]] || fail "AZURITE_OAUTH needs AZURITE_CERT and AZURITE_KEY"
+        extra+=(--oauth "$AZURITE_OAUTH")
+    fi
     nohup "$binary" --blobHost 127.0.0.1 --blobPort "$port" --location "$location" --silent \
-        >"$log_file" 2>&1 </dev/null &
+        "${extra[@]}" >"$log_file" 2>&1 </dev/null &
     local pid=$!
     echo "$pid" >"$pid_file"
     # Bounded wait: Azurite listens within a second or two on an idle machine.
@@ -86,7 +101,7 @@ start() {
         sleep 0.1
     done
     echo "azurite.sh: azurite $VERSION on port $port, PID $pid, data in $location" >&2
-    echo "export AZURITE_BLOB_URL=http://127.0.0.1:$port/$ACCOUNT"
+    echo "export AZURITE_BLOB_URL=$scheme://127.0.0.1:$port/$ACCOUNT"
 }
 
 stop() {

@@ -22,6 +22,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "CERTSTORAGE_TIMEOUT_SECONDS",
     "CERTSTORAGE_RETRIES",
     "CERTSTORAGE_CACHE_SECONDS",
+    "CERTSTORAGE_CA_FILE",
     "DEVICE",
     "SOFT_TOKEN_DIR",
     "DEVICE_MODULE",
@@ -73,6 +74,9 @@ pub struct Config {
     pub certstorage_timeout: Duration,
     pub certstorage_retries: u32,
     pub certstorage_cache_freshness: Duration,
+    /// `CERTSTORAGE_CA_FILE`: a PEM bundle of trust anchors for the storage
+    /// endpoint, added to the system's.
+    pub certstorage_ca_file: Option<PathBuf>,
     pub device: DeviceKind,
     pub soft_token_dir: PathBuf,
     /// `DEVICE_MODULE`: the vendor PKCS#11 library, required with `DEVICE=pkcs11`.
@@ -110,6 +114,7 @@ impl std::fmt::Debug for Config {
                 "certstorage_cache_freshness",
                 &self.certstorage_cache_freshness,
             )
+            .field("certstorage_ca_file", &self.certstorage_ca_file)
             .field("device", &self.device)
             .field("soft_token_dir", &self.soft_token_dir)
             .field("device_module", &self.device_module)
@@ -144,6 +149,7 @@ impl Default for Config {
             certstorage_connection_string: None,
             certstorage_timeout: Duration::from_secs(30),
             certstorage_retries: 3,
+            certstorage_ca_file: None,
             certstorage_cache_freshness: Duration::ZERO,
             device: DeviceKind::Soft,
             soft_token_dir: default_token_dir(),
@@ -272,6 +278,7 @@ impl Config {
                 }
                 self.soft_token_dir = PathBuf::from(value)
             }
+            "CERTSTORAGE_CA_FILE" => self.certstorage_ca_file = optional(value).map(PathBuf::from),
             "DEVICE_MODULE" => {
                 if value.is_empty() {
                     return Err("empty path".to_string());

@@ -148,11 +148,19 @@ pub struct PrivateAzurite {
     pub port: u16,
     run_dir: TempDir,
     pub location: TempDir,
+    /// `.ci/azurite.sh`'s options (`AZURITE_CERT`, `AZURITE_KEY`, `AZURITE_OAUTH`).
+    options: Vec<(String, String)>,
 }
 
 impl PrivateAzurite {
     /// Starts an instance on a free port.
     pub fn start() -> PrivateAzurite {
+        PrivateAzurite::start_with(&[])
+    }
+
+    /// Starts an instance on a free port with `.ci/azurite.sh`'s `options`;
+    /// with `AZURITE_CERT` and `AZURITE_KEY` it serves HTTPS.
+    pub fn start_with(options: &[(&str, &str)]) -> PrivateAzurite {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -162,6 +170,10 @@ impl PrivateAzurite {
             port,
             run_dir: tempfile::tempdir().unwrap(),
             location: tempfile::tempdir().unwrap(),
+            options: options
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect(),
         };
         azurite.command("start");
         azurite
@@ -175,6 +187,7 @@ impl PrivateAzurite {
             .arg(self.port.to_string())
             .env("AZURITE_LOCATION", self.location.path())
             .env("AZURITE_RUN_DIR", self.run_dir.path())
+            .envs(self.options.iter().map(|(key, value)| (key, value)))
             .stdout(Stdio::null())
             .status()
             .expect("run .ci/azurite.sh");
@@ -208,7 +221,12 @@ impl PrivateAzurite {
     }
 
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/{EMULATOR_ACCOUNT}", self.port)
+        let scheme = if self.options.iter().any(|(key, _)| key == "AZURITE_CERT") {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}/{EMULATOR_ACCOUNT}", self.port)
     }
 }
 

@@ -76,6 +76,8 @@ pub enum CertificateStorage<'a> {
         container: &'a str,
         account_key: &'a str,
     },
+    /// These configuration lines (`CERTSTORAGE_URL=...` and the rest).
+    Lines(&'a str),
 }
 
 /// A directory holding one test's token, certificates and configuration: a
@@ -140,6 +142,7 @@ impl TokenDirectory {
                 container,
                 account_key,
             } => text.push_str(&azure_storage_config(account_url, container, account_key)),
+            CertificateStorage::Lines(lines) => text.push_str(lines),
         }
         text.push_str(&format!(
             "LOG_LEVEL=info\nLOG_FILE={}\n",

@@ -9,6 +9,7 @@ use super::shared_key::SharedKeyPolicy;
 use crate::error::{Error, Result};
 use azure_core::credentials::TokenCredential;
 use azure_core::http::policies::Policy;
+use azure_core::http::ClientOptions;
 use azure_identity::{
     AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
@@ -33,6 +34,7 @@ pub struct ClientAuthentication {
 pub fn client_authentication(
     authentication: &Authentication,
     container_url: &Url,
+    client_options: ClientOptions,
 ) -> Result<ClientAuthentication> {
     let mut url = container_url.clone();
     let mut credential: Option<Arc<dyn TokenCredential>> = None;
@@ -47,7 +49,7 @@ pub fn client_authentication(
         Authentication::ManagedIdentity { client_id } => {
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                ..Default::default()
+                client_options,
             };
             credential = Some(ManagedIdentityCredential::new(Some(options)).map_err(failed)?);
         }

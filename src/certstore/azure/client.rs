@@ -52,6 +52,8 @@ pub(super) struct Client {
     method: &'static str,
     /// Redacted from every error text.
     secret_query: Option<String>,
+    /// Where an Entra ID method gets its tokens, for error messages.
+    token_source: Option<String>,
     /// Failed creates whose write may have reached the service unanswered
     /// and whose removal failed too (blob name, write id): one is retried
     /// after each later listing or create that reached the service, so a
@@ -61,9 +63,20 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) fn new(settings: &AzureSettings) -> Result<Client> {
-        let authentication =
-            client_authentication(&settings.authentication, &settings.container_url)?;
         let transport = Transport::new(http_client(settings)?);
+        // The credential's own requests (a token endpoint) go through the
+        // same transport: the same trust anchors, resolver and timeouts.
+        // Not retried there: the store's own retries bound every call.
+        let credential_options = ClientOptions {
+            transport: Some(transport.clone()),
+            retry: RetryOptions::none(),
+            ..Default::default()
+        };
+        let authentication = client_authentication(
+            &settings.authentication,
+            &settings.container_url,
+            credential_options,
+        )?;
         let client_options = ClientOptions {
             retry: RetryOptions::none(),
             transport: Some(transport),
@@ -113,6 +126,7 @@ impl Client {
             container_url: settings.container_url.to_string(),
             method: settings.authentication.method_name(),
             secret_query,
+            token_source: token_source(&settings.authentication),
             unanswered: parking_lot::Mutex::new(Vec::new()),
         })
     }
@@ -414,7 +428,12 @@ impl Client {
                         error_code.as_deref().unwrap_or("")
                     )
                 }
-                _ => self.redact(&error.to_string()),
+                ErrorKind::Credential => format!(
+                    "no token from {}: {}",
+                    self.token_source.as_deref().unwrap_or("the credential"),
+                    self.redact(&error_chain(error))
+                ),
+                _ => self.redact(&error_chain(error)),
             },
         };
         let status = failure.status().map(u16::from);
@@ -431,8 +450,8 @@ impl Client {
             format!(" {name}")
         };
         Error::DeviceError(format!(
-            "{operation}{target} in {}: {detail}",
-            self.container_url
+            "{operation}{target} in {} (authentication: {}): {detail}",
+            self.container_url, self.method
         ))
     }
 
@@ -444,6 +463,22 @@ impl Client {
         };
         redact_signatures(&text)
     }
+}
+
+/// An error and its causes, `: `-separated, without repeats (the SDK's
+/// messages often quote their cause).
+fn error_chain(error: &azure_core::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Replaces the value of every `sig=` parameter, wherever it appears.
@@ -530,10 +565,55 @@ fn http_client(settings: &AzureSettings) -> Result<Arc<dyn azure_core::http::Htt
     } else {
         builder.dns_resolver(Arc::new(CallingThreadResolver))
     };
+    let builder = match &settings.ca_file {
+        Some(path) => builder.tls_certs_merge(trust_anchors(path)?),
+        None => builder,
+    };
     let client = builder
         .build()
         .map_err(|e| Error::GeneralError(format!("certificate storage HTTP client: {e}")))?;
     Ok(Arc::new(client))
+}
+
+/// Where `authentication` gets its tokens (the endpoint, not any secret),
+/// for error messages; `None` for the methods without tokens.
+fn token_source(authentication: &Authentication) -> Option<String> {
+    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let authority = || {
+        variable("AZURE_AUTHORITY_HOST")
+            .unwrap_or_else(|| "the Entra ID authority (login.microsoftonline.com)".to_string())
+    };
+    match authentication {
+        Authentication::ManagedIdentity { .. } => Some(match variable("IDENTITY_ENDPOINT") {
+            Some(endpoint) => {
+                format!("the managed identity endpoint {endpoint} (IDENTITY_ENDPOINT)")
+            }
+            None => "the instance metadata service (169.254.169.254)".to_string(),
+        }),
+        Authentication::WorkloadIdentity { .. } | Authentication::ClientSecret { .. } => {
+            Some(authority())
+        }
+        Authentication::AzureCli => Some("the Azure CLI (az account get-access-token)".to_string()),
+        Authentication::Sas { .. } | Authentication::SharedKey { .. } => None,
+    }
+}
+
+/// The certificates of the PEM bundle `CERTSTORAGE_CA_FILE` names: at least
+/// one, or the configuration is refused.
+fn trust_anchors(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
+    let refused = |why: String| {
+        Error::GeneralError(format!(
+            "certificate storage configuration: CERTSTORAGE_CA_FILE {}: {why}",
+            path.display()
+        ))
+    };
+    let pem = std::fs::read(path).map_err(|e| refused(e.to_string()))?;
+    let certificates =
+        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| refused(e.to_string()))?;
+    if certificates.is_empty() {
+        return Err(refused("holds no PEM certificate".to_string()));
+    }
+    Ok(certificates)
 }
 
 /// Resolves a host name with the system resolver, on the thread that
@@ -565,6 +645,43 @@ mod tests {
             redacted,
             "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
         );
+    }
+
+    #[test]
+    fn ca_file_must_hold_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.pem");
+        let message = trust_anchors(&missing).unwrap_err().to_string();
+        assert!(
+            message.contains("CERTSTORAGE_CA_FILE") && message.contains("missing.pem"),
+            "{message}"
+        );
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").unwrap();
+        let message = trust_anchors(&empty).unwrap_err().to_string();
+        assert!(message.contains("no PEM certificate"), "{message}");
+
+        let key = openssl::pkey::PKey::ec_gen("prime256v1").unwrap();
+        let mut name = openssl::x509::X509Name::builder().unwrap();
+        name.append_entry_by_text("CN", "ca").unwrap();
+        let name = name.build();
+        let mut builder = openssl::x509::X509::builder().unwrap();
+        builder.set_subject_name(&name).unwrap();
+        builder.set_issuer_name(&name).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        builder
+            .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        builder
+            .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        builder
+            .sign(&key, openssl::hash::MessageDigest::sha256())
+            .unwrap();
+        let pem = builder.build().to_pem().unwrap();
+        let bundle = dir.path().join("bundle.pem");
+        std::fs::write(&bundle, [pem.clone(), pem].concat()).unwrap();
+        assert_eq!(trust_anchors(&bundle).unwrap().len(), 2);
     }
 
     #[test]

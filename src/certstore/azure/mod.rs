@@ -243,6 +243,7 @@ mod tests {
             timeout,
             retries: 1,
             page_size: 10,
+            ca_file: None,
             own_threads: true,
         }
     }

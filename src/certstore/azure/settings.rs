@@ -118,6 +118,9 @@ pub struct AzureSettings {
     pub retries: u32,
     /// How many blobs one listing request asks for (the service caps it at 5000).
     pub page_size: u32,
+    /// Trust anchors for the storage endpoint added to the system's
+    /// (`CERTSTORAGE_CA_FILE`, PEM), read when the store opens.
+    pub ca_file: Option<std::path::PathBuf>,
     /// Whether the store may start threads of its own. False when the
     /// application initialised the library with
     /// `CKF_LIBRARY_CANT_CREATE_OS_THREADS` (GnuTLS always does): requests
@@ -214,6 +217,7 @@ impl AzureSettings {
             timeout: config.certstorage_timeout,
             retries: config.certstorage_retries,
             page_size: 5000,
+            ca_file: config.certstorage_ca_file.clone(),
             own_threads: true,
         })
     }
