@@ -8,13 +8,23 @@
 //!   endpoint (`IDENTITY_ENDPOINT`, `IDENTITY_HEADER`), which checks the
 //!   secret header, the resource, and the client ID (`UAMI_CLIENT_ID`, or
 //!   none for the system identity).
+//! - Client secret and workload identity: a stand-in Entra ID authority on
+//!   HTTPS (`AZURE_AUTHORITY_HOST`, trusted through the same CA file),
+//!   checking the tenant, client ID, scope and the secret or the federated
+//!   token read from `AZURE_FEDERATED_TOKEN_FILE`.
+//! - The Azure CLI: a stand-in `az` first on `PATH`.
+//! - SAS: an account SAS minted with the documented algorithm; a read-only
+//!   one must make every write fail cleanly.
 //! - The account-key connection string over HTTPS.
 //!
 //! Each method runs the certificate flow through the C ABI (create, find,
-//! get, set, copy, destroy, and a second process finding what the first
-//! created), and the failures (token endpoint down, answering 4xx, giving
-//! an expired token or one for another audience; no CA file) give
-//! `CKR_DEVICE_ERROR` and a log line naming the method, never the token.
+//! get, set, copy, destroy, and a second process, initialised with
+//! `CKF_LIBRARY_CANT_CREATE_OS_THREADS` and checked to start no thread,
+//! finding what the first created). The failures (token endpoint down,
+//! answering 4xx, giving an expired token or one for another audience;
+//! the authority refusing a secret; no CA file) give `CKR_DEVICE_ERROR`
+//! and a log line naming the method and where the token came from, never
+//! the token or the secret.
 //!
 //! Needs `AZURITE_BLOB_URL` like the other Azure tests (only to know that
 //! Azurite is installed; this file starts its own); under `CI` a missing
@@ -33,8 +43,8 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::extension::{BasicConstraints, KeyUsage, SubjectAlternativeName};
 use openssl::x509::{X509Name, X509};
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -44,6 +54,9 @@ const WORKER_CONFIG_ENV: &str = "AZTEST_CONFIG";
 const WORKER_LABEL_ENV: &str = "AZTEST_LABEL";
 const STORAGE_AUDIENCE: &str = "https://storage.azure.com";
 const IDENTITY_SECRET: &str = "identity-header-secret-for-the-test";
+const TENANT_ID: &str = "00000000-0000-0000-0000-000000000001";
+const APP_CLIENT_ID: &str = "22222222-3333-4444-5555-666666666666";
+const APP_SECRET: &str = "client-secret-for-the-test";
 
 // ----- the test bed -----
 
@@ -176,7 +189,7 @@ fn mint_token(audience: &str, not_before: u64, expires: u64) -> String {
     )
 }
 
-/// What the managed-identity stand-in answers.
+/// What a token stand-in answers.
 #[derive(Clone, Copy, Debug)]
 enum Answer {
     /// A good token for storage, valid this many seconds.
@@ -189,147 +202,297 @@ enum Answer {
     Status(u16),
 }
 
-/// One request the stand-in received: its query parameters and whether
-/// the secret header was right.
-#[derive(Clone, Debug)]
-struct TokenRequest {
-    query: Vec<(String, String)>,
-    secret_ok: bool,
+impl Answer {
+    /// The token to give, and the lifetime the answer claims for it.
+    fn token(self) -> Option<(String, u64)> {
+        let now = unix_now();
+        match self {
+            Answer::Token { lifetime } => Some((
+                mint_token(STORAGE_AUDIENCE, now - 60, now + lifetime),
+                lifetime,
+            )),
+            Answer::Expired => Some((mint_token(STORAGE_AUDIENCE, now - 7200, now - 3600), 3600)),
+            Answer::WrongAudience => Some((
+                mint_token("https://vault.azure.net", now - 60, now + 3600),
+                3600,
+            )),
+            Answer::Status(_) => None,
+        }
+    }
 }
 
-impl TokenRequest {
-    fn param(&self, key: &str) -> Option<&str> {
-        self.query
+/// One HTTP request a stand-in received.
+#[derive(Clone, Debug)]
+struct HttpRequest {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl HttpRequest {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
             .iter()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// A loopback stand-in for the App Service managed-identity endpoint
-/// (api-version 2019-08-01): `GET /token?api-version=...&resource=...`
-/// [`&client_id=...`] with the `X-IDENTITY-HEADER` secret. It answers 400
-/// when the client ID is not `expected_client_id`, like the real one for
-/// an identity not assigned.
-struct IdentityEndpoint {
-    port: u16,
-    answer: Arc<Mutex<Answer>>,
-    requests: Arc<Mutex<Vec<TokenRequest>>>,
-    /// The tokens it gave, to check none is logged.
-    tokens: Arc<Mutex<Vec<String>>>,
-}
-
-impl IdentityEndpoint {
-    fn start(expected_client_id: Option<&str>) -> IdentityEndpoint {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = IdentityEndpoint {
-            port: listener.local_addr().unwrap().port(),
-            answer: Arc::new(Mutex::new(Answer::Token { lifetime: 3600 })),
-            requests: Arc::new(Mutex::new(Vec::new())),
-            tokens: Arc::new(Mutex::new(Vec::new())),
-        };
-        let (answer, requests, tokens) = (
-            endpoint.answer.clone(),
-            endpoint.requests.clone(),
-            endpoint.tokens.clone(),
-        );
-        let expected = expected_client_id.map(str::to_string);
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let answer = *answer.lock().unwrap();
-                if let Some((request, token)) = serve(stream, answer, expected.as_deref()) {
-                    requests.lock().unwrap().push(request);
-                    tokens.lock().unwrap().extend(token);
-                }
-            }
-        });
-        endpoint
+    fn pairs(text: &str) -> Vec<(String, String)> {
+        url::form_urlencoded::parse(text.as_bytes())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
     }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/token", self.port)
+    /// A query parameter.
+    fn param(&self, key: &str) -> Option<String> {
+        let query = self.target.split_once('?').map_or("", |(_, q)| q);
+        HttpRequest::pairs(query)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
-
-    fn answer(&self, answer: Answer) {
-        *self.answer.lock().unwrap() = answer;
-    }
-
-    fn requests(&self) -> Vec<TokenRequest> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    /// Points the managed-identity credential of this process (and of the
-    /// workers it starts) at the stand-in.
-    fn export(&self) {
-        std::env::set_var("IDENTITY_ENDPOINT", self.url());
-        std::env::set_var("IDENTITY_HEADER", IDENTITY_SECRET);
+    /// A field of a form body.
+    fn field(&self, key: &str) -> Option<String> {
+        HttpRequest::pairs(&self.body)
+            .into_iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v)
     }
 }
 
-/// Serves one request; returns what it was asked and the token it gave.
-fn serve(
-    stream: TcpStream,
-    answer: Answer,
-    expected_client_id: Option<&str>,
-) -> Option<(TokenRequest, Option<String>)> {
-    let mut reader = BufReader::new(stream.try_clone().ok()?);
+fn read_request(reader: &mut impl BufRead) -> Option<HttpRequest> {
     let mut request_line = String::new();
     reader.read_line(&mut request_line).ok()?;
-    let mut secret_ok = false;
+    let mut parts = request_line.split(' ');
+    let (method, target) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let mut headers = Vec::new();
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
             break;
         }
         if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("x-identity-header") {
-                secret_ok = value.trim() == IDENTITY_SECRET;
-            }
+            headers.push((name.trim().to_string(), value.trim().to_string()));
         }
     }
-    let target = request_line.split(' ').nth(1)?;
-    let query: Vec<(String, String)> = url::Url::parse(&format!("http://x{target}"))
-        .ok()?
-        .query_pairs()
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    let request = TokenRequest { query, secret_ok };
-    let now = unix_now();
-    let right_identity = request.param("client_id") == expected_client_id;
-    let (status, body, token) = match answer {
-        _ if !request.secret_ok => (401, r#"{"error":"bad secret"}"#.to_string(), None),
-        _ if !right_identity => (
-            400,
-            r#"{"error":"invalid_request","error_description":"Identity not found"}"#.to_string(),
-            None,
-        ),
-        Answer::Status(status) => (status, r#"{"error":"refused"}"#.to_string(), None),
-        Answer::Token { lifetime } => {
-            let token = mint_token(STORAGE_AUDIENCE, now - 60, now + lifetime);
-            (200, token_body(&token, now + lifetime), Some(token))
-        }
-        Answer::Expired => {
-            let token = mint_token(STORAGE_AUDIENCE, now - 7200, now - 3600);
-            (200, token_body(&token, now + 3600), Some(token))
-        }
-        Answer::WrongAudience => {
-            let token = mint_token("https://vault.azure.net", now - 60, now + 3600);
-            (200, token_body(&token, now + 3600), Some(token))
-        }
+    let mut request = HttpRequest {
+        method,
+        target,
+        headers,
+        body: String::new(),
     };
-    let mut stream = stream;
+    let length: usize = request
+        .header("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    reader.read_exact(&mut body).ok()?;
+    request.body = String::from_utf8_lossy(&body).into_owned();
+    Some(request)
+}
+
+/// How a stand-in answers a request: status, JSON body, and the token given.
+type Handler = fn(&HttpRequest, Answer, &Expected) -> (u16, String, Option<String>);
+
+/// What a stand-in insists on.
+#[derive(Clone, Debug, Default)]
+struct Expected {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion: Option<String>,
+}
+
+/// A loopback token service: the managed-identity endpoint (plain HTTP,
+/// as the platform's is) or an Entra ID authority (HTTPS with the test's
+/// CA). It records every request and every token it gave.
+struct TokenService {
+    port: u16,
+    scheme: &'static str,
+    answer: Arc<Mutex<Answer>>,
+    requests: Arc<Mutex<Vec<HttpRequest>>>,
+    tokens: Arc<Mutex<Vec<String>>>,
+}
+
+impl TokenService {
+    fn start(tls: Option<&TlsFiles>, expected: Expected, handler: Handler) -> TokenService {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let service = TokenService {
+            port: listener.local_addr().unwrap().port(),
+            scheme: if tls.is_some() { "https" } else { "http" },
+            answer: Arc::new(Mutex::new(Answer::Token { lifetime: 3600 })),
+            requests: Arc::new(Mutex::new(Vec::new())),
+            tokens: Arc::new(Mutex::new(Vec::new())),
+        };
+        let acceptor = tls.map(|tls| {
+            let mut builder =
+                openssl::ssl::SslAcceptor::mozilla_intermediate_v5(openssl::ssl::SslMethod::tls())
+                    .unwrap();
+            builder
+                .set_private_key_file(&tls.server_key, openssl::ssl::SslFiletype::PEM)
+                .unwrap();
+            builder
+                .set_certificate_chain_file(&tls.server_cert)
+                .unwrap();
+            Arc::new(builder.build())
+        });
+        let (answer, requests, tokens) = (
+            service.answer.clone(),
+            service.requests.clone(),
+            service.tokens.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (acceptor, answer, requests, tokens, expected) = (
+                    acceptor.clone(),
+                    answer.clone(),
+                    requests.clone(),
+                    tokens.clone(),
+                    expected.clone(),
+                );
+                std::thread::spawn(move || {
+                    let answer = *answer.lock().unwrap();
+                    let served = match acceptor {
+                        Some(acceptor) => match acceptor.accept(stream) {
+                            Ok(tls) => serve(tls, answer, &expected, handler),
+                            Err(_) => None,
+                        },
+                        None => serve(stream, answer, &expected, handler),
+                    };
+                    if let Some((request, token)) = served {
+                        requests.lock().unwrap().push(request);
+                        tokens.lock().unwrap().extend(token);
+                    }
+                });
+            }
+        });
+        service
+    }
+
+    fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    fn answer(&self, answer: Answer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    fn requests(&self) -> Vec<HttpRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Serves one request on `stream`; returns it and the token given.
+fn serve<S: Read + Write>(
+    stream: S,
+    answer: Answer,
+    expected: &Expected,
+    handler: Handler,
+) -> Option<(HttpRequest, Option<String>)> {
+    let mut reader = BufReader::new(stream);
+    let request = read_request(&mut reader)?;
+    let (status, body, token) = handler(&request, answer, expected);
     let _ = write!(
-        stream,
+        reader.get_mut(),
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = reader.get_mut().flush();
     Some((request, token))
 }
 
-fn token_body(token: &str, expires_on: u64) -> String {
-    format!(
-        r#"{{"access_token":"{token}","expires_on":"{expires_on}","resource":"{STORAGE_AUDIENCE}","token_type":"Bearer"}}"#
-    )
+/// The App Service managed-identity protocol (api-version 2019-08-01):
+/// `GET ?api-version=...&resource=...[&client_id=...]` with the
+/// `X-IDENTITY-HEADER` secret; 400 for a client ID that is not the
+/// expected one (or any, for the system identity), like the real endpoint
+/// for an identity not assigned.
+fn managed_identity_handler(
+    request: &HttpRequest,
+    answer: Answer,
+    expected: &Expected,
+) -> (u16, String, Option<String>) {
+    if request.header("x-identity-header") != Some(IDENTITY_SECRET) {
+        return (401, r#"{"error":"bad secret"}"#.into(), None);
+    }
+    if request.param("client_id") != expected.client_id {
+        return (400, r#"{"error":"invalid_request"}"#.into(), None);
+    }
+    match answer.token() {
+        Some((token, lifetime)) => {
+            let body = format!(
+                r#"{{"access_token":"{token}","expires_on":"{}","resource":"{STORAGE_AUDIENCE}","token_type":"Bearer"}}"#,
+                unix_now() + lifetime
+            );
+            (200, body, Some(token))
+        }
+        None => (
+            match answer {
+                Answer::Status(status) => status,
+                _ => 500,
+            },
+            r#"{"error":"refused"}"#.into(),
+            None,
+        ),
+    }
+}
+
+/// The Entra ID v2.0 token endpoint of one tenant:
+/// `POST /<tenant>/oauth2/v2.0/token` with a client secret or a client
+/// assertion (workload identity's federated token).
+fn authority_handler(
+    request: &HttpRequest,
+    answer: Answer,
+    expected: &Expected,
+) -> (u16, String, Option<String>) {
+    let refused = |status: u16, why: &str| {
+        (
+            status,
+            format!(r#"{{"error":"invalid_client","error_description":"{why}"}}"#),
+            None,
+        )
+    };
+    if request.method != "POST" || request.target != format!("/{TENANT_ID}/oauth2/v2.0/token") {
+        return refused(404, "no such endpoint");
+    }
+    if request.field("client_id") != expected.client_id
+        || request.field("grant_type").as_deref() != Some("client_credentials")
+        || request.field("scope").as_deref() != Some("https://storage.azure.com/.default")
+    {
+        return refused(400, "unexpected request");
+    }
+    let proven = match (&expected.client_secret, &expected.client_assertion) {
+        (Some(secret), _) => request.field("client_secret").as_ref() == Some(secret),
+        (_, Some(assertion)) => {
+            request.field("client_assertion").as_ref() == Some(assertion)
+                && request.field("client_assertion_type").as_deref()
+                    == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+        }
+        _ => false,
+    };
+    if !proven {
+        return refused(401, "bad credentials");
+    }
+    match answer.token() {
+        Some((token, lifetime)) => (
+            200,
+            format!(
+                r#"{{"token_type":"Bearer","expires_in":{lifetime},"ext_expires_in":{lifetime},"access_token":"{token}"}}"#
+            ),
+            Some(token),
+        ),
+        None => refused(
+            match answer {
+                Answer::Status(status) => status,
+                _ => 500,
+            },
+            "refused",
+        ),
+    }
+}
+
+/// Points the managed-identity credential of this process (and of the
+/// workers it starts) at `service`.
+fn export_managed_identity(service: &TokenService) {
+    std::env::set_var("IDENTITY_ENDPOINT", format!("{}/token", service.url()));
+    std::env::set_var("IDENTITY_HEADER", IDENTITY_SECRET);
 }
 
 // ----- the flow -----
@@ -395,8 +558,18 @@ fn certificate_flow(config: &Path) {
 #[test]
 #[ignore = "worker of the Entra ID tests"]
 fn entra_id_worker_finds_the_certificate_its_parent_created() {
-    let provider = Provider::open(Path::new(&worker_env(WORKER_CONFIG_ENV)));
-    let session = provider.ro_session();
+    // Initialised as GnuTLS does, forbidding the library threads of its
+    // own: the method must work on the calling thread, and start none.
+    std::env::set_var(CONFIG_ENV, worker_env(WORKER_CONFIG_ENV));
+    process_log_path();
+    let pkcs11 = load();
+    let before = thread_count();
+    let flags = cryptoki::context::CInitializeFlags::LIBRARY_CANT_CREATE_OS_THREADS
+        | cryptoki::context::CInitializeFlags::OS_LOCKING_OK;
+    pkcs11
+        .initialize(cryptoki::context::CInitializeArgs::new(flags))
+        .expect("C_Initialize forbidding threads");
+    let session = pkcs11.open_ro_session(slot_one(&pkcs11)).unwrap();
     let found = session
         .find_objects(&label_search(&worker_env(WORKER_LABEL_ENV)))
         .expect("C_FindObjects in the second process");
@@ -405,9 +578,19 @@ fn entra_id_worker_finds_the_certificate_its_parent_created() {
         attribute_bytes(&session, found[0], AttributeType::Value),
         b"entra value"
     );
+    let after = thread_count();
+    assert_eq!(
+        after, before,
+        "the library started threads it was forbidden"
+    );
     println!("found {}", found[0].handle());
     drop(session);
-    provider.finalize();
+    pkcs11.finalize().unwrap();
+}
+
+/// The threads of this process.
+fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
 /// A token directory whose configuration holds `lines` (the storage part).
@@ -428,7 +611,7 @@ fn managed_identity_lines(azurite: &HttpsAzurite, container: &str, extra: &str) 
 }
 
 /// The provider's log (this process's) since `mark`, and its token never in it.
-fn log_since(mark: &LogMark, endpoint: &IdentityEndpoint) -> String {
+fn log_since(mark: &LogMark, endpoint: &TokenService) -> String {
     let text = mark.since();
     for token in endpoint.tokens.lock().unwrap().iter() {
         assert!(!text.contains(token.as_str()), "a token was logged");
@@ -445,8 +628,8 @@ fn azurite_https_managed_identity_system_assigned_runs_the_certificate_flow() {
     }
     let _lock = lock();
     let azurite = HttpsAzurite::start();
-    let endpoint = IdentityEndpoint::start(None);
-    endpoint.export();
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
+    export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
         &azurite,
         &unique_container("mi-system"),
@@ -457,9 +640,9 @@ fn azurite_https_managed_identity_system_assigned_runs_the_certificate_flow() {
     let requests = endpoint.requests();
     assert!(!requests.is_empty(), "the token endpoint was never asked");
     for request in &requests {
-        assert!(request.secret_ok, "{request:?}");
-        assert_eq!(request.param("resource"), Some(STORAGE_AUDIENCE));
-        assert_eq!(request.param("api-version"), Some("2019-08-01"));
+        assert_eq!(request.header("x-identity-header"), Some(IDENTITY_SECRET));
+        assert_eq!(request.param("resource").as_deref(), Some(STORAGE_AUDIENCE));
+        assert_eq!(request.param("api-version").as_deref(), Some("2019-08-01"));
         assert_eq!(request.param("client_id"), None, "{request:?}");
     }
     // Cached: one token per process (this one, its second initialisation
@@ -477,8 +660,15 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
     let _lock = lock();
     let azurite = HttpsAzurite::start();
     let client_id = "11111111-2222-3333-4444-555555555555";
-    let endpoint = IdentityEndpoint::start(Some(client_id));
-    endpoint.export();
+    let endpoint = TokenService::start(
+        None,
+        Expected {
+            client_id: Some(client_id.to_string()),
+            ..Expected::default()
+        },
+        managed_identity_handler,
+    );
+    export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
         &azurite,
         &unique_container("mi-user"),
@@ -490,7 +680,7 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
     assert!(
         requests
             .iter()
-            .all(|r| r.param("client_id") == Some(client_id)),
+            .all(|r| r.param("client_id").as_deref() == Some(client_id)),
         "{requests:?}"
     );
 }
@@ -501,11 +691,11 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
 fn managed_identity_failure(answer: Option<Answer>, expected_in_log: &str) {
     let _lock = lock();
     let azurite = HttpsAzurite::start();
-    let endpoint = IdentityEndpoint::start(None);
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     match answer {
         Some(answer) => {
             endpoint.answer(answer);
-            endpoint.export();
+            export_managed_identity(&endpoint);
         }
         None => {
             // Nobody listens there.
@@ -588,9 +778,9 @@ fn azurite_https_managed_identity_short_lived_token_is_refreshed() {
     }
     let _lock = lock();
     let azurite = HttpsAzurite::start();
-    let endpoint = IdentityEndpoint::start(None);
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     endpoint.answer(Answer::Token { lifetime: 3 });
-    endpoint.export();
+    export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
         &azurite,
         &unique_container("mi-refresh"),
@@ -649,8 +839,8 @@ fn azurite_https_without_the_ca_file_is_a_device_error_naming_the_store() {
     }
     let _lock = lock();
     let azurite = HttpsAzurite::start();
-    let endpoint = IdentityEndpoint::start(None);
-    endpoint.export();
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
+    export_managed_identity(&endpoint);
     let container = unique_container("no-ca");
     let lines = format!(
         "CERTSTORAGE_URL={}\nCERTSTORAGE_AUTH=managed_identity\nCERTSTORAGE_RETRIES=0\n",
@@ -671,6 +861,263 @@ fn azurite_https_without_the_ca_file_is_a_device_error_naming_the_store() {
             && text.contains("UnknownIssuer"),
         "the log does not say the service's certificate is not trusted:\n{text}"
     );
+    drop(session);
+    provider.finalize();
+}
+
+// ----- a service principal, workload identity, the Azure CLI -----
+
+fn entra_lines(azurite: &HttpsAzurite, container: &str, method: &str) -> String {
+    format!(
+        "CERTSTORAGE_URL={}\nCERTSTORAGE_AUTH={method}\nCERTSTORAGE_CA_FILE={}\n\
+         CERTSTORAGE_TIMEOUT_SECONDS=5\nCERTSTORAGE_RETRIES=1\n",
+        azurite.container_url(container),
+        azurite.tls.ca.display()
+    )
+}
+
+/// An authority on HTTPS (the test's CA) that takes `expected`, named by
+/// `AZURE_AUTHORITY_HOST`, with the tenant and client in the environment.
+fn start_authority(azurite: &HttpsAzurite, expected: Expected) -> TokenService {
+    let authority = TokenService::start(Some(&azurite.tls), expected, authority_handler);
+    std::env::set_var("AZURE_AUTHORITY_HOST", authority.url());
+    std::env::set_var("AZURE_TENANT_ID", TENANT_ID);
+    std::env::set_var("AZURE_CLIENT_ID", APP_CLIENT_ID);
+    authority
+}
+
+fn client_secret_expected(secret: &str) -> Expected {
+    Expected {
+        client_id: Some(APP_CLIENT_ID.to_string()),
+        client_secret: Some(secret.to_string()),
+        ..Expected::default()
+    }
+}
+
+#[test]
+fn azurite_https_client_secret_runs_the_certificate_flow() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let authority = start_authority(&azurite, client_secret_expected(APP_SECRET));
+    std::env::set_var("AZURE_CLIENT_SECRET", APP_SECRET);
+    let (_dir, config) = environment(&entra_lines(
+        &azurite,
+        &unique_container("secret"),
+        "client_secret",
+    ));
+    let mark = LogMark::now();
+    certificate_flow(&config);
+    let requests = authority.requests();
+    assert!(!requests.is_empty(), "the authority was never asked");
+    println!("{} token requests for the flow", requests.len());
+    assert!(requests.len() <= 3, "tokens are not cached: {requests:?}");
+    assert!(!mark.since().contains(APP_SECRET), "the secret was logged");
+    log_since(&mark, &authority);
+}
+
+#[test]
+fn azurite_https_client_secret_refused_is_a_device_error_naming_the_authority() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let authority = start_authority(&azurite, client_secret_expected("another secret"));
+    std::env::set_var("AZURE_CLIENT_SECRET", APP_SECRET);
+    let (_dir, config) = environment(&entra_lines(
+        &azurite,
+        &unique_container("secret-refused"),
+        "client_secret",
+    ));
+    let provider = Provider::open(&config);
+    let session = provider.user_session();
+    let mark = LogMark::now();
+    assert_rv(
+        session.create_object(&certificate_template("refused", b"refused")),
+        RvError::DeviceError,
+    );
+    let text = log_since(&mark, &authority);
+    assert!(
+        text.contains("client_secret")
+            && text.contains(&format!("no token from {}", authority.url())),
+        "the log does not name the method and the authority:\n{text}"
+    );
+    assert!(!text.contains(APP_SECRET), "the secret was logged");
+    drop(session);
+    provider.finalize();
+}
+
+#[test]
+fn azurite_https_workload_identity_runs_the_certificate_flow() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let federated = tempfile::tempdir().unwrap();
+    let token_file = federated.path().join("token");
+    let assertion = "federated-service-account-token-for-the-test";
+    std::fs::write(&token_file, assertion).unwrap();
+    let authority = start_authority(
+        &azurite,
+        Expected {
+            client_id: Some(APP_CLIENT_ID.to_string()),
+            client_assertion: Some(assertion.to_string()),
+            ..Expected::default()
+        },
+    );
+    std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &token_file);
+    let (_dir, config) = environment(&entra_lines(
+        &azurite,
+        &unique_container("workload"),
+        "workload_identity",
+    ));
+    certificate_flow(&config);
+    let requests = authority.requests();
+    assert!(!requests.is_empty(), "the authority was never asked");
+    assert!(requests
+        .iter()
+        .all(|r| r.field("client_assertion").as_deref() == Some(assertion)));
+}
+
+#[test]
+fn azurite_https_azure_cli_runs_the_certificate_flow() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    // A stand-in `az` first on PATH: it logs its arguments and prints what
+    // `az account get-access-token -o json` prints.
+    let bin = tempfile::tempdir().unwrap();
+    let calls = bin.path().join("calls");
+    let now = unix_now();
+    let token = mint_token(STORAGE_AUDIENCE, now - 60, now + 3600);
+    std::fs::write(
+        bin.path().join("token.json"),
+        format!(
+            r#"{{"accessToken":"{token}","expiresOn":"2030-01-01 00:00:00.000000","expires_on":{},"subscription":"s","tenant":"{TENANT_ID}","tokenType":"Bearer"}}"#,
+            now + 3600
+        ),
+    )
+    .unwrap();
+    let script = bin.path().join("az");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{calls}'\ncase \"$*\" in\n  'account get-access-token -o json --scope https://storage.azure.com/.default'*) cat '{json}' ;;\n  *) echo \"unexpected: $*\" >&2; exit 1 ;;\nesac\n",
+            calls = calls.display(),
+            json = bin.path().join("token.json").display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = std::env::var("PATH").unwrap_or_default();
+    std::env::set_var("PATH", format!("{}:{path}", bin.path().display()));
+    let (_dir, config) = environment(&entra_lines(
+        &azurite,
+        &unique_container("cli"),
+        "azure_cli",
+    ));
+    let mark = LogMark::now();
+    certificate_flow(&config);
+    std::env::set_var("PATH", path);
+    let asked = std::fs::read_to_string(&calls).expect("the stand-in az was run");
+    println!("az was run {} times", asked.lines().count());
+    assert!(asked.contains("account get-access-token"), "{asked}");
+    assert!(!mark.since().contains(&token), "a token was logged");
+}
+
+// ----- SAS -----
+
+/// An account SAS for Azurite's account, signed with the documented
+/// algorithm (version 2020-12-06 and later): blob service, containers and
+/// objects, HTTPS only, `permissions` in their canonical order.
+fn account_sas(permissions: &str) -> String {
+    let version = "2020-12-06";
+    let expiry = "2030-01-01T00:00:00Z";
+    let string_to_sign =
+        format!("{EMULATOR_ACCOUNT}\n{permissions}\nb\nco\n\n{expiry}\n\nhttps\n{version}\n\n");
+    let key = openssl::base64::decode_block(EMULATOR_ACCOUNT_KEY).unwrap();
+    let key = PKey::hmac(&key).unwrap();
+    let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key).unwrap();
+    signer.update(string_to_sign.as_bytes()).unwrap();
+    let signature = openssl::base64::encode_block(&signer.sign_to_vec().unwrap());
+    let signature: String = url::form_urlencoded::byte_serialize(signature.as_bytes()).collect();
+    format!("sv={version}&ss=b&srt=co&sp={permissions}&se={expiry}&spr=https&sig={signature}")
+}
+
+fn sas_lines(azurite: &HttpsAzurite, container: &str, sas: &str) -> String {
+    format!(
+        "CERTSTORAGE_URL={}\nCERTSTORAGE_AUTH=sas\nCERTSTORAGE_SAS={sas}\nCERTSTORAGE_CA_FILE={}\n\
+         CERTSTORAGE_TIMEOUT_SECONDS=5\nCERTSTORAGE_RETRIES=1\n",
+        azurite.container_url(container),
+        azurite.tls.ca.display()
+    )
+}
+
+#[test]
+fn azurite_https_sas_runs_the_certificate_flow_and_a_read_only_sas_refuses_writes() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let container = unique_container("sas");
+    let full = account_sas("rwdlac");
+    let (dir, config) = environment(&sas_lines(&azurite, &container, &full));
+    let mark = LogMark::now();
+    certificate_flow(&config);
+    let signature = full.split("sig=").nth(1).unwrap().to_string();
+
+    // Read and list only: what is there is found and read; writes fail
+    // cleanly and say why.
+    let read_only = account_sas("rl");
+    let config = dir.write_config(
+        CertificateStorage::Lines(&sas_lines(&azurite, &container, &read_only)),
+        &[],
+    );
+    let provider = Provider::open(&config);
+    let session = provider.user_session();
+    let found = session
+        .find_objects(&label_search("entra-renamed"))
+        .expect("search with a read-only SAS");
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        attribute_bytes(&session, found[0], AttributeType::Value),
+        b"entra value"
+    );
+    let writes = LogMark::now();
+    assert_rv(
+        session.create_object(&certificate_template("read-only", b"read-only")),
+        RvError::DeviceError,
+    );
+    assert_rv(
+        session.update_attributes(found[0], &[Attribute::Label(b"renamed".to_vec())]),
+        RvError::DeviceError,
+    );
+    assert_rv(session.destroy_object(found[0]), RvError::DeviceError);
+    let text = writes.since();
+    assert!(
+        text.contains("(authentication: sas)") && text.contains("HTTP 403"),
+        "the log does not say the SAS was refused:\n{text}"
+    );
+    assert_eq!(
+        session
+            .find_objects(&label_search("entra-renamed"))
+            .unwrap(),
+        found
+    );
+    let all = mark.since();
+    for secret in [
+        signature,
+        read_only.split("sig=").nth(1).unwrap().to_string(),
+    ] {
+        assert!(!all.contains(&secret), "a SAS signature was logged");
+    }
     drop(session);
     provider.finalize();
 }

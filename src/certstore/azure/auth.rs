@@ -11,9 +11,9 @@ use azure_core::credentials::TokenCredential;
 use azure_core::http::policies::Policy;
 use azure_core::http::ClientOptions;
 use azure_identity::{
-    AzureCliCredential, ClientSecretCredential, ManagedIdentityCredential,
-    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential,
-    WorkloadIdentityCredentialOptions,
+    AzureCliCredential, ClientAssertionCredentialOptions, ClientSecretCredential,
+    ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 use std::sync::Arc;
 use url::Url;
@@ -56,6 +56,7 @@ pub fn client_authentication(
         Authentication::WorkloadIdentity { client_id } => {
             let options = WorkloadIdentityCredentialOptions {
                 client_id: client_id.clone(),
+                credential_options: ClientAssertionCredentialOptions { client_options },
                 ..Default::default()
             };
             credential = Some(WorkloadIdentityCredential::new(Some(options)).map_err(failed)?);
@@ -69,8 +70,13 @@ pub fn client_authentication(
             secret,
         } => {
             credential = Some(
-                ClientSecretCredential::new(tenant_id, client_id.clone(), secret.clone(), None)
-                    .map_err(failed)?,
+                ClientSecretCredential::new(
+                    tenant_id,
+                    client_id.clone(),
+                    secret.clone(),
+                    Some(ClientSecretCredentialOptions { client_options }),
+                )
+                .map_err(failed)?,
             );
         }
         Authentication::Sas { token } => url.set_query(Some(token.secret())),
