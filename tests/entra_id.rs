@@ -307,7 +307,8 @@ struct Expected {
 struct TokenService {
     port: u16,
     scheme: &'static str,
-    answer: Arc<Mutex<Answer>>,
+    /// The answer to the next request, and the one to every later request.
+    answer: Arc<Mutex<(Answer, Option<Answer>)>>,
     requests: Arc<Mutex<Vec<HttpRequest>>>,
     tokens: Arc<Mutex<Vec<String>>>,
 }
@@ -318,7 +319,7 @@ impl TokenService {
         let service = TokenService {
             port: listener.local_addr().unwrap().port(),
             scheme: if tls.is_some() { "https" } else { "http" },
-            answer: Arc::new(Mutex::new(Answer::Token { lifetime: 3600 })),
+            answer: Arc::new(Mutex::new((Answer::Token { lifetime: 3600 }, None))),
             requests: Arc::new(Mutex::new(Vec::new())),
             tokens: Arc::new(Mutex::new(Vec::new())),
         };
@@ -349,7 +350,14 @@ impl TokenService {
                     expected.clone(),
                 );
                 std::thread::spawn(move || {
-                    let answer = *answer.lock().unwrap();
+                    let answer = {
+                        let mut answer = answer.lock().unwrap();
+                        let next = answer.0;
+                        if let Some(later) = answer.1.take() {
+                            answer.0 = later;
+                        }
+                        next
+                    };
                     let served = match acceptor {
                         Some(acceptor) => match acceptor.accept(stream) {
                             Ok(tls) => serve(tls, answer, &expected, handler),
@@ -372,7 +380,12 @@ impl TokenService {
     }
 
     fn answer(&self, answer: Answer) {
-        *self.answer.lock().unwrap() = answer;
+        *self.answer.lock().unwrap() = (answer, None);
+    }
+
+    /// `first` to the next request, `then` to every later one.
+    fn answer_once(&self, first: Answer, then: Answer) {
+        *self.answer.lock().unwrap() = (first, Some(then));
     }
 
     fn requests(&self) -> Vec<HttpRequest> {
@@ -769,6 +782,41 @@ fn azurite_https_managed_identity_token_for_another_audience_is_a_device_error()
         return;
     }
     managed_identity_failure(Some(Answer::WrongAudience), "HTTP 403");
+}
+
+#[test]
+fn azurite_https_managed_identity_endpoint_failing_once_is_retried() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
+    export_managed_identity(&endpoint);
+    let (_dir, config) = environment(&managed_identity_lines(
+        &azurite,
+        &unique_container("mi-retry"),
+        "",
+    ));
+    // No token at C_Initialize (its container check fails, logged only),
+    // so the create asks for the first one: a 503, then a token for the
+    // retry. Without the retry the create fails.
+    endpoint.answer(Answer::Status(503));
+    let provider = Provider::open(&config);
+    let session = provider.user_session();
+    endpoint.answer_once(Answer::Status(503), Answer::Token { lifetime: 3600 });
+    let asked = endpoint.requests().len();
+    let handle = session
+        .create_object(&certificate_template("after-503", b"after 503"))
+        .expect("a create whose token request failed once with 503");
+    let requests = endpoint.requests();
+    assert!(requests.len() >= asked + 2, "{requests:?}");
+    assert_eq!(
+        session.find_objects(&label_search("after-503")).unwrap(),
+        [handle]
+    );
+    drop(session);
+    provider.finalize();
 }
 
 #[test]

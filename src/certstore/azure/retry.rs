@@ -88,11 +88,16 @@ impl Retry {
 pub fn is_transient(error: &azure_core::Error) -> bool {
     match error.http_status() {
         Some(status) => is_transient_status(status),
-        // No answer at all: the connection was refused, reset or cut.
-        None => matches!(
-            error.kind(),
-            azure_core::error::ErrorKind::Io | azure_core::error::ErrorKind::Connection
-        ),
+        None => match error.kind() {
+            // No answer at all: the connection was refused, reset or cut.
+            azure_core::error::ErrorKind::Io | azure_core::error::ErrorKind::Connection => true,
+            // No token: transient when getting it failed transiently (the
+            // credential's own requests are not retried by the SDK).
+            azure_core::error::ErrorKind::Credential => std::error::Error::source(error)
+                .and_then(|cause| cause.downcast_ref::<azure_core::Error>())
+                .is_some_and(is_transient),
+            _ => false,
+        },
     }
 }
 
@@ -158,6 +163,16 @@ mod tests {
             ErrorKind::Credential,
             "no identity"
         )));
+        // A token endpoint that did not answer, or answered 503: retried;
+        // one that refused: not.
+        let no_token =
+            |cause| azure_core::Error::with_error(ErrorKind::Credential, cause, "no token");
+        assert!(is_transient(&no_token(azure_core::Error::with_message(
+            ErrorKind::Io,
+            "connection refused"
+        ))));
+        assert!(is_transient(&no_token(http_error(503))));
+        assert!(!is_transient(&no_token(http_error(400))));
     }
 
     #[test]
