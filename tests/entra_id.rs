@@ -177,9 +177,13 @@ fn unix_now() -> u64 {
 /// An unsigned JWT of the shape Entra ID issues: what Azurite's basic
 /// OAuth checks (issuer, audience, lifetime) and nothing more.
 fn mint_token(audience: &str, not_before: u64, expires: u64) -> String {
+    // Every token differs, even two minted in the same second.
+    static ISSUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let jti = ISSUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let header = r#"{"alg":"RS256","typ":"JWT"}"#;
     let claims = format!(
-        r#"{{"aud":"{audience}","iss":"https://sts.windows.net/00000000-0000-0000-0000-000000000001/","iat":{not_before},"nbf":{not_before},"exp":{expires},"oid":"test"}}"#
+        r#"{{"aud":"{audience}","iss":"https://sts.windows.net/{TENANT_ID}/","iat":{not_before},"nbf":{not_before},"exp":{expires},"oid":"test","jti":"{}-{jti}"}}"#,
+        std::process::id()
     );
     format!(
         "{}.{}.{}",
@@ -1166,6 +1170,186 @@ fn azurite_https_sas_runs_the_certificate_flow_and_a_read_only_sas_refuses_write
     ] {
         assert!(!all.contains(&secret), "a SAS signature was logged");
     }
+    drop(session);
+    provider.finalize();
+}
+
+// ----- a token the service stops accepting -----
+
+/// An HTTPS relay in front of the HTTPS Azurite that answers 401
+/// (`InvalidAuthenticationInfo`, as Azure Storage does for a token it no
+/// longer accepts) to every request bearing a token in `revoked`, or every
+/// bearer request once `revoke_all` is set, and passes the others on, one
+/// request per connection.
+struct RevokingRelay {
+    port: u16,
+    revoked: Arc<Mutex<Vec<String>>>,
+    revoke_all: Arc<std::sync::atomic::AtomicBool>,
+    refused: Arc<std::sync::atomic::AtomicU32>,
+}
+
+impl RevokingRelay {
+    fn start(tls: &TlsFiles, target_port: u16) -> RevokingRelay {
+        use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acceptor
+            .set_private_key_file(&tls.server_key, SslFiletype::PEM)
+            .unwrap();
+        acceptor
+            .set_certificate_chain_file(&tls.server_cert)
+            .unwrap();
+        let acceptor = Arc::new(acceptor.build());
+        let mut connector = SslConnector::builder(SslMethod::tls()).unwrap();
+        connector.set_ca_file(&tls.ca).unwrap();
+        let connector = Arc::new(connector.build());
+        let relay = RevokingRelay {
+            port: listener.local_addr().unwrap().port(),
+            revoked: Arc::new(Mutex::new(Vec::new())),
+            revoke_all: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+            refused: Arc::new(std::sync::atomic::AtomicU32::new(0)),
+        };
+        let (revoked, revoke_all, refused) = (
+            relay.revoked.clone(),
+            relay.revoke_all.clone(),
+            relay.refused.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (acceptor, connector, revoked, revoke_all, refused) = (
+                    acceptor.clone(),
+                    connector.clone(),
+                    revoked.clone(),
+                    revoke_all.clone(),
+                    refused.clone(),
+                );
+                std::thread::spawn(move || {
+                    let Ok(client) = acceptor.accept(stream) else {
+                        return;
+                    };
+                    let mut reader = BufReader::new(client);
+                    let Some(request) = read_request(&mut reader) else {
+                        return;
+                    };
+                    let token = request
+                        .header("authorization")
+                        .and_then(|value| value.strip_prefix("Bearer "))
+                        .map(str::to_string);
+                    let refuse = token.as_ref().is_some_and(|token| {
+                        revoke_all.load(std::sync::atomic::Ordering::SeqCst)
+                            || revoked.lock().unwrap().contains(token)
+                    });
+                    let client = reader.get_mut();
+                    if refuse {
+                        refused.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let body = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>InvalidAuthenticationInfo</Code><Message>Server failed to authenticate the request.</Message></Error>";
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/xml\r\nx-ms-error-code: InvalidAuthenticationInfo\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = client.flush();
+                        return;
+                    }
+                    let Ok(upstream) = std::net::TcpStream::connect(("127.0.0.1", target_port))
+                    else {
+                        return;
+                    };
+                    let Ok(mut upstream) = connector.connect("127.0.0.1", upstream) else {
+                        return;
+                    };
+                    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+                    for (name, value) in &request.headers {
+                        if !name.eq_ignore_ascii_case("connection") {
+                            head.push_str(&format!("{name}: {value}\r\n"));
+                        }
+                    }
+                    head.push_str("Connection: close\r\n\r\n");
+                    if upstream.write_all(head.as_bytes()).is_err()
+                        || upstream.write_all(request.body.as_bytes()).is_err()
+                    {
+                        return;
+                    }
+                    let mut answer = Vec::new();
+                    let mut buffer = [0u8; 16 * 1024];
+                    loop {
+                        match upstream.read(&mut buffer) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => answer.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    let _ = client.write_all(&answer);
+                    let _ = client.flush();
+                });
+            }
+        });
+        relay
+    }
+
+    fn refused(&self) -> u32 {
+        self.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[test]
+fn azurite_https_a_token_refused_with_401_is_renewed_once_and_the_call_retried() {
+    if azurite_url().is_none() {
+        return;
+    }
+    let _lock = lock();
+    let azurite = HttpsAzurite::start();
+    let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
+    export_managed_identity(&endpoint);
+    let relay = RevokingRelay::start(&azurite.tls, azurite.azurite.port);
+    let lines = format!(
+        "CERTSTORAGE_URL=https://127.0.0.1:{}/{EMULATOR_ACCOUNT}/{}\nCERTSTORAGE_AUTH=managed_identity\n\
+         CERTSTORAGE_CA_FILE={}\nCERTSTORAGE_TIMEOUT_SECONDS=5\nCERTSTORAGE_RETRIES=1\n",
+        relay.port,
+        unique_container("revoked"),
+        azurite.tls.ca.display()
+    );
+    let (_dir, config) = environment(&lines);
+    let provider = Provider::open(&config);
+    let session = provider.user_session();
+    session
+        .create_object(&certificate_template("first", b"first"))
+        .expect("create with the first token");
+    assert_eq!(relay.refused(), 0);
+
+    // The token in use is revoked (its stated lifetime is an hour): one
+    // 401, a new token, and the call succeeds.
+    let asked = endpoint.requests().len();
+    relay
+        .revoked
+        .lock()
+        .unwrap()
+        .extend(endpoint.tokens.lock().unwrap().iter().cloned());
+    let second = session
+        .create_object(&certificate_template("second", b"second"))
+        .expect("create after the token was revoked");
+    assert_eq!(relay.refused(), 1, "not exactly one refused request");
+    assert_eq!(endpoint.requests().len(), asked + 1, "not one new token");
+    assert_eq!(
+        session.find_objects(&label_search("second")).unwrap(),
+        [second]
+    );
+
+    // Every token refused: one renewal, then CKR_DEVICE_ERROR.
+    relay
+        .revoke_all
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let before = relay.refused();
+    let mark = LogMark::now();
+    assert_rv(
+        session.create_object(&certificate_template("third", b"third")),
+        RvError::DeviceError,
+    );
+    assert_eq!(relay.refused() - before, 2, "more than one renewal");
+    let text = log_since(&mark, &endpoint);
+    assert!(
+        text.contains("HTTP 401") && text.contains("managed_identity"),
+        "{text}"
+    );
     drop(session);
     provider.finalize();
 }

@@ -4,6 +4,7 @@
 //! `azure_identity` 1.x has no chained default credential, so each method
 //! names its credential type explicitly.
 
+use super::renewing::RenewingCredential;
 use super::settings::Authentication;
 use super::shared_key::SharedKeyPolicy;
 use crate::error::{Error, Result};
@@ -22,6 +23,8 @@ use url::Url;
 pub struct ClientAuthentication {
     /// An Entra ID credential (bearer tokens); needs https.
     pub credential: Option<Arc<dyn TokenCredential>>,
+    /// The same credential, to be told when the service refused its token.
+    pub renewing: Option<Arc<RenewingCredential>>,
     /// A policy to put among the per-try policies.
     pub policy: Option<Arc<dyn Policy>>,
     /// The container URL to use, with the SAS query when there is one.
@@ -37,53 +40,32 @@ pub fn client_authentication(
     client_options: ClientOptions,
 ) -> Result<ClientAuthentication> {
     let mut url = container_url.clone();
-    let mut credential: Option<Arc<dyn TokenCredential>> = None;
     let mut policy: Option<Arc<dyn Policy>> = None;
-    let failed = |error: azure_core::Error| {
-        Error::GeneralError(format!(
-            "certificate storage: cannot set up {} authentication: {error}",
-            authentication.method_name()
-        ))
-    };
     match authentication {
-        Authentication::ManagedIdentity { client_id } => {
-            let options = ManagedIdentityCredentialOptions {
-                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-                client_options,
-            };
-            credential = Some(ManagedIdentityCredential::new(Some(options)).map_err(failed)?);
-        }
-        Authentication::WorkloadIdentity { client_id } => {
-            let options = WorkloadIdentityCredentialOptions {
-                client_id: client_id.clone(),
-                credential_options: ClientAssertionCredentialOptions { client_options },
-                ..Default::default()
-            };
-            credential = Some(WorkloadIdentityCredential::new(Some(options)).map_err(failed)?);
-        }
-        Authentication::AzureCli => {
-            credential = Some(AzureCliCredential::new(None).map_err(failed)?)
-        }
-        Authentication::ClientSecret {
-            tenant_id,
-            client_id,
-            secret,
-        } => {
-            credential = Some(
-                ClientSecretCredential::new(
-                    tenant_id,
-                    client_id.clone(),
-                    secret.clone(),
-                    Some(ClientSecretCredentialOptions { client_options }),
-                )
-                .map_err(failed)?,
-            );
-        }
         Authentication::Sas { token } => url.set_query(Some(token.secret())),
         Authentication::SharedKey { account, key } => {
             policy = Some(Arc::new(SharedKeyPolicy::new(account.clone(), key.clone())));
         }
+        _ => {}
     }
+    let renewing = match authentication {
+        Authentication::Sas { .. } | Authentication::SharedKey { .. } => None,
+        _ => {
+            let (method, options) = (authentication.clone(), client_options);
+            let renewing =
+                RenewingCredential::new(Box::new(move || entra_credential(&method, &options)))
+                    .map_err(|error| {
+                        Error::GeneralError(format!(
+                            "certificate storage: cannot set up {} authentication: {error}",
+                            authentication.method_name()
+                        ))
+                    })?;
+            Some(renewing)
+        }
+    };
+    let credential = renewing
+        .clone()
+        .map(|renewing| renewing as Arc<dyn TokenCredential>);
     if credential.is_some() && url.scheme() != "https" {
         // The SDK refuses to send a bearer token in clear; say why in our terms.
         return Err(Error::GeneralError(format!(
@@ -93,7 +75,48 @@ pub fn client_authentication(
     }
     Ok(ClientAuthentication {
         credential,
+        renewing,
         policy,
         url,
+    })
+}
+
+/// A new SDK credential for an Entra ID method (a new, empty token cache).
+fn entra_credential(
+    authentication: &Authentication,
+    client_options: &ClientOptions,
+) -> azure_core::Result<Arc<dyn TokenCredential>> {
+    let client_options = client_options.clone();
+    Ok(match authentication {
+        Authentication::ManagedIdentity { client_id } => {
+            ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
+                user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+                client_options,
+            }))?
+        }
+        Authentication::WorkloadIdentity { client_id } => {
+            WorkloadIdentityCredential::new(Some(WorkloadIdentityCredentialOptions {
+                client_id: client_id.clone(),
+                credential_options: ClientAssertionCredentialOptions { client_options },
+                ..Default::default()
+            }))?
+        }
+        Authentication::AzureCli => AzureCliCredential::new(None)?,
+        Authentication::ClientSecret {
+            tenant_id,
+            client_id,
+            secret,
+        } => ClientSecretCredential::new(
+            tenant_id,
+            client_id.clone(),
+            secret.clone(),
+            Some(ClientSecretCredentialOptions { client_options }),
+        )?,
+        Authentication::Sas { .. } | Authentication::SharedKey { .. } => {
+            return Err(azure_core::Error::with_message(
+                azure_core::error::ErrorKind::Credential,
+                "this method has no token credential",
+            ))
+        }
     })
 }

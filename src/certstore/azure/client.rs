@@ -6,7 +6,7 @@
 
 use super::auth::client_authentication;
 use super::normalise_etag;
-use super::retry::{Failure, Retry};
+use super::retry::{Failure, OnUnauthorized, Retry};
 use super::settings::{Authentication, AzureSettings};
 use crate::certstore::{BlobEntry, CreateOutcome, UpdateOutcome};
 use crate::error::{Error, Result};
@@ -121,6 +121,12 @@ impl Client {
             retry: Retry {
                 timeout: settings.timeout,
                 retries: settings.retries,
+                on_unauthorized:
+                    authentication.renewing.map(|renewing| {
+                        OnUnauthorized(
+                            Arc::new(move || renewing.renew()) as Arc<dyn Fn() + Send + Sync>
+                        )
+                    }),
             },
             page_size: settings.page_size.clamp(1, 5000),
             container_url: settings.container_url.to_string(),
@@ -148,6 +154,7 @@ impl Client {
         let once = Retry {
             timeout: self.retry.timeout,
             retries: 0,
+            on_unauthorized: self.retry.on_unauthorized.clone(),
         };
         match once.run(|_| self.container.create(None)).await {
             Ok(_) => {
@@ -333,6 +340,7 @@ impl Client {
         let once = Retry {
             timeout: self.retry.timeout,
             retries: 0,
+            on_unauthorized: self.retry.on_unauthorized.clone(),
         };
         let cleanup = once
             .run(|_| async {

@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod client;
+pub mod renewing;
 pub mod retry;
 pub mod settings;
 pub mod shared_key;

@@ -8,6 +8,7 @@
 
 use azure_core::http::StatusCode;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The first backoff; it doubles with every retry up to [`MAX_BACKOFF`].
@@ -15,13 +16,27 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// Called when the service answers 401 Unauthorized: the credential's
+/// token was refused, and the next attempt must get a new one.
+#[derive(Clone)]
+pub struct OnUnauthorized(pub Arc<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnUnauthorized {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnUnauthorized")
+    }
+}
+
 /// How long one attempt may take and how often it is repeated.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Retry {
     /// The limit of one attempt.
     pub timeout: Duration,
     /// The number of retries after the first attempt.
     pub retries: u32,
+    /// With a token credential: a 401 answer is followed by this and one
+    /// more attempt (not counted among the retries).
+    pub on_unauthorized: Option<OnUnauthorized>,
 }
 
 /// Why a request finally failed.
@@ -49,9 +64,14 @@ impl Retry {
     pub fn worst_case(&self) -> Duration {
         // The backoff after the last attempt is never waited, but counting it
         // keeps the bound simple and safe.
+        let renewal = match self.on_unauthorized {
+            Some(_) => self.timeout,
+            None => Duration::ZERO,
+        };
         (0..=self.retries)
             .map(|attempt| self.timeout + backoff_base(attempt).mul_f64(1.25))
-            .sum()
+            .sum::<Duration>()
+            + renewal
     }
 
     /// Runs `attempt(n)` for n = 0, 1, ... until it succeeds, fails for
@@ -64,9 +84,23 @@ impl Retry {
         Fut: Future<Output = azure_core::Result<T>>,
     {
         let mut number = 0;
+        let mut renewed = false;
         loop {
             let failure = match tokio::time::timeout(self.timeout, attempt(number)).await {
                 Ok(Ok(value)) => return Ok(value),
+                Ok(Err(error))
+                    if error.http_status() == Some(StatusCode::Unauthorized) && !renewed =>
+                {
+                    let Some(OnUnauthorized(renew)) = &self.on_unauthorized else {
+                        return Err(Failure::Service(error));
+                    };
+                    tracing::info!(
+                        "certificate storage refused the token (HTTP 401): getting a new one and trying once more"
+                    );
+                    renew();
+                    renewed = true;
+                    continue;
+                }
                 Ok(Err(error)) if !is_transient(&error) => return Err(Failure::Service(error)),
                 Ok(Err(error)) => Failure::Service(error),
                 Err(_) => Failure::TimedOut(self.timeout),
@@ -181,6 +215,7 @@ mod tests {
         let retry = Retry {
             timeout: Duration::from_secs(1),
             retries: 2,
+            on_unauthorized: None,
         };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -196,6 +231,7 @@ mod tests {
         let retry = Retry {
             timeout: Duration::from_secs(1),
             retries: 5,
+            on_unauthorized: None,
         };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
             calls.fetch_add(1, Ordering::SeqCst);
@@ -206,10 +242,68 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_token_is_renewed_once_and_the_request_tried_once_more() {
+        let renewals = Arc::new(AtomicU32::new(0));
+        let counter = renewals.clone();
+        let retry = Retry {
+            timeout: Duration::from_secs(1),
+            retries: 0,
+            on_unauthorized: Some(OnUnauthorized(Arc::new(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            }))),
+        };
+        // 401, then success: one renewal, two attempts, though no retries.
+        let calls = AtomicU32::new(0);
+        let result = runtime().block_on(retry.run(|_| {
+            let call = calls.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match call {
+                    0 => Err(http_error(401)),
+                    _ => Ok("listed"),
+                }
+            }
+        }));
+        assert_eq!(result.unwrap(), "listed");
+        assert_eq!(
+            (
+                calls.load(Ordering::SeqCst),
+                renewals.load(Ordering::SeqCst)
+            ),
+            (2, 1)
+        );
+        // 401 twice: the second is final.
+        let calls = AtomicU32::new(0);
+        let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(http_error(401)) }
+        }));
+        assert_eq!(result.unwrap_err().status(), Some(StatusCode::from(401)));
+        assert_eq!(
+            (
+                calls.load(Ordering::SeqCst),
+                renewals.load(Ordering::SeqCst)
+            ),
+            (2, 2)
+        );
+        // Without a token credential a 401 is final at once.
+        let plain = Retry {
+            on_unauthorized: None,
+            ..retry
+        };
+        let calls = AtomicU32::new(0);
+        let _: Result<(), Failure> = runtime().block_on(plain.run(|_| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            async { Err(http_error(401)) }
+        }));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
     fn a_hanging_attempt_is_cut_off_and_the_next_one_can_succeed() {
         let retry = Retry {
             timeout: Duration::from_millis(50),
             retries: 1,
+            on_unauthorized: None,
         };
         let value = runtime().block_on(retry.run(|number| async move {
             if number == 0 {
@@ -225,6 +319,7 @@ mod tests {
         let retry = Retry {
             timeout: Duration::from_millis(20),
             retries: 1,
+            on_unauthorized: None,
         };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| async {
             tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -238,6 +333,7 @@ mod tests {
         let retry = Retry {
             timeout: Duration::from_secs(2),
             retries: 3,
+            on_unauthorized: None,
         };
         assert!(retry.worst_case() >= Duration::from_secs(8));
         assert!(retry.worst_case() <= Duration::from_secs(8) + MAX_BACKOFF.mul_f64(1.25) * 4);
