@@ -146,15 +146,26 @@ fn object(handle: u64) -> ObjectHandle {
     unsafe { ObjectHandle::new_from_raw(handle) }
 }
 
+/// What the store should look like while it is broken: its certificates
+/// through the C ABI and its files, byte for byte.
+struct Intact<'a> {
+    certificates: &'a BTreeMap<String, Vec<u8>>,
+    store: &'a Path,
+    files: &'a BTreeMap<String, Vec<u8>>,
+}
+
 /// Every write the test tries while the store is broken, each refused with
-/// `expected`, and the reads that must still work.
+/// `expected` and logged with `cause`; the reads that must still work; and
+/// the store left as it was.
 fn writes_are_refused_and_reads_work(
     session: &Session,
     expected: RvError,
+    cause: &str,
     renamed: u64,
     destroyed: Option<u64>,
-    certificates: &BTreeMap<String, Vec<u8>>,
+    intact: &Intact,
 ) {
+    let log = LogMark::now();
     assert_rv(
         session.create_object(&certificate_template("refused", b"refused value")),
         expected,
@@ -166,13 +177,23 @@ fn writes_are_refused_and_reads_work(
     if let Some(handle) = destroyed {
         assert_rv(session.destroy_object(object(handle)), expected);
     }
-    assert_eq!(&certificate_values(session), certificates);
+    assert_eq!(&certificate_values(session), intact.certificates);
     let labels = session
         .get_attributes(object(renamed), &[AttributeType::Label])
         .expect("read the certificate whose update was refused");
     assert!(
         !matches!(labels.as_slice(), [Attribute::Label(label)] if label == b"renamed"),
         "the refused update shows: {labels:?}"
+    );
+    assert_eq!(
+        &store_files(intact.store),
+        intact.files,
+        "a refused write changed the store"
+    );
+    let logged = log.since();
+    assert!(
+        logged.contains("C_CreateObject") && logged.contains(cause),
+        "no log line names the refused create and its cause:\n{logged}"
     );
 }
 
@@ -211,46 +232,31 @@ fn disk_fault_worker_in_its_own_mount_namespace() {
 
     // Read-only.
     mount_tmpfs(&store, libc::MS_REMOUNT | libc::MS_RDONLY, TMPFS_OPTIONS);
-    let log = LogMark::now();
+    let intact = Intact {
+        certificates: &certificates,
+        store: &store,
+        files: &files,
+    };
     writes_are_refused_and_reads_work(
         &session,
         RvError::DeviceError,
+        "Read-only file system",
         handles["a"],
         Some(handles["b"]),
-        &certificates,
-    );
-    assert_eq!(
-        store_files(&store),
-        files,
-        "a refused write changed the store"
-    );
-    let logged = log.since();
-    assert!(
-        logged.contains("C_CreateObject") && logged.contains("Read-only file system"),
-        "no log line names the refused create and its cause:\n{logged}"
+        &intact,
     );
     println!("read-only store: writes refused, reads served");
 
     // Full.
     mount_tmpfs(&store, libc::MS_REMOUNT, TMPFS_OPTIONS);
     fill(&store, FILLER);
-    let log = LogMark::now();
     writes_are_refused_and_reads_work(
         &session,
         RvError::DeviceMemory,
+        "No space left on device",
         handles["a"],
         None,
-        &certificates,
-    );
-    assert_eq!(
-        store_files(&store),
-        files,
-        "a refused write changed the store"
-    );
-    let logged = log.since();
-    assert!(
-        logged.contains("C_CreateObject") && logged.contains("No space left on device"),
-        "no log line names the refused create and its cause:\n{logged}"
+        &intact,
     );
     // Two free pages: a large certificate's blob is partly written, then
     // the write fails; the partial file must go.

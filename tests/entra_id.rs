@@ -577,15 +577,8 @@ fn certificate_flow(config: &Path) {
 fn entra_id_worker_finds_the_certificate_its_parent_created() {
     // Initialised as GnuTLS does, forbidding the library threads of its
     // own: the method must work on the calling thread, and start none.
-    std::env::set_var(CONFIG_ENV, worker_env(WORKER_CONFIG_ENV));
-    process_log_path();
-    let pkcs11 = load();
-    let before = thread_count();
-    let flags = cryptoki::context::CInitializeFlags::LIBRARY_CANT_CREATE_OS_THREADS
-        | cryptoki::context::CInitializeFlags::OS_LOCKING_OK;
-    pkcs11
-        .initialize(cryptoki::context::CInitializeArgs::new(flags))
-        .expect("C_Initialize forbidding threads");
+    let (pkcs11, before) =
+        load_and_initialize_without_threads(Path::new(&worker_env(WORKER_CONFIG_ENV)));
     let session = pkcs11.open_ro_session(slot_one(&pkcs11)).unwrap();
     let found = session
         .find_objects(&label_search(&worker_env(WORKER_LABEL_ENV)))
@@ -603,11 +596,6 @@ fn entra_id_worker_finds_the_certificate_its_parent_created() {
     println!("found {}", found[0].handle());
     drop(session);
     pkcs11.finalize().unwrap();
-}
-
-/// The threads of this process.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
 }
 
 /// A token directory whose configuration holds `lines` (the storage part).
@@ -633,6 +621,22 @@ fn log_since(mark: &LogMark, endpoint: &TokenService) -> String {
     for token in endpoint.tokens.lock().unwrap().iter() {
         assert!(!text.contains(token.as_str()), "a token was logged");
     }
+    text
+}
+
+/// A provider over `config` refuses a create with `CKR_DEVICE_ERROR`;
+/// returns what it logged meanwhile (without any token `tokens` gave).
+fn refused_create_log(config: &Path, tokens: &TokenService) -> String {
+    let provider = Provider::open(config);
+    let session = provider.user_session();
+    let mark = LogMark::now();
+    assert_rv(
+        session.create_object(&certificate_template("refused", b"refused")),
+        RvError::DeviceError,
+    );
+    let text = log_since(&mark, tokens);
+    drop(session);
+    provider.finalize();
     text
 }
 
@@ -733,21 +737,11 @@ fn managed_identity_failure(answer: Option<Answer>, expected_in_log: &str) {
         &unique_container("mi-fail"),
         "",
     ));
-    let provider = Provider::open(&config);
-    let session = provider.user_session();
-    let mark = LogMark::now();
-    assert_rv(
-        session.create_object(&certificate_template("refused", b"refused")),
-        RvError::DeviceError,
-    );
-    let text = log_since(&mark, &endpoint);
+    let text = refused_create_log(&config, &endpoint);
     assert!(
         text.contains("managed_identity") && text.contains(expected_in_log),
         "the log does not say what failed ({expected_in_log}):\n{text}"
     );
-    // Key operations do not depend on the store.
-    drop(session);
-    provider.finalize();
 }
 
 #[test]
@@ -899,22 +893,13 @@ fn azurite_https_without_the_ca_file_is_a_device_error_naming_the_store() {
         azurite.container_url(&container)
     );
     let (_dir, config) = environment(&lines);
-    let provider = Provider::open(&config);
-    let session = provider.user_session();
-    let mark = LogMark::now();
-    assert_rv(
-        session.create_object(&certificate_template("untrusted", b"untrusted")),
-        RvError::DeviceError,
-    );
-    let text = mark.since();
+    let text = refused_create_log(&config, &endpoint);
     assert!(
         text.contains(&container)
             && text.contains("managed_identity")
             && text.contains("UnknownIssuer"),
         "the log does not say the service's certificate is not trusted:\n{text}"
     );
-    drop(session);
-    provider.finalize();
 }
 
 // ----- a service principal, workload identity, the Azure CLI -----
@@ -984,22 +969,13 @@ fn azurite_https_client_secret_refused_is_a_device_error_naming_the_authority() 
         &unique_container("secret-refused"),
         "client_secret",
     ));
-    let provider = Provider::open(&config);
-    let session = provider.user_session();
-    let mark = LogMark::now();
-    assert_rv(
-        session.create_object(&certificate_template("refused", b"refused")),
-        RvError::DeviceError,
-    );
-    let text = log_since(&mark, &authority);
+    let text = refused_create_log(&config, &authority);
     assert!(
         text.contains("client_secret")
             && text.contains(&format!("no token from {}", authority.url())),
         "the log does not name the method and the authority:\n{text}"
     );
     assert!(!text.contains(APP_SECRET), "the secret was logged");
-    drop(session);
-    provider.finalize();
 }
 
 #[test]

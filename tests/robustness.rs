@@ -73,27 +73,14 @@ fn robustness_worker_runs_the_role_its_parent_names() {
     }
 }
 
-/// The threads of this process, from `/proc/self/task`.
-fn thread_count() -> usize {
-    std::fs::read_dir("/proc/self/task").unwrap().count()
-}
-
 /// Under `CKF_LIBRARY_CANT_CREATE_OS_THREADS`, certificate calls against
 /// an Azure store named by a host name (a DNS look-up, which an HTTP client
 /// may hand to a thread pool) start no thread.
 #[test]
 #[ignore = "a child process of azurite_no_thread_is_created_when_the_application_forbids_it_even_for_a_dns_look_up"]
 fn robustness_worker_counts_threads_under_cant_create_os_threads() {
-    let config = worker_env(CONFIG_PATH_ENV);
-    std::env::set_var(CONFIG_ENV, &config);
-    process_log_path();
-    let pkcs11 = load();
-    let before = thread_count();
-    let flags = cryptoki::context::CInitializeFlags::LIBRARY_CANT_CREATE_OS_THREADS
-        | cryptoki::context::CInitializeFlags::OS_LOCKING_OK;
-    pkcs11
-        .initialize(cryptoki::context::CInitializeArgs::new(flags))
-        .expect("C_Initialize forbidding threads");
+    let (pkcs11, before) =
+        load_and_initialize_without_threads(std::path::Path::new(&worker_env(CONFIG_PATH_ENV)));
     let slot = slot_one(&pkcs11);
     let session = pkcs11.open_rw_session(slot).unwrap();
     session

@@ -209,6 +209,27 @@ pub fn load_and_initialize() -> Pkcs11 {
     pkcs11
 }
 
+/// Points `AZCLOUDHSM_CONFIG` at `config`, loads the library and calls
+/// `C_Initialize` as GnuTLS does, with `CKF_LIBRARY_CANT_CREATE_OS_THREADS`
+/// (and `CKF_OS_LOCKING_OK`). Returns the library and how many threads
+/// this process had just before `C_Initialize`.
+pub fn load_and_initialize_without_threads(config: &Path) -> (Pkcs11, usize) {
+    std::env::set_var(CONFIG_ENV, config);
+    process_log_path();
+    let pkcs11 = load();
+    let before = thread_count();
+    let flags = CInitializeFlags::LIBRARY_CANT_CREATE_OS_THREADS | CInitializeFlags::OS_LOCKING_OK;
+    pkcs11
+        .initialize(CInitializeArgs::new(flags))
+        .expect("C_Initialize forbidding threads");
+    (pkcs11, before)
+}
+
+/// The threads of this process, from `/proc/self/task`.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
 /// Loads the library without initialising it.
 pub fn load() -> Pkcs11 {
     let library = library_path();
