@@ -168,7 +168,7 @@ fn describe(attributes: &[Attribute]) -> String {
 /// The certificate directory when the store is local (`file://`), for showing blobs.
 fn local_blob_directory() -> Option<PathBuf> {
     let config = azcloudhsm_pkcs11::config::Config::load().ok()?;
-    let url = config.effective_certstorage_url();
+    let url = config.effective_certstorage_url()?;
     println!("certificate store: {url}");
     url.strip_prefix("file://").map(PathBuf::from)
 }

@@ -4,7 +4,7 @@
 use crate::certstore::azure::{AzureBlobStore, AzureSettings};
 use crate::certstore::local::LocalStore;
 use crate::certstore::{BlobStore, Certificates};
-use crate::config::{Config, DeviceKind};
+use crate::config::{Config, DeviceKind, NO_TOKEN_DIR};
 use crate::device::pkcs11::{Pkcs11Device, Pkcs11Options};
 use crate::device::soft::{SoftDevice, SoftOptions};
 use crate::device::Device;
@@ -16,15 +16,19 @@ use std::sync::Arc;
 pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn Device>> {
     match config.device {
         DeviceKind::Soft => {
+            let Some(token_dir) = config.soft_token_dir.clone() else {
+                tracing::error!("{NO_TOKEN_DIR}");
+                return Err(Error::GeneralError(NO_TOKEN_DIR.to_string()));
+            };
             let options = SoftOptions {
-                token_dir: config.soft_token_dir.clone(),
+                token_dir,
                 max_pin_failures: config.pin_max_failures,
                 kdf_iterations: config.soft_kdf_iterations,
             };
-            let device = SoftDevice::open(options).map_err(|e| {
+            let device = SoftDevice::open(options.clone()).map_err(|e| {
                 tracing::error!(
                     "cannot open the token in {}: {e}",
-                    config.soft_token_dir.display()
+                    options.token_dir.display()
                 );
                 e
             })?;
@@ -70,7 +74,10 @@ fn worker_threads(may_create_threads: bool) -> usize {
 /// beside the soft token when unset), with the configuration's
 /// authentication keys for an Azure container.
 pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
-    let url = config.effective_certstorage_url();
+    let Some(url) = config.effective_certstorage_url() else {
+        tracing::error!("no certificate store: set CERTSTORAGE_URL, or {NO_TOKEN_DIR}");
+        return Err(Error::GeneralError(NO_TOKEN_DIR.to_string()));
+    };
     if url.starts_with("file:") {
         // One parser for every file URL (RFC 8089): absolute paths only,
         // `localhost` as the host, percent-escapes decoded.

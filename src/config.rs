@@ -1,9 +1,14 @@
 //! `azcloudhsm_application.cfg`: `KEY=VALUE` lines, `#` comments.
 //!
 //! Found through `AZCLOUDHSM_CONFIG` (a path), then the directory of the
-//! running executable, then the working directory, then `/etc/azcloudhsm/`;
-//! no file means the embedded defaults. An unknown key or a bad value is an
-//! error naming the file, the line and the key.
+//! running executable, then `/etc/azcloudhsm/`; no file means the embedded
+//! defaults. The working directory is not searched: whoever controls it
+//! must not choose a process's token or log file. A set-uid or set-gid
+//! process ignores the `AZCLOUDHSM_*` environment (see [`environment`]).
+//!
+//! An unknown key or a bad value is an error naming the file and the line,
+//! and the key when it is a known one; the line's text is never repeated,
+//! since a mistyped line may hold a secret.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -78,7 +83,9 @@ pub struct Config {
     /// endpoint, added to the system's.
     pub certstorage_ca_file: Option<PathBuf>,
     pub device: DeviceKind,
-    pub soft_token_dir: PathBuf,
+    /// `SOFT_TOKEN_DIR`, else the default under `XDG_DATA_HOME` or `HOME`;
+    /// `None` when neither is set: there is no fallback to a shared directory.
+    pub soft_token_dir: Option<PathBuf>,
     /// `DEVICE_MODULE`: the vendor PKCS#11 library, required with `DEVICE=pkcs11`.
     pub device_module: Option<PathBuf>,
     /// `DEVICE_TOKEN_LABEL`: the vendor token to present; `None` is the
@@ -163,14 +170,41 @@ impl Default for Config {
     }
 }
 
-/// `$XDG_DATA_HOME/azcloudhsm-pkcs11/token`, else `~/.local/share/azcloudhsm-pkcs11/token`.
-fn default_token_dir() -> PathBuf {
-    let data = std::env::var_os("XDG_DATA_HOME")
+/// `$XDG_DATA_HOME/azcloudhsm-pkcs11/token`, else
+/// `~/.local/share/azcloudhsm-pkcs11/token`; `None` with neither variable
+/// (or in a set-uid process, which ignores both): a shared directory such
+/// as `/tmp` would let another user plant or read the token.
+fn default_token_dir() -> Option<PathBuf> {
+    let data = environment("XDG_DATA_HOME")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    data.join("azcloudhsm-pkcs11").join("token")
+        .or_else(|| {
+            environment("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/share"))
+        })?;
+    Some(data.join("azcloudhsm-pkcs11").join("token"))
+}
+
+/// What to tell a user whose process has no token directory.
+pub const NO_TOKEN_DIR: &str = "no token directory: set SOFT_TOKEN_DIR in \
+     azcloudhsm_application.cfg, or HOME or XDG_DATA_HOME in the environment";
+
+/// An environment variable, read as `secure_getenv(3)` does: a process
+/// running set-uid or set-gid (the kernel's `AT_SECURE`) gets `None`, so
+/// whoever starts it cannot choose its configuration, token or log file.
+pub fn environment(name: &str) -> Option<std::ffi::OsString> {
+    if secure_execution() {
+        return None;
+    }
+    std::env::var_os(name)
+}
+
+/// Whether this process runs with privileges its starter does not have.
+pub fn secure_execution() -> bool {
+    // SAFETY: getauxval reads the process's auxiliary vector; it has no
+    // preconditions and returns 0 for an absent entry.
+    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
 }
 
 impl Config {
@@ -210,16 +244,15 @@ impl Config {
                 message,
             };
             let Some((key, value)) = line.split_once('=') else {
-                // Only the start of the line: it may hold a secret.
-                let start: String = line
-                    .chars()
-                    .take_while(|c| !c.is_whitespace())
-                    .take(32)
-                    .collect();
-                return Err(fail(&start, "expected KEY=VALUE".to_string()));
+                // Nothing of the line: it may hold a secret.
+                return Err(fail("", "expected KEY=VALUE".to_string()));
             };
             let key = key.trim();
             let value = unquote(value.trim());
+            if !KNOWN_KEYS.contains(&key) {
+                // Not named: a mistyped line may hold a secret before its `=`.
+                return Err(fail("", "unknown key".to_string()));
+            }
             config
                 .apply(key, value)
                 .map_err(|message| fail(key, message))?;
@@ -253,7 +286,9 @@ impl Config {
                     "client_secret" => AuthMethod::ClientSecret,
                     "sas" => AuthMethod::Sas,
                     "connection_string" => AuthMethod::ConnectionString,
-                    other => return Err(format!("unknown authentication method '{other}'")),
+                    _ => return Err("unknown authentication method (managed_identity, \
+                         workload_identity, azure_cli, client_secret, sas or connection_string)"
+                        .to_string()),
                 }
             }
             "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value),
@@ -269,14 +304,14 @@ impl Config {
                 self.device = match value {
                     "soft" => DeviceKind::Soft,
                     "pkcs11" => DeviceKind::Pkcs11,
-                    other => return Err(format!("unknown device '{other}'")),
+                    _ => return Err("unknown device (soft or pkcs11)".to_string()),
                 }
             }
             "SOFT_TOKEN_DIR" => {
                 if value.is_empty() {
                     return Err("empty path".to_string());
                 }
-                self.soft_token_dir = PathBuf::from(value)
+                self.soft_token_dir = Some(PathBuf::from(value))
             }
             "CERTSTORAGE_CA_FILE" => self.certstorage_ca_file = optional(value).map(PathBuf::from),
             "DEVICE_MODULE" => {
@@ -293,12 +328,19 @@ impl Config {
             }
             "PIN_MAX_FAILURES" => self.pin_max_failures = number(value, 1, 1000)? as u32,
             "SOFT_KDF_ITERATIONS" => {
-                self.soft_kdf_iterations = number(value, 1000, 10_000_000)? as u32
+                let range = crate::device::soft::pins::KDF_ITERATIONS;
+                self.soft_kdf_iterations =
+                    number(value, u64::from(*range.start()), u64::from(*range.end()))? as u32
             }
             "LOG_LEVEL" => {
                 match value {
                     "off" | "error" | "warn" | "info" | "debug" | "trace" => {}
-                    other => return Err(format!("unknown log level '{other}'")),
+                    _ => {
+                        return Err(
+                            "unknown log level (off, error, warn, info, debug or trace)"
+                                .to_string(),
+                        )
+                    }
                 }
                 self.log_level = value.to_string()
             }
@@ -309,28 +351,31 @@ impl Config {
                     LogDestination::File(PathBuf::from(value))
                 }
             }
-            _ => return Err("unknown key".to_string()),
+            _ => unreachable!("every key of KNOWN_KEYS has a branch"),
         }
         Ok(())
     }
 
     /// The certificate store URL in force: the configured one, or a
-    /// `certificates` directory beside the soft token.
-    pub fn effective_certstorage_url(&self) -> String {
+    /// `certificates` directory beside the soft token; `None` when neither
+    /// exists (see [`NO_TOKEN_DIR`]).
+    pub fn effective_certstorage_url(&self) -> Option<String> {
         match &self.certstorage_url {
-            Some(url) => url.clone(),
+            Some(url) => Some(url.clone()),
             None => {
-                let dir = self
-                    .soft_token_dir
-                    .parent()
-                    .map(|p| p.join("certificates"))
-                    .unwrap_or_else(|| PathBuf::from("/tmp/azcloudhsm-certificates"));
+                let token_dir = self.soft_token_dir.as_deref()?;
+                let dir = match token_dir.parent() {
+                    Some(parent) if parent != Path::new("") => parent.join("certificates"),
+                    _ => token_dir.join("certificates"),
+                };
                 // Percent-encoded, so a directory with spaces or `%` in its
                 // name reads back as itself; a relative one stays as given,
                 // for the store to refuse with its name in the error.
-                url::Url::from_file_path(&dir)
-                    .map(String::from)
-                    .unwrap_or_else(|()| format!("file://{}", dir.display()))
+                Some(
+                    url::Url::from_file_path(&dir)
+                        .map(String::from)
+                        .unwrap_or_else(|()| format!("file://{}", dir.display())),
+                )
             }
         }
     }
@@ -346,18 +391,15 @@ fn unquote(value: &str) -> &str {
 }
 
 fn number(value: &str, min: u64, max: u64) -> Result<u64, String> {
-    let n: u64 = value
-        .parse()
-        .map_err(|_| format!("'{value}' is not a whole number"))?;
-    if !(min..=max).contains(&n) {
-        return Err(format!("{n} is outside {min}..={max}"));
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("not a whole number in {min}..={max}")),
     }
-    Ok(n)
 }
 
 /// The file to read, in the documented search order.
 fn locate() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("AZCLOUDHSM_CONFIG").filter(|p| !p.is_empty()) {
+    if let Some(path) = environment("AZCLOUDHSM_CONFIG").filter(|p| !p.is_empty()) {
         // An explicit path is used even when missing, so the error names it.
         return Some(PathBuf::from(path));
     }
@@ -366,9 +408,6 @@ fn locate() -> Option<PathBuf> {
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
     {
-        candidates.push(dir.join(FILE_NAME));
-    }
-    if let Ok(dir) = std::env::current_dir() {
         candidates.push(dir.join(FILE_NAME));
     }
     candidates.push(PathBuf::from("/etc/azcloudhsm").join(FILE_NAME));
@@ -388,26 +427,50 @@ mod tests {
         let c =
             parse("# c\n\nCERTSTORAGE_URL = \"file:///tmp/c\"\nSOFT_TOKEN_DIR=/tmp/t\n").unwrap();
         assert_eq!(c.certstorage_url.as_deref(), Some("file:///tmp/c"));
-        assert_eq!(c.soft_token_dir, PathBuf::from("/tmp/t"));
+        assert_eq!(c.soft_token_dir, Some(PathBuf::from("/tmp/t")));
     }
 
     #[test]
     fn the_default_certificate_directory_reads_back_as_itself_through_its_url() {
         let c = parse("SOFT_TOKEN_DIR=/srv/hsm data %/token\n").unwrap();
-        let url = c.effective_certstorage_url();
+        let url = c.effective_certstorage_url().unwrap();
         assert_eq!(url, "file:///srv/hsm%20data%20%25/certificates");
         let parsed = url::Url::parse(&url).unwrap().to_file_path().unwrap();
         assert_eq!(parsed, PathBuf::from("/srv/hsm data %/certificates"));
     }
 
     #[test]
-    fn unknown_key_names_file_line_and_key() {
+    fn unknown_key_names_file_and_line_but_not_the_key() {
         let e = parse("LOG_LEVEL=info\nNO_SUCH_KEY=1\n").unwrap_err();
         assert_eq!(e.line, 2);
-        assert_eq!(e.key, "NO_SUCH_KEY");
-        assert!(e
-            .to_string()
-            .contains("azcloudhsm_application.cfg:2: NO_SUCH_KEY"));
+        assert_eq!(e.key, "");
+        assert_eq!(
+            e.to_string(),
+            "/x/azcloudhsm_application.cfg:2: : unknown key"
+        );
+    }
+
+    #[test]
+    fn a_line_that_fails_to_parse_is_never_repeated() {
+        let lines = [
+            "TOPSECRET",
+            "sig=TOPSECRET",
+            "CERTSTORAGE_SAS sig=TOPSECRET",
+            "CERTSTORAGE_RETRIES=TOPSECRET",
+            "CERTSTORAGE_AUTH=TOPSECRET",
+            "DEVICE=TOPSECRET",
+            "LOG_LEVEL=TOPSECRET",
+            "PIN_MAX_FAILURES=99999999999999999999TOPSECRET",
+        ];
+        for line in lines {
+            let error = parse(&format!("# first\n{line}\n")).unwrap_err();
+            let shown = format!("{error} {error:?}");
+            assert!(!shown.contains("TOPSECRET"), "{line}: {shown}");
+            assert_eq!(error.line, 2, "{line}");
+            let known = line.split_once('=').map(|(k, _)| k.trim());
+            let expected = known.filter(|k| KNOWN_KEYS.contains(k)).unwrap_or("");
+            assert_eq!(error.key, expected, "{line}");
+        }
     }
 
     #[test]
@@ -455,11 +518,36 @@ mod tests {
     }
 
     #[test]
+    fn with_no_home_and_no_token_dir_there_is_no_token_directory() {
+        let c = Config {
+            soft_token_dir: None,
+            ..Config::default()
+        };
+        assert_eq!(c.effective_certstorage_url(), None);
+        let configured = Config {
+            soft_token_dir: None,
+            certstorage_url: Some("file:///srv/certs".to_string()),
+            ..Config::default()
+        };
+        assert_eq!(
+            configured.effective_certstorage_url().as_deref(),
+            Some("file:///srv/certs")
+        );
+    }
+
+    #[test]
+    fn a_process_started_normally_reads_its_environment() {
+        assert!(!secure_execution());
+        std::env::var_os("PATH").expect("PATH is set for tests");
+        assert_eq!(environment("PATH"), std::env::var_os("PATH"));
+    }
+
+    #[test]
     fn default_certificate_store_is_beside_the_token() {
         let c = parse("SOFT_TOKEN_DIR=/data/hsm/token").unwrap();
         assert_eq!(
-            c.effective_certstorage_url(),
-            "file:///data/hsm/certificates"
+            c.effective_certstorage_url().as_deref(),
+            Some("file:///data/hsm/certificates")
         );
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod ffi;
 pub mod logging;
 pub mod object;
+pub mod owner_only;
 pub mod provider;
 pub mod session;
 

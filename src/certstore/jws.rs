@@ -7,6 +7,7 @@
 //! itself is made by the device ([`DeviceSigner`]), so the private key never
 //! leaves it.
 
+use crate::logging::outside;
 use super::encoding::{base64url_decode_into, value_from_json, value_to_json};
 use super::rules::rule_of;
 use crate::device::BlobSigningKey;
@@ -142,20 +143,22 @@ pub enum Rejection {
     BadPayload(String),
 }
 
+/// The texts inside may come from the blob (a `kid`, an `alg`, a parser's
+/// quote of it), so they are shown escaped and bounded ([`outside`]).
 impl std::fmt::Display for Rejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Rejection::NotJws(why) => write!(f, "not a JWS: {why}"),
+            Rejection::NotJws(why) => write!(f, "not a JWS: {}", outside(why)),
             Rejection::UnknownKid(Some(kid)) => {
-                write!(f, "signed by an unknown key (kid {kid})")
+                write!(f, "signed by an unknown key (kid {})", outside(kid))
             }
             Rejection::UnknownKid(None) => write!(f, "the header names no signing key (kid)"),
-            Rejection::BadSignature(why) => write!(f, "bad signature: {why}"),
+            Rejection::BadSignature(why) => write!(f, "bad signature: {}", outside(why)),
             Rejection::HandleMismatch { named, handle } => write!(
                 f,
                 "payload names handle {named}, not {handle} (renamed or copied blob)"
             ),
-            Rejection::BadPayload(why) => write!(f, "{why}"),
+            Rejection::BadPayload(why) => write!(f, "{}", outside(why)),
         }
     }
 }
@@ -190,7 +193,8 @@ pub fn blob_key_id(content: &[u8]) -> std::result::Result<Option<String>, Reject
         Some("RS512") => {}
         other => {
             return Err(Rejection::BadSignature(format!(
-                "alg is {other:?}, not RS512"
+                "alg is {}, not RS512",
+                other.map_or_else(|| "missing".to_string(), |alg| format!("\"{alg}\""))
             )))
         }
     }

@@ -96,10 +96,11 @@ struct Known {
 }
 
 impl LocalStore {
-    /// Opens `directory`, creating it (and its parents) when absent.
+    /// Opens `directory`, creating it (and its parents) when absent, with
+    /// mode 0700; the files this store creates are 0600.
     pub fn open(directory: impl Into<PathBuf>) -> Result<Self> {
         let directory = directory.into();
-        fs::create_dir_all(&directory).map_err(|e| {
+        crate::owner_only::create_dir(&directory).map_err(|e| {
             Error::DeviceError(format!("certificate store {}: {e}", directory.display()))
         })?;
         Ok(LocalStore {
@@ -199,7 +200,7 @@ impl LocalStore {
             super::encoding::base64url_encode(&random)
         );
         let path = self.directory.join(name);
-        let mut file = OpenOptions::new()
+        let mut file = crate::owner_only::file_options()
             .write(true)
             .create_new(true)
             .open(&path)?;
@@ -243,7 +244,7 @@ impl LocalStore {
 
     /// Holds the directory's exclusive lock until dropped.
     fn lock(&self) -> Result<File> {
-        let file = OpenOptions::new()
+        let file = crate::owner_only::file_options()
             .create(true)
             .truncate(false)
             .write(true)

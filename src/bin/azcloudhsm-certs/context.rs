@@ -33,7 +33,13 @@ impl Context {
         if let Some(url) = &globals.store {
             config.certstorage_url = Some(url.clone());
         }
-        require_local_directory(&config.effective_certstorage_url())?;
+        let url = config.effective_certstorage_url().ok_or_else(|| {
+            Failure::new(format!(
+                "no certificate store: give --store or set CERTSTORAGE_URL ({})",
+                azcloudhsm_pkcs11::config::NO_TOKEN_DIR
+            ))
+        })?;
+        require_local_directory(&url)?;
         let store = open_store(&config)?;
         Ok(Context {
             config,
@@ -66,7 +72,11 @@ impl Context {
         }
         match self.config.device {
             DeviceKind::Soft => {
-                let dir = &self.config.soft_token_dir;
+                let Some(dir) = &self.config.soft_token_dir else {
+                    return Err(Failure::new(
+                        azcloudhsm_pkcs11::config::NO_TOKEN_DIR.to_string(),
+                    ));
+                };
                 if !dir.is_dir() {
                     return Err(Failure::new(format!(
                         "no token at {} (SOFT_TOKEN_DIR in {}): the blob-signing key lives on the device",
@@ -91,7 +101,11 @@ impl Context {
         device.blob_signing_key(key_id).map_err(|error| match (error, key_id) {
             (Error::UserNotLoggedIn, None) => Failure::new(format!(
                 "the device in {} has no blob-signing key of its own yet (no certificate was ever stored with it) and CERTSTORAGE_SIGNING_KEYID is not set",
-                self.config.soft_token_dir.display()
+                self.config
+                    .soft_token_dir
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("?"))
+                    .display()
             )),
             (error, _) => Failure::from(error),
         })
@@ -157,7 +171,7 @@ fn require_local_directory(url: &str) -> Result<()> {
 }
 
 fn open_store(config: &Config) -> Result<Arc<dyn BlobStore>> {
-    let url = config.effective_certstorage_url();
+    let url = config.effective_certstorage_url().unwrap_or_default();
     backends::open_blob_store(config, true)
         .map_err(|e| Failure::new(format!("certificate store {}: {e}", shown_url(&url))))
 }

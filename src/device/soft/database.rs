@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::object::{Attributes, Handle};
+use crate::owner_only;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
@@ -40,6 +41,11 @@ CREATE TABLE IF NOT EXISTS objects (
     attributes BLOB NOT NULL,
     sealed BLOB
 );
+CREATE TABLE IF NOT EXISTS pin_attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    owner TEXT NOT NULL,
+    started INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS signing_key (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     public_der BLOB NOT NULL,
@@ -63,7 +69,30 @@ impl PinOwner {
             PinOwner::User => ("user_pin", "user_failures"),
         }
     }
+
+    fn name(self) -> &'static str {
+        match self {
+            PinOwner::SecurityOfficer => "so",
+            PinOwner::User => "user",
+        }
+    }
 }
+
+/// Whether a PIN check may start (see [`Database::begin_pin_attempt`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PinAttempt {
+    /// Go ahead; the attempt, already counted, has this id.
+    Counted(i64),
+    /// The PIN is locked.
+    Locked,
+    /// Every remaining try is taken by checks still running (in this or
+    /// another process); ask again shortly.
+    Busy,
+}
+
+/// A PIN check that has not ended after this long (seconds) is taken as a
+/// failure: its process died, or hid the answer by stopping.
+pub const PIN_ATTEMPT_STALE_SECONDS: i64 = 120;
 
 /// The token row as stored.
 #[derive(Clone, Debug)]
@@ -105,9 +134,25 @@ pub struct Database {
 }
 
 impl Database {
-    /// Opens (creating when absent) the database in `directory`, which must exist.
+    /// Opens (creating when absent) the database in `directory`, which must
+    /// exist. The database and its `-wal` and `-shm` files are the owner's
+    /// alone (0600: SQLite gives the latter two the database file's mode),
+    /// and a symbolic link in the database's place is refused.
     pub fn open(directory: &Path, serial: &str) -> Result<Database> {
-        let connection = Connection::open(directory.join(FILE_NAME))?;
+        let path = directory.join(FILE_NAME);
+        owner_only::file_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|error| Error::DeviceError(format!("{}: {error}", path.display())))?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = directory.join(format!("{FILE_NAME}{suffix}"));
+            owner_only::restrict_file(&file)
+                .map_err(|error| Error::DeviceError(format!("{}: {error}", file.display())))?;
+        }
+        let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
+        let connection = Connection::open_with_flags(&path, flags)?;
         connection.busy_timeout(BUSY_TIMEOUT)?;
         // journal_mode returns a row, so it is read rather than executed.
         let _mode: String =
@@ -145,27 +190,84 @@ impl Database {
         )?)
     }
 
-    /// Counts one more wrong PIN and returns the new count. The increment is
-    /// one statement, so concurrent processes never lose a failure.
-    pub fn record_pin_failure(&self, owner: PinOwner) -> Result<u32> {
+    /// Counts a PIN check before it runs: a check in flight holds one of
+    /// the `max_failures` tries until it ends, so however many threads and
+    /// processes try at once, no more than the remaining tries run, and a
+    /// check whose process dies before it ends still counts as a failure.
+    /// One immediate transaction: it takes the database's write lock before
+    /// it reads, so concurrent callers see each other's counts.
+    pub fn begin_pin_attempt(
+        &self,
+        owner: PinOwner,
+        max_failures: u32,
+        now: i64,
+    ) -> Result<PinAttempt> {
         let (_, failures) = owner.columns();
-        let connection = self.connection.lock();
-        Ok(connection.query_row(
-            &format!(
-                "UPDATE token SET {failures} = {failures} + 1 WHERE id = 1 RETURNING {failures}"
-            ),
+        let mut connection = self.connection.lock();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let stale = transaction.execute(
+            "DELETE FROM pin_attempts WHERE owner = ?1 AND started < ?2",
+            params![owner.name(), now - PIN_ATTEMPT_STALE_SECONDS],
+        )?;
+        if stale > 0 {
+            transaction.execute(
+                &format!("UPDATE token SET {failures} = {failures} + ?1 WHERE id = 1"),
+                params![stale as i64],
+            )?;
+        }
+        let counted: u32 = transaction.query_row(
+            &format!("SELECT {failures} FROM token WHERE id = 1"),
             [],
             |row| row.get(0),
-        )?)
+        )?;
+        let running: u32 = transaction.query_row(
+            "SELECT count(*) FROM pin_attempts WHERE owner = ?1",
+            params![owner.name()],
+            |row| row.get(0),
+        )?;
+        let attempt = if counted >= max_failures {
+            PinAttempt::Locked
+        } else if counted.saturating_add(running) >= max_failures {
+            PinAttempt::Busy
+        } else {
+            transaction.execute(
+                "INSERT INTO pin_attempts (owner, started) VALUES (?1, ?2)",
+                params![owner.name(), now],
+            )?;
+            PinAttempt::Counted(transaction.last_insert_rowid())
+        };
+        transaction.commit()?;
+        Ok(attempt)
     }
 
-    /// Resets the failure counter after a correct PIN.
-    pub fn reset_pin_failures(&self, owner: PinOwner) -> Result<()> {
+    /// Ends a check begun by [`Database::begin_pin_attempt`]: a correct PIN
+    /// resets the failure count, a wrong one adds one (unless the attempt
+    /// was already counted as stale). Returns the failure count.
+    pub fn end_pin_attempt(&self, owner: PinOwner, attempt: i64, correct: bool) -> Result<u32> {
         let (_, failures) = owner.columns();
-        self.connection
-            .lock()
-            .execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
-        Ok(())
+        let mut connection = self.connection.lock();
+        let transaction =
+            connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let ours = transaction.execute(
+            "DELETE FROM pin_attempts WHERE id = ?1",
+            params![attempt],
+        )?;
+        if correct {
+            transaction.execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
+        } else if ours == 1 {
+            transaction.execute(
+                &format!("UPDATE token SET {failures} = {failures} + 1 WHERE id = 1"),
+                [],
+            )?;
+        }
+        let count: u32 = transaction.query_row(
+            &format!("SELECT {failures} FROM token WHERE id = 1"),
+            [],
+            |row| row.get(0),
+        )?;
+        transaction.commit()?;
+        Ok(count)
     }
 
     /// Stores a new wrapped token key for `owner` and resets its counter.
@@ -188,6 +290,7 @@ impl Database {
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         transaction.execute("DELETE FROM objects", [])?;
         transaction.execute("DELETE FROM signing_key", [])?;
+        transaction.execute("DELETE FROM pin_attempts", [])?;
         transaction.execute(
             "UPDATE token SET initialized = 1, label = ?1, so_pin = ?2, user_pin = NULL,
              so_failures = 0, user_failures = 0, key_check = ?3 WHERE id = 1",

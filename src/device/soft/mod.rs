@@ -33,6 +33,7 @@ mod tests;
 
 use crate::device::*;
 use crate::error::{Error, Result};
+use crate::owner_only;
 use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
 use cryptoki_sys::CK_SESSION_HANDLE;
 use std::path::{Path, PathBuf};
@@ -58,7 +59,8 @@ pub struct SoftDevice {
 
 impl SoftDevice {
     /// Opens (creating when absent, with mode 0700) the token directory and
-    /// its database. A new token gets a random serial number and is not
+    /// its database; an existing directory is refused if it is a symbolic
+    /// link, belongs to another user, or the group or others may write it. A new token gets a random serial number and is not
     /// initialised.
     pub fn open(options: SoftOptions) -> Result<Self> {
         create_private_dir(&options.token_dir)?;
@@ -76,15 +78,19 @@ impl SoftDevice {
     }
 }
 
-/// Creates `dir` readable by its owner only; an existing directory is left as it is.
+/// Creates `dir` (mode 0700) when absent, and refuses a directory that
+/// another user could change or that is a symbolic link.
 fn create_private_dir(dir: &Path) -> Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(dir)
-        .map_err(|error| Error::DeviceError(format!("token directory {}: {error}", dir.display())))
+    let refused = |reason: String| {
+        tracing::error!("token directory {} refused: {reason}", dir.display());
+        Error::DeviceError(format!("token directory {}: {reason}", dir.display()))
+    };
+    // A symbolic link is refused before anything is created through it.
+    if std::fs::symlink_metadata(dir).is_ok() {
+        return owner_only::check_dir(dir).map_err(refused);
+    }
+    owner_only::create_dir(dir).map_err(|error| refused(error.to_string()))?;
+    owner_only::check_dir(dir).map_err(refused)
 }
 
 impl Device for SoftDevice {

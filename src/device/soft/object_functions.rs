@@ -73,7 +73,7 @@ pub fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewOb
         attributes,
         key: Some(Arc::new(LoadedKey {
             key_type,
-            material: KeyMaterial::Secret(value),
+            material: KeyMaterial::Secret(value.into()),
         })),
     })
 }

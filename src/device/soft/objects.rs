@@ -286,7 +286,7 @@ pub fn reveal(attributes: &Attributes, kind: AttributeType) -> Reveal {
 /// when the key has no such value.
 pub fn sensitive_value(key: &LoadedKey, kind: AttributeType) -> Option<Vec<u8>> {
     match &key.material {
-        KeyMaterial::Secret(value) => (kind == CKA_VALUE).then(|| value.clone()),
+        KeyMaterial::Secret(value) => (kind == CKA_VALUE).then(|| value.to_vec()),
         KeyMaterial::Public(_) => None,
         KeyMaterial::Private(pkey) => match key.key_type {
             CKK_RSA => {

@@ -8,6 +8,7 @@
 
 use super::crypto;
 use crate::error::{Error, Result};
+use zeroize::Zeroizing;
 
 /// Shortest PIN accepted (bytes).
 pub const MIN_PIN_LEN: usize = 4;
@@ -15,11 +16,32 @@ pub const MIN_PIN_LEN: usize = 4;
 pub const MAX_PIN_LEN: usize = 255;
 
 const SALT_LEN: usize = 16;
+/// The PBKDF2 iteration counts a PIN record may carry: the range
+/// `SOFT_KDF_ITERATIONS` accepts. A record outside it was not written by
+/// this library and is refused rather than run (4 billion iterations would
+/// hold a login for hours, one would make the PIN cheap to guess).
+pub const KDF_ITERATIONS: std::ops::RangeInclusive<u32> = 1_000..=10_000_000;
 /// Binds a record to its purpose, so a sealed blob of another kind never opens as one.
 const RECORD_AAD: &[u8] = b"azcloudhsm-soft token key v1";
 
-/// The key that seals key material at rest.
-pub type TokenKey = [u8; 32];
+/// The key that seals key material at rest: wiped when dropped, and not
+/// `Copy`, so every copy is one that is also wiped.
+#[derive(Clone)]
+pub struct TokenKey(Zeroizing<[u8; 32]>);
+
+impl TokenKey {
+    /// The key's bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+/// Shows that a key is there, never the key.
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(..)")
+    }
+}
 
 /// Checks a new PIN: 4..=255 bytes of UTF-8 (`user:password` included).
 pub fn check_new_pin(pin: &[u8]) -> Result<()> {
@@ -34,9 +56,9 @@ pub fn check_new_pin(pin: &[u8]) -> Result<()> {
 
 /// A fresh random token key.
 pub fn new_token_key() -> Result<TokenKey> {
-    let mut key = [0u8; 32];
-    openssl::rand::rand_bytes(&mut key).map_err(|_| Error::RandomNoRng)?;
-    Ok(key)
+    let mut key = Zeroizing::new([0u8; 32]);
+    openssl::rand::rand_bytes(key.as_mut()).map_err(|_| Error::RandomNoRng)?;
+    Ok(TokenKey(key))
 }
 
 /// Seals `token_key` under `pin`: `iterations (4 LE) || salt (16) || sealed key`.
@@ -46,7 +68,7 @@ pub fn seal_token_key(token_key: &TokenKey, pin: &[u8], iterations: u32) -> Resu
     let mut salt = [0u8; SALT_LEN];
     openssl::rand::rand_bytes(&mut salt).map_err(|_| Error::RandomNoRng)?;
     let pin_key = crypto::derive_pin_key(pin, &salt, iterations)?;
-    let sealed = crypto::seal(&pin_key, token_key, RECORD_AAD)?;
+    let sealed = crypto::seal(&pin_key, token_key.bytes(), RECORD_AAD)?;
     let mut record = Vec::with_capacity(4 + SALT_LEN + sealed.len());
     record.extend_from_slice(&iterations.to_le_bytes());
     record.extend_from_slice(&salt);
@@ -67,17 +89,27 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
             .try_into()
             .map_err(|_| Error::DeviceError("corrupt PIN record".into()))?,
     );
+    if !KDF_ITERATIONS.contains(&iterations) {
+        tracing::error!(
+            "soft token: a PIN record asks for {iterations} PBKDF2 iterations, outside {}..={}; it is refused",
+            KDF_ITERATIONS.start(),
+            KDF_ITERATIONS.end()
+        );
+        return Err(Error::DeviceError(format!(
+            "PIN record with {iterations} PBKDF2 iterations"
+        )));
+    }
     if !(MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len()) {
         return Ok(None);
     }
     let pin_key = crypto::derive_pin_key(pin, salt, iterations)?;
     match crypto::open(&pin_key, sealed, RECORD_AAD) {
         Ok(plain) => {
-            let key: TokenKey = plain
+            let key: [u8; 32] = plain
                 .as_slice()
                 .try_into()
                 .map_err(|_| Error::DeviceError("corrupt token key".into()))?;
-            Ok(Some(key))
+            Ok(Some(TokenKey(Zeroizing::new(key))))
         }
         Err(_) => Ok(None),
     }
@@ -88,18 +120,22 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
 /// notices before sealing anything under it. The key is 32 random bytes,
 /// so its hash reveals nothing usable.
 pub fn key_check(token_key: &TokenKey) -> Vec<u8> {
-    let mut input = b"azcloudhsm-soft token key check v1".to_vec();
-    input.extend_from_slice(token_key);
+    let mut input = Zeroizing::new(b"azcloudhsm-soft token key check v1".to_vec());
+    input.extend_from_slice(token_key.bytes());
     openssl::sha::sha256(&input).to_vec()
 }
 
 /// Seals key material at rest, bound to the object's unique id so a
 /// sealed value moved to another row does not open.
 pub fn seal_material(token_key: &TokenKey, material: &[u8], unique_id: &[u8]) -> Result<Vec<u8>> {
-    crypto::seal(token_key, material, unique_id)
+    crypto::seal(token_key.bytes(), material, unique_id)
 }
 
 /// The inverse of [`seal_material`].
-pub fn open_material(token_key: &TokenKey, sealed: &[u8], unique_id: &[u8]) -> Result<Vec<u8>> {
-    crypto::open(token_key, sealed, unique_id)
+pub fn open_material(
+    token_key: &TokenKey,
+    sealed: &[u8],
+    unique_id: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    crypto::open(token_key.bytes(), sealed, unique_id)
 }

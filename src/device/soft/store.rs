@@ -97,7 +97,7 @@ impl Inner {
 
     /// The token key, or `UserNotLoggedIn` when no one has unlocked it.
     pub fn require_token_key(&self) -> Result<TokenKey> {
-        (*self.token_key.read()).ok_or(Error::UserNotLoggedIn)
+        self.token_key.read().clone().ok_or(Error::UserNotLoggedIn)
     }
 
     /// The token key for sealing new material: the unlocked key, if it is

@@ -3,13 +3,18 @@
 //!
 //! Every check reads the token row afresh, so failures counted by another
 //! process sharing the token directory count here too, and a PIN locked
-//! anywhere is locked everywhere.
+//! anywhere is locked everywhere. A check is counted before its key
+//! derivation runs (see `Database::begin_pin_attempt`), so concurrent wrong
+//! PINs never get more tries than `PIN_MAX_FAILURES`.
 
-use super::database::{PinOwner, TokenRow};
+use super::database::{PinAttempt, PinOwner, TokenRow};
 use super::pins::{self, TokenKey};
 use super::store::Inner;
 use crate::device::{TokenStatus, UserType};
 use crate::error::{Error, Result};
+
+/// How long a PIN check waits for the checks that hold every remaining try.
+const PIN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn owner_of(user: UserType) -> PinOwner {
     match user {
@@ -73,17 +78,45 @@ impl Inner {
         if failures >= self.options.max_pin_failures {
             return Err(Error::PinLocked);
         }
-        match pins::open_token_key(record, pin)? {
-            Some(token_key) => {
-                if failures > 0 {
-                    self.database.reset_pin_failures(owner)?;
-                }
-                Ok(token_key)
-            }
+        let attempt = self.count_attempt(owner)?;
+        let opened = pins::open_token_key(record, pin);
+        let correct = matches!(opened, Ok(Some(_)));
+        let failures = self.database.end_pin_attempt(owner, attempt, correct)?;
+        match opened? {
+            Some(token_key) => Ok(token_key),
             None => {
-                let failures = self.database.record_pin_failure(owner)?;
                 tracing::info!("soft token: wrong PIN ({failures} consecutive failures)");
                 Err(Error::PinIncorrect)
+            }
+        }
+    }
+
+    /// Counts a PIN check as a failure before the slow key derivation
+    /// runs, waiting while other checks hold every remaining try. A count
+    /// that cannot be stored fails the check.
+    fn count_attempt(&self, owner: PinOwner) -> Result<i64> {
+        let started = std::time::Instant::now();
+        loop {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |elapsed| elapsed.as_secs() as i64);
+            match self
+                .database
+                .begin_pin_attempt(owner, self.options.max_pin_failures, now)?
+            {
+                PinAttempt::Counted(attempt) => return Ok(attempt),
+                PinAttempt::Locked => return Err(Error::PinLocked),
+                PinAttempt::Busy if started.elapsed() < PIN_CHECK_WAIT => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                PinAttempt::Busy => {
+                    tracing::warn!(
+                        "soft token: PIN checks of other sessions hold every remaining try"
+                    );
+                    return Err(Error::DeviceError(
+                        "PIN checks of other sessions did not end".into(),
+                    ));
+                }
             }
         }
     }

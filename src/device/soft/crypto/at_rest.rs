@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use openssl::cipher::Cipher;
 use openssl::cipher_ctx::CipherCtx;
 use openssl::hash::MessageDigest;
+use zeroize::Zeroizing;
 
 const NONCE_LEN: usize = 12;
 const TAG_LEN: usize = 16;
@@ -30,7 +31,7 @@ pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
 
 /// The inverse of [`seal`]. A wrong key, wrong `aad`, truncation or any
 /// tampering is `Error::DeviceError`, and no plaintext is returned.
-pub fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+pub fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let tampered = || Error::DeviceError("sealed key material failed authentication".into());
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(tampered());
@@ -43,27 +44,27 @@ pub fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
     if !aad.is_empty() {
         context.cipher_update(aad, None)?;
     }
-    let mut plaintext = Vec::with_capacity(ciphertext.len());
+    // Sized before use, so no reallocation leaves a copy behind.
+    let mut plaintext = Zeroizing::new(Vec::with_capacity(ciphertext.len() + 32));
     context.cipher_update_vec(ciphertext, &mut plaintext)?;
     if context.cipher_final_vec(&mut plaintext).is_err() {
-        plaintext.fill(0);
         return Err(tampered());
     }
     Ok(plaintext)
 }
 
 /// PBKDF2-HMAC-SHA256 of `pin` into a 32-byte key; `iterations` must be at least 1.
-pub fn derive_pin_key(pin: &[u8], salt: &[u8], iterations: u32) -> Result<[u8; 32]> {
+pub fn derive_pin_key(pin: &[u8], salt: &[u8], iterations: u32) -> Result<Zeroizing<[u8; 32]>> {
     if iterations == 0 {
         return Err(Error::ArgumentsBad("PBKDF2 needs at least one iteration"));
     }
-    let mut key = [0u8; 32];
+    let mut key = Zeroizing::new([0u8; 32]);
     openssl::pkcs5::pbkdf2_hmac(
         pin,
         salt,
         iterations as usize,
         MessageDigest::sha256(),
-        &mut key,
+        key.as_mut(),
     )?;
     Ok(key)
 }
@@ -79,7 +80,7 @@ mod tests {
         let sealed = seal(&KEY, b"secret key bytes", b"object 42").unwrap();
         assert_eq!(sealed.len(), 12 + 16 + 16);
         assert_eq!(
-            open(&KEY, &sealed, b"object 42").unwrap(),
+            open(&KEY, &sealed, b"object 42").unwrap().as_slice(),
             b"secret key bytes"
         );
     }
@@ -122,7 +123,7 @@ mod tests {
         // RFC 7914 §11: PBKDF2-HMAC-SHA256 (P="passwd", S="salt", c=1), first 32 bytes.
         let key = derive_pin_key(b"passwd", b"salt", 1).unwrap();
         assert_eq!(
-            hex(&key),
+            hex(key.as_ref()),
             "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc"
         );
         assert!(matches!(

@@ -12,6 +12,7 @@ use openssl::nid::Nid;
 use openssl::pkey::{HasParams, HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::rsa::Rsa;
 use std::cmp::Ordering;
+use zeroize::Zeroizing;
 
 /// Smallest RSA modulus generated (bits).
 pub const RSA_GENERATE_MIN_BITS: CK_ULONG = 2048;
@@ -444,8 +445,8 @@ pub fn public_key_from_point(curve: Curve, point: &[u8]) -> Option<PKey<Public>>
 }
 
 /// PKCS#8 DER of a private key.
-pub fn private_to_der(key: &PKey<Private>) -> Result<Vec<u8>> {
-    Ok(key.private_key_to_pkcs8()?)
+pub fn private_to_der(key: &PKey<Private>) -> Result<Zeroizing<Vec<u8>>> {
+    Ok(Zeroizing::new(key.private_key_to_pkcs8()?))
 }
 
 /// A private key from PKCS#8 DER. Malformed input is `Error::WrappedKeyInvalid`

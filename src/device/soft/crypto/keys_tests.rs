@@ -342,7 +342,8 @@ fn public_keys_round_trip_through_spki() {
 #[test]
 fn malformed_pkcs8_is_a_wrapped_key_error() {
     let mut der = private_to_der(&ec_private(P256)).unwrap();
-    der.truncate(der.len() - 3);
+    let shorter = der.len() - 3;
+    der.truncate(shorter);
     assert!(matches!(
         private_from_der(&der),
         Err(Error::WrappedKeyInvalid)

@@ -35,6 +35,7 @@ use crate::object::Attributes;
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
 use std::sync::Arc;
+use zeroize::Zeroizing;
 
 pub use at_rest::{derive_pin_key, open, seal};
 pub use keys::{
@@ -49,8 +50,8 @@ pub enum KeyMaterial {
     Private(PKey<Private>),
     /// An RSA, EC or Ed25519 public key.
     Public(PKey<Public>),
-    /// An AES or generic secret key value.
-    Secret(Vec<u8>),
+    /// An AES or generic secret key value, wiped when dropped.
+    Secret(Zeroizing<Vec<u8>>),
 }
 
 /// A key as the operations need it.

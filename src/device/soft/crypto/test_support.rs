@@ -49,7 +49,7 @@ pub fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
 pub fn loaded_secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Arc<LoadedKey> {
     Arc::new(LoadedKey {
         key_type,
-        material: KeyMaterial::Secret(value.to_vec()),
+        material: KeyMaterial::Secret(value.to_vec().into()),
     })
 }
 
