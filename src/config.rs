@@ -286,9 +286,11 @@ impl Config {
                     "client_secret" => AuthMethod::ClientSecret,
                     "sas" => AuthMethod::Sas,
                     "connection_string" => AuthMethod::ConnectionString,
-                    _ => return Err("unknown authentication method (managed_identity, \
+                    _ => {
+                        return Err("unknown authentication method (managed_identity, \
                          workload_identity, azure_cli, client_secret, sas or connection_string)"
-                        .to_string()),
+                            .to_string())
+                    }
                 }
             }
             "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value),
@@ -336,10 +338,8 @@ impl Config {
                 match value {
                     "off" | "error" | "warn" | "info" | "debug" | "trace" => {}
                     _ => {
-                        return Err(
-                            "unknown log level (off, error, warn, info, debug or trace)"
-                                .to_string(),
-                        )
+                        return Err("unknown log level (off, error, warn, info, debug or trace)"
+                            .to_string())
                     }
                 }
                 self.log_level = value.to_string()

@@ -176,7 +176,9 @@ pub fn outside(text: &str) -> String {
 
 /// [`outside`] for bytes that may not even be UTF-8.
 pub fn outside_bytes(bytes: &[u8]) -> String {
-    outside(&String::from_utf8_lossy(&bytes[..bytes.len().min(OUTSIDE_TEXT_MAX * 4)]))
+    outside(&String::from_utf8_lossy(
+        &bytes[..bytes.len().min(OUTSIDE_TEXT_MAX * 4)],
+    ))
 }
 
 #[cfg(test)]
@@ -198,7 +200,11 @@ mod tests {
         let line = guarded_line(b"ERROR a\nforged\r\x1b[31m\ttab\n");
         assert_eq!(line, "ERROR a\\u{a}forged\\u{d}\\u{1b}[31m\ttab\n");
         let long = guarded_line(&[b'x'; 10_000]);
-        assert!(long.len() <= LINE_MAX + 1 && long.ends_with("...(cut)\n"), "{}", long.len());
+        assert!(
+            long.len() <= LINE_MAX + 1 && long.ends_with("...(cut)\n"),
+            "{}",
+            long.len()
+        );
         let escapes = guarded_line(&[0u8; 5_000]);
         assert!(escapes.len() <= LINE_MAX + 1 && escapes.ends_with("...(cut)\n"));
         assert_eq!(guarded_line(b"plain"), "plain\n");

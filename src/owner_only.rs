@@ -15,10 +15,7 @@ pub const FILE_MODE: u32 = 0o600;
 /// Creates `dir` and any missing parent with mode 0700; an existing one is
 /// left as it is (see [`check_dir`]).
 pub fn create_dir(dir: &Path) -> io::Result<()> {
-    DirBuilder::new()
-        .recursive(true)
-        .mode(DIR_MODE)
-        .create(dir)
+    DirBuilder::new().recursive(true).mode(DIR_MODE).create(dir)
 }
 
 /// Why `dir` must not hold a token: a symbolic link (whoever can change it

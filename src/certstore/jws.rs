@@ -7,11 +7,11 @@
 //! itself is made by the device ([`DeviceSigner`]), so the private key never
 //! leaves it.
 
-use crate::logging::outside;
 use super::encoding::{base64url_decode_into, value_from_json, value_to_json};
 use super::rules::rule_of;
 use crate::device::BlobSigningKey;
 use crate::error::{Error, Result};
+use crate::logging::outside;
 use crate::object::kinds::{attribute_by_name, attribute_name};
 use crate::object::{Attributes, Handle};
 use cryptoki_sys::*;

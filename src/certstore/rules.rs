@@ -277,7 +277,12 @@ pub fn fill_defaults(object: &mut Attributes) {
 /// - CKA_COPYABLE or CKA_DESTROYABLE back to true: `AttributeReadOnly`
 ///   (PKCS#11 3.0 §4.4 table 4 footnote: "can't be set to TRUE once it is
 ///   set to FALSE");
-/// - CKA_TRUSTED true without the SO: `AttributeReadOnly(CKA_TRUSTED)`.
+/// - CKA_TRUSTED true without the SO: `AttributeReadOnly(CKA_TRUSTED)`;
+/// - any change to a trusted certificate (CKA_TRUSTED true) without the
+///   SO, but taking its trust away: `AttributeReadOnly` of the attribute.
+///   The SO vouched for what the certificate says; a user who changes its
+///   value, subject, category, label or where it lives could make an
+///   application trust something the SO never saw, so only the SO may.
 pub fn check_set(access: &Access, current: &Attributes, template: &Template) -> Result<Attributes> {
     if !current.bool_or(CKA_MODIFIABLE, true) {
         return Err(Error::ActionProhibited(
@@ -285,9 +290,13 @@ pub fn check_set(access: &Access, current: &Attributes, template: &Template) -> 
         ));
     }
     let changes = read_template(template)?;
+    let vouched_for = current.bool_or(CKA_TRUSTED, false) && !access.so;
     for (kind, value) in &changes.0 {
         let rule = rule_of(*kind).ok_or(Error::AttributeTypeInvalid(*kind))?;
         let unchanged = current.get(*kind) == Some(value.as_slice());
+        if vouched_for && !unchanged && *kind != CKA_TRUSTED {
+            return Err(Error::AttributeReadOnly(*kind));
+        }
         let allowed = match rule.change {
             Change::Free => true,
             Change::Never => unchanged,

@@ -288,6 +288,64 @@ fn only_the_security_officer_creates_a_trusted_certificate() {
 }
 
 #[test]
+fn only_the_security_officer_changes_a_trusted_certificate_but_anyone_may_distrust_it() {
+    let fixture = Fixture::new();
+    let template = with(reference_template(true, "root"), boolean(CKA_TRUSTED, true));
+    let handle = fixture.certificates.create(&so(), &template).unwrap();
+    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
+    let changes = [
+        bytes(CKA_VALUE, b"another certificate"),
+        bytes(CKA_SUBJECT, b"another subject"),
+        ulong(CKA_CERTIFICATE_CATEGORY, 2),
+        bytes(CKA_LABEL, b"relabelled"),
+        bytes(CKA_ID, b"another id"),
+        boolean(CKA_TOKEN, false),
+    ];
+    for change in &changes {
+        let error = fixture
+            .certificates
+            .set_attributes(&user(), handle, std::slice::from_ref(change))
+            .expect_err("a user changes a trusted certificate");
+        assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY, "{error}");
+        // With trust taken away in the same template, still refused.
+        let error = fixture
+            .certificates
+            .set_attributes(
+                &user(),
+                handle,
+                &[boolean(CKA_TRUSTED, false), change.clone()],
+            )
+            .expect_err("a user changes a trusted certificate");
+        assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY, "{error}");
+    }
+    assert_eq!(
+        std::fs::read(fixture.blob_path(handle)).unwrap(),
+        blob_before
+    );
+    // Unchanged values are no change at all.
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"root")])
+        .unwrap();
+    fixture
+        .certificates
+        .set_attributes(&so(), handle, &[bytes(CKA_LABEL, b"by the SO")])
+        .expect("the SO may");
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[boolean(CKA_TRUSTED, false)])
+        .expect("anyone may take the trust away");
+    fixture
+        .certificates
+        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"by the user")])
+        .expect("an untrusted certificate is the user's to change");
+    assert_eq!(
+        value_of(&fixture.certificates, &user(), handle, CKA_LABEL),
+        b"by the user"
+    );
+}
+
+#[test]
 fn set_refuses_each_bad_change_with_its_error_code() {
     let cases: Vec<(&str, Vec<Attribute>, Access, CK_RV)> = vec![
         (

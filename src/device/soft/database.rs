@@ -249,10 +249,8 @@ impl Database {
         let mut connection = self.connection.lock();
         let transaction =
             connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let ours = transaction.execute(
-            "DELETE FROM pin_attempts WHERE id = ?1",
-            params![attempt],
-        )?;
+        let ours =
+            transaction.execute("DELETE FROM pin_attempts WHERE id = ?1", params![attempt])?;
         if correct {
             transaction.execute(&format!("UPDATE token SET {failures} = 0 WHERE id = 1"), [])?;
         } else if ours == 1 {

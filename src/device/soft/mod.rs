@@ -33,8 +33,8 @@ mod tests;
 
 use crate::device::*;
 use crate::error::{Error, Result};
-use crate::owner_only;
 use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
+use crate::owner_only;
 use cryptoki_sys::CK_SESSION_HANDLE;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

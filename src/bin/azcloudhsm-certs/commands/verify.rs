@@ -80,7 +80,10 @@ pub fn run(context: &Context, json: bool) -> Result<Outcome> {
 /// directory, a FIFO, a symbolic link): the store's listing leaves these
 /// out, so no application can read them, and an operator should know.
 fn not_regular_files(context: &Context) -> Vec<Bad> {
-    let url = context.config.effective_certstorage_url().unwrap_or_default();
+    let url = context
+        .config
+        .effective_certstorage_url()
+        .unwrap_or_default();
     let Some(directory) = url::Url::parse(&url)
         .ok()
         .filter(|u| u.scheme() == "file")
