@@ -51,6 +51,11 @@ pub enum Error {
     DataLenRange,
     #[error("device error: {0}")]
     DeviceError(String),
+    /// A key's sealed value does not open with what the database says of it
+    /// (its public half or attributes were changed outside the token): the
+    /// key neither signs nor verifies. CKR_DEVICE_ERROR.
+    #[error("device error: {0}")]
+    KeyBindingBroken(String),
     #[error("device memory: {0}")]
     DeviceMemory(String),
     #[error("encrypted data invalid")]
@@ -249,7 +254,7 @@ impl Error {
             Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
             Error::DataInvalid => CKR_DATA_INVALID,
             Error::DataLenRange => CKR_DATA_LEN_RANGE,
-            Error::DeviceError(_) => CKR_DEVICE_ERROR,
+            Error::DeviceError(_) | Error::KeyBindingBroken(_) => CKR_DEVICE_ERROR,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
             Error::EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
             Error::EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,

@@ -404,9 +404,16 @@ impl Certificates {
     /// Checks, once per listing, that the cached keys are still the
     /// device's (another process may have re-initialised the token). A key
     /// the device cannot give now (no user logged in yet) changes nothing.
+    ///
+    /// A key whose public half no longer matches its private half (the
+    /// device says `KeyBindingBroken`) fails closed: the verifier and every
+    /// certificate verified with it are dropped.
     fn check_keys(&self) {
         if self.keys.lock().is_some() {
-            let _ = self.current_keys();
+            if let Err(Error::KeyBindingBroken(reason)) = self.current_keys() {
+                tracing::error!("{reason}: certificates are no longer verified with it");
+                self.forget_keys();
+            }
         }
     }
 

@@ -309,6 +309,18 @@ impl Database {
             .collect()
     }
 
+    /// The token objects whose sealed material does not start with `mark`.
+    pub fn unbound_objects(&self, mark: &[u8]) -> Result<Vec<ObjectRow>> {
+        let connection = self.connection.lock();
+        let mut statement = connection.prepare_cached(
+            "SELECT handle, version, attributes, sealed FROM objects
+             WHERE sealed IS NOT NULL AND substr(sealed, 1, ?1) != ?2 ORDER BY handle",
+        )?;
+        let rows = statement.query_map(params![mark.len() as i64, mark], raw_object)?;
+        rows.map(|row| row.map_err(Error::from).and_then(parse_object))
+            .collect()
+    }
+
     /// One token object, `None` when it does not exist (any more).
     pub fn object(&self, handle: Handle) -> Result<Option<ObjectRow>> {
         if handle > MAX_TOKEN_HANDLE {
@@ -349,20 +361,28 @@ impl Database {
         Ok(handles)
     }
 
-    /// Replaces an object's attributes if it still has `version`; returns
-    /// the new version, or `None` when it vanished or changed meanwhile.
+    /// Replaces an object's attributes, and its sealed material when
+    /// `sealed` is given, if it still has `version`; returns the new
+    /// version, or `None` when it vanished or changed meanwhile.
     pub fn update_object(
         &self,
         handle: Handle,
         version: i64,
         attributes: &Attributes,
+        sealed: Option<&[u8]>,
     ) -> Result<Option<i64>> {
         let connection = self.connection.lock();
         let new_version: Option<i64> = connection
             .query_row(
-                "UPDATE objects SET attributes = ?1, version = version + 1
+                "UPDATE objects SET attributes = ?1, sealed = coalesce(?4, sealed),
+                 version = version + 1
                  WHERE handle = ?2 AND version = ?3 RETURNING version",
-                params![encode_attributes(attributes), handle as i64, version],
+                params![
+                    encode_attributes(attributes),
+                    handle as i64,
+                    version,
+                    sealed
+                ],
                 |row| row.get(0),
             )
             .optional()?;
@@ -388,6 +408,16 @@ impl Database {
                 |row| Ok((row.get(0)?, row.get(1)?)),
             )
             .optional()?)
+    }
+
+    /// Replaces the sealed private half of the device's signing key, if it
+    /// is still `old` (see `Inner::bind_signing_key`).
+    pub fn reseal_signing_key(&self, old: &[u8], new: &[u8]) -> Result<bool> {
+        let connection = self.connection.lock();
+        Ok(connection.execute(
+            "UPDATE signing_key SET sealed_private = ?1 WHERE id = 1 AND sealed_private = ?2",
+            params![new, old],
+        )? == 1)
     }
 
     /// Stores the device's signing key unless another process stored one

@@ -125,17 +125,134 @@ pub fn key_check(token_key: &TokenKey) -> Vec<u8> {
     openssl::sha::sha256(&input).to_vec()
 }
 
-/// Seals key material at rest, bound to the object's unique id so a
-/// sealed value moved to another row does not open.
-pub fn seal_material(token_key: &TokenKey, material: &[u8], unique_id: &[u8]) -> Result<Vec<u8>> {
-    crypto::seal(token_key.bytes(), material, unique_id)
+/// Marks material sealed with its attributes bound ([`material_aad`]);
+/// material sealed before that (bound to the unique id alone) has no mark
+/// and is sealed again, bound, at the next login (`Inner::bind_sealed_keys`).
+pub const BOUND_SEAL: &[u8; 4] = b"azk2";
+
+/// The attributes of a private or secret key that are bound to its sealed
+/// value: who it is, what it is, who may see it, what it may do, and how it
+/// may leave. Changing any of them in the database (flipping
+/// `CKA_SENSITIVE`, widening `CKA_ALLOWED_MECHANISMS`, cloning the row under
+/// new attributes) makes the value fail to open: the key becomes unusable,
+/// never readable. `CKA_PUBLIC_KEY_INFO` binds a private key's public half,
+/// which is what verifies certificate blobs when the key signs them.
+pub const BOUND_ATTRIBUTES: &[cryptoki_sys::CK_ATTRIBUTE_TYPE] = &[
+    cryptoki_sys::CKA_UNIQUE_ID,
+    cryptoki_sys::CKA_CLASS,
+    cryptoki_sys::CKA_KEY_TYPE,
+    cryptoki_sys::CKA_TOKEN,
+    cryptoki_sys::CKA_PRIVATE,
+    cryptoki_sys::CKA_MODIFIABLE,
+    cryptoki_sys::CKA_COPYABLE,
+    cryptoki_sys::CKA_DESTROYABLE,
+    cryptoki_sys::CKA_SENSITIVE,
+    cryptoki_sys::CKA_EXTRACTABLE,
+    cryptoki_sys::CKA_ALWAYS_SENSITIVE,
+    cryptoki_sys::CKA_NEVER_EXTRACTABLE,
+    cryptoki_sys::CKA_ALWAYS_AUTHENTICATE,
+    cryptoki_sys::CKA_TRUSTED,
+    cryptoki_sys::CKA_WRAP_WITH_TRUSTED,
+    cryptoki_sys::CKA_ENCRYPT,
+    cryptoki_sys::CKA_DECRYPT,
+    cryptoki_sys::CKA_SIGN,
+    cryptoki_sys::CKA_VERIFY,
+    cryptoki_sys::CKA_SIGN_RECOVER,
+    cryptoki_sys::CKA_VERIFY_RECOVER,
+    cryptoki_sys::CKA_WRAP,
+    cryptoki_sys::CKA_UNWRAP,
+    cryptoki_sys::CKA_DERIVE,
+    cryptoki_sys::CKA_ALLOWED_MECHANISMS,
+    cryptoki_sys::CKA_WRAP_TEMPLATE,
+    cryptoki_sys::CKA_UNWRAP_TEMPLATE,
+    cryptoki_sys::CKA_DERIVE_TEMPLATE,
+    cryptoki_sys::CKA_START_DATE,
+    cryptoki_sys::CKA_END_DATE,
+    cryptoki_sys::CKA_VALUE_LEN,
+    cryptoki_sys::CKA_MODULUS_BITS,
+    cryptoki_sys::CKA_PUBLIC_KEY_INFO,
+];
+
+/// The associated data that binds [`BOUND_ATTRIBUTES`] of `attributes` to a
+/// sealed value: for each, in order, its type, whether it is present, its
+/// length and its value, so no two attribute sets give the same bytes.
+// CK_ULONG is 64 bits here but 32 on Windows: the casts are for the latter.
+#[allow(clippy::unnecessary_cast)]
+pub fn material_aad(attributes: &crate::object::Attributes) -> Vec<u8> {
+    let mut aad = b"azcloudhsm-soft key attributes v2\0".to_vec();
+    for kind in BOUND_ATTRIBUTES {
+        aad.extend_from_slice(&(*kind as u64).to_le_bytes());
+        match attributes.get(*kind) {
+            Some(value) => {
+                aad.push(1);
+                aad.extend_from_slice(&(value.len() as u64).to_le_bytes());
+                aad.extend_from_slice(value);
+            }
+            None => aad.push(0),
+        }
+    }
+    aad
 }
 
-/// The inverse of [`seal_material`].
+/// Seals key material at rest, bound to the object's [`BOUND_ATTRIBUTES`]:
+/// `BOUND_SEAL || nonce || ciphertext || tag`.
+pub fn seal_material(
+    token_key: &TokenKey,
+    material: &[u8],
+    attributes: &crate::object::Attributes,
+) -> Result<Vec<u8>> {
+    bound_seal(token_key, material, &material_aad(attributes))
+}
+
+/// The inverse of [`seal_material`]. Material sealed before attributes
+/// were bound (no [`BOUND_SEAL`] mark) opens against the unique id alone,
+/// as it was sealed; the second value says so, for the caller to seal it
+/// again. A value whose attributes were changed outside the token does not
+/// open (`Error::DeviceError`).
 pub fn open_material(
     token_key: &TokenKey,
     sealed: &[u8],
-    unique_id: &[u8],
-) -> Result<Zeroizing<Vec<u8>>> {
-    crypto::open(token_key.bytes(), sealed, unique_id)
+    attributes: &crate::object::Attributes,
+) -> Result<(Zeroizing<Vec<u8>>, bool)> {
+    match sealed.strip_prefix(BOUND_SEAL.as_slice()) {
+        Some(bound) => Ok((
+            crypto::open(token_key.bytes(), bound, &material_aad(attributes))?,
+            true,
+        )),
+        None => {
+            let unique_id = attributes
+                .get(cryptoki_sys::CKA_UNIQUE_ID)
+                .unwrap_or_default();
+            Ok((crypto::open(token_key.bytes(), sealed, unique_id)?, false))
+        }
+    }
+}
+
+/// Whether `sealed` already binds its attributes.
+pub fn is_bound(sealed: &[u8]) -> bool {
+    sealed.starts_with(BOUND_SEAL)
+}
+
+/// Seals `material` under `aad` with the [`BOUND_SEAL`] mark.
+pub fn bound_seal(token_key: &TokenKey, material: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
+    let mut sealed = BOUND_SEAL.to_vec();
+    sealed.extend_from_slice(&crypto::seal(token_key.bytes(), material, aad)?);
+    Ok(sealed)
+}
+
+/// Opens what [`bound_seal`] sealed; `None` when `sealed` has no mark.
+pub fn bound_open(
+    token_key: &TokenKey,
+    sealed: &[u8],
+    aad: &[u8],
+) -> Option<Result<Zeroizing<Vec<u8>>>> {
+    sealed
+        .strip_prefix(BOUND_SEAL.as_slice())
+        .map(|bound| crypto::open(token_key.bytes(), bound, aad))
+}
+
+/// Opens material sealed under the token key with `aad`, unmarked (the
+/// format before [`BOUND_SEAL`]).
+pub fn open_unbound(token_key: &TokenKey, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    crypto::open(token_key.bytes(), sealed, aad)
 }

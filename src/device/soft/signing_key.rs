@@ -23,8 +23,39 @@ use crate::object::{Access, Handle};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
-/// Binds the sealed private half to its purpose.
-const SIGNING_KEY_AAD: &[u8] = b"azcloudhsm-soft blob signing key v1";
+/// Bound the sealed private half to its purpose, before the public half
+/// was bound too (tokens of earlier versions; sealed again at login).
+const UNBOUND_SIGNING_KEY_AAD: &[u8] = b"azcloudhsm-soft blob signing key v1";
+
+/// Binds the sealed private half to its purpose and to its public half,
+/// which is stored in clear for verification: a public key overwritten in
+/// the database makes the private half fail to open, so nothing is signed
+/// with it, and the verifier is dropped at the next check (fail closed).
+fn signing_key_aad(public_der: &[u8]) -> Vec<u8> {
+    let mut aad = b"azcloudhsm-soft blob signing key v2\0".to_vec();
+    aad.extend_from_slice(&openssl::sha::sha256(public_der));
+    aad
+}
+
+/// Opens the private half sealed for `public_der`; the second value is
+/// false for a seal of the earlier, unbound form.
+fn open_private_half(
+    token_key: &pins::TokenKey,
+    public_der: &[u8],
+    sealed: &[u8],
+) -> Result<(zeroize::Zeroizing<Vec<u8>>, bool)> {
+    let opened = match pins::bound_open(token_key, sealed, &signing_key_aad(public_der)) {
+        Some(opened) => opened.map(|plain| (plain, true)),
+        None => pins::open_unbound(token_key, sealed, UNBOUND_SIGNING_KEY_AAD)
+            .map(|plain| (plain, false)),
+    };
+    opened.map_err(|_| {
+        tracing::error!(
+            "soft token: the blob-signing key's public half does not match its sealed private half (changed outside the token?); it neither signs nor verifies"
+        );
+        Error::KeyBindingBroken("the blob-signing key's public half was replaced".into())
+    })
+}
 /// The size of the device's own key.
 const OWN_KEY_BITS: CK_ULONG = 2048;
 
@@ -132,13 +163,37 @@ impl Inner {
                 "the blob signing key was replaced".into(),
             ));
         }
-        let plain = pins::open_material(&self.require_token_key()?, &sealed, SIGNING_KEY_AAD)?;
+        let (plain, _) = open_private_half(&self.require_token_key()?, &stored_public, &sealed)?;
         let key = Arc::new(LoadedKey {
             key_type: CKK_RSA,
             material: KeyMaterial::Private(crypto::private_from_der(&plain)?),
         });
         *self.own_signing_key.lock() = Some((stored_public, key.clone()));
         Ok(key)
+    }
+
+    /// Checks, with the token key open, that the stored public half of the
+    /// device's own key is the one its private half was sealed for, and
+    /// seals a private half of the earlier, unbound form again, bound.
+    pub fn bind_signing_key(&self, token_key: &pins::TokenKey) -> Result<()> {
+        let Some((public_der, sealed)) = self.database.signing_key()? else {
+            return Ok(());
+        };
+        let (plain, bound) = open_private_half(token_key, &public_der, &sealed)?;
+        if !bound {
+            let private = crypto::private_from_der(&plain)?;
+            if crypto::public_to_der(&crypto::public_from_private(&private)?)? != public_der {
+                tracing::error!(
+                    "soft token: the blob-signing key's public half does not match its private half (changed outside the token?); it neither signs nor verifies"
+                );
+                return Err(Error::KeyBindingBroken(
+                    "the blob-signing key's public half was replaced".into(),
+                ));
+            }
+            let resealed = pins::bound_seal(token_key, &plain, &signing_key_aad(&public_der))?;
+            self.database.reseal_signing_key(&sealed, &resealed)?;
+        }
+        Ok(())
     }
 }
 
@@ -173,6 +228,18 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
         .filter(|der| !der.is_empty())
         .ok_or_else(|| Error::DeviceError(format!("signing key \"{id}\" has no public key info")))?
         .to_vec();
+    // With the token key open, the public half (bound to the sealed private
+    // half with the key's other attributes) is checked on every request.
+    if inner.require_token_key().is_ok() {
+        inner
+            .key_entry(&user_access(), row.handle)
+            .map_err(|error| match error {
+                Error::DeviceError(reason) => Error::KeyBindingBroken(format!(
+                    "signing key \"{id}\" does not open with its attributes: {reason}"
+                )),
+                other => other,
+            })?;
+    }
     Ok(Arc::new(ConfiguredKey {
         inner: inner.clone(),
         handle: row.handle,
@@ -183,17 +250,25 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
 
 fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
     let (public_der, _) = match inner.database.signing_key()? {
-        Some(stored) => stored,
+        Some(stored) => {
+            // With the token key open, the public half is checked against
+            // the private half on every request (an AES-GCM open of a
+            // kilobyte); before login it cannot be.
+            if let Ok(token_key) = inner.require_token_key() {
+                open_private_half(&token_key, &stored.0, &stored.1)?;
+            }
+            stored
+        }
         None => {
             if !inner.user_logged_in() {
                 return Err(Error::UserNotLoggedIn);
             }
             let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
             let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
-            let sealed = pins::seal_material(
+            let sealed = pins::bound_seal(
                 &inner.sealing_key()?,
                 &crypto::private_to_der(&private)?,
-                SIGNING_KEY_AAD,
+                &signing_key_aad(&public_der),
             )?;
             // Another process may have stored its key first; everyone uses the stored one.
             inner.database.store_signing_key(&public_der, &sealed)?

@@ -231,8 +231,14 @@ impl Inner {
                     .sealed
                     .as_deref()
                     .ok_or_else(|| Error::DeviceError("key without material".into()))?;
-                let unique_id = entry.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
-                let plain = pins::open_material(&self.require_token_key()?, sealed, unique_id)?;
+                let (plain, _) =
+                    pins::open_material(&self.require_token_key()?, sealed, &entry.attributes)
+                        .inspect_err(|_| {
+                            tracing::error!(
+                                "soft token: key object {}: its sealed value does not open with its attributes (changed outside the token?); the key is unusable",
+                                entry.handle
+                            );
+                        })?;
                 if class == CKO_SECRET_KEY {
                     KeyMaterial::Secret(plain)
                 } else {
@@ -313,14 +319,11 @@ impl Inner {
             Some(KeyMaterial::Public(_)) | None => None,
         };
         let sealed = match plain {
-            Some(plain) => {
-                let unique_id = object.attributes.get(CKA_UNIQUE_ID).unwrap_or_default();
-                Some(pins::seal_material(
-                    &self.sealing_key()?,
-                    &plain,
-                    unique_id,
-                )?)
-            }
+            Some(plain) => Some(pins::seal_material(
+                &self.sealing_key()?,
+                &plain,
+                &object.attributes,
+            )?),
             None => None,
         };
         Ok((object.attributes.clone(), sealed))
@@ -365,7 +368,9 @@ impl Inner {
         Ok(handle)
     }
 
-    /// Replaces an object's attributes (material unchanged).
+    /// Replaces an object's attributes (material unchanged). A token key
+    /// whose bound attributes change is sealed again under them, which
+    /// needs the token key (`UserNotLoggedIn` without it).
     pub fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
         if !entry.is_token() {
             let mut objects = self.session_objects.write();
@@ -382,16 +387,30 @@ impl Inner {
             });
             return Ok(());
         }
+        let sealed = match &entry.sealed {
+            Some(sealed)
+                if !pins::is_bound(sealed)
+                    || pins::material_aad(&entry.attributes) != pins::material_aad(&attributes) =>
+            {
+                let token_key = self.sealing_key()?;
+                let (plain, _) = pins::open_material(&token_key, sealed, &entry.attributes)?;
+                Some(pins::seal_material(&token_key, &plain, &attributes)?)
+            }
+            other => other.clone(),
+        };
+        let resealed = (sealed != entry.sealed)
+            .then_some(sealed.as_deref())
+            .flatten();
         match self
             .database
-            .update_object(entry.handle, entry.version, &attributes)?
+            .update_object(entry.handle, entry.version, &attributes, resealed)?
         {
             Some(version) => {
                 let updated = Entry {
                     handle: entry.handle,
                     version,
                     attributes,
-                    sealed: entry.sealed.clone(),
+                    sealed,
                     key: entry.key.clone(),
                 };
                 self.cache.write().insert(entry.handle, Arc::new(updated));
@@ -407,6 +426,39 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// Seals again, bound to their attributes, the token keys sealed before
+    /// attributes were bound (a token made by an earlier version); run at
+    /// login, when the token key is open. A value that does not open is
+    /// left as it is (it is unusable either way) and logged.
+    pub fn bind_sealed_keys(&self, token_key: &TokenKey) -> Result<usize> {
+        let mut bound = 0;
+        for row in self.database.unbound_objects(pins::BOUND_SEAL)? {
+            let Some(sealed) = row.sealed.as_deref().filter(|s| !pins::is_bound(s)) else {
+                continue;
+            };
+            let plain = match pins::open_material(token_key, sealed, &row.attributes) {
+                Ok((plain, _)) => plain,
+                Err(_) => {
+                    tracing::error!(
+                        "soft token: key object {}: its sealed value does not open (changed outside the token?); the key is unusable",
+                        row.handle
+                    );
+                    continue;
+                }
+            };
+            let resealed = pins::seal_material(token_key, &plain, &row.attributes)?;
+            if self
+                .database
+                .update_object(row.handle, row.version, &row.attributes, Some(&resealed))?
+                .is_some()
+            {
+                self.cache.write().remove(&row.handle);
+                bound += 1;
+            }
+        }
+        Ok(bound)
     }
 
     /// Destroys an object.

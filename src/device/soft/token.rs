@@ -154,6 +154,19 @@ impl Inner {
     pub fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
         let row = self.initialized_row()?;
         let token_key = self.check_pin(&row, owner_of(user), pin)?;
+        // A token of an earlier version: its keys get their attributes
+        // bound now, and the signing key its public half. Neither failure
+        // stops the login: the keys concerned stay unusable, and say so.
+        match self.bind_sealed_keys(&token_key) {
+            Ok(0) => {}
+            Ok(bound) => tracing::info!(
+                "soft token: bound the attributes of {bound} keys to their sealed values"
+            ),
+            Err(error) => tracing::warn!("soft token: cannot bind key attributes now: {error}"),
+        }
+        if let Err(error) = self.bind_signing_key(&token_key) {
+            tracing::warn!("soft token: blob-signing key: {error}");
+        }
         *self.token_key.write() = Some(token_key);
         *self.logged_in.lock() = Some(user);
         Ok(())

@@ -3,6 +3,7 @@
 
 mod at_rest;
 mod attributes;
+mod binding;
 mod errors;
 mod objects;
 mod operations;
