@@ -233,3 +233,63 @@ fn a_signing_key_whose_public_half_was_replaced_verifies_no_certificate_and_sign
         "the original public half back: the certificate verifies again"
     );
 }
+
+#[test]
+fn cka_trusted_set_in_the_database_on_a_public_key_trusts_nothing() {
+    let mut token = TestToken::new();
+    let session = token.user_session();
+    let victim = session
+        .create_object(&[
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::Token(true),
+            Attribute::Value(KNOWN_KEY.to_vec()),
+            Attribute::Extractable(true),
+            Attribute::WrapWithTrusted(true),
+        ])
+        .expect("a key that leaves only under a trusted key");
+    let (public, _) = session
+        .generate_key_pair(
+            &Mechanism::RsaPkcsKeyPairGen,
+            &[
+                Attribute::Token(true),
+                Attribute::Private(false),
+                Attribute::ModulusBits(2048.into()),
+                Attribute::Wrap(true),
+            ],
+            &[Attribute::Token(true)],
+        )
+        .expect("the attacker's own key pair");
+    drop(session);
+    token.reinitialize();
+    edit_row(&token, public, |attributes| {
+        attributes.set_bool(cryptoki_sys::CKA_TRUSTED, true);
+    });
+    token.reinitialize();
+    let mark = LogMark::now();
+    let session = token.user_session();
+    let oaep = Mechanism::RsaPkcsOaep(cryptoki::mechanism::rsa::PkcsOaepParams::new(
+        cryptoki::mechanism::MechanismType::SHA256,
+        cryptoki::mechanism::rsa::PkcsMgfType::MGF1_SHA256,
+        cryptoki::mechanism::rsa::PkcsOaepSource::empty(),
+    ));
+    let wrapped = session.wrap_key(&oaep, public, victim);
+    assert!(
+        matches!(
+            wrapped,
+            Err(cryptoki::error::Error::Pkcs11(
+                cryptoki::error::RvError::KeyNotWrappable,
+                _
+            ))
+        ),
+        "wrapping under a key made trusted in the database gave {wrapped:?}"
+    );
+    let log = mark.since();
+    assert!(
+        log.contains(&format!(
+            "public key {} says CKA_TRUSTED but has no valid attestation",
+            public.handle()
+        )),
+        "{log}"
+    );
+}

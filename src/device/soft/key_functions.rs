@@ -241,7 +241,7 @@ impl Inner {
             ));
         }
         objects::require_extractable(&entry.attributes)?;
-        objects::require_trusted_wrapping(&entry.attributes, &wrapping_entry.attributes)?;
+        objects::require_trusted_wrapping(&entry.attributes, self.is_trusted(&wrapping_entry))?;
         let plain = match &self.loaded_key(&entry)?.material {
             KeyMaterial::Private(pkey) => crypto::private_to_der(pkey)?,
             KeyMaterial::Secret(value) => value.clone(),

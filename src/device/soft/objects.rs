@@ -336,8 +336,8 @@ pub fn require_extractable(key: &Attributes) -> Result<()> {
 /// A key whose `CKA_WRAP_WITH_TRUSTED` is true is wrapped only by a key
 /// whose `CKA_TRUSTED` is true (PKCS#11 3.0 §4.9, §5.18.1:
 /// `CKR_KEY_NOT_WRAPPABLE`).
-pub fn require_trusted_wrapping(key: &Attributes, wrapping_key: &Attributes) -> Result<()> {
-    if key.bool_or(CKA_WRAP_WITH_TRUSTED, false) && !wrapping_key.bool_or(CKA_TRUSTED, false) {
+pub fn require_trusted_wrapping(key: &Attributes, wrapping_key_trusted: bool) -> Result<()> {
+    if key.bool_or(CKA_WRAP_WITH_TRUSTED, false) && !wrapping_key_trusted {
         return Err(Error::KeyNotWrappable(
             "CKA_WRAP_WITH_TRUSTED is true and the wrapping key's CKA_TRUSTED is false",
         ));

@@ -136,7 +136,10 @@ pub const BOUND_SEAL: &[u8; 4] = b"azk2";
 /// `CKA_SENSITIVE`, widening `CKA_ALLOWED_MECHANISMS`, cloning the row under
 /// new attributes) makes the value fail to open: the key becomes unusable,
 /// never readable. `CKA_PUBLIC_KEY_INFO` binds a private key's public half,
-/// which is what verifies certificate blobs when the key signs them.
+/// which is what verifies certificate blobs when the key signs them. A
+/// trusted public token key has no secret to seal: it gets an empty value
+/// sealed with these attributes (an attestation, `Inner::is_trusted`), so
+/// `CKA_TRUSTED` set in the database alone trusts nothing.
 pub const BOUND_ATTRIBUTES: &[cryptoki_sys::CK_ATTRIBUTE_TYPE] = &[
     cryptoki_sys::CKA_UNIQUE_ID,
     cryptoki_sys::CKA_CLASS,
@@ -171,6 +174,10 @@ pub const BOUND_ATTRIBUTES: &[cryptoki_sys::CK_ATTRIBUTE_TYPE] = &[
     cryptoki_sys::CKA_VALUE_LEN,
     cryptoki_sys::CKA_MODULUS_BITS,
     cryptoki_sys::CKA_PUBLIC_KEY_INFO,
+    cryptoki_sys::CKA_MODULUS,
+    cryptoki_sys::CKA_PUBLIC_EXPONENT,
+    cryptoki_sys::CKA_EC_PARAMS,
+    cryptoki_sys::CKA_EC_POINT,
 ];
 
 /// The associated data that binds [`BOUND_ATTRIBUTES`] of `attributes` to a

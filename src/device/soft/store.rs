@@ -316,7 +316,9 @@ impl Inner {
         let plain = match object.key.as_deref().map(|key| &key.material) {
             Some(KeyMaterial::Private(pkey)) => Some(crypto::private_to_der(pkey)?),
             Some(KeyMaterial::Secret(value)) => Some(value.clone()),
-            Some(KeyMaterial::Public(_)) | None => None,
+            Some(KeyMaterial::Public(_)) | None => {
+                needs_attestation(&object.attributes).then(|| zeroize::Zeroizing::new(Vec::new()))
+            }
         };
         let sealed = match plain {
             Some(plain) => Some(pins::seal_material(
@@ -396,6 +398,9 @@ impl Inner {
                 let (plain, _) = pins::open_material(&token_key, sealed, &entry.attributes)?;
                 Some(pins::seal_material(&token_key, &plain, &attributes)?)
             }
+            None if needs_attestation(&attributes) => {
+                Some(pins::seal_material(&self.sealing_key()?, &[], &attributes)?)
+            }
             other => other.clone(),
         };
         let resealed = (sealed != entry.sealed)
@@ -425,6 +430,44 @@ impl Inner {
                     )),
                 }
             }
+        }
+    }
+
+    /// Whether a key's `CKA_TRUSTED` can be believed: a private or secret
+    /// key's attributes are checked whenever its value is opened; a public
+    /// key's, by opening its attestation, which needs the token key (no
+    /// login, no trust).
+    pub fn is_trusted(&self, entry: &Entry) -> bool {
+        if !entry.attributes.bool_or(CKA_TRUSTED, false) {
+            return false;
+        }
+        match class_and_type(&entry.attributes).0 {
+            CKO_SECRET_KEY | CKO_PRIVATE_KEY => self
+                .loaded_key(&Arc::new(Entry {
+                    handle: entry.handle,
+                    version: entry.version,
+                    attributes: entry.attributes.clone(),
+                    sealed: entry.sealed.clone(),
+                    key: entry.key.clone(),
+                }))
+                .is_ok(),
+            CKO_PUBLIC_KEY if !entry.is_token() => true,
+            CKO_PUBLIC_KEY => {
+                let attested = match (self.require_token_key(), entry.sealed.as_deref()) {
+                    (Ok(token_key), Some(sealed)) if pins::is_bound(sealed) => {
+                        pins::open_material(&token_key, sealed, &entry.attributes).is_ok()
+                    }
+                    _ => false,
+                };
+                if !attested {
+                    tracing::warn!(
+                        "soft token: public key {} says CKA_TRUSTED but has no valid attestation (set outside the token?); it is not trusted",
+                        entry.handle
+                    );
+                }
+                attested
+            }
+            _ => false,
         }
     }
 
@@ -532,4 +575,11 @@ impl Inner {
             .write()
             .retain(|_, object| object.owner != session);
     }
+}
+
+/// A trusted public key gets an attestation (see `pins::BOUND_ATTRIBUTES`).
+fn needs_attestation(attributes: &Attributes) -> bool {
+    class_and_type(attributes).0 == CKO_PUBLIC_KEY
+        && attributes.bool_or(CKA_TOKEN, false)
+        && attributes.bool_or(CKA_TRUSTED, false)
 }
