@@ -556,22 +556,67 @@ fn rsa_inputs_of_the_wrong_length_get_the_length_codes() {
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
 
+/// A raw RSA encryption (no padding) of `block` under `public`.
+fn raw_rsa_encrypt(public: &Rsa<openssl::pkey::Public>, block: &[u8]) -> Vec<u8> {
+    let mut ciphertext = vec![0u8; public.size() as usize];
+    public
+        .public_encrypt(block, &mut ciphertext, Padding::NONE)
+        .unwrap();
+    ciphertext
+}
+
+/// `CKM_RSA_PKCS` decryption is no padding oracle: a ciphertext whose
+/// padding is wrong decrypts, like a good one, to a message: a synthetic
+/// one, computed from the private key and the ciphertext (implicit
+/// rejection, as OpenSSL 3.2+ does it), so the same on every call.
 #[test]
-fn rsa_pkcs_ciphertext_that_does_not_decrypt_is_encrypted_data_invalid() {
+fn rsa_pkcs_ciphertext_with_a_bad_padding_gives_a_deterministic_key_dependent_message() {
     let token = TestToken::new();
     let session = token.user_session();
     let pair = generate_rsa(&session, 2048, false, b"rsa");
+    let other = generate_rsa(&session, 2048, false, b"other");
     let public = openssl_public_key(&session, pair.public).rsa().unwrap();
-    // A raw RSA encryption of a block without PKCS#1 v1.5 padding.
+    let other_public = openssl_public_key(&session, other.public).rsa().unwrap();
+    let mut bad_blocks = Vec::new();
     let mut block = vec![0x55u8; 256];
     block[0] = 0;
+    bad_blocks.push(("no 0x02", block));
+    let mut block = vec![0x55u8; 256];
+    block[0] = 0;
+    block[1] = 2;
+    bad_blocks.push(("no separator", block));
+    let mut block = vec![0x55u8; 256];
+    block[0] = 0;
+    block[1] = 2;
+    block[9] = 0;
+    bad_blocks.push(("7 bytes of padding", block));
+    for (what, block) in bad_blocks {
+        let ciphertext = raw_rsa_encrypt(&public, &block);
+        let first = session
+            .decrypt(&Mechanism::RsaPkcs, pair.private, &ciphertext)
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let again = session
+            .decrypt(&Mechanism::RsaPkcs, pair.private, &ciphertext)
+            .unwrap();
+        assert_eq!(first, again, "{what}: the same message every time");
+        assert!(first.len() <= 256 - 11, "{what}: {} bytes", first.len());
+        // The same bad block under another key: another message.
+        let other_ciphertext = raw_rsa_encrypt(&other_public, &block);
+        let elsewhere = session
+            .decrypt(&Mechanism::RsaPkcs, other.private, &other_ciphertext)
+            .unwrap();
+        assert_ne!(first, elsewhere, "{what}: the message depends on the key");
+    }
+    // A good ciphertext still gives its message.
     let mut ciphertext = vec![0u8; 256];
-    public
-        .public_encrypt(&block, &mut ciphertext, Padding::NONE)
+    let len = public
+        .public_encrypt(b"sixteen byte key", &mut ciphertext, Padding::PKCS1)
         .unwrap();
-    assert_rv(
-        session.decrypt(&Mechanism::RsaPkcs, pair.private, &ciphertext),
-        RvError::EncryptedDataInvalid,
+    assert_eq!(
+        session
+            .decrypt(&Mechanism::RsaPkcs, pair.private, &ciphertext[..len])
+            .unwrap(),
+        b"sixteen byte key"
     );
 }
 

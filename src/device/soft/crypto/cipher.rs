@@ -32,14 +32,16 @@ pub fn cipher_init(
             } else {
                 AsymmetricKey::Private(key.private_key(CKK_RSA)?)
             };
+            let implicit_rejection = !encrypt && matches!(padding, RsaPadding::Pkcs1);
             let (context, modulus_len, max_plaintext) = rsa_context(rsa, &padding, encrypt)?;
             Ok(Box::new(RsaCipher {
                 context,
                 modulus_len,
                 max_plaintext,
                 encrypt,
+                implicit_rejection,
                 data: Vec::new(),
-                _key: key,
+                key,
             }))
         }
         CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM => Ok(Box::new(
@@ -122,6 +124,11 @@ pub fn rsa_context(
         context.decrypt_init()?;
     }
     match &mut context {
+        // PKCS#1 v1.5 decryption: the raw RSA result, whose padding
+        // `implicit_rejection` checks without a padding oracle.
+        KeyContext::Private(context) if !encrypt && matches!(padding, RsaPadding::Pkcs1) => {
+            context.set_rsa_padding(Padding::NONE)?
+        }
         KeyContext::Private(context) => padding.configure(context)?,
         KeyContext::Public(context) => padding.configure(context)?,
     }
@@ -134,8 +141,10 @@ struct RsaCipher {
     modulus_len: usize,
     max_plaintext: usize,
     encrypt: bool,
+    /// PKCS#1 v1.5 decryption: a bad padding gives the synthetic message.
+    implicit_rejection: bool,
     data: Vec<u8>,
-    _key: Arc<LoadedKey>,
+    key: Arc<LoadedKey>,
 }
 
 impl RsaCipher {
@@ -159,6 +168,16 @@ impl RsaCipher {
         self.check_len(input.len(), true)?;
         let result = if self.encrypt {
             self.context.encrypt(input)
+        } else if self.implicit_rejection {
+            // Only a ciphertext not below the modulus fails here, which
+            // anyone can tell from the public key.
+            let em = zeroize::Zeroizing::new(
+                self.context
+                    .decrypt(input)?
+                    .ok_or(Error::EncryptedDataInvalid)?,
+            );
+            super::implicit_rejection::decode_with_key(self.key.private_key(CKK_RSA)?, input, &em)
+                .map(|message| message.to_vec())
         } else {
             self.context
                 .decrypt(input)?
