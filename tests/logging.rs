@@ -183,3 +183,49 @@ fn a_pkcs11_tool_session_logs_nothing_at_the_default_level() {
         "nothing logged at info either:\n{live}"
     );
 }
+
+/// Text from a blob reaches the log escaped and bounded: a `kid` holding
+/// a newline, a terminal escape and 10,000 more characters does not start
+/// a line of its own, and its line stays short.
+#[test]
+fn a_blob_whose_kid_forges_log_lines_is_logged_on_one_short_line() {
+    let mut token = TestToken::new();
+    let kid = format!(
+        "evil\n2026-12-02T00:00:00Z ERROR forged line\u{1b}[2J{}",
+        "x".repeat(10_000)
+    );
+    let header = serde_json::json!({ "alg": "RS512", "kid": kid }).to_string();
+    let encode = |bytes: &[u8]| azcloudhsm_pkcs11::certstore::encoding::base64url_encode(bytes);
+    // A real blob of this token, its header replaced.
+    let handle = token
+        .user_session()
+        .create_object(&certificate_template("kid", b"certificate bytes"))
+        .unwrap();
+    let path = token.certificates_dir().join(blob_name(handle.handle()));
+    let real = std::fs::read_to_string(&path).unwrap();
+    let (_, rest) = real.split_once('.').unwrap();
+    std::fs::write(&path, format!("{}.{rest}", encode(header.as_bytes()))).unwrap();
+    token.reinitialize();
+    let mark = LogMark::now();
+    let session = token.user_session();
+    let found = session
+        .find_objects(&[cryptoki::object::Attribute::Label(b"kid".to_vec())])
+        .unwrap();
+    assert!(found.is_empty(), "the blob is left out");
+    let log = mark.since();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("evil")).collect();
+    assert_eq!(lines.len(), 1, "one line names the blob's kid:\n{log}");
+    let line = lines[0];
+    assert!(
+        line.contains("signed by an unknown key (kid evil\\u{a}2026"),
+        "{line}"
+    );
+    assert!(line.contains("\\u{1b}[2J"), "{line}");
+    assert!(!line.chars().any(char::is_control), "{line}");
+    assert!(line.len() < 1_000, "{} bytes", line.len());
+    assert!(
+        !log.lines()
+            .any(|l| l.starts_with("2026-12-02T00:00:00Z ERROR forged")),
+        "{log}"
+    );
+}

@@ -280,3 +280,19 @@ fn a_new_pin_that_is_not_utf8_is_pin_invalid() {
     ));
     assert!(!device.token_status().unwrap().initialized);
 }
+
+#[test]
+fn a_pin_check_that_cannot_be_counted_fails_the_login() {
+    let (dir, device) = initialized();
+    let connection = rusqlite::Connection::open(dir.path().join("token.sqlite")).unwrap();
+    connection
+        .execute_batch("DROP TABLE pin_attempts; CREATE VIEW pin_attempts AS SELECT 1 AS id, 'user' AS owner, 0 AS started;")
+        .unwrap();
+    for pin in [USER_PIN, b"wrong-pin-0".as_slice()] {
+        let error = device
+            .login(0, UserType::User, pin)
+            .expect_err("no count, no check");
+        assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{error}");
+    }
+    assert!(!device.inner.user_logged_in());
+}
