@@ -147,7 +147,7 @@ fn rsa_plaintext_too_long_is_a_data_length_error() {
 }
 
 #[test]
-fn rsa_ciphertext_of_the_wrong_length_or_padding_is_refused() {
+fn rsa_ciphertext_of_the_wrong_length_is_refused_and_a_bad_padding_is_not_revealed() {
     let key = rsa();
     let mechanism = Mechanism::new(CKM_RSA_PKCS);
     assert!(matches!(
@@ -160,8 +160,16 @@ fn rsa_ciphertext_of_the_wrong_length_or_padding_is_refused() {
     ));
     let mut ciphertext = encrypt(&key, &mechanism, b"data").unwrap();
     ciphertext[10] ^= 1;
+    // Implicit rejection: a bad padding yields a message derived from the
+    // key and the ciphertext, the same every time, never an error.
+    let first = decrypt(&key, &mechanism, &ciphertext).unwrap();
+    assert_ne!(first, b"data");
+    assert_eq!(decrypt(&key, &mechanism, &ciphertext).unwrap(), first);
+    let oaep = oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
+    let mut ciphertext = encrypt(&key, &oaep, b"data").unwrap();
+    ciphertext[10] ^= 1;
     assert!(matches!(
-        decrypt(&key, &mechanism, &ciphertext),
+        decrypt(&key, &oaep, &ciphertext),
         Err(Error::EncryptedDataInvalid)
     ));
 }
