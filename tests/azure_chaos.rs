@@ -18,7 +18,8 @@
 //!   service stored it, the answer was lost and the cleanup failed too:
 //!   they are counted).
 //!
-//! `AZCLOUDHSM_CHAOS_SECONDS` (default 40) sets how long the workers run.
+//! `AZCLOUDHSM_CHAOS_SECONDS` (default 40) sets how long the outages go on
+//! (at least 3 of them); the workers stop when they end.
 //! Needs `AZURITE_BLOB_URL` (see `tests/azure_certificates.rs`); under `CI`
 //! a missing Azurite is a failure.
 
@@ -29,7 +30,6 @@ use cryptoki::error::{Error, RvError};
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const WORKER: &str = "azurite_chaos_worker_creates_finds_and_destroys_for_a_while";
@@ -39,6 +39,7 @@ const CONFIG_ENV_KEY: &str = "AZTEST_CONFIG";
 const OUTPUT_ENV: &str = "AZTEST_OUTPUT";
 const PREFIX_ENV: &str = "AZTEST_LABEL_PREFIX";
 const RUN_FOR_ENV: &str = "AZTEST_RUN_FOR_MS";
+const STOP_FILE_ENV: &str = "AZTEST_STOP_FILE";
 const WATCHDOG_ENV: &str = "AZTEST_WATCHDOG_MS";
 
 fn random_below(bound: u64) -> u64 {
@@ -91,7 +92,9 @@ fn azurite_chaos_worker_creates_finds_and_destroys_for_a_while() {
     let config = worker_env(CONFIG_ENV_KEY);
     let output = worker_env(OUTPUT_ENV);
     let prefix = worker_env(PREFIX_ENV);
+    // Until the chaos has run its course (the stop file), at most this long.
     let run_for = Duration::from_millis(worker_env(RUN_FOR_ENV).parse().unwrap());
+    let stop_file = std::path::PathBuf::from(worker_env(STOP_FILE_ENV));
     let watchdog = Duration::from_millis(worker_env(WATCHDOG_ENV).parse().unwrap());
     let provider = Provider::open(Path::new(&config));
     let session = provider.user_session();
@@ -102,7 +105,7 @@ fn azurite_chaos_worker_creates_finds_and_destroys_for_a_while() {
     let mut slowest = (Duration::ZERO, String::new());
     let started = Instant::now();
     let mut created = 0;
-    while started.elapsed() < run_for {
+    while started.elapsed() < run_for && !stop_file.exists() {
         let choice = random_below(10);
         let call_started = Instant::now();
         let what;
@@ -319,6 +322,7 @@ fn azurite_chaos_four_processes_keep_every_acknowledged_certificate() {
     let bound = env.store().worst_case_duration();
     let watchdog = bound * WATCHDOG_FACTOR;
     let outputs = tempfile::tempdir().unwrap();
+    let stop_file = outputs.path().join("stop");
     let workers: Vec<_> = (0..PROCESSES)
         .map(|index| {
             let output = outputs.path().join(format!("ledger-{index}"));
@@ -326,7 +330,8 @@ fn azurite_chaos_four_processes_keep_every_acknowledged_certificate() {
                 (CONFIG_ENV_KEY, env.config.display().to_string()),
                 (OUTPUT_ENV, output.display().to_string()),
                 (PREFIX_ENV, format!("p{index}")),
-                (RUN_FOR_ENV, run_for.as_millis().to_string()),
+                (RUN_FOR_ENV, (run_for * 4).as_millis().to_string()),
+                (STOP_FILE_ENV, stop_file.display().to_string()),
                 (WATCHDOG_ENV, watchdog.as_millis().to_string()),
             ];
             (output, spawn_worker(WORKER, &env_vars))
@@ -334,24 +339,33 @@ fn azurite_chaos_four_processes_keep_every_acknowledged_certificate() {
         .collect();
 
     // The chaos: up for 0.3-1.5 s, down for 0.1-1 s (plus the 2-4 s that
-    // stopping and starting Azurite take), until the workers end.
-    let stop = AtomicBool::new(false);
+    // stopping and starting Azurite take), for `run_for` and at least 3
+    // outages; then the stop file ends the workers. Each up time is at
+    // least as long as the start before it took, so on a loaded machine,
+    // where Azurite takes longer to start, the service is still up half
+    // the time or more.
     let outages = std::thread::scope(|scope| {
         let chaos = scope.spawn(|| {
+            let started = Instant::now();
             let mut outages = 0;
-            while !stop.load(Ordering::SeqCst) {
-                std::thread::sleep(Duration::from_millis(300 + random_below(1200)));
-                if stop.load(Ordering::SeqCst) {
+            let mut last_start = Duration::ZERO;
+            loop {
+                let up = Duration::from_millis(300 + random_below(1200)).max(last_start);
+                std::thread::sleep(up);
+                if started.elapsed() >= run_for && outages >= 3 {
                     break;
                 }
                 azurite.command("stop");
                 outages += 1;
                 std::thread::sleep(Duration::from_millis(100 + random_below(900)));
+                let starting = Instant::now();
                 azurite.command("start");
+                last_start = starting.elapsed();
             }
+            std::fs::write(&stop_file, b"stop").expect("the stop file");
             outages
         });
-        let limit = run_for + WORKER_LIMIT;
+        let limit = run_for * 4 + WORKER_LIMIT;
         let ledgers: Vec<_> = workers
             .into_iter()
             .map(|(output, worker)| {
@@ -359,7 +373,6 @@ fn azurite_chaos_four_processes_keep_every_acknowledged_certificate() {
                 (output, finished)
             })
             .collect();
-        stop.store(true, Ordering::SeqCst);
         let outages = chaos.join().expect("the chaos thread");
         for (output, finished) in &ledgers {
             let text = format!("{}{}", finished.stdout, finished.stderr);
