@@ -97,6 +97,28 @@ fn rsa_oaep_round_trips_with_every_hash_and_a_label() {
 }
 
 #[test]
+fn rsa_oaep_label_is_the_one_openssl_decrypts_with() {
+    // The label is set as an OSSL_PARAM (set_oaep_label); OpenSSL's own
+    // setter, used here as the reference, must agree.
+    let mechanism = oaep(CKM_SHA256, CKG_MGF1_SHA256, b"label");
+    let ciphertext = encrypt(&loaded_public(&rsa_private()), &mechanism, b"data").unwrap();
+    let decrypt_with = |label: &[u8]| {
+        let mut context = PkeyCtx::new(&rsa_private()).unwrap();
+        context.decrypt_init().unwrap();
+        context.set_rsa_padding(Padding::PKCS1_OAEP).unwrap();
+        context.set_rsa_oaep_md(openssl::md::Md::sha256()).unwrap();
+        context.set_rsa_mgf1_md(openssl::md::Md::sha256()).unwrap();
+        context.set_rsa_oaep_label(label).unwrap();
+        let mut plaintext = Vec::new();
+        context
+            .decrypt_to_vec(&ciphertext, &mut plaintext)
+            .map(|_| plaintext)
+    };
+    assert_eq!(decrypt_with(b"label").unwrap(), b"data");
+    assert!(decrypt_with(b"other").is_err());
+}
+
+#[test]
 fn rsa_oaep_with_another_label_does_not_decrypt() {
     let key = rsa();
     let ciphertext = encrypt(&key, &oaep(CKM_SHA256, CKG_MGF1_SHA256, b"one"), b"data").unwrap();

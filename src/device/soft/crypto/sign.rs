@@ -241,7 +241,8 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
                 } => {
                     // RFC 8017 §9.1.1: emLen >= hLen + sLen + 2, emLen = ceil((modBits - 1) / 8).
                     let encoded_len = (key.bits() as usize - 1).div_ceil(8);
-                    if salt_len + hash.len() + 2 > encoded_len {
+                    let needed = salt_len.checked_add(hash.len() + 2);
+                    if needed.is_none_or(|needed| needed > encoded_len) {
                         return Err(Error::MechanismParamInvalid(
                             "PSS salt too long for the key",
                         ));

@@ -260,6 +260,20 @@ fn rsa_pss_with_bad_parameters_is_refused() {
         pss(CKM_SHA256_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384, 32),
         pss(CKM_RSA_PKCS_PSS, CKM_MD5, CKG_MGF1_SHA1, 16),
         pss(CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512, 256),
+        // The largest salt lengths: the size check must not wrap around
+        // (found by the mechanism_parameters fuzz target).
+        pss(
+            CKM_SHA256_RSA_PKCS_PSS,
+            CKM_SHA256,
+            CKG_MGF1_SHA256,
+            CK_ULONG::MAX,
+        ),
+        pss(
+            CKM_RSA_PKCS_PSS,
+            CKM_SHA256,
+            CKG_MGF1_SHA256,
+            CK_ULONG::MAX - 33,
+        ),
         Mechanism {
             kind: CKM_RSA_PKCS,
             parameter: MechanismParameter::Raw(vec![1]),

@@ -1,0 +1,462 @@
+//! Mechanism parameters: a `CK_MECHANISM` of an advertised (or any)
+//! mechanism type whose parameter is a well-formed structure of its type
+//! with fuzzed fields and nested buffers (`CK_GCM_PARAMS`,
+//! `CK_AES_CTR_PARAMS`, `CK_RSA_PKCS_OAEP_PARAMS`, `CK_RSA_PKCS_PSS_PARAMS`,
+//! `CK_ECDH1_DERIVE_PARAMS`, `CK_EDDSA_PARAMS`), the bytes of such a
+//! structure cut short or padded, raw bytes, or NULL with any length; used
+//! with one of the set-up keys to encrypt, decrypt, sign, verify (single-
+//! and multi-part), digest, wrap, unwrap or derive, with output buffers of
+//! fuzzed sizes.
+//!
+//! Beyond "no crash, no hang, no leak" (a parameter shorter than its
+//! structure that were read anyway is an over-read AddressSanitizer
+//! reports), it checks that no call answers bad input with an internal
+//! failure.
+#![no_main]
+
+use azcloudhsm_pkcs11::ffi::{decrypt, digest, encrypt, key, sign, verify};
+use azcloudhsm_pkcs11_fuzz::*;
+use cryptoki_sys::*;
+use libfuzzer_sys::fuzz_target;
+use std::mem::size_of;
+use std::ptr;
+
+/// A parameter the harness owns: the structure's bytes and the buffers its
+/// pointers point at, all alive for the whole case.
+struct Parameter {
+    bytes: Option<Vec<u8>>,
+    length: CK_ULONG,
+    _nested: Vec<Buffer>,
+}
+
+impl Parameter {
+    fn null(length: CK_ULONG) -> Parameter {
+        Parameter {
+            bytes: None,
+            length,
+            _nested: Vec::new(),
+        }
+    }
+
+    fn of_struct<T>(value: &T, nested: Vec<Buffer>, reader: &mut Reader<'_>) -> Parameter {
+        // SAFETY: `value` is a plain C structure of `size_of::<T>()` bytes.
+        let raw =
+            unsafe { std::slice::from_raw_parts(value as *const T as *const u8, size_of::<T>()) };
+        let mut bytes = raw.to_vec();
+        match reader.byte() {
+            // Cut short: a provider that read the whole structure anyway
+            // would read past the caller's buffer.
+            0..=15 => bytes.truncate(usize::from(reader.byte()) % size_of::<T>()),
+            16..=23 => bytes.extend(std::iter::repeat_n(0, 1 + usize::from(reader.byte() % 16))),
+            _ => {}
+        }
+        Parameter {
+            length: bytes.len() as CK_ULONG,
+            bytes: Some(bytes),
+            _nested: nested,
+        }
+    }
+
+    fn read(reader: &mut Reader<'_>, mechanism: CK_MECHANISM_TYPE) -> Parameter {
+        match reader.byte() % 8 {
+            0 => Parameter::null(reader.length()),
+            1 => {
+                let length = usize::from(reader.byte());
+                let bytes = reader.bytes(length).to_vec();
+                Parameter {
+                    length: bytes.len() as CK_ULONG,
+                    bytes: Some(bytes),
+                    _nested: Vec::new(),
+                }
+            }
+            _ => Parameter::typed(reader, mechanism),
+        }
+    }
+
+    /// The structure of `mechanism`'s type, or raw bytes for the others (a
+    /// CBC IV, an HMAC output length).
+    fn typed(reader: &mut Reader<'_>, mechanism: CK_MECHANISM_TYPE) -> Parameter {
+        match mechanism {
+            CKM_AES_GCM => {
+                let mut iv = Buffer::read(reader);
+                let mut aad = Buffer::read(reader);
+                let value = CK_GCM_PARAMS {
+                    pIv: iv.pointer(),
+                    ulIvLen: iv.length(),
+                    ulIvBits: reader.length(),
+                    pAAD: aad.pointer(),
+                    ulAADLen: aad.length(),
+                    ulTagBits: reader.pick(&[0, 32, 64, 96, 104, 112, 120, 128, 129, 256]),
+                };
+                Parameter::of_struct(&value, vec![iv, aad], reader)
+            }
+            CKM_AES_CTR => {
+                let mut block = [0u8; 16];
+                let taken = reader.bytes(16);
+                block[..taken.len()].copy_from_slice(taken);
+                let value = CK_AES_CTR_PARAMS {
+                    ulCounterBits: reader.pick(&[0, 1, 8, 32, 64, 127, 128, 129]),
+                    cb: block,
+                };
+                Parameter::of_struct(&value, Vec::new(), reader)
+            }
+            CKM_RSA_PKCS_OAEP => {
+                let mut label = Buffer::read(reader);
+                let value = CK_RSA_PKCS_OAEP_PARAMS {
+                    hashAlg: reader.pick(HASHES),
+                    mgf: reader.pick(MGFS),
+                    source: reader.pick(&[0, CKZ_DATA_SPECIFIED, 2]),
+                    pSourceData: label.pointer() as *mut _,
+                    ulSourceDataLen: label.length(),
+                };
+                Parameter::of_struct(&value, vec![label], reader)
+            }
+            CKM_RSA_PKCS_PSS
+            | CKM_SHA1_RSA_PKCS_PSS
+            | CKM_SHA224_RSA_PKCS_PSS
+            | CKM_SHA256_RSA_PKCS_PSS
+            | CKM_SHA384_RSA_PKCS_PSS
+            | CKM_SHA512_RSA_PKCS_PSS => {
+                let value = CK_RSA_PKCS_PSS_PARAMS {
+                    hashAlg: reader.pick(HASHES),
+                    mgf: reader.pick(MGFS),
+                    sLen: reader.pick(&[0, 20, 32, 64, 222, 223, 1000, CK_ULONG::MAX]),
+                };
+                Parameter::of_struct(&value, Vec::new(), reader)
+            }
+            CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => {
+                let mut shared = Buffer::read(reader);
+                let mut public = match reader.byte() % 4 {
+                    0 => Buffer::read(reader),
+                    _ => Buffer::of(&mutated(&provider().ec_point, reader)),
+                };
+                let value = CK_ECDH1_DERIVE_PARAMS {
+                    kdf: reader.pick(&[CKD_NULL, CKD_SHA1_KDF, CKD_SHA256_KDF, 0x77]),
+                    ulSharedDataLen: shared.length(),
+                    pSharedData: shared.pointer(),
+                    ulPublicDataLen: public.length(),
+                    pPublicData: public.pointer(),
+                };
+                Parameter::of_struct(&value, vec![shared, public], reader)
+            }
+            CKM_EDDSA => {
+                let mut context = Buffer::read(reader);
+                let value = CK_EDDSA_PARAMS {
+                    phFlag: reader.pick(&[CK_FALSE, CK_TRUE, 7]),
+                    ulContextDataLen: context.length(),
+                    pContextData: context.pointer(),
+                };
+                Parameter::of_struct(&value, vec![context], reader)
+            }
+            _ => {
+                let length = reader.pick(&[0usize, 8, 16, 17, size_of::<CK_ULONG>()]);
+                let bytes = reader.bytes(length).to_vec();
+                Parameter {
+                    length: bytes.len() as CK_ULONG,
+                    bytes: Some(bytes),
+                    _nested: Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn mechanism(&mut self, kind: CK_MECHANISM_TYPE) -> CK_MECHANISM {
+        let pointer = match &mut self.bytes {
+            Some(bytes) if bytes.is_empty() => ptr::NonNull::<u8>::dangling().as_ptr(),
+            Some(bytes) => bytes.as_mut_ptr(),
+            None => ptr::null_mut(),
+        };
+        CK_MECHANISM {
+            mechanism: kind,
+            pParameter: pointer as *mut _,
+            ulParameterLen: self.length,
+        }
+    }
+}
+
+const HASHES: &[CK_MECHANISM_TYPE] = &[
+    CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_MD5, 0x1234,
+];
+const MGFS: &[CK_RSA_PKCS_MGF_TYPE] = &[
+    CKG_MGF1_SHA1,
+    CKG_MGF1_SHA224,
+    CKG_MGF1_SHA256,
+    CKG_MGF1_SHA384,
+    CKG_MGF1_SHA512,
+    0,
+    0x99,
+];
+
+/// `value` with a few bytes changed, cut or extended.
+fn mutated(value: &[u8], reader: &mut Reader<'_>) -> Vec<u8> {
+    let mut value = value.to_vec();
+    for _ in 0..reader.byte() % 4 {
+        match reader.byte() % 3 {
+            0 if !value.is_empty() => {
+                let at = usize::from(reader.byte()) % value.len();
+                value[at] ^= reader.byte() | 1;
+            }
+            1 => value.truncate(usize::from(reader.byte())),
+            _ => value.push(reader.byte()),
+        }
+    }
+    value
+}
+
+/// An output buffer: NULL (a length query) or a real one of a fuzzed size.
+struct Output {
+    bytes: Option<Vec<u8>>,
+    length: CK_ULONG,
+}
+
+impl Output {
+    fn read(reader: &mut Reader<'_>) -> Output {
+        let bytes = match reader.byte() % 4 {
+            0 => None,
+            1 => Some(vec![0u8; usize::from(reader.byte())]),
+            _ => Some(vec![0u8; 1024]),
+        };
+        Output {
+            length: bytes
+                .as_ref()
+                .map_or_else(|| reader.length(), |b| b.len() as CK_ULONG),
+            bytes,
+        }
+    }
+    fn pointer(&mut self) -> *mut u8 {
+        match &mut self.bytes {
+            Some(bytes) if bytes.is_empty() => ptr::NonNull::dangling().as_ptr(),
+            Some(bytes) => bytes.as_mut_ptr(),
+            None => ptr::null_mut(),
+        }
+    }
+    /// Checks the length the provider wrote back on a success.
+    fn check(&self, what: &str, rv: CK_RV) {
+        if rv == CKR_OK {
+            if let Some(bytes) = &self.bytes {
+                assert!(
+                    self.length as usize <= bytes.len(),
+                    "{what} claims {} bytes in a buffer of {}",
+                    self.length,
+                    bytes.len()
+                );
+            }
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let keys = provider();
+    let mut reader = Reader::new(data);
+    let kind = match reader.byte() {
+        0..=239 => reader.pick(&keys.mechanisms),
+        _ => reader.ulong(),
+    };
+    let mut parameter = Parameter::read(&mut reader, kind);
+    let mut mechanism = parameter.mechanism(kind);
+    let mechanism_pointer = if reader.byte() == 0 {
+        ptr::null_mut()
+    } else {
+        &mut mechanism as *mut CK_MECHANISM
+    };
+    let operation = reader.byte() % 10;
+    let key_handle = reader.pick(&keys.all());
+    let mut input = Buffer::read(&mut reader);
+    let mut output = Output::read(&mut reader);
+    let session = open_session();
+    // SAFETY (every call): pointers are NULL or live for their lengths.
+    unsafe {
+        let out = output.pointer();
+        match operation {
+            0 => {
+                let rv = encrypt::C_EncryptInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_EncryptInit", rv);
+                if rv == CKR_OK {
+                    let rv = encrypt::C_Encrypt(
+                        session,
+                        input.pointer(),
+                        input.length(),
+                        out,
+                        &mut output.length,
+                    );
+                    assert_expected("C_Encrypt", rv);
+                    output.check("C_Encrypt", rv);
+                }
+            }
+            1 => {
+                let rv = decrypt::C_DecryptInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_DecryptInit", rv);
+                if rv == CKR_OK {
+                    let rv = decrypt::C_Decrypt(
+                        session,
+                        input.pointer(),
+                        input.length(),
+                        out,
+                        &mut output.length,
+                    );
+                    assert_expected("C_Decrypt", rv);
+                    output.check("C_Decrypt", rv);
+                }
+            }
+            2 => {
+                let rv = encrypt::C_EncryptInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_EncryptInit", rv);
+                if rv == CKR_OK {
+                    let rv = encrypt::C_EncryptUpdate(
+                        session,
+                        input.pointer(),
+                        input.length(),
+                        out,
+                        &mut output.length,
+                    );
+                    assert_expected("C_EncryptUpdate", rv);
+                    output.check("C_EncryptUpdate", rv);
+                    let mut last = Output::read(&mut reader);
+                    let rv = encrypt::C_EncryptFinal(session, last.pointer(), &mut last.length);
+                    assert_expected("C_EncryptFinal", rv);
+                    last.check("C_EncryptFinal", rv);
+                }
+            }
+            3 => {
+                let rv = decrypt::C_DecryptInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_DecryptInit", rv);
+                if rv == CKR_OK {
+                    let rv = decrypt::C_DecryptUpdate(
+                        session,
+                        input.pointer(),
+                        input.length(),
+                        out,
+                        &mut output.length,
+                    );
+                    assert_expected("C_DecryptUpdate", rv);
+                    output.check("C_DecryptUpdate", rv);
+                    let mut last = Output::read(&mut reader);
+                    let rv = decrypt::C_DecryptFinal(session, last.pointer(), &mut last.length);
+                    assert_expected("C_DecryptFinal", rv);
+                    last.check("C_DecryptFinal", rv);
+                }
+            }
+            4 => {
+                let rv = sign::C_SignInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_SignInit", rv);
+                if rv == CKR_OK {
+                    let rv = if reader.byte() % 2 == 0 {
+                        sign::C_Sign(
+                            session,
+                            input.pointer(),
+                            input.length(),
+                            out,
+                            &mut output.length,
+                        )
+                    } else {
+                        let rv = sign::C_SignUpdate(session, input.pointer(), input.length());
+                        assert_expected("C_SignUpdate", rv);
+                        sign::C_SignFinal(session, out, &mut output.length)
+                    };
+                    assert_expected("C_Sign", rv);
+                    output.check("C_Sign", rv);
+                }
+            }
+            5 => {
+                let rv = verify::C_VerifyInit(session, mechanism_pointer, key_handle);
+                assert_expected("C_VerifyInit", rv);
+                if rv == CKR_OK {
+                    let mut signature = Buffer::read(&mut reader);
+                    let rv = if reader.byte() % 2 == 0 {
+                        verify::C_Verify(
+                            session,
+                            input.pointer(),
+                            input.length(),
+                            signature.pointer(),
+                            signature.length(),
+                        )
+                    } else {
+                        let rv = verify::C_VerifyUpdate(session, input.pointer(), input.length());
+                        assert_expected("C_VerifyUpdate", rv);
+                        verify::C_VerifyFinal(session, signature.pointer(), signature.length())
+                    };
+                    assert_expected("C_Verify", rv);
+                    assert_ne!(rv, CKR_OK, "a fuzzed signature verified");
+                }
+            }
+            6 => {
+                let rv = digest::C_DigestInit(session, mechanism_pointer);
+                assert_expected("C_DigestInit", rv);
+                if rv == CKR_OK {
+                    let rv = digest::C_Digest(
+                        session,
+                        input.pointer(),
+                        input.length(),
+                        out,
+                        &mut output.length,
+                    );
+                    assert_expected("C_Digest", rv);
+                    output.check("C_Digest", rv);
+                }
+            }
+            7 => {
+                let wrapped = reader.pick(&keys.all());
+                let rv = key::C_WrapKey(
+                    session,
+                    mechanism_pointer,
+                    key_handle,
+                    wrapped,
+                    out,
+                    &mut output.length,
+                );
+                assert_expected("C_WrapKey", rv);
+                output.check("C_WrapKey", rv);
+            }
+            8 => {
+                let truth: CK_BBOOL = CK_TRUE;
+                let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
+                let key_type: CK_KEY_TYPE = CKK_GENERIC_SECRET;
+                let mut template = usage_template(&[CKA_SIGN], &truth);
+                template.push(ulong_attribute(CKA_CLASS, &class));
+                template.push(ulong_attribute(CKA_KEY_TYPE, &key_type));
+                let mut handle = 0;
+                let rv = key::C_UnwrapKey(
+                    session,
+                    mechanism_pointer,
+                    key_handle,
+                    input.pointer(),
+                    input.length(),
+                    template.as_mut_ptr(),
+                    template.len() as CK_ULONG,
+                    &mut handle,
+                );
+                assert_expected("C_UnwrapKey", rv);
+            }
+            _ => {
+                let truth: CK_BBOOL = CK_TRUE;
+                let class: CK_OBJECT_CLASS = CKO_SECRET_KEY;
+                let key_type: CK_KEY_TYPE = CKK_GENERIC_SECRET;
+                let length: CK_ULONG = 32;
+                let mut template = usage_template(&[CKA_SIGN], &truth);
+                template.push(ulong_attribute(CKA_CLASS, &class));
+                template.push(ulong_attribute(CKA_KEY_TYPE, &key_type));
+                template.push(ulong_attribute(CKA_VALUE_LEN, &length));
+                let mut handle = 0;
+                let rv = key::C_DeriveKey(
+                    session,
+                    mechanism_pointer,
+                    key_handle,
+                    template.as_mut_ptr(),
+                    template.len() as CK_ULONG,
+                    &mut handle,
+                );
+                assert_expected("C_DeriveKey", rv);
+            }
+        }
+    }
+    // Ends every operation and destroys the case's session objects.
+    close_session(session);
+});
+
+fn ulong_attribute(kind: CK_ATTRIBUTE_TYPE, value: &CK_ULONG) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE {
+        type_: kind,
+        pValue: value as *const CK_ULONG as *mut _,
+        ulValueLen: size_of::<CK_ULONG>() as CK_ULONG,
+    }
+}
