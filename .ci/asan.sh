@@ -6,9 +6,12 @@
 # and OpenSSL clients) stay out: an instrumented library needs the
 # sanitizer's runtime in the process. Leak checking is on: a leak fails.
 #
-#   bash .ci/asan.sh            (CARGO_TARGET_DIR: default target-asan/)
+#   bash .ci/asan.sh            (ASAN_TARGET_DIR: default target-asan/)
+#   bash .ci/asan.sh build      builds only (.ci/run starts it early)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build_only=0
+[ "${1:-}" != build ] || build_only=1
 suites=(abi_rules bad_input every_function key_custody token_tamper objects mechanisms
   mechanisms_encryption certificates_api token_and_sessions concurrency azure_certificates)
 export CARGO_TARGET_DIR=${ASAN_TARGET_DIR:-$PWD/target-asan}
@@ -26,5 +29,6 @@ cargo "${args[@]}" --no-run
 export AZCLOUDHSM_PKCS11_LIB="$CARGO_TARGET_DIR/$target/release/libazcloudhsm_pkcs11.so"
 cargo +nightly build --release --target "$target" --lib
 [ -f "$AZCLOUDHSM_PKCS11_LIB" ] || { echo "no instrumented library at $AZCLOUDHSM_PKCS11_LIB"; exit 1; }
+((build_only == 0)) || exit 0
 cargo "${args[@]}" -- --test-threads=2
 echo "asan: unit tests and ${#suites[@]} integration suites passed under AddressSanitizer"

@@ -7,12 +7,17 @@
 #
 #   bash .ci/fuzz.sh [seconds per target] [target ...]
 #     .ci/run: 30 s per target; the documented long run: 600.
+#   bash .ci/fuzz.sh build      builds the targets only (.ci/run starts it early)
 #   FUZZ_ARTIFACTS: where crashing inputs are kept (default fuzz/artifacts).
+#   FUZZ_TARGET_DIR: the build's target directory (default fuzz/target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+build_only=0
+if [ "${1:-}" = build ]; then build_only=1; shift; fi
 seconds=${1:-30}
 shift || true
+export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$root/fuzz/target}
 all=(c_abi_template mechanism_parameters blob_jws azure_listing_metadata config_parser
   token_database_record)
 targets=("$@")
@@ -25,6 +30,7 @@ artifacts=${FUZZ_ARTIFACTS:-$root/fuzz/artifacts}
 # Optimised, with debug assertions and AddressSanitizer (cargo fuzz's default).
 flags=(-O --debug-assertions)
 (cd fuzz && cargo +nightly fuzz build "${flags[@]}")
+((build_only == 0)) || exit 0
 
 summary=()
 for target in "${targets[@]}"; do
