@@ -100,8 +100,18 @@ impl Call {
     }
     /// No logout began, ran or ended during the call.
     fn no_logout(&self) -> bool {
-        self.logouts.0 == self.logouts.1 && self.logouts.0.is_multiple_of(2)
+        self.logouts.0 == self.logouts.1 && no_logout_running(self.logouts.0)
     }
+}
+
+/// The logout counter counts beginnings in its high half and ends in its
+/// low half: logouts of several threads overlap, so one counter that each
+/// logout moved twice could be even while two were running.
+const LOGOUT_BEGINS: u64 = 1 << 32;
+const LOGOUT_ENDS: u64 = 1;
+
+fn no_logout_running(logouts: u64) -> bool {
+    logouts >> 32 == logouts & 0xFFFF_FFFF
 }
 
 /// A certificate a thread created.
@@ -200,9 +210,14 @@ impl Worker {
         if self.trace.len() == 24 {
             self.trace.pop_front();
         }
+        let show = |(finalizes, logouts): (u64, u64)| {
+            format!("({finalizes}, {}/{})", logouts >> 32, logouts & 0xFFFF_FFFF)
+        };
         self.trace.push_back(format!(
-            "{what} {} {before:?}->{after:?} at {} ms",
+            "{what} {} {}->{} at {} ms",
             rv_name(rv),
+            show(before),
+            show(after),
             self.shared.elapsed_ms()
         ));
         Call {
@@ -346,7 +361,7 @@ impl Worker {
             return;
         };
         let shared = self.shared.clone();
-        shared.logouts.fetch_add(1, SeqCst);
+        shared.logouts.fetch_add(LOGOUT_BEGINS, SeqCst);
         self.shared
             .event(format!("thread {} C_Logout begins", self.index));
         let call = self.call("C_Logout", || ck!(C_Logout(session)));
@@ -355,7 +370,7 @@ impl Worker {
             self.index,
             rv_name(call.rv)
         ));
-        shared.logouts.fetch_add(1, SeqCst);
+        shared.logouts.fetch_add(LOGOUT_ENDS, SeqCst);
         let strict = self.session_undisturbed(&call);
         // Another thread may have logged out first.
         if !self.judge("C_Logout", &call, strict, &[CKR_OK, CKR_USER_NOT_LOGGED_IN]) {
