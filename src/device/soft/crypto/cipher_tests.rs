@@ -245,6 +245,7 @@ fn aes_modes_round_trip_one_shot_and_in_parts() {
         gcm(&[1; 12], b"header", 128),
         gcm(&[1; 1], b"", 96),
         gcm(&[1; 60], b"", 104),
+        gcm(&[1; 128], b"", 128),
     ];
     for len in [16, 24, 32] {
         let key = aes(len);
@@ -348,6 +349,7 @@ fn aes_with_bad_parameters_is_refused() {
         ctr(129, [0; 16]),
         Mechanism::new(CKM_AES_GCM),
         gcm(&[], b"", 128),
+        gcm(&[0; 129], b"", 128),
         gcm(&[0; 257], b"", 128),
         gcm(&[0; 12], b"", 0),
         gcm(&[0; 12], b"", 88),
