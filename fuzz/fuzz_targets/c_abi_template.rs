@@ -286,27 +286,8 @@ fn der_octets(value: &[u8]) -> &[u8] {
 
 /// A fresh extractable AES key wrapped under `wrapping` (then destroyed).
 unsafe fn wrapped_secret(session: CK_SESSION_HANDLE, wrapping: CK_OBJECT_HANDLE) -> Vec<u8> {
-    let truth: CK_BBOOL = CK_TRUE;
-    let length: CK_ULONG = 16;
-    let mut template = usage_template(&[CKA_EXTRACTABLE], &truth);
-    template.push(CK_ATTRIBUTE {
-        type_: CKA_VALUE_LEN,
-        pValue: &length as *const CK_ULONG as *mut _,
-        ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
-    });
-    let mut mechanism = plain(CKM_AES_KEY_GEN);
-    let mut secret = 0;
-    // SAFETY: live template, mechanism and outputs.
-    let rv = unsafe {
-        key::C_GenerateKey(
-            session,
-            &mut mechanism,
-            template.as_mut_ptr(),
-            template.len() as CK_ULONG,
-            &mut secret,
-        )
-    };
-    assert_eq!(rv, CKR_OK, "C_GenerateKey of the key to wrap");
+    // SAFETY: no caller pointers.
+    let secret = unsafe { generate_secret(session, CKM_AES_KEY_GEN, &[CKA_EXTRACTABLE], 16) };
     let mut wrapped = vec![0u8; 64];
     let mut wrapped_length = wrapped.len() as CK_ULONG;
     let mut mechanism = plain(CKM_AES_KEY_WRAP_PAD);

@@ -452,11 +452,3 @@ fuzz_target!(|data: &[u8]| {
     // Ends every operation and destroys the case's session objects.
     close_session(session);
 });
-
-fn ulong_attribute(kind: CK_ATTRIBUTE_TYPE, value: &CK_ULONG) -> CK_ATTRIBUTE {
-    CK_ATTRIBUTE {
-        type_: kind,
-        pValue: value as *const CK_ULONG as *mut _,
-        ulValueLen: size_of::<CK_ULONG>() as CK_ULONG,
-    }
-}

@@ -389,8 +389,8 @@ fn set_up() -> Keys {
         );
         // This session stays open: the login lives as long as a session
         // does, and the keys are its session objects.
-        let aes = generate_secret(handle, CKM_AES_KEY_GEN, 32);
-        let generic = generate_secret(handle, CKM_GENERIC_SECRET_KEY_GEN, 32);
+        let aes = generate_secret(handle, CKM_AES_KEY_GEN, SECRET_USAGE, 32);
+        let generic = generate_secret(handle, CKM_GENERIC_SECRET_KEY_GEN, SECRET_USAGE, 32);
         let (rsa_public, rsa_private) = generate_pair(handle, CKM_RSA_PKCS_KEY_PAIR_GEN, None);
         let (ec_public, ec_private) = generate_pair(
             handle,
@@ -494,18 +494,26 @@ const SECRET_USAGE: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_EXTRACTABLE,
 ];
 
-unsafe fn generate_secret(
+/// A `CK_ULONG` attribute pointing at `value`.
+pub fn ulong_attribute(kind: CK_ATTRIBUTE_TYPE, value: &CK_ULONG) -> CK_ATTRIBUTE {
+    CK_ATTRIBUTE {
+        type_: kind,
+        pValue: value as *const CK_ULONG as *mut _,
+        ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
+    }
+}
+
+/// Generates a session secret key of `bytes` bytes with the attributes
+/// `usage` true.
+pub unsafe fn generate_secret(
     session: CK_SESSION_HANDLE,
     kind: CK_MECHANISM_TYPE,
+    usage: &[CK_ATTRIBUTE_TYPE],
     bytes: CK_ULONG,
 ) -> CK_OBJECT_HANDLE {
     let truth: CK_BBOOL = CK_TRUE;
-    let mut template = usage_template(SECRET_USAGE, &truth);
-    template.push(CK_ATTRIBUTE {
-        type_: CKA_VALUE_LEN,
-        pValue: &bytes as *const CK_ULONG as *mut _,
-        ulValueLen: std::mem::size_of::<CK_ULONG>() as CK_ULONG,
-    });
+    let mut template = usage_template(usage, &truth);
+    template.push(ulong_attribute(CKA_VALUE_LEN, &bytes));
     let mut mechanism = CK_MECHANISM {
         mechanism: kind,
         pParameter: ptr::null_mut(),
