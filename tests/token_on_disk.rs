@@ -343,10 +343,17 @@ fn a_set_uid_process_ignores_the_azcloudhsm_environment() {
     let copy = root.path().join("set-uid-test");
     fs::copy(std::env::current_exe().unwrap(), &copy).unwrap();
     std::os::unix::fs::chown(&copy, Some(nobody), Some(nobody)).unwrap();
+    // The set-uid copy runs as `nobody`, who may not reach the build's
+    // target directory (CI builds under a private 0700 directory): the
+    // library goes beside the copy.
+    let library = root.path().join("libazcloudhsm_pkcs11.so");
+    fs::copy(library_path(), &library).unwrap();
+    fs::set_permissions(&library, fs::Permissions::from_mode(0o755)).unwrap();
 
     let ordinary = run(
         SET_UID_WORKER,
         worker_command(&copy, SET_UID_WORKER)
+            .env("AZCLOUDHSM_PKCS11_LIB", &library)
             .env(CONFIG_ENV, &refused_config)
             .env("EXPECT_SECURE", "0"),
     );
@@ -361,6 +368,7 @@ fn a_set_uid_process_ignores_the_azcloudhsm_environment() {
     let secure = run(
         SET_UID_WORKER,
         worker_command(&copy, SET_UID_WORKER)
+            .env("AZCLOUDHSM_PKCS11_LIB", &library)
             .env(CONFIG_ENV, &refused_config)
             .env("EXPECT_SECURE", "1"),
     );
