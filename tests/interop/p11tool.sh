@@ -58,7 +58,7 @@ if command -v p11-kit >/dev/null 2>&1; then
     # p11-kit reads per-user modules from ~/.config/pkcs11/modules, but skips
     # the user configuration in a program running as root ("skipping user
     # config in program running as root"): as root, run the p11-kit clients as
-    # nobody, with the temporary directory opened up to them.
+    # nobody, with the temporary directory handed over to them.
     home=$WORK/home
     module_lib=$LIB
     as_user=(env HOME="$home")
@@ -74,7 +74,9 @@ if command -v p11-kit >/dev/null 2>&1; then
     mkdir -p "$home/.config/pkcs11/modules"
     sed "s|@MODULE_PATH@|$module_lib|" "$INTEROP_DIR/azcloudhsm.module.in" \
         >"$home/.config/pkcs11/modules/azcloudhsm.module"
-    if (($(id -u) == 0)); then chmod -R a+rwX "$WORK"; fi
+    # Handed over to nobody, not opened to everyone: the provider refuses a
+    # token directory that another user owns or could change.
+    if (($(id -u) == 0)); then chown -R 65534:65534 "$WORK"; fi
     check "p11-kit list-modules with ~/.config/pkcs11/modules/azcloudhsm.module" \
         "${as_user[@]}" p11-kit list-modules
     # (A peer already registered system-wide keeps its system module name.)
