@@ -110,8 +110,17 @@ impl Call {
 const LOGOUT_BEGINS: u64 = 1 << 32;
 const LOGOUT_ENDS: u64 = 1;
 
+/// The logouts that began and that ended, from the counter.
+fn logout_counts(logouts: u64) -> (u64, u64) {
+    (
+        logouts / LOGOUT_BEGINS,
+        logouts % LOGOUT_BEGINS / LOGOUT_ENDS,
+    )
+}
+
 fn no_logout_running(logouts: u64) -> bool {
-    logouts >> 32 == logouts & 0xFFFF_FFFF
+    let (begun, ended) = logout_counts(logouts);
+    begun == ended
 }
 
 /// A certificate a thread created.
@@ -211,7 +220,8 @@ impl Worker {
             self.trace.pop_front();
         }
         let show = |(finalizes, logouts): (u64, u64)| {
-            format!("({finalizes}, {}/{})", logouts >> 32, logouts & 0xFFFF_FFFF)
+            let (begun, ended) = logout_counts(logouts);
+            format!("({finalizes}, {begun}/{ended})")
         };
         self.trace.push_back(format!(
             "{what} {} {}->{} at {} ms",
