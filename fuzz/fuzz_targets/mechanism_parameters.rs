@@ -62,7 +62,14 @@ impl Parameter {
             0 => Parameter::null(reader.length()),
             1 => {
                 let length = usize::from(reader.byte());
-                let bytes = reader.bytes(length).to_vec();
+                let mut bytes = reader.bytes(length).to_vec();
+                // Raw bytes the size of a structure that holds pointers
+                // would hand the provider wild pointers, which no caller
+                // may do and no provider can detect: make them one longer,
+                // so they stay a wrongly sized parameter.
+                if Some(bytes.len()) == size_with_pointers(mechanism) {
+                    bytes.push(reader.byte());
+                }
                 Parameter {
                     length: bytes.len() as CK_ULONG,
                     bytes: Some(bytes),
@@ -171,6 +178,18 @@ impl Parameter {
             pParameter: pointer as *mut _,
             ulParameterLen: self.length,
         }
+    }
+}
+
+/// The size of `mechanism`'s parameter structure when that structure
+/// holds pointers the provider follows.
+fn size_with_pointers(mechanism: CK_MECHANISM_TYPE) -> Option<usize> {
+    match mechanism {
+        CKM_AES_GCM => Some(size_of::<CK_GCM_PARAMS>()),
+        CKM_RSA_PKCS_OAEP => Some(size_of::<CK_RSA_PKCS_OAEP_PARAMS>()),
+        CKM_ECDH1_DERIVE => Some(size_of::<CK_ECDH1_DERIVE_PARAMS>()),
+        CKM_EDDSA => Some(size_of::<CK_EDDSA_PARAMS>()),
+        _ => None,
     }
 }
 
