@@ -202,9 +202,7 @@ pub fn environment(name: &str) -> Option<std::ffi::OsString> {
 
 /// Whether this process runs with privileges its starter does not have.
 pub fn secure_execution() -> bool {
-    // SAFETY: getauxval reads the process's auxiliary vector; it has no
-    // preconditions and returns 0 for an absent entry.
-    unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
+    crate::ffi::os::secure_execution()
 }
 
 impl Config {

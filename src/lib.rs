@@ -5,11 +5,15 @@
 //! PKCS#11 C functions. The `azcloudhsm-certs` tool (`src/bin/`) uses the
 //! configuration, [`backends`] and [`certstore`] directly, without the C ABI.
 
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
 pub mod backends;
 pub mod certstore;
 pub mod config;
 pub mod device;
 pub mod error;
+#[allow(unsafe_code)]
 pub mod ffi;
 pub mod logging;
 pub mod object;

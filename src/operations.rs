@@ -75,8 +75,9 @@ impl Provider {
 
     pub fn digest_init(&self, handle: CK_SESSION_HANDLE, mechanism: &Mechanism) -> Result<()> {
         self.with_session(handle, |session, access| {
-            ensure_idle(&session.digest)?;
-            session.digest = Some(Active::new(self.device.digest_init(access, mechanism)?));
+            ensure_idle(&session.operations.digest)?;
+            session.operations.digest =
+                Some(Active::new(self.device.digest_init(access, mechanism)?));
             Ok(())
         })
     }
@@ -88,13 +89,15 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, Step::Single, capacity, |op| op.digest(data))
+            produce(&mut s.operations.digest, Step::Single, capacity, |op| {
+                op.digest(data)
+            })
         })
     }
 
     pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.digest, Step::Update, |op| op.update(data))
+            consume(&mut s.operations.digest, Step::Update, |op| op.update(data))
         })
     }
 
@@ -106,14 +109,14 @@ impl Provider {
         use crate::object::{decode_ulong, AttributeResult};
         use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
         self.with_session(handle, |s, access| {
-            if s.digest.is_none() {
+            if s.operations.digest.is_none() {
                 return Err(Error::OperationNotInitialized);
             }
             let key = self.operation_key(key)?;
             // A device that digests keys itself (a vendor module) does it
             // here, with its own rules and return codes.
             let mut by_device = false;
-            consume(&mut s.digest, Step::Update, |op| {
+            consume(&mut s.operations.digest, Step::Update, |op| {
                 op.digest_key(key).map_or(Ok(()), |result| {
                     by_device = true;
                     result
@@ -137,7 +140,9 @@ impl Provider {
                 }
                 _ => return Ok(KeyDigest::Indigestible),
             };
-            consume(&mut s.digest, Step::Update, |op| op.update(value))?;
+            consume(&mut s.operations.digest, Step::Update, |op| {
+                op.update(value)
+            })?;
             Ok(KeyDigest::Digested)
         })
     }
@@ -148,7 +153,9 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.digest, Step::Final, capacity, |op| op.finish())
+            produce(&mut s.operations.digest, Step::Final, capacity, |op| {
+                op.finish()
+            })
         })
     }
 
@@ -160,8 +167,9 @@ impl Provider {
     ) -> Result<()> {
         let key = self.operation_key(key)?;
         self.with_session(handle, |session, access| {
-            ensure_idle(&session.sign)?;
-            session.sign = Some(Active::new(self.device.sign_init(access, mechanism, key)?));
+            ensure_idle(&session.operations.sign)?;
+            session.operations.sign =
+                Some(Active::new(self.device.sign_init(access, mechanism, key)?));
             Ok(())
         })
     }
@@ -173,19 +181,23 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, Step::Single, capacity, |op| op.sign(data))
+            produce(&mut s.operations.sign, Step::Single, capacity, |op| {
+                op.sign(data)
+            })
         })
     }
 
     pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.sign, Step::Update, |op| op.update(data))
+            consume(&mut s.operations.sign, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
         self.with_session(handle, |s, _| {
-            produce(&mut s.sign, Step::Final, capacity, |op| op.finish())
+            produce(&mut s.operations.sign, Step::Final, capacity, |op| {
+                op.finish()
+            })
         })
     }
 
@@ -197,8 +209,8 @@ impl Provider {
     ) -> Result<()> {
         let key = self.operation_key(key)?;
         self.with_session(handle, |session, access| {
-            ensure_idle(&session.verify)?;
-            session.verify = Some(Active::new(
+            ensure_idle(&session.operations.verify)?;
+            session.operations.verify = Some(Active::new(
                 self.device.verify_init(access, mechanism, key)?,
             ));
             Ok(())
@@ -207,19 +219,23 @@ impl Provider {
 
     pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, Step::Single, |op| op.verify(data, signature))
+            consume(&mut s.operations.verify, Step::Single, |op| {
+                op.verify(data, signature)
+            })
         })
     }
 
     pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, Step::Update, |op| op.update(data))
+            consume(&mut s.operations.verify, Step::Update, |op| op.update(data))
         })
     }
 
     pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.with_session(handle, |s, _| {
-            consume(&mut s.verify, Step::Final, |op| op.finish(signature))
+            consume(&mut s.operations.verify, Step::Final, |op| {
+                op.finish(signature)
+            })
         })
     }
 
@@ -227,21 +243,7 @@ impl Provider {
     pub fn cancel(&self, handle: CK_SESSION_HANDLE, flags: cryptoki_sys::CK_FLAGS) -> Result<()> {
         use cryptoki_sys::*;
         self.with_session(handle, |s, _| {
-            if flags & CKF_ENCRYPT != 0 {
-                s.encrypt = None;
-            }
-            if flags & CKF_DECRYPT != 0 {
-                s.decrypt = None;
-            }
-            if flags & CKF_DIGEST != 0 {
-                s.digest = None;
-            }
-            if flags & CKF_SIGN != 0 {
-                s.sign = None;
-            }
-            if flags & CKF_VERIFY != 0 {
-                s.verify = None;
-            }
+            s.operations.cancel(flags);
             if flags & CKF_FIND_OBJECTS != 0 {
                 s.search = None;
             }

@@ -30,8 +30,7 @@ pub fn check_dir(dir: &Path) -> Result<(), String> {
     if !metadata.is_dir() {
         return Err("it is not a directory".to_string());
     }
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let user = unsafe { libc::geteuid() };
+    let user = crate::ffi::os::effective_uid();
     if metadata.uid() != user {
         return Err(format!(
             "it belongs to uid {}, not to this process's uid {user}",

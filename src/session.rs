@@ -92,16 +92,57 @@ impl Search {
     }
 }
 
+/// Declares the cryptographic operations a session can hold at once, each
+/// with the `CKF_*` flag that `C_SessionCancel` names it by. A new kind of
+/// operation is one line here; [`Operations::any`] and
+/// [`Operations::cancel`] follow from the list.
+macro_rules! operations {
+    ($($(#[$doc:meta])* $name:ident: $operation:ty = $flag:ident,)+) => {
+        /// The active cryptographic operations of one session, at most one
+        /// of each kind (PKCS#11 3.0 §5.2).
+        #[derive(Default)]
+        pub struct Operations {
+            $($(#[$doc])* pub $name: Option<Active<$operation>>,)+
+        }
+
+        impl Operations {
+            /// True while any of them is active.
+            pub fn any(&self) -> bool {
+                false $(|| self.$name.is_some())+
+            }
+
+            /// Ends those whose flag is in `flags`.
+            pub fn cancel(&mut self, flags: CK_FLAGS) {
+                $(if flags & $flag != 0 {
+                    self.$name = None;
+                })+
+            }
+
+            /// Every flag of the list: [`Operations::cancel`] with it ends all.
+            pub const ALL: CK_FLAGS = 0 $(| $flag)+;
+        }
+    };
+}
+
+operations! {
+    /// `C_EncryptInit` .. `C_EncryptFinal`.
+    encrypt: dyn CipherOperation = CKF_ENCRYPT,
+    /// `C_DecryptInit` .. `C_DecryptFinal`.
+    decrypt: dyn CipherOperation = CKF_DECRYPT,
+    /// `C_DigestInit` .. `C_DigestFinal`.
+    digest: dyn DigestOperation = CKF_DIGEST,
+    /// `C_SignInit` .. `C_SignFinal`.
+    sign: dyn SignOperation = CKF_SIGN,
+    /// `C_VerifyInit` .. `C_VerifyFinal`.
+    verify: dyn VerifyOperation = CKF_VERIFY,
+}
+
 /// One open session.
 pub struct Session {
     pub handle: CK_SESSION_HANDLE,
     pub read_write: bool,
     pub search: Option<Search>,
-    pub encrypt: Option<Active<dyn CipherOperation>>,
-    pub decrypt: Option<Active<dyn CipherOperation>>,
-    pub digest: Option<Active<dyn DigestOperation>>,
-    pub sign: Option<Active<dyn SignOperation>>,
-    pub verify: Option<Active<dyn VerifyOperation>>,
+    pub operations: Operations,
 }
 
 /// Which of a session's two cipher operations a call drives.
@@ -115,8 +156,8 @@ impl Session {
     /// The encryption or the decryption slot.
     pub fn cipher(&mut self, direction: Direction) -> &mut Option<Active<dyn CipherOperation>> {
         match direction {
-            Direction::Encrypt => &mut self.encrypt,
-            Direction::Decrypt => &mut self.decrypt,
+            Direction::Encrypt => &mut self.operations.encrypt,
+            Direction::Decrypt => &mut self.operations.decrypt,
         }
     }
 
@@ -125,30 +166,18 @@ impl Session {
             handle,
             read_write,
             search: None,
-            encrypt: None,
-            decrypt: None,
-            digest: None,
-            sign: None,
-            verify: None,
+            operations: Operations::default(),
         }
     }
 
     /// True while any cryptographic operation (not a search) is active.
     pub fn has_cryptographic_operation(&self) -> bool {
-        self.encrypt.is_some()
-            || self.decrypt.is_some()
-            || self.digest.is_some()
-            || self.sign.is_some()
-            || self.verify.is_some()
+        self.operations.any()
     }
 
     /// Ends every cryptographic operation (used on logout, where keys may become unusable).
     pub fn cancel_operations(&mut self) {
-        self.encrypt = None;
-        self.decrypt = None;
-        self.digest = None;
-        self.sign = None;
-        self.verify = None;
+        self.operations.cancel(Operations::ALL);
     }
 }
 
@@ -314,6 +343,24 @@ mod tests {
         let mut search = Search::new(vec![1, 2, 3]);
         assert_eq!(search.next(usize::MAX), &[1, 2, 3]);
         assert!(search.next(usize::MAX).is_empty());
+    }
+
+    #[test]
+    fn session_cancel_ends_the_operations_its_flags_name_and_no_other() {
+        let mut session = Session::new(1, false);
+        session.operations.digest = slot();
+        assert!(session.has_cryptographic_operation());
+        session.operations.cancel(CKF_SIGN | CKF_FIND_OBJECTS);
+        assert!(session.operations.digest.is_some());
+        session.operations.cancel(CKF_DIGEST);
+        assert!(!session.has_cryptographic_operation());
+        session.operations.digest = slot();
+        session.cancel_operations();
+        assert!(!session.has_cryptographic_operation());
+        assert_eq!(
+            Operations::ALL,
+            CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_SIGN | CKF_VERIFY
+        );
     }
 
     #[test]

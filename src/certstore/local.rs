@@ -249,8 +249,8 @@ impl LocalStore {
             .truncate(false)
             .write(true)
             .open(self.directory.join(LOCK_FILE))?;
-        // File::lock is stable since Rust 1.89; Cargo.toml's rust-version
-        // (1.85) predates it and should be raised (reported to the lead).
+        // An advisory lock (flock), std's since Rust 1.89, the rust-version
+        // Cargo.toml declares.
         file.lock()?;
         Ok(file)
     }

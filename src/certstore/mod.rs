@@ -92,15 +92,6 @@ pub trait BlobStore: Send + Sync {
     fn delete(&self, name: &str) -> Result<()>;
 }
 
-/// Where certificates are kept, from the configuration.
-#[derive(Clone, Debug)]
-pub struct CertificateStoreConfig {
-    /// `CERTSTORAGE_URL`: `file:///abs/dir`, or an http(s) container URL.
-    pub url: String,
-    /// `CERTSTORAGE_SIGNING_KEYID`.
-    pub signing_key_id: Option<String>,
-}
-
 /// Opens the blob store a `CERTSTORAGE_URL` names. This function knows the
 /// local store (`file:///absolute/dir`, created when absent); other schemes
 /// are for the backends that add themselves here.

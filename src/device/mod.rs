@@ -5,6 +5,9 @@
 //! every handle below [`crate::object::FIRST_CERTIFICATE_HANDLE`] here.
 
 pub mod mechanism;
+// The provider's outgoing C boundary: it calls the vendor library's
+// function list, so it is the one place outside `ffi/` allowed `unsafe`.
+#[allow(unsafe_code)]
 pub mod pkcs11;
 pub mod soft;
 
@@ -39,13 +42,12 @@ pub struct TokenStatus {
     pub so_pin_locked: bool,
     pub min_pin_len: usize,
     pub max_pin_len: usize,
-    /// What a device that reports more about itself says; `None` where the
-    /// provider's own values apply (the embedded device).
-    pub details: Option<TokenDetails>,
+    /// The rest of `CK_TOKEN_INFO`, as the device gives it.
+    pub details: TokenDetails,
 }
 
-/// The rest of `CK_TOKEN_INFO`, for a device that has its own (a vendor
-/// token): shown as the device gives them.
+/// The rest of `CK_TOKEN_INFO`: the embedded device's own values, or a
+/// vendor token's, shown as the device gives them.
 #[derive(Clone, Debug, Default)]
 pub struct TokenDetails {
     pub manufacturer: String,
@@ -63,6 +65,13 @@ pub struct TokenDetails {
     pub firmware_version: (u8, u8),
     /// `utcTime`, 16 characters when the token has a clock.
     pub utc_time: String,
+}
+
+/// This library's version as a PKCS#11 `CK_VERSION` (major, minor).
+pub fn package_version() -> (u8, u8) {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    (major, minor)
 }
 
 /// The JWS `kid` of a blob-signing key: `hex(SHA-256(SPKI DER)[..16])`,

@@ -19,6 +19,10 @@ fn slice_length<T>(count: CK_ULONG) -> Result<usize> {
 }
 
 /// The bytes at `pointer`: empty when `length` is 0, `CKR_ARGUMENTS_BAD` when NULL otherwise.
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading `length` bytes for `'a`.
 pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
     if length == 0 {
         return Ok(&[]);
@@ -34,6 +38,11 @@ pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]
 
 /// The caller's output buffer of `length` bytes: empty when `length` is 0,
 /// `CKR_ARGUMENTS_BAD` when NULL otherwise.
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading and writing `length` bytes for
+/// `'a`, and nothing else refers to them meanwhile.
 pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mut [u8]> {
     if length == 0 {
         return Ok(&mut []);
@@ -48,17 +57,32 @@ pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mu
 }
 
 /// A mutable reference to an output argument, or `CKR_ARGUMENTS_BAD` for NULL.
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading and writing one `T` for `'a`,
+/// and nothing else refers to it meanwhile.
 pub unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
     // SAFETY: non-NULL output pointers are valid per the PKCS#11 contract.
     unsafe { pointer.as_mut() }.ok_or(Error::ArgumentsBad("NULL output pointer"))
 }
 
 /// A PIN as bytes (NULL with length 0 is an empty PIN).
+///
+/// # Safety
+///
+/// As for [`bytes`].
 pub unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&'a [u8]> {
+    // SAFETY: this function's contract is `bytes`'s.
     unsafe { bytes(pointer, length) }
 }
 
 /// Copies a caller's template.
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading `count` attributes, and each
+/// attribute's `pValue` is NULL or valid for reading `ulValueLen` bytes.
 pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attribute>> {
     if count == 0 {
         return Ok(Vec::new());
@@ -88,6 +112,11 @@ pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<
 pub const MAX_ATTRIBUTE_VALUE_LEN: CK_ULONG = 64 << 20;
 
 /// The attribute array of a `C_GetAttributeValue` call.
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading and writing `count` attributes
+/// for `'a`, and nothing else refers to them meanwhile.
 pub unsafe fn attribute_array<'a>(
     pointer: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
@@ -105,7 +134,13 @@ pub unsafe fn attribute_array<'a>(
 }
 
 /// The caller's output capacity: `None` for a length query (NULL buffer).
+///
+/// # Safety
+///
+/// `length` is NULL or valid for reading and writing one `CK_ULONG`.
+/// `buffer` is only compared with NULL.
 pub unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<usize>> {
+    // SAFETY: `length` is NULL or the caller's length word (this function's contract).
     let length = unsafe { out(length) }?;
     Ok(if buffer.is_null() {
         None
@@ -117,16 +152,44 @@ pub unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<
 /// Delivers an operation's output by the PKCS#11 buffer rules: the length
 /// always; the bytes when they fit; `CKR_BUFFER_TOO_SMALL` when a buffer
 /// was given but is too small.
+///
+/// The capacity is read from `*length` here, not trusted from the session
+/// layer: output that does not fit is never written, whatever the layer
+/// above decided.
+///
+/// # Safety
+///
+/// `length` is NULL or valid for reading and writing one `CK_ULONG`;
+/// `buffer` is NULL or valid for writing `*length` bytes.
 pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
+    // SAFETY: `length` is NULL or the caller's length word (this function's contract).
     let length = unsafe { out(length) }?;
+    let capacity = usize::try_from(*length).unwrap_or(usize::MAX);
     match output {
-        Output::Ready(data) => {
+        Output::Ready(data) if !buffer.is_null() && capacity >= data.len() => {
             if !data.is_empty() {
-                // SAFETY: `buffer` holds at least `*length >= data.len()` bytes (checked by `produce`).
+                // SAFETY: `buffer` is valid for `capacity >= data.len()`
+                // bytes (this function's contract, the size checked above),
+                // and `data` is a distinct allocation of ours.
                 unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), buffer, data.len()) };
             }
             *length = data.len() as CK_ULONG;
             Ok(())
+        }
+        Output::Ready(data) => {
+            // The session layer keeps output that does not fit; reaching
+            // here means it did not, and the output is lost.
+            tracing::error!(
+                "{} bytes of output were ready for a buffer of {}: not written",
+                data.len(),
+                if buffer.is_null() {
+                    "none".to_string()
+                } else {
+                    capacity.to_string()
+                }
+            );
+            *length = data.len() as CK_ULONG;
+            Err(Error::BufferTooSmall)
         }
         Output::Pending(needed) => {
             let query = buffer.is_null();
@@ -144,11 +207,17 @@ pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) ->
 /// interfaces) by the same rules: a NULL buffer gets the count only; a
 /// buffer too small gets the count and `CKR_BUFFER_TOO_SMALL`; otherwise
 /// the items and their count.
+///
+/// # Safety
+///
+/// `length` is NULL or valid for reading and writing one `CK_ULONG`;
+/// `buffer` is NULL or valid for writing `*length` items.
 pub unsafe fn deliver_slice<T: Copy>(
     items: &[T],
     buffer: *mut T,
     length: *mut CK_ULONG,
 ) -> Result<()> {
+    // SAFETY: `length` is NULL or the caller's count word (this function's contract).
     let length = unsafe { out(length) }?;
     let capacity = *length as usize;
     *length = items.len() as CK_ULONG;
@@ -173,6 +242,12 @@ pub fn pad(field: &mut [u8], text: &str) {
     field[..end].copy_from_slice(&text.as_bytes()[..end]);
 }
 
+/// The caller's parameter structure, copied.
+///
+/// # Safety
+///
+/// `mechanism.pParameter` is NULL or valid for reading
+/// `mechanism.ulParameterLen` bytes.
 unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
     if mechanism.pParameter.is_null()
         || mechanism.ulParameterLen as usize != std::mem::size_of::<T>()
@@ -186,25 +261,74 @@ unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
 }
 
 /// Parses a `CK_MECHANISM` into the core's [`Mechanism`].
+///
+/// # Safety
+///
+/// `pointer` is NULL or a valid `CK_MECHANISM` whose parameter is NULL or
+/// valid for reading its length, and whose pointers inside a known
+/// parameter structure are NULL or valid for the lengths given beside them.
 pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
-    // SAFETY: non-NULL per check; valid per the PKCS#11 contract.
+    // SAFETY: NULL is refused; otherwise a valid CK_MECHANISM (this
+    // function's contract).
     let raw = unsafe { pointer.as_ref() }.ok_or(Error::ArgumentsBad("NULL mechanism"))?;
-    let kind = raw.mechanism;
-    let invalid = |_| Error::MechanismParamInvalid("bad pointer in parameter");
-    let parameter = match kind {
+    if !raw.pParameter.is_null() && raw.ulParameterLen > MAX_ATTRIBUTE_VALUE_LEN {
+        return Err(Error::MechanismParamInvalid("parameter over 64 MiB"));
+    }
+    // SAFETY: the parameter and the pointers inside it are valid for their
+    // lengths (this function's contract).
+    let parameter = unsafe { parameter(raw) }?;
+    let caller_parameter = if raw.pParameter.is_null() {
+        None
+    } else {
+        // SAFETY: the caller promises `ulParameterLen` bytes at `pParameter`.
+        Some(unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec())
+    };
+    Ok(Mechanism {
+        kind: raw.mechanism,
+        parameter,
+        caller_parameter,
+    })
+}
+
+/// A copy of the `length` bytes at `pointer`, a buffer a parameter
+/// structure points to: `CKR_MECHANISM_PARAM_INVALID` when it is NULL with
+/// a non-zero length.
+///
+/// # Safety
+///
+/// As for [`bytes`].
+unsafe fn inner_bytes(pointer: *const u8, length: CK_ULONG) -> Result<Vec<u8>> {
+    // SAFETY: this function's contract is `bytes`'s.
+    match unsafe { bytes(pointer, length) } {
+        Ok(bytes) => Ok(bytes.to_vec()),
+        Err(_) => Err(Error::MechanismParamInvalid("bad pointer in parameter")),
+    }
+}
+
+/// The parameter of `raw`, read by its mechanism's structure; a mechanism
+/// with no structure known here keeps its bytes.
+///
+/// # Safety
+///
+/// As for [`mechanism`].
+unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
+    // SAFETY (of every block below): `raw`'s parameter, and each pointer
+    // inside it, are valid for the lengths given beside them (this
+    // function's contract); `parameter_struct` checks the parameter's size.
+    Ok(match raw.mechanism {
         CKM_AES_GCM => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_GCM_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::Gcm {
-                iv: unsafe { bytes(p.pIv, p.ulIvLen) }
-                    .map_err(invalid)?
-                    .to_vec(),
-                aad: unsafe { bytes(p.pAAD, p.ulAADLen) }
-                    .map_err(invalid)?
-                    .to_vec(),
+                // SAFETY: as the comment at the top of `parameter` says.
+                iv: unsafe { inner_bytes(p.pIv, p.ulIvLen) }?,
+                // SAFETY: as the comment at the top of `parameter` says.
+                aad: unsafe { inner_bytes(p.pAAD, p.ulAADLen) }?,
                 tag_bits: p.ulTagBits,
             }
         }
         CKM_AES_CTR => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_AES_CTR_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::Ctr {
                 counter_bits: p.ulCounterBits,
@@ -212,11 +336,11 @@ pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
             }
         }
         CKM_RSA_PKCS_OAEP => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { parameter_struct(raw) }?;
             let label = if p.source == CKZ_DATA_SPECIFIED {
-                unsafe { bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }
-                    .map_err(invalid)?
-                    .to_vec()
+                // SAFETY: as the comment at the top of `parameter` says.
+                unsafe { inner_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }?
             } else if p.source == 0 && p.ulSourceDataLen == 0 {
                 Vec::new()
             } else {
@@ -236,6 +360,7 @@ pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
         | CKM_SHA256_RSA_PKCS_PSS
         | CKM_SHA384_RSA_PKCS_PSS
         | CKM_SHA512_RSA_PKCS_PSS => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_RSA_PKCS_PSS_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::Pss {
                 hash: p.hashAlg,
@@ -244,42 +369,70 @@ pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
             }
         }
         CKM_ECDH1_DERIVE => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_ECDH1_DERIVE_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::Ecdh {
                 kdf: p.kdf,
-                shared_data: unsafe { bytes(p.pSharedData, p.ulSharedDataLen) }
-                    .map_err(invalid)?
-                    .to_vec(),
-                public_data: unsafe { bytes(p.pPublicData, p.ulPublicDataLen) }
-                    .map_err(invalid)?
-                    .to_vec(),
+                // SAFETY: as the comment at the top of `parameter` says.
+                shared_data: unsafe { inner_bytes(p.pSharedData, p.ulSharedDataLen) }?,
+                // SAFETY: as the comment at the top of `parameter` says.
+                public_data: unsafe { inner_bytes(p.pPublicData, p.ulPublicDataLen) }?,
             }
         }
         CKM_EDDSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
+            // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_EDDSA_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::EdDsa {
                 prehash: p.phFlag != 0,
-                context: unsafe { bytes(p.pContextData, p.ulContextDataLen) }
-                    .map_err(invalid)?
-                    .to_vec(),
+                // SAFETY: as the comment at the top of `parameter` says.
+                context: unsafe { inner_bytes(p.pContextData, p.ulContextDataLen) }?,
             }
         }
         _ if raw.pParameter.is_null() || raw.ulParameterLen == 0 => MechanismParameter::None,
         _ => MechanismParameter::Raw(
+            // SAFETY: as the comment at the top of `parameter` says.
             unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec(),
         ),
-    };
-    let caller_parameter = if raw.pParameter.is_null() {
-        None
-    } else if raw.ulParameterLen > MAX_ATTRIBUTE_VALUE_LEN {
-        return Err(Error::MechanismParamInvalid("parameter over 64 MiB"));
-    } else {
-        // SAFETY: the caller promises `ulParameterLen` bytes at `pParameter`.
-        Some(unsafe { bytes(raw.pParameter as *const u8, raw.ulParameterLen) }?.to_vec())
-    };
-    Ok(Mechanism {
-        kind,
-        parameter,
-        caller_parameter,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliver_never_writes_past_the_callers_length_whatever_it_is_handed() {
+        let mut buffer = [0u8; 4];
+        let mut length: CK_ULONG = 2;
+        // SAFETY: `buffer` holds 4 >= `length` bytes; `length` is ours.
+        let result =
+            unsafe { deliver(Output::Ready(vec![9; 4]), buffer.as_mut_ptr(), &mut length) };
+        assert!(matches!(result, Err(Error::BufferTooSmall)), "{result:?}");
+        assert_eq!(length, 4, "the length needed is reported");
+        assert_eq!(buffer, [0; 4], "no byte was written");
+
+        let mut length: CK_ULONG = 4;
+        // SAFETY: as above.
+        let result =
+            unsafe { deliver(Output::Ready(vec![9; 3]), buffer.as_mut_ptr(), &mut length) };
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!((length, buffer), (3, [9, 9, 9, 0]));
+    }
+
+    #[test]
+    fn a_raw_parameter_over_64_mib_is_refused_before_it_is_copied() {
+        let byte = 0u8;
+        let raw = CK_MECHANISM {
+            mechanism: CKM_AES_CBC,
+            // Only the length is looked at: it is refused first.
+            pParameter: &byte as *const u8 as *mut _,
+            ulParameterLen: MAX_ATTRIBUTE_VALUE_LEN + 1,
+        };
+        // SAFETY: the parameter is never read (its length is refused).
+        let result = unsafe { mechanism(&raw) };
+        assert!(
+            matches!(result, Err(Error::MechanismParamInvalid(_))),
+            "{result:?}"
+        );
+    }
 }

@@ -25,6 +25,11 @@ use std::ffi::c_void;
 /// With `CKF_LIBRARY_CANT_CREATE_OS_THREADS` (GnuTLS always passes it),
 /// nothing starts a thread: the embedded device and the local store never
 /// do, and the Azure store then runs its requests on the calling thread.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_Initialize` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
     guard("C_Initialize", || {
@@ -53,6 +58,11 @@ pub unsafe extern "C" fn C_Initialize(init_args: *mut c_void) -> CK_RV {
 }
 
 /// `C_Finalize`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_Finalize` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
     guard("C_Finalize", || {
@@ -64,10 +74,17 @@ pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
 }
 
 /// `C_GetInfo`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetInfo` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
     guard("C_GetInfo", || {
         provider::provider()?;
+        // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let info = unsafe { out(info) }?;
         info.cryptokiVersion = CK_VERSION {
             major: 2,
@@ -86,15 +103,21 @@ pub unsafe extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
 
 /// This library's version, from Cargo.toml.
 pub(crate) fn library_version() -> CK_VERSION {
-    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
-    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    let (major, minor) = crate::device::package_version();
     CK_VERSION { major, minor }
 }
 
 /// `C_GetFunctionList`: the PKCS#11 2.40 function list.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetFunctionList` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
     guard("C_GetFunctionList", || {
+        // SAFETY: `list` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let list = unsafe { out(list) }?;
         *list = &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut CK_FUNCTION_LIST;
         Ok(())
@@ -121,17 +144,30 @@ static INTERFACES: Interfaces = Interfaces([
 ]);
 
 /// `C_GetInterfaceList` (3.0): "PKCS 11" version 3.0, then version 2.40.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetInterfaceList` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetInterfaceList(
     list: *mut CK_INTERFACE,
     count: *mut CK_ULONG,
 ) -> CK_RV {
+    // SAFETY: `count` is NULL or the caller's count word, and `list` NULL (a
+    // count query) or an array of that many interfaces; `deliver_slice`
+    // refuses a NULL count and writes no more items than it allows.
     guard("C_GetInterfaceList", || unsafe {
         deliver_slice(&INTERFACES.0, list, count)
     })
 }
 
 /// `C_GetInterface` (3.0): by name ("PKCS 11" or NULL) and version (3.0, 2.40, or NULL for 3.0).
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetInterface` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetInterface(
     name: *mut CK_UTF8CHAR,
@@ -140,6 +176,8 @@ pub unsafe extern "C" fn C_GetInterface(
     flags: CK_FLAGS,
 ) -> CK_RV {
     guard("C_GetInterface", || {
+        // SAFETY: `interface` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let interface = unsafe { out(interface) }?;
         if !name.is_null() {
             // SAFETY: a NUL-terminated string per the PKCS#11 contract.

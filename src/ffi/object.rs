@@ -8,6 +8,11 @@ use crate::provider::provider;
 use cryptoki_sys::*;
 
 /// `C_CreateObject`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_CreateObject` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_CreateObject(
     session: CK_SESSION_HANDLE,
@@ -17,7 +22,11 @@ pub unsafe extern "C" fn C_CreateObject(
 ) -> CK_RV {
     guard("C_CreateObject", || {
         let provider = session_provider(session)?;
+        // SAFETY: `attributes` is NULL or the caller's `count` attributes, each value readable
+        // for its length; `template` refuses NULL with a non-zero count and copies every value
         let template = unsafe { template(attributes, count) }?;
+        // SAFETY: `object` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let object = unsafe { out(object) }?;
         *object = provider.create_object(session, &template)?;
         Ok(())
@@ -25,6 +34,11 @@ pub unsafe extern "C" fn C_CreateObject(
 }
 
 /// `C_CopyObject`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_CopyObject` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_CopyObject(
     session: CK_SESSION_HANDLE,
@@ -35,7 +49,11 @@ pub unsafe extern "C" fn C_CopyObject(
 ) -> CK_RV {
     guard("C_CopyObject", || {
         let provider = session_provider(session)?;
+        // SAFETY: `attributes` is NULL or the caller's `count` attributes, each value readable
+        // for its length; `template` refuses NULL with a non-zero count and copies every value
         let template = unsafe { template(attributes, count) }?;
+        // SAFETY: `new_object` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let new_object = unsafe { out(new_object) }?;
         *new_object = provider.copy_object(session, object, &template)?;
         Ok(())
@@ -43,6 +61,11 @@ pub unsafe extern "C" fn C_CopyObject(
 }
 
 /// `C_DestroyObject`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_DestroyObject` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_DestroyObject(
     session: CK_SESSION_HANDLE,
@@ -54,6 +77,11 @@ pub unsafe extern "C" fn C_DestroyObject(
 }
 
 /// `C_GetObjectSize`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetObjectSize` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetObjectSize(
     session: CK_SESSION_HANDLE,
@@ -62,6 +90,8 @@ pub unsafe extern "C" fn C_GetObjectSize(
 ) -> CK_RV {
     guard("C_GetObjectSize", || {
         let provider = session_provider(session)?;
+        // SAFETY: `size` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let size = unsafe { out(size) }?;
         *size = provider.object_size(session, object)?;
         Ok(())
@@ -73,6 +103,11 @@ pub unsafe extern "C" fn C_GetObjectSize(
 /// `CK_UNAVAILABLE_INFORMATION` as its length while the others are still
 /// filled; the return value then names the most serious of those cases
 /// (sensitive, then invalid type, then buffer too small).
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetAttributeValue` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetAttributeValue(
     session: CK_SESSION_HANDLE,
@@ -82,6 +117,8 @@ pub unsafe extern "C" fn C_GetAttributeValue(
 ) -> CK_RV {
     guard("C_GetAttributeValue", || {
         let provider = session_provider(session)?;
+        // SAFETY: `attributes` is NULL or the caller's `count` attributes, ours to fill for
+        // this call; `attribute_array` refuses NULL with a non-zero count
         let attributes = unsafe { attribute_array(attributes, count) }?;
         let kinds: Vec<_> = attributes.iter().map(|a| a.type_).collect();
         let results = provider.get_attributes(session, object, &kinds)?;
@@ -130,6 +167,11 @@ pub unsafe extern "C" fn C_GetAttributeValue(
 }
 
 /// `C_SetAttributeValue`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_SetAttributeValue` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_SetAttributeValue(
     session: CK_SESSION_HANDLE,
@@ -139,12 +181,19 @@ pub unsafe extern "C" fn C_SetAttributeValue(
 ) -> CK_RV {
     guard("C_SetAttributeValue", || {
         let provider = session_provider(session)?;
+        // SAFETY: `attributes` is NULL or the caller's `count` attributes, each value readable
+        // for its length; `template` refuses NULL with a non-zero count and copies every value
         let template = unsafe { template(attributes, count) }?;
         provider.set_attributes(session, object, &template)
     })
 }
 
 /// `C_FindObjectsInit`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_FindObjectsInit` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_FindObjectsInit(
     session: CK_SESSION_HANDLE,
@@ -153,12 +202,19 @@ pub unsafe extern "C" fn C_FindObjectsInit(
 ) -> CK_RV {
     guard("C_FindObjectsInit", || {
         let provider = session_provider(session)?;
+        // SAFETY: `attributes` is NULL or the caller's `count` attributes, each value readable
+        // for its length; `template` refuses NULL with a non-zero count and copies every value
         let template = unsafe { template(attributes, count) }?;
         provider.find_init(session, &template)
     })
 }
 
 /// `C_FindObjects`: at most `max_count` handles per call.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_FindObjects` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_FindObjects(
     session: CK_SESSION_HANDLE,
@@ -168,6 +224,8 @@ pub unsafe extern "C" fn C_FindObjects(
 ) -> CK_RV {
     guard("C_FindObjects", || {
         let provider = session_provider(session)?;
+        // SAFETY: `count` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let count = unsafe { out(count) }?;
         if objects.is_null() && max_count > 0 {
             return Err(Error::ArgumentsBad("NULL handle array"));
@@ -183,6 +241,11 @@ pub unsafe extern "C" fn C_FindObjects(
 }
 
 /// `C_FindObjectsFinal`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_FindObjectsFinal` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_FindObjectsFinal(session: CK_SESSION_HANDLE) -> CK_RV {
     guard("C_FindObjectsFinal", || provider()?.find_final(session))

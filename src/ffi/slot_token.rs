@@ -7,6 +7,11 @@ use crate::provider::{provider, SLOT_ID};
 use cryptoki_sys::*;
 
 /// `C_GetSlotList`: one slot, ID 1, always holding its token.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetSlotList` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetSlotList(
     _token_present: CK_BBOOL,
@@ -15,15 +20,25 @@ pub unsafe extern "C" fn C_GetSlotList(
 ) -> CK_RV {
     guard("C_GetSlotList", || {
         provider()?;
+        // SAFETY: `count` is NULL or the caller's count word, and `list` NULL (a count query)
+        // or an array of that many items; `deliver_slice` refuses a NULL count and writes no
+        // more items than it allows
         unsafe { deliver_slice(&[SLOT_ID], list, count) }
     })
 }
 
 /// `C_GetSlotInfo`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetSlotInfo` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO) -> CK_RV {
     guard("C_GetSlotInfo", || {
         provider()?.check_slot(slot)?;
+        // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let info = unsafe { out(info) }?;
         pad(
             &mut info.slotDescription,
@@ -38,21 +53,25 @@ pub unsafe extern "C" fn C_GetSlotInfo(slot: CK_SLOT_ID, info: *mut CK_SLOT_INFO
 }
 
 /// `C_GetTokenInfo`: every flag reported is true of the token.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetTokenInfo` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_INFO) -> CK_RV {
     guard("C_GetTokenInfo", || {
         let token = provider()?.token_info(slot)?;
+        // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let info = unsafe { out(info) }?;
         let status = &token.status;
-        let details = status.details.as_ref();
+        let details = &status.details;
         pad(&mut info.label, &status.label);
-        pad(
-            &mut info.manufacturerID,
-            details.map_or("azcloudhsm-pkcs11", |d| &d.manufacturer),
-        );
-        pad(&mut info.model, details.map_or("soft device", |d| &d.model));
+        pad(&mut info.manufacturerID, &details.manufacturer);
+        pad(&mut info.model, &details.model);
         pad(&mut info.serialNumber, &status.serial);
-        let mut flags = details.map_or(CKF_RNG | CKF_LOGIN_REQUIRED, |d| d.other_flags);
+        let mut flags = details.other_flags;
         let set = |flags: &mut CK_FLAGS, condition: bool, flag: CK_FLAGS| {
             if condition {
                 *flags |= flag
@@ -84,35 +103,25 @@ pub unsafe extern "C" fn C_GetTokenInfo(slot: CK_SLOT_ID, info: *mut CK_TOKEN_IN
         info.ulMaxPinLen = status.max_pin_len as CK_ULONG;
         info.ulMinPinLen = status.min_pin_len as CK_ULONG;
         let version = |(major, minor): (u8, u8)| CK_VERSION { major, minor };
-        match details {
-            Some(d) => {
-                info.ulMaxSessionCount = d.max_session_count;
-                info.ulMaxRwSessionCount = d.max_rw_session_count;
-                info.ulTotalPublicMemory = d.total_public_memory;
-                info.ulFreePublicMemory = d.free_public_memory;
-                info.ulTotalPrivateMemory = d.total_private_memory;
-                info.ulFreePrivateMemory = d.free_private_memory;
-                info.hardwareVersion = version(d.hardware_version);
-                info.firmwareVersion = version(d.firmware_version);
-                pad(&mut info.utcTime, &d.utc_time);
-            }
-            None => {
-                info.ulMaxSessionCount = CK_EFFECTIVELY_INFINITE;
-                info.ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
-                info.ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
-                info.ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
-                info.ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
-                info.ulFreePrivateMemory = CK_UNAVAILABLE_INFORMATION;
-                info.hardwareVersion = super::general::library_version();
-                info.firmwareVersion = super::general::library_version();
-                pad(&mut info.utcTime, "");
-            }
-        }
+        info.ulMaxSessionCount = details.max_session_count;
+        info.ulMaxRwSessionCount = details.max_rw_session_count;
+        info.ulTotalPublicMemory = details.total_public_memory;
+        info.ulFreePublicMemory = details.free_public_memory;
+        info.ulTotalPrivateMemory = details.total_private_memory;
+        info.ulFreePrivateMemory = details.free_private_memory;
+        info.hardwareVersion = version(details.hardware_version);
+        info.firmwareVersion = version(details.firmware_version);
+        pad(&mut info.utcTime, &details.utc_time);
         Ok(())
     })
 }
 
 /// `C_GetMechanismList`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetMechanismList` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetMechanismList(
     slot: CK_SLOT_ID,
@@ -125,11 +134,19 @@ pub unsafe extern "C" fn C_GetMechanismList(
             .iter()
             .map(|m| m.kind)
             .collect();
+        // SAFETY: `count` is NULL or the caller's count word, and `list` NULL (a count query)
+        // or an array of that many items; `deliver_slice` refuses a NULL count and writes no
+        // more items than it allows
         unsafe { deliver_slice(&mechanisms, list, count) }
     })
 }
 
 /// `C_GetMechanismInfo`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetMechanismInfo` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetMechanismInfo(
     slot: CK_SLOT_ID,
@@ -138,6 +155,8 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
 ) -> CK_RV {
     guard("C_GetMechanismInfo", || {
         let mechanism = provider()?.mechanism_info(slot, kind)?;
+        // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         let info = unsafe { out(info) }?;
         info.ulMinKeySize = mechanism.min_key_size;
         info.ulMaxKeySize = mechanism.max_key_size;
@@ -147,6 +166,11 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
 }
 
 /// `C_InitToken`: the label is 32 blank-padded bytes.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_InitToken` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_InitToken(
     slot: CK_SLOT_ID,
@@ -156,10 +180,14 @@ pub unsafe extern "C" fn C_InitToken(
 ) -> CK_RV {
     guard("C_InitToken", || {
         let provider = provider()?;
+        // SAFETY: `so_pin` is NULL or the caller's `so_pin_len` PIN bytes; `pin` refuses NULL
+        // with a non-zero length
         let so_pin = unsafe { pin(so_pin, so_pin_len) }?;
         if label.is_null() {
             return Err(Error::ArgumentsBad("NULL label"));
         }
+        // SAFETY: `label` is NULL or the caller's `32` readable bytes (PKCS#11 buffer rule);
+        // `bytes` refuses NULL with a non-zero length
         let label = unsafe { bytes(label, 32) }?;
         let label = String::from_utf8_lossy(label);
         provider.init_token(slot, so_pin, label.trim_end_matches([' ', '\0']))
@@ -167,6 +195,11 @@ pub unsafe extern "C" fn C_InitToken(
 }
 
 /// `C_InitPIN`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_InitPIN` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_InitPIN(
     session: CK_SESSION_HANDLE,
@@ -175,11 +208,18 @@ pub unsafe extern "C" fn C_InitPIN(
 ) -> CK_RV {
     guard("C_InitPIN", || {
         let provider = session_provider(session)?;
+        // SAFETY: `new_pin` is NULL or the caller's `new_pin_len` PIN bytes; `pin` refuses NULL
+        // with a non-zero length
         provider.init_pin(session, unsafe { pin(new_pin, new_pin_len) }?)
     })
 }
 
 /// `C_SetPIN`.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_SetPIN` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_SetPIN(
     session: CK_SESSION_HANDLE,
@@ -190,6 +230,8 @@ pub unsafe extern "C" fn C_SetPIN(
 ) -> CK_RV {
     guard("C_SetPIN", || {
         let provider = session_provider(session)?;
+        // SAFETY: `old_pin` is NULL or the caller's `old_len` PIN bytes; `pin` refuses NULL
+        // with a non-zero length
         provider.set_pin(session, unsafe { pin(old_pin, old_len) }?, unsafe {
             pin(new_pin, new_len)
         }?)
@@ -197,6 +239,11 @@ pub unsafe extern "C" fn C_SetPIN(
 }
 
 /// `C_WaitForSlotEvent`: the slot never changes, so there is never an event.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_WaitForSlotEvent` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_WaitForSlotEvent(
     flags: CK_FLAGS,
@@ -205,6 +252,8 @@ pub unsafe extern "C" fn C_WaitForSlotEvent(
 ) -> CK_RV {
     let rv = guard("C_WaitForSlotEvent", || {
         provider()?;
+        // SAFETY: `slot` is NULL or a place the caller lets us write for this call; `out`
+        // refuses NULL
         unsafe { out(slot) }?;
         if !reserved.is_null() {
             return Err(Error::ArgumentsBad("pReserved must be NULL"));

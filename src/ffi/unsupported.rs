@@ -13,6 +13,10 @@ use std::ffi::c_void;
 macro_rules! not_supported {
     ($($name:ident ( $($arg:ident : $type:ty),* );)*) => {$(
         #[doc = concat!("`", stringify!($name), "`: not supported (`CKR_FUNCTION_NOT_SUPPORTED`).")]
+        ///
+        /// # Safety
+        ///
+        /// None needed: no argument is read.
         #[no_mangle]
         pub unsafe extern "C" fn $name($($arg: $type),*) -> CK_RV {
             $(let _ = $arg;)*
@@ -59,12 +63,22 @@ not_supported! {
 }
 
 /// `C_GetFunctionStatus`: legacy; functions never run in parallel.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_GetFunctionStatus` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetFunctionStatus(session: CK_SESSION_HANDLE) -> CK_RV {
     legacy_parallel("C_GetFunctionStatus", session)
 }
 
 /// `C_CancelFunction`: legacy; functions never run in parallel.
+///
+/// # Safety
+///
+/// Every pointer argument is NULL or valid for what PKCS#11 3.0 says
+/// `C_CancelFunction` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_CancelFunction(session: CK_SESSION_HANDLE) -> CK_RV {
     legacy_parallel("C_CancelFunction", session)

@@ -218,13 +218,7 @@ impl Drop for Vendor {
 /// True when both addresses lie in the same loaded object (library or
 /// executable): a `DEVICE_MODULE` naming this provider's own file.
 fn same_object(first: usize, second: usize) -> bool {
-    let base = |address: usize| {
-        // SAFETY: dladdr only reads the dynamic linker's tables; `info` is
-        // a valid place for it to write.
-        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
-        let found = unsafe { libc::dladdr(address as *const libc::c_void, &mut info) };
-        (found != 0).then_some(info.dli_fbase as usize)
-    };
+    use crate::ffi::os::loaded_object_base as base;
     matches!((base(first), base(second)), (Some(a), Some(b)) if a == b)
 }
 

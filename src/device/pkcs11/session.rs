@@ -40,7 +40,8 @@ impl VendorSession {
 
     /// `C_GetSessionInfo`'s state.
     pub fn state(&self) -> Result<CK_STATE> {
-        // SAFETY (of the call below): `info` is a valid CK_SESSION_INFO to write.
+        // SAFETY: CK_SESSION_INFO is plain data, for which all zero is valid;
+        // the vendor call below writes a whole one into it.
         let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
         vendor_call!(self.vendor, C_GetSessionInfo(self.handle, &mut info))?;
         Ok(info.state)

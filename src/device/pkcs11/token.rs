@@ -54,7 +54,7 @@ pub fn slots_with_token(vendor: &Vendor) -> Result<Vec<CK_SLOT_ID>> {
 
 /// `C_GetTokenInfo` of `slot`.
 pub fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
-    // SAFETY (of the zeroed value): CK_TOKEN_INFO is plain data; all zero is valid.
+    // SAFETY: CK_TOKEN_INFO is plain data, for which all zero is valid.
     let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
     vendor_call!(vendor, C_GetTokenInfo(slot, &mut info))?;
     Ok(info)
@@ -118,7 +118,7 @@ pub fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
         so_pin_locked: flag(CKF_SO_PIN_LOCKED),
         min_pin_len: info.ulMinPinLen as usize,
         max_pin_len: info.ulMaxPinLen as usize,
-        details: Some(TokenDetails {
+        details: TokenDetails {
             manufacturer: field_text(&info.manufacturerID),
             model: field_text(&info.model),
             other_flags: info.flags & !NAMED_FLAGS,
@@ -131,7 +131,7 @@ pub fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
             hardware_version: (info.hardwareVersion.major, info.hardwareVersion.minor),
             firmware_version: (info.firmwareVersion.major, info.firmwareVersion.minor),
             utc_time: String::from_utf8_lossy(&info.utcTime).into_owned(),
-        }),
+        },
     })
 }
 
@@ -155,7 +155,7 @@ pub fn mechanisms(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo
     kinds.truncate((count as usize).min(kinds.len()));
     let mut infos = Vec::with_capacity(kinds.len());
     for kind in kinds {
-        // SAFETY (of the zeroed value): plain data; all zero is valid.
+        // SAFETY: CK_MECHANISM_INFO is plain data, for which all zero is valid.
         let mut info: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
         match vendor_call!(vendor, C_GetMechanismInfo(slot, kind, &mut info)) {
             Ok(()) => infos.push(MechanismInfo {

@@ -10,11 +10,33 @@
 use super::database::{PinAttempt, PinOwner, TokenRow};
 use super::pins::{self, TokenKey};
 use super::store::Inner;
-use crate::device::{TokenStatus, UserType};
+use crate::device::{TokenDetails, TokenStatus, UserType};
 use crate::error::{Error, Result};
+use cryptoki_sys::{
+    CKF_LOGIN_REQUIRED, CKF_RNG, CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION,
+};
 
 /// How long a PIN check waits for the checks that hold every remaining try.
 const PIN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The embedded token's own `CK_TOKEN_INFO` values: no session limit, no
+/// memory figures, and the library's version for hardware and firmware.
+fn embedded_details() -> TokenDetails {
+    TokenDetails {
+        manufacturer: "azcloudhsm-pkcs11".to_string(),
+        model: "soft device".to_string(),
+        other_flags: CKF_RNG | CKF_LOGIN_REQUIRED,
+        max_session_count: CK_EFFECTIVELY_INFINITE,
+        max_rw_session_count: CK_EFFECTIVELY_INFINITE,
+        total_public_memory: CK_UNAVAILABLE_INFORMATION,
+        free_public_memory: CK_UNAVAILABLE_INFORMATION,
+        total_private_memory: CK_UNAVAILABLE_INFORMATION,
+        free_private_memory: CK_UNAVAILABLE_INFORMATION,
+        hardware_version: crate::device::package_version(),
+        firmware_version: crate::device::package_version(),
+        utc_time: String::new(),
+    }
+}
 
 fn owner_of(user: UserType) -> PinOwner {
     match user {
@@ -60,7 +82,7 @@ impl Inner {
             so_pin_locked,
             min_pin_len: pins::MIN_PIN_LEN,
             max_pin_len: pins::MAX_PIN_LEN,
-            details: None,
+            details: embedded_details(),
         }
     }
 
