@@ -184,7 +184,7 @@ pub fn blob_key_id(content: &[u8]) -> std::result::Result<Option<String>, Reject
         }
     }
     let header = super::encoding::base64url_decode(header).unwrap_or_default();
-    let header: Value = serde_json::from_slice(&header)
+    let header = super::encoding::json_without_duplicates(&header)
         .map_err(|e| Rejection::NotJws(format!("the header is not JSON: {e}")))?;
     let header = header
         .as_object()
@@ -362,8 +362,8 @@ pub fn read_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attri
 /// As [`read_payload`], with the reason as a [`Rejection`].
 fn check_payload(handle: Handle, payload: &[u8]) -> std::result::Result<Attributes, Rejection> {
     let bad = Rejection::BadPayload;
-    let json: Value =
-        serde_json::from_slice(payload).map_err(|e| bad(format!("payload is not JSON: {e}")))?;
+    let json = super::encoding::json_without_duplicates(payload)
+        .map_err(|e| bad(format!("payload is not JSON: {e}")))?;
     if json.get("format").and_then(Value::as_u64) != Some(FORMAT) {
         return Err(bad("payload format is not 1".into()));
     }

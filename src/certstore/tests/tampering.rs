@@ -27,6 +27,8 @@ fn expected_rejection(what: &str, handle: Handle) -> Rejection {
         },
         "garbage" | "an empty file" => Rejection::NotJws(String::new()),
         "a JWS of malformed JSON" => Rejection::BadPayload(String::new()),
+        "a signed payload naming a member twice" => Rejection::BadPayload(String::new()),
+        "a signed header naming alg twice" => Rejection::NotJws(String::new()),
         other => panic!("no expected rejection for {other}"),
     }
 }
@@ -78,19 +80,41 @@ fn tamper_cases() -> Vec<(&'static str, Tamper)> {
             std::fs::write(f.blob_path(h), b"").unwrap()
         }),
         ("a JWS of malformed JSON", |f, h, _| {
-            let header = crate::certstore::encoding::base64url_encode(
-                br#"{"alg":"RS512","kid":"blob-signing-key"}"#,
-            );
-            let payload = crate::certstore::encoding::base64url_encode(b"{not json");
-            let message = format!("{header}.{payload}");
-            let signature = f.device.key().sign_rs512(message.as_bytes()).unwrap();
-            let blob = format!(
-                "{message}.{}",
-                crate::certstore::encoding::base64url_encode(&signature)
-            );
+            let blob = signed_by_the_store(f, HEADER.as_bytes(), b"{not json");
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("a signed payload naming a member twice", |f, h, blob| {
+            // The same member twice, with the same value: still two ways to
+            // read one text, so refused.
+            let payload = String::from_utf8(payload_of(&blob)).unwrap();
+            let doubled = format!("{{\"format\":1,{}", &payload[1..]);
+            assert!(payload.starts_with("{\"format\":1,"), "{payload}");
+            let blob = signed_by_the_store(f, HEADER.as_bytes(), doubled.as_bytes());
+            std::fs::write(f.blob_path(h), blob).unwrap();
+        }),
+        ("a signed header naming alg twice", |f, h, blob| {
+            let header = r#"{"alg":"RS512","alg":"RS512","kid":"blob-signing-key"}"#;
+            let blob = signed_by_the_store(f, header.as_bytes(), &payload_of(&blob));
             std::fs::write(f.blob_path(h), blob).unwrap();
         }),
     ]
+}
+
+/// The protected header the store writes.
+const HEADER: &str = r#"{"alg":"RS512","kid":"blob-signing-key"}"#;
+
+/// The decoded payload of a blob.
+fn payload_of(blob: &[u8]) -> Vec<u8> {
+    let text = std::str::from_utf8(blob).unwrap();
+    crate::certstore::encoding::base64url_decode(text.split('.').nth(1).unwrap()).unwrap()
+}
+
+/// A compact JWS of `header` and `payload`, signed with the store's own key.
+fn signed_by_the_store(fixture: &Fixture, header: &[u8], payload: &[u8]) -> String {
+    use crate::certstore::encoding::base64url_encode;
+    let message = format!("{}.{}", base64url_encode(header), base64url_encode(payload));
+    let signature = fixture.device.key().sign_rs512(message.as_bytes()).unwrap();
+    format!("{message}.{}", base64url_encode(&signature))
 }
 
 #[test]
