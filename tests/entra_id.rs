@@ -46,7 +46,7 @@ use openssl::x509::{X509Name, X509};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const WORKER: &str = "entra_id_worker_finds_the_certificate_its_parent_created";
@@ -160,6 +160,26 @@ impl HttpsAzurite {
             ("AZURITE_OAUTH", "basic"),
         ]);
         HttpsAzurite { azurite, tls }
+    }
+
+    /// The HTTPS Azurite every test of this binary shares, started by the
+    /// first that asks: the tests run one at a time (under [`lock`]), each
+    /// in containers of its own, and starting one instance per test took
+    /// most of this suite's time. Stopped when the test binary exits.
+    fn shared() -> &'static HttpsAzurite {
+        static SHARED: OnceLock<HttpsAzurite> = OnceLock::new();
+        extern "C" fn stop_shared() {
+            if let Some(shared) = SHARED.get() {
+                shared.azurite.stop_quietly();
+            }
+        }
+        SHARED.get_or_init(|| {
+            let started = HttpsAzurite::start();
+            // SAFETY: atexit only records the function; `stop_shared` never
+            // unwinds (stop_quietly catches every panic).
+            unsafe { libc::atexit(stop_shared) };
+            started
+        })
     }
 
     fn container_url(&self, container: &str) -> String {
@@ -648,11 +668,11 @@ fn azurite_https_managed_identity_system_assigned_runs_the_certificate_flow() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
-        &azurite,
+        azurite,
         &unique_container("mi-system"),
         "",
     ));
@@ -679,7 +699,7 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let client_id = "11111111-2222-3333-4444-555555555555";
     let endpoint = TokenService::start(
         None,
@@ -691,7 +711,7 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
     );
     export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
-        &azurite,
+        azurite,
         &unique_container("mi-user"),
         &format!("UAMI_CLIENT_ID={client_id}\n"),
     ));
@@ -711,7 +731,7 @@ fn azurite_https_managed_identity_user_assigned_sends_uami_client_id() {
 /// naming the method; no token is logged.
 fn managed_identity_failure(answer: Option<Answer>, expected_in_log: &str) {
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     match answer {
         Some(answer) => {
@@ -733,7 +753,7 @@ fn managed_identity_failure(answer: Option<Answer>, expected_in_log: &str) {
         }
     }
     let (_dir, config) = environment(&managed_identity_lines(
-        &azurite,
+        azurite,
         &unique_container("mi-fail"),
         "",
     ));
@@ -788,11 +808,11 @@ fn azurite_https_managed_identity_endpoint_failing_once_is_retried() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
-        &azurite,
+        azurite,
         &unique_container("mi-retry"),
         "",
     ));
@@ -823,12 +843,12 @@ fn azurite_https_managed_identity_short_lived_token_is_refreshed() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     endpoint.answer(Answer::Token { lifetime: 3 });
     export_managed_identity(&endpoint);
     let (_dir, config) = environment(&managed_identity_lines(
-        &azurite,
+        azurite,
         &unique_container("mi-refresh"),
         "",
     ));
@@ -864,7 +884,7 @@ fn azurite_https_connection_string_runs_the_certificate_flow() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let container = unique_container("https-key");
     let lines = format!(
         "CERTSTORAGE_URL={}\nCERTSTORAGE_AUTH=connection_string\n\
@@ -884,7 +904,7 @@ fn azurite_https_without_the_ca_file_is_a_device_error_naming_the_store() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     export_managed_identity(&endpoint);
     let container = unique_container("no-ca");
@@ -937,11 +957,11 @@ fn azurite_https_client_secret_runs_the_certificate_flow() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
-    let authority = start_authority(&azurite, client_secret_expected(APP_SECRET));
+    let azurite = HttpsAzurite::shared();
+    let authority = start_authority(azurite, client_secret_expected(APP_SECRET));
     std::env::set_var("AZURE_CLIENT_SECRET", APP_SECRET);
     let (_dir, config) = environment(&entra_lines(
-        &azurite,
+        azurite,
         &unique_container("secret"),
         "client_secret",
     ));
@@ -961,11 +981,11 @@ fn azurite_https_client_secret_refused_is_a_device_error_naming_the_authority() 
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
-    let authority = start_authority(&azurite, client_secret_expected("another secret"));
+    let azurite = HttpsAzurite::shared();
+    let authority = start_authority(azurite, client_secret_expected("another secret"));
     std::env::set_var("AZURE_CLIENT_SECRET", APP_SECRET);
     let (_dir, config) = environment(&entra_lines(
-        &azurite,
+        azurite,
         &unique_container("secret-refused"),
         "client_secret",
     ));
@@ -984,13 +1004,13 @@ fn azurite_https_workload_identity_runs_the_certificate_flow() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let federated = tempfile::tempdir().unwrap();
     let token_file = federated.path().join("token");
     let assertion = "federated-service-account-token-for-the-test";
     std::fs::write(&token_file, assertion).unwrap();
     let authority = start_authority(
-        &azurite,
+        azurite,
         Expected {
             client_id: Some(APP_CLIENT_ID.to_string()),
             client_assertion: Some(assertion.to_string()),
@@ -999,7 +1019,7 @@ fn azurite_https_workload_identity_runs_the_certificate_flow() {
     );
     std::env::set_var("AZURE_FEDERATED_TOKEN_FILE", &token_file);
     let (_dir, config) = environment(&entra_lines(
-        &azurite,
+        azurite,
         &unique_container("workload"),
         "workload_identity",
     ));
@@ -1017,7 +1037,7 @@ fn azurite_https_azure_cli_runs_the_certificate_flow() {
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     // A stand-in `az` first on PATH: it logs its arguments and prints what
     // `az account get-access-token -o json` prints.
     let bin = tempfile::tempdir().unwrap();
@@ -1045,11 +1065,7 @@ fn azurite_https_azure_cli_runs_the_certificate_flow() {
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = std::env::var("PATH").unwrap_or_default();
     std::env::set_var("PATH", format!("{}:{path}", bin.path().display()));
-    let (_dir, config) = environment(&entra_lines(
-        &azurite,
-        &unique_container("cli"),
-        "azure_cli",
-    ));
+    let (_dir, config) = environment(&entra_lines(azurite, &unique_container("cli"), "azure_cli"));
     let mark = LogMark::now();
     certificate_flow(&config);
     std::env::set_var("PATH", path);
@@ -1093,10 +1109,10 @@ fn azurite_https_sas_runs_the_certificate_flow_and_a_read_only_sas_refuses_write
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let container = unique_container("sas");
     let full = account_sas("rwdlac");
-    let (dir, config) = environment(&sas_lines(&azurite, &container, &full));
+    let (dir, config) = environment(&sas_lines(azurite, &container, &full));
     let mark = LogMark::now();
     certificate_flow(&config);
     let signature = full.split("sig=").nth(1).unwrap().to_string();
@@ -1105,7 +1121,7 @@ fn azurite_https_sas_runs_the_certificate_flow_and_a_read_only_sas_refuses_write
     // cleanly and say why.
     let read_only = account_sas("rl");
     let config = dir.write_config(
-        CertificateStorage::Lines(&sas_lines(&azurite, &container, &read_only)),
+        CertificateStorage::Lines(&sas_lines(azurite, &container, &read_only)),
         &[],
     );
     let provider = Provider::open(&config);
@@ -1273,7 +1289,7 @@ fn azurite_https_a_token_refused_with_401_is_renewed_once_and_the_call_retried()
         return;
     }
     let _lock = lock();
-    let azurite = HttpsAzurite::start();
+    let azurite = HttpsAzurite::shared();
     let endpoint = TokenService::start(None, Expected::default(), managed_identity_handler);
     export_managed_identity(&endpoint);
     let relay = RevokingRelay::start(&azurite.tls, azurite.azurite.port);

@@ -230,6 +230,21 @@ impl PrivateAzurite {
     }
 }
 
+impl PrivateAzurite {
+    /// Stops the instance and removes its directories, for an instance that
+    /// lives until the process exits (an `atexit` handler): never panics.
+    pub fn stop_quietly(&self) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if self.is_running() {
+                self.send("CONT");
+                self.command("stop");
+            }
+        }));
+        let _ = std::fs::remove_dir_all(self.location.path());
+        let _ = std::fs::remove_dir_all(self.run_dir.path());
+    }
+}
+
 impl Drop for PrivateAzurite {
     fn drop(&mut self) {
         if self.is_running() {
