@@ -534,25 +534,40 @@ impl Provider {
 
     // ----- objects (§5.7) -----
 
-    /// `C_CreateObject`: certificates go to the certificate store, everything else to the device.
+    /// `C_CreateObject`, by the owner [`Provider::owner_for`] picks.
     pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<Handle> {
         let access = self.access(handle)?;
-        if object::find_ulong(template, CKA_CLASS)? == Some(CKO_CERTIFICATE) {
-            self.certificates.create(&access, template)
-        } else {
-            self.device.create_object(&access, template)
-        }
+        self.owner_for(template)?.create_object(&access, template)
     }
 
     /// The owner of `object`: the certificate store for the certificate
-    /// range, the device for every other handle. The one place where a
-    /// handle is routed.
-    fn store_for(&self, object: Handle) -> &dyn ObjectStore {
+    /// range, the device for every other handle. With [`Provider::owner_for`]
+    /// and [`Provider::owners`], the one place where objects are routed.
+    fn owner_of(&self, object: Handle) -> &dyn ObjectStore {
         if object::is_certificate_handle(object) {
             &self.certificates
         } else {
             &*self.device
         }
+    }
+
+    /// The owner a new object of `template` goes to: the certificate store
+    /// for a certificate, the device for everything else.
+    fn owner_for(&self, template: &Template) -> Result<&dyn ObjectStore> {
+        Ok(
+            if object::find_ulong(template, CKA_CLASS)? == Some(CKO_CERTIFICATE) {
+                &self.certificates
+            } else {
+                &*self.device
+            },
+        )
+    }
+
+    /// Every owner of objects, in the order a search lists them: the
+    /// device first (a vendor token may hold certificates of its own), then
+    /// the certificate store.
+    fn owners(&self) -> [&dyn ObjectStore; 2] {
+        [&*self.device, &self.certificates]
     }
 
     pub fn copy_object(
@@ -562,18 +577,17 @@ impl Provider {
         template: &Template,
     ) -> Result<Handle> {
         let access = self.access(handle)?;
-        self.store_for(object)
-            .copy_object(&access, object, template)
+        self.owner_of(object).copy_object(&access, object, template)
     }
 
     pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
         let access = self.access(handle)?;
-        self.store_for(object).destroy_object(&access, object)
+        self.owner_of(object).destroy_object(&access, object)
     }
 
     pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
         let access = self.access(handle)?;
-        self.store_for(object).object_size(&access, object)
+        self.owner_of(object).object_size(&access, object)
     }
 
     pub fn get_attributes(
@@ -583,8 +597,7 @@ impl Provider {
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
         let access = self.access(handle)?;
-        self.store_for(object)
-            .get_attributes(&access, object, kinds)
+        self.owner_of(object).get_attributes(&access, object, kinds)
     }
 
     pub fn set_attributes(
@@ -594,7 +607,7 @@ impl Provider {
         template: &Template,
     ) -> Result<()> {
         let access = self.access(handle)?;
-        self.store_for(object)
+        self.owner_of(object)
             .set_attributes(&access, object, template)
     }
 
@@ -615,12 +628,14 @@ impl Provider {
             crate::session::ensure_idle(&session.search)
         })?;
         let access = self.access(handle)?;
-        // The device is always asked: a vendor token may hold certificates
-        // of its own (the soft device answers a certificate-class search
-        // without reading its rows).
-        let mut handles = self.device.find_objects(&access, template)?;
-        if self.certificates.could_match(template) {
-            handles.extend(self.certificates.find(&access, template)?);
+        // The device always could hold a match: a vendor token may hold
+        // certificates of its own (the soft device answers a
+        // certificate-class search without reading its rows).
+        let mut handles = Vec::new();
+        for owner in self.owners() {
+            if owner.could_hold(template) {
+                handles.extend(owner.find_objects(&access, template)?);
+            }
         }
         self.with_session(handle, |session, _| {
             crate::session::ensure_idle(&session.search)?;

@@ -180,10 +180,7 @@ pub trait Device: ObjectStore + Send + Sync {
         Ok(false)
     }
 
-    // ----- objects (§5.7; the rest are the supertrait's) -----
-    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle>;
-    /// Handles of the visible objects matching `template`.
-    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>>;
+    // ----- objects (§5.7: the supertrait's, and this) -----
     /// Destroys the session objects owned by `session`.
     fn close_session(&self, session: CK_SESSION_HANDLE);
 

@@ -182,11 +182,21 @@ impl Access {
     }
 }
 
-/// The object functions of PKCS#11 3.0 §5.7 on an existing handle, offered
-/// by every owner of objects (the device for keys, the certificate store
-/// for certificates). The provider picks the owner of a handle in one
-/// place and calls it through this trait.
+/// The object functions of PKCS#11 3.0 §5.7, offered by every owner of
+/// objects (the device for keys, the certificate store for certificates).
+/// The provider picks the owner of a handle or a template in one place
+/// (`Provider::owner_of`, `Provider::owner_for`) and calls it through this
+/// trait; a search asks every owner that [`ObjectStore::could_hold`] a match.
 pub trait ObjectStore: Send + Sync {
+    /// `C_CreateObject` of a template this owner was chosen for.
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle>;
+    /// Handles of the visible objects matching `template`, in this owner.
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>>;
+    /// False when no object of this owner can match `template`, so a search
+    /// need not ask it (and keeps working while it is unreachable).
+    fn could_hold(&self, _template: &Template) -> bool {
+        true
+    }
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle>;
     fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()>;
     fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG>;

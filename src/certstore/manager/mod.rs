@@ -522,6 +522,15 @@ fn require_login(access: &Access) -> Result<()> {
 }
 
 impl crate::object::ObjectStore for Certificates {
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        self.create(access, template)
+    }
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.find(access, template)
+    }
+    fn could_hold(&self, template: &Template) -> bool {
+        self.could_match(template)
+    }
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
         self.copy(access, handle, template)
     }

@@ -111,12 +111,6 @@ impl Device for TestDevice {
     fn generate_random(&self, _: &Access, _: &mut [u8]) -> Result<()> {
         Err(NOT_HERE)
     }
-    fn create_object(&self, _: &Access, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn find_objects(&self, _: &Access, _: &Template) -> Result<Vec<Handle>> {
-        Err(NOT_HERE)
-    }
     fn close_session(&self, _: CK_SESSION_HANDLE) {}
     fn encrypt_init(
         &self,
@@ -341,6 +335,12 @@ pub fn write_signed_blob(fixture: &Fixture, handle: Handle, label: &str) {
 }
 
 impl ObjectStore for TestDevice {
+    fn create_object(&self, _: &Access, _: &Template) -> Result<Handle> {
+        Err(NOT_HERE)
+    }
+    fn find_objects(&self, _: &Access, _: &Template) -> Result<Vec<Handle>> {
+        Err(NOT_HERE)
+    }
     fn copy_object(&self, _: &Access, _: Handle, _: &Template) -> Result<Handle> {
         Err(NOT_HERE)
     }

@@ -356,28 +356,6 @@ impl Device for Pkcs11Device {
         }
     }
 
-    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
-        let session = self.session(access.session)?;
-        let mut c_template = CTemplate::new(template);
-        let mut created: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_CreateObject(
-                session.handle,
-                c_template.pointer(),
-                c_template.count(),
-                &mut created
-            )
-        )?;
-        Ok(self.shown(created))
-    }
-
-    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
-        let session = self.session(access.session)?;
-        let found = self.shared.find(session.handle, template)?;
-        Ok(found.into_iter().map(|h| self.shown(h)).collect())
-    }
-
     fn close_session(&self, ours: CK_SESSION_HANDLE) {
         // Dropped here, outside the table's lock; the vendor session closes
         // once no operation holds it.
@@ -566,6 +544,26 @@ impl Device for Pkcs11Device {
 }
 
 impl ObjectStore for Pkcs11Device {
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let session = self.session(access.session)?;
+        let mut c_template = CTemplate::new(template);
+        let mut created: CK_OBJECT_HANDLE = 0;
+        vendor_call!(
+            self.vendor(),
+            C_CreateObject(
+                session.handle,
+                c_template.pointer(),
+                c_template.count(),
+                &mut created
+            )
+        )?;
+        Ok(self.shown(created))
+    }
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        let session = self.session(access.session)?;
+        let found = self.shared.find(session.handle, template)?;
+        Ok(found.into_iter().map(|h| self.shown(h)).collect())
+    }
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
         let session = self.session(access.session)?;
         let object = self.vendor_handle(handle);

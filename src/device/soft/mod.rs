@@ -127,12 +127,6 @@ impl Device for SoftDevice {
     fn generate_random(&self, _access: &Access, out: &mut [u8]) -> Result<()> {
         openssl::rand::rand_bytes(out).map_err(|_| Error::RandomNoRng)
     }
-    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
-        self.inner.create_object(access, template)
-    }
-    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
-        self.inner.find(access, template)
-    }
     fn close_session(&self, session: cryptoki_sys::CK_SESSION_HANDLE) {
         self.inner.close_session(session)
     }
@@ -228,6 +222,12 @@ impl Device for SoftDevice {
 }
 
 impl ObjectStore for SoftDevice {
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        self.inner.create_object(access, template)
+    }
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.inner.find(access, template)
+    }
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
         self.inner.copy_object(access, handle, template)
     }
