@@ -58,12 +58,30 @@ pub enum Error {
     KeyBindingBroken(String),
     #[error("device memory: {0}")]
     DeviceMemory(String),
+    /// A file of the token directory or the local certificate store could
+    /// not be read or written: `CKR_DEVICE_MEMORY` when the file system has
+    /// no room left (no space, over quota, over the file-size limit),
+    /// `CKR_DEVICE_ERROR` otherwise.
+    #[error("{operation} {}: {source}", path.display())]
+    Storage {
+        operation: &'static str,
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("encrypted data invalid")]
     EncryptedDataInvalid,
     #[error("encrypted data length out of range")]
     EncryptedDataLenRange,
     #[error("function failed: {0}")]
     FunctionFailed(String),
+    /// OpenSSL failed where the input was already checked: `CKR_FUNCTION_FAILED`.
+    #[error("function failed: openssl: {0}")]
+    Crypto(#[source] openssl::error::ErrorStack),
+    /// The soft device's SQLite database failed: `CKR_DEVICE_MEMORY` when
+    /// the disk is full, `CKR_DEVICE_ERROR` otherwise.
+    #[error("token database: {0}")]
+    TokenDatabase(#[source] rusqlite::Error),
     #[error("function not supported: {0}")]
     FunctionNotSupported(&'static str),
     #[error("general error: {0}")]
@@ -82,6 +100,17 @@ pub enum Error {
     KeyNotWrappable(&'static str),
     #[error("key unextractable (CKA_EXTRACTABLE is false)")]
     KeyUnextractable,
+    /// `C_DigestKey` of a key the token does not digest (a sensitive or
+    /// non-secret key); the digest operation goes on.
+    #[error("key indigestible")]
+    KeyIndigestible,
+    /// `C_SeedRandom` on a device that takes no seed.
+    #[error("the random number generator takes no seed")]
+    RandomSeedNotSupported,
+    /// `C_GetFunctionStatus` and `C_CancelFunction`: functions never run
+    /// in parallel (the answer for a valid session).
+    #[error("functions do not run in parallel")]
+    FunctionNotParallel,
     #[error("mechanism 0x{0:x} invalid")]
     MechanismInvalid(CK_MECHANISM_TYPE),
     #[error("mechanism parameter invalid: {0}")]
@@ -256,9 +285,17 @@ impl Error {
             Error::DataLenRange => CKR_DATA_LEN_RANGE,
             Error::DeviceError(_) | Error::KeyBindingBroken(_) => CKR_DEVICE_ERROR,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
+            Error::Storage { source, .. } if is_out_of_room(source) => CKR_DEVICE_MEMORY,
+            Error::Storage { .. } => CKR_DEVICE_ERROR,
             Error::EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
             Error::EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
-            Error::FunctionFailed(_) => CKR_FUNCTION_FAILED,
+            Error::FunctionFailed(_) | Error::Crypto(_) => CKR_FUNCTION_FAILED,
+            Error::TokenDatabase(source)
+                if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) =>
+            {
+                CKR_DEVICE_MEMORY
+            }
+            Error::TokenDatabase(_) => CKR_DEVICE_ERROR,
             Error::FunctionNotSupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
             Error::GeneralError(_) => CKR_GENERAL_ERROR,
             Error::HostMemory => CKR_HOST_MEMORY,
@@ -268,6 +305,9 @@ impl Error {
             Error::KeyTypeInconsistent => CKR_KEY_TYPE_INCONSISTENT,
             Error::KeyNotWrappable(_) => CKR_KEY_NOT_WRAPPABLE,
             Error::KeyUnextractable => CKR_KEY_UNEXTRACTABLE,
+            Error::KeyIndigestible => CKR_KEY_INDIGESTIBLE,
+            Error::RandomSeedNotSupported => CKR_RANDOM_SEED_NOT_SUPPORTED,
+            Error::FunctionNotParallel => CKR_FUNCTION_NOT_PARALLEL,
             Error::MechanismInvalid(_) => CKR_MECHANISM_INVALID,
             Error::MechanismParamInvalid(_) => CKR_MECHANISM_PARAM_INVALID,
             Error::ObjectHandleInvalid | Error::BlobUnreadable { .. } => CKR_OBJECT_HANDLE_INVALID,
@@ -307,33 +347,78 @@ impl Error {
     }
 }
 
-impl From<rusqlite::Error> for Error {
-    fn from(error: rusqlite::Error) -> Self {
-        let full = error.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull);
-        let message = format!("token database: {error}");
-        if full {
-            Error::DeviceMemory(message)
-        } else {
-            Error::DeviceError(message)
-        }
+/// A file system with no room left: no space, over quota, or over the
+/// process's file-size limit.
+pub fn is_out_of_room(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+    )
+}
+
+/// Names the file an I/O failure happened on: `io_result.at("read", path)`.
+pub trait IoContext<T> {
+    fn at(self, operation: &'static str, path: &std::path::Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for std::io::Result<T> {
+    fn at(self, operation: &'static str, path: &std::path::Path) -> Result<T> {
+        self.map_err(|source| Error::storage(operation, path, source))
     }
 }
 
-impl From<std::io::Error> for Error {
-    /// A file system with no room left (no space, over quota, or over the
-    /// process's file-size limit) is the token lacking memory
-    /// (`CKR_DEVICE_MEMORY`); any other failure is a device error.
-    fn from(error: std::io::Error) -> Self {
-        let message = format!("i/o: {error}");
-        match error.raw_os_error() {
-            Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => Error::DeviceMemory(message),
-            _ => Error::DeviceError(message),
+impl Error {
+    /// [`Error::Storage`] of `operation` on `path`.
+    pub fn storage(
+        operation: &'static str,
+        path: &std::path::Path,
+        source: std::io::Error,
+    ) -> Error {
+        Error::Storage {
+            operation,
+            path: path.to_path_buf(),
+            source,
         }
     }
 }
 
 impl From<openssl::error::ErrorStack> for Error {
     fn from(error: openssl::error::ErrorStack) -> Self {
-        Error::FunctionFailed(format!("openssl: {error}"))
+        Error::Crypto(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+    use std::path::Path;
+
+    #[test]
+    fn a_storage_failure_names_its_file_keeps_its_source_and_maps_a_full_disk_to_device_memory() {
+        let path = Path::new("/srv/certs/pkcs11_certificate_4293918720");
+        let full = Error::storage(
+            "write",
+            path,
+            std::io::Error::from_raw_os_error(libc::ENOSPC),
+        );
+        assert_eq!(full.rv(), CKR_DEVICE_MEMORY);
+        let text = full.to_string();
+        assert!(
+            text.starts_with("write /srv/certs/pkcs11_certificate_4293918720: "),
+            "{text}"
+        );
+        assert!(
+            full.source().is_some(),
+            "the I/O error is kept as the source"
+        );
+        for errno in [libc::EDQUOT, libc::EFBIG] {
+            let error = Error::storage("write", path, std::io::Error::from_raw_os_error(errno));
+            assert_eq!(error.rv(), CKR_DEVICE_MEMORY, "errno {errno}");
+        }
+        let denied = std::io::Result::<()>::Err(std::io::Error::from_raw_os_error(libc::EACCES))
+            .at("open", path)
+            .unwrap_err();
+        assert_eq!(denied.rv(), CKR_DEVICE_ERROR);
     }
 }

@@ -7,7 +7,7 @@ use crate::device::Mechanism;
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use crate::provider::Provider;
-use crate::session::{consume, ensure_idle, produce, Active, Direction, KeyDigest, Output, Step};
+use crate::session::{consume, ensure_idle, produce, Active, Direction, Output, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
 impl Provider {
@@ -104,8 +104,8 @@ impl Provider {
     /// `C_DigestKey` (PKCS#11 3.0 §5.12): continues the digest with the
     /// value of a secret key. The device never hands out a sensitive
     /// key's value, so only a non-sensitive secret key can be digested;
-    /// any other key is [`KeyDigest::Indigestible`] and the digest goes on.
-    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<KeyDigest> {
+    /// any other key is [`Error::KeyIndigestible`] and the digest goes on.
+    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<()> {
         use crate::object::{decode_ulong, AttributeResult};
         use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
         self.with_session(handle, |s, access| {
@@ -123,7 +123,7 @@ impl Provider {
                 })
             })?;
             if by_device {
-                return Ok(KeyDigest::Digested);
+                return Ok(());
             }
             let attributes = self
                 .device
@@ -138,12 +138,12 @@ impl Provider {
                 {
                     value
                 }
-                _ => return Ok(KeyDigest::Indigestible),
+                // The operation stays as it was: no consume ran.
+                _ => return Err(Error::KeyIndigestible),
             };
             consume(&mut s.operations.digest, Step::Update, |op| {
                 op.update(value)
-            })?;
-            Ok(KeyDigest::Digested)
+            })
         })
     }
 
@@ -252,8 +252,13 @@ impl Provider {
     }
 
     /// `C_SeedRandom`: false when the device takes no seed.
-    pub fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<bool> {
-        self.with_session(handle, |_, access| self.device.seed_random(access, seed))
+    /// `C_SeedRandom`: [`Error::RandomSeedNotSupported`] when the device
+    /// takes no seed.
+    pub fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
+        match self.with_session(handle, |_, access| self.device.seed_random(access, seed))? {
+            true => Ok(()),
+            false => Err(Error::RandomSeedNotSupported),
+        }
     }
 
     /// `C_GenerateRandom`.

@@ -60,16 +60,6 @@ pub enum Output {
     Pending(usize),
 }
 
-/// What `C_DigestKey` did with the key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum KeyDigest {
-    /// The key's value went into the digest.
-    Digested,
-    /// The token cannot digest this key (`CKR_KEY_INDIGESTIBLE`); the
-    /// digest operation is unchanged.
-    Indigestible,
-}
-
 /// A `C_FindObjects` search in progress.
 pub struct Search {
     handles: Vec<Handle>,

@@ -48,7 +48,7 @@
 
 use super::manager::parallel::map_in_order;
 use super::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, DirEntry, File, Metadata, OpenOptions};
@@ -203,13 +203,14 @@ impl LocalStore {
         let mut file = crate::owner_only::file_options()
             .write(true)
             .create_new(true)
-            .open(&path)?;
+            .open(&path)
+            .at("create", &path)?;
         // fdatasync: the content and the length needed to read it back
         // reach the disk before the file gets its name; timestamps need not.
         let written = file.write_all(content).and_then(|_| file.sync_data());
         if let Err(error) = written {
             let _ = fs::remove_file(&path);
-            return Err(error.into());
+            return Err(Error::storage("write", &path, error));
         }
         Ok(path)
     }
@@ -217,7 +218,9 @@ impl LocalStore {
     /// Makes the directory's entries durable: a link, rename or unlink is
     /// only on disk once the directory itself is synced, not just the file.
     fn sync_directory(&self) -> Result<()> {
-        File::open(&self.directory)?.sync_all()?;
+        File::open(&self.directory)
+            .and_then(|directory| directory.sync_all())
+            .at("sync", &self.directory)?;
         Ok(())
     }
 
@@ -248,10 +251,11 @@ impl LocalStore {
             .create(true)
             .truncate(false)
             .write(true)
-            .open(self.directory.join(LOCK_FILE))?;
+            .open(self.directory.join(LOCK_FILE))
+            .at("open", &self.directory.join(LOCK_FILE))?;
         // An advisory lock (flock), std's since Rust 1.89, the rust-version
         // Cargo.toml declares.
-        file.lock()?;
+        file.lock().at("lock", &self.directory.join(LOCK_FILE))?;
         Ok(file)
     }
 }
@@ -377,9 +381,9 @@ fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
         Err(error) if error.kind() == ErrorKind::PermissionDenied => {
             return Err(unreadable(error.to_string()))
         }
-        Err(error) => return Err(error.into()),
+        Err(error) => return Err(Error::storage("open", path, error)),
     };
-    let metadata = file.metadata()?;
+    let metadata = file.metadata().at("stat", path)?;
     if !metadata.is_file() {
         return Err(unreadable(format!(
             "not a regular file ({:?})",
@@ -395,7 +399,10 @@ fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
     let mut content = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
     // `take` stops at the length without the extra probing read (and its
     // system call) that `read_to_end` makes to find the end of the file.
-    (&file).take(length).read_to_end(&mut content)?;
+    (&file)
+        .take(length)
+        .read_to_end(&mut content)
+        .at("read", path)?;
     Ok(Some((content, Identity::of(&metadata))))
 }
 
@@ -424,7 +431,7 @@ impl LocalStore {
             Ok(metadata) if !metadata.is_file() => return Ok(None),
             Ok(metadata) => Identity::of(&metadata),
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(Error::storage("stat", &item.path(), error)),
         };
         let old = identity.is_older_than(observed_at);
         match digests.get(&identity) {
@@ -514,8 +521,8 @@ impl BlobStore for LocalStore {
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
         let observed_at = self.now();
         let mut items = Vec::new();
-        for item in fs::read_dir(&self.directory)? {
-            let item = item?;
+        for item in fs::read_dir(&self.directory).at("list", &self.directory)? {
+            let item = item.at("list", &self.directory)?;
             let Ok(name) = item.file_name().into_string() else {
                 continue;
             };
@@ -532,7 +539,7 @@ impl BlobStore for LocalStore {
                 Ok(kind) if kind.is_file() => items.push((name, item)),
                 Ok(_) => {}
                 Err(error) if error.kind() == ErrorKind::NotFound => {}
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(Error::storage("stat", &item.path(), error)),
             }
         }
         let listed = {
@@ -604,7 +611,7 @@ impl BlobStore for LocalStore {
             Err(error) if error.kind() == ErrorKind::AlreadyExists => {
                 Ok(CreateOutcome::AlreadyExists)
             }
-            Err(error) => Err(error.into()),
+            Err(error) => Err(Error::storage("link", &path, error)),
         }
     }
 
@@ -628,7 +635,7 @@ impl BlobStore for LocalStore {
                     Ok(UpdateOutcome::Conflict)
                 }
                 Some(_) => {
-                    fs::rename(&temp, &path)?;
+                    fs::rename(&temp, &path).at("rename", &path)?;
                     self.sync_directory()?;
                     Ok(UpdateOutcome::Updated(version_of_content(content)))
                 }
@@ -643,10 +650,10 @@ impl BlobStore for LocalStore {
     fn delete(&self, name: &str) -> Result<()> {
         let path = self.path(name)?;
         let _lock = self.lock()?;
-        match fs::remove_file(path) {
+        match fs::remove_file(&path) {
             Ok(()) => self.sync_directory(),
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
-            Err(error) => Err(error.into()),
+            Err(error) => Err(Error::storage("delete", &path, error)),
         }
     }
 }

@@ -3,7 +3,6 @@
 use super::convert::{bytes, capacity, deliver, mechanism};
 use super::{guard, session_provider};
 use crate::provider::provider;
-use crate::session::KeyDigest;
 use cryptoki_sys::*;
 
 /// `C_DigestInit`.
@@ -83,15 +82,7 @@ pub unsafe extern "C" fn C_DigestUpdate(
 /// `C_DigestKey` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_DigestKey(session: CK_SESSION_HANDLE, key: CK_OBJECT_HANDLE) -> CK_RV {
-    let mut outcome = KeyDigest::Digested;
-    let rv = guard("C_DigestKey", || {
-        outcome = provider()?.digest_key(session, key)?;
-        Ok(())
-    });
-    match (rv, outcome) {
-        (CKR_OK, KeyDigest::Indigestible) => CKR_KEY_INDIGESTIBLE,
-        _ => rv,
-    }
+    guard("C_DigestKey", || provider()?.digest_key(session, key))
 }
 
 /// `C_DigestFinal`.

@@ -75,10 +75,16 @@ fn log_error(function: &'static str, error: &Error) {
         | Error::AttributeSensitive(_)
         | Error::UserAlreadyLoggedIn
         | Error::InterfaceNotOffered(_)
+        | Error::KeyIndigestible
+        | Error::RandomSeedNotSupported
+        | Error::FunctionNotParallel
         | Error::NotInitialized
         | Error::AlreadyInitialized => tracing::debug!("{function}: {error}"),
         Error::DeviceError(_)
         | Error::DeviceMemory(_)
+        | Error::Storage { .. }
+        | Error::TokenDatabase(_)
+        | Error::Crypto(_)
         | Error::GeneralError(_)
         | Error::FunctionFailed(_) => {
             tracing::error!("{function}: {error}")

@@ -18,21 +18,14 @@ pub unsafe extern "C" fn C_SeedRandom(
     seed: *mut CK_BYTE,
     seed_len: CK_ULONG,
 ) -> CK_RV {
-    let mut seeded = false;
-    let rv = guard("C_SeedRandom", || {
+    guard("C_SeedRandom", || {
         // The session is checked before the pointer (§5.1.7's order).
         let provider = session_provider(session)?;
         // SAFETY: `seed` is NULL or the caller's `seed_len` readable bytes (PKCS#11 buffer
         // rule); `bytes` refuses NULL with a non-zero length
         let seed = unsafe { bytes(seed, seed_len) }?;
-        seeded = provider.seed_random(session, seed)?;
-        Ok(())
-    });
-    if rv == CKR_OK && !seeded {
-        CKR_RANDOM_SEED_NOT_SUPPORTED
-    } else {
-        rv
-    }
+        provider.seed_random(session, seed)
+    })
 }
 
 /// `C_GenerateRandom`.

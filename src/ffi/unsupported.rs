@@ -85,10 +85,8 @@ pub unsafe extern "C" fn C_CancelFunction(session: CK_SESSION_HANDLE) -> CK_RV {
 }
 
 fn legacy_parallel(name: &'static str, session: CK_SESSION_HANDLE) -> CK_RV {
-    let rv = guard(name, || provider()?.session_info(session).map(|_| ()));
-    if rv == CKR_OK {
-        CKR_FUNCTION_NOT_PARALLEL
-    } else {
-        rv
-    }
+    guard(name, || {
+        provider()?.session_info(session)?;
+        Err(Error::FunctionNotParallel)
+    })
 }

@@ -14,6 +14,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 use std::time::Duration;
 
+/// The edge of the token database: a SQLite failure is an
+/// [`Error::TokenDatabase`], with its source.
+impl From<rusqlite::Error> for Error {
+    fn from(error: rusqlite::Error) -> Self {
+        Error::TokenDatabase(error)
+    }
+}
+
 /// The database file's name inside the token directory.
 pub const FILE_NAME: &str = "token.sqlite";
 
