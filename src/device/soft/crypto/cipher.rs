@@ -258,50 +258,7 @@ fn counter_capacity(bits: CK_ULONG, block: &[u8; 16]) -> u128 {
 
 impl AesCipher {
     fn new(key: &[u8], mechanism: &Mechanism, encrypt: bool) -> Result<AesCipher> {
-        let (mode, iv): (AesMode, Option<&[u8]>) = match (mechanism.kind, &mechanism.parameter) {
-            (CKM_AES_ECB, _) => (AesMode::Ecb, no_parameter(mechanism).map(|_| None)?),
-            (CKM_AES_CBC, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-                (AesMode::Cbc, Some(iv))
-            }
-            (CKM_AES_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-                (AesMode::CbcPad, Some(iv))
-            }
-            (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => {
-                return Err(Error::MechanismParamInvalid("AES-CBC needs a 16-byte IV"))
-            }
-            (
-                CKM_AES_CTR,
-                MechanismParameter::Ctr {
-                    counter_bits,
-                    block,
-                },
-            ) if (1..=128).contains(counter_bits) => (AesMode::Ctr, Some(&block[..])),
-            (CKM_AES_CTR, _) => {
-                return Err(Error::MechanismParamInvalid(
-                    "AES-CTR needs CK_AES_CTR_PARAMS, 1 to 128 counter bits",
-                ))
-            }
-            (CKM_AES_GCM, MechanismParameter::Gcm { iv, tag_bits, .. }) => {
-                // OpenSSL's GCM holds at most 128 IV bytes (a longer one
-                // failed inside it: found by the mechanism_parameters fuzz
-                // target).
-                if !(1..=128).contains(&iv.len()) {
-                    return Err(Error::MechanismParamInvalid(
-                        "AES-GCM IV must be 1 to 128 bytes",
-                    ));
-                }
-                if !(96..=128).contains(tag_bits) || tag_bits % 8 != 0 {
-                    return Err(Error::MechanismParamInvalid(
-                        "AES-GCM tag must be 96 to 128 bits, in whole bytes",
-                    ));
-                }
-                (AesMode::Gcm, Some(&iv[..]))
-            }
-            (CKM_AES_GCM, _) => {
-                return Err(Error::MechanismParamInvalid("AES-GCM needs CK_GCM_PARAMS"))
-            }
-            (other, _) => return Err(Error::MechanismInvalid(other)),
-        };
+        let (mode, iv) = aes_mode(mechanism)?;
         let mut context = CipherCtx::new()?;
         let cipher = aes_cipher(mode, key.len());
         let init = |context: &mut CipherCtx, cipher, key, iv| {
@@ -414,6 +371,55 @@ impl AesCipher {
         }
         Ok(())
     }
+}
+
+/// The AES mode of `mechanism` and its IV (or initial counter block), once
+/// the parameter is checked: a wrong one is `CKR_MECHANISM_PARAM_INVALID`.
+fn aes_mode(mechanism: &Mechanism) -> Result<(AesMode, Option<&[u8]>)> {
+    Ok(match (mechanism.kind, &mechanism.parameter) {
+        (CKM_AES_ECB, _) => (AesMode::Ecb, no_parameter(mechanism).map(|_| None)?),
+        (CKM_AES_CBC, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
+            (AesMode::Cbc, Some(iv))
+        }
+        (CKM_AES_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
+            (AesMode::CbcPad, Some(iv))
+        }
+        (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => {
+            return Err(Error::MechanismParamInvalid("AES-CBC needs a 16-byte IV"))
+        }
+        (
+            CKM_AES_CTR,
+            MechanismParameter::Ctr {
+                counter_bits,
+                block,
+            },
+        ) if (1..=128).contains(counter_bits) => (AesMode::Ctr, Some(&block[..])),
+        (CKM_AES_CTR, _) => {
+            return Err(Error::MechanismParamInvalid(
+                "AES-CTR needs CK_AES_CTR_PARAMS, 1 to 128 counter bits",
+            ))
+        }
+        (CKM_AES_GCM, MechanismParameter::Gcm { iv, tag_bits, .. }) => {
+            // OpenSSL's GCM holds at most 128 IV bytes (a longer one
+            // failed inside it: found by the mechanism_parameters fuzz
+            // target).
+            if !(1..=128).contains(&iv.len()) {
+                return Err(Error::MechanismParamInvalid(
+                    "AES-GCM IV must be 1 to 128 bytes",
+                ));
+            }
+            if !(96..=128).contains(tag_bits) || tag_bits % 8 != 0 {
+                return Err(Error::MechanismParamInvalid(
+                    "AES-GCM tag must be 96 to 128 bits, in whole bytes",
+                ));
+            }
+            (AesMode::Gcm, Some(&iv[..]))
+        }
+        (CKM_AES_GCM, _) => {
+            return Err(Error::MechanismParamInvalid("AES-GCM needs CK_GCM_PARAMS"))
+        }
+        (other, _) => return Err(Error::MechanismInvalid(other)),
+    })
 }
 
 impl CipherOperation for AesCipher {
