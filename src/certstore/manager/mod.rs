@@ -32,6 +32,13 @@ struct SessionCertificate {
     object: Attributes,
 }
 
+/// How one attempt of a conditional change ended.
+enum Attempt {
+    Done,
+    /// Another writer changed the blob first: locate it again and retry.
+    Conflict,
+}
+
 /// A certificate found by handle.
 enum Located {
     Token {
@@ -220,60 +227,9 @@ impl Certificates {
     ) -> Result<()> {
         let mut located = self.locate(access, handle)?;
         for _ in 0..UPDATE_ATTEMPTS {
-            let (current, version) = match &located {
-                Located::Session(object) => (object.clone(), None),
-                Located::Token { object, version } => ((**object).clone(), Some(version.clone())),
-            };
-            let changes = check_set(access, &current, template)?;
-            if changes.0.is_empty() {
-                return Ok(());
-            }
-            if changes.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
-                return Err(Error::UserNotLoggedIn);
-            }
-            let next = self.apply_changes(access, &current, &changes);
-            let to_token = next.bool_or(CKA_TOKEN, false);
-            access.require_read_write(version.is_some() || to_token)?;
-            let Some(version) = version else {
-                if to_token {
-                    return self.move_to_token(access, handle, &next);
-                }
-                let mut sessions = self.sessions.write();
-                let entry = sessions
-                    .get_mut(&handle)
-                    .ok_or(Error::ObjectHandleInvalid)?;
-                entry.object = next;
-                return Ok(());
-            };
-            if !to_token {
-                self.store.delete(&blob_name(handle))?;
-                self.index.write().remove(handle);
-                self.sessions.write().insert(
-                    handle,
-                    SessionCertificate {
-                        owner: access.session,
-                        object: next,
-                    },
-                );
-                return Ok(());
-            }
-            require_login(access)?;
-            let content = sign_blob(&self.current_keys()?.0, handle, &next)?;
-            match self.store.update(
-                &blob_name(handle),
-                content.as_bytes(),
-                &metadata::encode(&next),
-                &version,
-            )? {
-                UpdateOutcome::Updated(version) => {
-                    self.index_verified(handle, version, next);
-                    return Ok(());
-                }
-                UpdateOutcome::NotFound => {
-                    self.index.write().remove(handle);
-                    return Err(Error::ObjectHandleInvalid);
-                }
-                UpdateOutcome::Conflict => {
+            match self.set_once(access, handle, &located, template)? {
+                Attempt::Done => return Ok(()),
+                Attempt::Conflict => {
                     tracing::info!(blob = %blob_name(handle), "certificate changed by another writer; re-applying the update");
                     if let Some(entry) = self.index.write().remove(handle) {
                         tracing::debug!(version = %entry.version, "dropped stale index entry");
@@ -286,6 +242,84 @@ impl Certificates {
             "{}: too many concurrent updates",
             blob_name(handle)
         )))
+    }
+
+    /// One attempt of [`Certificates::set_attributes`] on the object as
+    /// `located` found it: a conditional update of its blob may meet
+    /// another writer's change ([`Attempt::Conflict`]).
+    fn set_once(
+        &self,
+        access: &Access,
+        handle: Handle,
+        located: &Located,
+        template: &Template,
+    ) -> Result<Attempt> {
+        let (current, version) = match located {
+            Located::Session(object) => (object.clone(), None),
+            Located::Token { object, version } => ((**object).clone(), Some(version.clone())),
+        };
+        let changes = check_set(access, &current, template)?;
+        if changes.0.is_empty() {
+            return Ok(Attempt::Done);
+        }
+        if changes.bool_or(CKA_PRIVATE, false) && !access.sees_private() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let next = self.apply_changes(access, &current, &changes);
+        let to_token = next.bool_or(CKA_TOKEN, false);
+        access.require_read_write(version.is_some() || to_token)?;
+        match (version, to_token) {
+            (None, true) => self.move_to_token(access, handle, &next)?,
+            (None, false) => {
+                let mut sessions = self.sessions.write();
+                let entry = sessions
+                    .get_mut(&handle)
+                    .ok_or(Error::ObjectHandleInvalid)?;
+                entry.object = next;
+            }
+            (Some(_), false) => {
+                self.store.delete(&blob_name(handle))?;
+                self.index.write().remove(handle);
+                self.sessions.write().insert(
+                    handle,
+                    SessionCertificate {
+                        owner: access.session,
+                        object: next,
+                    },
+                );
+            }
+            (Some(version), true) => return self.update_blob(access, handle, next, &version),
+        }
+        Ok(Attempt::Done)
+    }
+
+    /// Writes `next` over the blob of `handle` if the blob is still at
+    /// `version`.
+    fn update_blob(
+        &self,
+        access: &Access,
+        handle: Handle,
+        next: Attributes,
+        version: &str,
+    ) -> Result<Attempt> {
+        require_login(access)?;
+        let content = sign_blob(&self.current_keys()?.0, handle, &next)?;
+        match self.store.update(
+            &blob_name(handle),
+            content.as_bytes(),
+            &metadata::encode(&next),
+            version,
+        )? {
+            UpdateOutcome::Updated(version) => {
+                self.index_verified(handle, version, next);
+                Ok(Attempt::Done)
+            }
+            UpdateOutcome::NotFound => {
+                self.index.write().remove(handle);
+                Err(Error::ObjectHandleInvalid)
+            }
+            UpdateOutcome::Conflict => Ok(Attempt::Conflict),
+        }
     }
 
     /// Whether a certificate could match `template`: no other class is
