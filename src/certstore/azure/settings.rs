@@ -229,17 +229,23 @@ struct ConnectionString {
     authentication: Authentication,
 }
 
-impl ConnectionString {
-    /// Parses `Key=Value;Key=Value` as the storage tools write it. Keys are
+/// The `Key=Value` parts of a connection string the store reads, as given.
+#[derive(Default)]
+struct Parts {
+    protocol: Option<String>,
+    account: Option<String>,
+    key: Option<String>,
+    sas: Option<String>,
+    endpoint: Option<String>,
+    suffix: Option<String>,
+    development: bool,
+}
+
+impl Parts {
+    /// Splits `Key=Value;Key=Value` as the storage tools write it. Keys are
     /// case-insensitive; values may contain `=` (base64 keys, SAS tokens).
-    fn parse(text: &str) -> Result<ConnectionString> {
-        let mut protocol = None;
-        let mut account = None;
-        let mut key = None;
-        let mut sas = None;
-        let mut endpoint = None;
-        let mut suffix = None;
-        let mut development = false;
+    fn read(text: &str) -> Result<Parts> {
+        let mut parts = Parts::default();
         for part in text.split(';').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((name, value)) = part.split_once('=') else {
                 return Err(config_error(
@@ -248,32 +254,44 @@ impl ConnectionString {
             };
             let value = value.trim().to_string();
             match name.trim().to_ascii_lowercase().as_str() {
-                "defaultendpointsprotocol" => protocol = Some(value),
-                "accountname" => account = Some(value),
-                "accountkey" => key = Some(value),
-                "sharedaccesssignature" => sas = Some(value),
-                "blobendpoint" => endpoint = Some(value),
-                "endpointsuffix" => suffix = Some(value),
-                "usedevelopmentstorage" => development = value.eq_ignore_ascii_case("true"),
+                "defaultendpointsprotocol" => parts.protocol = Some(value),
+                "accountname" => parts.account = Some(value),
+                "accountkey" => parts.key = Some(value),
+                "sharedaccesssignature" => parts.sas = Some(value),
+                "blobendpoint" => parts.endpoint = Some(value),
+                "endpointsuffix" => parts.suffix = Some(value),
+                "usedevelopmentstorage" => parts.development = value.eq_ignore_ascii_case("true"),
                 // Endpoints of the other services do not concern a blob store.
                 _ => {}
             }
         }
-        if development {
-            account.get_or_insert_with(|| EMULATOR_ACCOUNT.to_string());
-            key.get_or_insert_with(|| EMULATOR_ACCOUNT_KEY.to_string());
-            endpoint.get_or_insert_with(|| format!("http://127.0.0.1:10000/{EMULATOR_ACCOUNT}"));
+        if parts.development {
+            parts
+                .account
+                .get_or_insert_with(|| EMULATOR_ACCOUNT.to_string());
+            parts
+                .key
+                .get_or_insert_with(|| EMULATOR_ACCOUNT_KEY.to_string());
+            parts
+                .endpoint
+                .get_or_insert_with(|| format!("http://127.0.0.1:10000/{EMULATOR_ACCOUNT}"));
         }
-        let endpoint = match endpoint {
-            Some(endpoint) => endpoint,
+        Ok(parts)
+    }
+
+    /// The blob endpoint: `BlobEndpoint`, or the one `AccountName`,
+    /// `DefaultEndpointsProtocol` and `EndpointSuffix` make; no query.
+    fn blob_endpoint(&self) -> Result<Url> {
+        let endpoint = match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
             None => {
-                let account = account.as_deref().ok_or_else(|| {
+                let account = self.account.as_deref().ok_or_else(|| {
                     config_error(
                         "CERTSTORAGE_CONNECTION_STRING has neither BlobEndpoint nor AccountName",
                     )
                 })?;
-                let protocol = protocol.as_deref().unwrap_or("https");
-                let suffix = suffix.as_deref().unwrap_or("core.windows.net");
+                let protocol = self.protocol.as_deref().unwrap_or("https");
+                let suffix = self.suffix.as_deref().unwrap_or("core.windows.net");
                 format!("{protocol}://{account}.blob.{suffix}")
             }
         };
@@ -284,10 +302,17 @@ impl ConnectionString {
             ))
         })?;
         blob_endpoint.set_query(None);
-        let authentication = match (key, sas) {
+        Ok(blob_endpoint)
+    }
+
+    /// The account key (with the account, from `AccountName` or the
+    /// endpoint), else the SAS token.
+    fn authentication(self, blob_endpoint: &Url) -> Result<Authentication> {
+        match (self.key, self.sas) {
             (Some(key), _) => {
-                let account = account
-                    .or_else(|| account_from_endpoint(&blob_endpoint))
+                let account = self
+                    .account
+                    .or_else(|| account_from_endpoint(blob_endpoint))
                     .ok_or_else(|| {
                         config_error(
                             "CERTSTORAGE_CONNECTION_STRING has AccountKey but no AccountName",
@@ -301,18 +326,27 @@ impl ConnectionString {
                         "the AccountKey of CERTSTORAGE_CONNECTION_STRING is not base64",
                     ));
                 }
-                Authentication::SharedKey {
+                Ok(Authentication::SharedKey {
                     account,
                     key: Secret::new(key),
-                }
+                })
             }
-            (None, Some(sas)) => Authentication::Sas {
+            (None, Some(sas)) => Ok(Authentication::Sas {
                 token: Secret::new(sas.trim_start_matches('?').to_string()),
-            },
-            (None, None) => return Err(config_error(
+            }),
+            (None, None) => Err(config_error(
                 "CERTSTORAGE_CONNECTION_STRING has neither AccountKey nor SharedAccessSignature",
             )),
-        };
+        }
+    }
+}
+
+impl ConnectionString {
+    /// Parses `Key=Value;Key=Value` as the storage tools write it.
+    fn parse(text: &str) -> Result<ConnectionString> {
+        let parts = Parts::read(text)?;
+        let blob_endpoint = parts.blob_endpoint()?;
+        let authentication = parts.authentication(&blob_endpoint)?;
         Ok(ConnectionString {
             blob_endpoint,
             authentication,
