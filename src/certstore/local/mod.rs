@@ -46,13 +46,17 @@
 //! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
 //! the application allows the library to create threads).
 
+mod file;
+
 use super::manager::parallel::map_in_order;
 use super::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::error::{Error, IoContext, Result};
+pub use file::MAX_BLOB_BYTES;
+use file::{read_file, Identity};
 use parking_lot::RwLock;
 use std::collections::{BTreeMap, HashMap};
-use std::fs::{self, DirEntry, File, Metadata, OpenOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, DirEntry, File};
+use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -269,141 +273,6 @@ pub fn version_of_content(content: &[u8]) -> String {
         text.push(char::from(HEX[usize::from(byte & 0x0f)]));
     }
     text
-}
-
-/// The identity of a file: changes whenever the file is replaced or written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-struct Identity {
-    device: u64,
-    inode: u64,
-    modified: (i64, i64),
-    changed: (i64, i64),
-    length: u64,
-}
-
-impl Identity {
-    fn of(metadata: &Metadata) -> Self {
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            Identity {
-                device: metadata.dev(),
-                inode: metadata.ino(),
-                modified: (metadata.mtime(), metadata.mtime_nsec()),
-                changed: (metadata.ctime(), metadata.ctime_nsec()),
-                length: metadata.len(),
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            let modified = metadata
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .unwrap_or_default();
-            let modified = (
-                modified.as_secs() as i64,
-                i64::from(modified.subsec_nanos()),
-            );
-            Identity {
-                device: 0,
-                inode: 0,
-                modified,
-                changed: modified,
-                length: metadata.len(),
-            }
-        }
-    }
-
-    /// The version a listing gives a file it has not read: never the
-    /// version of any content (those are 64 hexadecimal digits), and
-    /// different for every identity.
-    fn unread_version(&self) -> String {
-        format!(
-            "{UNREAD_PREFIX}{:x}-{:x}-{}.{}-{}.{}-{}",
-            self.device,
-            self.inode,
-            self.modified.0,
-            self.modified.1,
-            self.changed.0,
-            self.changed.1,
-            self.length
-        )
-    }
-
-    /// True when the file was last changed [`RACY_MARGIN`] or more before
-    /// `observed_at`, so that no later change can keep this identity.
-    fn is_older_than(&self, observed_at: SystemTime) -> bool {
-        let Ok(observed) = observed_at.duration_since(std::time::UNIX_EPOCH) else {
-            return false;
-        };
-        let latest = self.modified.max(self.changed);
-        let Ok(seconds) = u64::try_from(latest.0) else {
-            return false;
-        };
-        let changed = Duration::from_secs(seconds)
-            + Duration::from_nanos(latest.1.clamp(0, 999_999_999) as u64);
-        changed + RACY_MARGIN <= observed
-    }
-}
-
-/// The largest blob file read. A certificate blob is about 1.3 KB for a
-/// 2048-bit RSA certificate; a larger file is not one of ours, and reading
-/// it (or reserving its length: a sparse file can claim a terabyte) could
-/// exhaust the host process's memory.
-pub const MAX_BLOB_BYTES: u64 = 1 << 20;
-
-/// The content of a regular file and its identity; `None` when absent.
-/// Blob files are never written in place by this store, so the length the
-/// open file reports is the length to read.
-///
-/// Anything else named like a blob is [`Error::BlobUnreadable`], without
-/// blocking or following it: a symbolic link is not followed (`O_NOFOLLOW`),
-/// a FIFO or device is opened without waiting for a writer (`O_NONBLOCK`)
-/// and refused once `fstat` shows it is not a regular file, and a file over
-/// [`MAX_BLOB_BYTES`] is refused before anything is read.
-fn read_file(path: &Path) -> Result<Option<(Vec<u8>, Identity)>> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let unreadable = |reason: String| Error::BlobUnreadable {
-        blob: path.display().to_string(),
-        reason,
-    };
-    let opened = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path);
-    let file = match opened {
-        Ok(file) => file,
-        Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(error) if error.raw_os_error() == Some(libc::ELOOP) => {
-            return Err(unreadable("a symbolic link, not followed".into()))
-        }
-        Err(error) if error.kind() == ErrorKind::PermissionDenied => {
-            return Err(unreadable(error.to_string()))
-        }
-        Err(error) => return Err(Error::storage("open", path, error)),
-    };
-    let metadata = file.metadata().at("stat", path)?;
-    if !metadata.is_file() {
-        return Err(unreadable(format!(
-            "not a regular file ({:?})",
-            metadata.file_type()
-        )));
-    }
-    let length = metadata.len();
-    if length > MAX_BLOB_BYTES {
-        return Err(unreadable(format!(
-            "{length} bytes, over the {MAX_BLOB_BYTES}-byte limit"
-        )));
-    }
-    let mut content = Vec::with_capacity(usize::try_from(length).unwrap_or(0));
-    // `take` stops at the length without the extra probing read (and its
-    // system call) that `read_to_end` makes to find the end of the file.
-    (&file)
-        .take(length)
-        .read_to_end(&mut content)
-        .at("read", path)?;
-    Ok(Some((content, Identity::of(&metadata))))
 }
 
 /// What a listing found out about one file.
@@ -659,98 +528,4 @@ impl BlobStore for LocalStore {
 }
 
 #[cfg(test)]
-mod version_tests {
-    use super::*;
-
-    const NAME: &str = "pkcs11_certificate_4293918720";
-
-    fn store(dir: &Path) -> LocalStore {
-        LocalStore::open(dir).unwrap()
-    }
-
-    /// A store that sees every file as older than the racy margin.
-    fn store_later(dir: &Path) -> LocalStore {
-        let mut store = store(dir);
-        store.clock_ahead = RACY_MARGIN * 2;
-        store
-    }
-
-    fn created(store: &LocalStore, content: &[u8]) -> String {
-        match store.create(NAME, content, &BTreeMap::new()).unwrap() {
-            CreateOutcome::Created(version) => version,
-            CreateOutcome::AlreadyExists => panic!("exists"),
-        }
-    }
-
-    #[test]
-    fn an_old_file_never_hashed_has_the_same_identity_version_in_listings_and_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        created(&store(dir.path()), b"one");
-        let later = store_later(dir.path());
-        let listed = later.list(crate::certstore::BLOB_PREFIX).unwrap()[0]
-            .version
-            .clone();
-        assert!(listed.starts_with(UNREAD_PREFIX), "{listed}");
-        let (content, read) = later.read(NAME).unwrap().unwrap();
-        assert_eq!((content.as_slice(), read), (&b"one"[..], listed.clone()));
-        assert_eq!(
-            later.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
-            listed
-        );
-    }
-
-    #[test]
-    fn update_accepts_an_identity_version_while_the_file_is_unchanged() {
-        let dir = tempfile::tempdir().unwrap();
-        created(&store(dir.path()), b"one");
-        let later = store_later(dir.path());
-        let (_, version) = later.read(NAME).unwrap().unwrap();
-        let outcome = later
-            .update(NAME, b"two", &BTreeMap::new(), &version)
-            .unwrap();
-        assert_eq!(outcome, UpdateOutcome::Updated(version_of_content(b"two")));
-    }
-
-    #[test]
-    fn update_refuses_an_identity_version_once_the_file_changed_in_place() {
-        let dir = tempfile::tempdir().unwrap();
-        created(&store(dir.path()), b"one");
-        let later = store_later(dir.path());
-        let (_, version) = later.read(NAME).unwrap().unwrap();
-        std::thread::sleep(Duration::from_millis(20));
-        fs::write(dir.path().join(NAME), b"six").unwrap();
-        let outcome = later
-            .update(NAME, b"two", &BTreeMap::new(), &version)
-            .unwrap();
-        assert_eq!(outcome, UpdateOutcome::Conflict);
-        assert_ne!(later.read(NAME).unwrap().unwrap().1, version);
-    }
-
-    #[test]
-    fn update_still_accepts_the_content_digest_of_an_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        created(&store(dir.path()), b"one");
-        let later = store_later(dir.path());
-        let outcome = later
-            .update(NAME, b"two", &BTreeMap::new(), &version_of_content(b"one"))
-            .unwrap();
-        assert!(matches!(outcome, UpdateOutcome::Updated(_)));
-    }
-
-    #[test]
-    fn a_file_hashed_while_young_keeps_its_digest_as_it_ages() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = store(dir.path());
-        let version = created(&store, b"one");
-        assert_eq!(
-            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
-            version
-        );
-        store.clock_ahead = RACY_MARGIN * 2;
-        assert_eq!(
-            store.list(crate::certstore::BLOB_PREFIX).unwrap()[0].version,
-            version
-        );
-        assert_eq!(store.read(NAME).unwrap().unwrap().1, version);
-    }
-}
+mod version_tests;
