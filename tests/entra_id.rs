@@ -171,6 +171,10 @@ impl HttpsAzurite {
         extern "C" fn stop_shared() {
             if let Some(shared) = SHARED.get() {
                 shared.azurite.stop_quietly();
+                // Its TLS files, which no drop removes either.
+                if let Some(dir) = shared.tls.ca.parent() {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
             }
         }
         SHARED.get_or_init(|| {

@@ -166,7 +166,9 @@ pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) ->
     let length = unsafe { out(length) }?;
     let capacity = usize::try_from(*length).unwrap_or(usize::MAX);
     match output {
-        Output::Ready(data) if !buffer.is_null() && capacity >= data.len() => {
+        // Empty output needs no buffer: it was delivered so before the
+        // capacity was checked here.
+        Output::Ready(data) if capacity >= data.len() && (data.is_empty() || !buffer.is_null()) => {
             if !data.is_empty() {
                 // SAFETY: `buffer` is valid for `capacity >= data.len()`
                 // bytes (this function's contract, the size checked above),
@@ -417,6 +419,13 @@ mod tests {
             unsafe { deliver(Output::Ready(vec![9; 3]), buffer.as_mut_ptr(), &mut length) };
         assert!(result.is_ok(), "{result:?}");
         assert_eq!((length, buffer), (3, [9, 9, 9, 0]));
+
+        let mut length: CK_ULONG = 0;
+        // SAFETY: nothing is written through the NULL buffer (no output).
+        let result =
+            unsafe { deliver(Output::Ready(Vec::new()), std::ptr::null_mut(), &mut length) };
+        assert!(result.is_ok(), "empty output needs no buffer: {result:?}");
+        assert_eq!(length, 0);
     }
 
     #[test]
