@@ -18,7 +18,7 @@ pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn 
         DeviceKind::Soft => {
             let Some(token_dir) = config.soft_token_dir.clone() else {
                 tracing::error!("{NO_TOKEN_DIR}");
-                return Err(Error::GeneralError(NO_TOKEN_DIR.to_string()));
+                return Err(Error::Configuration(NO_TOKEN_DIR.to_string()));
             };
             let options = SoftOptions {
                 token_dir,
@@ -37,7 +37,7 @@ pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn 
         DeviceKind::Pkcs11 => {
             let options = Pkcs11Options {
                 module: config.device_module.clone().ok_or_else(|| {
-                    Error::GeneralError("DEVICE=pkcs11 needs DEVICE_MODULE".to_string())
+                    Error::Configuration("DEVICE=pkcs11 needs DEVICE_MODULE".to_string())
                 })?,
                 token_label: config.device_token_label.clone(),
                 may_create_threads,
@@ -76,7 +76,7 @@ fn worker_threads(may_create_threads: bool) -> usize {
 pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<dyn BlobStore>> {
     let Some(url) = config.effective_certstorage_url() else {
         tracing::error!("no certificate store: set CERTSTORAGE_URL, or {NO_TOKEN_DIR}");
-        return Err(Error::GeneralError(NO_TOKEN_DIR.to_string()));
+        return Err(Error::Configuration(NO_TOKEN_DIR.to_string()));
     };
     if url.starts_with("file:") {
         // One parser for every file URL (RFC 8089): absolute paths only,
@@ -90,7 +90,7 @@ pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<
     }
     if url.starts_with("https://") || url.starts_with("http://") {
         let mut settings = AzureSettings::from_config(config).map_err(|e| {
-            tracing::error!("certificate storage configuration: {e}");
+            tracing::error!("certificate storage {e}");
             e
         })?;
         // CKF_LIBRARY_CANT_CREATE_OS_THREADS: requests run on the calling thread.
@@ -98,7 +98,7 @@ pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<
         return Ok(Arc::new(AzureBlobStore::open(&settings)?));
     }
     tracing::error!("CERTSTORAGE_URL must be https://, http:// (loopback only) or file://");
-    Err(Error::GeneralError(
-        "unsupported CERTSTORAGE_URL scheme".to_string(),
-    ))
+    Err(Error::Configuration(format!(
+        "CERTSTORAGE_URL {url}: an unsupported scheme"
+    )))
 }

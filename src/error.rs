@@ -51,6 +51,57 @@ pub enum Error {
     DataLenRange,
     #[error("device error: {0}")]
     DeviceError(String),
+    /// The configuration cannot be used (a key's value, a file it names,
+    /// the environment): `CKR_GENERAL_ERROR`, so `C_Initialize` fails, and
+    /// the message names the key at fault (never a secret).
+    #[error("configuration: {0}")]
+    Configuration(String),
+    /// Something the provider needs could not be set up (an async runtime,
+    /// an HTTP client, a credential): `CKR_GENERAL_ERROR`.
+    #[error("cannot set up {what}: {source}")]
+    Setup {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A request to the certificate store's service failed after its
+    /// retries: `CKR_DEVICE_ERROR`. The SDK's error is kept as redacted
+    /// text only (`detail`), because its own text may quote a URL with
+    /// its SAS; `status` is the HTTP status when there was an answer.
+    #[error(
+        "{operation}{} in {container} (authentication: {authentication}): {detail}",
+        blob_suffix(blob)
+    )]
+    StoreRequest {
+        operation: &'static str,
+        blob: String,
+        container: String,
+        authentication: &'static str,
+        status: Option<u16>,
+        detail: String,
+    },
+    /// The certificate store cannot take requests (it is closed, or cannot
+    /// be driven from the calling thread): `CKR_DEVICE_ERROR`.
+    #[error("certificate storage: {0}")]
+    StoreUnavailable(String),
+    /// The soft token's own data (a PIN record, a key row, sealed key
+    /// material) is damaged or was changed outside the token:
+    /// `CKR_DEVICE_ERROR`.
+    #[error("token data: {0}")]
+    CorruptTokenData(String),
+    /// A JWS could not be made or a blob-verification key not read
+    /// (`josekit` failed where its input was already checked):
+    /// `CKR_FUNCTION_FAILED`.
+    #[error("{operation}: {source}")]
+    Jws {
+        operation: &'static str,
+        #[source]
+        source: josekit::JoseError,
+    },
+    /// A fact the code relies on did not hold (a counter overflowed, a
+    /// library answered outside its contract): `CKR_GENERAL_ERROR`.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
     /// A key's sealed value does not open with what the database says of it
     /// (its public half or attributes were changed outside the token): the
     /// key neither signs nor verifies. CKR_DEVICE_ERROR.
@@ -263,6 +314,15 @@ pub fn rv_name(rv: CK_RV) -> String {
     format!("{name} (0x{rv:x})")
 }
 
+/// `" <blob>"`, or nothing for a request about no one blob (a listing).
+fn blob_suffix(blob: &str) -> String {
+    if blob.is_empty() {
+        String::new()
+    } else {
+        format!(" {blob}")
+    }
+}
+
 /// Shorthand used across the crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
@@ -283,7 +343,13 @@ impl Error {
             Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
             Error::DataInvalid => CKR_DATA_INVALID,
             Error::DataLenRange => CKR_DATA_LEN_RANGE,
-            Error::DeviceError(_) | Error::KeyBindingBroken(_) => CKR_DEVICE_ERROR,
+            Error::DeviceError(_)
+            | Error::KeyBindingBroken(_)
+            | Error::StoreRequest { .. }
+            | Error::StoreUnavailable(_)
+            | Error::CorruptTokenData(_) => CKR_DEVICE_ERROR,
+            Error::Configuration(_) | Error::Setup { .. } | Error::Internal(_) => CKR_GENERAL_ERROR,
+            Error::Jws { .. } => CKR_FUNCTION_FAILED,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
             Error::Storage { source, .. } if is_out_of_room(source) => CKR_DEVICE_MEMORY,
             Error::Storage { .. } => CKR_DEVICE_ERROR,

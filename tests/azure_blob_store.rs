@@ -198,11 +198,14 @@ fn azurite_wrong_account_key_is_a_device_error() {
         store.list(BLOB_PREFIX).map(|_| ()),
     ] {
         match result {
-            Err(Error::DeviceError(message)) => {
+            Err(error @ Error::StoreRequest { status, .. }) => {
+                let message = error.to_string();
+                assert_eq!(status, Some(403), "{message}");
                 assert!(message.contains("403"), "{message}");
                 assert!(!message.contains(wrong_key), "{message}");
+                assert_eq!(error.rv(), cryptoki_sys::CKR_DEVICE_ERROR);
             }
-            other => panic!("expected a device error, got {other:?}"),
+            other => panic!("expected a failed store request, got {other:?}"),
         }
     }
 }
@@ -268,7 +271,7 @@ fn assert_device_error_returns<T: std::fmt::Debug + Send + 'static>(
         result.as_ref().map(|_| ()).map_err(|e| e.to_string())
     );
     assert!(
-        matches!(result, Err(Error::DeviceError(_))),
+        matches!(&result, Err(error) if error.rv() == cryptoki_sys::CKR_DEVICE_ERROR),
         "{what}: {result:?}"
     );
 }
@@ -453,7 +456,10 @@ fn azurite_create_whose_answers_were_lost_is_removed_by_a_later_call() {
 
     relay.drop_answers(true);
     let result = relayed.create(&lost, &jws_like_content(0), &metadata(0));
-    assert!(matches!(result, Err(Error::DeviceError(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(Error::StoreRequest { .. })),
+        "{result:?}"
+    );
     let stored = direct.read(&lost).expect("read directly");
     assert_eq!(
         stored.map(|(content, _)| content),

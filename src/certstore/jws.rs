@@ -115,11 +115,10 @@ pub fn sign_blob(signer: &DeviceSigner, handle: Handle, object: &Attributes) -> 
     };
     let header = JwsHeader::new();
     josekit::jws::serialize_compact(&payload(handle, object), &header, &signer).map_err(|error| {
-        signer
-            .failure
-            .lock()
-            .take()
-            .unwrap_or_else(|| Error::FunctionFailed(format!("JWS signing: {error}")))
+        signer.failure.lock().take().unwrap_or(Error::Jws {
+            operation: "JWS signing",
+            source: error,
+        })
     })
 }
 
@@ -213,7 +212,10 @@ impl BlobVerifier {
     pub fn new(key: &dyn BlobSigningKey) -> Result<Self> {
         let mut verifier = RS512
             .verifier_from_der(key.public_key_der())
-            .map_err(|error| Error::FunctionFailed(format!("blob verification key: {error}")))?;
+            .map_err(|source| Error::Jws {
+                operation: "blob verification key",
+                source,
+            })?;
         verifier.set_key_id(key.key_id());
         Ok(BlobVerifier {
             verifier,

@@ -64,7 +64,7 @@ pub enum UpdateOutcome {
 }
 
 /// A container of blobs. Implementations are blocking, thread-safe, and
-/// never block forever (network stores time out with `Error::DeviceError`).
+/// never block forever (network stores time out with `Error::StoreRequest`).
 pub trait BlobStore: Send + Sync {
     /// Where the blobs are, for log lines (never a secret).
     fn describe(&self) -> String;
@@ -99,7 +99,7 @@ pub fn open_store(url: &str) -> Result<Arc<dyn BlobStore>> {
     if url.starts_with("file:") {
         return Ok(Arc::new(local::LocalStore::from_url(url)?));
     }
-    Err(Error::GeneralError(format!(
+    Err(Error::Configuration(format!(
         "CERTSTORAGE_URL {url}: no blob store for this URL scheme"
     )))
 }

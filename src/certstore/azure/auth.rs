@@ -54,11 +54,9 @@ pub fn client_authentication(
             let (method, options) = (authentication.clone(), client_options);
             let renewing =
                 RenewingCredential::new(Box::new(move || entra_credential(&method, &options)))
-                    .map_err(|error| {
-                        Error::GeneralError(format!(
-                            "certificate storage: cannot set up {} authentication: {error}",
-                            authentication.method_name()
-                        ))
+                    .map_err(|error| Error::Setup {
+                        what: format!("{} authentication", authentication.method_name()),
+                        source: Box::new(error),
                     })?;
             Some(renewing)
         }
@@ -68,8 +66,8 @@ pub fn client_authentication(
         .map(|renewing| renewing as Arc<dyn TokenCredential>);
     if credential.is_some() && url.scheme() != "https" {
         // The SDK refuses to send a bearer token in clear; say why in our terms.
-        return Err(Error::GeneralError(format!(
-            "certificate storage: {} authentication needs an https CERTSTORAGE_URL, not {container_url}",
+        return Err(Error::Configuration(format!(
+            "{} authentication needs an https CERTSTORAGE_URL, not {container_url}",
             authentication.method_name()
         )));
     }

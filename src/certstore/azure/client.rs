@@ -93,7 +93,10 @@ impl Client {
             authentication.credential.clone(),
             Some(container_options),
         )
-        .map_err(|e| Error::GeneralError(format!("certificate storage: {e}")))?;
+        .map_err(|e| Error::Setup {
+            what: "the certificate storage client".to_string(),
+            source: Box::new(e),
+        })?;
         let mut list_policies: Vec<Arc<dyn Policy>> = Vec::new();
         if let Some(credential) = authentication.credential {
             list_policies.push(Arc::new(BearerTokenAuthorizationPolicy::new(
@@ -250,10 +253,7 @@ impl Client {
             .await;
         match result {
             Ok((body, Some(etag))) => Ok(Some((body, etag))),
-            Ok((_, None)) => Err(Error::DeviceError(format!(
-                "read {name} in {}: the answer had no ETag",
-                self.container_url
-            ))),
+            Ok((_, None)) => Err(self.request_error("read", name, None, "the answer had no ETag")),
             Err(failure) if failure.status() == Some(StatusCode::NotFound) => Ok(None),
             Err(failure) => Err(self.error("read", name, failure)),
         }
@@ -420,7 +420,7 @@ impl Client {
     }
 
     /// The one conversion from a final failure to an [`Error`].
-    fn error(&self, operation: &str, name: &str, failure: Failure) -> Error {
+    fn error(&self, operation: &'static str, name: &str, failure: Failure) -> Error {
         let attempts = self.retry.retries + 1;
         let detail = match &failure {
             Failure::TimedOut(limit) => {
@@ -452,15 +452,26 @@ impl Client {
                 "certificate storage refused the credential ({detail}); check CERTSTORAGE_AUTH and the identity's role on the container"
             );
         }
-        let target = if name.is_empty() {
-            String::new()
-        } else {
-            format!(" {name}")
-        };
-        Error::DeviceError(format!(
-            "{operation}{target} in {} (authentication: {}): {detail}",
-            self.container_url, self.method
-        ))
+        self.request_error(operation, name, status, detail)
+    }
+
+    /// [`Error::StoreRequest`] for `operation` on blob `name` (empty for a
+    /// listing) of this container.
+    fn request_error(
+        &self,
+        operation: &'static str,
+        name: &str,
+        status: Option<u16>,
+        detail: impl Into<String>,
+    ) -> Error {
+        Error::StoreRequest {
+            operation,
+            blob: name.to_string(),
+            container: self.container_url.to_string(),
+            authentication: self.method,
+            status,
+            detail: detail.into(),
+        }
     }
 
     /// `text` without the SAS, should a transport error quote a URL.
@@ -577,9 +588,10 @@ fn http_client(settings: &AzureSettings) -> Result<Arc<dyn azure_core::http::Htt
         Some(path) => builder.tls_certs_merge(trust_anchors(path)?),
         None => builder,
     };
-    let client = builder
-        .build()
-        .map_err(|e| Error::GeneralError(format!("certificate storage HTTP client: {e}")))?;
+    let client = builder.build().map_err(|e| Error::Setup {
+        what: "the certificate storage HTTP client".to_string(),
+        source: Box::new(e),
+    })?;
     Ok(Arc::new(client))
 }
 
@@ -610,10 +622,7 @@ fn token_source(authentication: &Authentication) -> Option<String> {
 /// one, or the configuration is refused.
 fn trust_anchors(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
     let refused = |why: String| {
-        Error::GeneralError(format!(
-            "certificate storage configuration: CERTSTORAGE_CA_FILE {}: {why}",
-            path.display()
-        ))
+        Error::Configuration(format!("CERTSTORAGE_CA_FILE {}: {why}", path.display()))
     };
     let pem = std::fs::read(path).map_err(|e| refused(e.to_string()))?;
     let certificates =

@@ -89,8 +89,9 @@ impl AzureBlobStore {
             // Driven only by the threads that call in, one at a time.
             tokio::runtime::Builder::new_current_thread()
         };
-        let runtime = builder.enable_all().build().map_err(|e| {
-            Error::GeneralError(format!("certificate storage: cannot start a runtime: {e}"))
+        let runtime = builder.enable_all().build().map_err(|e| Error::Setup {
+            what: "the certificate storage runtime".to_string(),
+            source: Box::new(e),
         })?;
         let client = {
             // Credentials and HTTP clients may look for the runtime they run on.
@@ -126,14 +127,15 @@ impl AzureBlobStore {
         let runtime = self
             .runtime
             .as_ref()
-            .ok_or_else(|| Error::DeviceError("certificate storage is closed".to_string()))?;
+            .ok_or_else(|| Error::StoreUnavailable("closed".to_string()))?;
         if tokio::runtime::Handle::try_current().is_err() {
             return runtime.block_on(future);
         }
         if !self.own_threads {
             // Nothing would drive a spawned future, and block_on would panic.
-            return Err(Error::DeviceError(
-                "certificate storage was initialised without threads and cannot be used from inside an async runtime".to_string(),
+            return Err(Error::StoreUnavailable(
+                "initialised without threads, it cannot be used from inside an async runtime"
+                    .to_string(),
             ));
         }
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
@@ -143,9 +145,9 @@ impl AzureBlobStore {
         // The future is bounded by its own timeouts; this is only a backstop.
         let limit = self.client.worst_case() * 2 + Duration::from_secs(10);
         receiver.recv_timeout(limit).unwrap_or_else(|_| {
-            Err(Error::DeviceError(
-                "certificate storage call did not finish".to_string(),
-            ))
+            Err(Error::StoreUnavailable(format!(
+                "a call did not finish within {limit:?}"
+            )))
         })
     }
 }
@@ -265,10 +267,11 @@ mod tests {
         let result = receiver
             .recv_timeout(10 * bound)
             .unwrap_or_else(|e| panic!("read has not returned after 10 x {bound:?}: {e}"));
-        let Err(Error::DeviceError(message)) = &result else {
-            panic!("expected a device error, got {result:?}");
+        let Err(error @ Error::StoreRequest { blob, .. }) = &result else {
+            panic!("expected a failed store request, got {result:?}");
         };
-        assert!(message.contains("pkcs11_certificate_1"), "{message}");
+        assert_eq!(blob, "pkcs11_certificate_1");
+        assert_eq!(error.rv(), cryptoki_sys::CKR_DEVICE_ERROR);
     }
 
     #[test]
@@ -292,7 +295,10 @@ mod tests {
             .unwrap();
         let inner = store.clone();
         let result = outer.block_on(async move { inner.list("pkcs11_certificate_") });
-        assert!(matches!(result, Err(Error::DeviceError(_))), "{result:?}");
+        assert!(
+            matches!(&result, Err(error) if error.rv() == cryptoki_sys::CKR_DEVICE_ERROR),
+            "{result:?}"
+        );
     }
 
     #[test]

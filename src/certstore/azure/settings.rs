@@ -139,7 +139,7 @@ impl AzureSettings {
     /// With `client_secret`, the credential comes from the environment
     /// variables `AZURE_TENANT_ID`, `AZURE_CLIENT_ID` and `AZURE_CLIENT_SECRET`.
     ///
-    /// Errors are `Error::GeneralError` naming the key at fault, never a secret.
+    /// Errors are `Error::Configuration` naming the key at fault, never a secret.
     pub fn from_config(config: &Config) -> Result<AzureSettings> {
         let raw_url = config.certstorage_url.as_deref().ok_or_else(|| {
             config_error("CERTSTORAGE_URL is not set; it must name the blob container")
@@ -423,7 +423,7 @@ fn required_env(name: &str) -> Result<String> {
 }
 
 fn config_error(message: &str) -> Error {
-    Error::GeneralError(format!("certificate storage configuration: {message}"))
+    Error::Configuration(message.to_string())
 }
 
 #[cfg(test)]

@@ -104,9 +104,7 @@ impl LocalStore {
     /// mode 0700; the files this store creates are 0600.
     pub fn open(directory: impl Into<PathBuf>) -> Result<Self> {
         let directory = directory.into();
-        crate::owner_only::create_dir(&directory).map_err(|e| {
-            Error::DeviceError(format!("certificate store {}: {e}", directory.display()))
-        })?;
+        crate::owner_only::create_dir(&directory).at("create the certificate store", &directory)?;
         Ok(LocalStore {
             directory,
             digests: RwLock::new(HashMap::new()),
@@ -160,14 +158,14 @@ impl LocalStore {
         // The URL parser would make `file:relative/dir` absolute; only the
         // explicit `file:///abs/dir` (or `file://localhost/abs/dir`) form is taken.
         if !url.starts_with("file:///") && !url.starts_with("file://localhost/") {
-            return Err(Error::GeneralError(format!(
+            return Err(Error::Configuration(format!(
                 "CERTSTORAGE_URL {url} is not a file:///absolute/dir URL"
             )));
         }
         let parsed = url::Url::parse(url)
-            .map_err(|e| Error::GeneralError(format!("CERTSTORAGE_URL {url}: {e}")))?;
+            .map_err(|e| Error::Configuration(format!("CERTSTORAGE_URL {url}: {e}")))?;
         let path = parsed.to_file_path().map_err(|_| {
-            Error::GeneralError(format!(
+            Error::Configuration(format!(
                 "CERTSTORAGE_URL {url} is not an absolute local path"
             ))
         })?;
