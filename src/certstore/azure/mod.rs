@@ -25,6 +25,7 @@
 
 pub mod auth;
 mod client;
+mod http;
 pub mod renewing;
 pub mod retry;
 pub mod settings;

@@ -5,6 +5,7 @@
 //! [`BlobStore`]: crate::certstore::BlobStore
 
 use super::auth::client_authentication;
+use super::http::{http_client, token_source};
 use super::normalise_etag;
 use super::retry::{Failure, OnUnauthorized, Retry};
 use super::settings::{Authentication, AzureSettings};
@@ -22,6 +23,7 @@ use azure_storage_blob::models::{
 };
 use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +33,8 @@ const WRITE_ID: &str = "azcloudhsmwriteid";
 
 /// The content type of every certificate blob (a compact JWS).
 const CONTENT_TYPE: &str = "application/octet-stream";
+
+mod failure;
 
 /// How many failed creates [`Client::unanswered`] keeps for a later check.
 const MAX_UNANSWERED: usize = 1024;
@@ -268,29 +272,27 @@ impl Client {
         let blob = self.container.blob_client(name);
         let write_id = azure_core::Uuid::new_v4().to_string();
         let options = upload_options(metadata, &write_id).if_not_exists();
+        let (blob_ref, id) = (&blob, write_id.as_str());
         let result = self
-            .retry
-            .run(|attempt| {
-                let (blob, options, content, write_id) =
-                    (&blob, options.clone(), content.clone(), &write_id);
-                async move {
-                    match blob
-                        .upload(RequestContent::from(content), Some(options))
-                        .await
-                    {
-                        Ok(response) => Ok(CreateOutcome::Created(etag_of(response.etag)?)),
-                        // Refused: either another writer holds the name, or an
-                        // earlier attempt of ours succeeded unanswered.
-                        Err(e) if e.http_status() == Some(StatusCode::Conflict) => match attempt {
-                            0 => Ok(CreateOutcome::AlreadyExists),
-                            _ => Ok(written_by(blob, write_id)
-                                .await?
-                                .map_or(CreateOutcome::AlreadyExists, CreateOutcome::Created)),
-                        },
-                        Err(e) => Err(e),
+            .upload(
+                blob_ref,
+                &content,
+                &options,
+                CreateOutcome::Created,
+                move |attempt, e| async move {
+                    // Refused: either another writer holds the name, or an
+                    // earlier attempt of ours succeeded unanswered.
+                    if e.http_status() != Some(StatusCode::Conflict) {
+                        return Err(e);
                     }
-                }
-            })
+                    Ok(match attempt {
+                        0 => CreateOutcome::AlreadyExists,
+                        _ => written_by(blob_ref, id)
+                            .await?
+                            .map_or(CreateOutcome::AlreadyExists, CreateOutcome::Created),
+                    })
+                },
+            )
             .await;
         match result {
             Ok(outcome) => {
@@ -374,39 +376,67 @@ impl Client {
             "\"{}\"",
             normalise_etag(expected_version)
         )));
+        let (blob_ref, id) = (&blob, write_id.as_str());
         let result = self
-            .retry
-            .run(|attempt| {
-                let (blob, options, content, write_id) =
-                    (&blob, options.clone(), content.clone(), &write_id);
-                async move {
-                    match blob
-                        .upload(RequestContent::from(content), Some(options))
-                        .await
-                    {
-                        Ok(response) => Ok(UpdateOutcome::Updated(etag_of(response.etag)?)),
-                        Err(e) if e.http_status() == Some(StatusCode::NotFound) => {
-                            Ok(UpdateOutcome::NotFound)
-                        }
+            .upload(
+                blob_ref,
+                &content,
+                &options,
+                UpdateOutcome::Updated,
+                move |attempt, e| async move {
+                    match e.http_status() {
+                        Some(StatusCode::NotFound) => Ok(UpdateOutcome::NotFound),
                         // The service answers 412, not 404, when the blob is gone,
                         // and an earlier unanswered attempt of ours may have won.
-                        Err(e) if e.http_status() == Some(StatusCode::PreconditionFailed) => {
-                            Ok(match current_writer(blob).await? {
+                        Some(StatusCode::PreconditionFailed) => {
+                            Ok(match current_writer(blob_ref).await? {
                                 None => UpdateOutcome::NotFound,
                                 Some((etag, writer))
-                                    if attempt > 0 && writer.as_deref() == Some(write_id) =>
+                                    if attempt > 0 && writer.as_deref() == Some(id) =>
                                 {
                                     UpdateOutcome::Updated(etag)
                                 }
                                 Some(_) => UpdateOutcome::Conflict,
                             })
                         }
-                        Err(e) => Err(e),
+                        _ => Err(e),
+                    }
+                },
+            )
+            .await;
+        result.map_err(|failure| self.error("update", name, failure))
+    }
+
+    /// Uploads `content` with `options`, retried: `stored` of the new
+    /// ETag when the service takes it, else what `refused` makes of the
+    /// attempt's number and the refusal (an error to retry or report, or
+    /// an outcome).
+    async fn upload<T, R, Fut>(
+        &self,
+        blob: &BlobClient,
+        content: &[u8],
+        options: &BlockBlobClientUploadOptions<'static>,
+        stored: fn(String) -> T,
+        refused: R,
+    ) -> std::result::Result<T, Failure>
+    where
+        R: Fn(u32, azure_core::Error) -> Fut,
+        Fut: Future<Output = azure_core::Result<T>>,
+    {
+        self.retry
+            .run(|attempt| {
+                let (options, content, refused) = (options.clone(), content.to_vec(), &refused);
+                async move {
+                    match blob
+                        .upload(RequestContent::from(content), Some(options))
+                        .await
+                    {
+                        Ok(response) => Ok(stored(etag_of(response.etag)?)),
+                        Err(error) => refused(attempt, error).await,
                     }
                 }
             })
-            .await;
-        result.map_err(|failure| self.error("update", name, failure))
+            .await
     }
 
     pub(super) async fn delete(&self, name: &str) -> Result<()> {
@@ -418,101 +448,6 @@ impl Client {
             Err(failure) => Err(self.error("delete", name, failure)),
         }
     }
-
-    /// The one conversion from a final failure to an [`Error`].
-    fn error(&self, operation: &'static str, name: &str, failure: Failure) -> Error {
-        let attempts = self.retry.retries + 1;
-        let detail = match &failure {
-            Failure::TimedOut(limit) => {
-                format!("no answer within {limit:?} (attempt {attempts} of {attempts})")
-            }
-            Failure::Service(error) => match error.kind() {
-                ErrorKind::HttpResponse {
-                    status, error_code, ..
-                } => {
-                    format!(
-                        "HTTP {} {}",
-                        u16::from(*status),
-                        error_code.as_deref().unwrap_or("")
-                    )
-                }
-                ErrorKind::Credential => format!(
-                    "no token from {}: {}",
-                    self.token_source.as_deref().unwrap_or("the credential"),
-                    self.redact(&error_chain(error))
-                ),
-                _ => self.redact(&error_chain(error)),
-            },
-        };
-        let status = failure.status().map(u16::from);
-        if matches!(status, Some(401) | Some(403)) {
-            tracing::error!(
-                container = %self.container_url,
-                authentication = self.method,
-                "certificate storage refused the credential ({detail}); check CERTSTORAGE_AUTH and the identity's role on the container"
-            );
-        }
-        self.request_error(operation, name, status, detail)
-    }
-
-    /// [`Error::StoreRequest`] for `operation` on blob `name` (empty for a
-    /// listing) of this container.
-    fn request_error(
-        &self,
-        operation: &'static str,
-        name: &str,
-        status: Option<u16>,
-        detail: impl Into<String>,
-    ) -> Error {
-        Error::StoreRequest {
-            operation,
-            blob: name.to_string(),
-            container: self.container_url.to_string(),
-            authentication: self.method,
-            status,
-            detail: detail.into(),
-        }
-    }
-
-    /// `text` without the SAS, should a transport error quote a URL.
-    fn redact(&self, text: &str) -> String {
-        let text = match &self.secret_query {
-            Some(secret) if !secret.is_empty() => text.replace(secret.as_str(), "<redacted>"),
-            _ => text.to_string(),
-        };
-        redact_signatures(&text)
-    }
-}
-
-/// An error and its causes, `: `-separated, without repeats (the SDK's
-/// messages often quote their cause).
-fn error_chain(error: &azure_core::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
-/// Replaces the value of every `sig=` parameter, wherever it appears.
-fn redact_signatures(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(position) = rest.find("sig=") {
-        out.push_str(&rest[..position + 4]);
-        out.push_str("<redacted>");
-        let tail = &rest[position + 4..];
-        let end = tail.find(['&', ')', ' ', '"']).unwrap_or(tail.len());
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 fn upload_options(
@@ -568,138 +503,9 @@ fn public_metadata(metadata: HashMap<String, String>) -> BTreeMap<String, String
         .collect()
 }
 
-/// The HTTP client of the store: the one the SDK builds, except that with
-/// [`AzureSettings::own_threads`] false host names are resolved on the
-/// calling thread, since the default resolver runs each look-up on a
-/// thread of a pool it starts (`CKF_LIBRARY_CANT_CREATE_OS_THREADS`).
-fn http_client(settings: &AzureSettings) -> Result<Arc<dyn azure_core::http::HttpClient>> {
-    let builder = reqwest::ClientBuilder::new()
-        .connect_timeout(settings.timeout)
-        // Storage does not redirect; downloads are byte-exact.
-        .redirect(reqwest::redirect::Policy::none())
-        .gzip(false)
-        .deflate(false);
-    let builder = if settings.own_threads {
-        builder
-    } else {
-        builder.dns_resolver(Arc::new(CallingThreadResolver))
-    };
-    let builder = match &settings.ca_file {
-        Some(path) => builder.tls_certs_merge(trust_anchors(path)?),
-        None => builder,
-    };
-    let client = builder.build().map_err(|e| Error::Setup {
-        what: "the certificate storage HTTP client".to_string(),
-        source: Box::new(e),
-    })?;
-    Ok(Arc::new(client))
-}
-
-/// Where `authentication` gets its tokens (the endpoint, not any secret),
-/// for error messages; `None` for the methods without tokens.
-fn token_source(authentication: &Authentication) -> Option<String> {
-    let variable = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let authority = || {
-        variable("AZURE_AUTHORITY_HOST")
-            .unwrap_or_else(|| "the Entra ID authority (login.microsoftonline.com)".to_string())
-    };
-    match authentication {
-        Authentication::ManagedIdentity { .. } => Some(match variable("IDENTITY_ENDPOINT") {
-            Some(endpoint) => {
-                format!("the managed identity endpoint {endpoint} (IDENTITY_ENDPOINT)")
-            }
-            None => "the instance metadata service (169.254.169.254)".to_string(),
-        }),
-        Authentication::WorkloadIdentity { .. } | Authentication::ClientSecret { .. } => {
-            Some(authority())
-        }
-        Authentication::AzureCli => Some("the Azure CLI (az account get-access-token)".to_string()),
-        Authentication::Sas { .. } | Authentication::SharedKey { .. } => None,
-    }
-}
-
-/// The certificates of the PEM bundle `CERTSTORAGE_CA_FILE` names: at least
-/// one, or the configuration is refused.
-fn trust_anchors(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>> {
-    let refused = |why: String| {
-        Error::Configuration(format!("CERTSTORAGE_CA_FILE {}: {why}", path.display()))
-    };
-    let pem = std::fs::read(path).map_err(|e| refused(e.to_string()))?;
-    let certificates =
-        reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| refused(e.to_string()))?;
-    if certificates.is_empty() {
-        return Err(refused("holds no PEM certificate".to_string()));
-    }
-    Ok(certificates)
-}
-
-/// Resolves a host name with the system resolver, on the thread that
-/// asks: the request already blocks that thread, and no other is started.
-struct CallingThreadResolver;
-
-impl reqwest::dns::Resolve for CallingThreadResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        use std::net::ToSocketAddrs;
-        let resolved = (name.as_str(), 0)
-            .to_socket_addrs()
-            .map(|addresses| {
-                Box::new(addresses.collect::<Vec<_>>().into_iter()) as reqwest::dns::Addrs
-            })
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
-        Box::pin(std::future::ready(resolved))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signatures_are_redacted_from_error_text() {
-        let text = "error sending request for url (http://h/c/b?sv=2024&sig=abc%2Fdef&se=1)";
-        let redacted = redact_signatures(text);
-        assert_eq!(
-            redacted,
-            "error sending request for url (http://h/c/b?sv=2024&sig=<redacted>&se=1)"
-        );
-    }
-
-    #[test]
-    fn ca_file_must_hold_a_pem_certificate() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("missing.pem");
-        let message = trust_anchors(&missing).unwrap_err().to_string();
-        assert!(
-            message.contains("CERTSTORAGE_CA_FILE") && message.contains("missing.pem"),
-            "{message}"
-        );
-        let empty = dir.path().join("empty.pem");
-        std::fs::write(&empty, "not a certificate\n").unwrap();
-        let message = trust_anchors(&empty).unwrap_err().to_string();
-        assert!(message.contains("no PEM certificate"), "{message}");
-
-        let key = openssl::pkey::PKey::ec_gen("prime256v1").unwrap();
-        let mut name = openssl::x509::X509Name::builder().unwrap();
-        name.append_entry_by_text("CN", "ca").unwrap();
-        let name = name.build();
-        let mut builder = openssl::x509::X509::builder().unwrap();
-        builder.set_subject_name(&name).unwrap();
-        builder.set_issuer_name(&name).unwrap();
-        builder.set_pubkey(&key).unwrap();
-        builder
-            .set_not_before(&openssl::asn1::Asn1Time::days_from_now(0).unwrap())
-            .unwrap();
-        builder
-            .set_not_after(&openssl::asn1::Asn1Time::days_from_now(1).unwrap())
-            .unwrap();
-        builder
-            .sign(&key, openssl::hash::MessageDigest::sha256())
-            .unwrap();
-        let pem = builder.build().to_pem().unwrap();
-        let bundle = dir.path().join("bundle.pem");
-        std::fs::write(&bundle, [pem.clone(), pem].concat()).unwrap();
-        assert_eq!(trust_anchors(&bundle).unwrap().len(), 2);
-    }
 
     #[test]
     fn write_id_is_hidden_from_listed_metadata() {
