@@ -9,8 +9,6 @@
 
 use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
 use parking_lot::Mutex;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -48,31 +46,20 @@ impl RenewingCredential {
     }
 }
 
-// `TokenCredential` is declared with `async_trait`; this is the signature
-// that macro generates, written out so the crate needs no extra dependency
-// (as `SharedKeyPolicy` does for `Policy`).
+#[async_trait::async_trait]
 impl TokenCredential for RenewingCredential {
-    fn get_token<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        scopes: &'life1 [&'life2 str],
-        options: Option<TokenRequestOptions<'life3>>,
-    ) -> Pin<Box<dyn Future<Output = azure_core::Result<AccessToken>> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        Box::pin(async move {
-            if self.renew.swap(false, Ordering::SeqCst) {
-                let fresh = (self.build)()?;
-                *self.current.lock() = fresh;
-            }
-            // Not held across the request: a clone of the current credential.
-            let current = self.current.lock().clone();
-            current.get_token(scopes, options).await
-        })
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        if self.renew.swap(false, Ordering::SeqCst) {
+            let fresh = (self.build)()?;
+            *self.current.lock() = fresh;
+        }
+        // Not held across the request: a clone of the current credential.
+        let current = self.current.lock().clone();
+        current.get_token(scopes, options).await
     }
 }
 
@@ -91,19 +78,13 @@ mod tests {
         cached: Mutex<Option<AccessToken>>,
     }
 
+    #[async_trait::async_trait]
     impl TokenCredential for Counting {
-        fn get_token<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-            &'life0 self,
-            _: &'life1 [&'life2 str],
-            _: Option<TokenRequestOptions<'life3>>,
-        ) -> Pin<Box<dyn Future<Output = azure_core::Result<AccessToken>> + Send + 'async_trait>>
-        where
-            'life0: 'async_trait,
-            'life1: 'async_trait,
-            'life2: 'async_trait,
-            'life3: 'async_trait,
-            Self: 'async_trait,
-        {
+        async fn get_token(
+            &self,
+            _: &[&str],
+            _: Option<TokenRequestOptions<'_>>,
+        ) -> azure_core::Result<AccessToken> {
             let mut cached = self.cached.lock();
             let token = cached.get_or_insert_with(|| {
                 let n = self.issued.fetch_add(1, Ordering::SeqCst);
@@ -112,8 +93,7 @@ mod tests {
                     OffsetDateTime::now_utc() + Duration::hours(1),
                 )
             });
-            let token = token.clone();
-            Box::pin(async move { Ok(token) })
+            Ok(token.clone())
         }
     }
 

@@ -9,8 +9,6 @@
 use azure_core::credentials::Secret;
 use azure_core::http::policies::{Policy, PolicyResult};
 use azure_core::http::{Context, Request, Url};
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// Signs every request with `Authorization: SharedKey <account>:<signature>`.
@@ -139,32 +137,23 @@ fn canonicalized_resource(url: &Url, account: &str) -> String {
     resource
 }
 
-// `Policy` is declared with `async_trait`; this is the signature that macro
-// generates, written out so the crate needs no extra dependency. Signing is
-// synchronous, so the future returned is simply the next policy's.
+/// Signing is synchronous: the request is signed, then handed to the next
+/// policy.
+#[async_trait::async_trait]
 impl Policy for SharedKeyPolicy {
-    fn send<'life0, 'life1, 'life2, 'life3, 'async_trait>(
-        &'life0 self,
-        ctx: &'life1 Context,
-        request: &'life2 mut Request,
-        next: &'life3 [Arc<dyn Policy>],
-    ) -> Pin<Box<dyn Future<Output = PolicyResult> + Send + 'async_trait>>
-    where
-        'life0: 'async_trait,
-        'life1: 'async_trait,
-        'life2: 'async_trait,
-        'life3: 'async_trait,
-        Self: 'async_trait,
-    {
-        if let Err(error) = self.sign(request) {
-            return Box::pin(std::future::ready(Err(error)));
-        }
+    async fn send(
+        &self,
+        ctx: &Context,
+        request: &mut Request,
+        next: &[Arc<dyn Policy>],
+    ) -> PolicyResult {
+        self.sign(request)?;
         match next.split_first() {
-            Some((first, rest)) => first.send(ctx, request, rest),
-            None => Box::pin(std::future::ready(Err(azure_core::Error::with_message(
+            Some((first, rest)) => first.send(ctx, request, rest).await,
+            None => Err(azure_core::Error::with_message(
                 azure_core::error::ErrorKind::Other,
                 "the SharedKey policy must not be the last in the pipeline",
-            )))),
+            )),
         }
     }
 }
