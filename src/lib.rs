@@ -20,5 +20,3 @@ pub mod object;
 pub mod owner_only;
 pub mod provider;
 pub mod session;
-
-mod operations;

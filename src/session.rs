@@ -143,14 +143,6 @@ pub enum Direction {
 }
 
 impl Session {
-    /// The encryption or the decryption slot.
-    pub fn cipher(&mut self, direction: Direction) -> &mut Option<Active<dyn CipherOperation>> {
-        match direction {
-            Direction::Encrypt => &mut self.operations.encrypt,
-            Direction::Decrypt => &mut self.operations.decrypt,
-        }
-    }
-
     pub fn new(handle: CK_SESSION_HANDLE, read_write: bool) -> Self {
         Session {
             handle,

@@ -19,7 +19,7 @@ use super::pins;
 use super::store::Inner;
 use crate::device::{BlobSigningKey, Mechanism};
 use crate::error::{Error, Result};
-use crate::object::{Access, Handle};
+use crate::object::Handle;
 use cryptoki_sys::*;
 use std::sync::Arc;
 
@@ -68,25 +68,36 @@ fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {
     crypto::sign_init(key, &Mechanism::new(CKM_SHA512_RSA_PKCS))?.sign(message)
 }
 
-/// The user as the device's own requests see it.
-fn user_access() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: false,
-        session: 0,
-    }
+/// Where a blob-signing key's private half is.
+enum PrivateHalf {
+    /// A configured key pair of the token: this object.
+    Object(Handle),
+    /// The device's own key, in its own table.
+    Own,
 }
 
-/// A configured key pair of the token.
-struct ConfiguredKey {
+/// A blob-signing key of the soft device. It signs only while the normal
+/// user's PIN has opened the token key: the device asks for the key
+/// material itself, in no session.
+struct SoftSigningKey {
     inner: Arc<Inner>,
-    handle: Handle,
+    private_half: PrivateHalf,
     public_der: Vec<u8>,
     key_id: String,
 }
 
-impl BlobSigningKey for ConfiguredKey {
+impl SoftSigningKey {
+    fn new(inner: &Arc<Inner>, private_half: PrivateHalf, public_der: Vec<u8>) -> Arc<Self> {
+        Arc::new(SoftSigningKey {
+            inner: inner.clone(),
+            private_half,
+            key_id: key_id_of(&public_der),
+            public_der,
+        })
+    }
+}
+
+impl BlobSigningKey for SoftSigningKey {
     fn key_id(&self) -> String {
         self.key_id.clone()
     }
@@ -94,18 +105,25 @@ impl BlobSigningKey for ConfiguredKey {
         self.public_der.clone()
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
-        if !self.inner.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let (entry, key) = self
-            .inner
-            .key_entry(&user_access(), self.handle)
-            .map_err(|error| match error {
-                Error::KeyHandleInvalid => {
-                    Error::DeviceError("the blob signing key was destroyed".into())
-                }
-                other => other,
-            })?;
+        self.inner.require_user_pin()?;
+        let key = match self.private_half {
+            PrivateHalf::Object(handle) => self.inner.configured_private_key(handle)?,
+            PrivateHalf::Own => self.inner.own_private_key(&self.public_der)?,
+        };
+        sign_with(key, message)
+    }
+}
+
+impl Inner {
+    /// The parsed private half of the configured key pair `handle`, if its
+    /// owner lets it sign blobs.
+    fn configured_private_key(&self, handle: Handle) -> Result<Arc<LoadedKey>> {
+        let (entry, key) = self.own_use_key(handle).map_err(|error| match error {
+            Error::KeyHandleInvalid => {
+                Error::DeviceError("the blob signing key was destroyed".into())
+            }
+            other => other,
+        })?;
         // The blob signature is a use of the key like any other: its owner's
         // CKA_SIGN and CKA_ALLOWED_MECHANISMS hold here too.
         require_usage(
@@ -114,33 +132,9 @@ impl BlobSigningKey for ConfiguredKey {
             "CKA_SIGN of the blob signing key is false",
         )?;
         require_allowed_mechanism(&entry.attributes, CKM_SHA512_RSA_PKCS)?;
-        sign_with(key, message)
+        Ok(key)
     }
-}
 
-/// The device's own key.
-struct OwnKey {
-    inner: Arc<Inner>,
-    public_der: Vec<u8>,
-    key_id: String,
-}
-
-impl BlobSigningKey for OwnKey {
-    fn key_id(&self) -> String {
-        self.key_id.clone()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.public_der.clone()
-    }
-    fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
-        if !self.inner.user_logged_in() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        sign_with(self.inner.own_private_key(&self.public_der)?, message)
-    }
-}
-
-impl Inner {
     /// Forgets the parsed private half of the device's own key.
     pub fn forget_signing_key(&self) {
         *self.own_signing_key.lock() = None;
@@ -231,21 +225,18 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
     // With the token key open, the public half (bound to the sealed private
     // half with the key's other attributes) is checked on every request.
     if inner.require_token_key().is_ok() {
-        inner
-            .key_entry(&user_access(), row.handle)
-            .map_err(|error| match error {
-                Error::DeviceError(reason) => Error::KeyBindingBroken(format!(
-                    "signing key \"{id}\" does not open with its attributes: {reason}"
-                )),
-                other => other,
-            })?;
+        inner.own_use_key(row.handle).map_err(|error| match error {
+            Error::DeviceError(reason) => Error::KeyBindingBroken(format!(
+                "signing key \"{id}\" does not open with its attributes: {reason}"
+            )),
+            other => other,
+        })?;
     }
-    Ok(Arc::new(ConfiguredKey {
-        inner: inner.clone(),
-        handle: row.handle,
-        key_id: key_id_of(&public_der),
+    Ok(SoftSigningKey::new(
+        inner,
+        PrivateHalf::Object(row.handle),
         public_der,
-    }))
+    ))
 }
 
 fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
@@ -260,9 +251,7 @@ fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
             stored
         }
         None => {
-            if !inner.user_logged_in() {
-                return Err(Error::UserNotLoggedIn);
-            }
+            inner.require_user_pin()?;
             let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
             let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
             let sealed = pins::bound_seal(
@@ -274,9 +263,5 @@ fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
             inner.database.store_signing_key(&public_der, &sealed)?
         }
     };
-    Ok(Arc::new(OwnKey {
-        inner: inner.clone(),
-        key_id: key_id_of(&public_der),
-        public_der,
-    }))
+    Ok(SoftSigningKey::new(inner, PrivateHalf::Own, public_der))
 }

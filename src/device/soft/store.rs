@@ -11,8 +11,8 @@ use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::{Database, ObjectRow, MAX_TOKEN_HANDLE};
 use super::objects::class_and_type;
 use super::pins::{self, TokenKey};
+use super::token::OpenTokenKey;
 use super::SoftOptions;
-use crate::device::UserType;
 use crate::error::{Error, Result};
 use crate::object::{Access, Attributes, Handle, Template};
 use cryptoki_sys::*;
@@ -69,10 +69,8 @@ pub struct Inner {
     pub options: SoftOptions,
     /// The token database.
     pub database: Database,
-    /// The unlocked token key while someone is logged in.
-    pub token_key: RwLock<Option<TokenKey>>,
-    /// Who is logged in in this process.
-    pub logged_in: Mutex<Option<UserType>>,
+    /// The token key while a login holds it open.
+    pub(super) token_key: OpenTokenKey,
     session_objects: RwLock<BTreeMap<Handle, SessionObject>>,
     next_session_handle: Mutex<Handle>,
     cache: RwLock<HashMap<Handle, Arc<Entry>>>,
@@ -86,8 +84,7 @@ impl Inner {
         Inner {
             options,
             database,
-            token_key: RwLock::new(None),
-            logged_in: Mutex::new(None),
+            token_key: OpenTokenKey::default(),
             session_objects: RwLock::new(BTreeMap::new()),
             next_session_handle: Mutex::new(FIRST_SESSION_HANDLE),
             cache: RwLock::new(HashMap::new()),
@@ -95,28 +92,9 @@ impl Inner {
         }
     }
 
-    /// The token key, or `UserNotLoggedIn` when no one has unlocked it.
-    pub fn require_token_key(&self) -> Result<TokenKey> {
-        self.token_key.read().clone().ok_or(Error::UserNotLoggedIn)
-    }
-
-    /// The token key for sealing new material: the unlocked key, if it is
-    /// still the token's (another process may have re-initialised the token,
-    /// and material sealed under the old key would be lost to everyone else).
-    pub fn sealing_key(&self) -> Result<TokenKey> {
-        let token_key = self.require_token_key()?;
-        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
-            tracing::warn!("soft token: re-initialised by another process; log in again");
-            self.forget_keys();
-            return Err(Error::UserNotLoggedIn);
-        }
-        Ok(token_key)
-    }
-
     /// Forgets the token key and every parsed key it protected.
     pub fn forget_keys(&self) {
-        *self.token_key.write() = None;
-        *self.logged_in.lock() = None;
+        self.token_key.close();
         self.cache.write().clear();
         *self.own_signing_key.lock() = None;
     }
@@ -132,10 +110,7 @@ impl Inner {
     /// it does not exist or is private and the user is not logged in.
     pub fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
         let entry = if handle >= FIRST_SESSION_HANDLE {
-            self.session_objects
-                .read()
-                .get(&handle)
-                .map(|object| object.entry.clone())
+            self.session_entry(handle)
         } else {
             match self.database.object(handle)? {
                 Some(row) => Some(self.refresh(row)),
@@ -150,6 +125,11 @@ impl Inner {
             return Err(Error::ObjectHandleInvalid);
         }
         Ok(entry)
+    }
+
+    fn session_entry(&self, handle: Handle) -> Option<Arc<Entry>> {
+        let objects = self.session_objects.read();
+        objects.get(&handle).map(|object| object.entry.clone())
     }
 
     /// The cached entry for `row`, replaced when the row changed.
@@ -178,11 +158,27 @@ impl Inner {
         access: &Access,
         handle: Handle,
     ) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+        let entry = self.key_object(handle)?;
+        if entry.is_private() && !access.sees_private() {
+            return Err(Error::UserNotLoggedIn);
+        }
+        let key = self.loaded_key(&entry)?;
+        Ok((entry, key))
+    }
+
+    /// The key behind `handle` for the device's own use (the blob-signing
+    /// key), in no session: parsed and ready while the token key is open.
+    pub fn own_use_key(&self, handle: Handle) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+        let entry = self.key_object(handle)?;
+        let key = self.loaded_key(&entry)?;
+        Ok((entry, key))
+    }
+
+    /// The key object behind `handle`, cached or read now
+    /// (`KeyHandleInvalid` when it is none).
+    fn key_object(&self, handle: Handle) -> Result<Arc<Entry>> {
         let cached = if handle >= FIRST_SESSION_HANDLE {
-            self.session_objects
-                .read()
-                .get(&handle)
-                .map(|object| object.entry.clone())
+            self.session_entry(handle)
         } else {
             self.cache
                 .read()
@@ -204,11 +200,7 @@ impl Inner {
         if !matches!(class, CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
             return Err(Error::KeyHandleInvalid);
         }
-        if entry.is_private() && !access.sees_private() {
-            return Err(Error::UserNotLoggedIn);
-        }
-        let key = self.loaded_key(&entry)?;
-        Ok((entry, key))
+        Ok(entry)
     }
 
     /// Parses an entry's key once and keeps it in the cache.

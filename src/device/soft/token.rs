@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use cryptoki_sys::{
     CKF_LOGIN_REQUIRED, CKF_RNG, CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION,
 };
+use parking_lot::RwLock;
 
 /// How long a PIN check waits for the checks that hold every remaining try.
 const PIN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -45,7 +46,67 @@ fn owner_of(user: UserType) -> PinOwner {
     }
 }
 
+/// The token key while a login holds it open, and which PIN opened it.
+/// Who is logged in is the provider's to know (the device is told of a
+/// logout); the token knows only which of its PINs opened the key, as a
+/// vendor token knows the state of its sessions.
+#[derive(Default)]
+pub struct OpenTokenKey(RwLock<Option<(PinOwner, TokenKey)>>);
+
+impl OpenTokenKey {
+    /// Keeps the token key `owner`'s PIN opened.
+    fn open(&self, owner: PinOwner, token_key: TokenKey) {
+        *self.0.write() = Some((owner, token_key));
+    }
+
+    /// Forgets the token key.
+    pub fn close(&self) {
+        *self.0.write() = None;
+    }
+
+    /// The token key, or `UserNotLoggedIn` when no PIN has opened it.
+    fn get(&self) -> Result<TokenKey> {
+        let open = self.0.read();
+        open.as_ref()
+            .map(|(_, token_key)| token_key.clone())
+            .ok_or(Error::UserNotLoggedIn)
+    }
+
+    /// Whose PIN opened the token key, while it is open.
+    fn opened_by(&self) -> Option<PinOwner> {
+        self.0.read().as_ref().map(|(owner, _)| *owner)
+    }
+}
+
 impl Inner {
+    /// The token key, or `UserNotLoggedIn` when no PIN has opened it.
+    pub fn require_token_key(&self) -> Result<TokenKey> {
+        self.token_key.get()
+    }
+
+    /// Fails with `UserNotLoggedIn` unless the token key is open and the
+    /// normal user's PIN opened it: the keys' owner, not the SO, signs
+    /// with them.
+    pub fn require_user_pin(&self) -> Result<()> {
+        match self.token_key.opened_by() {
+            Some(PinOwner::User) => Ok(()),
+            _ => Err(Error::UserNotLoggedIn),
+        }
+    }
+
+    /// The token key for sealing new material: the unlocked key, if it is
+    /// still the token's (another process may have re-initialised the token,
+    /// and material sealed under the old key would be lost to everyone else).
+    pub fn sealing_key(&self) -> Result<TokenKey> {
+        let token_key = self.require_token_key()?;
+        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
+            tracing::warn!("soft token: re-initialised by another process; log in again");
+            self.forget_keys();
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(token_key)
+    }
+
     /// `CK_TOKEN_INFO` as the token row says now.
     pub fn token_status(&self) -> TokenStatus {
         let row = match self.database.token() {
@@ -172,10 +233,11 @@ impl Inner {
         Ok(())
     }
 
-    /// Logs `user` in: opens the token key with the PIN.
+    /// Checks `user`'s PIN and keeps the token key it opens.
     pub fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
         let row = self.initialized_row()?;
-        let token_key = self.check_pin(&row, owner_of(user), pin)?;
+        let owner = owner_of(user);
+        let token_key = self.check_pin(&row, owner, pin)?;
         // A token of an earlier version: its keys get their attributes
         // bound now, and the signing key its public half. Neither failure
         // stops the login: the keys concerned stay unusable, and say so.
@@ -189,8 +251,7 @@ impl Inner {
         if let Err(error) = self.bind_signing_key(&token_key) {
             tracing::warn!("soft token: blob-signing key: {error}");
         }
-        *self.token_key.write() = Some(token_key);
-        *self.logged_in.lock() = Some(user);
+        self.token_key.open(owner, token_key);
         Ok(())
     }
 
@@ -212,10 +273,5 @@ impl Inner {
         pins::check_new_pin(new_pin)?;
         let record = pins::seal_token_key(&token_key, new_pin, self.options.kdf_iterations)?;
         self.database.set_pin_record(owner, &record)
-    }
-
-    /// Whether the normal user is logged in in this process.
-    pub fn user_logged_in(&self) -> bool {
-        *self.logged_in.lock() == Some(UserType::User)
     }
 }

@@ -56,6 +56,22 @@ fn the_own_key_is_invisible_to_searches() {
 }
 
 #[test]
+fn the_security_officer_neither_creates_nor_signs_with_the_own_key() {
+    let (_dir, device) = initialized();
+    device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
+    assert!(matches!(
+        device.blob_signing_key(None),
+        Err(Error::UserNotLoggedIn)
+    ));
+    device.logout();
+    device.login(0, UserType::User, USER_PIN).unwrap();
+    let key = device.blob_signing_key(None).unwrap();
+    device.logout();
+    device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
+    assert!(matches!(key.sign_rs512(b"x"), Err(Error::UserNotLoggedIn)));
+}
+
+#[test]
 fn reinitialising_the_token_replaces_the_own_key() {
     let (_dir, device) = logged_in();
     let old = device.blob_signing_key(None).unwrap();

@@ -294,5 +294,5 @@ fn a_pin_check_that_cannot_be_counted_fails_the_login() {
             .expect_err("no count, no check");
         assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{error}");
     }
-    assert!(!device.inner.user_logged_in());
+    assert!(device.inner.require_user_pin().is_err());
 }

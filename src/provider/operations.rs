@@ -1,0 +1,392 @@
+//! The cryptographic operations of a session (PKCS#11 3.0 §5.8 to §5.14):
+//! each `*_init` asks the device for an operation object, each later call
+//! drives it through [`crate::session::produce`] so length queries and short
+//! buffers behave as the specification says. Also the key functions
+//! (§5.15, §5.16) and random numbers (§5.17).
+
+use super::Provider;
+use crate::device::{Device, Mechanism};
+use crate::error::{Error, Result};
+use crate::object::{self, Access, Handle, Template};
+use crate::session::{consume, ensure_idle, produce, Active, Direction, Output, Session, Step};
+use cryptoki_sys::CK_SESSION_HANDLE;
+
+/// Which operation of a session a call drives: one of its slots.
+type Slot<O> = fn(&mut Session) -> &mut Option<Active<O>>;
+
+impl Provider {
+    /// Installs the operation `init` makes in the slot `slot` picks
+    /// (`CKR_OPERATION_ACTIVE` when one is there already).
+    fn start<O: ?Sized>(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        slot: Slot<O>,
+        init: impl FnOnce(&dyn Device, &Access) -> Result<Box<O>>,
+    ) -> Result<()> {
+        self.with_session(handle, |session, access| {
+            let slot = slot(session);
+            ensure_idle(slot)?;
+            *slot = Some(Active::new(init(self.device(), access)?));
+            Ok(())
+        })
+    }
+
+    /// One output-producing call of an active operation (see [`produce`]).
+    fn produce_in<O: ?Sized>(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        slot: Slot<O>,
+        step: Step,
+        capacity: Option<usize>,
+        compute: impl FnOnce(&mut O) -> Result<Vec<u8>>,
+    ) -> Result<Output> {
+        self.with_session(handle, |session, _| {
+            produce(slot(session), step, capacity, compute)
+        })
+    }
+
+    /// One call of an active operation that produces no output (see [`consume`]).
+    fn consume_in<O: ?Sized>(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        slot: Slot<O>,
+        step: Step,
+        call: impl FnOnce(&mut O) -> Result<()>,
+    ) -> Result<()> {
+        self.with_session(handle, |session, _| consume(slot(session), step, call))
+    }
+
+    /// `C_EncryptInit` / `C_DecryptInit`.
+    pub fn cipher_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.start(
+            handle,
+            cipher_slot(direction),
+            |device, access| match direction {
+                Direction::Encrypt => device.encrypt_init(access, mechanism, key),
+                Direction::Decrypt => device.decrypt_init(access, mechanism, key),
+            },
+        )
+    }
+
+    /// `C_Encrypt` / `C_Decrypt`.
+    pub fn cipher(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(
+            handle,
+            cipher_slot(direction),
+            Step::Single,
+            capacity,
+            |op| op.one_shot(data),
+        )
+    }
+
+    /// `C_EncryptUpdate` / `C_DecryptUpdate`.
+    pub fn cipher_update(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(
+            handle,
+            cipher_slot(direction),
+            Step::Update,
+            capacity,
+            |op| op.update(data),
+        )
+    }
+
+    /// `C_EncryptFinal` / `C_DecryptFinal`.
+    pub fn cipher_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(
+            handle,
+            cipher_slot(direction),
+            Step::Final,
+            capacity,
+            |op| op.finish(),
+        )
+    }
+
+    /// `C_DigestInit`.
+    pub fn digest_init(&self, handle: CK_SESSION_HANDLE, mechanism: &Mechanism) -> Result<()> {
+        self.start(handle, DIGEST, |device, access| {
+            device.digest_init(access, mechanism)
+        })
+    }
+
+    /// `C_Digest`.
+    pub fn digest(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(handle, DIGEST, Step::Single, capacity, |op| op.digest(data))
+    }
+
+    /// `C_DigestUpdate`.
+    pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.consume_in(handle, DIGEST, Step::Update, |op| op.update(data))
+    }
+
+    /// `C_DigestKey` (PKCS#11 3.0 §5.12): continues the digest with the
+    /// value of a secret key. The device never hands out a sensitive
+    /// key's value, so only a non-sensitive secret key can be digested;
+    /// any other key is [`Error::KeyIndigestible`] and the digest goes on.
+    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<()> {
+        use crate::object::{decode_ulong, AttributeResult};
+        use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
+        self.with_session(handle, |s, access| {
+            if s.operations.digest.is_none() {
+                return Err(Error::OperationNotInitialized);
+            }
+            let key = self.operation_key(key)?;
+            // A device that digests keys itself (a vendor module) does it
+            // here, with its own rules and return codes.
+            let mut by_device = false;
+            consume(&mut s.operations.digest, Step::Update, |op| {
+                op.digest_key(key).map_or(Ok(()), |result| {
+                    by_device = true;
+                    result
+                })
+            })?;
+            if by_device {
+                return Ok(());
+            }
+            let attributes = self
+                .device()
+                .get_attributes(access, key, &[CKA_CLASS, CKA_VALUE])
+                .map_err(|error| match error {
+                    Error::ObjectHandleInvalid => Error::KeyHandleInvalid,
+                    other => other,
+                })?;
+            let value = match attributes.as_slice() {
+                [AttributeResult::Value(class), AttributeResult::Value(value)]
+                    if decode_ulong(class) == Some(CKO_SECRET_KEY) =>
+                {
+                    value
+                }
+                // The operation stays as it was: no consume ran.
+                _ => return Err(Error::KeyIndigestible),
+            };
+            consume(&mut s.operations.digest, Step::Update, |op| {
+                op.update(value)
+            })
+        })
+    }
+
+    /// `C_DigestFinal`.
+    pub fn digest_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(handle, DIGEST, Step::Final, capacity, |op| op.finish())
+    }
+
+    /// `C_SignInit`.
+    pub fn sign_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.start(handle, SIGN, |device, access| {
+            device.sign_init(access, mechanism, key)
+        })
+    }
+
+    /// `C_Sign`.
+    pub fn sign(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        self.produce_in(handle, SIGN, Step::Single, capacity, |op| op.sign(data))
+    }
+
+    /// `C_SignUpdate`.
+    pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.consume_in(handle, SIGN, Step::Update, |op| op.update(data))
+    }
+
+    /// `C_SignFinal`.
+    pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
+        self.produce_in(handle, SIGN, Step::Final, capacity, |op| op.finish())
+    }
+
+    /// `C_VerifyInit`.
+    pub fn verify_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        key: Handle,
+    ) -> Result<()> {
+        let key = self.operation_key(key)?;
+        self.start(handle, VERIFY, |device, access| {
+            device.verify_init(access, mechanism, key)
+        })
+    }
+
+    /// `C_Verify`.
+    pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.consume_in(handle, VERIFY, Step::Single, |op| {
+            op.verify(data, signature)
+        })
+    }
+
+    /// `C_VerifyUpdate`.
+    pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+        self.consume_in(handle, VERIFY, Step::Update, |op| op.update(data))
+    }
+
+    /// `C_VerifyFinal`.
+    pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+        self.consume_in(handle, VERIFY, Step::Final, |op| op.finish(signature))
+    }
+
+    /// `C_SessionCancel` (3.0): ends the operations named by `flags`.
+    pub fn cancel(&self, handle: CK_SESSION_HANDLE, flags: cryptoki_sys::CK_FLAGS) -> Result<()> {
+        self.with_session(handle, |s, _| {
+            s.operations.cancel(flags);
+            if flags & cryptoki_sys::CKF_FIND_OBJECTS != 0 {
+                s.search = None;
+            }
+            Ok(())
+        })
+    }
+
+    /// `C_SeedRandom`: [`Error::RandomSeedNotSupported`] when the device
+    /// takes no seed.
+    pub fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
+        match self.with_session(handle, |_, access| self.device().seed_random(access, seed))? {
+            true => Ok(()),
+            false => Err(Error::RandomSeedNotSupported),
+        }
+    }
+
+    /// `C_GenerateRandom`.
+    pub fn generate_random(&self, handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
+        self.with_session(handle, |_, access| {
+            self.device().generate_random(access, out)
+        })
+    }
+
+    // ----- keys (§5.15, §5.16) -----
+
+    /// Checks a key handle for an operation's `*Init` call: a certificate
+    /// handle is never a key (`CKR_KEY_HANDLE_INVALID`).
+    pub fn operation_key(&self, key: Handle) -> Result<Handle> {
+        if object::is_certificate_handle(key) {
+            return Err(Error::KeyHandleInvalid);
+        }
+        Ok(key)
+    }
+
+    /// `C_GenerateKey`.
+    pub fn generate_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        template: &Template,
+    ) -> Result<Handle> {
+        let access = self.access(handle)?;
+        self.device().generate_key(&access, mechanism, template)
+    }
+
+    /// `C_GenerateKeyPair`.
+    pub fn generate_key_pair(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        public_template: &Template,
+        private_template: &Template,
+    ) -> Result<(Handle, Handle)> {
+        let access = self.access(handle)?;
+        self.device()
+            .generate_key_pair(&access, mechanism, public_template, private_template)
+    }
+
+    /// `C_WrapKey`.
+    pub fn wrap_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        wrapping_key: Handle,
+        key: Handle,
+    ) -> Result<Vec<u8>> {
+        if object::is_certificate_handle(wrapping_key) {
+            return Err(Error::WrappingKeyHandleInvalid);
+        }
+        let key = self.operation_key(key)?;
+        let access = self.access(handle)?;
+        self.device()
+            .wrap_key(&access, mechanism, wrapping_key, key)
+    }
+
+    /// `C_UnwrapKey`.
+    pub fn unwrap_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        unwrapping_key: Handle,
+        wrapped: &[u8],
+        template: &Template,
+    ) -> Result<Handle> {
+        if object::is_certificate_handle(unwrapping_key) {
+            return Err(Error::UnwrappingKeyHandleInvalid);
+        }
+        let access = self.access(handle)?;
+        self.device()
+            .unwrap_key(&access, mechanism, unwrapping_key, wrapped, template)
+    }
+
+    /// `C_DeriveKey`.
+    pub fn derive_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+        base_key: Handle,
+        template: &Template,
+    ) -> Result<Handle> {
+        let base_key = self.operation_key(base_key)?;
+        let access = self.access(handle)?;
+        self.device()
+            .derive_key(&access, mechanism, base_key, template)
+    }
+}
+
+/// The encryption or the decryption slot.
+fn cipher_slot(direction: Direction) -> Slot<dyn crate::device::CipherOperation> {
+    match direction {
+        Direction::Encrypt => |session| &mut session.operations.encrypt,
+        Direction::Decrypt => |session| &mut session.operations.decrypt,
+    }
+}
+
+/// The digest slot.
+const DIGEST: Slot<dyn crate::device::DigestOperation> = |session| &mut session.operations.digest;
+/// The signing slot.
+const SIGN: Slot<dyn crate::device::SignOperation> = |session| &mut session.operations.sign;
+/// The verification slot.
+const VERIFY: Slot<dyn crate::device::VerifyOperation> = |session| &mut session.operations.verify;
