@@ -89,6 +89,26 @@ pub enum Error {
     /// `CKR_DEVICE_ERROR`.
     #[error("token data: {0}")]
     CorruptTokenData(String),
+    /// The blob-signing key cannot be used: it is missing, was destroyed
+    /// or replaced, or is not an RSA key: `CKR_DEVICE_ERROR`.
+    #[error("blob signing key: {0}")]
+    BlobSigningKey(String),
+    /// A directory the token would live in is not safe (a symbolic link,
+    /// another user's, writable by others): `CKR_DEVICE_ERROR`.
+    #[error("token directory {}: {reason}", path.display())]
+    UnsafeDirectory {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    /// Other sessions or processes kept the resource busy past the wait
+    /// allowed (every try of a PIN held by concurrent checks):
+    /// `CKR_DEVICE_ERROR`.
+    #[error("busy: {0}")]
+    Busy(&'static str),
+    /// Another process changed the object between two steps of this call;
+    /// trying again succeeds: `CKR_FUNCTION_FAILED`.
+    #[error("changed concurrently: {0}")]
+    ChangedConcurrently(String),
     /// A JWS could not be made or a blob-verification key not read
     /// (`josekit` failed where its input was already checked):
     /// `CKR_FUNCTION_FAILED`.
@@ -347,9 +367,12 @@ impl Error {
             | Error::KeyBindingBroken(_)
             | Error::StoreRequest { .. }
             | Error::StoreUnavailable(_)
-            | Error::CorruptTokenData(_) => CKR_DEVICE_ERROR,
+            | Error::CorruptTokenData(_)
+            | Error::BlobSigningKey(_)
+            | Error::UnsafeDirectory { .. }
+            | Error::Busy(_) => CKR_DEVICE_ERROR,
             Error::Configuration(_) | Error::Setup { .. } | Error::Internal(_) => CKR_GENERAL_ERROR,
-            Error::Jws { .. } => CKR_FUNCTION_FAILED,
+            Error::Jws { .. } | Error::ChangedConcurrently(_) => CKR_FUNCTION_FAILED,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
             Error::Storage { source, .. } if is_out_of_room(source) => CKR_DEVICE_MEMORY,
             Error::Storage { .. } => CKR_DEVICE_ERROR,

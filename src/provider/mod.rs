@@ -100,7 +100,7 @@ impl Provider {
         let config = Config::load().map_err(|e| {
             crate::logging::init_default();
             tracing::error!("configuration: {e}");
-            Error::GeneralError(format!("configuration: {e}"))
+            Error::Configuration(e.to_string())
         })?;
         crate::logging::init(&config);
         tracing::info!(source = ?config.source, "initialising");

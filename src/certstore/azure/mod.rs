@@ -9,7 +9,7 @@
 //! Guarantees:
 //! - every call ends: each attempt is cut off after
 //!   `CERTSTORAGE_TIMEOUT_SECONDS`, timeouts and transient failures are
-//!   retried at most `CERTSTORAGE_RETRIES` times, then `Error::DeviceError`;
+//!   retried at most `CERTSTORAGE_RETRIES` times, then `Error::StoreRequest`;
 //! - create is conditional (`If-None-Match: *`) and update is conditional on
 //!   the ETag, and an attempt whose answer was lost is recognised by a
 //!   write id in the metadata, so a retry never reports a conflict with
@@ -75,7 +75,7 @@ impl AzureBlobStore {
     /// scoped to the container), an unreachable service, or a refused
     /// credential are logged (the last one as an error naming the container
     /// and the method) and `open` still succeeds, so key operations keep
-    /// working; certificate calls then fail with `Error::DeviceError`.
+    /// working; certificate calls then fail with `Error::StoreRequest`.
     ///
     /// Fails only on what no retry can fix: a credential that cannot be
     /// built, or a runtime that cannot be started.

@@ -6,7 +6,7 @@
 //! transactions, and nothing about the token is cached here, so a wrong PIN
 //! counted by another process is seen by the next login.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::object::{Attributes, Handle};
 use crate::owner_only;
 use parking_lot::Mutex;
@@ -153,11 +153,11 @@ impl Database {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|error| Error::DeviceError(format!("{}: {error}", path.display())))?;
+            .at("open", &path)?;
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let file = directory.join(format!("{FILE_NAME}{suffix}"));
             owner_only::restrict_file(&file)
-                .map_err(|error| Error::DeviceError(format!("{}: {error}", file.display())))?;
+                .at("restrict the mode of", &file)?;
         }
         let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let connection = Connection::open_with_flags(&path, flags)?;
@@ -443,7 +443,7 @@ impl Database {
             )?;
         }
         self.signing_key()?
-            .ok_or_else(|| Error::DeviceError("signing key vanished".into()))
+            .ok_or_else(|| Error::BlobSigningKey("it vanished from the token".into()))
     }
 }
 
@@ -456,10 +456,10 @@ fn raw_object(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawObject> {
 fn parse_object((handle, version, attributes, sealed): RawObject) -> Result<ObjectRow> {
     Ok(ObjectRow {
         handle: Handle::try_from(handle)
-            .map_err(|_| Error::DeviceError(format!("bad object handle {handle}")))?,
+            .map_err(|_| Error::CorruptTokenData(format!("bad object handle {handle}")))?,
         version,
         attributes: decode_attributes(&attributes)
-            .ok_or_else(|| Error::DeviceError(format!("object {handle}: corrupt attributes")))?,
+            .ok_or_else(|| Error::CorruptTokenData(format!("object {handle}: corrupt attributes")))?,
         sealed,
     })
 }

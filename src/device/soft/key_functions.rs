@@ -204,9 +204,7 @@ impl Inner {
         ];
         match self.insert(access, objects)?.as_slice() {
             [public, private] => Ok((*public, *private)),
-            _ => Err(Error::GeneralError(
-                "key pair stored without two handles".into(),
-            )),
+            _ => Err(Error::Internal("key pair stored without two handles")),
         }
     }
 

@@ -83,7 +83,10 @@ impl SoftDevice {
 fn create_private_dir(dir: &Path) -> Result<()> {
     let refused = |reason: String| {
         tracing::error!("token directory {} refused: {reason}", dir.display());
-        Error::DeviceError(format!("token directory {}: {reason}", dir.display()))
+        Error::UnsafeDirectory {
+            path: dir.to_path_buf(),
+            reason,
+        }
     };
     // A symbolic link is refused before anything is created through it.
     if std::fs::symlink_metadata(dir).is_ok() {

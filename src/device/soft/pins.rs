@@ -80,14 +80,14 @@ pub fn seal_token_key(token_key: &TokenKey, pin: &[u8], iterations: u32) -> Resu
 /// when the record itself is corrupt.
 pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
     if record.len() < 4 + SALT_LEN {
-        return Err(Error::DeviceError("corrupt PIN record".into()));
+        return Err(Error::CorruptTokenData("corrupt PIN record".into()));
     }
     let (iterations, rest) = record.split_at(4);
     let (salt, sealed) = rest.split_at(SALT_LEN);
     let iterations = u32::from_le_bytes(
         iterations
             .try_into()
-            .map_err(|_| Error::DeviceError("corrupt PIN record".into()))?,
+            .map_err(|_| Error::CorruptTokenData("corrupt PIN record".into()))?,
     );
     if !KDF_ITERATIONS.contains(&iterations) {
         tracing::error!(
@@ -95,7 +95,7 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
             KDF_ITERATIONS.start(),
             KDF_ITERATIONS.end()
         );
-        return Err(Error::DeviceError(format!(
+        return Err(Error::CorruptTokenData(format!(
             "PIN record with {iterations} PBKDF2 iterations"
         )));
     }
@@ -108,7 +108,7 @@ pub fn open_token_key(record: &[u8], pin: &[u8]) -> Result<Option<TokenKey>> {
             let key: [u8; 32] = plain
                 .as_slice()
                 .try_into()
-                .map_err(|_| Error::DeviceError("corrupt token key".into()))?;
+                .map_err(|_| Error::CorruptTokenData("corrupt token key".into()))?;
             Ok(Some(TokenKey(Zeroizing::new(key))))
         }
         Err(_) => Ok(None),
@@ -215,7 +215,7 @@ pub fn seal_material(
 /// were bound (no [`BOUND_SEAL`] mark) opens against the unique id alone,
 /// as it was sealed; the second value says so, for the caller to seal it
 /// again. A value whose attributes were changed outside the token does not
-/// open (`Error::DeviceError`).
+/// open (`Error::CorruptTokenData`).
 pub fn open_material(
     token_key: &TokenKey,
     sealed: &[u8],

@@ -120,7 +120,7 @@ impl Inner {
     fn configured_private_key(&self, handle: Handle) -> Result<Arc<LoadedKey>> {
         let (entry, key) = self.own_use_key(handle).map_err(|error| match error {
             Error::KeyHandleInvalid => {
-                Error::DeviceError("the blob signing key was destroyed".into())
+                Error::BlobSigningKey("it was destroyed".into())
             }
             other => other,
         })?;
@@ -151,11 +151,9 @@ impl Inner {
         let (stored_public, sealed) = self
             .database
             .signing_key()?
-            .ok_or_else(|| Error::DeviceError("the blob signing key was replaced".into()))?;
+            .ok_or_else(|| Error::BlobSigningKey("it was replaced".into()))?;
         if stored_public != public_der {
-            return Err(Error::DeviceError(
-                "the blob signing key was replaced".into(),
-            ));
+            return Err(Error::BlobSigningKey("it was replaced".into()));
         }
         let (plain, _) = open_private_half(&self.require_token_key()?, &stored_public, &sealed)?;
         let key = Arc::new(LoadedKey {
@@ -212,21 +210,21 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
                 && row.attributes.get(CKA_ID) == Some(id.as_bytes())
         })
         .ok_or_else(|| {
-            Error::DeviceError(format!(
-                "no RSA private key with CKA_ID \"{id}\" for blob signing"
+            Error::BlobSigningKey(format!(
+                "no RSA private key with CKA_ID \"{id}\""
             ))
         })?;
     let public_der = row
         .attributes
         .get(CKA_PUBLIC_KEY_INFO)
         .filter(|der| !der.is_empty())
-        .ok_or_else(|| Error::DeviceError(format!("signing key \"{id}\" has no public key info")))?
+        .ok_or_else(|| Error::BlobSigningKey(format!("\"{id}\" has no public key info")))?
         .to_vec();
     // With the token key open, the public half (bound to the sealed private
     // half with the key's other attributes) is checked on every request.
     if inner.require_token_key().is_ok() {
         inner.own_use_key(row.handle).map_err(|error| match error {
-            Error::DeviceError(reason) => Error::KeyBindingBroken(format!(
+            Error::CorruptTokenData(reason) => Error::KeyBindingBroken(format!(
                 "signing key \"{id}\" does not open with its attributes: {reason}"
             )),
             other => other,

@@ -222,7 +222,7 @@ impl Inner {
                 let sealed = entry
                     .sealed
                     .as_deref()
-                    .ok_or_else(|| Error::DeviceError("key without material".into()))?;
+                    .ok_or_else(|| Error::CorruptTokenData("key without material".into()))?;
                 let (plain, _) =
                     pins::open_material(&self.require_token_key()?, sealed, &entry.attributes)
                         .inspect_err(|_| {
@@ -286,7 +286,7 @@ impl Inner {
             if object.attributes.bool_or(CKA_TOKEN, false) {
                 let handle = token_handles
                     .next()
-                    .ok_or_else(|| Error::GeneralError("handle count".into()))?;
+                    .ok_or_else(|| Error::Internal("handle count"))?;
                 let sealed = sealed_values.next().flatten();
                 let entry = Entry {
                     handle,
@@ -417,7 +417,7 @@ impl Inner {
                 self.cache.write().remove(&entry.handle);
                 match self.database.object(entry.handle)? {
                     None => Err(Error::ObjectHandleInvalid),
-                    Some(_) => Err(Error::FunctionFailed(
+                    Some(_) => Err(Error::ChangedConcurrently(
                         "object changed by another process; try again".into(),
                     )),
                 }

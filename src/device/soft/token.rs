@@ -196,9 +196,7 @@ impl Inner {
                     tracing::warn!(
                         "soft token: PIN checks of other sessions hold every remaining try"
                     );
-                    return Err(Error::DeviceError(
-                        "PIN checks of other sessions did not end".into(),
-                    ));
+                    return Err(Error::Busy("PIN checks of other sessions did not end"));
                 }
             }
         }

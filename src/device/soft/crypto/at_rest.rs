@@ -30,9 +30,9 @@ pub fn seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// The inverse of [`seal`]. A wrong key, wrong `aad`, truncation or any
-/// tampering is `Error::DeviceError`, and no plaintext is returned.
+/// tampering is `Error::CorruptTokenData`, and no plaintext is returned.
 pub fn open(key: &[u8; 32], sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let tampered = || Error::DeviceError("sealed key material failed authentication".into());
+    let tampered = || Error::CorruptTokenData("sealed key material failed authentication".into());
     if sealed.len() < NONCE_LEN + TAG_LEN {
         return Err(tampered());
     }
@@ -100,21 +100,21 @@ mod tests {
             let mut bad = sealed.clone();
             bad[index] ^= 1;
             assert!(
-                matches!(open(&KEY, &bad, b"aad"), Err(Error::DeviceError(_))),
+                matches!(open(&KEY, &bad, b"aad"), Err(Error::CorruptTokenData(_))),
                 "byte {index}"
             );
         }
         assert!(matches!(
             open(&KEY, &sealed, b"other"),
-            Err(Error::DeviceError(_))
+            Err(Error::CorruptTokenData(_))
         ));
         assert!(matches!(
             open(&[8; 32], &sealed, b"aad"),
-            Err(Error::DeviceError(_))
+            Err(Error::CorruptTokenData(_))
         ));
         assert!(matches!(
             open(&KEY, &sealed[..27], b"aad"),
-            Err(Error::DeviceError(_))
+            Err(Error::CorruptTokenData(_))
         ));
     }
 

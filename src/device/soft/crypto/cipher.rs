@@ -359,7 +359,7 @@ impl AesCipher {
         }
         if self.context.cipher_final_vec(output).is_err() {
             return Err(if self.encrypt {
-                Error::GeneralError("AES final block failed".into())
+                Error::Internal("AES final block failed")
             } else {
                 Error::EncryptedDataInvalid
             });

@@ -88,7 +88,7 @@ pub fn decode_octet_string(input: &[u8]) -> Option<&[u8]> {
 /// Converts an `ECDSA-Sig-Value` (DER) into PKCS#11's `r || s`, each
 /// left-padded to `scalar_len` bytes.
 pub fn ecdsa_der_to_raw(der: &[u8], scalar_len: usize) -> Result<Vec<u8>> {
-    let malformed = || Error::GeneralError("openssl returned a malformed ECDSA signature".into());
+    let malformed = || Error::Internal("openssl returned a malformed ECDSA signature");
     let (body, rest) = read_tlv(der, TAG_SEQUENCE).ok_or_else(malformed)?;
     if !rest.is_empty() {
         return Err(malformed());

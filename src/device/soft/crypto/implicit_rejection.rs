@@ -90,7 +90,7 @@ fn key_derivation_key(d: &[u8], ciphertext: &[u8], k: usize) -> Result<Zeroizing
 /// `len` bytes of the HMAC-SHA256 counter-mode PRF under `kdk`.
 fn prf(kdk: &[u8; 32], label: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>> {
     let bits = u16::try_from(len * 8)
-        .map_err(|_| Error::GeneralError("implicit rejection: modulus too large".into()))?;
+        .map_err(|_| Error::Internal("implicit rejection: modulus too large"))?;
     let key = HmacSha256::new(kdk);
     let mut out = Zeroizing::new(Vec::with_capacity(len + 32));
     let mut counter: u16 = 0;

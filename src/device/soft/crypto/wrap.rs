@@ -83,7 +83,7 @@ pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -
                 return Err(Error::KeySizeRange);
             }
             aes_wrap_once(key, mechanism, key_bytes, true)?
-                .ok_or_else(|| Error::GeneralError("AES key wrap failed".into()))
+                .ok_or_else(|| Error::Internal("AES key wrap failed"))
         }
         CKM_RSA_PKCS_OAEP => {
             let padding = RsaPadding::of(mechanism)?;

@@ -82,7 +82,9 @@ fn reinitialising_the_token_replaces_the_own_key() {
     device.login(0, UserType::User, USER_PIN).unwrap();
     let new = device.blob_signing_key(None).unwrap();
     assert_ne!(new.key_id(), old.key_id());
-    assert!(matches!(old.sign_rs512(b"x"), Err(Error::DeviceError(_))));
+    let refused = old.sign_rs512(b"x").unwrap_err();
+    assert!(matches!(refused, Error::BlobSigningKey(_)), "{refused:?}");
+    assert_eq!(refused.rv(), cryptoki_sys::CKR_DEVICE_ERROR);
 }
 
 #[test]
@@ -113,7 +115,11 @@ fn a_configured_key_is_found_by_its_id_text_and_needs_login_to_sign() {
 fn a_missing_configured_key_is_a_device_error_naming_it() {
     let (_dir, device) = logged_in();
     match device.blob_signing_key(Some("nope")) {
-        Err(Error::DeviceError(message)) => assert!(message.contains("nope"), "{message}"),
+        Err(error @ Error::BlobSigningKey(_)) => {
+            let message = error.to_string();
+            assert!(message.contains("nope"), "{message}");
+            assert_eq!(error.rv(), cryptoki_sys::CKR_DEVICE_ERROR);
+        }
         Err(other) => panic!("{other:?}"),
         Ok(_) => panic!("found a key that does not exist"),
     }
