@@ -20,37 +20,11 @@
 //!
 //! # Lock order
 //!
-//! Taken in this order, never the reverse:
-//!
-//! 1. the global provider slot (`lifecycle.rs`, `GLOBAL`, a `std` lock):
-//!    written only by `C_Initialize` and `C_Finalize`, read for a moment by
-//!    every call; a `pthread_atfork` handler (`ffi/fork.rs`) holds it across
-//!    `fork()`, so a child never inherits it taken by a thread it does not
-//!    have;
-//! 2. the login attempt (`LoginState::attempt`), which serialises `C_Login`
-//!    (while its PIN check runs) with `C_Logout` and the logout of closing
-//!    the last session;
-//! 3. the login state (`LoginState::user`), read by every session call
-//!    before the session; held (read) while `C_OpenSession` inserts into the
-//!    session table, and while `C_Login` looks at the table;
-//! 4. the session table (`SessionTable::entries`), held only to read or
-//!    change the table, except by `C_InitToken`, which holds it (read) while
-//!    the device initialises the token;
-//! 5. one session's mutex (`Session`): taken only for the session's own
-//!    state (its search cursor, its active operation), never while the
-//!    certificate store or a vendor device is called for an object
-//!    function;
-//! 6. the device's and the certificate store's own locks, which are never
-//!    held while calling back up, nor across the blob store's I/O. The
-//!    vendor device's locks (its session table, its handle aliases, its
-//!    slot and mechanism cache) are held only to read or change those
-//!    tables, never during a call into the vendor module.
-//!
-//! No lock is held during a PIN's key derivation except the login attempt.
-//! Object calls (`C_CreateObject`, `C_GetAttributeValue`, ...) use only the
-//! session's access rights (read from the session table and the login
-//! state) and run unlocked; `C_FindObjectsInit` checks that no search is
-//! active, searches unlocked, and installs the cursor after, checking again.
+//! Written once, in `docs/architecture.md` ("Locks"): the global provider
+//! slot, the login attempt, the login state, the session table, one
+//! session's mutex, then the device's and the certificate store's own
+//! locks, never the reverse, and none of them across I/O or a PIN's key
+//! derivation except the login attempt.
 
 use crate::certstore::Certificates;
 use crate::config::Config;
