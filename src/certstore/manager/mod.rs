@@ -9,6 +9,7 @@ use super::rules::{check_create, check_set};
 use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
+use crate::object::template::{require_permitted, Action};
 use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -150,11 +151,7 @@ impl Certificates {
             ));
         }
         let object = located.object().clone();
-        if !object.bool_or(CKA_COPYABLE, true) {
-            return Err(Error::ActionProhibited(
-                "the certificate is not copyable (CKA_COPYABLE false)",
-            ));
-        }
+        require_permitted(&object, Action::CopyObject)?;
         match located {
             Located::Token { .. } => {
                 access.require_read_write(true)?;
@@ -168,11 +165,7 @@ impl Certificates {
     /// `C_DestroyObject` of a certificate: a token certificate's blob is deleted.
     pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
         let located = self.locate(access, handle)?;
-        if !located.object().bool_or(CKA_DESTROYABLE, true) {
-            return Err(Error::ActionProhibited(
-                "the certificate is not destroyable (CKA_DESTROYABLE false)",
-            ));
-        }
+        require_permitted(located.object(), Action::DestroyObject)?;
         match located {
             Located::Token { .. } => {
                 access.require_read_write(true)?;

@@ -4,10 +4,11 @@
 
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::encode_attributes;
-use super::objects::{self, class_and_type, Change, Origin, Reveal};
-use super::rules;
+use super::objects::{self, class_and_type, Origin, Reveal};
 use super::store::{Inner, NewObject};
 use crate::error::{Error, Result};
+use crate::object::tables::ClassRules;
+use crate::object::template::{require_permitted, Action};
 use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
@@ -89,7 +90,7 @@ pub fn declared_class_and_type(
         CKO_DATA => Ok((class, None)),
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
             let key_type = objects::required_ulong(template, CKA_KEY_TYPE)?;
-            if rules::tables(class, Some(key_type)).is_none() {
+            if ClassRules::of(class, Some(key_type)).is_none() {
                 return Err(Error::AttributeValueInvalid(CKA_KEY_TYPE));
             }
             Ok((class, Some(key_type)))
@@ -144,10 +145,8 @@ impl Inner {
         template: &Template,
     ) -> Result<Handle> {
         let entry = self.entry(access, handle)?;
-        if !entry.attributes.bool_or(CKA_COPYABLE, true) {
-            return Err(Error::ActionProhibited("CKA_COPYABLE is false"));
-        }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Copy, access)?;
+        let attributes =
+            objects::apply_changes(&entry.attributes, template, Action::CopyObject, access)?;
         let key = match class_and_type(&entry.attributes).0 {
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(self.loaded_key(&entry)?),
             _ => entry.key.clone(),
@@ -159,9 +158,7 @@ impl Inner {
     pub fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
         let entry = self.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
-        if !entry.attributes.bool_or(CKA_DESTROYABLE, true) {
-            return Err(Error::ActionProhibited("CKA_DESTROYABLE is false"));
-        }
+        require_permitted(&entry.attributes, Action::DestroyObject)?;
         self.remove(&entry)
     }
 
@@ -208,10 +205,12 @@ impl Inner {
     ) -> Result<()> {
         let entry = self.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
-        if !entry.attributes.bool_or(CKA_MODIFIABLE, true) {
-            return Err(Error::ActionProhibited("CKA_MODIFIABLE is false"));
-        }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Set, access)?;
+        let attributes = objects::apply_changes(
+            &entry.attributes,
+            template,
+            Action::SetAttributeValue,
+            access,
+        )?;
         self.update(&entry, attributes)
     }
 }
