@@ -130,16 +130,16 @@ pub struct Rule {
 }
 
 impl Rule {
-    /// A rule for `kind` that requires and forbids nothing, has no default,
-    /// is read-only, neither sensitive nor searchable: each builder below
-    /// says what differs.
-    pub const fn new(kind: AttributeType) -> Rule {
+    /// A rule for `kind` with this default and change rule, that requires
+    /// and forbids nothing and is neither sensitive nor searchable: the
+    /// builders below say what differs.
+    pub const fn new(kind: AttributeType, default: Default, change: Change) -> Rule {
         Rule {
             kind,
             required_on: Origins::NONE,
             forbidden_on: Origins::NONE,
-            default: Default::Absent,
-            change: Change::ReadOnly,
+            default,
+            change,
             sensitive: false,
             searchable: false,
         }
@@ -170,18 +170,6 @@ impl Rule {
     /// Key material that may be given on import, and only then.
     pub const fn optional_material(self) -> Rule {
         self.forbidden_on(Origins::GENERATE.and(Origins::DERIVE).and(Origins::UNWRAP))
-    }
-
-    /// Takes `default` when left out.
-    pub const fn defaults_to(mut self, default: Default) -> Rule {
-        self.default = default;
-        self
-    }
-
-    /// May change as `change` says.
-    pub const fn changes(mut self, change: Change) -> Rule {
-        self.change = change;
-        self
     }
 
     /// Sensitive (footnote 7).

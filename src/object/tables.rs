@@ -3,65 +3,61 @@
 //! A row that two classes share is written once, as a constant, and
 //! listed in both tables.
 
-use super::rules::Change::{CopyOnly, Free, OnlyToFalse, OnlyToTrue, SecurityOfficerOnly};
-use super::rules::Default::{Bool, Computed, Empty, FromValue, Ulong, Usage};
-use super::rules::{Origins, Rule};
+use super::rules::Change::{
+    CopyOnly, Free, OnlyToFalse, OnlyToTrue, ReadOnly, SecurityOfficerOnly,
+};
+use super::rules::Default::{Absent, Bool, Computed, Empty, FromValue, Ulong, Usage};
+use super::rules::{Change, Default, Origins, Rule};
 use super::{AttributeType, Attributes};
 use cryptoki_sys::*;
 
-const fn rule(kind: AttributeType) -> Rule {
-    Rule::new(kind)
+const fn rule(kind: AttributeType, default: Default, change: Change) -> Rule {
+    Rule::new(kind, default, change)
+}
+
+/// Read-only and without a default: required, key material, or set by the token.
+const fn fixed(kind: AttributeType) -> Rule {
+    rule(kind, Absent, ReadOnly)
 }
 
 // ----- rows shared by several classes -----
 
 /// Required to create, implied by the operation otherwise, never changed.
-const CLASS: Rule = rule(CKA_CLASS).required_on(Origins::CREATE).searchable();
+const CLASS: Rule = fixed(CKA_CLASS).required_on(Origins::CREATE).searchable();
 /// §4.4: cleared for good once false.
-const MODIFIABLE: Rule = rule(CKA_MODIFIABLE)
-    .defaults_to(Bool(true))
-    .changes(OnlyToFalse);
+const MODIFIABLE: Rule = rule(CKA_MODIFIABLE, Bool(true), OnlyToFalse);
 /// §4.4: "can't be set to TRUE once it is set to FALSE".
-const COPYABLE: Rule = rule(CKA_COPYABLE)
-    .defaults_to(Bool(true))
-    .changes(OnlyToFalse);
+const COPYABLE: Rule = rule(CKA_COPYABLE, Bool(true), OnlyToFalse);
 /// §4.4, as `CKA_COPYABLE`.
-const DESTROYABLE: Rule = rule(CKA_DESTROYABLE)
-    .defaults_to(Bool(true))
-    .changes(OnlyToFalse);
-const LABEL: Rule = rule(CKA_LABEL)
-    .defaults_to(Empty)
-    .changes(Free)
-    .searchable();
-const ID: Rule = rule(CKA_ID).defaults_to(Empty).changes(Free).searchable();
+const DESTROYABLE: Rule = rule(CKA_DESTROYABLE, Bool(true), OnlyToFalse);
+const LABEL: Rule = rule(CKA_LABEL, Empty, Free).searchable();
+const ID: Rule = rule(CKA_ID, Empty, Free).searchable();
 /// §4.6.1 (certificates), §4.8 (public keys), §4.10 (secret keys).
-const TRUSTED: Rule = rule(CKA_TRUSTED)
-    .defaults_to(Bool(false))
-    .changes(SecurityOfficerOnly);
+const TRUSTED: Rule = rule(CKA_TRUSTED, Bool(false), SecurityOfficerOnly);
 
 /// A key's `CKA_TOKEN` and `CKA_PRIVATE` change by copy only (§4.4).
 const fn copy_only(kind: AttributeType, default: bool) -> Rule {
-    rule(kind).defaults_to(Bool(default)).changes(CopyOnly)
+    rule(kind, Bool(default), CopyOnly)
 }
 
 /// A usage flag, on or off by default with the key's type.
 const fn usage(kind: AttributeType) -> Rule {
-    rule(kind).defaults_to(Usage).changes(Free)
+    rule(kind, Usage, Free)
 }
 
 /// A value the caller may set and change freely, empty by default.
 const fn free(kind: AttributeType) -> Rule {
-    rule(kind).defaults_to(Empty).changes(Free)
+    rule(kind, Empty, Free)
 }
 
 /// A flag false by default that may change freely.
 const fn free_false(kind: AttributeType) -> Rule {
-    rule(kind).defaults_to(Bool(false)).changes(Free)
+    rule(kind, Bool(false), Free)
 }
 
 /// Once true, stays true; false by default.
 const fn stays_true(kind: AttributeType, default: bool) -> Rule {
-    rule(kind).defaults_to(Bool(default)).changes(OnlyToTrue)
+    rule(kind, Bool(default), OnlyToTrue)
 }
 
 // ----- keys and data objects of the embedded token -----
@@ -75,19 +71,19 @@ const STORAGE: &[Rule] = &[
     COPYABLE,
     DESTROYABLE,
     LABEL,
-    rule(CKA_UNIQUE_ID).computed(),
+    fixed(CKA_UNIQUE_ID).computed(),
 ];
 
 /// Every key (§4.7).
 const KEY: &[Rule] = &[
-    rule(CKA_KEY_TYPE).required_on(Origins::CREATE),
+    fixed(CKA_KEY_TYPE).required_on(Origins::CREATE),
     ID,
     free(CKA_START_DATE),
     free(CKA_END_DATE),
     usage(CKA_DERIVE),
-    rule(CKA_LOCAL).computed(),
-    rule(CKA_KEY_GEN_MECHANISM).computed(),
-    rule(CKA_ALLOWED_MECHANISMS).defaults_to(Empty),
+    fixed(CKA_LOCAL).computed(),
+    fixed(CKA_KEY_GEN_MECHANISM).computed(),
+    rule(CKA_ALLOWED_MECHANISMS, Empty, ReadOnly),
 ];
 
 /// §4.8.
@@ -99,46 +95,42 @@ const PUBLIC_KEY: &[Rule] = &[
     free_false(CKA_VERIFY_RECOVER),
     usage(CKA_WRAP),
     TRUSTED,
-    rule(CKA_PUBLIC_KEY_INFO).computed(),
+    fixed(CKA_PUBLIC_KEY_INFO).computed(),
 ];
 
-/// §4.9.
+/// What private and secret keys share (§4.9, §4.10): the attributes of
+/// key custody.
+const CUSTODY: &[Rule] = &[
+    stays_true(CKA_SENSITIVE, true),
+    // The default is the token's choice; like SoftHSM2, a key leaves the token
+    // only if its creator asked for it.
+    rule(CKA_EXTRACTABLE, Bool(false), OnlyToFalse),
+    fixed(CKA_ALWAYS_SENSITIVE).computed(),
+    fixed(CKA_NEVER_EXTRACTABLE).computed(),
+    stays_true(CKA_WRAP_WITH_TRUSTED, false),
+];
+
+/// §4.9, with [`CUSTODY`].
 const PRIVATE_KEY: &[Rule] = &[
     copy_only(CKA_PRIVATE, true),
     free(CKA_SUBJECT),
-    stays_true(CKA_SENSITIVE, true),
     usage(CKA_DECRYPT),
     usage(CKA_SIGN),
     free_false(CKA_SIGN_RECOVER),
     usage(CKA_UNWRAP),
-    // The default is the token's choice; like SoftHSM2, a key leaves the token
-    // only if its creator asked for it.
-    rule(CKA_EXTRACTABLE)
-        .defaults_to(Bool(false))
-        .changes(OnlyToFalse),
-    rule(CKA_ALWAYS_SENSITIVE).computed(),
-    rule(CKA_NEVER_EXTRACTABLE).computed(),
-    stays_true(CKA_WRAP_WITH_TRUSTED, false),
-    rule(CKA_ALWAYS_AUTHENTICATE).defaults_to(Bool(false)),
-    rule(CKA_PUBLIC_KEY_INFO).computed(),
+    rule(CKA_ALWAYS_AUTHENTICATE, Bool(false), ReadOnly),
+    fixed(CKA_PUBLIC_KEY_INFO).computed(),
 ];
 
-/// §4.10.
+/// §4.10, with [`CUSTODY`].
 const SECRET_KEY: &[Rule] = &[
     copy_only(CKA_PRIVATE, true),
-    stays_true(CKA_SENSITIVE, true),
     usage(CKA_ENCRYPT),
     usage(CKA_DECRYPT),
     usage(CKA_SIGN),
     usage(CKA_VERIFY),
     usage(CKA_WRAP),
     usage(CKA_UNWRAP),
-    rule(CKA_EXTRACTABLE)
-        .defaults_to(Bool(false))
-        .changes(OnlyToFalse),
-    rule(CKA_ALWAYS_SENSITIVE).computed(),
-    rule(CKA_NEVER_EXTRACTABLE).computed(),
-    stays_true(CKA_WRAP_WITH_TRUSTED, false),
     TRUSTED,
 ];
 
@@ -152,34 +144,34 @@ const DATA: &[Rule] = &[
 
 /// §6.1.3: `CKA_MODULUS_BITS` is required to generate, computed otherwise.
 const RSA_PUBLIC: &[Rule] = &[
-    rule(CKA_MODULUS)
+    fixed(CKA_MODULUS)
         .required_on(Origins::CREATE)
         .forbidden_on(Origins::GENERATE.and(Origins::DERIVE)),
-    rule(CKA_MODULUS_BITS)
+    fixed(CKA_MODULUS_BITS)
         .required_on(Origins::GENERATE)
         .forbidden_on(Origins::CREATE),
-    rule(CKA_PUBLIC_EXPONENT).required_on(Origins::CREATE),
+    fixed(CKA_PUBLIC_EXPONENT).required_on(Origins::CREATE),
 ];
 
 /// §6.1.4. The CRT values are optional on import: OpenSSL recomputes nothing
 /// from them, so a caller may give only n, e and d.
 const RSA_PRIVATE: &[Rule] = &[
-    rule(CKA_MODULUS).material(),
-    rule(CKA_PUBLIC_EXPONENT).material(),
+    fixed(CKA_MODULUS).material(),
+    fixed(CKA_PUBLIC_EXPONENT).material(),
     // Not in the specification's table; clients read it to size signatures.
-    rule(CKA_MODULUS_BITS).computed(),
-    rule(CKA_PRIVATE_EXPONENT).material().sensitive(),
-    rule(CKA_PRIME_1).optional_material().sensitive(),
-    rule(CKA_PRIME_2).optional_material().sensitive(),
-    rule(CKA_EXPONENT_1).optional_material().sensitive(),
-    rule(CKA_EXPONENT_2).optional_material().sensitive(),
-    rule(CKA_COEFFICIENT).optional_material().sensitive(),
+    fixed(CKA_MODULUS_BITS).computed(),
+    fixed(CKA_PRIVATE_EXPONENT).material().sensitive(),
+    fixed(CKA_PRIME_1).optional_material().sensitive(),
+    fixed(CKA_PRIME_2).optional_material().sensitive(),
+    fixed(CKA_EXPONENT_1).optional_material().sensitive(),
+    fixed(CKA_EXPONENT_2).optional_material().sensitive(),
+    fixed(CKA_COEFFICIENT).optional_material().sensitive(),
 ];
 
 /// §6.3.3 (and §6.3.5 for Edwards keys).
 const EC_PUBLIC: &[Rule] = &[
-    rule(CKA_EC_PARAMS).required_on(Origins::CREATE.and(Origins::GENERATE)),
-    rule(CKA_EC_POINT)
+    fixed(CKA_EC_PARAMS).required_on(Origins::CREATE.and(Origins::GENERATE)),
+    fixed(CKA_EC_POINT)
         .required_on(Origins::CREATE)
         .forbidden_on(Origins::GENERATE.and(Origins::DERIVE)),
 ];
@@ -187,15 +179,15 @@ const EC_PUBLIC: &[Rule] = &[
 /// §6.3.4; `CKA_EC_POINT` on a private key is this token's addition,
 /// because pkcs11-tool and libp11 look for it there.
 const EC_PRIVATE: &[Rule] = &[
-    rule(CKA_EC_PARAMS).material(),
-    rule(CKA_VALUE).material().sensitive(),
-    rule(CKA_EC_POINT).computed(),
+    fixed(CKA_EC_PARAMS).material(),
+    fixed(CKA_VALUE).material().sensitive(),
+    fixed(CKA_EC_POINT).computed(),
 ];
 
 /// §6.7.1 (AES) and §6.6.1 (generic secret).
 const SECRET_VALUE: &[Rule] = &[
-    rule(CKA_VALUE).material().sensitive(),
-    rule(CKA_VALUE_LEN)
+    fixed(CKA_VALUE).material().sensitive(),
+    fixed(CKA_VALUE_LEN)
         .required_on(Origins::GENERATE)
         .forbidden_on(Origins::CREATE.and(Origins::UNWRAP)),
 ];
@@ -213,39 +205,40 @@ pub const X509_CERTIFICATE: &[Rule] = &[
     LABEL,
     COPYABLE,
     DESTROYABLE,
-    rule(CKA_CERTIFICATE_TYPE)
+    fixed(CKA_CERTIFICATE_TYPE)
         .required_on(Origins::CREATE)
         .searchable(),
     TRUSTED,
-    rule(CKA_CERTIFICATE_CATEGORY)
-        .defaults_to(Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED))
-        .changes(Free),
-    rule(CKA_CHECK_VALUE).defaults_to(Computed),
+    rule(
+        CKA_CERTIFICATE_CATEGORY,
+        Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
+        Free,
+    ),
+    rule(CKA_CHECK_VALUE, Computed, ReadOnly),
     from_value(CKA_START_DATE),
     from_value(CKA_END_DATE),
     from_value(CKA_PUBLIC_KEY_INFO),
-    rule(CKA_SUBJECT)
+    rule(CKA_SUBJECT, Absent, Free)
         .required_on(Origins::CREATE)
-        .changes(Free)
         .searchable(),
     ID,
     from_value(CKA_ISSUER).searchable(),
     from_value(CKA_SERIAL_NUMBER).searchable(),
-    rule(CKA_VALUE).required_on(Origins::CREATE).changes(Free),
+    rule(CKA_VALUE, Absent, Free).required_on(Origins::CREATE),
     free(CKA_URL),
     from_value(CKA_HASH_OF_SUBJECT_PUBLIC_KEY),
     from_value(CKA_HASH_OF_ISSUER_PUBLIC_KEY),
-    rule(CKA_JAVA_MIDP_SECURITY_DOMAIN)
-        .defaults_to(Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED))
-        .changes(Free),
-    rule(CKA_NAME_HASH_ALGORITHM)
-        .defaults_to(Ulong(CKM_SHA_1))
-        .changes(Free),
+    rule(
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+        Free,
+    ),
+    rule(CKA_NAME_HASH_ALGORITHM, Ulong(CKM_SHA_1), Free),
 ];
 
 /// A certificate attribute derived from `CKA_VALUE` unless the caller gives it.
 const fn from_value(kind: AttributeType) -> Rule {
-    rule(kind).defaults_to(FromValue).changes(Free)
+    rule(kind, FromValue, Free)
 }
 
 // ----- usage defaults -----
@@ -308,12 +301,12 @@ impl ClassRules {
             (CKO_DATA, _) => vec![STORAGE, DATA],
             (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![X509_CERTIFICATE],
             (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY, Some(key_type)) => {
-                vec![
-                    STORAGE,
-                    KEY,
-                    key_class_table(class),
-                    key_type_table(class, key_type)?,
-                ]
+                let specific = key_type_table(class, key_type)?;
+                match class {
+                    CKO_PUBLIC_KEY => vec![STORAGE, KEY, PUBLIC_KEY, specific],
+                    CKO_PRIVATE_KEY => vec![STORAGE, KEY, PRIVATE_KEY, CUSTODY, specific],
+                    _ => vec![STORAGE, KEY, SECRET_KEY, CUSTODY, specific],
+                }
             }
             _ => return None,
         };
@@ -374,14 +367,6 @@ fn subtype_attribute(class: CK_OBJECT_CLASS) -> Option<AttributeType> {
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(CKA_KEY_TYPE),
         CKO_CERTIFICATE => Some(CKA_CERTIFICATE_TYPE),
         _ => None,
-    }
-}
-
-fn key_class_table(class: CK_OBJECT_CLASS) -> &'static [Rule] {
-    match class {
-        CKO_PUBLIC_KEY => PUBLIC_KEY,
-        CKO_PRIVATE_KEY => PRIVATE_KEY,
-        _ => SECRET_KEY,
     }
 }
 

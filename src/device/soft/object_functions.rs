@@ -32,30 +32,31 @@ fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<(
     Ok(())
 }
 
-/// A new private key object from its attributes and material.
-pub fn private_object(mut attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
-    merge_computed(&mut attributes, crypto::public_attributes_of_private(&key)?)?;
+/// A new key object from its attributes, what its material says about
+/// itself, and the material.
+fn key_object(
+    mut attributes: Attributes,
+    computed: Attributes,
+    material: KeyMaterial,
+) -> Result<NewObject> {
+    merge_computed(&mut attributes, computed)?;
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
     Ok(NewObject {
         attributes,
-        key: Some(Arc::new(LoadedKey {
-            key_type,
-            material: KeyMaterial::Private(key),
-        })),
+        key: Some(Arc::new(LoadedKey { key_type, material })),
     })
 }
 
+/// A new private key object from its attributes and material.
+pub fn private_object(attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
+    let computed = crypto::public_attributes_of_private(&key)?;
+    key_object(attributes, computed, KeyMaterial::Private(key))
+}
+
 /// A new public key object from its attributes and material.
-pub fn public_object(mut attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
-    merge_computed(&mut attributes, crypto::public_attributes_of_public(&key)?)?;
-    let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
-    Ok(NewObject {
-        attributes,
-        key: Some(Arc::new(LoadedKey {
-            key_type,
-            material: KeyMaterial::Public(key),
-        })),
-    })
+pub fn public_object(attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
+    let computed = crypto::public_attributes_of_public(&key)?;
+    key_object(attributes, computed, KeyMaterial::Public(key))
 }
 
 /// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
