@@ -3,7 +3,7 @@
 use super::rules::{Change, Default, Origin};
 use super::tables::ClassRules;
 use super::template::{self, Action};
-use super::{Access, Attribute, Attributes};
+use super::{Access, Attribute, AttributeType, Attributes};
 use crate::error::Error;
 use cryptoki_sys::*;
 
@@ -176,78 +176,85 @@ fn dates_must_be_real_calendar_days() {
     }
 }
 
+/// Asserts that `result` failed as `expected` did: the same code, and the
+/// same attribute where the error names one.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(
+    what: &str,
+    result: crate::error::Result<T>,
+    expected: &Error,
+) {
+    let error = result.expect_err(what);
+    assert_eq!(error.rv(), expected.rv(), "{what}: {error}");
+    if !matches!(expected, Error::TemplateInconsistent(_)) {
+        assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{what}");
+    }
+}
+
+fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
+    Attribute::new(kind, value.to_vec())
+}
+
 #[test]
 fn the_builder_refuses_each_bad_template_with_its_error() {
-    let twice = |kind, a: &[u8], b: &[u8]| {
-        aes_template(&[
-            Attribute::new(kind, a.to_vec()),
-            Attribute::new(kind, b.to_vec()),
-        ])
-    };
-    let cases: Vec<(&str, Vec<Attribute>, Origin, Access, Error)> = vec![
+    use Error::{AttributeReadOnly as ReadOnly, TemplateInconsistent as Inconsistent};
+    let create = Origin::Create;
+    let generate = Origin::Generate(CKM_AES_KEY_GEN);
+    let twice = |kind, a, b| aes_template(&[bytes(kind, a), bytes(kind, b)]);
+    let one = |attribute| aes_template(&[attribute]);
+    let cases: Vec<(&str, Vec<Attribute>, Origin, Error)> = vec![
         (
             "a label twice, differently",
             twice(CKA_LABEL, b"a", b"b"),
-            Origin::Create,
-            user(),
-            Error::TemplateInconsistent(""),
+            create,
+            Inconsistent(""),
         ),
         (
-            "a sensitive value twice, differently",
-            aes_template(&[Attribute::new(CKA_VALUE, vec![8; 16])]),
-            Origin::Create,
-            user(),
-            Error::TemplateInconsistent(""),
+            "a sensitive value twice",
+            one(bytes(CKA_VALUE, &[8; 16])),
+            create,
+            Inconsistent(""),
         ),
         (
             "Feb 30",
-            aes_template(&[Attribute::new(CKA_END_DATE, b"20250230".to_vec())]),
-            Origin::Create,
-            user(),
+            one(bytes(CKA_END_DATE, b"20250230")),
+            create,
             Error::AttributeValueInvalid(CKA_END_DATE),
         ),
         (
             "an attribute secret keys lack",
-            aes_template(&[Attribute::new(CKA_MODULUS, vec![1])]),
-            Origin::Create,
-            user(),
+            one(bytes(CKA_MODULUS, &[1])),
+            create,
             Error::AttributeTypeInvalid(CKA_MODULUS),
         ),
         (
             "a computed attribute",
-            aes_template(&[Attribute::from_bool(CKA_LOCAL, true)]),
-            Origin::Create,
-            user(),
-            Error::AttributeReadOnly(CKA_LOCAL),
+            one(Attribute::from_bool(CKA_LOCAL, true)),
+            create,
+            ReadOnly(CKA_LOCAL),
         ),
         (
             "trusted by the user",
-            aes_template(&[Attribute::from_bool(CKA_TRUSTED, true)]),
-            Origin::Create,
-            user(),
-            Error::AttributeReadOnly(CKA_TRUSTED),
+            one(Attribute::from_bool(CKA_TRUSTED, true)),
+            create,
+            ReadOnly(CKA_TRUSTED),
         ),
         (
             "another key type",
-            aes_template(&[Attribute::from_ulong(CKA_KEY_TYPE, CKK_RSA)]),
-            Origin::Generate(CKM_AES_KEY_GEN),
-            user(),
-            Error::TemplateInconsistent(""),
+            one(Attribute::from_ulong(CKA_KEY_TYPE, CKK_RSA)),
+            generate,
+            Inconsistent(""),
         ),
         (
-            "a generated key without its length",
+            "no length to generate",
             vec![],
-            Origin::Generate(CKM_AES_KEY_GEN),
-            user(),
+            generate,
             Error::TemplateIncomplete(CKA_VALUE_LEN),
         ),
     ];
-    for (what, template, origin, access, expected) in cases {
-        let error = template::build(&aes_rules(), &template, origin, &access).unwrap_err();
-        assert_eq!(error.rv(), expected.rv(), "{what}: {error}");
-        if !matches!(expected, Error::TemplateInconsistent(_)) {
-            assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{what}");
-        }
+    for (what, template, origin, expected) in cases {
+        let result = template::build(&aes_rules(), &template, origin, &user());
+        assert_refused(what, result, &expected);
     }
 }
 
@@ -270,101 +277,90 @@ fn the_builder_keeps_sensitive_values_out_and_fills_every_default() {
 
 #[test]
 fn the_checker_refuses_each_bad_change_with_its_error() {
+    use Action::{CopyObject as Copy, SetAttributeValue as Set};
+    use Error::AttributeReadOnly as ReadOnly;
     let current = aes_object();
-    let bool_ = Attribute::from_bool;
+    let flag = Attribute::from_bool;
     let cases: Vec<(&str, Vec<Attribute>, Action, Access, Error)> = vec![
         (
             "a label twice, differently",
-            vec![
-                Attribute::new(CKA_LABEL, b"a".to_vec()),
-                Attribute::new(CKA_LABEL, b"b".to_vec()),
-            ],
-            Action::SetAttributeValue,
+            vec![bytes(CKA_LABEL, b"a"), bytes(CKA_LABEL, b"b")],
+            Set,
             user(),
             Error::TemplateInconsistent(""),
         ),
         (
             "Apr 31",
-            vec![Attribute::new(CKA_START_DATE, b"20250431".to_vec())],
-            Action::SetAttributeValue,
+            vec![bytes(CKA_START_DATE, b"20250431")],
+            Set,
             user(),
             Error::AttributeValueInvalid(CKA_START_DATE),
         ),
         (
             "sensitive back to false",
-            vec![bool_(CKA_SENSITIVE, false)],
-            Action::SetAttributeValue,
+            vec![flag(CKA_SENSITIVE, false)],
+            Set,
             so(),
-            Error::AttributeReadOnly(CKA_SENSITIVE),
+            ReadOnly(CKA_SENSITIVE),
         ),
         (
             "CKA_TOKEN by set",
-            vec![bool_(CKA_TOKEN, true)],
-            Action::SetAttributeValue,
+            vec![flag(CKA_TOKEN, true)],
+            Set,
             user(),
-            Error::AttributeReadOnly(CKA_TOKEN),
+            ReadOnly(CKA_TOKEN),
         ),
         (
             "trusted by the user",
-            vec![bool_(CKA_TRUSTED, true)],
-            Action::CopyObject,
+            vec![flag(CKA_TRUSTED, true)],
+            Copy,
             user(),
-            Error::AttributeReadOnly(CKA_TRUSTED),
+            ReadOnly(CKA_TRUSTED),
         ),
         (
             "the class",
             vec![Attribute::from_ulong(CKA_CLASS, CKO_DATA)],
-            Action::CopyObject,
+            Copy,
             user(),
-            Error::AttributeReadOnly(CKA_CLASS),
+            ReadOnly(CKA_CLASS),
         ),
     ];
     for (what, template, action, access, expected) in cases {
-        let error = template::check_changes(&aes_rules(), &current, &template, action, &access)
-            .unwrap_err();
-        assert_eq!(error.rv(), expected.rv(), "{what}: {error}");
-        if !matches!(expected, Error::TemplateInconsistent(_)) {
-            assert_eq!(format!("{error:?}"), format!("{expected:?}"), "{what}");
-        }
+        let result = template::check_changes(&aes_rules(), &current, &template, action, &access);
+        assert_refused(what, result, &expected);
     }
 }
 
 #[test]
 fn the_checker_allows_what_the_rules_allow() {
+    use Action::{CopyObject as Copy, SetAttributeValue as Set};
     let current = aes_object();
-    let bool_ = Attribute::from_bool;
+    let flag = Attribute::from_bool;
+    let restated_class = Attribute::from_ulong(CKA_CLASS, CKO_SECRET_KEY);
     let cases: Vec<(&str, Vec<Attribute>, Action, Access)> = vec![
-        (
-            "restating the class",
-            vec![Attribute::from_ulong(CKA_CLASS, CKO_SECRET_KEY)],
-            Action::SetAttributeValue,
-            user(),
-        ),
+        ("restating the class", vec![restated_class], Set, user()),
         (
             "CKA_TOKEN by copy",
-            vec![bool_(CKA_TOKEN, true)],
-            Action::CopyObject,
+            vec![flag(CKA_TOKEN, true)],
+            Copy,
             user(),
         ),
         (
             "copyable cleared",
-            vec![bool_(CKA_COPYABLE, false)],
-            Action::SetAttributeValue,
+            vec![flag(CKA_COPYABLE, false)],
+            Set,
             user(),
         ),
         (
             "trusted by the SO",
-            vec![bool_(CKA_TRUSTED, true)],
-            Action::SetAttributeValue,
+            vec![flag(CKA_TRUSTED, true)],
+            Set,
             so(),
         ),
         (
-            "a label given twice alike",
-            vec![
-                Attribute::new(CKA_LABEL, b"a".to_vec()),
-                Attribute::new(CKA_LABEL, b"a".to_vec()),
-            ],
-            Action::SetAttributeValue,
+            "a label twice alike",
+            vec![bytes(CKA_LABEL, b"a"), bytes(CKA_LABEL, b"a")],
+            Set,
             user(),
         ),
     ];
