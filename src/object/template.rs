@@ -26,7 +26,7 @@ pub fn check_value(kind: AttributeType, value: &[u8]) -> Result<()> {
 
 /// Whether a well-formed `CK_DATE` (8 digits or empty) names a day of the
 /// calendar: year 1900 to 9999 (§3.3), month 1 to 12, a day the month has.
-pub fn is_real_date(value: &[u8]) -> bool {
+fn is_real_date(value: &[u8]) -> bool {
     if value.is_empty() {
         return true;
     }
