@@ -1241,3 +1241,84 @@ fn sign_recover_and_verify_recover_are_function_not_supported() {
     );
     let _ = &f.token;
 }
+
+// ----- templates -----
+
+#[test]
+fn a_key_template_with_one_attribute_twice_differently_is_template_inconsistent() {
+    let f = Fixture::new();
+    let label = |text: &str| Attribute::Label(text.as_bytes().to_vec());
+    let before = f.session.find_objects(&[]).unwrap().len();
+    let cases = vec![
+        (
+            "C_CreateObject with CKA_VALUE twice",
+            f.session
+                .create_object(&[
+                    Attribute::Class(cryptoki::object::ObjectClass::SECRET_KEY),
+                    Attribute::KeyType(KeyType::AES),
+                    Attribute::Token(false),
+                    Attribute::Value(vec![1; 16]),
+                    Attribute::Value(vec![2; 16]),
+                ])
+                .map(drop),
+        ),
+        (
+            "C_SetAttributeValue with CKA_LABEL twice",
+            f.session
+                .update_attributes(f.rsa.public, &[label("a"), label("b")]),
+        ),
+        (
+            "C_CopyObject with CKA_LABEL twice",
+            f.session
+                .copy_object(f.rsa.public, &[label("a"), label("b")])
+                .map(drop),
+        ),
+    ];
+    for (case, result) in cases {
+        assert_eq!(
+            rv_of(result),
+            cryptoki::error::RvError::TemplateInconsistent,
+            "{case}"
+        );
+    }
+    assert_eq!(f.session.find_objects(&[]).unwrap().len(), before);
+    let _ = &f.token;
+}
+
+#[test]
+fn a_key_date_that_is_no_calendar_day_is_attribute_value_invalid() {
+    let f = Fixture::new();
+    for date in [*b"20250230", *b"20251301", *b"20250431", *b"18991231"] {
+        let (mut class, mut key_type) = (ulong_bytes(CKO_SECRET_KEY), ulong_bytes(CKK_AES));
+        let (mut token, mut value, mut start) = ([CK_FALSE], [3u8; 16], date);
+        let mut template = [
+            raw_attribute(CKA_CLASS, &mut class),
+            raw_attribute(CKA_KEY_TYPE, &mut key_type),
+            raw_attribute(CKA_TOKEN, &mut token),
+            raw_attribute(CKA_VALUE, &mut value),
+            raw_attribute(CKA_START_DATE, &mut start),
+        ];
+        let mut handle: CK_OBJECT_HANDLE = 0;
+        assert_ck!(
+            ck!(C_CreateObject(
+                f.h(),
+                template.as_mut_ptr(),
+                template.len() as CK_ULONG,
+                &mut handle
+            )),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+        let mut end = date;
+        let mut change = [raw_attribute(CKA_END_DATE, &mut end)];
+        assert_ck!(
+            ck!(C_SetAttributeValue(f.h(), f.aes, change.as_mut_ptr(), 1)),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+    }
+    let mut leap_day = *b"20240229";
+    let mut change = [raw_attribute(CKA_END_DATE, &mut leap_day)];
+    assert_ck!(
+        ck!(C_SetAttributeValue(f.h(), f.aes, change.as_mut_ptr(), 1)),
+        CKR_OK
+    );
+}

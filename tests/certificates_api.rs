@@ -180,6 +180,8 @@ on_both_stores! {
     blob_with_another_handle_is_left_out_of_searches,
     threads_creating_certificates_at_once_get_distinct_handles_each_serving_its_own_certificate,
     two_processes_creating_300_certificates_each_get_600_distinct_verified_handles,
+    a_certificate_date_that_is_no_calendar_day_is_attribute_value_invalid,
+    a_user_restating_cka_trusted_true_on_a_trusted_certificate_is_attribute_read_only,
 }
 
 // ----- the reference's flow -----
@@ -397,6 +399,72 @@ fn a_bool_attribute_of_the_wrong_size_is_attribute_value_invalid(store: Store) {
         )),
         CKR_ATTRIBUTE_VALUE_INVALID
     );
+}
+
+fn a_certificate_date_that_is_no_calendar_day_is_attribute_value_invalid(store: Store) {
+    let token = TestToken::on(store);
+    let session = token.user_session();
+    let certificate = create(&session, &sample_template("dated", false));
+    for date in [*b"20250230", *b"20250431", *b"20230229", *b"18991231"] {
+        let (mut class, mut kind) = (ulong_bytes(CKO_CERTIFICATE), ulong_bytes(CKC_X_509));
+        let (mut subject, mut value, mut start) = (SAMPLE_SUBJECT, SAMPLE_VALUE, date);
+        let mut template = [
+            raw_attribute(CKA_CLASS, &mut class),
+            raw_attribute(CKA_CERTIFICATE_TYPE, &mut kind),
+            raw_attribute(CKA_SUBJECT, &mut subject),
+            raw_attribute(CKA_VALUE, &mut value),
+            raw_attribute(CKA_START_DATE, &mut start),
+        ];
+        let mut handle: CK_OBJECT_HANDLE = 0;
+        assert_ck!(
+            ck!(C_CreateObject(
+                session.handle(),
+                template.as_mut_ptr(),
+                template.len() as CK_ULONG,
+                &mut handle
+            )),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+        let mut end = date;
+        let mut change = [raw_attribute(CKA_END_DATE, &mut end)];
+        assert_ck!(
+            ck!(C_SetAttributeValue(
+                session.handle(),
+                certificate.handle(),
+                change.as_mut_ptr(),
+                1
+            )),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+    }
+    assert_eq!(
+        find_certificates(&session, None),
+        vec![certificate.handle()]
+    );
+}
+
+fn a_user_restating_cka_trusted_true_on_a_trusted_certificate_is_attribute_read_only(store: Store) {
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    let token = TestToken::on(store);
+    let session = token.rw_session();
+    session
+        .login(UserType::So, Some(&AuthPin::from(SO_PIN)))
+        .expect("C_Login as SO");
+    let mut template = sample_template("trusted", false);
+    template.push(Attribute::Trusted(true));
+    let certificate = create(&session, &template);
+    session.logout().unwrap();
+    session
+        .login(UserType::User, Some(&AuthPin::from(USER_PIN)))
+        .expect("C_Login as user");
+    assert_rv(
+        session.update_attributes(certificate, &[Attribute::Trusted(true)]),
+        RvError::AttributeReadOnly,
+    );
+    session
+        .update_attributes(certificate, &[Attribute::Trusted(false)])
+        .expect("anyone may take the trust away");
 }
 
 fn copy_with_a_template_is_refused_and_creates_nothing(store: Store) {

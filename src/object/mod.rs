@@ -1,7 +1,15 @@
 //! The object model shared by every backend: attributes as typed byte
-//! values, templates, and template matching (PKCS#11 3.0 §4).
+//! values, templates, template matching (PKCS#11 3.0 §4), and the
+//! attribute rules of every class the provider holds itself: one schema
+//! ([`rules`]), one table per class ([`tables`]), one template builder and
+//! one checker of changes ([`template`]).
 
 pub mod kinds;
+pub mod rules;
+pub mod tables;
+pub mod template;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{Error, Result};
 use cryptoki_sys::*;

@@ -2,9 +2,10 @@
 //! (PKCS#11 3.0 §4.6.3), and the defaults of the rules table.
 
 use super::{visible, Certificates};
-use crate::certstore::rules::{fill_defaults, Default, CERTIFICATE_RULES};
+use crate::certstore::rules::{fill_defaults, CERTIFICATE_RULES};
 use crate::certstore::x509;
 use crate::error::{Error, Result};
+use crate::object::rules::Default;
 use crate::object::{Access, Attributes};
 use cryptoki_sys::*;
 
@@ -80,7 +81,7 @@ impl Certificates {
         let (old, new) = (self.derive(access, current), self.derive(access, &next));
         for rule in CERTIFICATE_RULES
             .iter()
-            .filter(|r| r.default == Default::FromCertificate)
+            .filter(|r| r.default == Default::FromValue)
         {
             let was_derived = current
                 .get(rule.kind)

@@ -9,6 +9,7 @@ use super::rules::{check_create, check_set};
 use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
+use crate::object::template::{require_permitted, Action};
 use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
@@ -150,11 +151,7 @@ impl Certificates {
             ));
         }
         let object = located.object().clone();
-        if !object.bool_or(CKA_COPYABLE, true) {
-            return Err(Error::ActionProhibited(
-                "the certificate is not copyable (CKA_COPYABLE false)",
-            ));
-        }
+        require_permitted(&object, Action::CopyObject)?;
         match located {
             Located::Token { .. } => {
                 access.require_read_write(true)?;
@@ -168,11 +165,7 @@ impl Certificates {
     /// `C_DestroyObject` of a certificate: a token certificate's blob is deleted.
     pub fn destroy(&self, access: &Access, handle: Handle) -> Result<()> {
         let located = self.locate(access, handle)?;
-        if !located.object().bool_or(CKA_DESTROYABLE, true) {
-            return Err(Error::ActionProhibited(
-                "the certificate is not destroyable (CKA_DESTROYABLE false)",
-            ));
-        }
+        require_permitted(located.object(), Action::DestroyObject)?;
         match located {
             Located::Token { .. } => {
                 access.require_read_write(true)?;
@@ -184,64 +177,6 @@ impl Certificates {
             }
         }
         Ok(())
-    }
-
-    /// `C_GetObjectSize` of a certificate: the total size of its attribute values.
-    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
-        let located = self.locate(access, handle)?;
-        let size: usize = located.object().0.values().map(Vec::len).sum();
-        Ok(size as CK_ULONG)
-    }
-
-    /// `C_GetAttributeValue` of a certificate: every attribute of the
-    /// reference's second table has a value; anything else is `Invalid`.
-    pub fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
-        let located = self.locate(access, handle)?;
-        let object = located.object();
-        Ok(kinds
-            .iter()
-            .map(|kind| match object.get(*kind) {
-                Some(value) => AttributeResult::Value(value.to_vec()),
-                None => AttributeResult::Invalid,
-            })
-            .collect())
-    }
-
-    /// `C_SetAttributeValue` of a certificate (rules: [`check_set`]). A
-    /// template with any refused attribute changes nothing. Changing
-    /// CKA_TOKEN moves the certificate between the blob store and memory
-    /// under the same handle; a certificate moved to memory belongs to the
-    /// calling session. Changing CKA_VALUE recomputes CKA_CHECK_VALUE and
-    /// re-derives each derivable attribute whose current value is what the
-    /// old CKA_VALUE gave (or empty); values a caller set are kept.
-    pub fn set_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        template: &Template,
-    ) -> Result<()> {
-        let mut located = self.locate(access, handle)?;
-        for _ in 0..UPDATE_ATTEMPTS {
-            match self.set_once(access, handle, &located, template)? {
-                Attempt::Done => return Ok(()),
-                Attempt::Conflict => {
-                    tracing::info!(blob = %blob_name(handle), "certificate changed by another writer; re-applying the update");
-                    if let Some(entry) = self.index.write().remove(handle) {
-                        tracing::debug!(version = %entry.version, "dropped stale index entry");
-                    }
-                    located = self.locate(access, handle)?;
-                }
-            }
-        }
-        Err(Error::FunctionFailed(format!(
-            "{}: too many concurrent updates",
-            blob_name(handle)
-        )))
     }
 
     /// One attempt of [`Certificates::set_attributes`] on the object as
@@ -571,18 +506,57 @@ impl crate::object::ObjectStore for Certificates {
     fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
         self.destroy(access, handle)
     }
+
+    /// `C_GetObjectSize` of a certificate: the total size of its attribute values.
     fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
-        Certificates::object_size(self, access, handle)
+        let located = self.locate(access, handle)?;
+        let size: usize = located.object().0.values().map(Vec::len).sum();
+        Ok(size as CK_ULONG)
     }
+
+    /// `C_GetAttributeValue` of a certificate: every attribute of the
+    /// reference's second table has a value; anything else is `Invalid`.
     fn get_attributes(
         &self,
         access: &Access,
         handle: Handle,
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
-        Certificates::get_attributes(self, access, handle, kinds)
+        let located = self.locate(access, handle)?;
+        let object = located.object();
+        Ok(kinds
+            .iter()
+            .map(|kind| match object.get(*kind) {
+                Some(value) => AttributeResult::Value(value.to_vec()),
+                None => AttributeResult::Invalid,
+            })
+            .collect())
     }
+
+    /// `C_SetAttributeValue` of a certificate (rules: [`check_set`]). A
+    /// template with any refused attribute changes nothing. Changing
+    /// CKA_TOKEN moves the certificate between the blob store and memory
+    /// under the same handle; a certificate moved to memory belongs to the
+    /// calling session. Changing CKA_VALUE recomputes CKA_CHECK_VALUE and
+    /// re-derives each derivable attribute whose current value is what the
+    /// old CKA_VALUE gave (or empty); values a caller set are kept.
     fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
-        Certificates::set_attributes(self, access, handle, template)
+        let mut located = self.locate(access, handle)?;
+        for _ in 0..UPDATE_ATTEMPTS {
+            match self.set_once(access, handle, &located, template)? {
+                Attempt::Done => return Ok(()),
+                Attempt::Conflict => {
+                    tracing::info!(blob = %blob_name(handle), "certificate changed by another writer; re-applying the update");
+                    if let Some(entry) = self.index.write().remove(handle) {
+                        tracing::debug!(version = %entry.version, "dropped stale index entry");
+                    }
+                    located = self.locate(access, handle)?;
+                }
+            }
+        }
+        Err(Error::FunctionFailed(format!(
+            "{}: too many concurrent updates",
+            blob_name(handle)
+        )))
     }
 }

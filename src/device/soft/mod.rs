@@ -4,7 +4,7 @@
 //!
 //! - [`database`]: the SQLite file, shared safely by several processes.
 //! - [`pins`] and `token`: the token key, PIN checks, lockout.
-//! - [`rules`] and [`objects`]: attribute rules as tables, and objects built from them.
+//! - [`objects`]: objects built by the rules of [`crate::object::tables`].
 //! - `store`: token and session objects and the cache of parsed keys.
 //! - `object_functions`, `key_functions`: the PKCS#11 functions on top.
 //! - `signing_key`: the key that signs certificate blobs.
@@ -23,7 +23,6 @@ mod key_functions;
 mod object_functions;
 pub mod objects;
 pub mod pins;
-pub mod rules;
 mod signing_key;
 mod store;
 mod token;

@@ -4,10 +4,11 @@
 
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::encode_attributes;
-use super::objects::{self, class_and_type, Change, Origin, Reveal};
-use super::rules;
+use super::objects::{self, class_and_type, Origin, Reveal};
 use super::store::{Inner, NewObject};
 use crate::error::{Error, Result};
+use crate::object::tables::ClassRules;
+use crate::object::template::{require_permitted, Action};
 use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
@@ -31,30 +32,31 @@ fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<(
     Ok(())
 }
 
-/// A new private key object from its attributes and material.
-pub fn private_object(mut attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
-    merge_computed(&mut attributes, crypto::public_attributes_of_private(&key)?)?;
+/// A new key object from its attributes, what its material says about
+/// itself, and the material.
+fn key_object(
+    mut attributes: Attributes,
+    computed: Attributes,
+    material: KeyMaterial,
+) -> Result<NewObject> {
+    merge_computed(&mut attributes, computed)?;
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
     Ok(NewObject {
         attributes,
-        key: Some(Arc::new(LoadedKey {
-            key_type,
-            material: KeyMaterial::Private(key),
-        })),
+        key: Some(Arc::new(LoadedKey { key_type, material })),
     })
 }
 
+/// A new private key object from its attributes and material.
+pub fn private_object(attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
+    let computed = crypto::public_attributes_of_private(&key)?;
+    key_object(attributes, computed, KeyMaterial::Private(key))
+}
+
 /// A new public key object from its attributes and material.
-pub fn public_object(mut attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
-    merge_computed(&mut attributes, crypto::public_attributes_of_public(&key)?)?;
-    let key_type = class_and_type(&attributes).1.unwrap_or(CKK_RSA);
-    Ok(NewObject {
-        attributes,
-        key: Some(Arc::new(LoadedKey {
-            key_type,
-            material: KeyMaterial::Public(key),
-        })),
-    })
+pub fn public_object(attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
+    let computed = crypto::public_attributes_of_public(&key)?;
+    key_object(attributes, computed, KeyMaterial::Public(key))
 }
 
 /// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
@@ -89,7 +91,7 @@ pub fn declared_class_and_type(
         CKO_DATA => Ok((class, None)),
         CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => {
             let key_type = objects::required_ulong(template, CKA_KEY_TYPE)?;
-            if rules::tables(class, Some(key_type)).is_none() {
+            if ClassRules::of(class, Some(key_type)).is_none() {
                 return Err(Error::AttributeValueInvalid(CKA_KEY_TYPE));
             }
             Ok((class, Some(key_type)))
@@ -144,10 +146,8 @@ impl Inner {
         template: &Template,
     ) -> Result<Handle> {
         let entry = self.entry(access, handle)?;
-        if !entry.attributes.bool_or(CKA_COPYABLE, true) {
-            return Err(Error::ActionProhibited("CKA_COPYABLE is false"));
-        }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Copy, access)?;
+        let attributes =
+            objects::apply_changes(&entry.attributes, template, Action::CopyObject, access)?;
         let key = match class_and_type(&entry.attributes).0 {
             CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(self.loaded_key(&entry)?),
             _ => entry.key.clone(),
@@ -159,9 +159,7 @@ impl Inner {
     pub fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
         let entry = self.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
-        if !entry.attributes.bool_or(CKA_DESTROYABLE, true) {
-            return Err(Error::ActionProhibited("CKA_DESTROYABLE is false"));
-        }
+        require_permitted(&entry.attributes, Action::DestroyObject)?;
         self.remove(&entry)
     }
 
@@ -208,10 +206,12 @@ impl Inner {
     ) -> Result<()> {
         let entry = self.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
-        if !entry.attributes.bool_or(CKA_MODIFIABLE, true) {
-            return Err(Error::ActionProhibited("CKA_MODIFIABLE is false"));
-        }
-        let attributes = objects::apply_changes(&entry.attributes, template, Change::Set, access)?;
+        let attributes = objects::apply_changes(
+            &entry.attributes,
+            template,
+            Action::SetAttributeValue,
+            access,
+        )?;
         self.update(&entry, attributes)
     }
 }

@@ -1,37 +1,20 @@
 //! Objects as attribute maps: building one from a caller's template under
-//! the rules of [`super::rules`], checking changes, and deciding what
-//! `C_GetAttributeValue` may reveal.
+//! the object rules ([`crate::object::template`]), applying checked
+//! changes, and deciding what `C_GetAttributeValue` may reveal.
 //!
 //! Sensitive values (private exponents, secret values) never enter an
 //! attribute map: they live only in the key material, sealed at rest, and
 //! are read from it when an object may reveal them.
 
 use super::crypto::{KeyMaterial, LoadedKey};
-use super::rules::{self, Rule};
 use crate::error::{Error, Result};
-use crate::object::{kinds, value_kind, Access, Attribute, AttributeType, Attributes, Template};
+use crate::object::rules::Rule;
+use crate::object::tables::ClassRules;
+use crate::object::template::{self, Action};
+use crate::object::{Access, AttributeType, Attributes, Template};
 use cryptoki_sys::*;
 
-/// How an object comes into being; each way forbids different attributes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Origin {
-    /// `C_CreateObject`: key material comes from the template.
-    Create,
-    /// `C_GenerateKey(Pair)` with this mechanism.
-    Generate(CK_MECHANISM_TYPE),
-    /// `C_UnwrapKey`.
-    Unwrap,
-    /// `C_DeriveKey` with this mechanism, from a base key with these
-    /// `CKA_ALWAYS_SENSITIVE` and `CKA_NEVER_EXTRACTABLE` values.
-    Derive {
-        /// The derivation mechanism.
-        mechanism: CK_MECHANISM_TYPE,
-        /// The base key's `CKA_ALWAYS_SENSITIVE`.
-        always_sensitive: bool,
-        /// The base key's `CKA_NEVER_EXTRACTABLE`.
-        never_extractable: bool,
-    },
-}
+pub use crate::object::rules::Origin;
 
 /// `CKA_CLASS` and `CKA_KEY_TYPE` of an object.
 pub fn class_and_type(attributes: &Attributes) -> (CK_OBJECT_CLASS, Option<CK_KEY_TYPE>) {
@@ -44,9 +27,8 @@ pub fn class_and_type(attributes: &Attributes) -> (CK_OBJECT_CLASS, Option<CK_KE
 }
 
 /// The rule of `kind` in an existing object.
-pub fn rule_in(attributes: &Attributes, kind: AttributeType) -> Option<Rule> {
-    let (class, key_type) = class_and_type(attributes);
-    rules::rule_of(class, key_type, kind)
+pub fn rule_in(attributes: &Attributes, kind: AttributeType) -> Option<&'static Rule> {
+    ClassRules::of_object(attributes)?.rule(kind)
 }
 
 /// Reads a required `CK_ULONG` (class or key type) from a template.
@@ -55,10 +37,11 @@ pub fn required_ulong(template: &Template, kind: AttributeType) -> Result<CK_ULO
 }
 
 /// Builds the stored attributes of a new object of `class`/`key_type` from
-/// `template`: checks every attribute against the class's rules, fills the
-/// defaults and the token-computed attributes. Sensitive attributes are
-/// left out: they belong to the key material. Attributes that describe the
-/// key (modulus, point, ...) are overwritten by the caller from the material.
+/// `template` with the object layer's template builder, then adds what
+/// this token computes: `CKA_UNIQUE_ID` and a key's provenance.
+/// Attributes that describe the key (modulus, point, ...) are overwritten
+/// by the caller from the material. `CKA_ALWAYS_AUTHENTICATE` true is
+/// `AttributeValueInvalid`: this token has no context-specific login.
 pub fn build(
     class: CK_OBJECT_CLASS,
     key_type: Option<CK_KEY_TYPE>,
@@ -66,74 +49,14 @@ pub fn build(
     origin: Origin,
     access: &Access,
 ) -> Result<Attributes> {
-    let mut attributes = Attributes::new();
-    let tables = rules::tables(class, key_type)
+    let rules = ClassRules::of(class, key_type)
         .ok_or(Error::TemplateInconsistent("unsupported class or key type"))?;
-    for attribute in template {
-        let rule = rules::rule_of(class, key_type, attribute.kind)
-            .ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
-        check_well_formed(attribute)?;
-        let forbidden = match origin {
-            Origin::Create => rule.has(rules::NOT_ON_CREATE),
-            Origin::Generate(_) | Origin::Derive { .. } => rule.has(rules::NOT_ON_GENERATE),
-            Origin::Unwrap => rule.has(rules::NOT_ON_UNWRAP),
-        };
-        if forbidden {
-            return Err(Error::AttributeReadOnly(attribute.kind));
-        }
-        check_security_officer_only(&rule, attribute, access)?;
-        let implied = match attribute.kind {
-            CKA_CLASS => Some(class),
-            CKA_KEY_TYPE => key_type,
-            _ => None,
-        };
-        if implied.is_some_and(|value| attribute.as_ulong().ok() != Some(value)) {
-            return Err(Error::TemplateInconsistent(
-                "class or key type differs from the operation's",
-            ));
-        }
-        if attributes
-            .get(attribute.kind)
-            .is_some_and(|earlier| earlier != attribute.value.as_slice())
-        {
-            return Err(Error::TemplateInconsistent(
-                "one attribute given twice with different values",
-            ));
-        }
-        if !rule.has(rules::SENSITIVE) {
-            attributes.set(attribute.kind, attribute.value.clone());
-        }
-    }
-    let required = match origin {
-        Origin::Create => rules::REQUIRED_ON_CREATE,
-        Origin::Generate(_) => rules::REQUIRED_ON_GENERATE,
-        Origin::Unwrap | Origin::Derive { .. } => 0,
-    };
-    for rule in tables.iter().flat_map(|table| table.iter()) {
-        if rule.has(required) && crate::object::find(template, rule.kind).is_none() {
-            return Err(Error::TemplateIncomplete(rule.kind));
-        }
-        if attributes.contains(rule.kind) {
-            continue;
-        }
-        match rule.default {
-            rules::DefaultValue::Absent => {}
-            rules::DefaultValue::Bool(value) => attributes.set_bool(rule.kind, value),
-            rules::DefaultValue::Empty => attributes.set(rule.kind, Vec::new()),
-            rules::DefaultValue::Usage => {
-                let on = key_type
-                    .is_some_and(|key_type| rules::usage_default(class, key_type, rule.kind));
-                attributes.set_bool(rule.kind, on);
-            }
-        }
-    }
+    let mut attributes = template::build(&rules, template, origin, access)?;
     if attributes.bool_or(CKA_ALWAYS_AUTHENTICATE, false) {
         return Err(Error::AttributeValueInvalid(CKA_ALWAYS_AUTHENTICATE));
     }
-    attributes.set_ulong(CKA_CLASS, class);
     attributes.set(CKA_UNIQUE_ID, new_unique_id()?);
-    if let Some(key_type) = key_type {
-        attributes.set_ulong(CKA_KEY_TYPE, key_type);
+    if key_type.is_some() {
         fill_key_provenance(&mut attributes, class, origin);
     }
     Ok(attributes)
@@ -170,22 +93,6 @@ fn fill_key_provenance(attributes: &mut Attributes, class: CK_OBJECT_CLASS, orig
     attributes.set_bool(CKA_NEVER_EXTRACTABLE, never_extractable);
 }
 
-/// Footnote 10 (`CKA_TRUSTED`): only the security officer may make it true.
-fn check_security_officer_only(rule: &Rule, attribute: &Attribute, access: &Access) -> Result<()> {
-    if rule.has(rules::TRUE_BY_SECURITY_OFFICER) && !access.so && attribute.as_bool()? {
-        return Err(Error::AttributeReadOnly(attribute.kind));
-    }
-    Ok(())
-}
-
-fn check_well_formed(attribute: &Attribute) -> Result<()> {
-    let kind = value_kind(attribute.kind).ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
-    if !kinds::is_well_formed(kind, &attribute.value) {
-        return Err(Error::AttributeValueInvalid(attribute.kind));
-    }
-    Ok(())
-}
-
 /// A random `CKA_UNIQUE_ID` (32 hex characters), also the binding of the
 /// object's sealed material.
 fn new_unique_id() -> Result<Vec<u8>> {
@@ -199,50 +106,21 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Whether a change is for `C_SetAttributeValue` or `C_CopyObject`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Change {
-    /// `C_SetAttributeValue`: modifiable attributes only.
-    Set,
-    /// `C_CopyObject`: modifiable attributes, `CKA_TOKEN` and `CKA_PRIVATE`.
-    Copy,
-}
-
-/// Applies `template` to a copy of `current`, or refuses the whole template
-/// (PKCS#11 3.0 §5.7: a refused attribute changes nothing).
+/// Applies `template` to a copy of `current` after the object layer's
+/// checker of changes, or refuses the whole template (PKCS#11 3.0 §5.7: a
+/// refused attribute changes nothing). A copy gets its own `CKA_UNIQUE_ID`.
 pub fn apply_changes(
     current: &Attributes,
     template: &Template,
-    change: Change,
+    action: Action,
     access: &Access,
 ) -> Result<Attributes> {
+    let rules = ClassRules::of_object(current)
+        .ok_or(Error::TemplateInconsistent("unsupported class or key type"))?;
+    let changes = template::check_changes(&rules, current, template, action, access)?;
     let mut changed = current.clone();
-    for attribute in template {
-        let rule =
-            rule_in(current, attribute.kind).ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
-        check_well_formed(attribute)?;
-        let allowed =
-            rule.has(rules::MODIFIABLE) || (change == Change::Copy && rule.has(rules::COPY_ONLY));
-        if !allowed {
-            // Restating the current value is harmless and some clients do it.
-            if current.get(attribute.kind) == Some(attribute.value.as_slice()) {
-                continue;
-            }
-            return Err(Error::AttributeReadOnly(attribute.kind));
-        }
-        check_security_officer_only(&rule, attribute, access)?;
-        if rule.has(rules::STAYS_TRUE) || rule.has(rules::STAYS_FALSE) {
-            let was = current.bool_or(attribute.kind, false);
-            let becomes = attribute.as_bool()?;
-            if (rule.has(rules::STAYS_TRUE) && was && !becomes)
-                || (rule.has(rules::STAYS_FALSE) && !was && becomes)
-            {
-                return Err(Error::AttributeReadOnly(attribute.kind));
-            }
-        }
-        changed.set(attribute.kind, attribute.value.clone());
-    }
-    if change == Change::Copy {
+    changed.0.extend(changes.0);
+    if action == Action::CopyObject {
         changed.set(CKA_UNIQUE_ID, new_unique_id()?);
     }
     Ok(changed)
@@ -267,7 +145,7 @@ pub fn reveal(attributes: &Attributes, kind: AttributeType) -> Reveal {
     let Some(rule) = rule_in(attributes, kind) else {
         return Reveal::Invalid;
     };
-    if rule.has(rules::SENSITIVE) {
+    if rule.sensitive {
         let hidden =
             attributes.bool_or(CKA_SENSITIVE, true) || !attributes.bool_or(CKA_EXTRACTABLE, false);
         return if hidden {
