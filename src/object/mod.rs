@@ -193,7 +193,7 @@ impl Access {
 /// The object functions of PKCS#11 3.0 §5.7, offered by every owner of
 /// objects (the device for keys, the certificate store for certificates).
 /// The provider picks the owner of a handle or a template in one place
-/// (`Provider::owner_of`, `Provider::owner_for`) and calls it through this
+/// (`Objects::owner_of`, `Objects::owner_for` in `provider/objects.rs`) and calls it through this
 /// trait; a search asks every owner that [`ObjectStore::could_hold`] a match.
 pub trait ObjectStore: Send + Sync {
     /// `C_CreateObject` of a template this owner was chosen for.

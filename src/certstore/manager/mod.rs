@@ -467,7 +467,7 @@ impl Certificates {
             }
             CreateOutcome::AlreadyExists => {
                 tracing::error!(blob = %name, "cannot move a session certificate to the token: another process stored a certificate under its handle");
-                Err(Error::FunctionFailed(format!(
+                Err(Error::ChangedConcurrently(format!(
                     "{name} is taken by another token certificate"
                 )))
             }
@@ -554,7 +554,7 @@ impl crate::object::ObjectStore for Certificates {
                 }
             }
         }
-        Err(Error::FunctionFailed(format!(
+        Err(Error::ChangedConcurrently(format!(
             "{}: too many concurrent updates",
             blob_name(handle)
         )))

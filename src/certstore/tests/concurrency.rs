@@ -111,7 +111,7 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
                                 &[bytes(kind, &text)],
                             ) {
                                 Ok(()) => true,
-                                Err(Error::FunctionFailed(message))
+                                Err(Error::ChangedConcurrently(message))
                                     if message.contains("too many concurrent updates") =>
                                 {
                                     false

@@ -134,7 +134,7 @@ impl Inner {
     pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
         self.insert(access, vec![object])?
             .pop()
-            .ok_or_else(|| Error::GeneralError("no handle".into()))
+            .ok_or_else(|| Error::Internal("no handle"))
     }
 
     /// `C_CopyObject`: a new object with the same material and the
