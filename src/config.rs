@@ -276,21 +276,7 @@ impl Config {
             "CERTSTORAGE_URL" => self.certstorage_url = optional(value),
             "CERTSTORAGE_SIGNING_KEYID" => self.certstorage_signing_key_id = optional(value),
             "UAMI_CLIENT_ID" => self.uami_client_id = optional(value),
-            "CERTSTORAGE_AUTH" => {
-                self.certstorage_auth = match value {
-                    "managed_identity" => AuthMethod::ManagedIdentity,
-                    "workload_identity" => AuthMethod::WorkloadIdentity,
-                    "azure_cli" => AuthMethod::AzureCli,
-                    "client_secret" => AuthMethod::ClientSecret,
-                    "sas" => AuthMethod::Sas,
-                    "connection_string" => AuthMethod::ConnectionString,
-                    _ => {
-                        return Err("unknown authentication method (managed_identity, \
-                         workload_identity, azure_cli, client_secret, sas or connection_string)"
-                            .to_string())
-                    }
-                }
-            }
+            "CERTSTORAGE_AUTH" => self.certstorage_auth = AuthMethod::parse(value)?,
             "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value),
             "CERTSTORAGE_CONNECTION_STRING" => self.certstorage_connection_string = optional(value),
             "CERTSTORAGE_TIMEOUT_SECONDS" => {
@@ -300,26 +286,10 @@ impl Config {
             "CERTSTORAGE_CACHE_SECONDS" => {
                 self.certstorage_cache_freshness = Duration::from_secs(number(value, 0, 86_400)?)
             }
-            "DEVICE" => {
-                self.device = match value {
-                    "soft" => DeviceKind::Soft,
-                    "pkcs11" => DeviceKind::Pkcs11,
-                    _ => return Err("unknown device (soft or pkcs11)".to_string()),
-                }
-            }
-            "SOFT_TOKEN_DIR" => {
-                if value.is_empty() {
-                    return Err("empty path".to_string());
-                }
-                self.soft_token_dir = Some(PathBuf::from(value))
-            }
+            "DEVICE" => self.device = DeviceKind::parse(value)?,
+            "SOFT_TOKEN_DIR" => self.soft_token_dir = Some(path(value)?),
             "CERTSTORAGE_CA_FILE" => self.certstorage_ca_file = optional(value).map(PathBuf::from),
-            "DEVICE_MODULE" => {
-                if value.is_empty() {
-                    return Err("empty path".to_string());
-                }
-                self.device_module = Some(PathBuf::from(value))
-            }
+            "DEVICE_MODULE" => self.device_module = Some(path(value)?),
             "DEVICE_TOKEN_LABEL" => {
                 if value.len() > 32 {
                     return Err("a token label has at most 32 bytes".to_string());
@@ -332,16 +302,7 @@ impl Config {
                 self.soft_kdf_iterations =
                     number(value, u64::from(*range.start()), u64::from(*range.end()))? as u32
             }
-            "LOG_LEVEL" => {
-                match value {
-                    "off" | "error" | "warn" | "info" | "debug" | "trace" => {}
-                    _ => {
-                        return Err("unknown log level (off, error, warn, info, debug or trace)"
-                            .to_string())
-                    }
-                }
-                self.log_level = value.to_string()
-            }
+            "LOG_LEVEL" => self.log_level = log_level(value)?,
             "LOG_FILE" => {
                 self.log_destination = if value.is_empty() || value == "stderr" {
                     LogDestination::Stderr
@@ -375,6 +336,52 @@ impl Config {
                         .unwrap_or_else(|()| format!("file://{}", dir.display())),
                 )
             }
+        }
+    }
+}
+
+/// A path value: anything but empty.
+fn path(value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("empty path".to_string());
+    }
+    Ok(PathBuf::from(value))
+}
+
+/// A `LOG_LEVEL` value.
+fn log_level(value: &str) -> Result<String, String> {
+    match value {
+        "off" | "error" | "warn" | "info" | "debug" | "trace" => Ok(value.to_string()),
+        _ => Err("unknown log level (off, error, warn, info, debug or trace)".to_string()),
+    }
+}
+
+impl AuthMethod {
+    /// A `CERTSTORAGE_AUTH` value.
+    fn parse(value: &str) -> Result<AuthMethod, String> {
+        Ok(match value {
+            "managed_identity" => AuthMethod::ManagedIdentity,
+            "workload_identity" => AuthMethod::WorkloadIdentity,
+            "azure_cli" => AuthMethod::AzureCli,
+            "client_secret" => AuthMethod::ClientSecret,
+            "sas" => AuthMethod::Sas,
+            "connection_string" => AuthMethod::ConnectionString,
+            _ => {
+                return Err("unknown authentication method (managed_identity, \
+                    workload_identity, azure_cli, client_secret, sas or connection_string)"
+                    .to_string())
+            }
+        })
+    }
+}
+
+impl DeviceKind {
+    /// A `DEVICE` value.
+    fn parse(value: &str) -> Result<DeviceKind, String> {
+        match value {
+            "soft" => Ok(DeviceKind::Soft),
+            "pkcs11" => Ok(DeviceKind::Pkcs11),
+            _ => Err("unknown device (soft or pkcs11)".to_string()),
         }
     }
 }

@@ -159,7 +159,54 @@ fn is_number(word: &str) -> bool {
     word[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-fn build(command: &str, mut options: Options) -> Result<Command> {
+fn build(command: &str, options: Options) -> Result<Command> {
+    check_allowed(command, &options)?;
+    let required = |value: Option<String>, name: &str| {
+        value.ok_or_else(|| Failure::new(format!("{command} needs --{name}")))
+    };
+    Ok(match command {
+        "list" => Command::List { json: options.json },
+        "verify" => Command::Verify { json: options.json },
+        "expiring" => Command::Expiring {
+            days: parse_days(&required(options.days, "days N")?)?,
+            json: options.json,
+        },
+        "export" => Command::Export {
+            selector: export_selector(options.label, &options.positional)?,
+            pem: options.pem,
+            out: options.out.map(PathBuf::from),
+        },
+        "import" => {
+            let [file] = options.positional.as_slice() else {
+                return Err(Failure::new("import needs exactly one FILE"));
+            };
+            let label = required(options.label, "label LABEL")?;
+            let id = required(options.id, "id HEX")?;
+            Command::Import {
+                file: PathBuf::from(file),
+                label,
+                id: parse_hex(&id)?,
+            }
+        }
+        "migrate" => Command::Migrate {
+            to: required(options.to, "to URL")?,
+        },
+        _ => {
+            let new_key_id = required(options.new_key_id, "new-key-id ID")?;
+            if new_key_id.is_empty() {
+                return Err(Failure::new("--new-key-id must not be empty"));
+            }
+            Command::Resign {
+                new_key_id,
+                dry_run: options.dry_run,
+            }
+        }
+    })
+}
+
+/// Refuses an unknown command, and an option or argument `command` does
+/// not take.
+fn check_allowed(command: &str, options: &Options) -> Result<()> {
     let allowed: &[&str] = match command {
         "list" | "verify" => &["json"],
         "expiring" => &["json", "days"],
@@ -195,71 +242,27 @@ fn build(command: &str, mut options: Options) -> Result<Command> {
             return Err(Failure::new(format!("{command} takes no {shown}")));
         }
     }
-    let required = |value: Option<String>, name: &str| {
-        value.ok_or_else(|| Failure::new(format!("{command} needs --{name}")))
-    };
-    Ok(match command {
-        "list" => Command::List { json: options.json },
-        "verify" => Command::Verify { json: options.json },
-        "expiring" => {
-            let days = required(options.days, "days N")?;
-            let days = days
-                .parse::<u32>()
-                .ok()
-                .filter(|d| *d <= 100_000)
-                .ok_or_else(|| {
-                    Failure::new(format!("--days {days}: expected a whole number of days"))
-                })?;
-            Command::Expiring {
-                days,
-                json: options.json,
-            }
-        }
-        "export" => {
-            let selector = match (options.label.take(), options.positional.as_slice()) {
-                (Some(label), []) => Selector::Label(label),
-                (None, [handle]) => Selector::Handle(parse_handle(handle)?),
-                (None, []) => {
-                    return Err(Failure::new("export needs a handle or --label LABEL"));
-                }
-                _ => {
-                    return Err(Failure::new(
-                        "export takes one handle or one --label, not both",
-                    ))
-                }
-            };
-            Command::Export {
-                selector,
-                pem: options.pem,
-                out: options.out.map(PathBuf::from),
-            }
-        }
-        "import" => {
-            let [file] = options.positional.as_slice() else {
-                return Err(Failure::new("import needs exactly one FILE"));
-            };
-            let label = required(options.label, "label LABEL")?;
-            let id = required(options.id, "id HEX")?;
-            Command::Import {
-                file: PathBuf::from(file),
-                label,
-                id: parse_hex(&id)?,
-            }
-        }
-        "migrate" => Command::Migrate {
-            to: required(options.to, "to URL")?,
-        },
-        _ => {
-            let new_key_id = required(options.new_key_id, "new-key-id ID")?;
-            if new_key_id.is_empty() {
-                return Err(Failure::new("--new-key-id must not be empty"));
-            }
-            Command::Resign {
-                new_key_id,
-                dry_run: options.dry_run,
-            }
-        }
-    })
+    Ok(())
+}
+
+/// `--days N`: a whole number of days, at most 100,000.
+fn parse_days(days: &str) -> Result<u32> {
+    days.parse::<u32>()
+        .ok()
+        .filter(|d| *d <= 100_000)
+        .ok_or_else(|| Failure::new(format!("--days {days}: expected a whole number of days")))
+}
+
+/// The certificate `export` names: one handle or one `--label`.
+fn export_selector(label: Option<String>, positional: &[String]) -> Result<Selector> {
+    match (label, positional) {
+        (Some(label), []) => Ok(Selector::Label(label)),
+        (None, [handle]) => Ok(Selector::Handle(parse_handle(handle)?)),
+        (None, []) => Err(Failure::new("export needs a handle or --label LABEL")),
+        _ => Err(Failure::new(
+            "export takes one handle or one --label, not both",
+        )),
+    }
 }
 
 /// A certificate handle in decimal or `0x` hex, in the certificate range.

@@ -160,54 +160,7 @@ impl AzureSettings {
                 "CERTSTORAGE_URL '{url}' carries a query string, which is only allowed with CERTSTORAGE_AUTH=sas"
             )));
         }
-        let client_id = config
-            .uami_client_id
-            .clone()
-            .filter(|id| !id.trim().is_empty());
-        let (container_url, authentication) = match method {
-            AuthMethod::ManagedIdentity => (url, Authentication::ManagedIdentity { client_id }),
-            AuthMethod::WorkloadIdentity => (url, Authentication::WorkloadIdentity { client_id }),
-            AuthMethod::AzureCli => (url, Authentication::AzureCli),
-            AuthMethod::ClientSecret => (
-                url,
-                Authentication::ClientSecret {
-                    tenant_id: required_env("AZURE_TENANT_ID")?,
-                    client_id: required_env("AZURE_CLIENT_ID")?,
-                    secret: Secret::new(required_env("AZURE_CLIENT_SECRET")?),
-                },
-            ),
-            AuthMethod::Sas => {
-                let token = config
-                    .certstorage_sas
-                    .clone()
-                    .or(url_query)
-                    .map(|t| t.trim_start_matches('?').to_string())
-                    .filter(|t| !t.is_empty())
-                    .ok_or_else(|| config_error("CERTSTORAGE_AUTH=sas needs CERTSTORAGE_SAS"))?;
-                (
-                    url,
-                    Authentication::Sas {
-                        token: Secret::new(token),
-                    },
-                )
-            }
-            AuthMethod::ConnectionString => {
-                let text = config.certstorage_connection_string.as_deref().ok_or_else(|| {
-                    config_error("CERTSTORAGE_AUTH=connection_string needs CERTSTORAGE_CONNECTION_STRING")
-                })?;
-                let container = container_name(&url)?;
-                let parsed = ConnectionString::parse(text)?;
-                let mut container_url = parsed.blob_endpoint.clone();
-                container_url
-                    .path_segments_mut()
-                    .map_err(|_| {
-                        config_error("the connection string's blob endpoint cannot hold a path")
-                    })?
-                    .pop_if_empty()
-                    .push(&container);
-                (container_url, parsed.authentication)
-            }
-        };
+        let (container_url, authentication) = Authentication::of_config(config, url, url_query)?;
         check_scheme(&container_url)?;
         let container_url = trim_trailing_slash(container_url);
         container_name(&container_url)?;
@@ -221,6 +174,68 @@ impl AzureSettings {
             own_threads: true,
         })
     }
+}
+
+impl Authentication {
+    /// The container URL and the authentication `CERTSTORAGE_AUTH` names:
+    /// `url` (without its query, `url_query`, which may be the SAS) for every
+    /// method but `connection_string`, whose endpoint and credential come
+    /// from the connection string.
+    fn of_config(
+        config: &Config,
+        url: Url,
+        url_query: Option<String>,
+    ) -> Result<(Url, Authentication)> {
+        let client_id = config
+            .uami_client_id
+            .clone()
+            .filter(|id| !id.trim().is_empty());
+        let authentication = match config.certstorage_auth {
+            AuthMethod::ManagedIdentity => Authentication::ManagedIdentity { client_id },
+            AuthMethod::WorkloadIdentity => Authentication::WorkloadIdentity { client_id },
+            AuthMethod::AzureCli => Authentication::AzureCli,
+            AuthMethod::ClientSecret => Authentication::ClientSecret {
+                tenant_id: required_env("AZURE_TENANT_ID")?,
+                client_id: required_env("AZURE_CLIENT_ID")?,
+                secret: Secret::new(required_env("AZURE_CLIENT_SECRET")?),
+            },
+            AuthMethod::Sas => {
+                let token = config
+                    .certstorage_sas
+                    .clone()
+                    .or(url_query)
+                    .map(|t| t.trim_start_matches('?').to_string())
+                    .filter(|t| !t.is_empty())
+                    .ok_or_else(|| config_error("CERTSTORAGE_AUTH=sas needs CERTSTORAGE_SAS"))?;
+                Authentication::Sas {
+                    token: Secret::new(token),
+                }
+            }
+            AuthMethod::ConnectionString => return connection_string_container(config, &url),
+        };
+        Ok((url, authentication))
+    }
+}
+
+/// With `CERTSTORAGE_AUTH=connection_string`: the container (the last
+/// segment of `url`) under the connection string's blob endpoint, and the
+/// string's credential.
+fn connection_string_container(config: &Config, url: &Url) -> Result<(Url, Authentication)> {
+    let text = config
+        .certstorage_connection_string
+        .as_deref()
+        .ok_or_else(|| {
+            config_error("CERTSTORAGE_AUTH=connection_string needs CERTSTORAGE_CONNECTION_STRING")
+        })?;
+    let container = container_name(url)?;
+    let parsed = ConnectionString::parse(text)?;
+    let mut container_url = parsed.blob_endpoint.clone();
+    container_url
+        .path_segments_mut()
+        .map_err(|_| config_error("the connection string's blob endpoint cannot hold a path"))?
+        .pop_if_empty()
+        .push(&container);
+    Ok((container_url, parsed.authentication))
 }
 
 /// The parts of a storage connection string the store uses.

@@ -4,7 +4,7 @@
 use super::parallel::map_in_order;
 use super::Certificates;
 use crate::certstore::handles::handle_of_blob;
-use crate::certstore::index::TokenEntry;
+use crate::certstore::index::{TokenEntry, TokenIndex};
 use crate::certstore::jws::peek_blob;
 use crate::certstore::rules::search_attributes;
 use crate::certstore::{blob_name, metadata, BlobEntry, BLOB_PREFIX};
@@ -148,29 +148,7 @@ impl Certificates {
         // certificate handles do); sorting a sorted vector is one pass.
         listed.sort_unstable_by_key(|(handle, _)| *handle);
         listed.dedup_by_key(|(handle, _)| *handle);
-        let (changed, gone) = {
-            let index = self.index.read();
-            let mut changed = Vec::new();
-            for (handle, entry) in listed.iter() {
-                if index
-                    .get(*handle)
-                    .is_none_or(|known| known.version != entry.version)
-                {
-                    changed.push((*handle, entry));
-                }
-            }
-            // Both sides are in handle order: one merge finds the gone ones.
-            let mut gone = Vec::new();
-            let mut remaining = listed.iter().map(|(handle, _)| *handle).peekable();
-            for (handle, _) in index.versions() {
-                while remaining.next_if(|listed| *listed < handle).is_some() {}
-                if remaining.next_if_eq(&handle).is_none() && !index.changed_since(handle, sequence)
-                {
-                    gone.push(handle);
-                }
-            }
-            (changed, gone)
-        };
+        let (changed, gone) = differences(&self.index.read(), &listed, sequence);
         // At start-up every blob is new: reading and decoding them is the
         // whole cost of a cold start, so it is spread over the worker threads.
         let fresh = map_in_order(&changed, self.worker_threads(), |(handle, entry)| {
@@ -256,4 +234,33 @@ impl Certificates {
             }
         }))
     }
+}
+
+/// What a listing (in handle order) says of `index`: the blobs that are
+/// new or changed, and the handles whose blob is gone (but not those the
+/// index learnt of after `sequence`, when the listing began).
+fn differences<'a>(
+    index: &TokenIndex,
+    listed: &'a [(Handle, BlobEntry)],
+    sequence: u64,
+) -> (Vec<(Handle, &'a BlobEntry)>, Vec<Handle>) {
+    let changed = listed
+        .iter()
+        .filter(|(handle, entry)| {
+            index
+                .get(*handle)
+                .is_none_or(|known| known.version != entry.version)
+        })
+        .map(|(handle, entry)| (*handle, entry))
+        .collect();
+    // Both sides are in handle order: one merge finds the gone ones.
+    let mut gone = Vec::new();
+    let mut remaining = listed.iter().map(|(handle, _)| *handle).peekable();
+    for (handle, _) in index.versions() {
+        while remaining.next_if(|listed| *listed < handle).is_some() {}
+        if remaining.next_if_eq(&handle).is_none() && !index.changed_since(handle, sequence) {
+            gone.push(handle);
+        }
+    }
+    (changed, gone)
 }

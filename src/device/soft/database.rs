@@ -156,8 +156,7 @@ impl Database {
             .at("open", &path)?;
         for suffix in ["", "-wal", "-shm", "-journal"] {
             let file = directory.join(format!("{FILE_NAME}{suffix}"));
-            owner_only::restrict_file(&file)
-                .at("restrict the mode of", &file)?;
+            owner_only::restrict_file(&file).at("restrict the mode of", &file)?;
         }
         let flags = rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_NOFOLLOW;
         let connection = Connection::open_with_flags(&path, flags)?;
@@ -458,8 +457,9 @@ fn parse_object((handle, version, attributes, sealed): RawObject) -> Result<Obje
         handle: Handle::try_from(handle)
             .map_err(|_| Error::CorruptTokenData(format!("bad object handle {handle}")))?,
         version,
-        attributes: decode_attributes(&attributes)
-            .ok_or_else(|| Error::CorruptTokenData(format!("object {handle}: corrupt attributes")))?,
+        attributes: decode_attributes(&attributes).ok_or_else(|| {
+            Error::CorruptTokenData(format!("object {handle}: corrupt attributes"))
+        })?,
         sealed,
     })
 }

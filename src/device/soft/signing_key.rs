@@ -119,9 +119,7 @@ impl Inner {
     /// owner lets it sign blobs.
     fn configured_private_key(&self, handle: Handle) -> Result<Arc<LoadedKey>> {
         let (entry, key) = self.own_use_key(handle).map_err(|error| match error {
-            Error::KeyHandleInvalid => {
-                Error::BlobSigningKey("it was destroyed".into())
-            }
+            Error::KeyHandleInvalid => Error::BlobSigningKey("it was destroyed".into()),
             other => other,
         })?;
         // The blob signature is a use of the key like any other: its owner's
@@ -209,11 +207,7 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
             class_and_type(&row.attributes) == (CKO_PRIVATE_KEY, Some(CKK_RSA))
                 && row.attributes.get(CKA_ID) == Some(id.as_bytes())
         })
-        .ok_or_else(|| {
-            Error::BlobSigningKey(format!(
-                "no RSA private key with CKA_ID \"{id}\""
-            ))
-        })?;
+        .ok_or_else(|| Error::BlobSigningKey(format!("no RSA private key with CKA_ID \"{id}\"")))?;
     let public_der = row
         .attributes
         .get(CKA_PUBLIC_KEY_INFO)

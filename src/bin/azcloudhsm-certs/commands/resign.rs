@@ -23,6 +23,8 @@ use crate::progress::Progress;
 use crate::{table, Failure, Outcome, Result};
 use azcloudhsm_pkcs11::certstore::jws::{sign_blob, BlobVerifier, DeviceSigner};
 use azcloudhsm_pkcs11::certstore::{metadata, BlobEntry, BlobStore, UpdateOutcome};
+use azcloudhsm_pkcs11::device::BlobSigningKey;
+use std::sync::Arc;
 
 /// The position of the new key among the verifiers.
 const NEW: usize = 0;
@@ -31,27 +33,11 @@ const ATTEMPTS: usize = 3;
 
 pub fn run(context: &Context, new_key_id: &str, dry_run: bool) -> Result<Outcome> {
     let new_key = context.signing_key(Some(new_key_id))?;
-    let mut verifiers = vec![BlobVerifier::new(new_key.as_ref())?];
+    let verifiers = verifiers(context, new_key.as_ref(), new_key_id)?;
     let old_name = match &context.config.certstorage_signing_key_id {
         Some(id) => format!("the key pair with CKA_ID {id:?} (CERTSTORAGE_SIGNING_KEYID)"),
         None => "the device's own signing key".to_string(),
     };
-    match context.signing_key(None) {
-        Ok(old_key) => {
-            let old = BlobVerifier::new(old_key.as_ref())?;
-            if old.key_id() == verifiers[NEW].key_id() {
-                return Err(Failure::new(format!(
-                    "--new-key-id {new_key_id} is the key the configuration already signs with ({})",
-                    context.config_name()
-                )));
-            }
-            verifiers.push(old);
-        }
-        // A device that never had a key of its own signed no blob with it.
-        Err(_) if context.config.certstorage_signing_key_id.is_none() => {}
-        Err(error) => return Err(error),
-    }
-
     let entries = listing(context.store.as_ref())?;
     let mut plan = Plan::default();
     let mut progress = Progress::new("checking", entries.len());
@@ -76,24 +62,11 @@ pub fn run(context: &Context, new_key_id: &str, dry_run: bool) -> Result<Outcome
         return Ok(outcome(&plan.bad, 0));
     }
 
-    let mut resigned = 0;
-    let mut failures = Vec::new();
-    if !plan.to_resign.is_empty() {
-        let pin = user_pin()?;
-        let device = context.log_in(pin.as_bytes())?;
-        let signer = DeviceSigner::new(new_key.clone())?;
-        let mut progress = Progress::new("re-signing", plan.to_resign.len());
-        for entry in &plan.to_resign {
-            match resign_one(context.store.as_ref(), &verifiers, &signer, entry) {
-                Ok(true) => resigned += 1,
-                Ok(false) => {}
-                Err(why) => failures.push(vec![entry.name.clone(), "not re-signed".into(), why]),
-            }
-            progress.advance();
-        }
-        progress.finish();
-        device.logout();
-    }
+    let (resigned, failures) = if plan.to_resign.is_empty() {
+        (0, Vec::new())
+    } else {
+        resign_all(context, &verifiers, new_key, &plan.to_resign)?
+    };
     let mut rows: Vec<Vec<String>> = plan
         .bad
         .iter()
@@ -121,6 +94,58 @@ pub fn run(context: &Context, new_key_id: &str, dry_run: bool) -> Result<Outcome
         );
     }
     Ok(outcome(&plan.bad, failures.len()))
+}
+
+/// The verifiers of the blobs to look at: the new key's first ([`NEW`]),
+/// then the configuration's current key, unless the device never had one.
+fn verifiers(
+    context: &Context,
+    new_key: &dyn BlobSigningKey,
+    new_key_id: &str,
+) -> Result<Vec<BlobVerifier>> {
+    let mut verifiers = vec![BlobVerifier::new(new_key)?];
+    match context.signing_key(None) {
+        Ok(old_key) => {
+            let old = BlobVerifier::new(old_key.as_ref())?;
+            if old.key_id() == verifiers[NEW].key_id() {
+                return Err(Failure::new(format!(
+                    "--new-key-id {new_key_id} is the key the configuration already signs with ({})",
+                    context.config_name()
+                )));
+            }
+            verifiers.push(old);
+        }
+        // A device that never had a key of its own signed no blob with it.
+        Err(_) if context.config.certstorage_signing_key_id.is_none() => {}
+        Err(error) => return Err(error),
+    }
+    Ok(verifiers)
+}
+
+/// Logs in and re-signs `to_resign` with `new_key`: how many were
+/// re-signed, and a table row for each that was not.
+fn resign_all(
+    context: &Context,
+    verifiers: &[BlobVerifier],
+    new_key: Arc<dyn BlobSigningKey>,
+    to_resign: &[BlobEntry],
+) -> Result<(usize, Vec<Vec<String>>)> {
+    let pin = user_pin()?;
+    let device = context.log_in(pin.as_bytes())?;
+    let signer = DeviceSigner::new(new_key)?;
+    let mut progress = Progress::new("re-signing", to_resign.len());
+    let (mut resigned, mut failures) = (0, Vec::new());
+    for entry in to_resign {
+        match resign_one(context.store.as_ref(), verifiers, &signer, entry) {
+            Ok(true) => resigned += 1,
+            Ok(false) => {}
+            Err(why) => failures.push(vec![entry.name.clone(), "not re-signed".into(), why]),
+        }
+        progress.advance();
+    }
+    progress.finish();
+    device.logout();
+    Ok((resigned, failures))
 }
 
 fn outcome(bad: &[(String, Problem)], failures: usize) -> Outcome {
