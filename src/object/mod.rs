@@ -2,6 +2,8 @@
 //! values, templates, and template matching (PKCS#11 3.0 §4).
 
 pub mod kinds;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use crate::error::{Error, Result};
 use cryptoki_sys::*;

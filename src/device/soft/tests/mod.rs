@@ -18,6 +18,10 @@ use cryptoki_sys::*;
 use std::path::Path;
 use tempfile::TempDir;
 
+pub use crate::object::test_support::{
+    boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
+};
+
 pub const SO_PIN: &[u8] = b"so-secret";
 /// The Azure form of a user PIN.
 pub const USER_PIN: &[u8] = b"cu1:user1234";
@@ -62,48 +66,6 @@ pub fn logged_in() -> (TempDir, SoftDevice) {
         .login(0, UserType::User, USER_PIN)
         .expect("user login");
     (dir, device)
-}
-
-/// The user in a read/write session 1.
-pub fn user_rw() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-/// The user in a read-only session 1.
-pub fn user_ro() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: false,
-        session: 1,
-    }
-}
-
-/// Nobody logged in, read/write session 1.
-pub fn public_rw() -> Access {
-    Access {
-        user: false,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-pub fn ulong(kind: CK_ATTRIBUTE_TYPE, value: CK_ULONG) -> Attribute {
-    Attribute::from_ulong(kind, value)
-}
-
-pub fn boolean(kind: CK_ATTRIBUTE_TYPE, value: bool) -> Attribute {
-    Attribute::from_bool(kind, value)
-}
-
-pub fn bytes(kind: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attribute {
-    Attribute::new(kind, value.to_vec())
 }
 
 /// A token AES-256 key with `value`, plus `extra` attributes.
