@@ -12,23 +12,6 @@ fn generated_aes(device: &SoftDevice, extra: &[Attribute]) -> Handle {
         .unwrap()
 }
 
-fn ec_pair(device: &SoftDevice) -> (Handle, Handle) {
-    let public = [
-        boolean(CKA_TOKEN, true),
-        bytes(CKA_EC_PARAMS, P256),
-        bytes(CKA_LABEL, b"pair"),
-    ];
-    let private = [boolean(CKA_TOKEN, true)];
-    device
-        .generate_key_pair(
-            &user_rw(),
-            &Mechanism::new(CKM_EC_KEY_PAIR_GEN),
-            &public,
-            &private,
-        )
-        .unwrap()
-}
-
 fn assert_attributes(
     device: &SoftDevice,
     handle: Handle,
@@ -88,7 +71,7 @@ fn a_generated_aes_key_has_the_documented_defaults() {
 #[test]
 fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device);
+    let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
     let t = || encode_bool(true);
     let f = || encode_bool(false);
     assert_attributes(
@@ -134,9 +117,7 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
 #[test]
 fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(&user_rw(), &aes_template(&[3u8; 16], &[]))
-        .unwrap();
+    let key = create(&device, &aes_template(&[3u8; 16], &[]));
     assert_attributes(
         &device,
         key,
@@ -184,9 +165,7 @@ fn sensitive_and_unextractable_values_are_never_revealed() {
         ),
     ];
     for (extra, expected) in cases {
-        let key = device
-            .create_object(&user_rw(), &aes_template(&[4u8; 16], &extra))
-            .unwrap();
+        let key = create(&device, &aes_template(&[4u8; 16], &extra));
         let result = device
             .get_attributes(&user_rw(), key, &[CKA_VALUE])
             .unwrap();
@@ -197,7 +176,7 @@ fn sensitive_and_unextractable_values_are_never_revealed() {
 #[test]
 fn private_key_components_are_sensitive_and_unknown_attributes_invalid() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device);
+    let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
     let results = device
         .get_attributes(
             &user_rw(),

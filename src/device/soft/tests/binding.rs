@@ -45,18 +45,16 @@ fn secret_value(
 #[test]
 fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readable() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_ENCRYPT, true),
-                    bytes(CKA_ALLOWED_MECHANISMS, &CKM_AES_GCM.to_ne_bytes()),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create(
+        &device,
+        &aes_template(
+            &VALUE,
+            &[
+                boolean(CKA_ENCRYPT, true),
+                bytes(CKA_ALLOWED_MECHANISMS, &CKM_AES_GCM.to_ne_bytes()),
+            ],
+        ),
+    );
     let tampers: Vec<(&str, Box<Tamper>)> = vec![
         (
             "sensitive off, extractable on",
@@ -111,9 +109,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
 #[test]
 fn a_row_cloned_under_new_attributes_does_not_open() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(&user_rw(), &aes_template(&VALUE, &[]))
-        .unwrap();
+    let handle = create(&device, &aes_template(&VALUE, &[]));
     let database = database(&dir);
     let row = database.object(handle).unwrap().unwrap();
     let mut attributes = row.attributes.clone();
@@ -129,18 +125,7 @@ fn a_row_cloned_under_new_attributes_does_not_open() {
 #[test]
 fn changes_made_through_the_token_seal_the_value_again() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_EXTRACTABLE, true),
-                    boolean(CKA_SENSITIVE, false),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create_readable_aes(&device, &VALUE);
     let before = database(&dir).object(handle).unwrap().unwrap().sealed;
     device
         .set_attributes(&user_rw(), handle, &[boolean(CKA_SENSITIVE, true)])
@@ -166,18 +151,7 @@ fn changes_made_through_the_token_seal_the_value_again() {
 #[test]
 fn a_key_sealed_by_an_earlier_version_is_bound_at_the_next_login() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_EXTRACTABLE, true),
-                    boolean(CKA_SENSITIVE, false),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create_readable_aes(&device, &VALUE);
     let token_key = device.inner.require_token_key().unwrap();
     let database = database(&dir);
     let row = database.object(handle).unwrap().unwrap();

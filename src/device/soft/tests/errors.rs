@@ -145,13 +145,9 @@ fn create_object_errors_follow_the_specification() {
     ];
     for (name, access, template, expected) in cases {
         let result = device.create_object(&access, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new(),
-        "nothing was created"
-    );
+    assert_nothing_created(&device);
 }
 
 #[test]
@@ -209,7 +205,7 @@ fn generation_errors_follow_the_specification() {
     ];
     for (name, mechanism, template, expected) in secret_cases {
         let result = device.generate_key(&user_rw(), &mechanism, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
     let pair_cases: Vec<PairCase> = vec![
         (
@@ -257,24 +253,18 @@ fn generation_errors_follow_the_specification() {
     ];
     for (name, mechanism, public, private, expected) in pair_cases {
         let result = device.generate_key_pair(&user_rw(), &mechanism, &public, &private);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new(),
-        "nothing was created"
-    );
+    assert_nothing_created(&device);
 }
 
 #[test]
 fn set_attributes_errors_follow_the_specification_and_change_nothing() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(&[2u8; 16], &[boolean(CKA_EXTRACTABLE, false)]),
-        )
-        .unwrap();
+    let key = create(
+        &device,
+        &aes_template(&[2u8; 16], &[boolean(CKA_EXTRACTABLE, false)]),
+    );
     let label = || bytes(CKA_LABEL, b"changed");
     let cases: Vec<(&str, Access, Vec<Attribute>, CK_RV)> = vec![
         (
@@ -340,7 +330,7 @@ fn set_attributes_errors_follow_the_specification_and_change_nothing() {
     ];
     for (name, access, template, expected) in cases {
         let result = device.set_attributes(&access, key, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
     assert_eq!(
         value_of(&device, &user_rw(), key, CKA_LABEL),
@@ -351,12 +341,10 @@ fn set_attributes_errors_follow_the_specification_and_change_nothing() {
 #[test]
 fn set_attributes_changes_what_may_change() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(&[2u8; 16], &[boolean(CKA_SENSITIVE, false)]),
-        )
-        .unwrap();
+    let key = create(
+        &device,
+        &aes_template(&[2u8; 16], &[boolean(CKA_SENSITIVE, false)]),
+    );
     let changes = [
         bytes(CKA_LABEL, b"new label"),
         bytes(CKA_ID, b"\x01\x02"),
@@ -389,12 +377,10 @@ fn set_attributes_changes_what_may_change() {
 #[test]
 fn an_unmodifiable_object_refuses_every_change() {
     let (_dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &[data_template("fixed"), vec![boolean(CKA_MODIFIABLE, false)]].concat(),
-        )
-        .unwrap();
+    let handle = create(
+        &device,
+        &[data_template("fixed"), vec![boolean(CKA_MODIFIABLE, false)]].concat(),
+    );
     let result = device.set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"other")]);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_ACTION_PROHIBITED));
 }

@@ -80,6 +80,49 @@ pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
     template
 }
 
+/// The attributes that leave a secret key's value readable.
+pub fn readable() -> [Attribute; 2] {
+    [
+        boolean(CKA_SENSITIVE, false),
+        boolean(CKA_EXTRACTABLE, true),
+    ]
+}
+
+/// `template`, created by the user in R/W session 1, or a panic.
+pub fn create(device: &SoftDevice, template: &[Attribute]) -> Handle {
+    device
+        .create_object(&user_rw(), template)
+        .expect("create_object")
+}
+
+/// A readable token AES key with `value`, created by the user.
+pub fn create_readable_aes(device: &SoftDevice, value: &[u8]) -> Handle {
+    create(device, &aes_template(value, &readable()))
+}
+
+/// Every object `access` finds (an empty template).
+pub fn find_all(device: &SoftDevice, access: &Access) -> Vec<Handle> {
+    device.find_objects(access, &[]).expect("find_objects")
+}
+
+/// `result` is the error `expected`; a failure names the case `what`.
+pub fn assert_refused<T: std::fmt::Debug + PartialEq>(
+    result: crate::error::Result<T>,
+    expected: CK_RV,
+    what: &str,
+) {
+    assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{what}");
+}
+
+/// The user sees no object at all: the refused calls created nothing.
+pub fn assert_nothing_created(device: &SoftDevice) {
+    assert_eq!(
+        find_all(device, &user_rw()),
+        Vec::<Handle>::new(),
+        "nothing was created"
+    );
+}
+
 /// A public token data object labelled `label`.
 pub fn data_template(label: &str) -> Vec<Attribute> {
     vec![
@@ -108,6 +151,19 @@ pub fn value_of(
     }
 }
 
+/// Generates a key pair with `mechanism` in the user's session 1; returns
+/// (public, private).
+pub fn generate_pair(
+    device: &SoftDevice,
+    mechanism: &crate::device::Mechanism,
+    public: &[Attribute],
+    private: &[Attribute],
+) -> (Handle, Handle) {
+    device
+        .generate_key_pair(&user_rw(), mechanism, public, private)
+        .expect("generate_key_pair")
+}
+
 /// Generates an RSA-2048 token key pair with `id`; returns (public, private).
 pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
     let public = [
@@ -116,12 +172,23 @@ pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
         bytes(CKA_ID, id),
     ];
     let private = [boolean(CKA_TOKEN, true), bytes(CKA_ID, id)];
-    device
-        .generate_key_pair(
-            &user_rw(),
-            &crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
-            &public,
-            &private,
-        )
-        .expect("generate RSA pair")
+    let mechanism = crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    generate_pair(device, &mechanism, &public, &private)
+}
+
+/// Generates a P-256 token key pair, with `public_extra` and `private_extra`
+/// added to the templates; returns (public, private).
+pub fn ec_pair(
+    device: &SoftDevice,
+    public_extra: &[Attribute],
+    private_extra: &[Attribute],
+) -> (Handle, Handle) {
+    let public = [
+        &[boolean(CKA_TOKEN, true), bytes(CKA_EC_PARAMS, P256)],
+        public_extra,
+    ]
+    .concat();
+    let private = [&[boolean(CKA_TOKEN, true)], private_extra].concat();
+    let mechanism = crate::device::Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    generate_pair(device, &mechanism, &public, &private)
 }
