@@ -26,12 +26,32 @@ fn assert_attributes(
     }
 }
 
+/// For each row, each of its kinds is the row's `CK_BBOOL`.
+fn assert_flags(device: &SoftDevice, handle: Handle, rows: &[(bool, &[CK_ATTRIBUTE_TYPE])]) {
+    for (value, kinds) in rows {
+        for kind in *kinds {
+            let expected = encode_bool(*value);
+            assert_eq!(
+                value_of(device, &user_rw(), handle, *kind),
+                expected,
+                "attribute 0x{kind:x}"
+            );
+        }
+    }
+}
+
+/// Each of `kinds` is present and empty.
+fn assert_empty(device: &SoftDevice, handle: Handle, kinds: &[CK_ATTRIBUTE_TYPE]) {
+    for kind in kinds {
+        let value = value_of(device, &user_rw(), handle, *kind);
+        assert_eq!(value, Vec::<u8>::new(), "attribute 0x{kind:x}");
+    }
+}
+
 #[test]
 fn a_generated_aes_key_has_the_documented_defaults() {
     let (_dir, device) = logged_in();
     let key = generated_aes(&device, &[]);
-    let t = || encode_bool(true);
-    let f = || encode_bool(false);
     assert_attributes(
         &device,
         key,
@@ -39,31 +59,32 @@ fn a_generated_aes_key_has_the_documented_defaults() {
             (CKA_CLASS, encode_ulong(CKO_SECRET_KEY)),
             (CKA_KEY_TYPE, encode_ulong(CKK_AES)),
             (CKA_VALUE_LEN, encode_ulong(32)),
-            (CKA_TOKEN, t()),
-            (CKA_PRIVATE, t()),
-            (CKA_MODIFIABLE, t()),
-            (CKA_COPYABLE, t()),
-            (CKA_DESTROYABLE, t()),
-            (CKA_LABEL, Vec::new()),
-            (CKA_ID, Vec::new()),
-            (CKA_START_DATE, Vec::new()),
-            (CKA_END_DATE, Vec::new()),
-            (CKA_SENSITIVE, t()),
-            (CKA_EXTRACTABLE, f()),
-            (CKA_ALWAYS_SENSITIVE, t()),
-            (CKA_NEVER_EXTRACTABLE, t()),
-            (CKA_WRAP_WITH_TRUSTED, f()),
-            (CKA_TRUSTED, f()),
-            (CKA_LOCAL, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_AES_KEY_GEN)),
-            (CKA_ENCRYPT, t()),
-            (CKA_DECRYPT, t()),
-            (CKA_SIGN, t()),
-            (CKA_VERIFY, t()),
-            (CKA_WRAP, t()),
-            (CKA_UNWRAP, t()),
-            (CKA_DERIVE, t()),
-            (CKA_ALLOWED_MECHANISMS, Vec::new()),
+        ],
+    );
+    assert_flags(
+        &device,
+        key,
+        &[
+            (true, &[CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE]),
+            (true, &[CKA_COPYABLE, CKA_DESTROYABLE, CKA_SENSITIVE]),
+            (true, &[CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE]),
+            (true, &[CKA_LOCAL, CKA_ENCRYPT, CKA_DECRYPT]),
+            (true, &[CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP]),
+            (true, &[CKA_DERIVE]),
+            (false, &[CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED]),
+            (false, &[CKA_TRUSTED]),
+        ],
+    );
+    assert_empty(
+        &device,
+        key,
+        &[
+            CKA_LABEL,
+            CKA_ID,
+            CKA_START_DATE,
+            CKA_END_DATE,
+            CKA_ALLOWED_MECHANISMS,
         ],
     );
 }
@@ -72,19 +93,21 @@ fn a_generated_aes_key_has_the_documented_defaults() {
 fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
     let (_dir, device) = logged_in();
     let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
-    let t = || encode_bool(true);
-    let f = || encode_bool(false);
     assert_attributes(
         &device,
         public,
         &[
             (CKA_CLASS, encode_ulong(CKO_PUBLIC_KEY)),
-            (CKA_PRIVATE, f()),
-            (CKA_VERIFY, t()),
-            (CKA_ENCRYPT, f()),
-            (CKA_LOCAL, t()),
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
+        ],
+    );
+    assert_flags(
+        &device,
+        public,
+        &[
+            (true, &[CKA_VERIFY, CKA_LOCAL]),
+            (false, &[CKA_PRIVATE, CKA_ENCRYPT]),
         ],
     );
     assert_attributes(
@@ -92,17 +115,19 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
         private,
         &[
             (CKA_CLASS, encode_ulong(CKO_PRIVATE_KEY)),
-            (CKA_PRIVATE, t()),
-            (CKA_SIGN, t()),
-            (CKA_DERIVE, t()),
-            (CKA_DECRYPT, f()),
-            (CKA_SENSITIVE, t()),
-            (CKA_EXTRACTABLE, f()),
-            (CKA_ALWAYS_SENSITIVE, t()),
-            (CKA_NEVER_EXTRACTABLE, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_EC_KEY_PAIR_GEN)),
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
+        ],
+    );
+    assert_flags(
+        &device,
+        private,
+        &[
+            (true, &[CKA_PRIVATE, CKA_SIGN, CKA_DERIVE]),
+            (true, &[CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE]),
+            (true, &[CKA_NEVER_EXTRACTABLE]),
+            (false, &[CKA_DECRYPT, CKA_EXTRACTABLE]),
         ],
     );
     let point = value_of(&device, &user_rw(), public, CKA_EC_POINT);
@@ -122,15 +147,19 @@ fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
         &device,
         key,
         &[
-            (CKA_LOCAL, encode_bool(false)),
             (
                 CKA_KEY_GEN_MECHANISM,
                 encode_ulong(CK_UNAVAILABLE_INFORMATION),
             ),
-            (CKA_ALWAYS_SENSITIVE, encode_bool(false)),
-            (CKA_NEVER_EXTRACTABLE, encode_bool(false)),
-            (CKA_EXTRACTABLE, encode_bool(false)),
             (CKA_VALUE_LEN, encode_ulong(16)),
+        ],
+    );
+    assert_flags(
+        &device,
+        key,
+        &[
+            (false, &[CKA_LOCAL, CKA_ALWAYS_SENSITIVE]),
+            (false, &[CKA_NEVER_EXTRACTABLE, CKA_EXTRACTABLE]),
         ],
     );
 }
