@@ -72,3 +72,18 @@ pub fn hex(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// Asserts that `$result` is an `Err` matching `$error`; a failure shows
+/// the expression and what it gave instead.
+macro_rules! assert_fails {
+    ($result:expr, $error:pat) => {{
+        let result = $result;
+        assert!(
+            matches!(result, Err($error)),
+            "{}: {:?}",
+            stringify!($result),
+            result.map(drop)
+        );
+    }};
+}
+pub(crate) use assert_fails;
