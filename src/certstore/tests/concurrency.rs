@@ -6,40 +6,36 @@ use crate::certstore::handles::handle_of_blob;
 use crate::certstore::jws::BlobVerifier;
 use std::collections::BTreeSet;
 
+/// Runs `work(i)` for each `i` below `count`, each on its own thread, all at
+/// once; returns what each gave, in order of `i`.
+fn on_threads<T: Send>(count: usize, work: impl Fn(usize) -> Vec<T> + Sync) -> Vec<Vec<T>> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let workers: Vec<_> = (0..count).map(|i| scope.spawn(move || work(i))).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    })
+}
+
 #[test]
 fn concurrent_creators_get_distinct_handles_and_verifying_blobs() {
     const PER_THREAD: usize = 150;
     let fixture = Fixture::new();
     let processes = [fixture.reopen(), fixture.reopen()];
-    let handles: Vec<Handle> = std::thread::scope(|scope| {
-        let workers: Vec<_> = processes
-            .iter()
-            .flat_map(|certificates| [certificates, certificates])
-            .enumerate()
-            .map(|(worker, certificates)| {
-                scope.spawn(move || {
-                    (0..PER_THREAD)
-                        .map(|i| {
-                            let template = reference_template(true, &format!("w{worker}-{i}"));
-                            certificates
-                                .create(
-                                    &Access {
-                                        session: worker as CK_SESSION_HANDLE + 1,
-                                        ..user()
-                                    },
-                                    &template,
-                                )
-                                .unwrap()
-                        })
-                        .collect::<Vec<_>>()
-                })
+    // Two threads in each "process".
+    let handles: Vec<Handle> = on_threads(4, |worker| {
+        let certificates = &processes[worker / 2];
+        let access = Access {
+            session: worker as CK_SESSION_HANDLE + 1,
+            ..user()
+        };
+        (0..PER_THREAD)
+            .map(|i| {
+                let template = reference_template(true, &format!("w{worker}-{i}"));
+                certificates.create(&access, &template).unwrap()
             })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
             .collect()
-    });
+    })
+    .concat();
     let distinct: BTreeSet<Handle> = handles.iter().copied().collect();
     assert_eq!(distinct.len(), 4 * PER_THREAD, "600 distinct handles");
     assert!(distinct
@@ -86,36 +82,24 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
     let kinds = [CKA_LABEL, CKA_URL];
     // Per "process", in order: each value it tried to write and whether the
     // call succeeded.
-    let outcomes: Vec<Vec<(Vec<u8>, bool)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = processes
-            .iter()
-            .zip(kinds)
-            .enumerate()
-            .map(|(i, (certificates, kind))| {
-                scope.spawn(move || {
-                    (0..ROUNDS)
-                        .map(|round| {
-                            let text = format!("p{i}-{round}").into_bytes();
-                            let succeeded = match certificates.set_attributes(
-                                &user(),
-                                handle,
-                                &[bytes(kind, &text)],
-                            ) {
-                                Ok(()) => true,
-                                Err(Error::FunctionFailed(message))
-                                    if message.contains("too many concurrent updates") =>
-                                {
-                                    false
-                                }
-                                Err(other) => panic!("round {round}: {other}"),
-                            };
-                            (text, succeeded)
-                        })
-                        .collect::<Vec<_>>()
-                })
+    let outcomes: Vec<Vec<(Vec<u8>, bool)>> = on_threads(2, |i| {
+        let (certificates, kind) = (&processes[i], kinds[i]);
+        (0..ROUNDS)
+            .map(|round| {
+                let text = format!("p{i}-{round}").into_bytes();
+                let succeeded =
+                    match certificates.set_attributes(&user(), handle, &[bytes(kind, &text)]) {
+                        Ok(()) => true,
+                        Err(Error::FunctionFailed(message))
+                            if message.contains("too many concurrent updates") =>
+                        {
+                            false
+                        }
+                        Err(other) => panic!("round {round}: {other}"),
+                    };
+                (text, succeeded)
             })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
+            .collect()
     });
     let succeeded: Vec<usize> = outcomes
         .iter()
@@ -291,24 +275,14 @@ fn signatures_refused_at_once_on_many_threads_each_report_why() {
     // One signer shared by every thread, as the certificate store shares it.
     let signer = super::super::jws::DeviceSigner::new(key).unwrap();
     let object = sample_object("refused");
-    let wrong: Vec<String> = std::thread::scope(|scope| {
-        let signing: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let (signer, object) = (&signer, &object);
-                scope.spawn(move || {
-                    (0..ROUNDS)
-                        .map(|_| super::super::jws::sign_blob(signer, FIRST, object))
-                        .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
-                        .map(|outcome| format!("{outcome:?}"))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        signing
-            .into_iter()
-            .flat_map(|s| s.join().unwrap())
+    let wrong: Vec<String> = on_threads(THREADS, |_| {
+        (0..ROUNDS)
+            .map(|_| super::super::jws::sign_blob(&signer, FIRST, &object))
+            .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
+            .map(|outcome| format!("{outcome:?}"))
             .collect()
-    });
+    })
+    .concat();
     assert!(
         wrong.is_empty(),
         "{} of {} refused signatures did not report the device's reason, e.g. {:?}",
