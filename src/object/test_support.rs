@@ -1,7 +1,8 @@
 //! Helpers shared by the unit tests of every object store (the certificate
 //! store's and the soft device's): attributes and the access of a caller.
 
-use super::{Access, Attribute, AttributeType};
+use super::{Access, Attribute, AttributeResult, AttributeType};
+use crate::error::Result;
 use cryptoki_sys::CK_ULONG;
 
 /// A `CK_ULONG` attribute.
@@ -47,4 +48,13 @@ pub fn public() -> Access {
 /// The SO logged in, read/write session 1.
 pub fn so() -> Access {
     session_one(false, true, true)
+}
+
+/// The value of `kind` from the answer to a `C_GetAttributeValue` for that
+/// one attribute, or a panic naming the attribute and what came instead.
+pub fn only_value(kind: AttributeType, answer: Result<Vec<AttributeResult>>) -> Vec<u8> {
+    match answer.expect("get_attributes").as_slice() {
+        [AttributeResult::Value(value)] => value.clone(),
+        other => panic!("attribute 0x{kind:x}: {other:?}"),
+    }
 }

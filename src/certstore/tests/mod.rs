@@ -24,7 +24,7 @@ use openssl::sign::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-pub use crate::object::test_support::{boolean, bytes, public, so, ulong, user};
+pub use crate::object::test_support::{boolean, bytes, only_value, public, so, ulong, user};
 
 /// An in-memory RSA key standing in for the device's blob-signing key.
 pub struct TestKey {
@@ -250,14 +250,7 @@ pub fn value_of(
     handle: Handle,
     kind: AttributeType,
 ) -> Vec<u8> {
-    match certificates
-        .get_attributes(access, handle, &[kind])
-        .expect("get")
-        .remove(0)
-    {
-        AttributeResult::Value(value) => value,
-        other => panic!("attribute 0x{kind:x}: {other:?}"),
-    }
+    only_value(kind, certificates.get_attributes(access, handle, &[kind]))
 }
 
 /// Captures the log lines emitted while `body` runs on this thread.

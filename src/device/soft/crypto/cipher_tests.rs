@@ -142,11 +142,9 @@ fn rsa_oaep_with_bad_parameters_is_refused() {
             caller_parameter: None,
         },
     ] {
-        assert!(
-            matches!(
-                encrypt_init(rsa(), &mechanism),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            encrypt_init(rsa(), &mechanism),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }
@@ -345,11 +343,9 @@ fn aes_with_bad_parameters_is_refused() {
         gcm(&[0; 12], b"", 136),
         cbc(CKM_AES_ECB, &[0; 16]),
     ] {
-        assert!(
-            matches!(
-                encrypt_init(key.clone(), &mechanism),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            encrypt_init(key.clone(), &mechanism),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }

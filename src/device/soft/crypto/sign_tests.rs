@@ -278,11 +278,9 @@ fn rsa_pss_with_bad_parameters_is_refused() {
         },
     ];
     for mechanism in cases {
-        assert!(
-            matches!(
-                sign_init(rsa(), &mechanism),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            sign_init(rsa(), &mechanism),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }
@@ -441,18 +439,14 @@ fn a_key_of_the_wrong_type_is_inconsistent() {
         (rsa(), CKM_SHA256_HMAC),
     ];
     for (key, kind) in cases {
-        assert!(
-            matches!(
-                sign_init(key.clone(), &mechanism(kind)),
-                Err(Error::KeyTypeInconsistent)
-            ),
+        assert_fails!(
+            sign_init(key.clone(), &mechanism(kind)),
+            Error::KeyTypeInconsistent,
             "{kind:#x}"
         );
-        assert!(
-            matches!(
-                verify_init(key, &mechanism(kind)),
-                Err(Error::KeyTypeInconsistent)
-            ),
+        assert_fails!(
+            verify_init(key, &mechanism(kind)),
+            Error::KeyTypeInconsistent,
             "{kind:#x}"
         );
     }

@@ -85,5 +85,14 @@ macro_rules! assert_fails {
             result.map(drop)
         );
     }};
+    ($result:expr, $error:pat, $($message:tt)+) => {{
+        let result = $result;
+        assert!(
+            matches!(result, Err($error)),
+            "{}: {:?}",
+            format!($($message)+),
+            result.map(drop)
+        );
+    }};
 }
 pub(crate) use assert_fails;

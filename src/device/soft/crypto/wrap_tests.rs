@@ -76,11 +76,9 @@ fn aes_key_wraps_round_trip_every_key_size() {
 fn aes_key_wrap_needs_whole_semiblocks_of_at_least_16_bytes() {
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP);
     for len in [0, 8, 15, 17, 23] {
-        assert!(
-            matches!(
-                wrap(&mechanism, &aes(16), &vec![1; len]),
-                Err(Error::KeySizeRange)
-            ),
+        assert_fails!(
+            wrap(&mechanism, &aes(16), &vec![1; len]),
+            Error::KeySizeRange,
             "{len}"
         );
     }
@@ -492,11 +490,9 @@ fn ecdh_with_bad_parameters_is_refused() {
         ecdh(CKD_NULL, &[], &p384_point),
         ecdh(CKD_NULL, &[], &[]),
     ] {
-        assert!(
-            matches!(
-                ecdh_derive(&mechanism, &ec(P256), 0),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            ecdh_derive(&mechanism, &ec(P256), 0),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }

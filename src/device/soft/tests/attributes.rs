@@ -132,7 +132,7 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
     );
     let point = value_of(&device, &user_rw(), public, CKA_EC_POINT);
     assert_eq!(point[0], 0x04, "CKA_EC_POINT is a DER OCTET STRING");
-    assert_eq!(value_of(&device, &user_rw(), private, CKA_EC_POINT), point);
+    assert_value(&device, private, CKA_EC_POINT, point);
     assert_eq!(
         value_of(&device, &user_rw(), private, CKA_PUBLIC_KEY_INFO),
         value_of(&device, &user_rw(), public, CKA_PUBLIC_KEY_INFO)
@@ -247,14 +247,8 @@ fn both_halves_of_an_rsa_pair_describe_the_public_key() {
             "0x{kind:x}"
         );
     }
-    assert_eq!(
-        value_of(&device, &user_rw(), private, CKA_MODULUS_BITS),
-        encode_ulong(2048)
-    );
-    assert_eq!(
-        value_of(&device, &user_rw(), public, CKA_PUBLIC_EXPONENT),
-        vec![1, 0, 1]
-    );
+    assert_value(&device, private, CKA_MODULUS_BITS, encode_ulong(2048));
+    assert_value(&device, public, CKA_PUBLIC_EXPONENT, vec![1, 0, 1]);
     let hidden = [
         CKA_PRIVATE_EXPONENT,
         CKA_PRIME_1,

@@ -82,8 +82,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
     let original = database(&dir).object(handle).unwrap().unwrap().attributes;
     for (what, change) in &tampers {
         tamper(&dir, handle, change);
-        let fresh = open(dir.path());
-        fresh.login(0, UserType::User, USER_PIN).unwrap();
+        let fresh = open_logged_in(dir.path());
         match secret_value(&fresh, handle) {
             Err(error) => assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{what}: {error}"),
             Ok(values) => assert!(
@@ -98,8 +97,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
         // The original attributes back: the key works again, so it was
         // the binding that refused, not a damaged value.
         tamper(&dir, handle, |a| *a = original.clone());
-        let restored = open(dir.path());
-        restored.login(0, UserType::User, USER_PIN).unwrap();
+        let restored = open_logged_in(dir.path());
         restored
             .encrypt_init(&user_rw(), &gcm(), handle)
             .unwrap_or_else(|e| panic!("{what}: restored key: {e}"));
@@ -132,8 +130,7 @@ fn changes_made_through_the_token_seal_the_value_again() {
         .unwrap();
     let after = database(&dir).object(handle).unwrap().unwrap().sealed;
     assert_ne!(before, after, "sealed again under the new attributes");
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     assert!(matches!(
         secret_value(&fresh, handle).unwrap()[0],
         AttributeResult::Sensitive
@@ -164,15 +161,13 @@ fn a_key_sealed_by_an_earlier_version_is_bound_at_the_next_login() {
         .unwrap();
     device.logout();
 
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     let sealed = database.object(handle).unwrap().unwrap().sealed.unwrap();
     assert!(pins::is_bound(&sealed), "sealed again, bound");
-    assert_eq!(value_of(&fresh, &user_rw(), handle, CKA_VALUE), VALUE);
+    assert_value(&fresh, handle, CKA_VALUE, VALUE);
     // From now on the attributes are bound.
     tamper(&dir, handle, |a| flip(a, CKA_WRAP));
-    let tampered = open(dir.path());
-    tampered.login(0, UserType::User, USER_PIN).unwrap();
+    let tampered = open_logged_in(dir.path());
     assert!(secret_value(&tampered, handle).is_err());
 }
 
@@ -194,8 +189,7 @@ fn the_signing_keys_public_half_overwritten_in_the_database_neither_signs_nor_ve
             .unwrap();
         drop(database);
     }
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     let refused = fresh
         .blob_signing_key(None)
         .map(drop)

@@ -332,10 +332,7 @@ fn set_attributes_errors_follow_the_specification_and_change_nothing() {
         let result = device.set_attributes(&access, key, &template);
         assert_refused(result, expected, name);
     }
-    assert_eq!(
-        value_of(&device, &user_rw(), key, CKA_LABEL),
-        Vec::<u8>::new()
-    );
+    assert_value(&device, key, CKA_LABEL, Vec::<u8>::new());
 }
 
 #[test]
@@ -368,10 +365,7 @@ fn set_attributes_changes_what_may_change() {
             .unwrap(),
         vec![AttributeResult::Sensitive]
     );
-    assert_eq!(
-        value_of(&device, &user_rw(), key, CKA_ALWAYS_SENSITIVE),
-        encode_bool(false)
-    );
+    assert_value(&device, key, CKA_ALWAYS_SENSITIVE, encode_bool(false));
 }
 
 #[test]

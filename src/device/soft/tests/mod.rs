@@ -19,7 +19,8 @@ use std::path::Path;
 use tempfile::TempDir;
 
 pub use crate::object::test_support::{
-    boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
+    boolean, bytes, only_value, public as public_rw, ulong, user as user_rw,
+    user_read_only as user_ro,
 };
 
 pub const SO_PIN: &[u8] = b"so-secret";
@@ -44,6 +45,15 @@ pub fn options(dir: &Path) -> SoftOptions {
 /// A device on `dir`, opened as is.
 pub fn open(dir: &Path) -> SoftDevice {
     SoftDevice::open(options(dir)).expect("open")
+}
+
+/// Another device on `dir` (another process), with the user logged in.
+pub fn open_logged_in(dir: &Path) -> SoftDevice {
+    let device = open(dir);
+    device
+        .login(0, UserType::User, USER_PIN)
+        .expect("user login");
+    device
 }
 
 /// A new token: initialised, user PIN set, nobody logged in.
@@ -141,14 +151,18 @@ pub fn value_of(
     handle: Handle,
     kind: CK_ATTRIBUTE_TYPE,
 ) -> Vec<u8> {
-    match device
-        .get_attributes(access, handle, &[kind])
-        .expect("get_attributes")
-        .pop()
-    {
-        Some(crate::object::AttributeResult::Value(value)) => value,
-        other => panic!("attribute 0x{kind:x}: {other:?}"),
-    }
+    only_value(kind, device.get_attributes(access, handle, &[kind]))
+}
+
+/// `kind` of `handle`, as the user sees it, is `expected`.
+pub fn assert_value(
+    device: &SoftDevice,
+    handle: Handle,
+    kind: CK_ATTRIBUTE_TYPE,
+    expected: impl AsRef<[u8]>,
+) {
+    let value = value_of(device, &user_rw(), handle, kind);
+    assert_eq!(value, expected.as_ref(), "attribute 0x{kind:x}");
 }
 
 /// Generates a key pair with `mechanism` in the user's session 1; returns

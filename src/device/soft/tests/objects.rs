@@ -136,8 +136,8 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
         value_of(&device, &user_rw(), copy, CKA_VALUE),
         vec![6u8; 16]
     );
-    assert_eq!(value_of(&device, &user_rw(), copy, CKA_LABEL), b"copy");
-    assert_eq!(value_of(&device, &user_rw(), key, CKA_LABEL), b"");
+    assert_value(&device, copy, CKA_LABEL, b"copy");
+    assert_value(&device, key, CKA_LABEL, b"");
     assert_ne!(
         value_of(&device, &user_rw(), copy, CKA_UNIQUE_ID),
         value_of(&device, &user_rw(), key, CKA_UNIQUE_ID)

@@ -119,8 +119,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
     let (dir, device) = logged_in();
     let (_, private) = ec_pair(&device, &[], &[]);
     device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     other.destroy_object(&user_rw(), private).unwrap();
     find_all(&device, &user_rw());
     let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
@@ -130,8 +129,7 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
 #[test]
 fn a_key_made_by_another_instance_is_usable_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     let (public, private) = ec_pair(&other, &[], &[]);
     let signature = sign(&device, &ecdsa(), private, b"x");
     verify(&other, &ecdsa(), public, b"x", &signature);
@@ -159,14 +157,13 @@ fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
         value_of(&device, &user_rw(), unwrapped, CKA_VALUE),
         vec![9u8; 24]
     );
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_VALUE_LEN),
-        crate::object::encode_ulong(24)
+    assert_value(
+        &device,
+        unwrapped,
+        CKA_VALUE_LEN,
+        crate::object::encode_ulong(24),
     );
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_LOCAL),
-        vec![CK_FALSE]
-    );
+    assert_value(&device, unwrapped, CKA_LOCAL, vec![CK_FALSE]);
 }
 
 #[test]

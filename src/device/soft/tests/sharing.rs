@@ -5,8 +5,7 @@ use super::*;
 #[test]
 fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     let handle = create(
         &device,
         &aes_template(&[5u8; 32], &[bytes(CKA_LABEL, b"shared")]),
@@ -24,8 +23,7 @@ fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
 #[test]
 fn an_object_destroyed_by_another_instance_vanishes_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     let handle = create(&device, &data_template("doomed"));
     assert_eq!(find_all(&other, &user_rw()), vec![handle]);
     other.destroy_object(&user_rw(), handle).unwrap();
@@ -39,14 +37,13 @@ fn an_object_destroyed_by_another_instance_vanishes_here() {
 #[test]
 fn a_label_changed_by_another_instance_is_seen_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     let handle = create(&device, &data_template("before"));
-    assert_eq!(value_of(&device, &user_rw(), handle, CKA_LABEL), b"before");
+    assert_value(&device, handle, CKA_LABEL, b"before");
     other
         .set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"after")])
         .unwrap();
-    assert_eq!(value_of(&device, &user_rw(), handle, CKA_LABEL), b"after");
+    assert_value(&device, handle, CKA_LABEL, b"after");
 }
 
 #[test]
@@ -56,8 +53,7 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
         .map(|writer| {
             let path = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                let device = open(&path);
-                device.login(0, UserType::User, USER_PIN).unwrap();
+                let device = open_logged_in(&path);
                 for i in 0..40 {
                     let label = format!("w{writer}-{i}");
                     let handle = create(&device, &data_template(&label));
