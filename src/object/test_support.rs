@@ -1,7 +1,7 @@
 //! Helpers shared by the unit tests of every object store (the certificate
 //! store's and the soft device's): attributes and the access of a caller.
 
-use super::{Access, Attribute, AttributeResult, AttributeType};
+use super::{Access, Attribute, AttributeResult, AttributeType, Handle, ObjectStore};
 use crate::error::Result;
 use cryptoki_sys::CK_ULONG;
 
@@ -50,10 +50,44 @@ pub fn so() -> Access {
     session_one(false, true, true)
 }
 
-/// The value of `kind` from the answer to a `C_GetAttributeValue` for that
-/// one attribute, or a panic naming the attribute and what came instead.
-pub fn only_value(kind: AttributeType, answer: Result<Vec<AttributeResult>>) -> Vec<u8> {
-    match answer.expect("get_attributes").as_slice() {
+/// What `C_GetAttributeValue` answers, attribute by attribute.
+type Answer = Result<Vec<AttributeResult>>;
+
+/// A store whose attributes a test reads: a device, or the certificate store.
+pub trait AttributeReader {
+    /// `C_GetAttributeValue` of `kinds`.
+    fn read(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answer;
+}
+
+/// Each store reads through its own `get_attributes`.
+macro_rules! read_through_get_attributes {
+    ($($store:ty),*) => {
+        $(impl AttributeReader for $store {
+            fn read(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answer {
+                self.get_attributes(access, handle, kinds)
+            }
+        })*
+    };
+}
+
+read_through_get_attributes!(
+    crate::certstore::Certificates,
+    crate::device::soft::SoftDevice
+);
+
+/// One attribute's value, or a panic naming the attribute and what came
+/// instead.
+pub fn value_of(
+    store: &impl AttributeReader,
+    access: &Access,
+    handle: Handle,
+    kind: AttributeType,
+) -> Vec<u8> {
+    match store
+        .read(access, handle, &[kind])
+        .expect("get_attributes")
+        .as_slice()
+    {
         [AttributeResult::Value(value)] => value.clone(),
         other => panic!("attribute 0x{kind:x}: {other:?}"),
     }

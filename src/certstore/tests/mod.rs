@@ -24,7 +24,7 @@ use openssl::sign::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-pub use crate::object::test_support::{boolean, bytes, only_value, public, so, ulong, user};
+pub use crate::object::test_support::{boolean, bytes, public, so, ulong, user, value_of};
 
 /// An in-memory RSA key standing in for the device's blob-signing key.
 pub struct TestKey {
@@ -241,16 +241,6 @@ pub fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
         bytes(CKA_ID, &[123]),
         bytes(CKA_VALUE, REFERENCE_VALUE),
     ]
-}
-
-/// One attribute's value, or a panic naming what is missing.
-pub fn value_of(
-    certificates: &Certificates,
-    access: &Access,
-    handle: Handle,
-    kind: AttributeType,
-) -> Vec<u8> {
-    only_value(kind, certificates.get_attributes(access, handle, &[kind]))
 }
 
 /// Captures the log lines emitted while `body` runs on this thread.

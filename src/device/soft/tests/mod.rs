@@ -19,8 +19,8 @@ use std::path::Path;
 use tempfile::TempDir;
 
 pub use crate::object::test_support::{
-    boolean, bytes, only_value, public as public_rw, ulong, user as user_rw,
-    user_read_only as user_ro,
+    boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
+    value_of,
 };
 
 pub const SO_PIN: &[u8] = b"so-secret";
@@ -142,16 +142,6 @@ pub fn data_template(label: &str) -> Vec<Attribute> {
         bytes(CKA_LABEL, label.as_bytes()),
         bytes(CKA_VALUE, b"payload"),
     ]
-}
-
-/// One attribute's value, panicking with the result when it is not a value.
-pub fn value_of(
-    device: &SoftDevice,
-    access: &Access,
-    handle: Handle,
-    kind: CK_ATTRIBUTE_TYPE,
-) -> Vec<u8> {
-    only_value(kind, device.get_attributes(access, handle, &[kind]))
 }
 
 /// `kind` of `handle`, as the user sees it, is `expected`.
