@@ -90,6 +90,19 @@ fn secrets_are_random_and_bounded() {
     assert_fails!(generate_secret(513), Error::KeySizeRange);
 }
 
+/// A private key of `key_type` imported from its `CKA_EC_PARAMS` and `CKA_VALUE`.
+fn import_from_value(
+    key_type: CK_KEY_TYPE,
+    params: &[u8],
+    value: &[u8],
+) -> crate::error::Result<openssl::pkey::PKey<openssl::pkey::Private>> {
+    let template = [
+        attribute(CKA_EC_PARAMS, params),
+        attribute(CKA_VALUE, value),
+    ];
+    import_private(key_type, &template)
+}
+
 fn rsa_private_template(with_crt: bool) -> Vec<Attribute> {
     let rsa = rsa_private().rsa().unwrap();
     let mut template = vec![
@@ -192,14 +205,7 @@ fn ec_private_key_imports_from_its_scalar() {
     for params in [P256, P384, P521] {
         let key = ec_private(params);
         let scalar = key.ec_key().unwrap().private_key().to_vec();
-        let imported = import_private(
-            CKK_EC,
-            &[
-                attribute(CKA_EC_PARAMS, params),
-                attribute(CKA_VALUE, &scalar),
-            ],
-        )
-        .unwrap();
+        let imported = import_from_value(CKK_EC, params, &scalar).unwrap();
         assert_eq!(
             public_attributes_of_private(&imported).unwrap(),
             public_attributes_of_private(&key).unwrap()
@@ -280,14 +286,7 @@ fn ec_public_key_without_a_point_is_incomplete() {
 fn ed25519_private_key_imports_from_its_raw_bytes() {
     let key = ec_private(ED25519);
     let raw = key.raw_private_key().unwrap();
-    let imported = import_private(
-        CKK_EC_EDWARDS,
-        &[
-            attribute(CKA_EC_PARAMS, ED25519),
-            attribute(CKA_VALUE, &raw),
-        ],
-    )
-    .unwrap();
+    let imported = import_from_value(CKK_EC_EDWARDS, ED25519, &raw).unwrap();
     assert_eq!(
         imported.raw_public_key().unwrap(),
         key.raw_public_key().unwrap()

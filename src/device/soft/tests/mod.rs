@@ -155,6 +155,18 @@ pub fn assert_value(
     assert_eq!(value, expected.as_ref(), "attribute 0x{kind:x}");
 }
 
+/// `left` and `right`, each a handle and an attribute, have one value as
+/// `access` sees them.
+pub fn assert_same_value(
+    device: &SoftDevice,
+    access: &Access,
+    left: (Handle, CK_ATTRIBUTE_TYPE),
+    right: (Handle, CK_ATTRIBUTE_TYPE),
+) {
+    let value = |(handle, kind)| value_of(device, access, handle, kind);
+    assert_eq!(value(left), value(right), "{left:x?} and {right:x?}");
+}
+
 /// Generates a key pair with `mechanism` in the user's session 1; returns
 /// (public, private).
 pub fn generate_pair(

@@ -132,10 +132,7 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
         )
         .unwrap();
     assert!(copy >= 0x8000_0000);
-    assert_eq!(
-        value_of(&device, &user_rw(), copy, CKA_VALUE),
-        vec![6u8; 16]
-    );
+    assert_value(&device, copy, CKA_VALUE, vec![6u8; 16]);
     assert_value(&device, copy, CKA_LABEL, b"copy");
     assert_value(&device, key, CKA_LABEL, b"");
     assert_ne!(
@@ -145,10 +142,7 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
     let back = device
         .copy_object(&user_rw(), copy, &[boolean(CKA_TOKEN, true)])
         .unwrap();
-    assert_eq!(
-        value_of(&device, &user_rw(), back, CKA_VALUE),
-        vec![6u8; 16]
-    );
+    assert_value(&device, back, CKA_VALUE, vec![6u8; 16]);
 }
 
 /// A public token data object labelled `label`, with `attribute` added.

@@ -153,10 +153,7 @@ fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
     let unwrapped = device
         .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
         .unwrap();
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_VALUE),
-        vec![9u8; 24]
-    );
+    assert_value(&device, unwrapped, CKA_VALUE, vec![9u8; 24]);
     assert_value(
         &device,
         unwrapped,

@@ -75,10 +75,8 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
     let handles = find_all(&reader, &public_rw());
     assert_eq!(handles.len(), 80);
     for handle in handles {
-        assert_eq!(
-            value_of(&reader, &public_rw(), handle, CKA_LABEL),
-            value_of(&reader, &public_rw(), handle, CKA_APPLICATION)
-        );
+        let (label, application) = ((handle, CKA_LABEL), (handle, CKA_APPLICATION));
+        assert_same_value(&reader, &public_rw(), label, application);
     }
 }
 

@@ -198,10 +198,7 @@ fn set_pin_of_the_so_keeps_objects_readable() {
         .unwrap();
     let reopened = open(dir.path());
     reopened.login(0, UserType::User, b"cu1:other").unwrap();
-    assert_eq!(
-        value_of(&reopened, &user_rw(), key, CKA_VALUE),
-        vec![7u8; 32]
-    );
+    assert_value(&reopened, key, CKA_VALUE, vec![7u8; 32]);
     assert!(matches!(
         reopened.init_token(SO_PIN, "x"),
         Err(Error::PinIncorrect)
