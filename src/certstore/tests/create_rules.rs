@@ -426,7 +426,7 @@ fn copyable_can_be_cleared_but_never_set_again() {
     set_copyable(false).unwrap();
     let error = set_copyable(true).unwrap_err();
     assert!(matches!(error, Error::AttributeReadOnly(CKA_COPYABLE)));
-    let copy = fixture.certificates.copy(&user(), handle, &[]);
+    let copy = fixture.copy(&user(), handle, &[]);
     assert_eq!(rv_of(copy), CKR_ACTION_PROHIBITED);
 }
 

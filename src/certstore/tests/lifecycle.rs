@@ -300,9 +300,7 @@ fn token_allocation_skips_handles_of_session_certificates() {
 fn copy_with_template_is_refused_and_creates_nothing() {
     let fixture = Fixture::new();
     let handle = fixture.create_reference(true, "x");
-    let copy = fixture
-        .certificates
-        .copy(&user(), handle, &[bytes(CKA_LABEL, b"y")]);
+    let copy = fixture.copy(&user(), handle, &[bytes(CKA_LABEL, b"y")]);
     assert_eq!(rv_of(copy), CKR_TEMPLATE_INCONSISTENT);
     assert_eq!(find_all(&fixture.certificates, &user()), vec![handle]);
     let names = fixture.file_names();
@@ -314,7 +312,7 @@ fn copy_with_template_is_refused_and_creates_nothing() {
 fn copy_of_a_token_certificate_is_a_new_blob_with_its_own_handle() {
     let fixture = Fixture::new();
     let handle = fixture.create_reference(true, "x");
-    let copy = fixture.certificates.copy(&user(), handle, &[]).unwrap();
+    let copy = fixture.copy(&user(), handle, &[]).unwrap();
     assert_eq!(copy, handle + 1);
     assert!(fixture.blob_path(copy).is_file());
     let reopened = fixture.reopen();
@@ -330,7 +328,6 @@ fn copy_of_a_session_certificate_is_a_session_certificate() {
     let fixture = Fixture::new();
     let handle = fixture.create_reference(false, "x");
     let copy = fixture
-        .certificates
         .copy(
             &Access {
                 session: 2,

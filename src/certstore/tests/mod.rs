@@ -200,6 +200,10 @@ impl Fixture {
     pub fn set(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<()> {
         self.certificates.set_attributes(access, handle, template)
     }
+    /// C_CopyObject by `access`.
+    pub fn copy(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<Handle> {
+        self.certificates.copy(access, handle, template)
+    }
     /// One attribute's value as `access` sees it, or a panic.
     pub fn value(&self, access: &Access, handle: Handle, kind: AttributeType) -> Vec<u8> {
         value_of(&self.certificates, access, handle, kind)

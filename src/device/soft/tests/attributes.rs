@@ -40,6 +40,17 @@ fn assert_flags(device: &SoftDevice, handle: Handle, rows: &[(bool, &[CK_ATTRIBU
     }
 }
 
+/// `handle` has each of `values`, and each row's kinds are its `CK_BBOOL`.
+fn assert_key(
+    device: &SoftDevice,
+    handle: Handle,
+    values: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    flags: &[(bool, &[CK_ATTRIBUTE_TYPE])],
+) {
+    assert_attributes(device, handle, values);
+    assert_flags(device, handle, flags);
+}
+
 /// Each of `kinds` is present and empty.
 fn assert_empty(device: &SoftDevice, handle: Handle, kinds: &[CK_ATTRIBUTE_TYPE]) {
     for kind in kinds {
@@ -52,7 +63,7 @@ fn assert_empty(device: &SoftDevice, handle: Handle, kinds: &[CK_ATTRIBUTE_TYPE]
 fn a_generated_aes_key_has_the_documented_defaults() {
     let (_dir, device) = logged_in();
     let key = generated_aes(&device, &[]);
-    assert_attributes(
+    assert_key(
         &device,
         key,
         &[
@@ -61,10 +72,6 @@ fn a_generated_aes_key_has_the_documented_defaults() {
             (CKA_VALUE_LEN, encode_ulong(32)),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_AES_KEY_GEN)),
         ],
-    );
-    assert_flags(
-        &device,
-        key,
         &[
             (true, &[CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE]),
             (true, &[CKA_COPYABLE, CKA_DESTROYABLE, CKA_SENSITIVE]),
@@ -93,7 +100,7 @@ fn a_generated_aes_key_has_the_documented_defaults() {
 fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
     let (_dir, device) = logged_in();
     let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
-    assert_attributes(
+    assert_key(
         &device,
         public,
         &[
@@ -101,16 +108,12 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
         ],
-    );
-    assert_flags(
-        &device,
-        public,
         &[
             (true, &[CKA_VERIFY, CKA_LOCAL]),
             (false, &[CKA_PRIVATE, CKA_ENCRYPT]),
         ],
     );
-    assert_attributes(
+    assert_key(
         &device,
         private,
         &[
@@ -119,10 +122,6 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
         ],
-    );
-    assert_flags(
-        &device,
-        private,
         &[
             (true, &[CKA_PRIVATE, CKA_SIGN, CKA_DERIVE]),
             (true, &[CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE]),
@@ -141,7 +140,7 @@ fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
 fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
     let (_dir, device) = logged_in();
     let key = create(&device, &aes_template(&[3u8; 16], &[]));
-    assert_attributes(
+    assert_key(
         &device,
         key,
         &[
@@ -151,10 +150,6 @@ fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
             ),
             (CKA_VALUE_LEN, encode_ulong(16)),
         ],
-    );
-    assert_flags(
-        &device,
-        key,
         &[
             (false, &[CKA_LOCAL, CKA_ALWAYS_SENSITIVE]),
             (false, &[CKA_NEVER_EXTRACTABLE, CKA_EXTRACTABLE]),
