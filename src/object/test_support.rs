@@ -3,7 +3,7 @@
 
 use super::{Access, Attribute, AttributeResult, AttributeType, Handle, ObjectStore};
 use crate::error::Result;
-use cryptoki_sys::CK_ULONG;
+use cryptoki_sys::{CK_RV, CK_ULONG};
 
 /// A `CK_ULONG` attribute.
 pub fn ulong(kind: AttributeType, value: CK_ULONG) -> Attribute {
@@ -19,6 +19,11 @@ pub fn boolean(kind: AttributeType, value: bool) -> Attribute {
 pub fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
     Attribute::new(kind, value.to_vec())
 }
+
+/// Templates a store must refuse, grouped by the error code they get and
+/// the access they are given with; each template is named for the panic
+/// message.
+pub type Refusals<'a> = Vec<(CK_RV, Access, Vec<(&'a str, Vec<Attribute>)>)>;
 
 /// Session 1, with the user and/or the SO logged in, read/write or not.
 fn session_one(user: bool, so: bool, read_write: bool) -> Access {

@@ -19,7 +19,7 @@ fn with(mut template: Vec<Attribute>, attribute: Attribute) -> Vec<Attribute> {
 fn create_refuses_each_bad_template_with_its_error_code() {
     let base = || reference_template(false, "MyCertificate");
     let plus = |attribute| with(base(), attribute);
-    let cases: Vec<(CK_RV, Access, Vec<(&str, Vec<Attribute>)>)> = vec![
+    let cases: Refusals = vec![
         (
             CKR_TEMPLATE_INCOMPLETE,
             user(),
@@ -278,7 +278,7 @@ fn only_the_security_officer_changes_a_trusted_certificate_but_anyone_may_distru
 
 #[test]
 fn set_refuses_each_bad_change_with_its_error_code() {
-    let cases: Vec<(CK_RV, Access, Vec<(&str, Vec<Attribute>)>)> = vec![
+    let cases: Refusals = vec![
         (
             CKR_ATTRIBUTE_READ_ONLY,
             user(),

@@ -24,7 +24,9 @@ use openssl::sign::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-pub use crate::object::test_support::{boolean, bytes, public, so, ulong, user, value_of};
+pub use crate::object::test_support::{
+    boolean, bytes, public, so, ulong, user, value_of, Refusals,
+};
 
 /// An in-memory RSA key standing in for the device's blob-signing key.
 pub struct TestKey {

@@ -24,7 +24,7 @@ fn create_object_errors_follow_the_specification() {
             .filter(|a| a.kind != kind)
             .collect::<Vec<_>>()
     };
-    let cases: Vec<(CK_RV, Access, Vec<(&str, Vec<Attribute>)>)> = vec![
+    let cases: Refusals = vec![
         (
             CKR_TEMPLATE_INCOMPLETE,
             user_rw(),
@@ -226,7 +226,7 @@ fn set_attributes_errors_follow_the_specification_and_change_nothing() {
     let (_dir, device) = logged_in();
     let key = aes_key_with(&device, boolean(CKA_EXTRACTABLE, false));
     let label = || bytes(CKA_LABEL, b"changed");
-    let cases: Vec<(CK_RV, Access, Vec<(&str, Vec<Attribute>)>)> = vec![
+    let cases: Refusals = vec![
         (
             CKR_ATTRIBUTE_READ_ONLY,
             user_rw(),

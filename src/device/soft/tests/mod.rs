@@ -20,7 +20,7 @@ use tempfile::TempDir;
 
 pub use crate::object::test_support::{
     boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
-    value_of,
+    value_of, Refusals,
 };
 
 pub const SO_PIN: &[u8] = b"so-secret";

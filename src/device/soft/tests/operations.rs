@@ -71,7 +71,8 @@ fn operation_init_checks_usage_flags_allowed_mechanisms_login_and_handles() {
         caller_parameter: None,
     };
     let sign_init = |access: &Access, key| device.sign_init(access, &ecdsa(), key).map(drop);
-    let cases: Vec<(CK_RV, Vec<(&str, Result<(), crate::error::Error>)>)> = vec![
+    type Named<'a> = (&'a str, crate::error::Result<()>);
+    let cases: Vec<(CK_RV, Vec<Named>)> = vec![
         (
             CKR_KEY_FUNCTION_NOT_PERMITTED,
             vec![("CKA_SIGN false", sign_init(&user_rw(), no_sign))],
