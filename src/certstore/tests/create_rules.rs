@@ -15,11 +15,11 @@ fn with(mut template: Vec<Attribute>, attribute: Attribute) -> Vec<Attribute> {
     template
 }
 
-#[test]
-fn create_refuses_each_bad_template_with_its_error_code() {
+/// Templates C_CreateObject refuses, by error code and access.
+fn bad_create_templates() -> Refusals<'static> {
     let base = || reference_template(false, "MyCertificate");
     let plus = |attribute| with(base(), attribute);
-    let cases: Refusals = vec![
+    vec![
         (
             CKR_TEMPLATE_INCOMPLETE,
             user(),
@@ -114,7 +114,12 @@ fn create_refuses_each_bad_template_with_its_error_code() {
                 reference_template(true, "x"),
             )],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn create_refuses_each_bad_template_with_its_error_code() {
+    let cases = bad_create_templates();
     let fixture = Fixture::new();
     for (expected, access, templates) in cases {
         for (what, template) in templates {

@@ -14,9 +14,8 @@ type PairCase = (
     CK_RV,
 );
 
-#[test]
-fn create_object_errors_follow_the_specification() {
-    let (_dir, device) = logged_in();
+/// Templates C_CreateObject refuses, by error code and access.
+fn bad_object_templates() -> Refusals<'static> {
     let aes = |extra: &[Attribute]| aes_template(&[1u8; 16], extra);
     let without = |kind: CK_ATTRIBUTE_TYPE| {
         aes(&[])
@@ -24,7 +23,7 @@ fn create_object_errors_follow_the_specification() {
             .filter(|a| a.kind != kind)
             .collect::<Vec<_>>()
     };
-    let cases: Refusals = vec![
+    vec![
         (
             CKR_TEMPLATE_INCOMPLETE,
             user_rw(),
@@ -98,7 +97,13 @@ fn create_object_errors_follow_the_specification() {
             public_rw(),
             vec![("private object, no login", aes(&[]))],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn create_object_errors_follow_the_specification() {
+    let (_dir, device) = logged_in();
+    let cases = bad_object_templates();
     for (expected, access, templates) in cases {
         for (name, template) in templates {
             let result = device.create_object(&access, &template);
@@ -108,12 +113,62 @@ fn create_object_errors_follow_the_specification() {
     assert_nothing_created(&device);
 }
 
+/// Key pair generations that fail, with the error code of each.
+fn bad_pair_generations() -> Vec<PairCase> {
+    let aes = Mechanism::new(CKM_AES_KEY_GEN);
+    let ec = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    let rsa = Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    vec![
+        (
+            "no CKA_MODULUS_BITS",
+            rsa.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "CKA_MODULUS given",
+            rsa.clone(),
+            vec![ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_MODULUS, &[1])],
+            vec![],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "no CKA_EC_PARAMS",
+            ec.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "EC_PARAMS on private",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            CKR_ATTRIBUTE_READ_ONLY,
+        ),
+        (
+            "public class in private template",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![ulong(CKA_CLASS, CKO_PUBLIC_KEY)],
+            CKR_TEMPLATE_INCONSISTENT,
+        ),
+        (
+            "secret mechanism",
+            aes.clone(),
+            vec![],
+            vec![],
+            CKR_MECHANISM_INVALID,
+        ),
+    ]
+}
+
 #[test]
 fn generation_errors_follow_the_specification() {
     let (_dir, device) = logged_in();
     let aes = Mechanism::new(CKM_AES_KEY_GEN);
     let ec = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
-    let rsa = Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
     let secret_cases: Vec<(&str, Mechanism, Vec<Attribute>, CK_RV)> = vec![
         (
             "no CKA_VALUE_LEN",
@@ -165,50 +220,7 @@ fn generation_errors_follow_the_specification() {
         let result = device.generate_key(&user_rw(), &mechanism, &template);
         assert_refused(result, expected, name);
     }
-    let pair_cases: Vec<PairCase> = vec![
-        (
-            "no CKA_MODULUS_BITS",
-            rsa.clone(),
-            vec![],
-            vec![],
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "CKA_MODULUS given",
-            rsa.clone(),
-            vec![ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_MODULUS, &[1])],
-            vec![],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "no CKA_EC_PARAMS",
-            ec.clone(),
-            vec![],
-            vec![],
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "EC_PARAMS on private",
-            ec.clone(),
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "public class in private template",
-            ec.clone(),
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            vec![ulong(CKA_CLASS, CKO_PUBLIC_KEY)],
-            CKR_TEMPLATE_INCONSISTENT,
-        ),
-        (
-            "secret mechanism",
-            aes.clone(),
-            vec![],
-            vec![],
-            CKR_MECHANISM_INVALID,
-        ),
-    ];
+    let pair_cases = bad_pair_generations();
     for (name, mechanism, public, private, expected) in pair_cases {
         let result = device.generate_key_pair(&user_rw(), &mechanism, &public, &private);
         assert_refused(result, expected, name);
