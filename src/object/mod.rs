@@ -10,6 +10,8 @@ pub mod tables;
 pub mod template;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 use crate::error::{Error, Result};
 use cryptoki_sys::*;

@@ -40,30 +40,36 @@ fn an_old_file_never_hashed_has_the_same_identity_version_in_listings_and_reads(
     );
 }
 
+/// An old file "one" seen by a store later, and the version a read gives.
+fn old_file_read_later(dir: &Path) -> (LocalStore, String) {
+    created(&store(dir), b"one");
+    let later = store_later(dir);
+    let (_, version) = later.read(NAME).unwrap().unwrap();
+    (later, version)
+}
+
+/// Replaces the file with "two" if its version is still `version`.
+fn update_to_two(store: &LocalStore, version: &str) -> UpdateOutcome {
+    store
+        .update(NAME, b"two", &BTreeMap::new(), version)
+        .unwrap()
+}
+
 #[test]
 fn update_accepts_an_identity_version_while_the_file_is_unchanged() {
     let dir = tempfile::tempdir().unwrap();
-    created(&store(dir.path()), b"one");
-    let later = store_later(dir.path());
-    let (_, version) = later.read(NAME).unwrap().unwrap();
-    let outcome = later
-        .update(NAME, b"two", &BTreeMap::new(), &version)
-        .unwrap();
+    let (later, version) = old_file_read_later(dir.path());
+    let outcome = update_to_two(&later, &version);
     assert_eq!(outcome, UpdateOutcome::Updated(version_of_content(b"two")));
 }
 
 #[test]
 fn update_refuses_an_identity_version_once_the_file_changed_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    created(&store(dir.path()), b"one");
-    let later = store_later(dir.path());
-    let (_, version) = later.read(NAME).unwrap().unwrap();
+    let (later, version) = old_file_read_later(dir.path());
     std::thread::sleep(Duration::from_millis(20));
     fs::write(dir.path().join(NAME), b"six").unwrap();
-    let outcome = later
-        .update(NAME, b"two", &BTreeMap::new(), &version)
-        .unwrap();
-    assert_eq!(outcome, UpdateOutcome::Conflict);
+    assert_eq!(update_to_two(&later, &version), UpdateOutcome::Conflict);
     assert_ne!(later.read(NAME).unwrap().unwrap().1, version);
 }
 
@@ -72,9 +78,7 @@ fn update_still_accepts_the_content_digest_of_an_old_file() {
     let dir = tempfile::tempdir().unwrap();
     created(&store(dir.path()), b"one");
     let later = store_later(dir.path());
-    let outcome = later
-        .update(NAME, b"two", &BTreeMap::new(), &version_of_content(b"one"))
-        .unwrap();
+    let outcome = update_to_two(&later, &version_of_content(b"one"));
     assert!(matches!(outcome, UpdateOutcome::Updated(_)));
 }
 

@@ -2,44 +2,40 @@
 //! in for several processes) creating certificates at once.
 
 use super::*;
+use crate::certstore::handles::handle_of_blob;
 use crate::certstore::jws::BlobVerifier;
-use crate::certstore::{blob_name, handles::handle_of_blob};
 use std::collections::BTreeSet;
+
+/// Runs `work(i)` for each `i` below `count`, each on its own thread, all at
+/// once; returns what each gave, in order of `i`.
+fn on_threads<T: Send>(count: usize, work: impl Fn(usize) -> Vec<T> + Sync) -> Vec<Vec<T>> {
+    std::thread::scope(|scope| {
+        let work = &work;
+        let workers: Vec<_> = (0..count).map(|i| scope.spawn(move || work(i))).collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    })
+}
 
 #[test]
 fn concurrent_creators_get_distinct_handles_and_verifying_blobs() {
     const PER_THREAD: usize = 150;
     let fixture = Fixture::new();
     let processes = [fixture.reopen(), fixture.reopen()];
-    let handles: Vec<Handle> = std::thread::scope(|scope| {
-        let workers: Vec<_> = processes
-            .iter()
-            .flat_map(|certificates| [certificates, certificates])
-            .enumerate()
-            .map(|(worker, certificates)| {
-                scope.spawn(move || {
-                    (0..PER_THREAD)
-                        .map(|i| {
-                            let template = reference_template(true, &format!("w{worker}-{i}"));
-                            certificates
-                                .create(
-                                    &Access {
-                                        session: worker as CK_SESSION_HANDLE + 1,
-                                        ..user()
-                                    },
-                                    &template,
-                                )
-                                .unwrap()
-                        })
-                        .collect::<Vec<_>>()
-                })
+    // Two threads in each "process".
+    let handles: Vec<Handle> = on_threads(4, |worker| {
+        let certificates = &processes[worker / 2];
+        let access = Access {
+            session: worker as CK_SESSION_HANDLE + 1,
+            ..user()
+        };
+        (0..PER_THREAD)
+            .map(|i| {
+                let template = reference_template(true, &format!("w{worker}-{i}"));
+                certificates.create(&access, &template).unwrap()
             })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
             .collect()
-    });
+    })
+    .concat();
     let distinct: BTreeSet<Handle> = handles.iter().copied().collect();
     assert_eq!(distinct.len(), 4 * PER_THREAD, "600 distinct handles");
     assert!(distinct
@@ -48,31 +44,25 @@ fn concurrent_creators_get_distinct_handles_and_verifying_blobs() {
 
     let verifier = BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
     let mut on_disk = BTreeSet::new();
-    for entry in std::fs::read_dir(fixture.dir.path()).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
+    for name in fixture.file_names() {
         let Some(handle) = handle_of_blob(&name) else {
             continue;
         };
-        let content = std::fs::read(fixture.dir.path().join(blob_name(handle))).unwrap();
+        let content = fixture.blob(handle);
         verifier
             .verify_blob(handle, &content)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         on_disk.insert(handle);
     }
     assert_eq!(on_disk, distinct, "600 verifying blobs, one per handle");
-    let leftovers = std::fs::read_dir(fixture.dir.path())
-        .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with(".tmp-")
-        })
+    let leftovers = fixture
+        .file_names()
+        .iter()
+        .filter(|name| name.starts_with(".tmp-"))
         .count();
     assert_eq!(leftovers, 0, "no temporary file is left behind");
     assert_eq!(
-        fixture.certificates.find(&public(), &[]).unwrap(),
+        find_all(&fixture.certificates, &public()),
         distinct.into_iter().collect::<Vec<_>>()
     );
 }
@@ -87,44 +77,29 @@ fn concurrent_updates_of_one_certificate_are_all_applied() {
     const ATTEMPTS_PER_UPDATE: usize = 3;
     const ROUNDS: usize = 20;
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
     let processes = [fixture.reopen(), fixture.reopen()];
     let kinds = [CKA_LABEL, CKA_URL];
     // Per "process", in order: each value it tried to write and whether the
     // call succeeded.
-    let outcomes: Vec<Vec<(Vec<u8>, bool)>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = processes
-            .iter()
-            .zip(kinds)
-            .enumerate()
-            .map(|(i, (certificates, kind))| {
-                scope.spawn(move || {
-                    (0..ROUNDS)
-                        .map(|round| {
-                            let text = format!("p{i}-{round}").into_bytes();
-                            let succeeded = match certificates.set_attributes(
-                                &user(),
-                                handle,
-                                &[bytes(kind, &text)],
-                            ) {
-                                Ok(()) => true,
-                                Err(Error::ChangedConcurrently(message))
-                                    if message.contains("too many concurrent updates") =>
-                                {
-                                    false
-                                }
-                                Err(other) => panic!("round {round}: {other}"),
-                            };
-                            (text, succeeded)
-                        })
-                        .collect::<Vec<_>>()
-                })
+    let outcomes: Vec<Vec<(Vec<u8>, bool)>> = on_threads(2, |i| {
+        let (certificates, kind) = (&processes[i], kinds[i]);
+        (0..ROUNDS)
+            .map(|round| {
+                let text = format!("p{i}-{round}").into_bytes();
+                let succeeded =
+                    match certificates.set_attributes(&user(), handle, &[bytes(kind, &text)]) {
+                        Ok(()) => true,
+                        Err(Error::ChangedConcurrently(message))
+                            if message.contains("too many concurrent updates") =>
+                        {
+                            false
+                        }
+                        Err(other) => panic!("round {round}: {other}"),
+                    };
+                (text, succeeded)
             })
-            .collect();
-        workers.into_iter().map(|w| w.join().unwrap()).collect()
+            .collect()
     });
     let succeeded: Vec<usize> = outcomes
         .iter()
@@ -172,12 +147,7 @@ fn searches_by_label_among_many_certificates_find_exactly_the_labelled_one_cold_
     const COUNT: usize = 200;
     let fixture = Fixture::new();
     let handles: Vec<Handle> = (0..COUNT)
-        .map(|i| {
-            fixture
-                .certificates
-                .create(&user(), &reference_template(true, &format!("label-{i}")))
-                .unwrap()
-        })
+        .map(|i| fixture.create_reference(true, &format!("label-{i}")))
         .collect();
     let wanted = vec![handles[123]];
     let label = [bytes(CKA_LABEL, b"label-123")];
@@ -197,7 +167,7 @@ fn searches_by_label_among_many_certificates_find_exactly_the_labelled_one_cold_
     let mut all = handles.clone();
     all.sort_unstable();
     assert_eq!(
-        reader.find(&public(), &[]).unwrap(),
+        find_all(&reader, &public()),
         all,
         "every certificate is found"
     );
@@ -297,55 +267,22 @@ fn a_listing_taken_before_a_create_does_not_drop_the_new_certificate_from_the_in
     assert_eq!(found, vec![created.unwrap()]);
 }
 
-/// A blob-signing key that refuses to sign (nobody logged in), letting
-/// its callers out together so that their refusals overlap.
-struct RefusingTogether {
-    inner: Arc<TestKey>,
-    together: std::sync::Barrier,
-}
-
-impl BlobSigningKey for RefusingTogether {
-    fn key_id(&self) -> String {
-        self.inner.key_id()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.inner.public_key_der()
-    }
-    fn sign_rs512(&self, _message: &[u8]) -> Result<Vec<u8>> {
-        self.together.wait();
-        Err(Error::UserNotLoggedIn)
-    }
-}
-
 #[test]
 fn signatures_refused_at_once_on_many_threads_each_report_why() {
     const THREADS: usize = 8;
     const ROUNDS: usize = 200;
-    let key = Arc::new(RefusingTogether {
-        inner: TestDevice::new().key(),
-        together: std::sync::Barrier::new(THREADS),
-    });
+    let key = TestKey::refusing_together(THREADS);
     // One signer shared by every thread, as the certificate store shares it.
     let signer = super::super::jws::DeviceSigner::new(key).unwrap();
     let object = sample_object("refused");
-    let wrong: Vec<String> = std::thread::scope(|scope| {
-        let signing: Vec<_> = (0..THREADS)
-            .map(|_| {
-                let (signer, object) = (&signer, &object);
-                scope.spawn(move || {
-                    (0..ROUNDS)
-                        .map(|_| super::super::jws::sign_blob(signer, FIRST, object))
-                        .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
-                        .map(|outcome| format!("{outcome:?}"))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        signing
-            .into_iter()
-            .flat_map(|s| s.join().unwrap())
+    let wrong: Vec<String> = on_threads(THREADS, |_| {
+        (0..ROUNDS)
+            .map(|_| super::super::jws::sign_blob(&signer, FIRST, &object))
+            .filter(|outcome| !matches!(outcome, Err(Error::UserNotLoggedIn)))
+            .map(|outcome| format!("{outcome:?}"))
             .collect()
-    });
+    })
+    .concat();
     assert!(
         wrong.is_empty(),
         "{} of {} refused signatures did not report the device's reason, e.g. {:?}",

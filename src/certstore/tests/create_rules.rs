@@ -15,178 +15,129 @@ fn with(mut template: Vec<Attribute>, attribute: Attribute) -> Vec<Attribute> {
     template
 }
 
-#[test]
-fn create_refuses_each_bad_template_with_its_error_code() {
+/// Templates C_CreateObject refuses, by error code and access.
+fn bad_create_templates() -> Refusals<'static> {
     let base = || reference_template(false, "MyCertificate");
-    let cases: Vec<(&str, Vec<Attribute>, Access, CK_RV)> = vec![
+    let plus = |attribute| with(base(), attribute);
+    vec![
         (
-            "no class",
-            without(base(), CKA_CLASS),
-            user(),
             CKR_TEMPLATE_INCOMPLETE,
+            user(),
+            vec![
+                ("no class", without(base(), CKA_CLASS)),
+                ("no certificate type", without(base(), CKA_CERTIFICATE_TYPE)),
+                ("no subject", without(base(), CKA_SUBJECT)),
+                ("no value", without(base(), CKA_VALUE)),
+            ],
         ),
         (
-            "no certificate type",
-            without(base(), CKA_CERTIFICATE_TYPE),
-            user(),
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "no subject",
-            without(base(), CKA_SUBJECT),
-            user(),
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "no value",
-            without(base(), CKA_VALUE),
-            user(),
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "attribute type certificate",
-            with(base(), ulong(CKA_CERTIFICATE_TYPE, CKC_X_509_ATTR_CERT)),
-            user(),
             CKR_CERTIFICATE_TYPE_INVALID,
+            user(),
+            vec![
+                (
+                    "attribute type certificate",
+                    plus(ulong(CKA_CERTIFICATE_TYPE, CKC_X_509_ATTR_CERT)),
+                ),
+                (
+                    "WTLS certificate",
+                    plus(ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)),
+                ),
+            ],
         ),
         (
-            "WTLS certificate",
-            with(base(), ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)),
-            user(),
-            CKR_CERTIFICATE_TYPE_INVALID,
-        ),
-        (
-            "class of a key",
-            with(base(), ulong(CKA_CLASS, CKO_PUBLIC_KEY)),
-            user(),
             CKR_ATTRIBUTE_VALUE_INVALID,
+            user(),
+            vec![
+                ("class of a key", plus(ulong(CKA_CLASS, CKO_PUBLIC_KEY))),
+                ("CK_BBOOL of two bytes", plus(bytes(CKA_TOKEN, &[1, 0]))),
+                ("CK_BBOOL of no byte", plus(bytes(CKA_PRIVATE, &[]))),
+                (
+                    "CK_ULONG of 4 bytes",
+                    plus(bytes(CKA_CERTIFICATE_CATEGORY, &[0; 4])),
+                ),
+                ("date of 7 digits", plus(bytes(CKA_START_DATE, b"2025051"))),
+                ("date with letters", plus(bytes(CKA_END_DATE, b"2025AB16"))),
+                ("month 13", plus(bytes(CKA_END_DATE, b"20251316"))),
+                ("label not UTF-8", plus(bytes(CKA_LABEL, &[0xff, 0xfe]))),
+                (
+                    "wrong check value",
+                    plus(bytes(CKA_CHECK_VALUE, &[1, 2, 3])),
+                ),
+            ],
         ),
         (
-            "CK_BBOOL of two bytes",
-            with(base(), bytes(CKA_TOKEN, &[1, 0])),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "CK_BBOOL of no byte",
-            with(base(), bytes(CKA_PRIVATE, &[])),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "CK_ULONG of 4 bytes",
-            with(base(), bytes(CKA_CERTIFICATE_CATEGORY, &[0; 4])),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "date of 7 digits",
-            with(base(), bytes(CKA_START_DATE, b"2025051")),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "date with letters",
-            with(base(), bytes(CKA_END_DATE, b"2025AB16")),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "month 13",
-            with(base(), bytes(CKA_END_DATE, b"20251316")),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "label not UTF-8",
-            with(base(), bytes(CKA_LABEL, &[0xff, 0xfe])),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "wrong check value",
-            with(base(), bytes(CKA_CHECK_VALUE, &[1, 2, 3])),
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "CKA_SIGN",
-            with(base(), boolean(CKA_SIGN, true)),
-            user(),
             CKR_ATTRIBUTE_TYPE_INVALID,
+            user(),
+            vec![
+                ("CKA_SIGN", plus(boolean(CKA_SIGN, true))),
+                ("CKA_MODULUS", plus(bytes(CKA_MODULUS, &[1]))),
+                ("CKA_KEY_TYPE", plus(ulong(CKA_KEY_TYPE, CKK_RSA))),
+                ("an unknown attribute", plus(bytes(0x8000_1234, &[1]))),
+            ],
         ),
         (
-            "CKA_MODULUS",
-            with(base(), bytes(CKA_MODULUS, &[1])),
-            user(),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "CKA_KEY_TYPE",
-            with(base(), ulong(CKA_KEY_TYPE, CKK_RSA)),
-            user(),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "an unknown attribute",
-            with(base(), bytes(0x8000_1234, &[1])),
-            user(),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "trusted by the user",
-            with(base(), boolean(CKA_TRUSTED, true)),
-            user(),
             CKR_ATTRIBUTE_READ_ONLY,
+            user(),
+            vec![("trusted by the user", plus(boolean(CKA_TRUSTED, true)))],
         ),
         (
-            "a label twice, differently",
-            {
+            CKR_TEMPLATE_INCONSISTENT,
+            user(),
+            vec![("a label twice, differently", {
                 let mut t = base();
                 t.push(bytes(CKA_LABEL, b"other"));
                 t
-            },
-            user(),
-            CKR_TEMPLATE_INCONSISTENT,
+            })],
         ),
         (
-            "private certificate, nobody logged in",
-            with(base(), boolean(CKA_PRIVATE, true)),
-            public(),
             CKR_USER_NOT_LOGGED_IN,
-        ),
-        (
-            "token certificate, nobody logged in",
-            reference_template(true, "x"),
             public(),
-            CKR_USER_NOT_LOGGED_IN,
+            vec![
+                (
+                    "private certificate, nobody logged in",
+                    plus(boolean(CKA_PRIVATE, true)),
+                ),
+                (
+                    "token certificate, nobody logged in",
+                    reference_template(true, "x"),
+                ),
+            ],
         ),
         (
-            "token certificate, read-only session",
-            reference_template(true, "x"),
+            CKR_SESSION_READ_ONLY,
             Access {
                 read_write: false,
                 ..user()
             },
-            CKR_SESSION_READ_ONLY,
+            vec![(
+                "token certificate, read-only session",
+                reference_template(true, "x"),
+            )],
         ),
-    ];
+    ]
+}
+
+#[test]
+fn create_refuses_each_bad_template_with_its_error_code() {
+    let cases = bad_create_templates();
     let fixture = Fixture::new();
-    for (what, template, access, expected) in cases {
-        let error = fixture
-            .certificates
-            .create(&access, &template)
-            .expect_err(what);
-        assert_eq!(error.rv(), expected, "{what}: {error}");
+    for (expected, access, templates) in cases {
+        for (what, template) in templates {
+            let error = fixture
+                .certificates
+                .create(&access, &template)
+                .expect_err(what);
+            assert_eq!(error.rv(), expected, "{what}: {error}");
+        }
     }
     assert_eq!(
-        fixture.certificates.find(&user(), &[]).unwrap(),
+        find_all(&fixture.certificates, &user()),
         Vec::<Handle>::new(),
         "nothing was created"
     );
     assert_eq!(
-        std::fs::read_dir(fixture.dir.path()).unwrap().count(),
-        0,
+        fixture.file_names(),
+        Vec::<String>::new(),
         "no blob was written"
     );
 }
@@ -255,7 +206,7 @@ fn a_new_certificate_has_every_attribute_of_the_reference_with_its_default() {
     );
     for (kind, value) in expected {
         assert_eq!(
-            value_of(&fixture.certificates, &public(), handle, kind),
+            fixture.value(&public(), handle, kind),
             value,
             "attribute 0x{kind:x}"
         );
@@ -281,10 +232,7 @@ fn only_the_security_officer_creates_a_trusted_certificate() {
         .certificates
         .create(&so(), &template)
         .expect("the SO may");
-    assert_eq!(
-        value_of(&fixture.certificates, &so(), handle, CKA_TRUSTED),
-        encode_bool(true)
-    );
+    assert_eq!(fixture.value(&so(), handle, CKA_TRUSTED), encode_bool(true));
 }
 
 #[test]
@@ -292,7 +240,7 @@ fn only_the_security_officer_changes_a_trusted_certificate_but_anyone_may_distru
     let fixture = Fixture::new();
     let template = with(reference_template(true, "root"), boolean(CKA_TRUSTED, true));
     let handle = fixture.certificates.create(&so(), &template).unwrap();
-    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
+    let blob_before = fixture.blob(handle);
     let changes = [
         bytes(CKA_VALUE, b"another certificate"),
         bytes(CKA_SUBJECT, b"another subject"),
@@ -303,14 +251,12 @@ fn only_the_security_officer_changes_a_trusted_certificate_but_anyone_may_distru
     ];
     for change in &changes {
         let error = fixture
-            .certificates
-            .set_attributes(&user(), handle, std::slice::from_ref(change))
+            .set(&user(), handle, std::slice::from_ref(change))
             .expect_err("a user changes a trusted certificate");
         assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY, "{error}");
         // With trust taken away in the same template, still refused.
         let error = fixture
-            .certificates
-            .set_attributes(
+            .set(
                 &user(),
                 handle,
                 &[boolean(CKA_TRUSTED, false), change.clone()],
@@ -318,244 +264,174 @@ fn only_the_security_officer_changes_a_trusted_certificate_but_anyone_may_distru
             .expect_err("a user changes a trusted certificate");
         assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY, "{error}");
     }
-    assert_eq!(
-        std::fs::read(fixture.blob_path(handle)).unwrap(),
-        blob_before
-    );
+    assert_eq!(fixture.blob(handle), blob_before);
     // Unchanged values are no change at all.
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"root")])
+        .set(&user(), handle, &[bytes(CKA_LABEL, b"root")])
         .unwrap();
     fixture
-        .certificates
-        .set_attributes(&so(), handle, &[bytes(CKA_LABEL, b"by the SO")])
+        .set(&so(), handle, &[bytes(CKA_LABEL, b"by the SO")])
         .expect("the SO may");
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_TRUSTED, false)])
+        .set(&user(), handle, &[boolean(CKA_TRUSTED, false)])
         .expect("anyone may take the trust away");
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"by the user")])
+        .set(&user(), handle, &[bytes(CKA_LABEL, b"by the user")])
         .expect("an untrusted certificate is the user's to change");
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_LABEL),
-        b"by the user"
-    );
+    assert_eq!(fixture.value(&user(), handle, CKA_LABEL), b"by the user");
 }
 
 #[test]
 fn set_refuses_each_bad_change_with_its_error_code() {
-    let cases: Vec<(&str, Vec<Attribute>, Access, CK_RV)> = vec![
+    let cases: Refusals = vec![
         (
-            "class",
-            vec![ulong(CKA_CLASS, CKO_DATA)],
-            user(),
             CKR_ATTRIBUTE_READ_ONLY,
+            user(),
+            vec![
+                ("class", vec![ulong(CKA_CLASS, CKO_DATA)]),
+                (
+                    "certificate type",
+                    vec![ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)],
+                ),
+                ("check value", vec![bytes(CKA_CHECK_VALUE, &[1, 2, 3])]),
+                ("trusted by the user", vec![boolean(CKA_TRUSTED, true)]),
+            ],
         ),
         (
-            "certificate type",
-            vec![ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS)],
-            user(),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "check value",
-            vec![bytes(CKA_CHECK_VALUE, &[1, 2, 3])],
-            user(),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "trusted by the user",
-            vec![boolean(CKA_TRUSTED, true)],
-            user(),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "a key attribute",
-            vec![boolean(CKA_SIGN, true)],
-            user(),
             CKR_ATTRIBUTE_TYPE_INVALID,
+            user(),
+            vec![("a key attribute", vec![boolean(CKA_SIGN, true)])],
         ),
         (
-            "a bad boolean",
-            vec![bytes(CKA_PRIVATE, &[0, 0])],
-            user(),
             CKR_ATTRIBUTE_VALUE_INVALID,
+            user(),
+            vec![
+                ("a bad boolean", vec![bytes(CKA_PRIVATE, &[0, 0])]),
+                ("a bad date", vec![bytes(CKA_START_DATE, b"20250230x")]),
+            ],
         ),
         (
-            "a bad date",
-            vec![bytes(CKA_START_DATE, b"20250230x")],
-            user(),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "a good label then a refused class",
-            vec![bytes(CKA_LABEL, b"changed"), ulong(CKA_CLASS, CKO_DATA)],
-            user(),
             CKR_ATTRIBUTE_READ_ONLY,
+            user(),
+            vec![(
+                "a good label then a refused class",
+                vec![bytes(CKA_LABEL, b"changed"), ulong(CKA_CLASS, CKO_DATA)],
+            )],
         ),
         (
-            "token certificate from a read-only session",
-            vec![bytes(CKA_LABEL, b"changed")],
+            CKR_SESSION_READ_ONLY,
             Access {
                 read_write: false,
                 ..user()
             },
-            CKR_SESSION_READ_ONLY,
+            vec![(
+                "token certificate from a read-only session",
+                vec![bytes(CKA_LABEL, b"changed")],
+            )],
         ),
         (
-            "making it private, nobody logged in",
-            vec![boolean(CKA_PRIVATE, true)],
-            public(),
             CKR_USER_NOT_LOGGED_IN,
-        ),
-        (
-            "token certificate, nobody logged in",
-            vec![bytes(CKA_LABEL, b"changed")],
             public(),
-            CKR_USER_NOT_LOGGED_IN,
+            vec![
+                (
+                    "making it private, nobody logged in",
+                    vec![boolean(CKA_PRIVATE, true)],
+                ),
+                (
+                    "token certificate, nobody logged in",
+                    vec![bytes(CKA_LABEL, b"changed")],
+                ),
+            ],
         ),
     ];
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "MyCertificate"))
-        .unwrap();
-    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
-    for (what, template, access, expected) in cases {
-        let error = fixture
-            .certificates
-            .set_attributes(&access, handle, &template)
-            .expect_err(what);
-        assert_eq!(error.rv(), expected, "{what}: {error}");
+    let handle = fixture.create_reference(true, "MyCertificate");
+    let blob_before = fixture.blob(handle);
+    for (expected, access, templates) in cases {
+        for (what, template) in templates {
+            let error = fixture.set(&access, handle, &template).expect_err(what);
+            assert_eq!(error.rv(), expected, "{what}: {error}");
+        }
     }
     assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_LABEL),
+        fixture.value(&user(), handle, CKA_LABEL),
         b"MyCertificate",
         "nothing changed"
     );
-    assert_eq!(
-        std::fs::read(fixture.blob_path(handle)).unwrap(),
-        blob_before,
-        "the blob is untouched"
-    );
+    assert_eq!(fixture.blob(handle), blob_before, "the blob is untouched");
 }
 
 #[test]
 fn copyable_can_be_cleared_but_never_set_again() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(false, "x"))
-        .unwrap();
-    fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_COPYABLE, false)])
-        .unwrap();
-    let error = fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_COPYABLE, true)])
-        .unwrap_err();
+    let handle = fixture.create_reference(false, "x");
+    let set_copyable = |value| fixture.set(&user(), handle, &[boolean(CKA_COPYABLE, value)]);
+    set_copyable(false).unwrap();
+    let error = set_copyable(true).unwrap_err();
     assert!(matches!(error, Error::AttributeReadOnly(CKA_COPYABLE)));
-    let error = fixture.certificates.copy(&user(), handle, &[]).unwrap_err();
-    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+    let copy = fixture.copy(&user(), handle, &[]);
+    assert_eq!(rv_of(copy), CKR_ACTION_PROHIBITED);
+}
+
+/// The reference certificate with `attribute` added, created by the user.
+fn create_reference_with(fixture: &Fixture, token: bool, attribute: Attribute) -> Handle {
+    fixture.create(&with(reference_template(token, "x"), attribute))
 }
 
 #[test]
 fn an_unmodifiable_certificate_refuses_every_change() {
     let fixture = Fixture::new();
-    let template = with(
-        reference_template(false, "x"),
-        boolean(CKA_MODIFIABLE, false),
-    );
-    let handle = fixture.certificates.create(&user(), &template).unwrap();
-    let error = fixture
-        .certificates
-        .set_attributes(&user(), handle, &[bytes(CKA_LABEL, b"y")])
-        .unwrap_err();
-    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+    let handle = create_reference_with(&fixture, false, boolean(CKA_MODIFIABLE, false));
+    let relabel = fixture.set(&user(), handle, &[bytes(CKA_LABEL, b"y")]);
+    assert_eq!(rv_of(relabel), CKR_ACTION_PROHIBITED);
 }
 
 #[test]
 fn an_undestroyable_certificate_stays() {
     let fixture = Fixture::new();
-    let template = with(
-        reference_template(true, "x"),
-        boolean(CKA_DESTROYABLE, false),
-    );
-    let handle = fixture.certificates.create(&user(), &template).unwrap();
-    let error = fixture.certificates.destroy(&user(), handle).unwrap_err();
-    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+    let handle = create_reference_with(&fixture, true, boolean(CKA_DESTROYABLE, false));
+    let destroy = fixture.certificates.destroy(&user(), handle);
+    assert_eq!(rv_of(destroy), CKR_ACTION_PROHIBITED);
     assert!(fixture.blob_path(handle).exists());
 }
 
 #[test]
 fn cka_destroyable_never_goes_from_false_back_to_true() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
-    fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_DESTROYABLE, false)])
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
+    let set_destroyable =
+        |access: &Access, value| fixture.set(access, handle, &[boolean(CKA_DESTROYABLE, value)]);
+    set_destroyable(&user(), false).unwrap();
     for access in [user(), so()] {
-        let error = fixture
-            .certificates
-            .set_attributes(&access, handle, &[boolean(CKA_DESTROYABLE, true)])
-            .unwrap_err();
-        assert_eq!(error.rv(), CKR_ATTRIBUTE_READ_ONLY);
+        assert_eq!(
+            rv_of(set_destroyable(&access, true)),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
     }
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_DESTROYABLE),
-        encode_bool(false)
-    );
-    let error = fixture.certificates.destroy(&user(), handle).unwrap_err();
-    assert_eq!(error.rv(), CKR_ACTION_PROHIBITED);
+    let destroyable = fixture.value(&user(), handle, CKA_DESTROYABLE);
+    assert_eq!(destroyable, encode_bool(false));
+    let destroy = fixture.certificates.destroy(&user(), handle);
+    assert_eq!(rv_of(destroy), CKR_ACTION_PROHIBITED);
 }
 
 #[test]
 fn the_security_officer_may_trust_a_certificate_and_anyone_may_distrust_it() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(false, "x"))
-        .unwrap();
-    fixture
-        .certificates
-        .set_attributes(&so(), handle, &[boolean(CKA_TRUSTED, true)])
-        .unwrap();
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_TRUSTED),
-        encode_bool(true)
-    );
-    fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_TRUSTED, false)])
-        .unwrap();
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_TRUSTED),
-        encode_bool(false)
-    );
+    let handle = fixture.create_reference(false, "x");
+    for (who, access, trusted) in [("the SO", so(), true), ("the user", user(), false)] {
+        fixture
+            .set(&access, handle, &[boolean(CKA_TRUSTED, trusted)])
+            .unwrap_or_else(|e| panic!("{who} sets CKA_TRUSTED to {trusted}: {e}"));
+        let value = fixture.value(&user(), handle, CKA_TRUSTED);
+        assert_eq!(value, encode_bool(trusted), "after {who}");
+    }
 }
 
 #[test]
 fn an_empty_set_template_changes_nothing_and_succeeds() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
-    let blob_before = std::fs::read(fixture.blob_path(handle)).unwrap();
-    fixture
-        .certificates
-        .set_attributes(&public(), handle, &[])
-        .unwrap();
-    assert_eq!(
-        std::fs::read(fixture.blob_path(handle)).unwrap(),
-        blob_before
-    );
+    let handle = fixture.create_reference(true, "x");
+    let blob_before = fixture.blob(handle);
+    fixture.set(&public(), handle, &[]).unwrap();
+    assert_eq!(fixture.blob(handle), blob_before);
 }

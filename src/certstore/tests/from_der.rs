@@ -68,11 +68,8 @@ fn attributes_left_out_are_filled_from_the_certificate() {
     let key = shared_rsa(1);
     let root = certificate("Root CA", &key, None);
     let der = root.to_der().unwrap();
-    let handle = fixture
-        .certificates
-        .create(&user(), &template_for(&root, true))
-        .unwrap();
-    let get = |kind| value_of(&fixture.certificates, &user(), handle, kind);
+    let handle = fixture.create(&template_for(&root, true));
+    let get = |kind| fixture.value(&user(), handle, kind);
     assert_eq!(get(CKA_ISSUER), root.issuer_name().to_der().unwrap());
     assert_eq!(
         get(CKA_SERIAL_NUMBER),
@@ -103,44 +100,20 @@ fn the_issuer_key_hash_comes_from_an_issuer_certificate_in_the_store() {
     let (root_key, leaf_key) = (shared_rsa(1), shared_rsa(0));
     let root = certificate("Root CA", &root_key, None);
     let leaf = certificate("leaf.example", &leaf_key, Some((&root, &root_key)));
-    let orphan = fixture
-        .certificates
-        .create(&user(), &template_for(&leaf, false))
-        .unwrap();
+    let orphan = fixture.create(&template_for(&leaf, false));
     assert_eq!(
-        value_of(
-            &fixture.certificates,
-            &user(),
-            orphan,
-            CKA_HASH_OF_ISSUER_PUBLIC_KEY
-        ),
+        fixture.value(&user(), orphan, CKA_HASH_OF_ISSUER_PUBLIC_KEY),
         b"",
         "issuer unknown"
     );
-    fixture
-        .certificates
-        .create(&user(), &template_for(&root, true))
-        .unwrap();
-    let handle = fixture
-        .certificates
-        .create(&user(), &template_for(&leaf, true))
-        .unwrap();
+    fixture.create(&template_for(&root, true));
+    let handle = fixture.create(&template_for(&leaf, true));
     assert_eq!(
-        value_of(
-            &fixture.certificates,
-            &user(),
-            handle,
-            CKA_HASH_OF_ISSUER_PUBLIC_KEY
-        ),
+        fixture.value(&user(), handle, CKA_HASH_OF_ISSUER_PUBLIC_KEY),
         sha1(&spki_bits(&root_key))
     );
     assert_eq!(
-        value_of(
-            &fixture.certificates,
-            &user(),
-            handle,
-            CKA_HASH_OF_SUBJECT_PUBLIC_KEY
-        ),
+        fixture.value(&user(), handle, CKA_HASH_OF_SUBJECT_PUBLIC_KEY),
         sha1(&spki_bits(&leaf_key))
     );
 }
@@ -152,17 +125,12 @@ fn the_name_hash_algorithm_chooses_the_key_hashes() {
     let root = certificate("Root CA", &key, None);
     let mut template = template_for(&root, false);
     template.push(ulong(CKA_NAME_HASH_ALGORITHM, CKM_SHA256));
-    let handle = fixture.certificates.create(&user(), &template).unwrap();
+    let handle = fixture.create(&template);
     let expected = openssl::hash::hash(MessageDigest::sha256(), &spki_bits(&key))
         .unwrap()
         .to_vec();
     assert_eq!(
-        value_of(
-            &fixture.certificates,
-            &user(),
-            handle,
-            CKA_HASH_OF_SUBJECT_PUBLIC_KEY
-        ),
+        fixture.value(&user(), handle, CKA_HASH_OF_SUBJECT_PUBLIC_KEY),
         expected
     );
 }
@@ -176,8 +144,8 @@ fn caller_given_values_are_kept_as_given() {
     template.push(bytes(CKA_ISSUER, b"issuer as the caller wrote it"));
     template.push(bytes(CKA_SERIAL_NUMBER, &[0xC0, 0xFF, 0xEE]));
     template.push(bytes(CKA_START_DATE, b"20000101"));
-    let handle = fixture.certificates.create(&user(), &template).unwrap();
-    let get = |kind| value_of(&fixture.certificates, &user(), handle, kind);
+    let handle = fixture.create(&template);
+    let get = |kind| fixture.value(&user(), handle, kind);
     assert_eq!(get(CKA_ISSUER), b"issuer as the caller wrote it");
     assert_eq!(get(CKA_SERIAL_NUMBER), vec![0xC0, 0xFF, 0xEE]);
     assert_eq!(get(CKA_START_DATE), b"20000101");
@@ -191,11 +159,8 @@ fn caller_given_values_are_kept_as_given() {
 #[test]
 fn a_value_that_is_not_a_certificate_gets_only_a_check_value() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "MyCertificate"))
-        .unwrap();
-    let get = |kind| value_of(&fixture.certificates, &user(), handle, kind);
+    let handle = fixture.create_reference(true, "MyCertificate");
+    let get = |kind| fixture.value(&user(), handle, kind);
     assert_eq!(get(CKA_CHECK_VALUE), check_value(REFERENCE_VALUE));
     for kind in [
         CKA_ISSUER,
@@ -217,13 +182,12 @@ fn a_new_value_refreshes_derived_attributes_but_keeps_given_ones() {
     );
     let mut template = template_for(&old, true);
     template.push(bytes(CKA_SERIAL_NUMBER, b"given"));
-    let handle = fixture.certificates.create(&user(), &template).unwrap();
+    let handle = fixture.create(&template);
     let new_der = new.to_der().unwrap();
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[bytes(CKA_VALUE, &new_der)])
+        .set(&user(), handle, &[bytes(CKA_VALUE, &new_der)])
         .unwrap();
-    let get = |kind| value_of(&fixture.certificates, &user(), handle, kind);
+    let get = |kind| fixture.value(&user(), handle, kind);
     assert_eq!(get(CKA_CHECK_VALUE), check_value(&new_der));
     assert_eq!(
         get(CKA_ISSUER),

@@ -112,12 +112,7 @@ use crate::object::encode_ulong;
 fn token_handles_are_in_range_and_increasing() {
     let fixture = Fixture::new();
     let handles: Vec<Handle> = (0..5)
-        .map(|i| {
-            fixture
-                .certificates
-                .create(&user(), &reference_template(true, &format!("c{i}")))
-                .unwrap()
-        })
+        .map(|i| fixture.create_reference(true, &format!("c{i}")))
         .collect();
     assert_eq!(
         handles,
@@ -126,7 +121,7 @@ fn token_handles_are_in_range_and_increasing() {
             .collect::<Vec<_>>()
     );
     assert_eq!(
-        fixture.certificates.find(&public(), &[]).unwrap(),
+        find_all(&fixture.certificates, &public()),
         handles,
         "find returns increasing handles"
     );
@@ -135,21 +130,12 @@ fn token_handles_are_in_range_and_increasing() {
 #[test]
 fn after_the_top_handle_the_lowest_free_one_is_used() {
     let fixture = Fixture::new();
-    let first = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "first"))
-        .unwrap();
-    let second = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "second"))
-        .unwrap();
+    let first = fixture.create_reference(true, "first");
+    let second = fixture.create_reference(true, "second");
     // Another process stored a certificate at the very top of the range.
     write_signed_blob(&fixture, LAST_CERTIFICATE_HANDLE, "top");
     fixture.certificates.destroy(&user(), second).unwrap();
-    let next = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "third"))
-        .unwrap();
+    let next = fixture.create_reference(true, "third");
     assert_eq!(
         (first, next),
         (FIRST_CERTIFICATE_HANDLE, FIRST_CERTIFICATE_HANDLE + 1)
@@ -163,10 +149,7 @@ fn after_the_top_handle_the_lowest_free_one_is_used() {
 #[test]
 fn a_token_certificate_survives_a_restart_with_its_handle_and_attributes() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "MyCertificate"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "MyCertificate");
     let reopened = fixture.reopen();
     assert_eq!(
         find_by_label(&reopened, &public(), "MyCertificate"),
@@ -188,7 +171,7 @@ fn a_certificate_created_by_another_process_is_found_at_once() {
     let fixture = Fixture::new();
     let other = fixture.reopen();
     assert_eq!(
-        fixture.certificates.find(&public(), &[]).unwrap(),
+        find_all(&fixture.certificates, &public()),
         Vec::<Handle>::new()
     );
     let handle = other
@@ -200,7 +183,7 @@ fn a_certificate_created_by_another_process_is_found_at_once() {
     );
     other.destroy(&user(), handle).unwrap();
     assert_eq!(
-        fixture.certificates.find(&public(), &[]).unwrap(),
+        find_all(&fixture.certificates, &public()),
         Vec::<Handle>::new()
     );
 }
@@ -208,13 +191,9 @@ fn a_certificate_created_by_another_process_is_found_at_once() {
 #[test]
 fn moving_between_token_and_session_keeps_the_handle() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "moving"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "moving");
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_TOKEN, false)])
+        .set(&user(), handle, &[boolean(CKA_TOKEN, false)])
         .unwrap();
     assert!(!fixture.blob_path(handle).exists());
     assert_eq!(
@@ -227,8 +206,7 @@ fn moving_between_token_and_session_keeps_the_handle() {
         "not in the store"
     );
     fixture
-        .certificates
-        .set_attributes(&user(), handle, &[boolean(CKA_TOKEN, true)])
+        .set(&user(), handle, &[boolean(CKA_TOKEN, true)])
         .unwrap();
     assert!(fixture.blob_path(handle).exists());
     assert_eq!(
@@ -236,33 +214,23 @@ fn moving_between_token_and_session_keeps_the_handle() {
         vec![handle],
         "in the store again"
     );
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_TOKEN),
-        encode_bool(true)
-    );
+    assert_eq!(fixture.value(&user(), handle, CKA_TOKEN), encode_bool(true));
 }
 
 #[test]
 fn a_session_certificate_moving_to_a_taken_handle_fails_and_stays() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(false, "session"))
-        .unwrap();
+    let handle = fixture.create_reference(false, "session");
     assert_eq!(
         handle, LAST_CERTIFICATE_HANDLE,
         "session handles come from the top"
     );
     std::fs::write(fixture.blob_path(handle), b"someone else's blob").unwrap();
-    let (result, logs) = capture_logs(|| {
-        fixture
-            .certificates
-            .set_attributes(&user(), handle, &[boolean(CKA_TOKEN, true)])
-    });
+    let (result, logs) = capture_logs(|| fixture.set(&user(), handle, &[boolean(CKA_TOKEN, true)]));
     assert_eq!(result.unwrap_err().rv(), CKR_FUNCTION_FAILED);
     assert!(logs.contains(&blob_name(handle)), "{logs}");
     assert_eq!(
-        value_of(&fixture.certificates, &user(), handle, CKA_TOKEN),
+        fixture.value(&user(), handle, CKA_TOKEN),
         encode_bool(false)
     );
 }
@@ -292,20 +260,13 @@ fn session_certificates_are_shared_and_vanish_with_their_session() {
         vec![second, first],
         "visible to every session"
     );
-    assert_eq!(
-        std::fs::read_dir(fixture.dir.path()).unwrap().count(),
-        0,
-        "never stored"
-    );
+    assert_eq!(fixture.file_names(), Vec::<String>::new(), "never stored");
     fixture.certificates.close_session(1);
     assert_eq!(
         fixture.certificates.find(&session_2, &[]).unwrap(),
         vec![second]
     );
-    assert_eq!(
-        value_of(&fixture.certificates, &session_2, second, CKA_LABEL),
-        b"two"
-    );
+    assert_eq!(fixture.value(&session_2, second, CKA_LABEL), b"two");
     assert_eq!(
         fixture
             .certificates
@@ -324,17 +285,11 @@ fn session_certificates_are_shared_and_vanish_with_their_session() {
 #[test]
 fn token_allocation_skips_handles_of_session_certificates() {
     let fixture = Fixture::new();
-    let session = fixture
-        .certificates
-        .create(&user(), &reference_template(false, "s"))
-        .unwrap();
+    let session = fixture.create_reference(false, "s");
     assert_eq!(session, LAST_CERTIFICATE_HANDLE);
     // The highest token handle is just below it, so the next one would be the session's.
     write_signed_blob(&fixture, LAST_CERTIFICATE_HANDLE - 1, "high");
-    let token = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "t"))
-        .unwrap();
+    let token = fixture.create_reference(true, "t");
     assert_eq!(
         token, FIRST_CERTIFICATE_HANDLE,
         "wrapped to the lowest free handle instead"
@@ -344,41 +299,20 @@ fn token_allocation_skips_handles_of_session_certificates() {
 #[test]
 fn copy_with_template_is_refused_and_creates_nothing() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
-    let error = fixture
-        .certificates
-        .copy(&user(), handle, &[bytes(CKA_LABEL, b"y")])
-        .unwrap_err();
-    assert_eq!(error.rv(), CKR_TEMPLATE_INCONSISTENT);
-    assert_eq!(
-        fixture.certificates.find(&user(), &[]).unwrap(),
-        vec![handle]
-    );
-    assert_eq!(
-        std::fs::read_dir(fixture.dir.path())
-            .unwrap()
-            .filter(|e| !e
-                .as_ref()
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with('.'))
-            .count(),
-        1
-    );
+    let handle = fixture.create_reference(true, "x");
+    let copy = fixture.copy(&user(), handle, &[bytes(CKA_LABEL, b"y")]);
+    assert_eq!(rv_of(copy), CKR_TEMPLATE_INCONSISTENT);
+    assert_eq!(find_all(&fixture.certificates, &user()), vec![handle]);
+    let names = fixture.file_names();
+    let blobs = names.iter().filter(|name| !name.starts_with('.')).count();
+    assert_eq!(blobs, 1, "{names:?}");
 }
 
 #[test]
 fn copy_of_a_token_certificate_is_a_new_blob_with_its_own_handle() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
-    let copy = fixture.certificates.copy(&user(), handle, &[]).unwrap();
+    let handle = fixture.create_reference(true, "x");
+    let copy = fixture.copy(&user(), handle, &[]).unwrap();
     assert_eq!(copy, handle + 1);
     assert!(fixture.blob_path(copy).is_file());
     let reopened = fixture.reopen();
@@ -392,12 +326,8 @@ fn copy_of_a_token_certificate_is_a_new_blob_with_its_own_handle() {
 #[test]
 fn copy_of_a_session_certificate_is_a_session_certificate() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(false, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(false, "x");
     let copy = fixture
-        .certificates
         .copy(
             &Access {
                 session: 2,
@@ -407,13 +337,10 @@ fn copy_of_a_session_certificate_is_a_session_certificate() {
             &[],
         )
         .unwrap();
-    assert_eq!(
-        value_of(&fixture.certificates, &user(), copy, CKA_TOKEN),
-        encode_bool(false)
-    );
+    assert_eq!(fixture.value(&user(), copy, CKA_TOKEN), encode_bool(false));
     fixture.certificates.close_session(2);
     assert_eq!(
-        fixture.certificates.find(&user(), &[]).unwrap(),
+        find_all(&fixture.certificates, &user()),
         vec![handle],
         "the copy belonged to session 2"
     );
@@ -422,34 +349,22 @@ fn copy_of_a_session_certificate_is_a_session_certificate() {
 #[test]
 fn destroy_removes_the_blob_file() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
     assert!(fixture.blob_path(handle).is_file());
     fixture.certificates.destroy(&user(), handle).unwrap();
     assert!(!fixture.blob_path(handle).exists());
-    assert_eq!(
-        fixture.reopen().find(&public(), &[]).unwrap(),
-        Vec::<Handle>::new()
-    );
+    assert_eq!(find_all(&fixture.reopen(), &public()), Vec::<Handle>::new());
 }
 
 #[test]
 fn a_search_before_login_finds_public_certificates_only() {
     let fixture = Fixture::new();
-    let public_one = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "public"))
-        .unwrap();
+    let public_one = fixture.create_reference(true, "public");
     let mut private_template = reference_template(true, "private");
     private_template.push(boolean(CKA_PRIVATE, true));
-    let private_one = fixture
-        .certificates
-        .create(&user(), &private_template)
-        .unwrap();
+    let private_one = fixture.create(&private_template);
     let reopened = fixture.reopen();
-    assert_eq!(reopened.find(&public(), &[]).unwrap(), vec![public_one]);
+    assert_eq!(find_all(&reopened, &public()), vec![public_one]);
     assert_eq!(
         reopened
             .get_attributes(&public(), private_one, &[CKA_LABEL])
@@ -457,10 +372,7 @@ fn a_search_before_login_finds_public_certificates_only() {
             .rv(),
         CKR_OBJECT_HANDLE_INVALID
     );
-    assert_eq!(
-        reopened.find(&user(), &[]).unwrap(),
-        vec![public_one, private_one]
-    );
+    assert_eq!(find_all(&reopened, &user()), vec![public_one, private_one]);
     assert_eq!(
         value_of(&reopened, &public(), public_one, CKA_PRIVATE),
         encode_bool(false),
@@ -471,41 +383,26 @@ fn a_search_before_login_finds_public_certificates_only() {
 #[test]
 fn unknown_handles_are_invalid() {
     let fixture = Fixture::new();
+    let certificates = &fixture.certificates;
     for handle in [FIRST_CERTIFICATE_HANDLE, LAST_CERTIFICATE_HANDLE] {
-        assert_eq!(
-            fixture
-                .certificates
-                .get_attributes(&user(), handle, &[CKA_LABEL])
-                .unwrap_err()
-                .rv(),
-            CKR_OBJECT_HANDLE_INVALID
-        );
-        assert_eq!(
-            fixture
-                .certificates
-                .destroy(&user(), handle)
-                .unwrap_err()
-                .rv(),
-            CKR_OBJECT_HANDLE_INVALID
-        );
-        assert_eq!(
-            fixture
-                .certificates
-                .copy(&user(), handle, &[])
-                .unwrap_err()
-                .rv(),
-            CKR_OBJECT_HANDLE_INVALID
-        );
+        let calls = [
+            (
+                "get",
+                rv_of(certificates.get_attributes(&user(), handle, &[CKA_LABEL])),
+            ),
+            ("destroy", rv_of(certificates.destroy(&user(), handle))),
+            ("copy", rv_of(certificates.copy(&user(), handle, &[]))),
+        ];
+        for (what, rv) in calls {
+            assert_eq!(rv, CKR_OBJECT_HANDLE_INVALID, "{what} of 0x{handle:x}");
+        }
     }
 }
 
 #[test]
 fn a_token_certificate_can_be_read_before_login_but_not_written() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
     fixture
         .device
         .logged_in
@@ -520,19 +417,16 @@ fn a_token_certificate_can_be_read_before_login_but_not_written() {
         .create(&user(), &reference_template(true, "y"))
         .unwrap_err();
     assert_eq!(error.rv(), CKR_USER_NOT_LOGGED_IN);
-    assert_eq!(fixture.reopen().find(&public(), &[]).unwrap(), vec![handle]);
+    assert_eq!(find_all(&fixture.reopen(), &public()), vec![handle]);
 }
 
 #[test]
 fn find_matches_on_any_attribute_of_the_table() {
     let fixture = Fixture::new();
-    let a = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "a"))
-        .unwrap();
+    let a = fixture.create_reference(true, "a");
     let mut template = reference_template(true, "b");
     template.push(bytes(CKA_URL, b"https://example.com/b.cer"));
-    let b = fixture.certificates.create(&user(), &template).unwrap();
+    let b = fixture.create(&template);
     let found = |t: &[Attribute]| fixture.reopen().find(&public(), t).unwrap();
     assert_eq!(
         found(&[bytes(CKA_URL, b"https://example.com/b.cer")]),

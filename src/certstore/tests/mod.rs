@@ -24,11 +24,30 @@ use openssl::sign::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
+pub use crate::object::test_support::{
+    boolean, bytes, public, so, ulong, user, value_of, Refusals,
+};
+
 /// An in-memory RSA key standing in for the device's blob-signing key.
 pub struct TestKey {
     key: PKey<Private>,
     key_id: String,
     logged_in: Arc<AtomicBool>,
+    /// When set, every signature waits here first, so that refusals overlap.
+    together: Option<std::sync::Barrier>,
+}
+
+impl TestKey {
+    /// A key whose device nobody is logged in to, letting `threads` callers
+    /// out together so that their refusals overlap.
+    pub fn refusing_together(threads: usize) -> Arc<Self> {
+        Arc::new(TestKey {
+            key: shared_rsa(0),
+            key_id: "blob-signing-key".into(),
+            logged_in: Arc::new(AtomicBool::new(false)),
+            together: Some(std::sync::Barrier::new(threads)),
+        })
+    }
 }
 
 impl BlobSigningKey for TestKey {
@@ -39,6 +58,9 @@ impl BlobSigningKey for TestKey {
         self.key.public_key_to_der().expect("public key DER")
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
+        if let Some(together) = &self.together {
+            together.wait();
+        }
         if !self.logged_in.load(Ordering::SeqCst) {
             return Err(Error::UserNotLoggedIn);
         }
@@ -77,6 +99,7 @@ impl TestDevice {
             key: shared_rsa(which),
             key_id: key_id.into(),
             logged_in: logged_in.clone(),
+            together: None,
         });
         Arc::new(TestDevice { key, logged_in })
     }
@@ -88,90 +111,45 @@ impl TestDevice {
 
 const NOT_HERE: Error = Error::FunctionNotSupported("test device");
 
+/// Methods of the test device that the certificate store never calls: each
+/// fails with [`NOT_HERE`].
+macro_rules! not_here {
+    ($(fn $name:ident(&self $(, $argument:ty)*) -> $output:ty;)*) => {
+        $(fn $name(&self $(, _: $argument)*) -> $output {
+            Err(NOT_HERE)
+        })*
+    };
+}
+
 impl Device for TestDevice {
     fn token_status(&self) -> Result<TokenStatus> {
         Ok(TokenStatus::default())
     }
-    fn init_token(&self, _: &[u8], _: &str) -> Result<()> {
-        Err(NOT_HERE)
-    }
-    fn login(&self, _: CK_SESSION_HANDLE, _: UserType, _: &[u8]) -> Result<()> {
-        Err(NOT_HERE)
-    }
     fn logout(&self) {}
-    fn init_pin(&self, _: CK_SESSION_HANDLE, _: &[u8]) -> Result<()> {
-        Err(NOT_HERE)
-    }
-    fn set_pin(&self, _: CK_SESSION_HANDLE, _: UserType, _: &[u8], _: &[u8]) -> Result<()> {
-        Err(NOT_HERE)
-    }
     fn mechanisms(&self) -> Vec<MechanismInfo> {
         Vec::new()
     }
-    fn generate_random(&self, _: &Access, _: &mut [u8]) -> Result<()> {
-        Err(NOT_HERE)
-    }
     fn close_session(&self, _: CK_SESSION_HANDLE) {}
-    fn encrypt_init(
-        &self,
-        _: &Access,
-        _: &Mechanism,
-        _: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        Err(NOT_HERE)
-    }
-    fn decrypt_init(
-        &self,
-        _: &Access,
-        _: &Mechanism,
-        _: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        Err(NOT_HERE)
-    }
-    fn digest_init(&self, _: &Access, _: &Mechanism) -> Result<Box<dyn DigestOperation>> {
-        Err(NOT_HERE)
-    }
-    fn sign_init(&self, _: &Access, _: &Mechanism, _: Handle) -> Result<Box<dyn SignOperation>> {
-        Err(NOT_HERE)
-    }
-    fn verify_init(
-        &self,
-        _: &Access,
-        _: &Mechanism,
-        _: Handle,
-    ) -> Result<Box<dyn VerifyOperation>> {
-        Err(NOT_HERE)
-    }
-    fn generate_key(&self, _: &Access, _: &Mechanism, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn generate_key_pair(
-        &self,
-        _: &Access,
-        _: &Mechanism,
-        _: &Template,
-        _: &Template,
-    ) -> Result<(Handle, Handle)> {
-        Err(NOT_HERE)
-    }
-    fn wrap_key(&self, _: &Access, _: &Mechanism, _: Handle, _: Handle) -> Result<Vec<u8>> {
-        Err(NOT_HERE)
-    }
-    fn unwrap_key(
-        &self,
-        _: &Access,
-        _: &Mechanism,
-        _: Handle,
-        _: &[u8],
-        _: &Template,
-    ) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn derive_key(&self, _: &Access, _: &Mechanism, _: Handle, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
     fn blob_signing_key(&self, _: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
         Ok(self.key.clone())
+    }
+    not_here! {
+        fn init_token(&self, &[u8], &str) -> Result<()>;
+        fn login(&self, CK_SESSION_HANDLE, UserType, &[u8]) -> Result<()>;
+        fn init_pin(&self, CK_SESSION_HANDLE, &[u8]) -> Result<()>;
+        fn set_pin(&self, CK_SESSION_HANDLE, UserType, &[u8], &[u8]) -> Result<()>;
+        fn generate_random(&self, &Access, &mut [u8]) -> Result<()>;
+        fn encrypt_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn CipherOperation>>;
+        fn decrypt_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn CipherOperation>>;
+        fn digest_init(&self, &Access, &Mechanism) -> Result<Box<dyn DigestOperation>>;
+        fn sign_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn SignOperation>>;
+        fn verify_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn VerifyOperation>>;
+        fn generate_key(&self, &Access, &Mechanism, &Template) -> Result<Handle>;
+        fn generate_key_pair(&self, &Access, &Mechanism, &Template, &Template)
+            -> Result<(Handle, Handle)>;
+        fn wrap_key(&self, &Access, &Mechanism, Handle, Handle) -> Result<Vec<u8>>;
+        fn unwrap_key(&self, &Access, &Mechanism, Handle, &[u8], &Template) -> Result<Handle>;
+        fn derive_key(&self, &Access, &Mechanism, Handle, &Template) -> Result<Handle>;
     }
 }
 
@@ -201,53 +179,52 @@ impl Fixture {
     pub fn blob_path(&self, handle: Handle) -> std::path::PathBuf {
         self.dir.path().join(super::blob_name(handle))
     }
+    /// The content of a handle's blob file.
+    pub fn blob(&self, handle: Handle) -> Vec<u8> {
+        std::fs::read(self.blob_path(handle)).expect("blob file")
+    }
+    /// The names of the files in the directory.
+    pub fn file_names(&self) -> Vec<String> {
+        std::fs::read_dir(self.dir.path())
+            .expect("read_dir")
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .collect()
+    }
+    /// `template`, created by the user in session 1.
+    pub fn create(&self, template: &[Attribute]) -> Handle {
+        self.certificates.create(&user(), template).expect("create")
+    }
+    /// The reference certificate labelled `label`, created by the user.
+    pub fn create_reference(&self, token: bool, label: &str) -> Handle {
+        self.create(&reference_template(token, label))
+    }
+    /// C_SetAttributeValue by `access`.
+    pub fn set(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<()> {
+        self.certificates.set_attributes(access, handle, template)
+    }
+    /// C_CopyObject by `access`.
+    pub fn copy(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<Handle> {
+        self.certificates.copy(access, handle, template)
+    }
+    /// One attribute's value as `access` sees it, or a panic.
+    pub fn value(&self, access: &Access, handle: Handle, kind: AttributeType) -> Vec<u8> {
+        value_of(&self.certificates, access, handle, kind)
+    }
+}
+
+/// Every certificate `access` finds (an empty template).
+pub fn find_all(certificates: &Certificates, access: &Access) -> Vec<Handle> {
+    certificates.find(access, &[]).expect("find")
+}
+
+/// The error code of a call that must fail.
+pub fn rv_of<T: std::fmt::Debug>(result: Result<T>) -> CK_RV {
+    result.expect_err("the call must fail").rv()
 }
 
 pub fn open_over(dir: &std::path::Path, device: Arc<TestDevice>) -> Certificates {
     let store: Arc<dyn BlobStore> = Arc::new(LocalStore::open(dir).expect("store"));
     Certificates::open(store, device, None).expect("open")
-}
-
-/// A logged-in user in a R/W session 1.
-pub fn user() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-/// Nobody logged in, R/W session 1.
-pub fn public() -> Access {
-    Access {
-        user: false,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-/// The SO logged in, R/W session 1.
-pub fn so() -> Access {
-    Access {
-        user: false,
-        so: true,
-        read_write: true,
-        session: 1,
-    }
-}
-
-pub fn ulong(kind: AttributeType, value: CK_ULONG) -> Attribute {
-    Attribute::from_ulong(kind, value)
-}
-
-pub fn boolean(kind: AttributeType, value: bool) -> Attribute {
-    Attribute::from_bool(kind, value)
-}
-
-pub fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
-    Attribute::new(kind, value.to_vec())
 }
 
 /// The reference's subject name (`CN=MyCertificate-Bbj`).
@@ -270,23 +247,6 @@ pub fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
         bytes(CKA_ID, &[123]),
         bytes(CKA_VALUE, REFERENCE_VALUE),
     ]
-}
-
-/// One attribute's value, or a panic naming what is missing.
-pub fn value_of(
-    certificates: &Certificates,
-    access: &Access,
-    handle: Handle,
-    kind: AttributeType,
-) -> Vec<u8> {
-    match certificates
-        .get_attributes(access, handle, &[kind])
-        .expect("get")
-        .remove(0)
-    {
-        AttributeResult::Value(value) => value,
-        other => panic!("attribute 0x{kind:x}: {other:?}"),
-    }
 }
 
 /// Captures the log lines emitted while `body` runs on this thread.
@@ -329,36 +289,26 @@ pub fn sample_object(label: &str) -> crate::object::Attributes {
 /// Writes a validly signed blob for `handle` straight into the directory,
 /// as another process would.
 pub fn write_signed_blob(fixture: &Fixture, handle: Handle, label: &str) {
-    let signer = super::jws::DeviceSigner::new(fixture.device.key()).unwrap();
+    write_blob_signed_by(fixture, &fixture.device, handle, label);
+}
+
+/// Writes a blob for `handle` signed with `device`'s key, which may not be
+/// the store's.
+pub fn write_blob_signed_by(fixture: &Fixture, device: &TestDevice, handle: Handle, label: &str) {
+    let signer = super::jws::DeviceSigner::new(device.key()).unwrap();
     let blob = super::jws::sign_blob(&signer, handle, &sample_object(label)).unwrap();
     std::fs::write(fixture.blob_path(handle), blob).unwrap();
 }
 
 impl ObjectStore for TestDevice {
-    fn create_object(&self, _: &Access, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn find_objects(&self, _: &Access, _: &Template) -> Result<Vec<Handle>> {
-        Err(NOT_HERE)
-    }
-    fn copy_object(&self, _: &Access, _: Handle, _: &Template) -> Result<Handle> {
-        Err(NOT_HERE)
-    }
-    fn destroy_object(&self, _: &Access, _: Handle) -> Result<()> {
-        Err(NOT_HERE)
-    }
-    fn object_size(&self, _: &Access, _: Handle) -> Result<CK_ULONG> {
-        Err(NOT_HERE)
-    }
-    fn get_attributes(
-        &self,
-        _: &Access,
-        _: Handle,
-        _: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
-        Err(NOT_HERE)
-    }
-    fn set_attributes(&self, _: &Access, _: Handle, _: &Template) -> Result<()> {
-        Err(NOT_HERE)
+    not_here! {
+        fn create_object(&self, &Access, &Template) -> Result<Handle>;
+        fn find_objects(&self, &Access, &Template) -> Result<Vec<Handle>>;
+        fn copy_object(&self, &Access, Handle, &Template) -> Result<Handle>;
+        fn destroy_object(&self, &Access, Handle) -> Result<()>;
+        fn object_size(&self, &Access, Handle) -> Result<CK_ULONG>;
+        fn get_attributes(&self, &Access, Handle, &[AttributeType])
+            -> Result<Vec<AttributeResult>>;
+        fn set_attributes(&self, &Access, Handle, &Template) -> Result<()>;
     }
 }

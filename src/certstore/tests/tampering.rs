@@ -57,17 +57,11 @@ fn tamper_cases() -> Vec<(&'static str, Tamper)> {
         }),
         ("a blob signed by another key", |f, h, _| {
             let other = TestDevice::with_key(1, "blob-signing-key");
-            let signer = crate::certstore::jws::DeviceSigner::new(other.key()).unwrap();
-            let blob =
-                crate::certstore::jws::sign_blob(&signer, h, &sample_object("victim")).unwrap();
-            std::fs::write(f.blob_path(h), blob).unwrap();
+            write_blob_signed_by(f, &other, h, "victim");
         }),
         ("a blob signed with another key id", |f, h, _| {
             let other = TestDevice::with_key(0, "another-key-id");
-            let signer = crate::certstore::jws::DeviceSigner::new(other.key()).unwrap();
-            let blob =
-                crate::certstore::jws::sign_blob(&signer, h, &sample_object("victim")).unwrap();
-            std::fs::write(f.blob_path(h), blob).unwrap();
+            write_blob_signed_by(f, &other, h, "victim");
         }),
         ("another handle's blob copied to this name", |f, h, _| {
             write_signed_blob(f, h + 100, "victim");
@@ -121,15 +115,9 @@ fn signed_by_the_store(fixture: &Fixture, header: &[u8], payload: &[u8]) -> Stri
 fn tampered_blobs_are_left_out_of_searches_with_a_log_line() {
     for (what, tamper) in tamper_cases() {
         let fixture = Fixture::new();
-        let good = fixture
-            .certificates
-            .create(&user(), &reference_template(true, "victim"))
-            .unwrap();
-        let victim = fixture
-            .certificates
-            .create(&user(), &reference_template(true, "victim"))
-            .unwrap();
-        let blob = std::fs::read(fixture.blob_path(victim)).unwrap();
+        let good = fixture.create_reference(true, "victim");
+        let victim = fixture.create_reference(true, "victim");
+        let blob = fixture.blob(victim);
         tamper(&fixture, victim, blob);
         for certificates in [&fixture.certificates, &fixture.reopen()] {
             let label = [bytes(CKA_LABEL, b"victim")];
@@ -156,18 +144,15 @@ fn tampered_blobs_are_left_out_of_searches_with_a_log_line() {
 fn each_kind_of_tampering_is_refused_with_its_own_reason() {
     for (what, tamper) in tamper_cases() {
         let fixture = Fixture::new();
-        let victim = fixture
-            .certificates
-            .create(&user(), &reference_template(true, "victim"))
-            .unwrap();
-        let blob = std::fs::read(fixture.blob_path(victim)).unwrap();
+        let victim = fixture.create_reference(true, "victim");
+        let blob = fixture.blob(victim);
         let verifier = BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
         assert!(
             verifier.check_blob(victim, &blob).is_ok(),
             "{what}: untouched"
         );
         tamper(&fixture, victim, blob);
-        let tampered = std::fs::read(fixture.blob_path(victim)).unwrap();
+        let tampered = fixture.blob(victim);
         let rejection = verifier.check_blob(victim, &tampered).unwrap_err();
         assert_eq!(
             shape(&rejection),
@@ -181,8 +166,8 @@ fn each_kind_of_tampering_is_refused_with_its_own_reason() {
 fn a_rejected_blob_is_logged_once_per_version_not_on_every_search() {
     let fixture = Fixture::new();
     std::fs::write(fixture.blob_path(FIRST_CERTIFICATE_HANDLE), b"garbage").unwrap();
-    let (_, first) = capture_logs(|| fixture.certificates.find(&public(), &[]).unwrap());
-    let (_, second) = capture_logs(|| fixture.certificates.find(&public(), &[]).unwrap());
+    let (_, first) = capture_logs(|| find_all(&fixture.certificates, &public()));
+    let (_, second) = capture_logs(|| find_all(&fixture.certificates, &public()));
     assert!(first.contains(&blob_name(FIRST_CERTIFICATE_HANDLE)));
     assert_eq!(second, "");
 }
@@ -191,20 +176,14 @@ fn a_rejected_blob_is_logged_once_per_version_not_on_every_search() {
 fn a_tampered_handle_is_not_reused_for_new_certificates() {
     let fixture = Fixture::new();
     std::fs::write(fixture.blob_path(FIRST_CERTIFICATE_HANDLE), b"garbage").unwrap();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
     assert_eq!(handle, FIRST_CERTIFICATE_HANDLE + 1);
 }
 
 #[test]
 fn files_that_are_not_certificate_blobs_are_ignored() {
     let fixture = Fixture::new();
-    let handle = fixture
-        .certificates
-        .create(&user(), &reference_template(true, "x"))
-        .unwrap();
+    let handle = fixture.create_reference(true, "x");
     for name in [
         "README",
         "pkcs11_certificate_12",
@@ -215,7 +194,7 @@ fn files_that_are_not_certificate_blobs_are_ignored() {
         std::fs::write(fixture.dir.path().join(name), b"whatever").unwrap();
     }
     std::fs::create_dir(fixture.dir.path().join("pkcs11_certificate_4293918730")).unwrap();
-    assert_eq!(fixture.reopen().find(&public(), &[]).unwrap(), vec![handle]);
+    assert_eq!(find_all(&fixture.reopen(), &public()), vec![handle]);
 }
 
 #[test]
@@ -224,7 +203,7 @@ fn peeking_a_blob_gives_exactly_its_searchable_attributes() {
     let fixture = Fixture::new();
     let handle = FIRST_CERTIFICATE_HANDLE + 5;
     write_signed_blob(&fixture, handle, "peeked");
-    let content = std::fs::read(fixture.blob_path(handle)).unwrap();
+    let content = fixture.blob(handle);
     let peeked = crate::certstore::jws::peek_blob(handle, &content).unwrap();
     let verifier = crate::certstore::jws::BlobVerifier::new(fixture.device.key().as_ref()).unwrap();
     let verified = verifier.verify_blob(handle, &content).unwrap();

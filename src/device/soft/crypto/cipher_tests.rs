@@ -127,59 +127,47 @@ fn rsa_oaep_with_another_label_does_not_decrypt() {
         &oaep(CKM_SHA256, CKG_MGF1_SHA256, b"two"),
         &ciphertext,
     );
-    assert!(matches!(result, Err(Error::EncryptedDataInvalid)));
+    assert_fails!(result, Error::EncryptedDataInvalid);
 }
 
 #[test]
 fn rsa_oaep_with_bad_parameters_is_refused() {
-    for mechanism in [
-        Mechanism::new(CKM_RSA_PKCS_OAEP),
-        oaep(CKM_SHA256, CKG_MGF1_SHA1, b""),
-        oaep(CKM_MD5, CKG_MGF1_SHA1, b""),
-        Mechanism {
-            kind: CKM_RSA_PKCS,
-            parameter: MechanismParameter::Raw(vec![0; 8]),
-            caller_parameter: None,
-        },
-    ] {
-        assert!(
-            matches!(
-                encrypt_init(rsa(), &mechanism),
-                Err(Error::MechanismParamInvalid(_))
-            ),
-            "{mechanism:?}"
-        );
-    }
+    assert_parameters_refused(
+        [
+            Mechanism::new(CKM_RSA_PKCS_OAEP),
+            oaep(CKM_SHA256, CKG_MGF1_SHA1, b""),
+            oaep(CKM_MD5, CKG_MGF1_SHA1, b""),
+            with_raw_parameter(CKM_RSA_PKCS, vec![0; 8]),
+        ],
+        |mechanism| encrypt_init(rsa(), mechanism),
+    );
 }
 
 #[test]
 fn rsa_plaintext_too_long_is_a_data_length_error() {
     let key = rsa();
     assert!(encrypt(&key, &Mechanism::new(CKM_RSA_PKCS), &[1; 245]).is_ok());
-    assert!(matches!(
+    assert_fails!(
         encrypt(&key, &Mechanism::new(CKM_RSA_PKCS), &[1; 246]),
-        Err(Error::DataLenRange)
-    ));
+        Error::DataLenRange
+    );
     let mechanism = oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
     assert!(encrypt(&key, &mechanism, &[1; 190]).is_ok());
-    assert!(matches!(
-        encrypt(&key, &mechanism, &[1; 191]),
-        Err(Error::DataLenRange)
-    ));
+    assert_fails!(encrypt(&key, &mechanism, &[1; 191]), Error::DataLenRange);
 }
 
 #[test]
 fn rsa_ciphertext_of_the_wrong_length_is_refused_and_a_bad_padding_is_not_revealed() {
     let key = rsa();
     let mechanism = Mechanism::new(CKM_RSA_PKCS);
-    assert!(matches!(
+    assert_fails!(
         decrypt(&key, &mechanism, &[1; 255]),
-        Err(Error::EncryptedDataLenRange)
-    ));
-    assert!(matches!(
+        Error::EncryptedDataLenRange
+    );
+    assert_fails!(
         decrypt(&key, &mechanism, &[1; 257]),
-        Err(Error::EncryptedDataLenRange)
-    ));
+        Error::EncryptedDataLenRange
+    );
     let mut ciphertext = encrypt(&key, &mechanism, b"data").unwrap();
     ciphertext[10] ^= 1;
     // Implicit rejection: a bad padding yields a message derived from the
@@ -190,16 +178,16 @@ fn rsa_ciphertext_of_the_wrong_length_is_refused_and_a_bad_padding_is_not_reveal
     let oaep = oaep(CKM_SHA256, CKG_MGF1_SHA256, b"");
     let mut ciphertext = encrypt(&key, &oaep, b"data").unwrap();
     ciphertext[10] ^= 1;
-    assert!(matches!(
+    assert_fails!(
         decrypt(&key, &oaep, &ciphertext),
-        Err(Error::EncryptedDataInvalid)
-    ));
+        Error::EncryptedDataInvalid
+    );
 }
 
 #[test]
 fn rsa_decryption_with_a_public_key_is_inconsistent() {
     let result = decrypt_init(loaded_public(&rsa_private()), &Mechanism::new(CKM_RSA_PKCS));
-    assert!(matches!(result, Err(Error::KeyTypeInconsistent)));
+    assert_fails!(result, Error::KeyTypeInconsistent);
 }
 
 fn cbc(kind: CK_MECHANISM_TYPE, iv: &[u8]) -> Mechanism {
@@ -306,35 +294,26 @@ fn aes_cbc_pad_with_bad_padding_is_invalid_encrypted_data() {
     let mechanism = cbc(CKM_AES_CBC_PAD, &[0; 16]);
     // A block that decrypts to a last byte of 0x00 has invalid padding.
     let bad = encrypt(&key, &cbc(CKM_AES_CBC, &[0; 16]), &[0; 16]).unwrap();
-    assert!(matches!(
-        decrypt(&key, &mechanism, &bad),
-        Err(Error::EncryptedDataInvalid)
-    ));
-    assert!(matches!(
+    assert_fails!(decrypt(&key, &mechanism, &bad), Error::EncryptedDataInvalid);
+    assert_fails!(
         decrypt(&key, &mechanism, &[0; 20]),
-        Err(Error::EncryptedDataLenRange)
-    ));
-    assert!(matches!(
-        decrypt(&key, &mechanism, &[]),
-        Err(Error::EncryptedDataLenRange)
-    ));
+        Error::EncryptedDataLenRange
+    );
+    assert_fails!(decrypt(&key, &mechanism, &[]), Error::EncryptedDataLenRange);
 }
 
 #[test]
 fn aes_ecb_and_cbc_need_whole_blocks() {
     let key = aes(16);
     for mechanism in [Mechanism::new(CKM_AES_ECB), cbc(CKM_AES_CBC, &[0; 16])] {
-        assert!(matches!(
-            encrypt(&key, &mechanism, &[0; 17]),
-            Err(Error::DataLenRange)
-        ));
-        assert!(matches!(
+        assert_fails!(encrypt(&key, &mechanism, &[0; 17]), Error::DataLenRange);
+        assert_fails!(
             decrypt(&key, &mechanism, &[0; 31]),
-            Err(Error::EncryptedDataLenRange)
-        ));
+            Error::EncryptedDataLenRange
+        );
         let mut operation = encrypt_init(key.clone(), &mechanism).unwrap();
         assert_eq!(operation.update(&[0; 20]).unwrap().len(), 16);
-        assert!(matches!(operation.finish(), Err(Error::DataLenRange)));
+        assert_fails!(operation.finish(), Error::DataLenRange);
     }
 }
 
@@ -357,11 +336,9 @@ fn aes_with_bad_parameters_is_refused() {
         gcm(&[0; 12], b"", 136),
         cbc(CKM_AES_ECB, &[0; 16]),
     ] {
-        assert!(
-            matches!(
-                encrypt_init(key.clone(), &mechanism),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            encrypt_init(key.clone(), &mechanism),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }
@@ -374,14 +351,11 @@ fn aes_ctr_refuses_to_wrap_its_counter_bits() {
     block[15] = 0xFE; // an 8-bit counter with two blocks left
     let mechanism = ctr(8, block);
     assert_eq!(encrypt(&key, &mechanism, &[0; 32]).unwrap().len(), 32);
-    assert!(matches!(
-        encrypt(&key, &mechanism, &[0; 33]),
-        Err(Error::DataLenRange)
-    ));
-    assert!(matches!(
+    assert_fails!(encrypt(&key, &mechanism, &[0; 33]), Error::DataLenRange);
+    assert_fails!(
         decrypt(&key, &mechanism, &[0; 48]),
-        Err(Error::EncryptedDataLenRange)
-    ));
+        Error::EncryptedDataLenRange
+    );
 }
 
 #[test]
@@ -428,39 +402,30 @@ fn aes_gcm_releases_no_plaintext_before_the_tag_is_verified() {
     ciphertext[3] ^= 1;
     let mut operation = decrypt_init(key.clone(), &mechanism).unwrap();
     assert!(operation.update(&ciphertext).unwrap().is_empty());
-    assert!(matches!(
-        operation.finish(),
-        Err(Error::EncryptedDataInvalid)
-    ));
-    assert!(matches!(
+    assert_fails!(operation.finish(), Error::EncryptedDataInvalid);
+    assert_fails!(
         decrypt(&key, &gcm(&[7; 12], b"other", 128), &ciphertext),
-        Err(Error::EncryptedDataInvalid)
-    ));
-    assert!(matches!(
+        Error::EncryptedDataInvalid
+    );
+    assert_fails!(
         decrypt(&key, &mechanism, &[0; 15]),
-        Err(Error::EncryptedDataLenRange)
-    ));
+        Error::EncryptedDataLenRange
+    );
 }
 
 #[test]
 fn aes_needs_an_aes_key_of_16_24_or_32_bytes() {
     let mechanism = Mechanism::new(CKM_AES_ECB);
-    assert!(matches!(
+    assert_fails!(
         encrypt_init(loaded_secret(CKK_GENERIC_SECRET, &[0; 16]), &mechanism),
-        Err(Error::KeyTypeInconsistent)
-    ));
-    assert!(matches!(
-        encrypt_init(rsa(), &mechanism),
-        Err(Error::KeyTypeInconsistent)
-    ));
-    assert!(matches!(
-        encrypt_init(aes(20), &mechanism),
-        Err(Error::KeySizeRange)
-    ));
-    assert!(matches!(
+        Error::KeyTypeInconsistent
+    );
+    assert_fails!(encrypt_init(rsa(), &mechanism), Error::KeyTypeInconsistent);
+    assert_fails!(encrypt_init(aes(20), &mechanism), Error::KeySizeRange);
+    assert_fails!(
         encrypt_init(aes(16), &Mechanism::new(CKM_RSA_PKCS)),
-        Err(Error::KeyTypeInconsistent)
-    ));
+        Error::KeyTypeInconsistent
+    );
 }
 
 #[test]

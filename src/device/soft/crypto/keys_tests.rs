@@ -36,16 +36,16 @@ fn generated_rsa_key_reports_its_public_attributes() {
 
 #[test]
 fn rsa_generation_outside_2048_to_4096_bits_is_a_key_size_error() {
-    assert!(matches!(generate_rsa(1024, &[]), Err(Error::KeySizeRange)));
-    assert!(matches!(generate_rsa(4097, &[]), Err(Error::KeySizeRange)));
+    assert_fails!(generate_rsa(1024, &[]), Error::KeySizeRange);
+    assert_fails!(generate_rsa(4097, &[]), Error::KeySizeRange);
 }
 
 #[test]
 fn rsa_generation_with_an_even_exponent_is_refused() {
-    assert!(matches!(
+    assert_fails!(
         generate_rsa(2048, &[1, 0, 0]),
-        Err(Error::AttributeValueInvalid(CKA_PUBLIC_EXPONENT))
-    ));
+        Error::AttributeValueInvalid(CKA_PUBLIC_EXPONENT)
+    );
 }
 
 #[test]
@@ -78,7 +78,7 @@ fn unknown_or_explicit_curves_are_not_supported() {
     let explicit = [0x30, 0x03, 0x02, 0x01, 0x01];
     let x25519 = [0x06, 0x03, 0x2B, 0x65, 0x6E];
     for params in [&secp256k1[..], &explicit, &x25519, &[]] {
-        assert!(matches!(generate_ec(params), Err(Error::CurveNotSupported)));
+        assert_fails!(generate_ec(params), Error::CurveNotSupported);
     }
 }
 
@@ -86,8 +86,21 @@ fn unknown_or_explicit_curves_are_not_supported() {
 fn secrets_are_random_and_bounded() {
     assert_eq!(generate_secret(32).unwrap().len(), 32);
     assert_ne!(generate_secret(16).unwrap(), generate_secret(16).unwrap());
-    assert!(matches!(generate_secret(0), Err(Error::KeySizeRange)));
-    assert!(matches!(generate_secret(513), Err(Error::KeySizeRange)));
+    assert_fails!(generate_secret(0), Error::KeySizeRange);
+    assert_fails!(generate_secret(513), Error::KeySizeRange);
+}
+
+/// A private key of `key_type` imported from its `CKA_EC_PARAMS` and `CKA_VALUE`.
+fn import_from_value(
+    key_type: CK_KEY_TYPE,
+    params: &[u8],
+    value: &[u8],
+) -> crate::error::Result<openssl::pkey::PKey<openssl::pkey::Private>> {
+    let template = [
+        attribute(CKA_EC_PARAMS, params),
+        attribute(CKA_VALUE, value),
+    ];
+    import_private(key_type, &template)
 }
 
 fn rsa_private_template(with_crt: bool) -> Vec<Attribute> {
@@ -135,34 +148,35 @@ fn rsa_private_key_imports_from_modulus_and_exponents_alone() {
     signs_like_the_original(&imported);
 }
 
+/// Imports the RSA private key's template (with or without its CRT
+/// values) after `change` has spoilt it.
+fn import_spoilt_rsa_private(
+    with_crt: bool,
+    change: impl FnOnce(&mut Vec<Attribute>),
+) -> crate::error::Result<openssl::pkey::PKey<openssl::pkey::Private>> {
+    let mut template = rsa_private_template(with_crt);
+    change(&mut template);
+    import_private(CKK_RSA, &template)
+}
+
 #[test]
 fn rsa_private_key_without_its_private_exponent_is_incomplete() {
-    let mut template = rsa_private_template(true);
-    template.retain(|a| a.kind != CKA_PRIVATE_EXPONENT);
-    assert!(matches!(
-        import_private(CKK_RSA, &template),
-        Err(Error::TemplateIncomplete(CKA_PRIVATE_EXPONENT))
-    ));
+    let result = import_spoilt_rsa_private(true, |template| {
+        template.retain(|a| a.kind != CKA_PRIVATE_EXPONENT)
+    });
+    assert_fails!(result, Error::TemplateIncomplete(CKA_PRIVATE_EXPONENT));
 }
 
 #[test]
 fn rsa_private_key_with_a_wrong_prime_is_invalid() {
-    let mut template = rsa_private_template(true);
-    template[3].value[10] ^= 1;
-    assert!(matches!(
-        import_private(CKK_RSA, &template),
-        Err(Error::AttributeValueInvalid(_))
-    ));
+    let result = import_spoilt_rsa_private(true, |template| template[3].value[10] ^= 1);
+    assert_fails!(result, Error::AttributeValueInvalid(_));
 }
 
 #[test]
 fn rsa_private_key_with_a_wrong_private_exponent_is_invalid() {
-    let mut template = rsa_private_template(false);
-    template[2].value[100] ^= 1;
-    assert!(matches!(
-        import_private(CKK_RSA, &template),
-        Err(Error::AttributeValueInvalid(_))
-    ));
+    let result = import_spoilt_rsa_private(false, |template| template[2].value[100] ^= 1);
+    assert_fails!(result, Error::AttributeValueInvalid(_));
 }
 
 #[test]
@@ -180,10 +194,10 @@ fn rsa_public_key_below_1024_bits_is_invalid() {
         attribute(CKA_MODULUS, &rsa.n().to_vec()),
         attribute(CKA_PUBLIC_EXPONENT, &rsa.e().to_vec()),
     ];
-    assert!(matches!(
+    assert_fails!(
         import_public(CKK_RSA, &template),
-        Err(Error::AttributeValueInvalid(CKA_MODULUS))
-    ));
+        Error::AttributeValueInvalid(CKA_MODULUS)
+    );
 }
 
 #[test]
@@ -191,14 +205,7 @@ fn ec_private_key_imports_from_its_scalar() {
     for params in [P256, P384, P521] {
         let key = ec_private(params);
         let scalar = key.ec_key().unwrap().private_key().to_vec();
-        let imported = import_private(
-            CKK_EC,
-            &[
-                attribute(CKA_EC_PARAMS, params),
-                attribute(CKA_VALUE, &scalar),
-            ],
-        )
-        .unwrap();
+        let imported = import_from_value(CKK_EC, params, &scalar).unwrap();
         assert_eq!(
             public_attributes_of_private(&imported).unwrap(),
             public_attributes_of_private(&key).unwrap()
@@ -211,10 +218,10 @@ fn ec_private_scalar_out_of_range_is_invalid() {
     let order_plus = [0xFF; 32];
     for value in [&[0u8][..], &order_plus] {
         let template = [attribute(CKA_EC_PARAMS, P256), attribute(CKA_VALUE, value)];
-        assert!(matches!(
+        assert_fails!(
             import_private(CKK_EC, &template),
-            Err(Error::AttributeValueInvalid(CKA_VALUE))
-        ));
+            Error::AttributeValueInvalid(CKA_VALUE)
+        );
     }
 }
 
@@ -224,18 +231,12 @@ fn ec_key_on_an_unsupported_curve_is_refused() {
         attribute(CKA_EC_PARAMS, &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A]),
         attribute(CKA_VALUE, &[1]),
     ];
-    assert!(matches!(
-        import_private(CKK_EC, &template),
-        Err(Error::CurveNotSupported)
-    ));
+    assert_fails!(import_private(CKK_EC, &template), Error::CurveNotSupported);
     let template = [
         attribute(CKA_EC_PARAMS, ED25519),
         attribute(CKA_VALUE, &[1; 32]),
     ];
-    assert!(matches!(
-        import_private(CKK_EC, &template),
-        Err(Error::CurveNotSupported)
-    ));
+    assert_fails!(import_private(CKK_EC, &template), Error::CurveNotSupported);
 }
 
 #[test]
@@ -266,33 +267,26 @@ fn ec_point_off_the_curve_is_invalid() {
         attribute(CKA_EC_PARAMS, P256),
         attribute(CKA_EC_POINT, &point),
     ];
-    assert!(matches!(
+    assert_fails!(
         import_public(CKK_EC, &template),
-        Err(Error::AttributeValueInvalid(CKA_EC_POINT))
-    ));
+        Error::AttributeValueInvalid(CKA_EC_POINT)
+    );
 }
 
 #[test]
 fn ec_public_key_without_a_point_is_incomplete() {
     let template = [attribute(CKA_EC_PARAMS, P256)];
-    assert!(matches!(
+    assert_fails!(
         import_public(CKK_EC, &template),
-        Err(Error::TemplateIncomplete(CKA_EC_POINT))
-    ));
+        Error::TemplateIncomplete(CKA_EC_POINT)
+    );
 }
 
 #[test]
 fn ed25519_private_key_imports_from_its_raw_bytes() {
     let key = ec_private(ED25519);
     let raw = key.raw_private_key().unwrap();
-    let imported = import_private(
-        CKK_EC_EDWARDS,
-        &[
-            attribute(CKA_EC_PARAMS, ED25519),
-            attribute(CKA_VALUE, &raw),
-        ],
-    )
-    .unwrap();
+    let imported = import_from_value(CKK_EC_EDWARDS, ED25519, &raw).unwrap();
     assert_eq!(
         imported.raw_public_key().unwrap(),
         key.raw_public_key().unwrap()
@@ -301,22 +295,22 @@ fn ed25519_private_key_imports_from_its_raw_bytes() {
         attribute(CKA_EC_PARAMS, ED25519),
         attribute(CKA_VALUE, &raw[..31]),
     ];
-    assert!(matches!(
+    assert_fails!(
         import_private(CKK_EC_EDWARDS, &bad),
-        Err(Error::AttributeValueInvalid(CKA_VALUE))
-    ));
+        Error::AttributeValueInvalid(CKA_VALUE)
+    );
 }
 
 #[test]
 fn secret_key_types_are_not_imported_as_asymmetric_keys() {
-    assert!(matches!(
+    assert_fails!(
         import_private(CKK_AES, &[]),
-        Err(Error::AttributeValueInvalid(CKA_KEY_TYPE))
-    ));
-    assert!(matches!(
+        Error::AttributeValueInvalid(CKA_KEY_TYPE)
+    );
+    assert_fails!(
         import_public(CKK_GENERIC_SECRET, &[]),
-        Err(Error::AttributeValueInvalid(CKA_KEY_TYPE))
-    ));
+        Error::AttributeValueInvalid(CKA_KEY_TYPE)
+    );
 }
 
 #[test]
@@ -344,14 +338,11 @@ fn malformed_pkcs8_is_a_wrapped_key_error() {
     let mut der = private_to_der(&ec_private(P256)).unwrap();
     let shorter = der.len() - 3;
     der.truncate(shorter);
-    assert!(matches!(
-        private_from_der(&der),
-        Err(Error::WrappedKeyInvalid)
-    ));
-    assert!(matches!(
+    assert_fails!(private_from_der(&der), Error::WrappedKeyInvalid);
+    assert_fails!(
         public_from_der(b"junk"),
-        Err(Error::AttributeValueInvalid(CKA_PUBLIC_KEY_INFO))
-    ));
+        Error::AttributeValueInvalid(CKA_PUBLIC_KEY_INFO)
+    );
 }
 
 #[test]
@@ -360,8 +351,5 @@ fn pkcs8_of_an_unsupported_curve_is_refused() {
     let key =
         openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
     let der = key.private_key_to_pkcs8().unwrap();
-    assert!(matches!(
-        private_from_der(&der),
-        Err(Error::CurveNotSupported)
-    ));
+    assert_fails!(private_from_der(&der), Error::CurveNotSupported);
 }

@@ -72,3 +72,50 @@ pub fn hex(text: &str) -> Vec<u8> {
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
         .collect()
 }
+
+/// `kind` with raw parameter bytes, as a caller passes them.
+pub fn with_raw_parameter(kind: CK_MECHANISM_TYPE, parameter: Vec<u8>) -> crate::device::Mechanism {
+    crate::device::Mechanism {
+        kind,
+        parameter: crate::device::MechanismParameter::Raw(parameter),
+        caller_parameter: None,
+    }
+}
+
+/// Asserts that `$result` is an `Err` matching `$error`; a failure shows
+/// the expression and what it gave instead.
+macro_rules! assert_fails {
+    ($result:expr, $error:pat) => {{
+        let result = $result;
+        assert!(
+            matches!(result, Err($error)),
+            "{}: {:?}",
+            stringify!($result),
+            result.map(drop)
+        );
+    }};
+    ($result:expr, $error:pat, $($message:tt)+) => {{
+        let result = $result;
+        assert!(
+            matches!(result, Err($error)),
+            "{}: {:?}",
+            format!($($message)+),
+            result.map(drop)
+        );
+    }};
+}
+pub(crate) use assert_fails;
+
+/// Each of `mechanisms` is refused by `init` for its parameter.
+pub fn assert_parameters_refused<T>(
+    mechanisms: impl IntoIterator<Item = crate::device::Mechanism>,
+    init: impl Fn(&crate::device::Mechanism) -> crate::error::Result<T>,
+) {
+    for mechanism in mechanisms {
+        assert_fails!(
+            init(&mechanism),
+            crate::error::Error::MechanismParamInvalid(_),
+            "{mechanism:?}"
+        );
+    }
+}

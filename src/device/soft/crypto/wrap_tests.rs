@@ -76,18 +76,16 @@ fn aes_key_wraps_round_trip_every_key_size() {
 fn aes_key_wrap_needs_whole_semiblocks_of_at_least_16_bytes() {
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP);
     for len in [0, 8, 15, 17, 23] {
-        assert!(
-            matches!(
-                wrap(&mechanism, &aes(16), &vec![1; len]),
-                Err(Error::KeySizeRange)
-            ),
+        assert_fails!(
+            wrap(&mechanism, &aes(16), &vec![1; len]),
+            Error::KeySizeRange,
             "{len}"
         );
     }
-    assert!(matches!(
+    assert_fails!(
         wrap(&Mechanism::new(CKM_AES_KEY_WRAP_PAD), &aes(16), &[]),
-        Err(Error::KeySizeRange)
-    ));
+        Error::KeySizeRange
+    );
 }
 
 #[test]
@@ -99,23 +97,23 @@ fn corrupted_or_foreign_aes_wrapped_keys_are_invalid() {
         let wrapped = wrap(&mechanism, &aes(32), &[7; 32]).unwrap();
         let mut corrupted = wrapped.clone();
         corrupted[20] ^= 1;
-        assert!(matches!(
+        assert_fails!(
             unwrap(&mechanism, &aes(32), &corrupted),
-            Err(Error::WrappedKeyInvalid)
-        ));
+            Error::WrappedKeyInvalid
+        );
         let other = loaded_secret(CKK_AES, &[1; 32]);
-        assert!(matches!(
+        assert_fails!(
             unwrap(&mechanism, &other, &wrapped),
-            Err(Error::WrappedKeyInvalid)
-        ));
-        assert!(matches!(
+            Error::WrappedKeyInvalid
+        );
+        assert_fails!(
             unwrap(&mechanism, &aes(32), &wrapped[..wrapped.len() - 1]),
-            Err(Error::WrappedKeyInvalid)
-        ));
-        assert!(matches!(
+            Error::WrappedKeyInvalid
+        );
+        assert_fails!(
             unwrap(&mechanism, &aes(32), &[0; 8]),
-            Err(Error::WrappedKeyInvalid)
-        ));
+            Error::WrappedKeyInvalid
+        );
     }
 }
 
@@ -125,10 +123,10 @@ fn aes_key_wrap_with_a_bad_parameter_is_refused() {
         with_iv(CKM_AES_KEY_WRAP, &[0; 7]),
         with_iv(CKM_AES_KEY_WRAP_PAD, &[0; 8]),
     ] {
-        assert!(matches!(
+        assert_fails!(
             wrap(&mechanism, &aes(16), &[0; 16]),
-            Err(Error::MechanismParamInvalid(_))
-        ));
+            Error::MechanismParamInvalid(_)
+        );
     }
 }
 
@@ -158,47 +156,41 @@ fn rsa_oaep_wraps_with_the_public_key_and_unwraps_with_the_private_key() {
 fn rsa_oaep_unwrap_of_corrupted_input_is_invalid() {
     let mut wrapped = wrap(&oaep(), &rsa(), &[1; 16]).unwrap();
     wrapped[0] ^= 1;
-    assert!(matches!(
-        unwrap(&oaep(), &rsa(), &wrapped),
-        Err(Error::WrappedKeyInvalid)
-    ));
-    assert!(matches!(
+    assert_fails!(unwrap(&oaep(), &rsa(), &wrapped), Error::WrappedKeyInvalid);
+    assert_fails!(
         unwrap(&oaep(), &rsa(), &wrapped[1..]),
-        Err(Error::WrappedKeyInvalid)
-    ));
+        Error::WrappedKeyInvalid
+    );
 }
 
 #[test]
 fn rsa_oaep_wrap_of_a_key_too_long_for_the_modulus_is_a_key_size_error() {
-    assert!(matches!(
-        wrap(&oaep(), &rsa(), &[1; 191]),
-        Err(Error::KeySizeRange)
-    ));
+    assert_fails!(wrap(&oaep(), &rsa(), &[1; 191]), Error::KeySizeRange);
 }
 
 #[test]
 fn wrapping_keys_of_the_wrong_type_are_inconsistent() {
-    assert!(matches!(
+    assert_fails!(
         wrap(&Mechanism::new(CKM_AES_KEY_WRAP), &rsa(), &[0; 16]),
-        Err(Error::WrappingKeyTypeInconsistent)
-    ));
-    assert!(matches!(
+        Error::WrappingKeyTypeInconsistent
+    );
+    assert_fails!(
         wrap(&oaep(), &aes(16), &[0; 16]),
-        Err(Error::WrappingKeyTypeInconsistent)
-    ));
+        Error::WrappingKeyTypeInconsistent
+    );
     let public = loaded_public(&rsa_private());
-    assert!(matches!(
+    assert_fails!(
         unwrap(&oaep(), &public, &[0; 256]),
-        Err(Error::UnwrappingKeyTypeInconsistent)
-    ));
-    assert!(matches!(
+        Error::UnwrappingKeyTypeInconsistent
+    );
+    assert_fails!(
         unwrap(&Mechanism::new(CKM_AES_KEY_WRAP_PAD), &ec(P256), &[0; 16]),
-        Err(Error::UnwrappingKeyTypeInconsistent)
-    ));
-    assert!(matches!(
+        Error::UnwrappingKeyTypeInconsistent
+    );
+    assert_fails!(
         wrap(&Mechanism::new(CKM_AES_CBC_PAD), &aes(16), &[0; 16]),
-        Err(Error::MechanismInvalid(CKM_AES_CBC_PAD))
-    ));
+        Error::MechanismInvalid(CKM_AES_CBC_PAD)
+    );
 }
 
 fn ecdh(kdf: CK_ULONG, shared_data: &[u8], public_data: &[u8]) -> Mechanism {
@@ -278,10 +270,10 @@ fn ecdh_value_length_keeps_the_last_bytes_and_refuses_more_than_the_secret() {
         ecdh_derive(&ecdh(CKD_NULL, &[], &der_point), &key, 32).unwrap(),
         whole
     );
-    assert!(matches!(
+    assert_fails!(
         ecdh_derive(&ecdh(CKD_NULL, &[], &der_point), &key, 33),
-        Err(Error::KeySizeRange)
-    ));
+        Error::KeySizeRange
+    );
 }
 
 /// A NIST CAVP ECC CDH primitive vector (CAVS 14.1, `KAS_ECC_CDH_PrimitiveTest.txt`,
@@ -498,11 +490,9 @@ fn ecdh_with_bad_parameters_is_refused() {
         ecdh(CKD_NULL, &[], &p384_point),
         ecdh(CKD_NULL, &[], &[]),
     ] {
-        assert!(
-            matches!(
-                ecdh_derive(&mechanism, &ec(P256), 0),
-                Err(Error::MechanismParamInvalid(_))
-            ),
+        assert_fails!(
+            ecdh_derive(&mechanism, &ec(P256), 0),
+            Error::MechanismParamInvalid(_),
             "{mechanism:?}"
         );
     }
@@ -512,18 +502,18 @@ fn ecdh_with_bad_parameters_is_refused() {
 fn ecdh_needs_an_ec_private_key() {
     let (der_point, _) = points(P256, 1);
     let mechanism = ecdh(CKD_NULL, &[], &der_point);
-    assert!(matches!(
+    assert_fails!(
         ecdh_derive(&mechanism, &rsa(), 0),
-        Err(Error::KeyTypeInconsistent)
-    ));
-    assert!(matches!(
+        Error::KeyTypeInconsistent
+    );
+    assert_fails!(
         ecdh_derive(&mechanism, &loaded_public(&ec_private(P256)), 0),
-        Err(Error::KeyTypeInconsistent)
-    ));
-    assert!(matches!(
+        Error::KeyTypeInconsistent
+    );
+    assert_fails!(
         ecdh_derive(&Mechanism::new(CKM_ECDH1_COFACTOR_DERIVE), &ec(P256), 0),
-        Err(Error::MechanismInvalid(_))
-    ));
+        Error::MechanismInvalid(_)
+    );
 }
 
 #[test]

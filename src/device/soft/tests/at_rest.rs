@@ -44,16 +44,12 @@ fn secret_values_and_private_exponents_never_reach_the_disk_in_clear() {
     let aes_value: Vec<u8> = (0u8..32)
         .map(|i| i.wrapping_mul(37).wrapping_add(11))
         .collect();
-    device
-        .create_object(
-            &user_rw(),
-            &aes_template(&aes_value, &[boolean(CKA_SENSITIVE, false)]),
-        )
-        .unwrap();
+    create(
+        &device,
+        &aes_template(&aes_value, &[boolean(CKA_SENSITIVE, false)]),
+    );
     let rsa = openssl::rsa::Rsa::generate(2048).unwrap();
-    device
-        .create_object(&user_rw(), &rsa_import_template(&rsa))
-        .unwrap();
+    create(&device, &rsa_import_template(&rsa));
     drop(device);
     let stored = directory_bytes(dir.path());
     // The public modulus is stored in clear: finding it proves the search works.
@@ -75,18 +71,7 @@ fn secret_values_and_private_exponents_never_reach_the_disk_in_clear() {
 #[test]
 fn a_copy_of_the_directory_opened_without_a_pin_reveals_no_key() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &[9u8; 16],
-                &[
-                    boolean(CKA_SENSITIVE, false),
-                    boolean(CKA_EXTRACTABLE, true),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create_readable_aes(&device, &[9u8; 16]);
     drop(device);
     let copy = TempDir::new().unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {

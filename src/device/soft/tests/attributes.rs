@@ -12,23 +12,6 @@ fn generated_aes(device: &SoftDevice, extra: &[Attribute]) -> Handle {
         .unwrap()
 }
 
-fn ec_pair(device: &SoftDevice) -> (Handle, Handle) {
-    let public = [
-        boolean(CKA_TOKEN, true),
-        bytes(CKA_EC_PARAMS, P256),
-        bytes(CKA_LABEL, b"pair"),
-    ];
-    let private = [boolean(CKA_TOKEN, true)];
-    device
-        .generate_key_pair(
-            &user_rw(),
-            &Mechanism::new(CKM_EC_KEY_PAIR_GEN),
-            &public,
-            &private,
-        )
-        .unwrap()
-}
-
 fn assert_attributes(
     device: &SoftDevice,
     handle: Handle,
@@ -43,44 +26,72 @@ fn assert_attributes(
     }
 }
 
+/// For each row, each of its kinds is the row's `CK_BBOOL`.
+fn assert_flags(device: &SoftDevice, handle: Handle, rows: &[(bool, &[CK_ATTRIBUTE_TYPE])]) {
+    for (value, kinds) in rows {
+        for kind in *kinds {
+            let expected = encode_bool(*value);
+            assert_eq!(
+                value_of(device, &user_rw(), handle, *kind),
+                expected,
+                "attribute 0x{kind:x}"
+            );
+        }
+    }
+}
+
+/// `handle` has each of `values`, and each row's kinds are its `CK_BBOOL`.
+fn assert_key(
+    device: &SoftDevice,
+    handle: Handle,
+    values: &[(CK_ATTRIBUTE_TYPE, Vec<u8>)],
+    flags: &[(bool, &[CK_ATTRIBUTE_TYPE])],
+) {
+    assert_attributes(device, handle, values);
+    assert_flags(device, handle, flags);
+}
+
+/// Each of `kinds` is present and empty.
+fn assert_empty(device: &SoftDevice, handle: Handle, kinds: &[CK_ATTRIBUTE_TYPE]) {
+    for kind in kinds {
+        let value = value_of(device, &user_rw(), handle, *kind);
+        assert_eq!(value, Vec::<u8>::new(), "attribute 0x{kind:x}");
+    }
+}
+
 #[test]
 fn a_generated_aes_key_has_the_documented_defaults() {
     let (_dir, device) = logged_in();
     let key = generated_aes(&device, &[]);
-    let t = || encode_bool(true);
-    let f = || encode_bool(false);
-    assert_attributes(
+    assert_key(
         &device,
         key,
         &[
             (CKA_CLASS, encode_ulong(CKO_SECRET_KEY)),
             (CKA_KEY_TYPE, encode_ulong(CKK_AES)),
             (CKA_VALUE_LEN, encode_ulong(32)),
-            (CKA_TOKEN, t()),
-            (CKA_PRIVATE, t()),
-            (CKA_MODIFIABLE, t()),
-            (CKA_COPYABLE, t()),
-            (CKA_DESTROYABLE, t()),
-            (CKA_LABEL, Vec::new()),
-            (CKA_ID, Vec::new()),
-            (CKA_START_DATE, Vec::new()),
-            (CKA_END_DATE, Vec::new()),
-            (CKA_SENSITIVE, t()),
-            (CKA_EXTRACTABLE, f()),
-            (CKA_ALWAYS_SENSITIVE, t()),
-            (CKA_NEVER_EXTRACTABLE, t()),
-            (CKA_WRAP_WITH_TRUSTED, f()),
-            (CKA_TRUSTED, f()),
-            (CKA_LOCAL, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_AES_KEY_GEN)),
-            (CKA_ENCRYPT, t()),
-            (CKA_DECRYPT, t()),
-            (CKA_SIGN, t()),
-            (CKA_VERIFY, t()),
-            (CKA_WRAP, t()),
-            (CKA_UNWRAP, t()),
-            (CKA_DERIVE, t()),
-            (CKA_ALLOWED_MECHANISMS, Vec::new()),
+        ],
+        &[
+            (true, &[CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE]),
+            (true, &[CKA_COPYABLE, CKA_DESTROYABLE, CKA_SENSITIVE]),
+            (true, &[CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE]),
+            (true, &[CKA_LOCAL, CKA_ENCRYPT, CKA_DECRYPT]),
+            (true, &[CKA_SIGN, CKA_VERIFY, CKA_WRAP, CKA_UNWRAP]),
+            (true, &[CKA_DERIVE]),
+            (false, &[CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED]),
+            (false, &[CKA_TRUSTED]),
+        ],
+    );
+    assert_empty(
+        &device,
+        key,
+        &[
+            CKA_LABEL,
+            CKA_ID,
+            CKA_START_DATE,
+            CKA_END_DATE,
+            CKA_ALLOWED_MECHANISMS,
         ],
     );
 }
@@ -88,68 +99,60 @@ fn a_generated_aes_key_has_the_documented_defaults() {
 #[test]
 fn a_generated_ec_pair_has_usage_defaults_for_its_type_and_shares_its_label() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device);
-    let t = || encode_bool(true);
-    let f = || encode_bool(false);
-    assert_attributes(
+    let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
+    assert_key(
         &device,
         public,
         &[
             (CKA_CLASS, encode_ulong(CKO_PUBLIC_KEY)),
-            (CKA_PRIVATE, f()),
-            (CKA_VERIFY, t()),
-            (CKA_ENCRYPT, f()),
-            (CKA_LOCAL, t()),
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
         ],
+        &[
+            (true, &[CKA_VERIFY, CKA_LOCAL]),
+            (false, &[CKA_PRIVATE, CKA_ENCRYPT]),
+        ],
     );
-    assert_attributes(
+    assert_key(
         &device,
         private,
         &[
             (CKA_CLASS, encode_ulong(CKO_PRIVATE_KEY)),
-            (CKA_PRIVATE, t()),
-            (CKA_SIGN, t()),
-            (CKA_DERIVE, t()),
-            (CKA_DECRYPT, f()),
-            (CKA_SENSITIVE, t()),
-            (CKA_EXTRACTABLE, f()),
-            (CKA_ALWAYS_SENSITIVE, t()),
-            (CKA_NEVER_EXTRACTABLE, t()),
             (CKA_KEY_GEN_MECHANISM, encode_ulong(CKM_EC_KEY_PAIR_GEN)),
             (CKA_EC_PARAMS, P256.to_vec()),
             (CKA_LABEL, b"pair".to_vec()),
         ],
+        &[
+            (true, &[CKA_PRIVATE, CKA_SIGN, CKA_DERIVE]),
+            (true, &[CKA_SENSITIVE, CKA_ALWAYS_SENSITIVE]),
+            (true, &[CKA_NEVER_EXTRACTABLE]),
+            (false, &[CKA_DECRYPT, CKA_EXTRACTABLE]),
+        ],
     );
     let point = value_of(&device, &user_rw(), public, CKA_EC_POINT);
     assert_eq!(point[0], 0x04, "CKA_EC_POINT is a DER OCTET STRING");
-    assert_eq!(value_of(&device, &user_rw(), private, CKA_EC_POINT), point);
-    assert_eq!(
-        value_of(&device, &user_rw(), private, CKA_PUBLIC_KEY_INFO),
-        value_of(&device, &user_rw(), public, CKA_PUBLIC_KEY_INFO)
-    );
+    assert_value(&device, private, CKA_EC_POINT, point);
+    let info = |handle| (handle, CKA_PUBLIC_KEY_INFO);
+    assert_same_value(&device, &user_rw(), info(private), info(public));
 }
 
 #[test]
 fn an_imported_key_is_not_local_and_has_no_generation_mechanism() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(&user_rw(), &aes_template(&[3u8; 16], &[]))
-        .unwrap();
-    assert_attributes(
+    let key = create(&device, &aes_template(&[3u8; 16], &[]));
+    assert_key(
         &device,
         key,
         &[
-            (CKA_LOCAL, encode_bool(false)),
             (
                 CKA_KEY_GEN_MECHANISM,
                 encode_ulong(CK_UNAVAILABLE_INFORMATION),
             ),
-            (CKA_ALWAYS_SENSITIVE, encode_bool(false)),
-            (CKA_NEVER_EXTRACTABLE, encode_bool(false)),
-            (CKA_EXTRACTABLE, encode_bool(false)),
             (CKA_VALUE_LEN, encode_ulong(16)),
+        ],
+        &[
+            (false, &[CKA_LOCAL, CKA_ALWAYS_SENSITIVE]),
+            (false, &[CKA_NEVER_EXTRACTABLE, CKA_EXTRACTABLE]),
         ],
     );
 }
@@ -184,9 +187,7 @@ fn sensitive_and_unextractable_values_are_never_revealed() {
         ),
     ];
     for (extra, expected) in cases {
-        let key = device
-            .create_object(&user_rw(), &aes_template(&[4u8; 16], &extra))
-            .unwrap();
+        let key = create(&device, &aes_template(&[4u8; 16], &extra));
         let result = device
             .get_attributes(&user_rw(), key, &[CKA_VALUE])
             .unwrap();
@@ -197,7 +198,7 @@ fn sensitive_and_unextractable_values_are_never_revealed() {
 #[test]
 fn private_key_components_are_sensitive_and_unknown_attributes_invalid() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device);
+    let (public, private) = ec_pair(&device, &[bytes(CKA_LABEL, b"pair")], &[]);
     let results = device
         .get_attributes(
             &user_rw(),
@@ -239,14 +240,8 @@ fn both_halves_of_an_rsa_pair_describe_the_public_key() {
             "0x{kind:x}"
         );
     }
-    assert_eq!(
-        value_of(&device, &user_rw(), private, CKA_MODULUS_BITS),
-        encode_ulong(2048)
-    );
-    assert_eq!(
-        value_of(&device, &user_rw(), public, CKA_PUBLIC_EXPONENT),
-        vec![1, 0, 1]
-    );
+    assert_value(&device, private, CKA_MODULUS_BITS, encode_ulong(2048));
+    assert_value(&device, public, CKA_PUBLIC_EXPONENT, vec![1, 0, 1]);
     let hidden = [
         CKA_PRIVATE_EXPONENT,
         CKA_PRIME_1,

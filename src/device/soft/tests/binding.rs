@@ -45,18 +45,16 @@ fn secret_value(
 #[test]
 fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readable() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_ENCRYPT, true),
-                    bytes(CKA_ALLOWED_MECHANISMS, &CKM_AES_GCM.to_ne_bytes()),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create(
+        &device,
+        &aes_template(
+            &VALUE,
+            &[
+                boolean(CKA_ENCRYPT, true),
+                bytes(CKA_ALLOWED_MECHANISMS, &CKM_AES_GCM.to_ne_bytes()),
+            ],
+        ),
+    );
     let tampers: Vec<(&str, Box<Tamper>)> = vec![
         (
             "sensitive off, extractable on",
@@ -84,8 +82,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
     let original = database(&dir).object(handle).unwrap().unwrap().attributes;
     for (what, change) in &tampers {
         tamper(&dir, handle, change);
-        let fresh = open(dir.path());
-        fresh.login(0, UserType::User, USER_PIN).unwrap();
+        let fresh = open_logged_in(dir.path());
         match secret_value(&fresh, handle) {
             Err(error) => assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{what}: {error}"),
             Ok(values) => assert!(
@@ -100,8 +97,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
         // The original attributes back: the key works again, so it was
         // the binding that refused, not a damaged value.
         tamper(&dir, handle, |a| *a = original.clone());
-        let restored = open(dir.path());
-        restored.login(0, UserType::User, USER_PIN).unwrap();
+        let restored = open_logged_in(dir.path());
         restored
             .encrypt_init(&user_rw(), &gcm(), handle)
             .unwrap_or_else(|e| panic!("{what}: restored key: {e}"));
@@ -111,9 +107,7 @@ fn security_attributes_changed_in_the_database_make_the_key_unusable_not_readabl
 #[test]
 fn a_row_cloned_under_new_attributes_does_not_open() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(&user_rw(), &aes_template(&VALUE, &[]))
-        .unwrap();
+    let handle = create(&device, &aes_template(&VALUE, &[]));
     let database = database(&dir);
     let row = database.object(handle).unwrap().unwrap();
     let mut attributes = row.attributes.clone();
@@ -129,26 +123,14 @@ fn a_row_cloned_under_new_attributes_does_not_open() {
 #[test]
 fn changes_made_through_the_token_seal_the_value_again() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_EXTRACTABLE, true),
-                    boolean(CKA_SENSITIVE, false),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create_readable_aes(&device, &VALUE);
     let before = database(&dir).object(handle).unwrap().unwrap().sealed;
     device
         .set_attributes(&user_rw(), handle, &[boolean(CKA_SENSITIVE, true)])
         .unwrap();
     let after = database(&dir).object(handle).unwrap().unwrap().sealed;
     assert_ne!(before, after, "sealed again under the new attributes");
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     assert!(matches!(
         secret_value(&fresh, handle).unwrap()[0],
         AttributeResult::Sensitive
@@ -166,18 +148,7 @@ fn changes_made_through_the_token_seal_the_value_again() {
 #[test]
 fn a_key_sealed_by_an_earlier_version_is_bound_at_the_next_login() {
     let (dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &VALUE,
-                &[
-                    boolean(CKA_EXTRACTABLE, true),
-                    boolean(CKA_SENSITIVE, false),
-                ],
-            ),
-        )
-        .unwrap();
+    let handle = create_readable_aes(&device, &VALUE);
     let token_key = device.inner.require_token_key().unwrap();
     let database = database(&dir);
     let row = database.object(handle).unwrap().unwrap();
@@ -190,15 +161,13 @@ fn a_key_sealed_by_an_earlier_version_is_bound_at_the_next_login() {
         .unwrap();
     device.logout();
 
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     let sealed = database.object(handle).unwrap().unwrap().sealed.unwrap();
     assert!(pins::is_bound(&sealed), "sealed again, bound");
-    assert_eq!(value_of(&fresh, &user_rw(), handle, CKA_VALUE), VALUE);
+    assert_value(&fresh, handle, CKA_VALUE, VALUE);
     // From now on the attributes are bound.
     tamper(&dir, handle, |a| flip(a, CKA_WRAP));
-    let tampered = open(dir.path());
-    tampered.login(0, UserType::User, USER_PIN).unwrap();
+    let tampered = open_logged_in(dir.path());
     assert!(secret_value(&tampered, handle).is_err());
 }
 
@@ -220,8 +189,7 @@ fn the_signing_keys_public_half_overwritten_in_the_database_neither_signs_nor_ve
             .unwrap();
         drop(database);
     }
-    let fresh = open(dir.path());
-    fresh.login(0, UserType::User, USER_PIN).unwrap();
+    let fresh = open_logged_in(dir.path());
     let refused = fresh
         .blob_signing_key(None)
         .map(drop)

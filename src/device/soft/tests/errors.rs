@@ -14,9 +14,8 @@ type PairCase = (
     CK_RV,
 );
 
-#[test]
-fn create_object_errors_follow_the_specification() {
-    let (_dir, device) = logged_in();
+/// Templates C_CreateObject refuses, by error code and access.
+fn bad_object_templates() -> Refusals<'static> {
     let aes = |extra: &[Attribute]| aes_template(&[1u8; 16], extra);
     let without = |kind: CK_ATTRIBUTE_TYPE| {
         aes(&[])
@@ -24,134 +23,145 @@ fn create_object_errors_follow_the_specification() {
             .filter(|a| a.kind != kind)
             .collect::<Vec<_>>()
     };
-    let cases: Vec<(&str, Access, Vec<Attribute>, CK_RV)> = vec![
+    vec![
         (
-            "no class",
-            user_rw(),
-            without(CKA_CLASS),
             CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "no key type",
-            user_rw(),
-            without(CKA_KEY_TYPE),
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "no value",
-            user_rw(),
-            without(CKA_VALUE),
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "modulus on AES",
-            user_rw(),
-            aes(&[bytes(CKA_MODULUS, &[1])]),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "unknown attribute",
-            user_rw(),
-            aes(&[bytes(0x7777, &[1])]),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "key type on data",
-            user_rw(),
-            [data_template("d"), vec![ulong(CKA_KEY_TYPE, CKK_AES)]].concat(),
-            CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "two-byte bool",
-            user_rw(),
-            aes(&[bytes(CKA_SENSITIVE, &[1, 1])]),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "bad date",
-            user_rw(),
-            aes(&[bytes(CKA_START_DATE, b"2025-1-1")]),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "short AES value",
-            user_rw(),
-            aes_template(&[1u8; 15], &[]),
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "certificate class",
-            user_rw(),
-            vec![ulong(CKA_CLASS, CKO_CERTIFICATE)],
-            CKR_ATTRIBUTE_VALUE_INVALID,
-        ),
-        (
-            "unknown key type",
             user_rw(),
             vec![
-                ulong(CKA_CLASS, CKO_SECRET_KEY),
-                ulong(CKA_KEY_TYPE, CKK_DES3),
+                ("no class", without(CKA_CLASS)),
+                ("no key type", without(CKA_KEY_TYPE)),
+                ("no value", without(CKA_VALUE)),
             ],
+        ),
+        (
+            CKR_ATTRIBUTE_TYPE_INVALID,
+            user_rw(),
+            vec![
+                ("modulus on AES", aes(&[bytes(CKA_MODULUS, &[1])])),
+                ("unknown attribute", aes(&[bytes(0x7777, &[1])])),
+                (
+                    "key type on data",
+                    [data_template("d"), vec![ulong(CKA_KEY_TYPE, CKK_AES)]].concat(),
+                ),
+            ],
+        ),
+        (
             CKR_ATTRIBUTE_VALUE_INVALID,
+            user_rw(),
+            vec![
+                ("two-byte bool", aes(&[bytes(CKA_SENSITIVE, &[1, 1])])),
+                ("bad date", aes(&[bytes(CKA_START_DATE, b"2025-1-1")])),
+                ("short AES value", aes_template(&[1u8; 15], &[])),
+                ("certificate class", vec![ulong(CKA_CLASS, CKO_CERTIFICATE)]),
+                (
+                    "unknown key type",
+                    vec![
+                        ulong(CKA_CLASS, CKO_SECRET_KEY),
+                        ulong(CKA_KEY_TYPE, CKK_DES3),
+                    ],
+                ),
+            ],
         ),
         (
-            "CKA_LOCAL",
+            CKR_ATTRIBUTE_READ_ONLY,
             user_rw(),
-            aes(&[boolean(CKA_LOCAL, true)]),
+            vec![
+                ("CKA_LOCAL", aes(&[boolean(CKA_LOCAL, true)])),
+                (
+                    "CKA_ALWAYS_SENSITIVE",
+                    aes(&[boolean(CKA_ALWAYS_SENSITIVE, true)]),
+                ),
+                (
+                    "CKA_NEVER_EXTRACTABLE",
+                    aes(&[boolean(CKA_NEVER_EXTRACTABLE, true)]),
+                ),
+                (
+                    "CKA_KEY_GEN_MECHANISM",
+                    aes(&[ulong(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN)]),
+                ),
+                ("CKA_VALUE_LEN on create", aes(&[ulong(CKA_VALUE_LEN, 16)])),
+            ],
+        ),
+        (
+            CKR_TEMPLATE_INCONSISTENT,
+            user_rw(),
+            vec![("conflicting duplicate", aes(&[boolean(CKA_TOKEN, false)]))],
+        ),
+        (
+            CKR_SESSION_READ_ONLY,
+            user_ro(),
+            vec![("token object, read-only session", aes(&[]))],
+        ),
+        (
+            CKR_USER_NOT_LOGGED_IN,
+            public_rw(),
+            vec![("private object, no login", aes(&[]))],
+        ),
+    ]
+}
+
+#[test]
+fn create_object_errors_follow_the_specification() {
+    let (_dir, device) = logged_in();
+    let cases = bad_object_templates();
+    for (expected, access, templates) in cases {
+        for (name, template) in templates {
+            let result = device.create_object(&access, &template);
+            assert_refused(result, expected, name);
+        }
+    }
+    assert_nothing_created(&device);
+}
+
+/// Key pair generations that fail, with the error code of each.
+fn bad_pair_generations() -> Vec<PairCase> {
+    let aes = Mechanism::new(CKM_AES_KEY_GEN);
+    let ec = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    let rsa = Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    vec![
+        (
+            "no CKA_MODULUS_BITS",
+            rsa.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "CKA_MODULUS given",
+            rsa.clone(),
+            vec![ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_MODULUS, &[1])],
+            vec![],
             CKR_ATTRIBUTE_READ_ONLY,
         ),
         (
-            "CKA_ALWAYS_SENSITIVE",
-            user_rw(),
-            aes(&[boolean(CKA_ALWAYS_SENSITIVE, true)]),
+            "no CKA_EC_PARAMS",
+            ec.clone(),
+            vec![],
+            vec![],
+            CKR_TEMPLATE_INCOMPLETE,
+        ),
+        (
+            "EC_PARAMS on private",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![bytes(CKA_EC_PARAMS, P256)],
             CKR_ATTRIBUTE_READ_ONLY,
         ),
         (
-            "CKA_NEVER_EXTRACTABLE",
-            user_rw(),
-            aes(&[boolean(CKA_NEVER_EXTRACTABLE, true)]),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "CKA_KEY_GEN_MECHANISM",
-            user_rw(),
-            aes(&[ulong(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN)]),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "CKA_VALUE_LEN on create",
-            user_rw(),
-            aes(&[ulong(CKA_VALUE_LEN, 16)]),
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "conflicting duplicate",
-            user_rw(),
-            aes(&[boolean(CKA_TOKEN, false)]),
+            "public class in private template",
+            ec.clone(),
+            vec![bytes(CKA_EC_PARAMS, P256)],
+            vec![ulong(CKA_CLASS, CKO_PUBLIC_KEY)],
             CKR_TEMPLATE_INCONSISTENT,
         ),
         (
-            "token object, read-only session",
-            user_ro(),
-            aes(&[]),
-            CKR_SESSION_READ_ONLY,
+            "secret mechanism",
+            aes.clone(),
+            vec![],
+            vec![],
+            CKR_MECHANISM_INVALID,
         ),
-        (
-            "private object, no login",
-            public_rw(),
-            aes(&[]),
-            CKR_USER_NOT_LOGGED_IN,
-        ),
-    ];
-    for (name, access, template, expected) in cases {
-        let result = device.create_object(&access, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
-    }
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new(),
-        "nothing was created"
-    );
+    ]
 }
 
 #[test]
@@ -159,7 +169,6 @@ fn generation_errors_follow_the_specification() {
     let (_dir, device) = logged_in();
     let aes = Mechanism::new(CKM_AES_KEY_GEN);
     let ec = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
-    let rsa = Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
     let secret_cases: Vec<(&str, Mechanism, Vec<Attribute>, CK_RV)> = vec![
         (
             "no CKA_VALUE_LEN",
@@ -209,154 +218,79 @@ fn generation_errors_follow_the_specification() {
     ];
     for (name, mechanism, template, expected) in secret_cases {
         let result = device.generate_key(&user_rw(), &mechanism, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
-    let pair_cases: Vec<PairCase> = vec![
-        (
-            "no CKA_MODULUS_BITS",
-            rsa.clone(),
-            vec![],
-            vec![],
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "CKA_MODULUS given",
-            rsa.clone(),
-            vec![ulong(CKA_MODULUS_BITS, 2048), bytes(CKA_MODULUS, &[1])],
-            vec![],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "no CKA_EC_PARAMS",
-            ec.clone(),
-            vec![],
-            vec![],
-            CKR_TEMPLATE_INCOMPLETE,
-        ),
-        (
-            "EC_PARAMS on private",
-            ec.clone(),
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "public class in private template",
-            ec.clone(),
-            vec![bytes(CKA_EC_PARAMS, P256)],
-            vec![ulong(CKA_CLASS, CKO_PUBLIC_KEY)],
-            CKR_TEMPLATE_INCONSISTENT,
-        ),
-        (
-            "secret mechanism",
-            aes.clone(),
-            vec![],
-            vec![],
-            CKR_MECHANISM_INVALID,
-        ),
-    ];
+    let pair_cases = bad_pair_generations();
     for (name, mechanism, public, private, expected) in pair_cases {
         let result = device.generate_key_pair(&user_rw(), &mechanism, &public, &private);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+        assert_refused(result, expected, name);
     }
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new(),
-        "nothing was created"
-    );
+    assert_nothing_created(&device);
+}
+
+/// A token AES key of sixteen 2s, with `attribute` added.
+fn aes_key_with(device: &SoftDevice, attribute: Attribute) -> Handle {
+    create(device, &aes_template(&[2u8; 16], &[attribute]))
 }
 
 #[test]
 fn set_attributes_errors_follow_the_specification_and_change_nothing() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(&[2u8; 16], &[boolean(CKA_EXTRACTABLE, false)]),
-        )
-        .unwrap();
+    let key = aes_key_with(&device, boolean(CKA_EXTRACTABLE, false));
     let label = || bytes(CKA_LABEL, b"changed");
-    let cases: Vec<(&str, Access, Vec<Attribute>, CK_RV)> = vec![
+    let cases: Refusals = vec![
         (
-            "class",
-            user_rw(),
-            vec![label(), ulong(CKA_CLASS, CKO_DATA)],
             CKR_ATTRIBUTE_READ_ONLY,
+            user_rw(),
+            vec![
+                ("class", vec![label(), ulong(CKA_CLASS, CKO_DATA)]),
+                ("value length", vec![label(), ulong(CKA_VALUE_LEN, 32)]),
+                (
+                    "sensitive back to false",
+                    vec![label(), boolean(CKA_SENSITIVE, false)],
+                ),
+                (
+                    "extractable back to true",
+                    vec![label(), boolean(CKA_EXTRACTABLE, true)],
+                ),
+                ("token", vec![label(), boolean(CKA_TOKEN, false)]),
+                ("local", vec![label(), boolean(CKA_LOCAL, true)]),
+            ],
         ),
         (
-            "value length",
-            user_rw(),
-            vec![label(), ulong(CKA_VALUE_LEN, 32)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "sensitive back to false",
-            user_rw(),
-            vec![label(), boolean(CKA_SENSITIVE, false)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "extractable back to true",
-            user_rw(),
-            vec![label(), boolean(CKA_EXTRACTABLE, true)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "token",
-            user_rw(),
-            vec![label(), boolean(CKA_TOKEN, false)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "local",
-            user_rw(),
-            vec![label(), boolean(CKA_LOCAL, true)],
-            CKR_ATTRIBUTE_READ_ONLY,
-        ),
-        (
-            "unknown",
-            user_rw(),
-            vec![label(), bytes(0x7777, b"x")],
             CKR_ATTRIBUTE_TYPE_INVALID,
-        ),
-        (
-            "malformed",
             user_rw(),
-            vec![label(), bytes(CKA_SIGN, &[])],
+            vec![("unknown", vec![label(), bytes(0x7777, b"x")])],
+        ),
+        (
             CKR_ATTRIBUTE_VALUE_INVALID,
+            user_rw(),
+            vec![("malformed", vec![label(), bytes(CKA_SIGN, &[])])],
         ),
         (
-            "read-only session",
-            user_ro(),
-            vec![label()],
             CKR_SESSION_READ_ONLY,
+            user_ro(),
+            vec![("read-only session", vec![label()])],
         ),
         (
-            "invisible",
-            public_rw(),
-            vec![label()],
             CKR_OBJECT_HANDLE_INVALID,
+            public_rw(),
+            vec![("invisible", vec![label()])],
         ),
     ];
-    for (name, access, template, expected) in cases {
-        let result = device.set_attributes(&access, key, &template);
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    for (expected, access, templates) in cases {
+        for (name, template) in templates {
+            let result = device.set_attributes(&access, key, &template);
+            assert_refused(result, expected, name);
+        }
     }
-    assert_eq!(
-        value_of(&device, &user_rw(), key, CKA_LABEL),
-        Vec::<u8>::new()
-    );
+    assert_value(&device, key, CKA_LABEL, Vec::<u8>::new());
 }
 
 #[test]
 fn set_attributes_changes_what_may_change() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(&[2u8; 16], &[boolean(CKA_SENSITIVE, false)]),
-        )
-        .unwrap();
+    let key = aes_key_with(&device, boolean(CKA_SENSITIVE, false));
     let changes = [
         bytes(CKA_LABEL, b"new label"),
         bytes(CKA_ID, b"\x01\x02"),
@@ -380,21 +314,16 @@ fn set_attributes_changes_what_may_change() {
             .unwrap(),
         vec![AttributeResult::Sensitive]
     );
-    assert_eq!(
-        value_of(&device, &user_rw(), key, CKA_ALWAYS_SENSITIVE),
-        encode_bool(false)
-    );
+    assert_value(&device, key, CKA_ALWAYS_SENSITIVE, encode_bool(false));
 }
 
 #[test]
 fn an_unmodifiable_object_refuses_every_change() {
     let (_dir, device) = logged_in();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &[data_template("fixed"), vec![boolean(CKA_MODIFIABLE, false)]].concat(),
-        )
-        .unwrap();
+    let handle = create(
+        &device,
+        &[data_template("fixed"), vec![boolean(CKA_MODIFIABLE, false)]].concat(),
+    );
     let result = device.set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"other")]);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_ACTION_PROHIBITED));
 }

@@ -18,6 +18,11 @@ use cryptoki_sys::*;
 use std::path::Path;
 use tempfile::TempDir;
 
+pub use crate::object::test_support::{
+    boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
+    value_of, Refusals,
+};
+
 pub const SO_PIN: &[u8] = b"so-secret";
 /// The Azure form of a user PIN.
 pub const USER_PIN: &[u8] = b"cu1:user1234";
@@ -42,6 +47,15 @@ pub fn open(dir: &Path) -> SoftDevice {
     SoftDevice::open(options(dir)).expect("open")
 }
 
+/// Another device on `dir` (another process), with the user logged in.
+pub fn open_logged_in(dir: &Path) -> SoftDevice {
+    let device = open(dir);
+    device
+        .login(0, UserType::User, USER_PIN)
+        .expect("user login");
+    device
+}
+
 /// A new token: initialised, user PIN set, nobody logged in.
 pub fn initialized() -> (TempDir, SoftDevice) {
     let dir = TempDir::new().expect("tempdir");
@@ -64,48 +78,6 @@ pub fn logged_in() -> (TempDir, SoftDevice) {
     (dir, device)
 }
 
-/// The user in a read/write session 1.
-pub fn user_rw() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-/// The user in a read-only session 1.
-pub fn user_ro() -> Access {
-    Access {
-        user: true,
-        so: false,
-        read_write: false,
-        session: 1,
-    }
-}
-
-/// Nobody logged in, read/write session 1.
-pub fn public_rw() -> Access {
-    Access {
-        user: false,
-        so: false,
-        read_write: true,
-        session: 1,
-    }
-}
-
-pub fn ulong(kind: CK_ATTRIBUTE_TYPE, value: CK_ULONG) -> Attribute {
-    Attribute::from_ulong(kind, value)
-}
-
-pub fn boolean(kind: CK_ATTRIBUTE_TYPE, value: bool) -> Attribute {
-    Attribute::from_bool(kind, value)
-}
-
-pub fn bytes(kind: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Attribute {
-    Attribute::new(kind, value.to_vec())
-}
-
 /// A token AES-256 key with `value`, plus `extra` attributes.
 pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
     let mut template = vec![
@@ -116,6 +88,49 @@ pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
     ];
     template.extend_from_slice(extra);
     template
+}
+
+/// The attributes that leave a secret key's value readable.
+pub fn readable() -> [Attribute; 2] {
+    [
+        boolean(CKA_SENSITIVE, false),
+        boolean(CKA_EXTRACTABLE, true),
+    ]
+}
+
+/// `template`, created by the user in R/W session 1, or a panic.
+pub fn create(device: &SoftDevice, template: &[Attribute]) -> Handle {
+    device
+        .create_object(&user_rw(), template)
+        .expect("create_object")
+}
+
+/// A readable token AES key with `value`, created by the user.
+pub fn create_readable_aes(device: &SoftDevice, value: &[u8]) -> Handle {
+    create(device, &aes_template(value, &readable()))
+}
+
+/// Every object `access` finds (an empty template).
+pub fn find_all(device: &SoftDevice, access: &Access) -> Vec<Handle> {
+    device.find_objects(access, &[]).expect("find_objects")
+}
+
+/// `result` is the error `expected`; a failure names the case `what`.
+pub fn assert_refused<T: std::fmt::Debug + PartialEq>(
+    result: crate::error::Result<T>,
+    expected: CK_RV,
+    what: &str,
+) {
+    assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{what}");
+}
+
+/// The user sees no object at all: the refused calls created nothing.
+pub fn assert_nothing_created(device: &SoftDevice) {
+    assert_eq!(
+        find_all(device, &user_rw()),
+        Vec::<Handle>::new(),
+        "nothing was created"
+    );
 }
 
 /// A public token data object labelled `label`.
@@ -129,21 +144,40 @@ pub fn data_template(label: &str) -> Vec<Attribute> {
     ]
 }
 
-/// One attribute's value, panicking with the result when it is not a value.
-pub fn value_of(
+/// `kind` of `handle`, as the user sees it, is `expected`.
+pub fn assert_value(
     device: &SoftDevice,
-    access: &Access,
     handle: Handle,
     kind: CK_ATTRIBUTE_TYPE,
-) -> Vec<u8> {
-    match device
-        .get_attributes(access, handle, &[kind])
-        .expect("get_attributes")
-        .pop()
-    {
-        Some(crate::object::AttributeResult::Value(value)) => value,
-        other => panic!("attribute 0x{kind:x}: {other:?}"),
-    }
+    expected: impl AsRef<[u8]>,
+) {
+    let value = value_of(device, &user_rw(), handle, kind);
+    assert_eq!(value, expected.as_ref(), "attribute 0x{kind:x}");
+}
+
+/// `left` and `right`, each a handle and an attribute, have one value as
+/// `access` sees them.
+pub fn assert_same_value(
+    device: &SoftDevice,
+    access: &Access,
+    left: (Handle, CK_ATTRIBUTE_TYPE),
+    right: (Handle, CK_ATTRIBUTE_TYPE),
+) {
+    let value = |(handle, kind)| value_of(device, access, handle, kind);
+    assert_eq!(value(left), value(right), "{left:x?} and {right:x?}");
+}
+
+/// Generates a key pair with `mechanism` in the user's session 1; returns
+/// (public, private).
+pub fn generate_pair(
+    device: &SoftDevice,
+    mechanism: &crate::device::Mechanism,
+    public: &[Attribute],
+    private: &[Attribute],
+) -> (Handle, Handle) {
+    device
+        .generate_key_pair(&user_rw(), mechanism, public, private)
+        .expect("generate_key_pair")
 }
 
 /// Generates an RSA-2048 token key pair with `id`; returns (public, private).
@@ -154,12 +188,23 @@ pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
         bytes(CKA_ID, id),
     ];
     let private = [boolean(CKA_TOKEN, true), bytes(CKA_ID, id)];
-    device
-        .generate_key_pair(
-            &user_rw(),
-            &crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
-            &public,
-            &private,
-        )
-        .expect("generate RSA pair")
+    let mechanism = crate::device::Mechanism::new(CKM_RSA_PKCS_KEY_PAIR_GEN);
+    generate_pair(device, &mechanism, &public, &private)
+}
+
+/// Generates a P-256 token key pair, with `public_extra` and `private_extra`
+/// added to the templates; returns (public, private).
+pub fn ec_pair(
+    device: &SoftDevice,
+    public_extra: &[Attribute],
+    private_extra: &[Attribute],
+) -> (Handle, Handle) {
+    let public = [
+        &[boolean(CKA_TOKEN, true), bytes(CKA_EC_PARAMS, P256)],
+        public_extra,
+    ]
+    .concat();
+    let private = [&[boolean(CKA_TOKEN, true)], private_extra].concat();
+    let mechanism = crate::device::Mechanism::new(CKM_EC_KEY_PAIR_GEN);
+    generate_pair(device, &mechanism, &public, &private)
 }

@@ -18,9 +18,7 @@ fn session_data(device: &SoftDevice, session: CK_SESSION_HANDLE, label: &str) ->
 #[test]
 fn token_handles_stay_low_and_session_handles_start_at_0x80000000() {
     let (_dir, device) = logged_in();
-    let token = device
-        .create_object(&user_rw(), &data_template("t"))
-        .unwrap();
+    let token = create(&device, &data_template("t"));
     let session = session_data(&device, 1, "s");
     assert!(token > 0 && token < 0x8000_0000, "{token:#x}");
     assert!(
@@ -32,20 +30,10 @@ fn token_handles_stay_low_and_session_handles_start_at_0x80000000() {
 #[test]
 fn private_objects_are_invisible_before_login() {
     let (_dir, device) = logged_in();
-    let public = device
-        .create_object(&user_rw(), &data_template("public"))
-        .unwrap();
-    let private = device
-        .create_object(&user_rw(), &aes_template(&[1u8; 16], &[]))
-        .unwrap();
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        vec![public, private]
-    );
-    assert_eq!(
-        device.find_objects(&public_rw(), &[]).unwrap(),
-        vec![public]
-    );
+    let public = create(&device, &data_template("public"));
+    let private = create(&device, &aes_template(&[1u8; 16], &[]));
+    assert_eq!(find_all(&device, &user_rw()), vec![public, private]);
+    assert_eq!(find_all(&device, &public_rw()), vec![public]);
     assert!(matches!(
         device.get_attributes(&public_rw(), private, &[CKA_LABEL]),
         Err(Error::ObjectHandleInvalid)
@@ -59,15 +47,9 @@ fn private_objects_are_invisible_before_login() {
 #[test]
 fn find_matches_the_template_in_a_stable_order() {
     let (_dir, device) = logged_in();
-    let a = device
-        .create_object(&user_rw(), &data_template("a"))
-        .unwrap();
-    let b = device
-        .create_object(&user_rw(), &data_template("b"))
-        .unwrap();
-    let c = device
-        .create_object(&user_rw(), &data_template("a"))
-        .unwrap();
+    let a = create(&device, &data_template("a"));
+    let b = create(&device, &data_template("b"));
+    let c = create(&device, &data_template("a"));
     let s = session_data(&device, 1, "a");
     assert_eq!(
         device
@@ -127,36 +109,21 @@ fn session_objects_can_be_created_from_a_read_only_session() {
 #[test]
 fn logout_destroys_private_session_objects_only() {
     let (_dir, device) = logged_in();
-    let private = device
-        .create_object(
-            &user_rw(),
-            &[ulong(CKA_CLASS, CKO_DATA), boolean(CKA_PRIVATE, true)],
-        )
-        .unwrap();
-    let public = device
-        .create_object(&user_rw(), &[ulong(CKA_CLASS, CKO_DATA)])
-        .unwrap();
+    let private = create(
+        &device,
+        &[ulong(CKA_CLASS, CKO_DATA), boolean(CKA_PRIVATE, true)],
+    );
+    let public = create(&device, &[ulong(CKA_CLASS, CKO_DATA)]);
     device.logout();
     device.login(0, UserType::User, USER_PIN).unwrap();
-    assert_eq!(device.find_objects(&user_rw(), &[]).unwrap(), vec![public]);
+    assert_eq!(find_all(&device, &user_rw()), vec![public]);
     assert!(private != public);
 }
 
 #[test]
 fn copy_makes_an_independent_object_with_the_template_applied() {
     let (_dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &[6u8; 16],
-                &[
-                    boolean(CKA_SENSITIVE, false),
-                    boolean(CKA_EXTRACTABLE, true),
-                ],
-            ),
-        )
-        .unwrap();
+    let key = create_readable_aes(&device, &[6u8; 16]);
     let copy = device
         .copy_object(
             &user_rw(),
@@ -165,12 +132,9 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
         )
         .unwrap();
     assert!(copy >= 0x8000_0000);
-    assert_eq!(
-        value_of(&device, &user_rw(), copy, CKA_VALUE),
-        vec![6u8; 16]
-    );
-    assert_eq!(value_of(&device, &user_rw(), copy, CKA_LABEL), b"copy");
-    assert_eq!(value_of(&device, &user_rw(), key, CKA_LABEL), b"");
+    assert_value(&device, copy, CKA_VALUE, vec![6u8; 16]);
+    assert_value(&device, copy, CKA_LABEL, b"copy");
+    assert_value(&device, key, CKA_LABEL, b"");
     assert_ne!(
         value_of(&device, &user_rw(), copy, CKA_UNIQUE_ID),
         value_of(&device, &user_rw(), key, CKA_UNIQUE_ID)
@@ -178,65 +142,39 @@ fn copy_makes_an_independent_object_with_the_template_applied() {
     let back = device
         .copy_object(&user_rw(), copy, &[boolean(CKA_TOKEN, true)])
         .unwrap();
-    assert_eq!(
-        value_of(&device, &user_rw(), back, CKA_VALUE),
-        vec![6u8; 16]
-    );
+    assert_value(&device, back, CKA_VALUE, vec![6u8; 16]);
+}
+
+/// A public token data object labelled `label`, with `attribute` added.
+fn data_with(label: &str, attribute: Attribute) -> Vec<Attribute> {
+    [data_template(label), vec![attribute]].concat()
 }
 
 #[test]
 fn copy_refuses_uncopyable_objects_and_read_only_attributes() {
     let (_dir, device) = logged_in();
-    let fixed = device
-        .create_object(
-            &user_rw(),
-            &[data_template("x"), vec![boolean(CKA_COPYABLE, false)]].concat(),
-        )
-        .unwrap();
-    assert_eq!(
-        device
-            .copy_object(&user_rw(), fixed, &[])
-            .map_err(|e| e.rv()),
-        Err(CKR_ACTION_PROHIBITED)
-    );
-    let key = device
-        .create_object(&user_rw(), &aes_template(&[6u8; 16], &[]))
-        .unwrap();
+    let fixed = create(&device, &data_with("x", boolean(CKA_COPYABLE, false)));
+    let result = device.copy_object(&user_rw(), fixed, &[]);
+    assert_refused(result, CKR_ACTION_PROHIBITED, "an uncopyable object");
+    let key = create(&device, &aes_template(&[6u8; 16], &[]));
     let result = device.copy_object(&user_rw(), key, &[ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)]);
-    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_ATTRIBUTE_READ_ONLY));
+    assert_refused(result, CKR_ATTRIBUTE_READ_ONLY, "a new key type");
     let result = device.copy_object(&user_ro(), key, &[]);
-    assert_eq!(result.map_err(|e| e.rv()), Err(CKR_SESSION_READ_ONLY));
+    assert_refused(result, CKR_SESSION_READ_ONLY, "a read-only session");
 }
 
 #[test]
 fn destroy_respects_destroyable_and_read_only_sessions() {
     let (_dir, device) = logged_in();
-    let fixed = device
-        .create_object(
-            &user_rw(),
-            &[data_template("x"), vec![boolean(CKA_DESTROYABLE, false)]].concat(),
-        )
-        .unwrap();
-    assert_eq!(
-        device.destroy_object(&user_rw(), fixed).map_err(|e| e.rv()),
-        Err(CKR_ACTION_PROHIBITED)
-    );
-    let doomed = device
-        .create_object(&user_rw(), &data_template("y"))
-        .unwrap();
-    assert_eq!(
-        device
-            .destroy_object(&user_ro(), doomed)
-            .map_err(|e| e.rv()),
-        Err(CKR_SESSION_READ_ONLY)
-    );
+    let fixed = create(&device, &data_with("x", boolean(CKA_DESTROYABLE, false)));
+    let result = device.destroy_object(&user_rw(), fixed);
+    assert_refused(result, CKR_ACTION_PROHIBITED, "an undestroyable object");
+    let doomed = create(&device, &data_template("y"));
+    let result = device.destroy_object(&user_ro(), doomed);
+    assert_refused(result, CKR_SESSION_READ_ONLY, "a read-only session");
     device.destroy_object(&user_rw(), doomed).unwrap();
-    assert_eq!(
-        device
-            .destroy_object(&user_rw(), doomed)
-            .map_err(|e| e.rv()),
-        Err(CKR_OBJECT_HANDLE_INVALID)
-    );
+    let result = device.destroy_object(&user_rw(), doomed);
+    assert_refused(result, CKR_OBJECT_HANDLE_INVALID, "destroyed already");
 }
 
 #[test]

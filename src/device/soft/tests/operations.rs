@@ -5,24 +5,24 @@ use super::*;
 use crate::device::{Mechanism, MechanismParameter};
 use crate::object::Attribute;
 
-fn ec_pair(device: &SoftDevice, private_extra: &[Attribute]) -> (Handle, Handle) {
-    let public = [boolean(CKA_TOKEN, true), bytes(CKA_EC_PARAMS, P256)];
-    let mut private = vec![boolean(CKA_TOKEN, true)];
-    private.extend_from_slice(private_extra);
-    device
-        .generate_key_pair(
-            &user_rw(),
-            &Mechanism::new(CKM_EC_KEY_PAIR_GEN),
-            &public,
-            &private,
-        )
-        .unwrap()
+fn aes_key(device: &SoftDevice, value: &[u8], extra: &[Attribute]) -> Handle {
+    create(device, &aes_template(value, extra))
 }
 
-fn aes_key(device: &SoftDevice, value: &[u8], extra: &[Attribute]) -> Handle {
-    device
-        .create_object(&user_rw(), &aes_template(value, extra))
-        .unwrap()
+/// A signature of `data` with `key`, made in the user's session 1.
+fn sign(device: &SoftDevice, mechanism: &Mechanism, key: Handle, data: &[u8]) -> Vec<u8> {
+    let mut operation = device
+        .sign_init(&user_rw(), mechanism, key)
+        .expect("sign_init");
+    operation.sign(data).expect("sign")
+}
+
+/// Verifies `signature` of `data` with `key` in the user's session 1, or panics.
+fn verify(device: &SoftDevice, mechanism: &Mechanism, key: Handle, data: &[u8], signature: &[u8]) {
+    let mut operation = device
+        .verify_init(&user_rw(), mechanism, key)
+        .expect("verify_init");
+    operation.verify(data, signature).expect("verify");
 }
 
 fn ecdsa() -> Mechanism {
@@ -32,12 +32,8 @@ fn ecdsa() -> Mechanism {
 #[test]
 fn a_generated_ec_key_signs_and_its_public_half_verifies() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device, &[]);
-    let signature = device
-        .sign_init(&user_rw(), &ecdsa(), private)
-        .unwrap()
-        .sign(b"hello")
-        .unwrap();
+    let (public, private) = ec_pair(&device, &[], &[]);
+    let signature = sign(&device, &ecdsa(), private, b"hello");
     let mut verify = device.verify_init(&public_rw(), &ecdsa(), public).unwrap();
     verify.verify(b"hello", &signature).unwrap();
     let mut verify = device.verify_init(&public_rw(), &ecdsa(), public).unwrap();
@@ -51,92 +47,78 @@ fn a_generated_ec_key_signs_and_its_public_half_verifies() {
 fn an_ed25519_pair_signs_and_verifies() {
     let (_dir, device) = logged_in();
     let public = [bytes(CKA_EC_PARAMS, ED25519)];
-    let (public, private) = device
-        .generate_key_pair(
-            &user_rw(),
-            &Mechanism::new(CKM_EC_EDWARDS_KEY_PAIR_GEN),
-            &public,
-            &[],
-        )
-        .unwrap();
+    let (public, private) = generate_pair(
+        &device,
+        &Mechanism::new(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+        &public,
+        &[],
+    );
     let eddsa = Mechanism::new(CKM_EDDSA);
-    let signature = device
-        .sign_init(&user_rw(), &eddsa, private)
-        .unwrap()
-        .sign(b"m")
-        .unwrap();
-    device
-        .verify_init(&user_rw(), &eddsa, public)
-        .unwrap()
-        .verify(b"m", &signature)
-        .unwrap();
+    let signature = sign(&device, &eddsa, private, b"m");
+    verify(&device, &eddsa, public, b"m", &signature);
 }
 
 #[test]
 fn operation_init_checks_usage_flags_allowed_mechanisms_login_and_handles() {
     let (_dir, device) = logged_in();
-    let (public, no_sign) = ec_pair(&device, &[boolean(CKA_SIGN, false)]);
+    let (public, no_sign) = ec_pair(&device, &[], &[boolean(CKA_SIGN, false)]);
     let allowed = crate::object::encode_ulong(CKM_ECDSA);
-    let (_, only_raw) = ec_pair(&device, &[bytes(CKA_ALLOWED_MECHANISMS, &allowed)]);
+    let (_, only_raw) = ec_pair(&device, &[], &[bytes(CKA_ALLOWED_MECHANISMS, &allowed)]);
     let aes = aes_key(&device, &[1u8; 16], &[boolean(CKA_ENCRYPT, false)]);
     let cbc = Mechanism {
         kind: CKM_AES_CBC_PAD,
         parameter: MechanismParameter::Raw(vec![0; 16]),
         caller_parameter: None,
     };
-    let cases: Vec<(&str, Result<(), crate::error::Error>, CK_RV)> = vec![
+    let sign_init = |access: &Access, key| device.sign_init(access, &ecdsa(), key).map(drop);
+    type Named<'a> = (&'a str, crate::error::Result<()>);
+    let cases: Vec<(CK_RV, Vec<Named>)> = vec![
         (
-            "CKA_SIGN false",
-            device.sign_init(&user_rw(), &ecdsa(), no_sign).map(drop),
             CKR_KEY_FUNCTION_NOT_PERMITTED,
+            vec![("CKA_SIGN false", sign_init(&user_rw(), no_sign))],
         ),
         (
-            "not an allowed mechanism",
-            device.sign_init(&user_rw(), &ecdsa(), only_raw).map(drop),
             CKR_MECHANISM_INVALID,
+            vec![("not an allowed mechanism", sign_init(&user_rw(), only_raw))],
         ),
         (
-            "CKA_ENCRYPT false",
-            device.encrypt_init(&user_rw(), &cbc, aes).map(drop),
             CKR_KEY_FUNCTION_NOT_PERMITTED,
+            vec![(
+                "CKA_ENCRYPT false",
+                device.encrypt_init(&user_rw(), &cbc, aes).map(drop),
+            )],
         ),
         (
-            "private key, no login",
-            device.sign_init(&public_rw(), &ecdsa(), only_raw).map(drop),
             CKR_USER_NOT_LOGGED_IN,
+            vec![("private key, no login", sign_init(&public_rw(), only_raw))],
         ),
         (
-            "public key cannot sign",
-            device.sign_init(&user_rw(), &ecdsa(), public).map(drop),
             CKR_KEY_FUNCTION_NOT_PERMITTED,
+            vec![("public key cannot sign", sign_init(&user_rw(), public))],
         ),
         (
-            "unknown handle",
-            device.sign_init(&user_rw(), &ecdsa(), 4242).map(drop),
             CKR_KEY_HANDLE_INVALID,
-        ),
-        (
-            "session handle",
-            device
-                .sign_init(&user_rw(), &ecdsa(), 0x8000_1234)
-                .map(drop),
-            CKR_KEY_HANDLE_INVALID,
+            vec![
+                ("unknown handle", sign_init(&user_rw(), 4242)),
+                ("session handle", sign_init(&user_rw(), 0x8000_1234)),
+            ],
         ),
     ];
-    for (name, result, expected) in cases {
-        assert_eq!(result.map_err(|e| e.rv()), Err(expected), "{name}");
+    for (expected, results) in cases {
+        for (name, result) in results {
+            assert_refused(result, expected, name);
+        }
     }
 }
 
 #[test]
 fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
     let (dir, device) = logged_in();
-    let (_, private) = ec_pair(&device, &[]);
+    let (_, private) = ec_pair(&device, &[], &[]);
     device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
+    let other = open_logged_in(dir.path());
     other.destroy_object(&user_rw(), private).unwrap();
-    device.find_objects(&user_rw(), &[]).unwrap();
+    find_all(&device, &user_rw());
     let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_KEY_HANDLE_INVALID));
 }
@@ -144,19 +126,27 @@ fn a_key_destroyed_by_another_instance_is_refused_after_the_next_find() {
 #[test]
 fn a_key_made_by_another_instance_is_usable_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
-    let (public, private) = ec_pair(&other, &[]);
-    let signature = device
-        .sign_init(&user_rw(), &ecdsa(), private)
-        .unwrap()
-        .sign(b"x")
-        .unwrap();
-    other
-        .verify_init(&user_rw(), &ecdsa(), public)
-        .unwrap()
-        .verify(b"x", &signature)
-        .unwrap();
+    let other = open_logged_in(dir.path());
+    let (public, private) = ec_pair(&other, &[], &[]);
+    let signature = sign(&device, &ecdsa(), private, b"x");
+    verify(&other, &ecdsa(), public, b"x", &signature);
+}
+
+/// Wraps `key` under `wrapping` (AES key wrap with padding) and unwraps
+/// the result with `template`: the new key's handle.
+fn wrap_and_unwrap(
+    device: &SoftDevice,
+    wrapping: Handle,
+    key: Handle,
+    template: &[Attribute],
+) -> Handle {
+    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
+    let wrapped = device
+        .wrap_key(&user_rw(), &mechanism, wrapping, key)
+        .expect("wrap_key");
+    device
+        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, template)
+        .expect("unwrap_key")
 }
 
 #[test]
@@ -164,59 +154,35 @@ fn a_secret_key_wraps_and_unwraps_into_an_equal_key() {
     let (_dir, device) = logged_in();
     let wrapping = aes_key(&device, &[8u8; 32], &[]);
     let target = aes_key(&device, &[9u8; 24], &[boolean(CKA_EXTRACTABLE, true)]);
-    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
-    let wrapped = device
-        .wrap_key(&user_rw(), &mechanism, wrapping, target)
-        .unwrap();
     let template = [
         ulong(CKA_CLASS, CKO_SECRET_KEY),
         ulong(CKA_KEY_TYPE, CKK_AES),
         boolean(CKA_SENSITIVE, false),
         boolean(CKA_EXTRACTABLE, true),
     ];
-    let unwrapped = device
-        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
-        .unwrap();
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_VALUE),
-        vec![9u8; 24]
+    let unwrapped = wrap_and_unwrap(&device, wrapping, target, &template);
+    assert_value(&device, unwrapped, CKA_VALUE, vec![9u8; 24]);
+    assert_value(
+        &device,
+        unwrapped,
+        CKA_VALUE_LEN,
+        crate::object::encode_ulong(24),
     );
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_VALUE_LEN),
-        crate::object::encode_ulong(24)
-    );
-    assert_eq!(
-        value_of(&device, &user_rw(), unwrapped, CKA_LOCAL),
-        vec![CK_FALSE]
-    );
+    assert_value(&device, unwrapped, CKA_LOCAL, vec![CK_FALSE]);
 }
 
 #[test]
 fn a_private_key_wraps_as_pkcs8_and_unwraps_into_a_working_key() {
     let (_dir, device) = logged_in();
     let wrapping = aes_key(&device, &[8u8; 32], &[]);
-    let (public, private) = ec_pair(&device, &[boolean(CKA_EXTRACTABLE, true)]);
-    let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
-    let wrapped = device
-        .wrap_key(&user_rw(), &mechanism, wrapping, private)
-        .unwrap();
+    let (public, private) = ec_pair(&device, &[], &[boolean(CKA_EXTRACTABLE, true)]);
     let template = [
         ulong(CKA_CLASS, CKO_PRIVATE_KEY),
         ulong(CKA_KEY_TYPE, CKK_EC),
     ];
-    let unwrapped = device
-        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, &template)
-        .unwrap();
-    let signature = device
-        .sign_init(&user_rw(), &ecdsa(), unwrapped)
-        .unwrap()
-        .sign(b"w")
-        .unwrap();
-    device
-        .verify_init(&user_rw(), &ecdsa(), public)
-        .unwrap()
-        .verify(b"w", &signature)
-        .unwrap();
+    let unwrapped = wrap_and_unwrap(&device, wrapping, private, &template);
+    let signature = sign(&device, &ecdsa(), unwrapped, b"w");
+    verify(&device, &ecdsa(), public, b"w", &signature);
 }
 
 #[test]
@@ -230,9 +196,7 @@ fn wrap_and_unwrap_errors_name_the_right_key() {
     );
     let unextractable = aes_key(&device, &[7u8; 16], &[boolean(CKA_EXTRACTABLE, false)]);
     let target = aes_key(&device, &[6u8; 16], &[]);
-    let data = device
-        .create_object(&user_rw(), &data_template("d"))
-        .unwrap();
+    let data = create(&device, &data_template("d"));
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
     let template = [
         ulong(CKA_CLASS, CKO_SECRET_KEY),
@@ -262,8 +226,8 @@ fn wrap_and_unwrap_errors_name_the_right_key() {
 #[test]
 fn ecdh_derives_the_same_aes_key_on_both_sides() {
     let (_dir, device) = logged_in();
-    let (alice_public, alice) = ec_pair(&device, &[]);
-    let (bob_public, bob) = ec_pair(&device, &[]);
+    let (alice_public, alice) = ec_pair(&device, &[], &[]);
+    let (bob_public, bob) = ec_pair(&device, &[], &[]);
     let point_of = |public| value_of(&device, &user_rw(), public, CKA_EC_POINT);
     let template = [
         ulong(CKA_CLASS, CKO_SECRET_KEY),
@@ -296,7 +260,7 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
 #[test]
 fn ecdh_into_aes_needs_a_value_length() {
     let (_dir, device) = logged_in();
-    let (public, private) = ec_pair(&device, &[]);
+    let (public, private) = ec_pair(&device, &[], &[]);
     let mechanism = Mechanism {
         kind: CKM_ECDH1_DERIVE,
         parameter: MechanismParameter::Ecdh {
@@ -325,17 +289,9 @@ fn a_generated_generic_secret_computes_and_checks_an_hmac() {
         .generate_key(&user_rw(), &mechanism, &template)
         .unwrap();
     let hmac = Mechanism::new(CKM_SHA256_HMAC);
-    let tag = device
-        .sign_init(&user_rw(), &hmac, key)
-        .unwrap()
-        .sign(b"data")
-        .unwrap();
+    let tag = sign(&device, &hmac, key, b"data");
     assert_eq!(tag.len(), 32);
-    device
-        .verify_init(&user_rw(), &hmac, key)
-        .unwrap()
-        .verify(b"data", &tag)
-        .unwrap();
+    verify(&device, &hmac, key, b"data", &tag);
 }
 
 #[test]
@@ -343,20 +299,10 @@ fn a_session_key_pair_works_until_its_session_closes() {
     let (_dir, device) = logged_in();
     let public = [bytes(CKA_EC_PARAMS, P256)];
     let mechanism = Mechanism::new(CKM_EC_KEY_PAIR_GEN);
-    let (public, private) = device
-        .generate_key_pair(&user_rw(), &mechanism, &public, &[])
-        .unwrap();
+    let (public, private) = generate_pair(&device, &mechanism, &public, &[]);
     assert!(public >= 0x8000_0000 && private >= 0x8000_0000);
-    let signature = device
-        .sign_init(&user_rw(), &ecdsa(), private)
-        .unwrap()
-        .sign(b"s")
-        .unwrap();
-    device
-        .verify_init(&user_rw(), &ecdsa(), public)
-        .unwrap()
-        .verify(b"s", &signature)
-        .unwrap();
+    let signature = sign(&device, &ecdsa(), private, b"s");
+    verify(&device, &ecdsa(), public, b"s", &signature);
     device.close_session(1);
     let result = device.sign_init(&user_rw(), &ecdsa(), private).map(drop);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_KEY_HANDLE_INVALID));
@@ -365,15 +311,11 @@ fn a_session_key_pair_works_until_its_session_closes() {
 #[test]
 fn a_token_key_signs_again_after_logout_and_login() {
     let (_dir, device) = logged_in();
-    let (_, private) = ec_pair(&device, &[]);
+    let (_, private) = ec_pair(&device, &[], &[]);
     device.sign_init(&user_rw(), &ecdsa(), private).unwrap();
     device.logout();
     let result = device.sign_init(&public_rw(), &ecdsa(), private).map(drop);
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
     device.login(0, UserType::User, USER_PIN).unwrap();
-    device
-        .sign_init(&user_rw(), &ecdsa(), private)
-        .unwrap()
-        .sign(b"again")
-        .unwrap();
+    sign(&device, &ecdsa(), private, b"again");
 }

@@ -5,14 +5,11 @@ use super::*;
 #[test]
 fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
-    let handle = device
-        .create_object(
-            &user_rw(),
-            &aes_template(&[5u8; 32], &[bytes(CKA_LABEL, b"shared")]),
-        )
-        .unwrap();
+    let other = open_logged_in(dir.path());
+    let handle = create(
+        &device,
+        &aes_template(&[5u8; 32], &[bytes(CKA_LABEL, b"shared")]),
+    );
     assert_eq!(
         other
             .find_objects(&user_rw(), &[bytes(CKA_LABEL, b"shared")])
@@ -26,17 +23,11 @@ fn an_object_created_by_one_instance_is_found_and_usable_by_another() {
 #[test]
 fn an_object_destroyed_by_another_instance_vanishes_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
-    let handle = device
-        .create_object(&user_rw(), &data_template("doomed"))
-        .unwrap();
-    assert_eq!(other.find_objects(&user_rw(), &[]).unwrap(), vec![handle]);
+    let other = open_logged_in(dir.path());
+    let handle = create(&device, &data_template("doomed"));
+    assert_eq!(find_all(&other, &user_rw()), vec![handle]);
     other.destroy_object(&user_rw(), handle).unwrap();
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new()
-    );
+    assert_eq!(find_all(&device, &user_rw()), Vec::<Handle>::new());
     assert!(matches!(
         device.get_attributes(&user_rw(), handle, &[CKA_LABEL]),
         Err(crate::error::Error::ObjectHandleInvalid)
@@ -46,16 +37,13 @@ fn an_object_destroyed_by_another_instance_vanishes_here() {
 #[test]
 fn a_label_changed_by_another_instance_is_seen_here() {
     let (dir, device) = logged_in();
-    let other = open(dir.path());
-    other.login(0, UserType::User, USER_PIN).unwrap();
-    let handle = device
-        .create_object(&user_rw(), &data_template("before"))
-        .unwrap();
-    assert_eq!(value_of(&device, &user_rw(), handle, CKA_LABEL), b"before");
+    let other = open_logged_in(dir.path());
+    let handle = create(&device, &data_template("before"));
+    assert_value(&device, handle, CKA_LABEL, b"before");
     other
         .set_attributes(&user_rw(), handle, &[bytes(CKA_LABEL, b"after")])
         .unwrap();
-    assert_eq!(value_of(&device, &user_rw(), handle, CKA_LABEL), b"after");
+    assert_value(&device, handle, CKA_LABEL, b"after");
 }
 
 #[test]
@@ -65,13 +53,10 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
         .map(|writer| {
             let path = dir.path().to_path_buf();
             std::thread::spawn(move || {
-                let device = open(&path);
-                device.login(0, UserType::User, USER_PIN).unwrap();
+                let device = open_logged_in(&path);
                 for i in 0..40 {
                     let label = format!("w{writer}-{i}");
-                    let handle = device
-                        .create_object(&user_rw(), &data_template(&label))
-                        .unwrap();
+                    let handle = create(&device, &data_template(&label));
                     device
                         .set_attributes(
                             &user_rw(),
@@ -87,13 +72,11 @@ fn concurrent_writers_with_their_own_instances_lose_nothing() {
         writer.join().unwrap();
     }
     let reader = open(dir.path());
-    let handles = reader.find_objects(&public_rw(), &[]).unwrap();
+    let handles = find_all(&reader, &public_rw());
     assert_eq!(handles.len(), 80);
     for handle in handles {
-        assert_eq!(
-            value_of(&reader, &public_rw(), handle, CKA_LABEL),
-            value_of(&reader, &public_rw(), handle, CKA_APPLICATION)
-        );
+        let (label, application) = ((handle, CKA_LABEL), (handle, CKA_APPLICATION));
+        assert_same_value(&reader, &public_rw(), label, application);
     }
 }
 

@@ -49,10 +49,7 @@ fn the_own_key_signs_rs512_and_survives_a_restart() {
 fn the_own_key_is_invisible_to_searches() {
     let (_dir, device) = logged_in();
     device.blob_signing_key(None).unwrap();
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new()
-    );
+    assert_eq!(find_all(&device, &user_rw()), Vec::<Handle>::new());
 }
 
 #[test]

@@ -3,6 +3,24 @@
 use super::*;
 use crate::error::Error;
 
+/// Logs the user in with a wrong PIN `times` times, each refused as incorrect.
+fn fail_user_logins(device: &SoftDevice, times: u32) {
+    for attempt in 1..=times {
+        let result = device.login(0, UserType::User, b"cu1:wrong");
+        assert!(
+            matches!(result, Err(Error::PinIncorrect)),
+            "wrong PIN {attempt}: {result:?}"
+        );
+    }
+}
+
+/// The user PIN is locked: the status says so and even the right PIN is refused.
+fn assert_user_pin_locked(device: &SoftDevice) {
+    assert!(device.token_status().unwrap().user_pin_locked);
+    let result = device.login(0, UserType::User, USER_PIN);
+    assert!(matches!(result, Err(Error::PinLocked)), "{result:?}");
+}
+
 #[test]
 fn a_new_token_directory_is_created_private_and_uninitialised() {
     let parent = TempDir::new().unwrap();
@@ -89,19 +107,14 @@ fn pins_outside_four_to_255_bytes_are_pin_len_range() {
 #[test]
 fn reinitialising_needs_the_so_pin_and_destroys_objects_and_the_user_pin() {
     let (_dir, device) = logged_in();
-    let handle = device
-        .create_object(&user_rw(), &data_template("keep?"))
-        .unwrap();
+    let handle = create(&device, &data_template("keep?"));
     assert!(matches!(
         device.init_token(b"wrong-pin", "new"),
         Err(Error::PinIncorrect)
     ));
-    assert_eq!(device.find_objects(&user_rw(), &[]).unwrap(), vec![handle]);
+    assert_eq!(find_all(&device, &user_rw()), vec![handle]);
     device.init_token(SO_PIN, "new").unwrap();
-    assert_eq!(
-        device.find_objects(&user_rw(), &[]).unwrap(),
-        Vec::<Handle>::new()
-    );
+    assert_eq!(find_all(&device, &user_rw()), Vec::<Handle>::new());
     let status = device.token_status().unwrap();
     assert_eq!(
         (status.label.as_str(), status.user_pin_initialized),
@@ -116,16 +129,10 @@ fn reinitialising_needs_the_so_pin_and_destroys_objects_and_the_user_pin() {
 #[test]
 fn a_wrong_pin_is_counted_and_reported() {
     let (_dir, device) = initialized();
-    assert!(matches!(
-        device.login(0, UserType::User, b"cu1:wrong"),
-        Err(Error::PinIncorrect)
-    ));
+    fail_user_logins(&device, 1);
     let status = device.token_status().unwrap();
     assert!(status.user_pin_count_low && !status.user_pin_final_try && !status.user_pin_locked);
-    assert!(matches!(
-        device.login(0, UserType::User, b"cu1:wrong"),
-        Err(Error::PinIncorrect)
-    ));
+    fail_user_logins(&device, 1);
     let status = device.token_status().unwrap();
     assert!(status.user_pin_final_try && !status.user_pin_locked);
 }
@@ -133,45 +140,26 @@ fn a_wrong_pin_is_counted_and_reported() {
 #[test]
 fn a_good_login_resets_the_failure_counter() {
     let (_dir, device) = initialized();
-    for _ in 0..MAX_FAILURES - 1 {
-        assert!(matches!(
-            device.login(0, UserType::User, b"cu1:wrong"),
-            Err(Error::PinIncorrect)
-        ));
-    }
+    fail_user_logins(&device, MAX_FAILURES - 1);
     device.login(0, UserType::User, USER_PIN).unwrap();
     let status = device.token_status().unwrap();
     assert!(!status.user_pin_count_low && !status.user_pin_final_try);
     device.logout();
-    assert!(matches!(
-        device.login(0, UserType::User, b"cu1:wrong"),
-        Err(Error::PinIncorrect)
-    ));
+    fail_user_logins(&device, 1);
     assert!(!device.token_status().unwrap().user_pin_locked);
 }
 
 #[test]
 fn too_many_failures_lock_the_pin_even_for_the_right_pin() {
     let (_dir, device) = initialized();
-    for _ in 0..MAX_FAILURES {
-        assert!(matches!(
-            device.login(0, UserType::User, b"cu1:wrong"),
-            Err(Error::PinIncorrect)
-        ));
-    }
-    assert!(device.token_status().unwrap().user_pin_locked);
-    assert!(matches!(
-        device.login(0, UserType::User, USER_PIN),
-        Err(Error::PinLocked)
-    ));
+    fail_user_logins(&device, MAX_FAILURES);
+    assert_user_pin_locked(&device);
 }
 
 #[test]
 fn init_pin_by_the_so_unlocks_a_locked_user_pin() {
     let (_dir, device) = initialized();
-    for _ in 0..MAX_FAILURES {
-        let _ = device.login(0, UserType::User, b"cu1:wrong");
-    }
+    fail_user_logins(&device, MAX_FAILURES);
     device.login(0, UserType::SecurityOfficer, SO_PIN).unwrap();
     device.init_pin(0, b"cu1:fresh-pin").unwrap();
     device.logout();
@@ -200,18 +188,7 @@ fn set_pin_checks_the_old_pin_and_replaces_it() {
 #[test]
 fn set_pin_of_the_so_keeps_objects_readable() {
     let (dir, device) = logged_in();
-    let key = device
-        .create_object(
-            &user_rw(),
-            &aes_template(
-                &[7u8; 32],
-                &[
-                    boolean(CKA_SENSITIVE, false),
-                    boolean(CKA_EXTRACTABLE, true),
-                ],
-            ),
-        )
-        .unwrap();
+    let key = create_readable_aes(&device, &[7u8; 32]);
     device.logout();
     device
         .set_pin(0, UserType::SecurityOfficer, SO_PIN, b"new-so-pin")
@@ -221,10 +198,7 @@ fn set_pin_of_the_so_keeps_objects_readable() {
         .unwrap();
     let reopened = open(dir.path());
     reopened.login(0, UserType::User, b"cu1:other").unwrap();
-    assert_eq!(
-        value_of(&reopened, &user_rw(), key, CKA_VALUE),
-        vec![7u8; 32]
-    );
+    assert_value(&reopened, key, CKA_VALUE, vec![7u8; 32]);
     assert!(matches!(
         reopened.init_token(SO_PIN, "x"),
         Err(Error::PinIncorrect)
@@ -246,17 +220,8 @@ fn so_failures_are_counted_separately_from_user_failures() {
 fn failures_made_through_another_instance_count_here() {
     let (dir, device) = initialized();
     let other = open(dir.path());
-    for _ in 0..MAX_FAILURES {
-        assert!(matches!(
-            other.login(0, UserType::User, b"cu1:wrong"),
-            Err(Error::PinIncorrect)
-        ));
-    }
-    assert!(device.token_status().unwrap().user_pin_locked);
-    assert!(matches!(
-        device.login(0, UserType::User, USER_PIN),
-        Err(Error::PinLocked)
-    ));
+    fail_user_logins(&other, MAX_FAILURES);
+    assert_user_pin_locked(&device);
 }
 
 #[test]
