@@ -1,8 +1,8 @@
 //! The C boundary: every exported `C_*` function, the function lists and
-//! interfaces, and the few calls this crate makes into C itself (`os`,
-//! `openssl`). With the vendor device's function-list calls
-//! (`device/pkcs11/`), this is the only code the crate root lets use
-//! `unsafe` (`#![deny(unsafe_code)]`); every block says why it is sound
+//! interfaces, the calls this crate makes into C itself (`os`, `openssl`),
+//! and the vendor's PKCS#11 module that the vendor device forwards to
+//! (`vendor`). This is the only code the crate root lets use `unsafe`
+//! (`#![deny(unsafe_code)]`); every block says why it is sound
 //! (`clippy::undocumented_unsafe_blocks`).
 //!
 //! Each export is a thin shell: convert the arguments (checking pointers),
@@ -28,6 +28,7 @@ pub mod session;
 pub mod sign;
 pub mod slot_token;
 pub mod unsupported;
+pub(crate) mod vendor;
 pub mod verify;
 
 use crate::error::{Error, Result};
