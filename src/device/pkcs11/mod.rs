@@ -162,6 +162,15 @@ impl Pkcs11Device {
         self.shared.sessions.get(ours)
     }
 
+    fn session_of(&self, access: &Access) -> Result<Arc<VendorSession>> {
+        self.session(access.session)
+    }
+
+    /// Where an operation with `key` runs: the caller's vendor session, the vendor's key.
+    fn target(&self, access: &Access, key: Handle) -> Result<operations::Target> {
+        Ok((self.session(access.session)?, self.vendor_handle(key)))
+    }
+
     fn vendor_handle(&self, shown: Handle) -> Handle {
         self.shared.handles.to_vendor(shown)
     }
@@ -197,6 +206,11 @@ impl Pkcs11Device {
         Ok((session, object))
     }
 }
+
+/// What starting each kind of operation returns.
+type Cipher = Result<Box<dyn CipherOperation>>;
+type Signing = Result<Box<dyn SignOperation>>;
+type Verifying = Result<Box<dyn VerifyOperation>>;
 
 fn user_type(user: UserType) -> CK_USER_TYPE {
     match user {
@@ -314,24 +328,12 @@ impl Device for Pkcs11Device {
         drop(self.shared.sessions.remove(ours));
     }
 
-    fn encrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        let session = self.session(access.session)?;
-        operations::cipher_init(session, Way::Encrypt, mechanism, self.vendor_handle(key))
+    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        operations::cipher_init(self.target(access, key)?, Way::Encrypt, mechanism)
     }
 
-    fn decrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        let session = self.session(access.session)?;
-        operations::cipher_init(session, Way::Decrypt, mechanism, self.vendor_handle(key))
+    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        operations::cipher_init(self.target(access, key)?, Way::Decrypt, mechanism)
     }
 
     fn digest_init(
@@ -339,28 +341,16 @@ impl Device for Pkcs11Device {
         access: &Access,
         mechanism: &Mechanism,
     ) -> Result<Box<dyn DigestOperation>> {
-        let session = self.session(access.session)?;
-        operations::digest_init(session, self.shared.handles.clone(), mechanism)
+        let handles = self.shared.handles.clone();
+        operations::digest_init(self.session_of(access)?, handles, mechanism)
     }
 
-    fn sign_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn SignOperation>> {
-        let session = self.session(access.session)?;
-        operations::sign_init(session, mechanism, self.vendor_handle(key))
+    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Signing {
+        operations::sign_init(self.target(access, key)?, mechanism)
     }
 
-    fn verify_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn VerifyOperation>> {
-        let session = self.session(access.session)?;
-        operations::verify_init(session, mechanism, self.vendor_handle(key))
+    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying {
+        operations::verify_init(self.target(access, key)?, mechanism)
     }
 
     fn generate_key(

@@ -80,6 +80,28 @@ enum Abandon {
     Input(Input),
 }
 
+/// Where an operation runs: the vendor session and the vendor's key.
+pub type Target = (Arc<VendorSession>, Handle);
+
+/// Whether a call ends the operation: an update ends it only by failing
+/// (PKCS#11 3.0 §5.2), a last call whatever its outcome (but
+/// `CKR_BUFFER_TOO_SMALL`, absorbed by [`collect_output`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Step {
+    Update,
+    Last,
+}
+use Step::{Last, Update};
+
+/// How a signature starts, and ends when abandoned.
+const SIGNING: (Start, Abandon) = (
+    Start::SIGN_INIT,
+    Abandon::Finish(Finish::SIGN_FINAL, SIGNATURE_ROOM),
+);
+/// How a verification starts, and ends when abandoned: with an empty
+/// signature.
+const VERIFYING: (Start, Abandon) = (Start::VERIFY_INIT, Abandon::Input(Input::VERIFY_FINAL));
+
 /// What every operation holds: its vendor session, whether the vendor's
 /// operation has ended (and how to end it if not), and the mechanism
 /// parameter the vendor was given.
@@ -91,13 +113,11 @@ struct Running {
 }
 
 impl Running {
-    /// Starts `start` in `session` with `mechanism` and `key`.
+    /// Starts an operation of `kind` on `target` with `mechanism`.
     fn start(
-        session: Arc<VendorSession>,
-        start: Start,
+        (session, key): Target,
+        (start, abandon): (Start, Abandon),
         mechanism: &Mechanism,
-        key: Handle,
-        abandon: Abandon,
     ) -> Result<Running> {
         let mut mechanism = VendorMechanism::new(mechanism)?;
         let functions = session.vendor.functions();
@@ -115,30 +135,33 @@ impl Running {
     fn functions(&self) -> &VendorFunctions {
         self.session.vendor.functions()
     }
-    fn input(&self, function: Input, data: &[u8]) -> Result<()> {
-        self.functions().input(function, self.session.handle, data)
+    fn input(&mut self, step: Step, function: Input, data: &[u8]) -> Result<()> {
+        let result = (self.functions()).input(function, self.session.handle, data);
+        self.record(step, result)
     }
-    fn transform(&self, function: Transform, data: &[u8], room: usize) -> Result<Vec<u8>> {
+    fn transform(
+        &mut self,
+        step: Step,
+        function: Transform,
+        data: &[u8],
+        room: usize,
+    ) -> Result<Vec<u8>> {
         let (functions, handle) = (self.functions(), self.session.handle);
-        collect_output(function.name(), room, |output| {
+        let result = collect_output(function.name(), room, |output| {
             functions.transform(function, handle, data, output)
-        })
+        });
+        self.record(step, result)
     }
-    fn finish(&self, function: Finish, room: usize) -> Result<Vec<u8>> {
+    fn finish(&mut self, function: Finish, room: usize) -> Result<Vec<u8>> {
         let (functions, handle) = (self.functions(), self.session.handle);
-        collect_output(function.name(), room, |output| {
+        let result = collect_output(function.name(), room, |output| {
             functions.finish(function, handle, output)
-        })
+        });
+        self.record(Last, result)
     }
-    /// Records the outcome of a call that ends the operation unless it is
-    /// `CKR_BUFFER_TOO_SMALL` (absorbed by [`collect_output`]).
-    fn ending<T>(&mut self, result: Result<T>) -> Result<T> {
-        self.ended = true;
-        result
-    }
-    /// An update: only an error ends the operation (PKCS#11 3.0 §5.2).
-    fn updating<T>(&mut self, result: Result<T>) -> Result<T> {
-        if result.is_err() {
+    /// Records whether the vendor's operation has ended with `result`.
+    fn record<T>(&mut self, step: Step, result: Result<T>) -> Result<T> {
+        if step == Last || result.is_err() {
             self.ended = true;
         }
         result
@@ -150,66 +173,39 @@ impl Drop for Running {
         if !self.ended {
             let _ = match self.abandon {
                 Abandon::Finish(function, room) => self.finish(function, room).map(drop),
-                Abandon::Input(function) => self.input(function, &[]),
+                Abandon::Input(function) => self.input(Last, function, &[]),
             };
         }
     }
-}
-
-/// `C_SignInit` in `session`.
-pub fn sign_init(
-    session: Arc<VendorSession>,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn SignOperation>> {
-    let abandon = Abandon::Finish(Finish::SIGN_FINAL, SIGNATURE_ROOM);
-    let running = Running::start(session, Start::SIGN_INIT, mechanism, key, abandon)?;
-    Ok(Box::new(VendorSign(running)))
 }
 
 struct VendorSign(Running);
 
 impl SignOperation for VendorSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let result = self.0.input(Input::SIGN_UPDATE, data);
-        self.0.updating(result)
+        self.0.input(Update, Input::SIGN_UPDATE, data)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let result = self.0.finish(Finish::SIGN_FINAL, SIGNATURE_ROOM);
-        self.0.ending(result)
+        self.0.finish(Finish::SIGN_FINAL, SIGNATURE_ROOM)
     }
     fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let result = self.0.transform(Transform::SIGN, data, SIGNATURE_ROOM);
-        self.0.ending(result)
+        self.0
+            .transform(Last, Transform::SIGN, data, SIGNATURE_ROOM)
     }
-}
-
-/// `C_VerifyInit` in `session`. An empty signature ends an abandoned
-/// verification at the vendor.
-pub fn verify_init(
-    session: Arc<VendorSession>,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn VerifyOperation>> {
-    let abandon = Abandon::Input(Input::VERIFY_FINAL);
-    let running = Running::start(session, Start::VERIFY_INIT, mechanism, key, abandon)?;
-    Ok(Box::new(VendorVerify(running)))
 }
 
 struct VendorVerify(Running);
 
 impl VerifyOperation for VendorVerify {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let result = self.0.input(Input::VERIFY_UPDATE, data);
-        self.0.updating(result)
+        self.0.input(Update, Input::VERIFY_UPDATE, data)
     }
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        let result = self.0.input(Input::VERIFY_FINAL, signature);
-        self.0.ending(result)
+        self.0.input(Last, Input::VERIFY_FINAL, signature)
     }
     fn verify(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
         let result = (self.0.functions()).verify(self.0.session.handle, data, signature);
-        self.0.ending(result)
+        self.0.record(Last, result)
     }
 }
 
@@ -247,19 +243,6 @@ impl Way {
     }
 }
 
-/// `C_EncryptInit` or `C_DecryptInit` in `session`.
-pub fn cipher_init(
-    session: Arc<VendorSession>,
-    way: Way,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn CipherOperation>> {
-    let calls = way.calls();
-    let abandon = Abandon::Finish(calls.finish, cipher_room(0));
-    let running = Running::start(session, calls.start, mechanism, key, abandon)?;
-    Ok(Box::new(VendorCipher { running, calls }))
-}
-
 struct VendorCipher {
     running: Running,
     calls: CipherCalls,
@@ -267,17 +250,67 @@ struct VendorCipher {
 
 impl CipherOperation for VendorCipher {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let result = (self.running).transform(self.calls.update, data, cipher_room(data.len()));
-        self.running.updating(result)
+        let room = cipher_room(data.len());
+        self.running
+            .transform(Update, self.calls.update, data, room)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let result = self.running.finish(self.calls.finish, cipher_room(0));
-        self.running.ending(result)
+        self.running.finish(self.calls.finish, cipher_room(0))
     }
     fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let result = (self.running).transform(self.calls.one_shot, data, cipher_room(data.len()));
-        self.running.ending(result)
+        let room = cipher_room(data.len());
+        self.running
+            .transform(Last, self.calls.one_shot, data, room)
     }
+}
+
+struct VendorDigest {
+    running: Running,
+    handles: Arc<HandleMap>,
+}
+
+impl DigestOperation for VendorDigest {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.running.input(Update, Input::DIGEST_UPDATE, data)
+    }
+    fn finish(&mut self) -> Result<Vec<u8>> {
+        self.running.finish(Finish::DIGEST_FINAL, DIGEST_ROOM)
+    }
+    fn digest(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+        self.running
+            .transform(Last, Transform::DIGEST, data, DIGEST_ROOM)
+    }
+    fn digest_key(&mut self, key: Handle) -> Option<Result<()>> {
+        let key = self.handles.to_vendor(key);
+        let result = (self.running.functions()).digest_key(self.running.session.handle, key);
+        Some(self.running.record(Update, result))
+    }
+}
+
+/// `C_SignInit` on `target`.
+pub fn sign_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+    Ok(Box::new(VendorSign(Running::start(
+        target, SIGNING, mechanism,
+    )?)))
+}
+
+/// `C_VerifyInit` on `target`.
+pub fn verify_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+    Ok(Box::new(VendorVerify(Running::start(
+        target, VERIFYING, mechanism,
+    )?)))
+}
+
+/// `C_EncryptInit` or `C_DecryptInit` on `target`.
+pub fn cipher_init(
+    target: Target,
+    way: Way,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
+    let calls = way.calls();
+    let kind = (calls.start, Abandon::Finish(calls.finish, cipher_room(0)));
+    let running = Running::start(target, kind, mechanism)?;
+    Ok(Box::new(VendorCipher { running, calls }))
 }
 
 /// `C_DigestInit` in `session`.
@@ -293,29 +326,4 @@ pub fn digest_init(
         running: Running::new(session, vendor_mechanism, abandon),
         handles,
     }))
-}
-
-struct VendorDigest {
-    running: Running,
-    handles: Arc<HandleMap>,
-}
-
-impl DigestOperation for VendorDigest {
-    fn update(&mut self, data: &[u8]) -> Result<()> {
-        let result = self.running.input(Input::DIGEST_UPDATE, data);
-        self.running.updating(result)
-    }
-    fn finish(&mut self) -> Result<Vec<u8>> {
-        let result = self.running.finish(Finish::DIGEST_FINAL, DIGEST_ROOM);
-        self.running.ending(result)
-    }
-    fn digest(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let result = self.running.transform(Transform::DIGEST, data, DIGEST_ROOM);
-        self.running.ending(result)
-    }
-    fn digest_key(&mut self, key: Handle) -> Option<Result<()>> {
-        let key = self.handles.to_vendor(key);
-        let result = (self.running.functions()).digest_key(self.running.session.handle, key);
-        Some(self.running.updating(result))
-    }
 }
