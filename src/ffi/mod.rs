@@ -17,6 +17,7 @@ mod convert;
 pub mod decrypt;
 pub mod digest;
 pub mod encrypt;
+mod export;
 mod fork;
 pub mod general;
 pub mod key;
