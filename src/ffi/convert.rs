@@ -343,6 +343,25 @@ unsafe fn inner_bytes(pointer: *const u8, length: CK_ULONG) -> Result<Vec<u8>> {
     }
 }
 
+/// The label of an OAEP parameter: only `CKZ_DATA_SPECIFIED` (or no
+/// source and no data) is a source of one.
+///
+/// # Safety
+///
+/// `p.pSourceData` is NULL or valid for reading `p.ulSourceDataLen` bytes.
+unsafe fn oaep_label(p: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Vec<u8>> {
+    if p.source == CKZ_DATA_SPECIFIED {
+        // SAFETY: this function's contract.
+        unsafe { inner_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }
+    } else if p.source == 0 && p.ulSourceDataLen == 0 {
+        Ok(Vec::new())
+    } else {
+        Err(Error::MechanismParamInvalid(
+            "OAEP source must be CKZ_DATA_SPECIFIED",
+        ))
+    }
+}
+
 /// The parameter of `raw`, read by its mechanism's structure; a mechanism
 /// with no structure known here keeps its bytes.
 ///
@@ -376,20 +395,11 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
         CKM_RSA_PKCS_OAEP => {
             // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { parameter_struct(raw) }?;
-            let label = if p.source == CKZ_DATA_SPECIFIED {
-                // SAFETY: as the comment at the top of `parameter` says.
-                unsafe { inner_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }?
-            } else if p.source == 0 && p.ulSourceDataLen == 0 {
-                Vec::new()
-            } else {
-                return Err(Error::MechanismParamInvalid(
-                    "OAEP source must be CKZ_DATA_SPECIFIED",
-                ));
-            };
             MechanismParameter::Oaep {
                 hash: p.hashAlg,
                 mgf: p.mgf,
-                label,
+                // SAFETY: as the comment at the top of `parameter` says.
+                label: unsafe { oaep_label(&p) }?,
             }
         }
         CKM_RSA_PKCS_PSS

@@ -6,8 +6,10 @@
 //! (`clippy::undocumented_unsafe_blocks`).
 //!
 //! Each export is a thin shell: convert the arguments (checking pointers),
-//! call one safe function, map the result with [`guard`], which also stops
-//! any panic from crossing into the caller. The safety contract of every
+//! call one safe function, map the result with `guard`, which also stops
+//! any panic from crossing into the caller. Each chapter's file lists its
+//! exports in one `export!` table (`export.rs`), which writes each C shape
+//! once. The safety contract of every
 //! export is the PKCS#11 specification's: pointers are either NULL (refused
 //! with `CKR_ARGUMENTS_BAD` where the specification does not allow NULL) or
 //! valid for the lengths the caller gives.

@@ -2,8 +2,9 @@
 //! to a vendor PKCS#11 module loaded at `C_Initialize` (`DEVICE_MODULE`),
 //! while certificate objects stay in the provider's store.
 //!
-//! - `module`: loading the library (`RTLD_LOCAL | RTLD_DEEPBIND`, kept
-//!   loaded), `C_Initialize` / `C_Finalize` of the vendor, fork.
+//! - `module`: the library, loaded once per process (`RTLD_LOCAL |
+//!   RTLD_DEEPBIND`, kept loaded), `C_Initialize` / `C_Finalize` of the
+//!   vendor, fork.
 //! - `token`: choosing the vendor token (`DEVICE_TOKEN_LABEL`), its
 //!   information and mechanisms.
 //! - `session`: one vendor session per provider session.
@@ -17,6 +18,10 @@
 //! device adds only two: certificate objects that sit on the vendor token
 //! are read-only here, and the secret parts of a protected key are never
 //! asked for. No lock of this device is held while the vendor works.
+//!
+//! This folder has no `unsafe`: every call into the vendor's function list,
+//! and every pointer handed to it, is a safe method of
+//! `VendorFunctions` in `ffi/vendor/`.
 
 mod attributes;
 mod handles;
