@@ -5,9 +5,6 @@
 //! every handle below [`crate::object::FIRST_CERTIFICATE_HANDLE`] here.
 
 pub mod mechanism;
-// The provider's outgoing C boundary: it calls the vendor library's
-// function list, so it is the one place outside `ffi/` allowed `unsafe`.
-#[allow(unsafe_code)]
 pub mod pkcs11;
 pub mod soft;
 

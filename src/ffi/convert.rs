@@ -18,22 +18,68 @@ fn slice_length<T>(count: CK_ULONG) -> Result<usize> {
     Ok(count)
 }
 
+/// The length of a caller's array of `count` items at a pointer that is
+/// NULL when `null`: `None` (an empty array) when `count` is 0, whatever
+/// the pointer; `CKR_ARGUMENTS_BAD` (`refusal`) for NULL otherwise.
+fn array_length<T>(null: bool, count: CK_ULONG, refusal: &'static str) -> Result<Option<usize>> {
+    if count == 0 {
+        return Ok(None);
+    }
+    if null {
+        return Err(Error::ArgumentsBad(refusal));
+    }
+    slice_length::<T>(count).map(Some)
+}
+
+/// The caller's `count` items at `pointer`, checked by [`array_length`].
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading `count` items for `'a`.
+unsafe fn array<'a, T>(
+    pointer: *const T,
+    count: CK_ULONG,
+    refusal: &'static str,
+) -> Result<&'a [T]> {
+    Ok(
+        match array_length::<T>(pointer.is_null(), count, refusal)? {
+            None => &[],
+            // SAFETY: the caller promises `pointer` is valid for `count` items
+            // (PKCS#11 contract), and `count` fits a slice (checked above).
+            Some(count) => unsafe { std::slice::from_raw_parts(pointer, count) },
+        },
+    )
+}
+
+/// The caller's `count` items at `pointer`, to write, checked by [`array_length`].
+///
+/// # Safety
+///
+/// `pointer` is NULL or valid for reading and writing `count` items for
+/// `'a`, and nothing else refers to them meanwhile.
+unsafe fn array_mut<'a, T>(
+    pointer: *mut T,
+    count: CK_ULONG,
+    refusal: &'static str,
+) -> Result<&'a mut [T]> {
+    Ok(
+        match array_length::<T>(pointer.is_null(), count, refusal)? {
+            None => &mut [],
+            // SAFETY: the caller promises `pointer` is valid for writing `count`
+            // items (PKCS#11 contract), and `count` fits a slice (checked above).
+            Some(count) => unsafe { std::slice::from_raw_parts_mut(pointer, count) },
+        },
+    )
+}
+
 /// The bytes at `pointer`: empty when `length` is 0, `CKR_ARGUMENTS_BAD` when NULL otherwise.
 ///
 /// # Safety
 ///
 /// `pointer` is NULL or valid for reading `length` bytes for `'a`.
 pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
-    if length == 0 {
-        return Ok(&[]);
-    }
-    if pointer.is_null() {
-        return Err(Error::ArgumentsBad("NULL buffer with a non-zero length"));
-    }
-    let length = slice_length::<u8>(length)?;
-    // SAFETY: the caller promises `pointer` is valid for `length` bytes
-    // (PKCS#11 contract), and `length` fits a slice (checked above).
-    Ok(unsafe { std::slice::from_raw_parts(pointer, length) })
+    // SAFETY: this function's contract is `array`'s.
+    unsafe { array(pointer, length, "NULL buffer with a non-zero length") }
 }
 
 /// The caller's output buffer of `length` bytes: empty when `length` is 0,
@@ -44,16 +90,8 @@ pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]
 /// `pointer` is NULL or valid for reading and writing `length` bytes for
 /// `'a`, and nothing else refers to them meanwhile.
 pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mut [u8]> {
-    if length == 0 {
-        return Ok(&mut []);
-    }
-    if pointer.is_null() {
-        return Err(Error::ArgumentsBad("NULL buffer with a non-zero length"));
-    }
-    let length = slice_length::<u8>(length)?;
-    // SAFETY: the caller promises `pointer` is valid for writing `length`
-    // bytes (PKCS#11 contract), and `length` fits a slice (checked above).
-    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, length) })
+    // SAFETY: this function's contract is `array_mut`'s.
+    unsafe { array_mut(pointer, length, "NULL buffer with a non-zero length") }
 }
 
 /// A mutable reference to an output argument, or `CKR_ARGUMENTS_BAD` for NULL.
@@ -65,6 +103,20 @@ pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mu
 pub unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
     // SAFETY: non-NULL output pointers are valid per the PKCS#11 contract.
     unsafe { pointer.as_mut() }.ok_or(Error::ArgumentsBad("NULL output pointer"))
+}
+
+/// Writes what `make` returns (a new handle, a size) to the caller's
+/// output argument. A NULL one is refused with `CKR_ARGUMENTS_BAD` before
+/// `make` runs.
+///
+/// # Safety
+///
+/// As for [`out`].
+pub unsafe fn returning<T>(pointer: *mut T, make: impl FnOnce() -> Result<T>) -> Result<()> {
+    // SAFETY: this function's contract is `out`'s.
+    let place = unsafe { out(pointer) }?;
+    *place = make()?;
+    Ok(())
 }
 
 /// A PIN as bytes (NULL with length 0 is an empty PIN).
@@ -84,16 +136,8 @@ pub unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&
 /// `pointer` is NULL or valid for reading `count` attributes, and each
 /// attribute's `pValue` is NULL or valid for reading `ulValueLen` bytes.
 pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attribute>> {
-    if count == 0 {
-        return Ok(Vec::new());
-    }
-    if pointer.is_null() {
-        return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
-    }
-    let count = slice_length::<CK_ATTRIBUTE>(count)?;
-    // SAFETY: the caller promises `count` attributes at `pointer`, and
-    // `count` fits a slice (checked above).
-    let raw = unsafe { std::slice::from_raw_parts(pointer, count) };
+    // SAFETY: the caller promises `count` attributes at `pointer` (this function's contract).
+    let raw = unsafe { array(pointer, count, "NULL template with a non-zero count") }?;
     raw.iter()
         .map(|a| {
             if a.ulValueLen > MAX_ATTRIBUTE_VALUE_LEN {
@@ -121,16 +165,8 @@ pub unsafe fn attribute_array<'a>(
     pointer: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> Result<&'a mut [CK_ATTRIBUTE]> {
-    if count == 0 {
-        return Ok(&mut []);
-    }
-    if pointer.is_null() {
-        return Err(Error::ArgumentsBad("NULL template with a non-zero count"));
-    }
-    let count = slice_length::<CK_ATTRIBUTE>(count)?;
-    // SAFETY: the caller promises `count` attributes at `pointer`, and
-    // `count` fits a slice (checked above).
-    Ok(unsafe { std::slice::from_raw_parts_mut(pointer, count) })
+    // SAFETY: this function's contract is `array_mut`'s.
+    unsafe { array_mut(pointer, count, "NULL template with a non-zero count") }
 }
 
 /// The caller's output capacity: `None` for a length query (NULL buffer).
@@ -307,6 +343,25 @@ unsafe fn inner_bytes(pointer: *const u8, length: CK_ULONG) -> Result<Vec<u8>> {
     }
 }
 
+/// The label of an OAEP parameter: only `CKZ_DATA_SPECIFIED` (or no
+/// source and no data) is a source of one.
+///
+/// # Safety
+///
+/// `p.pSourceData` is NULL or valid for reading `p.ulSourceDataLen` bytes.
+unsafe fn oaep_label(p: &CK_RSA_PKCS_OAEP_PARAMS) -> Result<Vec<u8>> {
+    if p.source == CKZ_DATA_SPECIFIED {
+        // SAFETY: this function's contract.
+        unsafe { inner_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }
+    } else if p.source == 0 && p.ulSourceDataLen == 0 {
+        Ok(Vec::new())
+    } else {
+        Err(Error::MechanismParamInvalid(
+            "OAEP source must be CKZ_DATA_SPECIFIED",
+        ))
+    }
+}
+
 /// The parameter of `raw`, read by its mechanism's structure; a mechanism
 /// with no structure known here keeps its bytes.
 ///
@@ -340,20 +395,11 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
         CKM_RSA_PKCS_OAEP => {
             // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_RSA_PKCS_OAEP_PARAMS = unsafe { parameter_struct(raw) }?;
-            let label = if p.source == CKZ_DATA_SPECIFIED {
-                // SAFETY: as the comment at the top of `parameter` says.
-                unsafe { inner_bytes(p.pSourceData as *const u8, p.ulSourceDataLen) }?
-            } else if p.source == 0 && p.ulSourceDataLen == 0 {
-                Vec::new()
-            } else {
-                return Err(Error::MechanismParamInvalid(
-                    "OAEP source must be CKZ_DATA_SPECIFIED",
-                ));
-            };
             MechanismParameter::Oaep {
                 hash: p.hashAlg,
                 mgf: p.mgf,
-                label,
+                // SAFETY: as the comment at the top of `parameter` says.
+                label: unsafe { oaep_label(&p) }?,
             }
         }
         CKM_RSA_PKCS_PSS

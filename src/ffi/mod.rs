@@ -1,13 +1,15 @@
 //! The C boundary: every exported `C_*` function, the function lists and
-//! interfaces, and the few calls this crate makes into C itself (`os`,
-//! `openssl`). With the vendor device's function-list calls
-//! (`device/pkcs11/`), this is the only code the crate root lets use
-//! `unsafe` (`#![deny(unsafe_code)]`); every block says why it is sound
+//! interfaces, the calls this crate makes into C itself (`os`, `openssl`),
+//! and the vendor's PKCS#11 module that the vendor device forwards to
+//! (`vendor`). This is the only code the crate root lets use `unsafe`
+//! (`#![deny(unsafe_code)]`); every block says why it is sound
 //! (`clippy::undocumented_unsafe_blocks`).
 //!
 //! Each export is a thin shell: convert the arguments (checking pointers),
-//! call one safe function, map the result with [`guard`], which also stops
-//! any panic from crossing into the caller. The safety contract of every
+//! call one safe function, map the result with `guard`, which also stops
+//! any panic from crossing into the caller. Each chapter's file lists its
+//! exports in one `export!` table (`export.rs`), which writes each C shape
+//! once. The safety contract of every
 //! export is the PKCS#11 specification's: pointers are either NULL (refused
 //! with `CKR_ARGUMENTS_BAD` where the specification does not allow NULL) or
 //! valid for the lengths the caller gives.
@@ -17,6 +19,7 @@ mod convert;
 pub mod decrypt;
 pub mod digest;
 pub mod encrypt;
+mod export;
 mod fork;
 pub mod general;
 pub mod key;
@@ -28,6 +31,7 @@ pub mod session;
 pub mod sign;
 pub mod slot_token;
 pub mod unsupported;
+pub(crate) mod vendor;
 pub mod verify;
 
 use crate::error::{Error, Result};

@@ -1,53 +1,15 @@
-//! Templates and attribute values between the provider and the vendor.
+//! Attribute values from the vendor.
 //!
-//! Values go to the vendor exactly as the caller gave them (a nested
-//! template such as `CKA_WRAP_TEMPLATE` included: its pointers are the
-//! caller's, valid during the call). Reading attributes follows the
-//! two-call convention of PKCS#11 3.0 §5.7 `C_GetAttributeValue`, and
-//! never asks the vendor for a sensitive part of a key.
+//! Templates go to the vendor exactly as the caller gave them
+//! (`ffi/vendor/`). Reading attributes follows the two-call convention of
+//! PKCS#11 3.0 §5.7 `C_GetAttributeValue`, and never asks the vendor for a
+//! sensitive part of a key.
 
-use super::module::{vendor_call, vendor_rv, Vendor};
+use super::module::{vendor_rv, Vendor};
 use crate::error::{Error, Result};
-use crate::object::{decode_bool, decode_ulong, AttributeResult, AttributeType, Handle, Template};
+use crate::ffi::vendor::AttributeSlot;
+use crate::object::{decode_bool, decode_ulong, AttributeResult, AttributeType, Handle};
 use cryptoki_sys::*;
-use std::marker::PhantomData;
-
-/// A template laid out as `CK_ATTRIBUTE`s pointing into the caller's
-/// values, which it borrows.
-pub struct CTemplate<'a> {
-    attributes: Vec<CK_ATTRIBUTE>,
-    _values: PhantomData<&'a Template>,
-}
-
-impl<'a> CTemplate<'a> {
-    pub fn new(template: &'a Template) -> CTemplate<'a> {
-        let attributes = template
-            .iter()
-            .map(|attribute| CK_ATTRIBUTE {
-                type_: attribute.kind,
-                pValue: if attribute.value.is_empty() {
-                    std::ptr::null_mut()
-                } else {
-                    // The vendor only reads a template it is given.
-                    attribute.value.as_ptr() as *mut std::ffi::c_void
-                },
-                ulValueLen: attribute.value.len() as CK_ULONG,
-            })
-            .collect();
-        CTemplate {
-            attributes,
-            _values: PhantomData,
-        }
-    }
-    /// Never NULL, even for an empty template: PKCS#11 allows any pointer
-    /// with a count of 0, and some vendors (SoftHSM2) refuse NULL there.
-    pub fn pointer(&mut self) -> *mut CK_ATTRIBUTE {
-        self.attributes.as_mut_ptr()
-    }
-    pub fn count(&self) -> CK_ULONG {
-        self.attributes.len() as CK_ULONG
-    }
-}
 
 /// The parts of a private or secret key that its `CKA_SENSITIVE` and
 /// `CKA_EXTRACTABLE` protect (PKCS#11 3.0 §4.9 footnote 8 and the key
@@ -146,60 +108,15 @@ fn read_values(
                 alone(vendor, session, object, kinds[*index])?
             });
         }
-        let wanted: Vec<usize> = (0..kinds.len()).filter(|i| lengths[*i].is_some()).collect();
-        let mut buffers: Vec<Vec<u8>> = wanted
-            .iter()
-            .map(|i| vec![0u8; lengths[*i].unwrap_or(0) as usize])
+        let wanted: Vec<AttributeSlot> = (0..kinds.len())
+            .filter_map(|i| Some(AttributeSlot::value_of(kinds[i], lengths[i]? as usize)))
             .collect();
-        let mut template: Vec<CK_ATTRIBUTE> = wanted
-            .iter()
-            .zip(buffers.iter_mut())
-            .map(|(i, buffer)| CK_ATTRIBUTE {
-                type_: kinds[*i],
-                pValue: if buffer.is_empty() {
-                    std::ptr::null_mut()
-                } else {
-                    buffer.as_mut_ptr() as *mut std::ffi::c_void
-                },
-                ulValueLen: buffer.len() as CK_ULONG,
-            })
-            .collect();
-        if template.is_empty() {
-            return Ok(results
-                .into_iter()
-                .map(|r| r.unwrap_or(AttributeResult::Invalid))
-                .collect());
-        }
-        // Every buffer is as long as its ulValueLen says.
-        let outcome = vendor_call!(
-            vendor,
-            C_GetAttributeValue(
-                session,
-                object,
-                template.as_mut_ptr(),
-                template.len() as CK_ULONG
-            )
-        );
-        if let Err(error) = outcome {
-            match vendor_rv(&error) {
-                // The object changed between the calls: start again.
-                Some(
-                    CKR_BUFFER_TOO_SMALL | CKR_ATTRIBUTE_SENSITIVE | CKR_ATTRIBUTE_TYPE_INVALID,
-                ) => continue,
-                _ => return Err(error),
-            }
-        }
-        for ((index, buffer), attribute) in wanted.iter().zip(buffers).zip(&template) {
-            let length = attribute.ulValueLen as usize;
-            if length > buffer.len() {
-                return Err(Error::DeviceError(format!(
-                    "vendor C_GetAttributeValue wrote {length} bytes into {}",
-                    buffer.len()
-                )));
-            }
-            let mut value = buffer;
-            value.truncate(length);
-            results[*index] = Some(AttributeResult::Value(value));
+        // `None`: the object changed between the calls, so start again.
+        let Some(mut values) = read_wanted(vendor, session, object, wanted)? else {
+            continue;
+        };
+        for result in results.iter_mut().filter(|result| result.is_none()) {
+            *result = values.next().map(AttributeResult::Value);
         }
         return Ok(results
             .into_iter()
@@ -209,6 +126,44 @@ fn read_values(
     Err(Error::DeviceError(format!(
         "vendor object {object} kept changing while its attributes were read"
     )))
+}
+
+/// The values of `wanted`, each buffer as long as the length the vendor
+/// reported for it; `None` when the object changed since.
+fn read_wanted(
+    vendor: &Vendor,
+    session: CK_SESSION_HANDLE,
+    object: Handle,
+    mut wanted: Vec<AttributeSlot>,
+) -> Result<Option<std::vec::IntoIter<Vec<u8>>>> {
+    if wanted.is_empty() {
+        return Ok(Some(Vec::new().into_iter()));
+    }
+    let outcome = vendor
+        .functions()
+        .get_attribute_value(session, object, &mut wanted);
+    if let Err(error) = outcome {
+        return match vendor_rv(&error) {
+            Some(CKR_BUFFER_TOO_SMALL | CKR_ATTRIBUTE_SENSITIVE | CKR_ATTRIBUTE_TYPE_INVALID) => {
+                Ok(None)
+            }
+            _ => Err(error),
+        };
+    }
+    let mut values = Vec::with_capacity(wanted.len());
+    for slot in wanted {
+        let length = slot.length as usize;
+        if length > slot.value.len() {
+            return Err(Error::DeviceError(format!(
+                "vendor C_GetAttributeValue wrote {length} bytes into {}",
+                slot.value.len()
+            )));
+        }
+        let mut value = slot.value;
+        value.truncate(length);
+        values.push(value);
+    }
+    Ok(Some(values.into_iter()))
 }
 
 /// The lengths the vendor reports (`None` where unavailable), and what an
@@ -231,24 +186,15 @@ fn query_lengths(
     object: Handle,
     kinds: &[AttributeType],
 ) -> Result<Lengths> {
-    let mut template: Vec<CK_ATTRIBUTE> = kinds
+    let mut slots: Vec<AttributeSlot> = kinds
         .iter()
-        .map(|kind| CK_ATTRIBUTE {
-            type_: *kind,
-            pValue: std::ptr::null_mut(),
-            ulValueLen: 0,
-        })
+        .copied()
+        .map(AttributeSlot::length_of)
         .collect();
     // NULL values: the vendor only writes the lengths.
-    let outcome = vendor_call!(
-        vendor,
-        C_GetAttributeValue(
-            session,
-            object,
-            template.as_mut_ptr(),
-            template.len() as CK_ULONG
-        )
-    );
+    let outcome = vendor
+        .functions()
+        .get_attribute_value(session, object, &mut slots);
     let unavailable_as = match outcome {
         Ok(()) => None,
         Err(error) => match vendor_rv(&error) {
@@ -257,11 +203,11 @@ fn query_lengths(
             _ => return Err(error),
         },
     };
-    let lengths = template
+    let lengths = slots
         .iter()
-        .map(|a| {
-            (a.ulValueLen != CK_UNAVAILABLE_INFORMATION && a.ulValueLen <= MAX_VALUE_LEN)
-                .then_some(a.ulValueLen)
+        .map(|slot| {
+            (slot.length != CK_UNAVAILABLE_INFORMATION && slot.length <= MAX_VALUE_LEN)
+                .then_some(slot.length)
         })
         .collect();
     Ok(Lengths {

@@ -2,8 +2,9 @@
 //! to a vendor PKCS#11 module loaded at `C_Initialize` (`DEVICE_MODULE`),
 //! while certificate objects stay in the provider's store.
 //!
-//! - `module`: loading the library (`RTLD_LOCAL | RTLD_DEEPBIND`, kept
-//!   loaded), `C_Initialize` / `C_Finalize` of the vendor, fork.
+//! - `module`: the library, loaded once per process (`RTLD_LOCAL |
+//!   RTLD_DEEPBIND`, kept loaded), `C_Initialize` / `C_Finalize` of the
+//!   vendor, fork.
 //! - `token`: choosing the vendor token (`DEVICE_TOKEN_LABEL`), its
 //!   information and mechanisms.
 //! - `session`: one vendor session per provider session.
@@ -17,6 +18,10 @@
 //! device adds only two: certificate objects that sit on the vendor token
 //! are read-only here, and the secret parts of a protected key are never
 //! asked for. No lock of this device is held while the vendor works.
+//!
+//! This folder has no `unsafe`: every call into the vendor's function list,
+//! and every pointer handed to it, is a safe method of
+//! `VendorFunctions` in `ffi/vendor/`.
 
 mod attributes;
 mod handles;
@@ -28,12 +33,12 @@ mod token;
 
 use crate::device::*;
 use crate::error::{Error, Result};
+use crate::ffi::vendor::{Input, VendorFunctions, VendorMechanism};
 use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
-use attributes::CTemplate;
 use cryptoki_sys::*;
 use handles::HandleMap;
-use module::{vendor_call, vendor_rv, Module, Vendor};
-use operations::{collect_output, CMechanism, Way};
+use module::{vendor_rv, Module, Vendor};
+use operations::{collect_output, Way};
 use parking_lot::RwLock;
 use session::{Sessions, VendorSession};
 use std::path::PathBuf;
@@ -72,37 +77,23 @@ impl Shared {
     /// The handles of the vendor objects matching `template`, searched in
     /// the vendor session `session`.
     fn find(&self, session: CK_SESSION_HANDLE, template: &Template) -> Result<Vec<Handle>> {
-        let vendor = &self.vendor;
-        let mut c_template = CTemplate::new(template);
-        vendor_call!(
-            vendor,
-            C_FindObjectsInit(session, c_template.pointer(), c_template.count())
-        )?;
+        let functions = self.vendor.functions();
+        functions.find_objects_init(session, template)?;
         let mut found = Vec::new();
         let searched = loop {
             let mut batch = [0 as CK_OBJECT_HANDLE; 256];
-            let mut count: CK_ULONG = 0;
-            let result = vendor_call!(
-                vendor,
-                C_FindObjects(
-                    session,
-                    batch.as_mut_ptr(),
-                    batch.len() as CK_ULONG,
-                    &mut count
-                )
-            );
-            match result {
+            match functions.find_objects(session, &mut batch) {
                 Err(error) => break Err(error),
-                Ok(()) if count == 0 => break Ok(()),
-                Ok(()) if found.len() > MAX_FOUND => {
+                Ok(0) => break Ok(()),
+                Ok(_) if found.len() > MAX_FOUND => {
                     break Err(Error::DeviceError(format!(
                         "vendor C_FindObjects returned more than {MAX_FOUND} objects"
                     )))
                 }
-                Ok(()) => found.extend_from_slice(&batch[..(count as usize).min(batch.len())]),
+                Ok(count) => found.extend_from_slice(&batch[..count]),
             }
         };
-        let ended = vendor_call!(vendor, C_FindObjectsFinal(session));
+        let ended = functions.find_objects_final(session);
         searched?;
         ended?;
         Ok(found)
@@ -167,9 +158,22 @@ impl Pkcs11Device {
         &self.shared.vendor
     }
 
+    fn functions(&self) -> &VendorFunctions {
+        self.shared.vendor.functions()
+    }
+
     /// The vendor session behind the provider's session `ours`.
     fn session(&self, ours: CK_SESSION_HANDLE) -> Result<Arc<VendorSession>> {
         self.shared.sessions.get(ours)
+    }
+
+    fn session_of(&self, access: &Access) -> Result<Arc<VendorSession>> {
+        self.session(access.session)
+    }
+
+    /// Where an operation with `key` runs: the caller's vendor session, the vendor's key.
+    fn target(&self, access: &Access, key: Handle) -> Result<operations::Target> {
+        Ok((self.session(access.session)?, self.vendor_handle(key)))
     }
 
     fn vendor_handle(&self, shown: Handle) -> Handle {
@@ -193,12 +197,25 @@ impl Pkcs11Device {
         }
         Ok(())
     }
+
+    /// The vendor session and object behind `handle`, for a copy or a
+    /// destruction (which a vendor certificate refuses).
+    fn writable(&self, access: &Access, handle: Handle) -> Result<(Arc<VendorSession>, Handle)> {
+        let session = self.session(access.session)?;
+        let object = self.vendor_handle(handle);
+        self.refuse_vendor_certificate(
+            &session,
+            object,
+            Error::ActionProhibited("certificates on the vendor token are read-only"),
+        )?;
+        Ok((session, object))
+    }
 }
 
-fn pin_pointer(pin: &[u8]) -> *mut CK_UTF8CHAR {
-    // The vendor only reads a PIN.
-    pin.as_ptr() as *mut CK_UTF8CHAR
-}
+/// What starting each kind of operation returns.
+type Cipher = Result<Box<dyn CipherOperation>>;
+type Signing = Result<Box<dyn SignOperation>>;
+type Verifying = Result<Box<dyn VerifyOperation>>;
 
 fn user_type(user: UserType) -> CK_USER_TYPE {
     match user {
@@ -223,15 +240,7 @@ impl Device for Pkcs11Device {
         }
         padded[..end].copy_from_slice(&label.as_bytes()[..end]);
         let label = String::from_utf8_lossy(&padded[..end]).into_owned();
-        vendor_call!(
-            self.vendor(),
-            C_InitToken(
-                slot,
-                pin_pointer(so_pin),
-                so_pin.len() as CK_ULONG,
-                padded.as_mut_ptr()
-            )
-        )?;
+        self.functions().init_token(slot, so_pin, &padded)?;
         self.shared.handles.clear();
         let still_here = token::token_info(self.vendor(), slot)
             .map(|info| token::field_text(&info.label) == label)
@@ -264,35 +273,19 @@ impl Device for Pkcs11Device {
 
     fn login(&self, session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()> {
         let session = self.session(session)?;
-        vendor_call!(
-            self.vendor(),
-            C_Login(
-                session.handle,
-                user_type(user),
-                pin_pointer(pin),
-                pin.len() as CK_ULONG
-            )
-        )
+        self.functions().login(session.handle, user_type(user), pin)
     }
 
     fn login_context_specific(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let session = self.session(session)?;
-        vendor_call!(
-            self.vendor(),
-            C_Login(
-                session.handle,
-                CKU_CONTEXT_SPECIFIC,
-                pin_pointer(pin),
-                pin.len() as CK_ULONG
-            )
-        )
+        (self.functions()).login(session.handle, CKU_CONTEXT_SPECIFIC, pin)
     }
 
     /// `C_Logout` at the vendor, through any session (login is per
     /// application). With no session left the vendor has logged out already.
     fn logout(&self) {
         if let Some(session) = self.shared.sessions.any() {
-            if let Err(error) = vendor_call!(self.vendor(), C_Logout(session.handle)) {
+            if let Err(error) = self.functions().logout(session.handle) {
                 if vendor_rv(&error) != Some(CKR_USER_NOT_LOGGED_IN) {
                     tracing::warn!("vendor logout: {error}");
                 }
@@ -302,10 +295,7 @@ impl Device for Pkcs11Device {
 
     fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let session = self.session(session)?;
-        vendor_call!(
-            self.vendor(),
-            C_InitPIN(session.handle, pin_pointer(pin), pin.len() as CK_ULONG)
-        )
+        self.functions().init_pin(session.handle, pin)
     }
 
     fn set_pin(
@@ -316,16 +306,7 @@ impl Device for Pkcs11Device {
         new_pin: &[u8],
     ) -> Result<()> {
         let session = self.session(session)?;
-        vendor_call!(
-            self.vendor(),
-            C_SetPIN(
-                session.handle,
-                pin_pointer(old_pin),
-                old_pin.len() as CK_ULONG,
-                pin_pointer(new_pin),
-                new_pin.len() as CK_ULONG
-            )
-        )
+        self.functions().set_pin(session.handle, old_pin, new_pin)
     }
 
     fn mechanisms(&self) -> Vec<MechanismInfo> {
@@ -334,22 +315,12 @@ impl Device for Pkcs11Device {
 
     fn generate_random(&self, access: &Access, out: &mut [u8]) -> Result<()> {
         let session = self.session(access.session)?;
-        vendor_call!(
-            self.vendor(),
-            C_GenerateRandom(session.handle, out.as_mut_ptr(), out.len() as CK_ULONG)
-        )
+        self.functions().generate_random(session.handle, out)
     }
 
     fn seed_random(&self, access: &Access, seed: &[u8]) -> Result<bool> {
         let session = self.session(access.session)?;
-        match vendor_call!(
-            self.vendor(),
-            C_SeedRandom(
-                session.handle,
-                seed.as_ptr() as *mut u8,
-                seed.len() as CK_ULONG
-            )
-        ) {
+        match (self.functions()).input(Input::SEED_RANDOM, session.handle, seed) {
             Ok(()) => Ok(true),
             Err(error) if vendor_rv(&error) == Some(CKR_RANDOM_SEED_NOT_SUPPORTED) => Ok(false),
             Err(error) => Err(error),
@@ -362,24 +333,12 @@ impl Device for Pkcs11Device {
         drop(self.shared.sessions.remove(ours));
     }
 
-    fn encrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        let session = self.session(access.session)?;
-        operations::cipher_init(session, Way::Encrypt, mechanism, self.vendor_handle(key))
+    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        operations::cipher_init(self.target(access, key)?, Way::Encrypt, mechanism)
     }
 
-    fn decrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
-        let session = self.session(access.session)?;
-        operations::cipher_init(session, Way::Decrypt, mechanism, self.vendor_handle(key))
+    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        operations::cipher_init(self.target(access, key)?, Way::Decrypt, mechanism)
     }
 
     fn digest_init(
@@ -387,28 +346,16 @@ impl Device for Pkcs11Device {
         access: &Access,
         mechanism: &Mechanism,
     ) -> Result<Box<dyn DigestOperation>> {
-        let session = self.session(access.session)?;
-        operations::digest_init(session, self.shared.handles.clone(), mechanism)
+        let handles = self.shared.handles.clone();
+        operations::digest_init(self.session_of(access)?, handles, mechanism)
     }
 
-    fn sign_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn SignOperation>> {
-        let session = self.session(access.session)?;
-        operations::sign_init(session, mechanism, self.vendor_handle(key))
+    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Signing {
+        operations::sign_init(self.target(access, key)?, mechanism)
     }
 
-    fn verify_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn VerifyOperation>> {
-        let session = self.session(access.session)?;
-        operations::verify_init(session, mechanism, self.vendor_handle(key))
+    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying {
+        operations::verify_init(self.target(access, key)?, mechanism)
     }
 
     fn generate_key(
@@ -418,20 +365,8 @@ impl Device for Pkcs11Device {
         template: &Template,
     ) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut c_mechanism = CMechanism::new(mechanism)?;
-        let mut raw = c_mechanism.raw();
-        let mut c_template = CTemplate::new(template);
-        let mut key: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_GenerateKey(
-                session.handle,
-                &mut raw,
-                c_template.pointer(),
-                c_template.count(),
-                &mut key
-            )
-        )?;
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let key = (self.functions()).generate_key(session.handle, &mut mechanism, template)?;
         Ok(self.shown(key))
     }
 
@@ -443,25 +378,14 @@ impl Device for Pkcs11Device {
         private_template: &Template,
     ) -> Result<(Handle, Handle)> {
         let session = self.session(access.session)?;
-        let mut c_mechanism = CMechanism::new(mechanism)?;
-        let mut raw = c_mechanism.raw();
-        let mut public = CTemplate::new(public_template);
-        let mut private = CTemplate::new(private_template);
-        let (mut public_key, mut private_key): (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) = (0, 0);
-        vendor_call!(
-            self.vendor(),
-            C_GenerateKeyPair(
-                session.handle,
-                &mut raw,
-                public.pointer(),
-                public.count(),
-                private.pointer(),
-                private.count(),
-                &mut public_key,
-                &mut private_key
-            )
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let (public, private) = self.functions().generate_key_pair(
+            session.handle,
+            &mut mechanism,
+            public_template,
+            private_template,
         )?;
-        Ok((self.shown(public_key), self.shown(private_key)))
+        Ok((self.shown(public), self.shown(private)))
     }
 
     fn wrap_key(
@@ -472,14 +396,10 @@ impl Device for Pkcs11Device {
         key: Handle,
     ) -> Result<Vec<u8>> {
         let session = self.session(access.session)?;
-        let mut c_mechanism = CMechanism::new(mechanism)?;
-        let (wrapping_key, key) = (self.vendor_handle(wrapping_key), self.vendor_handle(key));
-        collect_output("C_WrapKey", 8192, |buffer, length| {
-            let mut raw = c_mechanism.raw();
-            vendor_call!(
-                self.vendor(),
-                C_WrapKey(session.handle, &mut raw, wrapping_key, key, buffer, length)
-            )
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let keys = (self.vendor_handle(wrapping_key), self.vendor_handle(key));
+        collect_output("C_WrapKey", 8192, |wrapped| {
+            (self.functions()).wrap_key(session.handle, &mut mechanism, keys, wrapped)
         })
     }
 
@@ -492,23 +412,10 @@ impl Device for Pkcs11Device {
         template: &Template,
     ) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut c_mechanism = CMechanism::new(mechanism)?;
-        let mut raw = c_mechanism.raw();
-        let mut c_template = CTemplate::new(template);
-        let mut key: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_UnwrapKey(
-                session.handle,
-                &mut raw,
-                self.vendor_handle(unwrapping_key),
-                wrapped.as_ptr() as *mut u8,
-                wrapped.len() as CK_ULONG,
-                c_template.pointer(),
-                c_template.count(),
-                &mut key
-            )
-        )?;
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let unwrapping = (self.vendor_handle(unwrapping_key), wrapped);
+        let key =
+            (self.functions()).unwrap_key(session.handle, &mut mechanism, unwrapping, template)?;
         Ok(self.shown(key))
     }
 
@@ -520,21 +427,10 @@ impl Device for Pkcs11Device {
         template: &Template,
     ) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut c_mechanism = CMechanism::new(mechanism)?;
-        let mut raw = c_mechanism.raw();
-        let mut c_template = CTemplate::new(template);
-        let mut key: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_DeriveKey(
-                session.handle,
-                &mut raw,
-                self.vendor_handle(base_key),
-                c_template.pointer(),
-                c_template.count(),
-                &mut key
-            )
-        )?;
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let base_key = self.vendor_handle(base_key);
+        let key =
+            (self.functions()).derive_key(session.handle, &mut mechanism, base_key, template)?;
         Ok(self.shown(key))
     }
 
@@ -546,17 +442,7 @@ impl Device for Pkcs11Device {
 impl ObjectStore for Pkcs11Device {
     fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut c_template = CTemplate::new(template);
-        let mut created: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_CreateObject(
-                session.handle,
-                c_template.pointer(),
-                c_template.count(),
-                &mut created
-            )
-        )?;
+        let created = self.functions().create_object(session.handle, template)?;
         Ok(self.shown(created))
     }
     fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
@@ -565,49 +451,23 @@ impl ObjectStore for Pkcs11Device {
         Ok(found.into_iter().map(|h| self.shown(h)).collect())
     }
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
-        let session = self.session(access.session)?;
-        let object = self.vendor_handle(handle);
-        self.refuse_vendor_certificate(
-            &session,
-            object,
-            Error::ActionProhibited("certificates on the vendor token are read-only"),
-        )?;
-        let mut c_template = CTemplate::new(template);
-        let mut copy: CK_OBJECT_HANDLE = 0;
-        vendor_call!(
-            self.vendor(),
-            C_CopyObject(
-                session.handle,
-                object,
-                c_template.pointer(),
-                c_template.count(),
-                &mut copy
-            )
-        )?;
+        let (session, object) = self.writable(access, handle)?;
+        let copy = self
+            .functions()
+            .copy_object(session.handle, object, template)?;
         Ok(self.shown(copy))
     }
 
     fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
-        let session = self.session(access.session)?;
-        let object = self.vendor_handle(handle);
-        self.refuse_vendor_certificate(
-            &session,
-            object,
-            Error::ActionProhibited("certificates on the vendor token are read-only"),
-        )?;
-        vendor_call!(self.vendor(), C_DestroyObject(session.handle, object))?;
+        let (session, object) = self.writable(access, handle)?;
+        self.functions().destroy_object(session.handle, object)?;
         self.shared.handles.forget(handle);
         Ok(())
     }
 
     fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
         let session = self.session(access.session)?;
-        let mut size: CK_ULONG = 0;
-        vendor_call!(
-            self.vendor(),
-            C_GetObjectSize(session.handle, self.vendor_handle(handle), &mut size)
-        )?;
-        Ok(size)
+        (self.functions()).object_size(session.handle, self.vendor_handle(handle))
     }
 
     fn get_attributes(
@@ -631,15 +491,6 @@ impl ObjectStore for Pkcs11Device {
         if let Some(first) = template.first() {
             self.refuse_vendor_certificate(&session, object, Error::AttributeReadOnly(first.kind))?;
         }
-        let mut c_template = CTemplate::new(template);
-        vendor_call!(
-            self.vendor(),
-            C_SetAttributeValue(
-                session.handle,
-                object,
-                c_template.pointer(),
-                c_template.count()
-            )
-        )
+        (self.functions()).set_attribute_value(session.handle, object, template)
     }
 }

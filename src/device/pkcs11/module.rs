@@ -1,8 +1,5 @@
-//! Loading the vendor's PKCS#11 library and calling its function list.
-//!
-//! This file and the rest of `device/pkcs11/` are the provider's second C
-//! boundary (the first is `ffi/`): raw pointers go to the vendor here, each
-//! built from a Rust buffer that outlives the call.
+//! The vendor's PKCS#11 library, loaded once per process, and its
+//! `C_Initialize` / `C_Finalize` (fork included).
 //!
 //! The library is opened with `RTLD_LOCAL | RTLD_DEEPBIND`: its symbols
 //! stay out of the global namespace, and its own calls to its `C_*`
@@ -10,11 +7,12 @@
 //! same names (the Azure Cloud HSM library is even named like this one).
 //! A loaded library is never unloaded: many vendor libraries (and the
 //! OpenSSL they link) do not survive `dlclose`, and `C_Finalize` followed by
-//! `C_Initialize` must keep working.
+//! `C_Initialize` must keep working. The calls themselves, and every
+//! pointer handed to the vendor, are in `ffi/vendor/`.
 
 use crate::error::{rv_name, Error, Result};
+use crate::ffi::vendor::{self, VendorFunctions};
 use cryptoki_sys::*;
-use libloading::os::unix::{Library, Symbol};
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -23,19 +21,12 @@ use std::sync::Arc;
 /// A vendor library, loaded once per process and kept.
 pub struct Module {
     path: PathBuf,
-    functions: *const CK_FUNCTION_LIST,
+    functions: VendorFunctions,
     /// The process whose `C_Initialize` of the vendor is in force (0:
     /// none). A forked child finds its parent's here, so it knows the
     /// vendor's "already initialised" is inherited state to reset.
     initialized_by: AtomicU32,
 }
-
-// SAFETY: the function list is immutable for the life of the library
-// (never unloaded), and the vendor is initialised with CKF_OS_LOCKING_OK,
-// so its functions may be called from any thread.
-unsafe impl Send for Module {}
-// SAFETY: as above.
-unsafe impl Sync for Module {}
 
 static LOADED: Mutex<Vec<&'static Module>> = Mutex::new(Vec::new());
 
@@ -46,58 +37,15 @@ impl Module {
         if let Some(module) = LOADED.lock().iter().find(|m| m.path == path) {
             return Ok(module);
         }
-        let fail = |message: String| {
-            tracing::error!("DEVICE_MODULE={}: {message}", path.display());
-            Error::DeviceError(format!("DEVICE_MODULE={}: {message}", path.display()))
-        };
-        let flags = libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND;
-        // SAFETY: loading a library runs its initialisers; the configuration
-        // names a PKCS#11 library, whose initialisers are the vendor's to
-        // keep safe (as for any application that dlopens it).
-        let library = unsafe { Library::open(Some(path), flags) }
-            .map_err(|error| fail(format!("cannot load the vendor module: {error}")))?;
-        // SAFETY: C_GetFunctionList has this signature in every PKCS#11 library.
-        let get_function_list: Symbol<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV> =
-            unsafe { library.get(b"C_GetFunctionList\0") }.map_err(|_| {
-                fail("not a PKCS#11 library: it has no C_GetFunctionList".to_string())
-            })?;
-        if same_object(
-            *get_function_list as *const () as usize,
-            Module::load as *const () as usize,
-        ) {
-            return Err(fail(
-                "names this provider itself, which cannot be its own device".to_string(),
-            ));
-        }
-        let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
-        // SAFETY: `list` is a valid place for the function to write a pointer.
-        let rv = unsafe { get_function_list(&mut list) };
-        if rv != CKR_OK || list.is_null() {
-            return Err(fail(format!(
-                "C_GetFunctionList returned {} and {}",
-                rv_name(rv),
-                if list.is_null() { "no list" } else { "a list" }
-            )));
-        }
-        // SAFETY: non-NULL, and the vendor keeps its list for the library's life.
-        let version = unsafe { (*list).version };
-        if version.major != 2 && version.major != 3 {
-            return Err(fail(format!(
-                "its function list is version {}.{}, not 2.x",
-                version.major, version.minor
-            )));
-        }
+        let functions = vendor::load(path).map_err(|message| module_error(path, message))?;
+        let (major, minor) = functions.version();
         tracing::info!(
-            "DEVICE_MODULE={}: loaded (function list {}.{})",
-            path.display(),
-            version.major,
-            version.minor
+            "DEVICE_MODULE={}: loaded (function list {major}.{minor})",
+            path.display()
         );
-        // Kept loaded for the life of the process (see the module comment).
-        std::mem::forget(library);
         let module: &'static Module = Box::leak(Box::new(Module {
             path: path.to_path_buf(),
-            functions: list,
+            functions,
             initialized_by: AtomicU32::new(0),
         }));
         let mut loaded = LOADED.lock();
@@ -113,10 +61,8 @@ impl Module {
     }
 
     /// The vendor's function list.
-    pub fn functions(&self) -> &CK_FUNCTION_LIST {
-        // SAFETY: checked non-NULL at load; valid while the library is
-        // loaded, which is for the rest of the process.
-        unsafe { &*self.functions }
+    pub fn functions(&self) -> &VendorFunctions {
+        &self.functions
     }
 }
 
@@ -134,24 +80,18 @@ impl Vendor {
     /// own when the application forbids them). In a forked child, the
     /// state inherited from the parent is finalised and initialised again.
     pub fn initialize(module: &'static Module, may_create_threads: bool) -> Result<Arc<Vendor>> {
-        let mut args = CK_C_INITIALIZE_ARGS {
-            CreateMutex: None,
-            DestroyMutex: None,
-            LockMutex: None,
-            UnlockMutex: None,
-            flags: CKF_OS_LOCKING_OK,
-            pReserved: std::ptr::null_mut(),
-        };
+        let mut flags = CKF_OS_LOCKING_OK;
         if !may_create_threads {
-            args.flags |= CKF_LIBRARY_CANT_CREATE_OS_THREADS;
+            flags |= CKF_LIBRARY_CANT_CREATE_OS_THREADS;
         }
         let functions = module.functions();
-        let initialize = functions.C_Initialize.ok_or_else(|| {
-            module_error(module, "has no C_Initialize in its function list".into())
-        })?;
         let pid = std::process::id();
-        // SAFETY: `args` is a valid CK_C_INITIALIZE_ARGS that outlives the call.
-        let mut rv = unsafe { initialize(&mut args as *mut _ as *mut std::ffi::c_void) };
+        let Some(mut rv) = functions.initialize(flags) else {
+            return Err(module_error(
+                &module.path,
+                "has no C_Initialize in its function list".into(),
+            ));
+        };
         let mut owned = true;
         if rv == CKR_CRYPTOKI_ALREADY_INITIALIZED {
             let by = module.initialized_by.load(Ordering::Acquire);
@@ -160,12 +100,10 @@ impl Vendor {
                     "DEVICE_MODULE={}: initialised by the parent process {by}: initialising it again in {pid}",
                     module.path.display()
                 );
-                if let Some(finalize) = functions.C_Finalize {
-                    // SAFETY: NULL is the only valid argument of C_Finalize.
-                    unsafe { finalize(std::ptr::null_mut()) };
-                }
-                // SAFETY: as above.
-                rv = unsafe { initialize(&mut args as *mut _ as *mut std::ffi::c_void) };
+                functions.finalize();
+                rv = functions
+                    .initialize(flags)
+                    .unwrap_or(CKR_FUNCTION_NOT_SUPPORTED);
             } else if by == 0 {
                 tracing::warn!(
                     "DEVICE_MODULE={}: the application initialised it already; sharing its state",
@@ -179,7 +117,7 @@ impl Vendor {
         }
         if rv != CKR_OK {
             return Err(module_error(
-                module,
+                &module.path,
                 format!("C_Initialize returned {}", rv_name(rv)),
             ));
         }
@@ -190,7 +128,7 @@ impl Vendor {
     }
 
     /// The vendor's function list.
-    pub fn functions(&self) -> &CK_FUNCTION_LIST {
+    pub fn functions(&self) -> &VendorFunctions {
         self.module.functions()
     }
 }
@@ -200,9 +138,7 @@ impl Drop for Vendor {
         if !self.owned {
             return;
         }
-        if let Some(finalize) = self.functions().C_Finalize {
-            // SAFETY: NULL is the only valid argument of C_Finalize.
-            let rv = unsafe { finalize(std::ptr::null_mut()) };
+        if let Some(rv) = self.functions().finalize() {
             if rv != CKR_OK {
                 tracing::warn!(
                     "DEVICE_MODULE={}: C_Finalize returned {}",
@@ -215,50 +151,11 @@ impl Drop for Vendor {
     }
 }
 
-/// True when both addresses lie in the same loaded object (library or
-/// executable): a `DEVICE_MODULE` naming this provider's own file.
-fn same_object(first: usize, second: usize) -> bool {
-    use crate::ffi::os::loaded_object_base as base;
-    matches!((base(first), base(second)), (Some(a), Some(b)) if a == b)
+/// A failure of the module at `path`, logged naming `DEVICE_MODULE`.
+fn module_error(path: &Path, message: String) -> Error {
+    tracing::error!("DEVICE_MODULE={}: {message}", path.display());
+    Error::DeviceError(format!("DEVICE_MODULE={}: {message}", path.display()))
 }
-
-fn module_error(module: &Module, message: String) -> Error {
-    tracing::error!("DEVICE_MODULE={}: {message}", module.path.display());
-    Error::DeviceError(format!(
-        "DEVICE_MODULE={}: {message}",
-        module.path.display()
-    ))
-}
-
-/// Calls a vendor function by name: `CKR_FUNCTION_NOT_SUPPORTED` when the
-/// vendor's list has none, its return code (as [`Error::Vendor`]) when not
-/// `CKR_OK`. The arguments are pointers into buffers the caller of the
-/// macro keeps alive across the call, or plain values.
-macro_rules! vendor_call {
-    ($vendor:expr, $function:ident ( $($argument:expr),* $(,)? )) => {{
-        match $vendor.functions().$function {
-            None => Err($crate::error::Error::Vendor {
-                function: stringify!($function),
-                rv: cryptoki_sys::CKR_FUNCTION_NOT_SUPPORTED,
-            }),
-            Some(function) => {
-                // SAFETY: a PKCS#11 function of the vendor's list, called
-                // with arguments of its C signature that point into live
-                // buffers of the right sizes (see each call site).
-                let rv = unsafe { function($($argument),*) };
-                if rv == cryptoki_sys::CKR_OK {
-                    Ok(())
-                } else {
-                    Err($crate::error::Error::Vendor {
-                        function: stringify!($function),
-                        rv,
-                    })
-                }
-            }
-        }
-    }};
-}
-pub(crate) use vendor_call;
 
 /// The return code of a vendor error, `None` for any other error.
 pub fn vendor_rv(error: &Error) -> Option<CK_RV> {

@@ -9,12 +9,13 @@
 //! cancelled or abandoned one) is ended at the vendor too.
 
 use super::handles::HandleMap;
-use super::module::{vendor_call, vendor_rv};
+use super::module::vendor_rv;
 use super::session::VendorSession;
-use crate::device::{
-    CipherOperation, DigestOperation, Mechanism, MechanismParameter, SignOperation, VerifyOperation,
-};
+use crate::device::{CipherOperation, DigestOperation, Mechanism, SignOperation, VerifyOperation};
 use crate::error::{Error, Result};
+use crate::ffi::vendor::{
+    Finish, Input, Start, Transform, VendorFunctions, VendorMechanism, Written,
+};
 use crate::object::Handle;
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -22,77 +23,17 @@ use std::sync::Arc;
 /// The largest output accepted from the vendor for one call.
 const MAX_OUTPUT: CK_ULONG = 64 << 20;
 
-/// A mechanism as the vendor takes it. The parameter is copied into a
-/// buffer aligned for any C structure, and kept for the life of the
-/// operation in case the vendor holds on to it.
-pub struct CMechanism {
-    kind: CK_MECHANISM_TYPE,
-    parameter: Option<Vec<u64>>,
-    length: usize,
-}
-
-impl CMechanism {
-    pub fn new(mechanism: &Mechanism) -> Result<CMechanism> {
-        let bytes: Option<&[u8]> = match (&mechanism.caller_parameter, &mechanism.parameter) {
-            (Some(bytes), _) => Some(bytes),
-            (None, MechanismParameter::None) => None,
-            (None, MechanismParameter::Raw(bytes)) => Some(bytes),
-            (None, _) => {
-                return Err(Error::MechanismParamInvalid(
-                    "a structured parameter without the caller's bytes cannot be forwarded",
-                ))
-            }
-        };
-        let parameter = bytes.map(|bytes| {
-            let mut words = vec![0u64; bytes.len().div_ceil(8)];
-            // SAFETY: `words` holds at least `bytes.len()` bytes, and the
-            // two buffers are distinct allocations.
-            unsafe {
-                std::ptr::copy_nonoverlapping(
-                    bytes.as_ptr(),
-                    words.as_mut_ptr() as *mut u8,
-                    bytes.len(),
-                )
-            };
-            words
-        });
-        Ok(CMechanism {
-            kind: mechanism.kind,
-            length: bytes.map_or(0, <[u8]>::len),
-            parameter,
-        })
-    }
-
-    /// The `CK_MECHANISM` to pass; valid while `self` is.
-    pub fn raw(&mut self) -> CK_MECHANISM {
-        CK_MECHANISM {
-            mechanism: self.kind,
-            pParameter: match &mut self.parameter {
-                Some(words) if self.length > 0 => words.as_mut_ptr() as *mut std::ffi::c_void,
-                Some(_) => std::ptr::NonNull::<u64>::dangling().as_ptr() as *mut std::ffi::c_void,
-                None => std::ptr::null_mut(),
-            },
-            ulParameterLen: self.length as CK_ULONG,
-        }
-    }
-
-    /// The parameter buffer, to keep alive with the operation.
-    pub fn into_parameter(self) -> Option<Vec<u64>> {
-        self.parameter
-    }
-}
-
 /// Runs an output-producing vendor call by the buffer rules: first with
 /// `initial` bytes of room, then with what the vendor asks for.
 pub fn collect_output(
     function: &'static str,
     initial: usize,
-    mut call: impl FnMut(*mut u8, &mut CK_ULONG) -> Result<()>,
+    mut call: impl FnMut(&mut [u8]) -> Written,
 ) -> Result<Vec<u8>> {
     let mut buffer = vec![0u8; initial.max(1)];
     for _ in 0..3 {
-        let mut length = buffer.len() as CK_ULONG;
-        match call(buffer.as_mut_ptr(), &mut length) {
+        let Written { result, length } = call(&mut buffer);
+        match result {
             Ok(()) => {
                 if length as usize > buffer.len() {
                     return Err(Error::DeviceError(format!(
@@ -131,146 +72,140 @@ const SIGNATURE_ROOM: usize = 2048;
 /// Room for a digest (SHA-512 and SHA3-512 fit).
 const DIGEST_ROOM: usize = 128;
 
-fn input(data: &[u8]) -> (*mut u8, CK_ULONG) {
-    (data.as_ptr() as *mut u8, data.len() as CK_ULONG)
+/// How an operation dropped before its end is ended at the vendor: by
+/// its final call, or (a verification) by its final call with no signature.
+#[derive(Clone, Copy)]
+enum Abandon {
+    Finish(Finish, usize),
+    Input(Input),
 }
 
+/// Where an operation runs: the vendor session and the vendor's key.
+pub type Target = (Arc<VendorSession>, Handle);
+
+/// Whether a call ends the operation: an update ends it only by failing
+/// (PKCS#11 3.0 §5.2), a last call whatever its outcome (but
+/// `CKR_BUFFER_TOO_SMALL`, absorbed by [`collect_output`]).
+#[derive(Clone, Copy, PartialEq)]
+enum Step {
+    Update,
+    Last,
+}
+use Step::{Last, Update};
+
+/// How a signature starts, and ends when abandoned.
+const SIGNING: (Start, Abandon) = (
+    Start::SIGN_INIT,
+    Abandon::Finish(Finish::SIGN_FINAL, SIGNATURE_ROOM),
+);
+/// How a verification starts, and ends when abandoned: with an empty
+/// signature.
+const VERIFYING: (Start, Abandon) = (Start::VERIFY_INIT, Abandon::Input(Input::VERIFY_FINAL));
+
 /// What every operation holds: its vendor session, whether the vendor's
-/// operation has ended, and the mechanism parameter the vendor was given.
+/// operation has ended (and how to end it if not), and the mechanism
+/// parameter the vendor was given.
 struct Running {
     session: Arc<VendorSession>,
     ended: bool,
-    _parameter: Option<Vec<u64>>,
+    abandon: Abandon,
+    _mechanism: VendorMechanism,
 }
 
 impl Running {
-    fn new(session: Arc<VendorSession>, mechanism: CMechanism) -> Running {
+    /// Starts an operation of `kind` on `target` with `mechanism`.
+    fn start(
+        (session, key): Target,
+        (start, abandon): (Start, Abandon),
+        mechanism: &Mechanism,
+    ) -> Result<Running> {
+        let mut mechanism = VendorMechanism::new(mechanism)?;
+        let functions = session.vendor.functions();
+        functions.start(start, session.handle, &mut mechanism, key)?;
+        Ok(Running::new(session, mechanism, abandon))
+    }
+    fn new(session: Arc<VendorSession>, mechanism: VendorMechanism, abandon: Abandon) -> Running {
         Running {
             session,
             ended: false,
-            _parameter: mechanism.into_parameter(),
+            abandon,
+            _mechanism: mechanism,
         }
     }
-    fn handle(&self) -> CK_SESSION_HANDLE {
-        self.session.handle
+    fn functions(&self) -> &VendorFunctions {
+        self.session.vendor.functions()
     }
-    /// Records the outcome of a call that ends the operation unless it is
-    /// `CKR_BUFFER_TOO_SMALL` (absorbed by [`collect_output`]).
-    fn ending<T>(&mut self, result: Result<T>) -> Result<T> {
-        self.ended = true;
-        result
+    fn input(&mut self, step: Step, function: Input, data: &[u8]) -> Result<()> {
+        let result = (self.functions()).input(function, self.session.handle, data);
+        self.record(step, result)
     }
-    /// An update: only an error ends the operation (PKCS#11 3.0 §5.2).
-    fn updating<T>(&mut self, result: Result<T>) -> Result<T> {
-        if result.is_err() {
+    fn transform(
+        &mut self,
+        step: Step,
+        function: Transform,
+        data: &[u8],
+        room: usize,
+    ) -> Result<Vec<u8>> {
+        let (functions, handle) = (self.functions(), self.session.handle);
+        let result = collect_output(function.name(), room, |output| {
+            functions.transform(function, handle, data, output)
+        });
+        self.record(step, result)
+    }
+    fn finish(&mut self, function: Finish, room: usize) -> Result<Vec<u8>> {
+        let (functions, handle) = (self.functions(), self.session.handle);
+        let result = collect_output(function.name(), room, |output| {
+            functions.finish(function, handle, output)
+        });
+        self.record(Last, result)
+    }
+    /// Records whether the vendor's operation has ended with `result`.
+    fn record<T>(&mut self, step: Step, result: Result<T>) -> Result<T> {
+        if step == Last || result.is_err() {
             self.ended = true;
         }
         result
     }
 }
 
-/// `C_SignInit` in `session`.
-pub fn sign_init(
-    session: Arc<VendorSession>,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn SignOperation>> {
-    let mut c_mechanism = CMechanism::new(mechanism)?;
-    let mut raw = c_mechanism.raw();
-    vendor_call!(session.vendor, C_SignInit(session.handle, &mut raw, key))?;
-    Ok(Box::new(VendorSign(Running::new(session, c_mechanism))))
+impl Drop for Running {
+    fn drop(&mut self) {
+        if !self.ended {
+            let _ = match self.abandon {
+                Abandon::Finish(function, room) => self.finish(function, room).map(drop),
+                Abandon::Input(function) => self.input(Last, function, &[]),
+            };
+        }
+    }
 }
 
 struct VendorSign(Running);
 
 impl SignOperation for VendorSign {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let (pointer, length) = input(data);
-        let result = vendor_call!(
-            self.0.session.vendor,
-            C_SignUpdate(self.0.handle(), pointer, length)
-        );
-        self.0.updating(result)
+        self.0.input(Update, Input::SIGN_UPDATE, data)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let (vendor, handle) = (&self.0.session.vendor, self.0.handle());
-        let result = collect_output("C_SignFinal", SIGNATURE_ROOM, |buffer, length| {
-            vendor_call!(vendor, C_SignFinal(handle, buffer, length))
-        });
-        self.0.ending(result)
+        self.0.finish(Finish::SIGN_FINAL, SIGNATURE_ROOM)
     }
     fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle) = (&self.0.session.vendor, self.0.handle());
-        let (pointer, data_length) = input(data);
-        let result = collect_output("C_Sign", SIGNATURE_ROOM, |buffer, length| {
-            vendor_call!(vendor, C_Sign(handle, pointer, data_length, buffer, length))
-        });
-        self.0.ending(result)
+        self.0
+            .transform(Last, Transform::SIGN, data, SIGNATURE_ROOM)
     }
-}
-
-impl Drop for VendorSign {
-    fn drop(&mut self) {
-        if !self.0.ended {
-            let _ = self.finish();
-        }
-    }
-}
-
-/// `C_VerifyInit` in `session`.
-pub fn verify_init(
-    session: Arc<VendorSession>,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn VerifyOperation>> {
-    let mut c_mechanism = CMechanism::new(mechanism)?;
-    let mut raw = c_mechanism.raw();
-    vendor_call!(session.vendor, C_VerifyInit(session.handle, &mut raw, key))?;
-    Ok(Box::new(VendorVerify(Running::new(session, c_mechanism))))
 }
 
 struct VendorVerify(Running);
 
 impl VerifyOperation for VendorVerify {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let (pointer, length) = input(data);
-        let result = vendor_call!(
-            self.0.session.vendor,
-            C_VerifyUpdate(self.0.handle(), pointer, length)
-        );
-        self.0.updating(result)
+        self.0.input(Update, Input::VERIFY_UPDATE, data)
     }
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        let (pointer, length) = input(signature);
-        let result = vendor_call!(
-            self.0.session.vendor,
-            C_VerifyFinal(self.0.handle(), pointer, length)
-        );
-        self.0.ending(result)
+        self.0.input(Last, Input::VERIFY_FINAL, signature)
     }
     fn verify(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
-        let (data_pointer, data_length) = input(data);
-        let (signature_pointer, signature_length) = input(signature);
-        let result = vendor_call!(
-            self.0.session.vendor,
-            C_Verify(
-                self.0.handle(),
-                data_pointer,
-                data_length,
-                signature_pointer,
-                signature_length
-            )
-        );
-        self.0.ending(result)
-    }
-}
-
-impl Drop for VendorVerify {
-    fn drop(&mut self) {
-        if !self.0.ended {
-            // An empty signature ends the verification at the vendor.
-            let _ = self.finish(&[]);
-        }
+        let result = (self.0.functions()).verify(self.0.session.handle, data, signature);
+        self.0.record(Last, result)
     }
 }
 
@@ -281,126 +216,52 @@ pub enum Way {
     Decrypt,
 }
 
-impl Way {
-    /// The name of the vendor function this way calls, for log lines.
-    fn name(self, encrypt: &'static str, decrypt: &'static str) -> &'static str {
-        match self {
-            Way::Encrypt => encrypt,
-            Way::Decrypt => decrypt,
-        }
-    }
+/// The vendor functions of one way.
+struct CipherCalls {
+    start: Start,
+    update: Transform,
+    finish: Finish,
+    one_shot: Transform,
 }
 
-/// `C_EncryptInit` or `C_DecryptInit` in `session`.
-pub fn cipher_init(
-    session: Arc<VendorSession>,
-    way: Way,
-    mechanism: &Mechanism,
-    key: Handle,
-) -> Result<Box<dyn CipherOperation>> {
-    let mut c_mechanism = CMechanism::new(mechanism)?;
-    let mut raw = c_mechanism.raw();
-    match way {
-        Way::Encrypt => vendor_call!(session.vendor, C_EncryptInit(session.handle, &mut raw, key))?,
-        Way::Decrypt => vendor_call!(session.vendor, C_DecryptInit(session.handle, &mut raw, key))?,
+impl Way {
+    fn calls(self) -> CipherCalls {
+        match self {
+            Way::Encrypt => CipherCalls {
+                start: Start::ENCRYPT_INIT,
+                update: Transform::ENCRYPT_UPDATE,
+                finish: Finish::ENCRYPT_FINAL,
+                one_shot: Transform::ENCRYPT,
+            },
+            Way::Decrypt => CipherCalls {
+                start: Start::DECRYPT_INIT,
+                update: Transform::DECRYPT_UPDATE,
+                finish: Finish::DECRYPT_FINAL,
+                one_shot: Transform::DECRYPT,
+            },
+        }
     }
-    Ok(Box::new(VendorCipher {
-        running: Running::new(session, c_mechanism),
-        way,
-    }))
 }
 
 struct VendorCipher {
     running: Running,
-    way: Way,
+    calls: CipherCalls,
 }
 
 impl CipherOperation for VendorCipher {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle, way) = (
-            &self.running.session.vendor,
-            self.running.handle(),
-            self.way,
-        );
-        let (pointer, data_length) = input(data);
-        let result = collect_output(
-            way.name("C_EncryptUpdate", "C_DecryptUpdate"),
-            cipher_room(data.len()),
-            |buffer, length| match way {
-                Way::Encrypt => vendor_call!(
-                    vendor,
-                    C_EncryptUpdate(handle, pointer, data_length, buffer, length)
-                ),
-                Way::Decrypt => vendor_call!(
-                    vendor,
-                    C_DecryptUpdate(handle, pointer, data_length, buffer, length)
-                ),
-            },
-        );
-        self.running.updating(result)
+        let room = cipher_room(data.len());
+        self.running
+            .transform(Update, self.calls.update, data, room)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let (vendor, handle, way) = (
-            &self.running.session.vendor,
-            self.running.handle(),
-            self.way,
-        );
-        let result = collect_output(
-            way.name("C_EncryptFinal", "C_DecryptFinal"),
-            cipher_room(0),
-            |buffer, length| match way {
-                Way::Encrypt => vendor_call!(vendor, C_EncryptFinal(handle, buffer, length)),
-                Way::Decrypt => vendor_call!(vendor, C_DecryptFinal(handle, buffer, length)),
-            },
-        );
-        self.running.ending(result)
+        self.running.finish(self.calls.finish, cipher_room(0))
     }
     fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle, way) = (
-            &self.running.session.vendor,
-            self.running.handle(),
-            self.way,
-        );
-        let (pointer, data_length) = input(data);
-        let result = collect_output(
-            way.name("C_Encrypt", "C_Decrypt"),
-            cipher_room(data.len()),
-            |buffer, length| match way {
-                Way::Encrypt => vendor_call!(
-                    vendor,
-                    C_Encrypt(handle, pointer, data_length, buffer, length)
-                ),
-                Way::Decrypt => vendor_call!(
-                    vendor,
-                    C_Decrypt(handle, pointer, data_length, buffer, length)
-                ),
-            },
-        );
-        self.running.ending(result)
+        let room = cipher_room(data.len());
+        self.running
+            .transform(Last, self.calls.one_shot, data, room)
     }
-}
-
-impl Drop for VendorCipher {
-    fn drop(&mut self) {
-        if !self.running.ended {
-            let _ = self.finish();
-        }
-    }
-}
-
-/// `C_DigestInit` in `session`.
-pub fn digest_init(
-    session: Arc<VendorSession>,
-    handles: Arc<HandleMap>,
-    mechanism: &Mechanism,
-) -> Result<Box<dyn DigestOperation>> {
-    let mut c_mechanism = CMechanism::new(mechanism)?;
-    let mut raw = c_mechanism.raw();
-    vendor_call!(session.vendor, C_DigestInit(session.handle, &mut raw))?;
-    Ok(Box::new(VendorDigest {
-        running: Running::new(session, c_mechanism),
-        handles,
-    }))
 }
 
 struct VendorDigest {
@@ -410,45 +271,59 @@ struct VendorDigest {
 
 impl DigestOperation for VendorDigest {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        let (pointer, length) = input(data);
-        let result = vendor_call!(
-            self.running.session.vendor,
-            C_DigestUpdate(self.running.handle(), pointer, length)
-        );
-        self.running.updating(result)
+        self.running.input(Update, Input::DIGEST_UPDATE, data)
     }
     fn finish(&mut self) -> Result<Vec<u8>> {
-        let (vendor, handle) = (&self.running.session.vendor, self.running.handle());
-        let result = collect_output("C_DigestFinal", DIGEST_ROOM, |buffer, length| {
-            vendor_call!(vendor, C_DigestFinal(handle, buffer, length))
-        });
-        self.running.ending(result)
+        self.running.finish(Finish::DIGEST_FINAL, DIGEST_ROOM)
     }
     fn digest(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        let (vendor, handle) = (&self.running.session.vendor, self.running.handle());
-        let (pointer, data_length) = input(data);
-        let result = collect_output("C_Digest", DIGEST_ROOM, |buffer, length| {
-            vendor_call!(
-                vendor,
-                C_Digest(handle, pointer, data_length, buffer, length)
-            )
-        });
-        self.running.ending(result)
+        self.running
+            .transform(Last, Transform::DIGEST, data, DIGEST_ROOM)
     }
     fn digest_key(&mut self, key: Handle) -> Option<Result<()>> {
         let key = self.handles.to_vendor(key);
-        let result = vendor_call!(
-            self.running.session.vendor,
-            C_DigestKey(self.running.handle(), key)
-        );
-        Some(self.running.updating(result))
+        let result = (self.running.functions()).digest_key(self.running.session.handle, key);
+        Some(self.running.record(Update, result))
     }
 }
 
-impl Drop for VendorDigest {
-    fn drop(&mut self) {
-        if !self.running.ended {
-            let _ = self.finish();
-        }
-    }
+/// `C_SignInit` on `target`.
+pub fn sign_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+    Ok(Box::new(VendorSign(Running::start(
+        target, SIGNING, mechanism,
+    )?)))
+}
+
+/// `C_VerifyInit` on `target`.
+pub fn verify_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+    Ok(Box::new(VendorVerify(Running::start(
+        target, VERIFYING, mechanism,
+    )?)))
+}
+
+/// `C_EncryptInit` or `C_DecryptInit` on `target`.
+pub fn cipher_init(
+    target: Target,
+    way: Way,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn CipherOperation>> {
+    let calls = way.calls();
+    let kind = (calls.start, Abandon::Finish(calls.finish, cipher_room(0)));
+    let running = Running::start(target, kind, mechanism)?;
+    Ok(Box::new(VendorCipher { running, calls }))
+}
+
+/// `C_DigestInit` in `session`.
+pub fn digest_init(
+    session: Arc<VendorSession>,
+    handles: Arc<HandleMap>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn DigestOperation>> {
+    let mut vendor_mechanism = VendorMechanism::new(mechanism)?;
+    (session.vendor.functions()).digest_init(session.handle, &mut vendor_mechanism)?;
+    let abandon = Abandon::Finish(Finish::DIGEST_FINAL, DIGEST_ROOM);
+    Ok(Box::new(VendorDigest {
+        running: Running::new(session, vendor_mechanism, abandon),
+        handles,
+    }))
 }

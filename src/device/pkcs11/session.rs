@@ -7,7 +7,7 @@
 //! operation may still use it, and never reused by the vendor while this
 //! device still holds it.
 
-use super::module::{vendor_call, Vendor};
+use super::module::Vendor;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use parking_lot::RwLock;
@@ -27,11 +27,7 @@ impl VendorSession {
         if read_write {
             flags |= CKF_RW_SESSION;
         }
-        let mut handle: CK_SESSION_HANDLE = 0;
-        vendor_call!(
-            vendor,
-            C_OpenSession(slot, flags, std::ptr::null_mut(), None, &mut handle)
-        )?;
+        let handle = vendor.functions().open_session(slot, flags)?;
         Ok(VendorSession {
             vendor: vendor.clone(),
             handle,
@@ -40,17 +36,13 @@ impl VendorSession {
 
     /// `C_GetSessionInfo`'s state.
     pub fn state(&self) -> Result<CK_STATE> {
-        // SAFETY: CK_SESSION_INFO is plain data, for which all zero is valid;
-        // the vendor call below writes a whole one into it.
-        let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
-        vendor_call!(self.vendor, C_GetSessionInfo(self.handle, &mut info))?;
-        Ok(info.state)
+        Ok(self.vendor.functions().session_info(self.handle)?.state)
     }
 }
 
 impl Drop for VendorSession {
     fn drop(&mut self) {
-        if let Err(error) = vendor_call!(self.vendor, C_CloseSession(self.handle)) {
+        if let Err(error) = self.vendor.functions().close_session(self.handle) {
             tracing::debug!("closing vendor session {}: {error}", self.handle);
         }
     }

@@ -6,12 +6,12 @@
 //! so it never disturbs an operation of the caller's sessions.
 
 use super::attributes::get_attributes;
-use super::module::vendor_call;
-use super::operations::{collect_output, CMechanism};
+use super::operations::collect_output;
 use super::session::VendorSession;
 use super::Shared;
 use crate::device::{blob_key_id, BlobSigningKey, Mechanism};
 use crate::error::{Error, Result};
+use crate::ffi::vendor::{Start, Transform, VendorMechanism};
 use crate::object::{decode_ulong, Attribute, AttributeResult, Handle};
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -130,18 +130,11 @@ impl BlobSigningKey for VendorSigningKey {
             return Err(Error::UserNotLoggedIn);
         }
         let key = self.private_key(&session)?;
-        let mut mechanism = CMechanism::new(&Mechanism::new(CKM_SHA512_RSA_PKCS))?;
-        let mut raw = mechanism.raw();
-        vendor_call!(
-            self.shared.vendor,
-            C_SignInit(session.handle, &mut raw, key)
-        )?;
-        let (pointer, length) = (message.as_ptr() as *mut u8, message.len() as CK_ULONG);
-        collect_output("C_Sign", 1024, |buffer, signature_length| {
-            vendor_call!(
-                self.shared.vendor,
-                C_Sign(session.handle, pointer, length, buffer, signature_length)
-            )
+        let mut mechanism = VendorMechanism::new(&Mechanism::new(CKM_SHA512_RSA_PKCS))?;
+        let functions = self.shared.vendor.functions();
+        functions.start(Start::SIGN_INIT, session.handle, &mut mechanism, key)?;
+        collect_output("C_Sign", 1024, |signature| {
+            functions.transform(Transform::SIGN, session.handle, message, signature)
         })
     }
 }

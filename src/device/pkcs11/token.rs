@@ -1,7 +1,7 @@
 //! The vendor's slots and token: choosing the token to present, its
 //! `CK_TOKEN_INFO`, and its mechanisms.
 
-use super::module::{vendor_call, Vendor};
+use super::module::Vendor;
 use crate::device::{MechanismInfo, TokenDetails, TokenStatus};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
@@ -18,46 +18,47 @@ pub fn field_text(field: &[u8]) -> String {
 
 /// The slots that hold a token.
 pub fn slots_with_token(vendor: &Vendor) -> Result<Vec<CK_SLOT_ID>> {
+    vendor_list("slot", true, |slots| {
+        vendor.functions().slot_list(true, slots)
+    })
+}
+
+/// A list the vendor fills by the two-call convention: its count, then
+/// its items. With `retry`, a list that grew between the two calls
+/// (`CKR_BUFFER_TOO_SMALL`) is asked for again, twice more at the most.
+fn vendor_list<T: Copy + Default>(
+    noun: &str,
+    retry: bool,
+    mut list: impl FnMut(Option<&mut [T]>) -> Result<CK_ULONG>,
+) -> Result<Vec<T>> {
     for _ in 0..3 {
-        let mut count: CK_ULONG = 0;
-        vendor_call!(
-            vendor,
-            C_GetSlotList(CK_TRUE, std::ptr::null_mut(), &mut count)
-        )?;
+        let count = list(None)?;
         if count > MAX_LIST {
             return Err(Error::DeviceError(format!(
-                "the vendor reports {count} slots"
+                "the vendor reports {count} {noun}s"
             )));
         }
-        let mut slots = vec![0 as CK_SLOT_ID; count as usize];
-        let result = vendor_call!(
-            vendor,
-            C_GetSlotList(CK_TRUE, slots.as_mut_ptr(), &mut count)
-        );
-        match result {
-            Ok(()) => {
-                slots.truncate((count as usize).min(slots.len()));
-                return Ok(slots);
+        let mut items = vec![T::default(); count as usize];
+        match list(Some(&mut items)) {
+            Ok(count) => {
+                items.truncate((count as usize).min(items.len()));
+                return Ok(items);
             }
-            // A token arrived between the two calls.
             Err(Error::Vendor {
                 rv: CKR_BUFFER_TOO_SMALL,
                 ..
-            }) => continue,
+            }) if retry => continue,
             Err(error) => return Err(error),
         }
     }
-    Err(Error::DeviceError(
-        "the vendor's slot list kept changing".to_string(),
-    ))
+    Err(Error::DeviceError(format!(
+        "the vendor's {noun} list kept changing"
+    )))
 }
 
 /// `C_GetTokenInfo` of `slot`.
 pub fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
-    // SAFETY: CK_TOKEN_INFO is plain data, for which all zero is valid.
-    let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
-    vendor_call!(vendor, C_GetTokenInfo(slot, &mut info))?;
-    Ok(info)
+    vendor.functions().token_info(slot)
 }
 
 /// The slot whose token has `label`; without a label, the first slot
@@ -137,28 +138,14 @@ pub fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
 
 /// The vendor's mechanism list with each mechanism's information.
 pub fn mechanisms(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
-    let mut count: CK_ULONG = 0;
-    vendor_call!(
-        vendor,
-        C_GetMechanismList(slot, std::ptr::null_mut(), &mut count)
-    )?;
-    if count > MAX_LIST {
-        return Err(Error::DeviceError(format!(
-            "the vendor reports {count} mechanisms"
-        )));
-    }
-    let mut kinds = vec![0 as CK_MECHANISM_TYPE; count as usize];
-    vendor_call!(
-        vendor,
-        C_GetMechanismList(slot, kinds.as_mut_ptr(), &mut count)
-    )?;
-    kinds.truncate((count as usize).min(kinds.len()));
+    let functions = vendor.functions();
+    let kinds = vendor_list("mechanism", false, |kinds| {
+        functions.mechanism_list(slot, kinds)
+    })?;
     let mut infos = Vec::with_capacity(kinds.len());
     for kind in kinds {
-        // SAFETY: CK_MECHANISM_INFO is plain data, for which all zero is valid.
-        let mut info: CK_MECHANISM_INFO = unsafe { std::mem::zeroed() };
-        match vendor_call!(vendor, C_GetMechanismInfo(slot, kind, &mut info)) {
-            Ok(()) => infos.push(MechanismInfo {
+        match functions.mechanism_info(slot, kind) {
+            Ok(info) => infos.push(MechanismInfo {
                 kind,
                 min_key_size: info.ulMinKeySize,
                 max_key_size: info.ulMaxKeySize,
