@@ -49,8 +49,6 @@ pub enum Error {
     DataInvalid,
     #[error("data length out of range")]
     DataLenRange,
-    #[error("device error: {0}")]
-    DeviceError(String),
     /// The configuration cannot be used (a key's value, a file it names,
     /// the environment): `CKR_GENERAL_ERROR`, so `C_Initialize` fails, and
     /// the message names the key at fault (never a secret).
@@ -109,6 +107,12 @@ pub enum Error {
     /// trying again succeeds: `CKR_FUNCTION_FAILED`.
     #[error("changed concurrently: {0}")]
     ChangedConcurrently(String),
+    /// The vendor module of `DEVICE=pkcs11` cannot be used (it does not
+    /// load, has no such token) or answered outside the specification
+    /// (more output than its buffer, a list that never settles):
+    /// `CKR_DEVICE_ERROR`. A return code it gives is [`Error::Vendor`].
+    #[error("vendor module: {0}")]
+    VendorModule(String),
     /// A JWS could not be made or a blob-verification key not read
     /// (`josekit` failed where its input was already checked):
     /// `CKR_FUNCTION_FAILED`.
@@ -144,8 +148,6 @@ pub enum Error {
     EncryptedDataInvalid,
     #[error("encrypted data length out of range")]
     EncryptedDataLenRange,
-    #[error("function failed: {0}")]
-    FunctionFailed(String),
     /// OpenSSL failed where the input was already checked: `CKR_FUNCTION_FAILED`.
     #[error("function failed: openssl: {0}")]
     Crypto(#[source] openssl::error::ErrorStack),
@@ -155,8 +157,6 @@ pub enum Error {
     TokenDatabase(#[source] rusqlite::Error),
     #[error("function not supported: {0}")]
     FunctionNotSupported(&'static str),
-    #[error("general error: {0}")]
-    GeneralError(String),
     #[error("host memory")]
     HostMemory,
     #[error("key handle invalid")]
@@ -363,14 +363,14 @@ impl Error {
             Error::CurveNotSupported => CKR_CURVE_NOT_SUPPORTED,
             Error::DataInvalid => CKR_DATA_INVALID,
             Error::DataLenRange => CKR_DATA_LEN_RANGE,
-            Error::DeviceError(_)
-            | Error::KeyBindingBroken(_)
+            Error::KeyBindingBroken(_)
             | Error::StoreRequest { .. }
             | Error::StoreUnavailable(_)
             | Error::CorruptTokenData(_)
             | Error::BlobSigningKey(_)
             | Error::UnsafeDirectory { .. }
-            | Error::Busy(_) => CKR_DEVICE_ERROR,
+            | Error::Busy(_)
+            | Error::VendorModule(_) => CKR_DEVICE_ERROR,
             Error::Configuration(_) | Error::Setup { .. } | Error::Internal(_) => CKR_GENERAL_ERROR,
             Error::Jws { .. } | Error::ChangedConcurrently(_) => CKR_FUNCTION_FAILED,
             Error::DeviceMemory(_) => CKR_DEVICE_MEMORY,
@@ -378,7 +378,7 @@ impl Error {
             Error::Storage { .. } => CKR_DEVICE_ERROR,
             Error::EncryptedDataInvalid => CKR_ENCRYPTED_DATA_INVALID,
             Error::EncryptedDataLenRange => CKR_ENCRYPTED_DATA_LEN_RANGE,
-            Error::FunctionFailed(_) | Error::Crypto(_) => CKR_FUNCTION_FAILED,
+            Error::Crypto(_) => CKR_FUNCTION_FAILED,
             Error::TokenDatabase(source)
                 if source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) =>
             {
@@ -386,7 +386,6 @@ impl Error {
             }
             Error::TokenDatabase(_) => CKR_DEVICE_ERROR,
             Error::FunctionNotSupported(_) => CKR_FUNCTION_NOT_SUPPORTED,
-            Error::GeneralError(_) => CKR_GENERAL_ERROR,
             Error::HostMemory => CKR_HOST_MEMORY,
             Error::KeyHandleInvalid => CKR_KEY_HANDLE_INVALID,
             Error::KeyFunctionNotPermitted(_) => CKR_KEY_FUNCTION_NOT_PERMITTED,

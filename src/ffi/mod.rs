@@ -84,15 +84,6 @@ fn log_error(function: &'static str, error: &Error) {
         | Error::FunctionNotParallel
         | Error::NotInitialized
         | Error::AlreadyInitialized => tracing::debug!("{function}: {error}"),
-        Error::DeviceError(_)
-        | Error::DeviceMemory(_)
-        | Error::Storage { .. }
-        | Error::TokenDatabase(_)
-        | Error::Crypto(_)
-        | Error::GeneralError(_)
-        | Error::FunctionFailed(_) => {
-            tracing::error!("{function}: {error}")
-        }
         Error::ArgumentsBad(_) => tracing::warn!("{function}: {error}"),
         // The vendor device is lost or broken: worth an error line.
         Error::Vendor { rv, .. }
@@ -115,6 +106,15 @@ fn log_error(function: &'static str, error: &Error) {
             rv: CKR_ATTRIBUTE_TYPE_INVALID | CKR_ATTRIBUTE_SENSITIVE | CKR_USER_ALREADY_LOGGED_IN,
             ..
         } => tracing::debug!("{function}: {error}"),
+        // The token, its storage or the library failed: worth an error line.
+        Error::Vendor { .. } => tracing::info!("{function}: {error}"),
+        _ if matches!(
+            error.rv(),
+            CKR_DEVICE_ERROR | CKR_DEVICE_MEMORY | CKR_GENERAL_ERROR | CKR_FUNCTION_FAILED
+        ) =>
+        {
+            tracing::error!("{function}: {error}")
+        }
         _ => tracing::info!("{function}: {error}"),
     }
 }

@@ -9,9 +9,9 @@ pub mod rules;
 pub mod tables;
 pub mod template;
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 pub(crate) mod test_support;
+#[cfg(test)]
+mod tests;
 
 use crate::error::{Error, Result};
 use cryptoki_sys::*;

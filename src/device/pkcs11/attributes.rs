@@ -123,7 +123,7 @@ fn read_values(
             .map(|r| r.unwrap_or(AttributeResult::Invalid))
             .collect());
     }
-    Err(Error::DeviceError(format!(
+    Err(Error::VendorModule(format!(
         "vendor object {object} kept changing while its attributes were read"
     )))
 }
@@ -154,7 +154,7 @@ fn read_wanted(
     for slot in wanted {
         let length = slot.length as usize;
         if length > slot.value.len() {
-            return Err(Error::DeviceError(format!(
+            return Err(Error::VendorModule(format!(
                 "vendor C_GetAttributeValue wrote {length} bytes into {}",
                 slot.value.len()
             )));

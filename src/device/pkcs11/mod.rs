@@ -86,7 +86,7 @@ impl Shared {
                 Err(error) => break Err(error),
                 Ok(0) => break Ok(()),
                 Ok(_) if found.len() > MAX_FOUND => {
-                    break Err(Error::DeviceError(format!(
+                    break Err(Error::VendorModule(format!(
                         "vendor C_FindObjects returned more than {MAX_FOUND} objects"
                     )))
                 }

@@ -154,7 +154,7 @@ impl Drop for Vendor {
 /// A failure of the module at `path`, logged naming `DEVICE_MODULE`.
 fn module_error(path: &Path, message: String) -> Error {
     tracing::error!("DEVICE_MODULE={}: {message}", path.display());
-    Error::DeviceError(format!("DEVICE_MODULE={}: {message}", path.display()))
+    Error::VendorModule(format!("DEVICE_MODULE={}: {message}", path.display()))
 }
 
 /// The return code of a vendor error, `None` for any other error.

@@ -36,7 +36,7 @@ pub fn collect_output(
         match result {
             Ok(()) => {
                 if length as usize > buffer.len() {
-                    return Err(Error::DeviceError(format!(
+                    return Err(Error::VendorModule(format!(
                         "vendor {function} reported {length} bytes of output for a buffer of {}",
                         buffer.len()
                     )));
@@ -46,7 +46,7 @@ pub fn collect_output(
             }
             Err(error) if vendor_rv(&error) == Some(CKR_BUFFER_TOO_SMALL) => {
                 if length as usize <= buffer.len() || length > MAX_OUTPUT {
-                    return Err(Error::DeviceError(format!(
+                    return Err(Error::VendorModule(format!(
                         "vendor {function} asked for a buffer of {length} bytes after one of {}",
                         buffer.len()
                     )));
@@ -56,7 +56,7 @@ pub fn collect_output(
             Err(error) => return Err(error),
         }
     }
-    Err(Error::DeviceError(format!(
+    Err(Error::VendorModule(format!(
         "vendor {function} kept asking for a larger buffer"
     )))
 }

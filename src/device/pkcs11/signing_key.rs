@@ -24,7 +24,7 @@ pub fn blob_signing_key(
     let Some(id) = key_id else {
         let message = "DEVICE=pkcs11 keeps no signing key of its own: set CERTSTORAGE_SIGNING_KEYID to the CKA_ID of a vendor RSA key pair";
         tracing::error!("{message}");
-        return Err(Error::DeviceError(message.to_string()));
+        return Err(Error::BlobSigningKey(message.to_string()));
     };
     let session = own_session(shared)?;
     let public_der = public_key_der(shared, &session, id).inspect_err(|error| {
@@ -81,7 +81,7 @@ fn public_key_der(shared: &Shared, session: &VendorSession, id: &str) -> Result<
         )?;
         return Ok(openssl::pkey::PKey::from_rsa(rsa)?.public_key_to_der()?);
     }
-    Err(Error::DeviceError(format!(
+    Err(Error::BlobSigningKey(format!(
         "no RSA key with CKA_ID \"{id}\" on the vendor token (pkcs11-tool --keypairgen --id {} --label {id} makes one)",
         hex(id.as_bytes())
     )))
@@ -109,7 +109,7 @@ impl VendorSigningKey {
                 self.id
             );
             tracing::error!("{message}");
-            Error::DeviceError(message)
+            Error::BlobSigningKey(message)
         })
     }
 }

@@ -34,7 +34,7 @@ fn vendor_list<T: Copy + Default>(
     for _ in 0..3 {
         let count = list(None)?;
         if count > MAX_LIST {
-            return Err(Error::DeviceError(format!(
+            return Err(Error::VendorModule(format!(
                 "the vendor reports {count} {noun}s"
             )));
         }
@@ -51,7 +51,7 @@ fn vendor_list<T: Copy + Default>(
             Err(error) => return Err(error),
         }
     }
-    Err(Error::DeviceError(format!(
+    Err(Error::VendorModule(format!(
         "the vendor's {noun} list kept changing"
     )))
 }

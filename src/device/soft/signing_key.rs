@@ -11,7 +11,7 @@
 //! with `UserNotLoggedIn`: there is no public key to offer, and no blob can
 //! have been signed by a key that does not exist. `C_InitToken` deletes the
 //! key; blobs it signed stop verifying, and a key handed out earlier refuses
-//! to sign with `DeviceError`.
+//! to sign with `BlobSigningKey` (`CKR_DEVICE_ERROR`).
 
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::objects::{class_and_type, require_allowed_mechanism, require_usage};
