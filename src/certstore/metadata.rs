@@ -9,6 +9,7 @@
 
 use super::encoding::{base64url_decode, base64url_encode};
 use super::rules::searchable_kinds;
+use super::Metadata;
 use crate::object::kinds::{attribute_name, value_kind, ValueKind};
 use crate::object::{decode_bool, decode_ulong, encode_bool, encode_ulong, Attributes};
 use std::collections::BTreeMap;
@@ -45,7 +46,7 @@ pub fn encode(object: &Attributes) -> BTreeMap<String, String> {
 /// not certificate metadata of format 1 or a value is malformed. Keys other
 /// than `format` and the searchable attributes are ignored (Azure may add
 /// its own).
-pub fn decode(metadata: &BTreeMap<String, String>) -> Option<Attributes> {
+pub fn decode(metadata: &Metadata) -> Option<Attributes> {
     if metadata.get("format").map(String::as_str) != Some(FORMAT) {
         return None;
     }

@@ -31,6 +31,9 @@ pub fn blob_name(handle: Handle) -> String {
     format!("{BLOB_PREFIX}{handle}")
 }
 
+/// The metadata stored with a blob: names and values, in name order.
+pub type Metadata = BTreeMap<String, String>;
+
 /// One blob as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BlobEntry {
@@ -40,7 +43,7 @@ pub struct BlobEntry {
     pub version: String,
     /// Metadata stored with the blob, when the store has metadata (Azure);
     /// `None` when the body must be read to know what is in it (local store).
-    pub metadata: Option<BTreeMap<String, String>>,
+    pub metadata: Option<Metadata>,
 }
 
 /// What a conditional create gives.
@@ -74,18 +77,13 @@ pub trait BlobStore: Send + Sync {
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>>;
     /// Creates `name` only if absent, atomically: readers see either no blob
     /// or the whole content.
-    fn create(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<CreateOutcome>;
+    fn create(&self, name: &str, content: &[u8], metadata: &Metadata) -> Result<CreateOutcome>;
     /// Replaces `name` only if its version is still `expected_version`, atomically.
     fn update(
         &self,
         name: &str,
         content: &[u8],
-        metadata: &BTreeMap<String, String>,
+        metadata: &Metadata,
         expected_version: &str,
     ) -> Result<UpdateOutcome>;
     /// Deletes `name`; a missing blob is not an error.

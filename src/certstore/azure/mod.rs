@@ -33,10 +33,9 @@ pub mod shared_key;
 
 pub use settings::{Authentication, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY};
 
-use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
+use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome};
 use crate::error::{Error, Result};
 use client::Client;
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,12 +179,7 @@ impl BlobStore for AzureBlobStore {
         self.run(async move { client.read(&name).await })
     }
 
-    fn create(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<CreateOutcome> {
+    fn create(&self, name: &str, content: &[u8], metadata: &Metadata) -> Result<CreateOutcome> {
         let client = self.client.clone();
         let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
         self.run(async move { client.create(&name, content, &metadata).await })
@@ -195,7 +189,7 @@ impl BlobStore for AzureBlobStore {
         &self,
         name: &str,
         content: &[u8],
-        metadata: &BTreeMap<String, String>,
+        metadata: &Metadata,
         expected_version: &str,
     ) -> Result<UpdateOutcome> {
         let client = self.client.clone();

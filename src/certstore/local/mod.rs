@@ -49,12 +49,12 @@
 mod file;
 
 use super::manager::parallel::map_in_order;
-use super::{BlobEntry, BlobStore, CreateOutcome, UpdateOutcome};
+use super::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome};
 use crate::error::{Error, IoContext, Result};
 pub use file::MAX_BLOB_BYTES;
 use file::{read_file, Identity};
 use parking_lot::RwLock;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs::{self, DirEntry, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -459,12 +459,7 @@ impl BlobStore for LocalStore {
         }))
     }
 
-    fn create(
-        &self,
-        name: &str,
-        content: &[u8],
-        _metadata: &BTreeMap<String, String>,
-    ) -> Result<CreateOutcome> {
+    fn create(&self, name: &str, content: &[u8], _metadata: &Metadata) -> Result<CreateOutcome> {
         let path = self.path(name)?;
         let temp = self.write_temp(content)?;
         let linked = fs::hard_link(&temp, &path);
@@ -486,7 +481,7 @@ impl BlobStore for LocalStore {
         &self,
         name: &str,
         content: &[u8],
-        _metadata: &BTreeMap<String, String>,
+        _metadata: &Metadata,
         expected_version: &str,
     ) -> Result<UpdateOutcome> {
         let path = self.path(name)?;

@@ -17,7 +17,7 @@ fn store_later(dir: &Path) -> LocalStore {
 }
 
 fn created(store: &LocalStore, content: &[u8]) -> String {
-    match store.create(NAME, content, &BTreeMap::new()).unwrap() {
+    match store.create(NAME, content, &Metadata::new()).unwrap() {
         CreateOutcome::Created(version) => version,
         CreateOutcome::AlreadyExists => panic!("exists"),
     }
@@ -51,7 +51,7 @@ fn old_file_read_later(dir: &Path) -> (LocalStore, String) {
 /// Replaces the file with "two" if its version is still `version`.
 fn update_to_two(store: &LocalStore, version: &str) -> UpdateOutcome {
     store
-        .update(NAME, b"two", &BTreeMap::new(), version)
+        .update(NAME, b"two", &Metadata::new(), version)
         .unwrap()
 }
 

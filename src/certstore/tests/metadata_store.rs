@@ -3,7 +3,7 @@
 //! disagrees with the signed payload is treated as tampering.
 
 use super::*;
-use crate::certstore::{BlobEntry, CreateOutcome, UpdateOutcome};
+use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -52,12 +52,7 @@ impl BlobStore for MemoryStore {
             .get(name)
             .map(|(content, _, etag)| (content.clone(), etag.to_string())))
     }
-    fn create(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &BTreeMap<String, String>,
-    ) -> Result<CreateOutcome> {
+    fn create(&self, name: &str, content: &[u8], metadata: &Metadata) -> Result<CreateOutcome> {
         let mut blobs = self.blobs.lock();
         if blobs.contains_key(name) {
             return Ok(CreateOutcome::AlreadyExists);
@@ -69,7 +64,7 @@ impl BlobStore for MemoryStore {
         &self,
         name: &str,
         content: &[u8],
-        metadata: &BTreeMap<String, String>,
+        metadata: &Metadata,
         expected_version: &str,
     ) -> Result<UpdateOutcome> {
         let mut blobs = self.blobs.lock();

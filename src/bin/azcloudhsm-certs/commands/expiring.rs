@@ -2,8 +2,7 @@
 //! (or already past), soonest first. Exit status 1 when there is any, for
 //! cron jobs and monitoring.
 
-use super::{count, note_bad_blobs, print_json_lines};
-use crate::blobs::scan;
+use super::{count, note_bad_blobs, print_json_lines, summaries};
 use crate::context::Context;
 use crate::describe::{now, readable, Summary};
 use crate::{table, Outcome, Result};
@@ -13,25 +12,11 @@ const DAY: i64 = 86_400;
 pub fn run(context: &Context, days: u32, json: bool) -> Result<Outcome> {
     let now = now();
     let limit = now + i64::from(days) * DAY;
-    let mut expiring = Vec::new();
-    let mut bad = 0;
-    scan(
-        context.store.as_ref(),
-        || Ok(vec![context.verifier()?]),
-        "expiring",
-        |blob| {
-            match (&blob.verdict, blob.handle) {
-                (Ok(good), Some(handle)) => {
-                    let summary = Summary::of(handle, &good.object, blob.content.len());
-                    if summary.not_after.is_some_and(|at| at <= limit) {
-                        expiring.push(summary);
-                    }
-                }
-                _ => bad += 1,
-            }
-            Ok(())
-        },
-    )?;
+    let (certificates, bad) = summaries(context, "expiring")?;
+    let mut expiring: Vec<Summary> = certificates
+        .into_iter()
+        .filter(|summary| summary.not_after.is_some_and(|at| at <= limit))
+        .collect();
     expiring.sort_by_key(|c| (c.not_after, c.handle));
     // Whole days, rounded toward zero: "expired 2 days ago" is -2.
     let days_left = |at: i64| (at - now) / DAY;

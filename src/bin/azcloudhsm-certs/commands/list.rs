@@ -1,28 +1,12 @@
 //! `list`: every certificate of the store.
 
-use super::{count, note_bad_blobs, print_json_lines};
-use crate::blobs::scan;
+use super::{count, note_bad_blobs, print_json_lines, summaries};
 use crate::context::Context;
 use crate::describe::{readable, Summary};
 use crate::{table, Outcome, Result};
 
 pub fn run(context: &Context, json: bool) -> Result<Outcome> {
-    let mut certificates = Vec::new();
-    let mut bad = 0;
-    scan(
-        context.store.as_ref(),
-        || Ok(vec![context.verifier()?]),
-        "list",
-        |blob| {
-            match (&blob.verdict, blob.handle) {
-                (Ok(good), Some(handle)) => {
-                    certificates.push(Summary::of(handle, &good.object, blob.content.len()))
-                }
-                _ => bad += 1,
-            }
-            Ok(())
-        },
-    )?;
+    let (certificates, bad) = summaries(context, "list")?;
     if json {
         print_json_lines(certificates.iter().map(Summary::to_json));
     } else {

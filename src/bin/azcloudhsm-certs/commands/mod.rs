@@ -9,7 +9,9 @@ mod resign;
 mod verify;
 
 use crate::args::Command;
+use crate::blobs::scan;
 use crate::context::Context;
+use crate::describe::Summary;
 use crate::{Outcome, Result};
 
 /// Runs `command` over `context`.
@@ -50,4 +52,26 @@ fn note_bad_blobs(bad: usize) {
         };
         eprintln!("note: {bad} {blobs} left out: {verb} not verify (run azcloudhsm-certs verify)");
     }
+}
+
+/// A summary of every certificate of the store that verifies, and how many
+/// blobs do not; `what` names the command in the progress line.
+fn summaries(context: &Context, what: &str) -> Result<(Vec<Summary>, usize)> {
+    let mut certificates = Vec::new();
+    let mut bad = 0;
+    scan(
+        context.store.as_ref(),
+        || Ok(vec![context.verifier()?]),
+        what,
+        |blob| {
+            match (&blob.verdict, blob.handle) {
+                (Ok(good), Some(handle)) => {
+                    certificates.push(Summary::of(handle, &good.object, blob.content.len()))
+                }
+                _ => bad += 1,
+            }
+            Ok(())
+        },
+    )?;
+    Ok((certificates, bad))
 }

@@ -9,7 +9,7 @@ use super::http::{http_client, token_source};
 use super::normalise_etag;
 use super::retry::{Failure, OnUnauthorized, Retry};
 use super::settings::{Authentication, AzureSettings};
-use crate::certstore::{BlobEntry, CreateOutcome, UpdateOutcome};
+use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome};
 use crate::error::{Error, Result};
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
@@ -267,32 +267,28 @@ impl Client {
         &self,
         name: &str,
         content: Vec<u8>,
-        metadata: &BTreeMap<String, String>,
+        metadata: &Metadata,
     ) -> Result<CreateOutcome> {
         let blob = self.container.blob_client(name);
         let write_id = azure_core::Uuid::new_v4().to_string();
         let options = upload_options(metadata, &write_id).if_not_exists();
         let (blob_ref, id) = (&blob, write_id.as_str());
+        // Refused: either another writer holds the name, or an earlier
+        // attempt of ours succeeded unanswered.
+        let refused = move |attempt, e: azure_core::Error| async move {
+            if e.http_status() != Some(StatusCode::Conflict) {
+                return Err(e);
+            }
+            Ok(match attempt {
+                0 => CreateOutcome::AlreadyExists,
+                _ => written_by(blob_ref, id)
+                    .await?
+                    .map_or(CreateOutcome::AlreadyExists, CreateOutcome::Created),
+            })
+        };
+        let stored = CreateOutcome::Created;
         let result = self
-            .upload(
-                blob_ref,
-                &content,
-                &options,
-                CreateOutcome::Created,
-                move |attempt, e| async move {
-                    // Refused: either another writer holds the name, or an
-                    // earlier attempt of ours succeeded unanswered.
-                    if e.http_status() != Some(StatusCode::Conflict) {
-                        return Err(e);
-                    }
-                    Ok(match attempt {
-                        0 => CreateOutcome::AlreadyExists,
-                        _ => written_by(blob_ref, id)
-                            .await?
-                            .map_or(CreateOutcome::AlreadyExists, CreateOutcome::Created),
-                    })
-                },
-            )
+            .upload(&blob, &content, &options, stored, refused)
             .await;
         match result {
             Ok(outcome) => {
@@ -366,7 +362,7 @@ impl Client {
         &self,
         name: &str,
         content: Vec<u8>,
-        metadata: &BTreeMap<String, String>,
+        metadata: &Metadata,
         expected_version: &str,
     ) -> Result<UpdateOutcome> {
         let blob = self.container.blob_client(name);
@@ -377,32 +373,26 @@ impl Client {
             normalise_etag(expected_version)
         )));
         let (blob_ref, id) = (&blob, write_id.as_str());
-        let result = self
-            .upload(
-                blob_ref,
-                &content,
-                &options,
-                UpdateOutcome::Updated,
-                move |attempt, e| async move {
-                    match e.http_status() {
-                        Some(StatusCode::NotFound) => Ok(UpdateOutcome::NotFound),
-                        // The service answers 412, not 404, when the blob is gone,
-                        // and an earlier unanswered attempt of ours may have won.
-                        Some(StatusCode::PreconditionFailed) => {
-                            Ok(match current_writer(blob_ref).await? {
-                                None => UpdateOutcome::NotFound,
-                                Some((etag, writer))
-                                    if attempt > 0 && writer.as_deref() == Some(id) =>
-                                {
-                                    UpdateOutcome::Updated(etag)
-                                }
-                                Some(_) => UpdateOutcome::Conflict,
-                            })
+        let refused = move |attempt, e: azure_core::Error| async move {
+            match e.http_status() {
+                Some(StatusCode::NotFound) => Ok(UpdateOutcome::NotFound),
+                // The service answers 412, not 404, when the blob is gone,
+                // and an earlier unanswered attempt of ours may have won.
+                Some(StatusCode::PreconditionFailed) => {
+                    Ok(match current_writer(blob_ref).await? {
+                        None => UpdateOutcome::NotFound,
+                        Some((etag, writer)) if attempt > 0 && writer.as_deref() == Some(id) => {
+                            UpdateOutcome::Updated(etag)
                         }
-                        _ => Err(e),
-                    }
-                },
-            )
+                        Some(_) => UpdateOutcome::Conflict,
+                    })
+                }
+                _ => Err(e),
+            }
+        };
+        let stored = UpdateOutcome::Updated;
+        let result = self
+            .upload(&blob, &content, &options, stored, refused)
             .await;
         result.map_err(|failure| self.error("update", name, failure))
     }
@@ -450,10 +440,7 @@ impl Client {
     }
 }
 
-fn upload_options(
-    metadata: &BTreeMap<String, String>,
-    write_id: &str,
-) -> BlockBlobClientUploadOptions<'static> {
+fn upload_options(metadata: &Metadata, write_id: &str) -> BlockBlobClientUploadOptions<'static> {
     let mut all: HashMap<String, String> = metadata
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
