@@ -209,36 +209,34 @@ mod tests {
         assert!(!is_transient(&no_token(http_error(400))));
     }
 
-    #[test]
-    fn transient_failures_are_retried_up_to_the_limit() {
+    /// Runs a request that always fails with HTTP `status` under `retries`
+    /// retries: the final failure and how many attempts were made.
+    fn always_failing(status: u16, retries: u32) -> (Failure, u32) {
         let calls = AtomicU32::new(0);
         let retry = Retry {
             timeout: Duration::from_secs(1),
-            retries: 2,
+            retries,
             on_unauthorized: None,
         };
         let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
             calls.fetch_add(1, Ordering::SeqCst);
-            async { Err(http_error(503)) }
+            async move { Err(http_error(status)) }
         }));
-        assert_eq!(result.unwrap_err().status(), Some(StatusCode::from(503)));
-        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        (result.unwrap_err(), calls.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn transient_failures_are_retried_up_to_the_limit() {
+        let (failure, calls) = always_failing(503, 2);
+        assert_eq!(failure.status(), Some(StatusCode::from(503)));
+        assert_eq!(calls, 3);
     }
 
     #[test]
     fn final_errors_are_not_retried() {
-        let calls = AtomicU32::new(0);
-        let retry = Retry {
-            timeout: Duration::from_secs(1),
-            retries: 5,
-            on_unauthorized: None,
-        };
-        let result: Result<(), Failure> = runtime().block_on(retry.run(|_| {
-            calls.fetch_add(1, Ordering::SeqCst);
-            async { Err(http_error(403)) }
-        }));
-        assert!(result.is_err());
-        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let (failure, calls) = always_failing(403, 5);
+        assert_eq!(failure.status(), Some(StatusCode::from(403)));
+        assert_eq!(calls, 1);
     }
 
     #[test]
