@@ -6,6 +6,7 @@
 //! configuration, [`backends`] and [`certstore`] directly, without the C ABI.
 
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod backends;
@@ -18,5 +19,5 @@ pub mod ffi;
 pub mod logging;
 pub mod object;
 pub mod owner_only;
-pub mod provider;
-pub mod session;
+pub(crate) mod provider;
+pub(crate) mod session;

@@ -12,7 +12,7 @@ use cryptoki_sys::*;
 /// single-part call (`C_Sign`), a multi-part update (`C_SignUpdate`), or
 /// the call that finishes a multi-part operation (`C_SignFinal`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Single,
     Update,
     Final,
@@ -20,14 +20,14 @@ pub enum Step {
 
 /// An active operation, whether it has become multi-part, and the output
 /// one of its calls produced but could not deliver yet.
-pub struct Active<O: ?Sized> {
+pub(crate) struct Active<O: ?Sized> {
     pub operation: Box<O>,
     multi_part: bool,
     pending: Option<(Step, Vec<u8>)>,
 }
 
 impl<O: ?Sized> Active<O> {
-    pub fn new(operation: Box<O>) -> Self {
+    pub(crate) fn new(operation: Box<O>) -> Self {
         Active {
             operation,
             multi_part: false,
@@ -52,7 +52,7 @@ impl<O: ?Sized> Active<O> {
 
 /// The result of a call that produces output.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// The whole output, delivered.
     Ready(Vec<u8>),
     /// The caller asked for the length (or gave too small a buffer):
@@ -61,20 +61,20 @@ pub enum Output {
 }
 
 /// A `C_FindObjects` search in progress.
-pub struct Search {
+pub(crate) struct Search {
     handles: Vec<Handle>,
     position: usize,
 }
 
 impl Search {
-    pub fn new(handles: Vec<Handle>) -> Self {
+    pub(crate) fn new(handles: Vec<Handle>) -> Self {
         Search {
             handles,
             position: 0,
         }
     }
     /// The next at most `count` handles.
-    pub fn next(&mut self, count: usize) -> &[Handle] {
+    pub(crate) fn next(&mut self, count: usize) -> &[Handle] {
         let start = self.position;
         let end = start.saturating_add(count).min(self.handles.len());
         self.position = end;
@@ -128,24 +128,22 @@ operations! {
 }
 
 /// One open session.
-pub struct Session {
-    pub handle: CK_SESSION_HANDLE,
-    pub read_write: bool,
-    pub search: Option<Search>,
-    pub operations: Operations,
+pub(crate) struct Session {
+    pub(crate) read_write: bool,
+    pub(crate) search: Option<Search>,
+    pub(crate) operations: Operations,
 }
 
 /// Which of a session's two cipher operations a call drives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     Encrypt,
     Decrypt,
 }
 
 impl Session {
-    pub fn new(handle: CK_SESSION_HANDLE, read_write: bool) -> Self {
+    pub(crate) fn new(read_write: bool) -> Self {
         Session {
-            handle,
             read_write,
             search: None,
             operations: Operations::default(),
@@ -153,18 +151,18 @@ impl Session {
     }
 
     /// True while any cryptographic operation (not a search) is active.
-    pub fn has_cryptographic_operation(&self) -> bool {
+    pub(crate) fn has_cryptographic_operation(&self) -> bool {
         self.operations.any()
     }
 
     /// Ends every cryptographic operation (used on logout, where keys may become unusable).
-    pub fn cancel_operations(&mut self) {
+    pub(crate) fn cancel_operations(&mut self) {
         self.operations.cancel(Operations::ALL);
     }
 }
 
 /// Fails with `CKR_OPERATION_ACTIVE` when `slot` holds an operation.
-pub fn ensure_idle<T>(slot: &Option<T>) -> Result<()> {
+pub(crate) fn ensure_idle<T>(slot: &Option<T>) -> Result<()> {
     if slot.is_some() {
         return Err(Error::OperationActive);
     }
@@ -179,7 +177,7 @@ pub fn ensure_idle<T>(slot: &Option<T>) -> Result<()> {
 /// a [`Step::Single`] or [`Step::Final`] call ends the operation. Any error,
 /// a call out of order included, ends the operation, as the specification
 /// says of every call but a length query or `CKR_BUFFER_TOO_SMALL`.
-pub fn produce<O: ?Sized>(
+pub(crate) fn produce<O: ?Sized>(
     slot: &mut Option<Active<O>>,
     step: Step,
     capacity: Option<usize>,
@@ -221,7 +219,7 @@ pub fn produce<O: ?Sized>(
 /// Runs a call that produces no output (an update, or a verification).
 /// A [`Step::Single`] or [`Step::Final`] call ends the operation; so does
 /// any error, a call out of order included.
-pub fn consume<O: ?Sized>(
+pub(crate) fn consume<O: ?Sized>(
     slot: &mut Option<Active<O>>,
     step: Step,
     call: impl FnOnce(&mut O) -> Result<()>,
@@ -329,7 +327,7 @@ mod tests {
 
     #[test]
     fn session_cancel_ends_the_operations_its_flags_name_and_no_other() {
-        let mut session = Session::new(1, false);
+        let mut session = Session::new(false);
         session.operations.digest = slot();
         assert!(session.has_cryptographic_operation());
         session.operations.cancel(CKF_SIGN | CKF_FIND_OBJECTS);

@@ -77,7 +77,7 @@ unsafe fn array_mut<'a, T>(
 /// # Safety
 ///
 /// `pointer` is NULL or valid for reading `length` bytes for `'a`.
-pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
+pub(super) unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]> {
     // SAFETY: this function's contract is `array`'s.
     unsafe { array(pointer, length, "NULL buffer with a non-zero length") }
 }
@@ -89,7 +89,7 @@ pub unsafe fn bytes<'a>(pointer: *const u8, length: CK_ULONG) -> Result<&'a [u8]
 ///
 /// `pointer` is NULL or valid for reading and writing `length` bytes for
 /// `'a`, and nothing else refers to them meanwhile.
-pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mut [u8]> {
+pub(super) unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mut [u8]> {
     // SAFETY: this function's contract is `array_mut`'s.
     unsafe { array_mut(pointer, length, "NULL buffer with a non-zero length") }
 }
@@ -100,7 +100,7 @@ pub unsafe fn bytes_mut<'a>(pointer: *mut u8, length: CK_ULONG) -> Result<&'a mu
 ///
 /// `pointer` is NULL or valid for reading and writing one `T` for `'a`,
 /// and nothing else refers to it meanwhile.
-pub unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
+pub(super) unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
     // SAFETY: non-NULL output pointers are valid per the PKCS#11 contract.
     unsafe { pointer.as_mut() }.ok_or(Error::ArgumentsBad("NULL output pointer"))
 }
@@ -112,7 +112,7 @@ pub unsafe fn out<'a, T>(pointer: *mut T) -> Result<&'a mut T> {
 /// # Safety
 ///
 /// As for [`out`].
-pub unsafe fn returning<T>(pointer: *mut T, make: impl FnOnce() -> Result<T>) -> Result<()> {
+pub(super) unsafe fn returning<T>(pointer: *mut T, make: impl FnOnce() -> Result<T>) -> Result<()> {
     // SAFETY: this function's contract is `out`'s.
     let place = unsafe { out(pointer) }?;
     *place = make()?;
@@ -124,7 +124,7 @@ pub unsafe fn returning<T>(pointer: *mut T, make: impl FnOnce() -> Result<T>) ->
 /// # Safety
 ///
 /// As for [`bytes`].
-pub unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&'a [u8]> {
+pub(super) unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&'a [u8]> {
     // SAFETY: this function's contract is `bytes`'s.
     unsafe { bytes(pointer, length) }
 }
@@ -135,7 +135,10 @@ pub unsafe fn pin<'a>(pointer: *const CK_UTF8CHAR, length: CK_ULONG) -> Result<&
 ///
 /// `pointer` is NULL or valid for reading `count` attributes, and each
 /// attribute's `pValue` is NULL or valid for reading `ulValueLen` bytes.
-pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<Vec<Attribute>> {
+pub(super) unsafe fn template(
+    pointer: *const CK_ATTRIBUTE,
+    count: CK_ULONG,
+) -> Result<Vec<Attribute>> {
     // SAFETY: the caller promises `count` attributes at `pointer` (this function's contract).
     let raw = unsafe { array(pointer, count, "NULL template with a non-zero count") }?;
     raw.iter()
@@ -153,7 +156,7 @@ pub unsafe fn template(pointer: *const CK_ATTRIBUTE, count: CK_ULONG) -> Result<
 
 /// The largest attribute value a template may carry (64 MiB): far above
 /// any certificate or key, far below what an allocation could fail on.
-pub const MAX_ATTRIBUTE_VALUE_LEN: CK_ULONG = 64 << 20;
+pub(super) const MAX_ATTRIBUTE_VALUE_LEN: CK_ULONG = 64 << 20;
 
 /// The attribute array of a `C_GetAttributeValue` call.
 ///
@@ -161,7 +164,7 @@ pub const MAX_ATTRIBUTE_VALUE_LEN: CK_ULONG = 64 << 20;
 ///
 /// `pointer` is NULL or valid for reading and writing `count` attributes
 /// for `'a`, and nothing else refers to them meanwhile.
-pub unsafe fn attribute_array<'a>(
+pub(super) unsafe fn attribute_array<'a>(
     pointer: *mut CK_ATTRIBUTE,
     count: CK_ULONG,
 ) -> Result<&'a mut [CK_ATTRIBUTE]> {
@@ -175,7 +178,7 @@ pub unsafe fn attribute_array<'a>(
 ///
 /// `length` is NULL or valid for reading and writing one `CK_ULONG`.
 /// `buffer` is only compared with NULL.
-pub unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<usize>> {
+pub(super) unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<usize>> {
     // SAFETY: `length` is NULL or the caller's length word (this function's contract).
     let length = unsafe { out(length) }?;
     Ok(if buffer.is_null() {
@@ -197,7 +200,7 @@ pub unsafe fn capacity(buffer: *mut u8, length: *mut CK_ULONG) -> Result<Option<
 ///
 /// `length` is NULL or valid for reading and writing one `CK_ULONG`;
 /// `buffer` is NULL or valid for writing `*length` bytes.
-pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
+pub(super) unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) -> Result<()> {
     // SAFETY: `length` is NULL or the caller's length word (this function's contract).
     let length = unsafe { out(length) }?;
     let capacity = usize::try_from(*length).unwrap_or(usize::MAX);
@@ -250,7 +253,7 @@ pub unsafe fn deliver(output: Output, buffer: *mut u8, length: *mut CK_ULONG) ->
 ///
 /// `length` is NULL or valid for reading and writing one `CK_ULONG`;
 /// `buffer` is NULL or valid for writing `*length` items.
-pub unsafe fn deliver_slice<T: Copy>(
+pub(super) unsafe fn deliver_slice<T: Copy>(
     items: &[T],
     buffer: *mut T,
     length: *mut CK_ULONG,
@@ -271,7 +274,7 @@ pub unsafe fn deliver_slice<T: Copy>(
 }
 
 /// Fills a blank-padded fixed-size text field of an info structure.
-pub fn pad(field: &mut [u8], text: &str) {
+pub(super) fn pad(field: &mut [u8], text: &str) {
     field.fill(b' ');
     let mut end = text.len().min(field.len());
     while !text.is_char_boundary(end) {
@@ -305,7 +308,7 @@ unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
 /// `pointer` is NULL or a valid `CK_MECHANISM` whose parameter is NULL or
 /// valid for reading its length, and whose pointers inside a known
 /// parameter structure are NULL or valid for the lengths given beside them.
-pub unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
+pub(super) unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: NULL is refused; otherwise a valid CK_MECHANISM (this
     // function's contract).
     let raw = unsafe { pointer.as_ref() }.ok_or(Error::ArgumentsBad("NULL mechanism"))?;

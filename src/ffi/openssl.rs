@@ -10,7 +10,7 @@ use openssl::pkey_ctx::PkeyCtxRef;
 /// macro, which on OpenSSL 3 copies the label and never frees the copy the
 /// crate handed over, so every OAEP operation with a label leaked it (found
 /// by the `mechanism_parameters` fuzz target under LeakSanitizer).
-pub fn set_oaep_label<T>(context: &mut PkeyCtxRef<T>, label: &[u8]) -> Result<()> {
+pub(crate) fn set_oaep_label<T>(context: &mut PkeyCtxRef<T>, label: &[u8]) -> Result<()> {
     use foreign_types::ForeignTypeRef;
     use openssl_sys::{
         EVP_PKEY_CTX_set_params, OSSL_PARAM_construct_end, OSSL_PARAM_construct_octet_string,

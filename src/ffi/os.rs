@@ -2,14 +2,14 @@
 //! behind a safe function, so that `unsafe` stays in `ffi/`.
 
 /// The process's effective user ID.
-pub fn effective_uid() -> u32 {
+pub(crate) fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
 
 /// Whether this process runs with privileges its starter does not have
 /// (set-uid, set-gid, file capabilities): the kernel's `AT_SECURE`.
-pub fn secure_execution() -> bool {
+pub(crate) fn secure_execution() -> bool {
     // SAFETY: getauxval reads the process's auxiliary vector; it has no
     // preconditions and returns 0 for an absent entry.
     unsafe { libc::getauxval(libc::AT_SECURE) != 0 }
@@ -17,7 +17,7 @@ pub fn secure_execution() -> bool {
 
 /// The base address of the loaded object (library or executable) that
 /// holds `address`, `None` when no loaded object does.
-pub fn loaded_object_base(address: usize) -> Option<usize> {
+pub(crate) fn loaded_object_base(address: usize) -> Option<usize> {
     // SAFETY: Dl_info is plain data, for which all zero is valid.
     let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
     // SAFETY: dladdr only reads the dynamic linker's tables, whatever the

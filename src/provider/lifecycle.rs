@@ -59,13 +59,13 @@ static PROCESS_ID: AtomicU32 = AtomicU32::new(0);
 /// Records this process's ID; the `pthread_atfork` child handler, and
 /// called once before the first `C_Initialize`. Stores to an atomic only,
 /// as a forked child's handler must.
-pub extern "C" fn forked_child() {
+pub(crate) extern "C" fn forked_child() {
     PROCESS_ID.store(std::process::id(), Ordering::Relaxed);
 }
 
 /// Forgets the recorded ID: every check asks the kernel again (when the
 /// handler could not be registered).
-pub fn untrack_forks() {
+pub(crate) fn untrack_forks() {
     PROCESS_ID.store(0, Ordering::Relaxed);
 }
 
@@ -79,7 +79,7 @@ fn current_process() -> u32 {
 
 /// The initialised provider, or `CKR_CRYPTOKI_NOT_INITIALIZED` (also in a
 /// forked child that has not called `C_Initialize` yet).
-pub fn provider() -> Result<Arc<Provider>> {
+pub(crate) fn provider() -> Result<Arc<Provider>> {
     match &*read_global() {
         Some(global) if global.pid == current_process() => Ok(global.provider.clone()),
         _ => Err(Error::NotInitialized),
@@ -90,7 +90,7 @@ pub fn provider() -> Result<Arc<Provider>> {
 /// certificate store. A second call fails with `CKR_CRYPTOKI_ALREADY_INITIALIZED`.
 /// `may_create_threads` is false when the application forbids the library
 /// to create threads.
-pub fn initialize(may_create_threads: bool) -> Result<()> {
+pub(crate) fn initialize(may_create_threads: bool) -> Result<()> {
     let mut global = write_global();
     if let Some(existing) = global.take() {
         if existing.pid == current_process() {
@@ -110,7 +110,7 @@ pub fn initialize(may_create_threads: bool) -> Result<()> {
 }
 
 /// `C_Finalize`: closes every session and releases everything.
-pub fn finalize() -> Result<()> {
+pub(crate) fn finalize() -> Result<()> {
     let taken = write_global().take();
     match taken {
         Some(global) if global.pid == current_process() => {

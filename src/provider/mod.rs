@@ -1,8 +1,8 @@
-//! The initialised library: configuration, the device, the certificate
+//! The initialised library, opened from the configuration: the device, the certificate
 //! store, the session table and the login state shared by all sessions.
 //!
 //! Everything here speaks Rust; `ffi/` converts arguments and results.
-//! [`Provider`] holds the configuration and composes one part per job,
+//! [`Provider`] composes one part per job,
 //! each with its own state and lock:
 //!
 //! - `sessions`: the session table (`sessions::SessionTable`), which
@@ -37,7 +37,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, RwLock as StdRwLock};
 
 /// The one slot, ID 1, as the Azure Cloud HSM SDK's samples hard-code it.
-pub const SLOT_ID: CK_SLOT_ID = 1;
+pub(crate) const SLOT_ID: CK_SLOT_ID = 1;
 
 mod lifecycle;
 mod login;
@@ -46,24 +46,23 @@ mod operations;
 mod sessions;
 
 pub(crate) use lifecycle::{after_fork, prepare_fork};
-pub use lifecycle::{finalize, forked_child, initialize, provider, untrack_forks};
+pub(crate) use lifecycle::{finalize, forked_child, initialize, provider, untrack_forks};
 
 /// The state of the initialised library.
-pub struct Provider {
-    config: Config,
+pub(crate) struct Provider {
     objects: objects::Objects,
     sessions: sessions::SessionTable,
     login: login::LoginState,
 }
 
 /// The session information `C_GetSessionInfo` reports.
-pub struct SessionInfo {
+pub(crate) struct SessionInfo {
     pub state: CK_STATE,
     pub flags: CK_FLAGS,
 }
 
 /// The token information plus the session counts.
-pub struct TokenInfo {
+pub(crate) struct TokenInfo {
     pub status: TokenStatus,
     pub session_count: usize,
     pub read_write_session_count: usize,
@@ -82,16 +81,10 @@ impl Provider {
         let certificates =
             crate::backends::open_certificates(&config, device.clone(), may_create_threads)?;
         Ok(Provider {
-            config,
             objects: objects::Objects::new(device, certificates),
             sessions: sessions::SessionTable::default(),
             login: login::LoginState::default(),
         })
-    }
-
-    /// The configuration the provider was initialised with.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     fn device(&self) -> &dyn Device {
@@ -105,7 +98,7 @@ impl Provider {
     // ----- slot and token -----
 
     /// Fails with `CKR_SLOT_ID_INVALID` for any slot but [`SLOT_ID`].
-    pub fn check_slot(&self, slot: CK_SLOT_ID) -> Result<()> {
+    pub(crate) fn check_slot(&self, slot: CK_SLOT_ID) -> Result<()> {
         if slot != SLOT_ID {
             return Err(Error::SlotIdInvalid);
         }
@@ -113,7 +106,7 @@ impl Provider {
     }
 
     /// `C_GetTokenInfo`: the device's token and the session counts.
-    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
+    pub(crate) fn token_info(&self, slot: CK_SLOT_ID) -> Result<TokenInfo> {
         self.check_slot(slot)?;
         let (session_count, read_write_session_count) = self.sessions.counts();
         let status = self.device().token_status()?;
@@ -125,13 +118,13 @@ impl Provider {
     }
 
     /// `C_GetMechanismList`.
-    pub fn mechanisms(&self, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
+    pub(crate) fn mechanisms(&self, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
         self.check_slot(slot)?;
         Ok(self.device().mechanisms())
     }
 
     /// `C_GetMechanismInfo`.
-    pub fn mechanism_info(
+    pub(crate) fn mechanism_info(
         &self,
         slot: CK_SLOT_ID,
         kind: CK_MECHANISM_TYPE,
@@ -145,7 +138,7 @@ impl Provider {
     /// `C_InitToken`: no session may be open (`CKR_SESSION_EXISTS`). The
     /// session table stays read-locked until the token is initialised, so
     /// no session opens half-way through.
-    pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
+    pub(crate) fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &str) -> Result<()> {
         self.check_slot(slot)?;
         self.sessions
             .while_empty(|| self.device().init_token(so_pin, label))?;
@@ -158,7 +151,11 @@ impl Provider {
     // ----- sessions -----
 
     /// `C_OpenSession`.
-    pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+    pub(crate) fn open_session(
+        &self,
+        slot: CK_SLOT_ID,
+        flags: CK_FLAGS,
+    ) -> Result<CK_SESSION_HANDLE> {
         self.check_slot(slot)?;
         if flags & CKF_SERIAL_SESSION == 0 {
             return Err(Error::SessionParallelNotSupported);
@@ -181,7 +178,7 @@ impl Provider {
     }
 
     /// `C_CloseSession`. Closing the last session logs the user out.
-    pub fn close_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn close_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
         let now_empty = self.sessions.remove(handle)?;
         self.device().close_session(handle);
         self.certificates().close_session(handle);
@@ -192,7 +189,7 @@ impl Provider {
     }
 
     /// `C_CloseAllSessions`.
-    pub fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
+    pub(crate) fn close_all_sessions(&self, slot: CK_SLOT_ID) -> Result<()> {
         self.check_slot(slot)?;
         self.close_all_sessions_internal();
         Ok(())
@@ -207,7 +204,7 @@ impl Provider {
     }
 
     /// Fails with `CKR_SESSION_HANDLE_INVALID` unless `handle` is open.
-    pub fn check_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn check_session(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
         self.sessions.get(handle).map(|_| ())
     }
 
@@ -216,14 +213,14 @@ impl Provider {
     /// certificate store or the device, which must never happen under a
     /// session's lock (a `C_Logout` or `C_CloseSession` from another thread
     /// would wait behind it).
-    pub fn access(&self, handle: CK_SESSION_HANDLE) -> Result<Access> {
+    pub(crate) fn access(&self, handle: CK_SESSION_HANDLE) -> Result<Access> {
         let entry = self.sessions.get(handle)?;
         Ok(self.login.access(handle, entry.read_write()))
     }
 
     /// Runs `f` on the session with the caller's access rights. `f` holds
     /// the session's lock: it must not block on I/O (use [`Provider::access`]).
-    pub fn with_session<T>(
+    pub(crate) fn with_session<T>(
         &self,
         handle: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session, &Access) -> Result<T>,
@@ -235,7 +232,7 @@ impl Provider {
     }
 
     /// `C_GetSessionInfo`.
-    pub fn session_info(&self, handle: CK_SESSION_HANDLE) -> Result<SessionInfo> {
+    pub(crate) fn session_info(&self, handle: CK_SESSION_HANDLE) -> Result<SessionInfo> {
         self.with_session(handle, |session, access| {
             let state = match (session.read_write, access.user, access.so) {
                 (_, _, true) => CKS_RW_SO_FUNCTIONS,
@@ -256,7 +253,7 @@ impl Provider {
 
     /// `C_Login` (PKCS#11 3.0 §5.6). The login state is shared by every
     /// session of the application (see `login::LoginState::login`).
-    pub fn login(
+    pub(crate) fn login(
         &self,
         handle: CK_SESSION_HANDLE,
         user_type: CK_USER_TYPE,
@@ -282,13 +279,13 @@ impl Provider {
     }
 
     /// `C_Logout`.
-    pub fn logout(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn logout(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
         self.check_session(handle)?;
         self.login.logout(&self.sessions, self.device())
     }
 
     /// `C_InitPIN`: the SO, in a R/W session, sets the user's PIN.
-    pub fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+    pub(crate) fn init_pin(&self, handle: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         self.with_session(handle, |_, access| {
             login::check_init_pin(access)?;
             self.device().init_pin(handle, pin)
@@ -296,7 +293,12 @@ impl Provider {
     }
 
     /// `C_SetPIN`: changes the PIN of the logged-in user (the user's when no one is logged in).
-    pub fn set_pin(&self, handle: CK_SESSION_HANDLE, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
+    pub(crate) fn set_pin(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        old_pin: &[u8],
+        new_pin: &[u8],
+    ) -> Result<()> {
         self.with_session(handle, |_, access| {
             let user = login::set_pin_owner(access)?;
             self.device().set_pin(handle, user, old_pin, new_pin)

@@ -91,7 +91,11 @@ impl Objects {
 
 impl Provider {
     /// `C_CreateObject`, by the owner `Objects::owner_for` picks.
-    pub fn create_object(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<Handle> {
+    pub(crate) fn create_object(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        template: &Template,
+    ) -> Result<Handle> {
         let access = self.access(handle)?;
         self.objects
             .owner_for(template)?
@@ -99,7 +103,7 @@ impl Provider {
     }
 
     /// `C_CopyObject`.
-    pub fn copy_object(
+    pub(crate) fn copy_object(
         &self,
         handle: CK_SESSION_HANDLE,
         object: Handle,
@@ -112,7 +116,7 @@ impl Provider {
     }
 
     /// `C_DestroyObject`.
-    pub fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
+    pub(crate) fn destroy_object(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<()> {
         let access = self.access(handle)?;
         self.objects
             .owner_of(object)
@@ -120,13 +124,17 @@ impl Provider {
     }
 
     /// `C_GetObjectSize`.
-    pub fn object_size(&self, handle: CK_SESSION_HANDLE, object: Handle) -> Result<CK_ULONG> {
+    pub(crate) fn object_size(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        object: Handle,
+    ) -> Result<CK_ULONG> {
         let access = self.access(handle)?;
         self.objects.owner_of(object).object_size(&access, object)
     }
 
     /// `C_GetAttributeValue`.
-    pub fn get_attributes(
+    pub(crate) fn get_attributes(
         &self,
         handle: CK_SESSION_HANDLE,
         object: Handle,
@@ -139,7 +147,7 @@ impl Provider {
     }
 
     /// `C_SetAttributeValue`.
-    pub fn set_attributes(
+    pub(crate) fn set_attributes(
         &self,
         handle: CK_SESSION_HANDLE,
         object: Handle,
@@ -155,7 +163,7 @@ impl Provider {
     /// in one cursor. The search runs without the session's lock (the
     /// certificate store may be a network away); the cursor is installed
     /// after it, if no other search became active meanwhile.
-    pub fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
+    pub(crate) fn find_init(&self, handle: CK_SESSION_HANDLE, template: &Template) -> Result<()> {
         self.with_session(handle, |session, _| ensure_idle(&session.search))?;
         let access = self.access(handle)?;
         let handles = self.objects.find(&access, template)?;
@@ -167,7 +175,7 @@ impl Provider {
     }
 
     /// `C_FindObjects`: at most `count` handles per call.
-    pub fn find_next(&self, handle: CK_SESSION_HANDLE, count: usize) -> Result<Vec<Handle>> {
+    pub(crate) fn find_next(&self, handle: CK_SESSION_HANDLE, count: usize) -> Result<Vec<Handle>> {
         self.with_session(handle, |session, _| {
             let search = session
                 .search
@@ -178,7 +186,7 @@ impl Provider {
     }
 
     /// `C_FindObjectsFinal`.
-    pub fn find_final(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn find_final(&self, handle: CK_SESSION_HANDLE) -> Result<()> {
         self.with_session(handle, |session, _| {
             session
                 .search

@@ -57,7 +57,7 @@ impl Provider {
     }
 
     /// `C_EncryptInit` / `C_DecryptInit`.
-    pub fn cipher_init(
+    pub(crate) fn cipher_init(
         &self,
         handle: CK_SESSION_HANDLE,
         direction: Direction,
@@ -76,7 +76,7 @@ impl Provider {
     }
 
     /// `C_Encrypt` / `C_Decrypt`.
-    pub fn cipher(
+    pub(crate) fn cipher(
         &self,
         handle: CK_SESSION_HANDLE,
         direction: Direction,
@@ -93,7 +93,7 @@ impl Provider {
     }
 
     /// `C_EncryptUpdate` / `C_DecryptUpdate`.
-    pub fn cipher_update(
+    pub(crate) fn cipher_update(
         &self,
         handle: CK_SESSION_HANDLE,
         direction: Direction,
@@ -110,7 +110,7 @@ impl Provider {
     }
 
     /// `C_EncryptFinal` / `C_DecryptFinal`.
-    pub fn cipher_final(
+    pub(crate) fn cipher_final(
         &self,
         handle: CK_SESSION_HANDLE,
         direction: Direction,
@@ -126,14 +126,18 @@ impl Provider {
     }
 
     /// `C_DigestInit`.
-    pub fn digest_init(&self, handle: CK_SESSION_HANDLE, mechanism: &Mechanism) -> Result<()> {
+    pub(crate) fn digest_init(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        mechanism: &Mechanism,
+    ) -> Result<()> {
         self.start(handle, DIGEST, |device, access| {
             device.digest_init(access, mechanism)
         })
     }
 
     /// `C_Digest`.
-    pub fn digest(
+    pub(crate) fn digest(
         &self,
         handle: CK_SESSION_HANDLE,
         data: &[u8],
@@ -143,7 +147,7 @@ impl Provider {
     }
 
     /// `C_DigestUpdate`.
-    pub fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+    pub(crate) fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.consume_in(handle, DIGEST, Step::Update, |op| op.update(data))
     }
 
@@ -151,7 +155,7 @@ impl Provider {
     /// value of a secret key. The device never hands out a sensitive
     /// key's value, so only a non-sensitive secret key can be digested;
     /// any other key is [`Error::KeyIndigestible`] and the digest goes on.
-    pub fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<()> {
+    pub(crate) fn digest_key(&self, handle: CK_SESSION_HANDLE, key: Handle) -> Result<()> {
         use crate::object::{decode_ulong, AttributeResult};
         use cryptoki_sys::{CKA_CLASS, CKA_VALUE, CKO_SECRET_KEY};
         self.with_session(handle, |s, access| {
@@ -194,7 +198,7 @@ impl Provider {
     }
 
     /// `C_DigestFinal`.
-    pub fn digest_final(
+    pub(crate) fn digest_final(
         &self,
         handle: CK_SESSION_HANDLE,
         capacity: Option<usize>,
@@ -203,7 +207,7 @@ impl Provider {
     }
 
     /// `C_SignInit`.
-    pub fn sign_init(
+    pub(crate) fn sign_init(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -216,7 +220,7 @@ impl Provider {
     }
 
     /// `C_Sign`.
-    pub fn sign(
+    pub(crate) fn sign(
         &self,
         handle: CK_SESSION_HANDLE,
         data: &[u8],
@@ -226,17 +230,21 @@ impl Provider {
     }
 
     /// `C_SignUpdate`.
-    pub fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+    pub(crate) fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.consume_in(handle, SIGN, Step::Update, |op| op.update(data))
     }
 
     /// `C_SignFinal`.
-    pub fn sign_final(&self, handle: CK_SESSION_HANDLE, capacity: Option<usize>) -> Result<Output> {
+    pub(crate) fn sign_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
         self.produce_in(handle, SIGN, Step::Final, capacity, |op| op.finish())
     }
 
     /// `C_VerifyInit`.
-    pub fn verify_init(
+    pub(crate) fn verify_init(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -249,24 +257,33 @@ impl Provider {
     }
 
     /// `C_Verify`.
-    pub fn verify(&self, handle: CK_SESSION_HANDLE, data: &[u8], signature: &[u8]) -> Result<()> {
+    pub(crate) fn verify(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
         self.consume_in(handle, VERIFY, Step::Single, |op| {
             op.verify(data, signature)
         })
     }
 
     /// `C_VerifyUpdate`.
-    pub fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
+    pub(crate) fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
         self.consume_in(handle, VERIFY, Step::Update, |op| op.update(data))
     }
 
     /// `C_VerifyFinal`.
-    pub fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
+    pub(crate) fn verify_final(&self, handle: CK_SESSION_HANDLE, signature: &[u8]) -> Result<()> {
         self.consume_in(handle, VERIFY, Step::Final, |op| op.finish(signature))
     }
 
     /// `C_SessionCancel` (3.0): ends the operations named by `flags`.
-    pub fn cancel(&self, handle: CK_SESSION_HANDLE, flags: cryptoki_sys::CK_FLAGS) -> Result<()> {
+    pub(crate) fn cancel(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        flags: cryptoki_sys::CK_FLAGS,
+    ) -> Result<()> {
         self.with_session(handle, |s, _| {
             s.operations.cancel(flags);
             if flags & cryptoki_sys::CKF_FIND_OBJECTS != 0 {
@@ -278,7 +295,7 @@ impl Provider {
 
     /// `C_SeedRandom`: [`Error::RandomSeedNotSupported`] when the device
     /// takes no seed.
-    pub fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
+    pub(crate) fn seed_random(&self, handle: CK_SESSION_HANDLE, seed: &[u8]) -> Result<()> {
         match self.with_session(handle, |_, access| self.device().seed_random(access, seed))? {
             true => Ok(()),
             false => Err(Error::RandomSeedNotSupported),
@@ -286,7 +303,7 @@ impl Provider {
     }
 
     /// `C_GenerateRandom`.
-    pub fn generate_random(&self, handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
+    pub(crate) fn generate_random(&self, handle: CK_SESSION_HANDLE, out: &mut [u8]) -> Result<()> {
         self.with_session(handle, |_, access| {
             self.device().generate_random(access, out)
         })
@@ -296,7 +313,7 @@ impl Provider {
 
     /// Checks a key handle for an operation's `*Init` call: a certificate
     /// handle is never a key (`CKR_KEY_HANDLE_INVALID`).
-    pub fn operation_key(&self, key: Handle) -> Result<Handle> {
+    pub(crate) fn operation_key(&self, key: Handle) -> Result<Handle> {
         if object::is_certificate_handle(key) {
             return Err(Error::KeyHandleInvalid);
         }
@@ -304,7 +321,7 @@ impl Provider {
     }
 
     /// `C_GenerateKey`.
-    pub fn generate_key(
+    pub(crate) fn generate_key(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -315,7 +332,7 @@ impl Provider {
     }
 
     /// `C_GenerateKeyPair`.
-    pub fn generate_key_pair(
+    pub(crate) fn generate_key_pair(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -328,7 +345,7 @@ impl Provider {
     }
 
     /// `C_WrapKey`.
-    pub fn wrap_key(
+    pub(crate) fn wrap_key(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -345,7 +362,7 @@ impl Provider {
     }
 
     /// `C_UnwrapKey`.
-    pub fn unwrap_key(
+    pub(crate) fn unwrap_key(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,
@@ -362,7 +379,7 @@ impl Provider {
     }
 
     /// `C_DeriveKey`.
-    pub fn derive_key(
+    pub(crate) fn derive_key(
         &self,
         handle: CK_SESSION_HANDLE,
         mechanism: &Mechanism,

@@ -51,7 +51,7 @@ pub(super) struct SessionTable {
 impl SessionTable {
     /// Adds a new session `handle`.
     pub(super) fn insert(&self, handle: CK_SESSION_HANDLE, read_write: bool) {
-        let state = Arc::new(Mutex::new(Session::new(handle, read_write)));
+        let state = Arc::new(Mutex::new(Session::new(read_write)));
         self.entries
             .write()
             .insert(handle, SessionEntry { read_write, state });

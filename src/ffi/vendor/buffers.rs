@@ -51,7 +51,7 @@ impl<'a> VendorTemplate<'a> {
 /// One attribute asked of the vendor by `C_GetAttributeValue`: its type, a
 /// buffer for its value (empty: only its length is asked, with a NULL
 /// `pValue`), and the length the vendor reported for it.
-pub struct AttributeSlot {
+pub(crate) struct AttributeSlot {
     pub kind: AttributeType,
     pub value: Vec<u8>,
     pub length: CK_ULONG,
@@ -59,12 +59,12 @@ pub struct AttributeSlot {
 
 impl AttributeSlot {
     /// A request for the length of `kind` only.
-    pub fn length_of(kind: AttributeType) -> AttributeSlot {
+    pub(crate) fn length_of(kind: AttributeType) -> AttributeSlot {
         AttributeSlot::value_of(kind, 0)
     }
 
     /// A request for the value of `kind`, at most `room` bytes long.
-    pub fn value_of(kind: AttributeType, room: usize) -> AttributeSlot {
+    pub(crate) fn value_of(kind: AttributeType, room: usize) -> AttributeSlot {
         AttributeSlot {
             kind,
             value: vec![0; room],
@@ -89,7 +89,7 @@ impl AttributeSlot {
 /// A mechanism as the vendor takes it: the caller's parameter bytes
 /// copied into a buffer aligned for any C structure. Keep it for the life
 /// of an operation started with it, in case the vendor holds on to it.
-pub struct VendorMechanism {
+pub(crate) struct VendorMechanism {
     kind: CK_MECHANISM_TYPE,
     parameter: Option<Vec<u64>>,
     length: usize,
@@ -99,7 +99,7 @@ impl VendorMechanism {
     /// `mechanism` with the caller's parameter (or the provider's own raw
     /// one); `CKR_MECHANISM_PARAM_INVALID` for a structured parameter the
     /// provider built without the caller's bytes.
-    pub fn new(mechanism: &Mechanism) -> Result<VendorMechanism> {
+    pub(crate) fn new(mechanism: &Mechanism) -> Result<VendorMechanism> {
         let bytes: Option<&[u8]> = match (&mechanism.caller_parameter, &mechanism.parameter) {
             (Some(bytes), _) => Some(bytes),
             (None, MechanismParameter::None) => None,

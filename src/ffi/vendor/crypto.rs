@@ -25,7 +25,7 @@ macro_rules! shape {
     ($(#[$doc:meta])* $shape:ident($function:ty) { $($constant:ident = $field:ident,)* }) => {
         $(#[$doc])*
         #[derive(Clone, Copy)]
-        pub struct $shape {
+        pub(crate) struct $shape {
             name: &'static str,
             select: fn(&CK_FUNCTION_LIST) -> Option<$function>,
         }
@@ -33,11 +33,11 @@ macro_rules! shape {
         impl $shape {
             $(
                 #[doc = concat!("`", stringify!($field), "`.")]
-                pub const $constant: $shape = $shape { name: stringify!($field), select: |list| list.$field };
+                pub(crate) const $constant: $shape = $shape { name: stringify!($field), select: |list| list.$field };
             )*
 
             /// The function's name, for log lines.
-            pub fn name(self) -> &'static str {
+            pub(crate) fn name(self) -> &'static str {
                 self.name
             }
         }
@@ -89,7 +89,7 @@ shape! {
 
 impl VendorFunctions {
     /// Starts `function`'s operation in `session` with `mechanism` and `key`.
-    pub fn start(
+    pub(crate) fn start(
         &self,
         function: Start,
         session: Session,
@@ -104,7 +104,11 @@ impl VendorFunctions {
     }
 
     /// `C_DigestInit` in `session` with `mechanism`.
-    pub fn digest_init(&self, session: Session, mechanism: &mut VendorMechanism) -> Result<()> {
+    pub(crate) fn digest_init(
+        &self,
+        session: Session,
+        mechanism: &mut VendorMechanism,
+    ) -> Result<()> {
         let mut raw = mechanism.raw();
         // SAFETY: `raw` and its parameter point into live buffers.
         call("C_DigestInit", self.list.C_DigestInit, |f| unsafe {
@@ -113,7 +117,7 @@ impl VendorFunctions {
     }
 
     /// `function` over `data`.
-    pub fn input(&self, function: Input, session: Session, data: &[u8]) -> Result<()> {
+    pub(crate) fn input(&self, function: Input, session: Session, data: &[u8]) -> Result<()> {
         call(function.name(), (function.select)(self.list), |f| {
             // SAFETY: `data` is a live buffer of its length; an `Input` only reads it.
             unsafe { f(session, read_only(data), length(data)) }
@@ -121,7 +125,7 @@ impl VendorFunctions {
     }
 
     /// `function` over `data`, its output written into `output`.
-    pub fn transform(
+    pub(crate) fn transform(
         &self,
         function: Transform,
         session: Session,
@@ -149,7 +153,7 @@ impl VendorFunctions {
     }
 
     /// `function`, its output written into `output`.
-    pub fn finish(&self, function: Finish, session: Session, output: &mut [u8]) -> Written {
+    pub(crate) fn finish(&self, function: Finish, session: Session, output: &mut [u8]) -> Written {
         let mut written = length(output);
         let result = call(function.name(), (function.select)(self.list), |f| {
             // SAFETY: `output` holds `written` bytes; `written` is a valid place.
@@ -162,7 +166,7 @@ impl VendorFunctions {
     }
 
     /// `C_Verify` of `signature` over `data`.
-    pub fn verify(&self, session: Session, data: &[u8], signature: &[u8]) -> Result<()> {
+    pub(crate) fn verify(&self, session: Session, data: &[u8], signature: &[u8]) -> Result<()> {
         call("C_Verify", self.list.C_Verify, |f| {
             // SAFETY: both are live buffers of their lengths, which the vendor only reads.
             unsafe {
@@ -178,7 +182,7 @@ impl VendorFunctions {
     }
 
     /// `C_DigestKey` of `key`.
-    pub fn digest_key(&self, session: Session, key: CK_OBJECT_HANDLE) -> Result<()> {
+    pub(crate) fn digest_key(&self, session: Session, key: CK_OBJECT_HANDLE) -> Result<()> {
         // SAFETY: no pointer is passed.
         call("C_DigestKey", self.list.C_DigestKey, |f| unsafe {
             f(session, key)

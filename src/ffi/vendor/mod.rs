@@ -21,8 +21,8 @@ mod buffers;
 mod crypto;
 mod objects;
 
-pub use buffers::{AttributeSlot, VendorMechanism};
-pub use crypto::*;
+pub(crate) use buffers::{AttributeSlot, VendorMechanism};
+pub(crate) use crypto::*;
 
 use crate::error::{rv_name, Error, Result};
 use cryptoki_sys::*;
@@ -34,13 +34,13 @@ use std::path::Path;
 /// initialised with `CKF_OS_LOCKING_OK`, so its functions may be called
 /// from any thread.
 #[derive(Clone, Copy)]
-pub struct VendorFunctions {
+pub(crate) struct VendorFunctions {
     list: &'static CK_FUNCTION_LIST,
 }
 
 /// What an output-producing call reported: its result, and the length of
 /// what it wrote (or, with `CKR_BUFFER_TOO_SMALL`, of what it needs).
-pub struct Written {
+pub(crate) struct Written {
     pub result: Result<()>,
     pub length: CK_ULONG,
 }
@@ -49,7 +49,7 @@ pub struct Written {
 /// and reads its function list (version 2.x or 3.x). On success the
 /// library stays loaded for the rest of the process; on failure it is
 /// closed again, and the message says why.
-pub fn load(path: &Path) -> std::result::Result<VendorFunctions, String> {
+pub(crate) fn load(path: &Path) -> std::result::Result<VendorFunctions, String> {
     let flags = libc::RTLD_NOW | libc::RTLD_LOCAL | libc::RTLD_DEEPBIND;
     // SAFETY: loading a library runs its initialisers; the configuration
     // names a PKCS#11 library, whose initialisers are the vendor's to
@@ -136,13 +136,13 @@ fn list_pointer<T>(items: &mut Option<&mut [T]>) -> (*mut T, CK_ULONG) {
 
 impl VendorFunctions {
     /// The version of the vendor's function list.
-    pub fn version(&self) -> (u8, u8) {
+    pub(crate) fn version(&self) -> (u8, u8) {
         (self.list.version.major, self.list.version.minor)
     }
 
     /// `C_Initialize` with `flags` and no mutex functions (`None`: the
     /// list has no `C_Initialize`); its return code as it is.
-    pub fn initialize(&self, flags: CK_FLAGS) -> Option<CK_RV> {
+    pub(crate) fn initialize(&self, flags: CK_FLAGS) -> Option<CK_RV> {
         let mut args = CK_C_INITIALIZE_ARGS {
             CreateMutex: None,
             DestroyMutex: None,
@@ -157,7 +157,7 @@ impl VendorFunctions {
     }
 
     /// `C_Finalize` (`None`: the list has none); its return code as it is.
-    pub fn finalize(&self) -> Option<CK_RV> {
+    pub(crate) fn finalize(&self) -> Option<CK_RV> {
         let finalize = self.list.C_Finalize?;
         // SAFETY: NULL is the only valid argument of C_Finalize.
         Some(unsafe { finalize(std::ptr::null_mut()) })
@@ -165,7 +165,7 @@ impl VendorFunctions {
 
     /// `C_GetSlotList`: fills `slots` (or, with `None`, counts them) and
     /// returns the count the vendor reports.
-    pub fn slot_list(
+    pub(crate) fn slot_list(
         &self,
         token_present: bool,
         mut slots: Option<&mut [CK_SLOT_ID]>,
@@ -180,7 +180,7 @@ impl VendorFunctions {
     }
 
     /// `C_GetTokenInfo` of `slot`.
-    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
+    pub(crate) fn token_info(&self, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
         // SAFETY: CK_TOKEN_INFO is plain data, for which all zero is valid.
         let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
         call("C_GetTokenInfo", self.list.C_GetTokenInfo, |f| {
@@ -192,7 +192,7 @@ impl VendorFunctions {
 
     /// `C_GetMechanismList` of `slot`: fills `kinds` (or, with `None`,
     /// counts them) and returns the count the vendor reports.
-    pub fn mechanism_list(
+    pub(crate) fn mechanism_list(
         &self,
         slot: CK_SLOT_ID,
         mut kinds: Option<&mut [CK_MECHANISM_TYPE]>,
@@ -206,7 +206,7 @@ impl VendorFunctions {
     }
 
     /// `C_GetMechanismInfo` of `kind` in `slot`.
-    pub fn mechanism_info(
+    pub(crate) fn mechanism_info(
         &self,
         slot: CK_SLOT_ID,
         kind: CK_MECHANISM_TYPE,
@@ -221,7 +221,12 @@ impl VendorFunctions {
     }
 
     /// `C_InitToken` of `slot` with the SO PIN and the 32-byte padded label.
-    pub fn init_token(&self, slot: CK_SLOT_ID, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
+    pub(crate) fn init_token(
+        &self,
+        slot: CK_SLOT_ID,
+        so_pin: &[u8],
+        label: &[u8; 32],
+    ) -> Result<()> {
         call("C_InitToken", self.list.C_InitToken, |f| {
             // SAFETY: the PIN and the label are live buffers of the lengths
             // given (the label's is 32 by the specification); the vendor
@@ -231,7 +236,11 @@ impl VendorFunctions {
     }
 
     /// `C_OpenSession` on `slot` with `flags`, without callbacks.
-    pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+    pub(crate) fn open_session(
+        &self,
+        slot: CK_SLOT_ID,
+        flags: CK_FLAGS,
+    ) -> Result<CK_SESSION_HANDLE> {
         let mut handle: CK_SESSION_HANDLE = 0;
         call("C_OpenSession", self.list.C_OpenSession, |f| {
             // SAFETY: no application pointer or callback; `handle` is a
@@ -242,7 +251,7 @@ impl VendorFunctions {
     }
 
     /// `C_CloseSession`.
-    pub fn close_session(&self, session: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn close_session(&self, session: CK_SESSION_HANDLE) -> Result<()> {
         // SAFETY: no pointer is passed.
         call("C_CloseSession", self.list.C_CloseSession, |f| unsafe {
             f(session)
@@ -250,7 +259,7 @@ impl VendorFunctions {
     }
 
     /// `C_GetSessionInfo`.
-    pub fn session_info(&self, session: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+    pub(crate) fn session_info(&self, session: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
         // SAFETY: CK_SESSION_INFO is plain data, for which all zero is valid.
         let mut info: CK_SESSION_INFO = unsafe { std::mem::zeroed() };
         call("C_GetSessionInfo", self.list.C_GetSessionInfo, |f| {
@@ -261,7 +270,12 @@ impl VendorFunctions {
     }
 
     /// `C_Login` as `user` with `pin`, as the caller gave it.
-    pub fn login(&self, session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+    pub(crate) fn login(
+        &self,
+        session: CK_SESSION_HANDLE,
+        user: CK_USER_TYPE,
+        pin: &[u8],
+    ) -> Result<()> {
         call("C_Login", self.list.C_Login, |f| {
             // SAFETY: the PIN is a live buffer of its length; the vendor only reads it.
             unsafe { f(session, user, read_only(pin), length(pin)) }
@@ -269,13 +283,13 @@ impl VendorFunctions {
     }
 
     /// `C_Logout`.
-    pub fn logout(&self, session: CK_SESSION_HANDLE) -> Result<()> {
+    pub(crate) fn logout(&self, session: CK_SESSION_HANDLE) -> Result<()> {
         // SAFETY: no pointer is passed.
         call("C_Logout", self.list.C_Logout, |f| unsafe { f(session) })
     }
 
     /// `C_InitPIN` with `pin`, as the caller gave it.
-    pub fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+    pub(crate) fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         call("C_InitPIN", self.list.C_InitPIN, |f| {
             // SAFETY: the PIN is a live buffer of its length; the vendor only reads it.
             unsafe { f(session, read_only(pin), length(pin)) }
@@ -283,7 +297,7 @@ impl VendorFunctions {
     }
 
     /// `C_SetPIN` from `old_pin` to `new_pin`, as the caller gave them.
-    pub fn set_pin(
+    pub(crate) fn set_pin(
         &self,
         session: CK_SESSION_HANDLE,
         old_pin: &[u8],

@@ -12,7 +12,7 @@ type Object = CK_OBJECT_HANDLE;
 
 impl VendorFunctions {
     /// `C_FindObjectsInit` with `template`.
-    pub fn find_objects_init(&self, session: Session, template: &Template) -> Result<()> {
+    pub(crate) fn find_objects_init(&self, session: Session, template: &Template) -> Result<()> {
         let mut template = VendorTemplate::new(template);
         call("C_FindObjectsInit", self.list.C_FindObjectsInit, |f| {
             // SAFETY: the template's attributes point into `template`'s values, alive here.
@@ -21,7 +21,7 @@ impl VendorFunctions {
     }
 
     /// `C_FindObjects` into `batch`: the number of handles written.
-    pub fn find_objects(&self, session: Session, batch: &mut [Object]) -> Result<usize> {
+    pub(crate) fn find_objects(&self, session: Session, batch: &mut [Object]) -> Result<usize> {
         let mut count: CK_ULONG = 0;
         call("C_FindObjects", self.list.C_FindObjects, |f| {
             // SAFETY: `batch` holds `length(batch)` handles; `count` is a valid place.
@@ -31,7 +31,7 @@ impl VendorFunctions {
     }
 
     /// `C_FindObjectsFinal`.
-    pub fn find_objects_final(&self, session: Session) -> Result<()> {
+    pub(crate) fn find_objects_final(&self, session: Session) -> Result<()> {
         // SAFETY: no pointer is passed.
         call(
             "C_FindObjectsFinal",
@@ -41,7 +41,7 @@ impl VendorFunctions {
     }
 
     /// `C_CreateObject` from `template`: the new object's handle.
-    pub fn create_object(&self, session: Session, template: &Template) -> Result<Object> {
+    pub(crate) fn create_object(&self, session: Session, template: &Template) -> Result<Object> {
         let (mut template, mut created) = (VendorTemplate::new(template), 0);
         call("C_CreateObject", self.list.C_CreateObject, |f| {
             // SAFETY: the template points into live values; `created` is a valid place.
@@ -51,7 +51,7 @@ impl VendorFunctions {
     }
 
     /// `C_CopyObject` of `object` with `template`: the copy's handle.
-    pub fn copy_object(
+    pub(crate) fn copy_object(
         &self,
         session: Session,
         object: Object,
@@ -74,7 +74,7 @@ impl VendorFunctions {
     }
 
     /// `C_DestroyObject`.
-    pub fn destroy_object(&self, session: Session, object: Object) -> Result<()> {
+    pub(crate) fn destroy_object(&self, session: Session, object: Object) -> Result<()> {
         // SAFETY: no pointer is passed.
         call("C_DestroyObject", self.list.C_DestroyObject, |f| unsafe {
             f(session, object)
@@ -82,7 +82,7 @@ impl VendorFunctions {
     }
 
     /// `C_GetObjectSize`.
-    pub fn object_size(&self, session: Session, object: Object) -> Result<CK_ULONG> {
+    pub(crate) fn object_size(&self, session: Session, object: Object) -> Result<CK_ULONG> {
         let mut size: CK_ULONG = 0;
         // SAFETY: `size` is a valid place for the vendor to write.
         call("C_GetObjectSize", self.list.C_GetObjectSize, |f| unsafe {
@@ -92,7 +92,7 @@ impl VendorFunctions {
     }
 
     /// `C_SetAttributeValue` of `object` with `template`.
-    pub fn set_attribute_value(
+    pub(crate) fn set_attribute_value(
         &self,
         session: Session,
         object: Object,
@@ -108,7 +108,7 @@ impl VendorFunctions {
     /// `C_GetAttributeValue` of `object` for `slots`: each slot's buffer
     /// is offered (NULL when empty: a length query), and the length the
     /// vendor reports is stored in the slot whatever the result.
-    pub fn get_attribute_value(
+    pub(crate) fn get_attribute_value(
         &self,
         session: Session,
         object: Object,
@@ -127,7 +127,7 @@ impl VendorFunctions {
     }
 
     /// `C_GenerateKey`: the new key's handle.
-    pub fn generate_key(
+    pub(crate) fn generate_key(
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
@@ -150,7 +150,7 @@ impl VendorFunctions {
     }
 
     /// `C_GenerateKeyPair`: the public and the private key's handles.
-    pub fn generate_key_pair(
+    pub(crate) fn generate_key_pair(
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
@@ -180,7 +180,7 @@ impl VendorFunctions {
     }
 
     /// `C_WrapKey` of `key` under `wrapping_key`, into `output`.
-    pub fn wrap_key(
+    pub(crate) fn wrap_key(
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
@@ -208,7 +208,7 @@ impl VendorFunctions {
     }
 
     /// `C_UnwrapKey` of `wrapped` under `unwrapping_key`: the new key's handle.
-    pub fn unwrap_key(
+    pub(crate) fn unwrap_key(
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
@@ -237,7 +237,7 @@ impl VendorFunctions {
     }
 
     /// `C_DeriveKey` from `base_key`: the new key's handle.
-    pub fn derive_key(
+    pub(crate) fn derive_key(
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
@@ -262,7 +262,7 @@ impl VendorFunctions {
     }
 
     /// `C_GenerateRandom` into `output`.
-    pub fn generate_random(&self, session: Session, output: &mut [u8]) -> Result<()> {
+    pub(crate) fn generate_random(&self, session: Session, output: &mut [u8]) -> Result<()> {
         call("C_GenerateRandom", self.list.C_GenerateRandom, |f| {
             // SAFETY: `output` is a live buffer of its length, ours to have written.
             unsafe { f(session, output.as_mut_ptr(), length(output)) }
