@@ -91,25 +91,25 @@ macro_rules! operations {
         /// The active cryptographic operations of one session, at most one
         /// of each kind (PKCS#11 3.0 §5.2).
         #[derive(Default)]
-        pub struct Operations {
-            $($(#[$doc])* pub $name: Option<Active<$operation>>,)+
+        pub(crate) struct Operations {
+            $($(#[$doc])* pub(crate) $name: Option<Active<$operation>>,)+
         }
 
         impl Operations {
             /// True while any of them is active.
-            pub fn any(&self) -> bool {
+            pub(crate) fn any(&self) -> bool {
                 false $(|| self.$name.is_some())+
             }
 
             /// Ends those whose flag is in `flags`.
-            pub fn cancel(&mut self, flags: CK_FLAGS) {
+            pub(crate) fn cancel(&mut self, flags: CK_FLAGS) {
                 $(if flags & $flag != 0 {
                     self.$name = None;
                 })+
             }
 
             /// Every flag of the list: [`Operations::cancel`] with it ends all.
-            pub const ALL: CK_FLAGS = 0 $(| $flag)+;
+            pub(crate) const ALL: CK_FLAGS = 0 $(| $flag)+;
         }
     };
 }

@@ -6,24 +6,24 @@ use crate::error::Result;
 use cryptoki_sys::{CK_RV, CK_ULONG};
 
 /// A `CK_ULONG` attribute.
-pub fn ulong(kind: AttributeType, value: CK_ULONG) -> Attribute {
+pub(crate) fn ulong(kind: AttributeType, value: CK_ULONG) -> Attribute {
     Attribute::from_ulong(kind, value)
 }
 
 /// A `CK_BBOOL` attribute.
-pub fn boolean(kind: AttributeType, value: bool) -> Attribute {
+pub(crate) fn boolean(kind: AttributeType, value: bool) -> Attribute {
     Attribute::from_bool(kind, value)
 }
 
 /// A byte-array attribute.
-pub fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
+pub(crate) fn bytes(kind: AttributeType, value: &[u8]) -> Attribute {
     Attribute::new(kind, value.to_vec())
 }
 
 /// Templates a store must refuse, grouped by the error code they get and
 /// the access they are given with; each template is named for the panic
 /// message.
-pub type Refusals<'a> = Vec<(CK_RV, Access, Vec<(&'a str, Vec<Attribute>)>)>;
+pub(crate) type Refusals<'a> = Vec<(CK_RV, Access, Vec<(&'a str, Vec<Attribute>)>)>;
 
 /// Session 1, with the user and/or the SO logged in, read/write or not.
 fn session_one(user: bool, so: bool, read_write: bool) -> Access {
@@ -36,22 +36,22 @@ fn session_one(user: bool, so: bool, read_write: bool) -> Access {
 }
 
 /// The user logged in, read/write session 1.
-pub fn user() -> Access {
+pub(crate) fn user() -> Access {
     session_one(true, false, true)
 }
 
 /// The user logged in, read-only session 1.
-pub fn user_read_only() -> Access {
+pub(crate) fn user_read_only() -> Access {
     session_one(true, false, false)
 }
 
 /// Nobody logged in, read/write session 1.
-pub fn public() -> Access {
+pub(crate) fn public() -> Access {
     session_one(false, false, true)
 }
 
 /// The SO logged in, read/write session 1.
-pub fn so() -> Access {
+pub(crate) fn so() -> Access {
     session_one(false, true, true)
 }
 
@@ -59,7 +59,7 @@ pub fn so() -> Access {
 type Answer = Result<Vec<AttributeResult>>;
 
 /// A store whose attributes a test reads: a device, or the certificate store.
-pub trait AttributeReader {
+pub(crate) trait AttributeReader {
     /// `C_GetAttributeValue` of `kinds`.
     fn read(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answer;
 }
@@ -82,7 +82,7 @@ read_through_get_attributes!(
 
 /// One attribute's value, or a panic naming the attribute and what came
 /// instead.
-pub fn value_of(
+pub(crate) fn value_of(
     store: &impl AttributeReader,
     access: &Access,
     handle: Handle,

@@ -24,12 +24,12 @@ use openssl::sign::Signer;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-pub use crate::object::test_support::{
+pub(super) use crate::object::test_support::{
     boolean, bytes, public, so, ulong, user, value_of, Refusals,
 };
 
 /// An in-memory RSA key standing in for the device's blob-signing key.
-pub struct TestKey {
+pub(super) struct TestKey {
     key: PKey<Private>,
     key_id: String,
     logged_in: Arc<AtomicBool>,
@@ -40,7 +40,7 @@ pub struct TestKey {
 impl TestKey {
     /// A key whose device nobody is logged in to, letting `threads` callers
     /// out together so that their refusals overlap.
-    pub fn refusing_together(threads: usize) -> Arc<Self> {
+    pub(super) fn refusing_together(threads: usize) -> Arc<Self> {
         Arc::new(TestKey {
             key: shared_rsa(0),
             key_id: "blob-signing-key".into(),
@@ -82,18 +82,18 @@ fn shared_rsa(which: usize) -> PKey<Private> {
 }
 
 /// A device whose blob-signing key is usable while `logged_in` is true.
-pub struct TestDevice {
+pub(super) struct TestDevice {
     key: Arc<TestKey>,
     pub logged_in: Arc<AtomicBool>,
 }
 
 impl TestDevice {
     /// A device with the first shared key, logged in.
-    pub fn new() -> Arc<Self> {
+    pub(super) fn new() -> Arc<Self> {
         TestDevice::with_key(0, "blob-signing-key")
     }
     /// A device with shared key `which` and key id `key_id`, logged in.
-    pub fn with_key(which: usize, key_id: &str) -> Arc<Self> {
+    pub(super) fn with_key(which: usize, key_id: &str) -> Arc<Self> {
         let logged_in = Arc::new(AtomicBool::new(true));
         let key = Arc::new(TestKey {
             key: shared_rsa(which),
@@ -104,7 +104,7 @@ impl TestDevice {
         Arc::new(TestDevice { key, logged_in })
     }
     /// The signing key, for tests that write blobs directly.
-    pub fn key(&self) -> Arc<TestKey> {
+    pub(super) fn key(&self) -> Arc<TestKey> {
         self.key.clone()
     }
 }
@@ -154,14 +154,14 @@ impl Device for TestDevice {
 }
 
 /// A certificate store over a fresh temporary directory.
-pub struct Fixture {
+pub(super) struct Fixture {
     pub dir: tempfile::TempDir,
     pub device: Arc<TestDevice>,
     pub certificates: Certificates,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let device = TestDevice::new();
         let certificates = open_over(dir.path(), device.clone());
@@ -172,72 +172,82 @@ impl Fixture {
         }
     }
     /// Another `Certificates` over the same directory (another process).
-    pub fn reopen(&self) -> Certificates {
+    pub(super) fn reopen(&self) -> Certificates {
         open_over(self.dir.path(), self.device.clone())
     }
     /// The path of a handle's blob file.
-    pub fn blob_path(&self, handle: Handle) -> std::path::PathBuf {
+    pub(super) fn blob_path(&self, handle: Handle) -> std::path::PathBuf {
         self.dir.path().join(super::blob_name(handle))
     }
     /// The content of a handle's blob file.
-    pub fn blob(&self, handle: Handle) -> Vec<u8> {
+    pub(super) fn blob(&self, handle: Handle) -> Vec<u8> {
         std::fs::read(self.blob_path(handle)).expect("blob file")
     }
     /// The names of the files in the directory.
-    pub fn file_names(&self) -> Vec<String> {
+    pub(super) fn file_names(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.path())
             .expect("read_dir")
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
             .collect()
     }
     /// `template`, created by the user in session 1.
-    pub fn create(&self, template: &[Attribute]) -> Handle {
+    pub(super) fn create(&self, template: &[Attribute]) -> Handle {
         self.certificates.create(&user(), template).expect("create")
     }
     /// The reference certificate labelled `label`, created by the user.
-    pub fn create_reference(&self, token: bool, label: &str) -> Handle {
+    pub(super) fn create_reference(&self, token: bool, label: &str) -> Handle {
         self.create(&reference_template(token, label))
     }
     /// C_SetAttributeValue by `access`.
-    pub fn set(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<()> {
+    pub(super) fn set(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &[Attribute],
+    ) -> Result<()> {
         self.certificates.set_attributes(access, handle, template)
     }
     /// C_CopyObject by `access`.
-    pub fn copy(&self, access: &Access, handle: Handle, template: &[Attribute]) -> Result<Handle> {
+    pub(super) fn copy(
+        &self,
+        access: &Access,
+        handle: Handle,
+        template: &[Attribute],
+    ) -> Result<Handle> {
         self.certificates.copy(access, handle, template)
     }
     /// One attribute's value as `access` sees it, or a panic.
-    pub fn value(&self, access: &Access, handle: Handle, kind: AttributeType) -> Vec<u8> {
+    pub(super) fn value(&self, access: &Access, handle: Handle, kind: AttributeType) -> Vec<u8> {
         value_of(&self.certificates, access, handle, kind)
     }
 }
 
 /// Every certificate `access` finds (an empty template).
-pub fn find_all(certificates: &Certificates, access: &Access) -> Vec<Handle> {
+pub(super) fn find_all(certificates: &Certificates, access: &Access) -> Vec<Handle> {
     certificates.find(access, &[]).expect("find")
 }
 
 /// The error code of a call that must fail.
-pub fn rv_of<T: std::fmt::Debug>(result: Result<T>) -> CK_RV {
+pub(super) fn rv_of<T: std::fmt::Debug>(result: Result<T>) -> CK_RV {
     result.expect_err("the call must fail").rv()
 }
 
-pub fn open_over(dir: &std::path::Path, device: Arc<TestDevice>) -> Certificates {
+pub(super) fn open_over(dir: &std::path::Path, device: Arc<TestDevice>) -> Certificates {
     let store: Arc<dyn BlobStore> = Arc::new(LocalStore::open(dir).expect("store"));
     Certificates::open(store, device, None).expect("open")
 }
 
 /// The reference's subject name (`CN=MyCertificate-Bbj`).
-pub const REFERENCE_SUBJECT: &[u8] = &[
+pub(super) const REFERENCE_SUBJECT: &[u8] = &[
     0x30, 0x1D, 0x31, 0x1B, 0x30, 0x19, 0x06, 0x03, 0x55, 0x04, 0x03, 0x0C, 0x12, b'M', b'y', b'C',
     b'e', b'r', b't', b'i', b'f', b'i', b'c', b'a', b't', b'e', b'-', b'B', b'b', b'j',
 ];
 
 /// The reference's 8 dummy certificate bytes.
-pub const REFERENCE_VALUE: &[u8] = &[0x30, 0x82, 0x03, 0x08, 0x30, 0x82, 0x02, 0xD0];
+pub(super) const REFERENCE_VALUE: &[u8] = &[0x30, 0x82, 0x03, 0x08, 0x30, 0x82, 0x02, 0xD0];
 
 /// The reference's `create_cert` template, with `token` and `label` chosen.
-pub fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
+pub(super) fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
     vec![
         ulong(CKA_CLASS, CKO_CERTIFICATE),
         ulong(CKA_CERTIFICATE_TYPE, CKC_X_509),
@@ -250,7 +260,7 @@ pub fn reference_template(token: bool, label: &str) -> Vec<Attribute> {
 }
 
 /// Captures the log lines emitted while `body` runs on this thread.
-pub fn capture_logs<T>(body: impl FnOnce() -> T) -> (T, String) {
+pub(super) fn capture_logs<T>(body: impl FnOnce() -> T) -> (T, String) {
     #[derive(Clone, Default)]
     struct Sink(Arc<parking_lot::Mutex<Vec<u8>>>);
     impl std::io::Write for Sink {
@@ -276,7 +286,7 @@ pub fn capture_logs<T>(body: impl FnOnce() -> T) -> (T, String) {
 
 /// A complete certificate object, as `create` would build it, for blobs
 /// written directly by tests.
-pub fn sample_object(label: &str) -> crate::object::Attributes {
+pub(super) fn sample_object(label: &str) -> crate::object::Attributes {
     let mut object = crate::object::Attributes::new();
     for attribute in reference_template(true, label) {
         object.set(attribute.kind, attribute.value);
@@ -288,13 +298,18 @@ pub fn sample_object(label: &str) -> crate::object::Attributes {
 
 /// Writes a validly signed blob for `handle` straight into the directory,
 /// as another process would.
-pub fn write_signed_blob(fixture: &Fixture, handle: Handle, label: &str) {
+pub(super) fn write_signed_blob(fixture: &Fixture, handle: Handle, label: &str) {
     write_blob_signed_by(fixture, &fixture.device, handle, label);
 }
 
 /// Writes a blob for `handle` signed with `device`'s key, which may not be
 /// the store's.
-pub fn write_blob_signed_by(fixture: &Fixture, device: &TestDevice, handle: Handle, label: &str) {
+pub(super) fn write_blob_signed_by(
+    fixture: &Fixture,
+    device: &TestDevice,
+    handle: Handle,
+    label: &str,
+) {
     let signer = super::jws::DeviceSigner::new(device.key()).unwrap();
     let blob = super::jws::sign_blob(&signer, handle, &sample_object(label)).unwrap();
     std::fs::write(fixture.blob_path(handle), blob).unwrap();
