@@ -18,7 +18,7 @@ use cryptoki_sys::*;
 use std::path::Path;
 use tempfile::TempDir;
 
-pub use crate::object::test_support::{
+pub(crate) use crate::object::test_support::{
     boolean, bytes, public as public_rw, ulong, user as user_rw, user_read_only as user_ro,
     value_of, Refusals,
 };
