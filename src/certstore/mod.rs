@@ -3,7 +3,13 @@
 //! directory or an Azure Blob Storage container).
 
 pub mod azure;
+/// The blob's encodings (base64url, strict JSON): the crate's own, public
+/// to its tests and fuzz targets (feature `testing`).
+#[cfg(feature = "testing")]
 pub mod encoding;
+#[cfg(not(feature = "testing"))]
+#[allow(unreachable_pub)]
+mod encoding;
 pub mod handles;
 pub mod index;
 pub mod jws;
