@@ -65,8 +65,9 @@ pub enum LogDestination {
     File(PathBuf),
 }
 
-/// The whole configuration, with defaults filled in.
-#[derive(Clone)]
+/// The whole configuration, with defaults filled in. Its `{:?}` shows
+/// every setting but the secrets ([`SecretSetting`]).
+#[derive(Clone, Debug)]
 pub struct Config {
     /// The file it was read from, if any.
     pub source: Option<PathBuf>,
@@ -74,8 +75,8 @@ pub struct Config {
     pub certstorage_signing_key_id: Option<String>,
     pub uami_client_id: Option<String>,
     pub certstorage_auth: AuthMethod,
-    pub certstorage_sas: Option<String>,
-    pub certstorage_connection_string: Option<String>,
+    pub certstorage_sas: Option<SecretSetting>,
+    pub certstorage_connection_string: Option<SecretSetting>,
     pub certstorage_timeout: Duration,
     pub certstorage_retries: u32,
     pub certstorage_cache_freshness: Duration,
@@ -97,40 +98,21 @@ pub struct Config {
     pub log_destination: LogDestination,
 }
 
-/// Shows every setting but the secrets, so a configuration can be logged.
-impl std::fmt::Debug for Config {
+/// A setting that is a secret (a SAS, a connection string with its account
+/// key): `{:?}` shows `<redacted>`, so a configuration can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    /// The secret itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let redacted = |secret: &Option<String>| secret.as_ref().map(|_| "<redacted>");
-        f.debug_struct("Config")
-            .field("source", &self.source)
-            .field("certstorage_url", &self.certstorage_url)
-            .field(
-                "certstorage_signing_key_id",
-                &self.certstorage_signing_key_id,
-            )
-            .field("uami_client_id", &self.uami_client_id)
-            .field("certstorage_auth", &self.certstorage_auth)
-            .field("certstorage_sas", &redacted(&self.certstorage_sas))
-            .field(
-                "certstorage_connection_string",
-                &redacted(&self.certstorage_connection_string),
-            )
-            .field("certstorage_timeout", &self.certstorage_timeout)
-            .field("certstorage_retries", &self.certstorage_retries)
-            .field(
-                "certstorage_cache_freshness",
-                &self.certstorage_cache_freshness,
-            )
-            .field("certstorage_ca_file", &self.certstorage_ca_file)
-            .field("device", &self.device)
-            .field("soft_token_dir", &self.soft_token_dir)
-            .field("device_module", &self.device_module)
-            .field("device_token_label", &self.device_token_label)
-            .field("pin_max_failures", &self.pin_max_failures)
-            .field("soft_kdf_iterations", &self.soft_kdf_iterations)
-            .field("log_level", &self.log_level)
-            .field("log_destination", &self.log_destination)
-            .finish()
+        f.write_str("<redacted>")
     }
 }
 
@@ -277,8 +259,10 @@ impl Config {
             "CERTSTORAGE_SIGNING_KEYID" => self.certstorage_signing_key_id = optional(value),
             "UAMI_CLIENT_ID" => self.uami_client_id = optional(value),
             "CERTSTORAGE_AUTH" => self.certstorage_auth = AuthMethod::parse(value)?,
-            "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value),
-            "CERTSTORAGE_CONNECTION_STRING" => self.certstorage_connection_string = optional(value),
+            "CERTSTORAGE_SAS" => self.certstorage_sas = optional(value).map(SecretSetting),
+            "CERTSTORAGE_CONNECTION_STRING" => {
+                self.certstorage_connection_string = optional(value).map(SecretSetting)
+            }
             "CERTSTORAGE_TIMEOUT_SECONDS" => {
                 self.certstorage_timeout = Duration::from_secs(number(value, 1, 3600)?)
             }

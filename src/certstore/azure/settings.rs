@@ -2,7 +2,7 @@
 //! how to authenticate, and the time limits. Secrets are kept in
 //! [`Secret`]s and never appear in a `Debug` output or an error message.
 
-use crate::config::{AuthMethod, Config};
+use crate::config::{AuthMethod, Config, SecretSetting};
 use crate::error::{Error, Result};
 use azure_core::credentials::Secret;
 use std::fmt;
@@ -202,7 +202,8 @@ impl Authentication {
             AuthMethod::Sas => {
                 let token = config
                     .certstorage_sas
-                    .clone()
+                    .as_ref()
+                    .map(|sas| sas.expose().to_string())
                     .or(url_query)
                     .map(|t| t.trim_start_matches('?').to_string())
                     .filter(|t| !t.is_empty())
@@ -223,7 +224,8 @@ impl Authentication {
 fn connection_string_container(config: &Config, url: &Url) -> Result<(Url, Authentication)> {
     let text = config
         .certstorage_connection_string
-        .as_deref()
+        .as_ref()
+        .map(SecretSetting::expose)
         .ok_or_else(|| {
             config_error("CERTSTORAGE_AUTH=connection_string needs CERTSTORAGE_CONNECTION_STRING")
         })?;
