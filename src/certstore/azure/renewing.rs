@@ -70,6 +70,8 @@ mod tests {
     use azure_core::time::{Duration, OffsetDateTime};
     use std::sync::atomic::AtomicU32;
 
+    type Options<'a> = Option<TokenRequestOptions<'a>>;
+
     /// Hands out "token-<n>" from a counter shared by every instance, and
     /// caches its token like the SDK's credentials do.
     #[derive(Debug)]
@@ -80,11 +82,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl TokenCredential for Counting {
-        async fn get_token(
-            &self,
-            _: &[&str],
-            _: Option<TokenRequestOptions<'_>>,
-        ) -> azure_core::Result<AccessToken> {
+        async fn get_token(&self, _: &[&str], _: Options<'_>) -> azure_core::Result<AccessToken> {
             let mut cached = self.cached.lock();
             let token = cached.get_or_insert_with(|| {
                 let n = self.issued.fetch_add(1, Ordering::SeqCst);
