@@ -134,10 +134,9 @@ pub trait BlobSigningKey: Send + Sync {
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>>;
 }
 
-/// The device channel. All methods are callable from any thread. The
-/// object functions on existing handles are those of [`ObjectStore`].
-pub trait Device: ObjectStore + Send + Sync {
-    // ----- token, sessions and PINs (PKCS#11 3.0 §5.5, §5.6) -----
+/// Token, sessions, PINs, mechanisms and random (PKCS#11 3.0 §5.5, §5.6,
+/// §5.17): the part of a device that knows who may use its keys.
+pub trait TokenControl: Send + Sync {
     fn token_status(&self) -> Result<TokenStatus>;
     /// Initialises (or re-initialises) the token: destroys its objects, sets the SO PIN and label.
     fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()>;
@@ -146,6 +145,8 @@ pub trait Device: ObjectStore + Send + Sync {
     fn open_session(&self, _session: CK_SESSION_HANDLE, _read_write: bool) -> Result<()> {
         Ok(())
     }
+    /// Destroys the session objects owned by `session`.
+    fn close_session(&self, session: CK_SESSION_HANDLE);
     /// Checks a PIN and unlocks the key material for `user`, through
     /// `session`. Consecutive failures lock the PIN (`Error::PinLocked`).
     fn login(&self, session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()>;
@@ -167,8 +168,6 @@ pub trait Device: ObjectStore + Send + Sync {
         old_pin: &[u8],
         new_pin: &[u8],
     ) -> Result<()>;
-
-    // ----- mechanisms and random (§5.5, §5.17) -----
     fn mechanisms(&self) -> Vec<MechanismInfo>;
     fn generate_random(&self, access: &Access, out: &mut [u8]) -> Result<()>;
     /// `C_SeedRandom`: mixes `seed` into the generator; `Ok(false)` when the
@@ -176,41 +175,29 @@ pub trait Device: ObjectStore + Send + Sync {
     fn seed_random(&self, _access: &Access, _seed: &[u8]) -> Result<bool> {
         Ok(false)
     }
+}
 
-    // ----- objects (§5.7: the supertrait's, and this) -----
-    /// Destroys the session objects owned by `session`.
-    fn close_session(&self, session: CK_SESSION_HANDLE);
+/// A new encryption or decryption.
+pub type Cipher = Result<Box<dyn CipherOperation>>;
+/// A new signing operation.
+pub type Signing = Result<Box<dyn SignOperation>>;
+/// A new verification.
+pub type Verifying = Result<Box<dyn VerifyOperation>>;
+/// A new digest.
+pub type Digesting = Result<Box<dyn DigestOperation>>;
 
-    // ----- cryptographic operations (§5.8 to §5.16) -----
-    fn encrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>>;
-    fn decrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>>;
-    fn digest_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-    ) -> Result<Box<dyn DigestOperation>>;
-    fn sign_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn SignOperation>>;
-    fn verify_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn VerifyOperation>>;
+/// The cryptographic operations on a key the device holds (§5.8 to §5.14).
+pub trait Operations: Send + Sync {
+    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher;
+    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher;
+    fn digest_init(&self, access: &Access, mechanism: &Mechanism) -> Digesting;
+    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Signing;
+    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying;
+}
+
+/// Keys made, wrapped, unwrapped and derived (§5.15, §5.16), and the key
+/// that signs certificate blobs.
+pub trait KeyManagement: Send + Sync {
     fn generate_key(
         &self,
         access: &Access,
@@ -246,9 +233,14 @@ pub trait Device: ObjectStore + Send + Sync {
         base_key: Handle,
         template: &Template,
     ) -> Result<Handle>;
-
-    // ----- certificate storage support -----
     /// The key that signs certificate blobs. With `key_id`, the RSA key pair
     /// whose `CKA_ID` is that text; without, a key the device provides itself.
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>>;
 }
+
+/// The device channel: the sum of its parts, each implemented by the
+/// device directly. All methods are callable from any thread. The object
+/// functions on existing handles are those of [`ObjectStore`].
+pub trait Device: TokenControl + Operations + KeyManagement + ObjectStore + Send + Sync {}
+
+impl<T> Device for T where T: TokenControl + Operations + KeyManagement + ObjectStore + Send + Sync {}

@@ -121,7 +121,7 @@ macro_rules! not_here {
     };
 }
 
-impl Device for TestDevice {
+impl TokenControl for TestDevice {
     fn token_status(&self) -> Result<TokenStatus> {
         Ok(TokenStatus::default())
     }
@@ -130,20 +130,30 @@ impl Device for TestDevice {
         Vec::new()
     }
     fn close_session(&self, _: CK_SESSION_HANDLE) {}
-    fn blob_signing_key(&self, _: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
-        Ok(self.key.clone())
-    }
     not_here! {
         fn init_token(&self, &[u8], &str) -> Result<()>;
         fn login(&self, CK_SESSION_HANDLE, UserType, &[u8]) -> Result<()>;
         fn init_pin(&self, CK_SESSION_HANDLE, &[u8]) -> Result<()>;
         fn set_pin(&self, CK_SESSION_HANDLE, UserType, &[u8], &[u8]) -> Result<()>;
         fn generate_random(&self, &Access, &mut [u8]) -> Result<()>;
+    }
+}
+
+impl Operations for TestDevice {
+    not_here! {
         fn encrypt_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn CipherOperation>>;
         fn decrypt_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn CipherOperation>>;
         fn digest_init(&self, &Access, &Mechanism) -> Result<Box<dyn DigestOperation>>;
         fn sign_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn SignOperation>>;
         fn verify_init(&self, &Access, &Mechanism, Handle) -> Result<Box<dyn VerifyOperation>>;
+    }
+}
+
+impl KeyManagement for TestDevice {
+    fn blob_signing_key(&self, _: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
+        Ok(self.key.clone())
+    }
+    not_here! {
         fn generate_key(&self, &Access, &Mechanism, &Template) -> Result<Handle>;
         fn generate_key_pair(&self, &Access, &Mechanism, &Template, &Template)
             -> Result<(Handle, Handle)>;

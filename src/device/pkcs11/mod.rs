@@ -212,11 +212,6 @@ impl Pkcs11Device {
     }
 }
 
-/// What starting each kind of operation returns.
-type Cipher = Result<Box<dyn CipherOperation>>;
-type Signing = Result<Box<dyn SignOperation>>;
-type Verifying = Result<Box<dyn VerifyOperation>>;
-
 fn user_type(user: UserType) -> CK_USER_TYPE {
     match user {
         UserType::SecurityOfficer => CKU_SO,
@@ -224,7 +219,7 @@ fn user_type(user: UserType) -> CK_USER_TYPE {
     }
 }
 
-impl Device for Pkcs11Device {
+impl TokenControl for Pkcs11Device {
     fn token_status(&self) -> Result<TokenStatus> {
         token::token_status(self.vendor(), self.shared.slot())
     }
@@ -332,7 +327,9 @@ impl Device for Pkcs11Device {
         // once no operation holds it.
         drop(self.shared.sessions.remove(ours));
     }
+}
 
+impl Operations for Pkcs11Device {
     fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
         operations::cipher_init(self.target(access, key)?, Way::Encrypt, mechanism)
     }
@@ -341,11 +338,7 @@ impl Device for Pkcs11Device {
         operations::cipher_init(self.target(access, key)?, Way::Decrypt, mechanism)
     }
 
-    fn digest_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-    ) -> Result<Box<dyn DigestOperation>> {
+    fn digest_init(&self, access: &Access, mechanism: &Mechanism) -> Digesting {
         let handles = self.shared.handles.clone();
         operations::digest_init(self.session_of(access)?, handles, mechanism)
     }
@@ -357,7 +350,9 @@ impl Device for Pkcs11Device {
     fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying {
         operations::verify_init(self.target(access, key)?, mechanism)
     }
+}
 
+impl KeyManagement for Pkcs11Device {
     fn generate_key(
         &self,
         access: &Access,

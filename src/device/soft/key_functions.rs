@@ -9,7 +9,10 @@ use super::object_functions::{
 };
 use super::objects::{self, Origin};
 use super::store::{Entry, Inner};
-use crate::device::{CipherOperation, Mechanism, SignOperation, VerifyOperation};
+use super::{signing_key, SoftDevice};
+use crate::device::{
+    BlobSigningKey, Cipher, Digesting, KeyManagement, Mechanism, Operations, Signing, Verifying,
+};
 use crate::error::{Error, Result};
 use crate::object::{find, Access, Attributes, Handle, Template};
 use cryptoki_sys::*;
@@ -59,62 +62,56 @@ impl Inner {
         objects::require_allowed_mechanism(&entry.attributes, mechanism.kind)?;
         Ok((entry, key))
     }
+}
 
+impl Operations for SoftDevice {
     /// `C_EncryptInit`.
-    pub fn encrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
+    fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        let inner = &*self.inner;
         let (_, key) =
-            self.operation_key(access, key, mechanism, CKA_ENCRYPT, "CKA_ENCRYPT is false")?;
+            inner.operation_key(access, key, mechanism, CKA_ENCRYPT, "CKA_ENCRYPT is false")?;
         crypto::encrypt_init(key, mechanism)
     }
 
     /// `C_DecryptInit`.
-    pub fn decrypt_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn CipherOperation>> {
+    fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
+        let inner = &*self.inner;
         let (_, key) =
-            self.operation_key(access, key, mechanism, CKA_DECRYPT, "CKA_DECRYPT is false")?;
+            inner.operation_key(access, key, mechanism, CKA_DECRYPT, "CKA_DECRYPT is false")?;
         crypto::decrypt_init(key, mechanism)
     }
 
+    fn digest_init(&self, _access: &Access, mechanism: &Mechanism) -> Digesting {
+        crypto::digest_init(mechanism)
+    }
+
     /// `C_SignInit`.
-    pub fn sign_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn SignOperation>> {
-        let (_, key) = self.operation_key(access, key, mechanism, CKA_SIGN, "CKA_SIGN is false")?;
+    fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Signing {
+        let inner = &*self.inner;
+        let (_, key) =
+            inner.operation_key(access, key, mechanism, CKA_SIGN, "CKA_SIGN is false")?;
         crypto::sign_init(key, mechanism)
     }
 
     /// `C_VerifyInit`.
-    pub fn verify_init(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<Box<dyn VerifyOperation>> {
+    fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying {
+        let inner = &*self.inner;
         let (_, key) =
-            self.operation_key(access, key, mechanism, CKA_VERIFY, "CKA_VERIFY is false")?;
+            inner.operation_key(access, key, mechanism, CKA_VERIFY, "CKA_VERIFY is false")?;
         crypto::verify_init(key, mechanism)
     }
+}
 
+impl KeyManagement for SoftDevice {
     /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32) and
     /// `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 512).
-    pub fn generate_key(
+    fn generate_key(
         &self,
         access: &Access,
         mechanism: &Mechanism,
         template: &Template,
     ) -> Result<Handle> {
+        let inner = &*self.inner;
         let key_type = match mechanism.kind {
             CKM_AES_KEY_GEN => CKK_AES,
             CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,
@@ -142,19 +139,20 @@ impl Inner {
             access.require_user()?;
         }
         let value = crypto::generate_secret(len as usize)?;
-        self.insert_one(access, secret_object(attributes, value)?)
+        inner.insert_one(access, secret_object(attributes, value)?)
     }
 
     /// `C_GenerateKeyPair`: RSA (`CKA_MODULUS_BITS`, optional
     /// `CKA_PUBLIC_EXPONENT`), EC and Ed25519 (`CKA_EC_PARAMS`), both halves
     /// stored together or not at all. Returns (public, private).
-    pub fn generate_key_pair(
+    fn generate_key_pair(
         &self,
         access: &Access,
         mechanism: &Mechanism,
         public_template: &Template,
         private_template: &Template,
     ) -> Result<(Handle, Handle)> {
+        let inner = &*self.inner;
         let key_type = match mechanism.kind {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
             CKM_EC_KEY_PAIR_GEN => CKK_EC,
@@ -202,7 +200,7 @@ impl Inner {
             public_object(public, public_key)?,
             private_object(private, key)?,
         ];
-        match self.insert(access, objects)?.as_slice() {
+        match inner.insert(access, objects)?.as_slice() {
             [public, private] => Ok((*public, *private)),
             _ => Err(Error::Internal("key pair stored without two handles")),
         }
@@ -213,14 +211,15 @@ impl Inner {
     /// leaves, whatever the wrapping key (`KeyUnextractable`); a key with
     /// `CKA_WRAP_WITH_TRUSTED` leaves only under a key whose `CKA_TRUSTED`
     /// is true (`KeyNotWrappable`).
-    pub fn wrap_key(
+    fn wrap_key(
         &self,
         access: &Access,
         mechanism: &Mechanism,
         wrapping_key: Handle,
         key: Handle,
     ) -> Result<Vec<u8>> {
-        let (wrapping_entry, wrapping) = self
+        let inner = &*self.inner;
+        let (wrapping_entry, wrapping) = inner
             .operation_key(
                 access,
                 wrapping_key,
@@ -229,7 +228,7 @@ impl Inner {
                 "CKA_WRAP is false",
             )
             .map_err(|error| rename_invalid(error, || Error::WrappingKeyHandleInvalid))?;
-        let entry = self
+        let entry = inner
             .entry(access, key)
             .map_err(|error| rename_invalid(error, || Error::KeyHandleInvalid))?;
         let (class, _) = objects::class_and_type(&entry.attributes);
@@ -239,8 +238,8 @@ impl Inner {
             ));
         }
         objects::require_extractable(&entry.attributes)?;
-        objects::require_trusted_wrapping(&entry.attributes, self.is_trusted(&wrapping_entry))?;
-        let plain = match &self.loaded_key(&entry)?.material {
+        objects::require_trusted_wrapping(&entry.attributes, inner.is_trusted(&wrapping_entry))?;
+        let plain = match &inner.loaded_key(&entry)?.material {
             KeyMaterial::Private(pkey) => crypto::private_to_der(pkey)?,
             KeyMaterial::Secret(value) => value.clone(),
             KeyMaterial::Public(_) => {
@@ -251,7 +250,7 @@ impl Inner {
     }
 
     /// `C_UnwrapKey`: the template names the class and key type of the result.
-    pub fn unwrap_key(
+    fn unwrap_key(
         &self,
         access: &Access,
         mechanism: &Mechanism,
@@ -259,7 +258,8 @@ impl Inner {
         wrapped: &[u8],
         template: &Template,
     ) -> Result<Handle> {
-        let (_, unwrapping) = self
+        let inner = &*self.inner;
+        let (_, unwrapping) = inner
             .operation_key(
                 access,
                 unwrapping_key,
@@ -289,21 +289,22 @@ impl Inner {
                 ))
             }
         };
-        self.insert_one(access, object)
+        inner.insert_one(access, object)
     }
 
     /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` into an AES or generic secret key.
-    pub fn derive_key(
+    fn derive_key(
         &self,
         access: &Access,
         mechanism: &Mechanism,
         base_key: Handle,
         template: &Template,
     ) -> Result<Handle> {
+        let inner = &*self.inner;
         if mechanism.kind != CKM_ECDH1_DERIVE {
             return Err(Error::MechanismInvalid(mechanism.kind));
         }
-        let (base, key) = self.operation_key(
+        let (base, key) = inner.operation_key(
             access,
             base_key,
             mechanism,
@@ -333,6 +334,10 @@ impl Inner {
         }
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
         let value = crypto::ecdh_derive(mechanism, &key, len as usize)?;
-        self.insert_one(access, secret_object(attributes, value)?)
+        inner.insert_one(access, secret_object(attributes, value)?)
+    }
+
+    fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
+        signing_key::blob_signing_key(&self.inner, key_id)
     }
 }

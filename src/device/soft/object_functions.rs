@@ -6,10 +6,13 @@ use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::encode_attributes;
 use super::objects::{self, class_and_type, Origin, Reveal};
 use super::store::{Inner, NewObject};
+use super::SoftDevice;
 use crate::error::{Error, Result};
 use crate::object::tables::ClassRules;
 use crate::object::template::{require_permitted, Action};
-use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
+use crate::object::{
+    Access, AttributeResult, AttributeType, Attributes, Handle, ObjectStore, Template,
+};
 use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
 use std::sync::Arc;
@@ -101,8 +104,18 @@ pub fn declared_class_and_type(
 }
 
 impl Inner {
+    /// Stores one object and returns its handle.
+    pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
+        self.insert(access, vec![object])?
+            .pop()
+            .ok_or_else(|| Error::Internal("no handle"))
+    }
+}
+
+impl ObjectStore for SoftDevice {
     /// `C_CreateObject` for data objects and imported keys.
-    pub fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+    fn create_object(&self, access: &Access, template: &Template) -> Result<Handle> {
+        let inner = &*self.inner;
         let (class, key_type) = declared_class_and_type(template)?;
         let attributes = objects::build(class, key_type, template, Origin::Create, access)?;
         // Refuse early, before any parsing, what `insert` would refuse anyway.
@@ -127,58 +140,54 @@ impl Inner {
                 key: None,
             },
         };
-        self.insert_one(access, object)
+        inner.insert_one(access, object)
     }
 
-    /// Stores one object and returns its handle.
-    pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
-        self.insert(access, vec![object])?
-            .pop()
-            .ok_or_else(|| Error::Internal("no handle"))
+    fn find_objects(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+        self.inner.find(access, template)
     }
 
     /// `C_CopyObject`: a new object with the same material and the
     /// template's changes (`CKA_COPYABLE` false is `ActionProhibited`).
-    pub fn copy_object(
-        &self,
-        access: &Access,
-        handle: Handle,
-        template: &Template,
-    ) -> Result<Handle> {
-        let entry = self.entry(access, handle)?;
+    fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
+        let inner = &*self.inner;
+        let entry = inner.entry(access, handle)?;
         let attributes =
             objects::apply_changes(&entry.attributes, template, Action::CopyObject, access)?;
         let key = match class_and_type(&entry.attributes).0 {
-            CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(self.loaded_key(&entry)?),
+            CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(inner.loaded_key(&entry)?),
             _ => entry.key.clone(),
         };
-        self.insert_one(access, NewObject { attributes, key })
+        inner.insert_one(access, NewObject { attributes, key })
     }
 
     /// `C_DestroyObject` (`CKA_DESTROYABLE` false is `ActionProhibited`).
-    pub fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
-        let entry = self.entry(access, handle)?;
+    fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()> {
+        let inner = &*self.inner;
+        let entry = inner.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
         require_permitted(&entry.attributes, Action::DestroyObject)?;
-        self.remove(&entry)
+        inner.remove(&entry)
     }
 
     /// `C_GetObjectSize`: the bytes the object occupies in the database.
-    pub fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
-        let entry = self.entry(access, handle)?;
+    fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG> {
+        let inner = &*self.inner;
+        let entry = inner.entry(access, handle)?;
         let size =
             encode_attributes(&entry.attributes).len() + entry.sealed.as_ref().map_or(0, Vec::len);
         Ok(size as CK_ULONG)
     }
 
     /// `C_GetAttributeValue`: one result per requested attribute.
-    pub fn get_attributes(
+    fn get_attributes(
         &self,
         access: &Access,
         handle: Handle,
         kinds: &[AttributeType],
     ) -> Result<Vec<AttributeResult>> {
-        let entry = self.entry(access, handle)?;
+        let inner = &*self.inner;
+        let entry = inner.entry(access, handle)?;
         kinds
             .iter()
             .map(|kind| {
@@ -187,7 +196,7 @@ impl Inner {
                     Reveal::Sensitive => AttributeResult::Sensitive,
                     Reveal::Invalid => AttributeResult::Invalid,
                     Reveal::FromMaterial => {
-                        match objects::sensitive_value(&*self.loaded_key(&entry)?, *kind) {
+                        match objects::sensitive_value(&*inner.loaded_key(&entry)?, *kind) {
                             Some(value) => AttributeResult::Value(value),
                             None => AttributeResult::Invalid,
                         }
@@ -198,13 +207,9 @@ impl Inner {
     }
 
     /// `C_SetAttributeValue`: all of the template or nothing.
-    pub fn set_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        template: &Template,
-    ) -> Result<()> {
-        let entry = self.entry(access, handle)?;
+    fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()> {
+        let inner = &*self.inner;
+        let entry = inner.entry(access, handle)?;
         access.require_read_write(entry.is_token())?;
         let attributes = objects::apply_changes(
             &entry.attributes,
@@ -212,6 +217,6 @@ impl Inner {
             Action::SetAttributeValue,
             access,
         )?;
-        self.update(&entry, attributes)
+        inner.update(&entry, attributes)
     }
 }

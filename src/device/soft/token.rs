@@ -10,10 +10,13 @@
 use super::database::{PinAttempt, PinOwner, TokenRow};
 use super::pins::{self, TokenKey};
 use super::store::Inner;
-use crate::device::{TokenDetails, TokenStatus, UserType};
+use super::{crypto, SoftDevice};
+use crate::device::{MechanismInfo, TokenControl, TokenDetails, TokenStatus, UserType};
 use crate::error::{Error, Result};
+use crate::object::Access;
 use cryptoki_sys::{
-    CKF_LOGIN_REQUIRED, CKF_RNG, CK_EFFECTIVELY_INFINITE, CK_UNAVAILABLE_INFORMATION,
+    CKF_LOGIN_REQUIRED, CKF_RNG, CK_EFFECTIVELY_INFINITE, CK_SESSION_HANDLE,
+    CK_UNAVAILABLE_INFORMATION,
 };
 use parking_lot::RwLock;
 
@@ -107,46 +110,6 @@ impl Inner {
         Ok(token_key)
     }
 
-    /// `CK_TOKEN_INFO` as the token row says now.
-    pub fn token_status(&self) -> TokenStatus {
-        let row = match self.database.token() {
-            Ok(row) => row,
-            Err(error) => {
-                tracing::warn!("soft token: cannot read token state: {error}");
-                return TokenStatus {
-                    min_pin_len: pins::MIN_PIN_LEN,
-                    max_pin_len: pins::MAX_PIN_LEN,
-                    ..TokenStatus::default()
-                };
-            }
-        };
-        let max = self.options.max_pin_failures;
-        let flags = |failures: u32| {
-            (
-                failures > 0 && failures < max,
-                failures + 1 == max,
-                failures >= max,
-            )
-        };
-        let (user_pin_count_low, user_pin_final_try, user_pin_locked) = flags(row.user_failures);
-        let (so_pin_count_low, so_pin_final_try, so_pin_locked) = flags(row.so_failures);
-        TokenStatus {
-            label: row.label,
-            serial: row.serial,
-            initialized: row.initialized,
-            user_pin_initialized: row.user_pin.is_some(),
-            user_pin_count_low,
-            user_pin_final_try,
-            user_pin_locked,
-            so_pin_count_low,
-            so_pin_final_try,
-            so_pin_locked,
-            min_pin_len: pins::MIN_PIN_LEN,
-            max_pin_len: pins::MAX_PIN_LEN,
-            details: embedded_details(),
-        }
-    }
-
     /// Checks `pin` for `owner` against the stored record, counting a
     /// failure or resetting the counter, and returns the token key.
     fn check_pin(&self, row: &TokenRow, owner: PinOwner, pin: &[u8]) -> Result<TokenKey> {
@@ -209,67 +172,140 @@ impl Inner {
         }
         Ok(row)
     }
+}
+
+impl TokenControl for SoftDevice {
+    /// `CK_TOKEN_INFO` as the token row says now.
+    fn token_status(&self) -> Result<TokenStatus> {
+        let inner = &*self.inner;
+        let row = match inner.database.token() {
+            Ok(row) => row,
+            Err(error) => {
+                tracing::warn!("soft token: cannot read token state: {error}");
+                return Ok(TokenStatus {
+                    min_pin_len: pins::MIN_PIN_LEN,
+                    max_pin_len: pins::MAX_PIN_LEN,
+                    ..TokenStatus::default()
+                });
+            }
+        };
+        let max = inner.options.max_pin_failures;
+        let flags = |failures: u32| {
+            (
+                failures > 0 && failures < max,
+                failures + 1 == max,
+                failures >= max,
+            )
+        };
+        let (user_pin_count_low, user_pin_final_try, user_pin_locked) = flags(row.user_failures);
+        let (so_pin_count_low, so_pin_final_try, so_pin_locked) = flags(row.so_failures);
+        Ok(TokenStatus {
+            label: row.label,
+            serial: row.serial,
+            initialized: row.initialized,
+            user_pin_initialized: row.user_pin.is_some(),
+            user_pin_count_low,
+            user_pin_final_try,
+            user_pin_locked,
+            so_pin_count_low,
+            so_pin_final_try,
+            so_pin_locked,
+            min_pin_len: pins::MIN_PIN_LEN,
+            max_pin_len: pins::MAX_PIN_LEN,
+            details: embedded_details(),
+        })
+    }
 
     /// Initialises the token, or re-initialises it with the right SO PIN:
     /// every object goes, the user PIN is cleared, a new token key replaces
     /// the old one (so the device's blob-signing key is new too, and blobs
     /// signed by the old one stop verifying).
-    pub fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
-        let row = self.database.token()?;
+    fn init_token(&self, so_pin: &[u8], label: &str) -> Result<()> {
+        let inner = &*self.inner;
+        let row = inner.database.token()?;
         if row.initialized {
-            self.check_pin(&row, PinOwner::SecurityOfficer, so_pin)?;
+            inner.check_pin(&row, PinOwner::SecurityOfficer, so_pin)?;
         } else {
             pins::check_new_pin(so_pin)?;
         }
         let token_key = pins::new_token_key()?;
-        let so_record = pins::seal_token_key(&token_key, so_pin, self.options.kdf_iterations)?;
-        self.database
+        let so_record = pins::seal_token_key(&token_key, so_pin, inner.options.kdf_iterations)?;
+        inner
+            .database
             .initialize(label, &so_record, &pins::key_check(&token_key))?;
-        self.forget_keys();
-        self.forget_objects();
-        self.forget_signing_key();
+        inner.forget_keys();
+        inner.forget_objects();
+        inner.forget_signing_key();
         Ok(())
     }
 
     /// Checks `user`'s PIN and keeps the token key it opens.
-    pub fn login(&self, user: UserType, pin: &[u8]) -> Result<()> {
-        let row = self.initialized_row()?;
+    fn login(&self, _session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()> {
+        let inner = &*self.inner;
+        let row = inner.initialized_row()?;
         let owner = owner_of(user);
-        let token_key = self.check_pin(&row, owner, pin)?;
+        let token_key = inner.check_pin(&row, owner, pin)?;
         // A token of an earlier version: its keys get their attributes
         // bound now, and the signing key its public half. Neither failure
         // stops the login: the keys concerned stay unusable, and say so.
-        match self.bind_sealed_keys(&token_key) {
+        match inner.bind_sealed_keys(&token_key) {
             Ok(0) => {}
             Ok(bound) => tracing::info!(
                 "soft token: bound the attributes of {bound} keys to their sealed values"
             ),
             Err(error) => tracing::warn!("soft token: cannot bind key attributes now: {error}"),
         }
-        if let Err(error) = self.bind_signing_key(&token_key) {
+        if let Err(error) = inner.bind_signing_key(&token_key) {
             tracing::warn!("soft token: blob-signing key: {error}");
         }
-        self.token_key.open(owner, token_key);
+        inner.token_key.open(owner, token_key);
         Ok(())
     }
 
+    /// Forgets the token key and every parsed private or secret key, and
+    /// destroys private session objects, as SoftHSM does.
+    fn logout(&self) {
+        self.inner.forget_keys();
+        self.inner.drop_private_session_objects();
+    }
+
+    fn close_session(&self, session: CK_SESSION_HANDLE) {
+        self.inner.close_session(session)
+    }
+
+    fn mechanisms(&self) -> Vec<MechanismInfo> {
+        crypto::mechanism_infos()
+    }
+
+    fn generate_random(&self, _access: &Access, out: &mut [u8]) -> Result<()> {
+        openssl::rand::rand_bytes(out).map_err(|_| Error::RandomNoRng)
+    }
+
     /// Sets the user PIN; the SO is logged in, so the token key is open.
-    pub fn init_pin(&self, pin: &[u8]) -> Result<()> {
-        self.initialized_row()?;
+    fn init_pin(&self, _session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        let inner = &*self.inner;
+        inner.initialized_row()?;
         pins::check_new_pin(pin)?;
-        let token_key = self.require_token_key()?;
-        let record = pins::seal_token_key(&token_key, pin, self.options.kdf_iterations)?;
-        self.database.set_pin_record(PinOwner::User, &record)
+        let token_key = inner.require_token_key()?;
+        let record = pins::seal_token_key(&token_key, pin, inner.options.kdf_iterations)?;
+        inner.database.set_pin_record(PinOwner::User, &record)
     }
 
     /// Changes `user`'s PIN after checking the old one (a wrong old PIN
     /// counts as a failed login).
-    pub fn set_pin(&self, user: UserType, old_pin: &[u8], new_pin: &[u8]) -> Result<()> {
-        let row = self.initialized_row()?;
+    fn set_pin(
+        &self,
+        _session: CK_SESSION_HANDLE,
+        user: UserType,
+        old_pin: &[u8],
+        new_pin: &[u8],
+    ) -> Result<()> {
+        let inner = &*self.inner;
+        let row = inner.initialized_row()?;
         let owner = owner_of(user);
-        let token_key = self.check_pin(&row, owner, old_pin)?;
+        let token_key = inner.check_pin(&row, owner, old_pin)?;
         pins::check_new_pin(new_pin)?;
-        let record = pins::seal_token_key(&token_key, new_pin, self.options.kdf_iterations)?;
-        self.database.set_pin_record(owner, &record)
+        let record = pins::seal_token_key(&token_key, new_pin, inner.options.kdf_iterations)?;
+        inner.database.set_pin_record(owner, &record)
     }
 }

@@ -12,7 +12,7 @@ mod signing;
 mod token;
 
 use super::{SoftDevice, SoftOptions};
-use crate::device::{Device, UserType};
+use crate::device::{KeyManagement, Operations, TokenControl, UserType};
 use crate::object::{Access, Attribute, Handle, ObjectStore};
 use cryptoki_sys::*;
 use std::path::Path;
