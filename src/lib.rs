@@ -6,7 +6,7 @@
 //! configuration, [`backends`] and [`certstore`] directly, without the C ABI.
 
 #![deny(unsafe_code)]
-#![warn(unreachable_pub)]
+#![deny(unreachable_pub)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod backends;

@@ -33,7 +33,7 @@ const MAX_VALUE_LEN: CK_ULONG = 64 << 20;
 /// without asking the vendor unless the key says it is neither sensitive
 /// nor unextractable (then its value is not secret, and the vendor is
 /// asked like for any attribute).
-pub fn get_attributes(
+pub(super) fn get_attributes(
     vendor: &Vendor,
     session: CK_SESSION_HANDLE,
     object: Handle,
@@ -230,7 +230,7 @@ fn alone(
 }
 
 /// The class of a vendor object (`None` when the vendor does not say).
-pub fn class_of(
+pub(super) fn class_of(
     vendor: &Vendor,
     session: CK_SESSION_HANDLE,
     object: Handle,

@@ -33,7 +33,7 @@ struct Table {
 }
 
 /// The two-way map between the handles the caller sees and the vendor's.
-pub struct HandleMap {
+pub(super) struct HandleMap {
     table: RwLock<Table>,
     /// How many aliases exist: with none (the usual case), a small vendor
     /// handle maps to itself without taking the lock.
@@ -54,7 +54,7 @@ impl Default for HandleMap {
 
 impl HandleMap {
     /// The vendor handle behind a handle the caller gave.
-    pub fn to_vendor(&self, shown: Handle) -> Handle {
+    pub(super) fn to_vendor(&self, shown: Handle) -> Handle {
         if self.aliases.load(Ordering::Acquire) == 0 {
             return shown;
         }
@@ -68,7 +68,7 @@ impl HandleMap {
 
     /// The handle to show for a vendor handle, giving it an alias when it
     /// must not be shown as it is.
-    pub fn to_shown(&self, vendor: Handle) -> Handle {
+    pub(super) fn to_shown(&self, vendor: Handle) -> Handle {
         if vendor < ALIAS_ZONE && self.aliases.load(Ordering::Acquire) == 0 {
             return vendor;
         }
@@ -103,7 +103,7 @@ impl HandleMap {
     }
 
     /// Forgets a destroyed object's alias, if it had one.
-    pub fn forget(&self, shown: Handle) {
+    pub(super) fn forget(&self, shown: Handle) {
         let mut table = self.table.write();
         if let Some(vendor) = table.to_vendor.remove(&shown) {
             table.to_alias.remove(&vendor);
@@ -113,7 +113,7 @@ impl HandleMap {
     }
 
     /// Forgets every alias (the token was re-initialised: its objects are gone).
-    pub fn clear(&self) {
+    pub(super) fn clear(&self) {
         let mut table = self.table.write();
         *table = Table {
             next_alias: HIGHEST_ALIAS,

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// A vendor library, loaded once per process and kept.
-pub struct Module {
+pub(super) struct Module {
     path: PathBuf,
     functions: VendorFunctions,
     /// The process whose `C_Initialize` of the vendor is in force (0:
@@ -33,7 +33,7 @@ static LOADED: Mutex<Vec<&'static Module>> = Mutex::new(Vec::new());
 impl Module {
     /// Loads the library at `path` (once per process) and reads its
     /// function list. Failures name `DEVICE_MODULE` in the log.
-    pub fn load(path: &Path) -> Result<&'static Module> {
+    pub(super) fn load(path: &Path) -> Result<&'static Module> {
         if let Some(module) = LOADED.lock().iter().find(|m| m.path == path) {
             return Ok(module);
         }
@@ -56,19 +56,19 @@ impl Module {
         Ok(module)
     }
 
-    pub fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The vendor's function list.
-    pub fn functions(&self) -> &VendorFunctions {
+    pub(super) fn functions(&self) -> &VendorFunctions {
         &self.functions
     }
 }
 
 /// The vendor module, initialised: `C_Finalize` runs when the last user
 /// (the device, its sessions, its operations) lets go of it.
-pub struct Vendor {
+pub(super) struct Vendor {
     module: &'static Module,
     /// False when the application had initialised the module itself
     /// before us: then it is the application's to finalise.
@@ -79,7 +79,10 @@ impl Vendor {
     /// `C_Initialize` of the vendor with OS locking (and no threads of its
     /// own when the application forbids them). In a forked child, the
     /// state inherited from the parent is finalised and initialised again.
-    pub fn initialize(module: &'static Module, may_create_threads: bool) -> Result<Arc<Vendor>> {
+    pub(super) fn initialize(
+        module: &'static Module,
+        may_create_threads: bool,
+    ) -> Result<Arc<Vendor>> {
         let mut flags = CKF_OS_LOCKING_OK;
         if !may_create_threads {
             flags |= CKF_LIBRARY_CANT_CREATE_OS_THREADS;
@@ -128,7 +131,7 @@ impl Vendor {
     }
 
     /// The vendor's function list.
-    pub fn functions(&self) -> &VendorFunctions {
+    pub(super) fn functions(&self) -> &VendorFunctions {
         self.module.functions()
     }
 }
@@ -158,7 +161,7 @@ fn module_error(path: &Path, message: String) -> Error {
 }
 
 /// The return code of a vendor error, `None` for any other error.
-pub fn vendor_rv(error: &Error) -> Option<CK_RV> {
+pub(super) fn vendor_rv(error: &Error) -> Option<CK_RV> {
     match error {
         Error::Vendor { rv, .. } => Some(*rv),
         _ => None,

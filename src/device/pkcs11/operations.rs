@@ -25,7 +25,7 @@ const MAX_OUTPUT: CK_ULONG = 64 << 20;
 
 /// Runs an output-producing vendor call by the buffer rules: first with
 /// `initial` bytes of room, then with what the vendor asks for.
-pub fn collect_output(
+pub(super) fn collect_output(
     function: &'static str,
     initial: usize,
     mut call: impl FnMut(&mut [u8]) -> Written,
@@ -81,7 +81,7 @@ enum Abandon {
 }
 
 /// Where an operation runs: the vendor session and the vendor's key.
-pub type Target = (Arc<VendorSession>, Handle);
+pub(super) type Target = (Arc<VendorSession>, Handle);
 
 /// Whether a call ends the operation: an update ends it only by failing
 /// (PKCS#11 3.0 §5.2), a last call whatever its outcome (but
@@ -211,7 +211,7 @@ impl VerifyOperation for VendorVerify {
 
 /// Which way a [`VendorCipher`] goes.
 #[derive(Clone, Copy)]
-pub enum Way {
+pub(super) enum Way {
     Encrypt,
     Decrypt,
 }
@@ -288,21 +288,24 @@ impl DigestOperation for VendorDigest {
 }
 
 /// `C_SignInit` on `target`.
-pub fn sign_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+pub(super) fn sign_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
     Ok(Box::new(VendorSign(Running::start(
         target, SIGNING, mechanism,
     )?)))
 }
 
 /// `C_VerifyInit` on `target`.
-pub fn verify_init(target: Target, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+pub(super) fn verify_init(
+    target: Target,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn VerifyOperation>> {
     Ok(Box::new(VendorVerify(Running::start(
         target, VERIFYING, mechanism,
     )?)))
 }
 
 /// `C_EncryptInit` or `C_DecryptInit` on `target`.
-pub fn cipher_init(
+pub(super) fn cipher_init(
     target: Target,
     way: Way,
     mechanism: &Mechanism,
@@ -314,7 +317,7 @@ pub fn cipher_init(
 }
 
 /// `C_DigestInit` in `session`.
-pub fn digest_init(
+pub(super) fn digest_init(
     session: Arc<VendorSession>,
     handles: Arc<HandleMap>,
     mechanism: &Mechanism,

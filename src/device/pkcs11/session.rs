@@ -15,14 +15,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// An open vendor session.
-pub struct VendorSession {
+pub(super) struct VendorSession {
     pub vendor: Arc<Vendor>,
     pub handle: CK_SESSION_HANDLE,
 }
 
 impl VendorSession {
     /// `C_OpenSession` on `slot`, serial, R/W when asked.
-    pub fn open(vendor: &Arc<Vendor>, slot: CK_SLOT_ID, read_write: bool) -> Result<VendorSession> {
+    pub(super) fn open(
+        vendor: &Arc<Vendor>,
+        slot: CK_SLOT_ID,
+        read_write: bool,
+    ) -> Result<VendorSession> {
         let mut flags = CKF_SERIAL_SESSION;
         if read_write {
             flags |= CKF_RW_SESSION;
@@ -35,7 +39,7 @@ impl VendorSession {
     }
 
     /// `C_GetSessionInfo`'s state.
-    pub fn state(&self) -> Result<CK_STATE> {
+    pub(super) fn state(&self) -> Result<CK_STATE> {
         Ok(self.vendor.functions().session_info(self.handle)?.state)
     }
 }
@@ -50,17 +54,17 @@ impl Drop for VendorSession {
 
 /// The provider's sessions and the vendor sessions behind them.
 #[derive(Default)]
-pub struct Sessions {
+pub(super) struct Sessions {
     table: RwLock<HashMap<CK_SESSION_HANDLE, Arc<VendorSession>>>,
 }
 
 impl Sessions {
-    pub fn insert(&self, ours: CK_SESSION_HANDLE, session: VendorSession) {
+    pub(super) fn insert(&self, ours: CK_SESSION_HANDLE, session: VendorSession) {
         self.table.write().insert(ours, Arc::new(session));
     }
 
     /// The vendor session behind `ours`.
-    pub fn get(&self, ours: CK_SESSION_HANDLE) -> Result<Arc<VendorSession>> {
+    pub(super) fn get(&self, ours: CK_SESSION_HANDLE) -> Result<Arc<VendorSession>> {
         self.table
             .read()
             .get(&ours)
@@ -69,14 +73,14 @@ impl Sessions {
     }
 
     /// Any open vendor session (for `C_Logout`, which is per application).
-    pub fn any(&self) -> Option<Arc<VendorSession>> {
+    pub(super) fn any(&self) -> Option<Arc<VendorSession>> {
         self.table.read().values().next().cloned()
     }
 
     /// Lets go of the vendor session behind `ours` (closed once its
     /// operations are gone too). Returned so the caller drops it outside
     /// the table's lock.
-    pub fn remove(&self, ours: CK_SESSION_HANDLE) -> Option<Arc<VendorSession>> {
+    pub(super) fn remove(&self, ours: CK_SESSION_HANDLE) -> Option<Arc<VendorSession>> {
         self.table.write().remove(&ours)
     }
 }

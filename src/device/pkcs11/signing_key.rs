@@ -17,7 +17,7 @@ use cryptoki_sys::*;
 use std::sync::Arc;
 
 /// The blob-signing key of the vendor token.
-pub fn blob_signing_key(
+pub(super) fn blob_signing_key(
     shared: &Arc<Shared>,
     key_id: Option<&str>,
 ) -> Result<Arc<dyn BlobSigningKey>> {

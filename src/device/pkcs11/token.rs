@@ -10,14 +10,14 @@ use cryptoki_sys::*;
 const MAX_LIST: CK_ULONG = 1 << 16;
 
 /// The text of a blank-padded fixed-size field.
-pub fn field_text(field: &[u8]) -> String {
+pub(super) fn field_text(field: &[u8]) -> String {
     String::from_utf8_lossy(field)
         .trim_end_matches([' ', '\0'])
         .to_string()
 }
 
 /// The slots that hold a token.
-pub fn slots_with_token(vendor: &Vendor) -> Result<Vec<CK_SLOT_ID>> {
+pub(super) fn slots_with_token(vendor: &Vendor) -> Result<Vec<CK_SLOT_ID>> {
     vendor_list("slot", true, |slots| {
         vendor.functions().slot_list(true, slots)
     })
@@ -57,7 +57,7 @@ fn vendor_list<T: Copy + Default>(
 }
 
 /// `C_GetTokenInfo` of `slot`.
-pub fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
+pub(super) fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
     vendor.functions().token_info(slot)
 }
 
@@ -65,7 +65,7 @@ pub fn token_info(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
 /// holding an initialised token, else the first holding any token (an HSM
 /// such as SoftHSM2 always offers an empty one beside its tokens). `None`
 /// when there is no such token; the labels seen come along for the log line.
-pub fn find_token(
+pub(super) fn find_token(
     vendor: &Vendor,
     label: Option<&str>,
 ) -> Result<(Option<CK_SLOT_ID>, Vec<String>)> {
@@ -103,7 +103,7 @@ const NAMED_FLAGS: CK_FLAGS = CKF_TOKEN_INITIALIZED
 
 /// The vendor's token information as the provider reports it (the session
 /// counts are the provider's own, which match the vendor's one for one).
-pub fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
+pub(super) fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
     let info = token_info(vendor, slot)?;
     let flag = |flag: CK_FLAGS| info.flags & flag != 0;
     Ok(TokenStatus {
@@ -137,7 +137,7 @@ pub fn token_status(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<TokenStatus> {
 }
 
 /// The vendor's mechanism list with each mechanism's information.
-pub fn mechanisms(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
+pub(super) fn mechanisms(vendor: &Vendor, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
     let functions = vendor.functions();
     let kinds = vendor_list("mechanism", false, |kinds| {
         functions.mechanism_list(slot, kinds)

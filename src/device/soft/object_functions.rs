@@ -51,20 +51,20 @@ fn key_object(
 }
 
 /// A new private key object from its attributes and material.
-pub fn private_object(attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
+pub(super) fn private_object(attributes: Attributes, key: PKey<Private>) -> Result<NewObject> {
     let computed = crypto::public_attributes_of_private(&key)?;
     key_object(attributes, computed, KeyMaterial::Private(key))
 }
 
 /// A new public key object from its attributes and material.
-pub fn public_object(attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
+pub(super) fn public_object(attributes: Attributes, key: PKey<Public>) -> Result<NewObject> {
     let computed = crypto::public_attributes_of_public(&key)?;
     key_object(attributes, computed, KeyMaterial::Public(key))
 }
 
 /// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
 /// generic secret at least one byte (`AttributeValueInvalid(CKA_VALUE)`).
-pub fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewObject> {
+pub(super) fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewObject> {
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_GENERIC_SECRET);
     let valid = match key_type {
         CKK_AES => matches!(value.len(), 16 | 24 | 32),
@@ -86,7 +86,7 @@ pub fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewOb
 /// Reads `CKA_CLASS` and, for keys, `CKA_KEY_TYPE` from a template, both
 /// required; classes and key types this device does not hold are
 /// `AttributeValueInvalid`.
-pub fn declared_class_and_type(
+pub(super) fn declared_class_and_type(
     template: &Template,
 ) -> Result<(CK_OBJECT_CLASS, Option<CK_KEY_TYPE>)> {
     let class = objects::required_ulong(template, CKA_CLASS)?;
@@ -105,7 +105,7 @@ pub fn declared_class_and_type(
 
 impl Inner {
     /// Stores one object and returns its handle.
-    pub fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
+    pub(super) fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
         self.insert(access, vec![object])?
             .pop()
             .ok_or_else(|| Error::Internal("no handle"))

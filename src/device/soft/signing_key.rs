@@ -60,7 +60,7 @@ fn open_private_half(
 const OWN_KEY_BITS: CK_ULONG = 2048;
 
 /// `hex(SHA-256(SPKI DER)[..16])`, the JWS `kid`.
-pub fn key_id_of(public_der: &[u8]) -> String {
+pub(super) fn key_id_of(public_der: &[u8]) -> String {
     crate::device::blob_key_id(public_der)
 }
 
@@ -134,7 +134,7 @@ impl Inner {
     }
 
     /// Forgets the parsed private half of the device's own key.
-    pub fn forget_signing_key(&self) {
+    pub(super) fn forget_signing_key(&self) {
         *self.own_signing_key.lock() = None;
     }
 
@@ -165,7 +165,7 @@ impl Inner {
     /// Checks, with the token key open, that the stored public half of the
     /// device's own key is the one its private half was sealed for, and
     /// seals a private half of the earlier, unbound form again, bound.
-    pub fn bind_signing_key(&self, token_key: &pins::TokenKey) -> Result<()> {
+    pub(super) fn bind_signing_key(&self, token_key: &pins::TokenKey) -> Result<()> {
         let Some((public_der, sealed)) = self.database.signing_key()? else {
             return Ok(());
         };
@@ -189,7 +189,7 @@ impl Inner {
 
 /// The blob-signing key: the token's RSA private key whose `CKA_ID` is
 /// `key_id`, or the device's own key when `key_id` is `None`.
-pub fn blob_signing_key(
+pub(super) fn blob_signing_key(
     inner: &Arc<Inner>,
     key_id: Option<&str>,
 ) -> Result<Arc<dyn BlobSigningKey>> {

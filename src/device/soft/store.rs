@@ -21,12 +21,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// First session-object handle; token objects stay below it.
-pub const FIRST_SESSION_HANDLE: Handle = 0x8000_0000;
+pub(super) const FIRST_SESSION_HANDLE: Handle = 0x8000_0000;
 /// Session-object handles stay below the certificate range.
 const LAST_SESSION_HANDLE: Handle = crate::object::FIRST_CERTIFICATE_HANDLE - 1;
 
 /// One object with, once loaded, its parsed key.
-pub struct Entry {
+pub(super) struct Entry {
     /// The object handle.
     pub handle: Handle,
     /// The database row version (0 for session objects).
@@ -41,11 +41,11 @@ pub struct Entry {
 
 impl Entry {
     /// `CKA_TOKEN`.
-    pub fn is_token(&self) -> bool {
+    pub(super) fn is_token(&self) -> bool {
         self.handle <= MAX_TOKEN_HANDLE
     }
     /// `CKA_PRIVATE`.
-    pub fn is_private(&self) -> bool {
+    pub(super) fn is_private(&self) -> bool {
         self.attributes.bool_or(CKA_PRIVATE, true)
     }
 }
@@ -56,7 +56,7 @@ struct SessionObject {
 }
 
 /// A new object: its attributes and, for keys, its material.
-pub struct NewObject {
+pub(super) struct NewObject {
     /// The attributes to store (`CKA_TOKEN` decides where).
     pub attributes: Attributes,
     /// The key material, for keys.
@@ -64,7 +64,7 @@ pub struct NewObject {
 }
 
 /// The device's state shared by everything in this module.
-pub struct Inner {
+pub(super) struct Inner {
     /// The options the device was opened with.
     pub options: SoftOptions,
     /// The token database.
@@ -80,7 +80,7 @@ pub struct Inner {
 
 impl Inner {
     /// State over an open database, nobody logged in.
-    pub fn new(options: SoftOptions, database: Database) -> Inner {
+    pub(super) fn new(options: SoftOptions, database: Database) -> Inner {
         Inner {
             options,
             database,
@@ -93,14 +93,14 @@ impl Inner {
     }
 
     /// Forgets the token key and every parsed key it protected.
-    pub fn forget_keys(&self) {
+    pub(super) fn forget_keys(&self) {
         self.token_key.close();
         self.cache.write().clear();
         *self.own_signing_key.lock() = None;
     }
 
     /// Drops every session object and cache entry (token re-initialised).
-    pub fn forget_objects(&self) {
+    pub(super) fn forget_objects(&self) {
         self.session_objects.write().clear();
         self.cache.write().clear();
     }
@@ -108,7 +108,7 @@ impl Inner {
     /// The object behind `handle` as the object functions see it: read
     /// fresh from the database for token objects, `ObjectHandleInvalid` when
     /// it does not exist or is private and the user is not logged in.
-    pub fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
+    pub(super) fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
         let entry = if handle >= FIRST_SESSION_HANDLE {
             self.session_entry(handle)
         } else {
@@ -153,7 +153,7 @@ impl Inner {
     /// The key behind `handle` for an operation, parsed and ready. A cached
     /// key is used without touching the database. Unknown handles are
     /// `KeyHandleInvalid`; private keys need the user (`UserNotLoggedIn`).
-    pub fn key_entry(
+    pub(super) fn key_entry(
         &self,
         access: &Access,
         handle: Handle,
@@ -168,7 +168,7 @@ impl Inner {
 
     /// The key behind `handle` for the device's own use (the blob-signing
     /// key), in no session: parsed and ready while the token key is open.
-    pub fn own_use_key(&self, handle: Handle) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
+    pub(super) fn own_use_key(&self, handle: Handle) -> Result<(Arc<Entry>, Arc<LoadedKey>)> {
         let entry = self.key_object(handle)?;
         let key = self.loaded_key(&entry)?;
         Ok((entry, key))
@@ -204,7 +204,7 @@ impl Inner {
     }
 
     /// Parses an entry's key once and keeps it in the cache.
-    pub fn loaded_key(&self, entry: &Arc<Entry>) -> Result<Arc<LoadedKey>> {
+    pub(super) fn loaded_key(&self, entry: &Arc<Entry>) -> Result<Arc<LoadedKey>> {
         if let Some(key) = &entry.key {
             return Ok(key.clone());
         }
@@ -263,7 +263,7 @@ impl Inner {
     /// Stores new objects, token ones in one transaction. Token objects
     /// need a read/write session, private ones the user, and token keys
     /// with material the token key to seal it.
-    pub fn insert(&self, access: &Access, objects: Vec<NewObject>) -> Result<Vec<Handle>> {
+    pub(super) fn insert(&self, access: &Access, objects: Vec<NewObject>) -> Result<Vec<Handle>> {
         let mut rows = Vec::new();
         for object in &objects {
             let token = object.attributes.bool_or(CKA_TOKEN, false);
@@ -365,7 +365,7 @@ impl Inner {
     /// Replaces an object's attributes (material unchanged). A token key
     /// whose bound attributes change is sealed again under them, which
     /// needs the token key (`UserNotLoggedIn` without it).
-    pub fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
+    pub(super) fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
         if !entry.is_token() {
             let mut objects = self.session_objects.write();
             let object = objects
@@ -429,7 +429,7 @@ impl Inner {
     /// key's attributes are checked whenever its value is opened; a public
     /// key's, by opening its attestation, which needs the token key (no
     /// login, no trust).
-    pub fn is_trusted(&self, entry: &Entry) -> bool {
+    pub(super) fn is_trusted(&self, entry: &Entry) -> bool {
         if !entry.attributes.bool_or(CKA_TRUSTED, false) {
             return false;
         }
@@ -467,7 +467,7 @@ impl Inner {
     /// attributes were bound (a token made by an earlier version); run at
     /// login, when the token key is open. A value that does not open is
     /// left as it is (it is unusable either way) and logged.
-    pub fn bind_sealed_keys(&self, token_key: &TokenKey) -> Result<usize> {
+    pub(super) fn bind_sealed_keys(&self, token_key: &TokenKey) -> Result<usize> {
         let mut bound = 0;
         for row in self.database.unbound_objects(pins::BOUND_SEAL)? {
             let Some(sealed) = row.sealed.as_deref().filter(|s| !pins::is_bound(s)) else {
@@ -497,7 +497,7 @@ impl Inner {
     }
 
     /// Destroys an object.
-    pub fn remove(&self, entry: &Entry) -> Result<()> {
+    pub(super) fn remove(&self, entry: &Entry) -> Result<()> {
         if entry.is_token() {
             self.cache.write().remove(&entry.handle);
             if !self.database.delete_object(entry.handle)? {
@@ -513,7 +513,7 @@ impl Inner {
     /// then session objects. Reads every row so that objects created,
     /// changed or destroyed by another process are seen, and drops cache
     /// entries that went stale.
-    pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
+    pub(super) fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
         // The provider's certificate store holds every certificate object;
         // a certificate search need not read the token.
         if crate::object::find_ulong(template, CKA_CLASS)
@@ -550,19 +550,19 @@ impl Inner {
     }
 
     /// Every token row, for searches the device makes for itself.
-    pub fn token_rows(&self) -> Result<Vec<ObjectRow>> {
+    pub(super) fn token_rows(&self) -> Result<Vec<ObjectRow>> {
         self.database.objects()
     }
 
     /// Destroys the private session objects (at logout).
-    pub fn drop_private_session_objects(&self) {
+    pub(super) fn drop_private_session_objects(&self) {
         self.session_objects
             .write()
             .retain(|_, object| !object.entry.is_private());
     }
 
     /// Destroys the session objects `session` owns.
-    pub fn close_session(&self, session: CK_SESSION_HANDLE) {
+    pub(super) fn close_session(&self, session: CK_SESSION_HANDLE) {
         self.session_objects
             .write()
             .retain(|_, object| object.owner != session);

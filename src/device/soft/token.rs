@@ -54,7 +54,7 @@ fn owner_of(user: UserType) -> PinOwner {
 /// logout); the token knows only which of its PINs opened the key, as a
 /// vendor token knows the state of its sessions.
 #[derive(Default)]
-pub struct OpenTokenKey(RwLock<Option<(PinOwner, TokenKey)>>);
+pub(super) struct OpenTokenKey(RwLock<Option<(PinOwner, TokenKey)>>);
 
 impl OpenTokenKey {
     /// Keeps the token key `owner`'s PIN opened.
@@ -63,7 +63,7 @@ impl OpenTokenKey {
     }
 
     /// Forgets the token key.
-    pub fn close(&self) {
+    pub(super) fn close(&self) {
         *self.0.write() = None;
     }
 
@@ -83,14 +83,14 @@ impl OpenTokenKey {
 
 impl Inner {
     /// The token key, or `UserNotLoggedIn` when no PIN has opened it.
-    pub fn require_token_key(&self) -> Result<TokenKey> {
+    pub(super) fn require_token_key(&self) -> Result<TokenKey> {
         self.token_key.get()
     }
 
     /// Fails with `UserNotLoggedIn` unless the token key is open and the
     /// normal user's PIN opened it: the keys' owner, not the SO, signs
     /// with them.
-    pub fn require_user_pin(&self) -> Result<()> {
+    pub(super) fn require_user_pin(&self) -> Result<()> {
         match self.token_key.opened_by() {
             Some(PinOwner::User) => Ok(()),
             _ => Err(Error::UserNotLoggedIn),
@@ -100,7 +100,7 @@ impl Inner {
     /// The token key for sealing new material: the unlocked key, if it is
     /// still the token's (another process may have re-initialised the token,
     /// and material sealed under the old key would be lost to everyone else).
-    pub fn sealing_key(&self) -> Result<TokenKey> {
+    pub(super) fn sealing_key(&self) -> Result<TokenKey> {
         let token_key = self.require_token_key()?;
         if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
             tracing::warn!("soft token: re-initialised by another process; log in again");

@@ -19,7 +19,7 @@ const AES_BLOCK: usize = 16;
 const CHUNK: usize = 1 << 30;
 
 /// `C_EncryptInit` (§5.8) and `C_DecryptInit` (§5.9).
-pub fn cipher_init(
+pub(super) fn cipher_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
     encrypt: bool,
@@ -52,7 +52,7 @@ pub fn cipher_init(
 }
 
 /// The padding of an RSA encryption mechanism.
-pub enum RsaPadding {
+pub(super) enum RsaPadding {
     Pkcs1,
     Oaep { hash: Hash, label: Vec<u8> },
 }
@@ -60,7 +60,7 @@ pub enum RsaPadding {
 impl RsaPadding {
     /// `CKM_RSA_PKCS` (no parameter) or `CKM_RSA_PKCS_OAEP` (`CK_RSA_PKCS_OAEP_PARAMS`
     /// with a SHA-1/SHA-2 hash, MGF1 with the same hash, and the label as source data).
-    pub fn of(mechanism: &Mechanism) -> Result<RsaPadding> {
+    pub(super) fn of(mechanism: &Mechanism) -> Result<RsaPadding> {
         match (mechanism.kind, &mechanism.parameter) {
             (CKM_RSA_PKCS, _) => no_parameter(mechanism).map(|_| RsaPadding::Pkcs1),
             (CKM_RSA_PKCS_OAEP, MechanismParameter::Oaep { hash, mgf, label }) => {
@@ -101,7 +101,7 @@ impl RsaPadding {
 
 /// An RSA encryption (or, with a private key, decryption) context, with the
 /// modulus length and the largest plaintext it takes.
-pub fn rsa_context(
+pub(super) fn rsa_context(
     key: AsymmetricKey<'_>,
     padding: &RsaPadding,
     encrypt: bool,

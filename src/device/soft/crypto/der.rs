@@ -9,15 +9,15 @@
 use crate::error::{Error, Result};
 
 /// `CKA_EC_PARAMS` for P-256: OID 1.2.840.10045.3.1.7.
-pub const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+pub(super) const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 /// `CKA_EC_PARAMS` for P-384: OID 1.3.132.0.34.
-pub const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
+pub(super) const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
 /// `CKA_EC_PARAMS` for P-521: OID 1.3.132.0.35.
-pub const P521_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23];
+pub(super) const P521_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23];
 /// `CKA_EC_PARAMS` for Ed25519: OID 1.3.101.112 (RFC 8410).
-pub const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
+pub(super) const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
 /// `CKA_EC_PARAMS` for Ed25519 as PKCS#11 3.0 also allows: PrintableString "edwards25519".
-pub const ED25519_PARAMS_NAME: &[u8] = b"\x13\x0cedwards25519";
+pub(super) const ED25519_PARAMS_NAME: &[u8] = b"\x13\x0cedwards25519";
 
 const TAG_INTEGER: u8 = 0x02;
 const TAG_OCTET_STRING: u8 = 0x04;
@@ -69,7 +69,7 @@ fn read_tlv(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 }
 
 /// DER OCTET STRING holding `contents`.
-pub fn encode_octet_string(contents: &[u8]) -> Vec<u8> {
+pub(super) fn encode_octet_string(contents: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(contents.len() + 6);
     out.push(TAG_OCTET_STRING);
     push_length(&mut out, contents.len());
@@ -78,7 +78,7 @@ pub fn encode_octet_string(contents: &[u8]) -> Vec<u8> {
 }
 
 /// The contents of a DER OCTET STRING that spans all of `input`.
-pub fn decode_octet_string(input: &[u8]) -> Option<&[u8]> {
+pub(super) fn decode_octet_string(input: &[u8]) -> Option<&[u8]> {
     match read_tlv(input, TAG_OCTET_STRING)? {
         (contents, []) => Some(contents),
         _ => None,
@@ -87,7 +87,7 @@ pub fn decode_octet_string(input: &[u8]) -> Option<&[u8]> {
 
 /// Converts an `ECDSA-Sig-Value` (DER) into PKCS#11's `r || s`, each
 /// left-padded to `scalar_len` bytes.
-pub fn ecdsa_der_to_raw(der: &[u8], scalar_len: usize) -> Result<Vec<u8>> {
+pub(super) fn ecdsa_der_to_raw(der: &[u8], scalar_len: usize) -> Result<Vec<u8>> {
     let malformed = || Error::Internal("openssl returned a malformed ECDSA signature");
     let (body, rest) = read_tlv(der, TAG_SEQUENCE).ok_or_else(malformed)?;
     if !rest.is_empty() {
@@ -112,7 +112,7 @@ pub fn ecdsa_der_to_raw(der: &[u8], scalar_len: usize) -> Result<Vec<u8>> {
 
 /// Converts PKCS#11's `r || s` into an `ECDSA-Sig-Value` (DER). The caller
 /// has checked that `raw` has an even length.
-pub fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
+pub(super) fn ecdsa_raw_to_der(raw: &[u8]) -> Vec<u8> {
     let (r, s) = raw.split_at(raw.len() / 2);
     let mut body = Vec::with_capacity(raw.len() + 8);
     for value in [r, s] {

@@ -13,7 +13,7 @@ struct Digest {
 }
 
 /// `C_DigestInit`: `CKM_SHA_1`, `CKM_SHA224`, `CKM_SHA256`, `CKM_SHA384`, `CKM_SHA512`.
-pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
+pub(super) fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
     let hash =
         Hash::from_mechanism(mechanism.kind).ok_or(Error::MechanismInvalid(mechanism.kind))?;
     no_parameter(mechanism)?;

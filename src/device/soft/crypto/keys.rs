@@ -15,17 +15,17 @@ use std::cmp::Ordering;
 use zeroize::Zeroizing;
 
 /// Smallest RSA modulus generated (bits).
-pub const RSA_GENERATE_MIN_BITS: CK_ULONG = 2048;
+pub(super) const RSA_GENERATE_MIN_BITS: CK_ULONG = 2048;
 /// Largest RSA modulus generated or used (bits).
-pub const RSA_MAX_BITS: CK_ULONG = 4096;
+pub(super) const RSA_MAX_BITS: CK_ULONG = 4096;
 /// Smallest RSA modulus imported and used (bits).
-pub const RSA_USE_MIN_BITS: CK_ULONG = 1024;
+pub(super) const RSA_USE_MIN_BITS: CK_ULONG = 1024;
 /// Largest generic secret (bytes).
-pub const SECRET_MAX_LEN: usize = 512;
+pub(super) const SECRET_MAX_LEN: usize = 512;
 
 /// The curves the device supports, each named by its `CKA_EC_PARAMS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Curve {
+pub(super) enum Curve {
     P256,
     P384,
     P521,
@@ -36,7 +36,7 @@ impl Curve {
     /// The curve `CKA_EC_PARAMS` names. Only named curves (an OID, or for
     /// Ed25519 also the printable string) are accepted: explicit parameters
     /// and unknown curves are `Error::CurveNotSupported`.
-    pub fn from_params(params: &[u8]) -> Result<Curve> {
+    pub(super) fn from_params(params: &[u8]) -> Result<Curve> {
         match params {
             der::P256_PARAMS => Ok(Curve::P256),
             der::P384_PARAMS => Ok(Curve::P384),
@@ -47,7 +47,7 @@ impl Curve {
     }
 
     /// The DER OID the device reports as `CKA_EC_PARAMS`.
-    pub fn params(self) -> &'static [u8] {
+    pub(super) fn params(self) -> &'static [u8] {
         match self {
             Curve::P256 => der::P256_PARAMS,
             Curve::P384 => der::P384_PARAMS,
@@ -66,7 +66,7 @@ impl Curve {
     }
 
     /// Bytes of a field element (and of the group order) on this curve.
-    pub fn field_len(self) -> usize {
+    pub(super) fn field_len(self) -> usize {
         match self {
             Curve::P256 | Curve::Ed25519 => 32,
             Curve::P384 => 48,
@@ -75,7 +75,7 @@ impl Curve {
     }
 
     /// The curve of an EC or Ed25519 key.
-    pub fn of_key<T: HasParams>(key: &PKeyRef<T>) -> Result<Curve> {
+    pub(super) fn of_key<T: HasParams>(key: &PKeyRef<T>) -> Result<Curve> {
         match key.id() {
             Id::ED25519 => Ok(Curve::Ed25519),
             Id::EC => Curve::from_nid(key.ec_key()?.group().curve_name()),
@@ -97,7 +97,7 @@ impl Curve {
 
 /// The PKCS#11 key type of an asymmetric key the device can use; other
 /// algorithms and curves are refused.
-pub fn key_type_of<T: HasParams>(key: &PKeyRef<T>) -> Result<CK_KEY_TYPE> {
+pub(super) fn key_type_of<T: HasParams>(key: &PKeyRef<T>) -> Result<CK_KEY_TYPE> {
     match key.id() {
         Id::RSA => Ok(CKK_RSA),
         Id::EC => Curve::of_key(key).map(|_| CKK_EC),
@@ -164,7 +164,7 @@ pub fn generate_secret(len: usize) -> Result<Vec<u8>> {
 }
 
 /// The public attributes of any asymmetric key (see `public_attributes_of_private`).
-pub fn public_attributes<T: HasPublic>(key: &PKeyRef<T>) -> Result<Attributes> {
+pub(super) fn public_attributes<T: HasPublic>(key: &PKeyRef<T>) -> Result<Attributes> {
     let mut attributes = Attributes::new();
     match key.id() {
         Id::RSA => {
@@ -424,7 +424,7 @@ pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<
 /// A public key from an EC point given raw (`04 || X || Y`, or compressed;
 /// 32 bytes for Ed25519) or wrapped in a DER OCTET STRING, as PKCS#11
 /// clients send both. `None` when the point is malformed or not on the curve.
-pub fn public_key_from_point(curve: Curve, point: &[u8]) -> Option<PKey<Public>> {
+pub(super) fn public_key_from_point(curve: Curve, point: &[u8]) -> Option<PKey<Public>> {
     let field = curve.field_len();
     let raw = match (curve, point.first()) {
         (Curve::Ed25519, _) if point.len() == field => point,

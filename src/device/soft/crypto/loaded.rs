@@ -10,14 +10,14 @@ use openssl::pkey_ctx::PkeyCtx;
 
 /// An asymmetric key usable where only the public half is needed.
 #[derive(Clone, Copy)]
-pub enum AsymmetricKey<'a> {
+pub(super) enum AsymmetricKey<'a> {
     Private(&'a PKey<Private>),
     Public(&'a PKey<Public>),
 }
 
 impl AsymmetricKey<'_> {
     /// Size in bits (RSA modulus, EC order).
-    pub fn bits(self) -> u32 {
+    pub(super) fn bits(self) -> u32 {
         match self {
             AsymmetricKey::Private(key) => key.bits(),
             AsymmetricKey::Public(key) => key.bits(),
@@ -25,7 +25,7 @@ impl AsymmetricKey<'_> {
     }
 
     /// The algorithm.
-    pub fn id(self) -> Id {
+    pub(super) fn id(self) -> Id {
         match self {
             AsymmetricKey::Private(key) => key.id(),
             AsymmetricKey::Public(key) => key.id(),
@@ -33,7 +33,7 @@ impl AsymmetricKey<'_> {
     }
 
     /// A fresh public-key context on this key.
-    pub fn context(self) -> Result<KeyContext> {
+    pub(super) fn context(self) -> Result<KeyContext> {
         Ok(match self {
             AsymmetricKey::Private(key) => KeyContext::Private(PkeyCtx::new(key)?),
             AsymmetricKey::Public(key) => KeyContext::Public(PkeyCtx::new(key)?),
@@ -79,7 +79,7 @@ impl LoadedKey {
 }
 
 /// RSA keys the operations accept: 1024 to 4096 bits.
-pub fn check_rsa_size(bits: u32) -> Result<()> {
+pub(super) fn check_rsa_size(bits: u32) -> Result<()> {
     if (RSA_USE_MIN_BITS..=RSA_MAX_BITS).contains(&(bits as CK_ULONG)) {
         Ok(())
     } else {
@@ -88,7 +88,7 @@ pub fn check_rsa_size(bits: u32) -> Result<()> {
 }
 
 /// A public-key operation context on a private or a public key.
-pub enum KeyContext {
+pub(super) enum KeyContext {
     Private(PkeyCtx<Private>),
     Public(PkeyCtx<Public>),
 }
@@ -103,14 +103,14 @@ macro_rules! on_context {
 }
 
 impl KeyContext {
-    pub fn sign_init(&mut self) -> Result<()> {
+    pub(super) fn sign_init(&mut self) -> Result<()> {
         match self {
             KeyContext::Private(context) => Ok(context.sign_init()?),
             KeyContext::Public(_) => Err(Error::KeyTypeInconsistent),
         }
     }
 
-    pub fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn sign(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let mut signature = Vec::new();
         match self {
             KeyContext::Private(context) => context.sign_to_vec(data, &mut signature)?,
@@ -119,26 +119,26 @@ impl KeyContext {
         Ok(signature)
     }
 
-    pub fn verify_init(&mut self) -> Result<()> {
+    pub(super) fn verify_init(&mut self) -> Result<()> {
         on_context!(self, context => Ok(context.verify_init()?))
     }
 
     /// True when `signature` is valid; a malformed one is simply invalid.
-    pub fn verify(&mut self, data: &[u8], signature: &[u8]) -> bool {
+    pub(super) fn verify(&mut self, data: &[u8], signature: &[u8]) -> bool {
         on_context!(self, context => context.verify(data, signature).unwrap_or(false))
     }
 
-    pub fn encrypt_init(&mut self) -> Result<()> {
+    pub(super) fn encrypt_init(&mut self) -> Result<()> {
         on_context!(self, context => Ok(context.encrypt_init()?))
     }
 
-    pub fn encrypt(&mut self, data: &[u8]) -> Result<Vec<u8>> {
+    pub(super) fn encrypt(&mut self, data: &[u8]) -> Result<Vec<u8>> {
         let mut out = Vec::new();
         on_context!(self, context => context.encrypt_to_vec(data, &mut out))?;
         Ok(out)
     }
 
-    pub fn decrypt_init(&mut self) -> Result<()> {
+    pub(super) fn decrypt_init(&mut self) -> Result<()> {
         match self {
             KeyContext::Private(context) => Ok(context.decrypt_init()?),
             KeyContext::Public(_) => Err(Error::KeyTypeInconsistent),
@@ -146,7 +146,7 @@ impl KeyContext {
     }
 
     /// The plaintext, or `None` when the ciphertext does not decrypt.
-    pub fn decrypt(&mut self, data: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub(super) fn decrypt(&mut self, data: &[u8]) -> Result<Option<Vec<u8>>> {
         let mut out = Vec::new();
         match self {
             KeyContext::Private(context) => {

@@ -8,7 +8,7 @@ use openssl::md::{Md, MdRef};
 
 /// A hash function as PKCS#11 names it in the places it can appear.
 #[derive(Clone, Copy)]
-pub struct Hash {
+pub(super) struct Hash {
     /// The digest mechanism (`CKM_SHA256`, ...), as in PSS and OAEP parameters.
     pub mechanism: CK_MECHANISM_TYPE,
     /// The matching mask generation function (`CKG_MGF1_SHA256`, ...).
@@ -18,12 +18,12 @@ pub struct Hash {
 
 impl Hash {
     /// Output length in bytes.
-    pub fn len(self) -> usize {
+    pub(super) fn len(self) -> usize {
         self.md.size()
     }
 
     /// The hash a digest mechanism (`CKM_SHA_1`, `CKM_SHA224`, ... `CKM_SHA512`) names.
-    pub fn from_mechanism(mechanism: CK_MECHANISM_TYPE) -> Option<Hash> {
+    pub(super) fn from_mechanism(mechanism: CK_MECHANISM_TYPE) -> Option<Hash> {
         let (mgf, md) = match mechanism {
             CKM_SHA_1 => (CKG_MGF1_SHA1, Md::sha1()),
             CKM_SHA224 => (CKG_MGF1_SHA224, Md::sha224()),

@@ -214,7 +214,7 @@ enum Engine {
 }
 
 /// A signature or verification in progress.
-pub struct SignatureOperation {
+pub(super) struct SignatureOperation {
     engine: Engine,
     /// The length of every signature of this mechanism and key.
     signature_len: usize,
@@ -282,7 +282,10 @@ fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
 }
 
 /// `C_SignInit` (PKCS#11 3.0 §5.13).
-pub fn sign_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn SignOperation>> {
+pub(super) fn sign_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn SignOperation>> {
     let scheme = Scheme::of(mechanism)?;
     let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())
@@ -351,7 +354,10 @@ fn verify_edwards<T: HasPublic>(key: &PKeyRef<T>) -> Result<Engine> {
 }
 
 /// `C_VerifyInit` (PKCS#11 3.0 §5.14).
-pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn VerifyOperation>> {
+pub(super) fn verify_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn VerifyOperation>> {
     let scheme = Scheme::of(mechanism)?;
     let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())

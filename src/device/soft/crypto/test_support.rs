@@ -6,20 +6,20 @@ use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private};
 use std::sync::{Arc, OnceLock};
 
-pub const P256: &[u8] = super::der::P256_PARAMS;
-pub const P384: &[u8] = super::der::P384_PARAMS;
-pub const P521: &[u8] = super::der::P521_PARAMS;
-pub const ED25519: &[u8] = super::der::ED25519_PARAMS;
+pub(super) const P256: &[u8] = super::der::P256_PARAMS;
+pub(super) const P384: &[u8] = super::der::P384_PARAMS;
+pub(super) const P521: &[u8] = super::der::P521_PARAMS;
+pub(super) const ED25519: &[u8] = super::der::ED25519_PARAMS;
 
 /// A 2048-bit RSA key, generated once.
-pub fn rsa_private() -> PKey<Private> {
+pub(super) fn rsa_private() -> PKey<Private> {
     static KEY: OnceLock<PKey<Private>> = OnceLock::new();
     KEY.get_or_init(|| keys::generate_rsa(2048, &[]).unwrap())
         .clone()
 }
 
 /// An EC or Ed25519 key on `params`, generated once per curve.
-pub fn ec_private(params: &[u8]) -> PKey<Private> {
+pub(super) fn ec_private(params: &[u8]) -> PKey<Private> {
     static KEYS: OnceLock<Vec<(Vec<u8>, PKey<Private>)>> = OnceLock::new();
     let keys = KEYS.get_or_init(|| {
         [P256, P384, P521, ED25519]
@@ -30,7 +30,7 @@ pub fn ec_private(params: &[u8]) -> PKey<Private> {
     keys.iter().find(|(p, _)| p == params).unwrap().1.clone()
 }
 
-pub fn loaded_private(key: PKey<Private>) -> Arc<LoadedKey> {
+pub(super) fn loaded_private(key: PKey<Private>) -> Arc<LoadedKey> {
     let key_type = keys::key_type_of(&key).unwrap();
     Arc::new(LoadedKey {
         key_type,
@@ -38,7 +38,7 @@ pub fn loaded_private(key: PKey<Private>) -> Arc<LoadedKey> {
     })
 }
 
-pub fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
+pub(super) fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
     let key_type = keys::key_type_of(key).unwrap();
     Arc::new(LoadedKey {
         key_type,
@@ -46,26 +46,26 @@ pub fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
     })
 }
 
-pub fn loaded_secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Arc<LoadedKey> {
+pub(super) fn loaded_secret(key_type: CK_KEY_TYPE, value: &[u8]) -> Arc<LoadedKey> {
     Arc::new(LoadedKey {
         key_type,
         material: KeyMaterial::Secret(value.to_vec().into()),
     })
 }
 
-pub fn rsa() -> Arc<LoadedKey> {
+pub(super) fn rsa() -> Arc<LoadedKey> {
     loaded_private(rsa_private())
 }
 
-pub fn ec(params: &[u8]) -> Arc<LoadedKey> {
+pub(super) fn ec(params: &[u8]) -> Arc<LoadedKey> {
     loaded_private(ec_private(params))
 }
 
-pub fn aes(len: usize) -> Arc<LoadedKey> {
+pub(super) fn aes(len: usize) -> Arc<LoadedKey> {
     loaded_secret(CKK_AES, &vec![0x42; len])
 }
 
-pub fn hex(text: &str) -> Vec<u8> {
+pub(super) fn hex(text: &str) -> Vec<u8> {
     let text: String = text.split_whitespace().collect();
     (0..text.len())
         .step_by(2)
@@ -74,7 +74,10 @@ pub fn hex(text: &str) -> Vec<u8> {
 }
 
 /// `kind` with raw parameter bytes, as a caller passes them.
-pub fn with_raw_parameter(kind: CK_MECHANISM_TYPE, parameter: Vec<u8>) -> crate::device::Mechanism {
+pub(super) fn with_raw_parameter(
+    kind: CK_MECHANISM_TYPE,
+    parameter: Vec<u8>,
+) -> crate::device::Mechanism {
     crate::device::Mechanism {
         kind,
         parameter: crate::device::MechanismParameter::Raw(parameter),
@@ -107,7 +110,7 @@ macro_rules! assert_fails {
 pub(crate) use assert_fails;
 
 /// Each of `mechanisms` is refused by `init` for its parameter.
-pub fn assert_parameters_refused<T>(
+pub(super) fn assert_parameters_refused<T>(
     mechanisms: impl IntoIterator<Item = crate::device::Mechanism>,
     init: impl Fn(&crate::device::Mechanism) -> crate::error::Result<T>,
 ) {

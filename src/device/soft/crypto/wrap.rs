@@ -69,7 +69,11 @@ fn aes_wrap_once(
 }
 
 /// `C_WrapKey`: `key_bytes` encrypted under `wrapping_key`.
-pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -> Result<Vec<u8>> {
+pub(super) fn wrap(
+    mechanism: &Mechanism,
+    wrapping_key: &LoadedKey,
+    key_bytes: &[u8],
+) -> Result<Vec<u8>> {
     match mechanism.kind {
         CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
             let key = wrapping_aes_key(wrapping_key, Error::WrappingKeyTypeInconsistent)?;
@@ -101,7 +105,7 @@ pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -
 }
 
 /// `C_UnwrapKey`: the inverse of [`wrap`].
-pub fn unwrap(
+pub(super) fn unwrap(
     mechanism: &Mechanism,
     unwrapping_key: &LoadedKey,
     wrapped: &[u8],
@@ -186,7 +190,7 @@ pub(super) fn x963_kdf(
 /// cut to its last `value_len` bytes (0: all of it; longer: `Error::KeySizeRange`).
 /// With `CKD_SHA*_KDF` it is `value_len` bytes of the X9.63 KDF (0: one hash
 /// length), at most 512 bytes.
-pub fn ecdh_derive(
+pub(super) fn ecdh_derive(
     mechanism: &Mechanism,
     private_key: &LoadedKey,
     value_len: usize,

@@ -23,18 +23,18 @@ pub(crate) use crate::object::test_support::{
     value_of, Refusals,
 };
 
-pub const SO_PIN: &[u8] = b"so-secret";
+pub(super) const SO_PIN: &[u8] = b"so-secret";
 /// The Azure form of a user PIN.
-pub const USER_PIN: &[u8] = b"cu1:user1234";
+pub(super) const USER_PIN: &[u8] = b"cu1:user1234";
 /// Consecutive failures before a PIN locks, in these tests.
-pub const MAX_FAILURES: u32 = 3;
+pub(super) const MAX_FAILURES: u32 = 3;
 
 /// A P-256 `CKA_EC_PARAMS` (the OID 1.2.840.10045.3.1.7).
-pub const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+pub(super) const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 /// The Ed25519 `CKA_EC_PARAMS` (OID 1.3.101.112).
-pub const ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
+pub(super) const ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
 
-pub fn options(dir: &Path) -> SoftOptions {
+pub(super) fn options(dir: &Path) -> SoftOptions {
     SoftOptions {
         token_dir: dir.to_path_buf(),
         max_pin_failures: MAX_FAILURES,
@@ -43,12 +43,12 @@ pub fn options(dir: &Path) -> SoftOptions {
 }
 
 /// A device on `dir`, opened as is.
-pub fn open(dir: &Path) -> SoftDevice {
+pub(super) fn open(dir: &Path) -> SoftDevice {
     SoftDevice::open(options(dir)).expect("open")
 }
 
 /// Another device on `dir` (another process), with the user logged in.
-pub fn open_logged_in(dir: &Path) -> SoftDevice {
+pub(super) fn open_logged_in(dir: &Path) -> SoftDevice {
     let device = open(dir);
     device
         .login(0, UserType::User, USER_PIN)
@@ -57,7 +57,7 @@ pub fn open_logged_in(dir: &Path) -> SoftDevice {
 }
 
 /// A new token: initialised, user PIN set, nobody logged in.
-pub fn initialized() -> (TempDir, SoftDevice) {
+pub(super) fn initialized() -> (TempDir, SoftDevice) {
     let dir = TempDir::new().expect("tempdir");
     let device = open(dir.path());
     device.init_token(SO_PIN, "test token").expect("init_token");
@@ -70,7 +70,7 @@ pub fn initialized() -> (TempDir, SoftDevice) {
 }
 
 /// A new token with the user logged in.
-pub fn logged_in() -> (TempDir, SoftDevice) {
+pub(super) fn logged_in() -> (TempDir, SoftDevice) {
     let (dir, device) = initialized();
     device
         .login(0, UserType::User, USER_PIN)
@@ -79,7 +79,7 @@ pub fn logged_in() -> (TempDir, SoftDevice) {
 }
 
 /// A token AES-256 key with `value`, plus `extra` attributes.
-pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
+pub(super) fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
     let mut template = vec![
         ulong(CKA_CLASS, CKO_SECRET_KEY),
         ulong(CKA_KEY_TYPE, CKK_AES),
@@ -91,7 +91,7 @@ pub fn aes_template(value: &[u8], extra: &[Attribute]) -> Vec<Attribute> {
 }
 
 /// The attributes that leave a secret key's value readable.
-pub fn readable() -> [Attribute; 2] {
+pub(super) fn readable() -> [Attribute; 2] {
     [
         boolean(CKA_SENSITIVE, false),
         boolean(CKA_EXTRACTABLE, true),
@@ -99,24 +99,24 @@ pub fn readable() -> [Attribute; 2] {
 }
 
 /// `template`, created by the user in R/W session 1, or a panic.
-pub fn create(device: &SoftDevice, template: &[Attribute]) -> Handle {
+pub(super) fn create(device: &SoftDevice, template: &[Attribute]) -> Handle {
     device
         .create_object(&user_rw(), template)
         .expect("create_object")
 }
 
 /// A readable token AES key with `value`, created by the user.
-pub fn create_readable_aes(device: &SoftDevice, value: &[u8]) -> Handle {
+pub(super) fn create_readable_aes(device: &SoftDevice, value: &[u8]) -> Handle {
     create(device, &aes_template(value, &readable()))
 }
 
 /// Every object `access` finds (an empty template).
-pub fn find_all(device: &SoftDevice, access: &Access) -> Vec<Handle> {
+pub(super) fn find_all(device: &SoftDevice, access: &Access) -> Vec<Handle> {
     device.find_objects(access, &[]).expect("find_objects")
 }
 
 /// `result` is the error `expected`; a failure names the case `what`.
-pub fn assert_refused<T: std::fmt::Debug + PartialEq>(
+pub(super) fn assert_refused<T: std::fmt::Debug + PartialEq>(
     result: crate::error::Result<T>,
     expected: CK_RV,
     what: &str,
@@ -125,7 +125,7 @@ pub fn assert_refused<T: std::fmt::Debug + PartialEq>(
 }
 
 /// The user sees no object at all: the refused calls created nothing.
-pub fn assert_nothing_created(device: &SoftDevice) {
+pub(super) fn assert_nothing_created(device: &SoftDevice) {
     assert_eq!(
         find_all(device, &user_rw()),
         Vec::<Handle>::new(),
@@ -134,7 +134,7 @@ pub fn assert_nothing_created(device: &SoftDevice) {
 }
 
 /// A public token data object labelled `label`.
-pub fn data_template(label: &str) -> Vec<Attribute> {
+pub(super) fn data_template(label: &str) -> Vec<Attribute> {
     vec![
         ulong(CKA_CLASS, CKO_DATA),
         boolean(CKA_TOKEN, true),
@@ -145,7 +145,7 @@ pub fn data_template(label: &str) -> Vec<Attribute> {
 }
 
 /// `kind` of `handle`, as the user sees it, is `expected`.
-pub fn assert_value(
+pub(super) fn assert_value(
     device: &SoftDevice,
     handle: Handle,
     kind: CK_ATTRIBUTE_TYPE,
@@ -157,7 +157,7 @@ pub fn assert_value(
 
 /// `left` and `right`, each a handle and an attribute, have one value as
 /// `access` sees them.
-pub fn assert_same_value(
+pub(super) fn assert_same_value(
     device: &SoftDevice,
     access: &Access,
     left: (Handle, CK_ATTRIBUTE_TYPE),
@@ -169,7 +169,7 @@ pub fn assert_same_value(
 
 /// Generates a key pair with `mechanism` in the user's session 1; returns
 /// (public, private).
-pub fn generate_pair(
+pub(super) fn generate_pair(
     device: &SoftDevice,
     mechanism: &crate::device::Mechanism,
     public: &[Attribute],
@@ -181,7 +181,7 @@ pub fn generate_pair(
 }
 
 /// Generates an RSA-2048 token key pair with `id`; returns (public, private).
-pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
+pub(super) fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
     let public = [
         boolean(CKA_TOKEN, true),
         ulong(CKA_MODULUS_BITS, 2048),
@@ -194,7 +194,7 @@ pub fn rsa_pair(device: &SoftDevice, id: &[u8]) -> (Handle, Handle) {
 
 /// Generates a P-256 token key pair, with `public_extra` and `private_extra`
 /// added to the templates; returns (public, private).
-pub fn ec_pair(
+pub(super) fn ec_pair(
     device: &SoftDevice,
     public_extra: &[Attribute],
     private_extra: &[Attribute],
