@@ -286,49 +286,101 @@ pub(super) fn sign_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
 ) -> Result<Box<dyn SignOperation>> {
+    Ok(Box::new(signature_operation(key, mechanism, true)?))
+}
+
+/// `C_VerifyInit` (PKCS#11 3.0 §5.14).
+pub(super) fn verify_init(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+) -> Result<Box<dyn VerifyOperation>> {
+    Ok(Box::new(signature_operation(key, mechanism, false)?))
+}
+
+/// The operation of `mechanism` with `key`, `signing` or verifying: an
+/// HMAC stream, or the engine of the asymmetric scheme, whose signature
+/// length and input rule follow from the key. A signature needs the
+/// private key; a verification takes either half.
+fn signature_operation(
+    key: Arc<LoadedKey>,
+    mechanism: &Mechanism,
+    signing: bool,
+) -> Result<SignatureOperation> {
     let scheme = Scheme::of(mechanism)?;
     let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())
-    } else {
+    } else if signing {
         let private = key.private_key(scheme.key_type())?;
-        let asymmetric = AsymmetricKey::Private(private);
+        let (signature_len, rule) = shape(scheme, AsymmetricKey::Private(private))?;
+        (sign_engine(scheme, private, rule)?, signature_len)
+    } else {
+        let asymmetric = key.asymmetric_key(scheme.key_type())?;
         let (signature_len, rule) = shape(scheme, asymmetric)?;
-        let engine = match (scheme, scheme.streaming_hash()) {
-            (Scheme::EdDsa, _) => {
-                let mut context = MdCtx::new()?;
-                context.digest_sign_init(None, private)?;
-                Engine::Edwards {
-                    context,
-                    data: Vec::new(),
-                }
-            }
-            (_, Some(hash)) => {
-                let mut context = MdCtx::new()?;
-                scheme.configure(context.digest_sign_init(Some(hash.md), private)?)?;
-                Engine::Stream(context)
-            }
-            (_, None) => {
-                let mut context = asymmetric.context()?;
-                context.sign_init()?;
-                configure_collected(scheme, &mut context)?;
-                Engine::Collected {
-                    context,
-                    data: Vec::new(),
-                    rule,
-                }
-            }
-        };
-        (engine, signature_len)
+        (verify_engine(scheme, asymmetric, rule)?, signature_len)
     };
-    let ecdsa = matches!(scheme, Scheme::Ecdsa(_));
-    let mac = matches!(scheme, Scheme::Hmac(_));
-    Ok(Box::new(SignatureOperation {
+    Ok(SignatureOperation {
         engine,
         signature_len,
-        ecdsa,
-        mac,
+        ecdsa: matches!(scheme, Scheme::Ecdsa(_)),
+        mac: matches!(scheme, Scheme::Hmac(_)),
         _key: key,
-    }))
+    })
+}
+
+/// The engine that signs with `private` by `scheme` (not HMAC).
+fn sign_engine(
+    scheme: Scheme,
+    private: &PKey<openssl::pkey::Private>,
+    rule: InputRule,
+) -> Result<Engine> {
+    Ok(match (scheme, scheme.streaming_hash()) {
+        (Scheme::EdDsa, _) => {
+            let mut context = MdCtx::new()?;
+            context.digest_sign_init(None, private)?;
+            Engine::Edwards {
+                context,
+                data: Vec::new(),
+            }
+        }
+        (_, Some(hash)) => {
+            let mut context = MdCtx::new()?;
+            scheme.configure(context.digest_sign_init(Some(hash.md), private)?)?;
+            Engine::Stream(context)
+        }
+        (_, None) => collected_engine(scheme, AsymmetricKey::Private(private), rule, true)?,
+    })
+}
+
+/// The engine that verifies with `key` by `scheme` (not HMAC).
+fn verify_engine(scheme: Scheme, key: AsymmetricKey<'_>, rule: InputRule) -> Result<Engine> {
+    Ok(match (scheme, scheme.streaming_hash(), key) {
+        (Scheme::EdDsa, _, AsymmetricKey::Private(key)) => verify_edwards(key)?,
+        (Scheme::EdDsa, _, AsymmetricKey::Public(key)) => verify_edwards(key)?,
+        (_, Some(hash), AsymmetricKey::Private(key)) => verify_stream(scheme, hash, key)?,
+        (_, Some(hash), AsymmetricKey::Public(key)) => verify_stream(scheme, hash, key)?,
+        (_, None, _) => collected_engine(scheme, key, rule, false)?,
+    })
+}
+
+/// An engine that collects the data and signs or verifies it at the end.
+fn collected_engine(
+    scheme: Scheme,
+    key: AsymmetricKey<'_>,
+    rule: InputRule,
+    signing: bool,
+) -> Result<Engine> {
+    let mut context = key.context()?;
+    if signing {
+        context.sign_init()?;
+    } else {
+        context.verify_init()?;
+    }
+    configure_collected(scheme, &mut context)?;
+    Ok(Engine::Collected {
+        context,
+        data: Vec::new(),
+        rule,
+    })
 }
 
 fn configure_collected(scheme: Scheme, context: &mut KeyContext) -> Result<()> {
@@ -351,46 +403,6 @@ fn verify_edwards<T: HasPublic>(key: &PKeyRef<T>) -> Result<Engine> {
         context,
         data: Vec::new(),
     })
-}
-
-/// `C_VerifyInit` (PKCS#11 3.0 §5.14).
-pub(super) fn verify_init(
-    key: Arc<LoadedKey>,
-    mechanism: &Mechanism,
-) -> Result<Box<dyn VerifyOperation>> {
-    let scheme = Scheme::of(mechanism)?;
-    let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
-        (Engine::Stream(hmac_context(&key, hash)?), hash.len())
-    } else {
-        let asymmetric = key.asymmetric_key(scheme.key_type())?;
-        let (signature_len, rule) = shape(scheme, asymmetric)?;
-        let engine = match (scheme, scheme.streaming_hash(), asymmetric) {
-            (Scheme::EdDsa, _, AsymmetricKey::Private(key)) => verify_edwards(key)?,
-            (Scheme::EdDsa, _, AsymmetricKey::Public(key)) => verify_edwards(key)?,
-            (_, Some(hash), AsymmetricKey::Private(key)) => verify_stream(scheme, hash, key)?,
-            (_, Some(hash), AsymmetricKey::Public(key)) => verify_stream(scheme, hash, key)?,
-            (_, None, _) => {
-                let mut context = asymmetric.context()?;
-                context.verify_init()?;
-                configure_collected(scheme, &mut context)?;
-                Engine::Collected {
-                    context,
-                    data: Vec::new(),
-                    rule,
-                }
-            }
-        };
-        (engine, signature_len)
-    };
-    let ecdsa = matches!(scheme, Scheme::Ecdsa(_));
-    let mac = matches!(scheme, Scheme::Hmac(_));
-    Ok(Box::new(SignatureOperation {
-        engine,
-        signature_len,
-        ecdsa,
-        mac,
-        _key: key,
-    }))
 }
 
 /// `data` followed by `more`, without copying when nothing was collected before.
