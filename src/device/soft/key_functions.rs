@@ -64,20 +64,38 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// [`Inner::operation_key`] for a `C_*Init` whose key needs the
+    /// `usage` flag (`CKA_ENCRYPT`, `CKA_DECRYPT`, `CKA_SIGN`, `CKA_VERIFY`).
+    fn usable_key(
+        &self,
+        access: &Access,
+        handle: Handle,
+        mechanism: &Mechanism,
+        usage: CK_ATTRIBUTE_TYPE,
+    ) -> Result<Arc<LoadedKey>> {
+        let refusal = match usage {
+            CKA_ENCRYPT => "CKA_ENCRYPT is false",
+            CKA_DECRYPT => "CKA_DECRYPT is false",
+            CKA_SIGN => "CKA_SIGN is false",
+            CKA_VERIFY => "CKA_VERIFY is false",
+            _ => "the key's usage attribute is false",
+        };
+        let (_, key) = self.operation_key(access, handle, mechanism, usage, refusal)?;
+        Ok(key)
+    }
+}
+
 impl Operations for SoftDevice {
     /// `C_EncryptInit`.
     fn encrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
-        let inner = &*self.inner;
-        let (_, key) =
-            inner.operation_key(access, key, mechanism, CKA_ENCRYPT, "CKA_ENCRYPT is false")?;
+        let key = self.inner.usable_key(access, key, mechanism, CKA_ENCRYPT)?;
         crypto::encrypt_init(key, mechanism)
     }
 
     /// `C_DecryptInit`.
     fn decrypt_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Cipher {
-        let inner = &*self.inner;
-        let (_, key) =
-            inner.operation_key(access, key, mechanism, CKA_DECRYPT, "CKA_DECRYPT is false")?;
+        let key = self.inner.usable_key(access, key, mechanism, CKA_DECRYPT)?;
         crypto::decrypt_init(key, mechanism)
     }
 
@@ -87,17 +105,13 @@ impl Operations for SoftDevice {
 
     /// `C_SignInit`.
     fn sign_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Signing {
-        let inner = &*self.inner;
-        let (_, key) =
-            inner.operation_key(access, key, mechanism, CKA_SIGN, "CKA_SIGN is false")?;
+        let key = self.inner.usable_key(access, key, mechanism, CKA_SIGN)?;
         crypto::sign_init(key, mechanism)
     }
 
     /// `C_VerifyInit`.
     fn verify_init(&self, access: &Access, mechanism: &Mechanism, key: Handle) -> Verifying {
-        let inner = &*self.inner;
-        let (_, key) =
-            inner.operation_key(access, key, mechanism, CKA_VERIFY, "CKA_VERIFY is false")?;
+        let key = self.inner.usable_key(access, key, mechanism, CKA_VERIFY)?;
         crypto::verify_init(key, mechanism)
     }
 }
