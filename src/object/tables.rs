@@ -192,6 +192,16 @@ const SECRET_VALUE: &[Rule] = &[
         .forbidden_on(Origins::CREATE.and(Origins::UNWRAP)),
 ];
 
+/// Whether `kind` is a part of a private or secret key that its
+/// `CKA_SENSITIVE` and `CKA_EXTRACTABLE` protect (PKCS#11 3.0 §4.9
+/// footnote 8): a row the key tables mark sensitive. The vendor device
+/// never asks its module for one of a protected key.
+pub fn is_key_secret(kind: AttributeType) -> bool {
+    [RSA_PRIVATE, EC_PRIVATE, SECRET_VALUE]
+        .iter()
+        .any(|table| table.iter().any(|rule| rule.kind == kind && rule.sensitive))
+}
+
 // ----- certificates -----
 
 /// Every attribute an X.509 certificate object has (§4.4, §4.6, §4.6.3:

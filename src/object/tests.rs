@@ -421,3 +421,29 @@ fn a_user_restating_cka_trusted_true_is_read_only() {
     )
     .expect("the SO may");
 }
+
+#[test]
+fn the_secret_parts_of_keys_are_the_private_values_and_cka_value() {
+    let secret = [
+        CKA_VALUE,
+        CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,
+        CKA_PRIME_2,
+        CKA_EXPONENT_1,
+        CKA_EXPONENT_2,
+        CKA_COEFFICIENT,
+    ];
+    for kind in secret {
+        assert!(super::tables::is_key_secret(kind), "0x{kind:x}");
+    }
+    for kind in [
+        CKA_MODULUS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_EC_POINT,
+        CKA_EC_PARAMS,
+        CKA_LABEL,
+        CKA_ID,
+    ] {
+        assert!(!super::tables::is_key_secret(kind), "0x{kind:x}");
+    }
+}

@@ -8,21 +8,9 @@
 use super::module::{vendor_rv, Vendor};
 use crate::error::{Error, Result};
 use crate::ffi::vendor::AttributeSlot;
+use crate::object::tables::is_key_secret;
 use crate::object::{decode_bool, decode_ulong, AttributeResult, AttributeType, Handle};
 use cryptoki_sys::*;
-
-/// The parts of a private or secret key that its `CKA_SENSITIVE` and
-/// `CKA_EXTRACTABLE` protect (PKCS#11 3.0 §4.9 footnote 8 and the key
-/// tables): never requested from the vendor for a protected key.
-const KEY_SECRETS: &[AttributeType] = &[
-    CKA_VALUE,
-    CKA_PRIVATE_EXPONENT,
-    CKA_PRIME_1,
-    CKA_PRIME_2,
-    CKA_EXPONENT_1,
-    CKA_EXPONENT_2,
-    CKA_COEFFICIENT,
-];
 
 /// The largest attribute value accepted from a vendor (as from a caller).
 const MAX_VALUE_LEN: CK_ULONG = 64 << 20;
@@ -39,9 +27,9 @@ pub(super) fn get_attributes(
     object: Handle,
     kinds: &[AttributeType],
 ) -> Result<Vec<AttributeResult>> {
-    let protect = kinds.iter().any(|k| KEY_SECRETS.contains(k))
-        && secrets_protected(vendor, session, object)?;
-    let withheld = |kind: &AttributeType| protect && KEY_SECRETS.contains(kind);
+    let protect =
+        kinds.iter().any(|k| is_key_secret(*k)) && secrets_protected(vendor, session, object)?;
+    let withheld = |kind: &AttributeType| protect && is_key_secret(*kind);
     let asked: Vec<AttributeType> = kinds.iter().copied().filter(|k| !withheld(k)).collect();
     let mut answers = read_values(vendor, session, object, &asked)?.into_iter();
     Ok(kinds
