@@ -144,6 +144,10 @@ impl Attributes {
     }
 }
 
+/// What `C_GetAttributeValue` reports: one [`AttributeResult`] per
+/// requested attribute, in the order asked.
+pub type Answers = Result<Vec<AttributeResult>>;
+
 /// What `C_GetAttributeValue` reports for one requested attribute.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttributeResult {
@@ -210,11 +214,6 @@ pub trait ObjectStore: Send + Sync {
     fn copy_object(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle>;
     fn destroy_object(&self, access: &Access, handle: Handle) -> Result<()>;
     fn object_size(&self, access: &Access, handle: Handle) -> Result<CK_ULONG>;
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>>;
+    fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answers;
     fn set_attributes(&self, access: &Access, handle: Handle, template: &Template) -> Result<()>;
 }

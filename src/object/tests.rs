@@ -424,15 +424,9 @@ fn a_user_restating_cka_trusted_true_is_read_only() {
 
 #[test]
 fn the_secret_parts_of_keys_are_the_private_values_and_cka_value() {
-    let secret = [
-        CKA_VALUE,
-        CKA_PRIVATE_EXPONENT,
-        CKA_PRIME_1,
-        CKA_PRIME_2,
-        CKA_EXPONENT_1,
-        CKA_EXPONENT_2,
-        CKA_COEFFICIENT,
-    ];
+    let private_parts = [CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2];
+    let crt_parts = [CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT];
+    let secret = [&private_parts[..], &crt_parts, &[CKA_VALUE]].concat();
     for kind in secret {
         assert!(super::tables::is_key_secret(kind), "0x{kind:x}");
     }

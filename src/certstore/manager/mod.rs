@@ -10,7 +10,9 @@ use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::object::template::{require_permitted, Action};
-use crate::object::{Access, AttributeResult, AttributeType, Attributes, Handle, Template};
+use crate::object::{
+    Access, Answers, AttributeResult, AttributeType, Attributes, Handle, Template,
+};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 
@@ -516,12 +518,7 @@ impl crate::object::ObjectStore for Certificates {
 
     /// `C_GetAttributeValue` of a certificate: every attribute of the
     /// reference's second table has a value; anything else is `Invalid`.
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answers {
         let located = self.locate(access, handle)?;
         let object = located.object();
         Ok(kinds

@@ -34,7 +34,7 @@ mod token;
 use crate::device::*;
 use crate::error::{Error, Result};
 use crate::ffi::vendor::{Input, VendorFunctions, VendorMechanism};
-use crate::object::{Access, AttributeResult, AttributeType, Handle, ObjectStore, Template};
+use crate::object::{Access, Answers, AttributeType, Handle, ObjectStore, Template};
 use cryptoki_sys::*;
 use handles::HandleMap;
 use module::{vendor_rv, Module, Vendor};
@@ -465,12 +465,7 @@ impl ObjectStore for Pkcs11Device {
         (self.functions()).object_size(session.handle, self.vendor_handle(handle))
     }
 
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answers {
         let session = self.session(access.session)?;
         attributes::get_attributes(
             self.vendor(),

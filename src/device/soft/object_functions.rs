@@ -10,6 +10,7 @@ use super::SoftDevice;
 use crate::error::{Error, Result};
 use crate::object::tables::ClassRules;
 use crate::object::template::{require_permitted, Action};
+use crate::object::Answers;
 use crate::object::{
     Access, AttributeResult, AttributeType, Attributes, Handle, ObjectStore, Template,
 };
@@ -180,12 +181,7 @@ impl ObjectStore for SoftDevice {
     }
 
     /// `C_GetAttributeValue`: one result per requested attribute.
-    fn get_attributes(
-        &self,
-        access: &Access,
-        handle: Handle,
-        kinds: &[AttributeType],
-    ) -> Result<Vec<AttributeResult>> {
+    fn get_attributes(&self, access: &Access, handle: Handle, kinds: &[AttributeType]) -> Answers {
         let inner = &*self.inner;
         let entry = inner.entry(access, handle)?;
         kinds
