@@ -62,9 +62,7 @@ impl Inner {
         objects::require_allowed_mechanism(&entry.attributes, mechanism.kind)?;
         Ok((entry, key))
     }
-}
 
-impl Inner {
     /// [`Inner::operation_key`] for a `C_*Init` whose key needs the
     /// `usage` flag (`CKA_ENCRYPT`, `CKA_DECRYPT`, `CKA_SIGN`, `CKA_VERIFY`).
     fn usable_key(

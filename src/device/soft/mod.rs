@@ -5,7 +5,9 @@
 //! - [`database`]: the SQLite file, shared safely by several processes.
 //! - [`pins`] and `token`: the token key, PIN checks, lockout.
 //! - [`objects`]: objects built by the rules of [`crate::object::tables`].
-//! - `store`: token and session objects and the cache of parsed keys.
+//! - `store`: the device's state (`Inner`), made of its parts: token
+//!   objects over `cache` (parsed keys by row version), `session_objects`,
+//!   the token key of `token`, the signing key's cache of `signing_key`.
 //! - `object_functions`, `key_functions`: the PKCS#11 functions on top.
 //! - `signing_key`: the key that signs certificate blobs.
 //!
@@ -17,12 +19,14 @@
 //! security officer; a private key used for an operation without login
 //! is `UserNotLoggedIn`, while object functions treat it as an invalid handle.
 
+mod cache;
 pub mod crypto;
 pub mod database;
 mod key_functions;
 mod object_functions;
 pub mod objects;
 pub mod pins;
+mod session_objects;
 mod signing_key;
 mod store;
 mod token;
@@ -70,7 +74,7 @@ impl SoftDevice {
 
     /// The token directory.
     pub fn token_dir(&self) -> &Path {
-        &self.inner.options.token_dir
+        self.inner.token_dir()
     }
 }
 

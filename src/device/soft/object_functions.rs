@@ -5,7 +5,7 @@
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::encode_attributes;
 use super::objects::{self, class_and_type, Origin, Reveal};
-use super::store::{Inner, NewObject};
+use super::store::NewObject;
 use super::SoftDevice;
 use crate::error::{Error, Result};
 use crate::object::tables::ClassRules;
@@ -101,15 +101,6 @@ pub(super) fn declared_class_and_type(
             Ok((class, Some(key_type)))
         }
         _ => Err(Error::AttributeValueInvalid(CKA_CLASS)),
-    }
-}
-
-impl Inner {
-    /// Stores one object and returns its handle.
-    pub(super) fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
-        self.insert(access, vec![object])?
-            .pop()
-            .ok_or_else(|| Error::Internal("no handle"))
     }
 }
 

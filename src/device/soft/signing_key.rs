@@ -21,6 +21,7 @@ use crate::device::{BlobSigningKey, Mechanism};
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use cryptoki_sys::*;
+use parking_lot::Mutex;
 use std::sync::Arc;
 
 /// Bound the sealed private half to its purpose, before the public half
@@ -68,6 +69,32 @@ fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {
     crypto::sign_init(key, &Mechanism::new(CKM_SHA512_RSA_PKCS))?.sign(message)
 }
 
+/// The parsed private half of the device's own key, with its public half,
+/// kept while the token key stays open.
+#[derive(Default)]
+pub(super) struct OwnKeyCache(Mutex<Option<(Vec<u8>, Arc<LoadedKey>)>>);
+
+impl OwnKeyCache {
+    /// The parsed private half whose public half is `public_der`.
+    fn get(&self, public_der: &[u8]) -> Option<Arc<LoadedKey>> {
+        let cached = self.0.lock();
+        cached
+            .as_ref()
+            .filter(|(der, _)| der == public_der)
+            .map(|(_, key)| key.clone())
+    }
+
+    /// Keeps the parsed private half of the key whose public half is `public_der`.
+    fn keep(&self, public_der: Vec<u8>, key: Arc<LoadedKey>) {
+        *self.0.lock() = Some((public_der, key));
+    }
+
+    /// Forgets the parsed private half.
+    pub(super) fn clear(&self) {
+        *self.0.lock() = None;
+    }
+}
+
 /// Where a blob-signing key's private half is.
 enum PrivateHalf {
     /// A configured key pair of the token: this object.
@@ -105,7 +132,7 @@ impl BlobSigningKey for SoftSigningKey {
         self.public_der.clone()
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
-        self.inner.require_user_pin()?;
+        self.inner.pins.require_user_pin()?;
         let key = match self.private_half {
             PrivateHalf::Object(handle) => self.inner.configured_private_key(handle)?,
             PrivateHalf::Own => self.inner.own_private_key(&self.public_der)?,
@@ -133,18 +160,11 @@ impl Inner {
         Ok(key)
     }
 
-    /// Forgets the parsed private half of the device's own key.
-    pub(super) fn forget_signing_key(&self) {
-        *self.own_signing_key.lock() = None;
-    }
-
     /// The parsed private half of the device's own key whose public half is
     /// `public_der`, unsealed once and kept while the user stays logged in.
     fn own_private_key(&self, public_der: &[u8]) -> Result<Arc<LoadedKey>> {
-        if let Some((der, key)) = self.own_signing_key.lock().as_ref() {
-            if der == public_der {
-                return Ok(key.clone());
-            }
+        if let Some(key) = self.own_key.get(public_der) {
+            return Ok(key);
         }
         let (stored_public, sealed) = self
             .database
@@ -153,12 +173,12 @@ impl Inner {
         if stored_public != public_der {
             return Err(Error::BlobSigningKey("it was replaced".into()));
         }
-        let (plain, _) = open_private_half(&self.require_token_key()?, &stored_public, &sealed)?;
+        let (plain, _) = open_private_half(&self.pins.token_key()?, &stored_public, &sealed)?;
         let key = Arc::new(LoadedKey {
             key_type: CKK_RSA,
             material: KeyMaterial::Private(crypto::private_from_der(&plain)?),
         });
-        *self.own_signing_key.lock() = Some((stored_public, key.clone()));
+        self.own_key.keep(stored_public, key.clone());
         Ok(key)
     }
 
@@ -216,7 +236,7 @@ fn configured_key(inner: &Arc<Inner>, id: &str) -> Result<Arc<dyn BlobSigningKey
         .to_vec();
     // With the token key open, the public half (bound to the sealed private
     // half with the key's other attributes) is checked on every request.
-    if inner.require_token_key().is_ok() {
+    if inner.pins.token_key().is_ok() {
         inner.own_use_key(row.handle).map_err(|error| match error {
             Error::CorruptTokenData(reason) => Error::KeyBindingBroken(format!(
                 "signing key \"{id}\" does not open with its attributes: {reason}"
@@ -237,13 +257,13 @@ fn own_key(inner: &Arc<Inner>) -> Result<Arc<dyn BlobSigningKey>> {
             // With the token key open, the public half is checked against
             // the private half on every request (an AES-GCM open of a
             // kilobyte); before login it cannot be.
-            if let Ok(token_key) = inner.require_token_key() {
+            if let Ok(token_key) = inner.pins.token_key() {
                 open_private_half(&token_key, &stored.0, &stored.1)?;
             }
             stored
         }
         None => {
-            inner.require_user_pin()?;
+            inner.pins.require_user_pin()?;
             let private = crypto::generate_rsa(OWN_KEY_BITS, &[])?;
             let public_der = crypto::public_to_der(&crypto::public_from_private(&private)?)?;
             let sealed = pins::bound_seal(

@@ -1,29 +1,28 @@
 //! Where objects live: token objects in the database, session objects in
-//! memory, and a cache of parsed keys so an operation never decrypts or
-//! parses key material twice.
+//! memory ([`super::session_objects`]), and a cache of parsed keys
+//! ([`super::cache`]) so an operation never decrypts or parses key
+//! material twice.
 //!
-//! The cache is keyed by handle and tagged with the row's version. Object
-//! functions read the row first and drop a stale cache entry; the operation
-//! path (`*_init`) trusts a cached entry, so a change made by another
-//! process is seen by operations after the next find or lookup here.
+//! Object functions read the row first and drop a stale cache entry; the
+//! operation path (`*_init`) trusts a cached entry, so a change made by
+//! another process is seen by operations after the next find or lookup
+//! here.
 
+use super::cache::KeyCache;
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::database::{Database, ObjectRow, MAX_TOKEN_HANDLE};
 use super::objects::class_and_type;
 use super::pins::{self, TokenKey};
-use super::token::OpenTokenKey;
+use super::session_objects::{SessionObjects, FIRST_SESSION_HANDLE};
+use super::signing_key::OwnKeyCache;
+use super::token::TokenPins;
 use super::SoftOptions;
 use crate::error::{Error, Result};
 use crate::object::{Access, Attributes, Handle, Template};
 use cryptoki_sys::*;
-use parking_lot::{Mutex, RwLock};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// First session-object handle; token objects stay below it.
-pub(super) const FIRST_SESSION_HANDLE: Handle = 0x8000_0000;
-/// Session-object handles stay below the certificate range.
-const LAST_SESSION_HANDLE: Handle = crate::object::FIRST_CERTIFICATE_HANDLE - 1;
 
 /// One object with, once loaded, its parsed key.
 pub(super) struct Entry {
@@ -48,11 +47,16 @@ impl Entry {
     pub(super) fn is_private(&self) -> bool {
         self.attributes.bool_or(CKA_PRIVATE, true)
     }
-}
-
-struct SessionObject {
-    owner: CK_SESSION_HANDLE,
-    entry: Arc<Entry>,
+    /// The same object with its parsed key.
+    fn with_key(&self, key: Option<Arc<LoadedKey>>) -> Entry {
+        Entry {
+            handle: self.handle,
+            version: self.version,
+            attributes: self.attributes.clone(),
+            sealed: self.sealed.clone(),
+            key,
+        }
+    }
 }
 
 /// A new object: its attributes and, for keys, its material.
@@ -63,46 +67,64 @@ pub(super) struct NewObject {
     pub key: Option<Arc<LoadedKey>>,
 }
 
-/// The device's state shared by everything in this module.
+/// The device's state, in its parts: the token database, the token key
+/// and PINs, the session objects, the cache of parsed token keys, and the
+/// parsed blob-signing key. Each part keeps its own lock; no method holds
+/// two of them at once, and none is held across a database call.
 pub(super) struct Inner {
-    /// The options the device was opened with.
-    pub options: SoftOptions,
+    token_dir: PathBuf,
     /// The token database.
-    pub database: Database,
-    /// The token key while a login holds it open.
-    pub(super) token_key: OpenTokenKey,
-    session_objects: RwLock<BTreeMap<Handle, SessionObject>>,
-    next_session_handle: Mutex<Handle>,
-    cache: RwLock<HashMap<Handle, Arc<Entry>>>,
-    /// The parsed private half of the device's own blob-signing key, with its public half.
-    pub own_signing_key: Mutex<Option<(Vec<u8>, Arc<LoadedKey>)>>,
+    pub(super) database: Database,
+    /// The token key and the PIN checks.
+    pub(super) pins: TokenPins,
+    session_objects: SessionObjects,
+    cache: KeyCache,
+    /// The parsed private half of the device's own blob-signing key.
+    pub(super) own_key: OwnKeyCache,
 }
 
 impl Inner {
     /// State over an open database, nobody logged in.
     pub(super) fn new(options: SoftOptions, database: Database) -> Inner {
         Inner {
-            options,
+            pins: TokenPins::new(&options),
+            token_dir: options.token_dir,
             database,
-            token_key: OpenTokenKey::default(),
-            session_objects: RwLock::new(BTreeMap::new()),
-            next_session_handle: Mutex::new(FIRST_SESSION_HANDLE),
-            cache: RwLock::new(HashMap::new()),
-            own_signing_key: Mutex::new(None),
+            session_objects: SessionObjects::default(),
+            cache: KeyCache::default(),
+            own_key: OwnKeyCache::default(),
         }
+    }
+
+    /// The token directory.
+    pub(super) fn token_dir(&self) -> &Path {
+        &self.token_dir
     }
 
     /// Forgets the token key and every parsed key it protected.
     pub(super) fn forget_keys(&self) {
-        self.token_key.close();
-        self.cache.write().clear();
-        *self.own_signing_key.lock() = None;
+        self.pins.close();
+        self.cache.clear();
+        self.own_key.clear();
     }
 
     /// Drops every session object and cache entry (token re-initialised).
     pub(super) fn forget_objects(&self) {
-        self.session_objects.write().clear();
-        self.cache.write().clear();
+        self.session_objects.clear();
+        self.cache.clear();
+    }
+
+    /// The token key for sealing new material: the unlocked key, if it is
+    /// still the token's (another process may have re-initialised the token,
+    /// and material sealed under the old key would be lost to everyone else).
+    pub(super) fn sealing_key(&self) -> Result<TokenKey> {
+        let token_key = self.pins.token_key()?;
+        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
+            tracing::warn!("soft token: re-initialised by another process; log in again");
+            self.forget_keys();
+            return Err(Error::UserNotLoggedIn);
+        }
+        Ok(token_key)
     }
 
     /// The object behind `handle` as the object functions see it: read
@@ -110,12 +132,12 @@ impl Inner {
     /// it does not exist or is private and the user is not logged in.
     pub(super) fn entry(&self, access: &Access, handle: Handle) -> Result<Arc<Entry>> {
         let entry = if handle >= FIRST_SESSION_HANDLE {
-            self.session_entry(handle)
+            self.session_objects.get(handle)
         } else {
             match self.database.object(handle)? {
-                Some(row) => Some(self.refresh(row)),
+                Some(row) => Some(self.cache.current(row)),
                 None => {
-                    self.cache.write().remove(&handle);
+                    self.cache.remove(handle);
                     None
                 }
             }
@@ -125,29 +147,6 @@ impl Inner {
             return Err(Error::ObjectHandleInvalid);
         }
         Ok(entry)
-    }
-
-    fn session_entry(&self, handle: Handle) -> Option<Arc<Entry>> {
-        let objects = self.session_objects.read();
-        objects.get(&handle).map(|object| object.entry.clone())
-    }
-
-    /// The cached entry for `row`, replaced when the row changed.
-    fn refresh(&self, row: ObjectRow) -> Arc<Entry> {
-        if let Some(cached) = self.cache.read().get(&row.handle) {
-            if cached.version == row.version {
-                return cached.clone();
-            }
-        }
-        let entry = Arc::new(Entry {
-            handle: row.handle,
-            version: row.version,
-            attributes: row.attributes,
-            sealed: row.sealed,
-            key: None,
-        });
-        self.cache.write().insert(row.handle, entry.clone());
-        entry
     }
 
     /// The key behind `handle` for an operation, parsed and ready. A cached
@@ -178,13 +177,9 @@ impl Inner {
     /// (`KeyHandleInvalid` when it is none).
     fn key_object(&self, handle: Handle) -> Result<Arc<Entry>> {
         let cached = if handle >= FIRST_SESSION_HANDLE {
-            self.session_entry(handle)
+            self.session_objects.get(handle)
         } else {
-            self.cache
-                .read()
-                .get(&handle)
-                .filter(|entry| entry.key.is_some())
-                .cloned()
+            self.cache.loaded(handle)
         };
         let entry = match cached {
             Some(entry) => entry,
@@ -193,7 +188,7 @@ impl Inner {
                     .database
                     .object(handle)?
                     .ok_or(Error::KeyHandleInvalid)?;
-                self.refresh(row)
+                self.cache.current(row)
             }
         };
         let (class, _) = class_and_type(&entry.attributes);
@@ -224,7 +219,7 @@ impl Inner {
                     .as_deref()
                     .ok_or_else(|| Error::CorruptTokenData("key without material".into()))?;
                 let (plain, _) =
-                    pins::open_material(&self.require_token_key()?, sealed, &entry.attributes)
+                    pins::open_material(&self.pins.token_key()?, sealed, &entry.attributes)
                         .inspect_err(|_| {
                             tracing::error!(
                                 "soft token: key object {}: its sealed value does not open with its attributes (changed outside the token?); the key is unusable",
@@ -241,21 +236,7 @@ impl Inner {
         };
         let key = Arc::new(LoadedKey { key_type, material });
         if entry.is_token() {
-            let loaded = Arc::new(Entry {
-                handle: entry.handle,
-                version: entry.version,
-                attributes: entry.attributes.clone(),
-                sealed: entry.sealed.clone(),
-                key: Some(key.clone()),
-            });
-            let mut cache = self.cache.write();
-            // Keep a newer version another thread cached meanwhile.
-            if cache
-                .get(&entry.handle)
-                .is_none_or(|current| current.version <= entry.version)
-            {
-                cache.insert(entry.handle, loaded);
-            }
+            self.cache.keep_loaded(entry.with_key(Some(key.clone())));
         }
         Ok(key)
     }
@@ -295,13 +276,22 @@ impl Inner {
                     sealed,
                     key: object.key,
                 };
-                self.cache.write().insert(handle, Arc::new(entry));
+                self.cache.insert(entry);
                 handles.push(handle);
             } else {
-                handles.push(self.insert_session_object(access.session, object)?);
+                let handle =
+                    (self.session_objects).insert(access.session, object.attributes, object.key)?;
+                handles.push(handle);
             }
         }
         Ok(handles)
+    }
+
+    /// Stores one object and returns its handle.
+    pub(super) fn insert_one(&self, access: &Access, object: NewObject) -> Result<Handle> {
+        self.insert(access, vec![object])?
+            .pop()
+            .ok_or_else(|| Error::Internal("no handle"))
     }
 
     fn seal_object(&self, object: &NewObject) -> Result<(Attributes, Option<Vec<u8>>)> {
@@ -323,63 +313,12 @@ impl Inner {
         Ok((object.attributes.clone(), sealed))
     }
 
-    fn insert_session_object(&self, owner: CK_SESSION_HANDLE, object: NewObject) -> Result<Handle> {
-        let mut objects = self.session_objects.write();
-        let mut next = self.next_session_handle.lock();
-        // Handles are not reused while the process lives, unless the range wraps.
-        let mut handle = *next;
-        while objects.contains_key(&handle) {
-            handle = if handle >= LAST_SESSION_HANDLE {
-                FIRST_SESSION_HANDLE
-            } else {
-                handle + 1
-            };
-            if handle == *next {
-                return Err(Error::DeviceMemory(
-                    "session object handles exhausted".into(),
-                ));
-            }
-        }
-        *next = if handle >= LAST_SESSION_HANDLE {
-            FIRST_SESSION_HANDLE
-        } else {
-            handle + 1
-        };
-        let entry = Entry {
-            handle,
-            version: 0,
-            attributes: object.attributes,
-            sealed: None,
-            key: object.key,
-        };
-        objects.insert(
-            handle,
-            SessionObject {
-                owner,
-                entry: Arc::new(entry),
-            },
-        );
-        Ok(handle)
-    }
-
     /// Replaces an object's attributes (material unchanged). A token key
     /// whose bound attributes change is sealed again under them, which
     /// needs the token key (`UserNotLoggedIn` without it).
     pub(super) fn update(&self, entry: &Entry, attributes: Attributes) -> Result<()> {
         if !entry.is_token() {
-            let mut objects = self.session_objects.write();
-            let object = objects
-                .get_mut(&entry.handle)
-                .ok_or(Error::ObjectHandleInvalid)?;
-            let key = object.entry.key.clone();
-            object.entry = Arc::new(Entry {
-                handle: entry.handle,
-                version: 0,
-                attributes,
-                sealed: None,
-                key,
-            });
-            return Ok(());
+            return (self.session_objects).replace_attributes(entry.handle, attributes);
         }
         let sealed = match &entry.sealed {
             Some(sealed)
@@ -410,11 +349,11 @@ impl Inner {
                     sealed,
                     key: entry.key.clone(),
                 };
-                self.cache.write().insert(entry.handle, Arc::new(updated));
+                self.cache.insert(updated);
                 Ok(())
             }
             None => {
-                self.cache.write().remove(&entry.handle);
+                self.cache.remove(entry.handle);
                 match self.database.object(entry.handle)? {
                     None => Err(Error::ObjectHandleInvalid),
                     Some(_) => Err(Error::ChangedConcurrently(
@@ -435,17 +374,11 @@ impl Inner {
         }
         match class_and_type(&entry.attributes).0 {
             CKO_SECRET_KEY | CKO_PRIVATE_KEY => self
-                .loaded_key(&Arc::new(Entry {
-                    handle: entry.handle,
-                    version: entry.version,
-                    attributes: entry.attributes.clone(),
-                    sealed: entry.sealed.clone(),
-                    key: entry.key.clone(),
-                }))
+                .loaded_key(&Arc::new(entry.with_key(entry.key.clone())))
                 .is_ok(),
             CKO_PUBLIC_KEY if !entry.is_token() => true,
             CKO_PUBLIC_KEY => {
-                let attested = match (self.require_token_key(), entry.sealed.as_deref()) {
+                let attested = match (self.pins.token_key(), entry.sealed.as_deref()) {
                     (Ok(token_key), Some(sealed)) if pins::is_bound(sealed) => {
                         pins::open_material(&token_key, sealed, &entry.attributes).is_ok()
                     }
@@ -489,7 +422,7 @@ impl Inner {
                 .update_object(row.handle, row.version, &row.attributes, Some(&resealed))?
                 .is_some()
             {
-                self.cache.write().remove(&row.handle);
+                self.cache.remove(row.handle);
                 bound += 1;
             }
         }
@@ -499,11 +432,11 @@ impl Inner {
     /// Destroys an object.
     pub(super) fn remove(&self, entry: &Entry) -> Result<()> {
         if entry.is_token() {
-            self.cache.write().remove(&entry.handle);
+            self.cache.remove(entry.handle);
             if !self.database.delete_object(entry.handle)? {
                 return Err(Error::ObjectHandleInvalid);
             }
-        } else if self.session_objects.write().remove(&entry.handle).is_none() {
+        } else if !self.session_objects.remove(entry.handle) {
             return Err(Error::ObjectHandleInvalid);
         }
         Ok(())
@@ -526,9 +459,7 @@ impl Inner {
         let rows = self.database.objects()?;
         let versions: HashMap<Handle, i64> =
             rows.iter().map(|row| (row.handle, row.version)).collect();
-        self.cache
-            .write()
-            .retain(|handle, entry| versions.get(handle) == Some(&entry.version));
+        self.cache.keep_versions(&versions);
         let visible = |attributes: &Attributes| {
             access.sees_private() || !attributes.bool_or(CKA_PRIVATE, true)
         };
@@ -538,13 +469,8 @@ impl Inner {
             .map(|row| row.handle)
             .collect();
         handles.extend(
-            self.session_objects
-                .read()
-                .values()
-                .filter(|object| {
-                    visible(&object.entry.attributes) && object.entry.attributes.matches(template)
-                })
-                .map(|object| object.entry.handle),
+            (self.session_objects)
+                .matching(|attributes| visible(attributes) && attributes.matches(template)),
         );
         Ok(handles)
     }
@@ -556,16 +482,12 @@ impl Inner {
 
     /// Destroys the private session objects (at logout).
     pub(super) fn drop_private_session_objects(&self) {
-        self.session_objects
-            .write()
-            .retain(|_, object| !object.entry.is_private());
+        self.session_objects.drop_private();
     }
 
     /// Destroys the session objects `session` owns.
     pub(super) fn close_session(&self, session: CK_SESSION_HANDLE) {
-        self.session_objects
-            .write()
-            .retain(|_, object| object.owner != session);
+        self.session_objects.close_session(session);
     }
 }
 

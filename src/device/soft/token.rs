@@ -7,10 +7,9 @@
 //! derivation runs (see `Database::begin_pin_attempt`), so concurrent wrong
 //! PINs never get more tries than `PIN_MAX_FAILURES`.
 
-use super::database::{PinAttempt, PinOwner, TokenRow};
+use super::database::{Database, PinAttempt, PinOwner, TokenRow};
 use super::pins::{self, TokenKey};
-use super::store::Inner;
-use super::{crypto, SoftDevice};
+use super::{crypto, SoftDevice, SoftOptions};
 use crate::device::{MechanismInfo, TokenControl, TokenDetails, TokenStatus, UserType};
 use crate::error::{Error, Result};
 use crate::object::Access;
@@ -49,70 +48,80 @@ fn owner_of(user: UserType) -> PinOwner {
     }
 }
 
-/// The token key while a login holds it open, and which PIN opened it.
-/// Who is logged in is the provider's to know (the device is told of a
-/// logout); the token knows only which of its PINs opened the key, as a
-/// vendor token knows the state of its sessions.
-#[derive(Default)]
-pub(super) struct OpenTokenKey(RwLock<Option<(PinOwner, TokenKey)>>);
+/// Token and PINs: the PIN settings, and the token key while a login
+/// holds it open with which PIN opened it. Who is logged in is the
+/// provider's to know (the device is told of a logout); the token knows
+/// only which of its PINs opened the key, as a vendor token knows the
+/// state of its sessions.
+pub(super) struct TokenPins {
+    max_failures: u32,
+    kdf_iterations: u32,
+    open: RwLock<Option<(PinOwner, TokenKey)>>,
+}
 
-impl OpenTokenKey {
+impl TokenPins {
+    /// The PIN settings of `options`, the token key closed.
+    pub(super) fn new(options: &SoftOptions) -> Self {
+        TokenPins {
+            max_failures: options.max_pin_failures,
+            kdf_iterations: options.kdf_iterations,
+            open: RwLock::new(None),
+        }
+    }
+
     /// Keeps the token key `owner`'s PIN opened.
     fn open(&self, owner: PinOwner, token_key: TokenKey) {
-        *self.0.write() = Some((owner, token_key));
+        *self.open.write() = Some((owner, token_key));
     }
 
     /// Forgets the token key.
     pub(super) fn close(&self) {
-        *self.0.write() = None;
+        *self.open.write() = None;
     }
 
     /// The token key, or `UserNotLoggedIn` when no PIN has opened it.
-    fn get(&self) -> Result<TokenKey> {
-        let open = self.0.read();
+    pub(super) fn token_key(&self) -> Result<TokenKey> {
+        let open = self.open.read();
         open.as_ref()
             .map(|(_, token_key)| token_key.clone())
             .ok_or(Error::UserNotLoggedIn)
-    }
-
-    /// Whose PIN opened the token key, while it is open.
-    fn opened_by(&self) -> Option<PinOwner> {
-        self.0.read().as_ref().map(|(owner, _)| *owner)
-    }
-}
-
-impl Inner {
-    /// The token key, or `UserNotLoggedIn` when no PIN has opened it.
-    pub(super) fn require_token_key(&self) -> Result<TokenKey> {
-        self.token_key.get()
     }
 
     /// Fails with `UserNotLoggedIn` unless the token key is open and the
     /// normal user's PIN opened it: the keys' owner, not the SO, signs
     /// with them.
     pub(super) fn require_user_pin(&self) -> Result<()> {
-        match self.token_key.opened_by() {
-            Some(PinOwner::User) => Ok(()),
+        match self.open.read().as_ref() {
+            Some((PinOwner::User, _)) => Ok(()),
             _ => Err(Error::UserNotLoggedIn),
         }
     }
 
-    /// The token key for sealing new material: the unlocked key, if it is
-    /// still the token's (another process may have re-initialised the token,
-    /// and material sealed under the old key would be lost to everyone else).
-    pub(super) fn sealing_key(&self) -> Result<TokenKey> {
-        let token_key = self.require_token_key()?;
-        if self.database.token()?.key_check != Some(pins::key_check(&token_key)) {
-            tracing::warn!("soft token: re-initialised by another process; log in again");
-            self.forget_keys();
-            return Err(Error::UserNotLoggedIn);
-        }
-        Ok(token_key)
+    /// `token_key` sealed under a new `pin`, as the PIN record stores it.
+    fn record_for(&self, token_key: &TokenKey, pin: &[u8]) -> Result<Vec<u8>> {
+        pins::seal_token_key(token_key, pin, self.kdf_iterations)
+    }
+
+    /// `CK_TOKEN_INFO`'s count-low, final-try and locked flags for
+    /// `failures` consecutive wrong PINs.
+    fn failure_flags(&self, failures: u32) -> (bool, bool, bool) {
+        let max = self.max_failures;
+        (
+            failures > 0 && failures < max,
+            failures + 1 == max,
+            failures >= max,
+        )
     }
 
     /// Checks `pin` for `owner` against the stored record, counting a
     /// failure or resetting the counter, and returns the token key.
-    fn check_pin(&self, row: &TokenRow, owner: PinOwner, pin: &[u8]) -> Result<TokenKey> {
+    fn check_pin(
+        &self,
+        database: &Database,
+        row: &TokenRow,
+        owner: PinOwner,
+        pin: &[u8],
+    ) -> Result<TokenKey> {
         let (record, failures) = match owner {
             PinOwner::SecurityOfficer => (&row.so_pin, row.so_failures),
             PinOwner::User => (&row.user_pin, row.user_failures),
@@ -121,13 +130,13 @@ impl Inner {
             PinOwner::SecurityOfficer => Error::TokenNotRecognized,
             PinOwner::User => Error::UserPinNotInitialized,
         })?;
-        if failures >= self.options.max_pin_failures {
+        if failures >= self.max_failures {
             return Err(Error::PinLocked);
         }
-        let attempt = self.count_attempt(owner)?;
+        let attempt = self.count_attempt(database, owner)?;
         let opened = pins::open_token_key(record, pin);
         let correct = matches!(opened, Ok(Some(_)));
-        let failures = self.database.end_pin_attempt(owner, attempt, correct)?;
+        let failures = database.end_pin_attempt(owner, attempt, correct)?;
         match opened? {
             Some(token_key) => Ok(token_key),
             None => {
@@ -140,16 +149,13 @@ impl Inner {
     /// Counts a PIN check as a failure before the slow key derivation
     /// runs, waiting while other checks hold every remaining try. A count
     /// that cannot be stored fails the check.
-    fn count_attempt(&self, owner: PinOwner) -> Result<i64> {
+    fn count_attempt(&self, database: &Database, owner: PinOwner) -> Result<i64> {
         let started = std::time::Instant::now();
         loop {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |elapsed| elapsed.as_secs() as i64);
-            match self
-                .database
-                .begin_pin_attempt(owner, self.options.max_pin_failures, now)?
-            {
+            match database.begin_pin_attempt(owner, self.max_failures, now)? {
                 PinAttempt::Counted(attempt) => return Ok(attempt),
                 PinAttempt::Locked => return Err(Error::PinLocked),
                 PinAttempt::Busy if started.elapsed() < PIN_CHECK_WAIT => {
@@ -164,14 +170,15 @@ impl Inner {
             }
         }
     }
+}
 
-    fn initialized_row(&self) -> Result<TokenRow> {
-        let row = self.database.token()?;
-        if !row.initialized {
-            return Err(Error::TokenNotRecognized);
-        }
-        Ok(row)
+/// The token row, `TokenNotRecognized` while the token is not initialised.
+fn initialized_row(database: &Database) -> Result<TokenRow> {
+    let row = database.token()?;
+    if !row.initialized {
+        return Err(Error::TokenNotRecognized);
     }
+    Ok(row)
 }
 
 impl TokenControl for SoftDevice {
@@ -189,16 +196,10 @@ impl TokenControl for SoftDevice {
                 });
             }
         };
-        let max = inner.options.max_pin_failures;
-        let flags = |failures: u32| {
-            (
-                failures > 0 && failures < max,
-                failures + 1 == max,
-                failures >= max,
-            )
-        };
-        let (user_pin_count_low, user_pin_final_try, user_pin_locked) = flags(row.user_failures);
-        let (so_pin_count_low, so_pin_final_try, so_pin_locked) = flags(row.so_failures);
+        let (user_pin_count_low, user_pin_final_try, user_pin_locked) =
+            inner.pins.failure_flags(row.user_failures);
+        let (so_pin_count_low, so_pin_final_try, so_pin_locked) =
+            inner.pins.failure_flags(row.so_failures);
         Ok(TokenStatus {
             label: row.label,
             serial: row.serial,
@@ -224,27 +225,26 @@ impl TokenControl for SoftDevice {
         let inner = &*self.inner;
         let row = inner.database.token()?;
         if row.initialized {
-            inner.check_pin(&row, PinOwner::SecurityOfficer, so_pin)?;
+            (inner.pins).check_pin(&inner.database, &row, PinOwner::SecurityOfficer, so_pin)?;
         } else {
             pins::check_new_pin(so_pin)?;
         }
         let token_key = pins::new_token_key()?;
-        let so_record = pins::seal_token_key(&token_key, so_pin, inner.options.kdf_iterations)?;
+        let so_record = inner.pins.record_for(&token_key, so_pin)?;
         inner
             .database
             .initialize(label, &so_record, &pins::key_check(&token_key))?;
         inner.forget_keys();
         inner.forget_objects();
-        inner.forget_signing_key();
         Ok(())
     }
 
     /// Checks `user`'s PIN and keeps the token key it opens.
     fn login(&self, _session: CK_SESSION_HANDLE, user: UserType, pin: &[u8]) -> Result<()> {
         let inner = &*self.inner;
-        let row = inner.initialized_row()?;
+        let row = initialized_row(&inner.database)?;
         let owner = owner_of(user);
-        let token_key = inner.check_pin(&row, owner, pin)?;
+        let token_key = inner.pins.check_pin(&inner.database, &row, owner, pin)?;
         // A token of an earlier version: its keys get their attributes
         // bound now, and the signing key its public half. Neither failure
         // stops the login: the keys concerned stay unusable, and say so.
@@ -258,7 +258,7 @@ impl TokenControl for SoftDevice {
         if let Err(error) = inner.bind_signing_key(&token_key) {
             tracing::warn!("soft token: blob-signing key: {error}");
         }
-        inner.token_key.open(owner, token_key);
+        inner.pins.open(owner, token_key);
         Ok(())
     }
 
@@ -284,10 +284,10 @@ impl TokenControl for SoftDevice {
     /// Sets the user PIN; the SO is logged in, so the token key is open.
     fn init_pin(&self, _session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let inner = &*self.inner;
-        inner.initialized_row()?;
+        initialized_row(&inner.database)?;
         pins::check_new_pin(pin)?;
-        let token_key = inner.require_token_key()?;
-        let record = pins::seal_token_key(&token_key, pin, inner.options.kdf_iterations)?;
+        let token_key = inner.pins.token_key()?;
+        let record = inner.pins.record_for(&token_key, pin)?;
         inner.database.set_pin_record(PinOwner::User, &record)
     }
 
@@ -301,11 +301,13 @@ impl TokenControl for SoftDevice {
         new_pin: &[u8],
     ) -> Result<()> {
         let inner = &*self.inner;
-        let row = inner.initialized_row()?;
+        let row = initialized_row(&inner.database)?;
         let owner = owner_of(user);
-        let token_key = inner.check_pin(&row, owner, old_pin)?;
+        let token_key = inner
+            .pins
+            .check_pin(&inner.database, &row, owner, old_pin)?;
         pins::check_new_pin(new_pin)?;
-        let record = pins::seal_token_key(&token_key, new_pin, inner.options.kdf_iterations)?;
+        let record = inner.pins.record_for(&token_key, new_pin)?;
         inner.database.set_pin_record(owner, &record)
     }
 }

@@ -149,7 +149,7 @@ fn changes_made_through_the_token_seal_the_value_again() {
 fn a_key_sealed_by_an_earlier_version_is_bound_at_the_next_login() {
     let (dir, device) = logged_in();
     let handle = create_readable_aes(&device, &VALUE);
-    let token_key = device.inner.require_token_key().unwrap();
+    let token_key = device.inner.pins.token_key().unwrap();
     let database = database(&dir);
     let row = database.object(handle).unwrap().unwrap();
     // The earlier form: bound to CKA_UNIQUE_ID alone, no mark.

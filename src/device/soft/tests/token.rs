@@ -259,5 +259,5 @@ fn a_pin_check_that_cannot_be_counted_fails_the_login() {
             .expect_err("no count, no check");
         assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{error}");
     }
-    assert!(device.inner.require_user_pin().is_err());
+    assert!(device.inner.pins.require_user_pin().is_err());
 }
