@@ -160,14 +160,9 @@ pub trait TokenControl: Send + Sync {
     fn logout(&self);
     /// Sets the normal user's PIN (the SO is logged in, in `session`).
     fn init_pin(&self, session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()>;
-    /// Changes the PIN of `user` (that user is logged in, or no one is and `user` is `User`).
-    fn set_pin(
-        &self,
-        session: CK_SESSION_HANDLE,
-        user: UserType,
-        old_pin: &[u8],
-        new_pin: &[u8],
-    ) -> Result<()>;
+    /// Changes the PIN of `change.user` (that user is logged in, or no one
+    /// is and it is `User`).
+    fn set_pin(&self, session: CK_SESSION_HANDLE, change: PinChange<'_>) -> Result<()>;
     fn mechanisms(&self) -> Vec<MechanismInfo>;
     fn generate_random(&self, access: &Access, out: &mut [u8]) -> Result<()>;
     /// `C_SeedRandom`: mixes `seed` into the generator; `Ok(false)` when the
@@ -175,6 +170,63 @@ pub trait TokenControl: Send + Sync {
     fn seed_random(&self, _access: &Access, _seed: &[u8]) -> Result<bool> {
         Ok(false)
     }
+}
+
+/// What `C_SetPIN` asks for (§5.6): whose PIN, the old one and the new one.
+pub struct PinChange<'a> {
+    /// The user whose PIN changes.
+    pub user: UserType,
+    /// The PIN now.
+    pub old_pin: &'a [u8],
+    /// The PIN to set.
+    pub new_pin: &'a [u8],
+}
+
+/// What `C_GenerateKeyPair` asks for (§5.15).
+pub struct KeyPairRequest<'a> {
+    /// The key-pair generation mechanism.
+    pub mechanism: &'a Mechanism,
+    /// The public key's template.
+    pub public_template: &'a Template,
+    /// The private key's template.
+    pub private_template: &'a Template,
+}
+
+/// A new key pair's handles: (public, private).
+pub type KeyPair = Result<(Handle, Handle)>;
+
+/// What `C_WrapKey` asks for (§5.15): `key` wrapped with `wrapping_key`.
+pub struct WrapRequest<'a> {
+    /// The wrapping mechanism.
+    pub mechanism: &'a Mechanism,
+    /// The key that wraps.
+    pub wrapping_key: Handle,
+    /// The key to wrap.
+    pub key: Handle,
+}
+
+/// What `C_UnwrapKey` asks for (§5.15): `wrapped` unwrapped with
+/// `unwrapping_key` into a new key made by `template`.
+pub struct UnwrapRequest<'a> {
+    /// The unwrapping mechanism.
+    pub mechanism: &'a Mechanism,
+    /// The key that unwraps.
+    pub unwrapping_key: Handle,
+    /// The wrapped key.
+    pub wrapped: &'a [u8],
+    /// The new key's template.
+    pub template: &'a Template,
+}
+
+/// What `C_DeriveKey` asks for (§5.15): a new key made by `template` from
+/// `base_key`.
+pub struct DeriveRequest<'a> {
+    /// The derivation mechanism.
+    pub mechanism: &'a Mechanism,
+    /// The key derived from.
+    pub base_key: Handle,
+    /// The new key's template.
+    pub template: &'a Template,
 }
 
 /// A new encryption or decryption.
@@ -204,35 +256,14 @@ pub trait KeyManagement: Send + Sync {
         mechanism: &Mechanism,
         template: &Template,
     ) -> Result<Handle>;
-    fn generate_key_pair(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        public_template: &Template,
-        private_template: &Template,
-    ) -> Result<(Handle, Handle)>;
-    fn wrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        wrapping_key: Handle,
-        key: Handle,
-    ) -> Result<Vec<u8>>;
-    fn unwrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        unwrapping_key: Handle,
-        wrapped: &[u8],
-        template: &Template,
-    ) -> Result<Handle>;
-    fn derive_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        base_key: Handle,
-        template: &Template,
-    ) -> Result<Handle>;
+    /// `C_GenerateKeyPair`: returns (public, private).
+    fn generate_key_pair(&self, access: &Access, request: KeyPairRequest<'_>) -> KeyPair;
+    /// `C_WrapKey`: the wrapped key.
+    fn wrap_key(&self, access: &Access, request: WrapRequest<'_>) -> Result<Vec<u8>>;
+    /// `C_UnwrapKey`: the new key's handle.
+    fn unwrap_key(&self, access: &Access, request: UnwrapRequest<'_>) -> Result<Handle>;
+    /// `C_DeriveKey`: the new key's handle.
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle>;
     /// The key that signs certificate blobs. With `key_id`, the RSA key pair
     /// whose `CKA_ID` is that text; without, a key the device provides itself.
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>>;

@@ -3,6 +3,7 @@
 use super::convert::{bytes, deliver_slice, mechanism, out, returning, template};
 use super::export::export;
 use super::session_provider;
+use crate::device::{DeriveRequest, KeyPairRequest, UnwrapRequest, WrapRequest};
 use cryptoki_sys::*;
 
 // SAFETY (of every block in this file): each pointer argument is NULL or valid for what
@@ -29,7 +30,8 @@ export! {
         let private_template = unsafe { template(private_attributes, private_count) }?;
         // SAFETY: as the comment at the top of the file says.
         let (public_key, private_key) = unsafe { (out(public_key)?, out(private_key)?) };
-        (*public_key, *private_key) = provider.generate_key_pair(session, &mechanism, &public_template, &private_template)?;
+        let request = KeyPairRequest { mechanism: &mechanism, public_template: &public_template, private_template: &private_template };
+        (*public_key, *private_key) = provider.generate_key_pair(session, request)?;
         Ok(())
     }
     /// `C_WrapKey`.
@@ -39,7 +41,7 @@ export! {
         let mechanism = unsafe { mechanism(mech) }?;
         // SAFETY: as the comment at the top of the file says.
         unsafe { out(wrapped_len) }?;
-        let data = provider.wrap_key(session, &mechanism, wrapping_key, key)?;
+        let data = provider.wrap_key(session, WrapRequest { mechanism: &mechanism, wrapping_key, key })?;
         // SAFETY: as the comment at the top of the file says; `deliver_slice` writes no more
         // bytes than the caller's length allows.
         unsafe { deliver_slice(&data, wrapped, wrapped_len) }
@@ -51,15 +53,17 @@ export! {
         let (mechanism, wrapped) = unsafe { (mechanism(mech)?, bytes(wrapped, wrapped_len)?) };
         // SAFETY: as the comment at the top of the file says.
         let template = unsafe { template(attributes, count) }?;
+        let request = UnwrapRequest { mechanism: &mechanism, unwrapping_key, wrapped, template: &template };
         // SAFETY: as the comment at the top of the file says.
-        unsafe { returning(key, || provider.unwrap_key(session, &mechanism, unwrapping_key, wrapped, &template)) }
+        unsafe { returning(key, || provider.unwrap_key(session, request)) }
     }
     /// `C_DeriveKey`.
     fn C_DeriveKey(session: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, base_key: CK_OBJECT_HANDLE, attributes: *mut CK_ATTRIBUTE, count: CK_ULONG, key: *mut CK_OBJECT_HANDLE) {
         let provider = session_provider(session)?;
         // SAFETY: as the comment at the top of the file says.
         let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
+        let request = DeriveRequest { mechanism: &mechanism, base_key, template: &template };
         // SAFETY: as the comment at the top of the file says.
-        unsafe { returning(key, || provider.derive_key(session, &mechanism, base_key, &template)) }
+        unsafe { returning(key, || provider.derive_key(session, request)) }
     }
 }

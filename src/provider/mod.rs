@@ -301,7 +301,12 @@ impl Provider {
     ) -> Result<()> {
         self.with_session(handle, |_, access| {
             let user = login::set_pin_owner(access)?;
-            self.device().set_pin(handle, user, old_pin, new_pin)
+            let change = crate::device::PinChange {
+                user,
+                old_pin,
+                new_pin,
+            };
+            self.device().set_pin(handle, change)
         })
     }
 }

@@ -5,7 +5,9 @@
 //! (§5.15, §5.16) and random numbers (§5.17).
 
 use super::Provider;
-use crate::device::{Device, Mechanism};
+use crate::device::{
+    DeriveRequest, Device, KeyPair, KeyPairRequest, Mechanism, UnwrapRequest, WrapRequest,
+};
 use crate::error::{Error, Result};
 use crate::object::{self, Access, Handle, Template};
 use crate::session::{consume, ensure_idle, produce, Active, Direction, Output, Session, Step};
@@ -335,61 +337,55 @@ impl Provider {
     pub(crate) fn generate_key_pair(
         &self,
         handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        public_template: &Template,
-        private_template: &Template,
-    ) -> Result<(Handle, Handle)> {
+        request: KeyPairRequest<'_>,
+    ) -> KeyPair {
         let access = self.access(handle)?;
-        self.device()
-            .generate_key_pair(&access, mechanism, public_template, private_template)
+        self.device().generate_key_pair(&access, request)
     }
 
-    /// `C_WrapKey`.
+    /// `C_WrapKey`: a certificate neither wraps nor is wrapped.
     pub(crate) fn wrap_key(
         &self,
         handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        wrapping_key: Handle,
-        key: Handle,
+        request: WrapRequest<'_>,
     ) -> Result<Vec<u8>> {
-        if object::is_certificate_handle(wrapping_key) {
+        if object::is_certificate_handle(request.wrapping_key) {
             return Err(Error::WrappingKeyHandleInvalid);
         }
-        let key = self.operation_key(key)?;
+        let key = self.operation_key(request.key)?;
         let access = self.access(handle)?;
         self.device()
-            .wrap_key(&access, mechanism, wrapping_key, key)
+            .wrap_key(&access, WrapRequest { key, ..request })
     }
 
-    /// `C_UnwrapKey`.
+    /// `C_UnwrapKey`: a certificate does not unwrap.
     pub(crate) fn unwrap_key(
         &self,
         handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        unwrapping_key: Handle,
-        wrapped: &[u8],
-        template: &Template,
+        request: UnwrapRequest<'_>,
     ) -> Result<Handle> {
-        if object::is_certificate_handle(unwrapping_key) {
+        if object::is_certificate_handle(request.unwrapping_key) {
             return Err(Error::UnwrappingKeyHandleInvalid);
         }
         let access = self.access(handle)?;
-        self.device()
-            .unwrap_key(&access, mechanism, unwrapping_key, wrapped, template)
+        self.device().unwrap_key(&access, request)
     }
 
-    /// `C_DeriveKey`.
+    /// `C_DeriveKey`: a certificate is no base key.
     pub(crate) fn derive_key(
         &self,
         handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        base_key: Handle,
-        template: &Template,
+        request: DeriveRequest<'_>,
     ) -> Result<Handle> {
-        let base_key = self.operation_key(base_key)?;
+        let base_key = self.operation_key(request.base_key)?;
         let access = self.access(handle)?;
-        self.device()
-            .derive_key(&access, mechanism, base_key, template)
+        self.device().derive_key(
+            &access,
+            DeriveRequest {
+                base_key,
+                ..request
+            },
+        )
     }
 }
 

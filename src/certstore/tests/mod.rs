@@ -134,7 +134,7 @@ impl TokenControl for TestDevice {
         fn init_token(&self, &[u8], &str) -> Result<()>;
         fn login(&self, CK_SESSION_HANDLE, UserType, &[u8]) -> Result<()>;
         fn init_pin(&self, CK_SESSION_HANDLE, &[u8]) -> Result<()>;
-        fn set_pin(&self, CK_SESSION_HANDLE, UserType, &[u8], &[u8]) -> Result<()>;
+        fn set_pin(&self, CK_SESSION_HANDLE, PinChange<'_>) -> Result<()>;
         fn generate_random(&self, &Access, &mut [u8]) -> Result<()>;
     }
 }
@@ -155,11 +155,10 @@ impl KeyManagement for TestDevice {
     }
     not_here! {
         fn generate_key(&self, &Access, &Mechanism, &Template) -> Result<Handle>;
-        fn generate_key_pair(&self, &Access, &Mechanism, &Template, &Template)
-            -> Result<(Handle, Handle)>;
-        fn wrap_key(&self, &Access, &Mechanism, Handle, Handle) -> Result<Vec<u8>>;
-        fn unwrap_key(&self, &Access, &Mechanism, Handle, &[u8], &Template) -> Result<Handle>;
-        fn derive_key(&self, &Access, &Mechanism, Handle, &Template) -> Result<Handle>;
+        fn generate_key_pair(&self, &Access, KeyPairRequest<'_>) -> KeyPair;
+        fn wrap_key(&self, &Access, WrapRequest<'_>) -> Result<Vec<u8>>;
+        fn unwrap_key(&self, &Access, UnwrapRequest<'_>) -> Result<Handle>;
+        fn derive_key(&self, &Access, DeriveRequest<'_>) -> Result<Handle>;
     }
 }
 

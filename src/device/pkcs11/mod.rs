@@ -293,15 +293,9 @@ impl TokenControl for Pkcs11Device {
         self.functions().init_pin(session.handle, pin)
     }
 
-    fn set_pin(
-        &self,
-        session: CK_SESSION_HANDLE,
-        _user: UserType,
-        old_pin: &[u8],
-        new_pin: &[u8],
-    ) -> Result<()> {
+    fn set_pin(&self, session: CK_SESSION_HANDLE, change: PinChange<'_>) -> Result<()> {
         let session = self.session(session)?;
-        self.functions().set_pin(session.handle, old_pin, new_pin)
+        (self.functions()).set_pin(session.handle, change.old_pin, change.new_pin)
     }
 
     fn mechanisms(&self) -> Vec<MechanismInfo> {
@@ -365,67 +359,50 @@ impl KeyManagement for Pkcs11Device {
         Ok(self.shown(key))
     }
 
-    fn generate_key_pair(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        public_template: &Template,
-        private_template: &Template,
-    ) -> Result<(Handle, Handle)> {
+    fn generate_key_pair(&self, access: &Access, request: KeyPairRequest<'_>) -> KeyPair {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(mechanism)?;
-        let (public, private) = self.functions().generate_key_pair(
-            session.handle,
-            &mut mechanism,
-            public_template,
-            private_template,
-        )?;
+        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        let templates = (request.public_template, request.private_template);
+        let (public, private) =
+            (self.functions()).generate_key_pair(session.handle, &mut mechanism, templates)?;
         Ok((self.shown(public), self.shown(private)))
     }
 
-    fn wrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        wrapping_key: Handle,
-        key: Handle,
-    ) -> Result<Vec<u8>> {
+    fn wrap_key(&self, access: &Access, request: WrapRequest<'_>) -> Result<Vec<u8>> {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(mechanism)?;
-        let keys = (self.vendor_handle(wrapping_key), self.vendor_handle(key));
+        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        let keys = (
+            self.vendor_handle(request.wrapping_key),
+            self.vendor_handle(request.key),
+        );
         collect_output("C_WrapKey", 8192, |wrapped| {
             (self.functions()).wrap_key(session.handle, &mut mechanism, keys, wrapped)
         })
     }
 
-    fn unwrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        unwrapping_key: Handle,
-        wrapped: &[u8],
-        template: &Template,
-    ) -> Result<Handle> {
+    fn unwrap_key(&self, access: &Access, request: UnwrapRequest<'_>) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(mechanism)?;
-        let unwrapping = (self.vendor_handle(unwrapping_key), wrapped);
-        let key =
-            (self.functions()).unwrap_key(session.handle, &mut mechanism, unwrapping, template)?;
+        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        let unwrapping = (self.vendor_handle(request.unwrapping_key), request.wrapped);
+        let key = (self.functions()).unwrap_key(
+            session.handle,
+            &mut mechanism,
+            unwrapping,
+            request.template,
+        )?;
         Ok(self.shown(key))
     }
 
-    fn derive_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        base_key: Handle,
-        template: &Template,
-    ) -> Result<Handle> {
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(mechanism)?;
-        let base_key = self.vendor_handle(base_key);
-        let key =
-            (self.functions()).derive_key(session.handle, &mut mechanism, base_key, template)?;
+        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        let base_key = self.vendor_handle(request.base_key);
+        let key = (self.functions()).derive_key(
+            session.handle,
+            &mut mechanism,
+            base_key,
+            request.template,
+        )?;
         Ok(self.shown(key))
     }
 

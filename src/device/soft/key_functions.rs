@@ -11,7 +11,8 @@ use super::objects::{self, Origin};
 use super::store::{Entry, Inner};
 use super::{signing_key, SoftDevice};
 use crate::device::{
-    BlobSigningKey, Cipher, Digesting, KeyManagement, Mechanism, Operations, Signing, Verifying,
+    BlobSigningKey, Cipher, DeriveRequest, Digesting, KeyManagement, KeyPair, KeyPairRequest,
+    Mechanism, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
 };
 use crate::error::{Error, Result};
 use crate::object::{find, Access, Attributes, Handle, Template};
@@ -157,14 +158,13 @@ impl KeyManagement for SoftDevice {
     /// `C_GenerateKeyPair`: RSA (`CKA_MODULUS_BITS`, optional
     /// `CKA_PUBLIC_EXPONENT`), EC and Ed25519 (`CKA_EC_PARAMS`), both halves
     /// stored together or not at all. Returns (public, private).
-    fn generate_key_pair(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        public_template: &Template,
-        private_template: &Template,
-    ) -> Result<(Handle, Handle)> {
+    fn generate_key_pair(&self, access: &Access, request: KeyPairRequest<'_>) -> KeyPair {
         let inner = &*self.inner;
+        let KeyPairRequest {
+            mechanism,
+            public_template,
+            private_template,
+        } = request;
         let key_type = match mechanism.kind {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
             CKM_EC_KEY_PAIR_GEN => CKK_EC,
@@ -223,25 +223,20 @@ impl KeyManagement for SoftDevice {
     /// leaves, whatever the wrapping key (`KeyUnextractable`); a key with
     /// `CKA_WRAP_WITH_TRUSTED` leaves only under a key whose `CKA_TRUSTED`
     /// is true (`KeyNotWrappable`).
-    fn wrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        wrapping_key: Handle,
-        key: Handle,
-    ) -> Result<Vec<u8>> {
+    fn wrap_key(&self, access: &Access, request: WrapRequest<'_>) -> Result<Vec<u8>> {
         let inner = &*self.inner;
+        let mechanism = request.mechanism;
         let (wrapping_entry, wrapping) = inner
             .operation_key(
                 access,
-                wrapping_key,
+                request.wrapping_key,
                 mechanism,
                 CKA_WRAP,
                 "CKA_WRAP is false",
             )
             .map_err(|error| rename_invalid(error, || Error::WrappingKeyHandleInvalid))?;
         let entry = inner
-            .entry(access, key)
+            .entry(access, request.key)
             .map_err(|error| rename_invalid(error, || Error::KeyHandleInvalid))?;
         let (class, _) = objects::class_and_type(&entry.attributes);
         if !matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY) {
@@ -262,15 +257,14 @@ impl KeyManagement for SoftDevice {
     }
 
     /// `C_UnwrapKey`: the template names the class and key type of the result.
-    fn unwrap_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        unwrapping_key: Handle,
-        wrapped: &[u8],
-        template: &Template,
-    ) -> Result<Handle> {
+    fn unwrap_key(&self, access: &Access, request: UnwrapRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
+        let UnwrapRequest {
+            mechanism,
+            unwrapping_key,
+            wrapped,
+            template,
+        } = request;
         let (_, unwrapping) = inner
             .operation_key(
                 access,
@@ -305,14 +299,13 @@ impl KeyManagement for SoftDevice {
     }
 
     /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` into an AES or generic secret key.
-    fn derive_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        base_key: Handle,
-        template: &Template,
-    ) -> Result<Handle> {
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
+        let DeriveRequest {
+            mechanism,
+            base_key,
+            template,
+        } = request;
         if mechanism.kind != CKM_ECDH1_DERIVE {
             return Err(Error::MechanismInvalid(mechanism.kind));
         }

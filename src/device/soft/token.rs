@@ -10,7 +10,7 @@
 use super::database::{Database, PinAttempt, PinOwner, TokenRow};
 use super::pins::{self, TokenKey};
 use super::{crypto, SoftDevice, SoftOptions};
-use crate::device::{MechanismInfo, TokenControl, TokenDetails, TokenStatus, UserType};
+use crate::device::{MechanismInfo, PinChange, TokenControl, TokenDetails, TokenStatus, UserType};
 use crate::error::{Error, Result};
 use crate::object::Access;
 use cryptoki_sys::{
@@ -293,21 +293,13 @@ impl TokenControl for SoftDevice {
 
     /// Changes `user`'s PIN after checking the old one (a wrong old PIN
     /// counts as a failed login).
-    fn set_pin(
-        &self,
-        _session: CK_SESSION_HANDLE,
-        user: UserType,
-        old_pin: &[u8],
-        new_pin: &[u8],
-    ) -> Result<()> {
+    fn set_pin(&self, _session: CK_SESSION_HANDLE, change: PinChange<'_>) -> Result<()> {
         let inner = &*self.inner;
         let row = initialized_row(&inner.database)?;
-        let owner = owner_of(user);
-        let token_key = inner
-            .pins
-            .check_pin(&inner.database, &row, owner, old_pin)?;
-        pins::check_new_pin(new_pin)?;
-        let record = inner.pins.record_for(&token_key, new_pin)?;
+        let owner = owner_of(change.user);
+        let token_key = (inner.pins).check_pin(&inner.database, &row, owner, change.old_pin)?;
+        pins::check_new_pin(change.new_pin)?;
+        let record = inner.pins.record_for(&token_key, change.new_pin)?;
         inner.database.set_pin_record(owner, &record)
     }
 }

@@ -154,8 +154,7 @@ impl VendorFunctions {
         &self,
         session: Session,
         mechanism: &mut VendorMechanism,
-        public: &Template,
-        private: &Template,
+        (public, private): (&Template, &Template),
     ) -> Result<(Object, Object)> {
         let mut raw = mechanism.raw();
         let (mut public, mut private) = (VendorTemplate::new(public), VendorTemplate::new(private));

@@ -2,7 +2,7 @@
 //! table-driven, and the changes `C_SetAttributeValue` accepts.
 
 use super::*;
-use crate::device::Mechanism;
+use crate::device::{KeyPairRequest, Mechanism};
 use crate::object::{encode_bool, Attribute, AttributeResult};
 
 /// A key-pair generation case: name, mechanism, public and private templates, expected code.
@@ -222,7 +222,14 @@ fn generation_errors_follow_the_specification() {
     }
     let pair_cases = bad_pair_generations();
     for (name, mechanism, public, private, expected) in pair_cases {
-        let result = device.generate_key_pair(&user_rw(), &mechanism, &public, &private);
+        let result = device.generate_key_pair(
+            &user_rw(),
+            KeyPairRequest {
+                mechanism: &mechanism,
+                public_template: &public,
+                private_template: &private,
+            },
+        );
         assert_refused(result, expected, name);
     }
     assert_nothing_created(&device);

@@ -12,7 +12,7 @@ mod signing;
 mod token;
 
 use super::{SoftDevice, SoftOptions};
-use crate::device::{KeyManagement, Operations, TokenControl, UserType};
+use crate::device::{KeyManagement, KeyPairRequest, Operations, TokenControl, UserType};
 use crate::object::{Access, Attribute, Handle, ObjectStore};
 use cryptoki_sys::*;
 use std::path::Path;
@@ -176,7 +176,14 @@ pub(super) fn generate_pair(
     private: &[Attribute],
 ) -> (Handle, Handle) {
     device
-        .generate_key_pair(&user_rw(), mechanism, public, private)
+        .generate_key_pair(
+            &user_rw(),
+            KeyPairRequest {
+                mechanism,
+                public_template: public,
+                private_template: private,
+            },
+        )
         .expect("generate_key_pair")
 }
 

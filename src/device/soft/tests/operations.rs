@@ -2,7 +2,7 @@
 //! wrapping, unwrapping and derivation.
 
 use super::*;
-use crate::device::{Mechanism, MechanismParameter};
+use crate::device::{DeriveRequest, Mechanism, MechanismParameter, UnwrapRequest, WrapRequest};
 use crate::object::Attribute;
 
 fn aes_key(device: &SoftDevice, value: &[u8], extra: &[Attribute]) -> Handle {
@@ -142,10 +142,18 @@ fn wrap_and_unwrap(
 ) -> Handle {
     let mechanism = Mechanism::new(CKM_AES_KEY_WRAP_PAD);
     let wrapped = device
-        .wrap_key(&user_rw(), &mechanism, wrapping, key)
+        .wrap_key(&user_rw(), wrap_request(&mechanism, wrapping, key))
         .expect("wrap_key");
     device
-        .unwrap_key(&user_rw(), &mechanism, wrapping, &wrapped, template)
+        .unwrap_key(
+            &user_rw(),
+            UnwrapRequest {
+                mechanism: &mechanism,
+                unwrapping_key: wrapping,
+                wrapped: &wrapped,
+                template,
+            },
+        )
         .expect("unwrap_key")
 }
 
@@ -204,13 +212,21 @@ fn wrap_and_unwrap_errors_name_the_right_key() {
     ];
     let wrap = |wrapping, key| {
         device
-            .wrap_key(&user_rw(), &mechanism, wrapping, key)
+            .wrap_key(&user_rw(), wrap_request(&mechanism, wrapping, key))
             .map(drop)
             .map_err(|e| e.rv())
     };
     let unwrap = |key| {
         device
-            .unwrap_key(&user_rw(), &mechanism, key, &[0u8; 40], &template)
+            .unwrap_key(
+                &user_rw(),
+                UnwrapRequest {
+                    mechanism: &mechanism,
+                    unwrapping_key: key,
+                    wrapped: &[0u8; 40],
+                    template: &template,
+                },
+            )
             .map(drop)
             .map_err(|e| e.rv())
     };
@@ -247,7 +263,7 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
             caller_parameter: None,
         };
         let key = device
-            .derive_key(&user_rw(), &mechanism, private, &template)
+            .derive_key(&user_rw(), derive_request(&mechanism, private, &template))
             .unwrap();
         value_of(&device, &user_rw(), key, CKA_VALUE)
     };
@@ -275,7 +291,7 @@ fn ecdh_into_aes_needs_a_value_length() {
         ulong(CKA_KEY_TYPE, CKK_AES),
     ];
     let result = device
-        .derive_key(&user_rw(), &mechanism, private, &template)
+        .derive_key(&user_rw(), derive_request(&mechanism, private, &template))
         .map_err(|e| e.rv());
     assert_eq!(result, Err(CKR_TEMPLATE_INCOMPLETE));
 }
@@ -318,4 +334,26 @@ fn a_token_key_signs_again_after_logout_and_login() {
     assert_eq!(result.map_err(|e| e.rv()), Err(CKR_USER_NOT_LOGGED_IN));
     device.login(0, UserType::User, USER_PIN).unwrap();
     sign(&device, &ecdsa(), private, b"again");
+}
+
+/// `C_WrapKey`'s request: `key` wrapped with `wrapping_key`.
+fn wrap_request(mechanism: &Mechanism, wrapping_key: Handle, key: Handle) -> WrapRequest<'_> {
+    WrapRequest {
+        mechanism,
+        wrapping_key,
+        key,
+    }
+}
+
+/// `C_DeriveKey`'s request.
+fn derive_request<'a>(
+    mechanism: &'a Mechanism,
+    base_key: Handle,
+    template: &'a [Attribute],
+) -> DeriveRequest<'a> {
+    DeriveRequest {
+        mechanism,
+        base_key,
+        template,
+    }
 }

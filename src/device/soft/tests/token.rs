@@ -1,6 +1,7 @@
 //! Token initialisation, PINs, lockout.
 
 use super::*;
+use crate::device::PinChange;
 use crate::error::Error;
 
 /// Logs the user in with a wrong PIN `times` times, each refused as incorrect.
@@ -171,12 +172,12 @@ fn init_pin_by_the_so_unlocks_a_locked_user_pin() {
 fn set_pin_checks_the_old_pin_and_replaces_it() {
     let (_dir, device) = initialized();
     assert!(matches!(
-        device.set_pin(0, UserType::User, b"cu1:wrong", b"cu1:new-pin"),
+        device.set_pin(0, pin_change(UserType::User, b"cu1:wrong", b"cu1:new-pin")),
         Err(Error::PinIncorrect)
     ));
     assert!(device.token_status().unwrap().user_pin_count_low);
     device
-        .set_pin(0, UserType::User, USER_PIN, b"cu1:new-pin")
+        .set_pin(0, pin_change(UserType::User, USER_PIN, b"cu1:new-pin"))
         .unwrap();
     assert!(matches!(
         device.login(0, UserType::User, USER_PIN),
@@ -191,10 +192,13 @@ fn set_pin_of_the_so_keeps_objects_readable() {
     let key = create_readable_aes(&device, &[7u8; 32]);
     device.logout();
     device
-        .set_pin(0, UserType::SecurityOfficer, SO_PIN, b"new-so-pin")
+        .set_pin(
+            0,
+            pin_change(UserType::SecurityOfficer, SO_PIN, b"new-so-pin"),
+        )
         .unwrap();
     device
-        .set_pin(0, UserType::User, USER_PIN, b"cu1:other")
+        .set_pin(0, pin_change(UserType::User, USER_PIN, b"cu1:other"))
         .unwrap();
     let reopened = open(dir.path());
     reopened.login(0, UserType::User, b"cu1:other").unwrap();
@@ -260,4 +264,13 @@ fn a_pin_check_that_cannot_be_counted_fails_the_login() {
         assert_eq!(error.rv(), CKR_DEVICE_ERROR, "{error}");
     }
     assert!(device.inner.pins.require_user_pin().is_err());
+}
+
+/// `C_SetPIN`'s request.
+fn pin_change<'a>(user: UserType, old_pin: &'a [u8], new_pin: &'a [u8]) -> PinChange<'a> {
+    PinChange {
+        user,
+        old_pin,
+        new_pin,
+    }
 }
