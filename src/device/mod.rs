@@ -80,6 +80,35 @@ pub fn blob_key_id(public_der: &[u8]) -> String {
         .collect()
 }
 
+/// The public half of a blob-signing key and its `kid`.
+pub struct PublicHalf {
+    key_id: String,
+    der: Vec<u8>,
+}
+
+impl PublicHalf {
+    /// `der` (a SubjectPublicKeyInfo), named by [`blob_key_id`].
+    pub fn new(der: Vec<u8>) -> Self {
+        PublicHalf {
+            key_id: blob_key_id(&der),
+            der,
+        }
+    }
+
+    /// The SubjectPublicKeyInfo.
+    pub fn der(&self) -> &[u8] {
+        &self.der
+    }
+
+    /// `der` under a name of the caller's.
+    pub fn named(key_id: &str, der: Vec<u8>) -> Self {
+        PublicHalf {
+            key_id: key_id.to_string(),
+            der,
+        }
+    }
+}
+
 /// A multi-part or one-shot signing operation (PKCS#11 3.0 §5.13).
 pub trait SignOperation: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
@@ -125,10 +154,16 @@ pub trait DigestOperation: Send {
 /// device, usable only while the normal user is logged in; its public half
 /// is readable by anyone so that blobs verify before login.
 pub trait BlobSigningKey: Send + Sync {
+    /// The public half, with its `kid`.
+    fn public_half(&self) -> &PublicHalf;
     /// A stable identifier of this key, written as the JWS `kid`.
-    fn key_id(&self) -> String;
+    fn key_id(&self) -> String {
+        self.public_half().key_id.clone()
+    }
     /// DER SubjectPublicKeyInfo of the RSA public key.
-    fn public_key_der(&self) -> Vec<u8>;
+    fn public_key_der(&self) -> Vec<u8> {
+        self.public_half().der.clone()
+    }
     /// RSASSA-PKCS1-v1_5 with SHA-512 over `message`.
     /// `Error::UserNotLoggedIn` when the user is not logged in.
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>>;
@@ -180,6 +215,14 @@ pub struct PinChange<'a> {
     pub old_pin: &'a [u8],
     /// The PIN to set.
     pub new_pin: &'a [u8],
+}
+
+/// What `C_GenerateKey` asks for (§5.15).
+pub struct KeyRequest<'a> {
+    /// The key generation mechanism.
+    pub mechanism: &'a Mechanism,
+    /// The new key's template.
+    pub template: &'a Template,
 }
 
 /// What `C_GenerateKeyPair` asks for (§5.15).
@@ -250,12 +293,8 @@ pub trait Operations: Send + Sync {
 /// Keys made, wrapped, unwrapped and derived (§5.15, §5.16), and the key
 /// that signs certificate blobs.
 pub trait KeyManagement: Send + Sync {
-    fn generate_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        template: &Template,
-    ) -> Result<Handle>;
+    /// `C_GenerateKey`: the new key's handle.
+    fn generate_key(&self, access: &Access, request: KeyRequest<'_>) -> Result<Handle>;
     /// `C_GenerateKeyPair`: returns (public, private).
     fn generate_key_pair(&self, access: &Access, request: KeyPairRequest<'_>) -> KeyPair;
     /// `C_WrapKey`: the wrapped key.

@@ -3,7 +3,7 @@
 use super::convert::{bytes, deliver_slice, mechanism, out, returning, template};
 use super::export::export;
 use super::session_provider;
-use crate::device::{DeriveRequest, KeyPairRequest, UnwrapRequest, WrapRequest};
+use crate::device::{DeriveRequest, KeyPairRequest, KeyRequest, UnwrapRequest, WrapRequest};
 use cryptoki_sys::*;
 
 // SAFETY (of every block in this file): each pointer argument is NULL or valid for what
@@ -17,7 +17,9 @@ export! {
         // SAFETY: as the comment at the top of the file says.
         let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
         // SAFETY: as the comment at the top of the file says.
-        unsafe { returning(key, || provider.generate_key(session, &mechanism, &template)) }
+        let request = KeyRequest { mechanism: &mechanism, template: &template };
+        // SAFETY: as the comment at the top of the file says.
+        unsafe { returning(key, || provider.generate_key(session, request)) }
     }
     /// `C_GenerateKeyPair`.
     fn C_GenerateKeyPair(session: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, public_attributes: *mut CK_ATTRIBUTE, public_count: CK_ULONG, private_attributes: *mut CK_ATTRIBUTE, private_count: CK_ULONG, public_key: *mut CK_OBJECT_HANDLE, private_key: *mut CK_OBJECT_HANDLE) {

@@ -6,10 +6,11 @@
 
 use super::Provider;
 use crate::device::{
-    DeriveRequest, Device, KeyPair, KeyPairRequest, Mechanism, UnwrapRequest, WrapRequest,
+    DeriveRequest, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism, UnwrapRequest,
+    WrapRequest,
 };
 use crate::error::{Error, Result};
-use crate::object::{self, Access, Handle, Template};
+use crate::object::{self, Access, Handle};
 use crate::session::{consume, ensure_idle, produce, Active, Direction, Output, Session, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
@@ -326,11 +327,10 @@ impl Provider {
     pub(crate) fn generate_key(
         &self,
         handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        template: &Template,
+        request: KeyRequest<'_>,
     ) -> Result<Handle> {
         let access = self.access(handle)?;
-        self.device().generate_key(&access, mechanism, template)
+        self.device().generate_key(&access, request)
     }
 
     /// `C_GenerateKeyPair`.

@@ -31,7 +31,7 @@ pub(super) use crate::object::test_support::{
 /// An in-memory RSA key standing in for the device's blob-signing key.
 pub(super) struct TestKey {
     key: PKey<Private>,
-    key_id: String,
+    public_half: PublicHalf,
     logged_in: Arc<AtomicBool>,
     /// When set, every signature waits here first, so that refusals overlap.
     together: Option<std::sync::Barrier>,
@@ -41,9 +41,10 @@ impl TestKey {
     /// A key whose device nobody is logged in to, letting `threads` callers
     /// out together so that their refusals overlap.
     pub(super) fn refusing_together(threads: usize) -> Arc<Self> {
+        let key = shared_rsa(0);
         Arc::new(TestKey {
-            key: shared_rsa(0),
-            key_id: "blob-signing-key".into(),
+            public_half: named_public_half("blob-signing-key", &key),
+            key,
             logged_in: Arc::new(AtomicBool::new(false)),
             together: Some(std::sync::Barrier::new(threads)),
         })
@@ -51,11 +52,8 @@ impl TestKey {
 }
 
 impl BlobSigningKey for TestKey {
-    fn key_id(&self) -> String {
-        self.key_id.clone()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.key.public_key_to_der().expect("public key DER")
+    fn public_half(&self) -> &PublicHalf {
+        &self.public_half
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
         if let Some(together) = &self.together {
@@ -68,6 +66,11 @@ impl BlobSigningKey for TestKey {
         signer.update(message)?;
         Ok(signer.sign_to_vec()?)
     }
+}
+
+/// The public half of `key`, named `key_id`.
+fn named_public_half(key_id: &str, key: &PKey<Private>) -> PublicHalf {
+    PublicHalf::named(key_id, key.public_key_to_der().expect("public key DER"))
 }
 
 /// RSA-2048 generation is slow; the tests share two keys.
@@ -95,9 +98,10 @@ impl TestDevice {
     /// A device with shared key `which` and key id `key_id`, logged in.
     pub(super) fn with_key(which: usize, key_id: &str) -> Arc<Self> {
         let logged_in = Arc::new(AtomicBool::new(true));
+        let key = shared_rsa(which);
         let key = Arc::new(TestKey {
-            key: shared_rsa(which),
-            key_id: key_id.into(),
+            public_half: named_public_half(key_id, &key),
+            key,
             logged_in: logged_in.clone(),
             together: None,
         });
@@ -154,7 +158,7 @@ impl KeyManagement for TestDevice {
         Ok(self.key.clone())
     }
     not_here! {
-        fn generate_key(&self, &Access, &Mechanism, &Template) -> Result<Handle>;
+        fn generate_key(&self, &Access, KeyRequest<'_>) -> Result<Handle>;
         fn generate_key_pair(&self, &Access, KeyPairRequest<'_>) -> KeyPair;
         fn wrap_key(&self, &Access, WrapRequest<'_>) -> Result<Vec<u8>>;
         fn unwrap_key(&self, &Access, UnwrapRequest<'_>) -> Result<Handle>;

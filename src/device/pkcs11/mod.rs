@@ -347,15 +347,11 @@ impl Operations for Pkcs11Device {
 }
 
 impl KeyManagement for Pkcs11Device {
-    fn generate_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        template: &Template,
-    ) -> Result<Handle> {
+    fn generate_key(&self, access: &Access, request: KeyRequest<'_>) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(mechanism)?;
-        let key = (self.functions()).generate_key(session.handle, &mut mechanism, template)?;
+        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        let key =
+            (self.functions()).generate_key(session.handle, &mut mechanism, request.template)?;
         Ok(self.shown(key))
     }
 

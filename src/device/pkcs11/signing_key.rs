@@ -9,7 +9,7 @@ use super::attributes::get_attributes;
 use super::operations::collect_output;
 use super::session::VendorSession;
 use super::Shared;
-use crate::device::{blob_key_id, BlobSigningKey, Mechanism};
+use crate::device::{BlobSigningKey, Mechanism, PublicHalf};
 use crate::error::{Error, Result};
 use crate::ffi::vendor::{Start, Transform, VendorMechanism};
 use crate::object::{decode_ulong, Attribute, AttributeResult, Handle};
@@ -35,8 +35,7 @@ pub(super) fn blob_signing_key(
     Ok(Arc::new(VendorSigningKey {
         shared: shared.clone(),
         id: id.to_string(),
-        key_id: blob_key_id(&public_der),
-        public_der,
+        public_half: PublicHalf::new(public_der),
     }))
 }
 
@@ -94,8 +93,7 @@ fn hex(bytes: &[u8]) -> String {
 struct VendorSigningKey {
     shared: Arc<Shared>,
     id: String,
-    key_id: String,
-    public_der: Vec<u8>,
+    public_half: PublicHalf,
 }
 
 impl VendorSigningKey {
@@ -115,11 +113,8 @@ impl VendorSigningKey {
 }
 
 impl BlobSigningKey for VendorSigningKey {
-    fn key_id(&self) -> String {
-        self.key_id.clone()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.public_der.clone()
+    fn public_half(&self) -> &PublicHalf {
+        &self.public_half
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
         let session = own_session(&self.shared)?;

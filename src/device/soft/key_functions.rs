@@ -12,7 +12,7 @@ use super::store::{Entry, Inner};
 use super::{signing_key, SoftDevice};
 use crate::device::{
     BlobSigningKey, Cipher, DeriveRequest, Digesting, KeyManagement, KeyPair, KeyPairRequest,
-    Mechanism, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
+    KeyRequest, Mechanism, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
 };
 use crate::error::{Error, Result};
 use crate::object::{find, Access, Attributes, Handle, Template};
@@ -118,13 +118,12 @@ impl Operations for SoftDevice {
 impl KeyManagement for SoftDevice {
     /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32) and
     /// `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 512).
-    fn generate_key(
-        &self,
-        access: &Access,
-        mechanism: &Mechanism,
-        template: &Template,
-    ) -> Result<Handle> {
+    fn generate_key(&self, access: &Access, request: KeyRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
+        let KeyRequest {
+            mechanism,
+            template,
+        } = request;
         let key_type = match mechanism.kind {
             CKM_AES_KEY_GEN => CKK_AES,
             CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,

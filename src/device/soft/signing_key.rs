@@ -17,7 +17,7 @@ use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::objects::{class_and_type, require_allowed_mechanism, require_usage};
 use super::pins;
 use super::store::Inner;
-use crate::device::{BlobSigningKey, Mechanism};
+use crate::device::{BlobSigningKey, Mechanism, PublicHalf};
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use cryptoki_sys::*;
@@ -59,11 +59,6 @@ fn open_private_half(
 }
 /// The size of the device's own key.
 const OWN_KEY_BITS: CK_ULONG = 2048;
-
-/// `hex(SHA-256(SPKI DER)[..16])`, the JWS `kid`.
-pub(super) fn key_id_of(public_der: &[u8]) -> String {
-    crate::device::blob_key_id(public_der)
-}
 
 fn sign_with(key: Arc<LoadedKey>, message: &[u8]) -> Result<Vec<u8>> {
     crypto::sign_init(key, &Mechanism::new(CKM_SHA512_RSA_PKCS))?.sign(message)
@@ -109,8 +104,7 @@ enum PrivateHalf {
 struct SoftSigningKey {
     inner: Arc<Inner>,
     private_half: PrivateHalf,
-    public_der: Vec<u8>,
-    key_id: String,
+    public_half: PublicHalf,
 }
 
 impl SoftSigningKey {
@@ -118,24 +112,20 @@ impl SoftSigningKey {
         Arc::new(SoftSigningKey {
             inner: inner.clone(),
             private_half,
-            key_id: key_id_of(&public_der),
-            public_der,
+            public_half: PublicHalf::new(public_der),
         })
     }
 }
 
 impl BlobSigningKey for SoftSigningKey {
-    fn key_id(&self) -> String {
-        self.key_id.clone()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.public_der.clone()
+    fn public_half(&self) -> &PublicHalf {
+        &self.public_half
     }
     fn sign_rs512(&self, message: &[u8]) -> Result<Vec<u8>> {
         self.inner.pins.require_user_pin()?;
         let key = match self.private_half {
             PrivateHalf::Object(handle) => self.inner.configured_private_key(handle)?,
-            PrivateHalf::Own => self.inner.own_private_key(&self.public_der)?,
+            PrivateHalf::Own => self.inner.own_private_key(self.public_half.der())?,
         };
         sign_with(key, message)
     }

@@ -1,14 +1,20 @@
 //! Attribute defaults, computed attributes and what may be revealed.
 
 use super::*;
-use crate::device::Mechanism;
+use crate::device::{KeyRequest, Mechanism};
 use crate::object::{encode_bool, encode_ulong, Attribute, AttributeResult};
 
 fn generated_aes(device: &SoftDevice, extra: &[Attribute]) -> Handle {
     let mut template = vec![boolean(CKA_TOKEN, true), ulong(CKA_VALUE_LEN, 32)];
     template.extend_from_slice(extra);
     device
-        .generate_key(&user_rw(), &Mechanism::new(CKM_AES_KEY_GEN), &template)
+        .generate_key(
+            &user_rw(),
+            KeyRequest {
+                mechanism: &Mechanism::new(CKM_AES_KEY_GEN),
+                template: &template,
+            },
+        )
         .unwrap()
 }
 

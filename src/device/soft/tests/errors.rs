@@ -2,7 +2,7 @@
 //! table-driven, and the changes `C_SetAttributeValue` accepts.
 
 use super::*;
-use crate::device::{KeyPairRequest, Mechanism};
+use crate::device::{KeyPairRequest, KeyRequest, Mechanism};
 use crate::object::{encode_bool, Attribute, AttributeResult};
 
 /// A key-pair generation case: name, mechanism, public and private templates, expected code.
@@ -217,7 +217,13 @@ fn generation_errors_follow_the_specification() {
         ),
     ];
     for (name, mechanism, template, expected) in secret_cases {
-        let result = device.generate_key(&user_rw(), &mechanism, &template);
+        let result = device.generate_key(
+            &user_rw(),
+            KeyRequest {
+                mechanism: &mechanism,
+                template: &template,
+            },
+        );
         assert_refused(result, expected, name);
     }
     let pair_cases = bad_pair_generations();

@@ -2,7 +2,9 @@
 //! wrapping, unwrapping and derivation.
 
 use super::*;
-use crate::device::{DeriveRequest, Mechanism, MechanismParameter, UnwrapRequest, WrapRequest};
+use crate::device::{
+    DeriveRequest, KeyRequest, Mechanism, MechanismParameter, UnwrapRequest, WrapRequest,
+};
 use crate::object::Attribute;
 
 fn aes_key(device: &SoftDevice, value: &[u8], extra: &[Attribute]) -> Handle {
@@ -302,7 +304,13 @@ fn a_generated_generic_secret_computes_and_checks_an_hmac() {
     let template = [boolean(CKA_TOKEN, true), ulong(CKA_VALUE_LEN, 32)];
     let mechanism = Mechanism::new(CKM_GENERIC_SECRET_KEY_GEN);
     let key = device
-        .generate_key(&user_rw(), &mechanism, &template)
+        .generate_key(
+            &user_rw(),
+            KeyRequest {
+                mechanism: &mechanism,
+                template: &template,
+            },
+        )
         .unwrap();
     let hmac = Mechanism::new(CKM_SHA256_HMAC);
     let tag = sign(&device, &hmac, key, b"data");
