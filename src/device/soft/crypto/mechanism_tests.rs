@@ -105,100 +105,131 @@ fn refused(result: std::result::Result<(), Error>, kind: CK_MECHANISM_TYPE) -> b
     matches!(result, Err(Error::MechanismInvalid(k)) if k == kind)
 }
 
+/// One advertised mechanism at one key size, with a key of that size
+/// when the mechanism takes one.
+struct SizeCase<'a> {
+    info: &'a MechanismInfo,
+    mechanism: Mechanism,
+    key: Option<Arc<LoadedKey>>,
+    name: String,
+}
+
+const DATA: [u8; 32] = [0x11; 32];
+
+impl SizeCase<'_> {
+    fn flag(&self, flag: CK_FLAGS) -> bool {
+        self.info.flags & flag != 0
+    }
+
+    fn refused(&self, result: std::result::Result<(), Error>) -> bool {
+        refused(result, self.info.kind)
+    }
+
+    /// Signs and verifies where `CKF_SIGN` says so; is refused elsewhere.
+    fn check_signing(&self) {
+        let (mechanism, name) = (&self.mechanism, &self.name);
+        let signing = (self.key.clone())
+            .ok_or(Error::MechanismInvalid(self.info.kind))
+            .and_then(|k| sign_init(k, mechanism));
+        match signing {
+            Ok(mut operation) if self.flag(CKF_SIGN) => {
+                let signature = operation.sign(&DATA).unwrap();
+                let mut verifying = verify_init(self.key.clone().unwrap(), mechanism).unwrap();
+                verifying.verify(&DATA, &signature).expect(name);
+            }
+            other => {
+                assert!(!self.flag(CKF_SIGN), "{name}: sign_init {:?}", other.err());
+                assert!(
+                    self.refused(other.map(|_| ())) || self.key.is_none(),
+                    "{name}: sign refused wrongly"
+                );
+            }
+        }
+        if let (false, Some(key)) = (self.flag(CKF_VERIFY), &self.key) {
+            let verifying = verify_init(key.clone(), mechanism).map(|_| ());
+            assert!(self.refused(verifying), "{name}");
+        }
+    }
+
+    /// Encrypts and decrypts back where `CKF_ENCRYPT` says so; both are
+    /// refused elsewhere.
+    fn check_cipher(&self) {
+        let (mechanism, name) = (&self.mechanism, &self.name);
+        match self.key.clone().map(|k| encrypt_init(k, mechanism)) {
+            Some(Ok(mut operation)) => {
+                assert!(
+                    self.flag(CKF_ENCRYPT),
+                    "{name} encrypts without CKF_ENCRYPT"
+                );
+                let ciphertext = operation.one_shot(&DATA).unwrap();
+                let mut decrypting =
+                    decrypt_init(self.key.clone().unwrap(), mechanism).expect(name);
+                assert_eq!(decrypting.one_shot(&ciphertext).unwrap(), DATA, "{name}");
+            }
+            Some(Err(error)) => {
+                assert!(!self.flag(CKF_ENCRYPT), "{name}: encrypt_init {error:?}");
+                assert!(self.refused(Err(error)), "{name}");
+                let decrypting = decrypt_init(self.key.clone().unwrap(), mechanism).map(|_| ());
+                assert!(self.refused(decrypting), "{name}");
+            }
+            None => assert!(!self.flag(CKF_ENCRYPT | CKF_DECRYPT)),
+        }
+    }
+
+    /// Wraps and unwraps back where `CKF_WRAP` says so; both are refused
+    /// elsewhere.
+    fn check_wrapping(&self) {
+        let (mechanism, name) = (&self.mechanism, &self.name);
+        match self.key.as_ref().map(|k| wrap(mechanism, k, &DATA)) {
+            Some(Ok(wrapped)) => {
+                assert!(self.flag(CKF_WRAP), "{name} wraps without CKF_WRAP");
+                let key = self.key.as_ref().unwrap();
+                assert_eq!(unwrap(mechanism, key, &wrapped).expect(name), DATA);
+                assert!(self.flag(CKF_UNWRAP));
+            }
+            Some(Err(error)) => {
+                assert!(!self.flag(CKF_WRAP), "{name}: wrap {error:?}");
+                let unwrapped = unwrap(mechanism, self.key.as_ref().unwrap(), &[0; 256]);
+                assert!(
+                    self.refused(Err(error)) && self.refused(unwrapped.map(|_| ())),
+                    "{name}"
+                );
+            }
+            None => assert!(!self.flag(CKF_WRAP | CKF_UNWRAP)),
+        }
+    }
+
+    /// Digests exactly where `CKF_DIGEST` says so, and derives exactly
+    /// where `CKF_DERIVE` does.
+    fn check_digest_and_derive(&self) {
+        let (mechanism, name) = (&self.mechanism, &self.name);
+        let digesting = digest_init(mechanism).map(|_| ());
+        assert_eq!(digesting.is_ok(), self.flag(CKF_DIGEST), "{name}");
+        match self.key.as_ref().map(|k| ecdh_derive(mechanism, k, 0)) {
+            Some(Ok(secret)) => assert!(self.flag(CKF_DERIVE) && !secret.is_empty(), "{name}"),
+            Some(Err(error)) => {
+                assert!(!self.flag(CKF_DERIVE) && self.refused(Err(error)), "{name}")
+            }
+            None => assert!(!self.flag(CKF_DERIVE)),
+        }
+    }
+}
+
 #[test]
 fn every_advertised_mechanism_works_at_both_ends_of_its_key_sizes() {
-    let data = [0x11u8; 32];
     for info in mechanism_infos() {
-        let kind = info.kind;
         assert_eq!(info.flags & CKF_HW, 0);
         for size in [info.min_key_size, info.max_key_size] {
-            let mechanism = with_parameter(kind, size);
-            let key = key_for(&info, size);
-            let name = format!("{kind:#x} at {size}");
-            let flag = |f: CK_FLAGS| info.flags & f != 0;
-
-            let signing = key
-                .clone()
-                .ok_or(Error::MechanismInvalid(kind))
-                .and_then(|k| sign_init(k, &mechanism));
-            match signing {
-                Ok(mut operation) if flag(CKF_SIGN) => {
-                    let signature = operation.sign(&data).unwrap();
-                    let verifying = verify_init(key.clone().unwrap(), &mechanism).unwrap();
-                    let mut verifying = verifying;
-                    verifying.verify(&data, &signature).expect(&name);
-                }
-                other => {
-                    assert!(!flag(CKF_SIGN), "{name}: sign_init {:?}", other.err());
-                    assert!(
-                        refused(other.map(|_| ()), kind) || key.is_none(),
-                        "{name}: sign refused wrongly"
-                    );
-                }
-            }
-            if !flag(CKF_VERIFY) {
-                if let Some(key) = &key {
-                    assert!(
-                        refused(verify_init(key.clone(), &mechanism).map(|_| ()), kind),
-                        "{name}"
-                    );
-                }
-            }
-
-            match key.clone().map(|k| encrypt_init(k, &mechanism)) {
-                Some(Ok(mut operation)) => {
-                    assert!(flag(CKF_ENCRYPT), "{name} encrypts without CKF_ENCRYPT");
-                    let ciphertext = operation.one_shot(&data).unwrap();
-                    let mut decrypting =
-                        decrypt_init(key.clone().unwrap(), &mechanism).expect(&name);
-                    assert_eq!(decrypting.one_shot(&ciphertext).unwrap(), data, "{name}");
-                }
-                Some(Err(error)) => {
-                    assert!(!flag(CKF_ENCRYPT), "{name}: encrypt_init {error:?}");
-                    assert!(refused(Err(error), kind), "{name}");
-                    assert!(
-                        refused(
-                            decrypt_init(key.clone().unwrap(), &mechanism).map(|_| ()),
-                            kind
-                        ),
-                        "{name}"
-                    );
-                }
-                None => assert!(!flag(CKF_ENCRYPT | CKF_DECRYPT)),
-            }
-
-            match key.as_ref().map(|k| wrap(&mechanism, k, &data)) {
-                Some(Ok(wrapped)) => {
-                    assert!(flag(CKF_WRAP), "{name} wraps without CKF_WRAP");
-                    assert_eq!(
-                        unwrap(&mechanism, key.as_ref().unwrap(), &wrapped).expect(&name),
-                        data
-                    );
-                    assert!(flag(CKF_UNWRAP));
-                }
-                Some(Err(error)) => {
-                    assert!(!flag(CKF_WRAP), "{name}: wrap {error:?}");
-                    let unwrapped =
-                        unwrap(&mechanism, key.as_ref().unwrap(), &[0; 256]).map(|_| ());
-                    assert!(
-                        refused(Err(error), kind) && refused(unwrapped, kind),
-                        "{name}"
-                    );
-                }
-                None => assert!(!flag(CKF_WRAP | CKF_UNWRAP)),
-            }
-
-            let digesting = digest_init(&mechanism).map(|_| ());
-            assert_eq!(digesting.is_ok(), flag(CKF_DIGEST), "{name}");
-
-            let deriving = key.as_ref().map(|k| ecdh_derive(&mechanism, k, 0));
-            match deriving {
-                Some(Ok(secret)) => assert!(flag(CKF_DERIVE) && !secret.is_empty(), "{name}"),
-                Some(Err(error)) => {
-                    assert!(!flag(CKF_DERIVE) && refused(Err(error), kind), "{name}")
-                }
-                None => assert!(!flag(CKF_DERIVE)),
-            }
+            let case = SizeCase {
+                info: &info,
+                mechanism: with_parameter(info.kind, size),
+                key: key_for(&info, size),
+                name: format!("{:#x} at {size}", info.kind),
+            };
+            case.check_signing();
+            case.check_cipher();
+            case.check_wrapping();
+            case.check_digest_and_derive();
         }
     }
 }

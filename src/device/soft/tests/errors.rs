@@ -16,7 +16,17 @@ type PairCase = (
 
 /// Templates C_CreateObject refuses, by error code and access.
 fn bad_object_templates() -> Refusals<'static> {
-    let aes = |extra: &[Attribute]| aes_template(&[1u8; 16], extra);
+    [bad_attribute_templates(), unpermitted_templates()].concat()
+}
+
+/// An AES key's template with `extra` after it.
+fn aes(extra: &[Attribute]) -> Vec<Attribute> {
+    aes_template(&[1u8; 16], extra)
+}
+
+/// Templates refused for what their attributes are: missing, unknown to
+/// the class, or of a wrong value.
+fn bad_attribute_templates() -> Refusals<'static> {
     let without = |kind: CK_ATTRIBUTE_TYPE| {
         aes(&[])
             .into_iter()
@@ -62,6 +72,13 @@ fn bad_object_templates() -> Refusals<'static> {
                 ),
             ],
         ),
+    ]
+}
+
+/// Templates refused for what they ask: attributes only the token sets,
+/// a contradiction, or more than the session and login allow.
+fn unpermitted_templates() -> Refusals<'static> {
+    vec![
         (
             CKR_ATTRIBUTE_READ_ONLY,
             user_rw(),
