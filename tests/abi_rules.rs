@@ -576,6 +576,45 @@ fn interface_list_follows_the_length_convention() {
     }
 }
 
+/// `C_GetInfo` reports the version of the interface it was reached
+/// through: 3.0 through the 3.0 interface (`C_GetInterface` with no
+/// version, or 3.0), 2.40 through the 2.40 one and `C_GetFunctionList`.
+#[test]
+fn get_info_reports_the_version_of_the_interface_it_was_reached_through() {
+    let _token = Token::fresh();
+    let mut name = *b"PKCS 11\0";
+    let info_through = |list: *const CK_FUNCTION_LIST| {
+        let mut info: CK_INFO = unsafe { std::mem::zeroed() };
+        // SAFETY: `list` is one of the library's static function lists, every
+        // entry set; the output pointer is valid.
+        let rv = unsafe { ((*list).C_GetInfo.expect("C_GetInfo"))(&mut info) };
+        assert_eq!(rv, CKR_OK);
+        (info.cryptokiVersion.major, info.cryptokiVersion.minor)
+    };
+    let mut interface: *mut CK_INTERFACE = null_mut();
+    let versions = [
+        (None, (3, 0)),
+        (Some((3, 0)), (3, 0)),
+        (Some((2, 40)), (2, 40)),
+    ];
+    for (asked, expected) in versions {
+        let mut version = asked.map(|(major, minor)| CK_VERSION { major, minor });
+        let version_pointer = version
+            .as_mut()
+            .map_or(null_mut(), |v| v as *mut CK_VERSION);
+        // SAFETY: the name is NUL-terminated, the version NULL or valid.
+        let rv = unsafe { C_GetInterface(name.as_mut_ptr(), version_pointer, &mut interface, 0) };
+        assert_eq!(rv, CKR_OK);
+        // SAFETY: the library set `interface` to one of its static interfaces.
+        let list = unsafe { (*interface).pFunctionList } as *const CK_FUNCTION_LIST;
+        assert_eq!(info_through(list), expected, "asked for {asked:?}");
+    }
+    let mut list: *mut CK_FUNCTION_LIST = null_mut();
+    // SAFETY: the output pointer is valid.
+    assert_eq!(unsafe { C_GetFunctionList(&mut list) }, CKR_OK);
+    assert_eq!(info_through(list), (2, 40));
+}
+
 #[test]
 fn get_interface_selects_by_name_version_and_flags() {
     let _guard = lock();
@@ -1317,11 +1356,28 @@ fn generate_random_with_length_zero_succeeds() {
     assert_eq!(unsafe { C_GenerateRandom(session, null_mut(), 0) }, CKR_OK);
 }
 
+/// `C_SeedRandom` takes the seed, and the generator stays a generator: the
+/// same seed given twice does not make the output repeat, and a large seed
+/// (more than one 4 KiB reseed) is taken too.
 #[test]
-fn seed_random_is_not_supported() {
+fn seed_random_mixes_the_seed_and_the_output_never_repeats() {
     let (_token, session) = Token::user_session();
-    let seed = [1u8; 16];
-    // SAFETY: the seed is valid.
-    let rv = unsafe { C_SeedRandom(session, seed.as_ptr() as *mut _, 16) };
-    assert_eq!(rv, CKR_RANDOM_SEED_NOT_SUPPORTED);
+    let mut outputs = Vec::new();
+    for seed_len in [16usize, 16, 10_000] {
+        let seed = vec![1u8; seed_len];
+        // SAFETY: the seed is valid for its length.
+        let rv = unsafe { C_SeedRandom(session, seed.as_ptr() as *mut _, seed_len as CK_ULONG) };
+        assert_eq!(rv, CKR_OK, "C_SeedRandom of {seed_len} bytes");
+        let mut out = [0u8; 32];
+        // SAFETY: `out` is writable for its length.
+        let rv = unsafe { C_GenerateRandom(session, out.as_mut_ptr(), 32) };
+        assert_eq!(rv, CKR_OK);
+        outputs.push(out);
+    }
+    assert_ne!(
+        outputs[0], outputs[1],
+        "the same seed twice gave the same output"
+    );
+    assert_ne!(outputs[1], outputs[2]);
+    assert_ne!(outputs[0], [0u8; 32]);
 }

@@ -73,7 +73,8 @@ pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
     })
 }
 
-/// `C_GetInfo`.
+/// `C_GetInfo`, as the exported symbol and the 2.40 function list give it:
+/// `cryptokiVersion` 2.40.
 ///
 /// # Safety
 ///
@@ -81,24 +82,42 @@ pub unsafe extern "C" fn C_Finalize(reserved: *mut c_void) -> CK_RV {
 /// `C_GetInfo` reads or writes through it, for the lengths the call gives.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetInfo(info: *mut CK_INFO) -> CK_RV {
-    guard("C_GetInfo", || {
-        provider::provider()?;
-        // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
-        // refuses NULL
-        let info = unsafe { out(info) }?;
-        info.cryptokiVersion = CK_VERSION {
-            major: 2,
-            minor: 40,
-        };
-        pad(&mut info.manufacturerID, "azcloudhsm-pkcs11");
-        info.flags = 0;
-        pad(
-            &mut info.libraryDescription,
-            "Azure Cloud HSM PKCS#11 provider",
-        );
-        info.libraryVersion = library_version();
-        Ok(())
-    })
+    // SAFETY: this function's contract is `library_info`'s.
+    guard("C_GetInfo", || unsafe { library_info(info, 2, 40) })
+}
+
+/// `C_GetInfo` as the 3.0 interface gives it: `cryptokiVersion` 3.0, the
+/// version of the interface the caller reached it through (§5.4.2: "the
+/// Cryptoki interface version number").
+///
+/// # Safety
+///
+/// As [`C_GetInfo`].
+unsafe extern "C" fn get_info_3_0(info: *mut CK_INFO) -> CK_RV {
+    // SAFETY: this function's contract is `library_info`'s.
+    guard("C_GetInfo", || unsafe { library_info(info, 3, 0) })
+}
+
+/// Fills the caller's `CK_INFO` with this library's information and the
+/// interface version `major.minor`.
+///
+/// # Safety
+///
+/// `info` is NULL or valid for writing one `CK_INFO`.
+unsafe fn library_info(info: *mut CK_INFO, major: CK_BYTE, minor: CK_BYTE) -> Result<(), Error> {
+    provider::provider()?;
+    // SAFETY: `info` is NULL or a place the caller lets us write for this call; `out`
+    // refuses NULL
+    let info = unsafe { out(info) }?;
+    info.cryptokiVersion = CK_VERSION { major, minor };
+    pad(&mut info.manufacturerID, "azcloudhsm-pkcs11");
+    info.flags = 0;
+    pad(
+        &mut info.libraryDescription,
+        "Azure Cloud HSM PKCS#11 provider",
+    );
+    info.libraryVersion = library_version();
+    Ok(())
 }
 
 /// This library's version, from Cargo.toml.
@@ -202,12 +221,12 @@ pub unsafe extern "C" fn C_GetInterface(
 }
 
 macro_rules! function_list {
-    ($type:ident, $major:expr, $minor:expr, { $($extra:ident),* }) => {
+    ($type:ident, $major:expr, $minor:expr, $get_info:ident, { $($extra:ident),* }) => {
         $type {
             version: CK_VERSION { major: $major, minor: $minor },
             C_Initialize: Some(C_Initialize),
             C_Finalize: Some(C_Finalize),
-            C_GetInfo: Some(C_GetInfo),
+            C_GetInfo: Some($get_info),
             C_GetFunctionList: Some(C_GetFunctionList),
             C_GetSlotList: Some(C_GetSlotList),
             C_GetSlotInfo: Some(C_GetSlotInfo),
@@ -279,10 +298,10 @@ macro_rules! function_list {
 }
 
 /// The PKCS#11 2.40 function list.
-pub static FUNCTION_LIST: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST, 2, 40, {});
+pub static FUNCTION_LIST: CK_FUNCTION_LIST = function_list!(CK_FUNCTION_LIST, 2, 40, C_GetInfo, {});
 
 /// The PKCS#11 3.0 function list.
-pub static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 0, {
+pub static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_LIST_3_0, 3, 0, get_info_3_0, {
     C_GetInterfaceList, C_GetInterface, C_LoginUser, C_SessionCancel,
     C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext, C_MessageEncryptFinal,
     C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,

@@ -37,3 +37,20 @@ pub(crate) fn set_oaep_label<T>(context: &mut PkeyCtxRef<T>, label: &[u8]) -> Re
     }
     Ok(())
 }
+
+/// Mixes `seed` into OpenSSL's generator. `RAND_add` on OpenSSL 3 reseeds
+/// the primary DRBG from OpenSSL's own entropy source with the seed as
+/// additional input (SP 800-90A), claiming no entropy for it: a seed can
+/// add to what the generator holds, never replace or weaken it, and the
+/// per-thread generators reseed from the primary one.
+pub(crate) fn mix_into_generator(seed: &[u8]) {
+    // Additional input is bounded per reseed; 4 KiB is well inside every
+    // DRBG's limit and fits a C int.
+    for chunk in seed.chunks(4096) {
+        // SAFETY: `chunk` is readable for its length, which fits a C int;
+        // OpenSSL reads it during the call and keeps no pointer to it.
+        unsafe {
+            openssl_sys::RAND_add(chunk.as_ptr().cast(), chunk.len() as std::ffi::c_int, 0.0)
+        };
+    }
+}

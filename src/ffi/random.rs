@@ -6,9 +6,9 @@ use super::session_provider;
 use cryptoki_sys::*;
 
 export! {
-    /// `C_SeedRandom`: the embedded device's generator seeds itself from the
-    /// operating system (`CKR_RANDOM_SEED_NOT_SUPPORTED`); a vendor device
-    /// takes the seed if its module does.
+    /// `C_SeedRandom`: the embedded device mixes the seed into its
+    /// generator, which keeps drawing on the operating system's entropy; a
+    /// vendor device takes the seed if its module does.
     C_SeedRandom(session, data) => seed_random();
     /// `C_GenerateRandom`.
     fn C_GenerateRandom(session: CK_SESSION_HANDLE, output: *mut CK_BYTE, output_len: CK_ULONG) {

@@ -281,6 +281,14 @@ impl TokenControl for SoftDevice {
         openssl::rand::rand_bytes(out).map_err(|_| Error::RandomNoRng)
     }
 
+    /// Mixes `seed` into the generator as additional input; the generator
+    /// keeps drawing on the operating system's entropy, so no seed makes
+    /// it weaker or predictable.
+    fn seed_random(&self, _access: &Access, seed: &[u8]) -> Result<bool> {
+        crate::ffi::openssl::mix_into_generator(seed);
+        Ok(true)
+    }
+
     /// Sets the user PIN; the SO is logged in, so the token key is open.
     fn init_pin(&self, _session: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
         let inner = &*self.inner;
