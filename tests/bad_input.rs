@@ -1322,3 +1322,91 @@ fn a_key_date_that_is_no_calendar_day_is_attribute_value_invalid() {
         CKR_OK
     );
 }
+
+/// `CKA_UNIQUE_ID` is the token's to assign (PKCS#11 3.0 §4.4.1): in a
+/// `C_CreateObject`, `C_CopyObject` or `C_SetAttributeValue` template it is
+/// `CKR_ATTRIBUTE_READ_ONLY`, even with the object's own value, for keys,
+/// data objects and certificates alike, and nothing is created or changed.
+#[test]
+fn cka_unique_id_in_any_template_is_attribute_read_only() {
+    use cryptoki::object::{AttributeType, ObjectClass};
+    let f = Fixture::new();
+    let aes = import_secret(&f.session, KeyType::AES, &[7u8; 16]);
+    let own_id = match f
+        .session
+        .get_attributes(aes, &[AttributeType::UniqueId])
+        .unwrap()
+        .as_slice()
+    {
+        [Attribute::UniqueId(id)] if !id.is_empty() => id.clone(),
+        other => panic!("the AES key's CKA_UNIQUE_ID: {other:?}"),
+    };
+    let certificate = f
+        .session
+        .create_object(&certificate_template("unique", REFERENCE_VALUE))
+        .unwrap();
+    let data = f
+        .session
+        .create_object(&[
+            Attribute::Class(ObjectClass::DATA),
+            Attribute::Token(false),
+            Attribute::Private(false),
+            Attribute::Value(b"data".to_vec()),
+        ])
+        .unwrap();
+    let before = f.session.find_objects(&[]).unwrap().len();
+    let given = || Attribute::UniqueId(own_id.clone());
+    let with_id = |mut template: Vec<Attribute>| {
+        template.push(given());
+        template
+    };
+    let aes_template = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::Token(false),
+        Attribute::Value(vec![1; 16]),
+    ];
+    let cases = [
+        (
+            "C_CreateObject of a key",
+            f.session.create_object(&with_id(aes_template)).map(drop),
+        ),
+        (
+            "C_CreateObject of a certificate",
+            (f.session)
+                .create_object(&with_id(certificate_template("u2", REFERENCE_VALUE)))
+                .map(drop),
+        ),
+        (
+            "C_CopyObject of a key, with its own id",
+            f.session.copy_object(aes, &[given()]).map(drop),
+        ),
+        (
+            "C_CopyObject of a data object",
+            f.session.copy_object(data, &[given()]).map(drop),
+        ),
+        (
+            "C_CopyObject of a certificate",
+            f.session.copy_object(certificate, &[given()]).map(drop),
+        ),
+        (
+            "C_SetAttributeValue of a key, with its own id",
+            f.session.update_attributes(aes, &[given()]),
+        ),
+        (
+            "C_SetAttributeValue of a certificate",
+            f.session.update_attributes(certificate, &[given()]),
+        ),
+    ];
+    for (case, result) in cases {
+        assert_eq!(
+            rv_of(result),
+            cryptoki::error::RvError::AttributeReadOnly,
+            "{case}"
+        );
+    }
+    assert_eq!(f.session.find_objects(&[]).unwrap().len(), before);
+    let after = f.session.get_attributes(aes, &[AttributeType::UniqueId]);
+    assert_eq!(after.unwrap(), vec![Attribute::UniqueId(own_id.clone())]);
+    let _ = &f.token;
+}

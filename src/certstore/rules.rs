@@ -69,6 +69,22 @@ pub fn check_create(access: &Access, template: &Template) -> Result<Attributes> 
     Ok(given)
 }
 
+/// Checks a `C_CopyObject` template: a certificate copy takes none
+/// (`TemplateInconsistent`, the reference copies without one), but what no
+/// copy may give at all is refused as such first: an attribute
+/// certificates lack (`AttributeTypeInvalid`), a read-only one changed or
+/// `CKA_UNIQUE_ID` (`AttributeReadOnly`).
+pub fn check_copy(access: &Access, current: &Attributes, template: &Template) -> Result<()> {
+    if template.is_empty() {
+        return Ok(());
+    }
+    let rules = ClassRules::x509_certificate();
+    template::check_changes(&rules, current, template, Action::CopyObject, access)?;
+    Err(Error::TemplateInconsistent(
+        "a certificate copy takes no template",
+    ))
+}
+
 /// Checks a `C_SetAttributeValue` template against the object's current
 /// attributes and returns the changes. Nothing is applied here, so a
 /// template with any refused attribute changes nothing.

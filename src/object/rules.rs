@@ -106,6 +106,9 @@ pub enum Change {
     /// Anyone may make it false; only the security officer may give it true,
     /// by any path (footnote 10, `CKA_TRUSTED`), even when it is true already.
     SecurityOfficerOnly,
+    /// Never in a template, not even with its current value: the token
+    /// alone assigns it (`CKA_UNIQUE_ID`, PKCS#11 3.0 §4.4.1).
+    Never,
 }
 
 /// One attribute's rule within a class.

@@ -4,7 +4,7 @@
 //! listed in both tables.
 
 use super::rules::Change::{
-    CopyOnly, Free, OnlyToFalse, OnlyToTrue, ReadOnly, SecurityOfficerOnly,
+    CopyOnly, Free, Never, OnlyToFalse, OnlyToTrue, ReadOnly, SecurityOfficerOnly,
 };
 use super::rules::Default::{Absent, Bool, Computed, Empty, FromValue, Ulong, Usage};
 use super::rules::{Change, Default, Origins, Rule};
@@ -34,6 +34,11 @@ const LABEL: Rule = rule(CKA_LABEL, Empty, Free).searchable();
 const ID: Rule = rule(CKA_ID, Empty, Free).searchable();
 /// §4.6.1 (certificates), §4.8 (public keys), §4.10 (secret keys).
 const TRUSTED: Rule = rule(CKA_TRUSTED, Bool(false), SecurityOfficerOnly);
+/// §4.4.1: assigned by the token, in no template of any function
+/// (`CKR_ATTRIBUTE_READ_ONLY`, even with the object's own value). Refused
+/// in the templates of every class, also of those that have none to read
+/// (certificates: [`super::template`] falls back to it).
+pub(super) const UNIQUE_ID: Rule = rule(CKA_UNIQUE_ID, Absent, Never).computed();
 
 /// A key's `CKA_TOKEN` and `CKA_PRIVATE` change by copy only (§4.4).
 const fn copy_only(kind: AttributeType, default: bool) -> Rule {
@@ -71,7 +76,7 @@ const STORAGE: &[Rule] = &[
     COPYABLE,
     DESTROYABLE,
     LABEL,
-    fixed(CKA_UNIQUE_ID).computed(),
+    UNIQUE_ID,
 ];
 
 /// Every key (§4.7).

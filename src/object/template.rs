@@ -4,8 +4,8 @@
 //! (`C_SetAttributeValue`, `C_CopyObject`), for every store.
 
 use super::kinds::{is_well_formed, value_kind, ValueKind};
-use super::rules::{Change, Default, Origin};
-use super::tables::ClassRules;
+use super::rules::{Change, Default, Origin, Rule};
+use super::tables::{ClassRules, UNIQUE_ID};
 use super::{decode_bool, Access, AttributeType, Attributes, Template};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
@@ -47,6 +47,18 @@ fn is_real_date(value: &[u8]) -> bool {
     (1900..=9999).contains(&year) && (1..=days).contains(&day)
 }
 
+/// The rule a template's `kind` follows: the class's, or, for
+/// `CKA_UNIQUE_ID`, the one every storage object shares (§4.4.1), so that
+/// a class with none to read (certificates) refuses it as read-only too.
+/// `AttributeTypeInvalid` for an attribute the object does not have.
+fn template_rule(rules: &ClassRules, kind: AttributeType) -> Result<&'static Rule> {
+    match rules.rule(kind) {
+        Some(rule) => Ok(rule),
+        None if kind == CKA_UNIQUE_ID => Ok(&UNIQUE_ID),
+        None => Err(Error::AttributeTypeInvalid(kind)),
+    }
+}
+
 /// Reads a template against `rules`: every attribute must be one the
 /// object has (`AttributeTypeInvalid`) with a well-formed value
 /// ([`check_value`]); the same attribute twice with different values is
@@ -55,9 +67,7 @@ fn is_real_date(value: &[u8]) -> bool {
 pub fn read(rules: &ClassRules, template: &Template) -> Result<Attributes> {
     let mut given = Attributes::new();
     for attribute in template {
-        rules
-            .rule(attribute.kind)
-            .ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
+        template_rule(rules, attribute.kind)?;
         check_value(attribute.kind, &attribute.value)?;
         if given
             .get(attribute.kind)
@@ -88,9 +98,7 @@ pub fn check_new(
     access: &Access,
 ) -> Result<()> {
     for attribute in template {
-        let rule = rules
-            .rule(attribute.kind)
-            .ok_or(Error::AttributeTypeInvalid(attribute.kind))?;
+        let rule = template_rule(rules, attribute.kind)?;
         if rule.forbidden_on.includes(origin) {
             return Err(Error::AttributeReadOnly(attribute.kind));
         }
@@ -210,9 +218,7 @@ pub fn check_changes(
     require_permitted(current, action)?;
     let changes = read(rules, template)?;
     for (kind, value) in &changes.0 {
-        let rule = rules
-            .rule(*kind)
-            .ok_or(Error::AttributeTypeInvalid(*kind))?;
+        let rule = template_rule(rules, *kind)?;
         let unchanged = current.get(*kind) == Some(value.as_slice());
         let was = current.bool_or(*kind, false);
         let becomes = is_true(value);
@@ -223,6 +229,7 @@ pub fn check_changes(
             Change::OnlyToFalse => unchanged || !becomes || was,
             Change::OnlyToTrue => unchanged || becomes || !was,
             Change::SecurityOfficerOnly => access.so || !becomes,
+            Change::Never => false,
         };
         if !allowed {
             return Err(Error::AttributeReadOnly(*kind));

@@ -5,7 +5,7 @@
 use super::handles::{next_session_handle, next_token_handle};
 use super::index::TokenIndex;
 use super::jws::{sign_blob, BlobVerifier, DeviceSigner};
-use super::rules::{check_create, check_set};
+use super::rules::{check_copy, check_create, check_set};
 use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -147,11 +147,7 @@ impl Certificates {
     /// handle and blob), a session certificate's a new session certificate.
     pub fn copy(&self, access: &Access, handle: Handle, template: &Template) -> Result<Handle> {
         let located = self.locate(access, handle)?;
-        if !template.is_empty() {
-            return Err(Error::TemplateInconsistent(
-                "a certificate copy takes no template",
-            ));
-        }
+        check_copy(access, located.object(), template)?;
         let object = located.object().clone();
         require_permitted(&object, Action::CopyObject)?;
         match located {
