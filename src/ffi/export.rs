@@ -26,7 +26,9 @@
 //! - `fn (name: type, ...) { body }`: any other export, its body written out.
 //!
 //! A session function checks its session before any pointer or length
-//! (PKCS#11 3.0 §5.1.7); every pointer is checked by `convert.rs`.
+//! (PKCS#11 3.0 §5.1.7); every pointer is checked by `convert.rs`, and a
+//! refused argument of a call that continues an operation ends that
+//! operation ([`ending_on_error`](super::ending_on_error)).
 
 /// Declares exported functions; see the module documentation.
 macro_rules! export {
@@ -57,8 +59,10 @@ macro_rules! export {
             // length. `data` is NULL or `data_len` readable bytes; `bytes` refuses NULL with a
             // non-zero length. `deliver` writes no more bytes than the length word allows.
             unsafe {
-                let capacity = $crate::ffi::convert::capacity(output, output_len)?;
-                let data = $crate::ffi::convert::bytes(data, data_len)?;
+                let arguments = $crate::ffi::convert::capacity(output, output_len)
+                    .and_then(|capacity| Ok((capacity, $crate::ffi::convert::bytes(data, data_len)?)));
+                let (capacity, data) =
+                    $crate::ffi::ending_on_error(&provider, session, stringify!($name), arguments)?;
                 let result = provider.$method(session, $($extra,)* data, capacity)?;
                 $crate::ffi::convert::deliver(result, output, output_len)
             }
@@ -70,7 +74,9 @@ macro_rules! export {
             let provider = $crate::ffi::session_provider(session)?;
             // SAFETY: as for the `(session, data, output)` shape, without the data.
             unsafe {
-                let capacity = $crate::ffi::convert::capacity(output, output_len)?;
+                let capacity = $crate::ffi::convert::capacity(output, output_len);
+                let capacity =
+                    $crate::ffi::ending_on_error(&provider, session, stringify!($name), capacity)?;
                 let result = provider.$method(session, $($extra,)* capacity)?;
                 $crate::ffi::convert::deliver(result, output, output_len)
             }
@@ -82,7 +88,9 @@ macro_rules! export {
             let provider = $crate::ffi::session_provider(session)?;
             // SAFETY: `data` is NULL or the caller's `data_len` readable bytes (PKCS#11 buffer
             // rule); `bytes` refuses NULL with a non-zero length.
-            provider.$method(session, unsafe { $crate::ffi::convert::bytes(data, data_len) }?)
+            let data = unsafe { $crate::ffi::convert::bytes(data, data_len) };
+            let data = $crate::ffi::ending_on_error(&provider, session, stringify!($name), data)?;
+            provider.$method(session, data)
         } }
         $crate::ffi::export::export! { $($rest)* }
     };

@@ -69,6 +69,41 @@ pub(crate) fn session_provider(session: CK_SESSION_HANDLE) -> Result<Arc<Provide
     Ok(provider)
 }
 
+/// The operation a call of `function` continues, by the flag
+/// `C_SessionCancel` names it by; 0 for a function that continues none.
+fn continued_operation(function: &str) -> CK_FLAGS {
+    match function {
+        "C_Encrypt" | "C_EncryptUpdate" | "C_EncryptFinal" => CKF_ENCRYPT,
+        "C_Decrypt" | "C_DecryptUpdate" | "C_DecryptFinal" => CKF_DECRYPT,
+        "C_Digest" | "C_DigestUpdate" | "C_DigestFinal" => CKF_DIGEST,
+        "C_Sign" | "C_SignUpdate" | "C_SignFinal" => CKF_SIGN,
+        "C_Verify" | "C_VerifyUpdate" | "C_VerifyFinal" => CKF_VERIFY,
+        _ => 0,
+    }
+}
+
+/// `arguments`, the caller's arguments read by `convert.rs`; when they
+/// are refused, the operation `function` continues ends before the error
+/// returns: every error of a call but `CKR_BUFFER_TOO_SMALL` and a length
+/// query ends its operation (PKCS#11 3.0 §5.2, and "A call to C_X which
+/// results in an error terminates the current operation" of each one).
+pub(crate) fn ending_on_error<T>(
+    provider: &Provider,
+    session: CK_SESSION_HANDLE,
+    function: &'static str,
+    arguments: Result<T>,
+) -> Result<T> {
+    if arguments.is_err() {
+        let operation = continued_operation(function);
+        if operation != 0 {
+            // The session was checked before the arguments; a failure to
+            // cancel changes nothing the caller can see.
+            let _ = provider.cancel(session, operation);
+        }
+    }
+    arguments
+}
+
 /// Runs `f`, turning its result into a `CK_RV` and a panic into
 /// `CKR_GENERAL_ERROR`, and logging failures with the function's name.
 pub(crate) fn guard(function: &'static str, f: impl FnOnce() -> Result<()>) -> CK_RV {

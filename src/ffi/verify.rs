@@ -2,7 +2,7 @@
 
 use super::convert::bytes;
 use super::export::export;
-use super::session_provider;
+use super::{ending_on_error, session_provider};
 use cryptoki_sys::*;
 
 export! {
@@ -13,7 +13,9 @@ export! {
         let provider = session_provider(session)?;
         // SAFETY: `data` and `signature` are NULL or the caller's readable bytes of the
         // lengths beside them (PKCS#11 buffer rule); `bytes` refuses NULL with a non-zero length
-        provider.verify(session, unsafe { bytes(data, data_len) }?, unsafe { bytes(signature, signature_len) }?)
+        let arguments = unsafe { bytes(data, data_len).and_then(|data| Ok((data, bytes(signature, signature_len)?))) };
+        let (data, signature) = ending_on_error(&provider, session, "C_Verify", arguments)?;
+        provider.verify(session, data, signature)
     }
     /// `C_VerifyUpdate`.
     C_VerifyUpdate(session, data) => verify_update();

@@ -308,6 +308,30 @@ fn calls_in_the_wrong_order_get_their_specification_codes() {
 }
 
 #[test]
+fn keys_of_the_wrong_type_or_without_the_usage_flag_get_their_specification_codes() {
+    let fixture = Fixture::new();
+    report("wrong keys", cases::run_all(&fixture, cases::wrong_keys()));
+}
+
+#[test]
+fn bad_mechanism_parameters_get_their_specification_codes() {
+    let fixture = Fixture::new();
+    report(
+        "bad parameters",
+        cases::run_all(&fixture, cases::bad_parameters()),
+    );
+}
+
+#[test]
+fn every_error_but_a_short_buffer_ends_the_operation() {
+    let fixture = Fixture::new();
+    report(
+        "buffers and endings",
+        cases::run_all(&fixture, cases::buffers_and_endings()),
+    );
+}
+
+#[test]
 fn calls_that_need_a_login_get_their_specification_codes_when_nobody_is_logged_in() {
     let fixture = Fixture::new();
     fixture.main.logout().expect("C_Logout");

@@ -88,8 +88,10 @@ fn attribute<T>(kind: CK_ATTRIBUTE_TYPE, value: &mut T) -> CK_ATTRIBUTE {
 
 mod handles;
 mod lengths;
+mod operations;
 mod order;
 
 pub use handles::handles;
 pub use lengths::counts_and_lengths;
+pub use operations::{bad_parameters, buffers_and_endings, wrong_keys};
 pub use order::{lifecycle, logged_out, order};
