@@ -1,16 +1,17 @@
 //! Encryption (PKCS#11 3.0 §5.8).
 
 use super::export::export;
+use crate::provider::{Finishing, KeyOperation};
 use crate::session::Direction::Encrypt;
 use cryptoki_sys::*;
 
 export! {
     /// `C_EncryptInit`.
-    C_EncryptInit(session, mechanism, key) => cipher_init(Encrypt);
+    C_EncryptInit(session, mechanism, key) => init(KeyOperation::Encrypt);
     /// `C_Encrypt`.
     C_Encrypt(session, data, output) => cipher(Encrypt);
     /// `C_EncryptUpdate`.
     C_EncryptUpdate(session, data, output) => cipher_update(Encrypt);
     /// `C_EncryptFinal`.
-    C_EncryptFinal(session, output) => cipher_final(Encrypt);
+    C_EncryptFinal(session, output) => finish(Finishing::Encrypt);
 }

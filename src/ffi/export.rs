@@ -9,7 +9,7 @@
 //! ```text
 //! export! {
 //!     /// `C_SignUpdate`.
-//!     C_SignUpdate(session, data) => sign_update();
+//!     C_SignUpdate(session, data) => absorb(Absorbing::Sign);
 //! }
 //! ```
 //!
@@ -83,14 +83,14 @@ macro_rules! export {
         } }
         $crate::ffi::export::export! { $($rest)* }
     };
-    ($(#[$doc:meta])* $name:ident(session, data) => $method:ident(); $($rest:tt)*) => {
+    ($(#[$doc:meta])* $name:ident(session, data) => $method:ident($($extra:expr),*); $($rest:tt)*) => {
         $crate::ffi::export::export! { $(#[$doc])* fn $name(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, data_len: CK_ULONG) {
             let provider = $crate::ffi::session_provider(session)?;
             // SAFETY: `data` is NULL or the caller's `data_len` readable bytes (PKCS#11 buffer
             // rule); `bytes` refuses NULL with a non-zero length.
             let data = unsafe { $crate::ffi::convert::bytes(data, data_len) };
             let data = $crate::ffi::ending_on_error(&provider, session, stringify!($name), data)?;
-            provider.$method(session, data)
+            provider.$method(session, $($extra,)* data)
         } }
         $crate::ffi::export::export! { $($rest)* }
     };

@@ -2,12 +2,13 @@
 
 use super::convert::bytes;
 use super::export::export;
+use crate::provider::{Absorbing, KeyOperation};
 use super::{ending_on_error, session_provider};
 use cryptoki_sys::*;
 
 export! {
     /// `C_VerifyInit`.
-    C_VerifyInit(session, mechanism, key) => verify_init();
+    C_VerifyInit(session, mechanism, key) => init(KeyOperation::Verify);
     /// `C_Verify`.
     fn C_Verify(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: CK_ULONG) {
         let provider = session_provider(session)?;
@@ -18,7 +19,7 @@ export! {
         provider.verify(session, data, signature)
     }
     /// `C_VerifyUpdate`.
-    C_VerifyUpdate(session, data) => verify_update();
+    C_VerifyUpdate(session, data) => absorb(Absorbing::Verify);
     /// `C_VerifyFinal`.
     C_VerifyFinal(session, data) => verify_final();
 }

@@ -14,6 +14,32 @@ use crate::object::{self, Access, Handle};
 use crate::session::{consume, ensure_idle, produce, Active, Direction, Output, Session, Step};
 use cryptoki_sys::CK_SESSION_HANDLE;
 
+/// The operations a `C_*Init` starts on a key.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum KeyOperation {
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+}
+
+/// The operations whose `C_*Update` takes data in and gives nothing out.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Absorbing {
+    Digest,
+    Sign,
+    Verify,
+}
+
+/// The operations whose `C_*Final` gives output.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Finishing {
+    Encrypt,
+    Decrypt,
+    Digest,
+    Sign,
+}
+
 /// Which operation of a session a call drives: one of its slots.
 type Slot<O> = fn(&mut Session) -> &mut Option<Active<O>>;
 
@@ -59,23 +85,71 @@ impl Provider {
         self.with_session(handle, |session, _| consume(slot(session), step, call))
     }
 
-    /// `C_EncryptInit` / `C_DecryptInit`.
-    pub(crate) fn cipher_init(
+    /// `C_EncryptInit`, `C_DecryptInit`, `C_SignInit`, `C_VerifyInit`: the
+    /// device makes the operation on `key` (never a certificate).
+    pub(crate) fn init(
         &self,
         handle: CK_SESSION_HANDLE,
-        direction: Direction,
+        kind: KeyOperation,
         mechanism: &Mechanism,
         key: Handle,
     ) -> Result<()> {
         let key = self.operation_key(key)?;
-        self.start(
-            handle,
-            cipher_slot(direction),
-            |device, access| match direction {
-                Direction::Encrypt => device.encrypt_init(access, mechanism, key),
-                Direction::Decrypt => device.decrypt_init(access, mechanism, key),
-            },
-        )
+        match kind {
+            KeyOperation::Encrypt => self.start(handle, ENCRYPT, |device, access| {
+                device.encrypt_init(access, mechanism, key)
+            }),
+            KeyOperation::Decrypt => self.start(handle, DECRYPT, |device, access| {
+                device.decrypt_init(access, mechanism, key)
+            }),
+            KeyOperation::Sign => self.start(handle, SIGN, |device, access| {
+                device.sign_init(access, mechanism, key)
+            }),
+            KeyOperation::Verify => self.start(handle, VERIFY, |device, access| {
+                device.verify_init(access, mechanism, key)
+            }),
+        }
+    }
+
+    /// `C_DigestUpdate`, `C_SignUpdate`, `C_VerifyUpdate`: `data` is taken
+    /// in, nothing comes out.
+    pub(crate) fn absorb(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        kind: Absorbing,
+        data: &[u8],
+    ) -> Result<()> {
+        match kind {
+            Absorbing::Digest => {
+                self.consume_in(handle, DIGEST, Step::Update, |op| op.update(data))
+            }
+            Absorbing::Sign => self.consume_in(handle, SIGN, Step::Update, |op| op.update(data)),
+            Absorbing::Verify => {
+                self.consume_in(handle, VERIFY, Step::Update, |op| op.update(data))
+            }
+        }
+    }
+
+    /// `C_EncryptFinal`, `C_DecryptFinal`, `C_DigestFinal`, `C_SignFinal`:
+    /// the last output of a multi-part operation, under the buffer rules
+    /// of [`produce`].
+    pub(crate) fn finish(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        kind: Finishing,
+        capacity: Option<usize>,
+    ) -> Result<Output> {
+        let step = Step::Final;
+        match kind {
+            Finishing::Encrypt => {
+                self.produce_in(handle, ENCRYPT, step, capacity, |op| op.finish())
+            }
+            Finishing::Decrypt => {
+                self.produce_in(handle, DECRYPT, step, capacity, |op| op.finish())
+            }
+            Finishing::Digest => self.produce_in(handle, DIGEST, step, capacity, |op| op.finish()),
+            Finishing::Sign => self.produce_in(handle, SIGN, step, capacity, |op| op.finish()),
+        }
     }
 
     /// `C_Encrypt` / `C_Decrypt`.
@@ -112,22 +186,6 @@ impl Provider {
         )
     }
 
-    /// `C_EncryptFinal` / `C_DecryptFinal`.
-    pub(crate) fn cipher_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        direction: Direction,
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.produce_in(
-            handle,
-            cipher_slot(direction),
-            Step::Final,
-            capacity,
-            |op| op.finish(),
-        )
-    }
-
     /// `C_DigestInit`.
     pub(crate) fn digest_init(
         &self,
@@ -147,11 +205,6 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.produce_in(handle, DIGEST, Step::Single, capacity, |op| op.digest(data))
-    }
-
-    /// `C_DigestUpdate`.
-    pub(crate) fn digest_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.consume_in(handle, DIGEST, Step::Update, |op| op.update(data))
     }
 
     /// `C_DigestKey` (PKCS#11 3.0 §5.12): continues the digest with the
@@ -200,28 +253,6 @@ impl Provider {
         })
     }
 
-    /// `C_DigestFinal`.
-    pub(crate) fn digest_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.produce_in(handle, DIGEST, Step::Final, capacity, |op| op.finish())
-    }
-
-    /// `C_SignInit`.
-    pub(crate) fn sign_init(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<()> {
-        let key = self.operation_key(key)?;
-        self.start(handle, SIGN, |device, access| {
-            device.sign_init(access, mechanism, key)
-        })
-    }
-
     /// `C_Sign`.
     pub(crate) fn sign(
         &self,
@@ -230,33 +261,6 @@ impl Provider {
         capacity: Option<usize>,
     ) -> Result<Output> {
         self.produce_in(handle, SIGN, Step::Single, capacity, |op| op.sign(data))
-    }
-
-    /// `C_SignUpdate`.
-    pub(crate) fn sign_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.consume_in(handle, SIGN, Step::Update, |op| op.update(data))
-    }
-
-    /// `C_SignFinal`.
-    pub(crate) fn sign_final(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.produce_in(handle, SIGN, Step::Final, capacity, |op| op.finish())
-    }
-
-    /// `C_VerifyInit`.
-    pub(crate) fn verify_init(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        mechanism: &Mechanism,
-        key: Handle,
-    ) -> Result<()> {
-        let key = self.operation_key(key)?;
-        self.start(handle, VERIFY, |device, access| {
-            device.verify_init(access, mechanism, key)
-        })
     }
 
     /// `C_Verify`.
@@ -269,11 +273,6 @@ impl Provider {
         self.consume_in(handle, VERIFY, Step::Single, |op| {
             op.verify(data, signature)
         })
-    }
-
-    /// `C_VerifyUpdate`.
-    pub(crate) fn verify_update(&self, handle: CK_SESSION_HANDLE, data: &[u8]) -> Result<()> {
-        self.consume_in(handle, VERIFY, Step::Update, |op| op.update(data))
     }
 
     /// `C_VerifyFinal`.
@@ -392,11 +391,15 @@ impl Provider {
 /// The encryption or the decryption slot.
 fn cipher_slot(direction: Direction) -> Slot<dyn crate::device::CipherOperation> {
     match direction {
-        Direction::Encrypt => |session| &mut session.operations.encrypt,
-        Direction::Decrypt => |session| &mut session.operations.decrypt,
+        Direction::Encrypt => ENCRYPT,
+        Direction::Decrypt => DECRYPT,
     }
 }
 
+/// The encryption slot.
+const ENCRYPT: Slot<dyn crate::device::CipherOperation> = |session| &mut session.operations.encrypt;
+/// The decryption slot.
+const DECRYPT: Slot<dyn crate::device::CipherOperation> = |session| &mut session.operations.decrypt;
 /// The digest slot.
 const DIGEST: Slot<dyn crate::device::DigestOperation> = |session| &mut session.operations.digest;
 /// The signing slot.
