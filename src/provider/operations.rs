@@ -152,38 +152,21 @@ impl Provider {
         }
     }
 
-    /// `C_Encrypt` / `C_Decrypt`.
+    /// `C_Encrypt` / `C_Decrypt` (`step` [`Step::Single`]) and
+    /// `C_EncryptUpdate` / `C_DecryptUpdate` ([`Step::Update`]).
     pub(crate) fn cipher(
         &self,
         handle: CK_SESSION_HANDLE,
         direction: Direction,
+        step: Step,
         data: &[u8],
         capacity: Option<usize>,
     ) -> Result<Output> {
-        self.produce_in(
-            handle,
-            cipher_slot(direction),
-            Step::Single,
-            capacity,
-            |op| op.one_shot(data),
-        )
-    }
-
-    /// `C_EncryptUpdate` / `C_DecryptUpdate`.
-    pub(crate) fn cipher_update(
-        &self,
-        handle: CK_SESSION_HANDLE,
-        direction: Direction,
-        data: &[u8],
-        capacity: Option<usize>,
-    ) -> Result<Output> {
-        self.produce_in(
-            handle,
-            cipher_slot(direction),
-            Step::Update,
-            capacity,
-            |op| op.update(data),
-        )
+        let slot = cipher_slot(direction);
+        self.produce_in(handle, slot, step, capacity, |op| match step {
+            Step::Single => op.one_shot(data),
+            Step::Update | Step::Final => op.update(data),
+        })
     }
 
     /// `C_DigestInit`.
