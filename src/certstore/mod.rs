@@ -72,6 +72,9 @@ pub enum UpdateOutcome {
     NotFound,
 }
 
+/// The outcome of [`BlobStore::update`].
+pub type Updated = Result<UpdateOutcome>;
+
 /// A container of blobs. Implementations are blocking, thread-safe, and
 /// never block forever (network stores time out with `Error::StoreRequest`).
 pub trait BlobStore: Send + Sync {
@@ -84,14 +87,8 @@ pub trait BlobStore: Send + Sync {
     /// Creates `name` only if absent, atomically: readers see either no blob
     /// or the whole content.
     fn create(&self, name: &str, content: &[u8], metadata: &Metadata) -> Result<CreateOutcome>;
-    /// Replaces `name` only if its version is still `expected_version`, atomically.
-    fn update(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &Metadata,
-        expected_version: &str,
-    ) -> Result<UpdateOutcome>;
+    /// Replaces `name` only if its version is still `expected`, atomically.
+    fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated;
     /// Deletes `name`; a missing blob is not an error.
     fn delete(&self, name: &str) -> Result<()>;
 }

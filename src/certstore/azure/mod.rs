@@ -33,7 +33,7 @@ pub mod shared_key;
 
 pub use settings::{Authentication, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY};
 
-use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome};
+use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, Updated};
 use crate::error::{Error, Result};
 use client::Client;
 use std::future::Future;
@@ -185,21 +185,11 @@ impl BlobStore for AzureBlobStore {
         self.run(async move { client.create(&name, content, &metadata).await })
     }
 
-    fn update(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &Metadata,
-        expected_version: &str,
-    ) -> Result<UpdateOutcome> {
+    fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated {
         let client = self.client.clone();
         let (name, content, metadata) = (name.to_string(), content.to_vec(), metadata.clone());
-        let expected_version = expected_version.to_string();
-        self.run(async move {
-            client
-                .update(&name, content, &metadata, &expected_version)
-                .await
-        })
+        let expected = expected.to_string();
+        self.run(async move { client.update(&name, content, &metadata, &expected).await })
     }
 
     fn delete(&self, name: &str) -> Result<()> {

@@ -49,7 +49,7 @@
 mod file;
 
 use super::manager::parallel::map_in_order;
-use super::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome};
+use super::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome, Updated};
 use crate::error::{Error, IoContext, Result};
 pub use file::MAX_BLOB_BYTES;
 use file::{read_file, Identity};
@@ -477,13 +477,7 @@ impl BlobStore for LocalStore {
         }
     }
 
-    fn update(
-        &self,
-        name: &str,
-        content: &[u8],
-        _metadata: &Metadata,
-        expected_version: &str,
-    ) -> Result<UpdateOutcome> {
+    fn update(&self, name: &str, content: &[u8], _metadata: &Metadata, expected: &str) -> Updated {
         let path = self.path(name)?;
         let temp = self.write_temp(content)?;
         let outcome = (|| {
@@ -491,8 +485,8 @@ impl BlobStore for LocalStore {
             match read_file(&path)? {
                 None => Ok(UpdateOutcome::NotFound),
                 Some((current, identity))
-                    if identity.unread_version() != expected_version
-                        && version_of_content(&current) != expected_version =>
+                    if identity.unread_version() != expected
+                        && version_of_content(&current) != expected =>
                 {
                     Ok(UpdateOutcome::Conflict)
                 }

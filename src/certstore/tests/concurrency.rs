@@ -4,6 +4,7 @@
 use super::*;
 use crate::certstore::handles::handle_of_blob;
 use crate::certstore::jws::BlobVerifier;
+use crate::certstore::{Metadata, Updated};
 use std::collections::BTreeSet;
 
 /// Runs `work(i)` for each `i` below `count`, each on its own thread, all at
@@ -205,14 +206,8 @@ impl BlobStore for HeldListing {
     ) -> Result<super::super::CreateOutcome> {
         self.inner.create(name, content, metadata)
     }
-    fn update(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &std::collections::BTreeMap<String, String>,
-        expected_version: &str,
-    ) -> Result<super::super::UpdateOutcome> {
-        self.inner.update(name, content, metadata, expected_version)
+    fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated {
+        self.inner.update(name, content, metadata, expected)
     }
     fn delete(&self, name: &str) -> Result<()> {
         self.inner.delete(name)

@@ -3,7 +3,7 @@
 //! disagrees with the signed payload is treated as tampering.
 
 use super::*;
-use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome};
+use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome, Updated};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -60,18 +60,12 @@ impl BlobStore for MemoryStore {
         blobs.insert(name.into(), (content.to_vec(), metadata.clone(), 1));
         Ok(CreateOutcome::Created("1".into()))
     }
-    fn update(
-        &self,
-        name: &str,
-        content: &[u8],
-        metadata: &Metadata,
-        expected_version: &str,
-    ) -> Result<UpdateOutcome> {
+    fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated {
         let mut blobs = self.blobs.lock();
         let Some(blob) = blobs.get_mut(name) else {
             return Ok(UpdateOutcome::NotFound);
         };
-        if blob.2.to_string() != expected_version {
+        if blob.2.to_string() != expected {
             return Ok(UpdateOutcome::Conflict);
         }
         *blob = (content.to_vec(), metadata.clone(), blob.2 + 1);
