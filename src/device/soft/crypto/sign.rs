@@ -204,13 +204,37 @@ enum Engine {
     /// Hash-and-sign and MACs: the digest context holds the signature context.
     Stream(MdCtx),
     /// Input that is already a hash (or a DigestInfo), signed at the end.
-    Collected {
-        context: KeyContext,
-        data: Vec<u8>,
-        rule: InputRule,
-    },
+    Collected(Collected),
     /// Ed25519 signs the whole message in one pass.
     Edwards { context: MdCtx, data: Vec<u8> },
+}
+
+/// The input of a single-part mechanism, collected for the key context
+/// that signs or verifies it at the end.
+struct Collected {
+    context: KeyContext,
+    data: Vec<u8>,
+    rule: InputRule,
+}
+
+impl Collected {
+    /// Takes in `more`, `DataLenRange` when the input would grow past
+    /// what the mechanism signs.
+    fn add(&mut self, more: &[u8]) -> Result<()> {
+        if !self.rule.allows_more(self.data.len() + more.len()) {
+            return Err(Error::DataLenRange);
+        }
+        self.data.extend_from_slice(more);
+        Ok(())
+    }
+
+    /// The key context and the whole input, what was collected followed by
+    /// `last`, once its length is one the mechanism signs.
+    fn input<'a>(&'a mut self, last: &'a [u8]) -> Result<(&'a mut KeyContext, &'a [u8])> {
+        let input = joined(&mut self.data, last);
+        self.rule.check(input.len())?;
+        Ok((&mut self.context, input))
+    }
 }
 
 /// A signature or verification in progress.
@@ -376,11 +400,11 @@ fn collected_engine(
         context.verify_init()?;
     }
     configure_collected(scheme, &mut context)?;
-    Ok(Engine::Collected {
+    Ok(Engine::Collected(Collected {
         context,
         data: Vec::new(),
         rule,
-    })
+    }))
 }
 
 fn configure_collected(scheme: Scheme, context: &mut KeyContext) -> Result<()> {
@@ -420,16 +444,7 @@ impl SignatureOperation {
         match &mut self.engine {
             Engine::Stream(context) if signing || self.mac => context.digest_sign_update(data)?,
             Engine::Stream(context) => context.digest_verify_update(data)?,
-            Engine::Collected {
-                data: collected,
-                rule,
-                ..
-            } => {
-                if !rule.allows_more(collected.len() + data.len()) {
-                    return Err(Error::DataLenRange);
-                }
-                collected.extend_from_slice(data);
-            }
+            Engine::Collected(collected) => collected.add(data)?,
             Engine::Edwards {
                 data: collected, ..
             } => collected.extend_from_slice(data),
@@ -448,13 +463,8 @@ impl SignatureOperation {
                 context.digest_sign_final_to_vec(&mut signature)?;
                 signature
             }
-            Engine::Collected {
-                context,
-                data,
-                rule,
-            } => {
-                let input = joined(data, last);
-                rule.check(input.len())?;
+            Engine::Collected(collected) => {
+                let (context, input) = collected.input(last)?;
                 context.sign(input)?
             }
             Engine::Edwards { context, data } => {
@@ -494,13 +504,8 @@ impl SignatureOperation {
                 (last.is_empty() || context.digest_verify_update(last).is_ok())
                     && context.digest_verify_final(signature).unwrap_or(false)
             }
-            Engine::Collected {
-                context,
-                data,
-                rule,
-            } => {
-                let input = joined(data, last);
-                rule.check(input.len())?;
+            Engine::Collected(collected) => {
+                let (context, input) = collected.input(last)?;
                 context.verify(input, signature)
             }
             Engine::Edwards { context, data } => context
