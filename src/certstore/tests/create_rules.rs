@@ -17,8 +17,22 @@ fn with(mut template: Vec<Attribute>, attribute: Attribute) -> Vec<Attribute> {
 
 /// Templates C_CreateObject refuses, by error code and access.
 fn bad_create_templates() -> Refusals<'static> {
-    let base = || reference_template(false, "MyCertificate");
-    let plus = |attribute| with(base(), attribute);
+    [bad_attribute_templates(), unpermitted_templates()].concat()
+}
+
+/// The reference's session certificate template.
+fn base() -> Vec<Attribute> {
+    reference_template(false, "MyCertificate")
+}
+
+/// [`base`] with `attribute` added.
+fn plus(attribute: Attribute) -> Vec<Attribute> {
+    with(base(), attribute)
+}
+
+/// Templates refused for their attributes: missing, of another class or
+/// type, malformed, or unknown to certificates.
+fn bad_attribute_templates() -> Refusals<'static> {
     vec![
         (
             CKR_TEMPLATE_INCOMPLETE,
@@ -75,6 +89,13 @@ fn bad_create_templates() -> Refusals<'static> {
                 ("an unknown attribute", plus(bytes(0x8000_1234, &[1]))),
             ],
         ),
+    ]
+}
+
+/// Templates refused for what they ask: what only the SO may set, a
+/// contradiction, or more than the login and session allow.
+fn unpermitted_templates() -> Refusals<'static> {
+    vec![
         (
             CKR_ATTRIBUTE_READ_ONLY,
             user(),

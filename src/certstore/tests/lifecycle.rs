@@ -17,6 +17,13 @@ fn find_by_label(certificates: &Certificates, access: &Access, label: &str) -> V
 #[test]
 fn the_reference_sample_flow_works_end_to_end() {
     let fixture = Fixture::new();
+    let handle = create_read_and_find(&fixture);
+    set_as_the_sample_does(&fixture, handle);
+    copy_and_destroy(&fixture, handle);
+}
+
+/// The sample's create_cert, get_cert_attribute and find_cert.
+fn create_read_and_find(fixture: &Fixture) -> Handle {
     let certificates = &fixture.certificates;
     // create_cert
     let handle = certificates
@@ -52,6 +59,13 @@ fn the_reference_sample_flow_works_end_to_end() {
         find_by_label(certificates, &user(), "MyCertificate"),
         vec![handle]
     );
+    handle
+}
+
+/// The sample's set_cert_attribute: the certificate becomes a session
+/// object with new values, found by its new label only.
+fn set_as_the_sample_does(fixture: &Fixture, handle: Handle) {
+    let certificates = &fixture.certificates;
     // set_cert_attribute: all five attributes of the sample, CKA_TOKEN to false.
     let changes = [
         boolean(CKA_TOKEN, false),
@@ -86,6 +100,11 @@ fn the_reference_sample_flow_works_end_to_end() {
         find_by_label(certificates, &user(), "MyCertificate"),
         Vec::<Handle>::new()
     );
+}
+
+/// The sample's copy_cert and delete_cert (twice).
+fn copy_and_destroy(fixture: &Fixture, handle: Handle) {
+    let certificates = &fixture.certificates;
     // copy_cert
     let copy = certificates.copy(&user(), handle, &[]).unwrap();
     assert_ne!(copy, handle);
