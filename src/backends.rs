@@ -24,6 +24,7 @@ pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn 
                 token_dir,
                 max_pin_failures: config.pin_max_failures,
                 kdf_iterations: config.soft_kdf_iterations,
+                fips_approved_only: config.fips_approved_only,
             };
             let device = SoftDevice::open(options.clone()).map_err(|e| {
                 tracing::error!(
@@ -32,7 +33,19 @@ pub fn open_device(config: &Config, may_create_threads: bool) -> Result<Arc<dyn 
                 );
                 e
             })?;
+            if options.fips_approved_only {
+                tracing::info!(
+                    "FIPS_APPROVED_ONLY=true: the embedded device offers and uses only FIPS 140-3 approved mechanisms and key sizes"
+                );
+            }
             Ok(Arc::new(device))
+        }
+        DeviceKind::Pkcs11 if config.fips_approved_only => {
+            // The vendor module's own FIPS mode decides what it offers; a
+            // policy this library cannot enforce is refused, not ignored.
+            let message = "FIPS_APPROVED_ONLY=true applies to the embedded device; with DEVICE=pkcs11 use the vendor module's FIPS mode and leave it false";
+            tracing::error!("{message}");
+            Err(Error::Configuration(message.to_string()))
         }
         DeviceKind::Pkcs11 => {
             let options = Pkcs11Options {
@@ -101,4 +114,34 @@ pub fn open_blob_store(config: &Config, may_create_threads: bool) -> Result<Arc<
     Err(Error::Configuration(format!(
         "CERTSTORAGE_URL {url}: an unsupported scheme"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// The policy cannot be enforced on a vendor module's mechanisms: the
+    /// configuration is refused before the module is loaded.
+    #[test]
+    fn fips_approved_only_with_a_vendor_device_is_a_configuration_error() {
+        let text =
+            "DEVICE=pkcs11\nDEVICE_MODULE=/nonexistent/libvendor.so\nFIPS_APPROVED_ONLY=true\n";
+        let config = Config::parse(text, Path::new("test.cfg")).unwrap();
+        let error = open_device(&config, true).err().expect("refused");
+        assert!(
+            matches!(&error, Error::Configuration(m) if m.contains("FIPS_APPROVED_ONLY")),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn fips_approved_only_takes_true_or_false_only() {
+        let parse =
+            |value: &str| Config::parse(&format!("FIPS_APPROVED_ONLY={value}\n"), Path::new("t"));
+        assert!(parse("true").unwrap().fips_approved_only);
+        assert!(parse("TRUE").unwrap().fips_approved_only);
+        assert!(!parse("false").unwrap().fips_approved_only);
+        assert!(parse("yes").is_err());
+    }
 }

@@ -34,6 +34,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "DEVICE_TOKEN_LABEL",
     "PIN_MAX_FAILURES",
     "SOFT_KDF_ITERATIONS",
+    "FIPS_APPROVED_ONLY",
     "LOG_LEVEL",
     "LOG_FILE",
 ];
@@ -94,6 +95,9 @@ pub struct Config {
     pub device_token_label: Option<String>,
     pub pin_max_failures: u32,
     pub soft_kdf_iterations: u32,
+    /// `FIPS_APPROVED_ONLY`: the embedded device offers and uses only what
+    /// FIPS 140-3 approves (default false).
+    pub fips_approved_only: bool,
     pub log_level: String,
     pub log_destination: LogDestination,
 }
@@ -146,6 +150,7 @@ impl Default for Config {
             device_token_label: None,
             pin_max_failures: 10,
             soft_kdf_iterations: 100_000,
+            fips_approved_only: false,
             log_level: "warn".to_string(),
             log_destination: LogDestination::Stderr,
         }
@@ -286,6 +291,7 @@ impl Config {
                 self.soft_kdf_iterations =
                     number(value, u64::from(*range.start()), u64::from(*range.end()))? as u32
             }
+            "FIPS_APPROVED_ONLY" => self.fips_approved_only = boolean(value)?,
             "LOG_LEVEL" => self.log_level = log_level(value)?,
             "LOG_FILE" => {
                 self.log_destination = if value.is_empty() || value == "stderr" {
@@ -376,6 +382,16 @@ fn unquote(value: &str) -> &str {
         &value[1..value.len() - 1]
     } else {
         value
+    }
+}
+
+/// `true` or `false` (any case), as the other boolean settings of the
+/// vendor's configuration are written.
+fn boolean(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" | "" => Ok(false),
+        _ => Err("must be true or false".to_string()),
     }
 }
 

@@ -3,6 +3,7 @@
 //! math is in [`super::crypto`]; here are the object-level rules: usage
 //! flags, `CKA_ALLOWED_MECHANISMS`, extractability and the new objects' attributes.
 
+use super::crypto::fips;
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::object_functions::{
     declared_class_and_type, private_object, public_object, secret_object,
@@ -61,6 +62,9 @@ impl Inner {
         let (entry, key) = self.key_entry(access, handle)?;
         objects::require_usage(&entry.attributes, usage, name)?;
         objects::require_allowed_mechanism(&entry.attributes, mechanism.kind)?;
+        if self.fips_approved_only {
+            fips::check_use(mechanism.kind, usage_flag(usage), &key)?;
+        }
         Ok((entry, key))
     }
 
@@ -129,6 +133,9 @@ impl KeyManagement for SoftDevice {
             CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,
             other => return Err(Error::MechanismInvalid(other)),
         };
+        if inner.fips_approved_only {
+            fips::check_mechanism(mechanism.kind, CKF_GENERATE)?;
+        }
         let attributes = objects::build(
             CKO_SECRET_KEY,
             Some(key_type),
@@ -143,7 +150,10 @@ impl KeyManagement for SoftDevice {
             CKK_AES => matches!(len, 16 | 24 | 32),
             _ => (1..=MAX_GENERIC_SECRET_LEN).contains(&len),
         };
-        if !valid {
+        let approved = !inner.fips_approved_only
+            || key_type != CKK_GENERIC_SECRET
+            || fips::check_secret_len(len).is_ok();
+        if !valid || !approved {
             return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
         }
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
@@ -170,6 +180,9 @@ impl KeyManagement for SoftDevice {
             CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
             other => return Err(Error::MechanismInvalid(other)),
         };
+        if inner.fips_approved_only {
+            fips::check_mechanism(mechanism.kind, CKF_GENERATE_KEY_PAIR)?;
+        }
         let origin = Origin::Generate(mechanism.kind);
         let mut public = objects::build(
             CKO_PUBLIC_KEY,
@@ -206,6 +219,9 @@ impl KeyManagement for SoftDevice {
                     .ok_or(Error::TemplateIncomplete(CKA_EC_PARAMS))?,
             )?,
         };
+        if inner.fips_approved_only {
+            fips::check_key(&key)?;
+        }
         let public_key = crypto::public_from_private(&key)?;
         let objects = vec![
             public_object(public, public_key)?,
@@ -343,5 +359,18 @@ impl KeyManagement for SoftDevice {
 
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
         signing_key::blob_signing_key(&self.inner, key_id)
+    }
+}
+
+/// The mechanism flag of a key's usage attribute (`CKA_SIGN` → `CKF_SIGN`).
+fn usage_flag(usage: CK_ATTRIBUTE_TYPE) -> CK_FLAGS {
+    match usage {
+        CKA_ENCRYPT => CKF_ENCRYPT,
+        CKA_DECRYPT => CKF_DECRYPT,
+        CKA_SIGN => CKF_SIGN,
+        CKA_VERIFY => CKF_VERIFY,
+        CKA_WRAP => CKF_WRAP,
+        CKA_UNWRAP => CKF_UNWRAP,
+        _ => CKF_DERIVE,
     }
 }

@@ -49,6 +49,9 @@ pub struct SoftOptions {
     pub max_pin_failures: u32,
     /// PBKDF2 iterations for PIN-derived keys.
     pub kdf_iterations: u32,
+    /// Only what FIPS 140-3 approves is offered and used
+    /// (`FIPS_APPROVED_ONLY`, [`crypto::fips`]).
+    pub fips_approved_only: bool,
 }
 
 /// The software device. Any number of instances, in one process or many,
@@ -75,6 +78,11 @@ impl SoftDevice {
     /// The token directory.
     pub fn token_dir(&self) -> &Path {
         self.inner.token_dir()
+    }
+
+    /// Whether only FIPS 140-3 approved mechanisms and keys are used.
+    pub fn fips_approved_only(&self) -> bool {
+        self.inner.fips_approved_only
     }
 }
 

@@ -73,6 +73,8 @@ pub(super) struct NewObject {
 /// two of them at once, and none is held across a database call.
 pub(super) struct Inner {
     token_dir: PathBuf,
+    /// `FIPS_APPROVED_ONLY` ([`crypto::fips`]).
+    pub(super) fips_approved_only: bool,
     /// The token database.
     pub(super) database: Database,
     /// The token key and the PIN checks.
@@ -88,6 +90,7 @@ impl Inner {
     pub(super) fn new(options: SoftOptions, database: Database) -> Inner {
         Inner {
             pins: TokenPins::new(&options),
+            fips_approved_only: options.fips_approved_only,
             token_dir: options.token_dir,
             database,
             session_objects: SessionObjects::default(),

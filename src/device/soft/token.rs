@@ -24,10 +24,16 @@ const PIN_CHECK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The embedded token's own `CK_TOKEN_INFO` values: no session limit, no
 /// memory figures, and the library's version for hardware and firmware.
-fn embedded_details() -> TokenDetails {
+/// The model says whether only FIPS 140-3 approved functions are offered.
+fn embedded_details(fips_approved_only: bool) -> TokenDetails {
     TokenDetails {
         manufacturer: "azcloudhsm-pkcs11".to_string(),
-        model: "soft device".to_string(),
+        model: if fips_approved_only {
+            "soft device FIPS"
+        } else {
+            "soft device"
+        }
+        .to_string(),
         other_flags: CKF_RNG | CKF_LOGIN_REQUIRED,
         max_session_count: CK_EFFECTIVELY_INFINITE,
         max_rw_session_count: CK_EFFECTIVELY_INFINITE,
@@ -213,7 +219,7 @@ impl TokenControl for SoftDevice {
             so_pin_locked,
             min_pin_len: pins::MIN_PIN_LEN,
             max_pin_len: pins::MAX_PIN_LEN,
-            details: embedded_details(),
+            details: embedded_details(inner.fips_approved_only),
         })
     }
 
@@ -273,8 +279,14 @@ impl TokenControl for SoftDevice {
         self.inner.close_session(session)
     }
 
+    /// Every mechanism, or with `FIPS_APPROVED_ONLY` what the policy
+    /// leaves of each ([`crypto::fips::restrict`]).
     fn mechanisms(&self) -> Vec<MechanismInfo> {
-        crypto::mechanism_infos()
+        let all = crypto::mechanism_infos();
+        if !self.inner.fips_approved_only {
+            return all;
+        }
+        all.into_iter().filter_map(crypto::fips::restrict).collect()
     }
 
     fn generate_random(&self, _access: &Access, out: &mut [u8]) -> Result<()> {

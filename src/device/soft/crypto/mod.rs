@@ -11,6 +11,7 @@ mod cipher;
 mod cipher_tests;
 mod der;
 mod digest;
+pub mod fips;
 pub mod implicit_rejection;
 mod keys;
 #[cfg(test)]

@@ -39,6 +39,7 @@ pub(super) fn options(dir: &Path) -> SoftOptions {
         token_dir: dir.to_path_buf(),
         max_pin_failures: MAX_FAILURES,
         kdf_iterations: 1000,
+        fips_approved_only: false,
     }
 }
 
