@@ -606,6 +606,7 @@ pub fn assert_expected(what: &str, rv: CK_RV) {
 /// made for fuzzing only, so that the committed seeds are validly signed.
 pub struct FuzzBlobKey {
     key: openssl::pkey::PKey<openssl::pkey::Private>,
+    public_half: azcloudhsm_pkcs11::device::PublicHalf,
 }
 
 /// The `kid` of [`FuzzBlobKey`].
@@ -614,9 +615,15 @@ pub const FUZZ_BLOB_KEY_ID: &str = "fuzz-blob-signing-key";
 impl FuzzBlobKey {
     pub fn get() -> &'static FuzzBlobKey {
         static KEY: OnceLock<FuzzBlobKey> = OnceLock::new();
-        KEY.get_or_init(|| FuzzBlobKey {
-            key: openssl::pkey::PKey::private_key_from_pem(include_bytes!("blob_signing_key.pem"))
-                .expect("the fuzzing blob key"),
+        KEY.get_or_init(|| {
+            let key =
+                openssl::pkey::PKey::private_key_from_pem(include_bytes!("blob_signing_key.pem"))
+                    .expect("the fuzzing blob key");
+            let der = key.public_key_to_der().expect("the public key");
+            FuzzBlobKey {
+                key,
+                public_half: azcloudhsm_pkcs11::device::PublicHalf::named(FUZZ_BLOB_KEY_ID, der),
+            }
         })
     }
 
@@ -639,11 +646,8 @@ impl FuzzBlobKey {
 }
 
 impl azcloudhsm_pkcs11::device::BlobSigningKey for FuzzBlobKey {
-    fn key_id(&self) -> String {
-        FUZZ_BLOB_KEY_ID.to_string()
-    }
-    fn public_key_der(&self) -> Vec<u8> {
-        self.key.public_key_to_der().expect("the public key")
+    fn public_half(&self) -> &azcloudhsm_pkcs11::device::PublicHalf {
+        &self.public_half
     }
     fn sign_rs512(&self, message: &[u8]) -> azcloudhsm_pkcs11::error::Result<Vec<u8>> {
         Ok(self.sign(message))
