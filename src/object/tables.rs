@@ -173,7 +173,7 @@ const RSA_PRIVATE: &[Rule] = &[
     fixed(CKA_COEFFICIENT).optional_material().sensitive(),
 ];
 
-/// §6.3.3 (and §6.3.5 for Edwards keys).
+/// §6.3.3 (and §6.3.5 for Edwards keys, §6.3.7 for Montgomery keys).
 const EC_PUBLIC: &[Rule] = &[
     fixed(CKA_EC_PARAMS).required_on(Origins::CREATE.and(Origins::GENERATE)),
     fixed(CKA_EC_POINT)
@@ -197,12 +197,16 @@ const SECRET_VALUE: &[Rule] = &[
         .forbidden_on(Origins::CREATE.and(Origins::UNWRAP)),
 ];
 
+/// §6.5 (`CKK_DES2`, `CKK_DES3`): the value only, whose length the key
+/// type fixes, so no `CKA_VALUE_LEN` in any template.
+const DES_VALUE: &[Rule] = &[fixed(CKA_VALUE).material().sensitive()];
+
 /// Whether `kind` is a part of a private or secret key that its
 /// `CKA_SENSITIVE` and `CKA_EXTRACTABLE` protect (PKCS#11 3.0 §4.9
 /// footnote 8): a row the key tables mark sensitive. The vendor device
 /// never asks its module for one of a protected key.
 pub fn is_key_secret(kind: AttributeType) -> bool {
-    [RSA_PRIVATE, EC_PRIVATE, SECRET_VALUE]
+    [RSA_PRIVATE, EC_PRIVATE, SECRET_VALUE, DES_VALUE]
         .iter()
         .any(|table| table.iter().any(|rule| rule.kind == kind && rule.sensitive))
 }
@@ -275,7 +279,10 @@ const USAGE_DEFAULTS: &[(CK_OBJECT_CLASS, CK_KEY_TYPE, &[AttributeType])] = &[
     ),
     (CKO_PRIVATE_KEY, CKK_EC, &[CKA_SIGN, CKA_DERIVE]),
     (CKO_PRIVATE_KEY, CKK_EC_EDWARDS, &[CKA_SIGN]),
+    (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY, &[CKA_DERIVE]),
     (CKO_SECRET_KEY, CKK_AES, EVERY_SECRET_USE),
+    (CKO_SECRET_KEY, CKK_DES2, &[CKA_ENCRYPT, CKA_DECRYPT]),
+    (CKO_SECRET_KEY, CKK_DES3, &[CKA_ENCRYPT, CKA_DECRYPT]),
     (CKO_SECRET_KEY, CKK_GENERIC_SECRET, EVERY_SECRET_USE),
 ];
 
@@ -388,10 +395,11 @@ fn subtype_attribute(class: CK_OBJECT_CLASS) -> Option<AttributeType> {
 fn key_type_table(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> Option<&'static [Rule]> {
     Some(match (class, key_type) {
         (CKO_PUBLIC_KEY, CKK_RSA) => RSA_PUBLIC,
-        (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PUBLIC,
+        (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PUBLIC,
         (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
-        (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS) => EC_PRIVATE,
+        (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PRIVATE,
         (CKO_SECRET_KEY, CKK_AES | CKK_GENERIC_SECRET) => SECRET_VALUE,
+        (CKO_SECRET_KEY, CKK_DES2 | CKK_DES3) => DES_VALUE,
         _ => return None,
     })
 }

@@ -7,7 +7,16 @@ use super::{Access, Attribute, AttributeType, Attributes};
 use crate::error::Error;
 use cryptoki_sys::*;
 
-const KEY_TYPES: &[CK_KEY_TYPE] = &[CKK_RSA, CKK_EC, CKK_EC_EDWARDS, CKK_AES, CKK_GENERIC_SECRET];
+const KEY_TYPES: &[CK_KEY_TYPE] = &[
+    CKK_RSA,
+    CKK_EC,
+    CKK_EC_EDWARDS,
+    CKK_EC_MONTGOMERY,
+    CKK_AES,
+    CKK_DES2,
+    CKK_DES3,
+    CKK_GENERIC_SECRET,
+];
 
 /// Every kind of object the provider holds a table for.
 fn every_class() -> Vec<ClassRules> {
@@ -101,7 +110,10 @@ fn private_and_secret_keys_are_sensitive_and_unextractable_by_default() {
         (CKO_PRIVATE_KEY, CKK_RSA),
         (CKO_PRIVATE_KEY, CKK_EC),
         (CKO_PRIVATE_KEY, CKK_EC_EDWARDS),
+        (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY),
         (CKO_SECRET_KEY, CKK_AES),
+        (CKO_SECRET_KEY, CKK_DES2),
+        (CKO_SECRET_KEY, CKK_DES3),
         (CKO_SECRET_KEY, CKK_GENERIC_SECRET),
     ] {
         let rules = ClassRules::of(class, Some(key_type)).unwrap();

@@ -6,7 +6,7 @@
 use super::crypto::fips;
 use super::crypto::{self, KeyMaterial, LoadedKey};
 use super::object_functions::{
-    declared_class_and_type, private_object, public_object, secret_object,
+    declared_class_and_type, private_object, public_object, secret_object, MAX_GENERIC_SECRET_LEN,
 };
 use super::objects::{self, Origin};
 use super::store::{Entry, Inner};
@@ -27,9 +27,6 @@ fn rename_invalid(error: Error, renamed: fn() -> Error) -> Error {
         other => other,
     }
 }
-
-/// The largest generic secret this device generates (bytes).
-const MAX_GENERIC_SECRET_LEN: CK_ULONG = 512;
 
 /// When one template of a pair gives `CKA_ID` or `CKA_LABEL` and the other
 /// does not, both halves get it, so the pair can be found together.
@@ -119,9 +116,38 @@ impl Operations for SoftDevice {
     }
 }
 
+/// The length `C_GenerateKey` makes a secret of `key_type`: the template's
+/// `CKA_VALUE_LEN` (16, 24 or 32 for AES; 1 to 3072 for a generic secret,
+/// at least 14 under `FIPS_APPROVED_ONLY`), or `None` for Triple DES, whose
+/// length is fixed. Any other is `AttributeValueInvalid(CKA_VALUE_LEN)`.
+fn generated_len(
+    key_type: CK_KEY_TYPE,
+    attributes: &Attributes,
+    fips_approved_only: bool,
+) -> Result<Option<CK_ULONG>> {
+    if key_type == CKK_DES3 {
+        return Ok(None);
+    }
+    let len = attributes
+        .ulong(CKA_VALUE_LEN)
+        .ok_or(Error::TemplateIncomplete(CKA_VALUE_LEN))?;
+    let valid = match key_type {
+        CKK_AES => matches!(len, 16 | 24 | 32),
+        _ => {
+            (1..=MAX_GENERIC_SECRET_LEN as CK_ULONG).contains(&len)
+                && (!fips_approved_only || fips::check_secret_len(len).is_ok())
+        }
+    };
+    if !valid {
+        return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
+    }
+    Ok(Some(len))
+}
+
 impl KeyManagement for SoftDevice {
-    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32) and
-    /// `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 512).
+    /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32),
+    /// `CKM_DES3_KEY_GEN` (24 bytes with odd parity, no `CKA_VALUE_LEN`)
+    /// and `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 3072).
     fn generate_key(&self, access: &Access, request: KeyRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
         let KeyRequest {
@@ -130,6 +156,7 @@ impl KeyManagement for SoftDevice {
         } = request;
         let key_type = match mechanism.kind {
             CKM_AES_KEY_GEN => CKK_AES,
+            CKM_DES3_KEY_GEN => CKK_DES3,
             CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,
             other => return Err(Error::MechanismInvalid(other)),
         };
@@ -143,29 +170,20 @@ impl KeyManagement for SoftDevice {
             Origin::Generate(mechanism.kind),
             access,
         )?;
-        let len = attributes
-            .ulong(CKA_VALUE_LEN)
-            .ok_or(Error::TemplateIncomplete(CKA_VALUE_LEN))?;
-        let valid = match key_type {
-            CKK_AES => matches!(len, 16 | 24 | 32),
-            _ => (1..=MAX_GENERIC_SECRET_LEN).contains(&len),
-        };
-        let approved = !inner.fips_approved_only
-            || key_type != CKK_GENERIC_SECRET
-            || fips::check_secret_len(len).is_ok();
-        if !valid || !approved {
-            return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
-        }
+        let len = generated_len(key_type, &attributes, inner.fips_approved_only)?;
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
         if attributes.bool_or(CKA_PRIVATE, true) {
             access.require_user()?;
         }
-        let value = crypto::generate_secret(len as usize)?;
+        let value = match len {
+            Some(len) => crypto::generate_secret(len as usize)?,
+            None => crypto::generate_des3()?,
+        };
         inner.insert_one(access, secret_object(attributes, value)?)
     }
 
     /// `C_GenerateKeyPair`: RSA (`CKA_MODULUS_BITS`, optional
-    /// `CKA_PUBLIC_EXPONENT`), EC and Ed25519 (`CKA_EC_PARAMS`), both halves
+    /// `CKA_PUBLIC_EXPONENT`), EC, Edwards and Montgomery (`CKA_EC_PARAMS`), both halves
     /// stored together or not at all. Returns (public, private).
     fn generate_key_pair(&self, access: &Access, request: KeyPairRequest<'_>) -> KeyPair {
         let inner = &*self.inner;
@@ -178,6 +196,7 @@ impl KeyManagement for SoftDevice {
             CKM_RSA_PKCS_KEY_PAIR_GEN => CKK_RSA,
             CKM_EC_KEY_PAIR_GEN => CKK_EC,
             CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
             other => return Err(Error::MechanismInvalid(other)),
         };
         if inner.fips_approved_only {
@@ -313,7 +332,8 @@ impl KeyManagement for SoftDevice {
         inner.insert_one(access, object)
     }
 
-    /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` into an AES or generic secret key.
+    /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` (from an EC or Montgomery key)
+    /// into an AES or generic secret key.
     fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
         let DeriveRequest {

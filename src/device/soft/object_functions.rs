@@ -18,6 +18,9 @@ use cryptoki_sys::*;
 use openssl::pkey::{PKey, Private, Public};
 use std::sync::Arc;
 
+/// The largest generic secret this device holds (bytes), however it is made.
+pub(super) const MAX_GENERIC_SECRET_LEN: usize = 3072;
+
 /// Copies the attributes crypto computed from key material into a new
 /// object's attributes, keeping only those the class has. A key type that
 /// differs from the declared one is `TemplateInconsistent`.
@@ -63,18 +66,24 @@ pub(super) fn public_object(attributes: Attributes, key: PKey<Public>) -> Result
     key_object(attributes, computed, KeyMaterial::Public(key))
 }
 
-/// A new secret key object; an AES value must be 16, 24 or 32 bytes and a
-/// generic secret at least one byte (`AttributeValueInvalid(CKA_VALUE)`).
+/// A new secret key object; an AES value must be 16, 24 or 32 bytes, a
+/// `CKK_DES3` one 24 bytes, a `CKK_DES2` one 16, and a generic secret 1 to
+/// 3072 bytes (`AttributeValueInvalid(CKA_VALUE)`). `CKA_VALUE_LEN` is set
+/// where the key type has it (not on DES keys, whose length is fixed).
 pub(super) fn secret_object(mut attributes: Attributes, value: Vec<u8>) -> Result<NewObject> {
     let key_type = class_and_type(&attributes).1.unwrap_or(CKK_GENERIC_SECRET);
     let valid = match key_type {
         CKK_AES => matches!(value.len(), 16 | 24 | 32),
-        _ => !value.is_empty(),
+        CKK_DES3 => value.len() == 24,
+        CKK_DES2 => value.len() == 16,
+        _ => (1..=MAX_GENERIC_SECRET_LEN).contains(&value.len()),
     };
     if !valid {
         return Err(Error::AttributeValueInvalid(CKA_VALUE));
     }
-    attributes.set_ulong(CKA_VALUE_LEN, value.len() as CK_ULONG);
+    if objects::rule_in(&attributes, CKA_VALUE_LEN).is_some() {
+        attributes.set_ulong(CKA_VALUE_LEN, value.len() as CK_ULONG);
+    }
     Ok(NewObject {
         attributes,
         key: Some(Arc::new(LoadedKey {

@@ -181,7 +181,7 @@ pub fn sensitive_value(key: &LoadedKey, kind: AttributeType) -> Option<Vec<u8>> 
                 Some(number.to_vec())
             }
             CKK_EC if kind == CKA_VALUE => Some(pkey.ec_key().ok()?.private_key().to_vec()),
-            CKK_EC_EDWARDS if kind == CKA_VALUE => pkey.raw_private_key().ok(),
+            CKK_EC_EDWARDS | CKK_EC_MONTGOMERY if kind == CKA_VALUE => pkey.raw_private_key().ok(),
             _ => None,
         },
     }

@@ -1,6 +1,7 @@
 //! Encryption and decryption (PKCS#11 3.0 §5.8, §5.9): RSA PKCS#1 v1.5 and
 //! OAEP (§2.1.8, §2.1.9), AES ECB, CBC, CBC with PKCS#7 padding, CTR and
-//! GCM (§2.10, §2.12).
+//! GCM (§2.10, §2.12), and Triple DES ECB, CBC and CBC with padding
+//! (§2.16), three-key or two-key (no single DES).
 
 use super::loaded::{check_rsa_size, AsymmetricKey, KeyContext};
 use super::mechanisms::Hash;
@@ -15,6 +16,7 @@ use openssl::rsa::Padding;
 use std::sync::Arc;
 
 const AES_BLOCK: usize = 16;
+const DES_BLOCK: usize = 8;
 /// OpenSSL takes at most `c_int` bytes per call.
 const CHUNK: usize = 1 << 30;
 
@@ -44,9 +46,33 @@ pub(super) fn cipher_init(
                 key,
             }))
         }
-        CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM => Ok(Box::new(
-            AesCipher::new(key.aes_key()?, mechanism, encrypt)?,
-        )),
+        CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM => {
+            let value = key.aes_key()?;
+            let (mode, iv) = aes_mode(mechanism)?;
+            let cipher = aes_cipher(mode, value.len());
+            Ok(Box::new(BlockCipher::new(
+                (cipher, AES_BLOCK),
+                value,
+                (mode, iv),
+                mechanism,
+                encrypt,
+            )?))
+        }
+        CKM_DES3_ECB | CKM_DES3_CBC | CKM_DES3_CBC_PAD => {
+            let value = key.des3_key()?;
+            let (mode, iv) = des3_mode(mechanism)?;
+            let cipher = match mode {
+                Mode::Ecb => Cipher::des_ede3_ecb(),
+                _ => Cipher::des_ede3_cbc(),
+            };
+            Ok(Box::new(BlockCipher::new(
+                (cipher, DES_BLOCK),
+                &value,
+                (mode, iv),
+                mechanism,
+                encrypt,
+            )?))
+        }
         other => Err(Error::MechanismInvalid(other)),
     }
 }
@@ -204,8 +230,9 @@ impl CipherOperation for RsaCipher {
     }
 }
 
+/// The mode of a block cipher mechanism.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum AesMode {
+enum Mode {
     Ecb,
     Cbc,
     CbcPad,
@@ -213,11 +240,14 @@ enum AesMode {
     Gcm,
 }
 
-/// An AES operation. GCM decryption holds everything back until the tag is
-/// verified at the end, so no unauthenticated plaintext is ever released.
-struct AesCipher {
+/// An AES or Triple DES operation. GCM decryption holds everything back
+/// until the tag is verified at the end, so no unauthenticated plaintext
+/// is ever released.
+struct BlockCipher {
     context: CipherCtx,
-    mode: AesMode,
+    mode: Mode,
+    /// The cipher's block size: 16 for AES, 8 for DES.
+    block: usize,
     encrypt: bool,
     /// Bytes given so far.
     total: u128,
@@ -229,20 +259,20 @@ struct AesCipher {
     collected: Vec<u8>,
 }
 
-fn aes_cipher(mode: AesMode, key_len: usize) -> &'static CipherRef {
+fn aes_cipher(mode: Mode, key_len: usize) -> &'static CipherRef {
     match (mode, key_len) {
-        (AesMode::Ecb, 16) => Cipher::aes_128_ecb(),
-        (AesMode::Ecb, 24) => Cipher::aes_192_ecb(),
-        (AesMode::Ecb, _) => Cipher::aes_256_ecb(),
-        (AesMode::Cbc | AesMode::CbcPad, 16) => Cipher::aes_128_cbc(),
-        (AesMode::Cbc | AesMode::CbcPad, 24) => Cipher::aes_192_cbc(),
-        (AesMode::Cbc | AesMode::CbcPad, _) => Cipher::aes_256_cbc(),
-        (AesMode::Ctr, 16) => Cipher::aes_128_ctr(),
-        (AesMode::Ctr, 24) => Cipher::aes_192_ctr(),
-        (AesMode::Ctr, _) => Cipher::aes_256_ctr(),
-        (AesMode::Gcm, 16) => Cipher::aes_128_gcm(),
-        (AesMode::Gcm, 24) => Cipher::aes_192_gcm(),
-        (AesMode::Gcm, _) => Cipher::aes_256_gcm(),
+        (Mode::Ecb, 16) => Cipher::aes_128_ecb(),
+        (Mode::Ecb, 24) => Cipher::aes_192_ecb(),
+        (Mode::Ecb, _) => Cipher::aes_256_ecb(),
+        (Mode::Cbc | Mode::CbcPad, 16) => Cipher::aes_128_cbc(),
+        (Mode::Cbc | Mode::CbcPad, 24) => Cipher::aes_192_cbc(),
+        (Mode::Cbc | Mode::CbcPad, _) => Cipher::aes_256_cbc(),
+        (Mode::Ctr, 16) => Cipher::aes_128_ctr(),
+        (Mode::Ctr, 24) => Cipher::aes_192_ctr(),
+        (Mode::Ctr, _) => Cipher::aes_256_ctr(),
+        (Mode::Gcm, 16) => Cipher::aes_128_gcm(),
+        (Mode::Gcm, 24) => Cipher::aes_192_gcm(),
+        (Mode::Gcm, _) => Cipher::aes_256_gcm(),
     }
 }
 
@@ -256,11 +286,17 @@ fn counter_capacity(bits: CK_ULONG, block: &[u8; 16]) -> u128 {
     modulus - (value & (modulus - 1))
 }
 
-impl AesCipher {
-    fn new(key: &[u8], mechanism: &Mechanism, encrypt: bool) -> Result<AesCipher> {
-        let (mode, iv) = aes_mode(mechanism)?;
+impl BlockCipher {
+    /// An operation of `cipher` (with its block size) on `key`, in `mode`
+    /// with its IV, both checked by the mechanism's mode function.
+    fn new(
+        (cipher, block): (&CipherRef, usize),
+        key: &[u8],
+        (mode, iv): (Mode, Option<&[u8]>),
+        mechanism: &Mechanism,
+        encrypt: bool,
+    ) -> Result<BlockCipher> {
         let mut context = CipherCtx::new()?;
-        let cipher = aes_cipher(mode, key.len());
         let init = |context: &mut CipherCtx, cipher, key, iv| {
             if encrypt {
                 context.encrypt_init(cipher, key, iv)
@@ -291,12 +327,13 @@ impl AesCipher {
             }
             _ => {
                 init(&mut context, Some(cipher), Some(key), iv)?;
-                context.set_padding(mode == AesMode::CbcPad);
+                context.set_padding(mode == Mode::CbcPad);
             }
         }
-        Ok(AesCipher {
+        Ok(BlockCipher {
             context,
             mode,
+            block,
             encrypt,
             total: 0,
             counter_blocks,
@@ -316,8 +353,7 @@ impl AesCipher {
     /// Runs `input` through the cipher, appending to `output`.
     fn transform(&mut self, input: &[u8], output: &mut Vec<u8>) -> Result<()> {
         self.total += input.len() as u128;
-        if self.mode == AesMode::Ctr && self.total.div_ceil(AES_BLOCK as u128) > self.counter_blocks
-        {
+        if self.mode == Mode::Ctr && self.total.div_ceil(self.block as u128) > self.counter_blocks {
             return Err(self.length_error());
         }
         for chunk in input.chunks(CHUNK) {
@@ -333,7 +369,7 @@ impl AesCipher {
         }
         let (ciphertext, tag) = input.split_at(input.len() - self.tag_len);
         self.context.set_tag(tag)?;
-        let mut plaintext = Vec::with_capacity(ciphertext.len() + AES_BLOCK);
+        let mut plaintext = Vec::with_capacity(ciphertext.len() + self.block);
         for chunk in ciphertext.chunks(CHUNK) {
             self.context.cipher_update_vec(chunk, &mut plaintext)?;
         }
@@ -346,12 +382,12 @@ impl AesCipher {
 
     fn final_block(&mut self, output: &mut Vec<u8>) -> Result<()> {
         match self.mode {
-            AesMode::Ecb | AesMode::Cbc if !self.total.is_multiple_of(AES_BLOCK as u128) => {
+            Mode::Ecb | Mode::Cbc if !self.total.is_multiple_of(self.block as u128) => {
                 return Err(self.length_error())
             }
-            AesMode::CbcPad
+            Mode::CbcPad
                 if !self.encrypt
-                    && (self.total == 0 || !self.total.is_multiple_of(AES_BLOCK as u128)) =>
+                    && (self.total == 0 || !self.total.is_multiple_of(self.block as u128)) =>
             {
                 return Err(Error::EncryptedDataLenRange)
             }
@@ -359,12 +395,12 @@ impl AesCipher {
         }
         if self.context.cipher_final_vec(output).is_err() {
             return Err(if self.encrypt {
-                Error::Internal("AES final block failed")
+                Error::Internal("block cipher final block failed")
             } else {
                 Error::EncryptedDataInvalid
             });
         }
-        if self.mode == AesMode::Gcm {
+        if self.mode == Mode::Gcm {
             let start = output.len();
             output.resize(start + self.tag_len, 0);
             self.context.tag(&mut output[start..])?;
@@ -375,14 +411,14 @@ impl AesCipher {
 
 /// The AES mode of `mechanism` and its IV (or initial counter block), once
 /// the parameter is checked: a wrong one is `CKR_MECHANISM_PARAM_INVALID`.
-fn aes_mode(mechanism: &Mechanism) -> Result<(AesMode, Option<&[u8]>)> {
+fn aes_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
     Ok(match (mechanism.kind, &mechanism.parameter) {
-        (CKM_AES_ECB, _) => (AesMode::Ecb, no_parameter(mechanism).map(|_| None)?),
+        (CKM_AES_ECB, _) => (Mode::Ecb, no_parameter(mechanism).map(|_| None)?),
         (CKM_AES_CBC, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-            (AesMode::Cbc, Some(iv))
+            (Mode::Cbc, Some(iv))
         }
         (CKM_AES_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-            (AesMode::CbcPad, Some(iv))
+            (Mode::CbcPad, Some(iv))
         }
         (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => {
             return Err(Error::MechanismParamInvalid("AES-CBC needs a 16-byte IV"))
@@ -393,7 +429,7 @@ fn aes_mode(mechanism: &Mechanism) -> Result<(AesMode, Option<&[u8]>)> {
                 counter_bits,
                 block,
             },
-        ) if (1..=128).contains(counter_bits) => (AesMode::Ctr, Some(&block[..])),
+        ) if (1..=128).contains(counter_bits) => (Mode::Ctr, Some(&block[..])),
         (CKM_AES_CTR, _) => {
             return Err(Error::MechanismParamInvalid(
                 "AES-CTR needs CK_AES_CTR_PARAMS, 1 to 128 counter bits",
@@ -413,7 +449,7 @@ fn aes_mode(mechanism: &Mechanism) -> Result<(AesMode, Option<&[u8]>)> {
                     "AES-GCM tag must be 96 to 128 bits, in whole bytes",
                 ));
             }
-            (AesMode::Gcm, Some(&iv[..]))
+            (Mode::Gcm, Some(&iv[..]))
         }
         (CKM_AES_GCM, _) => {
             return Err(Error::MechanismParamInvalid("AES-GCM needs CK_GCM_PARAMS"))
@@ -422,36 +458,54 @@ fn aes_mode(mechanism: &Mechanism) -> Result<(AesMode, Option<&[u8]>)> {
     })
 }
 
-impl CipherOperation for AesCipher {
+/// The Triple DES mode of `mechanism` and its IV: CBC takes an 8-byte IV,
+/// ECB no parameter (PKCS#11 3.0 §2.16.7 to §2.16.9).
+fn des3_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
+    Ok(match (mechanism.kind, &mechanism.parameter) {
+        (CKM_DES3_ECB, _) => (Mode::Ecb, no_parameter(mechanism).map(|_| None)?),
+        (CKM_DES3_CBC, MechanismParameter::Raw(iv)) if iv.len() == DES_BLOCK => {
+            (Mode::Cbc, Some(iv))
+        }
+        (CKM_DES3_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == DES_BLOCK => {
+            (Mode::CbcPad, Some(iv))
+        }
+        (CKM_DES3_CBC | CKM_DES3_CBC_PAD, _) => {
+            return Err(Error::MechanismParamInvalid("DES3-CBC needs an 8-byte IV"))
+        }
+        (other, _) => return Err(Error::MechanismInvalid(other)),
+    })
+}
+
+impl CipherOperation for BlockCipher {
     fn update(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        if self.mode == AesMode::Gcm && !self.encrypt {
+        if self.mode == Mode::Gcm && !self.encrypt {
             self.collected.extend_from_slice(data);
             return Ok(Vec::new());
         }
-        let mut output = Vec::with_capacity(data.len() + AES_BLOCK);
+        let mut output = Vec::with_capacity(data.len() + self.block);
         self.transform(data, &mut output)?;
         Ok(output)
     }
 
     fn finish(&mut self) -> Result<Vec<u8>> {
-        if self.mode == AesMode::Gcm && !self.encrypt {
+        if self.mode == Mode::Gcm && !self.encrypt {
             let collected = std::mem::take(&mut self.collected);
             return self.open(&collected);
         }
-        let mut output = Vec::with_capacity(AES_BLOCK + self.tag_len);
+        let mut output = Vec::with_capacity(self.block + self.tag_len);
         self.final_block(&mut output)?;
         Ok(output)
     }
 
     fn one_shot(&mut self, data: &[u8]) -> Result<Vec<u8>> {
-        if self.mode == AesMode::Gcm && !self.encrypt {
+        if self.mode == Mode::Gcm && !self.encrypt {
             if self.collected.is_empty() {
                 return self.open(data);
             }
             self.collected.extend_from_slice(data);
             return self.finish();
         }
-        let mut output = Vec::with_capacity(data.len() + AES_BLOCK + self.tag_len);
+        let mut output = Vec::with_capacity(data.len() + self.block + self.tag_len);
         self.transform(data, &mut output)?;
         self.final_block(&mut output)?;
         Ok(output)

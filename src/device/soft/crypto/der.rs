@@ -8,6 +8,10 @@
 
 use crate::error::{Error, Result};
 
+/// `CKA_EC_PARAMS` for P-224: OID 1.3.132.0.33.
+pub(super) const P224_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x21];
+/// `CKA_EC_PARAMS` for secp256k1: OID 1.3.132.0.10.
+pub(super) const SECP256K1_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A];
 /// `CKA_EC_PARAMS` for P-256: OID 1.2.840.10045.3.1.7.
 pub(super) const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
 /// `CKA_EC_PARAMS` for P-384: OID 1.3.132.0.34.
@@ -17,7 +21,16 @@ pub(super) const P521_PARAMS: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23
 /// `CKA_EC_PARAMS` for Ed25519: OID 1.3.101.112 (RFC 8410).
 pub(super) const ED25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
 /// `CKA_EC_PARAMS` for Ed25519 as PKCS#11 3.0 also allows: PrintableString "edwards25519".
+#[cfg(test)]
 pub(super) const ED25519_PARAMS_NAME: &[u8] = b"\x13\x0cedwards25519";
+/// `CKA_EC_PARAMS` for Ed448: OID 1.3.101.113 (RFC 8410).
+pub(super) const ED448_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x71];
+/// `CKA_EC_PARAMS` for X25519: OID 1.3.101.110 (RFC 8410).
+pub(super) const X25519_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x6E];
+/// `CKA_EC_PARAMS` for X448: OID 1.3.101.111 (RFC 8410).
+pub(super) const X448_PARAMS: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x6F];
+
+const TAG_PRINTABLE_STRING: u8 = 0x13;
 
 const TAG_INTEGER: u8 = 0x02;
 const TAG_OCTET_STRING: u8 = 0x04;
@@ -80,6 +93,15 @@ pub(super) fn encode_octet_string(contents: &[u8]) -> Vec<u8> {
 /// The contents of a DER OCTET STRING that spans all of `input`.
 pub(super) fn decode_octet_string(input: &[u8]) -> Option<&[u8]> {
     match read_tlv(input, TAG_OCTET_STRING)? {
+        (contents, []) => Some(contents),
+        _ => None,
+    }
+}
+
+/// The contents of a DER PrintableString that spans all of `input`
+/// (PKCS#11 3.0 §2.3.3: a curve named by its printable name).
+pub(super) fn decode_printable_string(input: &[u8]) -> Option<&[u8]> {
+    match read_tlv(input, TAG_PRINTABLE_STRING)? {
         (contents, []) => Some(contents),
         _ => None,
     }

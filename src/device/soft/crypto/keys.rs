@@ -1,114 +1,46 @@
 //! Key generation, and key material in and out of the device: PKCS#11
-//! attributes (PKCS#11 3.0 §2.1 RSA, §2.3 EC, §2.3.5 Edwards), PKCS#8 and
-//! SubjectPublicKeyInfo DER.
+//! attributes (PKCS#11 3.0 §2.1 RSA, §2.3 EC, Edwards and Montgomery,
+//! §2.16 Triple DES), PKCS#8 and SubjectPublicKeyInfo DER.
 
+use super::curves::Curve;
 use super::der;
 use crate::error::{Error, Result};
 use crate::object::{find, Attributes, Template};
 use cryptoki_sys::*;
 use openssl::bn::{BigNum, BigNumContext, BigNumRef};
-use openssl::ec::{EcGroup, EcKey, EcPoint, PointConversionForm};
-use openssl::nid::Nid;
+use openssl::ec::{EcKey, EcPoint, PointConversionForm};
 use openssl::pkey::{HasParams, HasPublic, Id, PKey, PKeyRef, Private, Public};
 use openssl::rsa::Rsa;
 use std::cmp::Ordering;
 use zeroize::Zeroizing;
 
-/// Smallest RSA modulus generated (bits).
-pub(super) const RSA_GENERATE_MIN_BITS: CK_ULONG = 2048;
-/// Largest RSA modulus generated or used (bits).
-pub(super) const RSA_MAX_BITS: CK_ULONG = 4096;
-/// Smallest RSA modulus imported and used (bits).
-pub(super) const RSA_USE_MIN_BITS: CK_ULONG = 1024;
+/// Smallest RSA modulus generated, imported and used (bits).
+pub(super) const RSA_MIN_BITS: CK_ULONG = 1024;
+/// Largest RSA modulus generated (bits): generating more takes minutes.
+pub(super) const RSA_GENERATE_MAX_BITS: CK_ULONG = 4096;
+/// Largest RSA private key imported (and so signing or decrypting), in bits.
+pub(super) const RSA_PRIVATE_MAX_BITS: CK_ULONG = 8192;
+/// Largest RSA public key imported (and so verifying or encrypting), in bits.
+pub(super) const RSA_PUBLIC_MAX_BITS: CK_ULONG = 16384;
 /// Largest generic secret (bytes).
-pub(super) const SECRET_MAX_LEN: usize = 512;
-
-/// The curves the device supports, each named by its `CKA_EC_PARAMS`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Curve {
-    P256,
-    P384,
-    P521,
-    Ed25519,
-}
-
-impl Curve {
-    /// The curve `CKA_EC_PARAMS` names. Only named curves (an OID, or for
-    /// Ed25519 also the printable string) are accepted: explicit parameters
-    /// and unknown curves are `Error::CurveNotSupported`.
-    pub(super) fn from_params(params: &[u8]) -> Result<Curve> {
-        match params {
-            der::P256_PARAMS => Ok(Curve::P256),
-            der::P384_PARAMS => Ok(Curve::P384),
-            der::P521_PARAMS => Ok(Curve::P521),
-            der::ED25519_PARAMS | der::ED25519_PARAMS_NAME => Ok(Curve::Ed25519),
-            _ => Err(Error::CurveNotSupported),
-        }
-    }
-
-    /// The DER OID the device reports as `CKA_EC_PARAMS`.
-    pub(super) fn params(self) -> &'static [u8] {
-        match self {
-            Curve::P256 => der::P256_PARAMS,
-            Curve::P384 => der::P384_PARAMS,
-            Curve::P521 => der::P521_PARAMS,
-            Curve::Ed25519 => der::ED25519_PARAMS,
-        }
-    }
-
-    fn from_nid(nid: Option<Nid>) -> Result<Curve> {
-        match nid {
-            Some(Nid::X9_62_PRIME256V1) => Ok(Curve::P256),
-            Some(Nid::SECP384R1) => Ok(Curve::P384),
-            Some(Nid::SECP521R1) => Ok(Curve::P521),
-            _ => Err(Error::CurveNotSupported),
-        }
-    }
-
-    /// Bytes of a field element (and of the group order) on this curve.
-    pub(super) fn field_len(self) -> usize {
-        match self {
-            Curve::P256 | Curve::Ed25519 => 32,
-            Curve::P384 => 48,
-            Curve::P521 => 66,
-        }
-    }
-
-    /// The curve of an EC or Ed25519 key.
-    pub(super) fn of_key<T: HasParams>(key: &PKeyRef<T>) -> Result<Curve> {
-        match key.id() {
-            Id::ED25519 => Ok(Curve::Ed25519),
-            Id::EC => Curve::from_nid(key.ec_key()?.group().curve_name()),
-            _ => Err(Error::KeyTypeInconsistent),
-        }
-    }
-
-    /// The OpenSSL group of a Weierstrass curve.
-    fn group(self) -> Result<EcGroup> {
-        let nid = match self {
-            Curve::P256 => Nid::X9_62_PRIME256V1,
-            Curve::P384 => Nid::SECP384R1,
-            Curve::P521 => Nid::SECP521R1,
-            Curve::Ed25519 => return Err(Error::CurveNotSupported),
-        };
-        Ok(EcGroup::from_curve_name(nid)?)
-    }
-}
+pub(super) const SECRET_MAX_LEN: usize = 3072;
+/// A Triple DES key (`CKK_DES3`, PKCS#11 3.0 §2.16): three 8-byte DES keys.
+pub(super) const DES3_KEY_LEN: usize = 24;
+/// A double-length DES key (`CKK_DES2`), used as K1 K2 K1.
+pub(super) const DES2_KEY_LEN: usize = 16;
 
 /// The PKCS#11 key type of an asymmetric key the device can use; other
 /// algorithms and curves are refused.
 pub(super) fn key_type_of<T: HasParams>(key: &PKeyRef<T>) -> Result<CK_KEY_TYPE> {
     match key.id() {
         Id::RSA => Ok(CKK_RSA),
-        Id::EC => Curve::of_key(key).map(|_| CKK_EC),
-        Id::ED25519 => Ok(CKK_EC_EDWARDS),
-        _ => Err(Error::KeyTypeInconsistent),
+        _ => Curve::of_key(key).map(Curve::key_type),
     }
 }
 
 /// Generates an RSA key pair (`CKM_RSA_PKCS_KEY_PAIR_GEN`, PKCS#11 3.0 §2.1.4).
 pub fn generate_rsa(bits: CK_ULONG, public_exponent: &[u8]) -> Result<PKey<Private>> {
-    if !(RSA_GENERATE_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
+    if !(RSA_MIN_BITS..=RSA_GENERATE_MAX_BITS).contains(&bits) {
         return Err(Error::KeySizeRange);
     }
     let exponent = if public_exponent.is_empty() {
@@ -141,25 +73,31 @@ fn check_public_exponent(exponent: &BigNumRef) -> Result<()> {
     Ok(())
 }
 
-/// Generates an EC key pair (`CKM_EC_KEY_PAIR_GEN`, §2.3.6) or an Ed25519
-/// one (`CKM_EC_EDWARDS_KEY_PAIR_GEN`, §2.3.7) on the curve `ec_params` names.
+/// Generates an EC key pair (`CKM_EC_KEY_PAIR_GEN`, §2.3.6), an Edwards
+/// one (`CKM_EC_EDWARDS_KEY_PAIR_GEN`, §2.3.7) or a Montgomery one
+/// (`CKM_EC_MONTGOMERY_KEY_PAIR_GEN`, §2.3.8) on the curve `ec_params` names.
 pub fn generate_ec(ec_params: &[u8]) -> Result<PKey<Private>> {
-    match Curve::from_params(ec_params)? {
-        Curve::Ed25519 => Ok(PKey::generate_ed25519()?),
-        curve => {
-            let group = curve.group()?;
-            native_private(PKey::from_ec_key(EcKey::generate(&group)?)?)
-        }
-    }
+    Curve::from_params(ec_params)?.generate()
 }
 
-/// Random bytes for an AES or generic secret key: 1..=512 bytes, else `Error::KeySizeRange`.
+/// Random bytes for an AES or generic secret key: 1..=3072 bytes, else `Error::KeySizeRange`.
 pub fn generate_secret(len: usize) -> Result<Vec<u8>> {
     if !(1..=SECRET_MAX_LEN).contains(&len) {
         return Err(Error::KeySizeRange);
     }
     let mut value = vec![0u8; len];
     openssl::rand::rand_bytes(&mut value).map_err(|_| Error::RandomNoRng)?;
+    Ok(value)
+}
+
+/// A random Triple DES key (`CKM_DES3_KEY_GEN`, §2.16.6): 24 bytes, each
+/// with odd parity (FIPS 46-3: the low bit of each byte is its parity bit).
+pub fn generate_des3() -> Result<Vec<u8>> {
+    let mut value = generate_secret(DES3_KEY_LEN)?;
+    for byte in &mut value {
+        let high = *byte & 0xFE;
+        *byte = high | u8::from(high.count_ones() % 2 == 0);
+    }
     Ok(value)
 }
 
@@ -187,9 +125,10 @@ pub(super) fn public_attributes<T: HasPublic>(key: &PKeyRef<T>) -> Result<Attrib
             attributes.set(CKA_EC_PARAMS, curve.params().to_vec());
             attributes.set(CKA_EC_POINT, der::encode_octet_string(&point));
         }
-        Id::ED25519 => {
-            attributes.set_ulong(CKA_KEY_TYPE, CKK_EC_EDWARDS);
-            attributes.set(CKA_EC_PARAMS, Curve::Ed25519.params().to_vec());
+        Id::ED25519 | Id::ED448 | Id::X25519 | Id::X448 => {
+            let curve = Curve::of_key(key)?;
+            attributes.set_ulong(CKA_KEY_TYPE, curve.key_type());
+            attributes.set(CKA_EC_PARAMS, curve.params().to_vec());
             attributes.set(
                 CKA_EC_POINT,
                 der::encode_octet_string(&key.raw_public_key()?),
@@ -228,11 +167,12 @@ fn optional_big_number(template: &Template, kind: CK_ATTRIBUTE_TYPE) -> Result<O
         .transpose()
 }
 
-/// The modulus and public exponent of an RSA template, checked.
-fn rsa_public_numbers(template: &Template) -> Result<(BigNum, BigNum)> {
+/// The modulus and public exponent of an RSA template, checked: a modulus
+/// of `RSA_MIN_BITS` to `max_bits`.
+fn rsa_public_numbers(template: &Template, max_bits: CK_ULONG) -> Result<(BigNum, BigNum)> {
     let modulus = big_number(template, CKA_MODULUS)?;
     let bits = modulus.num_bits() as CK_ULONG;
-    if !(RSA_USE_MIN_BITS..=RSA_MAX_BITS).contains(&bits) || !modulus.is_odd() {
+    if !(RSA_MIN_BITS..=max_bits).contains(&bits) || !modulus.is_odd() {
         return Err(Error::AttributeValueInvalid(CKA_MODULUS));
     }
     let exponent = big_number(template, CKA_PUBLIC_EXPONENT)?;
@@ -263,34 +203,40 @@ pub fn import_private(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey
             ec.check_key().map_err(|_| invalid())?;
             native_private(PKey::from_ec_key(ec)?)
         }
-        CKK_EC_EDWARDS => {
-            ec_curve(template, key_type)?;
-            let value = required(template, CKA_VALUE)?;
-            // RFC 8032 bytes; some clients send them wrapped as in RFC 8410's CurvePrivateKey.
-            let value = der::decode_octet_string(value)
-                .filter(|v| v.len() == 32)
-                .unwrap_or(value);
-            if value.len() != 32 {
-                return Err(Error::AttributeValueInvalid(CKA_VALUE));
-            }
-            PKey::private_key_from_raw_bytes(value, Id::ED25519)
-                .map_err(|_| Error::AttributeValueInvalid(CKA_VALUE))
-        }
+        CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => import_raw_private(template, key_type),
         _ => Err(Error::AttributeValueInvalid(CKA_KEY_TYPE)),
     }
 }
 
-/// The curve of an EC (`CKK_EC`) or Edwards (`CKK_EC_EDWARDS`) template.
+/// An Edwards or Montgomery private key: `CKA_VALUE` holds the RFC 8032 /
+/// RFC 7748 bytes, which some clients send wrapped in a DER OCTET STRING as
+/// in RFC 8410's CurvePrivateKey.
+fn import_raw_private(template: &Template, key_type: CK_KEY_TYPE) -> Result<PKey<Private>> {
+    let curve = ec_curve(template, key_type)?;
+    let id = curve.raw_id().ok_or(Error::CurveNotSupported)?;
+    let value = required(template, CKA_VALUE)?;
+    let value = der::decode_octet_string(value)
+        .filter(|v| v.len() == curve.field_len())
+        .unwrap_or(value);
+    if value.len() != curve.field_len() {
+        return Err(Error::AttributeValueInvalid(CKA_VALUE));
+    }
+    PKey::private_key_from_raw_bytes(value, id).map_err(|_| Error::AttributeValueInvalid(CKA_VALUE))
+}
+
+/// The curve of an EC (`CKK_EC`), Edwards (`CKK_EC_EDWARDS`) or Montgomery
+/// (`CKK_EC_MONTGOMERY`) template: one of the key type's curves, else
+/// `Error::CurveNotSupported`.
 fn ec_curve(template: &Template, key_type: CK_KEY_TYPE) -> Result<Curve> {
     let curve = Curve::from_params(required(template, CKA_EC_PARAMS)?)?;
-    if (curve == Curve::Ed25519) != (key_type == CKK_EC_EDWARDS) {
+    if curve.key_type() != key_type {
         return Err(Error::CurveNotSupported);
     }
     Ok(curve)
 }
 
 fn import_rsa_private(template: &Template) -> Result<PKey<Private>> {
-    let (n, e) = rsa_public_numbers(template)?;
+    let (n, e) = rsa_public_numbers(template, RSA_PRIVATE_MAX_BITS)?;
     let d = big_number(template, CKA_PRIVATE_EXPONENT)?;
     if d.ucmp(&n) != Ordering::Less {
         return Err(Error::AttributeValueInvalid(CKA_PRIVATE_EXPONENT));
@@ -409,10 +355,10 @@ fn recover_factors(
 pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<Public>> {
     match key_type {
         CKK_RSA => {
-            let (n, e) = rsa_public_numbers(template)?;
+            let (n, e) = rsa_public_numbers(template, RSA_PUBLIC_MAX_BITS)?;
             native_public(PKey::from_rsa(Rsa::from_public_components(n, e)?)?)
         }
-        CKK_EC | CKK_EC_EDWARDS => {
+        CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => {
             let curve = ec_curve(template, key_type)?;
             let point = required(template, CKA_EC_POINT)?;
             public_key_from_point(curve, point).ok_or(Error::AttributeValueInvalid(CKA_EC_POINT))
@@ -422,20 +368,24 @@ pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<
 }
 
 /// A public key from an EC point given raw (`04 || X || Y`, or compressed;
-/// 32 bytes for Ed25519) or wrapped in a DER OCTET STRING, as PKCS#11
-/// clients send both. `None` when the point is malformed or not on the curve.
+/// the RFC 8032 / RFC 7748 bytes on Edwards and Montgomery curves) or
+/// wrapped in a DER OCTET STRING, as PKCS#11 clients send both. `None` when
+/// the point is malformed or not on the curve.
 pub(super) fn public_key_from_point(curve: Curve, point: &[u8]) -> Option<PKey<Public>> {
     let field = curve.field_len();
-    let raw = match (curve, point.first()) {
-        (Curve::Ed25519, _) if point.len() == field => point,
-        (Curve::Ed25519, _) => der::decode_octet_string(point).filter(|p| p.len() == field)?,
-        (_, Some(4)) if point.len() == 2 * field + 1 => point,
-        (_, Some(2 | 3)) if point.len() == field + 1 => point,
+    if let Some(id) = curve.raw_id() {
+        let raw = if point.len() == field {
+            point
+        } else {
+            der::decode_octet_string(point).filter(|p| p.len() == field)?
+        };
+        return PKey::public_key_from_raw_bytes(raw, id).ok();
+    }
+    let raw = match point.first() {
+        Some(4) if point.len() == 2 * field + 1 => point,
+        Some(2 | 3) if point.len() == field + 1 => point,
         _ => der::decode_octet_string(point)?,
     };
-    if curve == Curve::Ed25519 {
-        return PKey::public_key_from_raw_bytes(raw, Id::ED25519).ok();
-    }
     let group = curve.group().ok()?;
     let mut context = BigNumContext::new().ok()?;
     let point = EcPoint::from_bytes(&group, raw, &mut context).ok()?;
@@ -455,7 +405,9 @@ pub fn private_to_der(key: &PKey<Private>) -> Result<Zeroizing<Vec<u8>>> {
 /// or `Error::CurveNotSupported`.
 pub fn private_from_der(der: &[u8]) -> Result<PKey<Private>> {
     let key = PKey::private_key_from_pkcs8(der).map_err(|_| Error::WrappedKeyInvalid)?;
-    key_type_of(&key)?;
+    if key_type_of(&key)? == CKK_RSA && key.bits() as CK_ULONG > RSA_PRIVATE_MAX_BITS {
+        return Err(Error::KeySizeRange);
+    }
     Ok(key)
 }
 

@@ -35,8 +35,9 @@ fn generated_rsa_key_reports_its_public_attributes() {
 }
 
 #[test]
-fn rsa_generation_outside_2048_to_4096_bits_is_a_key_size_error() {
-    assert_fails!(generate_rsa(1024, &[]), Error::KeySizeRange);
+fn rsa_generation_outside_1024_to_4096_bits_is_a_key_size_error() {
+    assert_fails!(generate_rsa(1023, &[]), Error::KeySizeRange);
+    assert_eq!(generate_rsa(1024, &[]).unwrap().bits(), 1024);
     assert_fails!(generate_rsa(4097, &[]), Error::KeySizeRange);
 }
 
@@ -74,10 +75,18 @@ fn ed25519_is_generated_from_the_oid_or_the_curve_name() {
 
 #[test]
 fn unknown_or_explicit_curves_are_not_supported() {
-    let secp256k1 = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A];
+    let p192 = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x01];
     let explicit = [0x30, 0x03, 0x02, 0x01, 0x01];
-    let x25519 = [0x06, 0x03, 0x2B, 0x65, 0x6E];
-    for params in [&secp256k1[..], &explicit, &x25519, &[]] {
+    let unknown_name = b"\x13\x0abrainpool1";
+    let name_in_utf8 = b"\x0c\x0acurve25519";
+    for params in [
+        &p192[..],
+        &explicit,
+        BRAINPOOL_P256R1,
+        unknown_name,
+        name_in_utf8,
+        &[],
+    ] {
         assert_fails!(generate_ec(params), Error::CurveNotSupported);
     }
 }
@@ -87,7 +96,8 @@ fn secrets_are_random_and_bounded() {
     assert_eq!(generate_secret(32).unwrap().len(), 32);
     assert_ne!(generate_secret(16).unwrap(), generate_secret(16).unwrap());
     assert_fails!(generate_secret(0), Error::KeySizeRange);
-    assert_fails!(generate_secret(513), Error::KeySizeRange);
+    assert_eq!(generate_secret(3072).unwrap().len(), 3072);
+    assert_fails!(generate_secret(3073), Error::KeySizeRange);
 }
 
 /// A private key of `key_type` imported from its `CKA_EC_PARAMS` and `CKA_VALUE`.
@@ -228,7 +238,7 @@ fn ec_private_scalar_out_of_range_is_invalid() {
 #[test]
 fn ec_key_on_an_unsupported_curve_is_refused() {
     let template = [
-        attribute(CKA_EC_PARAMS, &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A]),
+        attribute(CKA_EC_PARAMS, BRAINPOOL_P256R1),
         attribute(CKA_VALUE, &[1]),
     ];
     assert_fails!(import_private(CKK_EC, &template), Error::CurveNotSupported);
@@ -347,7 +357,7 @@ fn malformed_pkcs8_is_a_wrapped_key_error() {
 
 #[test]
 fn pkcs8_of_an_unsupported_curve_is_refused() {
-    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::SECP256K1).unwrap();
+    let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::BRAINPOOL_P256R1).unwrap();
     let key =
         openssl::pkey::PKey::from_ec_key(openssl::ec::EcKey::generate(&group).unwrap()).unwrap();
     let der = key.private_key_to_pkcs8().unwrap();

@@ -1,12 +1,13 @@
 //! Access to a [`LoadedKey`] for the operations: the right kind of
 //! material for the mechanism, or `Error::KeyTypeInconsistent`.
 
-use super::keys::{RSA_MAX_BITS, RSA_USE_MIN_BITS};
+use super::keys::{DES2_KEY_LEN, DES3_KEY_LEN, RSA_MIN_BITS, RSA_PUBLIC_MAX_BITS};
 use super::{KeyMaterial, LoadedKey};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use openssl::pkey::{Id, PKey, Private, Public};
 use openssl::pkey_ctx::PkeyCtx;
+use zeroize::Zeroizing;
 
 /// An asymmetric key usable where only the public half is needed.
 #[derive(Clone, Copy)]
@@ -76,11 +77,26 @@ impl LoadedKey {
             _ => Err(Error::KeySizeRange),
         }
     }
+
+    /// A Triple DES key as the three-key cipher takes it: a `CKK_DES3`
+    /// value as it is, a `CKK_DES2` value as K1 K2 K1 (PKCS#11 3.0 §2.16).
+    pub(super) fn des3_key(&self) -> Result<Zeroizing<Vec<u8>>> {
+        let value = match self.key_type {
+            CKK_DES2 => self.secret(CKK_DES2)?,
+            _ => self.secret(CKK_DES3)?,
+        };
+        match (self.key_type, value.len()) {
+            (CKK_DES3, DES3_KEY_LEN) => Ok(Zeroizing::new(value.to_vec())),
+            (CKK_DES2, DES2_KEY_LEN) => Ok(Zeroizing::new([value, &value[..8]].concat())),
+            _ => Err(Error::KeySizeRange),
+        }
+    }
 }
 
-/// RSA keys the operations accept: 1024 to 4096 bits.
+/// RSA keys the operations accept: 1024 to 16384 bits (a private key over
+/// 8192 bits is never made or imported, so signing stops there).
 pub(super) fn check_rsa_size(bits: u32) -> Result<()> {
-    if (RSA_USE_MIN_BITS..=RSA_MAX_BITS).contains(&(bits as CK_ULONG)) {
+    if (RSA_MIN_BITS..=RSA_PUBLIC_MAX_BITS).contains(&(bits as CK_ULONG)) {
         Ok(())
     } else {
         Err(Error::KeySizeRange)

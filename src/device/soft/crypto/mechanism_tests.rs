@@ -2,6 +2,7 @@
 //! mechanism is exercised at both ends of its key size range, and every
 //! function without a flag is refused.
 
+use super::curves::Curve;
 use super::test_support::*;
 use super::*;
 use crate::device::{Mechanism, MechanismInfo, MechanismParameter};
@@ -11,23 +12,29 @@ use openssl::rsa::Rsa;
 use std::sync::OnceLock;
 
 fn rsa_of_bits(bits: u32) -> Arc<LoadedKey> {
-    static KEYS: OnceLock<(PKey<Private>, PKey<Private>)> = OnceLock::new();
-    let (small, large) = KEYS.get_or_init(|| {
-        (
-            PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap(),
-            PKey::from_rsa(Rsa::generate(4096).unwrap()).unwrap(),
-        )
-    });
-    loaded_private(if bits == 1024 {
-        small.clone()
-    } else {
-        large.clone()
+    static KEYS: OnceLock<PKey<Private>> = OnceLock::new();
+    let small = KEYS.get_or_init(|| PKey::from_rsa(Rsa::generate(1024).unwrap()).unwrap());
+    loaded_private(match bits {
+        1024 => small.clone(),
+        8192 => rsa_8192(),
+        // The generation mechanism's largest size: its key is only offered
+        // to the other functions, which must refuse it.
+        4096 => rsa_8192(),
+        _ => panic!("RSA size {bits}"),
     })
 }
 
+/// The Weierstrass curve of `size` bits at the ends of the EC range.
+fn weierstrass(size: CK_ULONG) -> &'static [u8] {
+    match size {
+        224 => P224,
+        521 => P521,
+        _ => panic!("EC size {size}"),
+    }
+}
+
 fn peer_point(size: CK_ULONG) -> Vec<u8> {
-    let params = if size == 521 { P521 } else { P256 };
-    public_attributes_of_private(&ec_private(params))
+    public_attributes_of_private(&ec_private(weierstrass(size)))
         .unwrap()
         .get(CKA_EC_POINT)
         .unwrap()
@@ -53,6 +60,7 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
             label: vec![],
         },
         CKM_AES_CBC | CKM_AES_CBC_PAD => MechanismParameter::Raw(vec![0; 16]),
+        CKM_DES3_CBC | CKM_DES3_CBC_PAD => MechanismParameter::Raw(vec![0; 8]),
         CKM_AES_CTR => MechanismParameter::Ctr {
             counter_bits: 128,
             block: [0; 16],
@@ -83,21 +91,24 @@ fn key_for(info: &MechanismInfo, size: CK_ULONG) -> Option<Arc<LoadedKey>> {
         return None;
     }
     let name = format!("{kind:#x}");
-    Some(if info.min_key_size == 255 {
-        ec(ED25519)
-    } else if info.flags & CKF_EC_F_P != 0 {
-        ec(match size {
-            256 => P256,
-            521 => P521,
-            _ => panic!("EC size {size} for {name}"),
-        })
-    } else if info.max_key_size == 4096 {
-        rsa_of_bits(size as u32)
-    } else if info.max_key_size == 32 {
-        loaded_secret(CKK_AES, &vec![1; size as usize])
-    } else {
-        assert_eq!(info.max_key_size, 512, "{name}");
-        loaded_secret(CKK_GENERIC_SECRET, &vec![1; size as usize])
+    Some(match (info.min_key_size, size) {
+        (255, 255) if kind == CKM_EC_MONTGOMERY_KEY_PAIR_GEN => ec(X25519),
+        (255, _) if kind == CKM_EC_MONTGOMERY_KEY_PAIR_GEN => ec(X448),
+        (255, 255) => ec(ED25519),
+        (255, _) => ec(ED448),
+        _ if info.flags & CKF_EC_F_P != 0 => ec(weierstrass(size)),
+        (1024, _) => rsa_of_bits(size as u32),
+        _ if info.max_key_size == 32 => loaded_secret(CKK_AES, &vec![1; size as usize]),
+        (_, 16) if info.max_key_size == 24 => loaded_secret(CKK_DES2, &[1; 16]),
+        (_, 24) if info.max_key_size == 24 => loaded_secret(CKK_DES3, &[1; 24]),
+        _ => {
+            assert_eq!(
+                info.max_key_size,
+                keys::SECRET_MAX_LEN as CK_ULONG,
+                "{name}"
+            );
+            loaded_secret(CKK_GENERIC_SECRET, &vec![1; size as usize])
+        }
     })
 }
 
@@ -239,13 +250,13 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
     for info in mechanism_infos() {
         match info.kind {
             CKM_RSA_PKCS_KEY_PAIR_GEN => {
-                assert_eq!((info.min_key_size, info.max_key_size), (2048, 4096));
+                assert_eq!((info.min_key_size, info.max_key_size), (1024, 4096));
                 let key = generate_rsa(info.min_key_size, &[]).unwrap();
                 assert_eq!(key.bits() as CK_ULONG, info.min_key_size);
             }
             CKM_EC_KEY_PAIR_GEN => {
                 assert_eq!(
-                    generate_ec(P256).unwrap().bits() as CK_ULONG,
+                    generate_ec(P224).unwrap().bits() as CK_ULONG,
                     info.min_key_size
                 );
                 assert_eq!(
@@ -253,9 +264,19 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
                     info.max_key_size
                 );
             }
-            CKM_EC_EDWARDS_KEY_PAIR_GEN => {
-                assert_eq!((info.min_key_size, info.max_key_size), (255, 255));
-                assert!(generate_ec(ED25519).is_ok());
+            CKM_EC_EDWARDS_KEY_PAIR_GEN | CKM_EC_MONTGOMERY_KEY_PAIR_GEN => {
+                assert_eq!((info.min_key_size, info.max_key_size), (255, 448));
+                let (small, large) = match info.kind {
+                    CKM_EC_EDWARDS_KEY_PAIR_GEN => (ED25519, ED448),
+                    _ => (X25519, X448),
+                };
+                let [small, large] = [small, large].map(|p| generate_ec(p).unwrap());
+                assert_eq!(Curve::of_key(&small).unwrap().bits(), info.min_key_size);
+                assert_eq!(Curve::of_key(&large).unwrap().bits(), info.max_key_size);
+            }
+            CKM_DES3_KEY_GEN => {
+                assert_eq!((info.min_key_size, info.max_key_size), (24, 24));
+                assert_eq!(generate_des3().unwrap().len(), 24);
             }
             CKM_AES_KEY_GEN | CKM_GENERIC_SECRET_KEY_GEN => {
                 assert_eq!(info.flags, CKF_GENERATE);
@@ -279,5 +300,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 43);
+    assert_eq!(infos.len(), 48);
 }

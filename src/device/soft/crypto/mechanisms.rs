@@ -1,7 +1,10 @@
 //! The mechanism table (`C_GetMechanismList`/`C_GetMechanismInfo`, PKCS#11
 //! 3.0 §5.5) and the hash functions the mechanisms are built on.
 
-use super::keys::{RSA_GENERATE_MIN_BITS, RSA_MAX_BITS, RSA_USE_MIN_BITS, SECRET_MAX_LEN};
+use super::keys::{
+    DES2_KEY_LEN, DES3_KEY_LEN, RSA_GENERATE_MAX_BITS, RSA_MIN_BITS, RSA_PRIVATE_MAX_BITS,
+    SECRET_MAX_LEN,
+};
 use crate::device::MechanismInfo;
 use cryptoki_sys::*;
 use openssl::md::{Md, MdRef};
@@ -36,11 +39,20 @@ impl Hash {
     }
 }
 
-const RSA_USE: (CK_ULONG, CK_ULONG) = (RSA_USE_MIN_BITS, RSA_MAX_BITS);
-const EC_SIZES: (CK_ULONG, CK_ULONG) = (256, 521);
-const ED25519_SIZES: (CK_ULONG, CK_ULONG) = (255, 255);
+/// RSA signatures and encryption: every size a private key can have, so
+/// that both halves of each flag work (a public key of up to 16384 bits
+/// also verifies and encrypts).
+const RSA_USE: (CK_ULONG, CK_ULONG) = (RSA_MIN_BITS, RSA_PRIVATE_MAX_BITS);
+/// P-224 to P-521 (and secp256k1); X25519 (255) and X448 (448) derive within it.
+const EC_SIZES: (CK_ULONG, CK_ULONG) = (224, 521);
+/// PKCS#11 3.0 §2.3.10 and §2.3.11: the field size in bits, 255 for
+/// Curve25519 (Ed25519, X25519) and 448 for Curve448 (Ed448, X448).
+const CURVE_25519_448: (CK_ULONG, CK_ULONG) = (255, 448);
 const AES_SIZES: (CK_ULONG, CK_ULONG) = (16, 32);
 const SECRET_SIZES: (CK_ULONG, CK_ULONG) = (1, SECRET_MAX_LEN as CK_ULONG);
+/// Triple DES keys in bytes: `CKK_DES2` (16) and `CKK_DES3` (24).
+const DES3_SIZES: (CK_ULONG, CK_ULONG) = (DES2_KEY_LEN as CK_ULONG, DES3_KEY_LEN as CK_ULONG);
+const DES3_GENERATED: (CK_ULONG, CK_ULONG) = (DES3_KEY_LEN as CK_ULONG, DES3_KEY_LEN as CK_ULONG);
 const NO_KEY: (CK_ULONG, CK_ULONG) = (0, 0);
 const EC_CURVES: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS;
 const SIGN: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
@@ -51,7 +63,7 @@ const WRAP: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
 const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (
         CKM_RSA_PKCS_KEY_PAIR_GEN,
-        (RSA_GENERATE_MIN_BITS, RSA_MAX_BITS),
+        (RSA_MIN_BITS, RSA_GENERATE_MAX_BITS),
         CKF_GENERATE_KEY_PAIR,
     ),
     (CKM_RSA_PKCS, RSA_USE, SIGN | CIPHER),
@@ -81,13 +93,18 @@ const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (CKM_ECDH1_DERIVE, EC_SIZES, CKF_DERIVE | EC_CURVES),
     (
         CKM_EC_EDWARDS_KEY_PAIR_GEN,
-        ED25519_SIZES,
+        CURVE_25519_448,
         CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE,
     ),
     (
         CKM_EDDSA,
-        ED25519_SIZES,
+        CURVE_25519_448,
         SIGN | CKF_EC_F_P | CKF_EC_NAMEDCURVE,
+    ),
+    (
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        CURVE_25519_448,
+        CKF_GENERATE_KEY_PAIR | CKF_EC_F_P | CKF_EC_NAMEDCURVE,
     ),
     (CKM_AES_KEY_GEN, AES_SIZES, CKF_GENERATE),
     (CKM_AES_ECB, AES_SIZES, CIPHER),
@@ -97,6 +114,10 @@ const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (CKM_AES_GCM, AES_SIZES, CIPHER),
     (CKM_AES_KEY_WRAP, AES_SIZES, WRAP),
     (CKM_AES_KEY_WRAP_PAD, AES_SIZES, WRAP),
+    (CKM_DES3_KEY_GEN, DES3_GENERATED, CKF_GENERATE),
+    (CKM_DES3_ECB, DES3_SIZES, CIPHER),
+    (CKM_DES3_CBC, DES3_SIZES, CIPHER),
+    (CKM_DES3_CBC_PAD, DES3_SIZES, CIPHER),
     (CKM_GENERIC_SECRET_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
     (CKM_SHA_1_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA224_HMAC, SECRET_SIZES, SIGN),

@@ -9,6 +9,7 @@ mod at_rest;
 mod cipher;
 #[cfg(test)]
 mod cipher_tests;
+mod curves;
 mod der;
 mod digest;
 pub mod fips;
@@ -41,30 +42,31 @@ use zeroize::Zeroizing;
 
 pub use at_rest::{derive_pin_key, open, seal};
 pub use keys::{
-    generate_ec, generate_rsa, generate_secret, import_private, import_public, private_from_der,
-    private_to_der, public_from_der, public_from_private, public_to_der,
+    generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
+    private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
 };
 pub use mechanisms::mechanism_infos;
 
 /// Key material ready for use: parsed once, shared by every operation.
 pub enum KeyMaterial {
-    /// An RSA, EC or Ed25519 private key.
+    /// An RSA, EC, Edwards or Montgomery private key.
     Private(PKey<Private>),
-    /// An RSA, EC or Ed25519 public key.
+    /// An RSA, EC, Edwards or Montgomery public key.
     Public(PKey<Public>),
-    /// An AES or generic secret key value, wiped when dropped.
+    /// An AES, Triple DES or generic secret key value, wiped when dropped.
     Secret(Zeroizing<Vec<u8>>),
 }
 
 /// A key as the operations need it.
 pub struct LoadedKey {
-    /// `CKK_RSA`, `CKK_EC`, `CKK_EC_EDWARDS`, `CKK_AES` or `CKK_GENERIC_SECRET`.
+    /// `CKK_RSA`, `CKK_EC`, `CKK_EC_EDWARDS`, `CKK_EC_MONTGOMERY`, `CKK_AES`,
+    /// `CKK_DES2`, `CKK_DES3` or `CKK_GENERIC_SECRET`.
     pub key_type: CK_KEY_TYPE,
     pub material: KeyMaterial,
 }
 
 /// The public attributes that describe `key`: for RSA `CKA_MODULUS`,
-/// `CKA_MODULUS_BITS`, `CKA_PUBLIC_EXPONENT`; for EC/Ed25519 `CKA_EC_PARAMS`
+/// `CKA_MODULUS_BITS`, `CKA_PUBLIC_EXPONENT`; for EC, Edwards and Montgomery keys `CKA_EC_PARAMS`
 /// and `CKA_EC_POINT` (DER OCTET STRING); for all, `CKA_PUBLIC_KEY_INFO` (SPKI DER)
 /// and `CKA_KEY_TYPE`.
 pub fn public_attributes_of_private(key: &PKey<Private>) -> Result<Attributes> {
@@ -96,7 +98,7 @@ pub fn verify_init(key: Arc<LoadedKey>, mechanism: &Mechanism) -> Result<Box<dyn
 }
 
 /// Starts an encryption. RSA is single-part (`update` collects, `finish`
-/// encrypts); AES streams. Input the mechanism cannot take is `Error::DataLenRange`.
+/// encrypts); AES and Triple DES stream. Input the mechanism cannot take is `Error::DataLenRange`.
 pub fn encrypt_init(
     key: Arc<LoadedKey>,
     mechanism: &Mechanism,
@@ -137,11 +139,11 @@ pub fn unwrap(
 }
 
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret
-/// between `private_key` and the peer point in the parameter (raw or in a
-/// DER OCTET STRING). With `CKD_NULL`, the last `value_len` bytes of the
+/// between `private_key` (EC or Montgomery) and the peer point in the
+/// parameter (raw, for X25519/X448 the u-coordinate, or in a DER OCTET STRING). With `CKD_NULL`, the last `value_len` bytes of the
 /// secret (0 = all of it; more than there is, `Error::KeySizeRange`); with
 /// a KDF, `value_len` bytes of ANSI X9.63 output (0 = one hash length, at
-/// most 512).
+/// most 3072).
 pub fn ecdh_derive(
     mechanism: &Mechanism,
     private_key: &LoadedKey,

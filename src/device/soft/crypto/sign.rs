@@ -1,5 +1,6 @@
 //! Signatures and MACs (PKCS#11 3.0 §5.13, §5.14): RSA PKCS#1 v1.5 and PSS
-//! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14) and HMAC (§2.20).
+//! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14, Ed25519 and Ed448)
+//! and HMAC (§2.20).
 //!
 //! The key stays parsed in its [`LoadedKey`]; an operation only creates its
 //! OpenSSL context. Hash-and-sign mechanisms stream through one
@@ -21,6 +22,8 @@ use std::sync::Arc;
 
 /// Ed25519 signatures are 64 bytes (RFC 8032 §5.1.6).
 const ED25519_SIGNATURE_LEN: usize = 64;
+/// Ed448 signatures are 114 bytes (RFC 8032 §5.2.6).
+const ED448_SIGNATURE_LEN: usize = 114;
 /// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
 const PKCS1_OVERHEAD: usize = 11;
 
@@ -39,7 +42,7 @@ enum Scheme {
     },
     /// `CKM_ECDSA` (no hash: the input is the hash) and `CKM_ECDSA_SHA*`.
     Ecdsa(Option<Hash>),
-    /// `CKM_EDDSA`, pure Ed25519.
+    /// `CKM_EDDSA`, pure Ed25519 or Ed448 (the key's curve).
     EdDsa,
     /// `CKM_SHA*_HMAC`, full length.
     Hmac(Hash),
@@ -79,7 +82,7 @@ impl Scheme {
                         context,
                     } if context.is_empty() => Ok(Scheme::EdDsa),
                     _ => Err(Error::MechanismParamInvalid(
-                        "only pure Ed25519 without a context is supported",
+                        "only pure EdDSA without a context is supported",
                     )),
                 }
             }
@@ -205,7 +208,7 @@ enum Engine {
     Stream(MdCtx),
     /// Input that is already a hash (or a DigestInfo), signed at the end.
     Collected(Collected),
-    /// Ed25519 signs the whole message in one pass.
+    /// EdDSA signs the whole message in one pass.
     Edwards { context: MdCtx, data: Vec<u8> },
 }
 
@@ -284,16 +287,21 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
         // The curve was checked when the key was made or imported; asking
         // OpenSSL for it here would export the key on every operation.
         Scheme::Ecdsa(_) => match (key.id(), key.bits()) {
-            (Id::EC, bits @ (256 | 384 | 521)) => (2 * bits.div_ceil(8) as usize, InputRule::Any),
+            (Id::EC, bits @ (224 | 256 | 384 | 521)) => {
+                (2 * bits.div_ceil(8) as usize, InputRule::Any)
+            }
             _ => return Err(Error::KeyTypeInconsistent),
         },
-        Scheme::EdDsa if key.id() == Id::ED25519 => (ED25519_SIGNATURE_LEN, InputRule::Any),
-        Scheme::EdDsa => return Err(Error::KeyTypeInconsistent),
+        Scheme::EdDsa => match key.id() {
+            Id::ED25519 => (ED25519_SIGNATURE_LEN, InputRule::Any),
+            Id::ED448 => (ED448_SIGNATURE_LEN, InputRule::Any),
+            _ => return Err(Error::KeyTypeInconsistent),
+        },
         Scheme::Hmac(hash) => (hash.len(), InputRule::Any),
     })
 }
 
-/// An HMAC context on a generic secret of 1 to 512 bytes.
+/// An HMAC context on a generic secret of 1 to 3072 bytes.
 fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
     let value = key.secret(CKK_GENERIC_SECRET)?;
     if value.is_empty() || value.len() > super::keys::SECRET_MAX_LEN {
@@ -468,7 +476,7 @@ impl SignatureOperation {
                 context.sign(input)?
             }
             Engine::Edwards { context, data } => {
-                let mut signature = Vec::with_capacity(ED25519_SIGNATURE_LEN);
+                let mut signature = Vec::with_capacity(self.signature_len);
                 context.digest_sign_to_vec(joined(data, last), &mut signature)?;
                 signature
             }

@@ -404,7 +404,7 @@ fn hmac_matches_the_rfc_4231_vectors() {
 }
 
 #[test]
-fn hmac_needs_a_generic_secret_of_1_to_512_bytes() {
+fn hmac_needs_a_generic_secret_of_1_to_3072_bytes() {
     let mechanism = mechanism(CKM_SHA256_HMAC);
     assert_fails!(sign_init(aes(32), &mechanism), Error::KeyTypeInconsistent);
     assert_fails!(
@@ -412,10 +412,10 @@ fn hmac_needs_a_generic_secret_of_1_to_512_bytes() {
         Error::KeySizeRange
     );
     assert_fails!(
-        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 513]), &mechanism),
+        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 3073]), &mechanism),
         Error::KeySizeRange
     );
-    assert!(sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 512]), &mechanism).is_ok());
+    assert!(sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 3072]), &mechanism).is_ok());
 }
 
 #[test]

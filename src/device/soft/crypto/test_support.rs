@@ -10,6 +10,35 @@ pub(super) const P256: &[u8] = super::der::P256_PARAMS;
 pub(super) const P384: &[u8] = super::der::P384_PARAMS;
 pub(super) const P521: &[u8] = super::der::P521_PARAMS;
 pub(super) const ED25519: &[u8] = super::der::ED25519_PARAMS;
+pub(super) const P224: &[u8] = super::der::P224_PARAMS;
+pub(super) const SECP256K1: &[u8] = super::der::SECP256K1_PARAMS;
+pub(super) const ED448: &[u8] = super::der::ED448_PARAMS;
+pub(super) const X25519: &[u8] = super::der::X25519_PARAMS;
+pub(super) const X448: &[u8] = super::der::X448_PARAMS;
+/// brainpoolP256r1 (OID 1.3.36.3.3.2.8.1.1.7): a named curve the device
+/// does not support.
+pub(super) const BRAINPOOL_P256R1: &[u8] = &[
+    0x06, 0x09, 0x2B, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07,
+];
+/// Every curve the device supports.
+pub(super) const EVERY_CURVE: [&[u8]; 9] = [
+    P224, P256, P384, P521, SECP256K1, ED25519, ED448, X25519, X448,
+];
+
+/// An 8192-bit RSA private key (the largest the device imports), made
+/// once with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:8192`.
+pub(super) fn rsa_8192() -> PKey<Private> {
+    static KEY: OnceLock<PKey<Private>> = OnceLock::new();
+    KEY.get_or_init(|| PKey::private_key_from_pem(include_bytes!("testdata/rsa8192.pem")).unwrap())
+        .clone()
+}
+
+/// A 16384-bit RSA key, made once the same way: the device imports its
+/// public half (the largest it verifies and encrypts with); the tests sign
+/// and decrypt with OpenSSL directly.
+pub(super) fn rsa_16384() -> PKey<Private> {
+    PKey::private_key_from_pem(include_bytes!("testdata/rsa16384.pem")).unwrap()
+}
 
 /// A 2048-bit RSA key, generated once.
 pub(super) fn rsa_private() -> PKey<Private> {
@@ -18,11 +47,11 @@ pub(super) fn rsa_private() -> PKey<Private> {
         .clone()
 }
 
-/// An EC or Ed25519 key on `params`, generated once per curve.
+/// An EC, Edwards or Montgomery key on `params`, generated once per curve.
 pub(super) fn ec_private(params: &[u8]) -> PKey<Private> {
     static KEYS: OnceLock<Vec<(Vec<u8>, PKey<Private>)>> = OnceLock::new();
     let keys = KEYS.get_or_init(|| {
-        [P256, P384, P521, ED25519]
+        EVERY_CURVE
             .iter()
             .map(|p| (p.to_vec(), keys::generate_ec(p).unwrap()))
             .collect()

@@ -3,7 +3,8 @@
 //! (`CKM_ECDH1_DERIVE`, §2.3.16) with the ANSI X9.63 KDFs.
 
 use super::cipher::{rsa_context, RsaPadding};
-use super::keys::{public_key_from_point, Curve, SECRET_MAX_LEN};
+use super::curves::Curve;
+use super::keys::{public_key_from_point, SECRET_MAX_LEN};
 use super::loaded::AsymmetricKey;
 use super::mechanisms::Hash;
 use super::LoadedKey;
@@ -189,7 +190,7 @@ pub(super) fn x963_kdf(
 /// point. With `CKD_NULL` it is the raw secret (`x` of the shared point),
 /// cut to its last `value_len` bytes (0: all of it; longer: `Error::KeySizeRange`).
 /// With `CKD_SHA*_KDF` it is `value_len` bytes of the X9.63 KDF (0: one hash
-/// length), at most 512 bytes.
+/// length), at most 3072 bytes.
 pub(super) fn ecdh_derive(
     mechanism: &Mechanism,
     private_key: &LoadedKey,
@@ -214,7 +215,10 @@ pub(super) fn ecdh_derive(
             "CKD_NULL takes no shared data",
         ));
     }
-    let key = private_key.private_key(CKK_EC)?;
+    let key = match private_key.key_type {
+        CKK_EC_MONTGOMERY => private_key.private_key(CKK_EC_MONTGOMERY)?,
+        _ => private_key.private_key(CKK_EC)?,
+    };
     let curve = Curve::of_key(key)?;
     let peer = public_key_from_point(curve, public_data).ok_or(Error::MechanismParamInvalid(
         "the peer's public point is not on the key's curve",
@@ -223,7 +227,11 @@ pub(super) fn ecdh_derive(
     context.derive_init()?;
     context.derive_set_peer(&peer)?;
     let mut secret = Vec::with_capacity(curve.field_len());
-    context.derive_to_vec(&mut secret)?;
+    // RFC 7748 §6: a peer u-coordinate of small order gives the all-zero
+    // secret, which OpenSSL refuses.
+    context.derive_to_vec(&mut secret).map_err(|_| {
+        Error::MechanismParamInvalid("the peer's public key gives no shared secret")
+    })?;
     let result = match kdf {
         None if value_len > secret.len() => Err(Error::KeySizeRange),
         None if value_len == 0 => return Ok(secret),

@@ -67,7 +67,7 @@ fn bad_attribute_templates() -> Refusals<'static> {
                     "unknown key type",
                     vec![
                         ulong(CKA_CLASS, CKO_SECRET_KEY),
-                        ulong(CKA_KEY_TYPE, CKK_DES3),
+                        ulong(CKA_KEY_TYPE, CKK_DES),
                     ],
                 ),
             ],
