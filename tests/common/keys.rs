@@ -10,6 +10,11 @@ pub const P256: &[u8] = &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 
 pub const P384: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22];
 pub const P521: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23];
 pub const ED25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x70];
+pub const P224: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x21];
+pub const SECP256K1: &[u8] = &[0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A];
+pub const ED448: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x71];
+pub const X25519: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x6E];
+pub const X448: &[u8] = &[0x06, 0x03, 0x2B, 0x65, 0x6F];
 
 /// A key pair's two handles.
 #[derive(Clone, Copy, Debug)]
@@ -152,7 +157,7 @@ pub fn der_octet_string(octets: &[u8]) -> Vec<u8> {
 
 /// The openssl public key of a token public key, built from the exported
 /// attributes: `CKA_MODULUS`/`CKA_PUBLIC_EXPONENT` for RSA,
-/// `CKA_EC_PARAMS`/`CKA_EC_POINT` for EC and Ed25519.
+/// `CKA_EC_PARAMS`/`CKA_EC_POINT` for EC, Edwards and Montgomery keys (by OID).
 pub fn openssl_public_key(
     session: &Session,
     public: ObjectHandle,
@@ -182,11 +187,20 @@ pub fn openssl_public_key(
     }
     let params = attribute_bytes(session, public, AttributeType::EcParams);
     let point = ec_point_octets(&attribute_bytes(session, public, AttributeType::EcPoint));
-    if params == ED25519 || key_type == KeyType::EC_EDWARDS {
-        return PKey::public_key_from_raw_bytes(&point, Id::ED25519).unwrap();
+    let raw_id = match params.as_slice() {
+        p if p == ED25519 => Some(Id::ED25519),
+        p if p == ED448 => Some(Id::ED448),
+        p if p == X25519 => Some(Id::X25519),
+        p if p == X448 => Some(Id::X448),
+        _ => None,
+    };
+    if let Some(id) = raw_id {
+        return PKey::public_key_from_raw_bytes(&point, id).unwrap();
     }
     let nid = match params.as_slice() {
+        p if p == P224 => Nid::SECP224R1,
         p if p == P256 => Nid::X9_62_PRIME256V1,
+        p if p == SECP256K1 => Nid::SECP256K1,
         p if p == P384 => Nid::SECP384R1,
         p if p == P521 => Nid::SECP521R1,
         other => panic!("unknown curve {other:02x?}"),
