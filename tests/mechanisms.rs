@@ -180,6 +180,39 @@ fn every_covered_round_trip_test_exists() {
     );
 }
 
+/// The `CKM_*` names of `mechanism` in the C header the provider ships.
+fn mechanism_names(mechanism: CK_MECHANISM_TYPE) -> Vec<&'static str> {
+    include_str!("../include/pkcs11t.h")
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("#define ")?.split_whitespace();
+            let name = words.next().filter(|n| n.starts_with("CKM_"))?;
+            let value = words.next()?.trim_end_matches("UL");
+            let value = match value.strip_prefix("0x") {
+                Some(hex) => CK_MECHANISM_TYPE::from_str_radix(hex, 16).ok()?,
+                None => value.parse().ok()?,
+            };
+            (value == mechanism).then_some(name)
+        })
+        .collect()
+}
+
+#[test]
+fn the_readme_names_every_listed_mechanism() {
+    let _token = TestToken::new();
+    let readme = include_str!("../README.md");
+    let missing: Vec<String> = raw_mechanism_list()
+        .into_iter()
+        .filter(|&m| {
+            !mechanism_names(m)
+                .iter()
+                .any(|name| readme.contains(&format!("`{name}`")))
+        })
+        .map(|m| format!("{m:#x} {:?}", mechanism_names(m)))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not name {missing:?}");
+}
+
 #[test]
 fn mechanism_info_flags_include_what_the_round_trip_tests_use() {
     let _token = TestToken::new();

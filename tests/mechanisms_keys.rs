@@ -518,6 +518,13 @@ fn curves_named_by_printable_string_work_like_their_oids() {
             _ => 32,
         };
         assert_eq!(point.len(), 2 * expected_field + 1, "{name}");
+        for key in [pair.public, pair.private] {
+            assert_eq!(
+                attribute_bytes(&session, key, AttributeType::EcParams),
+                printable_string(name),
+                "{name}: CKA_EC_PARAMS reads back as given"
+            );
+        }
         assert_eq!(signature.unwrap().len(), 2 * expected_field, "{name}");
     }
     let result = session.generate_key_pair(

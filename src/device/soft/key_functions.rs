@@ -241,6 +241,10 @@ impl KeyManagement for SoftDevice {
         if inner.fips_approved_only {
             fips::check_key(&key)?;
         }
+        if let (Some(params), None) = (public.get(CKA_EC_PARAMS), private.get(CKA_EC_PARAMS)) {
+            let params = params.to_vec();
+            private.set(CKA_EC_PARAMS, params);
+        }
         let public_key = crypto::public_from_private(&key)?;
         let objects = vec![
             public_object(public, public_key)?,

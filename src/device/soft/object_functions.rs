@@ -32,6 +32,17 @@ fn merge_computed(attributes: &mut Attributes, computed: Attributes) -> Result<(
                     "key material is not of the declared key type",
                 ));
             }
+        } else if let Some(given) = attributes
+            .get(CKA_EC_PARAMS)
+            .filter(|_| kind == CKA_EC_PARAMS)
+        {
+            // The curve stays named as the caller named it (an OID or a
+            // PrintableString), so that searches by it find the key.
+            if !crypto::same_curve(given, &value) {
+                return Err(Error::TemplateInconsistent(
+                    "CKA_EC_PARAMS names another curve than the key's",
+                ));
+            }
         } else if objects::rule_in(attributes, kind).is_some() {
             attributes.set(kind, value);
         }

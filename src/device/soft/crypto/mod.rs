@@ -78,6 +78,15 @@ pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
     keys::public_attributes(key)
 }
 
+/// Whether two `CKA_EC_PARAMS` values name the same supported curve (an
+/// OID and its PrintableString name do).
+pub fn same_curve(a: &[u8], b: &[u8]) -> bool {
+    matches!(
+        (curves::Curve::from_params(a), curves::Curve::from_params(b)),
+        (Ok(x), Ok(y)) if x == y
+    )
+}
+
 /// Starts a signature with `key` (a private key, or a secret for HMAC).
 /// A mechanism that does not fit the key is `Error::KeyTypeInconsistent`;
 /// one the device lacks, `Error::MechanismInvalid`; a bad parameter,
