@@ -244,6 +244,8 @@ pub enum Error {
     UserTypeInvalid,
     #[error("wrapped key invalid")]
     WrappedKeyInvalid,
+    #[error("wrapped key length out of range")]
+    WrappedKeyLenRange,
     #[error("wrapping key handle invalid")]
     WrappingKeyHandleInvalid,
     #[error("wrapping key type inconsistent")]
@@ -427,6 +429,7 @@ impl Error {
             Error::UserPinNotInitialized => CKR_USER_PIN_NOT_INITIALIZED,
             Error::UserTypeInvalid => CKR_USER_TYPE_INVALID,
             Error::WrappedKeyInvalid => CKR_WRAPPED_KEY_INVALID,
+            Error::WrappedKeyLenRange => CKR_WRAPPED_KEY_LEN_RANGE,
             Error::WrappingKeyHandleInvalid => CKR_WRAPPING_KEY_HANDLE_INVALID,
             Error::WrappingKeyTypeInconsistent => CKR_WRAPPING_KEY_TYPE_INCONSISTENT,
             Error::UnwrappingKeyTypeInconsistent => CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT,

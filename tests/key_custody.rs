@@ -274,10 +274,15 @@ fn custody(session: &Session, key: ObjectHandle) -> (bool, bool, bool, bool) {
     )
 }
 
-/// The wrapping mechanisms the token offers, with a parameter each.
+/// The wrapping mechanisms the token offers, with a parameter each. The
+/// parameter structures point into this value: it stays where it is while
+/// the `CK_MECHANISM` of [`WrapMechanism::raw`] is used.
 struct WrapMechanism {
     kind: CK_MECHANISM_TYPE,
     oaep: CK_RSA_PKCS_OAEP_PARAMS,
+    rsa_aes: CK_RSA_AES_KEY_WRAP_PARAMS,
+    gcm: CK_GCM_PARAMS,
+    iv: [u8; 12],
 }
 
 impl WrapMechanism {
@@ -291,14 +296,42 @@ impl WrapMechanism {
                 pSourceData: std::ptr::null_mut(),
                 ulSourceDataLen: 0,
             },
+            rsa_aes: CK_RSA_AES_KEY_WRAP_PARAMS {
+                ulAESKeyBits: 256,
+                pOAEPParams: std::ptr::null_mut(),
+            },
+            gcm: CK_GCM_PARAMS {
+                pIv: std::ptr::null_mut(),
+                ulIvLen: 12,
+                ulIvBits: 96,
+                pAAD: std::ptr::null_mut(),
+                ulAADLen: 0,
+                ulTagBits: 128,
+            },
+            iv: [7; 12],
         }
     }
     fn raw(&mut self) -> CK_MECHANISM {
-        if self.kind == CKM_RSA_PKCS_OAEP {
-            raw_mechanism_with(self.kind, &mut self.oaep)
-        } else {
-            raw_mechanism(self.kind)
+        match self.kind {
+            CKM_RSA_PKCS_OAEP => raw_mechanism_with(self.kind, &mut self.oaep),
+            CKM_RSA_AES_KEY_WRAP => {
+                self.rsa_aes.pOAEPParams = &mut self.oaep;
+                raw_mechanism_with(self.kind, &mut self.rsa_aes)
+            }
+            CKM_AES_GCM => {
+                self.gcm.pIv = self.iv.as_mut_ptr();
+                raw_mechanism_with(self.kind, &mut self.gcm)
+            }
+            _ => raw_mechanism(self.kind),
         }
+    }
+
+    /// Whether the mechanism wraps under an RSA public key (else an AES key).
+    fn is_rsa(kind: CK_MECHANISM_TYPE) -> bool {
+        matches!(
+            kind,
+            CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP | CKM_RSA_AES_KEY_WRAP
+        )
     }
 }
 
@@ -792,7 +825,14 @@ fn every_wrapping_mechanism_offered_refuses_an_unextractable_key() {
     let offered = mechanisms_with(CKF_WRAP);
     let mut sorted = offered.clone();
     sorted.sort_unstable();
-    let mut tested = vec![CKM_RSA_PKCS_OAEP, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_PAD];
+    let mut tested = vec![
+        CKM_RSA_PKCS,
+        CKM_RSA_PKCS_OAEP,
+        CKM_RSA_AES_KEY_WRAP,
+        CKM_AES_KEY_WRAP,
+        CKM_AES_KEY_WRAP_PAD,
+        CKM_AES_GCM,
+    ];
     tested.sort_unstable();
     assert_eq!(
         sorted, tested,
@@ -802,7 +842,7 @@ fn every_wrapping_mechanism_offered_refuses_an_unextractable_key() {
     let pair = generate_rsa(&session, 2048, false, b"rsa-every");
     for victim in victims(&session) {
         for mechanism in &offered {
-            let wrapping = if *mechanism == CKM_RSA_PKCS_OAEP {
+            let wrapping = if WrapMechanism::is_rsa(*mechanism) {
                 pair.public
             } else {
                 aes

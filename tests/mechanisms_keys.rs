@@ -557,10 +557,7 @@ fn import_rsa_private(session: &Session, rsa: &Rsa<Private>) -> ObjectHandle {
             Attribute::Exponent2(bytes(rsa.dmq1().unwrap())),
             Attribute::Coefficient(bytes(rsa.iqmp().unwrap())),
         ])
-        .map_or_else(
-            |e| panic!("C_CreateObject RSA-{}: {e}", rsa.size() * 8),
-            |h| h,
-        )
+        .unwrap_or_else(|e| panic!("C_CreateObject RSA-{}: {e}", rsa.size() * 8))
 }
 
 fn import_rsa_public(

@@ -69,6 +69,14 @@ pub enum MechanismParameter {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// `CK_RSA_AES_KEY_WRAP_PARAMS`: the size of the temporary AES key and
+    /// the OAEP parameters that wrap it.
+    RsaAesKeyWrap {
+        aes_key_bits: CK_ULONG,
+        hash: CK_MECHANISM_TYPE,
+        mgf: CK_ULONG,
+        label: Vec<u8>,
+    },
 }
 
 /// One row of `C_GetMechanismList`/`C_GetMechanismInfo`.

@@ -405,6 +405,25 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
                 label: unsafe { oaep_label(&p) }?,
             }
         }
+        CKM_RSA_AES_KEY_WRAP => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let p: CK_RSA_AES_KEY_WRAP_PARAMS = unsafe { parameter_struct(raw) }?;
+            if p.pOAEPParams.is_null() {
+                return Err(Error::MechanismParamInvalid(
+                    "CK_RSA_AES_KEY_WRAP_PARAMS without OAEP parameters",
+                ));
+            }
+            // SAFETY: as the comment at the top of `parameter` says: the
+            // non-NULL OAEP pointer is a valid structure.
+            let oaep = unsafe { std::ptr::read_unaligned(p.pOAEPParams) };
+            MechanismParameter::RsaAesKeyWrap {
+                aes_key_bits: p.ulAESKeyBits,
+                hash: oaep.hashAlg,
+                mgf: oaep.mgf,
+                // SAFETY: as the comment at the top of `parameter` says.
+                label: unsafe { oaep_label(&oaep) }?,
+            }
+        }
         CKM_RSA_PKCS_PSS
         | CKM_SHA1_RSA_PKCS_PSS
         | CKM_SHA224_RSA_PKCS_PSS

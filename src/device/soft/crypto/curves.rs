@@ -24,9 +24,12 @@ pub(super) enum Curve {
     X448,
 }
 
-/// Every curve, with its DER OID and the printable names PKCS#11 3.0
-/// §2.3.3, §2.3.5 and §2.3.7 allow in `CKA_EC_PARAMS` instead of it.
-const CURVES: &[(Curve, &[u8], &[&[u8]])] = &[
+/// A curve, its DER OID, and the printable names PKCS#11 3.0 §2.3.3,
+/// §2.3.5 and §2.3.7 allow in `CKA_EC_PARAMS` instead of it.
+type CurveRow = (Curve, &'static [u8], &'static [&'static [u8]]);
+
+/// Every curve.
+const CURVES: &[CurveRow] = &[
     (Curve::P224, der::P224_PARAMS, &[b"secp224r1"]),
     (
         Curve::P256,

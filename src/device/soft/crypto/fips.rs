@@ -45,6 +45,7 @@ fn is_rsa(kind: CK_MECHANISM_TYPE) -> bool {
         CKM_RSA_PKCS_KEY_PAIR_GEN
             | CKM_RSA_PKCS
             | CKM_RSA_PKCS_OAEP
+            | CKM_RSA_AES_KEY_WRAP
             | CKM_RSA_PKCS_PSS
             | CKM_SHA1_RSA_PKCS
             | CKM_SHA224_RSA_PKCS

@@ -59,6 +59,12 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
             mgf: CKG_MGF1_SHA1,
             label: vec![],
         },
+        CKM_RSA_AES_KEY_WRAP => MechanismParameter::RsaAesKeyWrap {
+            aes_key_bits: 256,
+            hash: CKM_SHA_1,
+            mgf: CKG_MGF1_SHA1,
+            label: vec![],
+        },
         CKM_AES_CBC | CKM_AES_CBC_PAD => MechanismParameter::Raw(vec![0; 16]),
         CKM_DES3_CBC | CKM_DES3_CBC_PAD => MechanismParameter::Raw(vec![0; 8]),
         CKM_AES_CTR => MechanismParameter::Ctr {
@@ -300,5 +306,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 48);
+    assert_eq!(infos.len(), 49);
 }

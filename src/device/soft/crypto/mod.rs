@@ -132,16 +132,21 @@ pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
 }
 
 /// Wraps `key_bytes` (a secret key's value, or a private key's PKCS#8 DER)
-/// with `wrapping_key` using `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_PAD` or
-/// `CKM_RSA_PKCS_OAEP`.
-pub fn wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -> Result<Vec<u8>> {
+/// with `wrapping_key` using `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_PAD`,
+/// `CKM_AES_GCM`, `CKM_RSA_PKCS`, `CKM_RSA_PKCS_OAEP` or `CKM_RSA_AES_KEY_WRAP`.
+pub fn wrap(
+    mechanism: &Mechanism,
+    wrapping_key: &Arc<LoadedKey>,
+    key_bytes: &[u8],
+) -> Result<Vec<u8>> {
     wrap::wrap(mechanism, wrapping_key, key_bytes)
 }
 
-/// The inverse of [`wrap`]; a wrong key or corrupted input is `Error::WrappedKeyInvalid`.
+/// The inverse of [`wrap`]; a wrong key or corrupted input is
+/// `Error::WrappedKeyInvalid`, input of an impossible length `Error::WrappedKeyLenRange`.
 pub fn unwrap(
     mechanism: &Mechanism,
-    unwrapping_key: &LoadedKey,
+    unwrapping_key: &Arc<LoadedKey>,
     wrapped: &[u8],
 ) -> Result<Vec<u8>> {
     wrap::unwrap(mechanism, unwrapping_key, wrapped)

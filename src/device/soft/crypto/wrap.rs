@@ -1,9 +1,11 @@
 //! Key wrapping (PKCS#11 3.0 §5.18): AES key wrap (RFC 3394) and with
-//! padding (RFC 5649), §2.14; RSA OAEP, §2.1.8. And ECDH key derivation
+//! padding (RFC 5649), §2.14; AES-GCM, §2.12; RSA PKCS#1 v1.5 and OAEP,
+//! §2.1.6 and §2.1.8; RSA-AES key wrap, §2.1.21. And ECDH key derivation
 //! (`CKM_ECDH1_DERIVE`, §2.3.16) with the ANSI X9.63 KDFs.
 
-use super::cipher::{rsa_context, RsaPadding};
+use super::cipher::{cipher_init, rsa_context, RsaPadding};
 use super::curves::Curve;
+use super::implicit_rejection;
 use super::keys::{public_key_from_point, SECRET_MAX_LEN};
 use super::loaded::AsymmetricKey;
 use super::mechanisms::Hash;
@@ -15,6 +17,8 @@ use openssl::cipher::{Cipher, CipherRef};
 use openssl::cipher_ctx::{CipherCtx, CipherCtxFlags};
 use openssl::md_ctx::MdCtx;
 use openssl::pkey_ctx::PkeyCtx;
+use std::sync::Arc;
+use zeroize::Zeroizing;
 
 /// The semiblock of the AES key wrap (RFC 3394 §2).
 const SEMIBLOCK: usize = 8;
@@ -72,73 +76,178 @@ fn aes_wrap_once(
 /// `C_WrapKey`: `key_bytes` encrypted under `wrapping_key`.
 pub(super) fn wrap(
     mechanism: &Mechanism,
-    wrapping_key: &LoadedKey,
+    wrapping_key: &Arc<LoadedKey>,
     key_bytes: &[u8],
 ) -> Result<Vec<u8>> {
     match mechanism.kind {
         CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
             let key = wrapping_aes_key(wrapping_key, Error::WrappingKeyTypeInconsistent)?;
-            let fits = match mechanism.kind {
-                CKM_AES_KEY_WRAP => {
-                    key_bytes.len() >= 2 * SEMIBLOCK && key_bytes.len().is_multiple_of(SEMIBLOCK)
-                }
-                _ => !key_bytes.is_empty(),
-            };
-            if !fits {
-                return Err(Error::KeySizeRange);
-            }
-            aes_wrap_once(key, mechanism, key_bytes, true)?
-                .ok_or_else(|| Error::Internal("AES key wrap failed"))
+            aes_key_wrap(key, mechanism, key_bytes)
         }
-        CKM_RSA_PKCS_OAEP => {
-            let padding = RsaPadding::of(mechanism)?;
-            let key = wrapping_key
+        CKM_AES_GCM => {
+            wrapping_aes_key(wrapping_key, Error::WrappingKeyTypeInconsistent)?;
+            cipher_init(wrapping_key.clone(), mechanism, true)?.one_shot(key_bytes)
+        }
+        CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP => rsa_wrap(mechanism, wrapping_key, key_bytes),
+        CKM_RSA_AES_KEY_WRAP => {
+            let (aes_key_len, oaep) = rsa_aes_parameters(mechanism)?;
+            wrapping_key
                 .asymmetric_key(CKK_RSA)
                 .map_err(|_| Error::WrappingKeyTypeInconsistent)?;
-            let (mut context, _, max_plaintext) = rsa_context(key, &padding, true)?;
-            if key_bytes.len() > max_plaintext {
-                return Err(Error::KeySizeRange);
-            }
-            context.encrypt(key_bytes)
+            let mut temporary = Zeroizing::new(vec![0u8; aes_key_len]);
+            openssl::rand::rand_bytes(&mut temporary)?;
+            let mut wrapped = rsa_wrap(&oaep, wrapping_key, &temporary)?;
+            wrapped.extend(aes_key_wrap(
+                &temporary,
+                &Mechanism::new(CKM_AES_KEY_WRAP_PAD),
+                key_bytes,
+            )?);
+            Ok(wrapped)
         }
         other => Err(Error::MechanismInvalid(other)),
     }
 }
 
-/// `C_UnwrapKey`: the inverse of [`wrap`].
+/// `C_UnwrapKey`: the inverse of [`wrap`]. A wrapped key whose length alone
+/// shows it is wrong is `Error::WrappedKeyLenRange`; one that fails its
+/// integrity check (or, for OAEP, its padding), `Error::WrappedKeyInvalid`.
 pub(super) fn unwrap(
     mechanism: &Mechanism,
-    unwrapping_key: &LoadedKey,
+    unwrapping_key: &Arc<LoadedKey>,
     wrapped: &[u8],
 ) -> Result<Vec<u8>> {
     match mechanism.kind {
         CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_PAD => {
             let key = wrapping_aes_key(unwrapping_key, Error::UnwrappingKeyTypeInconsistent)?;
-            // RFC 3394 output is n+1 semiblocks with n >= 2; RFC 5649's at least 2.
-            let minimum = if mechanism.kind == CKM_AES_KEY_WRAP {
-                3 * SEMIBLOCK
-            } else {
-                2 * SEMIBLOCK
-            };
-            if wrapped.len() < minimum || !wrapped.len().is_multiple_of(SEMIBLOCK) {
-                return Err(Error::WrappedKeyInvalid);
-            }
-            aes_wrap_once(key, mechanism, wrapped, false)?.ok_or(Error::WrappedKeyInvalid)
+            aes_key_unwrap(key, mechanism, wrapped)
         }
-        CKM_RSA_PKCS_OAEP => {
-            let padding = RsaPadding::of(mechanism)?;
-            let key = unwrapping_key
+        CKM_AES_GCM => {
+            wrapping_aes_key(unwrapping_key, Error::UnwrappingKeyTypeInconsistent)?;
+            cipher_init(unwrapping_key.clone(), mechanism, false)?
+                .one_shot(wrapped)
+                .map_err(|error| match error {
+                    Error::EncryptedDataLenRange => Error::WrappedKeyLenRange,
+                    Error::EncryptedDataInvalid => Error::WrappedKeyInvalid,
+                    other => other,
+                })
+        }
+        CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP => {
+            rsa_unwrap(mechanism, unwrapping_key, wrapped).map(|plain| plain.to_vec())
+        }
+        CKM_RSA_AES_KEY_WRAP => {
+            let (aes_key_len, oaep) = rsa_aes_parameters(mechanism)?;
+            let private = unwrapping_key
                 .private_key(CKK_RSA)
                 .map_err(|_| Error::UnwrappingKeyTypeInconsistent)?;
-            let (mut context, modulus_len, _) =
-                rsa_context(AsymmetricKey::Private(key), &padding, false)?;
-            if wrapped.len() != modulus_len {
+            let modulus_len = (private.bits() as usize).div_ceil(8);
+            if wrapped.len() <= modulus_len {
+                return Err(Error::WrappedKeyLenRange);
+            }
+            let (rsa_part, aes_part) = wrapped.split_at(modulus_len);
+            let temporary = rsa_unwrap(&oaep, unwrapping_key, rsa_part)?;
+            if temporary.len() != aes_key_len {
                 return Err(Error::WrappedKeyInvalid);
             }
-            context.decrypt(wrapped)?.ok_or(Error::WrappedKeyInvalid)
+            aes_key_unwrap(&temporary, &Mechanism::new(CKM_AES_KEY_WRAP_PAD), aes_part)
         }
         other => Err(Error::MechanismInvalid(other)),
     }
+}
+
+/// `CKM_AES_KEY_WRAP` (RFC 3394: whole semiblocks, at least two) or
+/// `CKM_AES_KEY_WRAP_PAD` (RFC 5649: any non-empty input) of `key_bytes`.
+fn aes_key_wrap(key: &[u8], mechanism: &Mechanism, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    let fits = match mechanism.kind {
+        CKM_AES_KEY_WRAP => {
+            key_bytes.len() >= 2 * SEMIBLOCK && key_bytes.len().is_multiple_of(SEMIBLOCK)
+        }
+        _ => !key_bytes.is_empty(),
+    };
+    if !fits {
+        return Err(Error::KeySizeRange);
+    }
+    aes_wrap_once(key, mechanism, key_bytes, true)?
+        .ok_or_else(|| Error::Internal("AES key wrap failed"))
+}
+
+fn aes_key_unwrap(key: &[u8], mechanism: &Mechanism, wrapped: &[u8]) -> Result<Vec<u8>> {
+    // RFC 3394 output is n+1 semiblocks with n >= 2; RFC 5649's at least 2.
+    let minimum = if mechanism.kind == CKM_AES_KEY_WRAP {
+        3 * SEMIBLOCK
+    } else {
+        2 * SEMIBLOCK
+    };
+    if wrapped.len() < minimum || !wrapped.len().is_multiple_of(SEMIBLOCK) {
+        return Err(Error::WrappedKeyLenRange);
+    }
+    aes_wrap_once(key, mechanism, wrapped, false)?.ok_or(Error::WrappedKeyInvalid)
+}
+
+/// RSA encryption of a key, `CKM_RSA_PKCS` (PKCS#1 v1.5) or `CKM_RSA_PKCS_OAEP`.
+fn rsa_wrap(mechanism: &Mechanism, wrapping_key: &LoadedKey, key_bytes: &[u8]) -> Result<Vec<u8>> {
+    let padding = RsaPadding::of(mechanism)?;
+    let key = wrapping_key
+        .asymmetric_key(CKK_RSA)
+        .map_err(|_| Error::WrappingKeyTypeInconsistent)?;
+    let (mut context, _, max_plaintext) = rsa_context(key, &padding, true)?;
+    if key_bytes.len() > max_plaintext {
+        return Err(Error::KeySizeRange);
+    }
+    context.encrypt(key_bytes)
+}
+
+/// RSA decryption of a wrapped key. PKCS#1 v1.5 is no padding oracle here
+/// either: a bad padding unwraps, like a good one, to the synthetic message
+/// of implicit rejection, which the caller's template then takes or refuses
+/// by its length alone.
+fn rsa_unwrap(
+    mechanism: &Mechanism,
+    unwrapping_key: &LoadedKey,
+    wrapped: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    let padding = RsaPadding::of(mechanism)?;
+    let key = unwrapping_key
+        .private_key(CKK_RSA)
+        .map_err(|_| Error::UnwrappingKeyTypeInconsistent)?;
+    let (mut context, modulus_len, _) = rsa_context(AsymmetricKey::Private(key), &padding, false)?;
+    if wrapped.len() != modulus_len {
+        return Err(Error::WrappedKeyLenRange);
+    }
+    let decrypted = Zeroizing::new(context.decrypt(wrapped)?.ok_or(Error::WrappedKeyInvalid)?);
+    match padding {
+        RsaPadding::Pkcs1 => implicit_rejection::decode_with_key(key, wrapped, &decrypted),
+        RsaPadding::Oaep { .. } => Ok(decrypted),
+    }
+}
+
+/// The temporary AES key length (bytes) and the OAEP mechanism of a
+/// `CK_RSA_AES_KEY_WRAP_PARAMS` (PKCS#11 3.0 §2.1.21).
+fn rsa_aes_parameters(mechanism: &Mechanism) -> Result<(usize, Mechanism)> {
+    let MechanismParameter::RsaAesKeyWrap {
+        aes_key_bits,
+        hash,
+        mgf,
+        label,
+    } = &mechanism.parameter
+    else {
+        return Err(Error::MechanismParamInvalid(
+            "CKM_RSA_AES_KEY_WRAP needs CK_RSA_AES_KEY_WRAP_PARAMS",
+        ));
+    };
+    if !matches!(aes_key_bits, 128 | 192 | 256) {
+        return Err(Error::MechanismParamInvalid(
+            "ulAESKeyBits must be 128, 192 or 256",
+        ));
+    }
+    let oaep = Mechanism::with(
+        CKM_RSA_PKCS_OAEP,
+        MechanismParameter::Oaep {
+            hash: *hash,
+            mgf: *mgf,
+            label: label.clone(),
+        },
+    );
+    Ok((*aes_key_bits as usize / 8, oaep))
 }
 
 fn wrapping_aes_key(key: &LoadedKey, inconsistent: Error) -> Result<&[u8]> {
