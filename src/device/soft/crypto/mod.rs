@@ -12,6 +12,8 @@ mod cipher_tests;
 mod curves;
 mod der;
 mod digest;
+#[cfg(test)]
+mod ecdh_tests;
 pub mod fips;
 pub mod implicit_rejection;
 mod keys;
