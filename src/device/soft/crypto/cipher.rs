@@ -409,20 +409,35 @@ impl BlockCipher {
     }
 }
 
+/// ECB (no parameter), CBC or CBC with padding (an IV of one `block`) when
+/// `mechanism` is one of the three `kinds` of a block cipher; `None` when
+/// it is another mechanism.
+fn ecb_or_cbc(
+    mechanism: &Mechanism,
+    kinds: [CK_MECHANISM_TYPE; 3],
+    block: usize,
+) -> Option<Result<(Mode, Option<&[u8]>)>> {
+    let mode = match kinds.iter().position(|kind| *kind == mechanism.kind)? {
+        0 => return Some(no_parameter(mechanism).map(|_| (Mode::Ecb, None))),
+        1 => Mode::Cbc,
+        _ => Mode::CbcPad,
+    };
+    Some(match &mechanism.parameter {
+        MechanismParameter::Raw(iv) if iv.len() == block => Ok((mode, Some(&iv[..]))),
+        _ => Err(Error::MechanismParamInvalid(
+            "CBC needs an IV of one block (16 bytes for AES, 8 for DES)",
+        )),
+    })
+}
+
 /// The AES mode of `mechanism` and its IV (or initial counter block), once
 /// the parameter is checked: a wrong one is `CKR_MECHANISM_PARAM_INVALID`.
 fn aes_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
+    let block_modes = [CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD];
+    if let Some(mode) = ecb_or_cbc(mechanism, block_modes, AES_BLOCK) {
+        return mode;
+    }
     Ok(match (mechanism.kind, &mechanism.parameter) {
-        (CKM_AES_ECB, _) => (Mode::Ecb, no_parameter(mechanism).map(|_| None)?),
-        (CKM_AES_CBC, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-            (Mode::Cbc, Some(iv))
-        }
-        (CKM_AES_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == AES_BLOCK => {
-            (Mode::CbcPad, Some(iv))
-        }
-        (CKM_AES_CBC | CKM_AES_CBC_PAD, _) => {
-            return Err(Error::MechanismParamInvalid("AES-CBC needs a 16-byte IV"))
-        }
         (
             CKM_AES_CTR,
             MechanismParameter::Ctr {
@@ -461,19 +476,9 @@ fn aes_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
 /// The Triple DES mode of `mechanism` and its IV: CBC takes an 8-byte IV,
 /// ECB no parameter (PKCS#11 3.0 §2.16.7 to §2.16.9).
 fn des3_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
-    Ok(match (mechanism.kind, &mechanism.parameter) {
-        (CKM_DES3_ECB, _) => (Mode::Ecb, no_parameter(mechanism).map(|_| None)?),
-        (CKM_DES3_CBC, MechanismParameter::Raw(iv)) if iv.len() == DES_BLOCK => {
-            (Mode::Cbc, Some(iv))
-        }
-        (CKM_DES3_CBC_PAD, MechanismParameter::Raw(iv)) if iv.len() == DES_BLOCK => {
-            (Mode::CbcPad, Some(iv))
-        }
-        (CKM_DES3_CBC | CKM_DES3_CBC_PAD, _) => {
-            return Err(Error::MechanismParamInvalid("DES3-CBC needs an 8-byte IV"))
-        }
-        (other, _) => return Err(Error::MechanismInvalid(other)),
-    })
+    let block_modes = [CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD];
+    ecb_or_cbc(mechanism, block_modes, DES_BLOCK)
+        .unwrap_or(Err(Error::MechanismInvalid(mechanism.kind)))
 }
 
 impl CipherOperation for BlockCipher {

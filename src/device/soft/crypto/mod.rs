@@ -48,6 +48,7 @@ pub use keys::{
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
 };
 pub use mechanisms::mechanism_infos;
+pub use wrap::{unwrap, wrap};
 
 /// Key material ready for use: parsed once, shared by every operation.
 pub enum KeyMaterial {
@@ -131,27 +132,6 @@ pub fn decrypt_init(
 /// Starts a digest (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512).
 pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
     digest::digest_init(mechanism)
-}
-
-/// Wraps `key_bytes` (a secret key's value, or a private key's PKCS#8 DER)
-/// with `wrapping_key` using `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_PAD`,
-/// `CKM_AES_GCM`, `CKM_RSA_PKCS`, `CKM_RSA_PKCS_OAEP` or `CKM_RSA_AES_KEY_WRAP`.
-pub fn wrap(
-    mechanism: &Mechanism,
-    wrapping_key: &Arc<LoadedKey>,
-    key_bytes: &[u8],
-) -> Result<Vec<u8>> {
-    wrap::wrap(mechanism, wrapping_key, key_bytes)
-}
-
-/// The inverse of [`wrap`]; a wrong key or corrupted input is
-/// `Error::WrappedKeyInvalid`, input of an impossible length `Error::WrappedKeyLenRange`.
-pub fn unwrap(
-    mechanism: &Mechanism,
-    unwrapping_key: &Arc<LoadedKey>,
-    wrapped: &[u8],
-) -> Result<Vec<u8>> {
-    wrap::unwrap(mechanism, unwrapping_key, wrapped)
 }
 
 /// `CKM_ECDH1_DERIVE` (`CKD_NULL`, and `CKD_SHA*_KDF`): the shared secret

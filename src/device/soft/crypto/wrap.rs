@@ -73,8 +73,11 @@ fn aes_wrap_once(
     Ok(Some(output))
 }
 
-/// `C_WrapKey`: `key_bytes` encrypted under `wrapping_key`.
-pub(super) fn wrap(
+/// `C_WrapKey`: `key_bytes` (a secret key's value, or a private key's
+/// PKCS#8 DER) encrypted under `wrapping_key` with `CKM_AES_KEY_WRAP`,
+/// `CKM_AES_KEY_WRAP_PAD`, `CKM_AES_GCM`, `CKM_RSA_PKCS`,
+/// `CKM_RSA_PKCS_OAEP` or `CKM_RSA_AES_KEY_WRAP`.
+pub fn wrap(
     mechanism: &Mechanism,
     wrapping_key: &Arc<LoadedKey>,
     key_bytes: &[u8],
@@ -111,7 +114,7 @@ pub(super) fn wrap(
 /// `C_UnwrapKey`: the inverse of [`wrap`]. A wrapped key whose length alone
 /// shows it is wrong is `Error::WrappedKeyLenRange`; one that fails its
 /// integrity check (or, for OAEP, its padding), `Error::WrappedKeyInvalid`.
-pub(super) fn unwrap(
+pub fn unwrap(
     mechanism: &Mechanism,
     unwrapping_key: &Arc<LoadedKey>,
     wrapped: &[u8],
