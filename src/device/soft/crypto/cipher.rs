@@ -409,6 +409,9 @@ impl BlockCipher {
     }
 }
 
+/// A block cipher mode and its IV (or initial counter block).
+type ModeAndIv<'a> = (Mode, Option<&'a [u8]>);
+
 /// ECB (no parameter), CBC or CBC with padding (an IV of one `block`) when
 /// `mechanism` is one of the three `kinds` of a block cipher; `None` when
 /// it is another mechanism.
@@ -416,7 +419,7 @@ fn ecb_or_cbc(
     mechanism: &Mechanism,
     kinds: [CK_MECHANISM_TYPE; 3],
     block: usize,
-) -> Option<Result<(Mode, Option<&[u8]>)>> {
+) -> Option<Result<ModeAndIv<'_>>> {
     let mode = match kinds.iter().position(|kind| *kind == mechanism.kind)? {
         0 => return Some(no_parameter(mechanism).map(|_| (Mode::Ecb, None))),
         1 => Mode::Cbc,
@@ -432,7 +435,7 @@ fn ecb_or_cbc(
 
 /// The AES mode of `mechanism` and its IV (or initial counter block), once
 /// the parameter is checked: a wrong one is `CKR_MECHANISM_PARAM_INVALID`.
-fn aes_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
+fn aes_mode(mechanism: &Mechanism) -> Result<ModeAndIv<'_>> {
     let block_modes = [CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD];
     if let Some(mode) = ecb_or_cbc(mechanism, block_modes, AES_BLOCK) {
         return mode;
@@ -475,7 +478,7 @@ fn aes_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
 
 /// The Triple DES mode of `mechanism` and its IV: CBC takes an 8-byte IV,
 /// ECB no parameter (PKCS#11 3.0 §2.16.7 to §2.16.9).
-fn des3_mode(mechanism: &Mechanism) -> Result<(Mode, Option<&[u8]>)> {
+fn des3_mode(mechanism: &Mechanism) -> Result<ModeAndIv<'_>> {
     let block_modes = [CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD];
     ecb_or_cbc(mechanism, block_modes, DES_BLOCK)
         .unwrap_or(Err(Error::MechanismInvalid(mechanism.kind)))
