@@ -226,7 +226,12 @@ fn mechanism_info_flags_include_what_the_round_trip_tests_use() {
             ck!(C_GetMechanismInfo(SLOT_ID, mechanism, &mut info)),
             CKR_OK
         );
-        for (_, needed, test) in COVERED.iter().filter(|(m, _, _)| *m == mechanism) {
+        // Over SoftHSM2, a row whose test the skip list leaves out claims
+        // nothing of SoftHSM2's flags.
+        let rows = COVERED.iter().filter(|(m, _, test)| {
+            *m == mechanism && !(vendor_device() && skipped_tests().contains(test))
+        });
+        for (_, needed, test) in rows {
             assert_eq!(
                 info.flags & needed,
                 *needed,

@@ -207,6 +207,16 @@ pub fn skipped_cases() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+/// The test names of the skip list's `test` lines, of every binary.
+pub fn skipped_tests() -> Vec<&'static str> {
+    SKIPS
+        .lines()
+        .filter_map(|line| line.strip_prefix("test "))
+        .filter_map(|line| line.split_once(" | "))
+        .filter_map(|(names, _)| names.split_whitespace().nth(1))
+        .collect()
+}
+
 /// True (after printing the case and SoftHSM2's reason) when this run is
 /// SoftHSM2-backed and the skip list names `case`: the caller leaves that
 /// case out and goes on with the others.
