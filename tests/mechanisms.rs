@@ -27,7 +27,8 @@ use openssl::sign::Verifier;
 
 /// Every mechanism the provider may list, the `C_GetMechanismInfo` flags its
 /// round trip relies on, and the test (in this file,
-/// `mechanisms_encryption.rs` or `mechanisms_keys.rs`) that exercises it
+/// `mechanisms_encryption.rs`, `mechanisms_keys.rs`, `mechanisms_macs.rs` or
+/// `mechanisms_wrap.rs`) that exercises it
 /// end to end.
 #[rustfmt::skip]
 const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
@@ -82,6 +83,37 @@ const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
     (CKM_SHA256, CKF_DIGEST, "digests_match_openssl"),
     (CKM_SHA384, CKF_DIGEST, "digests_match_openssl"),
     (CKM_SHA512, CKF_DIGEST, "digests_match_openssl"),
+    (CKM_SHA3_224_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_SHA3_224_RSA_PKCS_PSS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_ECDSA_SHA3_224, CKF_SIGN | CKF_VERIFY, "ecdsa_sha3_signatures_verify_with_openssl"),
+    (CKM_SHA3_224_HMAC, CKF_SIGN | CKF_VERIFY, "sha3_hmacs_match_openssl_with_generic_and_hmac_keys"),
+    (CKM_SHA3_224, CKF_DIGEST, "sha3_digests_match_the_fips_202_examples_and_openssl"),
+    (CKM_SHA3_224_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA3_256_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_SHA3_256_RSA_PKCS_PSS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_ECDSA_SHA3_256, CKF_SIGN | CKF_VERIFY, "ecdsa_sha3_signatures_verify_with_openssl"),
+    (CKM_SHA3_256_HMAC, CKF_SIGN | CKF_VERIFY, "sha3_hmacs_match_openssl_with_generic_and_hmac_keys"),
+    (CKM_SHA3_256, CKF_DIGEST, "sha3_digests_match_the_fips_202_examples_and_openssl"),
+    (CKM_SHA3_256_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA3_384_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_SHA3_384_RSA_PKCS_PSS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_ECDSA_SHA3_384, CKF_SIGN | CKF_VERIFY, "ecdsa_sha3_signatures_verify_with_openssl"),
+    (CKM_SHA3_384_HMAC, CKF_SIGN | CKF_VERIFY, "sha3_hmacs_match_openssl_with_generic_and_hmac_keys"),
+    (CKM_SHA3_384, CKF_DIGEST, "sha3_digests_match_the_fips_202_examples_and_openssl"),
+    (CKM_SHA3_384_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA3_512_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_SHA3_512_RSA_PKCS_PSS, CKF_SIGN | CKF_VERIFY, "sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl"),
+    (CKM_ECDSA_SHA3_512, CKF_SIGN | CKF_VERIFY, "ecdsa_sha3_signatures_verify_with_openssl"),
+    (CKM_SHA3_512_HMAC, CKF_SIGN | CKF_VERIFY, "sha3_hmacs_match_openssl_with_generic_and_hmac_keys"),
+    (CKM_SHA3_512, CKF_DIGEST, "sha3_digests_match_the_fips_202_examples_and_openssl"),
+    (CKM_SHA3_512_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA_1_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA224_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA256_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA384_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_SHA512_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
+    (CKM_AES_CMAC, CKF_SIGN | CKF_VERIFY, "aes_cmac_matches_the_rfc_4493_examples"),
+    (CKM_AES_CMAC_GENERAL, CKF_SIGN | CKF_VERIFY, "aes_cmac_general_gives_the_leading_bytes_of_the_mac"),
 ];
 
 const DATA: &[u8] = b"The quick brown fox jumps over the lazy dog, signed through PKCS#11.";
@@ -166,6 +198,7 @@ const ROUND_TRIP_SOURCES: &[&str] = &[
     include_str!("mechanisms_encryption.rs"),
     include_str!("mechanisms_keys.rs"),
     include_str!("mechanisms_wrap.rs"),
+    include_str!("mechanisms_macs.rs"),
 ];
 
 #[test]

@@ -64,6 +64,8 @@ pub enum MechanismParameter {
         shared_data: Vec<u8>,
         public_data: Vec<u8>,
     },
+    /// `CK_MAC_GENERAL_PARAMS`: the length of a truncated MAC.
+    MacLength(CK_ULONG),
     /// `CK_EDDSA_PARAMS`.
     EdDsa {
         prehash: bool,

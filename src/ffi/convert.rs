@@ -429,7 +429,11 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
         | CKM_SHA224_RSA_PKCS_PSS
         | CKM_SHA256_RSA_PKCS_PSS
         | CKM_SHA384_RSA_PKCS_PSS
-        | CKM_SHA512_RSA_PKCS_PSS => {
+        | CKM_SHA512_RSA_PKCS_PSS
+        | CKM_SHA3_224_RSA_PKCS_PSS
+        | CKM_SHA3_256_RSA_PKCS_PSS
+        | CKM_SHA3_384_RSA_PKCS_PSS
+        | CKM_SHA3_512_RSA_PKCS_PSS => {
             // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_RSA_PKCS_PSS_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::Pss {
@@ -448,6 +452,11 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
                 // SAFETY: as the comment at the top of `parameter` says.
                 public_data: unsafe { inner_bytes(p.pPublicData, p.ulPublicDataLen) }?,
             }
+        }
+        CKM_AES_CMAC_GENERAL => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let len: CK_MAC_GENERAL_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::MacLength(len)
         }
         CKM_EDDSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
             // SAFETY: as the comment at the top of `parameter` says.

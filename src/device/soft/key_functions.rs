@@ -147,7 +147,9 @@ fn generated_len(
 impl KeyManagement for SoftDevice {
     /// `C_GenerateKey`: `CKM_AES_KEY_GEN` (`CKA_VALUE_LEN` 16, 24 or 32),
     /// `CKM_DES3_KEY_GEN` (24 bytes with odd parity, no `CKA_VALUE_LEN`)
-    /// and `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 3072).
+    /// and `CKM_GENERIC_SECRET_KEY_GEN` (`CKA_VALUE_LEN` 1 to 3072); the HMAC
+    /// key generations (`CKM_SHA256_KEY_GEN`, ...) make a key of the HMAC
+    /// key type (`CKK_SHA256_HMAC`, ...) with a value as a generic secret's.
     fn generate_key(&self, access: &Access, request: KeyRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
         let KeyRequest {
@@ -158,7 +160,7 @@ impl KeyManagement for SoftDevice {
             CKM_AES_KEY_GEN => CKK_AES,
             CKM_DES3_KEY_GEN => CKK_DES3,
             CKM_GENERIC_SECRET_KEY_GEN => CKK_GENERIC_SECRET,
-            other => return Err(Error::MechanismInvalid(other)),
+            other => crypto::hmac_key_generated_by(other).ok_or(Error::MechanismInvalid(other))?,
         };
         if inner.fips_approved_only {
             fips::check_mechanism(mechanism.kind, CKF_GENERATE)?;

@@ -57,6 +57,14 @@ fn is_rsa(kind: CK_MECHANISM_TYPE) -> bool {
             | CKM_SHA256_RSA_PKCS_PSS
             | CKM_SHA384_RSA_PKCS_PSS
             | CKM_SHA512_RSA_PKCS_PSS
+            | CKM_SHA3_224_RSA_PKCS
+            | CKM_SHA3_256_RSA_PKCS
+            | CKM_SHA3_384_RSA_PKCS
+            | CKM_SHA3_512_RSA_PKCS
+            | CKM_SHA3_224_RSA_PKCS_PSS
+            | CKM_SHA3_256_RSA_PKCS_PSS
+            | CKM_SHA3_384_RSA_PKCS_PSS
+            | CKM_SHA3_512_RSA_PKCS_PSS
     )
 }
 
@@ -69,7 +77,20 @@ fn is_hmac(kind: CK_MECHANISM_TYPE) -> bool {
             | CKM_SHA256_HMAC
             | CKM_SHA384_HMAC
             | CKM_SHA512_HMAC
+            | CKM_SHA3_224_HMAC
+            | CKM_SHA3_256_HMAC
+            | CKM_SHA3_384_HMAC
+            | CKM_SHA3_512_HMAC
             | CKM_GENERIC_SECRET_KEY_GEN
+            | CKM_SHA_1_KEY_GEN
+            | CKM_SHA224_KEY_GEN
+            | CKM_SHA256_KEY_GEN
+            | CKM_SHA384_KEY_GEN
+            | CKM_SHA512_KEY_GEN
+            | CKM_SHA3_224_KEY_GEN
+            | CKM_SHA3_256_KEY_GEN
+            | CKM_SHA3_384_KEY_GEN
+            | CKM_SHA3_512_KEY_GEN
     )
 }
 

@@ -54,6 +54,11 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
         CKM_SHA224_RSA_PKCS_PSS => pss(CKM_SHA224, CKG_MGF1_SHA224),
         CKM_SHA384_RSA_PKCS_PSS => pss(CKM_SHA384, CKG_MGF1_SHA384),
         CKM_SHA512_RSA_PKCS_PSS => pss(CKM_SHA512, CKG_MGF1_SHA512),
+        CKM_SHA3_224_RSA_PKCS_PSS => pss(CKM_SHA3_224, CKG_MGF1_SHA3_224),
+        CKM_SHA3_256_RSA_PKCS_PSS => pss(CKM_SHA3_256, CKG_MGF1_SHA3_256),
+        CKM_SHA3_384_RSA_PKCS_PSS => pss(CKM_SHA3_384, CKG_MGF1_SHA3_384),
+        CKM_SHA3_512_RSA_PKCS_PSS => pss(CKM_SHA3_512, CKG_MGF1_SHA3_512),
+        CKM_AES_CMAC_GENERAL => MechanismParameter::MacLength(8),
         CKM_RSA_PKCS_OAEP => MechanismParameter::Oaep {
             hash: CKM_SHA_1,
             mgf: CKG_MGF1_SHA1,
@@ -284,7 +289,10 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
                 assert_eq!((info.min_key_size, info.max_key_size), (24, 24));
                 assert_eq!(generate_des3().unwrap().len(), 24);
             }
-            CKM_AES_KEY_GEN | CKM_GENERIC_SECRET_KEY_GEN => {
+            kind if kind == CKM_AES_KEY_GEN
+                || kind == CKM_GENERIC_SECRET_KEY_GEN
+                || hmac_key_generated_by(kind).is_some() =>
+            {
                 assert_eq!(info.flags, CKF_GENERATE);
                 assert!(generate_secret(info.min_key_size as usize).is_ok());
                 assert!(generate_secret(info.max_key_size as usize).is_ok());
@@ -306,5 +314,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 49);
+    assert_eq!(infos.len(), 80);
 }

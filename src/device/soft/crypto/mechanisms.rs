@@ -17,6 +17,8 @@ pub(super) struct Hash {
     /// The matching mask generation function (`CKG_MGF1_SHA256`, ...).
     pub mgf: CK_RSA_PKCS_MGF_TYPE,
     pub md: &'static MdRef,
+    /// The HMAC key type of this hash (`CKK_SHA256_HMAC`, ...).
+    pub hmac_key_type: CK_KEY_TYPE,
 }
 
 impl Hash {
@@ -25,18 +27,46 @@ impl Hash {
         self.md.size()
     }
 
-    /// The hash a digest mechanism (`CKM_SHA_1`, `CKM_SHA224`, ... `CKM_SHA512`) names.
+    /// The hash a digest mechanism (`CKM_SHA_1`, `CKM_SHA224`, ... `CKM_SHA512`,
+    /// `CKM_SHA3_224` ... `CKM_SHA3_512`) names.
     pub(super) fn from_mechanism(mechanism: CK_MECHANISM_TYPE) -> Option<Hash> {
-        let (mgf, md) = match mechanism {
-            CKM_SHA_1 => (CKG_MGF1_SHA1, Md::sha1()),
-            CKM_SHA224 => (CKG_MGF1_SHA224, Md::sha224()),
-            CKM_SHA256 => (CKG_MGF1_SHA256, Md::sha256()),
-            CKM_SHA384 => (CKG_MGF1_SHA384, Md::sha384()),
-            CKM_SHA512 => (CKG_MGF1_SHA512, Md::sha512()),
+        let (mgf, md, hmac_key_type) = match mechanism {
+            CKM_SHA_1 => (CKG_MGF1_SHA1, Md::sha1(), CKK_SHA_1_HMAC),
+            CKM_SHA224 => (CKG_MGF1_SHA224, Md::sha224(), CKK_SHA224_HMAC),
+            CKM_SHA256 => (CKG_MGF1_SHA256, Md::sha256(), CKK_SHA256_HMAC),
+            CKM_SHA384 => (CKG_MGF1_SHA384, Md::sha384(), CKK_SHA384_HMAC),
+            CKM_SHA512 => (CKG_MGF1_SHA512, Md::sha512(), CKK_SHA512_HMAC),
+            CKM_SHA3_224 => (CKG_MGF1_SHA3_224, Md::sha3_224(), CKK_SHA3_224_HMAC),
+            CKM_SHA3_256 => (CKG_MGF1_SHA3_256, Md::sha3_256(), CKK_SHA3_256_HMAC),
+            CKM_SHA3_384 => (CKG_MGF1_SHA3_384, Md::sha3_384(), CKK_SHA3_384_HMAC),
+            CKM_SHA3_512 => (CKG_MGF1_SHA3_512, Md::sha3_512(), CKK_SHA3_512_HMAC),
             _ => return None,
         };
-        Some(Hash { mechanism, mgf, md })
+        Some(Hash {
+            mechanism,
+            mgf,
+            md,
+            hmac_key_type,
+        })
     }
+}
+
+/// The key type `C_GenerateKey` makes with `mechanism`, for the HMAC key
+/// generation mechanisms (`CKM_SHA256_KEY_GEN` gives `CKK_SHA256_HMAC`, ...).
+pub fn hmac_key_generated_by(mechanism: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
+    let hash = match mechanism {
+        CKM_SHA_1_KEY_GEN => CKM_SHA_1,
+        CKM_SHA224_KEY_GEN => CKM_SHA224,
+        CKM_SHA256_KEY_GEN => CKM_SHA256,
+        CKM_SHA384_KEY_GEN => CKM_SHA384,
+        CKM_SHA512_KEY_GEN => CKM_SHA512,
+        CKM_SHA3_224_KEY_GEN => CKM_SHA3_224,
+        CKM_SHA3_256_KEY_GEN => CKM_SHA3_256,
+        CKM_SHA3_384_KEY_GEN => CKM_SHA3_384,
+        CKM_SHA3_512_KEY_GEN => CKM_SHA3_512,
+        _ => return None,
+    };
+    Hash::from_mechanism(hash).map(|hash| hash.hmac_key_type)
 }
 
 /// RSA signatures and encryption: every size a private key can have, so
@@ -72,12 +102,20 @@ const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (CKM_SHA256_RSA_PKCS, RSA_USE, SIGN),
     (CKM_SHA384_RSA_PKCS, RSA_USE, SIGN),
     (CKM_SHA512_RSA_PKCS, RSA_USE, SIGN),
+    (CKM_SHA3_224_RSA_PKCS, RSA_USE, SIGN),
+    (CKM_SHA3_256_RSA_PKCS, RSA_USE, SIGN),
+    (CKM_SHA3_384_RSA_PKCS, RSA_USE, SIGN),
+    (CKM_SHA3_512_RSA_PKCS, RSA_USE, SIGN),
     (CKM_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_SHA1_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_SHA224_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_SHA256_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_SHA384_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_SHA512_RSA_PKCS_PSS, RSA_USE, SIGN),
+    (CKM_SHA3_224_RSA_PKCS_PSS, RSA_USE, SIGN),
+    (CKM_SHA3_256_RSA_PKCS_PSS, RSA_USE, SIGN),
+    (CKM_SHA3_384_RSA_PKCS_PSS, RSA_USE, SIGN),
+    (CKM_SHA3_512_RSA_PKCS_PSS, RSA_USE, SIGN),
     (CKM_RSA_PKCS_OAEP, RSA_USE, CIPHER | WRAP),
     (CKM_RSA_AES_KEY_WRAP, RSA_USE, WRAP),
     (
@@ -91,6 +129,10 @@ const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (CKM_ECDSA_SHA256, EC_SIZES, SIGN | EC_CURVES),
     (CKM_ECDSA_SHA384, EC_SIZES, SIGN | EC_CURVES),
     (CKM_ECDSA_SHA512, EC_SIZES, SIGN | EC_CURVES),
+    (CKM_ECDSA_SHA3_224, EC_SIZES, SIGN | EC_CURVES),
+    (CKM_ECDSA_SHA3_256, EC_SIZES, SIGN | EC_CURVES),
+    (CKM_ECDSA_SHA3_384, EC_SIZES, SIGN | EC_CURVES),
+    (CKM_ECDSA_SHA3_512, EC_SIZES, SIGN | EC_CURVES),
     (CKM_ECDH1_DERIVE, EC_SIZES, CKF_DERIVE | EC_CURVES),
     (
         CKM_EC_EDWARDS_KEY_PAIR_GEN,
@@ -115,21 +157,40 @@ const TABLE: &[(CK_MECHANISM_TYPE, (CK_ULONG, CK_ULONG), CK_FLAGS)] = &[
     (CKM_AES_GCM, AES_SIZES, CIPHER | WRAP),
     (CKM_AES_KEY_WRAP, AES_SIZES, WRAP),
     (CKM_AES_KEY_WRAP_PAD, AES_SIZES, WRAP),
+    (CKM_AES_CMAC, AES_SIZES, SIGN),
+    (CKM_AES_CMAC_GENERAL, AES_SIZES, SIGN),
     (CKM_DES3_KEY_GEN, DES3_GENERATED, CKF_GENERATE),
     (CKM_DES3_ECB, DES3_SIZES, CIPHER),
     (CKM_DES3_CBC, DES3_SIZES, CIPHER),
     (CKM_DES3_CBC_PAD, DES3_SIZES, CIPHER),
     (CKM_GENERIC_SECRET_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA_1_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA224_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA256_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA384_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA512_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA3_224_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA3_256_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA3_384_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
+    (CKM_SHA3_512_KEY_GEN, SECRET_SIZES, CKF_GENERATE),
     (CKM_SHA_1_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA224_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA256_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA384_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA512_HMAC, SECRET_SIZES, SIGN),
+    (CKM_SHA3_224_HMAC, SECRET_SIZES, SIGN),
+    (CKM_SHA3_256_HMAC, SECRET_SIZES, SIGN),
+    (CKM_SHA3_384_HMAC, SECRET_SIZES, SIGN),
+    (CKM_SHA3_512_HMAC, SECRET_SIZES, SIGN),
     (CKM_SHA_1, NO_KEY, CKF_DIGEST),
     (CKM_SHA224, NO_KEY, CKF_DIGEST),
     (CKM_SHA256, NO_KEY, CKF_DIGEST),
     (CKM_SHA384, NO_KEY, CKF_DIGEST),
     (CKM_SHA512, NO_KEY, CKF_DIGEST),
+    (CKM_SHA3_224, NO_KEY, CKF_DIGEST),
+    (CKM_SHA3_256, NO_KEY, CKF_DIGEST),
+    (CKM_SHA3_384, NO_KEY, CKF_DIGEST),
+    (CKM_SHA3_512, NO_KEY, CKF_DIGEST),
 ];
 
 /// Every mechanism the software device supports.

@@ -47,7 +47,7 @@ pub use keys::{
     generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
 };
-pub use mechanisms::mechanism_infos;
+pub use mechanisms::{hmac_key_generated_by, mechanism_infos};
 pub use wrap::{unwrap, wrap};
 
 /// Key material ready for use: parsed once, shared by every operation.
@@ -63,7 +63,8 @@ pub enum KeyMaterial {
 /// A key as the operations need it.
 pub struct LoadedKey {
     /// `CKK_RSA`, `CKK_EC`, `CKK_EC_EDWARDS`, `CKK_EC_MONTGOMERY`, `CKK_AES`,
-    /// `CKK_DES2`, `CKK_DES3` or `CKK_GENERIC_SECRET`.
+    /// `CKK_DES2`, `CKK_DES3`, `CKK_GENERIC_SECRET` or an HMAC key type
+    /// (`CKK_SHA256_HMAC`, ...).
     pub key_type: CK_KEY_TYPE,
     pub material: KeyMaterial,
 }
@@ -129,7 +130,8 @@ pub fn decrypt_init(
     cipher::cipher_init(key, mechanism, false)
 }
 
-/// Starts a digest (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512).
+/// Starts a digest (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512, SHA3-224,
+/// SHA3-256, SHA3-384, SHA3-512).
 pub fn digest_init(mechanism: &Mechanism) -> Result<Box<dyn DigestOperation>> {
     digest::digest_init(mechanism)
 }

@@ -1,6 +1,6 @@
 //! Signatures and MACs (PKCS#11 3.0 §5.13, §5.14): RSA PKCS#1 v1.5 and PSS
 //! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14, Ed25519 and Ed448)
-//! and HMAC (§2.20).
+//! HMAC (§2.20, §2.25) and AES-CMAC (§2.11.5).
 //!
 //! The key stays parsed in its [`LoadedKey`]; an operation only creates its
 //! OpenSSL context. Hash-and-sign mechanisms stream through one
@@ -18,12 +18,15 @@ use openssl::md_ctx::MdCtx;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
 use openssl::pkey_ctx::PkeyCtxRef;
 use openssl::rsa::Padding;
+use openssl::symm::Cipher;
 use std::sync::Arc;
 
 /// Ed25519 signatures are 64 bytes (RFC 8032 §5.1.6).
 const ED25519_SIGNATURE_LEN: usize = 64;
 /// Ed448 signatures are 114 bytes (RFC 8032 §5.2.6).
 const ED448_SIGNATURE_LEN: usize = 114;
+/// An AES-CMAC is one block (NIST SP 800-38B).
+const CMAC_LEN: usize = 16;
 /// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
 const PKCS1_OVERHEAD: usize = 11;
 
@@ -44,8 +47,10 @@ enum Scheme {
     Ecdsa(Option<Hash>),
     /// `CKM_EDDSA`, pure Ed25519 or Ed448 (the key's curve).
     EdDsa,
-    /// `CKM_SHA*_HMAC`, full length.
+    /// `CKM_SHA*_HMAC` and `CKM_SHA3_*_HMAC`, full length.
     Hmac(Hash),
+    /// `CKM_AES_CMAC` (16 bytes) and `CKM_AES_CMAC_GENERAL` (`len`, 1 to 16).
+    Cmac { len: usize },
 }
 
 fn hash(mechanism: CK_MECHANISM_TYPE) -> Hash {
@@ -61,18 +66,30 @@ impl Scheme {
             CKM_SHA256_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA256)),
             CKM_SHA384_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA384)),
             CKM_SHA512_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA512)),
+            CKM_SHA3_224_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA3_224)),
+            CKM_SHA3_256_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA3_256)),
+            CKM_SHA3_384_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA3_384)),
+            CKM_SHA3_512_RSA_PKCS => Scheme::RsaPkcsWithHash(hash(CKM_SHA3_512)),
             CKM_RSA_PKCS_PSS => return pss(mechanism, None),
             CKM_SHA1_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA_1))),
             CKM_SHA224_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA224))),
             CKM_SHA256_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA256))),
             CKM_SHA384_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA384))),
             CKM_SHA512_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA512))),
+            CKM_SHA3_224_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA3_224))),
+            CKM_SHA3_256_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA3_256))),
+            CKM_SHA3_384_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA3_384))),
+            CKM_SHA3_512_RSA_PKCS_PSS => return pss(mechanism, Some(hash(CKM_SHA3_512))),
             CKM_ECDSA => Scheme::Ecdsa(None),
             CKM_ECDSA_SHA1 => Scheme::Ecdsa(Some(hash(CKM_SHA_1))),
             CKM_ECDSA_SHA224 => Scheme::Ecdsa(Some(hash(CKM_SHA224))),
             CKM_ECDSA_SHA256 => Scheme::Ecdsa(Some(hash(CKM_SHA256))),
             CKM_ECDSA_SHA384 => Scheme::Ecdsa(Some(hash(CKM_SHA384))),
             CKM_ECDSA_SHA512 => Scheme::Ecdsa(Some(hash(CKM_SHA512))),
+            CKM_ECDSA_SHA3_224 => Scheme::Ecdsa(Some(hash(CKM_SHA3_224))),
+            CKM_ECDSA_SHA3_256 => Scheme::Ecdsa(Some(hash(CKM_SHA3_256))),
+            CKM_ECDSA_SHA3_384 => Scheme::Ecdsa(Some(hash(CKM_SHA3_384))),
+            CKM_ECDSA_SHA3_512 => Scheme::Ecdsa(Some(hash(CKM_SHA3_512))),
             CKM_EDDSA => {
                 return match &mechanism.parameter {
                     MechanismParameter::None => Ok(Scheme::EdDsa),
@@ -91,6 +108,21 @@ impl Scheme {
             CKM_SHA256_HMAC => Scheme::Hmac(hash(CKM_SHA256)),
             CKM_SHA384_HMAC => Scheme::Hmac(hash(CKM_SHA384)),
             CKM_SHA512_HMAC => Scheme::Hmac(hash(CKM_SHA512)),
+            CKM_SHA3_224_HMAC => Scheme::Hmac(hash(CKM_SHA3_224)),
+            CKM_SHA3_256_HMAC => Scheme::Hmac(hash(CKM_SHA3_256)),
+            CKM_SHA3_384_HMAC => Scheme::Hmac(hash(CKM_SHA3_384)),
+            CKM_SHA3_512_HMAC => Scheme::Hmac(hash(CKM_SHA3_512)),
+            CKM_AES_CMAC => Scheme::Cmac { len: CMAC_LEN },
+            CKM_AES_CMAC_GENERAL => {
+                return match mechanism.parameter {
+                    MechanismParameter::MacLength(len @ 1..=16) => {
+                        Ok(Scheme::Cmac { len: len as usize })
+                    }
+                    _ => Err(Error::MechanismParamInvalid(
+                        "CKM_AES_CMAC_GENERAL needs a CK_MAC_GENERAL_PARAMS of 1 to 16",
+                    )),
+                }
+            }
             other => return Err(Error::MechanismInvalid(other)),
         };
         no_parameter(mechanism)?;
@@ -103,6 +135,7 @@ impl Scheme {
             Scheme::Ecdsa(_) => CKK_EC,
             Scheme::EdDsa => CKK_EC_EDWARDS,
             Scheme::Hmac(_) => CKK_GENERIC_SECRET,
+            Scheme::Cmac { .. } => CKK_AES,
         }
     }
 
@@ -297,19 +330,38 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
             Id::ED448 => (ED448_SIGNATURE_LEN, InputRule::Any),
             _ => return Err(Error::KeyTypeInconsistent),
         },
-        Scheme::Hmac(hash) => (hash.len(), InputRule::Any),
+        // MACs take secret keys, never an asymmetric one.
+        Scheme::Hmac(_) | Scheme::Cmac { .. } => return Err(Error::KeyTypeInconsistent),
     })
 }
 
-/// An HMAC context on a generic secret of 1 to 3072 bytes.
+/// An HMAC context on a secret of 1 to 3072 bytes: a generic secret, or
+/// an HMAC key of the hash's own type (`CKK_SHA256_HMAC` for SHA-256).
 fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
-    let value = key.secret(CKK_GENERIC_SECRET)?;
+    let value = match key.key_type {
+        kind if kind == hash.hmac_key_type => key.secret(kind)?,
+        _ => key.secret(CKK_GENERIC_SECRET)?,
+    };
     if value.is_empty() || value.len() > super::keys::SECRET_MAX_LEN {
         return Err(Error::KeySizeRange);
     }
     let mut context = MdCtx::new()?;
     let mac_key = PKey::hmac(value)?;
     context.digest_sign_init(Some(hash.md), &mac_key)?;
+    Ok(context)
+}
+
+/// An AES-CMAC context (NIST SP 800-38B) on an AES key.
+fn cmac_context(key: &LoadedKey) -> Result<MdCtx> {
+    let value = key.aes_key()?;
+    let cipher = match value.len() {
+        16 => Cipher::aes_128_cbc(),
+        24 => Cipher::aes_192_cbc(),
+        _ => Cipher::aes_256_cbc(),
+    };
+    let mut context = MdCtx::new()?;
+    let mac_key = PKey::cmac(&cipher, value)?;
+    context.digest_sign_init(None, &mac_key)?;
     Ok(context)
 }
 
@@ -341,6 +393,8 @@ fn signature_operation(
     let scheme = Scheme::of(mechanism)?;
     let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())
+    } else if let Scheme::Cmac { len } = scheme {
+        (Engine::Stream(cmac_context(&key)?), len)
     } else if signing {
         let private = key.private_key(scheme.key_type())?;
         let (signature_len, rule) = shape(scheme, AsymmetricKey::Private(private))?;
@@ -354,7 +408,7 @@ fn signature_operation(
         engine,
         signature_len,
         ecdsa: matches!(scheme, Scheme::Ecdsa(_)),
-        mac: matches!(scheme, Scheme::Hmac(_)),
+        mac: matches!(scheme, Scheme::Hmac(_) | Scheme::Cmac { .. }),
         _key: key,
     })
 }
@@ -469,6 +523,10 @@ impl SignatureOperation {
                 }
                 let mut signature = Vec::with_capacity(self.signature_len + 16);
                 context.digest_sign_final_to_vec(&mut signature)?;
+                if self.mac {
+                    // CKM_AES_CMAC_GENERAL: the leading bytes of the MAC.
+                    signature.truncate(self.signature_len);
+                }
                 signature
             }
             Engine::Collected(collected) => {

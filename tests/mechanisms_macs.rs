@@ -1,0 +1,697 @@
+//! SHA-3 (digests, HMACs, RSA PKCS #1 v1.5 and PSS, ECDSA), HMAC key
+//! generation (`CKM_SHA*_KEY_GEN` giving `CKK_SHA*_HMAC` keys) and AES-CMAC
+//! (`CKM_AES_CMAC`, `CKM_AES_CMAC_GENERAL`), end to end through the C ABI.
+//! Each result is checked against a standard's known answer (FIPS 202,
+//! RFC 4493) or against the `openssl` crate.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use cryptoki::session::Session;
+use cryptoki_sys::*;
+use openssl::bn::BigNum;
+use openssl::ecdsa::EcdsaSig;
+use openssl::hash::{hash, MessageDigest};
+use openssl::pkey::{PKey, Public};
+use openssl::rsa::Padding;
+use openssl::sign::{RsaPssSaltlen, Signer, Verifier};
+use openssl::symm::Cipher;
+
+const DATA: &[u8] = b"SHA-3, HMAC and CMAC through PKCS#11, in more than one block of input.";
+
+/// The SHA-3 digests: the digest mechanism, the openssl digest, and the
+/// mechanisms built on it (HMAC and its key type, RSA PKCS #1 v1.5, RSA
+/// PSS with its MGF, ECDSA).
+struct Sha3 {
+    digest: CK_MECHANISM_TYPE,
+    md: MessageDigest,
+    hmac: CK_MECHANISM_TYPE,
+    hmac_key_type: CK_KEY_TYPE,
+    key_gen: CK_MECHANISM_TYPE,
+    rsa_pkcs: CK_MECHANISM_TYPE,
+    rsa_pss: CK_MECHANISM_TYPE,
+    mgf: CK_RSA_PKCS_MGF_TYPE,
+    ecdsa: CK_MECHANISM_TYPE,
+    /// FIPS 202 (and the NIST examples of SHA-3) for the message "abc".
+    abc: &'static str,
+}
+
+fn sha3() -> [Sha3; 4] {
+    [
+        Sha3 {
+            digest: CKM_SHA3_224,
+            md: MessageDigest::sha3_224(),
+            hmac: CKM_SHA3_224_HMAC,
+            hmac_key_type: CKK_SHA3_224_HMAC,
+            key_gen: CKM_SHA3_224_KEY_GEN,
+            rsa_pkcs: CKM_SHA3_224_RSA_PKCS,
+            rsa_pss: CKM_SHA3_224_RSA_PKCS_PSS,
+            mgf: CKG_MGF1_SHA3_224,
+            ecdsa: CKM_ECDSA_SHA3_224,
+            abc: "e642824c3f8cf24ad09234ee7d3c766fc9a3a5168d0c94ad73b46fdf",
+        },
+        Sha3 {
+            digest: CKM_SHA3_256,
+            md: MessageDigest::sha3_256(),
+            hmac: CKM_SHA3_256_HMAC,
+            hmac_key_type: CKK_SHA3_256_HMAC,
+            key_gen: CKM_SHA3_256_KEY_GEN,
+            rsa_pkcs: CKM_SHA3_256_RSA_PKCS,
+            rsa_pss: CKM_SHA3_256_RSA_PKCS_PSS,
+            mgf: CKG_MGF1_SHA3_256,
+            ecdsa: CKM_ECDSA_SHA3_256,
+            abc: "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+        },
+        Sha3 {
+            digest: CKM_SHA3_384,
+            md: MessageDigest::sha3_384(),
+            hmac: CKM_SHA3_384_HMAC,
+            hmac_key_type: CKK_SHA3_384_HMAC,
+            key_gen: CKM_SHA3_384_KEY_GEN,
+            rsa_pkcs: CKM_SHA3_384_RSA_PKCS,
+            rsa_pss: CKM_SHA3_384_RSA_PKCS_PSS,
+            mgf: CKG_MGF1_SHA3_384,
+            ecdsa: CKM_ECDSA_SHA3_384,
+            abc: "ec01498288516fc926459f58e2c6ad8df9b473cb0fc08c2596da7cf0\
+                  e49be4b298d88cea927ac7f539f1edf228376d25",
+        },
+        Sha3 {
+            digest: CKM_SHA3_512,
+            md: MessageDigest::sha3_512(),
+            hmac: CKM_SHA3_512_HMAC,
+            hmac_key_type: CKK_SHA3_512_HMAC,
+            key_gen: CKM_SHA3_512_KEY_GEN,
+            rsa_pkcs: CKM_SHA3_512_RSA_PKCS,
+            rsa_pss: CKM_SHA3_512_RSA_PKCS_PSS,
+            mgf: CKG_MGF1_SHA3_512,
+            ecdsa: CKM_ECDSA_SHA3_512,
+            abc: "b751850b1a57168a5693cd924b6b096e08f621827444f70d884f5d02\
+                  40d2712e10e116e9192af3c91a7ec57647e3934057340b4cf408d5a5\
+                  6592f8274eec53f0",
+        },
+    ]
+}
+
+/// The HMAC key generations of SHA-1 and SHA-2: mechanism, key type, HMAC
+/// and openssl digest.
+const SHA2_KEY_GENS: [(CK_MECHANISM_TYPE, CK_KEY_TYPE, CK_MECHANISM_TYPE); 5] = [
+    (CKM_SHA_1_KEY_GEN, CKK_SHA_1_HMAC, CKM_SHA_1_HMAC),
+    (CKM_SHA224_KEY_GEN, CKK_SHA224_HMAC, CKM_SHA224_HMAC),
+    (CKM_SHA256_KEY_GEN, CKK_SHA256_HMAC, CKM_SHA256_HMAC),
+    (CKM_SHA384_KEY_GEN, CKK_SHA384_HMAC, CKM_SHA384_HMAC),
+    (CKM_SHA512_KEY_GEN, CKK_SHA512_HMAC, CKM_SHA512_HMAC),
+];
+
+fn sha2_md(hmac: CK_MECHANISM_TYPE) -> MessageDigest {
+    match hmac {
+        CKM_SHA_1_HMAC => MessageDigest::sha1(),
+        CKM_SHA224_HMAC => MessageDigest::sha224(),
+        CKM_SHA256_HMAC => MessageDigest::sha256(),
+        CKM_SHA384_HMAC => MessageDigest::sha384(),
+        _ => MessageDigest::sha512(),
+    }
+}
+
+fn unhex(text: &str) -> Vec<u8> {
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// `C_DigestInit` + `C_Digest` through the raw ABI, or the digest of the
+/// parts given to `C_DigestUpdate` in `chunk`-byte pieces.
+fn raw_digest(session: &Session, kind: CK_MECHANISM_TYPE, data: &[u8], chunk: usize) -> Vec<u8> {
+    let h = session.handle();
+    let mut mechanism = raw_mechanism(kind);
+    assert_ck!(ck!(C_DigestInit(h, &mut mechanism)), CKR_OK);
+    let mut data = data.to_vec();
+    let mut digest = vec![0u8; 64];
+    let mut length = digest.len() as CK_ULONG;
+    if chunk == 0 {
+        assert_ck!(
+            ck!(C_Digest(
+                h,
+                data.as_mut_ptr(),
+                data.len() as CK_ULONG,
+                digest.as_mut_ptr(),
+                &mut length
+            )),
+            CKR_OK
+        );
+    } else {
+        for part in data.chunks_mut(chunk) {
+            assert_ck!(
+                ck!(C_DigestUpdate(h, part.as_mut_ptr(), part.len() as CK_ULONG)),
+                CKR_OK
+            );
+        }
+        assert_ck!(
+            ck!(C_DigestFinal(h, digest.as_mut_ptr(), &mut length)),
+            CKR_OK
+        );
+    }
+    digest.truncate(length as usize);
+    digest
+}
+
+/// A session secret key of `key_type` with `value`, extractable and not
+/// sensitive (so that the tests can compare with openssl), signing and
+/// verifying.
+fn create_secret(session: &Session, key_type: CK_KEY_TYPE, value: &[u8]) -> CK_OBJECT_HANDLE {
+    let mut class = ulong_bytes(CKO_SECRET_KEY);
+    let mut kind = ulong_bytes(key_type);
+    let mut value = value.to_vec();
+    let (mut yes, mut no) = ([CK_TRUE], [CK_FALSE]);
+    let mut template = [
+        raw_attribute(CKA_CLASS, &mut class),
+        raw_attribute(CKA_KEY_TYPE, &mut kind),
+        raw_attribute(CKA_VALUE, &mut value),
+        raw_attribute(CKA_TOKEN, &mut no),
+        raw_attribute(CKA_SIGN, &mut yes),
+        raw_attribute(CKA_VERIFY, &mut yes),
+    ];
+    let mut handle = CK_INVALID_HANDLE;
+    assert_ck!(
+        ck!(C_CreateObject(
+            session.handle(),
+            template.as_mut_ptr(),
+            template.len() as CK_ULONG,
+            &mut handle
+        )),
+        CKR_OK
+    );
+    handle
+}
+
+/// `C_GenerateKey` with `kind` and `template`: the handle, or the error.
+fn generate_key(
+    session: &Session,
+    kind: CK_MECHANISM_TYPE,
+    template: &mut [CK_ATTRIBUTE],
+) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    let mut mechanism = raw_mechanism(kind);
+    let mut handle = CK_INVALID_HANDLE;
+    match ck!(C_GenerateKey(
+        session.handle(),
+        &mut mechanism,
+        template.as_mut_ptr(),
+        template.len() as CK_ULONG,
+        &mut handle
+    )) {
+        CKR_OK => Ok(handle),
+        rv => Err(rv),
+    }
+}
+
+/// A `CK_ULONG` attribute of `object`.
+fn ulong_attribute(
+    session: &Session,
+    object: CK_OBJECT_HANDLE,
+    kind: CK_ATTRIBUTE_TYPE,
+) -> CK_ULONG {
+    let mut value = [0u8; std::mem::size_of::<CK_ULONG>()];
+    let mut template = [raw_attribute(kind, &mut value)];
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            session.handle(),
+            object,
+            template.as_mut_ptr(),
+            1
+        )),
+        CKR_OK
+    );
+    CK_ULONG::from_ne_bytes(value)
+}
+
+/// The `CKA_VALUE` of an extractable, non-sensitive secret.
+fn secret_value(session: &Session, object: CK_OBJECT_HANDLE, len: usize) -> Vec<u8> {
+    let mut value = vec![0u8; len];
+    let mut template = [raw_attribute(CKA_VALUE, &mut value)];
+    assert_ck!(
+        ck!(C_GetAttributeValue(
+            session.handle(),
+            object,
+            template.as_mut_ptr(),
+            1
+        )),
+        CKR_OK
+    );
+    value.truncate(template[0].ulValueLen as usize);
+    value
+}
+
+fn sign(
+    session: &Session,
+    mechanism: &mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+) -> Vec<u8> {
+    let kind = mechanism.mechanism;
+    raw_sign(session.handle(), mechanism, key, data)
+        .unwrap_or_else(|rv| panic!("C_Sign {kind:#x}: {}", rv_name(rv)))
+}
+
+/// `C_SignInit`, `C_SignUpdate` in `chunk`-byte pieces and `C_SignFinal`.
+fn sign_in_parts(
+    session: &Session,
+    mechanism: &mut CK_MECHANISM,
+    key: CK_OBJECT_HANDLE,
+    data: &[u8],
+    chunk: usize,
+) -> Vec<u8> {
+    let h = session.handle();
+    assert_ck!(ck!(C_SignInit(h, mechanism, key)), CKR_OK);
+    let mut data = data.to_vec();
+    for part in data.chunks_mut(chunk) {
+        assert_ck!(
+            ck!(C_SignUpdate(h, part.as_mut_ptr(), part.len() as CK_ULONG)),
+            CKR_OK
+        );
+    }
+    let mut mac = vec![0u8; 64];
+    let mut length = mac.len() as CK_ULONG;
+    assert_ck!(ck!(C_SignFinal(h, mac.as_mut_ptr(), &mut length)), CKR_OK);
+    mac.truncate(length as usize);
+    mac
+}
+
+fn openssl_hmac(md: MessageDigest, key: &[u8], data: &[u8]) -> Vec<u8> {
+    let key = PKey::hmac(key).unwrap();
+    let mut signer = Signer::new(md, &key).unwrap();
+    signer.update(data).unwrap();
+    signer.sign_to_vec().unwrap()
+}
+
+fn openssl_cmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let cipher = match key.len() {
+        16 => Cipher::aes_128_cbc(),
+        24 => Cipher::aes_192_cbc(),
+        _ => Cipher::aes_256_cbc(),
+    };
+    let key = PKey::cmac(&cipher, key).unwrap();
+    let mut signer = Signer::new_without_digest(&key).unwrap();
+    signer.update(data).unwrap();
+    signer.sign_to_vec().unwrap()
+}
+
+// ----- SHA-3 -----
+
+#[test]
+fn sha3_digests_match_the_fips_202_examples_and_openssl() {
+    let token = TestToken::new();
+    let session = token.ro_session();
+    for sha3 in sha3() {
+        let name = format!("{:#x}", sha3.digest);
+        assert_eq!(
+            raw_digest(&session, sha3.digest, b"abc", 0),
+            unhex(sha3.abc),
+            "{name} of \"abc\""
+        );
+        let expected = hash(sha3.md, DATA).unwrap().to_vec();
+        assert_eq!(
+            raw_digest(&session, sha3.digest, DATA, 0),
+            expected,
+            "{name}"
+        );
+        assert_eq!(
+            raw_digest(&session, sha3.digest, DATA, 7),
+            expected,
+            "{name} multi-part"
+        );
+    }
+}
+
+#[test]
+fn sha3_hmacs_match_openssl_with_generic_and_hmac_keys() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let secret: Vec<u8> = (0u8..48).collect();
+    let generic = create_secret(&session, CKK_GENERIC_SECRET, &secret);
+    for sha3 in sha3() {
+        let typed = create_secret(&session, sha3.hmac_key_type, &secret);
+        let expected = openssl_hmac(sha3.md, &secret, DATA);
+        for key in [generic, typed] {
+            let mut mechanism = raw_mechanism(sha3.hmac);
+            assert_eq!(
+                sign(&session, &mut mechanism, key, DATA),
+                expected,
+                "{:#x}",
+                sha3.hmac
+            );
+            assert_eq!(
+                sign_in_parts(&session, &mut mechanism, key, DATA, 11),
+                expected,
+                "{:#x} multi-part",
+                sha3.hmac
+            );
+            assert_ck!(
+                raw_verify(session.handle(), &mut mechanism, key, DATA, &expected),
+                CKR_OK
+            );
+        }
+    }
+}
+
+fn verify_with_openssl(
+    public: &PKey<Public>,
+    md: MessageDigest,
+    pss: bool,
+    signature: &[u8],
+) -> bool {
+    let mut verifier = Verifier::new(md, public).unwrap();
+    if pss {
+        verifier.set_rsa_padding(Padding::PKCS1_PSS).unwrap();
+        verifier
+            .set_rsa_pss_saltlen(RsaPssSaltlen::DIGEST_LENGTH)
+            .unwrap();
+        verifier.set_rsa_mgf1_md(md).unwrap();
+    }
+    verifier.update(DATA).unwrap();
+    verifier.verify(signature).unwrap_or(false)
+}
+
+#[test]
+fn sha3_rsa_pkcs1_and_pss_signatures_verify_with_openssl() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let pair = generate_rsa(&session, 2048, false, b"rsa-sha3");
+    let public = openssl_public_key(&session, pair.public);
+    for sha3 in sha3() {
+        let mut pkcs1 = raw_mechanism(sha3.rsa_pkcs);
+        let signature = sign(&session, &mut pkcs1, pair.private.handle(), DATA);
+        assert!(
+            verify_with_openssl(&public, sha3.md, false, &signature),
+            "{:#x}",
+            sha3.rsa_pkcs
+        );
+        assert_ck!(
+            raw_verify(
+                session.handle(),
+                &mut pkcs1,
+                pair.public.handle(),
+                DATA,
+                &signature
+            ),
+            CKR_OK
+        );
+
+        let mut params = CK_RSA_PKCS_PSS_PARAMS {
+            hashAlg: sha3.digest,
+            mgf: sha3.mgf,
+            sLen: sha3.md.size() as CK_ULONG,
+        };
+        let mut pss = raw_mechanism_with(sha3.rsa_pss, &mut params);
+        let signature = sign(&session, &mut pss, pair.private.handle(), DATA);
+        assert!(
+            verify_with_openssl(&public, sha3.md, true, &signature),
+            "{:#x}",
+            sha3.rsa_pss
+        );
+        assert_ck!(
+            raw_verify(
+                session.handle(),
+                &mut pss,
+                pair.public.handle(),
+                DATA,
+                &signature
+            ),
+            CKR_OK
+        );
+    }
+}
+
+#[test]
+fn ecdsa_sha3_signatures_verify_with_openssl() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let pair = generate_ec(&session, P256, false, b"ec-sha3");
+    let public = openssl_public_key(&session, pair.public);
+    for sha3 in sha3() {
+        let mut mechanism = raw_mechanism(sha3.ecdsa);
+        let signature = sign(&session, &mut mechanism, pair.private.handle(), DATA);
+        assert_eq!(signature.len(), 64, "{:#x}: r || s", sha3.ecdsa);
+        let der = EcdsaSig::from_private_components(
+            BigNum::from_slice(&signature[..32]).unwrap(),
+            BigNum::from_slice(&signature[32..]).unwrap(),
+        )
+        .unwrap();
+        let digest = hash(sha3.md, DATA).unwrap();
+        assert!(
+            der.verify(&digest, &public.ec_key().unwrap()).unwrap(),
+            "{:#x}",
+            sha3.ecdsa
+        );
+        assert_ck!(
+            raw_verify(
+                session.handle(),
+                &mut mechanism,
+                pair.public.handle(),
+                DATA,
+                &signature
+            ),
+            CKR_OK
+        );
+    }
+}
+
+// ----- HMAC keys -----
+
+#[test]
+fn hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let key_gens = SHA2_KEY_GENS
+        .iter()
+        .map(|&(key_gen, key_type, hmac)| (key_gen, key_type, hmac, sha2_md(hmac)))
+        .chain(
+            sha3()
+                .into_iter()
+                .map(|sha3| (sha3.key_gen, sha3.hmac_key_type, sha3.hmac, sha3.md)),
+        );
+    for (key_gen, key_type, hmac, md) in key_gens {
+        let mut len = ulong_bytes(32);
+        let (mut yes, mut no) = ([CK_TRUE], [CK_FALSE]);
+        let mut template = [
+            raw_attribute(CKA_VALUE_LEN, &mut len),
+            raw_attribute(CKA_TOKEN, &mut no),
+            raw_attribute(CKA_SENSITIVE, &mut no),
+            raw_attribute(CKA_EXTRACTABLE, &mut yes),
+        ];
+        let key = generate_key(&session, key_gen, &mut template)
+            .unwrap_or_else(|rv| panic!("C_GenerateKey {key_gen:#x}: {}", rv_name(rv)));
+        assert_eq!(
+            ulong_attribute(&session, key, CKA_KEY_TYPE),
+            key_type,
+            "{key_gen:#x}"
+        );
+        assert_eq!(ulong_attribute(&session, key, CKA_CLASS), CKO_SECRET_KEY);
+        assert_eq!(ulong_attribute(&session, key, CKA_VALUE_LEN), 32);
+        assert_eq!(
+            ulong_attribute(&session, key, CKA_KEY_GEN_MECHANISM),
+            key_gen
+        );
+        let value = secret_value(&session, key, 32);
+        assert_eq!(value.len(), 32);
+        // Signing is on by default for an HMAC key.
+        let mut mechanism = raw_mechanism(hmac);
+        assert_eq!(
+            sign(&session, &mut mechanism, key, DATA),
+            openssl_hmac(md, &value, DATA),
+            "{hmac:#x} with a key of {key_gen:#x}"
+        );
+    }
+}
+
+#[test]
+fn an_hmac_key_works_only_with_its_own_hash() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let secret = [0x5Au8; 32];
+    let sha256_key = create_secret(&session, CKK_SHA256_HMAC, &secret);
+    let h = session.handle();
+    let mut others = vec![CKM_SHA_1_HMAC, CKM_SHA384_HMAC, CKM_AES_CMAC];
+    if !skipped_over_softhsm2("CKM_SHA3_256_HMAC") {
+        others.push(CKM_SHA3_256_HMAC);
+    }
+    let names: Vec<String> = others.iter().map(|kind| format!("{kind:#x}")).collect();
+    let cases = others
+        .iter()
+        .zip(&names)
+        .map(|(&kind, name)| {
+            let mut mechanism = raw_mechanism(kind);
+            (
+                name.as_str(),
+                ck!(C_SignInit(h, &mut mechanism, sha256_key)),
+            )
+        })
+        .collect();
+    assert_all_rv(cases, CKR_KEY_TYPE_INCONSISTENT);
+    let mut mechanism = raw_mechanism(CKM_SHA256_HMAC);
+    assert_eq!(
+        sign(&session, &mut mechanism, sha256_key, DATA),
+        openssl_hmac(MessageDigest::sha256(), &secret, DATA)
+    );
+}
+
+#[test]
+fn hmac_key_generation_without_a_length_is_template_incomplete() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let mut no = [CK_FALSE];
+    let mut template = [raw_attribute(CKA_TOKEN, &mut no)];
+    assert_eq!(
+        generate_key(&session, CKM_SHA256_KEY_GEN, &mut template).map_err(rv_name),
+        Err(rv_name(CKR_TEMPLATE_INCOMPLETE))
+    );
+    let mut len = ulong_bytes(0);
+    let mut template = [
+        raw_attribute(CKA_TOKEN, &mut no),
+        raw_attribute(CKA_VALUE_LEN, &mut len),
+    ];
+    assert_eq!(
+        generate_key(&session, CKM_SHA256_KEY_GEN, &mut template).map_err(rv_name),
+        Err(rv_name(CKR_ATTRIBUTE_VALUE_INVALID))
+    );
+}
+
+// ----- AES-CMAC -----
+
+/// RFC 4493 §4: the AES-128 key and the four examples.
+const RFC_4493_KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
+const RFC_4493_MESSAGE: &str = "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51\
+                                30c81c46a35ce411e5fbc1191a0a52eff69f2445df4f9b17ad2b417be66c3710";
+const RFC_4493_EXAMPLES: [(usize, &str); 4] = [
+    (0, "bb1d6929e95937287fa37d129b756746"),
+    (16, "070a16b46b4d4144f79bdd9dd04a287c"),
+    (40, "dfa66747de9ae63030ca32611497c827"),
+    (64, "51f0bebf7e3b9d92fc49741779363cfe"),
+];
+
+fn create_aes(session: &Session, value: &[u8]) -> CK_OBJECT_HANDLE {
+    create_secret(session, CKK_AES, value)
+}
+
+#[test]
+fn aes_cmac_matches_the_rfc_4493_examples() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let key = create_aes(&session, &unhex(RFC_4493_KEY));
+    let message = unhex(RFC_4493_MESSAGE);
+    for (len, expected) in RFC_4493_EXAMPLES {
+        let mut mechanism = raw_mechanism(CKM_AES_CMAC);
+        let data = &message[..len];
+        assert_eq!(
+            sign(&session, &mut mechanism, key, data),
+            unhex(expected),
+            "Mlen {len}"
+        );
+        if len > 0 {
+            assert_eq!(
+                sign_in_parts(&session, &mut mechanism, key, data, 7),
+                unhex(expected),
+                "Mlen {len} multi-part"
+            );
+        }
+        assert_ck!(
+            raw_verify(
+                session.handle(),
+                &mut mechanism,
+                key,
+                data,
+                &unhex(expected)
+            ),
+            CKR_OK
+        );
+    }
+}
+
+#[test]
+fn aes_cmac_with_192_and_256_bit_keys_matches_openssl() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    for len in [24usize, 32] {
+        let value: Vec<u8> = (0..len as u8).map(|b| b.wrapping_mul(29)).collect();
+        let key = create_aes(&session, &value);
+        let mut mechanism = raw_mechanism(CKM_AES_CMAC);
+        assert_eq!(
+            sign(&session, &mut mechanism, key, DATA),
+            openssl_cmac(&value, DATA),
+            "AES-{}",
+            len * 8
+        );
+    }
+}
+
+#[test]
+fn aes_cmac_general_gives_the_leading_bytes_of_the_mac() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let key = create_aes(&session, &unhex(RFC_4493_KEY));
+    let full = unhex(RFC_4493_EXAMPLES[3].1);
+    let message = unhex(RFC_4493_MESSAGE);
+    for len in [1usize, 4, 8, 12, 16] {
+        let mut params: CK_MAC_GENERAL_PARAMS = len as CK_ULONG;
+        let mut mechanism = raw_mechanism_with(CKM_AES_CMAC_GENERAL, &mut params);
+        let mac = sign(&session, &mut mechanism, key, &message);
+        assert_eq!(mac, full[..len], "length {len}");
+        assert_ck!(
+            raw_verify(session.handle(), &mut mechanism, key, &message, &mac),
+            CKR_OK
+        );
+        let mut wrong = mac.clone();
+        wrong[0] ^= 1;
+        assert_ck!(
+            raw_verify(session.handle(), &mut mechanism, key, &message, &wrong),
+            CKR_SIGNATURE_INVALID
+        );
+        assert_ck!(
+            raw_verify(session.handle(), &mut mechanism, key, &message, &full),
+            if len == 16 {
+                CKR_OK
+            } else {
+                CKR_SIGNATURE_LEN_RANGE
+            }
+        );
+    }
+}
+
+#[test]
+fn aes_cmac_general_outside_1_to_16_bytes_is_mechanism_param_invalid() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let key = create_aes(&session, &unhex(RFC_4493_KEY));
+    let h = session.handle();
+    let mut cases = Vec::new();
+    for len in [0 as CK_ULONG, 17, CK_ULONG::MAX] {
+        let mut params: CK_MAC_GENERAL_PARAMS = len;
+        let mut mechanism = raw_mechanism_with(CKM_AES_CMAC_GENERAL, &mut params);
+        cases.push((len, ck!(C_SignInit(h, &mut mechanism, key))));
+    }
+    let mut missing = raw_mechanism(CKM_AES_CMAC_GENERAL);
+    let missing = ck!(C_SignInit(h, &mut missing, key));
+    let names: Vec<String> = cases
+        .iter()
+        .map(|(len, _)| format!("length {len}"))
+        .collect();
+    let mut table: Vec<(&str, CK_RV)> = names
+        .iter()
+        .zip(&cases)
+        .map(|(name, (_, rv))| (name.as_str(), *rv))
+        .collect();
+    table.push(("no parameter", missing));
+    assert_all_rv(table, CKR_MECHANISM_PARAM_INVALID);
+}
+
+#[test]
+fn aes_cmac_with_a_key_that_is_not_aes_is_key_type_inconsistent() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let generic = create_secret(&session, CKK_GENERIC_SECRET, &[7u8; 16]);
+    let mut mechanism = raw_mechanism(CKM_AES_CMAC);
+    assert_ck!(
+        ck!(C_SignInit(session.handle(), &mut mechanism, generic)),
+        CKR_KEY_TYPE_INCONSISTENT
+    );
+}
