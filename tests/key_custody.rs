@@ -1057,11 +1057,23 @@ fn derive(
 }
 
 #[test]
-fn ecdh_is_the_only_derivation_offered() {
+fn every_derivation_offered_has_its_custody_test() {
     let _token = TestToken::new();
+    // ECDH: the tests below. The simple derivations, whose result holds
+    // the base key's bits: tests/mechanisms_derive.rs,
+    // a_key_derived_from_a_sensitive_key_cannot_be_read_or_made_readable.
     assert_eq!(
         mechanisms_with(CKF_DERIVE),
-        vec![CKM_ECDH1_DERIVE],
+        vec![
+            CKM_ECDH1_DERIVE,
+            CKM_CONCATENATE_BASE_AND_KEY,
+            CKM_CONCATENATE_BASE_AND_DATA,
+            CKM_CONCATENATE_DATA_AND_BASE,
+            CKM_XOR_BASE_AND_DATA,
+            CKM_EXTRACT_KEY_FROM_KEY,
+            CKM_AES_ECB_ENCRYPT_DATA,
+            CKM_AES_CBC_ENCRYPT_DATA,
+        ],
         "a new derivation mechanism needs its custody test"
     );
 }

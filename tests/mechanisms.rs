@@ -27,8 +27,8 @@ use openssl::sign::Verifier;
 
 /// Every mechanism the provider may list, the `C_GetMechanismInfo` flags its
 /// round trip relies on, and the test (in this file,
-/// `mechanisms_encryption.rs`, `mechanisms_keys.rs`, `mechanisms_macs.rs` or
-/// `mechanisms_wrap.rs`) that exercises it
+/// `mechanisms_encryption.rs`, `mechanisms_keys.rs`, `mechanisms_macs.rs`,
+/// `mechanisms_derive.rs` or `mechanisms_wrap.rs`) that exercises it
 /// end to end.
 #[rustfmt::skip]
 const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
@@ -114,6 +114,13 @@ const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
     (CKM_SHA512_KEY_GEN, CKF_GENERATE, "hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts"),
     (CKM_AES_CMAC, CKF_SIGN | CKF_VERIFY, "aes_cmac_matches_the_rfc_4493_examples"),
     (CKM_AES_CMAC_GENERAL, CKF_SIGN | CKF_VERIFY, "aes_cmac_general_gives_the_leading_bytes_of_the_mac"),
+    (CKM_CONCATENATE_BASE_AND_KEY, CKF_DERIVE, "concatenation_and_xor_give_the_specified_bytes"),
+    (CKM_CONCATENATE_BASE_AND_DATA, CKF_DERIVE, "concatenation_and_xor_give_the_specified_bytes"),
+    (CKM_CONCATENATE_DATA_AND_BASE, CKF_DERIVE, "concatenation_and_xor_give_the_specified_bytes"),
+    (CKM_XOR_BASE_AND_DATA, CKF_DERIVE, "concatenation_and_xor_give_the_specified_bytes"),
+    (CKM_EXTRACT_KEY_FROM_KEY, CKF_DERIVE, "extraction_matches_the_specifications_example"),
+    (CKM_AES_ECB_ENCRYPT_DATA, CKF_DERIVE, "aes_encryption_of_data_matches_fips_197_and_openssl"),
+    (CKM_AES_CBC_ENCRYPT_DATA, CKF_DERIVE, "aes_encryption_of_data_matches_fips_197_and_openssl"),
 ];
 
 const DATA: &[u8] = b"The quick brown fox jumps over the lazy dog, signed through PKCS#11.";
@@ -199,6 +206,7 @@ const ROUND_TRIP_SOURCES: &[&str] = &[
     include_str!("mechanisms_keys.rs"),
     include_str!("mechanisms_wrap.rs"),
     include_str!("mechanisms_macs.rs"),
+    include_str!("mechanisms_derive.rs"),
 ];
 
 #[test]

@@ -2,7 +2,9 @@
 //! mechanism type whose parameter is a well-formed structure of its type
 //! with fuzzed fields and nested buffers (`CK_GCM_PARAMS`,
 //! `CK_AES_CTR_PARAMS`, `CK_RSA_PKCS_OAEP_PARAMS`, `CK_RSA_PKCS_PSS_PARAMS`,
-//! `CK_ECDH1_DERIVE_PARAMS`, `CK_EDDSA_PARAMS`), the bytes of such a
+//! `CK_ECDH1_DERIVE_PARAMS`, `CK_EDDSA_PARAMS`, `CK_RSA_AES_KEY_WRAP_PARAMS`,
+//! `CK_KEY_DERIVATION_STRING_DATA`, `CK_AES_CBC_ENCRYPT_DATA_PARAMS`, and
+//! the one-`CK_ULONG` parameters), the bytes of such a
 //! structure cut short or padded, raw bytes, or NULL with any length; used
 //! with one of the set-up keys to encrypt, decrypt, sign, verify (single-
 //! and multi-part), digest, wrap, unwrap or derive, with output buffers of
@@ -118,12 +120,76 @@ impl Parameter {
                 };
                 Parameter::of_struct(&value, vec![label], reader)
             }
+            CKM_RSA_AES_KEY_WRAP => {
+                let mut label = Buffer::read(reader);
+                let oaep = CK_RSA_PKCS_OAEP_PARAMS {
+                    hashAlg: reader.pick(HASHES),
+                    mgf: reader.pick(MGFS),
+                    source: reader.pick(&[0, CKZ_DATA_SPECIFIED, 2]),
+                    pSourceData: label.pointer() as *mut _,
+                    ulSourceDataLen: label.length(),
+                };
+                // SAFETY: `oaep` is a plain C structure of its size.
+                let oaep_bytes = unsafe {
+                    std::slice::from_raw_parts(
+                        &oaep as *const CK_RSA_PKCS_OAEP_PARAMS as *const u8,
+                        size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
+                    )
+                };
+                let mut nested = Buffer::of(oaep_bytes);
+                let value = CK_RSA_AES_KEY_WRAP_PARAMS {
+                    ulAESKeyBits: reader.pick(&[0, 128, 192, 256, 257, CK_ULONG::MAX]),
+                    pOAEPParams: match reader.byte() % 8 {
+                        0 => ptr::null_mut(),
+                        _ => nested.pointer() as *mut _,
+                    },
+                };
+                Parameter::of_struct(&value, vec![label, nested], reader)
+            }
+            CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
+            | CKM_AES_ECB_ENCRYPT_DATA => {
+                let mut data = Buffer::read(reader);
+                let value = CK_KEY_DERIVATION_STRING_DATA {
+                    pData: data.pointer(),
+                    ulLen: data.length(),
+                };
+                Parameter::of_struct(&value, vec![data], reader)
+            }
+            CKM_AES_CBC_ENCRYPT_DATA => {
+                let mut iv = [0u8; 16];
+                let taken = reader.bytes(16);
+                iv[..taken.len()].copy_from_slice(taken);
+                let mut data = Buffer::read(reader);
+                let value = CK_AES_CBC_ENCRYPT_DATA_PARAMS {
+                    iv,
+                    pData: data.pointer(),
+                    length: data.length(),
+                };
+                Parameter::of_struct(&value, vec![data], reader)
+            }
+            CKM_CONCATENATE_BASE_AND_KEY => {
+                let value: CK_OBJECT_HANDLE = match reader.byte() % 4 {
+                    0 => reader.ulong(),
+                    _ => reader.pick(&provider().all()),
+                };
+                Parameter::of_struct(&value, Vec::new(), reader)
+            }
+            CKM_EXTRACT_KEY_FROM_KEY | CKM_AES_CMAC_GENERAL => {
+                let value: CK_ULONG = reader.pick(&[0, 1, 7, 16, 17, 255, 256, CK_ULONG::MAX]);
+                Parameter::of_struct(&value, Vec::new(), reader)
+            }
             CKM_RSA_PKCS_PSS
             | CKM_SHA1_RSA_PKCS_PSS
             | CKM_SHA224_RSA_PKCS_PSS
             | CKM_SHA256_RSA_PKCS_PSS
             | CKM_SHA384_RSA_PKCS_PSS
-            | CKM_SHA512_RSA_PKCS_PSS => {
+            | CKM_SHA512_RSA_PKCS_PSS
+            | CKM_SHA3_224_RSA_PKCS_PSS
+            | CKM_SHA3_256_RSA_PKCS_PSS
+            | CKM_SHA3_384_RSA_PKCS_PSS
+            | CKM_SHA3_512_RSA_PKCS_PSS => {
                 let value = CK_RSA_PKCS_PSS_PARAMS {
                     hashAlg: reader.pick(HASHES),
                     mgf: reader.pick(MGFS),
@@ -157,7 +223,11 @@ impl Parameter {
             }
             _ => {
                 let length = reader.pick(&[0usize, 8, 16, 17, size_of::<CK_ULONG>()]);
-                let bytes = reader.bytes(length).to_vec();
+                let mut bytes = reader.bytes(length).to_vec();
+                // As in `read`: never the exact size of a structure with pointers.
+                if Some(bytes.len()) == size_with_pointers(mechanism) {
+                    bytes.push(reader.byte());
+                }
                 Parameter {
                     length: bytes.len() as CK_ULONG,
                     bytes: Some(bytes),
@@ -189,12 +259,25 @@ fn size_with_pointers(mechanism: CK_MECHANISM_TYPE) -> Option<usize> {
         CKM_RSA_PKCS_OAEP => Some(size_of::<CK_RSA_PKCS_OAEP_PARAMS>()),
         CKM_ECDH1_DERIVE => Some(size_of::<CK_ECDH1_DERIVE_PARAMS>()),
         CKM_EDDSA => Some(size_of::<CK_EDDSA_PARAMS>()),
+        CKM_RSA_AES_KEY_WRAP => Some(size_of::<CK_RSA_AES_KEY_WRAP_PARAMS>()),
+        CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_AES_ECB_ENCRYPT_DATA => Some(size_of::<CK_KEY_DERIVATION_STRING_DATA>()),
+        CKM_AES_CBC_ENCRYPT_DATA => Some(size_of::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>()),
         _ => None,
     }
 }
 
 const HASHES: &[CK_MECHANISM_TYPE] = &[
-    CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512, CKM_MD5, 0x1234,
+    CKM_SHA_1,
+    CKM_SHA224,
+    CKM_SHA256,
+    CKM_SHA384,
+    CKM_SHA512,
+    CKM_SHA3_256,
+    CKM_MD5,
+    0x1234,
 ];
 const MGFS: &[CK_RSA_PKCS_MGF_TYPE] = &[
     CKG_MGF1_SHA1,
@@ -202,6 +285,7 @@ const MGFS: &[CK_RSA_PKCS_MGF_TYPE] = &[
     CKG_MGF1_SHA256,
     CKG_MGF1_SHA384,
     CKG_MGF1_SHA512,
+    CKG_MGF1_SHA3_256,
     0,
     0x99,
 ];

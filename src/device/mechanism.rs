@@ -66,6 +66,17 @@ pub enum MechanismParameter {
     },
     /// `CK_MAC_GENERAL_PARAMS`: the length of a truncated MAC.
     MacLength(CK_ULONG),
+    /// `CK_OBJECT_HANDLE` (`CKM_CONCATENATE_BASE_AND_KEY`): the second key.
+    KeyHandle(CK_OBJECT_HANDLE),
+    /// `CK_KEY_DERIVATION_STRING_DATA`: the data of a simple derivation.
+    DerivationData(Vec<u8>),
+    /// `CK_EXTRACT_PARAMS` (`CKM_EXTRACT_KEY_FROM_KEY`): the first bit.
+    ExtractBit(CK_ULONG),
+    /// `CK_AES_CBC_ENCRYPT_DATA_PARAMS`.
+    CbcEncryptData {
+        iv: [u8; 16],
+        data: Vec<u8>,
+    },
     /// `CK_EDDSA_PARAMS`.
     EdDsa {
         prehash: bool,

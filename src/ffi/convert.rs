@@ -458,6 +458,34 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
             let len: CK_MAC_GENERAL_PARAMS = unsafe { parameter_struct(raw) }?;
             MechanismParameter::MacLength(len)
         }
+        CKM_CONCATENATE_BASE_AND_KEY => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let handle: CK_OBJECT_HANDLE = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::KeyHandle(handle)
+        }
+        CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_AES_ECB_ENCRYPT_DATA => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let p: CK_KEY_DERIVATION_STRING_DATA = unsafe { parameter_struct(raw) }?;
+            // SAFETY: as the comment at the top of `parameter` says.
+            MechanismParameter::DerivationData(unsafe { inner_bytes(p.pData, p.ulLen) }?)
+        }
+        CKM_EXTRACT_KEY_FROM_KEY => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let first: CK_EXTRACT_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::ExtractBit(first)
+        }
+        CKM_AES_CBC_ENCRYPT_DATA => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let p: CK_AES_CBC_ENCRYPT_DATA_PARAMS = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::CbcEncryptData {
+                iv: p.iv,
+                // SAFETY: as the comment at the top of `parameter` says.
+                data: unsafe { inner_bytes(p.pData, p.length) }?,
+            }
+        }
         CKM_EDDSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
             // SAFETY: as the comment at the top of `parameter` says.
             let p: CK_EDDSA_PARAMS = unsafe { parameter_struct(raw) }?;

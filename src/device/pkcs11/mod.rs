@@ -391,7 +391,21 @@ impl KeyManagement for Pkcs11Device {
 
     fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
         let session = self.session(access.session)?;
-        let mut mechanism = VendorMechanism::new(request.mechanism)?;
+        // The second key of CKM_CONCATENATE_BASE_AND_KEY is a handle inside
+        // the parameter: the vendor's own, not the one the caller sees.
+        let translated;
+        let forwarded = match request.mechanism.parameter {
+            MechanismParameter::KeyHandle(handle) => {
+                let vendor = self.vendor_handle(handle) as CK_OBJECT_HANDLE;
+                translated = Mechanism {
+                    caller_parameter: Some(vendor.to_ne_bytes().to_vec()),
+                    ..request.mechanism.clone()
+                };
+                &translated
+            }
+            _ => request.mechanism,
+        };
+        let mut mechanism = VendorMechanism::new(forwarded)?;
         let base_key = self.vendor_handle(request.base_key);
         let key = (self.functions()).derive_key(
             session.handle,

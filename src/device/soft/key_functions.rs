@@ -48,7 +48,7 @@ fn share_identity(
 impl Inner {
     /// The parsed key behind `handle` for `mechanism`, after the checks
     /// every operation makes: the usage flag and the allowed mechanisms.
-    fn operation_key(
+    pub(super) fn operation_key(
         &self,
         access: &Access,
         handle: Handle,
@@ -339,7 +339,8 @@ impl KeyManagement for SoftDevice {
     }
 
     /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` (from an EC or Montgomery key)
-    /// into an AES or generic secret key.
+    /// into an AES or generic secret key, or with a simple derivation
+    /// (`derive.rs`).
     fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
         let inner = &*self.inner;
         let DeriveRequest {
@@ -347,6 +348,12 @@ impl KeyManagement for SoftDevice {
             base_key,
             template,
         } = request;
+        if crypto::is_simple_derivation(mechanism.kind) {
+            if inner.fips_approved_only {
+                fips::check_mechanism(mechanism.kind, CKF_DERIVE)?;
+            }
+            return inner.simple_derive(access, request);
+        }
         if mechanism.kind != CKM_ECDH1_DERIVE {
             return Err(Error::MechanismInvalid(mechanism.kind));
         }

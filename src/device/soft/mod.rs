@@ -22,6 +22,7 @@
 mod cache;
 pub mod crypto;
 pub mod database;
+mod derive;
 mod key_functions;
 mod object_functions;
 pub mod objects;

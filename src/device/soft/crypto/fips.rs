@@ -12,7 +12,9 @@
 //! - Triple DES key generation and encryption (decryption of old data stays);
 //! - HMAC keys and generated generic secrets below 112 bits (14 bytes);
 //! - curves that are not approved for ECDSA and ECDH: secp256k1, and X25519
-//!   and X448 key agreement (Ed25519 and Ed448 signatures, FIPS 186-5, stay).
+//!   and X448 key agreement (Ed25519 and Ed448 signatures, FIPS 186-5, stay);
+//! - the simple derivations (concatenation, XOR, extraction, AES encryption
+//!   of data into a key), which are not approved key derivation functions.
 
 use super::KeyMaterial;
 use super::LoadedKey;
@@ -34,6 +36,8 @@ fn approved_flags(kind: CK_MECHANISM_TYPE, flags: CK_FLAGS) -> CK_FLAGS {
         CKM_RSA_PKCS => flags & !(CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP),
         CKM_DES3_ECB | CKM_DES3_CBC | CKM_DES3_CBC_PAD => flags & !(CKF_ENCRYPT | CKF_WRAP),
         CKM_DES3_KEY_GEN | CKM_EC_MONTGOMERY_KEY_PAIR_GEN => 0,
+        // Not key derivation functions of SP 800-108 or SP 800-56C.
+        kind if super::is_simple_derivation(kind) => 0,
         _ => flags,
     }
 }

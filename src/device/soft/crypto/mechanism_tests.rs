@@ -59,6 +59,16 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
         CKM_SHA3_384_RSA_PKCS_PSS => pss(CKM_SHA3_384, CKG_MGF1_SHA3_384),
         CKM_SHA3_512_RSA_PKCS_PSS => pss(CKM_SHA3_512, CKG_MGF1_SHA3_512),
         CKM_AES_CMAC_GENERAL => MechanismParameter::MacLength(8),
+        CKM_CONCATENATE_BASE_AND_KEY => MechanismParameter::KeyHandle(1),
+        CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_AES_ECB_ENCRYPT_DATA => MechanismParameter::DerivationData(vec![3; 16]),
+        CKM_EXTRACT_KEY_FROM_KEY => MechanismParameter::ExtractBit(0),
+        CKM_AES_CBC_ENCRYPT_DATA => MechanismParameter::CbcEncryptData {
+            iv: [0; 16],
+            data: vec![3; 16],
+        },
         CKM_RSA_PKCS_OAEP => MechanismParameter::Oaep {
             hash: CKM_SHA_1,
             mgf: CKG_MGF1_SHA1,
@@ -227,7 +237,14 @@ impl SizeCase<'_> {
         let (mechanism, name) = (&self.mechanism, &self.name);
         let digesting = digest_init(mechanism).map(|_| ());
         assert_eq!(digesting.is_ok(), self.flag(CKF_DIGEST), "{name}");
-        match self.key.as_ref().map(|k| ecdh_derive(mechanism, k, 0)) {
+        let derive = |key: &Arc<LoadedKey>| {
+            if is_simple_derivation(mechanism.kind) {
+                derive_value(mechanism, key, Some(key), None).map(|value| value.to_vec())
+            } else {
+                ecdh_derive(mechanism, key, 0)
+            }
+        };
+        match self.key.as_ref().map(derive) {
             Some(Ok(secret)) => assert!(self.flag(CKF_DERIVE) && !secret.is_empty(), "{name}"),
             Some(Err(error)) => {
                 assert!(!self.flag(CKF_DERIVE) && self.refused(Err(error)), "{name}")
@@ -314,5 +331,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 80);
+    assert_eq!(infos.len(), 87);
 }

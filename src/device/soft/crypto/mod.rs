@@ -11,6 +11,9 @@ mod cipher;
 mod cipher_tests;
 mod curves;
 mod der;
+mod derive;
+#[cfg(test)]
+mod derive_tests;
 mod digest;
 #[cfg(test)]
 mod ecdh_tests;
@@ -43,6 +46,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub use at_rest::{derive_pin_key, open, seal};
+pub use derive::{derive_value, is_simple_derivation};
 pub use keys::{
     generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
