@@ -23,6 +23,7 @@ mod keys;
 #[cfg(test)]
 mod keys_tests;
 mod loaded;
+mod mac;
 #[cfg(test)]
 mod mechanism_tests;
 mod mechanisms;

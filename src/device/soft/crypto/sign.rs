@@ -9,6 +9,7 @@
 
 use super::der;
 use super::loaded::{check_rsa_size, AsymmetricKey, KeyContext};
+use super::mac::{cmac_context, hmac_context, CMAC_LEN};
 use super::mechanisms::Hash;
 use super::{no_parameter, LoadedKey};
 use crate::device::{Mechanism, MechanismParameter, SignOperation, VerifyOperation};
@@ -18,15 +19,12 @@ use openssl::md_ctx::MdCtx;
 use openssl::pkey::{HasPublic, Id, PKey, PKeyRef};
 use openssl::pkey_ctx::PkeyCtxRef;
 use openssl::rsa::Padding;
-use openssl::symm::Cipher;
 use std::sync::Arc;
 
 /// Ed25519 signatures are 64 bytes (RFC 8032 §5.1.6).
 const ED25519_SIGNATURE_LEN: usize = 64;
 /// Ed448 signatures are 114 bytes (RFC 8032 §5.2.6).
 const ED448_SIGNATURE_LEN: usize = 114;
-/// An AES-CMAC is one block (NIST SP 800-38B).
-const CMAC_LEN: usize = 16;
 /// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
 const PKCS1_OVERHEAD: usize = 11;
 
@@ -333,36 +331,6 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
         // MACs take secret keys, never an asymmetric one.
         Scheme::Hmac(_) | Scheme::Cmac { .. } => return Err(Error::KeyTypeInconsistent),
     })
-}
-
-/// An HMAC context on a secret of 1 to 3072 bytes: a generic secret, or
-/// an HMAC key of the hash's own type (`CKK_SHA256_HMAC` for SHA-256).
-fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
-    let value = match key.key_type {
-        kind if kind == hash.hmac_key_type => key.secret(kind)?,
-        _ => key.secret(CKK_GENERIC_SECRET)?,
-    };
-    if value.is_empty() || value.len() > super::keys::SECRET_MAX_LEN {
-        return Err(Error::KeySizeRange);
-    }
-    let mut context = MdCtx::new()?;
-    let mac_key = PKey::hmac(value)?;
-    context.digest_sign_init(Some(hash.md), &mac_key)?;
-    Ok(context)
-}
-
-/// An AES-CMAC context (NIST SP 800-38B) on an AES key.
-fn cmac_context(key: &LoadedKey) -> Result<MdCtx> {
-    let value = key.aes_key()?;
-    let cipher = match value.len() {
-        16 => Cipher::aes_128_cbc(),
-        24 => Cipher::aes_192_cbc(),
-        _ => Cipher::aes_256_cbc(),
-    };
-    let mut context = MdCtx::new()?;
-    let mac_key = PKey::cmac(&cipher, value)?;
-    context.digest_sign_init(None, &mac_key)?;
-    Ok(context)
 }
 
 /// `C_SignInit` (PKCS#11 3.0 §5.13).
