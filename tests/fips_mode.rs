@@ -171,8 +171,12 @@ fn without_the_policy_the_same_calls_succeed() {
     session
         .verify(&Mechanism::Sha256RsaPkcs, small, data, &signature)
         .expect("RSA-1024 verifies");
-    let short = import_secret(&session, KeyType::GENERIC_SECRET, &[7; 13]);
+    // A generic secret below 112 bits generates (no HMAC takes it, with or
+    // without the policy, but a derivation may).
     session
-        .sign(&Mechanism::Sha256Hmac, short, data)
-        .expect("a 13-byte HMAC key");
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[Attribute::Token(false), Attribute::ValueLen(13.into())],
+        )
+        .expect("a 13-byte generic secret");
 }

@@ -1056,53 +1056,196 @@ fn derive(
     session.derive_key(&Mechanism::Ecdh1Derive(params), base, &template)
 }
 
-#[test]
-fn every_derivation_offered_has_its_custody_test() {
-    let _token = TestToken::new();
-    // ECDH: the tests below. The simple derivations, whose result holds
-    // the base key's bits: tests/mechanisms_derive.rs,
-    // a_key_derived_from_a_sensitive_key_cannot_be_read_or_made_readable.
-    assert_eq!(
-        mechanisms_with(CKF_DERIVE),
-        vec![
-            CKM_ECDH1_DERIVE,
-            CKM_CONCATENATE_BASE_AND_KEY,
-            CKM_CONCATENATE_BASE_AND_DATA,
-            CKM_CONCATENATE_DATA_AND_BASE,
-            CKM_XOR_BASE_AND_DATA,
-            CKM_EXTRACT_KEY_FROM_KEY,
-            CKM_AES_ECB_ENCRYPT_DATA,
-            CKM_AES_CBC_ENCRYPT_DATA,
-        ],
-        "a new derivation mechanism needs its custody test"
+/// The custody of a key derived from a sensitive, unextractable, private,
+/// wrap-with-trusted AES key by `kind`, a simple derivation: the new key
+/// is all four, its value cannot be read, a template asking it to be
+/// otherwise is refused, and so is a result holding fewer than 16 of the
+/// base key's bytes.
+fn simple_derivation_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
+    let protected = Template::default()
+        .bool(CKA_DERIVE, true)
+        .bool(CKA_SENSITIVE, true)
+        .bool(CKA_EXTRACTABLE, false)
+        .bool(CKA_PRIVATE, true)
+        .bool(CKA_WRAP_WITH_TRUSTED, true);
+    let base = raw_secret(session, CKK_AES, &known_value(0x51)[..16], protected);
+    let second = raw_secret(
+        session,
+        CKK_AES,
+        &known_value(0x52)[..16],
+        Template::default()
+            .bool(CKA_DERIVE, true)
+            .bool(CKA_SENSITIVE, false)
+            .bool(CKA_EXTRACTABLE, true),
     );
+    let (_, mut parameter) = simple_derivations(second)
+        .into_iter()
+        .find(|(each, _)| *each == kind)
+        .unwrap_or_else(|| panic!("{kind:#x}: no parameter for this derivation"));
+    let generic = |len| {
+        Template::default()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+            .ulong(CKA_VALUE_LEN, len)
+    };
+    let key = raw_derive(session, kind, &mut parameter, base, generic(16))
+        .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
+    for (attribute, expected) in [
+        (CKA_SENSITIVE, true),
+        (CKA_EXTRACTABLE, false),
+        (CKA_PRIVATE, true),
+        (CKA_WRAP_WITH_TRUSTED, true),
+    ] {
+        assert_eq!(
+            raw_bool(session, key, attribute),
+            expected,
+            "{kind:#x}: {attribute:#x}"
+        );
+    }
+    assert_eq!(
+        raw_secret_value(session, key).map_err(rv_name),
+        Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
+        "{kind:#x}"
+    );
+    let objects = object_count(session);
+    for (case, template) in [
+        (
+            "CKA_SENSITIVE false",
+            generic(16).bool(CKA_SENSITIVE, false),
+        ),
+        (
+            "CKA_EXTRACTABLE true",
+            generic(16).bool(CKA_EXTRACTABLE, true),
+        ),
+        ("CKA_PRIVATE false", generic(16).bool(CKA_PRIVATE, false)),
+        (
+            "CKA_WRAP_WITH_TRUSTED false",
+            generic(16).bool(CKA_WRAP_WITH_TRUSTED, false),
+        ),
+        ("15 bytes of the base key", generic(15)),
+    ] {
+        assert_eq!(
+            raw_derive(session, kind, &mut parameter, base, template).map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "{kind:#x}: {case}"
+        );
+    }
+    assert_eq!(
+        object_count(session),
+        objects,
+        "{kind:#x}: a refused derivation made a key"
+    );
+}
+
+/// The custody of keys derived by SP 800-108 (`kind`) from a generated
+/// generic secret: with a silent template they are as sensitive and
+/// unextractable as the base, their values cannot be read, and they
+/// inherit its history (§2.42.7); the additional keys alike.
+fn kbkdf_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
+    let base = session
+        .generate_key(
+            &Mechanism::GenericSecretKeyGen,
+            &[
+                Attribute::Token(false),
+                Attribute::ValueLen(32.into()),
+                Attribute::Derive(true),
+            ],
+        )
+        .expect("a generated generic secret");
+    let base = base.handle();
+    let kdf = if kind == CKM_SP800_108_FEEDBACK_KDF {
+        Kbkdf::feedback(CKM_SHA256_HMAC, vec![PrfInput::Iteration(None)], &[1; 32])
+    } else {
+        Kbkdf::counter(
+            CKM_SHA256_HMAC,
+            vec![PrfInput::Iteration(Some((false, 32)))],
+        )
+    };
+    let template = || {
+        Template::default()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+            .ulong(CKA_VALUE_LEN, 32)
+    };
+    let (key, additional) = kdf.derive(session, base, template(), vec![template()]);
+    let key = key.unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
+    for key in [key, additional[0]] {
+        for (attribute, expected) in [
+            (CKA_SENSITIVE, true),
+            (CKA_EXTRACTABLE, false),
+            (CKA_ALWAYS_SENSITIVE, true),
+            (CKA_NEVER_EXTRACTABLE, true),
+        ] {
+            assert_eq!(
+                raw_bool(session, key, attribute),
+                expected,
+                "{kind:#x}: {attribute:#x}"
+            );
+        }
+        assert_eq!(
+            raw_secret_value(session, key).map_err(rv_name),
+            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
+            "{kind:#x}"
+        );
+    }
+}
+
+#[test]
+fn every_derivation_offered_keeps_the_base_keys_custody() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let mut checked = Vec::new();
+    for kind in mechanisms_with(CKF_DERIVE) {
+        match kind {
+            CKM_ECDH1_DERIVE => ecdh_keeps_custody(&session),
+            CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
+            | CKM_EXTRACT_KEY_FROM_KEY
+            | CKM_AES_ECB_ENCRYPT_DATA
+            | CKM_AES_CBC_ENCRYPT_DATA => simple_derivation_keeps_custody(&session, kind),
+            CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF => {
+                kbkdf_keeps_custody(&session, kind)
+            }
+            other => panic!("{other:#x}: a new derivation mechanism needs its custody check here"),
+        }
+        checked.push(kind);
+    }
+    assert!(checked.contains(&CKM_ECDH1_DERIVE), "{checked:x?}");
+    assert!(checked.len() >= 10, "the derivations offered: {checked:x?}");
 }
 
 #[test]
 fn an_ecdh_derived_key_is_unextractable_by_default_and_inherits_the_base_keys_history() {
     let token = TestToken::new();
-    let session = token.user_session();
+    ecdh_keeps_custody(&token.user_session());
+}
+
+/// ECDH's custody: the derived key is sensitive and unextractable unless
+/// the template says otherwise, and claims only the history its base has.
+fn ecdh_keeps_custody(session: &Session) {
     let peer = uncompressed_point(&p256_key());
-    let generated = generate_ec(&session, P256, false, b"ec").private;
-    assert_eq!(custody(&session, generated), (true, false, true, true));
-    let derived = derive(&session, generated, &peer, &[]).expect("C_DeriveKey default template");
-    assert_eq!(custody(&session, derived), (true, false, true, true));
+    let generated = generate_ec(session, P256, false, b"ec").private;
+    assert_eq!(custody(session, generated), (true, false, true, true));
+    let derived = derive(session, generated, &peer, &[]).expect("C_DeriveKey default template");
+    assert_eq!(custody(session, derived), (true, false, true, true));
 
     let loose = derive(
-        &session,
+        session,
         generated,
         &peer,
         &[Attribute::Sensitive(false), Attribute::Extractable(true)],
     )
     .expect("C_DeriveKey asking for a readable key");
-    assert_eq!(custody(&session, loose), (false, true, false, false));
+    assert_eq!(custody(session, loose), (false, true, false, false));
 
     let ec = p256_key();
-    let imported = import_ec_private(&session, &ec);
-    assert_eq!(custody(&session, imported), (true, false, false, false));
-    let derived = derive(&session, imported, &peer, &[]).expect("C_DeriveKey from an imported key");
+    let imported = import_ec_private(session, &ec);
+    assert_eq!(custody(session, imported), (true, false, false, false));
+    let derived = derive(session, imported, &peer, &[]).expect("C_DeriveKey from an imported key");
     assert_eq!(
-        custody(&session, derived),
+        custody(session, derived),
         (true, false, false, false),
         "a key derived from one that was once in clear was not always sensitive"
     );
@@ -1112,12 +1255,12 @@ fn an_ecdh_derived_key_is_unextractable_by_default_and_inherits_the_base_keys_hi
         secret: Some(ec.private_key().to_vec_padded(32).unwrap()),
         sensitive: SECRET_VALUE,
     };
-    let (rv, _, buffer) = raw_get(&session, derived, CKA_VALUE);
+    let (rv, _, buffer) = raw_get(session, derived, CKA_VALUE);
     assert_ck!(rv, CKR_ATTRIBUTE_SENSITIVE);
     assert_untouched(&buffer, victim.secret.as_deref(), victim.name);
-    let kek = generate_aes(&session, &[Attribute::Wrap(true)]);
+    let kek = generate_aes(session, &[Attribute::Wrap(true)]);
     assert_wrap_refused(
-        &session,
+        session,
         CKM_AES_KEY_WRAP,
         kek,
         &victim,
@@ -1129,7 +1272,7 @@ fn an_ecdh_derived_key_is_unextractable_by_default_and_inherits_the_base_keys_hi
         Attribute::NeverExtractable(true),
     ] {
         assert_rv(
-            derive(&session, imported, &peer, &[claim]),
+            derive(session, imported, &peer, &[claim]),
             RvError::AttributeReadOnly,
         );
     }

@@ -28,7 +28,7 @@ use openssl::sign::Verifier;
 /// Every mechanism the provider may list, the `C_GetMechanismInfo` flags its
 /// round trip relies on, and the test (in this file,
 /// `mechanisms_encryption.rs`, `mechanisms_keys.rs`, `mechanisms_macs.rs`,
-/// `mechanisms_derive.rs` or `mechanisms_wrap.rs`) that exercises it
+/// `mechanisms_derive.rs`, `mechanisms_kdf.rs` or `mechanisms_wrap.rs`) that exercises it
 /// end to end.
 #[rustfmt::skip]
 const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
@@ -121,6 +121,8 @@ const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
     (CKM_EXTRACT_KEY_FROM_KEY, CKF_DERIVE, "extraction_matches_the_specifications_example"),
     (CKM_AES_ECB_ENCRYPT_DATA, CKF_DERIVE, "aes_encryption_of_data_matches_fips_197_and_openssl"),
     (CKM_AES_CBC_ENCRYPT_DATA, CKF_DERIVE, "aes_encryption_of_data_matches_fips_197_and_openssl"),
+    (CKM_SP800_108_COUNTER_KDF, CKF_DERIVE, "counter_mode_matches_openssl_kbkdf_for_each_prf"),
+    (CKM_SP800_108_FEEDBACK_KDF, CKF_DERIVE, "feedback_mode_matches_openssl_kbkdf_for_each_prf"),
 ];
 
 const DATA: &[u8] = b"The quick brown fox jumps over the lazy dog, signed through PKCS#11.";
@@ -207,6 +209,7 @@ const ROUND_TRIP_SOURCES: &[&str] = &[
     include_str!("mechanisms_wrap.rs"),
     include_str!("mechanisms_macs.rs"),
     include_str!("mechanisms_derive.rs"),
+    include_str!("mechanisms_kdf.rs"),
 ];
 
 #[test]

@@ -3,8 +3,9 @@
 //! `CKM_XOR_BASE_AND_DATA`, `CKM_EXTRACT_KEY_FROM_KEY`; §2.11.4:
 //! `CKM_AES_ECB_ENCRYPT_DATA`, `CKM_AES_CBC_ENCRYPT_DATA`) through the C
 //! ABI: the values against the specification's example, FIPS 197 and
-//! openssl, and the custody of what they make: a key derived from a
-//! sensitive or unextractable key keeps that protection.
+//! openssl, and the finer points of custody: which source protects the
+//! result, and how many of a protected key's bytes a result must hold
+//! (tests/key_custody.rs checks each derivation's custody as a whole).
 
 #[macro_use]
 mod common;
@@ -13,41 +14,6 @@ use common::*;
 use cryptoki::session::Session;
 use cryptoki_sys::*;
 use openssl::symm::{encrypt, Cipher};
-
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
-/// A template under construction: the values live here while the raw
-/// `CK_ATTRIBUTE`s point at them.
-#[derive(Default)]
-struct Template {
-    values: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
-}
-
-impl Template {
-    fn ulong(mut self, kind: CK_ATTRIBUTE_TYPE, value: CK_ULONG) -> Self {
-        self.values.push((kind, ulong_bytes(value)));
-        self
-    }
-    fn bool(mut self, kind: CK_ATTRIBUTE_TYPE, value: bool) -> Self {
-        self.values.push((kind, vec![value as u8]));
-        self
-    }
-    fn bytes(mut self, kind: CK_ATTRIBUTE_TYPE, value: &[u8]) -> Self {
-        self.values.push((kind, value.to_vec()));
-        self
-    }
-    fn raw(&mut self) -> Vec<CK_ATTRIBUTE> {
-        self.values
-            .iter_mut()
-            .map(|(kind, value)| raw_attribute(*kind, value))
-            .collect()
-    }
-}
 
 /// A session secret key of `key_type` with `value` that may derive, with
 /// the given `CKA_SENSITIVE` and `CKA_EXTRACTABLE`.
@@ -58,152 +24,16 @@ fn secret(
     sensitive: bool,
     extractable: bool,
 ) -> CK_OBJECT_HANDLE {
-    let mut template = Template::default()
-        .ulong(CKA_CLASS, CKO_SECRET_KEY)
-        .ulong(CKA_KEY_TYPE, key_type)
-        .bytes(CKA_VALUE, value)
-        .bool(CKA_TOKEN, false)
+    let extra = Template::default()
         .bool(CKA_DERIVE, true)
         .bool(CKA_SENSITIVE, sensitive)
         .bool(CKA_EXTRACTABLE, extractable);
-    let mut raw = template.raw();
-    let mut handle = CK_INVALID_HANDLE;
-    assert_ck!(
-        ck!(C_CreateObject(
-            session.handle(),
-            raw.as_mut_ptr(),
-            raw.len() as CK_ULONG,
-            &mut handle
-        )),
-        CKR_OK
-    );
-    handle
+    raw_secret(session, key_type, value, extra)
 }
 
 /// A readable base key (not sensitive, extractable).
 fn readable(session: &Session, key_type: CK_KEY_TYPE, value: &[u8]) -> CK_OBJECT_HANDLE {
     secret(session, key_type, value, false, true)
-}
-
-/// The parameter of one simple derivation, owned while a `CK_MECHANISM`
-/// points at it.
-enum Parameter {
-    Data(Vec<u8>, CK_KEY_DERIVATION_STRING_DATA),
-    Cbc(Vec<u8>, CK_AES_CBC_ENCRYPT_DATA_PARAMS),
-    Ulong(CK_ULONG),
-}
-
-impl Parameter {
-    fn data(data: &[u8]) -> Box<Parameter> {
-        let mut owned = Box::new(Parameter::Data(
-            data.to_vec(),
-            CK_KEY_DERIVATION_STRING_DATA {
-                pData: std::ptr::null_mut(),
-                ulLen: data.len() as CK_ULONG,
-            },
-        ));
-        if let Parameter::Data(bytes, p) = &mut *owned {
-            p.pData = bytes.as_mut_ptr();
-        }
-        owned
-    }
-    fn cbc(iv: [u8; 16], data: &[u8]) -> Box<Parameter> {
-        let mut owned = Box::new(Parameter::Cbc(
-            data.to_vec(),
-            CK_AES_CBC_ENCRYPT_DATA_PARAMS {
-                iv,
-                pData: std::ptr::null_mut(),
-                length: data.len() as CK_ULONG,
-            },
-        ));
-        if let Parameter::Cbc(bytes, p) = &mut *owned {
-            p.pData = bytes.as_mut_ptr();
-        }
-        owned
-    }
-    fn ulong(value: CK_ULONG) -> Box<Parameter> {
-        Box::new(Parameter::Ulong(value))
-    }
-    fn mechanism(&mut self, kind: CK_MECHANISM_TYPE) -> CK_MECHANISM {
-        match self {
-            Parameter::Data(_, p) => raw_mechanism_with(kind, p),
-            Parameter::Cbc(_, p) => raw_mechanism_with(kind, p),
-            Parameter::Ulong(p) => raw_mechanism_with(kind, p),
-        }
-    }
-}
-
-/// `C_DeriveKey` of `kind` from `base` into a session key made by `template`.
-fn derive(
-    session: &Session,
-    kind: CK_MECHANISM_TYPE,
-    parameter: &mut Parameter,
-    base: CK_OBJECT_HANDLE,
-    template: Template,
-) -> Result<CK_OBJECT_HANDLE, CK_RV> {
-    let mut template = template.bool(CKA_TOKEN, false);
-    let mut raw = template.raw();
-    let mut mechanism = parameter.mechanism(kind);
-    let mut handle = CK_INVALID_HANDLE;
-    match ck!(C_DeriveKey(
-        session.handle(),
-        &mut mechanism,
-        base,
-        raw.as_mut_ptr(),
-        raw.len() as CK_ULONG,
-        &mut handle
-    )) {
-        CKR_OK => Ok(handle),
-        rv => Err(rv),
-    }
-}
-
-/// A derived key's `CKA_VALUE`, or the error reading it gives.
-fn value(session: &Session, key: CK_OBJECT_HANDLE) -> Result<Vec<u8>, CK_RV> {
-    let mut buffer = vec![0u8; 4096];
-    let mut template = [raw_attribute(CKA_VALUE, &mut buffer)];
-    match ck!(C_GetAttributeValue(
-        session.handle(),
-        key,
-        template.as_mut_ptr(),
-        1
-    )) {
-        CKR_OK => {
-            buffer.truncate(template[0].ulValueLen as usize);
-            Ok(buffer)
-        }
-        rv => Err(rv),
-    }
-}
-
-fn flag(session: &Session, key: CK_OBJECT_HANDLE, kind: CK_ATTRIBUTE_TYPE) -> bool {
-    let mut byte = [0u8; 1];
-    let mut template = [raw_attribute(kind, &mut byte)];
-    assert_ck!(
-        ck!(C_GetAttributeValue(
-            session.handle(),
-            key,
-            template.as_mut_ptr(),
-            1
-        )),
-        CKR_OK
-    );
-    byte[0] != 0
-}
-
-fn ulong(session: &Session, key: CK_OBJECT_HANDLE, kind: CK_ATTRIBUTE_TYPE) -> CK_ULONG {
-    let mut bytes = [0u8; std::mem::size_of::<CK_ULONG>()];
-    let mut template = [raw_attribute(kind, &mut bytes)];
-    assert_ck!(
-        ck!(C_GetAttributeValue(
-            session.handle(),
-            key,
-            template.as_mut_ptr(),
-            1
-        )),
-        CKR_OK
-    );
-    CK_ULONG::from_ne_bytes(bytes)
 }
 
 fn readable_result() -> Template {
@@ -220,44 +50,48 @@ fn concatenation_and_xor_give_the_specified_bytes() {
     let session = token.user_session();
     let base = readable(&session, CKK_GENERIC_SECRET, &unhex("0102030405"));
     let second = readable(&session, CKK_GENERIC_SECRET, &unhex("a0b0"));
-    let cases: Vec<(CK_MECHANISM_TYPE, Box<Parameter>, &str)> = vec![
+    let cases: Vec<(CK_MECHANISM_TYPE, Box<DeriveParameter>, &str)> = vec![
         (
             CKM_CONCATENATE_BASE_AND_DATA,
-            Parameter::data(&unhex("f0f0f0")),
+            DeriveParameter::data(&unhex("f0f0f0")),
             "0102030405f0f0f0",
         ),
         (
             CKM_CONCATENATE_DATA_AND_BASE,
-            Parameter::data(&unhex("f0f0f0")),
+            DeriveParameter::data(&unhex("f0f0f0")),
             "f0f0f00102030405",
         ),
         (
             CKM_XOR_BASE_AND_DATA,
-            Parameter::data(&unhex("f0f0f0")),
+            DeriveParameter::data(&unhex("f0f0f0")),
             "f1f2f3",
         ),
         (
             CKM_CONCATENATE_BASE_AND_KEY,
-            Parameter::ulong(second),
+            DeriveParameter::ulong(second),
             "0102030405a0b0",
         ),
     ];
     for (kind, mut parameter, expected) in cases {
-        let key = derive(&session, kind, &mut parameter, base, readable_result())
+        let key = raw_derive(&session, kind, &mut parameter, base, readable_result())
             .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
-        assert_eq!(value(&session, key), Ok(unhex(expected)), "{kind:#x}");
         assert_eq!(
-            ulong(&session, key, CKA_VALUE_LEN),
+            raw_secret_value(&session, key),
+            Ok(unhex(expected)),
+            "{kind:#x}"
+        );
+        assert_eq!(
+            raw_ulong(&session, key, CKA_VALUE_LEN),
             expected.len() as CK_ULONG / 2
         );
         assert!(
-            !flag(&session, key, CKA_LOCAL),
+            !raw_bool(&session, key, CKA_LOCAL),
             "{kind:#x}: a derived key is not local"
         );
     }
     // CKA_VALUE_LEN takes the leading bytes; more than there is is refused.
-    let mut data = Parameter::data(&unhex("f0f0f0"));
-    let key = derive(
+    let mut data = DeriveParameter::data(&unhex("f0f0f0"));
+    let key = raw_derive(
         &session,
         CKM_CONCATENATE_BASE_AND_DATA,
         &mut data,
@@ -265,8 +99,8 @@ fn concatenation_and_xor_give_the_specified_bytes() {
         readable_result().ulong(CKA_VALUE_LEN, 6),
     )
     .expect("C_DeriveKey with CKA_VALUE_LEN");
-    assert_eq!(value(&session, key), Ok(unhex("0102030405f0")));
-    let longer = derive(
+    assert_eq!(raw_secret_value(&session, key), Ok(unhex("0102030405f0")));
+    let longer = raw_derive(
         &session,
         CKM_CONCATENATE_BASE_AND_DATA,
         &mut data,
@@ -285,8 +119,8 @@ fn extraction_matches_the_specifications_example() {
     let session = token.user_session();
     // PKCS#11 §2.43.7: 16 bits from bit 21 of 0x329F84A9 are 0x9526.
     let base = readable(&session, CKK_GENERIC_SECRET, &unhex("329f84a9"));
-    let mut parameter = Parameter::ulong(21);
-    let key = derive(
+    let mut parameter = DeriveParameter::ulong(21);
+    let key = raw_derive(
         &session,
         CKM_EXTRACT_KEY_FROM_KEY,
         &mut parameter,
@@ -294,9 +128,9 @@ fn extraction_matches_the_specifications_example() {
         readable_result().ulong(CKA_VALUE_LEN, 2),
     )
     .expect("C_DeriveKey CKM_EXTRACT_KEY_FROM_KEY");
-    assert_eq!(value(&session, key), Ok(unhex("9526")));
-    let mut beyond = Parameter::ulong(32);
-    let result = derive(
+    assert_eq!(raw_secret_value(&session, key), Ok(unhex("9526")));
+    let mut beyond = DeriveParameter::ulong(32);
+    let result = raw_derive(
         &session,
         CKM_EXTRACT_KEY_FROM_KEY,
         &mut beyond,
@@ -316,7 +150,7 @@ fn aes_encryption_of_data_matches_fips_197_and_openssl() {
     let key_value = unhex("000102030405060708090a0b0c0d0e0f");
     let base = readable(&session, CKK_AES, &key_value);
     let plaintext = unhex("00112233445566778899aabbccddeeff");
-    let mut ecb = Parameter::data(&plaintext);
+    let mut ecb = DeriveParameter::data(&plaintext);
     let aes_result = || {
         Template::default()
             .ulong(CKA_CLASS, CKO_SECRET_KEY)
@@ -324,7 +158,7 @@ fn aes_encryption_of_data_matches_fips_197_and_openssl() {
             .bool(CKA_SENSITIVE, false)
             .bool(CKA_EXTRACTABLE, true)
     };
-    let key = derive(
+    let key = raw_derive(
         &session,
         CKM_AES_ECB_ENCRYPT_DATA,
         &mut ecb,
@@ -333,17 +167,17 @@ fn aes_encryption_of_data_matches_fips_197_and_openssl() {
     )
     .expect("C_DeriveKey CKM_AES_ECB_ENCRYPT_DATA");
     assert_eq!(
-        value(&session, key),
+        raw_secret_value(&session, key),
         Ok(unhex("69c4e0d86a7b0430d8cdb78070b4c55a"))
     );
-    assert_eq!(ulong(&session, key, CKA_KEY_TYPE), CKK_AES);
+    assert_eq!(raw_ulong(&session, key, CKA_KEY_TYPE), CKK_AES);
 
     let iv = [0x5Cu8; 16];
     let data: Vec<u8> = (0u8..32).collect();
     let mut expected = encrypt(Cipher::aes_128_cbc(), &key_value, Some(&iv), &data).unwrap();
     expected.truncate(32); // openssl pads; the derivation does not
-    let mut cbc = Parameter::cbc(iv, &data);
-    let key = derive(
+    let mut cbc = DeriveParameter::cbc(iv, &data);
+    let key = raw_derive(
         &session,
         CKM_AES_CBC_ENCRYPT_DATA,
         &mut cbc,
@@ -351,10 +185,10 @@ fn aes_encryption_of_data_matches_fips_197_and_openssl() {
         aes_result(),
     )
     .expect("C_DeriveKey CKM_AES_CBC_ENCRYPT_DATA");
-    assert_eq!(value(&session, key), Ok(expected));
+    assert_eq!(raw_secret_value(&session, key), Ok(expected));
 
-    let mut partial = Parameter::data(&plaintext[..15]);
-    let result = derive(
+    let mut partial = DeriveParameter::data(&plaintext[..15]);
+    let result = raw_derive(
         &session,
         CKM_AES_ECB_ENCRYPT_DATA,
         &mut partial,
@@ -377,13 +211,13 @@ fn a_derived_aes_key_needs_an_aes_length() {
             .ulong(CKA_CLASS, CKO_SECRET_KEY)
             .ulong(CKA_KEY_TYPE, CKK_AES)
     };
-    let mut data = Parameter::data(&[1u8; 20]);
-    let result = derive(&session, CKM_XOR_BASE_AND_DATA, &mut data, base, aes());
+    let mut data = DeriveParameter::data(&[1u8; 20]);
+    let result = raw_derive(&session, CKM_XOR_BASE_AND_DATA, &mut data, base, aes());
     assert_eq!(
         result.map_err(rv_name),
         Err(rv_name(CKR_TEMPLATE_INCOMPLETE))
     );
-    let result = derive(
+    let result = raw_derive(
         &session,
         CKM_XOR_BASE_AND_DATA,
         &mut data,
@@ -394,7 +228,7 @@ fn a_derived_aes_key_needs_an_aes_length() {
         result.map_err(rv_name),
         Err(rv_name(CKR_ATTRIBUTE_VALUE_INVALID))
     );
-    let key = derive(
+    let key = raw_derive(
         &session,
         CKM_XOR_BASE_AND_DATA,
         &mut data,
@@ -402,81 +236,7 @@ fn a_derived_aes_key_needs_an_aes_length() {
         aes().ulong(CKA_VALUE_LEN, 16),
     )
     .expect("an AES key of 16 bytes");
-    assert_eq!(ulong(&session, key, CKA_VALUE_LEN), 16);
-}
-
-/// Every simple derivation with a parameter that works on a 16-byte base
-/// (`second`: the other key of `CKM_CONCATENATE_BASE_AND_KEY`).
-fn every_simple_derivation(second: CK_OBJECT_HANDLE) -> Vec<(CK_MECHANISM_TYPE, Box<Parameter>)> {
-    vec![
-        (CKM_CONCATENATE_BASE_AND_KEY, Parameter::ulong(second)),
-        (CKM_CONCATENATE_BASE_AND_DATA, Parameter::data(b"data")),
-        (CKM_CONCATENATE_DATA_AND_BASE, Parameter::data(b"data")),
-        (CKM_XOR_BASE_AND_DATA, Parameter::data(&[0x33; 16])),
-        (CKM_EXTRACT_KEY_FROM_KEY, Parameter::ulong(3)),
-        (CKM_AES_ECB_ENCRYPT_DATA, Parameter::data(&[0x33; 16])),
-        (
-            CKM_AES_CBC_ENCRYPT_DATA,
-            Parameter::cbc([1; 16], &[0x33; 16]),
-        ),
-    ]
-}
-
-#[test]
-fn a_key_derived_from_a_sensitive_key_cannot_be_read_or_made_readable() {
-    let token = TestToken::new();
-    let session = token.user_session();
-    let sensitive = secret(&session, CKK_AES, &[0x42; 16], true, false);
-    let readable_second = readable(&session, CKK_AES, &[0x24; 16]);
-    let generic = || {
-        Template::default()
-            .ulong(CKA_CLASS, CKO_SECRET_KEY)
-            .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
-            .ulong(CKA_VALUE_LEN, 16)
-    };
-    for (kind, mut parameter) in every_simple_derivation(readable_second) {
-        // Asked for nothing: sensitive and unextractable, as the base.
-        let key = derive(&session, kind, &mut parameter, sensitive, generic())
-            .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
-        assert!(flag(&session, key, CKA_SENSITIVE), "{kind:#x}");
-        assert!(!flag(&session, key, CKA_EXTRACTABLE), "{kind:#x}");
-        assert_eq!(
-            value(&session, key).map_err(rv_name),
-            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
-            "{kind:#x}"
-        );
-        // The base key was imported: the derived key has no history to claim.
-        assert!(!flag(&session, key, CKA_ALWAYS_SENSITIVE), "{kind:#x}");
-        assert!(!flag(&session, key, CKA_NEVER_EXTRACTABLE), "{kind:#x}");
-        // Asked to be readable: refused, and nothing is made.
-        for loosening in [
-            generic().bool(CKA_SENSITIVE, false),
-            generic().bool(CKA_EXTRACTABLE, true),
-        ] {
-            let result = derive(&session, kind, &mut parameter, sensitive, loosening);
-            assert_eq!(
-                result.map_err(rv_name),
-                Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
-                "{kind:#x}"
-            );
-        }
-    }
-    // The second key of a concatenation protects the result as the base does.
-    let readable_base = readable(&session, CKK_AES, &[0x11; 16]);
-    let mut parameter = Parameter::ulong(sensitive);
-    let result = derive(
-        &session,
-        CKM_CONCATENATE_BASE_AND_KEY,
-        &mut parameter,
-        readable_base,
-        generic()
-            .ulong(CKA_VALUE_LEN, 32)
-            .bool(CKA_SENSITIVE, false),
-    );
-    assert_eq!(
-        result.map_err(rv_name),
-        Err(rv_name(CKR_TEMPLATE_INCONSISTENT))
-    );
+    assert_eq!(raw_ulong(&session, key, CKA_VALUE_LEN), 16);
 }
 
 #[test]
@@ -501,21 +261,21 @@ fn a_key_derived_from_a_generated_key_keeps_its_history() {
         CKR_OK
     );
     let second = secret(&session, CKK_AES, &[9; 16], true, false);
-    for (kind, mut parameter) in every_simple_derivation(second) {
+    for (kind, mut parameter) in simple_derivations(second) {
         let generic = Template::default()
             .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
             .ulong(CKA_VALUE_LEN, 16);
-        let key = derive(&session, kind, &mut parameter, base, generic)
+        let key = raw_derive(&session, kind, &mut parameter, base, generic)
             .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
         // The imported second key has no history: neither has the concatenation.
         let history = kind != CKM_CONCATENATE_BASE_AND_KEY;
         assert_eq!(
-            flag(&session, key, CKA_ALWAYS_SENSITIVE),
+            raw_bool(&session, key, CKA_ALWAYS_SENSITIVE),
             history,
             "{kind:#x}"
         );
         assert_eq!(
-            flag(&session, key, CKA_NEVER_EXTRACTABLE),
+            raw_bool(&session, key, CKA_NEVER_EXTRACTABLE),
             history,
             "{kind:#x}"
         );
@@ -526,35 +286,268 @@ fn a_key_derived_from_a_generated_key_keeps_its_history() {
 fn a_base_key_that_may_not_derive_is_key_function_not_permitted() {
     let token = TestToken::new();
     let session = token.user_session();
-    let mut create = Template::default()
-        .ulong(CKA_CLASS, CKO_SECRET_KEY)
-        .ulong(CKA_KEY_TYPE, CKK_AES)
-        .bytes(CKA_VALUE, &[5; 16])
-        .bool(CKA_TOKEN, false)
-        .bool(CKA_DERIVE, false);
-    let mut raw = create.raw();
-    let mut no_derive = CK_INVALID_HANDLE;
-    assert_ck!(
-        ck!(C_CreateObject(
-            session.handle(),
-            raw.as_mut_ptr(),
-            raw.len() as CK_ULONG,
-            &mut no_derive
-        )),
-        CKR_OK
+    let no_derive = raw_secret(
+        &session,
+        CKK_AES,
+        &[5; 16],
+        Template::default().bool(CKA_DERIVE, false),
     );
     let may_derive = readable(&session, CKK_AES, &[6; 16]);
-    for (kind, mut parameter) in every_simple_derivation(no_derive) {
+    for (kind, mut parameter) in simple_derivations(no_derive) {
         let base = if kind == CKM_CONCATENATE_BASE_AND_KEY {
             may_derive
         } else {
             no_derive
         };
-        let result = derive(&session, kind, &mut parameter, base, readable_result());
+        let result = raw_derive(&session, kind, &mut parameter, base, readable_result());
         assert_eq!(
             result.map_err(rv_name),
             Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
             "{kind:#x}"
+        );
+    }
+}
+
+/// A generic secret result of `len` bytes, with no custody asked.
+fn generic(len: CK_ULONG) -> Template {
+    Template::default()
+        .ulong(CKA_CLASS, CKO_SECRET_KEY)
+        .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
+        .ulong(CKA_VALUE_LEN, len)
+}
+
+#[test]
+fn a_sensitive_but_extractable_base_gives_a_sensitive_key_that_may_be_extractable() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let base = secret(&session, CKK_AES, &[0x42; 16], true, true);
+    for (kind, mut parameter) in simple_derivations(base) {
+        let key = raw_derive(
+            &session,
+            kind,
+            &mut parameter,
+            base,
+            generic(16).bool(CKA_EXTRACTABLE, true),
+        )
+        .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
+        assert!(raw_bool(&session, key, CKA_SENSITIVE), "{kind:#x}");
+        assert!(raw_bool(&session, key, CKA_EXTRACTABLE), "{kind:#x}");
+        assert_eq!(
+            raw_secret_value(&session, key).map_err(rv_name),
+            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
+            "{kind:#x}"
+        );
+        let loosened = raw_derive(
+            &session,
+            kind,
+            &mut parameter,
+            base,
+            generic(16).bool(CKA_SENSITIVE, false),
+        );
+        assert_eq!(
+            loosened.map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "{kind:#x}"
+        );
+    }
+}
+
+#[test]
+fn the_second_key_of_a_concatenation_protects_the_result_as_the_base_does() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let base = readable(&session, CKK_AES, &[0x11; 16]);
+    let sensitive = secret(&session, CKK_AES, &[0x22; 16], true, true);
+    let unextractable = secret(&session, CKK_AES, &[0x33; 16], false, false);
+    for (second, loosening, kept) in [
+        (sensitive, (CKA_SENSITIVE, false), (CKA_SENSITIVE, true)),
+        (
+            unextractable,
+            (CKA_EXTRACTABLE, true),
+            (CKA_EXTRACTABLE, false),
+        ),
+    ] {
+        let mut parameter = DeriveParameter::ulong(second);
+        let kind = CKM_CONCATENATE_BASE_AND_KEY;
+        let key = raw_derive(&session, kind, &mut parameter, base, generic(32))
+            .unwrap_or_else(|rv| panic!("C_DeriveKey: {}", rv_name(rv)));
+        assert_eq!(raw_bool(&session, key, kept.0), kept.1, "{:#x}", kept.0);
+        assert_eq!(
+            raw_secret_value(&session, key).map_err(rv_name),
+            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE))
+        );
+        let asked = generic(32).bool(loosening.0, loosening.1);
+        assert_eq!(
+            raw_derive(&session, kind, &mut parameter, base, asked).map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "asking {:#x} = {}",
+            loosening.0,
+            loosening.1
+        );
+    }
+}
+
+/// One derivation of a short result: mechanism, parameter, base, length.
+type Probe = (
+    CK_MECHANISM_TYPE,
+    Box<DeriveParameter>,
+    CK_OBJECT_HANDLE,
+    CK_ULONG,
+);
+
+/// The derivations that could give a searchable piece of `base` (32
+/// bytes), each holding `held` of its bytes (`readable_base`: a known key
+/// of 31 bytes to concatenate `base` after).
+fn probes(base: CK_OBJECT_HANDLE, readable_base: CK_OBJECT_HANDLE, held: CK_ULONG) -> Vec<Probe> {
+    let extract = |bit| {
+        (
+            CKM_EXTRACT_KEY_FROM_KEY,
+            DeriveParameter::ulong(bit),
+            base,
+            held,
+        )
+    };
+    vec![
+        extract(0),
+        extract(8 * 17),
+        (
+            CKM_CONCATENATE_BASE_AND_DATA,
+            DeriveParameter::data(&[0; 16]),
+            base,
+            held,
+        ),
+        (
+            CKM_CONCATENATE_DATA_AND_BASE,
+            DeriveParameter::data(&[0; 15]),
+            base,
+            15 + held,
+        ),
+        (
+            CKM_XOR_BASE_AND_DATA,
+            DeriveParameter::data(&vec![0; held as usize]),
+            base,
+            held,
+        ),
+        (
+            CKM_CONCATENATE_BASE_AND_KEY,
+            DeriveParameter::ulong(base),
+            readable_base,
+            31 + held,
+        ),
+        (
+            CKM_AES_ECB_ENCRYPT_DATA,
+            DeriveParameter::data(&[7; 16]),
+            base,
+            held,
+        ),
+    ]
+}
+
+#[test]
+fn a_result_holding_fewer_than_16_bytes_of_a_protected_key_is_template_inconsistent() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let readable_base = readable(&session, CKK_GENERIC_SECRET, &[0x5a; 31]);
+    for (sensitive, extractable) in [(true, true), (false, false), (true, false)] {
+        let base = secret(&session, CKK_AES, &[0x42; 32], sensitive, extractable);
+        for held in [1, 15] {
+            for (kind, mut parameter, from, len) in probes(base, readable_base, held) {
+                let result = raw_derive(&session, kind, &mut parameter, from, generic(len));
+                assert_eq!(
+                    result.map_err(rv_name),
+                    Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+                    "{kind:#x}: {held} bytes of a key with sensitive {sensitive}, \
+                     extractable {extractable}"
+                );
+            }
+        }
+        for (kind, mut parameter, from, len) in probes(base, readable_base, 16) {
+            raw_derive(&session, kind, &mut parameter, from, generic(len))
+                .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}, 16 bytes: {}", rv_name(rv)));
+        }
+    }
+    // A readable key's pieces are no secret: any length derives.
+    let base = readable(&session, CKK_AES, &[0x42; 32]);
+    for (kind, mut parameter, from, len) in probes(base, readable_base, 1) {
+        let key = raw_derive(
+            &session,
+            kind,
+            &mut parameter,
+            from,
+            generic(len)
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true),
+        )
+        .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x} from a readable key: {}", rv_name(rv)));
+        assert_eq!(raw_ulong(&session, key, CKA_VALUE_LEN), len, "{kind:#x}");
+    }
+    // A protected key shorter than 16 bytes derives only when all of it is held.
+    let short = secret(&session, CKK_GENERIC_SECRET, &[0x42; 8], true, false);
+    let mut from_bit_0 = DeriveParameter::ulong(0);
+    let kind = CKM_EXTRACT_KEY_FROM_KEY;
+    raw_derive(&session, kind, &mut from_bit_0, short, generic(8)).expect("all 8 bytes");
+    assert_eq!(
+        raw_derive(&session, kind, &mut from_bit_0, short, generic(7)).map_err(rv_name),
+        Err(rv_name(CKR_TEMPLATE_INCONSISTENT))
+    );
+}
+
+#[test]
+fn an_exact_copy_of_a_wrap_with_trusted_key_is_wrapped_only_under_a_trusted_key() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let protected = Template::default()
+        .bool(CKA_DERIVE, true)
+        .bool(CKA_SENSITIVE, true)
+        .bool(CKA_EXTRACTABLE, true)
+        .bool(CKA_WRAP_WITH_TRUSTED, true);
+    let base = raw_secret(&session, CKK_AES, &[0x42; 16], protected);
+    let own_kek = raw_secret(
+        &session,
+        CKK_AES,
+        &[0x24; 16],
+        Template::default().bool(CKA_WRAP, true),
+    );
+    let copies = [
+        (CKM_XOR_BASE_AND_DATA, DeriveParameter::data(&[0; 16])),
+        (CKM_EXTRACT_KEY_FROM_KEY, DeriveParameter::ulong(0)),
+        (CKM_CONCATENATE_BASE_AND_DATA, DeriveParameter::data(&[])),
+    ];
+    for (kind, mut parameter) in copies {
+        let aes = Template::default()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, CKK_AES)
+            .ulong(CKA_VALUE_LEN, 16)
+            .bool(CKA_EXTRACTABLE, true);
+        let unguarded = aes.clone().bool(CKA_WRAP_WITH_TRUSTED, false);
+        assert_eq!(
+            raw_derive(&session, kind, &mut parameter, base, unguarded).map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "{kind:#x}"
+        );
+        let public = aes.clone().bool(CKA_PRIVATE, false);
+        assert_eq!(
+            raw_derive(&session, kind, &mut parameter, base, public).map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "{kind:#x}"
+        );
+        let copy = raw_derive(&session, kind, &mut parameter, base, aes)
+            .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
+        assert!(raw_bool(&session, copy, CKA_WRAP_WITH_TRUSTED), "{kind:#x}");
+        assert!(raw_bool(&session, copy, CKA_PRIVATE), "{kind:#x}");
+        let mut mechanism = raw_mechanism(CKM_AES_KEY_WRAP);
+        let mut wrapped = vec![0u8; 64];
+        let mut len = wrapped.len() as CK_ULONG;
+        assert_ck!(
+            ck!(C_WrapKey(
+                session.handle(),
+                &mut mechanism,
+                own_kek,
+                copy,
+                wrapped.as_mut_ptr(),
+                &mut len
+            )),
+            CKR_KEY_NOT_WRAPPABLE
         );
     }
 }

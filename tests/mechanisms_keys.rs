@@ -28,13 +28,6 @@ use openssl::symm::{Cipher, Crypter, Mode};
 
 const DATA: &[u8] = b"Forty-eight bytes of plaintext, six DES blocks..";
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 /// `CKA_EC_PARAMS` naming a curve by PrintableString, as PKCS#11 3.0
 /// §2.3.3 allows next to the OID.
 fn printable_string(name: &str) -> Vec<u8> {

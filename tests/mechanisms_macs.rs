@@ -113,13 +113,6 @@ fn sha2_md(hmac: CK_MECHANISM_TYPE) -> MessageDigest {
     }
 }
 
-fn unhex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
-        .collect()
-}
-
 /// `C_DigestInit` + `C_Digest` through the raw ABI, or the digest of the
 /// parts given to `C_DigestUpdate` in `chunk`-byte pieces.
 fn raw_digest(session: &Session, kind: CK_MECHANISM_TYPE, data: &[u8], chunk: usize) -> Vec<u8> {
@@ -160,29 +153,10 @@ fn raw_digest(session: &Session, kind: CK_MECHANISM_TYPE, data: &[u8], chunk: us
 /// sensitive (so that the tests can compare with openssl), signing and
 /// verifying.
 fn create_secret(session: &Session, key_type: CK_KEY_TYPE, value: &[u8]) -> CK_OBJECT_HANDLE {
-    let mut class = ulong_bytes(CKO_SECRET_KEY);
-    let mut kind = ulong_bytes(key_type);
-    let mut value = value.to_vec();
-    let (mut yes, mut no) = ([CK_TRUE], [CK_FALSE]);
-    let mut template = [
-        raw_attribute(CKA_CLASS, &mut class),
-        raw_attribute(CKA_KEY_TYPE, &mut kind),
-        raw_attribute(CKA_VALUE, &mut value),
-        raw_attribute(CKA_TOKEN, &mut no),
-        raw_attribute(CKA_SIGN, &mut yes),
-        raw_attribute(CKA_VERIFY, &mut yes),
-    ];
-    let mut handle = CK_INVALID_HANDLE;
-    assert_ck!(
-        ck!(C_CreateObject(
-            session.handle(),
-            template.as_mut_ptr(),
-            template.len() as CK_ULONG,
-            &mut handle
-        )),
-        CKR_OK
-    );
-    handle
+    let extra = Template::default()
+        .bool(CKA_SIGN, true)
+        .bool(CKA_VERIFY, true);
+    raw_secret(session, key_type, value, extra)
 }
 
 /// `C_GenerateKey` with `kind` and `template`: the handle, or the error.
@@ -203,43 +177,6 @@ fn generate_key(
         CKR_OK => Ok(handle),
         rv => Err(rv),
     }
-}
-
-/// A `CK_ULONG` attribute of `object`.
-fn ulong_attribute(
-    session: &Session,
-    object: CK_OBJECT_HANDLE,
-    kind: CK_ATTRIBUTE_TYPE,
-) -> CK_ULONG {
-    let mut value = [0u8; std::mem::size_of::<CK_ULONG>()];
-    let mut template = [raw_attribute(kind, &mut value)];
-    assert_ck!(
-        ck!(C_GetAttributeValue(
-            session.handle(),
-            object,
-            template.as_mut_ptr(),
-            1
-        )),
-        CKR_OK
-    );
-    CK_ULONG::from_ne_bytes(value)
-}
-
-/// The `CKA_VALUE` of an extractable, non-sensitive secret.
-fn secret_value(session: &Session, object: CK_OBJECT_HANDLE, len: usize) -> Vec<u8> {
-    let mut value = vec![0u8; len];
-    let mut template = [raw_attribute(CKA_VALUE, &mut value)];
-    assert_ck!(
-        ck!(C_GetAttributeValue(
-            session.handle(),
-            object,
-            template.as_mut_ptr(),
-            1
-        )),
-        CKR_OK
-    );
-    value.truncate(template[0].ulValueLen as usize);
-    value
 }
 
 fn sign(
@@ -482,17 +419,14 @@ fn hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts() {
         let key = generate_key(&session, key_gen, &mut template)
             .unwrap_or_else(|rv| panic!("C_GenerateKey {key_gen:#x}: {}", rv_name(rv)));
         assert_eq!(
-            ulong_attribute(&session, key, CKA_KEY_TYPE),
+            raw_ulong(&session, key, CKA_KEY_TYPE),
             key_type,
             "{key_gen:#x}"
         );
-        assert_eq!(ulong_attribute(&session, key, CKA_CLASS), CKO_SECRET_KEY);
-        assert_eq!(ulong_attribute(&session, key, CKA_VALUE_LEN), 32);
-        assert_eq!(
-            ulong_attribute(&session, key, CKA_KEY_GEN_MECHANISM),
-            key_gen
-        );
-        let value = secret_value(&session, key, 32);
+        assert_eq!(raw_ulong(&session, key, CKA_CLASS), CKO_SECRET_KEY);
+        assert_eq!(raw_ulong(&session, key, CKA_VALUE_LEN), 32);
+        assert_eq!(raw_ulong(&session, key, CKA_KEY_GEN_MECHANISM), key_gen);
+        let value = raw_secret_value(&session, key).expect("the value of a readable key");
         assert_eq!(value.len(), 32);
         // Signing is on by default for an HMAC key.
         let mut mechanism = raw_mechanism(hmac);
@@ -533,6 +467,123 @@ fn an_hmac_key_works_only_with_its_own_hash() {
         sign(&session, &mut mechanism, sha256_key, DATA),
         openssl_hmac(MessageDigest::sha256(), &secret, DATA)
     );
+}
+
+/// The SHA-2 HMACs, and the SHA-3 ones where the device has them.
+fn hmacs() -> Vec<(CK_MECHANISM_TYPE, MessageDigest)> {
+    let mut hmacs: Vec<_> = SHA2_KEY_GENS
+        .iter()
+        .map(|&(_, _, hmac)| (hmac, sha2_md(hmac)))
+        .collect();
+    if !skipped_over_softhsm2("CKM_SHA3_256_HMAC") {
+        hmacs.extend(sha3().into_iter().map(|sha3| (sha3.hmac, sha3.md)));
+    }
+    hmacs
+}
+
+#[test]
+fn hmac_verify_refuses_a_changed_mac_and_a_mac_of_the_wrong_length() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let secret = [0x3Cu8; 64];
+    let key = create_secret(&session, CKK_GENERIC_SECRET, &secret);
+    let h = session.handle();
+    for (hmac, md) in hmacs() {
+        let mac = openssl_hmac(md, &secret, DATA);
+        let mut mechanism = raw_mechanism(hmac);
+        assert_ck!(raw_verify(h, &mut mechanism, key, DATA, &mac), CKR_OK);
+        for bit in [0, mac.len() * 8 - 1] {
+            let mut changed = mac.clone();
+            changed[bit / 8] ^= 0x80 >> (bit % 8);
+            assert_eq!(
+                rv_name(raw_verify(h, &mut mechanism, key, DATA, &changed)),
+                rv_name(CKR_SIGNATURE_INVALID),
+                "{hmac:#x}, bit {bit} changed"
+            );
+        }
+        let mut other_data = DATA.to_vec();
+        other_data[0] ^= 1;
+        assert_eq!(
+            rv_name(raw_verify(h, &mut mechanism, key, &other_data, &mac)),
+            rv_name(CKR_SIGNATURE_INVALID),
+            "{hmac:#x}, other data"
+        );
+        let longer = [&mac[..], &[0]].concat();
+        for wrong_length in [&mac[..mac.len() - 1], &longer[..]] {
+            assert_eq!(
+                rv_name(raw_verify(h, &mut mechanism, key, DATA, wrong_length)),
+                rv_name(CKR_SIGNATURE_LEN_RANGE),
+                "{hmac:#x}, {} bytes",
+                wrong_length.len()
+            );
+        }
+    }
+}
+
+/// `C_GetMechanismInfo` through the raw ABI.
+fn mechanism_info(kind: CK_MECHANISM_TYPE) -> CK_MECHANISM_INFO {
+    let mut info = CK_MECHANISM_INFO {
+        ulMinKeySize: 0,
+        ulMaxKeySize: 0,
+        flags: 0,
+    };
+    assert_ck!(ck!(C_GetMechanismInfo(SLOT_ID, kind, &mut info)), CKR_OK);
+    info
+}
+
+#[test]
+fn hmac_keys_shorter_than_the_advertised_minimum_of_at_least_14_bytes_are_key_size_range() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let h = session.handle();
+    for (hmac, md) in hmacs() {
+        let min = mechanism_info(hmac).ulMinKeySize as usize;
+        assert!(min >= 14, "{hmac:#x} takes keys of {min} bytes");
+        for len in [1, min - 1] {
+            let short = create_secret(&session, CKK_GENERIC_SECRET, &vec![7; len]);
+            let mut mechanism = raw_mechanism(hmac);
+            let cases = vec![
+                ("C_SignInit", ck!(C_SignInit(h, &mut mechanism, short))),
+                ("C_VerifyInit", ck!(C_VerifyInit(h, &mut mechanism, short))),
+            ];
+            assert_all_rv(cases, CKR_KEY_SIZE_RANGE);
+        }
+        let shortest = vec![7; min];
+        let key = create_secret(&session, CKK_GENERIC_SECRET, &shortest);
+        let mut mechanism = raw_mechanism(hmac);
+        assert_eq!(
+            sign(&session, &mut mechanism, key, DATA),
+            openssl_hmac(md, &shortest, DATA),
+            "{hmac:#x} with a key of {min} bytes"
+        );
+    }
+}
+
+#[test]
+fn hmac_key_generation_below_14_bytes_is_attribute_value_invalid() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    for &(key_gen, _, _) in &SHA2_KEY_GENS {
+        assert_eq!(mechanism_info(key_gen).ulMinKeySize, 14, "{key_gen:#x}");
+        for (len, expected) in [(13, CKR_ATTRIBUTE_VALUE_INVALID), (14, CKR_OK)] {
+            let mut no = [CK_FALSE];
+            let mut len_bytes = ulong_bytes(len);
+            let mut template = [
+                raw_attribute(CKA_TOKEN, &mut no),
+                raw_attribute(CKA_VALUE_LEN, &mut len_bytes),
+            ];
+            let result = generate_key(&session, key_gen, &mut template).map(|_| ());
+            assert_eq!(
+                result.map_err(rv_name),
+                if expected == CKR_OK {
+                    Ok(())
+                } else {
+                    Err(rv_name(expected))
+                },
+                "{key_gen:#x}, {len} bytes"
+            );
+        }
+    }
 }
 
 #[test]

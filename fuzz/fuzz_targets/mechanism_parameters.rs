@@ -176,6 +176,9 @@ impl Parameter {
                 };
                 Parameter::of_struct(&value, Vec::new(), reader)
             }
+            CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF => {
+                Parameter::kbkdf(reader, mechanism)
+            }
             CKM_EXTRACT_KEY_FROM_KEY | CKM_AES_CMAC_GENERAL => {
                 let value: CK_ULONG = reader.pick(&[0, 1, 7, 16, 17, 255, 256, CK_ULONG::MAX]);
                 Parameter::of_struct(&value, Vec::new(), reader)
@@ -237,6 +240,107 @@ impl Parameter {
         }
     }
 
+    /// A `CK_SP800_108_KDF_PARAMS` or `CK_SP800_108_FEEDBACK_KDF_PARAMS`:
+    /// up to six data parameters of fuzzed types, formats and values, an
+    /// IV, and up to two additional keys with fuzzed templates, each with a
+    /// place for its handle. Every count matches the array it describes,
+    /// or the array is NULL.
+    fn kbkdf(reader: &mut Reader<'_>, mechanism: CK_MECHANISM_TYPE) -> Parameter {
+        let mut nested = Vec::new();
+        let mut items = Vec::new();
+        for _ in 0..reader.byte() % 7 {
+            let type_ = reader.pick(&[
+                CK_SP800_108_ITERATION_VARIABLE,
+                CK_SP800_108_COUNTER,
+                CK_SP800_108_DKM_LENGTH,
+                CK_SP800_108_BYTE_ARRAY,
+                CK_SP800_108_KEY_HANDLE,
+                0x77,
+            ]);
+            let widths = [0, 4, 8, 12, 16, 24, 32, 40, 64, 65, CK_ULONG::MAX];
+            let mut value = match (type_, reader.byte() % 8) {
+                (_, 0) => Buffer::read(reader),
+                (CK_SP800_108_ITERATION_VARIABLE | CK_SP800_108_COUNTER, _) => {
+                    bytes_of(&CK_SP800_108_COUNTER_FORMAT {
+                        bLittleEndian: reader.pick(&[CK_FALSE, CK_TRUE, 2]),
+                        ulWidthInBits: reader.pick(&widths),
+                    })
+                }
+                (CK_SP800_108_DKM_LENGTH, _) => bytes_of(&CK_SP800_108_DKM_LENGTH_FORMAT {
+                    dkmLengthMethod: reader.pick(&[
+                        CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS,
+                        CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS,
+                        9,
+                    ]),
+                    bLittleEndian: reader.pick(&[CK_FALSE, CK_TRUE]),
+                    ulWidthInBits: reader.pick(&widths),
+                }),
+                (CK_SP800_108_KEY_HANDLE, _) => bytes_of(&reader.pick(&provider().all())),
+                _ => Buffer::read(reader),
+            };
+            items.push(CK_PRF_DATA_PARAM {
+                type_,
+                pValue: value.pointer() as *mut _,
+                ulValueLen: value.length(),
+            });
+            nested.push(value);
+        }
+        let mut keys = Vec::new();
+        for _ in 0..reader.byte() % 3 {
+            let (mut template, count, values) = derived_key_template(reader);
+            let mut handle = bytes_of(&CK_INVALID_HANDLE);
+            keys.push(CK_DERIVED_KEY {
+                pTemplate: template.pointer() as *mut CK_ATTRIBUTE,
+                ulAttributeCount: count,
+                phKey: match reader.byte() % 8 {
+                    0 => ptr::null_mut(),
+                    _ => handle.pointer() as *mut CK_OBJECT_HANDLE,
+                },
+            });
+            nested.push(handle);
+            nested.push(template);
+            nested.extend(values);
+        }
+        let mut items = bytes_of_slice(&items);
+        let mut keys_buffer = bytes_of_slice(&keys);
+        let (items_pointer, keys_pointer) = (items.pointer(), keys_buffer.pointer());
+        let mut iv = Buffer::read(reader);
+        let prf = reader.pick(&[
+            CKM_SHA256_HMAC,
+            CKM_SHA512_HMAC,
+            CKM_SHA3_256_HMAC,
+            CKM_AES_CMAC,
+            CKM_SHA256,
+            0x77,
+        ]);
+        let data = (items_pointer as *mut CK_PRF_DATA_PARAM, items.length());
+        let keys_field = (keys_pointer as *mut CK_DERIVED_KEY, keys.len() as CK_ULONG);
+        let iv_field = (iv.pointer(), iv.length());
+        nested.extend([items, keys_buffer, iv]);
+        let data_count = data.1 / size_of::<CK_PRF_DATA_PARAM>() as CK_ULONG;
+        if mechanism == CKM_SP800_108_FEEDBACK_KDF {
+            let value = CK_SP800_108_FEEDBACK_KDF_PARAMS {
+                prfType: prf,
+                ulNumberOfDataParams: data_count,
+                pDataParams: data.0,
+                ulIVLen: iv_field.1,
+                pIV: iv_field.0,
+                ulAdditionalDerivedKeys: keys_field.1,
+                pAdditionalDerivedKeys: keys_field.0,
+            };
+            Parameter::of_struct(&value, nested, reader)
+        } else {
+            let value = CK_SP800_108_KDF_PARAMS {
+                prfType: prf,
+                ulNumberOfDataParams: data_count,
+                pDataParams: data.0,
+                ulAdditionalDerivedKeys: keys_field.1,
+                pAdditionalDerivedKeys: keys_field.0,
+            };
+            Parameter::of_struct(&value, nested, reader)
+        }
+    }
+
     fn mechanism(&mut self, kind: CK_MECHANISM_TYPE) -> CK_MECHANISM {
         let pointer = match &mut self.bytes {
             Some(bytes) if bytes.is_empty() => ptr::NonNull::<u8>::dangling().as_ptr(),
@@ -265,8 +369,57 @@ fn size_with_pointers(mechanism: CK_MECHANISM_TYPE) -> Option<usize> {
         | CKM_XOR_BASE_AND_DATA
         | CKM_AES_ECB_ENCRYPT_DATA => Some(size_of::<CK_KEY_DERIVATION_STRING_DATA>()),
         CKM_AES_CBC_ENCRYPT_DATA => Some(size_of::<CK_AES_CBC_ENCRYPT_DATA_PARAMS>()),
+        CKM_SP800_108_COUNTER_KDF => Some(size_of::<CK_SP800_108_KDF_PARAMS>()),
+        CKM_SP800_108_FEEDBACK_KDF => Some(size_of::<CK_SP800_108_FEEDBACK_KDF_PARAMS>()),
         _ => None,
     }
+}
+
+/// The template of an additional derived key: a session key with up to
+/// four attributes of fuzzed types and typical or fuzzed values. Returns
+/// the `CK_ATTRIBUTE` array, its count, and the values it points at.
+fn derived_key_template(reader: &mut Reader<'_>) -> (Buffer, CK_ULONG, Vec<Buffer>) {
+    let mut values = vec![Buffer::of(&[CK_FALSE])];
+    let mut attributes = vec![(CKA_TOKEN, 0)];
+    for _ in 0..reader.byte() % 5 {
+        let kind = reader.pick(&[
+            CKA_CLASS,
+            CKA_KEY_TYPE,
+            CKA_VALUE_LEN,
+            CKA_SENSITIVE,
+            CKA_EXTRACTABLE,
+            CKA_VALUE,
+        ]);
+        let value = match reader.byte() % 4 {
+            0 => Buffer::read(reader),
+            _ => Buffer::of(&typical_value(reader, kind)),
+        };
+        attributes.push((kind, values.len()));
+        values.push(value);
+    }
+    let raw: Vec<CK_ATTRIBUTE> = attributes
+        .iter()
+        .map(|&(kind, index)| CK_ATTRIBUTE {
+            type_: kind,
+            pValue: values[index].pointer() as *mut _,
+            ulValueLen: values[index].length(),
+        })
+        .collect();
+    (bytes_of_slice(&raw), raw.len() as CK_ULONG, values)
+}
+
+/// A plain C value's bytes, owned.
+fn bytes_of<T>(value: &T) -> Buffer {
+    bytes_of_slice(std::slice::from_ref(value))
+}
+
+/// A plain C array's bytes, owned.
+fn bytes_of_slice<T>(values: &[T]) -> Buffer {
+    // SAFETY: `values` are plain C structures, `size_of_val` bytes in all.
+    let raw = unsafe {
+        std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
+    };
+    Buffer::of(raw)
 }
 
 const HASHES: &[CK_MECHANISM_TYPE] = &[

@@ -82,6 +82,9 @@ pub enum MechanismParameter {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// `CK_SP800_108_KDF_PARAMS` (`CKM_SP800_108_COUNTER_KDF`) or
+    /// `CK_SP800_108_FEEDBACK_KDF_PARAMS` (`CKM_SP800_108_FEEDBACK_KDF`).
+    Kbkdf(Box<KbkdfParameter>),
     /// `CK_RSA_AES_KEY_WRAP_PARAMS`: the size of the temporary AES key and
     /// the OAEP parameters that wrap it.
     RsaAesKeyWrap {
@@ -90,6 +93,46 @@ pub enum MechanismParameter {
         mgf: CK_ULONG,
         label: Vec<u8>,
     },
+}
+
+/// The parameter of an SP 800-108 key derivation (PKCS#11 3.0 §2.42).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KbkdfParameter {
+    /// The PRF: an HMAC (`CKM_SHA256_HMAC`, ...) or `CKM_AES_CMAC`.
+    pub prf: CK_MECHANISM_TYPE,
+    /// The PRF's input, in order.
+    pub data: Vec<KbkdfData>,
+    /// The feedback mode's IV, K(0); empty in counter mode.
+    pub iv: Vec<u8>,
+    /// The templates of the additional keys (`CK_DERIVED_KEY`), in order.
+    pub additional_keys: Vec<Vec<crate::object::Attribute>>,
+}
+
+/// One `CK_PRF_DATA_PARAM`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KbkdfData {
+    /// `CK_SP800_108_ITERATION_VARIABLE`: the counter in counter mode (with
+    /// its format), the previous PRF output in feedback mode (no format).
+    Iteration(Option<KbkdfInteger>),
+    /// `CK_SP800_108_COUNTER`: the optional counter of feedback mode.
+    Counter(KbkdfInteger),
+    /// `CK_SP800_108_DKM_LENGTH`: the length in bits of what is derived,
+    /// as the sum of the keys or of the PRF outputs (`sum_of_segments`).
+    DkmLength {
+        sum_of_segments: bool,
+        format: KbkdfInteger,
+    },
+    /// `CK_SP800_108_BYTE_ARRAY`.
+    Bytes(Vec<u8>),
+}
+
+/// How a counter or a length is written into the PRF input
+/// (`CK_SP800_108_COUNTER_FORMAT`, the format part of
+/// `CK_SP800_108_DKM_LENGTH_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KbkdfInteger {
+    pub little_endian: bool,
+    pub width_bits: CK_ULONG,
 }
 
 /// One row of `C_GetMechanismList`/`C_GetMechanismInfo`.

@@ -13,7 +13,9 @@ use crate::object::{Access, Handle, ObjectStore, Template};
 use cryptoki_sys::*;
 use std::sync::Arc;
 
-pub use mechanism::{Mechanism, MechanismInfo, MechanismParameter};
+pub use mechanism::{
+    KbkdfData, KbkdfInteger, KbkdfParameter, Mechanism, MechanismInfo, MechanismParameter,
+};
 
 /// The two users of PKCS#11 (`CKU_CONTEXT_SPECIFIC` is handled by the provider).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -272,6 +274,23 @@ pub struct DeriveRequest<'a> {
     pub template: &'a Template,
 }
 
+/// What `C_DeriveKey` made: the key of its template, then the additional
+/// keys of an SP 800-108 derivation, in the order of their templates.
+#[derive(Debug, PartialEq, Eq)]
+pub struct DerivedKeys {
+    pub key: Handle,
+    pub additional: Vec<Handle>,
+}
+
+impl From<Handle> for DerivedKeys {
+    fn from(key: Handle) -> Self {
+        DerivedKeys {
+            key,
+            additional: Vec::new(),
+        }
+    }
+}
+
 /// A new encryption or decryption.
 pub type Cipher = Result<Box<dyn CipherOperation>>;
 /// A new signing operation.
@@ -301,8 +320,8 @@ pub trait KeyManagement: Send + Sync {
     fn wrap_key(&self, access: &Access, request: WrapRequest<'_>) -> Result<Vec<u8>>;
     /// `C_UnwrapKey`: the new key's handle.
     fn unwrap_key(&self, access: &Access, request: UnwrapRequest<'_>) -> Result<Handle>;
-    /// `C_DeriveKey`: the new key's handle.
-    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle>;
+    /// `C_DeriveKey`: the new keys' handles.
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<DerivedKeys>;
     /// The key that signs certificate blobs. With `key_id`, the RSA key pair
     /// whose `CKA_ID` is that text; without, a key the device provides itself.
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>>;

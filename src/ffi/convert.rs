@@ -36,7 +36,7 @@ fn array_length<T>(null: bool, count: CK_ULONG, refusal: &'static str) -> Result
 /// # Safety
 ///
 /// `pointer` is NULL or valid for reading `count` items for `'a`.
-unsafe fn array<'a, T>(
+pub(super) unsafe fn array<'a, T>(
     pointer: *const T,
     count: CK_ULONG,
     refusal: &'static str,
@@ -289,7 +289,7 @@ pub(super) fn pad(field: &mut [u8], text: &str) {
 ///
 /// `mechanism.pParameter` is NULL or valid for reading
 /// `mechanism.ulParameterLen` bytes.
-unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
+pub(super) unsafe fn parameter_struct<T: Copy>(mechanism: &CK_MECHANISM) -> Result<T> {
     if mechanism.pParameter.is_null()
         || mechanism.ulParameterLen as usize != std::mem::size_of::<T>()
     {
@@ -338,7 +338,7 @@ pub(super) unsafe fn mechanism(pointer: *const CK_MECHANISM) -> Result<Mechanism
 /// # Safety
 ///
 /// As for [`bytes`].
-unsafe fn inner_bytes(pointer: *const u8, length: CK_ULONG) -> Result<Vec<u8>> {
+pub(super) unsafe fn inner_bytes(pointer: *const u8, length: CK_ULONG) -> Result<Vec<u8>> {
     // SAFETY: this function's contract is `bytes`'s.
     match unsafe { bytes(pointer, length) } {
         Ok(bytes) => Ok(bytes.to_vec()),
@@ -485,6 +485,10 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
                 // SAFETY: as the comment at the top of `parameter` says.
                 data: unsafe { inner_bytes(p.pData, p.length) }?,
             }
+        }
+        CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            unsafe { super::kdf_params::kbkdf_parameter(raw) }?
         }
         CKM_EDDSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
             // SAFETY: as the comment at the top of `parameter` says.

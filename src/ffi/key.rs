@@ -2,6 +2,7 @@
 
 use super::convert::{bytes, deliver_slice, mechanism, out, returning, template};
 use super::export::export;
+use super::kdf_params::additional_key_outputs;
 use super::session_provider;
 use crate::device::{DeriveRequest, KeyPairRequest, KeyRequest, UnwrapRequest, WrapRequest};
 use cryptoki_sys::*;
@@ -64,8 +65,23 @@ export! {
         let provider = session_provider(session)?;
         // SAFETY: as the comment at the top of the file says.
         let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
-        let request = DeriveRequest { mechanism: &mechanism, base_key, template: &template };
         // SAFETY: as the comment at the top of the file says.
-        unsafe { returning(key, || provider.derive_key(session, request)) }
+        let additional = unsafe { additional_key_outputs(mech) }?;
+        let request = DeriveRequest { mechanism: &mechanism, base_key, template: &template };
+        let derive = || {
+            let keys = provider.derive_key(session, request);
+            let handles = match &keys {
+                Ok(keys) => keys.additional.clone(),
+                Err(_) => vec![CK_INVALID_HANDLE; additional.len()],
+            };
+            for (place, handle) in additional.iter().zip(handles) {
+                // SAFETY: as the comment at the top of the file says; each `phKey`
+                // is non-NULL (checked by `additional_key_outputs`).
+                unsafe { place.write_unaligned(handle) };
+            }
+            keys.map(|keys| keys.key)
+        };
+        // SAFETY: as the comment at the top of the file says.
+        unsafe { returning(key, derive) }
     }
 }

@@ -18,6 +18,7 @@
 mod convert;
 mod export;
 mod fork;
+mod kdf_params;
 pub(crate) mod openssl;
 pub(crate) mod os;
 pub(crate) mod vendor;

@@ -6,8 +6,8 @@
 
 use super::Provider;
 use crate::device::{
-    DeriveRequest, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism, UnwrapRequest,
-    WrapRequest,
+    DeriveRequest, DerivedKeys, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism,
+    UnwrapRequest, WrapRequest,
 };
 use crate::error::{Error, Result};
 use crate::object::{self, Access, Handle};
@@ -358,7 +358,7 @@ impl Provider {
         &self,
         handle: CK_SESSION_HANDLE,
         request: DeriveRequest<'_>,
-    ) -> Result<Handle> {
+    ) -> Result<DerivedKeys> {
         let base_key = self.operation_key(request.base_key)?;
         let access = self.access(handle)?;
         self.device().derive_key(

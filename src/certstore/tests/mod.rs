@@ -162,7 +162,7 @@ impl KeyManagement for TestDevice {
         fn generate_key_pair(&self, &Access, KeyPairRequest<'_>) -> KeyPair;
         fn wrap_key(&self, &Access, WrapRequest<'_>) -> Result<Vec<u8>>;
         fn unwrap_key(&self, &Access, UnwrapRequest<'_>) -> Result<Handle>;
-        fn derive_key(&self, &Access, DeriveRequest<'_>) -> Result<Handle>;
+        fn derive_key(&self, &Access, DeriveRequest<'_>) -> Result<DerivedKeys>;
     }
 }
 

@@ -389,7 +389,16 @@ impl KeyManagement for Pkcs11Device {
         Ok(self.shown(key))
     }
 
-    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<DerivedKeys> {
+        if let MechanismParameter::Kbkdf(parameter) = &request.mechanism.parameter {
+            // Their handles would come back as the vendor's, inside the
+            // caller's parameter, where no translation can reach them.
+            if !parameter.additional_keys.is_empty() {
+                return Err(Error::MechanismParamInvalid(
+                    "additional derived keys are not forwarded to the vendor module",
+                ));
+            }
+        }
         let session = self.session(access.session)?;
         // The second key of CKM_CONCATENATE_BASE_AND_KEY is a handle inside
         // the parameter: the vendor's own, not the one the caller sees.
@@ -413,7 +422,7 @@ impl KeyManagement for Pkcs11Device {
             base_key,
             request.template,
         )?;
-        Ok(self.shown(key))
+        Ok(self.shown(key).into())
     }
 
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {

@@ -3,11 +3,13 @@
 //! object-level rules. The value is computed by [`crypto::derive_value`].
 //!
 //! The new key holds bits of the base key (and of the second key of
-//! `CKM_CONCATENATE_BASE_AND_KEY`), so it keeps their protection: made
-//! from a sensitive key it is sensitive, from an unextractable one it is
-//! unextractable (§2.43), and a template that asks otherwise is
-//! `CKR_TEMPLATE_INCONSISTENT` rather than silently overruled. A PIN
-//! holder cannot read a sensitive key through a derived copy.
+//! `CKM_CONCATENATE_BASE_AND_KEY`), so it keeps their protection (§2.43):
+//! made from a sensitive key it is sensitive, from an unextractable one
+//! unextractable, from a private one private, from one with
+//! `CKA_WRAP_WITH_TRUSTED` that too; a template that asks otherwise is
+//! `CKR_TEMPLATE_INCONSISTENT` rather than silently overruled. And it holds
+//! at least 16 bytes of a protected key, or all of it, so that no short
+//! piece can be searched for and the key rebuilt piece by piece.
 
 use super::crypto::{self, LoadedKey};
 use super::object_functions::{secret_object, MAX_GENERIC_SECRET_LEN};
@@ -20,7 +22,7 @@ use cryptoki_sys::*;
 use std::sync::Arc;
 
 /// The key types a simple derivation makes.
-fn derivable(key_type: CK_KEY_TYPE) -> bool {
+pub(super) fn derivable(key_type: CK_KEY_TYPE) -> bool {
     matches!(
         key_type,
         CKK_AES
@@ -41,7 +43,7 @@ fn derivable(key_type: CK_KEY_TYPE) -> bool {
 
 /// The length the new key must have, where the template or its type says:
 /// `CKA_VALUE_LEN`, or the fixed length of a Triple DES key.
-fn wanted_len(key_type: CK_KEY_TYPE, attributes: &Attributes) -> Result<Option<usize>> {
+pub(super) fn wanted_len(key_type: CK_KEY_TYPE, attributes: &Attributes) -> Result<Option<usize>> {
     let len = match (key_type, attributes.ulong(CKA_VALUE_LEN)) {
         (CKK_DES2, _) => return Ok(Some(16)),
         (CKK_DES3, _) => return Ok(Some(24)),
@@ -58,17 +60,59 @@ fn wanted_len(key_type: CK_KEY_TYPE, attributes: &Attributes) -> Result<Option<u
     Ok(Some(len as usize))
 }
 
-/// The protection the new key inherits from `keys`: (sensitive,
-/// unextractable, always sensitive, never extractable).
-fn inherited(keys: &[&Entry]) -> (bool, bool, bool, bool) {
-    let all = |kind, default| keys.iter().all(|k| k.attributes.bool_or(kind, default));
-    let any = |kind, default| keys.iter().any(|k| k.attributes.bool_or(kind, default));
-    (
-        any(CKA_SENSITIVE, true),
-        !all(CKA_EXTRACTABLE, false),
-        all(CKA_ALWAYS_SENSITIVE, false),
-        all(CKA_NEVER_EXTRACTABLE, false),
-    )
+/// A key derived from a protected key (sensitive or unextractable) holds at
+/// least this many bytes of it, or all of it: a shorter piece could be
+/// found by trying every value against a MAC or a ciphertext, and a key
+/// recovered piece by piece.
+const MIN_PROTECTED_BYTES: usize = 16;
+
+/// Whether a key's value is out of its holder's reach.
+fn protected(key: &Entry) -> bool {
+    key.attributes.bool_or(CKA_SENSITIVE, true) || !key.attributes.bool_or(CKA_EXTRACTABLE, false)
+}
+
+/// The attributes the new key takes from `sources`, each with the value it
+/// must have and the rule a template asking otherwise breaks.
+fn inherited(sources: &[&Entry]) -> Vec<(CK_ATTRIBUTE_TYPE, bool, &'static str)> {
+    let any = |kind, default| sources.iter().any(|k| k.attributes.bool_or(kind, default));
+    let all = |kind, default| sources.iter().all(|k| k.attributes.bool_or(kind, default));
+    [
+        (
+            any(CKA_SENSITIVE, true),
+            (
+                CKA_SENSITIVE,
+                true,
+                "a key derived from a sensitive key is sensitive",
+            ),
+        ),
+        (
+            !all(CKA_EXTRACTABLE, false),
+            (
+                CKA_EXTRACTABLE,
+                false,
+                "a key derived from an unextractable key is unextractable",
+            ),
+        ),
+        (
+            any(CKA_PRIVATE, true),
+            (
+                CKA_PRIVATE,
+                true,
+                "a key derived from a private key is private",
+            ),
+        ),
+        (
+            any(CKA_WRAP_WITH_TRUSTED, false),
+            (
+                CKA_WRAP_WITH_TRUSTED,
+                true,
+                "a key derived from a key wrapped only with trusted keys is too",
+            ),
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(applies, rule)| applies.then_some(rule))
+    .collect()
 }
 
 impl Inner {
@@ -106,28 +150,21 @@ impl Inner {
         if let Some((entry, _)) = &other {
             sources.push(entry);
         }
-        let (sensitive, unextractable, always_sensitive, never_extractable) = inherited(&sources);
-        if sensitive && find_bool(template, CKA_SENSITIVE)? == Some(false) {
-            return Err(Error::TemplateInconsistent(
-                "a key derived from a sensitive key is sensitive",
-            ));
+        let inherited = inherited(&sources);
+        for &(kind, value, rule) in &inherited {
+            if find_bool(template, kind)? == Some(!value) {
+                return Err(Error::TemplateInconsistent(rule));
+            }
         }
-        if unextractable && find_bool(template, CKA_EXTRACTABLE)? == Some(true) {
-            return Err(Error::TemplateInconsistent(
-                "a key derived from an unextractable key is unextractable",
-            ));
-        }
+        let all = |kind| sources.iter().all(|k| k.attributes.bool_or(kind, false));
         let origin = Origin::Derive {
             mechanism: mechanism.kind,
-            always_sensitive,
-            never_extractable,
+            always_sensitive: all(CKA_ALWAYS_SENSITIVE),
+            never_extractable: all(CKA_NEVER_EXTRACTABLE),
         };
         let mut attributes = objects::build(class, Some(key_type), template, origin, access)?;
-        if sensitive {
-            attributes.set_bool(CKA_SENSITIVE, true);
-        }
-        if unextractable {
-            attributes.set_bool(CKA_EXTRACTABLE, false);
+        for &(kind, value, _) in &inherited {
+            attributes.set_bool(kind, value);
         }
         let len = wanted_len(key_type, &attributes)?;
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
@@ -135,6 +172,20 @@ impl Inner {
         let value = crypto::derive_value(mechanism, &base_value, other_value, len)?;
         if key_type == CKK_AES && !matches!(value.len(), 16 | 24 | 32) {
             return Err(Error::TemplateIncomplete(CKA_VALUE_LEN));
+        }
+        let kept = crypto::bytes_kept(mechanism, &base_value, other_value, value.len())?;
+        let (held, whole) = sources
+            .iter()
+            .zip(kept)
+            .filter(|(source, _)| protected(source))
+            .fold((0, 0), |(held, whole), (_, (k, len))| {
+                (held + k, whole + len)
+            });
+        if held < whole.min(MIN_PROTECTED_BYTES) {
+            return Err(Error::TemplateInconsistent(
+                "a key derived from a sensitive or unextractable key holds at least 16 \
+                 of its bytes, or all of them",
+            ));
         }
         if value.is_empty() || value.len() > MAX_GENERIC_SECRET_LEN {
             return Err(Error::TemplateInconsistent(

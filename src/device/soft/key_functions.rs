@@ -11,6 +11,7 @@ use super::object_functions::{
 use super::objects::{self, Origin};
 use super::store::{Entry, Inner};
 use super::{signing_key, SoftDevice};
+use crate::device::DerivedKeys;
 use crate::device::{
     BlobSigningKey, Cipher, DeriveRequest, Digesting, KeyManagement, KeyPair, KeyPairRequest,
     KeyRequest, Mechanism, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
@@ -118,7 +119,8 @@ impl Operations for SoftDevice {
 
 /// The length `C_GenerateKey` makes a secret of `key_type`: the template's
 /// `CKA_VALUE_LEN` (16, 24 or 32 for AES; 1 to 3072 for a generic secret,
-/// at least 14 under `FIPS_APPROVED_ONLY`), or `None` for Triple DES, whose
+/// at least 14 under `FIPS_APPROVED_ONLY`; 14 to 3072 for an HMAC key,
+/// which no HMAC takes shorter), or `None` for Triple DES, whose
 /// length is fixed. Any other is `AttributeValueInvalid(CKA_VALUE_LEN)`.
 fn generated_len(
     key_type: CK_KEY_TYPE,
@@ -133,10 +135,12 @@ fn generated_len(
         .ok_or(Error::TemplateIncomplete(CKA_VALUE_LEN))?;
     let valid = match key_type {
         CKK_AES => matches!(len, 16 | 24 | 32),
-        _ => {
+        CKK_GENERIC_SECRET => {
             (1..=MAX_GENERIC_SECRET_LEN as CK_ULONG).contains(&len)
                 && (!fips_approved_only || fips::check_secret_len(len).is_ok())
         }
+        _ => (crypto::HMAC_MIN_KEY_LEN as CK_ULONG..=MAX_GENERIC_SECRET_LEN as CK_ULONG)
+            .contains(&len),
     };
     if !valid {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
@@ -339,9 +343,9 @@ impl KeyManagement for SoftDevice {
     }
 
     /// `C_DeriveKey` with `CKM_ECDH1_DERIVE` (from an EC or Montgomery key)
-    /// into an AES or generic secret key, or with a simple derivation
-    /// (`derive.rs`).
-    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<Handle> {
+    /// into an AES or generic secret key, with a simple derivation
+    /// (`derive.rs`) or with SP 800-108 (`kbkdf.rs`).
+    fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<DerivedKeys> {
         let inner = &*self.inner;
         let DeriveRequest {
             mechanism,
@@ -352,7 +356,13 @@ impl KeyManagement for SoftDevice {
             if inner.fips_approved_only {
                 fips::check_mechanism(mechanism.kind, CKF_DERIVE)?;
             }
-            return inner.simple_derive(access, request);
+            return inner.simple_derive(access, request).map(Into::into);
+        }
+        if matches!(
+            mechanism.kind,
+            CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF
+        ) {
+            return inner.kbkdf_derive(access, request);
         }
         if mechanism.kind != CKM_ECDH1_DERIVE {
             return Err(Error::MechanismInvalid(mechanism.kind));
@@ -387,7 +397,9 @@ impl KeyManagement for SoftDevice {
         }
         access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
         let value = crypto::ecdh_derive(mechanism, &key, len as usize)?;
-        inner.insert_one(access, secret_object(attributes, value)?)
+        inner
+            .insert_one(access, secret_object(attributes, value)?)
+            .map(Into::into)
     }
 
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {

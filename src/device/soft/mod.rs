@@ -23,6 +23,7 @@ mod cache;
 pub mod crypto;
 pub mod database;
 mod derive;
+mod kbkdf;
 mod key_functions;
 mod object_functions;
 pub mod objects;

@@ -88,6 +88,30 @@ pub fn derive_value(
     }
 }
 
+/// How many of the `len` bytes `mechanism` derived hold the base key's
+/// bytes, and how many the second key's (`CKM_CONCATENATE_BASE_AND_KEY`),
+/// each with that key's length: `[(kept, length) of the base, (kept,
+/// length) of the other]`. A byte of AES encryption of data depends on
+/// the whole base key, so each counts as one of the base's.
+pub fn bytes_kept(
+    mechanism: &Mechanism,
+    base: &LoadedKey,
+    other: Option<&LoadedKey>,
+    len: usize,
+) -> Result<[(usize, usize); 2]> {
+    let base_len = value_of(base)?.len();
+    let other_len = other.map(value_of).transpose()?.map_or(0, <[u8]>::len);
+    let (from_base, from_other) = match mechanism.kind {
+        CKM_CONCATENATE_DATA_AND_BASE => (len.saturating_sub(data_of(mechanism)?.len()), 0),
+        CKM_CONCATENATE_BASE_AND_KEY => (len, len.saturating_sub(base_len)),
+        _ => (len, 0),
+    };
+    Ok([
+        (from_base.min(base_len), base_len),
+        (from_other.min(other_len), other_len),
+    ])
+}
+
 /// `CKM_EXTRACT_KEY_FROM_KEY` (§2.43.7): `len` bytes of the base key's
 /// bits, from the bit the parameter names (bit 0 is the first byte's most
 /// significant bit), wrapping around to the first bit at the end.

@@ -26,8 +26,9 @@ use openssl::pkey::{HasPublic, Id, PKeyRef};
 
 /// The smallest approved RSA modulus.
 const RSA_MIN_BITS: CK_ULONG = 2048;
-/// The smallest approved HMAC key, in bytes.
-const HMAC_MIN_LEN: CK_ULONG = 14;
+/// The smallest approved HMAC key or generic secret, in bytes (HMAC keys
+/// are never shorter, under the policy or not).
+const HMAC_MIN_LEN: CK_ULONG = super::HMAC_MIN_KEY_LEN as CK_ULONG;
 
 /// The flags of `kind` the policy keeps, of `flags`.
 fn approved_flags(kind: CK_MECHANISM_TYPE, flags: CK_FLAGS) -> CK_FLAGS {
@@ -135,9 +136,6 @@ pub fn check_use(kind: CK_MECHANISM_TYPE, flag: CK_FLAGS, key: &LoadedKey) -> Re
     match &key.material {
         KeyMaterial::Private(pkey) => check_key(pkey),
         KeyMaterial::Public(pkey) => check_key(pkey),
-        KeyMaterial::Secret(value) if is_hmac(kind) && (value.len() as CK_ULONG) < HMAC_MIN_LEN => {
-            Err(refused(Error::KeySizeRange, "an HMAC key below 112 bits"))
-        }
         KeyMaterial::Secret(_) => Ok(()),
     }
 }

@@ -13,14 +13,24 @@ use openssl::symm::Cipher;
 /// An AES-CMAC is one block (NIST SP 800-38B).
 pub(super) const CMAC_LEN: usize = 16;
 
-/// An HMAC context on a secret of 1 to 3072 bytes: a generic secret, or
+/// The shortest HMAC key: 112 bits, the smallest security strength NIST
+/// SP 800-131A allows an HMAC key. A shorter key, whether given or made by
+/// a derivation, could be found by trying every value.
+pub const HMAC_MIN_KEY_LEN: usize = 14;
+
+/// An HMAC context on a secret of 14 to 3072 bytes: a generic secret, or
 /// an HMAC key of the hash's own type (`CKK_SHA256_HMAC` for SHA-256).
 pub(super) fn hmac_context(key: &LoadedKey, hash: Hash) -> Result<MdCtx> {
     let value = match key.key_type {
         kind if kind == hash.hmac_key_type => key.secret(kind)?,
         _ => key.secret(CKK_GENERIC_SECRET)?,
     };
-    if value.is_empty() || value.len() > super::keys::SECRET_MAX_LEN {
+    if !(HMAC_MIN_KEY_LEN..=super::keys::SECRET_MAX_LEN).contains(&value.len()) {
+        tracing::info!(
+            "an HMAC key of {} bytes is refused: HMAC keys are {HMAC_MIN_KEY_LEN} to {} bytes",
+            value.len(),
+            super::keys::SECRET_MAX_LEN
+        );
         return Err(Error::KeySizeRange);
     }
     let mut context = MdCtx::new()?;

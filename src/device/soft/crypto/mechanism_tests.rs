@@ -310,6 +310,10 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
                 || kind == CKM_GENERIC_SECRET_KEY_GEN
                 || hmac_key_generated_by(kind).is_some() =>
             {
+                // The random value at both advertised lengths; which lengths
+                // `C_GenerateKey` accepts for each key type (an HMAC key from
+                // 14 bytes) is the device's rule, checked through the C ABI
+                // (tests/mechanisms_macs.rs).
                 assert_eq!(info.flags, CKF_GENERATE);
                 assert!(generate_secret(info.min_key_size as usize).is_ok());
                 assert!(generate_secret(info.max_key_size as usize).is_ok());

@@ -19,6 +19,7 @@ mod digest;
 mod ecdh_tests;
 pub mod fips;
 pub mod implicit_rejection;
+mod kbkdf;
 mod keys;
 #[cfg(test)]
 mod keys_tests;
@@ -47,11 +48,13 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 pub use at_rest::{derive_pin_key, open, seal};
-pub use derive::{derive_value, is_simple_derivation};
+pub use derive::{bytes_kept, derive_value, is_simple_derivation};
+pub use kbkdf::kbkdf;
 pub use keys::{
     generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
 };
+pub use mac::HMAC_MIN_KEY_LEN;
 pub use mechanisms::{hmac_key_generated_by, mechanism_infos};
 pub use wrap::{unwrap, wrap};
 

@@ -1,7 +1,7 @@
 //! Tests of signatures and MACs, checked against plain OpenSSL.
 
 use super::test_support::*;
-use super::{der, sign_init, verify_init, LoadedKey};
+use super::{der, sign_init, verify_init, LoadedKey, HMAC_MIN_KEY_LEN};
 use crate::device::{Mechanism, MechanismParameter};
 use crate::error::Error;
 use cryptoki_sys::*;
@@ -366,25 +366,26 @@ fn eddsa_prehash_or_context_is_refused() {
     }
 }
 
-/// RFC 4231 test case 2 (and RFC 2202 test case 2 for SHA-1): key "Jefe".
+/// RFC 4231 test case 1 (and RFC 2202 test case 1 for SHA-1): twenty
+/// 0x0b bytes. (Test case 2's key, "Jefe", is shorter than any HMAC takes.)
 const HMAC_VECTORS: [(CK_MECHANISM_TYPE, &str); 5] = [
-    (CKM_SHA_1_HMAC, "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"),
-    (CKM_SHA224_HMAC, "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"),
-    (CKM_SHA256_HMAC, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+    (CKM_SHA_1_HMAC, "b617318655057264e28bc0b6fb378c8ef146be00"),
+    (CKM_SHA224_HMAC, "896fb1128abbdf196832107cd49df33f47b4b1169912ba4f53684b22"),
+    (CKM_SHA256_HMAC, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
     (
         CKM_SHA384_HMAC,
-        "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649",
+        "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6",
     ),
     (
         CKM_SHA512_HMAC,
-        "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737",
+        "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854",
     ),
 ];
 
 #[test]
 fn hmac_matches_the_rfc_4231_vectors() {
-    let key = loaded_secret(CKK_GENERIC_SECRET, b"Jefe");
-    let data = b"what do ya want for nothing?";
+    let key = loaded_secret(CKK_GENERIC_SECRET, &[0x0b; 20]);
+    let data = b"Hi There";
     for (kind, expected) in HMAC_VECTORS {
         let mac = sign(&key, &mechanism(kind), data);
         assert_eq!(mac, hex(expected));
@@ -404,18 +405,21 @@ fn hmac_matches_the_rfc_4231_vectors() {
 }
 
 #[test]
-fn hmac_needs_a_generic_secret_of_1_to_3072_bytes() {
+fn hmac_needs_a_generic_secret_of_14_to_3072_bytes() {
     let mechanism = mechanism(CKM_SHA256_HMAC);
     assert_fails!(sign_init(aes(32), &mechanism), Error::KeyTypeInconsistent);
-    assert_fails!(
-        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[]), &mechanism),
-        Error::KeySizeRange
-    );
-    assert_fails!(
-        sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 3073]), &mechanism),
-        Error::KeySizeRange
-    );
-    assert!(sign_init(loaded_secret(CKK_GENERIC_SECRET, &[1; 3072]), &mechanism).is_ok());
+    for len in [0, 1, 4, HMAC_MIN_KEY_LEN - 1, 3073] {
+        let key = loaded_secret(CKK_GENERIC_SECRET, &vec![1; len]);
+        assert_fails!(
+            sign_init(key.clone(), &mechanism),
+            Error::KeySizeRange,
+            "{len}"
+        );
+        assert_fails!(verify_init(key, &mechanism), Error::KeySizeRange, "{len}");
+    }
+    for len in [HMAC_MIN_KEY_LEN, 3072] {
+        assert!(sign_init(loaded_secret(CKK_GENERIC_SECRET, &vec![1; len]), &mechanism).is_ok());
+    }
 }
 
 #[test]

@@ -266,7 +266,8 @@ fn ecdh_derives_the_same_aes_key_on_both_sides() {
         };
         let key = device
             .derive_key(&user_rw(), derive_request(&mechanism, private, &template))
-            .unwrap();
+            .unwrap()
+            .key;
         value_of(&device, &user_rw(), key, CKA_VALUE)
     };
     let from_alice = derive(alice, point_of(bob_public));
