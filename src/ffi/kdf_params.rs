@@ -8,6 +8,12 @@ use crate::device::{KbkdfData, KbkdfInteger, KbkdfParameter, MechanismParameter}
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 
+/// The most additional keys one derivation makes, and the most data
+/// parameters it takes: far above any protocol's needs, far below what
+/// could exhaust memory.
+const MAX_ADDITIONAL_KEYS: CK_ULONG = 64;
+const MAX_DATA_PARAMS: CK_ULONG = 256;
+
 /// The fields both parameter structures share.
 struct Fields {
     prf: CK_MECHANISM_TYPE,
@@ -151,6 +157,11 @@ pub(super) unsafe fn kbkdf_parameter(raw: &CK_MECHANISM) -> Result<MechanismPara
     let feedback = raw.mechanism == CKM_SP800_108_FEEDBACK_KDF;
     // SAFETY: this function's contract (and of every block below).
     let fields = unsafe { fields(raw) }?;
+    if fields.keys.1 > MAX_ADDITIONAL_KEYS || fields.data.1 > MAX_DATA_PARAMS {
+        return Err(Error::MechanismParamInvalid(
+            "more than 64 additional keys or 256 data parameters",
+        ));
+    }
     // SAFETY: as the comment above says.
     let items = unsafe {
         array(

@@ -5,11 +5,17 @@
 use super::curves::Curve;
 use super::test_support::*;
 use super::*;
-use crate::device::{Mechanism, MechanismInfo, MechanismParameter};
+use crate::device::{
+    KbkdfData, KbkdfInteger, KbkdfParameter, Mechanism, MechanismInfo, MechanismParameter,
+};
 use crate::error::Error;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
 use std::sync::OnceLock;
+
+fn is_kbkdf(kind: CK_MECHANISM_TYPE) -> bool {
+    matches!(kind, CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF)
+}
 
 fn rsa_of_bits(bits: u32) -> Arc<LoadedKey> {
     static KEYS: OnceLock<PKey<Private>> = OnceLock::new();
@@ -65,6 +71,18 @@ fn with_parameter(kind: CK_MECHANISM_TYPE, size: CK_ULONG) -> Mechanism {
         | CKM_XOR_BASE_AND_DATA
         | CKM_AES_ECB_ENCRYPT_DATA => MechanismParameter::DerivationData(vec![3; 16]),
         CKM_EXTRACT_KEY_FROM_KEY => MechanismParameter::ExtractBit(0),
+        CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_FEEDBACK_KDF => {
+            let iteration = (kind == CKM_SP800_108_COUNTER_KDF).then_some(KbkdfInteger {
+                little_endian: false,
+                width_bits: 32,
+            });
+            MechanismParameter::Kbkdf(Box::new(KbkdfParameter {
+                prf: CKM_SHA256_HMAC,
+                data: vec![KbkdfData::Iteration(iteration)],
+                iv: Vec::new(),
+                additional_keys: Vec::new(),
+            }))
+        }
         CKM_AES_CBC_ENCRYPT_DATA => MechanismParameter::CbcEncryptData {
             iv: [0; 16],
             data: vec![3; 16],
@@ -119,6 +137,8 @@ fn key_for(info: &MechanismInfo, size: CK_ULONG) -> Option<Arc<LoadedKey>> {
         (255, _) => ec(ED448),
         _ if info.flags & CKF_EC_F_P != 0 => ec(weierstrass(size)),
         (1024, _) => rsa_of_bits(size as u32),
+        // SP 800-108 gives its base key sizes in bits (§2.42).
+        _ if is_kbkdf(kind) => loaded_secret(CKK_GENERIC_SECRET, &vec![1; size as usize / 8]),
         _ if info.max_key_size == 32 => loaded_secret(CKK_AES, &vec![1; size as usize]),
         (_, 16) if info.max_key_size == 24 => loaded_secret(CKK_DES2, &[1; 16]),
         (_, 24) if info.max_key_size == 24 => loaded_secret(CKK_DES3, &[1; 24]),
@@ -240,6 +260,11 @@ impl SizeCase<'_> {
         let derive = |key: &Arc<LoadedKey>| {
             if is_simple_derivation(mechanism.kind) {
                 derive_value(mechanism, key, Some(key), None).map(|value| value.to_vec())
+            } else if let (true, MechanismParameter::Kbkdf(parameter)) =
+                (is_kbkdf(mechanism.kind), &mechanism.parameter)
+            {
+                let feedback = mechanism.kind == CKM_SP800_108_FEEDBACK_KDF;
+                kbkdf(feedback, parameter, key, &[32]).map(|keys| keys[0].to_vec())
             } else {
                 ecdh_derive(mechanism, key, 0)
             }
@@ -335,5 +360,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 87);
+    assert_eq!(infos.len(), 89);
 }
