@@ -1060,7 +1060,7 @@ fn derive(
 /// wrap-with-trusted AES key by `kind`, a simple derivation: the new key
 /// is all four, its value cannot be read, a template asking it to be
 /// otherwise is refused, and so is a result holding fewer than 16 of the
-/// base key's bytes.
+/// base key's bytes; a concatenation is refused outright.
 fn simple_derivation_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
     let protected = Template::default()
         .bool(CKA_DERIVE, true)
@@ -1088,6 +1088,23 @@ fn simple_derivation_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
             .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
             .ulong(CKA_VALUE_LEN, len)
     };
+    if matches!(
+        kind,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+    ) {
+        // A protected key is never concatenated (its bytes would sit beside
+        // known ones in a key a later extraction could cut apart).
+        let objects = object_count(session);
+        assert_eq!(
+            raw_derive(session, kind, &mut parameter, base, generic(16)).map_err(rv_name),
+            Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
+            "{kind:#x}"
+        );
+        assert_eq!(object_count(session), objects);
+        return;
+    }
     let key = raw_derive(session, kind, &mut parameter, base, generic(16))
         .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
     for (attribute, expected) in [

@@ -262,6 +262,9 @@ fn a_key_derived_from_a_generated_key_keeps_its_history() {
     );
     let second = secret(&session, CKK_AES, &[9; 16], true, false);
     for (kind, mut parameter) in simple_derivations(second) {
+        if concatenates(kind) {
+            continue; // a generated key is protected, and is not concatenated
+        }
         let generic = Template::default()
             .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
             .ulong(CKA_VALUE_LEN, 16);
@@ -308,6 +311,16 @@ fn a_base_key_that_may_not_derive_is_key_function_not_permitted() {
     }
 }
 
+/// Whether `kind` concatenates, which no protected key may.
+fn concatenates(kind: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        kind,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+    )
+}
+
 /// A generic secret result of `len` bytes, with no custody asked.
 fn generic(len: CK_ULONG) -> Template {
     Template::default()
@@ -322,6 +335,14 @@ fn a_sensitive_but_extractable_base_gives_a_sensitive_key_that_may_be_extractabl
     let session = token.user_session();
     let base = secret(&session, CKK_AES, &[0x42; 16], true, true);
     for (kind, mut parameter) in simple_derivations(base) {
+        if concatenates(kind) {
+            assert_eq!(
+                raw_derive(&session, kind, &mut parameter, base, generic(16)).map_err(rv_name),
+                Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
+                "{kind:#x}"
+            );
+            continue;
+        }
         let key = raw_derive(
             &session,
             kind,
@@ -353,37 +374,42 @@ fn a_sensitive_but_extractable_base_gives_a_sensitive_key_that_may_be_extractabl
 }
 
 #[test]
-fn the_second_key_of_a_concatenation_protects_the_result_as_the_base_does() {
+fn a_concatenation_with_a_protected_key_on_either_side_is_key_function_not_permitted() {
     let token = TestToken::new();
     let session = token.user_session();
-    let base = readable(&session, CKK_AES, &[0x11; 16]);
+    let readable_key = readable(&session, CKK_AES, &[0x11; 16]);
     let sensitive = secret(&session, CKK_AES, &[0x22; 16], true, true);
     let unextractable = secret(&session, CKK_AES, &[0x33; 16], false, false);
-    for (second, loosening, kept) in [
-        (sensitive, (CKA_SENSITIVE, false), (CKA_SENSITIVE, true)),
-        (
-            unextractable,
-            (CKA_EXTRACTABLE, true),
-            (CKA_EXTRACTABLE, false),
-        ),
-    ] {
-        let mut parameter = DeriveParameter::ulong(second);
-        let kind = CKM_CONCATENATE_BASE_AND_KEY;
-        let key = raw_derive(&session, kind, &mut parameter, base, generic(32))
-            .unwrap_or_else(|rv| panic!("C_DeriveKey: {}", rv_name(rv)));
-        assert_eq!(raw_bool(&session, key, kept.0), kept.1, "{:#x}", kept.0);
-        assert_eq!(
-            raw_secret_value(&session, key).map_err(rv_name),
-            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE))
-        );
-        let asked = generic(32).bool(loosening.0, loosening.1);
-        assert_eq!(
-            raw_derive(&session, kind, &mut parameter, base, asked).map_err(rv_name),
-            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
-            "asking {:#x} = {}",
-            loosening.0,
-            loosening.1
-        );
+    for protected in [sensitive, unextractable] {
+        let cases: Vec<(CK_MECHANISM_TYPE, Box<DeriveParameter>, CK_OBJECT_HANDLE)> = vec![
+            (
+                CKM_CONCATENATE_BASE_AND_KEY,
+                DeriveParameter::ulong(protected),
+                readable_key,
+            ),
+            (
+                CKM_CONCATENATE_BASE_AND_KEY,
+                DeriveParameter::ulong(readable_key),
+                protected,
+            ),
+            (
+                CKM_CONCATENATE_BASE_AND_DATA,
+                DeriveParameter::data(&[1; 16]),
+                protected,
+            ),
+            (
+                CKM_CONCATENATE_DATA_AND_BASE,
+                DeriveParameter::data(&[1; 16]),
+                protected,
+            ),
+        ];
+        for (kind, mut parameter, base) in cases {
+            assert_eq!(
+                raw_derive(&session, kind, &mut parameter, base, generic(32)).map_err(rv_name),
+                Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
+                "{kind:#x}"
+            );
+        }
     }
 }
 
@@ -396,9 +422,8 @@ type Probe = (
 );
 
 /// The derivations that could give a searchable piece of `base` (32
-/// bytes), each holding `held` of its bytes (`readable_base`: a known key
-/// of 31 bytes to concatenate `base` after).
-fn probes(base: CK_OBJECT_HANDLE, readable_base: CK_OBJECT_HANDLE, held: CK_ULONG) -> Vec<Probe> {
+/// bytes), each holding `held` of its bytes.
+fn probes(base: CK_OBJECT_HANDLE, held: CK_ULONG) -> Vec<Probe> {
     let extract = |bit| {
         (
             CKM_EXTRACT_KEY_FROM_KEY,
@@ -411,28 +436,10 @@ fn probes(base: CK_OBJECT_HANDLE, readable_base: CK_OBJECT_HANDLE, held: CK_ULON
         extract(0),
         extract(8 * 17),
         (
-            CKM_CONCATENATE_BASE_AND_DATA,
-            DeriveParameter::data(&[0; 16]),
-            base,
-            held,
-        ),
-        (
-            CKM_CONCATENATE_DATA_AND_BASE,
-            DeriveParameter::data(&[0; 15]),
-            base,
-            15 + held,
-        ),
-        (
             CKM_XOR_BASE_AND_DATA,
             DeriveParameter::data(&vec![0; held as usize]),
             base,
             held,
-        ),
-        (
-            CKM_CONCATENATE_BASE_AND_KEY,
-            DeriveParameter::ulong(base),
-            readable_base,
-            31 + held,
         ),
         (
             CKM_AES_ECB_ENCRYPT_DATA,
@@ -447,11 +454,10 @@ fn probes(base: CK_OBJECT_HANDLE, readable_base: CK_OBJECT_HANDLE, held: CK_ULON
 fn a_result_holding_fewer_than_16_bytes_of_a_protected_key_is_template_inconsistent() {
     let token = TestToken::new();
     let session = token.user_session();
-    let readable_base = readable(&session, CKK_GENERIC_SECRET, &[0x5a; 31]);
     for (sensitive, extractable) in [(true, true), (false, false), (true, false)] {
         let base = secret(&session, CKK_AES, &[0x42; 32], sensitive, extractable);
         for held in [1, 15] {
-            for (kind, mut parameter, from, len) in probes(base, readable_base, held) {
+            for (kind, mut parameter, from, len) in probes(base, held) {
                 let result = raw_derive(&session, kind, &mut parameter, from, generic(len));
                 assert_eq!(
                     result.map_err(rv_name),
@@ -461,14 +467,14 @@ fn a_result_holding_fewer_than_16_bytes_of_a_protected_key_is_template_inconsist
                 );
             }
         }
-        for (kind, mut parameter, from, len) in probes(base, readable_base, 16) {
+        for (kind, mut parameter, from, len) in probes(base, 16) {
             raw_derive(&session, kind, &mut parameter, from, generic(len))
                 .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}, 16 bytes: {}", rv_name(rv)));
         }
     }
     // A readable key's pieces are no secret: any length derives.
     let base = readable(&session, CKK_AES, &[0x42; 32]);
-    for (kind, mut parameter, from, len) in probes(base, readable_base, 1) {
+    for (kind, mut parameter, from, len) in probes(base, 1) {
         let key = raw_derive(
             &session,
             kind,
@@ -511,7 +517,6 @@ fn an_exact_copy_of_a_wrap_with_trusted_key_is_wrapped_only_under_a_trusted_key(
     let copies = [
         (CKM_XOR_BASE_AND_DATA, DeriveParameter::data(&[0; 16])),
         (CKM_EXTRACT_KEY_FROM_KEY, DeriveParameter::ulong(0)),
-        (CKM_CONCATENATE_BASE_AND_DATA, DeriveParameter::data(&[])),
     ];
     for (kind, mut parameter) in copies {
         let aes = Template::default()
@@ -550,4 +555,81 @@ fn an_exact_copy_of_a_wrap_with_trusted_key_is_wrapped_only_under_a_trusted_key(
             CKR_KEY_NOT_WRAPPABLE
         );
     }
+}
+
+#[test]
+fn a_protected_key_is_not_rebuilt_through_a_known_protected_key_or_a_derived_one() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let target = secret(&session, CKK_GENERIC_SECRET, &[0x42; 32], true, false);
+    // A sensitive key whose value the caller chose, and so knows: 16 known
+    // bytes and one of the target's would be a 17-byte HMAC key to search.
+    let known = secret(&session, CKK_GENERIC_SECRET, &[0x24; 16], true, false);
+    let mut parameter = DeriveParameter::ulong(target);
+    let kind = CKM_CONCATENATE_BASE_AND_KEY;
+    assert_eq!(
+        raw_derive(&session, kind, &mut parameter, known, generic(17)).map_err(rv_name),
+        Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED))
+    );
+    // 3000 known bytes, then the target: a key to extract one byte of the
+    // target and 15 known ones from.
+    let mut known_prefix = DeriveParameter::data(&[0x11; 3000]);
+    assert_eq!(
+        raw_derive(
+            &session,
+            CKM_CONCATENATE_DATA_AND_BASE,
+            &mut known_prefix,
+            target,
+            Template::default()
+        )
+        .map_err(rv_name),
+        Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED))
+    );
+    // What a protected key may give holds only unknown bytes, and what is
+    // derived from that again holds 16 of them at least.
+    let mut from_bit_0 = DeriveParameter::ulong(0);
+    let piece = raw_derive(
+        &session,
+        CKM_EXTRACT_KEY_FROM_KEY,
+        &mut from_bit_0,
+        target,
+        generic(16),
+    )
+    .expect("16 bytes of the target");
+    let mut one_byte_xor = DeriveParameter::data(&[0]);
+    assert_eq!(
+        raw_derive(
+            &session,
+            CKM_XOR_BASE_AND_DATA,
+            &mut one_byte_xor,
+            piece,
+            generic(1)
+        )
+        .map_err(rv_name),
+        Err(rv_name(CKR_TEMPLATE_INCONSISTENT))
+    );
+    // Readable keys made by a simple derivation derive on: nothing to protect.
+    let readable_base = readable(&session, CKK_GENERIC_SECRET, &[0x33; 32]);
+    let readable_template = || {
+        generic(32)
+            .bool(CKA_SENSITIVE, false)
+            .bool(CKA_EXTRACTABLE, true)
+    };
+    let mut zeros = DeriveParameter::data(&[0; 32]);
+    let first = raw_derive(
+        &session,
+        CKM_CONCATENATE_BASE_AND_DATA,
+        &mut zeros,
+        readable_base,
+        readable_template(),
+    )
+    .expect("a readable key from a readable key");
+    raw_derive(
+        &session,
+        CKM_CONCATENATE_DATA_AND_BASE,
+        &mut zeros,
+        first,
+        readable_template(),
+    )
+    .expect("and another from it");
 }

@@ -449,6 +449,20 @@ fn a_bad_additional_template_makes_no_key_and_marks_every_handle_invalid() {
     );
     assert_eq!(handles, vec![CK_INVALID_HANDLE; 2]);
     assert_eq!(session.find_objects(&[]).unwrap().len(), before);
+    // A parameter refused while it is read: the handles say so too.
+    let unreadable = Kbkdf::counter(
+        CKM_SHA256_HMAC,
+        vec![
+            PrfInput::Iteration(Some((false, 32))),
+            PrfInput::Other(CK_SP800_108_DKM_LENGTH),
+        ],
+    );
+    let (result, handles) = unreadable.derive(&session, base, generic(32), vec![generic(16)]);
+    assert_eq!(
+        result.map_err(rv_name),
+        Err(rv_name(CKR_MECHANISM_PARAM_INVALID))
+    );
+    assert_eq!(handles, vec![CK_INVALID_HANDLE]);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `CK_PRF_DATA_PARAM` arrays and the `CK_DERIVED_KEY`s of additional keys,
 //! whose handles `C_DeriveKey` writes back.
 
-use super::convert::{array, inner_bytes, parameter_struct, template};
+use super::convert::{array, inner_bytes, parameter_struct, template, MAX_ATTRIBUTE_VALUE_LEN};
 use crate::device::{KbkdfData, KbkdfInteger, KbkdfParameter, MechanismParameter};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
@@ -112,6 +112,9 @@ unsafe fn data_param(feedback: bool, item: &CK_PRF_DATA_PARAM) -> Result<KbkdfDa
                 format: integer(f.bLittleEndian, f.ulWidthInBits),
             }
         }
+        CK_SP800_108_BYTE_ARRAY if item.ulValueLen > MAX_ATTRIBUTE_VALUE_LEN => {
+            return Err(Error::MechanismParamInvalid("a byte array over 64 MiB"))
+        }
         CK_SP800_108_BYTE_ARRAY => {
             // SAFETY: this function's contract.
             KbkdfData::Bytes(unsafe { inner_bytes(item.pValue as *const u8, item.ulValueLen) }?)
@@ -134,6 +137,9 @@ unsafe fn data_param(feedback: bool, item: &CK_PRF_DATA_PARAM) -> Result<KbkdfDa
 unsafe fn derived_keys<'a>(
     keys: (*const CK_DERIVED_KEY, CK_ULONG),
 ) -> Result<&'a [CK_DERIVED_KEY]> {
+    if keys.1 > MAX_ADDITIONAL_KEYS {
+        return Err(Error::MechanismParamInvalid("more than 64 additional keys"));
+    }
     // SAFETY: this function's contract.
     let keys = unsafe { array(keys.0, keys.1, "NULL pAdditionalDerivedKeys with a count") }
         .map_err(|_| Error::MechanismParamInvalid("NULL pAdditionalDerivedKeys with a count"))?;
@@ -157,9 +163,9 @@ pub(super) unsafe fn kbkdf_parameter(raw: &CK_MECHANISM) -> Result<MechanismPara
     let feedback = raw.mechanism == CKM_SP800_108_FEEDBACK_KDF;
     // SAFETY: this function's contract (and of every block below).
     let fields = unsafe { fields(raw) }?;
-    if fields.keys.1 > MAX_ADDITIONAL_KEYS || fields.data.1 > MAX_DATA_PARAMS {
+    if fields.data.1 > MAX_DATA_PARAMS {
         return Err(Error::MechanismParamInvalid(
-            "more than 64 additional keys or 256 data parameters",
+            "more than 256 data parameters",
         ));
     }
     // SAFETY: as the comment above says.
@@ -176,6 +182,9 @@ pub(super) unsafe fn kbkdf_parameter(raw: &CK_MECHANISM) -> Result<MechanismPara
         // SAFETY: as the comment above says.
         .map(|item| unsafe { data_param(feedback, item) })
         .collect::<Result<Vec<_>>>()?;
+    if fields.iv.1 > MAX_ATTRIBUTE_VALUE_LEN {
+        return Err(Error::MechanismParamInvalid("an IV over 64 MiB"));
+    }
     // SAFETY: as the comment above says.
     let iv = unsafe { inner_bytes(fields.iv.0, fields.iv.1) }?;
     // SAFETY: as the comment above says.
@@ -183,6 +192,14 @@ pub(super) unsafe fn kbkdf_parameter(raw: &CK_MECHANISM) -> Result<MechanismPara
         .iter()
         // SAFETY: as the comment above says.
         .map(|key| unsafe { template(key.pTemplate, key.ulAttributeCount) })
+        .map(|parsed| {
+            parsed.map_err(|error| match error {
+                Error::ArgumentsBad(_) => Error::MechanismParamInvalid(
+                    "a CK_DERIVED_KEY with a NULL template and a count",
+                ),
+                other => other,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(MechanismParameter::Kbkdf(Box::new(KbkdfParameter {
         prf: fields.prf,

@@ -1,6 +1,7 @@
 //! Key management (PKCS#11 3.0 §5.14).
 
 use super::convert::{bytes, deliver_slice, mechanism, out, returning, template};
+use crate::error::Error;
 use super::export::export;
 use super::kdf_params::additional_key_outputs;
 use super::session_provider;
@@ -63,25 +64,32 @@ export! {
     /// `C_DeriveKey`.
     fn C_DeriveKey(session: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, base_key: CK_OBJECT_HANDLE, attributes: *mut CK_ATTRIBUTE, count: CK_ULONG, key: *mut CK_OBJECT_HANDLE) {
         let provider = session_provider(session)?;
-        // SAFETY: as the comment at the top of the file says.
-        let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
+        if key.is_null() {
+            return Err(Error::ArgumentsBad("NULL output pointer"));
+        }
+        // The places of the additional keys' handles (SP 800-108), found
+        // first, so that they say CK_INVALID_HANDLE whatever fails after.
         // SAFETY: as the comment at the top of the file says.
         let additional = unsafe { additional_key_outputs(mech) }?;
-        let request = DeriveRequest { mechanism: &mechanism, base_key, template: &template };
-        let derive = || {
-            let keys = provider.derive_key(session, request);
-            let handles = match &keys {
-                Ok(keys) => keys.additional.clone(),
-                Err(_) => vec![CK_INVALID_HANDLE; additional.len()],
-            };
-            for (place, handle) in additional.iter().zip(handles) {
-                // SAFETY: as the comment at the top of the file says; each `phKey`
-                // is non-NULL (checked by `additional_key_outputs`).
-                unsafe { place.write_unaligned(handle) };
-            }
-            keys.map(|keys| keys.key)
+        let derived = (|| {
+            // SAFETY: as the comment at the top of the file says.
+            let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
+            provider.derive_key(session, DeriveRequest { mechanism: &mechanism, base_key, template: &template })
+        })();
+        let handles = match &derived {
+            Ok(keys) => keys.additional.clone(),
+            Err(_) => vec![CK_INVALID_HANDLE; additional.len()],
         };
-        // SAFETY: as the comment at the top of the file says.
-        unsafe { returning(key, derive) }
+        // Written through the raw pointers, after the derivation, so that no
+        // reference is held to a place the caller may have given twice.
+        for (place, handle) in additional.iter().zip(handles) {
+            // SAFETY: as the comment at the top of the file says; each `phKey` is
+            // non-NULL (checked by `additional_key_outputs`).
+            unsafe { place.write_unaligned(handle) };
+        }
+        let keys = derived?;
+        // SAFETY: as the comment at the top of the file says; `key` is non-NULL.
+        unsafe { key.write_unaligned(keys.key) };
+        Ok(())
     }
 }

@@ -8,8 +8,11 @@
 //! unextractable, from a private one private, from one with
 //! `CKA_WRAP_WITH_TRUSTED` that too; a template that asks otherwise is
 //! `CKR_TEMPLATE_INCONSISTENT` rather than silently overruled. And it holds
-//! at least 16 bytes of a protected key, or all of it, so that no short
-//! piece can be searched for and the key rebuilt piece by piece.
+//! at least 16 bytes of each protected key, or all of it, so that no short
+//! piece can be searched for and the key rebuilt piece by piece; and no
+//! protected key is concatenated (with data, or with a key whose value the
+//! caller chose), so that no protected key holds known bytes beside
+//! unknown ones.
 
 use super::crypto::{self, LoadedKey};
 use super::object_functions::{secret_object, MAX_GENERIC_SECRET_LEN};
@@ -52,7 +55,10 @@ pub(super) fn wanted_len(key_type: CK_KEY_TYPE, attributes: &Attributes) -> Resu
     };
     let valid = match key_type {
         CKK_AES => matches!(len, 16 | 24 | 32),
-        _ => (1..=MAX_GENERIC_SECRET_LEN as CK_ULONG).contains(&len),
+        CKK_GENERIC_SECRET => (1..=MAX_GENERIC_SECRET_LEN as CK_ULONG).contains(&len),
+        // An HMAC key no HMAC takes is refused when made, as by C_GenerateKey.
+        _ => (crypto::HMAC_MIN_KEY_LEN as CK_ULONG..=MAX_GENERIC_SECRET_LEN as CK_ULONG)
+            .contains(&len),
     };
     if !valid {
         return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
@@ -150,6 +156,26 @@ impl Inner {
         if let Some((entry, _)) = &other {
             sources.push(entry);
         }
+        // A concatenation puts the caller's bytes (its data, or a key whose
+        // value it chose and then marked sensitive) beside the protected
+        // key's, inside a key as protected as the rest: a later extraction
+        // could take one unknown byte among known ones. So no protected key
+        // is concatenated; readable keys are.
+        let concatenation = matches!(
+            mechanism.kind,
+            CKM_CONCATENATE_BASE_AND_KEY
+                | CKM_CONCATENATE_BASE_AND_DATA
+                | CKM_CONCATENATE_DATA_AND_BASE
+        );
+        if concatenation && sources.iter().any(|source| protected(source)) {
+            tracing::info!(
+                "C_DeriveKey {:#x}: a sensitive or unextractable key is not concatenated",
+                mechanism.kind
+            );
+            return Err(Error::KeyFunctionNotPermitted(
+                "a sensitive or unextractable key is not concatenated",
+            ));
+        }
         let inherited = inherited(&sources);
         for &(kind, value, rule) in &inherited {
             if find_bool(template, kind)? == Some(!value) {
@@ -174,18 +200,18 @@ impl Inner {
             return Err(Error::TemplateIncomplete(CKA_VALUE_LEN));
         }
         let kept = crypto::bytes_kept(mechanism, &base_value, other_value, value.len())?;
-        let (held, whole) = sources
-            .iter()
-            .zip(kept)
-            .filter(|(source, _)| protected(source))
-            .fold((0, 0), |(held, whole), (_, (k, len))| {
-                (held + k, whole + len)
-            });
-        if held < whole.min(MIN_PROTECTED_BYTES) {
-            return Err(Error::TemplateInconsistent(
-                "a key derived from a sensitive or unextractable key holds at least 16 \
-                 of its bytes, or all of them",
-            ));
+        for (source, (held, whole)) in sources.iter().zip(kept) {
+            if protected(source) && held > 0 && held < whole.min(MIN_PROTECTED_BYTES) {
+                tracing::info!(
+                    "C_DeriveKey {:#x}: the new key would hold {held} of the {whole} bytes \
+                     of a protected key",
+                    mechanism.kind
+                );
+                return Err(Error::TemplateInconsistent(
+                    "a key derived from a sensitive or unextractable key holds at least 16 \
+                     of its bytes, or all of them",
+                ));
+            }
         }
         if value.is_empty() || value.len() > MAX_GENERIC_SECRET_LEN {
             return Err(Error::TemplateInconsistent(

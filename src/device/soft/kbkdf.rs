@@ -67,6 +67,8 @@ impl Inner {
                 "SP 800-108 needs a CK_SP800_108_KDF_PARAMS or CK_SP800_108_FEEDBACK_KDF_PARAMS",
             ));
         };
+        let feedback = mechanism.kind == CKM_SP800_108_FEEDBACK_KDF;
+        crypto::check_kbkdf(feedback, parameter)?;
         let refusal = "CKA_DERIVE is false";
         let (base, base_value) =
             self.operation_key(access, base_key, mechanism, CKA_DERIVE, refusal)?;
@@ -76,7 +78,6 @@ impl Inner {
             .map(|template| planned(access, mechanism, &base, template))
             .collect::<Result<Vec<_>>>()?;
         let lens: Vec<usize> = plans.iter().map(|(_, len)| *len).collect();
-        let feedback = mechanism.kind == CKM_SP800_108_FEEDBACK_KDF;
         let values = crypto::kbkdf(feedback, parameter, &base_value, &lens)?;
         let objects = plans
             .into_iter()

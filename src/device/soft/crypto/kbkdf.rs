@@ -119,7 +119,17 @@ fn check_data(feedback: bool, data: &[KbkdfData]) -> Result<()> {
 
 /// The number of iterations a counter of `format` can count: 2^r − 1.
 fn counter_limit(format: &KbkdfInteger) -> u64 {
-    (1u64 << format.width_bits) - 1
+    u32::try_from(format.width_bits)
+        .ok()
+        .and_then(|bits| 1u64.checked_shl(bits))
+        .map_or(u64::MAX, |limit| limit - 1)
+}
+
+/// Checks `parameter` for its mode (`feedback`) before anything is made:
+/// its data parameters and its PRF.
+pub fn check_kbkdf(feedback: bool, parameter: &KbkdfParameter) -> Result<()> {
+    check_data(feedback, &parameter.data)?;
+    prf_hash(parameter.prf).map(|_| ())
 }
 
 /// The keys of `lens` bytes each that `parameter` derives from `base`,
@@ -152,11 +162,11 @@ pub fn kbkdf(
     }
     let dkm_bits = |sum_of_segments: bool| -> u64 {
         let bytes = if sum_of_segments {
-            n * h
+            n.saturating_mul(h)
         } else {
             lens.iter().sum()
         };
-        bytes as u64 * 8
+        (bytes as u64).saturating_mul(8)
     };
     let mut stream = Zeroizing::new(Vec::with_capacity(n * h));
     let mut previous = Zeroizing::new(parameter.iv.clone());

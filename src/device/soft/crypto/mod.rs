@@ -49,7 +49,7 @@ use zeroize::Zeroizing;
 
 pub use at_rest::{derive_pin_key, open, seal};
 pub use derive::{bytes_kept, derive_value, is_simple_derivation};
-pub use kbkdf::kbkdf;
+pub use kbkdf::{check_kbkdf, kbkdf};
 pub use keys::{
     generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
