@@ -1056,6 +1056,25 @@ fn derive(
     session.derive_key(&Mechanism::Ecdh1Derive(params), base, &template)
 }
 
+/// Checks that a key `kind` derived has the `flags` given and that its
+/// value cannot be read.
+fn assert_held_back(
+    session: &Session,
+    key: CK_OBJECT_HANDLE,
+    kind: CK_MECHANISM_TYPE,
+    flags: &[(CK_ATTRIBUTE_TYPE, bool)],
+) {
+    for &(attribute, expected) in flags {
+        let got = raw_bool(session, key, attribute);
+        assert_eq!(got, expected, "{kind:#x}: {attribute:#x}");
+    }
+    assert_eq!(
+        raw_secret_value(session, key).map_err(rv_name),
+        Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
+        "{kind:#x}"
+    );
+}
+
 /// The custody of a key derived from a sensitive, unextractable, private,
 /// wrap-with-trusted AES key by `kind`, a simple derivation: the new key
 /// is all four, its value cannot be read, a template asking it to be
@@ -1107,22 +1126,16 @@ fn simple_derivation_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
     }
     let key = raw_derive(session, kind, &mut parameter, base, generic(16))
         .unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
-    for (attribute, expected) in [
-        (CKA_SENSITIVE, true),
-        (CKA_EXTRACTABLE, false),
-        (CKA_PRIVATE, true),
-        (CKA_WRAP_WITH_TRUSTED, true),
-    ] {
-        assert_eq!(
-            raw_bool(session, key, attribute),
-            expected,
-            "{kind:#x}: {attribute:#x}"
-        );
-    }
-    assert_eq!(
-        raw_secret_value(session, key).map_err(rv_name),
-        Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
-        "{kind:#x}"
+    assert_held_back(
+        session,
+        key,
+        kind,
+        &[
+            (CKA_SENSITIVE, true),
+            (CKA_EXTRACTABLE, false),
+            (CKA_PRIVATE, true),
+            (CKA_WRAP_WITH_TRUSTED, true),
+        ],
     );
     let objects = object_count(session);
     for (case, template) in [
@@ -1187,22 +1200,16 @@ fn kbkdf_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
     let (key, additional) = kdf.derive(session, base, template(), vec![template()]);
     let key = key.unwrap_or_else(|rv| panic!("C_DeriveKey {kind:#x}: {}", rv_name(rv)));
     for key in [key, additional[0]] {
-        for (attribute, expected) in [
-            (CKA_SENSITIVE, true),
-            (CKA_EXTRACTABLE, false),
-            (CKA_ALWAYS_SENSITIVE, true),
-            (CKA_NEVER_EXTRACTABLE, true),
-        ] {
-            assert_eq!(
-                raw_bool(session, key, attribute),
-                expected,
-                "{kind:#x}: {attribute:#x}"
-            );
-        }
-        assert_eq!(
-            raw_secret_value(session, key).map_err(rv_name),
-            Err(rv_name(CKR_ATTRIBUTE_SENSITIVE)),
-            "{kind:#x}"
+        assert_held_back(
+            session,
+            key,
+            kind,
+            &[
+                (CKA_SENSITIVE, true),
+                (CKA_EXTRACTABLE, false),
+                (CKA_ALWAYS_SENSITIVE, true),
+                (CKA_NEVER_EXTRACTABLE, true),
+            ],
         );
     }
 }

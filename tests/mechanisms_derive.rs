@@ -243,23 +243,11 @@ fn a_derived_aes_key_needs_an_aes_length() {
 fn a_key_derived_from_a_generated_key_keeps_its_history() {
     let token = TestToken::new();
     let session = token.user_session();
-    let mut mechanism = raw_mechanism(CKM_AES_KEY_GEN);
-    let mut template = Template::default()
+    let generate = Template::default()
         .ulong(CKA_VALUE_LEN, 16)
         .bool(CKA_TOKEN, false)
         .bool(CKA_DERIVE, true);
-    let mut raw = template.raw();
-    let mut base = CK_INVALID_HANDLE;
-    assert_ck!(
-        ck!(C_GenerateKey(
-            session.handle(),
-            &mut mechanism,
-            raw.as_mut_ptr(),
-            raw.len() as CK_ULONG,
-            &mut base
-        )),
-        CKR_OK
-    );
+    let base = raw_generate_key(&session, CKM_AES_KEY_GEN, generate).expect("C_GenerateKey");
     let second = secret(&session, CKK_AES, &[9; 16], true, false);
     for (kind, mut parameter) in simple_derivations(second) {
         if concatenates(kind) {
@@ -309,16 +297,6 @@ fn a_base_key_that_may_not_derive_is_key_function_not_permitted() {
             "{kind:#x}"
         );
     }
-}
-
-/// Whether `kind` concatenates, which no protected key may.
-fn concatenates(kind: CK_MECHANISM_TYPE) -> bool {
-    matches!(
-        kind,
-        CKM_CONCATENATE_BASE_AND_KEY
-            | CKM_CONCATENATE_BASE_AND_DATA
-            | CKM_CONCATENATE_DATA_AND_BASE
-    )
 }
 
 /// A generic secret result of `len` bytes, with no custody asked.

@@ -469,23 +469,12 @@ fn a_bad_additional_template_makes_no_key_and_marks_every_handle_invalid() {
 fn derived_keys_take_the_base_keys_sensitivity_unless_the_template_says() {
     let token = TestToken::new();
     let session = token.user_session();
-    let mut mechanism = raw_mechanism(CKM_GENERIC_SECRET_KEY_GEN);
-    let mut template = Template::default()
+    let generate = Template::default()
         .ulong(CKA_VALUE_LEN, 32)
         .bool(CKA_TOKEN, false)
         .bool(CKA_DERIVE, true);
-    let mut raw = template.raw();
-    let mut generated = CK_INVALID_HANDLE;
-    assert_ck!(
-        ck!(C_GenerateKey(
-            session.handle(),
-            &mut mechanism,
-            raw.as_mut_ptr(),
-            raw.len() as CK_ULONG,
-            &mut generated
-        )),
-        CKR_OK
-    );
+    let generated =
+        raw_generate_key(&session, CKM_GENERIC_SECRET_KEY_GEN, generate).expect("C_GenerateKey");
     let (readable, _) = base_for(&session, CKM_SHA256_HMAC);
     let kdf = Kbkdf::counter(CKM_SHA256_HMAC, openssl_layout(false));
     let attributes = [

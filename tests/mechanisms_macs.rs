@@ -159,26 +159,6 @@ fn create_secret(session: &Session, key_type: CK_KEY_TYPE, value: &[u8]) -> CK_O
     raw_secret(session, key_type, value, extra)
 }
 
-/// `C_GenerateKey` with `kind` and `template`: the handle, or the error.
-fn generate_key(
-    session: &Session,
-    kind: CK_MECHANISM_TYPE,
-    template: &mut [CK_ATTRIBUTE],
-) -> Result<CK_OBJECT_HANDLE, CK_RV> {
-    let mut mechanism = raw_mechanism(kind);
-    let mut handle = CK_INVALID_HANDLE;
-    match ck!(C_GenerateKey(
-        session.handle(),
-        &mut mechanism,
-        template.as_mut_ptr(),
-        template.len() as CK_ULONG,
-        &mut handle
-    )) {
-        CKR_OK => Ok(handle),
-        rv => Err(rv),
-    }
-}
-
 fn sign(
     session: &Session,
     mechanism: &mut CK_MECHANISM,
@@ -408,15 +388,12 @@ fn hmac_key_generation_gives_keys_of_the_hmac_type_that_hmac_accepts() {
                 .map(|sha3| (sha3.key_gen, sha3.hmac_key_type, sha3.hmac, sha3.md)),
         );
     for (key_gen, key_type, hmac, md) in key_gens {
-        let mut len = ulong_bytes(32);
-        let (mut yes, mut no) = ([CK_TRUE], [CK_FALSE]);
-        let mut template = [
-            raw_attribute(CKA_VALUE_LEN, &mut len),
-            raw_attribute(CKA_TOKEN, &mut no),
-            raw_attribute(CKA_SENSITIVE, &mut no),
-            raw_attribute(CKA_EXTRACTABLE, &mut yes),
-        ];
-        let key = generate_key(&session, key_gen, &mut template)
+        let template = Template::default()
+            .ulong(CKA_VALUE_LEN, 32)
+            .bool(CKA_TOKEN, false)
+            .bool(CKA_SENSITIVE, false)
+            .bool(CKA_EXTRACTABLE, true);
+        let key = raw_generate_key(&session, key_gen, template)
             .unwrap_or_else(|rv| panic!("C_GenerateKey {key_gen:#x}: {}", rv_name(rv)));
         assert_eq!(
             raw_ulong(&session, key, CKA_KEY_TYPE),
@@ -566,13 +543,10 @@ fn hmac_key_generation_below_14_bytes_is_attribute_value_invalid() {
     for &(key_gen, _, _) in &SHA2_KEY_GENS {
         assert_eq!(mechanism_info(key_gen).ulMinKeySize, 14, "{key_gen:#x}");
         for (len, expected) in [(13, CKR_ATTRIBUTE_VALUE_INVALID), (14, CKR_OK)] {
-            let mut no = [CK_FALSE];
-            let mut len_bytes = ulong_bytes(len);
-            let mut template = [
-                raw_attribute(CKA_TOKEN, &mut no),
-                raw_attribute(CKA_VALUE_LEN, &mut len_bytes),
-            ];
-            let result = generate_key(&session, key_gen, &mut template).map(|_| ());
+            let template = Template::default()
+                .bool(CKA_TOKEN, false)
+                .ulong(CKA_VALUE_LEN, len);
+            let result = raw_generate_key(&session, key_gen, template).map(|_| ());
             assert_eq!(
                 result.map_err(rv_name),
                 if expected == CKR_OK {
@@ -590,19 +564,14 @@ fn hmac_key_generation_below_14_bytes_is_attribute_value_invalid() {
 fn hmac_key_generation_without_a_length_is_template_incomplete() {
     let token = TestToken::new();
     let session = token.user_session();
-    let mut no = [CK_FALSE];
-    let mut template = [raw_attribute(CKA_TOKEN, &mut no)];
+    let no_length = Template::default().bool(CKA_TOKEN, false);
     assert_eq!(
-        generate_key(&session, CKM_SHA256_KEY_GEN, &mut template).map_err(rv_name),
+        raw_generate_key(&session, CKM_SHA256_KEY_GEN, no_length.clone()).map_err(rv_name),
         Err(rv_name(CKR_TEMPLATE_INCOMPLETE))
     );
-    let mut len = ulong_bytes(0);
-    let mut template = [
-        raw_attribute(CKA_TOKEN, &mut no),
-        raw_attribute(CKA_VALUE_LEN, &mut len),
-    ];
+    let zero_length = no_length.ulong(CKA_VALUE_LEN, 0);
     assert_eq!(
-        generate_key(&session, CKM_SHA256_KEY_GEN, &mut template).map_err(rv_name),
+        raw_generate_key(&session, CKM_SHA256_KEY_GEN, zero_length).map_err(rv_name),
         Err(rv_name(CKR_ATTRIBUTE_VALUE_INVALID))
     );
 }

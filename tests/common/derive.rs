@@ -69,13 +69,23 @@ pub fn raw_derive(
     base: CK_OBJECT_HANDLE,
     template: Template,
 ) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    raw_derive_with(session, &mut parameter.mechanism(kind), base, template)
+}
+
+/// `C_DeriveKey` with `mechanism` (whose parameter the caller keeps alive)
+/// from `base` into a session key made by `template`.
+pub fn raw_derive_with(
+    session: &Session,
+    mechanism: &mut CK_MECHANISM,
+    base: CK_OBJECT_HANDLE,
+    template: Template,
+) -> Result<CK_OBJECT_HANDLE, CK_RV> {
     let mut template = template.bool(CKA_TOKEN, false);
     let mut raw = template.raw();
-    let mut mechanism = parameter.mechanism(kind);
     let mut handle = CK_INVALID_HANDLE;
     match ck!(C_DeriveKey(
         session.handle(),
-        &mut mechanism,
+        mechanism,
         base,
         raw.as_mut_ptr(),
         raw.len() as CK_ULONG,
@@ -84,6 +94,17 @@ pub fn raw_derive(
         CKR_OK => Ok(handle),
         rv => Err(rv),
     }
+}
+
+/// Whether `kind` is one of the concatenations, which take no sensitive or
+/// unextractable key.
+pub fn concatenates(kind: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        kind,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+    )
 }
 
 /// Every simple derivation with a parameter whose first 16 bytes of result

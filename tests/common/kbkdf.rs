@@ -3,8 +3,8 @@
 //! `CK_SP800_108_KDF_PARAMS` and `CK_SP800_108_FEEDBACK_KDF_PARAMS` need.
 
 use super::abi::*;
+use super::derive::raw_derive_with;
 use super::raw_objects::Template;
-use crate::ck;
 use cryptoki::session::Session;
 use cryptoki_sys::*;
 
@@ -181,19 +181,8 @@ impl Kbkdf {
         } else {
             raw_mechanism_with(self.kind, &mut counter_params)
         };
-        let mut template = template.bool(CKA_TOKEN, false);
-        let mut raw = template.raw();
-        let mut handle = CK_INVALID_HANDLE;
-        let rv = ck!(C_DeriveKey(
-            session.handle(),
-            &mut mechanism,
-            base,
-            raw.as_mut_ptr(),
-            raw.len() as CK_ULONG,
-            &mut handle
-        ));
+        let result = raw_derive_with(session, &mut mechanism, base, template);
         drop(keys);
-        let result = if rv == CKR_OK { Ok(handle) } else { Err(rv) };
         (result, handles)
     }
 }

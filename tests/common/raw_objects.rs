@@ -73,6 +73,27 @@ pub fn raw_secret(
     handle
 }
 
+/// `C_GenerateKey` with `kind` and `template`: the handle, or the error.
+pub fn raw_generate_key(
+    session: &Session,
+    kind: CK_MECHANISM_TYPE,
+    mut template: Template,
+) -> Result<CK_OBJECT_HANDLE, CK_RV> {
+    let mut raw = template.raw();
+    let mut mechanism = raw_mechanism(kind);
+    let mut handle = CK_INVALID_HANDLE;
+    match ck!(C_GenerateKey(
+        session.handle(),
+        &mut mechanism,
+        raw.as_mut_ptr(),
+        raw.len() as CK_ULONG,
+        &mut handle
+    )) {
+        CKR_OK => Ok(handle),
+        rv => Err(rv),
+    }
+}
+
 /// The value of one attribute of `object`, at most `capacity` bytes, or
 /// the error `C_GetAttributeValue` gives.
 pub fn raw_attribute_value(
