@@ -1112,9 +1112,11 @@ fn simple_derivation_keeps_custody(session: &Session, kind: CK_MECHANISM_TYPE) {
         CKM_CONCATENATE_BASE_AND_KEY
             | CKM_CONCATENATE_BASE_AND_DATA
             | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
     ) {
         // A protected key is never concatenated (its bytes would sit beside
-        // known ones in a key a later extraction could cut apart).
+        // known ones in a key a later extraction could cut apart), nor XORed
+        // with data (that makes related keys with a known difference).
         let objects = object_count(session);
         assert_eq!(
             raw_derive(session, kind, &mut parameter, base, generic(16)).map_err(rv_name),

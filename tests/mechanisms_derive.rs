@@ -250,8 +250,8 @@ fn a_key_derived_from_a_generated_key_keeps_its_history() {
     let base = raw_generate_key(&session, CKM_AES_KEY_GEN, generate).expect("C_GenerateKey");
     let second = secret(&session, CKK_AES, &[9; 16], true, false);
     for (kind, mut parameter) in simple_derivations(second) {
-        if concatenates(kind) {
-            continue; // a generated key is protected, and is not concatenated
+        if refuses_protected(kind) {
+            continue; // a generated key is protected: not concatenated nor XORed
         }
         let generic = Template::default()
             .ulong(CKA_KEY_TYPE, CKK_GENERIC_SECRET)
@@ -313,7 +313,7 @@ fn a_sensitive_but_extractable_base_gives_a_sensitive_key_that_may_be_extractabl
     let session = token.user_session();
     let base = secret(&session, CKK_AES, &[0x42; 16], true, true);
     for (kind, mut parameter) in simple_derivations(base) {
-        if concatenates(kind) {
+        if refuses_protected(kind) {
             assert_eq!(
                 raw_derive(&session, kind, &mut parameter, base, generic(16)).map_err(rv_name),
                 Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
@@ -391,6 +391,94 @@ fn a_concatenation_with_a_protected_key_on_either_side_is_key_function_not_permi
     }
 }
 
+#[test]
+fn a_protected_key_is_not_xored_and_does_not_become_a_two_key_triple_des_key() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    // A template for `key_type`, readable if `readable`.
+    let template = |key_type, readable: bool| {
+        let template = Template::default()
+            .ulong(CKA_CLASS, CKO_SECRET_KEY)
+            .ulong(CKA_KEY_TYPE, key_type)
+            .bool(CKA_ENCRYPT, true);
+        match readable {
+            true => template
+                .bool(CKA_SENSITIVE, false)
+                .bool(CKA_EXTRACTABLE, true),
+            false => template,
+        }
+    };
+    let readable_key = readable(&session, CKK_GENERIC_SECRET, &[0x5a; 24]);
+    for (sensitive, extractable) in [(true, true), (false, false), (true, false)] {
+        let protected = secret(
+            &session,
+            CKK_GENERIC_SECRET,
+            &[0x5a; 24],
+            sensitive,
+            extractable,
+        );
+        // A one-bit difference in one DES key of three would let that DES
+        // key be searched for alone.
+        let mut one_bit = vec![0; 24];
+        one_bit[16] = 2;
+        let mut parameter = DeriveParameter::data(&one_bit);
+        assert_eq!(
+            raw_derive(
+                &session,
+                CKM_XOR_BASE_AND_DATA,
+                &mut parameter,
+                protected,
+                template(CKK_DES3, false)
+            )
+            .map_err(rv_name),
+            Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED)),
+            "sensitive {sensitive}, extractable {extractable}"
+        );
+        let mut from_bit_0 = DeriveParameter::ulong(0);
+        assert_eq!(
+            raw_derive(
+                &session,
+                CKM_EXTRACT_KEY_FROM_KEY,
+                &mut from_bit_0,
+                protected,
+                template(CKK_DES2, false)
+            )
+            .map_err(rv_name),
+            Err(rv_name(CKR_TEMPLATE_INCONSISTENT)),
+            "sensitive {sensitive}, extractable {extractable}"
+        );
+        // A three-key Triple DES key holding all 24 bytes is made.
+        let mut from_bit_0 = DeriveParameter::ulong(0);
+        raw_derive(
+            &session,
+            CKM_EXTRACT_KEY_FROM_KEY,
+            &mut from_bit_0,
+            protected,
+            template(CKK_DES3, false),
+        )
+        .expect("a CKK_DES3 key holding the whole protected key");
+        // A readable key may be both.
+        let mut parameter = DeriveParameter::data(&one_bit);
+        raw_derive(
+            &session,
+            CKM_XOR_BASE_AND_DATA,
+            &mut parameter,
+            readable_key,
+            template(CKK_DES3, true),
+        )
+        .expect("XOR of a readable key");
+        let mut from_bit_0 = DeriveParameter::ulong(0);
+        raw_derive(
+            &session,
+            CKM_EXTRACT_KEY_FROM_KEY,
+            &mut from_bit_0,
+            readable_key,
+            template(CKK_DES2, true),
+        )
+        .expect("a CKK_DES2 key from a readable key");
+    }
+}
+
 /// One derivation of a short result: mechanism, parameter, base, length.
 type Probe = (
     CK_MECHANISM_TYPE,
@@ -413,12 +501,6 @@ fn probes(base: CK_OBJECT_HANDLE, held: CK_ULONG) -> Vec<Probe> {
     vec![
         extract(0),
         extract(8 * 17),
-        (
-            CKM_XOR_BASE_AND_DATA,
-            DeriveParameter::data(&vec![0; held as usize]),
-            base,
-            held,
-        ),
         (
             CKM_AES_ECB_ENCRYPT_DATA,
             DeriveParameter::data(&[7; 16]),
@@ -492,10 +574,7 @@ fn an_exact_copy_of_a_wrap_with_trusted_key_is_wrapped_only_under_a_trusted_key(
         &[0x24; 16],
         Template::default().bool(CKA_WRAP, true),
     );
-    let copies = [
-        (CKM_XOR_BASE_AND_DATA, DeriveParameter::data(&[0; 16])),
-        (CKM_EXTRACT_KEY_FROM_KEY, DeriveParameter::ulong(0)),
-    ];
+    let copies = [(CKM_EXTRACT_KEY_FROM_KEY, DeriveParameter::ulong(0))];
     for (kind, mut parameter) in copies {
         let aes = Template::default()
             .ulong(CKA_CLASS, CKO_SECRET_KEY)
@@ -584,7 +663,7 @@ fn a_protected_key_is_not_rebuilt_through_a_known_protected_key_or_a_derived_one
             generic(1)
         )
         .map_err(rv_name),
-        Err(rv_name(CKR_TEMPLATE_INCONSISTENT))
+        Err(rv_name(CKR_KEY_FUNCTION_NOT_PERMITTED))
     );
     // Readable keys made by a simple derivation derive on: nothing to protect.
     let readable_base = readable(&session, CKK_GENERIC_SECRET, &[0x33; 32]);

@@ -96,14 +96,15 @@ pub fn raw_derive_with(
     }
 }
 
-/// Whether `kind` is one of the concatenations, which take no sensitive or
-/// unextractable key.
-pub fn concatenates(kind: CK_MECHANISM_TYPE) -> bool {
+/// Whether `kind` is one of the concatenations or XOR, which take no
+/// sensitive or unextractable key.
+pub fn refuses_protected(kind: CK_MECHANISM_TYPE) -> bool {
     matches!(
         kind,
         CKM_CONCATENATE_BASE_AND_KEY
             | CKM_CONCATENATE_BASE_AND_DATA
             | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
     )
 }
 

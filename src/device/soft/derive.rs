@@ -12,7 +12,8 @@
 //! piece can be searched for and the key rebuilt piece by piece; and no
 //! protected key is concatenated (with data, or with a key whose value the
 //! caller chose), so that no protected key holds known bytes beside
-//! unknown ones.
+//! unknown ones; none is XORed with data (that makes related keys with a
+//! known difference), and none becomes a two-key Triple DES key.
 
 use super::crypto::{self, LoadedKey};
 use super::object_functions::{secret_object, MAX_GENERIC_SECRET_LEN};
@@ -174,6 +175,27 @@ impl Inner {
             );
             return Err(Error::KeyFunctionNotPermitted(
                 "a sensitive or unextractable key is not concatenated",
+            ));
+        }
+        // XOR with data the caller chose makes keys related to the protected
+        // one by a known difference: two Triple DES keys that differ in one
+        // DES key only let that DES key be searched for alone (2^56 tries),
+        // and so on for the other two. No protected key is XORed.
+        if mechanism.kind == CKM_XOR_BASE_AND_DATA && protected(&base) {
+            tracing::info!("C_DeriveKey CKM_XOR_BASE_AND_DATA: a sensitive or unextractable key is not XORed with data");
+            return Err(Error::KeyFunctionNotPermitted(
+                "a sensitive or unextractable key is not XORed with data",
+            ));
+        }
+        // Two-key Triple DES gives 80 bits of strength at most (SP 800-67):
+        // a protected key's 16 bytes are not put in one.
+        if key_type == CKK_DES2 && sources.iter().any(|source| protected(source)) {
+            tracing::info!(
+                "C_DeriveKey {:#x}: a sensitive or unextractable key does not become a CKK_DES2 key",
+                mechanism.kind
+            );
+            return Err(Error::TemplateInconsistent(
+                "a key derived from a sensitive or unextractable key is not a CKK_DES2 key",
             ));
         }
         let inherited = inherited(&sources);
