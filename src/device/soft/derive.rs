@@ -160,36 +160,31 @@ impl Inner {
         // A concatenation puts the caller's bytes (its data, or a key whose
         // value it chose and then marked sensitive) beside the protected
         // key's, inside a key as protected as the rest: a later extraction
-        // could take one unknown byte among known ones. So no protected key
-        // is concatenated; readable keys are.
-        let concatenation = matches!(
-            mechanism.kind,
+        // could take one unknown byte among known ones. XOR with data the
+        // caller chose makes keys related to the protected one by a known
+        // difference: two Triple DES keys that differ in one DES key only
+        // let that DES key be searched for alone (2^56 tries), and so on
+        // for the other two. So no protected key is concatenated or XORed;
+        // readable keys are.
+        let refusal = match mechanism.kind {
             CKM_CONCATENATE_BASE_AND_KEY
-                | CKM_CONCATENATE_BASE_AND_DATA
-                | CKM_CONCATENATE_DATA_AND_BASE
-        );
-        if concatenation && sources.iter().any(|source| protected(source)) {
-            tracing::info!(
-                "C_DeriveKey {:#x}: a sensitive or unextractable key is not concatenated",
-                mechanism.kind
-            );
-            return Err(Error::KeyFunctionNotPermitted(
-                "a sensitive or unextractable key is not concatenated",
-            ));
-        }
-        // XOR with data the caller chose makes keys related to the protected
-        // one by a known difference: two Triple DES keys that differ in one
-        // DES key only let that DES key be searched for alone (2^56 tries),
-        // and so on for the other two. No protected key is XORed.
-        if mechanism.kind == CKM_XOR_BASE_AND_DATA && protected(&base) {
-            tracing::info!("C_DeriveKey CKM_XOR_BASE_AND_DATA: a sensitive or unextractable key is not XORed with data");
-            return Err(Error::KeyFunctionNotPermitted(
-                "a sensitive or unextractable key is not XORed with data",
-            ));
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE => {
+                Some("a sensitive or unextractable key is not concatenated")
+            }
+            CKM_XOR_BASE_AND_DATA => {
+                Some("a sensitive or unextractable key is not XORed with data")
+            }
+            _ => None,
+        };
+        let any_protected = sources.iter().any(|source| protected(source));
+        if let Some(refusal) = refusal.filter(|_| any_protected) {
+            tracing::info!("C_DeriveKey {:#x}: {refusal}", mechanism.kind);
+            return Err(Error::KeyFunctionNotPermitted(refusal));
         }
         // Two-key Triple DES gives 80 bits of strength at most (SP 800-67):
         // a protected key's 16 bytes are not put in one.
-        if key_type == CKK_DES2 && sources.iter().any(|source| protected(source)) {
+        if key_type == CKK_DES2 && any_protected {
             tracing::info!(
                 "C_DeriveKey {:#x}: a sensitive or unextractable key does not become a CKK_DES2 key",
                 mechanism.kind
