@@ -125,6 +125,10 @@ operations! {
     sign: dyn SignOperation = CKF_SIGN,
     /// `C_VerifyInit` .. `C_VerifyFinal`.
     verify: dyn VerifyOperation = CKF_VERIFY,
+    /// `C_MessageEncryptInit` .. `C_MessageEncryptFinal`.
+    message_encrypt: crate::provider::MessageCipher = CKF_MESSAGE_ENCRYPT,
+    /// `C_MessageDecryptInit` .. `C_MessageDecryptFinal`.
+    message_decrypt: crate::provider::MessageCipher = CKF_MESSAGE_DECRYPT,
 }
 
 /// One open session.

@@ -7,6 +7,7 @@ use super::digest::*;
 use super::encrypt::*;
 use super::guard;
 use super::key::*;
+use super::message::*;
 use super::object::*;
 use super::random::*;
 use super::session::*;

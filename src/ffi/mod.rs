@@ -45,6 +45,7 @@ chapters!(
     encrypt,
     general,
     key,
+    message,
     object,
     random,
     session,

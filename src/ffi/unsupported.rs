@@ -1,6 +1,7 @@
 //! Functions this provider exports but does not offer: operation state,
 //! recovery signatures (the Azure Cloud HSM has none either), dual-function
-//! updates, the legacy parallel functions, and the 3.0 message-based API.
+//! updates, the legacy parallel functions, and the 3.0 message-based signing
+//! and verification (message-based encryption lives in `message`).
 //! Each checks that the library is initialised and then says so with the
 //! specification's return value.
 
@@ -40,16 +41,6 @@ not_supported! {
     C_SignEncryptUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
     C_DecryptVerifyUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG, out: *mut CK_BYTE, out_len: *mut CK_ULONG);
     C_LoginUser(session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: *mut CK_UTF8CHAR, pin_len: CK_ULONG, name: *mut CK_UTF8CHAR, name_len: CK_ULONG);
-    C_MessageEncryptInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
-    C_EncryptMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: *mut CK_ULONG);
-    C_EncryptMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG);
-    C_EncryptMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: *mut CK_ULONG, flags: CK_FLAGS);
-    C_MessageEncryptFinal(session: CK_SESSION_HANDLE);
-    C_MessageDecryptInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
-    C_DecryptMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: *mut CK_ULONG);
-    C_DecryptMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, aad: *mut CK_BYTE, aad_len: CK_ULONG);
-    C_DecryptMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: CK_ULONG, plaintext: *mut CK_BYTE, plaintext_len: *mut CK_ULONG, flags: CK_FLAGS);
-    C_MessageDecryptFinal(session: CK_SESSION_HANDLE);
     C_MessageSignInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE);
     C_SignMessage(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: *mut CK_ULONG);
     C_SignMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG);

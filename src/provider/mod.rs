@@ -41,6 +41,7 @@ pub(crate) const SLOT_ID: CK_SLOT_ID = 1;
 
 mod lifecycle;
 mod login;
+mod messages;
 mod objects;
 mod operations;
 mod sessions;
@@ -48,6 +49,7 @@ mod sessions;
 pub(crate) use lifecycle::{after_fork, prepare_fork};
 pub(crate) use lifecycle::{finalize, forked_child, initialize, provider, untrack_forks};
 pub(crate) use operations::{Absorbing, Finishing, KeyOperation};
+pub(crate) use messages::{MessageCipher, MessageParameter, MessageResult};
 
 /// The state of the initialised library.
 pub(crate) struct Provider {
@@ -121,7 +123,21 @@ impl Provider {
     /// `C_GetMechanismList`.
     pub(crate) fn mechanisms(&self, slot: CK_SLOT_ID) -> Result<Vec<MechanismInfo>> {
         self.check_slot(slot)?;
-        Ok(self.device().mechanisms())
+        let mut mechanisms = self.device().mechanisms();
+        // The message-based API (`messages.rs`) runs on the device's
+        // single-part AES-GCM, whatever the device.
+        for info in &mut mechanisms {
+            if info.kind == CKM_AES_GCM && info.flags & (CKF_ENCRYPT | CKF_DECRYPT) != 0 {
+                if info.flags & CKF_ENCRYPT != 0 {
+                    info.flags |= CKF_MESSAGE_ENCRYPT;
+                }
+                if info.flags & CKF_DECRYPT != 0 {
+                    info.flags |= CKF_MESSAGE_DECRYPT;
+                }
+                info.flags |= CKF_MULTI_MESSAGE;
+            }
+        }
+        Ok(mechanisms)
     }
 
     /// `C_GetMechanismInfo`.
