@@ -179,6 +179,7 @@ unsafe fn single(
     output_len: *mut CK_ULONG,
 ) -> Result<()> {
     let provider = super::session_provider(session)?;
+    provider.message_active(session, direction)?;
     // SAFETY: the caller's parameter, buffers and length word, valid for
     // the lengths given (PKCS#11 contract); each reader checks NULL.
     unsafe {
@@ -205,6 +206,7 @@ unsafe fn begin(
     aad_len: CK_ULONG,
 ) -> Result<()> {
     let provider = super::session_provider(session)?;
+    provider.message_active(session, direction)?;
     // SAFETY: as for `single`.
     unsafe {
         let parameter = parameter(raw_parameter, parameter_len, direction)?;
@@ -236,6 +238,7 @@ unsafe fn next(
     flags: CK_FLAGS,
 ) -> Result<()> {
     let provider = super::session_provider(session)?;
+    provider.message_active(session, direction)?;
     // SAFETY: as for `single`.
     unsafe {
         let parameter = parameter(raw_parameter, parameter_len, direction)?;

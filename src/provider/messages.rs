@@ -63,6 +63,10 @@ pub(crate) struct MessageCipher {
     direction: Direction,
     /// The next value of the IV counter (`CKG_GENERATE`, `_COUNTER`, `_COUNTER_XOR`).
     counter: u128,
+    /// The IV length and counter bits of the first counter IV: later ones
+    /// must keep them, or a counter value placed after a longer fixed part
+    /// could rebuild an IV already used.
+    counter_layout: Option<(usize, usize)>,
     /// The IV the counter is XORed into, taken from the first message
     /// that asked for `CKG_GENERATE_COUNTER_XOR`.
     xor_base: Option<Vec<u8>>,
@@ -80,7 +84,11 @@ struct PartialMessage {
 
 impl MessageCipher {
     /// The IV of the next message encrypted with `parameter`, counting it.
-    fn next_iv(&mut self, parameter: &MessageParameter, random: impl FnOnce(&mut [u8]) -> Result<()>) -> Result<Vec<u8>> {
+    fn next_iv(
+        &mut self,
+        parameter: &MessageParameter,
+        random: impl FnOnce(&mut [u8]) -> Result<()>,
+    ) -> Result<Vec<u8>> {
         let length = parameter.iv.len();
         let fixed = usize::try_from(parameter.iv_fixed_bits).unwrap_or(usize::MAX);
         if length == 0 || fixed > length * 8 {
@@ -92,6 +100,11 @@ impl MessageCipher {
         match parameter.generator {
             CKG_NO_GENERATE => Ok(parameter.iv.clone()),
             CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
+                if *self.counter_layout.get_or_insert((length, free)) != (length, free) {
+                    return Err(Error::MechanismParamInvalid(
+                        "CK_GCM_MESSAGE_PARAMS: the IV length or fixed bits changed within the context",
+                    ));
+                }
                 let counter = self.take_counter(free)?;
                 let mut iv = if parameter.generator == CKG_GENERATE_COUNTER_XOR {
                     let base = self.xor_base.get_or_insert_with(|| parameter.iv.clone());
@@ -135,7 +148,11 @@ impl MessageCipher {
     /// The counter's current value, advanced; refused once `bits` of
     /// counter are used up, since the next IV would repeat one.
     fn take_counter(&mut self, bits: usize) -> Result<u128> {
-        let limit = if bits >= 128 { u128::MAX } else { 1u128 << bits };
+        let limit = if bits >= 128 {
+            u128::MAX
+        } else {
+            1u128 << bits
+        };
         if bits == 0 || self.counter >= limit {
             return Err(Error::KeyFunctionNotPermitted(
                 "the IV counter of this context is used up: a new IV would repeat one",
@@ -155,9 +172,21 @@ fn set_low_bits(iv: &mut [u8], bits: usize, value: u128, xor: bool) {
         if shift >= bits {
             break;
         }
-        let mask: u8 = if bits - shift >= 8 { 0xff } else { (1u8 << (bits - shift)) - 1 };
-        let part = if shift < 128 { (value >> shift) as u8 } else { 0 } & mask;
-        *byte = if xor { *byte ^ part } else { (*byte & !mask) | part };
+        let mask: u8 = if bits - shift >= 8 {
+            0xff
+        } else {
+            (1u8 << (bits - shift)) - 1
+        };
+        let part = if shift < 128 {
+            (value >> shift) as u8
+        } else {
+            0
+        } & mask;
+        *byte = if xor {
+            *byte ^ part
+        } else {
+            (*byte & !mask) | part
+        };
     }
 }
 
@@ -168,7 +197,11 @@ fn merge_low_bits(iv: &mut [u8], drawn: &[u8], bits: usize) {
         if shift >= bits {
             break;
         }
-        let mask: u8 = if bits - shift >= 8 { 0xff } else { (1u8 << (bits - shift)) - 1 };
+        let mask: u8 = if bits - shift >= 8 {
+            0xff
+        } else {
+            (1u8 << (bits - shift)) - 1
+        };
         *byte = (*byte & !mask) | (new & mask);
     }
 }
@@ -200,7 +233,7 @@ fn gcm(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mechanism {
 
 /// The tag length in bytes of `parameter`; the device checks the range.
 fn tag_length(parameter: &MessageParameter) -> Result<usize> {
-    if parameter.tag_bits % 8 != 0 || !(96..=128).contains(&parameter.tag_bits) {
+    if !parameter.tag_bits.is_multiple_of(8) || !(96..=128).contains(&parameter.tag_bits) {
         return Err(Error::MechanismParamInvalid(
             "AES-GCM tag must be 96 to 128 bits, in whole bytes",
         ));
@@ -242,10 +275,14 @@ impl Provider {
         let mechanism = gcm(&iv, aad, parameter.tag_bits);
         match context.direction {
             Direction::Encrypt => {
-                let mut operation = self.device().encrypt_init(access, &mechanism, context.key)?;
+                let mut operation = self
+                    .device()
+                    .encrypt_init(access, &mechanism, context.key)?;
                 let mut output = operation.one_shot(data)?;
                 if output.len() != data.len() + tag_length {
-                    return Err(Error::Internal("AES-GCM gave output of an unexpected length"));
+                    return Err(Error::Internal(
+                        "AES-GCM gave output of an unexpected length",
+                    ));
                 }
                 let tag = output.split_off(data.len());
                 Ok((output, MessageResult { iv, tag }))
@@ -259,9 +296,17 @@ impl Provider {
                 let mut sealed = Zeroizing::new(Vec::with_capacity(data.len() + tag_length));
                 sealed.extend_from_slice(data);
                 sealed.extend_from_slice(&parameter.tag);
-                let mut operation = self.device().decrypt_init(access, &mechanism, context.key)?;
+                let mut operation = self
+                    .device()
+                    .decrypt_init(access, &mechanism, context.key)?;
                 let plaintext = operation.one_shot(&sealed)?;
-                Ok((plaintext, MessageResult { iv, tag: Vec::new() }))
+                Ok((
+                    plaintext,
+                    MessageResult {
+                        iv,
+                        tag: Vec::new(),
+                    },
+                ))
             }
         }
     }
@@ -274,7 +319,9 @@ impl Provider {
         parameter: &MessageParameter,
     ) -> Result<Vec<u8>> {
         match context.direction {
-            Direction::Encrypt => context.next_iv(parameter, |out| self.device().generate_random(access, out)),
+            Direction::Encrypt => {
+                context.next_iv(parameter, |out| self.device().generate_random(access, out))
+            }
             Direction::Decrypt if parameter.iv.is_empty() => Err(Error::MechanismParamInvalid(
                 "CK_GCM_MESSAGE_PARAMS: the IV is empty",
             )),
@@ -307,6 +354,7 @@ impl Provider {
                 key,
                 direction,
                 counter: 0,
+                counter_layout: None,
                 xor_base: None,
                 random_ivs: 0,
                 current: None,
@@ -397,7 +445,11 @@ impl Provider {
                 .ok_or(Error::OperationNotInitialized)?
                 .data
                 .len();
-            let needed = if end { gathered.saturating_add(data.len()) } else { 0 };
+            let needed = if end {
+                gathered.saturating_add(data.len())
+            } else {
+                0
+            };
             if let Some(short) = short_of(needed, capacity) {
                 return Ok((short, MessageResult::default()));
             }
@@ -412,15 +464,41 @@ impl Provider {
                 context.current = Some(message);
                 return Ok((Output::Ready(Vec::new()), MessageResult::default()));
             }
-            let (output, result) =
-                self.run_message(access, context, message.iv.clone(), &message.aad, &message.data, parameter)?;
+            let (output, result) = self.run_message(
+                access,
+                context,
+                message.iv.clone(),
+                &message.aad,
+                &message.data,
+                parameter,
+            )?;
             Ok((Output::Ready(output), result))
+        })
+    }
+
+    /// `Ok` when a message-based context of `direction` is active in the
+    /// session: checked before the parameter is read, so that a call
+    /// without a context says so whatever its arguments.
+    pub(crate) fn message_active(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+    ) -> Result<()> {
+        self.with_session(handle, |session, _| {
+            slot(session, direction)
+                .as_ref()
+                .map(|_| ())
+                .ok_or(Error::OperationNotInitialized)
         })
     }
 
     /// `C_MessageEncryptFinal` / `C_MessageDecryptFinal`: the context
     /// ends, with any message left unfinished.
-    pub(crate) fn message_final(&self, handle: CK_SESSION_HANDLE, direction: Direction) -> Result<()> {
+    pub(crate) fn message_final(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        direction: Direction,
+    ) -> Result<()> {
         self.with_session(handle, |session, _| {
             let slot = slot(session, direction);
             slot.take().ok_or(Error::OperationNotInitialized)?;
@@ -438,13 +516,18 @@ mod tests {
             key: 1,
             direction: Direction::Encrypt,
             counter: 0,
+            counter_layout: None,
             xor_base: None,
             random_ivs: 0,
             current: None,
         }
     }
 
-    fn parameter(iv: Vec<u8>, fixed: CK_ULONG, generator: CK_GENERATOR_FUNCTION) -> MessageParameter {
+    fn parameter(
+        iv: Vec<u8>,
+        fixed: CK_ULONG,
+        generator: CK_GENERATOR_FUNCTION,
+    ) -> MessageParameter {
         MessageParameter {
             iv,
             iv_fixed_bits: fixed,
@@ -473,9 +556,14 @@ mod tests {
         let mut context = context();
         // 94 fixed bits: two bits of counter, four IVs, then a refusal.
         let p = parameter(vec![0xFF; 12], 94, CKG_GENERATE_COUNTER);
-        let last_bytes: Vec<u8> = (0..4).map(|_| context.next_iv(&p, no_random).unwrap()[11]).collect();
+        let last_bytes: Vec<u8> = (0..4)
+            .map(|_| context.next_iv(&p, no_random).unwrap()[11])
+            .collect();
         assert_eq!(last_bytes, [0xFC, 0xFD, 0xFE, 0xFF]);
-        assert!(matches!(context.next_iv(&p, no_random), Err(Error::KeyFunctionNotPermitted(_))));
+        assert!(matches!(
+            context.next_iv(&p, no_random),
+            Err(Error::KeyFunctionNotPermitted(_))
+        ));
     }
 
     #[test]
@@ -494,15 +582,19 @@ mod tests {
     fn random_ivs_keep_the_fixed_bits_and_need_96_drawn_bits() {
         let mut context = context();
         let p = parameter(vec![0x11; 16], 32, CKG_GENERATE_RANDOM);
-        let iv = context.next_iv(&p, |out| {
-            out.fill(0xEE);
-            Ok(())
-        })
-        .unwrap();
+        let iv = context
+            .next_iv(&p, |out| {
+                out.fill(0xEE);
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(&iv[..4], &[0x11; 4]);
         assert_eq!(&iv[4..], &[0xEE; 12]);
         let short = parameter(vec![0x11; 12], 8, CKG_GENERATE_RANDOM);
-        assert!(matches!(context.next_iv(&short, no_random), Err(Error::MechanismParamInvalid(_))));
+        assert!(matches!(
+            context.next_iv(&short, no_random),
+            Err(Error::MechanismParamInvalid(_))
+        ));
     }
 
     #[test]
@@ -516,5 +608,27 @@ mod tests {
         ] {
             assert!(context.next_iv(&p, no_random).is_err(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_counter_context_keeps_the_iv_length_and_fixed_bits_of_its_first_iv() {
+        let mut context = context();
+        let first = parameter(vec![0xAB; 12], 32, CKG_GENERATE_COUNTER);
+        context.next_iv(&first, no_random).unwrap();
+        for changed in [
+            parameter(vec![0xAB; 12], 40, CKG_GENERATE_COUNTER),
+            parameter(vec![0xAB; 16], 32, CKG_GENERATE),
+        ] {
+            assert!(
+                matches!(
+                    context.next_iv(&changed, no_random),
+                    Err(Error::MechanismParamInvalid(_))
+                ),
+                "{changed:?}"
+            );
+        }
+        let mut expected = vec![0xAB; 4];
+        expected.extend([0, 0, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(context.next_iv(&first, no_random).unwrap(), expected);
     }
 }

@@ -48,8 +48,8 @@ mod sessions;
 
 pub(crate) use lifecycle::{after_fork, prepare_fork};
 pub(crate) use lifecycle::{finalize, forked_child, initialize, provider, untrack_forks};
-pub(crate) use operations::{Absorbing, Finishing, KeyOperation};
 pub(crate) use messages::{MessageCipher, MessageParameter, MessageResult};
+pub(crate) use operations::{Absorbing, Finishing, KeyOperation};
 
 /// The state of the initialised library.
 pub(crate) struct Provider {

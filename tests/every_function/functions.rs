@@ -87,8 +87,8 @@ const BAD: CK_RV = CKR_ARGUMENTS_BAD;
 const NO_OPERATION: CK_RV = CKR_OPERATION_NOT_INITIALIZED;
 const STUB: CK_RV = CKR_FUNCTION_NOT_SUPPORTED;
 
-/// The message-based functions of 3.0 (§5.9, §5.11, §5.14, §5.16), which
-/// this library does not offer: each is a stub.
+/// The message-based signing and verification of 3.0 (§5.14, §5.16),
+/// which this library does not offer: each is a stub.
 macro_rules! message_stubs {
     ($($name:ident |$list:ident, $h:ident, $t:ident, $n:ident| $body:block)*) => {
         vec![$(function!($name, Session, [STUB], [STUB, BAD], |$list, $h, $t, $n| $body)),*]
@@ -835,49 +835,148 @@ pub fn functions() -> Vec<Function> {
             C_SessionCancel(t, CKF_SIGN | CKF_FIND_OBJECTS)
         }),
     ];
-    functions.extend(message_stubs! {
-        C_MessageEncryptInit |l, h, t, n| {
+    // ----- message-based encryption and decryption (§5.9, §5.11): AES-GCM -----
+    functions.extend(vec![
+        function!(C_MessageEncryptInit, Session, [OK], [BAD], |l, h, t, n| {
             let mut mechanism = raw_mechanism(CKM_AES_GCM);
             C_MessageEncryptInit(t, ptr(n, &mut mechanism), h.aes)
-        }
-        C_EncryptMessage |l, h, t, n| {
-            let (mut parameter, mut aad, mut data, mut out) = ([0u8; 16], [0u8; 4], [1u8; 16], [0u8; 64]);
-            let mut length = len(&out);
-            C_EncryptMessage(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut aad), len(&aad),
-                buf(n, &mut data), len(&data), buf(n, &mut out), ptr(n, &mut length))
-        }
-        C_EncryptMessageBegin |l, h, t, n| {
-            let (mut parameter, mut aad) = ([0u8; 16], [0u8; 4]);
-            C_EncryptMessageBegin(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut aad), len(&aad))
-        }
-        C_EncryptMessageNext |l, h, t, n| {
-            let (mut parameter, mut data, mut out) = ([0u8; 16], [1u8; 16], [0u8; 64]);
-            let mut length = len(&out);
-            C_EncryptMessageNext(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut data), len(&data),
-                buf(n, &mut out), ptr(n, &mut length), 0)
-        }
-        C_MessageEncryptFinal |l, h, t, n| { C_MessageEncryptFinal(t) }
-        C_MessageDecryptInit |l, h, t, n| {
+        }),
+        function!(
+            C_EncryptMessage,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut aad, mut data, mut out) =
+                    ([0u8; 16], [0u8; 4], [1u8; 16], [0u8; 64]);
+                let mut length = len(&out);
+                C_EncryptMessage(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut aad),
+                    len(&aad),
+                    buf(n, &mut data),
+                    len(&data),
+                    buf(n, &mut out),
+                    ptr(n, &mut length),
+                )
+            }
+        ),
+        function!(
+            C_EncryptMessageBegin,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut aad) = ([0u8; 16], [0u8; 4]);
+                C_EncryptMessageBegin(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut aad),
+                    len(&aad),
+                )
+            }
+        ),
+        function!(
+            C_EncryptMessageNext,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut data, mut out) = ([0u8; 16], [1u8; 16], [0u8; 64]);
+                let mut length = len(&out);
+                C_EncryptMessageNext(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut data),
+                    len(&data),
+                    buf(n, &mut out),
+                    ptr(n, &mut length),
+                    0,
+                )
+            }
+        ),
+        function!(
+            C_MessageEncryptFinal,
+            Session,
+            [NO_OPERATION],
+            none,
+            |l, h, t, n| { C_MessageEncryptFinal(t) }
+        ),
+        function!(C_MessageDecryptInit, Session, [OK], [BAD], |l, h, t, n| {
             let mut mechanism = raw_mechanism(CKM_AES_GCM);
             C_MessageDecryptInit(t, ptr(n, &mut mechanism), h.aes)
-        }
-        C_DecryptMessage |l, h, t, n| {
-            let (mut parameter, mut aad, mut data, mut out) = ([0u8; 16], [0u8; 4], [1u8; 16], [0u8; 64]);
-            let mut length = len(&out);
-            C_DecryptMessage(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut aad), len(&aad),
-                buf(n, &mut data), len(&data), buf(n, &mut out), ptr(n, &mut length))
-        }
-        C_DecryptMessageBegin |l, h, t, n| {
-            let (mut parameter, mut aad) = ([0u8; 16], [0u8; 4]);
-            C_DecryptMessageBegin(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut aad), len(&aad))
-        }
-        C_DecryptMessageNext |l, h, t, n| {
-            let (mut parameter, mut data, mut out) = ([0u8; 16], [1u8; 16], [0u8; 64]);
-            let mut length = len(&out);
-            C_DecryptMessageNext(t, buf(n, &mut parameter).cast(), len(&parameter), buf(n, &mut data), len(&data),
-                buf(n, &mut out), ptr(n, &mut length), 0)
-        }
-        C_MessageDecryptFinal |l, h, t, n| { C_MessageDecryptFinal(t) }
+        }),
+        function!(
+            C_DecryptMessage,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut aad, mut data, mut out) =
+                    ([0u8; 16], [0u8; 4], [1u8; 16], [0u8; 64]);
+                let mut length = len(&out);
+                C_DecryptMessage(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut aad),
+                    len(&aad),
+                    buf(n, &mut data),
+                    len(&data),
+                    buf(n, &mut out),
+                    ptr(n, &mut length),
+                )
+            }
+        ),
+        function!(
+            C_DecryptMessageBegin,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut aad) = ([0u8; 16], [0u8; 4]);
+                C_DecryptMessageBegin(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut aad),
+                    len(&aad),
+                )
+            }
+        ),
+        function!(
+            C_DecryptMessageNext,
+            Session,
+            [NO_OPERATION],
+            [NO_OPERATION, BAD],
+            |l, h, t, n| {
+                let (mut parameter, mut data, mut out) = ([0u8; 16], [1u8; 16], [0u8; 64]);
+                let mut length = len(&out);
+                C_DecryptMessageNext(
+                    t,
+                    buf(n, &mut parameter).cast(),
+                    len(&parameter),
+                    buf(n, &mut data),
+                    len(&data),
+                    buf(n, &mut out),
+                    ptr(n, &mut length),
+                    0,
+                )
+            }
+        ),
+        function!(
+            C_MessageDecryptFinal,
+            Session,
+            [NO_OPERATION],
+            none,
+            |l, h, t, n| { C_MessageDecryptFinal(t) }
+        ),
+    ]);
+    functions.extend(message_stubs! {
         C_MessageSignInit |l, h, t, n| {
             let mut mechanism = raw_mechanism(CKM_SHA256_RSA_PKCS);
             C_MessageSignInit(t, ptr(n, &mut mechanism), h.rsa_private)
