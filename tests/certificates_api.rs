@@ -1301,7 +1301,8 @@ fn find_by_subject_and_by_id_uses_certificate_attributes(store: Store) {
 /// rewritten in place, as someone editing the directory would: the store's
 /// own update renames a new file over the old one, which the provider's
 /// cache notices trivially, while an in-place rewrite keeps the file's inode
-/// (see `src/certstore/local.rs` on why every listing stats every file).
+/// and leaves the directory's change stamp alone (see `src/certstore/local/mod.rs`:
+/// each certificate a search returns is probed).
 fn tamper(token: &TestToken, handle: CK_OBJECT_HANDLE) {
     let store = token.blob_store();
     let name = blob_name(handle);

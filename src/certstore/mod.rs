@@ -75,6 +75,30 @@ pub enum UpdateOutcome {
 /// The outcome of [`BlobStore::update`].
 pub type Updated = Result<UpdateOutcome>;
 
+/// A cheap summary of which blobs a store holds (the local store: its
+/// directory's identity). Two equal stamps, the first of them `settled`,
+/// mean that no blob was created, replaced (by rename) or deleted between
+/// the moments they were taken, so a listing taken after the first still
+/// stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeStamp {
+    pub value: String,
+    /// The store had not changed for longer than its clock's granularity
+    /// when the stamp was taken: a change after it cannot keep the stamp.
+    pub settled: bool,
+}
+
+/// What [`BlobStore::probe`] says of one blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// The store has no cheap way to tell: read the blob.
+    NotCheap,
+    /// The blob is not there.
+    Gone,
+    /// The blob's version now, as a listing would give it.
+    Version(String),
+}
+
 /// A container of blobs. Implementations are blocking, thread-safe, and
 /// never block forever (network stores time out with `Error::StoreRequest`).
 pub trait BlobStore: Send + Sync {
@@ -91,6 +115,16 @@ pub trait BlobStore: Send + Sync {
     fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated;
     /// Deletes `name`; a missing blob is not an error.
     fn delete(&self, name: &str) -> Result<()>;
+    /// The store's [`ChangeStamp`] now; `None` for a store that has none
+    /// (every search lists it).
+    fn change_stamp(&self) -> Result<Option<ChangeStamp>> {
+        Ok(None)
+    }
+    /// The version of `name` now, when the store can tell without reading
+    /// the whole blob (the local store: one `stat`).
+    fn probe(&self, _name: &str) -> Result<Probe> {
+        Ok(Probe::NotCheap)
+    }
 }
 
 /// Opens the blob store a `CERTSTORAGE_URL` names. This function knows the

@@ -34,13 +34,20 @@
 //! keeps its digest as it ages. A listing reads no old file it never hashed,
 //! so a start-up reads each blob once (for the index), not twice.
 //!
-//! Every listing stats every blob file. Skipping that when the directory's
-//! modification time is unchanged would be cheaper (creates link, updates
-//! rename, deletes unlink: each changes it), but a blob rewritten in place
-//! leaves the directory untouched, and the next search must notice any
-//! change to a blob (a blob tampered with in place is then left out). At
-//! 100,000 blobs a listing thus costs a quarter of a second;
-//! `CERTSTORAGE_CACHE_SECONDS` is the way to search without one.
+//! A listing stats every blob file: at 100,000 blobs it costs a quarter
+//! of a second. A search need not pay it when nothing changed, and the
+//! directory says so cheaply: creates (link), updates (rename) and deletes
+//! (unlink), by this process or any other, all change its modification
+//! time. So the store gives a change stamp, the directory's identity, and
+//! the manager lists again only when the stamp moved since its last
+//! listing, or was younger than [`RACY_MARGIN`] then (a change in the same
+//! clock tick would leave the time as it was). A blob rewritten in place
+//! leaves the directory alone: each certificate a search would return is
+//! therefore probed (one `stat`, [`BlobStore::probe`]) and read and
+//! verified again when its file changed, so tampered content is never
+//! returned. What an in-place rewrite can delay is only a new match: a
+//! blob rewritten in place with another valid blob shows under its new
+//! attributes at the next change of the directory (or when read by handle).
 //!
 //! Listing and reading a large directory for the first time is spread over
 //! [`LocalStore::set_worker_threads`] threads (one, the caller's, unless
@@ -49,7 +56,9 @@
 mod file;
 
 use super::manager::parallel::map_in_order;
-use super::{BlobEntry, BlobStore, CreateOutcome, Metadata, UpdateOutcome, Updated};
+use super::{
+    BlobEntry, BlobStore, ChangeStamp, CreateOutcome, Metadata, Probe, UpdateOutcome, Updated,
+};
 use crate::error::{Error, IoContext, Result};
 pub use file::MAX_BLOB_BYTES;
 use file::{read_file, Identity};
@@ -111,6 +120,14 @@ impl LocalStore {
             worker_threads: AtomicUsize::new(1),
             clock_ahead: Duration::ZERO,
         })
+    }
+
+    /// This store with its clock `ahead`: every file (and the directory)
+    /// older than `ahead` is old at once. For tests only.
+    #[cfg(test)]
+    pub(crate) fn with_clock_ahead(mut self, ahead: Duration) -> Self {
+        self.clock_ahead = ahead;
+        self
     }
 
     /// The moment files are looked at, to judge their age.
@@ -300,8 +317,20 @@ impl LocalStore {
             Err(error) if error.kind() == ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(Error::storage("stat", &item.path(), error)),
         };
+        self.version_of_file(&item.path(), identity, digests.get(&identity), observed_at)
+    }
+
+    /// The version of the file at `path` whose stat gave `identity`, with
+    /// what the store knows of that identity (`known`): see [`Self::list_one`].
+    fn version_of_file(
+        &self,
+        path: &Path,
+        identity: Identity,
+        known: Option<&Known>,
+        observed_at: SystemTime,
+    ) -> Result<Option<Listed>> {
         let old = identity.is_older_than(observed_at);
-        match digests.get(&identity) {
+        match known {
             Some(known) if known.trusted => {
                 return Ok(Some(Listed {
                     identity,
@@ -319,7 +348,7 @@ impl LocalStore {
             }
             None => {}
         }
-        let (content, identity) = match read_file(&item.path()) {
+        let (content, identity) = match read_file(path) {
             Ok(Some(read)) => read,
             Ok(None) => return Ok(None),
             // Listed as unread: the reader of the listing meets the same
@@ -511,6 +540,43 @@ impl BlobStore for LocalStore {
             Err(error) if error.kind() == ErrorKind::NotFound => Ok(()),
             Err(error) => Err(Error::storage("delete", &path, error)),
         }
+    }
+
+    /// The directory's identity: creates (a link), updates (a rename) and
+    /// deletes (an unlink) all change its modification time, in this
+    /// process or any other. Settled once that time is [`RACY_MARGIN`] in
+    /// the past, so that a change in the same clock tick cannot hide.
+    fn change_stamp(&self) -> Result<Option<ChangeStamp>> {
+        let observed_at = self.now();
+        let metadata = fs::metadata(&self.directory).at("stat", &self.directory)?;
+        let identity = Identity::of(&metadata);
+        Ok(Some(ChangeStamp {
+            value: identity.unread_version(),
+            settled: identity.is_older_than(observed_at),
+        }))
+    }
+
+    /// One `stat` (and, for a file changed in the last [`RACY_MARGIN`], a
+    /// read): the version a listing would give the file now, so a blob
+    /// rewritten in place, which leaves the directory alone, is noticed.
+    fn probe(&self, name: &str) -> Result<Probe> {
+        let path = self.path(name)?;
+        let observed_at = self.now();
+        let identity = match fs::symlink_metadata(&path) {
+            Ok(metadata) if !metadata.is_file() => return Ok(Probe::Gone),
+            Ok(metadata) => Identity::of(&metadata),
+            Err(error) if error.kind() == ErrorKind::NotFound => return Ok(Probe::Gone),
+            Err(error) => return Err(Error::storage("stat", &path, error)),
+        };
+        let known = self.digests.read().get(&identity).cloned();
+        let Some(listed) = self.version_of_file(&path, identity, known.as_ref(), observed_at)?
+        else {
+            return Ok(Probe::Gone);
+        };
+        if let Some(learnt) = listed.learnt {
+            self.digests.write().insert(listed.identity, learnt);
+        }
+        Ok(Probe::Version(listed.version))
     }
 }
 

@@ -6,7 +6,7 @@ use super::handles::{next_session_handle, next_token_handle};
 use super::index::TokenIndex;
 use super::jws::{sign_blob, BlobVerifier, DeviceSigner};
 use super::rules::{check_copy, check_create, check_set};
-use super::{blob_name, metadata, BlobStore, CreateOutcome, UpdateOutcome};
+use super::{blob_name, metadata, BlobStore, ChangeStamp, CreateOutcome, UpdateOutcome};
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::object::template::{require_permitted, Action};
@@ -15,6 +15,7 @@ use crate::object::{
 };
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
+use sync::Listing;
 
 mod derive;
 pub(crate) mod parallel;
@@ -75,6 +76,10 @@ pub struct Certificates {
     reserved: Mutex<BTreeSet<Handle>>,
     freshness: Mutex<Duration>,
     last_refresh: Mutex<Option<Instant>>,
+    /// The store's change stamp taken just before the last listing.
+    last_stamp: Mutex<Option<ChangeStamp>>,
+    /// When the blob keys were last checked against the device.
+    last_key_check: Mutex<Option<Instant>>,
     worker_threads: AtomicUsize,
 }
 
@@ -96,6 +101,8 @@ impl Certificates {
             reserved: Mutex::new(BTreeSet::new()),
             freshness: Mutex::new(Duration::ZERO),
             last_refresh: Mutex::new(None),
+            last_stamp: Mutex::new(None),
+            last_key_check: Mutex::new(None),
             worker_threads: AtomicUsize::new(1),
         })
     }
@@ -270,14 +277,18 @@ impl Certificates {
     /// before they are returned; a blob that fails verification is left out
     /// (and logged once per version).
     pub fn find(&self, access: &Access, template: &Template) -> Result<Vec<Handle>> {
-        self.refresh_if_due()?;
+        let listing = self.refresh_if_due()?;
         let candidates = self
             .index
             .read()
             .candidates(template, access.sees_private());
         let mut found = BTreeSet::new();
         for handle in candidates {
-            if let Ok((object, _)) = self.load_token(handle) {
+            let loaded = match listing {
+                Listing::Current => self.load_token(handle),
+                Listing::Unchanged => self.load_token_probed(handle),
+            };
+            if let Ok((object, _)) = loaded {
                 if visible(access, &object) && object.matches(template) {
                     found.insert(handle);
                 }
@@ -366,6 +377,7 @@ impl Certificates {
         *self.keys.lock() = None;
         self.index.write().clear();
         *self.last_refresh.lock() = None;
+        *self.last_stamp.lock() = None;
     }
 
     /// Checks, once per listing, that the cached keys are still the

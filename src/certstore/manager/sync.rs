@@ -7,11 +7,27 @@ use crate::certstore::handles::handle_of_blob;
 use crate::certstore::index::{TokenEntry, TokenIndex};
 use crate::certstore::jws::peek_blob;
 use crate::certstore::rules::search_attributes;
-use crate::certstore::{blob_name, metadata, BlobEntry, BLOB_PREFIX};
+use crate::certstore::{blob_name, metadata, BlobEntry, ChangeStamp, Probe, BLOB_PREFIX};
 use crate::error::{Error, Result};
 use crate::object::{Attributes, Handle};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often a search that lists nothing still checks the blob keys.
+const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What [`Certificates::refresh_if_due`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Listing {
+    /// The index is as current as the freshness interval asks: listed now,
+    /// or within the interval.
+    Current,
+    /// The store's change stamp is the one of the last listing: no blob was
+    /// created, replaced or deleted since, so the index's names and
+    /// versions stand, but a blob rewritten in place is not seen this way:
+    /// probe each certificate before it is returned.
+    Unchanged,
+}
 
 impl Certificates {
     /// The verified token certificate `handle` and its version: from the
@@ -60,6 +76,45 @@ impl Certificates {
             }
         }
         self.verify_and_index(handle, &name, &content, version)
+    }
+
+    /// [`Certificates::load_token`] after a cheap look at the blob
+    /// ([`crate::certstore::BlobStore::probe`]): a blob gone since the
+    /// index learnt of it is forgotten, one whose version changed (a file
+    /// rewritten in place) is read and verified again.
+    pub(super) fn load_token_probed(&self, handle: Handle) -> Result<(Arc<Attributes>, String)> {
+        let name = blob_name(handle);
+        match self.store.probe(&name)? {
+            Probe::NotCheap => self.load_token_fresh(handle),
+            Probe::Gone => {
+                self.index.write().remove(handle);
+                Err(Error::ObjectHandleInvalid)
+            }
+            Probe::Version(version) => {
+                let indexed = self
+                    .index
+                    .read()
+                    .get(handle)
+                    .map(|entry| entry.version.clone());
+                if indexed.as_deref() == Some(version.as_str()) {
+                    return self.load_token(handle);
+                }
+                let Some((content, version)) = self.store.read(&name)? else {
+                    self.index.write().remove(handle);
+                    return Err(Error::ObjectHandleInvalid);
+                };
+                self.verify_and_index(handle, &name, &content, version)
+            }
+        }
+    }
+
+    /// Whether `stamp`, the store's now, is the settled stamp of the last
+    /// listing: no blob was created, replaced or deleted since.
+    fn stamp_stands(&self, stamp: &Option<ChangeStamp>) -> bool {
+        match (stamp, &*self.last_stamp.lock()) {
+            (Some(now), Some(last)) => last.settled && now.value == last.value,
+            _ => false,
+        }
     }
 
     /// Whether the last listing is older than the freshness interval.
@@ -126,11 +181,34 @@ impl Certificates {
 
     /// Re-lists the store when the last listing is older than the freshness
     /// interval, indexing new and changed blobs and forgetting deleted ones.
-    pub(super) fn refresh_if_due(&self) -> Result<()> {
+    ///
+    /// A store with a change stamp is listed only when the stamp moved
+    /// since the last listing (or was not yet settled then): a search over
+    /// an unchanged directory costs one `stat`, not one per blob.
+    pub(super) fn refresh_if_due(&self) -> Result<Listing> {
         if !self.listing_is_stale() {
-            return Ok(());
+            return Ok(Listing::Current);
+        }
+        let stamp = self.store.change_stamp()?;
+        if self.stamp_stands(&stamp) {
+            // The blob keys are checked as often as a listing would, but
+            // at most once a second: a token re-initialised by another
+            // process (a new blob-signing key) is noticed within a second
+            // even when no blob changed. A changed key drops the stamp.
+            let due = self
+                .last_key_check
+                .lock()
+                .is_none_or(|at| at.elapsed() >= KEY_CHECK_INTERVAL);
+            if due {
+                self.check_keys();
+                *self.last_key_check.lock() = Some(Instant::now());
+            }
+            if self.stamp_stands(&stamp) {
+                return Ok(Listing::Unchanged);
+            }
         }
         self.check_keys();
+        *self.last_key_check.lock() = Some(Instant::now());
         let started = Instant::now();
         // Taken before the listing: an entry put in after this moment came
         // from a read or write of its blob after the listing began, and
@@ -174,6 +252,7 @@ impl Certificates {
         }
         drop(index);
         *self.last_refresh.lock() = Some(Instant::now());
+        *self.last_stamp.lock() = stamp;
         tracing::debug!(
             store = %self.store.describe(),
             listed = listed.len(),
@@ -183,7 +262,7 @@ impl Certificates {
             elapsed = ?started.elapsed(),
             "certificate index refreshed"
         );
-        Ok(())
+        Ok(Listing::Current)
     }
 
     /// The index entry of a listed blob: from its metadata when it has some,

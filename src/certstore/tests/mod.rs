@@ -1,6 +1,7 @@
 //! Tests of the certificate store over a temporary directory and a device
 //! double whose only real method is `blob_signing_key`.
 
+mod change_detection;
 mod concurrency;
 mod create_rules;
 mod from_der;
@@ -86,7 +87,7 @@ fn shared_rsa(which: usize) -> PKey<Private> {
 
 /// A device whose blob-signing key is usable while `logged_in` is true.
 pub(super) struct TestDevice {
-    key: Arc<TestKey>,
+    key: parking_lot::Mutex<Arc<TestKey>>,
     pub logged_in: Arc<AtomicBool>,
 }
 
@@ -98,18 +99,28 @@ impl TestDevice {
     /// A device with shared key `which` and key id `key_id`, logged in.
     pub(super) fn with_key(which: usize, key_id: &str) -> Arc<Self> {
         let logged_in = Arc::new(AtomicBool::new(true));
+        let key = TestDevice::make_key(which, key_id, &logged_in);
+        Arc::new(TestDevice {
+            key: parking_lot::Mutex::new(key),
+            logged_in,
+        })
+    }
+    fn make_key(which: usize, key_id: &str, logged_in: &Arc<AtomicBool>) -> Arc<TestKey> {
         let key = shared_rsa(which);
-        let key = Arc::new(TestKey {
+        Arc::new(TestKey {
             public_half: named_public_half(key_id, &key),
             key,
             logged_in: logged_in.clone(),
             together: None,
-        });
-        Arc::new(TestDevice { key, logged_in })
+        })
     }
     /// The signing key, for tests that write blobs directly.
     pub(super) fn key(&self) -> Arc<TestKey> {
-        self.key.clone()
+        self.key.lock().clone()
+    }
+    /// Replaces the blob-signing key, as `C_InitToken` in another process does.
+    pub(super) fn replace_key(&self, which: usize, key_id: &str) {
+        *self.key.lock() = TestDevice::make_key(which, key_id, &self.logged_in);
     }
 }
 
@@ -155,7 +166,7 @@ impl Operations for TestDevice {
 
 impl KeyManagement for TestDevice {
     fn blob_signing_key(&self, _: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
-        Ok(self.key.clone())
+        Ok(self.key())
     }
     not_here! {
         fn generate_key(&self, &Access, KeyRequest<'_>) -> Result<Handle>;
