@@ -103,6 +103,13 @@ impl TokenIndex {
             .map(|(handle, (entry, _))| (*handle, entry.version.as_str()))
     }
 
+    /// Every known handle with its entry.
+    pub fn entries(&self) -> impl Iterator<Item = (Handle, &TokenEntry)> {
+        self.entries
+            .iter()
+            .map(|(handle, (entry, _))| (*handle, entry))
+    }
+
     /// Number of known blobs.
     pub fn len(&self) -> usize {
         self.entries.len()

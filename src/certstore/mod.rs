@@ -125,6 +125,14 @@ pub trait BlobStore: Send + Sync {
     fn probe(&self, _name: &str) -> Result<Probe> {
         Ok(Probe::NotCheap)
     }
+    /// The index cache kept beside the blobs (see `manager/cache.rs`);
+    /// `None` when there is none or it cannot be read (it is only a cache).
+    fn read_cache(&self) -> Option<Vec<u8>> {
+        None
+    }
+    /// Replaces the index cache; a store without one ignores it, and a
+    /// failure is only logged.
+    fn write_cache(&self, _content: &[u8]) {}
 }
 
 /// Opens the blob store a `CERTSTORAGE_URL` names. This function knows the

@@ -71,6 +71,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 const LOCK_FILE: &str = ".lock";
+/// The index cache's directory in the store: writes inside it change its
+/// own modification time, not the store directory's (whose change stamp
+/// they would otherwise move for every process).
+const CACHE_DIR: &str = ".index";
+const CACHE_FILE: &str = "certificates";
+/// The largest index cache read (100,000 certificates take about 30 MB).
+const MAX_CACHE_BYTES: u64 = 1 << 30;
 const TEMP_PREFIX: &str = ".tmp-";
 /// How old a temporary file must be before a listing removes it.
 const ABANDONED_TEMP_AGE: Duration = Duration::from_secs(60);
@@ -79,6 +86,9 @@ const ABANDONED_TEMP_AGE: Duration = Duration::from_secs(60);
 /// digest to be remembered: more than any file system's timestamp
 /// granularity (FAT's is 2 s; ext4's one clock tick).
 pub const RACY_MARGIN: Duration = Duration::from_secs(3);
+
+/// Numbers the index cache's temporary files within this process.
+static CACHE_WRITES: AtomicU64 = AtomicU64::new(0);
 
 /// How the version of a listed file whose content was not read begins.
 pub const UNREAD_PREFIX: &str = "unread-";
@@ -554,6 +564,61 @@ impl BlobStore for LocalStore {
             value: identity.unread_version(),
             settled: identity.is_older_than(observed_at),
         }))
+    }
+
+    /// `.index/certificates`, read without following a symbolic link.
+    fn read_cache(&self) -> Option<Vec<u8>> {
+        use std::io::Read;
+        use std::os::unix::fs::OpenOptionsExt;
+        let path = self.directory.join(CACHE_DIR).join(CACHE_FILE);
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path);
+        let file = match file {
+            Ok(file) => file,
+            Err(error) if error.kind() == ErrorKind::NotFound => return None,
+            Err(error) => {
+                tracing::debug!(path = %path.display(), %error, "the index cache is not read");
+                return None;
+            }
+        };
+        let length = file.metadata().ok().filter(|m| m.is_file())?.len();
+        if length > MAX_CACHE_BYTES {
+            return None;
+        }
+        let mut content = Vec::with_capacity(length as usize);
+        file.take(MAX_CACHE_BYTES).read_to_end(&mut content).ok()?;
+        Some(content)
+    }
+
+    /// Written to a temporary file in `.index/` and renamed over the cache:
+    /// a reader sees the old cache or the new one. Not synced: a cache torn
+    /// by a power cut fails its checksum and is rebuilt.
+    fn write_cache(&self, content: &[u8]) {
+        let directory = self.directory.join(CACHE_DIR);
+        let written = (|| -> std::io::Result<()> {
+            crate::owner_only::create_dir(&directory)?;
+            let temporary = directory.join(format!(
+                "{TEMP_PREFIX}{}-{}",
+                std::process::id(),
+                CACHE_WRITES.fetch_add(1, Ordering::Relaxed)
+            ));
+            let result = crate::owner_only::file_options()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&temporary)
+                .and_then(|mut file| file.write_all(content))
+                .and_then(|()| fs::rename(&temporary, directory.join(CACHE_FILE)));
+            if result.is_err() {
+                let _ = fs::remove_file(&temporary);
+            }
+            result
+        })();
+        if let Err(error) = written {
+            tracing::warn!(directory = %directory.display(), %error, "the index cache was not written; start-ups read every blob");
+        }
     }
 
     /// One `stat` (and, for a file changed in the last [`RACY_MARGIN`], a

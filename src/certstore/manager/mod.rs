@@ -17,6 +17,7 @@ use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use sync::Listing;
 
+mod cache;
 mod derive;
 pub(crate) mod parallel;
 mod sync;

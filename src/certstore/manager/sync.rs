@@ -2,7 +2,7 @@
 //! new and changed blobs, and loading (verifying) a certificate before use.
 
 use super::parallel::map_in_order;
-use super::Certificates;
+use super::{cache, Certificates};
 use crate::certstore::handles::handle_of_blob;
 use crate::certstore::index::{TokenEntry, TokenIndex};
 use crate::certstore::jws::peek_blob;
@@ -10,8 +10,12 @@ use crate::certstore::rules::search_attributes;
 use crate::certstore::{blob_name, metadata, BlobEntry, ChangeStamp, Probe, BLOB_PREFIX};
 use crate::error::{Error, Result};
 use crate::object::{Attributes, Handle};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// A listing that had to read this many blobs rewrites the index cache.
+const CACHE_REWRITE_READS: usize = 256;
 
 /// How often a search that lists nothing still checks the blob keys.
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -227,13 +231,37 @@ impl Certificates {
         listed.sort_unstable_by_key(|(handle, _)| *handle);
         listed.dedup_by_key(|(handle, _)| *handle);
         let (changed, gone) = differences(&self.index.read(), &listed, sequence);
-        // At start-up every blob is new: reading and decoding them is the
-        // whole cost of a cold start, so it is spread over the worker threads.
+        // At start-up every blob is new: the index cache names most of
+        // them at the version listed; the others are read and decoded,
+        // spread over the worker threads.
+        let cached = match self.index.read().is_empty() && !changed.is_empty() {
+            true => self
+                .store
+                .read_cache()
+                .and_then(|bytes| cache::decode(&bytes)),
+            false => None,
+        };
+        let hit = |handle: &Handle, entry: &BlobEntry| {
+            let (version, search) = cached.as_ref()?.get(handle)?;
+            (entry.metadata.is_none() && *version == entry.version).then(|| TokenEntry {
+                version: version.clone(),
+                search: search.clone(),
+                ..TokenEntry::default()
+            })
+        };
+        let misses = AtomicUsize::new(0);
         let fresh = map_in_order(&changed, self.worker_threads(), |(handle, entry)| {
+            if let Some(known) = hit(handle, entry) {
+                return Ok(Some(known));
+            }
+            if entry.metadata.is_none() {
+                misses.fetch_add(1, Ordering::Relaxed);
+            }
             self.entry_from_listing(*handle, entry)
         })
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
+        let misses = misses.into_inner();
         let reading_took = started.elapsed();
         let mut index = self.index.write();
         for handle in gone {
@@ -253,16 +281,36 @@ impl Certificates {
         drop(index);
         *self.last_refresh.lock() = Some(Instant::now());
         *self.last_stamp.lock() = stamp;
+        if misses >= CACHE_REWRITE_READS {
+            self.write_index_cache();
+        }
         tracing::debug!(
             store = %self.store.describe(),
             listed = listed.len(),
-            read = changed.len(),
+            changed = changed.len(),
+            read = misses,
             listing = ?listing_took,
             reading = ?reading_took.saturating_sub(listing_took),
             elapsed = ?started.elapsed(),
             "certificate index refreshed"
         );
         Ok(Listing::Current)
+    }
+
+    /// Writes the index cache from the index: the version and searchable
+    /// attributes of every blob the store itself holds (not those of blobs
+    /// rejected, nor metadata a listing gave). Encoded and written with no
+    /// lock held.
+    fn write_index_cache(&self) {
+        let snapshot: Vec<(Handle, String, Attributes)> = self
+            .index
+            .read()
+            .entries()
+            .filter(|(_, entry)| !entry.rejected && !entry.from_metadata)
+            .map(|(handle, entry)| (handle, entry.version.clone(), entry.search.clone()))
+            .collect();
+        let bytes = cache::encode(snapshot.iter().map(|(h, v, s)| (*h, v.as_str(), s)));
+        self.store.write_cache(&bytes);
     }
 
     /// The index entry of a listed blob: from its metadata when it has some,

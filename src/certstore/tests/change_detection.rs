@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicUsize;
 struct CountingStore {
     inner: LocalStore,
     listings: AtomicUsize,
+    reads: AtomicUsize,
 }
 
 impl BlobStore for CountingStore {
@@ -26,6 +27,7 @@ impl BlobStore for CountingStore {
         self.inner.list(prefix)
     }
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.read(name)
     }
     fn create(&self, name: &str, content: &[u8], metadata: &Metadata) -> Result<CreateOutcome> {
@@ -42,6 +44,12 @@ impl BlobStore for CountingStore {
     }
     fn probe(&self, name: &str) -> Result<Probe> {
         self.inner.probe(name)
+    }
+    fn read_cache(&self) -> Option<Vec<u8>> {
+        self.inner.read_cache()
+    }
+    fn write_cache(&self, content: &[u8]) {
+        self.inner.write_cache(content)
     }
 }
 
@@ -62,6 +70,7 @@ fn counted(
             .expect("store")
             .with_clock_ahead(ahead),
         listings: AtomicUsize::new(0),
+        reads: AtomicUsize::new(0),
     });
     let certificates = Certificates::open(store.clone(), device, None).expect("open");
     (certificates, store)
@@ -201,4 +210,70 @@ fn a_blob_key_replaced_elsewhere_is_noticed_within_a_second_without_a_change_of_
         listed + 1,
         "the new key's index is listed afresh"
     );
+}
+
+fn reads(store: &CountingStore) -> usize {
+    store.reads.load(Ordering::SeqCst)
+}
+
+#[test]
+fn a_new_process_takes_the_index_from_the_cache_and_rebuilds_a_damaged_one() {
+    const COUNT: usize = 300;
+    let fixture = Fixture::new();
+    let handles: Vec<Handle> = (0..COUNT)
+        .map(|i| fixture.create_reference(true, &format!("cached-{i}")))
+        .collect();
+    let cache = fixture.dir.path().join(".index").join("certificates");
+
+    // The first process reads every blob, then writes the cache.
+    let (first, store) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&first, "cached-7"), vec![handles[7]]);
+    assert!(reads(&store) >= COUNT, "{} reads", reads(&store));
+    assert!(cache.is_file(), "the cache is written");
+
+    // The next one reads only what it returns (verified before it is).
+    let (second, store) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&second, "cached-8"), vec![handles[8]]);
+    assert_eq!(reads(&store), 1);
+    assert_eq!(find_all(&second, &public()), handles, "the whole index");
+
+    // A blob changed since the cache was written is read again: destroyed
+    // here, its entry is not taken from the cache.
+    fixture
+        .certificates
+        .destroy(&user(), handles[9])
+        .expect("destroy");
+    let (third, _) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&third, "cached-9"), Vec::<Handle>::new());
+
+    // A damaged cache is ignored and written again.
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&cache, &bytes).unwrap();
+    let (fourth, store) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&fourth, "cached-10"), vec![handles[10]]);
+    assert!(reads(&store) >= COUNT - 1, "{} reads", reads(&store));
+    let (fifth, store) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&fifth, "cached-11"), vec![handles[11]]);
+    assert_eq!(reads(&store), 1, "the rebuilt cache serves");
+}
+
+#[test]
+fn a_blob_rewritten_in_place_is_never_taken_from_the_cache() {
+    // The cache names a version: a blob rewritten in place (here with a
+    // valid blob of another label) gets a new identity, so its entry is
+    // read from the blob, not taken from the cache, and the next process
+    // finds it under its new label.
+    let fixture = Fixture::new();
+    let handles: Vec<Handle> = (0..260)
+        .map(|i| fixture.create_reference(true, &format!("kept-{i}")))
+        .collect();
+    let (first, _) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&first, "kept-3"), vec![handles[3]]);
+    write_signed_blob(&fixture, handles[3], "relabelled");
+    let (second, _) = counted(fixture.dir.path(), fixture.device.clone(), true);
+    assert_eq!(by_label(&second, "relabelled"), vec![handles[3]]);
+    assert_eq!(by_label(&second, "kept-3"), Vec::<Handle>::new());
+    assert_eq!(by_label(&second, "kept-4"), vec![handles[4]]);
 }
