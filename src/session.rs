@@ -343,7 +343,13 @@ mod tests {
         assert!(!session.has_cryptographic_operation());
         assert_eq!(
             Operations::ALL,
-            CKF_ENCRYPT | CKF_DECRYPT | CKF_DIGEST | CKF_SIGN | CKF_VERIFY
+            CKF_ENCRYPT
+                | CKF_DECRYPT
+                | CKF_DIGEST
+                | CKF_SIGN
+                | CKF_VERIFY
+                | CKF_MESSAGE_ENCRYPT
+                | CKF_MESSAGE_DECRYPT
         );
     }
 

@@ -218,12 +218,16 @@ fn a_message_in_parts_equals_the_message_in_one_call() {
             aad,
         )
         .expect("C_EncryptMessageBegin");
+    assert_eq!(iv_out, iv, "C_EncryptMessageBegin gives back the IV");
+    // The parts' parameters only bring the tag buffer: their pIv, here of
+    // another length, is neither read nor written.
+    let mut part_iv = vec![0xC3u8; 16];
     let mut sealed = Vec::new();
     for (index, part) in parts.iter().enumerate() {
         let end = index == parts.len() - 1;
         let out = session
             .encrypt_message_next(
-                message(&mut iv_out, 0, GeneratorFunction::NoGenerate, &mut tag),
+                message(&mut part_iv, 0, GeneratorFunction::NoGenerate, &mut tag),
                 part,
                 end,
             )
@@ -233,6 +237,7 @@ fn a_message_in_parts_equals_the_message_in_one_call() {
     let (expected, expected_tag) = openssl_seal(&AES_256, &iv, aad, &whole);
     assert_eq!(sealed, expected);
     assert_eq!(tag, expected_tag, "the tag arrives with CKF_END_OF_MESSAGE");
+    assert_eq!(part_iv, [0xC3u8; 16], "pIv of a part is left alone");
 
     let (mut iv_in, mut tag_in) = (iv.to_vec(), tag.clone());
     session
@@ -329,6 +334,24 @@ fn the_xor_counter_runs_over_the_first_iv_and_random_ivs_keep_the_fixed_bits() {
         assert_eq!(iv, expected, "message {count}");
         assert_eq!(openssl_open(&AES_256, &iv, b"a", &sealed, &tag), b"xor");
     }
+
+    // The context keeps its first generator: a plain counter or an IV of
+    // the caller's could meet an XORed one already used.
+    for generator in [
+        GeneratorFunction::GenerateCounter,
+        GeneratorFunction::NoGenerate,
+    ] {
+        let (mut iv, mut tag) = (base.to_vec(), vec![0u8; 16]);
+        let param = message(&mut iv, 32, generator, &mut tag);
+        assert_rv(
+            session.encrypt_message(&param, b"", b"x"),
+            RvError::MechanismParamInvalid,
+        );
+    }
+    session.message_encrypt_final().expect("final");
+    session
+        .message_encrypt_init(&gcm_message(), key)
+        .expect("init");
 
     // 128-bit IVs with 32 fixed bits leave 96 to draw.
     let mut given = vec![0xA5u8; 4];

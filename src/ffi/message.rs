@@ -137,8 +137,9 @@ fn last_part(flags: CK_FLAGS) -> Result<bool> {
     Ok(flags & CKF_END_OF_MESSAGE != 0)
 }
 
-/// Delivers a message's output, then gives back its IV and tag when the
-/// whole output went out (never after a length query or a short buffer).
+/// Delivers a message's output, then gives back its tag, and its IV when
+/// `iv` (a whole message: a message in parts gave its IV at `Begin`), when
+/// the whole output went out (never after a length query or a short buffer).
 ///
 /// # Safety
 ///
@@ -147,6 +148,7 @@ unsafe fn deliver_message(
     (output, result): (Output, MessageResult),
     parameter: &Parameter,
     direction: Direction,
+    iv: bool,
     buffer: *mut u8,
     length: *mut CK_ULONG,
 ) -> Result<()> {
@@ -155,7 +157,7 @@ unsafe fn deliver_message(
     unsafe { deliver(output, buffer, length) }?;
     if ready && direction == Direction::Encrypt {
         // SAFETY: this function's contract.
-        unsafe { parameter.give_back(&result, true, true) }?;
+        unsafe { parameter.give_back(&result, iv, true) }?;
     }
     Ok(())
 }
@@ -188,7 +190,7 @@ unsafe fn single(
         let input = bytes(input, input_len)?;
         let room = capacity(output, output_len)?;
         let result = provider.message_single(session, direction, &parameter.read, aad, input, room)?;
-        deliver_message(result, &parameter, direction, output, output_len)
+        deliver_message(result, &parameter, direction, true, output, output_len)
     }
 }
 
@@ -246,7 +248,7 @@ unsafe fn next(
         let room = capacity(output, output_len)?;
         let end = last_part(flags)?;
         let result = provider.message_next(session, direction, &parameter.read, input, room, end)?;
-        deliver_message(result, &parameter, direction, output, output_len)
+        deliver_message(result, &parameter, direction, false, output, output_len)
     }
 }
 

@@ -18,7 +18,9 @@
 //! §8.2.1), the same counter XORed into the caller's first IV, or random
 //! bits (§8.2.2, only with at least 96 of them). A counter never repeats
 //! within a context: when it has run through its bits, the context refuses
-//! to encrypt more.
+//! to encrypt more. A context keeps the generator (or `CKG_NO_GENERATE`) of
+//! its first message, and a counter keeps the IV length and fixed bits of
+//! its first IV, so that no two constructions can meet on one IV.
 
 use super::Provider;
 use crate::device::{Mechanism, MechanismParameter};
@@ -70,6 +72,9 @@ pub(crate) struct MessageCipher {
     /// The IV the counter is XORed into, taken from the first message
     /// that asked for `CKG_GENERATE_COUNTER_XOR`.
     xor_base: Option<Vec<u8>>,
+    /// The generator of the first IV the context made or was given
+    /// (encryption): later messages must use it too.
+    construction: Option<CK_GENERATOR_FUNCTION>,
     random_ivs: u64,
     /// The message given in parts, between its `Begin` and its last `Next`.
     current: Option<PartialMessage>,
@@ -84,6 +89,9 @@ struct PartialMessage {
 
 impl MessageCipher {
     /// The IV of the next message encrypted with `parameter`, counting it.
+    /// A context keeps the IV construction of its first message: a counter
+    /// shared by fixed parts of other lengths, by the XORed form, or by IVs
+    /// the caller gives could rebuild an IV already used.
     fn next_iv(
         &mut self,
         parameter: &MessageParameter,
@@ -96,30 +104,38 @@ impl MessageCipher {
                 "CK_GCM_MESSAGE_PARAMS: the IV is empty or shorter than its fixed bits",
             ));
         }
+        if self
+            .construction
+            .is_some_and(|first| first != parameter.generator)
+        {
+            return Err(Error::MechanismParamInvalid(
+                "CK_GCM_MESSAGE_PARAMS: the IV generator changed within the context",
+            ));
+        }
         let free = length * 8 - fixed;
-        match parameter.generator {
-            CKG_NO_GENERATE => Ok(parameter.iv.clone()),
+        let iv = match parameter.generator {
+            CKG_NO_GENERATE => parameter.iv.clone(),
             CKG_GENERATE | CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
-                if *self.counter_layout.get_or_insert((length, free)) != (length, free) {
+                if self
+                    .counter_layout
+                    .is_some_and(|layout| layout != (length, free))
+                {
                     return Err(Error::MechanismParamInvalid(
                         "CK_GCM_MESSAGE_PARAMS: the IV length or fixed bits changed within the context",
                     ));
                 }
                 let counter = self.take_counter(free)?;
-                let mut iv = if parameter.generator == CKG_GENERATE_COUNTER_XOR {
-                    let base = self.xor_base.get_or_insert_with(|| parameter.iv.clone());
-                    if base.len() != length {
-                        return Err(Error::MechanismParamInvalid(
-                            "CK_GCM_MESSAGE_PARAMS: the IV length changed within the context",
-                        ));
-                    }
-                    base.clone()
+                self.counter_layout = Some((length, free));
+                let xor = parameter.generator == CKG_GENERATE_COUNTER_XOR;
+                let mut iv = if xor {
+                    self.xor_base
+                        .get_or_insert_with(|| parameter.iv.clone())
+                        .clone()
                 } else {
                     parameter.iv.clone()
                 };
-                let xor = parameter.generator == CKG_GENERATE_COUNTER_XOR;
                 set_low_bits(&mut iv, free, counter, xor);
-                Ok(iv)
+                iv
             }
             CKG_GENERATE_RANDOM => {
                 if free < MIN_RANDOM_IV_BITS {
@@ -137,12 +153,16 @@ impl MessageCipher {
                 let mut iv = parameter.iv.clone();
                 merge_low_bits(&mut iv, &drawn, free);
                 self.random_ivs += 1;
-                Ok(iv)
+                iv
             }
-            _ => Err(Error::MechanismParamInvalid(
-                "CK_GCM_MESSAGE_PARAMS: unknown IV generator",
-            )),
-        }
+            _ => {
+                return Err(Error::MechanismParamInvalid(
+                    "CK_GCM_MESSAGE_PARAMS: unknown IV generator",
+                ))
+            }
+        };
+        self.construction = Some(parameter.generator);
+        Ok(iv)
     }
 
     /// The counter's current value, advanced; refused once `bits` of
@@ -356,6 +376,7 @@ impl Provider {
                 counter: 0,
                 counter_layout: None,
                 xor_base: None,
+                construction: None,
                 random_ivs: 0,
                 current: None,
             })));
@@ -383,6 +404,7 @@ impl Provider {
             if context.current.is_some() {
                 return Err(Error::OperationActive);
             }
+            tag_length(parameter)?;
             if let Some(short) = short_of(data.len(), capacity) {
                 return Ok((short, MessageResult::default()));
             }
@@ -518,6 +540,7 @@ mod tests {
             counter: 0,
             counter_layout: None,
             xor_base: None,
+            construction: None,
             random_ivs: 0,
             current: None,
         }
@@ -608,6 +631,41 @@ mod tests {
         ] {
             assert!(context.next_iv(&p, no_random).is_err(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_context_keeps_the_generator_of_its_first_message() {
+        let counter = parameter(vec![0; 12], 32, CKG_GENERATE_COUNTER);
+        let xor = parameter(vec![0; 12], 32, CKG_GENERATE_COUNTER_XOR);
+        let given = parameter(vec![0; 12], 0, CKG_NO_GENERATE);
+        let random = parameter(vec![0; 16], 0, CKG_GENERATE_RANDOM);
+        let draw = |out: &mut [u8]| {
+            out.fill(1);
+            Ok(())
+        };
+        for (first, then) in [
+            (&counter, &xor),
+            (&xor, &counter),
+            (&counter, &given),
+            (&given, &counter),
+            (&random, &counter),
+        ] {
+            let mut context = context();
+            context.next_iv(first, draw).unwrap();
+            assert!(
+                matches!(
+                    context.next_iv(then, draw),
+                    Err(Error::MechanismParamInvalid(_))
+                ),
+                "{first:?} then {then:?}"
+            );
+            context.next_iv(first, draw).unwrap();
+        }
+        // A refused first message fixes nothing.
+        let mut context = context();
+        let too_short = parameter(vec![0; 12], 96, CKG_GENERATE_COUNTER);
+        assert!(context.next_iv(&too_short, no_random).is_err());
+        assert_eq!(context.next_iv(&xor, no_random).unwrap(), vec![0; 12]);
     }
 
     #[test]
