@@ -4,7 +4,13 @@
 //! ```text
 //! cargo bench --bench certificates                 # N = 10,000
 //! cargo bench --bench certificates -- 100000       # or CERT_BENCH_N=100000
+//! cargo bench --bench certificates -- series 1000 10000 100000
 //! ```
+//!
+//! `series` runs both modules at each N with the default configuration,
+//! prints one table and draws search latency and cold start against N
+//! (an SVG, `CERT_BENCH_SVG`, default `target/certificate-bench.svg`);
+//! `CERT_BENCH_SOFTHSM_MAX` (default 100,000) leaves SoftHSM2 out above it.
 //!
 //! Environment: `CERT_BENCH_N` (our provider, default 10,000),
 //! `CERT_BENCH_SOFTHSM_N` (default 2,000; 0 skips SoftHSM2),
@@ -17,12 +23,15 @@
 //! creates and destroys a batch (timed), `C_Finalize`. Then, in a fresh
 //! process (this binary, re-run with `probe`): cold start (`C_Initialize`
 //! to the first search result by label), the median of 1,000 warm searches
-//! by label, and the peak RSS (`VmHWM`). Ours runs twice, with
-//! `CERTSTORAGE_CACHE_SECONDS` 0 (the default: every search re-lists the
-//! store) and 60. The page cache is warm in every case.
+//! by label, and the peak RSS (`VmHWM`). Every search must find exactly
+//! the certificate with the label searched for (checked after the clock
+//! stops). Outside `series`, ours runs twice, with
+//! `CERTSTORAGE_CACHE_SECONDS` 0 (the default) and 60. The page cache is
+//! warm in every case. The figures end in a Markdown table and the ratios
+//! to SoftHSM2.
 
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
-use cryptoki::object::{Attribute, CertificateType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, CertificateType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
@@ -126,6 +135,24 @@ fn main() -> Outcome<()> {
     if args.first().map(String::as_str) == Some("probe") {
         return probe(&args[1..]);
     }
+    let der = certificate_der()?;
+    println!("certificate value: {} bytes of DER", der.len());
+    // `series 1000 10000 100000` (or CERT_BENCH_SERIES=1000,10000,100000):
+    // both modules at each N, a table and a chart.
+    let series: Vec<usize> = match args.iter().position(|a| a == "series") {
+        Some(at) => args[at + 1..]
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect(),
+        None => std::env::var("CERT_BENCH_SERIES")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|a| a.trim().parse().ok())
+            .collect(),
+    };
+    if !series.is_empty() {
+        return run_series(&series, &der);
+    }
     // `cargo bench` passes `--bench`; a bare number is N.
     let n = args
         .iter()
@@ -133,52 +160,246 @@ fn main() -> Outcome<()> {
         .or_else(|| env_number("CERT_BENCH_N"))
         .unwrap_or(10_000);
     let softhsm_n = env_number("CERT_BENCH_SOFTHSM_N").unwrap_or(2_000);
-    let der = certificate_der()?;
-    println!(
-        "certificate value: {} bytes of DER; N = {n} (provider), {softhsm_n} (SoftHSM2)",
-        der.len()
-    );
+    println!("N = {n} (provider), {softhsm_n} (SoftHSM2)");
 
-    let provider = run_module(&Module::provider(), n, &der, &[0, 60])?;
-    let softhsm = if softhsm_n > 0 && Module::softhsm().library.is_file() {
-        Some(run_module(&Module::softhsm(), softhsm_n, &der, &[0])?)
+    let mut rows = run_module(&Module::provider(), n, &der, &[0, 60])?;
+    if softhsm_n > 0 && Module::softhsm().library.is_file() {
+        rows.extend(run_module(&Module::softhsm(), softhsm_n, &der, &[0])?);
     } else {
         println!("SoftHSM2 skipped");
-        None
+    }
+    print_table(&rows);
+    Ok(())
+}
+
+/// Each N of `sizes` for both modules (SoftHSM2 up to
+/// `CERT_BENCH_SOFTHSM_MAX`, default 100,000), with the default
+/// configuration; the table, and the chart written to `CERT_BENCH_SVG`
+/// (default `target/certificate-bench.svg`).
+fn run_series(sizes: &[usize], der: &[u8]) -> Outcome<()> {
+    let softhsm_max = env_number("CERT_BENCH_SOFTHSM_MAX").unwrap_or(100_000);
+    let mut rows = Vec::new();
+    for &n in sizes {
+        rows.extend(run_module(&Module::provider(), n, der, &[0])?);
+        if n <= softhsm_max && Module::softhsm().library.is_file() {
+            rows.extend(run_module(&Module::softhsm(), n, der, &[0])?);
+        }
+    }
+    print_table(&rows);
+    let path = std::env::var_os("CERT_BENCH_SVG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/certificate-bench.svg")
+        });
+    std::fs::write(&path, chart(&rows))?;
+    println!("\nchart written to {}", path.display());
+    Ok(())
+}
+
+/// The figures as a Markdown table, then each N's ratios of the provider
+/// (default configuration) to SoftHSM2.
+fn print_table(rows: &[Row]) {
+    println!();
+    println!("| N | module | creates/s (1 thread) | creates/s (threads) | destroys/s | cold start ms | warm search median ms | p99 ms | peak RSS MB |");
+    println!("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let rate = |r: f64| {
+        if r.is_nan() {
+            "-".to_string()
+        } else {
+            format!("{r:.0}")
+        }
     };
-    if let Some(softhsm) = softhsm {
-        println!("\nratios (provider at N={n} / SoftHSM2 at N={softhsm_n}):");
+    for row in rows {
         println!(
-            "  create/s  {:.2}x   destroy/s {:.2}x",
-            provider.create_rate / softhsm.create_rate,
-            provider.destroy_rate / softhsm.destroy_rate
-        );
-        let (ours, theirs) = (&provider.probes[0], &softhsm.probes[0]);
-        println!(
-            "  cold start {:.3}x the time   warm search (freshness 0) {:.4}x the time",
-            ours.cold.as_secs_f64() / theirs.cold.as_secs_f64(),
-            ours.warm.as_secs_f64() / theirs.warm.as_secs_f64()
+            "| {} | {} | {} | {} | {} | {:.1} | {:.3} | {:.3} | {:.1} |",
+            row.n,
+            row.module,
+            rate(row.create_rate),
+            rate(row.threaded_create_rate),
+            rate(row.destroy_rate),
+            ms(row.cold),
+            ms(row.warm),
+            ms(row.warm_p99),
+            row.rss_kb / 1024.0
         );
     }
-    Ok(())
+    let ours = |n: usize| rows.iter().find(|r| r.n == n && r.module == "provider");
+    let theirs = |n: usize| rows.iter().find(|r| r.n == n && r.module == "softhsm2");
+    let mut sizes: Vec<usize> = rows.iter().map(|r| r.n).collect();
+    sizes.dedup();
+    let pairs: Vec<(&Row, &Row)> = sizes
+        .iter()
+        .filter_map(|&n| Some((ours(n)?, theirs(n)?)))
+        .collect();
+    if pairs.is_empty() {
+        // Different N for the two modules: compare the first rows.
+        let first = |module: &str| rows.iter().find(|r| r.module == module);
+        if let (Some(a), Some(b)) = (first("provider"), first("softhsm2")) {
+            print_ratios(&[(a, b)]);
+        }
+    } else {
+        print_ratios(&pairs);
+    }
+}
+
+fn print_ratios(pairs: &[(&Row, &Row)]) {
+    println!();
+    println!("| N (provider / SoftHSM2) | creates/s | destroys/s | cold start: times faster | warm search: times faster |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (ours, theirs) in pairs {
+        println!(
+            "| {} / {} | {:.2}x | {:.1}x | {:.2}x | {:.0}x |",
+            ours.n,
+            theirs.n,
+            ours.create_rate / theirs.create_rate,
+            ours.destroy_rate / theirs.destroy_rate,
+            theirs.cold.as_secs_f64() / ours.cold.as_secs_f64(),
+            theirs.warm.as_secs_f64() / ours.warm.as_secs_f64()
+        );
+    }
+}
+
+/// Two log-log panels, warm search median and cold start against N, one
+/// line per module: a self-contained SVG.
+fn chart(rows: &[Row]) -> String {
+    const WIDTH: f64 = 460.0;
+    const HEIGHT: f64 = 340.0;
+    const LEFT: f64 = 70.0;
+    const RIGHT: f64 = 20.0;
+    const TOP: f64 = 40.0;
+    const BOTTOM: f64 = 50.0;
+    let modules = [("provider", "#1f6fb4"), ("softhsm2", "#d9531e")];
+    type Figure = fn(&Row) -> f64;
+    let panels: [(&str, Figure); 2] = [
+        ("warm search by label, median (ms)", |r| ms(r.warm)),
+        ("cold start to first search (ms)", |r| ms(r.cold)),
+    ];
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{HEIGHT}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n",
+        2.0 * WIDTH
+    );
+    let decades = |values: &mut dyn Iterator<Item = f64>| -> (f64, f64) {
+        let (low, high) = values.fold((f64::MAX, f64::MIN), |(l, h), v| (l.min(v), h.max(v)));
+        let low = if low.is_finite() && low > 0.0 {
+            low.log10().floor()
+        } else {
+            0.0
+        };
+        let high = if high.is_finite() && high > 0.0 {
+            high.log10().ceil()
+        } else {
+            1.0
+        };
+        (low, high.max(low + 1.0))
+    };
+    let (n_low, n_high) = decades(&mut rows.iter().map(|r| r.n as f64));
+    for (panel, (title, value)) in panels.iter().enumerate() {
+        let x0 = panel as f64 * WIDTH;
+        let (y_low, y_high) = decades(&mut rows.iter().map(value));
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let plot_h = HEIGHT - TOP - BOTTOM;
+        let x_of = |n: f64| x0 + LEFT + (n.log10() - n_low) / (n_high - n_low) * plot_w;
+        let y_of =
+            |v: f64| TOP + plot_h - (v.max(1e-9).log10() - y_low) / (y_high - y_low) * plot_h;
+        svg += &format!(
+            "<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">{title}</text>\n",
+            x0 + LEFT + plot_w / 2.0
+        );
+        svg += &format!(
+            "<rect x=\"{}\" y=\"{TOP}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" stroke=\"#888\"/>\n",
+            x0 + LEFT
+        );
+        for decade in y_low as i32..=y_high as i32 {
+            let y = y_of(10f64.powi(decade));
+            svg += &format!(
+                "<line x1=\"{}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\n",
+                x0 + LEFT,
+                x0 + LEFT + plot_w,
+                x0 + LEFT - 6.0,
+                y + 4.0,
+                axis_label(10f64.powi(decade))
+            );
+        }
+        for decade in n_low as i32..=n_high as i32 {
+            let x = x_of(10f64.powi(decade));
+            svg += &format!(
+                "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#ddd\"/><text x=\"{x:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n",
+                TOP + plot_h,
+                TOP + plot_h + 18.0,
+                axis_label(10f64.powi(decade))
+            );
+        }
+        svg += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">certificates in the store (N)</text>\n",
+            x0 + LEFT + plot_w / 2.0,
+            HEIGHT - 10.0
+        );
+        for (index, (module, colour)) in modules.iter().enumerate() {
+            let points: Vec<(f64, f64)> = rows
+                .iter()
+                .filter(|r| r.module == *module)
+                .map(|r| (x_of(r.n as f64), y_of(value(r))))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = points
+                .iter()
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect();
+            svg += &format!(
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"/>\n",
+                path.join(" ")
+            );
+            for (x, y) in &points {
+                svg +=
+                    &format!("<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"3.5\" fill=\"{colour}\"/>\n");
+            }
+            let legend_y = TOP + 16.0 + 16.0 * index as f64;
+            svg += &format!(
+                "<text x=\"{}\" y=\"{legend_y}\" fill=\"{colour}\">{}</text>\n",
+                x0 + LEFT + 10.0,
+                if *module == "provider" {
+                    "azcloudhsm-pkcs11"
+                } else {
+                    "SoftHSM2"
+                }
+            );
+        }
+    }
+    svg += "</svg>\n";
+    svg
+}
+
+fn axis_label(value: f64) -> String {
+    match value {
+        v if v >= 1_000_000.0 => format!("{}M", v / 1_000_000.0),
+        v if v >= 1_000.0 => format!("{}k", v / 1_000.0),
+        v => format!("{v}"),
+    }
 }
 
 fn env_number(name: &str) -> Option<usize> {
     std::env::var(name).ok()?.parse().ok()
 }
 
-struct ModuleResult {
+/// One module's figures at one N (and, for ours, one freshness setting).
+struct Row {
+    /// `provider` (the default configuration), `softhsm2`, or the
+    /// provider with a cache setting.
+    module: String,
+    n: usize,
+    /// NaN when the store was populated by an earlier run.
     create_rate: f64,
+    threaded_create_rate: f64,
     destroy_rate: f64,
-    probes: Vec<Probe>,
-}
-
-struct Probe {
     cold: Duration,
     warm: Duration,
+    warm_p99: Duration,
+    rss_kb: f64,
 }
 
-fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outcome<ModuleResult> {
+fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outcome<Vec<Row>> {
     println!("\n== {} ({}) ==", module.name, module.library.display());
     // CERT_BENCH_DIR keeps the stores, and re-uses one populated with the
     // same N (to measure start-up again without creating 100,000 again).
@@ -193,9 +414,9 @@ fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outco
         .map(|seconds| write_config(module, &dir, *seconds))
         .collect::<Outcome<_>>()?;
     let populated = dir.join("populated");
-    let (create_rate, destroy_rate) = if populated.is_file() {
+    let (create_rate, threaded_create_rate, destroy_rate) = if populated.is_file() {
         println!("re-using the store populated in {}", dir.display());
-        (f64::NAN, f64::NAN)
+        (f64::NAN, f64::NAN, f64::NAN)
     } else {
         if module.name == "provider" {
             println!(
@@ -223,7 +444,7 @@ fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outco
     if let Some(age) = settled_at {
         std::thread::sleep(SETTLE.saturating_sub(age));
     }
-    let mut probes = Vec::new();
+    let mut rows = Vec::new();
     for (config, seconds) in configs.iter().zip(freshness) {
         let label = format!("cert-{}", n / 2);
         let output = Command::new(std::env::current_exe()?)
@@ -262,13 +483,22 @@ fn run_module(module: &Module, n: usize, der: &[u8], freshness: &[u64]) -> Outco
             ms(warm_p99),
             rss / 1024.0
         );
-        probes.push(Probe { cold, warm });
+        rows.push(Row {
+            module: match (module.name, seconds) {
+                ("provider", 0) | ("softhsm2", _) => module.name.to_string(),
+                (name, seconds) => format!("{name}, CERTSTORAGE_CACHE_SECONDS={seconds}"),
+            },
+            n,
+            create_rate,
+            threaded_create_rate,
+            destroy_rate,
+            cold,
+            warm,
+            warm_p99,
+            rss_kb: rss,
+        });
     }
-    Ok(ModuleResult {
-        create_rate,
-        destroy_rate,
-        probes,
-    })
+    Ok(rows)
 }
 
 /// The median time to write a 3 KB file and fsync it, in `dir`.
@@ -375,7 +605,7 @@ fn populate(
     slot: Slot,
     n: usize,
     der: &[u8],
-) -> Outcome<(f64, f64)> {
+) -> Outcome<(f64, f64, f64)> {
     let user_pin = AuthPin::from(module.user_pin);
     let session = pkcs11.open_rw_session(slot)?;
     session.login(UserType::User, Some(&user_pin))?;
@@ -389,6 +619,7 @@ fn populate(
     println!("create: {timed} on 1 thread, {create_rate:.0}/s");
 
     let threads = env_number("CERT_BENCH_THREADS").unwrap_or(2).max(1);
+    let mut threaded_create_rate = f64::NAN;
     if n > timed {
         let started = Instant::now();
         std::thread::scope(|scope| -> Outcome<()> {
@@ -410,10 +641,10 @@ fn populate(
             }
             Ok(())
         })?;
+        threaded_create_rate = (n - timed) as f64 / started.elapsed().as_secs_f64();
         println!(
-            "create: {} more on {threads} threads, {:.0}/s",
-            n - timed,
-            (n - timed) as f64 / started.elapsed().as_secs_f64()
+            "create: {} more on {threads} threads, {threaded_create_rate:.0}/s",
+            n - timed
         );
     }
 
@@ -431,7 +662,7 @@ fn populate(
         n + module.destroys
     );
     session.logout()?;
-    Ok((create_rate, destroy_rate))
+    Ok((create_rate, threaded_create_rate, destroy_rate))
 }
 
 fn find_by_label(session: &Session, label: &str) -> Outcome<Vec<ObjectHandle>> {
@@ -453,9 +684,7 @@ fn probe(args: &[String]) -> Outcome<()> {
     let session = pkcs11.open_ro_session(slot)?;
     let found = find_by_label(&session, label)?;
     let cold = started.elapsed();
-    if found.len() != 1 {
-        return Err(format!("{label}: found {} objects, not 1", found.len()).into());
-    }
+    expect_label(&session, &found, label)?;
     let started = Instant::now();
     find_by_label(&session, label)?;
     let second = started.elapsed();
@@ -478,9 +707,7 @@ fn probe(args: &[String]) -> Outcome<()> {
         let started = Instant::now();
         let found = find_by_label(&session, &label)?;
         times.push(started.elapsed());
-        if found.len() != 1 {
-            return Err(format!("{label}: found {} objects, not 1", found.len()).into());
-        }
+        expect_label(&session, &found, &label)?;
     }
     times.sort();
     let median = times[times.len() / 2];
@@ -497,6 +724,19 @@ fn probe(args: &[String]) -> Outcome<()> {
         times.len()
     );
     Ok(())
+}
+
+/// What a timed search found must be exactly one object, the certificate
+/// labelled `label` (checked after the clock stopped).
+fn expect_label(session: &Session, found: &[ObjectHandle], label: &str) -> Outcome<()> {
+    let [handle] = found else {
+        return Err(format!("{label}: found {} objects, not 1", found.len()).into());
+    };
+    let attributes = session.get_attributes(*handle, &[AttributeType::Label])?;
+    match attributes.as_slice() {
+        [Attribute::Label(value)] if value.as_slice() == label.as_bytes() => Ok(()),
+        other => Err(format!("{label}: the search found {other:?}").into()),
+    }
 }
 
 fn peak_rss_kb() -> u64 {

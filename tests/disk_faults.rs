@@ -105,8 +105,9 @@ fn free_blocks(dir: &Path) -> u64 {
     stats.f_bavail as u64
 }
 
-/// Every file of the store directory but the test's own and the store's
-/// `.lock`, with its content; panics on a temporary file.
+/// Every file of the store directory but the test's own, the store's
+/// `.lock` and its index cache (`.index/`, only a cache), with its content;
+/// panics on a temporary file.
 fn store_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = BTreeMap::new();
     for entry in fs::read_dir(dir).expect("list the store") {
@@ -116,7 +117,7 @@ fn store_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             !name.starts_with(".tmp-"),
             "a temporary file was left in the store: {name}"
         );
-        if [SPACER, FILLER, ".lock"].contains(&name.as_str()) {
+        if [SPACER, FILLER, ".lock", ".index"].contains(&name.as_str()) {
             continue;
         }
         let content = fs::read(dir.join(&name)).expect("read a store file");

@@ -124,6 +124,13 @@ impl LocalStore {
     pub fn open(directory: impl Into<PathBuf>) -> Result<Self> {
         let directory = directory.into();
         crate::owner_only::create_dir(&directory).at("create the certificate store", &directory)?;
+        // Made now, not by the first cache write: making it changes the
+        // store directory, and so its change stamp, which would make every
+        // process re-list the store for RACY_MARGIN after that write.
+        // Best effort: a store this process may not write still lists.
+        if let Err(error) = crate::owner_only::create_dir(&directory.join(CACHE_DIR)) {
+            tracing::debug!(directory = %directory.display(), %error, "no index cache directory");
+        }
         Ok(LocalStore {
             directory,
             digests: RwLock::new(HashMap::new()),

@@ -207,11 +207,13 @@ impl Fixture {
     pub(super) fn blob(&self, handle: Handle) -> Vec<u8> {
         std::fs::read(self.blob_path(handle)).expect("blob file")
     }
-    /// The names of the files in the directory.
+    /// The names of the files in the directory, but the index cache's
+    /// directory (which opening the store makes).
     pub(super) fn file_names(&self) -> Vec<String> {
         std::fs::read_dir(self.dir.path())
             .expect("read_dir")
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+            .filter(|name| name != ".index")
             .collect()
     }
     /// `template`, created by the user in session 1.
