@@ -296,7 +296,9 @@ fn softhsm_token_information_and_mechanisms_are_shown_as_softhsm_gives_them() {
         })
         .collect();
     assert!(
-        expected.iter().any(|line| line.ends_with("other flags=0x26")),
+        expected
+            .iter()
+            .any(|line| line.ends_with("other flags=0x26")),
         "SoftHSM2 offers AES-GCM: {theirs}"
     );
     assert_eq!(
