@@ -15,6 +15,7 @@
 
 mod common;
 
+use azcloudhsm_pkcs11::certstore::local::CACHE_DIR;
 use common::*;
 use cryptoki::error::RvError;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
@@ -117,7 +118,7 @@ fn store_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
             !name.starts_with(".tmp-"),
             "a temporary file was left in the store: {name}"
         );
-        if [SPACER, FILLER, ".lock", ".index"].contains(&name.as_str()) {
+        if [SPACER, FILLER, ".lock", CACHE_DIR].contains(&name.as_str()) {
             continue;
         }
         let content = fs::read(dir.join(&name)).expect("read a store file");

@@ -74,7 +74,7 @@ const LOCK_FILE: &str = ".lock";
 /// The index cache's directory in the store: writes inside it change its
 /// own modification time, not the store directory's (whose change stamp
 /// they would otherwise move for every process).
-const CACHE_DIR: &str = ".index";
+pub const CACHE_DIR: &str = ".index";
 const CACHE_FILE: &str = "certificates";
 /// The largest index cache read (100,000 certificates take about 30 MB).
 const MAX_CACHE_BYTES: u64 = 1 << 30;

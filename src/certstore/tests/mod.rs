@@ -213,7 +213,7 @@ impl Fixture {
         std::fs::read_dir(self.dir.path())
             .expect("read_dir")
             .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .filter(|name| name != ".index")
+            .filter(|name| name != crate::certstore::local::CACHE_DIR)
             .collect()
     }
     /// `template`, created by the user in session 1.
