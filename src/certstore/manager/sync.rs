@@ -4,7 +4,7 @@
 use super::parallel::map_in_order;
 use super::{cache, Certificates};
 use crate::certstore::handles::handle_of_blob;
-use crate::certstore::index::{TokenEntry, TokenIndex};
+use crate::certstore::index::{Searchable, TokenEntry, TokenIndex};
 use crate::certstore::jws::peek_blob;
 use crate::certstore::rules::search_attributes;
 use crate::certstore::{blob_name, metadata, BlobEntry, ChangeStamp, Probe, BLOB_PREFIX};
@@ -153,7 +153,7 @@ impl Certificates {
         if let Some(entry) = index.get(handle) {
             if entry.from_metadata
                 && entry.version == version
-                && entry.search != search_attributes(&object)
+                && entry.search != Searchable::of(&search_attributes(&object))
             {
                 tracing::warn!(blob = %name, "certificate blob metadata disagrees with its signed payload; it is left out");
                 index.insert(handle, TokenEntry::rejected(version));
@@ -161,7 +161,7 @@ impl Certificates {
             }
         }
         let object = Arc::new(object);
-        let search = search_attributes(&object);
+        let search = Searchable::of(&search_attributes(&object));
         let entry = TokenEntry {
             version: version.clone(),
             search,
@@ -173,7 +173,7 @@ impl Certificates {
     }
 
     pub(super) fn index_verified(&self, handle: Handle, version: String, object: Attributes) {
-        let search = search_attributes(&object);
+        let search = Searchable::of(&search_attributes(&object));
         let entry = TokenEntry {
             version,
             search,
@@ -232,8 +232,9 @@ impl Certificates {
         listed.dedup_by_key(|(handle, _)| *handle);
         let (changed, gone) = differences(&self.index.read(), &listed, sequence);
         // At start-up every blob is new: the index cache names most of
-        // them at the version listed; the others are read and decoded,
-        // spread over the worker threads.
+        // them at the version listed (their entries are taken from it as
+        // they are); the others are read and decoded, spread over the
+        // worker threads.
         let cached = match self.index.read().is_empty() && !changed.is_empty() {
             true => self
                 .store
@@ -241,19 +242,31 @@ impl Certificates {
                 .and_then(|bytes| cache::decode(&bytes)),
             false => None,
         };
-        let hit = |handle: &Handle, entry: &BlobEntry| {
-            let (version, search) = cached.as_ref()?.get(handle)?;
-            (entry.metadata.is_none() && *version == entry.version).then(|| TokenEntry {
-                version: version.clone(),
-                search: search.clone(),
-                ..TokenEntry::default()
-            })
-        };
-        let misses = AtomicUsize::new(0);
-        let fresh = map_in_order(&changed, self.worker_threads(), |(handle, entry)| {
-            if let Some(known) = hit(handle, entry) {
-                return Ok(Some(known));
+        let mut fresh: Vec<Option<TokenEntry>> = Vec::with_capacity(changed.len());
+        let mut unknown = Vec::new();
+        // Both in increasing handle order: one merge.
+        let mut cached = cached.unwrap_or_default().into_iter().peekable();
+        for (position, (handle, entry)) in changed.iter().enumerate() {
+            while cached.next_if(|c| c.handle < *handle).is_some() {}
+            let hit = cached.next_if(|c| {
+                c.handle == *handle && entry.metadata.is_none() && c.version == entry.version
+            });
+            match hit {
+                Some(hit) => fresh.push(Some(TokenEntry {
+                    version: hit.version,
+                    search: hit.search,
+                    ..TokenEntry::default()
+                })),
+                None => {
+                    fresh.push(None);
+                    unknown.push(position);
+                }
             }
+        }
+        drop(cached);
+        let misses = AtomicUsize::new(0);
+        let read = map_in_order(&unknown, self.worker_threads(), |position| {
+            let (handle, entry) = &changed[*position];
             if entry.metadata.is_none() {
                 misses.fetch_add(1, Ordering::Relaxed);
             }
@@ -261,6 +274,9 @@ impl Certificates {
         })
         .into_iter()
         .collect::<Result<Vec<_>>>()?;
+        for (position, entry) in unknown.into_iter().zip(read) {
+            fresh[position] = entry;
+        }
         let misses = misses.into_inner();
         let reading_took = started.elapsed();
         let mut index = self.index.write();
@@ -299,17 +315,19 @@ impl Certificates {
 
     /// Writes the index cache from the index: the version and searchable
     /// attributes of every blob the store itself holds (not those of blobs
-    /// rejected, nor metadata a listing gave). Encoded and written with no
+    /// rejected, nor metadata a listing gave). Encoded under the index's
+    /// read lock (memory only, no copy of the entries), written with no
     /// lock held.
     fn write_index_cache(&self) {
-        let snapshot: Vec<(Handle, String, Attributes)> = self
-            .index
-            .read()
-            .entries()
-            .filter(|(_, entry)| !entry.rejected && !entry.from_metadata)
-            .map(|(handle, entry)| (handle, entry.version.clone(), entry.search.clone()))
-            .collect();
-        let bytes = cache::encode(snapshot.iter().map(|(h, v, s)| (*h, v.as_str(), s)));
+        let bytes = {
+            let index = self.index.read();
+            let entries: Vec<(Handle, &str, &Searchable)> = index
+                .entries()
+                .filter(|(_, entry)| !entry.rejected && !entry.from_metadata)
+                .map(|(handle, entry)| (handle, entry.version.as_str(), &entry.search))
+                .collect();
+            cache::encode(entries.into_iter())
+        };
         self.store.write_cache(&bytes);
     }
 
@@ -324,7 +342,7 @@ impl Certificates {
             return Ok(Some(match metadata::decode(map) {
                 Some(search) => TokenEntry {
                     version: listed.version.clone(),
-                    search,
+                    search: Searchable::of(&search),
                     from_metadata: true,
                     ..TokenEntry::default()
                 },
@@ -352,7 +370,7 @@ impl Certificates {
         Ok(Some(match peek_blob(handle, &content) {
             Ok(search) => TokenEntry {
                 version,
-                search,
+                search: Searchable::of(&search),
                 ..TokenEntry::default()
             },
             Err(reason) => {
