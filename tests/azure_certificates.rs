@@ -508,7 +508,12 @@ fn azurite_certificate_created_by_another_process_is_found_by_the_next_search() 
     let _lock = lock();
     let env = AzuriteEnvironment::new(&url, "freshness");
     let provider = Provider::open(&env.config);
-    let session = provider.rw_session();
+    let session = provider.user_session();
+    // A certificate of its own first: the searches that follow within 20 s
+    // list the container only from the highest known name (`startFrom`).
+    let early = session
+        .create_object(&certificate_template("early", b"early value"))
+        .unwrap();
     assert!(session
         .find_objects(&label_search("late-0"))
         .unwrap()
@@ -524,6 +529,11 @@ fn azurite_certificate_created_by_another_process_is_found_by_the_next_search() 
     assert_eq!(
         session.find_objects(&label_search("late-0")).unwrap(),
         [object_handle(created[0].0)]
+    );
+    assert!(created[0].0 > early.handle());
+    assert_eq!(
+        session.find_objects(&label_search("early")).unwrap(),
+        [early]
     );
 }
 
@@ -641,6 +651,13 @@ fn azurite_tampered_blobs_are_left_out_logged_and_unreadable() {
     map.insert("cka_label".to_string(), base64url_encode(b"forged"));
     replace_blob(&store, &name, &content, &map);
 
+    // A process that starts after the tampering (the one that created the
+    // certificates sees another's change of them after its next whole
+    // listing, within the documented 20 s).
+    drop(session);
+    provider.finalize();
+    let provider = Provider::open(&env.config);
+    let session = provider.user_session();
     let log = LogMark::now();
     let untampered: BTreeSet<u64> = [handles[1], handles[3], handles[4]].into();
     assert_eq!(all_certificates(&session), untampered);

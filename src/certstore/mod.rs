@@ -115,6 +115,14 @@ pub trait BlobStore: Send + Sync {
     fn update(&self, name: &str, content: &[u8], metadata: &Metadata, expected: &str) -> Updated;
     /// Deletes `name`; a missing blob is not an error.
     fn delete(&self, name: &str) -> Result<()>;
+    /// The blobs whose name starts with `prefix` and is `start` or sorts
+    /// after it, in one cheap request; `None` when the store cannot list
+    /// from a name (then only [`BlobStore::list`] is used). Blob names
+    /// sort by handle, and new handles are higher than those in use, so
+    /// this finds the certificates created since the last listing.
+    fn list_from(&self, _prefix: &str, _start: &str) -> Result<Option<Vec<BlobEntry>>> {
+        Ok(None)
+    }
     /// The store's [`ChangeStamp`] now; `None` for a store that has none
     /// (every search lists it).
     fn change_stamp(&self) -> Result<Option<ChangeStamp>> {

@@ -173,6 +173,12 @@ impl BlobStore for AzureBlobStore {
         self.run(async move { client.list(&prefix).await })
     }
 
+    fn list_from(&self, prefix: &str, start: &str) -> Result<Option<Vec<BlobEntry>>> {
+        let client = self.client.clone();
+        let (prefix, start) = (prefix.to_string(), start.to_string());
+        self.run(async move { client.list_from(&prefix, &start).await })
+            .map(Some)
+    }
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
         let client = self.client.clone();
         let name = name.to_string();

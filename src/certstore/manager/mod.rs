@@ -79,6 +79,10 @@ pub struct Certificates {
     last_refresh: Mutex<Option<Instant>>,
     /// The store's change stamp taken just before the last listing.
     last_stamp: Mutex<Option<ChangeStamp>>,
+    /// When the last listing of the whole store began.
+    last_full_listing: Mutex<Option<Instant>>,
+    /// [`sync::FULL_LISTING_INTERVAL`], shorter in tests.
+    full_listing_interval: Mutex<Duration>,
     /// When the blob keys were last checked against the device.
     last_key_check: Mutex<Option<Instant>>,
     worker_threads: AtomicUsize,
@@ -103,6 +107,8 @@ impl Certificates {
             freshness: Mutex::new(Duration::ZERO),
             last_refresh: Mutex::new(None),
             last_stamp: Mutex::new(None),
+            last_full_listing: Mutex::new(None),
+            full_listing_interval: Mutex::new(sync::FULL_LISTING_INTERVAL),
             last_key_check: Mutex::new(None),
             worker_threads: AtomicUsize::new(1),
         })
@@ -118,6 +124,13 @@ impl Certificates {
 
     fn worker_threads(&self) -> usize {
         self.worker_threads.load(Ordering::Relaxed)
+    }
+
+    /// Lists a store without a change stamp whole this often (tests only;
+    /// the default is [`sync::FULL_LISTING_INTERVAL`]).
+    #[cfg(test)]
+    pub(crate) fn set_full_listing_interval(&self, interval: Duration) {
+        *self.full_listing_interval.lock() = interval;
     }
 
     /// How long a listing of the store stays fresh: searches and creates
@@ -379,6 +392,7 @@ impl Certificates {
         self.index.write().clear();
         *self.last_refresh.lock() = None;
         *self.last_stamp.lock() = None;
+        *self.last_full_listing.lock() = None;
     }
 
     /// Checks, once per listing, that the cached keys are still the

@@ -20,6 +20,13 @@ const CACHE_REWRITE_READS: usize = 256;
 /// How often a search that lists nothing still checks the blob keys.
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often a store without a change stamp (Azure) is listed whole.
+/// Between two such listings a search lists only the names from the
+/// highest known one on: it finds every certificate created with a higher
+/// handle (as new handles are), and a destroy or change of another
+/// certificate by another process shows once the next whole listing ends.
+pub(super) const FULL_LISTING_INTERVAL: Duration = Duration::from_secs(20);
+
 /// What [`Certificates::refresh_if_due`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Listing {
@@ -211,9 +218,15 @@ impl Certificates {
                 return Ok(Listing::Unchanged);
             }
         }
+        if stamp.is_none() {
+            if let Some(listing) = self.list_new_blobs()? {
+                return Ok(listing);
+            }
+        }
         self.check_keys();
         *self.last_key_check.lock() = Some(Instant::now());
         let started = Instant::now();
+        *self.last_full_listing.lock() = Some(started);
         // Taken before the listing: an entry put in after this moment came
         // from a read or write of its blob after the listing began, and
         // the listing (perhaps older than that blob, or than its change)
@@ -311,6 +324,83 @@ impl Certificates {
             "certificate index refreshed"
         );
         Ok(Listing::Current)
+    }
+
+    /// Between two whole listings of a store that can list from a name
+    /// ([`crate::certstore::BlobStore::list_from`]): lists the names from
+    /// the highest known handle on (one request), indexes the blobs new or
+    /// changed among them, and forgets the highest known one if it is gone.
+    /// `None` when a whole listing is due instead.
+    fn list_new_blobs(&self) -> Result<Option<Listing>> {
+        let due = self
+            .last_full_listing
+            .lock()
+            .is_none_or(|at| at.elapsed() >= *self.full_listing_interval.lock());
+        let highest = self.index.read().highest();
+        let Some(highest) = highest.filter(|_| !due) else {
+            return Ok(None);
+        };
+        let key_check_due = self
+            .last_key_check
+            .lock()
+            .is_none_or(|at| at.elapsed() >= KEY_CHECK_INTERVAL);
+        if key_check_due {
+            self.check_keys();
+            *self.last_key_check.lock() = Some(Instant::now());
+        }
+        let sequence = self.index.read().sequence();
+        let Some(listed) = self.store.list_from(BLOB_PREFIX, &blob_name(highest))? else {
+            return Ok(None);
+        };
+        let mut listed: Vec<(Handle, BlobEntry)> = listed
+            .into_iter()
+            .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
+            .filter(|(handle, _)| *handle >= highest)
+            .collect();
+        listed.sort_unstable_by_key(|(handle, _)| *handle);
+        listed.dedup_by_key(|(handle, _)| *handle);
+        let highest_gone = listed.first().map(|(handle, _)| *handle) != Some(highest);
+        let changed: Vec<(Handle, &BlobEntry)> = {
+            let index = self.index.read();
+            listed
+                .iter()
+                .filter(|(handle, entry)| {
+                    index
+                        .get(*handle)
+                        .is_none_or(|known| known.version != entry.version)
+                })
+                .map(|(handle, entry)| (*handle, entry))
+                .collect()
+        };
+        let fresh = map_in_order(&changed, self.worker_threads(), |(handle, entry)| {
+            self.entry_from_listing(*handle, entry)
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+        let mut index = self.index.write();
+        if highest_gone && !index.changed_since(highest, sequence) {
+            index.remove(highest);
+        }
+        for ((handle, _), entry) in changed.iter().zip(fresh) {
+            match entry {
+                Some(entry) if !index.changed_since(*handle, sequence) => {
+                    index.insert(*handle, entry)
+                }
+                _ => {}
+            }
+        }
+        drop(index);
+        *self.last_refresh.lock() = Some(Instant::now());
+        if !changed.is_empty() || highest_gone {
+            tracing::debug!(
+                store = %self.store.describe(),
+                from = highest,
+                changed = changed.len(),
+                highest_gone,
+                "new certificate blobs indexed"
+            );
+        }
+        Ok(Some(Listing::Current))
     }
 
     /// Writes the index cache from the index: the version and searchable

@@ -7,15 +7,20 @@ use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome, Update
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
 
 /// A stored blob: content, metadata, ETag.
 type StoredBlob = (Vec<u8>, BTreeMap<String, String>, u64);
 
-/// An in-memory blob store with metadata, counting body reads.
+/// An in-memory blob store with metadata, counting body reads, whole
+/// listings and (when `lists_from`) listings from a name.
 #[derive(Default)]
 struct MemoryStore {
     blobs: Mutex<BTreeMap<String, StoredBlob>>,
     reads: AtomicUsize,
+    lists_from: bool,
+    listings: AtomicUsize,
+    listings_from: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -27,22 +32,35 @@ impl MemoryStore {
     }
 }
 
-impl BlobStore for MemoryStore {
-    fn describe(&self) -> String {
-        "memory".into()
-    }
-    fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
-        Ok(self
-            .blobs
+impl MemoryStore {
+    fn entries(&self, prefix: &str, start: &str) -> Vec<BlobEntry> {
+        self.blobs
             .lock()
-            .iter()
+            .range(start.to_string()..)
             .filter(|(name, _)| name.starts_with(prefix))
             .map(|(name, (_, metadata, etag))| BlobEntry {
                 name: name.clone(),
                 version: etag.to_string(),
                 metadata: Some(metadata.clone()),
             })
-            .collect())
+            .collect()
+    }
+}
+
+impl BlobStore for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".into()
+    }
+    fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        Ok(self.entries(prefix, ""))
+    }
+    fn list_from(&self, prefix: &str, start: &str) -> Result<Option<Vec<BlobEntry>>> {
+        if !self.lists_from {
+            return Ok(None);
+        }
+        self.listings_from.fetch_add(1, Ordering::SeqCst);
+        Ok(Some(self.entries(prefix, start)))
     }
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
         self.reads.fetch_add(1, Ordering::SeqCst);
@@ -151,4 +169,122 @@ fn metadata_carries_the_searchable_attributes() {
     assert_eq!(decoded.get(CKA_LABEL), Some(&b"MyCertificate"[..]));
     assert_eq!(decoded.get(CKA_SUBJECT), Some(REFERENCE_SUBJECT));
     assert_eq!(decoded.get(CKA_ID), Some(&[123u8][..]));
+}
+
+fn count(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::SeqCst)
+}
+
+fn listing_from_store() -> Arc<MemoryStore> {
+    Arc::new(MemoryStore {
+        lists_from: true,
+        ..MemoryStore::default()
+    })
+}
+
+fn labelled(certificates: &Certificates, label: &str) -> Vec<Handle> {
+    certificates
+        .find(&public(), &[bytes(CKA_LABEL, label.as_bytes())])
+        .unwrap()
+}
+
+#[test]
+fn between_whole_listings_a_search_lists_from_the_highest_name_and_finds_new_certificates() {
+    let store = listing_from_store();
+    let writer = over(&store);
+    let first: Vec<Handle> = (0..5)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("n-{i}")))
+                .unwrap()
+        })
+        .collect();
+    let reader = over(&store);
+    assert_eq!(labelled(&reader, "n-2"), vec![first[2]]);
+    assert_eq!(
+        count(&store.listings),
+        2,
+        "the writer's first create and the reader's first search"
+    );
+    let from = count(&store.listings_from);
+
+    let created = writer
+        .create(&user(), &reference_template(true, "n-2"))
+        .unwrap();
+    assert!(created > first[4]);
+    assert_eq!(
+        labelled(&reader, "n-2"),
+        vec![first[2], created],
+        "found by the next search"
+    );
+    assert_eq!(labelled(&reader, "n-4"), vec![first[4]]);
+    assert_eq!(
+        count(&store.listings),
+        2,
+        "no whole listing within the interval"
+    );
+    assert_eq!(
+        count(&store.listings_from),
+        from + 2,
+        "one listing from a name per search"
+    );
+
+    // The highest certificate destroyed elsewhere: that listing shows it.
+    writer.destroy(&user(), created).unwrap();
+    assert_eq!(labelled(&reader, "n-2"), vec![first[2]]);
+}
+
+#[test]
+fn a_destroy_or_change_elsewhere_shows_once_the_next_whole_listing_is_due() {
+    let store = listing_from_store();
+    let writer = over(&store);
+    let handles: Vec<Handle> = (0..4)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("c-{i}")))
+                .unwrap()
+        })
+        .collect();
+    let reader = over(&store);
+    reader.set_full_listing_interval(Duration::from_millis(300));
+    assert_eq!(labelled(&reader, "c-1"), vec![handles[1]]);
+    let listed = count(&store.listings);
+
+    writer.destroy(&user(), handles[1]).unwrap();
+    writer
+        .set_attributes(&user(), handles[2], &[bytes(CKA_LABEL, b"renamed")])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(350));
+    assert_eq!(
+        labelled(&reader, "c-1"),
+        Vec::<Handle>::new(),
+        "the destroy"
+    );
+    assert_eq!(labelled(&reader, "c-2"), Vec::<Handle>::new(), "the change");
+    assert_eq!(labelled(&reader, "renamed"), vec![handles[2]]);
+    assert_eq!(
+        count(&store.listings),
+        listed + 1,
+        "one whole listing, then from a name again"
+    );
+}
+
+#[test]
+fn a_store_that_cannot_list_from_a_name_is_listed_whole_on_every_search() {
+    let store = Arc::new(MemoryStore::default());
+    let writer = over(&store);
+    let handle = writer
+        .create(&user(), &reference_template(true, "whole"))
+        .unwrap();
+    let reader = over(&store);
+    for searches in 1..=3 {
+        assert_eq!(labelled(&reader, "whole"), vec![handle]);
+        assert_eq!(count(&store.listings), 1 + searches);
+    }
+    writer.destroy(&user(), handle).unwrap();
+    assert_eq!(
+        labelled(&reader, "whole"),
+        Vec::<Handle>::new(),
+        "seen at once"
+    );
 }
