@@ -9,6 +9,7 @@
 //! eval "$(bash .ci/azurite.sh start 10100)"
 //! cargo bench --bench azure_certificates                 # N = 1,000
 //! BENCH_SMOKE=1 cargo bench --bench azure_certificates   # N = 20, 1 s timeout, no retry
+//! cargo bench --bench azure_certificates -- scale 100000  # cold start, warm search, RSS at N
 //! ```
 //!
 //! Environment:
@@ -370,11 +371,153 @@ fn time_faults(parameters: &Parameters) -> FaultTimes {
     }
 }
 
+// ----- at scale: N certificates, a new process -----
+
+/// Searches timed warm in the probe process (each one listing the
+/// container from its highest known name).
+const SCALE_WARM_SEARCHES: usize = 200;
+
+/// `scale N`: N certificates created on [`THREADS`] threads (through the
+/// C ABI), then a new process (`scale-probe`) measures its cold start
+/// (`C_Initialize`, a logged-in session and the first search by label),
+/// the warm searches, and, after another new process created one more
+/// certificate, the next search (it must find it); its peak RSS at the end.
+fn scale(url: &str, count: usize) {
+    let environment = AzuriteEnvironment::new(url, "benchscale");
+    let create = create_all(&environment, count, THREADS);
+    println!(
+        "scale: {count} certificates created on {THREADS} threads in {create:.2?} ({})",
+        rate(count, create)
+    );
+    let output = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .args(["scale-probe", &environment.config.display().to_string()])
+        .arg(count.to_string())
+        .output()
+        .expect("run the probe");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "the probe failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let field = |key: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|word| word.strip_prefix(key)?.parse().ok())
+            .unwrap_or_else(|| panic!("the probe did not give {key}: {text}"))
+    };
+    println!();
+    println!("| Azure (Azurite), {count} certificates | figure |");
+    println!("| --- | ---: |");
+    println!(
+        "| cold start (C_Initialize, login, first search) | {:.1} ms |",
+        field("cold_s=") * 1e3
+    );
+    println!(
+        "| warm search by label, median of {SCALE_WARM_SEARCHES} | {:.2} ms |",
+        field("warm_median_s=") * 1e3
+    );
+    println!(
+        "| warm search by label, p99 | {:.2} ms |",
+        field("warm_p99_s=") * 1e3
+    );
+    println!(
+        "| next search after another process created one | {:.2} ms |",
+        field("after_create_s=") * 1e3
+    );
+    println!(
+        "| peak RSS of the searching process | {:.1} MB |",
+        field("vmhwm_kb=") / 1024.0
+    );
+}
+
+/// The probe process of [`scale`]: `scale-probe <config> <N>`.
+fn scale_probe(config: &std::path::Path, count: usize) {
+    let started = Instant::now();
+    let provider = Provider::open(config);
+    let session = provider.user_session();
+    let search = |label: &str| {
+        let started = Instant::now();
+        let found = session.find_objects(&label_search(label)).expect("search");
+        (started.elapsed(), found)
+    };
+    let (_, found) = search(&label(count / 2));
+    let cold = started.elapsed();
+    assert_eq!(found.len(), 1, "the cold search finds one certificate");
+    let mut warm: Vec<Duration> = (0..SCALE_WARM_SEARCHES)
+        .map(|i| {
+            let index = (i * 7919) % count;
+            let (elapsed, found) = search(&label(index));
+            assert_eq!(found.len(), 1, "{} is found once", label(index));
+            elapsed
+        })
+        .collect();
+    warm.sort();
+    let status = std::process::Command::new(std::env::current_exe().expect("this program"))
+        .args(["scale-create", &config.display().to_string()])
+        .status()
+        .expect("run the creating process");
+    assert!(status.success(), "the creating process failed");
+    let (after_create, found) = search("created-elsewhere");
+    assert_eq!(found.len(), 1, "the next search finds the new certificate");
+    let vmhwm_kb = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix("VmHWM:"))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+        })
+        .unwrap_or(f64::NAN);
+    drop(session);
+    provider.finalize();
+    println!(
+        "cold_s={} warm_median_s={} warm_p99_s={} after_create_s={} vmhwm_kb={vmhwm_kb}",
+        cold.as_secs_f64(),
+        warm[warm.len() / 2].as_secs_f64(),
+        warm[warm.len() * 99 / 100].as_secs_f64(),
+        after_create.as_secs_f64(),
+    );
+}
+
+/// `scale-create <config>`: one certificate, from another process.
+fn scale_create(config: &std::path::Path) {
+    let provider = Provider::open(config);
+    let session = provider.user_session();
+    session
+        .create_object(&certificate_template(
+            "created-elsewhere",
+            b"created elsewhere",
+        ))
+        .expect("create from another process");
+    drop(session);
+    provider.finalize();
+}
+
 fn main() {
-    // `cargo bench` passes `--bench`; this program takes no options.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["scale-probe", config, count] => {
+            return scale_probe(config.as_ref(), count.parse().expect("N"));
+        }
+        ["scale-create", config] => return scale_create(config.as_ref()),
+        _ => {}
+    }
+    // `cargo bench` passes `--bench`; otherwise only `scale N`.
     let Some(url) = common::azurite_url() else {
         return;
     };
+    if let Some(at) = args.iter().position(|a| a == "scale") {
+        let count = args
+            .get(at + 1)
+            .and_then(|n| n.parse().ok())
+            .expect("scale N");
+        return scale(&url, count);
+    }
     let parameters = Parameters::from_env();
     let count = parameters.count;
     let blobs: Vec<BlobTimes> = BLOB_THREADS

@@ -54,6 +54,7 @@
 //! the application allows the library to create threads).
 
 mod file;
+mod group_sync;
 
 use super::manager::parallel::map_in_order;
 use super::{
@@ -62,6 +63,7 @@ use super::{
 use crate::error::{Error, IoContext, Result};
 pub use file::MAX_BLOB_BYTES;
 use file::{read_file, Identity};
+use group_sync::GroupSync;
 use parking_lot::RwLock;
 use std::collections::HashMap;
 use std::fs::{self, DirEntry, File};
@@ -103,6 +105,7 @@ pub struct LocalStore {
     /// string hashing or comparison.
     digests: RwLock<HashMap<Identity, Known>>,
     worker_threads: AtomicUsize,
+    directory_sync: GroupSync,
     /// Added to the clock when judging a file's age: zero, except in tests
     /// that need files older than [`RACY_MARGIN`] without waiting.
     clock_ahead: Duration,
@@ -135,6 +138,7 @@ impl LocalStore {
             directory,
             digests: RwLock::new(HashMap::new()),
             worker_threads: AtomicUsize::new(1),
+            directory_sync: GroupSync::default(),
             clock_ahead: Duration::ZERO,
         })
     }
@@ -253,9 +257,10 @@ impl LocalStore {
 
     /// Makes the directory's entries durable: a link, rename or unlink is
     /// only on disk once the directory itself is synced, not just the file.
+    /// Concurrent writers share one sync ([`group_sync`]).
     fn sync_directory(&self) -> Result<()> {
-        File::open(&self.directory)
-            .and_then(|directory| directory.sync_all())
+        self.directory_sync
+            .sync(|| File::open(&self.directory).and_then(|directory| directory.sync_all()))
             .at("sync", &self.directory)?;
         Ok(())
     }
