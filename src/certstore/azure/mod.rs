@@ -33,7 +33,7 @@ pub mod shared_key;
 
 pub use settings::{Authentication, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY};
 
-use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, Updated};
+use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, Probe, Updated};
 use crate::error::{Error, Result};
 use client::Client;
 use std::future::Future;
@@ -178,6 +178,12 @@ impl BlobStore for AzureBlobStore {
         let (prefix, start) = (prefix.to_string(), start.to_string());
         self.run(async move { client.list_from(&prefix, &start).await })
             .map(Some)
+    }
+    /// One Get Blob Properties request.
+    fn probe(&self, name: &str) -> Result<Probe> {
+        let client = self.client.clone();
+        let name = name.to_string();
+        self.run(async move { client.probe(&name).await })
     }
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
         let client = self.client.clone();

@@ -9,7 +9,7 @@ use crate::certstore::jws::peek_blob;
 use crate::certstore::rules::search_attributes;
 use crate::certstore::{blob_name, metadata, BlobEntry, ChangeStamp, Probe, BLOB_PREFIX};
 use crate::error::{Error, Result};
-use crate::object::{Attributes, Handle};
+use crate::object::{Attributes, Handle, LAST_CERTIFICATE_HANDLE};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,11 +20,13 @@ const CACHE_REWRITE_READS: usize = 256;
 /// How often a search that lists nothing still checks the blob keys.
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
-/// How often a store without a change stamp (Azure) is listed whole.
-/// Between two such listings a search lists only the names from the
-/// highest known one on: it finds every certificate created with a higher
-/// handle (as new handles are), and a destroy or change of another
-/// certificate by another process shows once the next whole listing ends.
+/// How long after a whole listing of a store without a change stamp
+/// (Azure) ended the next search lists it whole again. Between two such
+/// listings a search asks whether the blob of the next handle exists (one
+/// small request) and, when it does, lists the names from the highest
+/// known one on: it finds every certificate created with a higher handle
+/// (as new handles are), and a destroy or change of another certificate
+/// by another process shows once the next whole listing ends.
 pub(super) const FULL_LISTING_INTERVAL: Duration = Duration::from_secs(20);
 
 /// What [`Certificates::refresh_if_due`] found.
@@ -226,7 +228,6 @@ impl Certificates {
         self.check_keys();
         *self.last_key_check.lock() = Some(Instant::now());
         let started = Instant::now();
-        *self.last_full_listing.lock() = Some(started);
         // Taken before the listing: an entry put in after this moment came
         // from a read or write of its blob after the listing began, and
         // the listing (perhaps older than that blob, or than its change)
@@ -309,6 +310,9 @@ impl Certificates {
         }
         drop(index);
         *self.last_refresh.lock() = Some(Instant::now());
+        // From its end: a whole listing longer than the interval must not
+        // make every search that follows another whole listing.
+        *self.last_full_listing.lock() = Some(Instant::now());
         *self.last_stamp.lock() = stamp;
         if misses >= CACHE_REWRITE_READS {
             self.write_index_cache();
@@ -327,9 +331,11 @@ impl Certificates {
     }
 
     /// Between two whole listings of a store that can list from a name
-    /// ([`crate::certstore::BlobStore::list_from`]): lists the names from
-    /// the highest known handle on (one request), indexes the blobs new or
-    /// changed among them, and forgets the highest known one if it is gone.
+    /// ([`crate::certstore::BlobStore::list_from`]): when the blob of the
+    /// handle after the highest known one exists (or the store cannot say
+    /// cheaply), lists the names from the highest known handle on (one
+    /// request), indexes the blobs new or changed among them, and forgets
+    /// the highest known one if it is gone.
     /// `None` when a whole listing is due instead.
     fn list_new_blobs(&self) -> Result<Option<Listing>> {
         let due = self
@@ -347,6 +353,12 @@ impl Certificates {
         if key_check_due {
             self.check_keys();
             *self.last_key_check.lock() = Some(Instant::now());
+        }
+        if highest < LAST_CERTIFICATE_HANDLE {
+            if let Probe::Gone = self.store.probe(&blob_name(highest + 1))? {
+                *self.last_refresh.lock() = Some(Instant::now());
+                return Ok(Some(Listing::Current));
+            }
         }
         let sequence = self.index.read().sequence();
         let Some(listed) = self.store.list_from(BLOB_PREFIX, &blob_name(highest))? else {

@@ -9,7 +9,7 @@ use super::http::{http_client, token_source};
 use super::normalise_etag;
 use super::retry::{Failure, OnUnauthorized, Retry};
 use super::settings::{Authentication, AzureSettings};
-use crate::certstore::{BlobEntry, CreateOutcome, Metadata, UpdateOutcome};
+use crate::certstore::{BlobEntry, CreateOutcome, Metadata, Probe, UpdateOutcome};
 use crate::error::{Error, Result};
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
@@ -258,6 +258,26 @@ impl Client {
             .send(&Context::new(), &mut request, None)
             .await?;
         azure_core::xml::from_xml(response.into_body())
+    }
+
+    /// The version of `name` now, from its properties (no body).
+    pub(super) async fn probe(&self, name: &str) -> Result<Probe> {
+        let blob = self.container.blob_client(name);
+        let result = self
+            .retry
+            .run(|_| async {
+                match blob.get_properties(None).await {
+                    Ok(properties) => Ok(Some(etag_of(properties.etag()?)?)),
+                    Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            })
+            .await;
+        match result {
+            Ok(Some(etag)) => Ok(Probe::Version(etag)),
+            Ok(None) => Ok(Probe::Gone),
+            Err(failure) => Err(self.error("probe", name, failure)),
+        }
     }
 
     pub(super) async fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>> {
