@@ -70,6 +70,7 @@ pub fn open_certificates(
     let certificates =
         Certificates::open(store, device, config.certstorage_signing_key_id.clone())?;
     certificates.set_freshness(config.certstorage_cache_freshness);
+    certificates.set_full_listing_interval(config.certstorage_listing_interval);
     certificates.set_worker_threads(worker_threads(may_create_threads));
     Ok(certificates)
 }

@@ -27,6 +27,7 @@ pub const KNOWN_KEYS: &[&str] = &[
     "CERTSTORAGE_TIMEOUT_SECONDS",
     "CERTSTORAGE_RETRIES",
     "CERTSTORAGE_CACHE_SECONDS",
+    "CERTSTORAGE_LISTING_SECONDS",
     "CERTSTORAGE_CA_FILE",
     "DEVICE",
     "SOFT_TOKEN_DIR",
@@ -81,6 +82,9 @@ pub struct Config {
     pub certstorage_timeout: Duration,
     pub certstorage_retries: u32,
     pub certstorage_cache_freshness: Duration,
+    /// `CERTSTORAGE_LISTING_SECONDS`: how long after a whole listing of an
+    /// Azure container ended the next search lists it whole again.
+    pub certstorage_listing_interval: Duration,
     /// `CERTSTORAGE_CA_FILE`: a PEM bundle of trust anchors for the storage
     /// endpoint, added to the system's.
     pub certstorage_ca_file: Option<PathBuf>,
@@ -144,6 +148,7 @@ impl Default for Config {
             certstorage_retries: 3,
             certstorage_ca_file: None,
             certstorage_cache_freshness: Duration::ZERO,
+            certstorage_listing_interval: crate::certstore::manager::FULL_LISTING_INTERVAL,
             device: DeviceKind::Soft,
             soft_token_dir: default_token_dir(),
             device_module: None,
@@ -274,6 +279,9 @@ impl Config {
             "CERTSTORAGE_RETRIES" => self.certstorage_retries = number(value, 0, 20)? as u32,
             "CERTSTORAGE_CACHE_SECONDS" => {
                 self.certstorage_cache_freshness = Duration::from_secs(number(value, 0, 86_400)?)
+            }
+            "CERTSTORAGE_LISTING_SECONDS" => {
+                self.certstorage_listing_interval = Duration::from_secs(number(value, 0, 86_400)?)
             }
             "DEVICE" => self.device = DeviceKind::parse(value)?,
             "SOFT_TOKEN_DIR" => self.soft_token_dir = Some(path(value)?),

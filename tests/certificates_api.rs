@@ -177,6 +177,7 @@ on_both_stores! {
     find_by_subject_and_by_id_uses_certificate_attributes,
     tampered_blob_is_left_out_of_searches_and_logged_after_a_restart,
     blob_tampered_while_running_is_left_out_of_the_next_search,
+    blob_tampered_while_running_is_left_out_once_the_listing_interval_passed,
     blob_with_another_handle_is_left_out_of_searches,
     threads_creating_certificates_at_once_get_distinct_handles_each_serving_its_own_certificate,
     two_processes_creating_300_certificates_each_get_600_distinct_verified_handles,
@@ -1356,8 +1357,10 @@ fn tampered_blob_is_left_out_of_searches_and_logged_after_a_restart(store: Store
     );
 }
 
-fn blob_tampered_while_running_is_left_out_of_the_next_search(store: Store) {
-    let token = TestToken::on(store);
+/// Creates two certificates, tampers with the first one's blob, waits
+/// `wait` and checks that a search returns only the intact one, and that a
+/// call on the tampered one by handle refuses it.
+fn tampered_while_running(token: &TestToken, wait: Duration) {
     let session = token.user_session();
     let tampered = create(&session, &sample_template("tamper", true)).handle();
     let intact = create(&session, &sample_template("tamper", true)).handle();
@@ -1365,8 +1368,40 @@ fn blob_tampered_while_running_is_left_out_of_the_next_search(store: Store) {
     // Local store: a different modification time, so no cache can take the
     // rewritten file for the old blob.
     std::thread::sleep(Duration::from_millis(20));
-    tamper(&token, tampered);
+    tamper(token, tampered);
+    std::thread::sleep(wait);
     assert_eq!(find_certificates(&session, Some("tamper")), vec![intact]);
+    assert_eq!(
+        raw_get(session.handle(), tampered, CKA_LABEL),
+        Err(CKR_OBJECT_HANDLE_INVALID)
+    );
+}
+
+/// With `CERTSTORAGE_LISTING_SECONDS=0` (Azure: every search lists the
+/// whole container; the local store ignores it) the next search sees it.
+fn blob_tampered_while_running_is_left_out_of_the_next_search(store: Store) {
+    let token = TestToken::with_options(
+        TokenOptions::default()
+            .on(store)
+            .with("CERTSTORAGE_LISTING_SECONDS", "0"),
+    );
+    tampered_while_running(&token, Duration::ZERO);
+}
+
+/// With Azure, a change by another process shows once the next whole
+/// listing is due: `CERTSTORAGE_LISTING_SECONDS` after the last one ended
+/// (1 here; 20 by default). The local store sees it at once either way.
+fn blob_tampered_while_running_is_left_out_once_the_listing_interval_passed(store: Store) {
+    let token = TestToken::with_options(
+        TokenOptions::default()
+            .on(store)
+            .with("CERTSTORAGE_LISTING_SECONDS", "1"),
+    );
+    let wait = match store {
+        Store::Local => Duration::ZERO,
+        Store::Azurite => Duration::from_millis(1100),
+    };
+    tampered_while_running(&token, wait);
 }
 
 fn blob_with_another_handle_is_left_out_of_searches(store: Store) {

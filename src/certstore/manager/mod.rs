@@ -21,10 +21,12 @@ mod cache;
 mod derive;
 pub(crate) mod parallel;
 mod sync;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use sync::FULL_LISTING_INTERVAL;
 
 /// How many times a token update is re-applied on top of a concurrent
 /// writer's version before giving up.
@@ -81,7 +83,7 @@ pub struct Certificates {
     last_stamp: Mutex<Option<ChangeStamp>>,
     /// When the last listing of the whole store began.
     last_full_listing: Mutex<Option<Instant>>,
-    /// [`sync::FULL_LISTING_INTERVAL`], shorter in tests.
+    /// `CERTSTORAGE_LISTING_SECONDS`: [`sync::FULL_LISTING_INTERVAL`] by default.
     full_listing_interval: Mutex<Duration>,
     /// When the blob keys were last checked against the device.
     last_key_check: Mutex<Option<Instant>>,
@@ -126,10 +128,12 @@ impl Certificates {
         self.worker_threads.load(Ordering::Relaxed)
     }
 
-    /// Lists a store without a change stamp whole this often (tests only;
-    /// the default is [`sync::FULL_LISTING_INTERVAL`]).
-    #[cfg(test)]
-    pub(crate) fn set_full_listing_interval(&self, interval: Duration) {
+    /// How long after a whole listing of a store without a change stamp
+    /// (Azure) ended the next search lists it whole again
+    /// (`CERTSTORAGE_LISTING_SECONDS`; [`sync::FULL_LISTING_INTERVAL`] by
+    /// default). Zero: every search that lists the store lists it whole,
+    /// so a destroy or change by another process shows at once.
+    pub fn set_full_listing_interval(&self, interval: Duration) {
         *self.full_listing_interval.lock() = interval;
     }
 

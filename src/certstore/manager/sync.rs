@@ -27,7 +27,7 @@ const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// known one on: it finds every certificate created with a higher handle
 /// (as new handles are), and a destroy or change of another certificate
 /// by another process shows once the next whole listing ends.
-pub(super) const FULL_LISTING_INTERVAL: Duration = Duration::from_secs(20);
+pub const FULL_LISTING_INTERVAL: Duration = Duration::from_secs(20);
 
 /// What [`Certificates::refresh_if_due`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
