@@ -81,7 +81,7 @@ pub struct Certificates {
     last_refresh: Mutex<Option<Instant>>,
     /// The store's change stamp taken just before the last listing.
     last_stamp: Mutex<Option<ChangeStamp>>,
-    /// When the last listing of the whole store began.
+    /// When the last listing of the whole store ended.
     last_full_listing: Mutex<Option<Instant>>,
     /// `CERTSTORAGE_LISTING_SECONDS`: [`sync::FULL_LISTING_INTERVAL`] by default.
     full_listing_interval: Mutex<Duration>,
