@@ -72,6 +72,7 @@ pub fn open_certificates(
     certificates.set_freshness(config.certstorage_cache_freshness);
     certificates.set_full_listing_interval(config.certstorage_listing_interval);
     certificates.set_worker_threads(worker_threads(may_create_threads));
+    certificates.set_background_listing(may_create_threads);
     Ok(certificates)
 }
 

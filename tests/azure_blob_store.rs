@@ -11,7 +11,7 @@
 mod common;
 
 use azcloudhsm_pkcs11::certstore::azure::{AzureBlobStore, AzureSettings, EMULATOR_ACCOUNT_KEY};
-use azcloudhsm_pkcs11::certstore::{BlobStore, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
+use azcloudhsm_pkcs11::certstore::{BlobStore, Cancel, CreateOutcome, UpdateOutcome, BLOB_PREFIX};
 use azcloudhsm_pkcs11::config::Config;
 use azcloudhsm_pkcs11::error::Error;
 use common::{
@@ -182,6 +182,18 @@ fn azurite_list_follows_pages_and_returns_metadata() {
         assert!(!entry.version.is_empty() && !entry.version.contains('"'));
     }
     assert_eq!(store.list("").unwrap().len(), COUNT + 1);
+    // The listing the background thread makes: the same pages, the same
+    // answer, until it is cancelled.
+    let cancel = Arc::new(Cancel::default());
+    let mut cancellable = store.list_cancellable(BLOB_PREFIX, &cancel).unwrap();
+    cancellable.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(cancellable, listed);
+    cancel.cancel();
+    let stopped = store.list_cancellable(BLOB_PREFIX, &cancel);
+    assert!(
+        matches!(&stopped, Err(Error::StoreUnavailable(reason)) if reason.contains("cancelled")),
+        "{stopped:?}"
+    );
 }
 
 #[test]

@@ -25,6 +25,8 @@ mod tests;
 use crate::error::{Error, Result};
 use crate::object::Handle;
 use std::collections::BTreeMap;
+use std::future::Future as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use manager::Certificates;
@@ -39,6 +41,55 @@ pub fn blob_name(handle: Handle) -> String {
 
 /// The metadata stored with a blob: names and values, in name order.
 pub type Metadata = BTreeMap<String, String>;
+
+/// Asks a listing running on another thread to stop: between pages, and
+/// (on Azure) in the middle of a page's request, so that `C_Finalize`
+/// never waits for a request to time out.
+#[derive(Debug, Default)]
+pub struct Cancel {
+    cancelled: AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// Asks every listing given this to stop; they end with
+    /// [`Error::StoreUnavailable`].
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// `future`'s output, or `None` once [`Cancel::cancel`] was called
+    /// (before or while it runs).
+    pub async fn unless_cancelled<T>(
+        &self,
+        future: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let mut notified = std::pin::pin!(self.notify.notified());
+        // Registered before the flag is read: a cancel in between wakes it.
+        notified.as_mut().enable();
+        if self.is_cancelled() {
+            return None;
+        }
+        let mut future = std::pin::pin!(future);
+        std::future::poll_fn(|context| {
+            if notified.as_mut().poll(context).is_ready() || self.is_cancelled() {
+                return std::task::Poll::Ready(None);
+            }
+            future.as_mut().poll(context).map(Some)
+        })
+        .await
+    }
+
+    /// The error a cancelled listing ends with.
+    pub fn error() -> Error {
+        Error::StoreUnavailable("the listing was cancelled (C_Finalize)".to_string())
+    }
+}
 
 /// One blob as a listing shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,6 +157,16 @@ pub trait BlobStore: Send + Sync {
     fn describe(&self) -> String;
     /// Every blob whose name starts with `prefix`.
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>>;
+    /// [`BlobStore::list`], from a thread of the library's own that
+    /// `cancel` may stop: a store of many pages checks it between pages
+    /// (Azure also during a request) and then fails with
+    /// [`Cancel::error`].
+    fn list_cancellable(&self, prefix: &str, cancel: &Arc<Cancel>) -> Result<Vec<BlobEntry>> {
+        if cancel.is_cancelled() {
+            return Err(Cancel::error());
+        }
+        self.list(prefix)
+    }
     /// A blob's content and version; `None` when absent.
     fn read(&self, name: &str) -> Result<Option<(Vec<u8>, String)>>;
     /// Creates `name` only if absent, atomically: readers see either no blob

@@ -33,7 +33,7 @@ pub mod shared_key;
 
 pub use settings::{Authentication, AzureSettings, EMULATOR_ACCOUNT, EMULATOR_ACCOUNT_KEY};
 
-use crate::certstore::{BlobEntry, BlobStore, CreateOutcome, Metadata, Probe, Updated};
+use crate::certstore::{BlobEntry, BlobStore, Cancel, CreateOutcome, Metadata, Probe, Updated};
 use crate::error::{Error, Result};
 use client::Client;
 use std::future::Future;
@@ -173,6 +173,12 @@ impl BlobStore for AzureBlobStore {
         self.run(async move { client.list(&prefix).await })
     }
 
+    fn list_cancellable(&self, prefix: &str, cancel: &Arc<Cancel>) -> Result<Vec<BlobEntry>> {
+        let client = self.client.clone();
+        let (prefix, cancel) = (prefix.to_string(), cancel.clone());
+        self.run(async move { client.list_cancellable(&prefix, &cancel).await })
+    }
+
     fn list_from(&self, prefix: &str, start: &str) -> Result<Option<Vec<BlobEntry>>> {
         let client = self.client.clone();
         let (prefix, start) = (prefix.to_string(), start.to_string());
@@ -269,6 +275,73 @@ mod tests {
         };
         assert_eq!(blob, "pkcs11_certificate_1");
         assert_eq!(error.rv(), cryptoki_sys::CKR_DEVICE_ERROR);
+    }
+
+    /// A loopback server that answers the first request (the container
+    /// create) with 201 and never answers any later one.
+    fn server_that_stops_answering() -> u16 {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answered = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let answered = answered.clone();
+                std::thread::spawn(move || {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buffer) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buffer[..n]),
+                        }
+                    }
+                    if !answered.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        let _ =
+                            stream.write_all(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+                    }
+                    // Keeps the connection open, unanswered.
+                    while let Ok(n) = stream.read(&mut buffer) {
+                        if n == 0 {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[test]
+    fn a_cancelled_listing_returns_while_its_request_is_unanswered() {
+        let port = server_that_stops_answering();
+        let store = Arc::new(
+            AzureBlobStore::open(&emulator_settings(port, Duration::from_secs(60))).unwrap(),
+        );
+        let cancel = Arc::new(Cancel::default());
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let (lister, stop) = (store.clone(), cancel.clone());
+        std::thread::spawn(move || {
+            let _ = sender.send(lister.list_cancellable("pkcs11_certificate_", &stop));
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(receiver.try_recv().is_err(), "the request is unanswered");
+        cancel.cancel();
+        // Each attempt would wait 60 s for its answer: returning well
+        // within that proves the cancel cut the request short.
+        let result = receiver
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the cancelled listing has not returned");
+        assert!(
+            matches!(&result, Err(Error::StoreUnavailable(reason)) if reason.contains("cancelled")),
+            "{result:?}"
+        );
+        let again = store.list_cancellable("pkcs11_certificate_", &cancel);
+        assert!(
+            again.is_err(),
+            "a cancelled Cancel stops before any request"
+        );
     }
 
     #[test]

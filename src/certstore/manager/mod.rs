@@ -23,10 +23,10 @@ pub(crate) mod parallel;
 mod sync;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-pub use sync::FULL_LISTING_INTERVAL;
+pub use sync::{FULL_LISTING_INTERVAL, INLINE_LISTING_LIMIT};
 
 /// How many times a token update is re-applied on top of a concurrent
 /// writer's version before giving up.
@@ -83,11 +83,28 @@ pub struct Certificates {
     last_stamp: Mutex<Option<ChangeStamp>>,
     /// When the last listing of the whole store ended.
     last_full_listing: Mutex<Option<Instant>>,
+    /// How long the last whole listing took (before reading any blob).
+    last_full_listing_took: Mutex<Duration>,
     /// `CERTSTORAGE_LISTING_SECONDS`: [`sync::FULL_LISTING_INTERVAL`] by default.
     full_listing_interval: Mutex<Duration>,
     /// When the blob keys were last checked against the device.
     last_key_check: Mutex<Option<Instant>>,
     worker_threads: AtomicUsize,
+    /// Whether a whole listing may run on a thread of its own (not when
+    /// the application forbids the library to create threads).
+    background_allowed: AtomicBool,
+    /// The whole listing running on a thread of its own, if any.
+    background: Mutex<Option<sync::BackgroundListing>>,
+    /// [`sync::INLINE_LISTING_LIMIT`]; tests lower it.
+    inline_listing_limit: Mutex<Duration>,
+}
+
+impl Drop for Certificates {
+    /// Stops a whole listing running on its own thread and waits for that
+    /// thread: once `C_Finalize` returns, no thread of this library runs.
+    fn drop(&mut self) {
+        self.stop_background_listing();
+    }
 }
 
 impl Certificates {
@@ -110,9 +127,13 @@ impl Certificates {
             last_refresh: Mutex::new(None),
             last_stamp: Mutex::new(None),
             last_full_listing: Mutex::new(None),
+            last_full_listing_took: Mutex::new(Duration::ZERO),
             full_listing_interval: Mutex::new(sync::FULL_LISTING_INTERVAL),
             last_key_check: Mutex::new(None),
             worker_threads: AtomicUsize::new(1),
+            background_allowed: AtomicBool::new(false),
+            background: Mutex::new(None),
+            inline_listing_limit: Mutex::new(sync::INLINE_LISTING_LIMIT),
         })
     }
 
@@ -126,6 +147,21 @@ impl Certificates {
 
     fn worker_threads(&self) -> usize {
         self.worker_threads.load(Ordering::Relaxed)
+    }
+
+    /// Lets a whole listing of a store without a change stamp (Azure) that
+    /// took [`sync::INLINE_LISTING_LIMIT`] or longer last time run on a
+    /// thread of its own, so that no search waits for it; the searches in
+    /// the meantime go on from the index (see [`sync::BackgroundListing`]).
+    /// Off by default: for applications that forbid the library to create
+    /// threads.
+    pub fn set_background_listing(&self, allowed: bool) {
+        self.background_allowed.store(allowed, Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_inline_listing_limit(&self, limit: Duration) {
+        *self.inline_listing_limit.lock() = limit;
     }
 
     /// How long after a whole listing of a store without a change stamp
@@ -392,6 +428,7 @@ impl Certificates {
     /// re-lists and re-verifies the store. `C_InitToken` calls it: blobs
     /// signed by the replaced key stop verifying.
     pub fn forget_keys(&self) {
+        self.stop_background_listing();
         *self.keys.lock() = None;
         self.index.write().clear();
         *self.last_refresh.lock() = None;

@@ -7,7 +7,7 @@ use crate::certstore::handles::handle_of_blob;
 use crate::certstore::index::{Searchable, TokenEntry, TokenIndex};
 use crate::certstore::jws::peek_blob;
 use crate::certstore::rules::search_attributes;
-use crate::certstore::{blob_name, metadata, BlobEntry, ChangeStamp, Probe, BLOB_PREFIX};
+use crate::certstore::{blob_name, metadata, BlobEntry, Cancel, ChangeStamp, Probe, BLOB_PREFIX};
 use crate::error::{Error, Result};
 use crate::object::{Attributes, Handle, LAST_CERTIFICATE_HANDLE};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +28,41 @@ const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// (as new handles are), and a destroy or change of another certificate
 /// by another process shows once the next whole listing ends.
 pub const FULL_LISTING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// A whole listing of a store without a change stamp that took less than
+/// this the last time is made by the search that finds it due: the search
+/// waits that long. A longer one runs on a thread of its own (see
+/// [`BackgroundListing`]).
+pub const INLINE_LISTING_LIMIT: Duration = Duration::from_millis(250);
+
+/// A whole listing of a store without a change stamp (Azure) running on a
+/// thread of the library's own, so that no search waits for it. Searches
+/// in the meantime go on from the index and list from the highest known
+/// name, so they find every certificate created since; a destroy or change
+/// by another process shows once such a listing that began after it has
+/// ended. With the interval `I` ([`FULL_LISTING_INTERVAL`]) and a whole
+/// listing taking `L`, that is within `I + 2L` while searches come (the
+/// bound of a listing made by the search itself, too): a search that
+/// finds the last listing ended longer ago than that waits for the
+/// running one instead. The thread is stopped and joined by
+/// `C_Finalize`, and by a change of the blob keys.
+pub(super) struct BackgroundListing {
+    cancel: Arc<Cancel>,
+    thread: std::thread::JoinHandle<(Result<Vec<BlobEntry>>, Duration, Instant)>,
+    /// The index's sequence when it began (see [`Certificates::refresh_if_due`]).
+    sequence: u64,
+}
+
+/// What a search does about a whole listing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WholeListing {
+    /// The last one is recent enough.
+    NotDue,
+    /// One runs on its own thread; the search goes on from the index.
+    InBackground,
+    /// The search makes one now.
+    Now,
+}
 
 /// What [`Certificates::refresh_if_due`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -233,13 +268,29 @@ impl Certificates {
         // the listing (perhaps older than that blob, or than its change)
         // must neither remove nor replace it.
         let sequence = self.index.read().sequence();
-        let mut listed: Vec<(Handle, BlobEntry)> = self
-            .store
-            .list(BLOB_PREFIX)?
+        let listed = self.store.list(BLOB_PREFIX)?;
+        let listing_took = started.elapsed();
+        self.apply_whole_listing(listed, sequence, listing_took, Instant::now(), stamp)?;
+        Ok(Listing::Current)
+    }
+
+    /// Brings the index in line with `listed`, a whole listing of the store
+    /// that began when the index's sequence was `sequence`, took
+    /// `listing_took` and ended at `ended`, the store's change stamp being
+    /// `stamp` just before it.
+    fn apply_whole_listing(
+        &self,
+        listed: Vec<BlobEntry>,
+        sequence: u64,
+        listing_took: Duration,
+        ended: Instant,
+        stamp: Option<ChangeStamp>,
+    ) -> Result<()> {
+        let started = Instant::now();
+        let mut listed: Vec<(Handle, BlobEntry)> = listed
             .into_iter()
             .filter_map(|entry| Some((handle_of_blob(&entry.name)?, entry)))
             .collect();
-        let listing_took = started.elapsed();
         // Already in handle order when every name has ten digits (all
         // certificate handles do); sorting a sorted vector is one pass.
         listed.sort_unstable_by_key(|(handle, _)| *handle);
@@ -312,7 +363,8 @@ impl Certificates {
         *self.last_refresh.lock() = Some(Instant::now());
         // From its end: a whole listing longer than the interval must not
         // make every search that follows another whole listing.
-        *self.last_full_listing.lock() = Some(Instant::now());
+        *self.last_full_listing.lock() = Some(ended);
+        *self.last_full_listing_took.lock() = listing_took;
         *self.last_stamp.lock() = stamp;
         if misses >= CACHE_REWRITE_READS {
             self.write_index_cache();
@@ -323,11 +375,127 @@ impl Certificates {
             changed = changed.len(),
             read = misses,
             listing = ?listing_took,
-            reading = ?reading_took.saturating_sub(listing_took),
-            elapsed = ?started.elapsed(),
+            reading = ?reading_took,
             "certificate index refreshed"
         );
-        Ok(Listing::Current)
+        Ok(())
+    }
+
+    /// What the next search does about a whole listing of a store without a
+    /// change stamp (see [`BackgroundListing`]).
+    fn whole_listing_due(&self) -> WholeListing {
+        let interval = *self.full_listing_interval.lock();
+        let Some(ended) = *self.last_full_listing.lock() else {
+            return WholeListing::Now;
+        };
+        let since = ended.elapsed();
+        if since < interval {
+            return WholeListing::NotDue;
+        }
+        let took = *self.last_full_listing_took.lock();
+        let in_background = self.background_allowed.load(Ordering::Relaxed)
+            && !interval.is_zero()
+            && took >= *self.inline_listing_limit.lock();
+        if !in_background {
+            return WholeListing::Now;
+        }
+        if since < interval + took * 2 {
+            return match self.start_background_listing() {
+                true => WholeListing::InBackground,
+                false => WholeListing::Now,
+            };
+        }
+        // Searches went on from an index older than the bound (none came
+        // for a while, or the listing running is slow): wait for it.
+        self.wait_for_background_listing();
+        match self.last_full_listing.lock().map(|at| at.elapsed()) {
+            Some(since) if since < interval => WholeListing::NotDue,
+            _ => WholeListing::Now,
+        }
+    }
+
+    /// Starts a whole listing on a thread of its own unless one runs
+    /// already; false when no thread could be started.
+    fn start_background_listing(&self) -> bool {
+        let mut running = self.background.lock();
+        if running.is_some() {
+            return true;
+        }
+        let cancel = Arc::new(Cancel::default());
+        let sequence = self.index.read().sequence();
+        let (store, stop) = (self.store.clone(), cancel.clone());
+        let spawned = std::thread::Builder::new()
+            .name("azcloudhsm-list".to_string())
+            .spawn(move || {
+                let started = Instant::now();
+                let listed = store.list_cancellable(BLOB_PREFIX, &stop);
+                (listed, started.elapsed(), Instant::now())
+            });
+        match spawned {
+            Ok(thread) => {
+                *running = Some(BackgroundListing {
+                    cancel,
+                    thread,
+                    sequence,
+                });
+                true
+            }
+            Err(error) => {
+                tracing::warn!("cannot start a thread for the certificate listing ({error}); the search lists the store itself");
+                false
+            }
+        }
+    }
+
+    /// Applies the whole listing that ran on its own thread, if it ended.
+    fn collect_background_listing(&self) {
+        let finished = {
+            let mut running = self.background.lock();
+            match &*running {
+                Some(listing) if listing.thread.is_finished() => running.take(),
+                _ => None,
+            }
+        };
+        if let Some(listing) = finished {
+            self.apply_background_listing(listing);
+        }
+    }
+
+    /// Waits for the whole listing running on its own thread, if any, and
+    /// applies it.
+    fn wait_for_background_listing(&self) {
+        let running = self.background.lock().take();
+        if let Some(listing) = running {
+            self.apply_background_listing(listing);
+        }
+    }
+
+    fn apply_background_listing(&self, listing: BackgroundListing) {
+        let outcome = match listing.thread.join() {
+            Ok((listed, took, ended)) => listed.and_then(|listed| {
+                self.apply_whole_listing(listed, listing.sequence, took, ended, None)
+            }),
+            Err(_) => Err(Error::StoreUnavailable(
+                "the listing thread panicked".to_string(),
+            )),
+        };
+        if let Err(error) = outcome {
+            tracing::warn!(
+                store = %self.store.describe(),
+                "a whole listing of the certificate store failed ({error}); searches go on from the index and list from the highest name, and the next whole listing is tried after the listing interval"
+            );
+            *self.last_full_listing.lock() = Some(Instant::now());
+        }
+    }
+
+    /// Stops the whole listing running on its own thread, if any, and
+    /// waits for its thread (one page request at most, cut short).
+    pub(super) fn stop_background_listing(&self) {
+        let running = self.background.lock().take();
+        if let Some(listing) = running {
+            listing.cancel.cancel();
+            let _ = listing.thread.join();
+        }
     }
 
     /// Between two whole listings of a store that can list from a name
@@ -338,14 +506,14 @@ impl Certificates {
     /// the highest known one if it is gone.
     /// `None` when a whole listing is due instead.
     fn list_new_blobs(&self) -> Result<Option<Listing>> {
-        let due = self
-            .last_full_listing
-            .lock()
-            .is_none_or(|at| at.elapsed() >= *self.full_listing_interval.lock());
+        self.collect_background_listing();
         let highest = self.index.read().highest();
-        let Some(highest) = highest.filter(|_| !due) else {
+        let Some(highest) = highest else {
             return Ok(None);
         };
+        if self.whole_listing_due() == WholeListing::Now {
+            return Ok(None);
+        }
         let key_check_due = self
             .last_key_check
             .lock()

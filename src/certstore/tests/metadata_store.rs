@@ -3,7 +3,7 @@
 //! disagrees with the signed payload is treated as tampering.
 
 use super::*;
-use crate::certstore::{BlobEntry, CreateOutcome, Metadata, Probe, UpdateOutcome, Updated};
+use crate::certstore::{BlobEntry, Cancel, CreateOutcome, Metadata, Probe, UpdateOutcome, Updated};
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicUsize;
@@ -22,6 +22,12 @@ struct MemoryStore {
     listings: AtomicUsize,
     listings_from: AtomicUsize,
     probes: AtomicUsize,
+    /// How long each whole listing takes.
+    listing_time: Mutex<Duration>,
+    /// While true, a cancellable listing waits (until cancelled).
+    hold: AtomicBool,
+    cancellable_listings: AtomicUsize,
+    cancelled_listings: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -54,7 +60,19 @@ impl BlobStore for MemoryStore {
     }
     fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
         self.listings.fetch_add(1, Ordering::SeqCst);
+        std::thread::sleep(*self.listing_time.lock());
         Ok(self.entries(prefix, ""))
+    }
+    fn list_cancellable(&self, prefix: &str, cancel: &Arc<Cancel>) -> Result<Vec<BlobEntry>> {
+        self.cancellable_listings.fetch_add(1, Ordering::SeqCst);
+        while self.hold.load(Ordering::SeqCst) {
+            if cancel.is_cancelled() {
+                self.cancelled_listings.fetch_add(1, Ordering::SeqCst);
+                return Err(Cancel::error());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.list(prefix)
     }
     fn list_from(&self, prefix: &str, start: &str) -> Result<Option<Vec<BlobEntry>>> {
         if !self.lists_from {
@@ -299,4 +317,125 @@ fn a_store_that_cannot_list_from_a_name_is_listed_whole_on_every_search() {
         Vec::<Handle>::new(),
         "seen at once"
     );
+}
+
+/// A store with metadata whose whole listings take a second, and a reader
+/// over it that lists in the background once a listing took that long,
+/// having made its first (inline) listing; `handles` labelled `b-0..`.
+fn slow_listing_store(count: usize) -> (Arc<MemoryStore>, Certificates, Certificates, Vec<Handle>) {
+    let store = listing_from_store();
+    let writer = over(&store);
+    let handles: Vec<Handle> = (0..count)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("b-{i}")))
+                .unwrap()
+        })
+        .collect();
+    *store.listing_time.lock() = Duration::from_secs(1);
+    let reader = over(&store);
+    reader.set_background_listing(true);
+    reader.set_inline_listing_limit(Duration::from_millis(500));
+    reader.set_full_listing_interval(Duration::from_millis(50));
+    assert_eq!(labelled(&reader, "b-1"), vec![handles[1]]);
+    (store, writer, reader, handles)
+}
+
+/// `f` on another thread; panics when it has not returned after `limit`
+/// (a watchdog against a hang, not a timing assertion).
+fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(f());
+    });
+    receiver
+        .recv_timeout(limit)
+        .unwrap_or_else(|e| panic!("no answer after {limit:?}: {e}"))
+}
+
+#[test]
+fn a_long_whole_listing_runs_on_its_own_thread_and_no_search_waits_for_it() {
+    let (store, writer, reader, handles) = slow_listing_store(4);
+    assert_eq!(count(&store.cancellable_listings), 0, "the first is inline");
+    store.hold.store(true, Ordering::SeqCst);
+    writer.destroy(&user(), handles[1]).unwrap();
+    writer
+        .set_attributes(&user(), handles[2], &[bytes(CKA_LABEL, b"renamed")])
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    let reader = Arc::new(reader);
+    let searcher = reader.clone();
+    // The listing cannot end while `hold` is set: a search that waited for
+    // it would never return.
+    let before = within(Duration::from_secs(30), move || labelled(&searcher, "b-1"));
+    assert_eq!(before, vec![handles[1]], "not yet: the listing runs");
+    assert_eq!(count(&store.cancellable_listings), 1);
+    let created = writer
+        .create(&user(), &reference_template(true, "b-3"))
+        .unwrap();
+    let searcher = reader.clone();
+    let found = within(Duration::from_secs(30), move || labelled(&searcher, "b-3"));
+    assert_eq!(
+        found,
+        vec![handles[3], created],
+        "a new certificate is found while the listing runs"
+    );
+    assert_eq!(count(&store.cancellable_listings), 1, "one at a time");
+
+    store.hold.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !labelled(&reader, "b-1").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the destroy never showed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(labelled(&reader, "b-2"), Vec::<Handle>::new(), "the change");
+    assert_eq!(labelled(&reader, "renamed"), vec![handles[2]]);
+}
+
+#[test]
+fn a_search_after_a_pause_longer_than_the_bound_lists_whole_itself() {
+    let (store, writer, reader, handles) = slow_listing_store(3);
+    writer.destroy(&user(), handles[1]).unwrap();
+    // Past interval + 2 x the listing's second: the index is too old to
+    // answer from while a listing runs.
+    std::thread::sleep(Duration::from_millis(2_200));
+    let listed = count(&store.listings);
+    assert_eq!(
+        labelled(&reader, "b-1"),
+        Vec::<Handle>::new(),
+        "seen at once"
+    );
+    assert_eq!(count(&store.listings), listed + 1);
+    assert_eq!(count(&store.cancellable_listings), 0, "listed inline");
+}
+
+#[test]
+fn dropping_the_manager_stops_the_listing_thread_and_waits_for_it() {
+    let (store, _writer, reader, _handles) = slow_listing_store(2);
+    store.hold.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(60));
+    let reader = within(Duration::from_secs(30), move || {
+        labelled(&reader, "b-0");
+        reader
+    });
+    assert_eq!(count(&store.cancellable_listings), 1, "a listing runs");
+    within(Duration::from_secs(30), move || drop(reader));
+    assert_eq!(
+        count(&store.cancelled_listings),
+        1,
+        "it was cancelled, and its thread had ended when the drop returned"
+    );
+}
+
+#[test]
+fn without_threads_a_long_whole_listing_is_made_by_the_search() {
+    let (store, writer, reader, handles) = slow_listing_store(2);
+    reader.set_background_listing(false);
+    writer.destroy(&user(), handles[1]).unwrap();
+    std::thread::sleep(Duration::from_millis(60));
+    assert_eq!(labelled(&reader, "b-1"), Vec::<Handle>::new());
+    assert_eq!(count(&store.cancellable_listings), 0);
 }

@@ -9,7 +9,7 @@ use super::http::{http_client, token_source};
 use super::normalise_etag;
 use super::retry::{Failure, OnUnauthorized, Retry};
 use super::settings::{Authentication, AzureSettings};
-use crate::certstore::{BlobEntry, CreateOutcome, Metadata, Probe, UpdateOutcome};
+use crate::certstore::{BlobEntry, Cancel, CreateOutcome, Metadata, Probe, UpdateOutcome};
 use crate::error::{Error, Result};
 use azure_core::error::ErrorKind;
 use azure_core::http::policies::auth::BearerTokenAuthorizationPolicy;
@@ -178,7 +178,16 @@ impl Client {
     }
 
     pub(super) async fn list(&self, prefix: &str) -> Result<Vec<BlobEntry>> {
-        self.list_starting(prefix, None).await
+        self.list_starting(prefix, None, None).await
+    }
+
+    /// [`Client::list`] that `cancel` stops, between pages or during one.
+    pub(super) async fn list_cancellable(
+        &self,
+        prefix: &str,
+        cancel: &Cancel,
+    ) -> Result<Vec<BlobEntry>> {
+        self.list_starting(prefix, None, Some(cancel)).await
     }
 
     /// The blobs of `prefix` from the name `start` on (`startFrom`, from
@@ -187,18 +196,29 @@ impl Client {
     /// well, so a service that ignored the parameter still gives the
     /// right answer, only slower.
     pub(super) async fn list_from(&self, prefix: &str, start: &str) -> Result<Vec<BlobEntry>> {
-        self.list_starting(prefix, Some(start)).await
+        self.list_starting(prefix, Some(start), None).await
     }
 
-    async fn list_starting(&self, prefix: &str, start: Option<&str>) -> Result<Vec<BlobEntry>> {
+    async fn list_starting(
+        &self,
+        prefix: &str,
+        start: Option<&str>,
+        cancel: Option<&Cancel>,
+    ) -> Result<Vec<BlobEntry>> {
         let mut entries = Vec::new();
         let mut marker: Option<String> = None;
         loop {
-            let page = self
+            let request = self
                 .retry
-                .run(|_| self.list_page(prefix, start, marker.as_deref()))
-                .await
-                .map_err(|failure| self.error("list", prefix, failure))?;
+                .run(|_| self.list_page(prefix, start, marker.as_deref()));
+            let answer = match cancel {
+                Some(cancel) => cancel
+                    .unless_cancelled(request)
+                    .await
+                    .ok_or_else(Cancel::error)?,
+                None => request.await,
+            };
+            let page = answer.map_err(|failure| self.error("list", prefix, failure))?;
             for item in page.blob_items {
                 let Some(name) = item.name else { continue };
                 if start.is_some_and(|start| name.as_str() < start) {
