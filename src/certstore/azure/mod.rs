@@ -54,6 +54,8 @@ pub struct AzureBlobStore {
     runtime: Option<Runtime>,
     /// False when the runtime has no worker threads of its own.
     own_threads: bool,
+    /// The index cache upload in flight, if any (see `write_cache`).
+    cache_upload: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for AzureBlobStore {
@@ -102,6 +104,7 @@ impl AzureBlobStore {
             client,
             runtime: Some(runtime),
             own_threads: settings.own_threads,
+            cache_upload: parking_lot::Mutex::new(None),
         };
         let client = store.client.clone();
         // An answer has already been logged inside when this fails.
@@ -157,6 +160,16 @@ impl Drop for AzureBlobStore {
         // Unlike dropping the runtime, this neither blocks nor panics, even
         // when the store is dropped from inside an async context.
         if let Some(runtime) = self.runtime.take() {
+            // An index cache upload in flight gets one timeout to end, so
+            // that a short-lived process still leaves its cache behind;
+            // not from inside an async context, where blocking would panic.
+            let upload = self.cache_upload.get_mut().take();
+            if let Some(upload) = upload.filter(|u| !u.is_finished()) {
+                if tokio::runtime::Handle::try_current().is_err() {
+                    let limit = self.client.worst_case().min(CACHE_UPLOAD_WAIT);
+                    let _ = runtime.block_on(async { tokio::time::timeout(limit, upload).await });
+                }
+            }
             runtime.shutdown_background();
         }
     }
@@ -215,7 +228,53 @@ impl BlobStore for AzureBlobStore {
         let name = name.to_string();
         self.run(async move { client.delete(&name).await })
     }
+
+    /// The blob [`CACHE_BLOB`], as the local store keeps `.index/certificates`.
+    fn read_cache(&self) -> Option<Vec<u8>> {
+        let client = self.client.clone();
+        self.run(async move { Ok(client.read_small(CACHE_BLOB, MAX_CACHE_BYTES).await) })
+            .ok()
+            .flatten()
+    }
+
+    /// Uploaded on the store's runtime while the caller goes on (a search
+    /// must not wait for some megabytes to upload); not at all for a store
+    /// without threads of its own, nor while an earlier upload runs. A
+    /// failure is logged. `C_Finalize` waits for an upload in flight for
+    /// at most [`CACHE_UPLOAD_WAIT`], then abandons it: the service keeps
+    /// the old cache then (a blob is replaced whole or not at all).
+    fn write_cache(&self, content: &[u8]) {
+        let Some(runtime) = self.runtime.as_ref().filter(|_| self.own_threads) else {
+            return;
+        };
+        let mut upload = self.cache_upload.lock();
+        if upload.as_ref().is_some_and(|u| !u.is_finished()) {
+            return;
+        }
+        let (client, content) = (self.client.clone(), content.to_vec());
+        *upload = Some(runtime.spawn(async move {
+            match client.put(CACHE_BLOB, content).await {
+                Ok(()) => tracing::debug!(blob = CACHE_BLOB, "index cache written"),
+                Err(error) => tracing::warn!(
+                    blob = CACHE_BLOB,
+                    "the index cache was not written ({error}); new processes list the container whole before their first search"
+                ),
+            }
+        }));
+    }
 }
+
+/// The index cache's blob: the searchable attributes of each certificate
+/// blob version, so that a new process need not wait for a whole listing
+/// (see `manager/cache.rs`). Outside the certificate prefix, so no listing
+/// of certificates shows it; the local store keeps the same name as a file.
+pub const CACHE_BLOB: &str = ".index/certificates";
+
+/// How long `C_Finalize` waits for an index cache upload in flight.
+const CACHE_UPLOAD_WAIT: Duration = Duration::from_secs(10);
+
+/// A larger index cache blob is not downloaded (not ours).
+const MAX_CACHE_BYTES: u64 = 1 << 30;
 
 /// An ETag as the store reports versions: without the quotes that response
 /// headers carry and listings do not, so the two compare equal.

@@ -95,6 +95,10 @@ pub struct Certificates {
     background_allowed: AtomicBool,
     /// The whole listing running on a thread of its own, if any.
     background: Mutex<Option<sync::BackgroundListing>>,
+    /// When the index was taken from the index cache (a store with metadata).
+    seeded_at: Mutex<Option<Instant>>,
+    /// When this process last wrote the index cache of a store with metadata.
+    last_metadata_cache_write: Mutex<Option<Instant>>,
     /// [`sync::INLINE_LISTING_LIMIT`]; tests lower it.
     inline_listing_limit: Mutex<Duration>,
 }
@@ -133,6 +137,8 @@ impl Certificates {
             worker_threads: AtomicUsize::new(1),
             background_allowed: AtomicBool::new(false),
             background: Mutex::new(None),
+            seeded_at: Mutex::new(None),
+            last_metadata_cache_write: Mutex::new(None),
             inline_listing_limit: Mutex::new(sync::INLINE_LISTING_LIMIT),
         })
     }
@@ -434,6 +440,7 @@ impl Certificates {
         *self.last_refresh.lock() = None;
         *self.last_stamp.lock() = None;
         *self.last_full_listing.lock() = None;
+        *self.seeded_at.lock() = None;
     }
 
     /// Checks, once per listing, that the cached keys are still the

@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 /// A listing that had to read this many blobs rewrites the index cache.
 const CACHE_REWRITE_READS: usize = 256;
 
+/// A process writes the index cache of a store with metadata (Azure) at
+/// most this often: each write uploads it whole.
+const METADATA_CACHE_WRITE_INTERVAL: Duration = Duration::from_secs(300);
+
 /// How often a search that lists nothing still checks the blob keys.
 const KEY_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -256,6 +260,7 @@ impl Certificates {
             }
         }
         if stamp.is_none() {
+            self.seed_from_cache();
             if let Some(listing) = self.list_new_blobs()? {
                 return Ok(listing);
             }
@@ -300,7 +305,8 @@ impl Certificates {
         // them at the version listed (their entries are taken from it as
         // they are); the others are read and decoded, spread over the
         // worker threads.
-        let cached = match self.index.read().is_empty() && !changed.is_empty() {
+        let bodies_to_read = changed.iter().any(|(_, entry)| entry.metadata.is_none());
+        let cached = match self.index.read().is_empty() && bodies_to_read {
             true => self
                 .store
                 .read_cache()
@@ -366,7 +372,14 @@ impl Certificates {
         *self.last_full_listing.lock() = Some(ended);
         *self.last_full_listing_took.lock() = listing_took;
         *self.last_stamp.lock() = stamp;
-        if misses >= CACHE_REWRITE_READS {
+        // A store with metadata reads no body, but a new process over it
+        // would wait for a whole listing without a cache (see
+        // [`Certificates::seed_from_cache`]).
+        let metadata_changes =
+            changed.len() - changed.iter().filter(|(_, e)| e.metadata.is_none()).count();
+        if misses >= CACHE_REWRITE_READS
+            || (metadata_changes >= CACHE_REWRITE_READS && self.metadata_cache_write_due())
+        {
             self.write_index_cache();
         }
         tracing::debug!(
@@ -381,12 +394,83 @@ impl Certificates {
         Ok(())
     }
 
+    /// Whether a store with metadata may have its index cache written now:
+    /// at most once per [`METADATA_CACHE_WRITE_INTERVAL`] by a process, as
+    /// each write uploads the whole cache.
+    fn metadata_cache_write_due(&self) -> bool {
+        let mut last = self.last_metadata_cache_write.lock();
+        if last.is_some_and(|at| at.elapsed() < METADATA_CACHE_WRITE_INTERVAL) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
+    /// The start of a process over a store without a change stamp that can
+    /// list from a name (Azure), when the library may create threads: the
+    /// index is taken from the store's index cache, and the store is
+    /// listed whole only once the process has lived the listing interval
+    /// (on a thread of its own), so a short-lived process never waits for
+    /// a whole listing. Its searches still find every certificate created
+    /// since the cache was written (they have higher handles: each search
+    /// lists from the highest name when the next handle exists), and leave
+    /// out those destroyed or changed since (a search reads and verifies
+    /// each certificate before it first returns it, and matches it
+    /// again). What only the whole listing shows is a certificate whose
+    /// searchable attributes another process changed, since the cache was
+    /// written, so that it now matches. A cache of another format, or that
+    /// fails its checksum, is ignored. False when nothing was taken.
+    fn seed_from_cache(&self) -> bool {
+        let eligible = self.background_allowed.load(Ordering::Relaxed)
+            && !self.full_listing_interval.lock().is_zero()
+            && self.last_full_listing.lock().is_none()
+            && self.background.lock().is_none()
+            && self.index.read().is_empty();
+        if !eligible {
+            return false;
+        }
+        let Some(cached) = self
+            .store
+            .read_cache()
+            .and_then(|bytes| cache::decode(&bytes))
+            .filter(|cached| !cached.is_empty())
+        else {
+            return false;
+        };
+        {
+            let mut index = self.index.write();
+            if !index.is_empty() {
+                return false;
+            }
+            for entry in cached {
+                index.insert(
+                    entry.handle,
+                    TokenEntry {
+                        version: entry.version,
+                        search: entry.search,
+                        ..TokenEntry::default()
+                    },
+                );
+            }
+        }
+        tracing::debug!(store = %self.store.describe(), "certificate index taken from the index cache");
+        *self.seeded_at.lock() = Some(Instant::now());
+        true
+    }
+
     /// What the next search does about a whole listing of a store without a
     /// change stamp (see [`BackgroundListing`]).
     fn whole_listing_due(&self) -> WholeListing {
         let interval = *self.full_listing_interval.lock();
         let Some(ended) = *self.last_full_listing.lock() else {
-            return WholeListing::Now;
+            // Taken from the index cache: listed whole in the background
+            // once the process has lived the interval.
+            let seeded = *self.seeded_at.lock();
+            return match seeded {
+                Some(at) if at.elapsed() < interval => WholeListing::NotDue,
+                Some(_) if self.start_background_listing() => WholeListing::InBackground,
+                _ => WholeListing::Now,
+            };
         };
         let since = ended.elapsed();
         if since < interval {
@@ -584,16 +668,16 @@ impl Certificates {
     }
 
     /// Writes the index cache from the index: the version and searchable
-    /// attributes of every blob the store itself holds (not those of blobs
-    /// rejected, nor metadata a listing gave). Encoded under the index's
-    /// read lock (memory only, no copy of the entries), written with no
-    /// lock held.
+    /// attributes of every blob the store holds (not those of blobs
+    /// rejected), from the blob's payload or from the metadata a listing
+    /// gave. Encoded under the index's read lock (memory only, no copy of
+    /// the entries), written with no lock held.
     fn write_index_cache(&self) {
         let bytes = {
             let index = self.index.read();
             let entries: Vec<(Handle, &str, &Searchable)> = index
                 .entries()
-                .filter(|(_, entry)| !entry.rejected && !entry.from_metadata)
+                .filter(|(_, entry)| !entry.rejected)
                 .map(|(handle, entry)| (handle, entry.version.as_str(), &entry.search))
                 .collect();
             cache::encode(entries.into_iter())

@@ -28,6 +28,8 @@ struct MemoryStore {
     hold: AtomicBool,
     cancellable_listings: AtomicUsize,
     cancelled_listings: AtomicUsize,
+    cache: Mutex<Option<Vec<u8>>>,
+    cache_writes: AtomicUsize,
 }
 
 impl MemoryStore {
@@ -121,6 +123,13 @@ impl BlobStore for MemoryStore {
     fn delete(&self, name: &str) -> Result<()> {
         self.blobs.lock().remove(name);
         Ok(())
+    }
+    fn read_cache(&self) -> Option<Vec<u8>> {
+        self.cache.lock().clone()
+    }
+    fn write_cache(&self, content: &[u8]) {
+        self.cache_writes.fetch_add(1, Ordering::SeqCst);
+        *self.cache.lock() = Some(content.to_vec());
     }
 }
 
@@ -353,6 +362,20 @@ fn within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'st
         .unwrap_or_else(|e| panic!("no answer after {limit:?}: {e}"))
 }
 
+/// Waits (at most 30 s) until `started` listings have begun on a thread
+/// of the manager's: a thread just spawned may not have begun yet.
+fn wait_for_listing_thread(store: &MemoryStore, started: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while count(&store.cancellable_listings) < started {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no listing began on its own thread"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(count(&store.cancellable_listings), started);
+}
+
 #[test]
 fn a_long_whole_listing_runs_on_its_own_thread_and_no_search_waits_for_it() {
     let (store, writer, reader, handles) = slow_listing_store(4);
@@ -369,7 +392,7 @@ fn a_long_whole_listing_runs_on_its_own_thread_and_no_search_waits_for_it() {
     // it would never return.
     let before = within(Duration::from_secs(30), move || labelled(&searcher, "b-1"));
     assert_eq!(before, vec![handles[1]], "not yet: the listing runs");
-    assert_eq!(count(&store.cancellable_listings), 1);
+    wait_for_listing_thread(&store, 1);
     let created = writer
         .create(&user(), &reference_template(true, "b-3"))
         .unwrap();
@@ -421,7 +444,7 @@ fn dropping_the_manager_stops_the_listing_thread_and_waits_for_it() {
         labelled(&reader, "b-0");
         reader
     });
-    assert_eq!(count(&store.cancellable_listings), 1, "a listing runs");
+    wait_for_listing_thread(&store, 1);
     within(Duration::from_secs(30), move || drop(reader));
     assert_eq!(
         count(&store.cancelled_listings),
@@ -437,5 +460,99 @@ fn without_threads_a_long_whole_listing_is_made_by_the_search() {
     writer.destroy(&user(), handles[1]).unwrap();
     std::thread::sleep(Duration::from_millis(60));
     assert_eq!(labelled(&reader, "b-1"), Vec::<Handle>::new());
+    assert_eq!(count(&store.cancellable_listings), 0);
+}
+
+#[test]
+fn a_new_process_starts_from_the_index_cache_and_lists_whole_in_the_background() {
+    let store = listing_from_store();
+    let writer = over(&store);
+    let handles: Vec<Handle> = (0..300)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("b-{i}")))
+                .unwrap()
+        })
+        .collect();
+    let first = over(&store);
+    first.set_background_listing(true);
+    assert_eq!(labelled(&first, "b-5"), vec![handles[5]]);
+    assert_eq!(
+        count(&store.cache_writes),
+        1,
+        "a whole listing of 300 new names writes the cache"
+    );
+    assert_eq!(labelled(&first, "b-6"), vec![handles[6]]);
+    assert_eq!(count(&store.cache_writes), 1, "once");
+
+    writer.destroy(&user(), handles[1]).unwrap();
+    writer
+        .set_attributes(&user(), handles[2], &[bytes(CKA_LABEL, b"b-7")])
+        .unwrap();
+    let created = writer
+        .create(&user(), &reference_template(true, "fresh"))
+        .unwrap();
+    store.hold.store(true, Ordering::SeqCst);
+    let listings = count(&store.listings);
+    let second = Arc::new(over(&store));
+    second.set_background_listing(true);
+    second.set_full_listing_interval(Duration::from_millis(300));
+    assert_eq!(labelled(&second, "b-3"), vec![handles[3]]);
+    assert_eq!(count(&store.listings), listings, "no whole listing");
+    assert_eq!(
+        count(&store.cancellable_listings),
+        0,
+        "nor one in the background before the interval has passed"
+    );
+    std::thread::sleep(Duration::from_millis(350));
+    let searcher = second.clone();
+    // The background listing cannot end while `hold` is set: a search that
+    // waited for it would never return.
+    let (destroyed, new, changed) = within(Duration::from_secs(30), move || {
+        (
+            labelled(&searcher, "b-1"),
+            labelled(&searcher, "fresh"),
+            labelled(&searcher, "b-7"),
+        )
+    });
+    assert_eq!(
+        destroyed,
+        Vec::<Handle>::new(),
+        "read before it is returned"
+    );
+    assert_eq!(new, vec![created], "listed from the highest name");
+    assert_eq!(changed, vec![handles[7]], "not yet: the cache said b-2");
+    assert_eq!(
+        count(&store.listings),
+        listings,
+        "no whole listing waited for"
+    );
+    wait_for_listing_thread(&store, 1);
+
+    store.hold.store(false, Ordering::SeqCst);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while labelled(&second, "b-7") != vec![handles[2], handles[7]] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the change never showed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(labelled(&second, "b-2"), Vec::<Handle>::new());
+}
+
+#[test]
+fn a_damaged_index_cache_is_ignored_and_the_first_search_lists_whole() {
+    let store = listing_from_store();
+    let writer = over(&store);
+    let handle = writer
+        .create(&user(), &reference_template(true, "only"))
+        .unwrap();
+    *store.cache.lock() = Some(b"azcloudhsm-pkcs11 index cache 2\nnot a cache".to_vec());
+    let reader = over(&store);
+    reader.set_background_listing(true);
+    let listings = count(&store.listings);
+    assert_eq!(labelled(&reader, "only"), vec![handle]);
+    assert_eq!(count(&store.listings), listings + 1, "listed whole, inline");
     assert_eq!(count(&store.cancellable_listings), 0);
 }

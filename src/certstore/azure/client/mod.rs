@@ -323,6 +323,47 @@ impl Client {
         }
     }
 
+    /// The content of `name` when it is at most `limit` bytes; `None`
+    /// when absent, larger (not downloaded) or unreadable (logged at debug
+    /// level: it is a cache).
+    pub(super) async fn read_small(&self, name: &str, limit: u64) -> Option<Vec<u8>> {
+        let blob = self.container.blob_client(name);
+        let result = self
+            .retry
+            .run(|_| async {
+                let download = blob.download(None).await?;
+                if download
+                    .properties
+                    .content_length
+                    .is_some_and(|n| n > limit)
+                {
+                    return Ok(None);
+                }
+                let body = download.body.collect().await?;
+                Ok((body.len() as u64 <= limit).then(|| body.to_vec()))
+            })
+            .await;
+        match result {
+            Ok(content) => content,
+            Err(failure) if failure.status() == Some(StatusCode::NotFound) => None,
+            Err(failure) => {
+                tracing::debug!(blob = %name, "not read: {}", self.error("read", name, failure));
+                None
+            }
+        }
+    }
+
+    /// Replaces `name` with `content`, unconditionally (the index cache).
+    pub(super) async fn put(&self, name: &str, content: Vec<u8>) -> Result<()> {
+        let blob = self.container.blob_client(name);
+        let write_id = azure_core::Uuid::new_v4().to_string();
+        let options = upload_options(&Metadata::new(), &write_id);
+        let refused = |_, e: azure_core::Error| async move { Err(e) };
+        self.upload(&blob, &content, &options, |_| (), refused)
+            .await
+            .map_err(|failure| self.error("write", name, failure))
+    }
+
     pub(super) async fn create(
         &self,
         name: &str,
