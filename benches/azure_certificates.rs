@@ -9,7 +9,7 @@
 //! eval "$(bash .ci/azurite.sh start 10100)"
 //! cargo bench --bench azure_certificates                 # N = 1,000
 //! BENCH_SMOKE=1 cargo bench --bench azure_certificates   # N = 20, 1 s timeout, no retry
-//! cargo bench --bench azure_certificates -- scale 100000  # cold start, warm search, RSS at N
+//! cargo bench --bench azure_certificates -- scale 100000  # cold start (whole and from the index cache), warm search, a destroy elsewhere, RSS at N
 //! ```
 //!
 //! Environment:
@@ -382,10 +382,13 @@ const SCALE_WARM_SEARCHES: usize = 200;
 const SCALE_DESTROY_LIMIT: Duration = Duration::from_secs(300);
 
 /// `scale N`: N certificates created on [`THREADS`] threads (through the
-/// C ABI), then a new process (`scale-probe`) measures its cold start
-/// (`C_Initialize`, a logged-in session and the first search by label),
-/// the warm searches, and, after another new process created one more
-/// certificate, the next search (it must find it); its peak RSS at the end.
+/// C ABI), then two new processes (`scale-probe`, the second starting from
+/// the index cache the first wrote) one after the other. Each measures its
+/// cold start (`C_Initialize`, a logged-in session and the first search by
+/// label), the warm searches, the next search after another new process
+/// created one more certificate (it must find it), how long until a
+/// certificate another process destroyed is no longer found (and every
+/// search until then), and its peak RSS at the end.
 fn scale(url: &str, count: usize) {
     let environment = AzuriteEnvironment::new(url, "benchscale");
     let create = create_all(&environment, count, THREADS);

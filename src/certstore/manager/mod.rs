@@ -97,6 +97,9 @@ pub struct Certificates {
     background: Mutex<Option<sync::BackgroundListing>>,
     /// When the index was taken from the index cache (a store with metadata).
     seeded_at: Mutex<Option<Instant>>,
+    /// Whether the names after the cache's highest handle were listed
+    /// since the index was taken from the cache.
+    listed_from_seed: AtomicBool,
     /// When this process last wrote the index cache of a store with metadata.
     last_metadata_cache_write: Mutex<Option<Instant>>,
     /// [`sync::INLINE_LISTING_LIMIT`]; tests lower it.
@@ -138,6 +141,7 @@ impl Certificates {
             background_allowed: AtomicBool::new(false),
             background: Mutex::new(None),
             seeded_at: Mutex::new(None),
+            listed_from_seed: AtomicBool::new(false),
             last_metadata_cache_write: Mutex::new(None),
             inline_listing_limit: Mutex::new(sync::INLINE_LISTING_LIMIT),
         })

@@ -455,6 +455,7 @@ impl Certificates {
         }
         tracing::debug!(store = %self.store.describe(), "certificate index taken from the index cache");
         *self.seeded_at.lock() = Some(Instant::now());
+        self.listed_from_seed.store(false, Ordering::Relaxed);
         true
     }
 
@@ -606,7 +607,12 @@ impl Certificates {
             self.check_keys();
             *self.last_key_check.lock() = Some(Instant::now());
         }
-        if highest < LAST_CERTIFICATE_HANDLE {
+        // Right after the index was taken from the cache, certificates
+        // created since it was written are listed whatever the next handle
+        // says: one of them may have been destroyed since.
+        let probe_first =
+            self.seeded_at.lock().is_none() || self.listed_from_seed.load(Ordering::Relaxed);
+        if highest < LAST_CERTIFICATE_HANDLE && probe_first {
             if let Probe::Gone = self.store.probe(&blob_name(highest + 1))? {
                 *self.last_refresh.lock() = Some(Instant::now());
                 return Ok(Some(Listing::Current));
@@ -655,6 +661,7 @@ impl Certificates {
         }
         drop(index);
         *self.last_refresh.lock() = Some(Instant::now());
+        self.listed_from_seed.store(true, Ordering::Relaxed);
         if !changed.is_empty() || highest_gone {
             tracing::debug!(
                 store = %self.store.describe(),

@@ -489,15 +489,26 @@ fn a_new_process_starts_from_the_index_cache_and_lists_whole_in_the_background()
     writer
         .set_attributes(&user(), handles[2], &[bytes(CKA_LABEL, b"b-7")])
         .unwrap();
+    // A gap after the cache's highest handle: the one created first is
+    // destroyed, so the blob of the next handle is gone.
+    let gap = writer
+        .create(&user(), &reference_template(true, "gap"))
+        .unwrap();
     let created = writer
         .create(&user(), &reference_template(true, "fresh"))
         .unwrap();
+    writer.destroy(&user(), gap).unwrap();
     store.hold.store(true, Ordering::SeqCst);
     let listings = count(&store.listings);
     let second = Arc::new(over(&store));
     second.set_background_listing(true);
     second.set_full_listing_interval(Duration::from_millis(300));
     assert_eq!(labelled(&second, "b-3"), vec![handles[3]]);
+    assert_eq!(
+        labelled(&second, "fresh"),
+        vec![created],
+        "listed from the cache's highest name, past the gap"
+    );
     assert_eq!(count(&store.listings), listings, "no whole listing");
     assert_eq!(
         count(&store.cancellable_listings),
