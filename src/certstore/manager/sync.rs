@@ -421,12 +421,12 @@ impl Certificates {
     /// written, so that it now matches. A cache of another format, or that
     /// fails its checksum, is ignored. False when nothing was taken.
     fn seed_from_cache(&self) -> bool {
-        let eligible = self.background_allowed.load(Ordering::Relaxed)
-            && !self.full_listing_interval.lock().is_zero()
-            && self.last_full_listing.lock().is_none()
-            && self.background.lock().is_none()
-            && self.index.read().is_empty();
-        if !eligible {
+        if !self.background_allowed.load(Ordering::Relaxed)
+            || self.full_listing_interval.lock().is_zero()
+            || self.last_full_listing.lock().is_some()
+            || self.background.lock().is_some()
+            || !self.index.read().is_empty()
+        {
             return false;
         }
         let Some(cached) = self
@@ -463,7 +463,8 @@ impl Certificates {
     /// change stamp (see [`BackgroundListing`]).
     fn whole_listing_due(&self) -> WholeListing {
         let interval = *self.full_listing_interval.lock();
-        let Some(ended) = *self.last_full_listing.lock() else {
+        let last = *self.last_full_listing.lock();
+        let Some(ended) = last else {
             // Taken from the index cache: listed whole in the background
             // once the process has lived the interval.
             let seeded = *self.seeded_at.lock();
