@@ -375,8 +375,7 @@ impl Certificates {
         // A store with metadata reads no body, but a new process over it
         // would wait for a whole listing without a cache (see
         // [`Certificates::seed_from_cache`]).
-        let metadata_changes =
-            changed.len() - changed.iter().filter(|(_, e)| e.metadata.is_none()).count();
+        let metadata_changes = changed.iter().filter(|(_, e)| e.metadata.is_some()).count();
         if misses >= CACHE_REWRITE_READS
             || (metadata_changes >= CACHE_REWRITE_READS && self.metadata_cache_write_due())
         {

@@ -141,13 +141,7 @@ fn over(store: &Arc<MemoryStore>) -> Certificates {
 fn a_warm_search_by_label_reads_no_blob_bodies() {
     let store = Arc::new(MemoryStore::default());
     let writer = over(&store);
-    let handles: Vec<Handle> = (0..50)
-        .map(|i| {
-            writer
-                .create(&user(), &reference_template(true, &format!("label-{i}")))
-                .unwrap()
-        })
-        .collect();
+    let handles = create_labelled(&writer, "label", 50);
     let reader = over(&store);
     let label = [bytes(CKA_LABEL, b"label-7")];
     assert_eq!(reader.find(&public(), &label).unwrap(), vec![handles[7]]);
@@ -220,6 +214,17 @@ fn listing_from_store() -> Arc<MemoryStore> {
     })
 }
 
+/// `count` token certificates labelled `<prefix>-0`, `<prefix>-1`, ...
+fn create_labelled(writer: &Certificates, prefix: &str, count: usize) -> Vec<Handle> {
+    (0..count)
+        .map(|i| {
+            writer
+                .create(&user(), &reference_template(true, &format!("{prefix}-{i}")))
+                .unwrap()
+        })
+        .collect()
+}
+
 fn labelled(certificates: &Certificates, label: &str) -> Vec<Handle> {
     certificates
         .find(&public(), &[bytes(CKA_LABEL, label.as_bytes())])
@@ -230,13 +235,7 @@ fn labelled(certificates: &Certificates, label: &str) -> Vec<Handle> {
 fn between_whole_listings_a_search_asks_for_the_next_handle_and_lists_from_the_highest_name() {
     let store = listing_from_store();
     let writer = over(&store);
-    let first: Vec<Handle> = (0..5)
-        .map(|i| {
-            writer
-                .create(&user(), &reference_template(true, &format!("n-{i}")))
-                .unwrap()
-        })
-        .collect();
+    let first = create_labelled(&writer, "n", 5);
     let reader = over(&store);
     assert_eq!(labelled(&reader, "n-2"), vec![first[2]]);
     assert_eq!(
@@ -277,13 +276,7 @@ fn between_whole_listings_a_search_asks_for_the_next_handle_and_lists_from_the_h
 fn a_destroy_or_change_elsewhere_shows_once_the_next_whole_listing_is_due() {
     let store = listing_from_store();
     let writer = over(&store);
-    let handles: Vec<Handle> = (0..4)
-        .map(|i| {
-            writer
-                .create(&user(), &reference_template(true, &format!("c-{i}")))
-                .unwrap()
-        })
-        .collect();
+    let handles = create_labelled(&writer, "c", 4);
     let reader = over(&store);
     reader.set_full_listing_interval(Duration::from_millis(300));
     assert_eq!(labelled(&reader, "c-1"), vec![handles[1]]);
@@ -334,13 +327,7 @@ fn a_store_that_cannot_list_from_a_name_is_listed_whole_on_every_search() {
 fn slow_listing_store(count: usize) -> (Arc<MemoryStore>, Certificates, Certificates, Vec<Handle>) {
     let store = listing_from_store();
     let writer = over(&store);
-    let handles: Vec<Handle> = (0..count)
-        .map(|i| {
-            writer
-                .create(&user(), &reference_template(true, &format!("b-{i}")))
-                .unwrap()
-        })
-        .collect();
+    let handles = create_labelled(&writer, "b", count);
     *store.listing_time.lock() = Duration::from_secs(1);
     let reader = over(&store);
     reader.set_background_listing(true);
@@ -467,13 +454,7 @@ fn without_threads_a_long_whole_listing_is_made_by_the_search() {
 fn a_new_process_starts_from_the_index_cache_and_lists_whole_in_the_background() {
     let store = listing_from_store();
     let writer = over(&store);
-    let handles: Vec<Handle> = (0..300)
-        .map(|i| {
-            writer
-                .create(&user(), &reference_template(true, &format!("b-{i}")))
-                .unwrap()
-        })
-        .collect();
+    let handles = create_labelled(&writer, "b", 300);
     let first = over(&store);
     first.set_background_listing(true);
     assert_eq!(labelled(&first, "b-5"), vec![handles[5]]);
