@@ -10,6 +10,7 @@ mod common;
 
 use common::*;
 use cryptoki::error::RvError;
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::vendor_defined::VendorDefinedMechanism;
 use cryptoki::mechanism::{Mechanism, MechanismType};
@@ -484,6 +485,86 @@ fn ed448_signature_matches_the_rfc_8032_example() {
         "b61149f05a7363268c71d95808ff2e652600"
     ));
     assert_eq!(session.sign(&pure_eddsa(), key, b"").unwrap(), expected);
+}
+
+/// RFC 8032 §7.3 (Ed25519ph, "abc") and §7.5 (Ed448ph, "abc" with the
+/// context "foo"), and §7.2 (Ed25519ctx, context "foo"): imported secret
+/// keys sign through `C_Sign` with a `CK_EDDSA_PARAMS` exactly as
+/// published, and the public keys verify only with the same instance.
+#[test]
+fn eddsa_instances_with_ck_eddsa_params_match_rfc_8032() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let cases: [(&[u8], &str, &str, EddsaSignatureScheme, &str); 3] = [
+        (
+            ED25519,
+            "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+            "616263",
+            EddsaSignatureScheme::Ed25519ph(&[]),
+            concat!(
+                "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41",
+                "31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406"
+            ),
+        ),
+        (
+            ED25519,
+            "0305334e381af78f141cb666f6199f57bc3495335a256a95bd2a55bf546663f6",
+            "f726936d19c800494e3fdaff20b276a8",
+            EddsaSignatureScheme::Ed25519ctx(b"foo"),
+            concat!(
+                "55a4cc2f70a54e04288c5f4cd1e45a7bb520b36292911876cada7323198dd87a",
+                "8b36950b95130022907a7fb7c4e9b2d5f6cca685a587b4b21f4b888e4e7edb0d"
+            ),
+        ),
+        (
+            ED448,
+            concat!(
+                "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+                "ef7822e0d5104127dc05d6dbefde69e3ab2cec7c867c6e2c49"
+            ),
+            "616263",
+            EddsaSignatureScheme::Ed448ph(b"foo"),
+            concat!(
+                "c32299d46ec8ff02b54540982814dce9a05812f81962b649d528095916a2aa48",
+                "1065b1580423ef927ecf0af5888f90da0f6a9a85ad5dc3f280d91224ba9911a3",
+                "653d00e484e2ce232521481c8658df304bb7745a73514cdb9bf3e15784ab7128",
+                "4f8d0704a608c54a6b62d97beb511d132100"
+            ),
+        ),
+    ];
+    for (params, secret, message, scheme, expected) in cases {
+        let key = session
+            .create_object(&[
+                Attribute::Class(ObjectClass::PRIVATE_KEY),
+                Attribute::KeyType(KeyType::EC_EDWARDS),
+                Attribute::Token(false),
+                Attribute::Sign(true),
+                Attribute::EcParams(params.to_vec()),
+                Attribute::Value(unhex(secret)),
+            ])
+            .expect("C_CreateObject EdDSA private key");
+        let public = session
+            .create_object(&[
+                Attribute::Class(ObjectClass::PUBLIC_KEY),
+                Attribute::KeyType(KeyType::EC_EDWARDS),
+                Attribute::Token(false),
+                Attribute::Verify(true),
+                Attribute::EcParams(params.to_vec()),
+                Attribute::EcPoint(point_of(&session, key)),
+            ])
+            .expect("C_CreateObject EdDSA public key");
+        let mechanism = Mechanism::Eddsa(EddsaParams::new(scheme));
+        let (message, expected) = (unhex(message), unhex(expected));
+        let signature = session.sign(&mechanism, key, &message).expect("C_Sign");
+        assert_eq!(signature, expected);
+        session
+            .verify(&mechanism, public, &message, &signature)
+            .expect("C_Verify with the same instance");
+        assert_rv(
+            session.verify(&pure_eddsa(), public, &message, &signature),
+            RvError::SignatureInvalid,
+        );
+    }
 }
 
 #[test]

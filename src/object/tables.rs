@@ -189,6 +189,30 @@ const EC_PRIVATE: &[Rule] = &[
     fixed(CKA_EC_POINT).computed(),
 ];
 
+/// PKCS#11 3.2 ML-DSA and ML-KEM public keys: the parameter set is
+/// required to create and to generate, pk (ek) to create only.
+const POST_QUANTUM_PUBLIC: &[Rule] = &[
+    fixed(CKA_PARAMETER_SET).required_on(Origins::CREATE.and(Origins::GENERATE)),
+    fixed(CKA_VALUE)
+        .required_on(Origins::CREATE)
+        .forbidden_on(Origins::GENERATE.and(Origins::DERIVE)),
+];
+
+/// PKCS#11 3.2 ML-DSA and ML-KEM private keys: the parameter set comes
+/// from the public template when generated and from the key when
+/// unwrapped; `C_CreateObject` takes the seed, the expanded key, or both
+/// (checked against each other), and both are sensitive.
+const POST_QUANTUM_PRIVATE: &[Rule] = &[
+    fixed(CKA_PARAMETER_SET).material(),
+    fixed(CKA_SEED).optional_material().sensitive(),
+    fixed(CKA_VALUE).optional_material().sensitive(),
+];
+
+/// PKCS#11 3.2: an ML-KEM public key encapsulates, its private key
+/// decapsulates (`CKA_ENCAPSULATE`, `CKA_DECAPSULATE`).
+const KEM_PUBLIC: &[Rule] = &[usage(CKA_ENCAPSULATE)];
+const KEM_PRIVATE: &[Rule] = &[usage(CKA_DECAPSULATE)];
+
 /// §6.7.1 (AES) and §6.6.1 (generic secret).
 const SECRET_VALUE: &[Rule] = &[
     fixed(CKA_VALUE).material().sensitive(),
@@ -206,7 +230,13 @@ const DES_VALUE: &[Rule] = &[fixed(CKA_VALUE).material().sensitive()];
 /// footnote 8): a row the key tables mark sensitive. The vendor device
 /// never asks its module for one of a protected key.
 pub fn is_key_secret(kind: AttributeType) -> bool {
-    [RSA_PRIVATE, EC_PRIVATE, SECRET_VALUE, DES_VALUE]
+    [
+        RSA_PRIVATE,
+        EC_PRIVATE,
+        POST_QUANTUM_PRIVATE,
+        SECRET_VALUE,
+        DES_VALUE,
+    ]
         .iter()
         .any(|table| table.iter().any(|rule| rule.kind == kind && rule.sensitive))
 }
@@ -280,6 +310,10 @@ const USAGE_DEFAULTS: &[(CK_OBJECT_CLASS, CK_KEY_TYPE, &[AttributeType])] = &[
     (CKO_PRIVATE_KEY, CKK_EC, &[CKA_SIGN, CKA_DERIVE]),
     (CKO_PRIVATE_KEY, CKK_EC_EDWARDS, &[CKA_SIGN]),
     (CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY, &[CKA_DERIVE]),
+    (CKO_PUBLIC_KEY, CKK_ML_DSA, &[CKA_VERIFY]),
+    (CKO_PRIVATE_KEY, CKK_ML_DSA, &[CKA_SIGN]),
+    (CKO_PUBLIC_KEY, CKK_ML_KEM, &[CKA_ENCAPSULATE]),
+    (CKO_PRIVATE_KEY, CKK_ML_KEM, &[CKA_DECAPSULATE]),
     (CKO_SECRET_KEY, CKK_AES, EVERY_SECRET_USE),
     (CKO_SECRET_KEY, CKK_DES2, &[CKA_ENCRYPT, CKA_DECRYPT]),
     (CKO_SECRET_KEY, CKK_DES3, &[CKA_ENCRYPT, CKA_DECRYPT]),
@@ -336,11 +370,17 @@ impl ClassRules {
             (CKO_CERTIFICATE, Some(CKC_X_509)) => vec![X509_CERTIFICATE],
             (CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY, Some(key_type)) => {
                 let specific = key_type_table(class, key_type)?;
-                match class {
+                let mut tables = match class {
                     CKO_PUBLIC_KEY => vec![STORAGE, KEY, PUBLIC_KEY, specific],
                     CKO_PRIVATE_KEY => vec![STORAGE, KEY, PRIVATE_KEY, CUSTODY, specific],
                     _ => vec![STORAGE, KEY, SECRET_KEY, CUSTODY, specific],
+                };
+                match (class, key_type) {
+                    (CKO_PUBLIC_KEY, CKK_ML_KEM) => tables.push(KEM_PUBLIC),
+                    (CKO_PRIVATE_KEY, CKK_ML_KEM) => tables.push(KEM_PRIVATE),
+                    _ => {}
                 }
+                tables
             }
             _ => return None,
         };
@@ -410,6 +450,8 @@ fn key_type_table(class: CK_OBJECT_CLASS, key_type: CK_KEY_TYPE) -> Option<&'sta
         (CKO_PUBLIC_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PUBLIC,
         (CKO_PRIVATE_KEY, CKK_RSA) => RSA_PRIVATE,
         (CKO_PRIVATE_KEY, CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY) => EC_PRIVATE,
+        (CKO_PUBLIC_KEY, CKK_ML_DSA | CKK_ML_KEM) => POST_QUANTUM_PUBLIC,
+        (CKO_PRIVATE_KEY, CKK_ML_DSA | CKK_ML_KEM) => POST_QUANTUM_PRIVATE,
         (
             CKO_SECRET_KEY,
             CKK_AES | CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC

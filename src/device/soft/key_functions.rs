@@ -62,6 +62,7 @@ impl Inner {
         objects::require_allowed_mechanism(&entry.attributes, mechanism.kind)?;
         if self.fips_approved_only {
             fips::check_use(mechanism.kind, usage_flag(usage), &key)?;
+            fips::check_parameter(mechanism, &key)?;
         }
         Ok((entry, key))
     }

@@ -182,6 +182,7 @@ pub fn sensitive_value(key: &LoadedKey, kind: AttributeType) -> Option<Vec<u8>> 
             }
             CKK_EC if kind == CKA_VALUE => Some(pkey.ec_key().ok()?.private_key().to_vec()),
             CKK_EC_EDWARDS | CKK_EC_MONTGOMERY if kind == CKA_VALUE => pkey.raw_private_key().ok(),
+            CKK_ML_DSA | CKK_ML_KEM => super::crypto::post_quantum_private_value(pkey, kind),
             _ => None,
         },
     }

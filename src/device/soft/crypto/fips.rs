@@ -13,12 +13,13 @@
 //! - HMAC keys and generated generic secrets below 112 bits (14 bytes);
 //! - curves that are not approved for ECDSA and ECDH: secp256k1, and X25519
 //!   and X448 key agreement (Ed25519 and Ed448 signatures, FIPS 186-5, stay);
+//! - Ed25519ctx (FIPS 186-5 approves Ed25519, Ed25519ph, Ed448 and Ed448ph);
 //! - the simple derivations (concatenation, XOR, extraction, AES encryption
 //!   of data into a key), which are not approved key derivation functions.
 
 use super::KeyMaterial;
 use super::LoadedKey;
-use crate::device::MechanismInfo;
+use crate::device::{Mechanism, MechanismInfo, MechanismParameter};
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
 use openssl::nid::Nid;
@@ -140,6 +141,27 @@ pub fn check_use(kind: CK_MECHANISM_TYPE, flag: CK_FLAGS, key: &LoadedKey) -> Re
     }
 }
 
+/// Refuses a mechanism parameter the policy does not approve: `CKM_EDDSA`
+/// with a context and no pre-hash on an Ed25519 key (Ed25519ctx),
+/// `MechanismParamInvalid`.
+pub fn check_parameter(mechanism: &Mechanism, key: &LoadedKey) -> Result<()> {
+    let ed25519 = match &key.material {
+        KeyMaterial::Private(pkey) => pkey.id() == Id::ED25519,
+        KeyMaterial::Public(pkey) => pkey.id() == Id::ED25519,
+        KeyMaterial::Secret(_) => false,
+    };
+    match &mechanism.parameter {
+        MechanismParameter::EdDsa {
+            prehash: false,
+            context,
+        } if ed25519 && !context.is_empty() => Err(refused(
+            Error::MechanismParamInvalid("Ed25519ctx is not FIPS approved"),
+            "Ed25519ctx (CKM_EDDSA with a context and no pre-hash on an Ed25519 key)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses an asymmetric key the policy does not approve: RSA below 2,048
 /// bits, an EC key on secp256k1, an X25519 or X448 key.
 pub fn check_key<T: HasPublic>(key: &PKeyRef<T>) -> Result<()> {
@@ -195,6 +217,37 @@ mod tests {
         assert_eq!(sha256.flags, CKF_SIGN | CKF_VERIFY);
         let hmac = restrict(info(CKM_SHA256_HMAC).unwrap()).unwrap();
         assert_eq!(hmac.min_key_size, HMAC_MIN_LEN);
+    }
+
+    #[test]
+    fn ed25519ctx_is_refused_and_the_approved_instances_are_not() {
+        let eddsa = |prehash, context: &[u8]| Mechanism {
+            kind: CKM_EDDSA,
+            parameter: MechanismParameter::EdDsa {
+                prehash,
+                context: context.to_vec(),
+            },
+            caller_parameter: None,
+        };
+        let key = |private: openssl::pkey::PKey<openssl::pkey::Private>| LoadedKey {
+            key_type: CKK_EC_EDWARDS,
+            material: KeyMaterial::Private(private),
+        };
+        let ed25519 = key(openssl::pkey::PKey::generate_ed25519().unwrap());
+        let ed448 = key(openssl::pkey::PKey::generate_ed448().unwrap());
+        assert!(matches!(
+            check_parameter(&eddsa(false, b"ctx"), &ed25519),
+            Err(Error::MechanismParamInvalid(_))
+        ));
+        for (mechanism, key) in [
+            (eddsa(false, b""), &ed25519),
+            (eddsa(true, b"ctx"), &ed25519),
+            (eddsa(false, b"ctx"), &ed448),
+            (eddsa(true, b"ctx"), &ed448),
+            (Mechanism::new(CKM_EDDSA), &ed25519),
+        ] {
+            assert!(check_parameter(&mechanism, key).is_ok());
+        }
     }
 
     #[test]

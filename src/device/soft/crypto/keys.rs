@@ -4,6 +4,7 @@
 
 use super::curves::Curve;
 use super::der;
+use super::pqc::{self, ParameterSet};
 use crate::error::{Error, Result};
 use crate::object::{find, Attributes, Template};
 use cryptoki_sys::*;
@@ -34,8 +35,28 @@ pub(super) const DES2_KEY_LEN: usize = 16;
 pub(super) fn key_type_of<T: HasParams>(key: &PKeyRef<T>) -> Result<CK_KEY_TYPE> {
     match key.id() {
         Id::RSA => Ok(CKK_RSA),
-        _ => Curve::of_key(key).map(Curve::key_type),
+        _ => match ParameterSet::of_key(key) {
+            Some(set) => Ok(set.key_type()),
+            None => Curve::of_key(key).map(Curve::key_type),
+        },
     }
+}
+
+/// Generates an ML-DSA (`CKM_ML_DSA_KEY_PAIR_GEN`) or ML-KEM
+/// (`CKM_ML_KEM_KEY_PAIR_GEN`) key pair of the parameter set
+/// `parameter_set` (PKCS#11 3.2 `CKA_PARAMETER_SET` of the public template).
+pub fn generate_post_quantum(
+    key_type: CK_KEY_TYPE,
+    parameter_set: CK_ULONG,
+) -> Result<PKey<Private>> {
+    pqc::generate(ParameterSet::of(key_type, parameter_set)?)
+}
+
+/// The parameter set a template names for a key of `key_type`.
+fn parameter_set(template: &Template, key_type: CK_KEY_TYPE) -> Result<ParameterSet> {
+    let value = crate::object::find_ulong(template, CKA_PARAMETER_SET)?
+        .ok_or(Error::TemplateIncomplete(CKA_PARAMETER_SET))?;
+    ParameterSet::of(key_type, value)
 }
 
 /// Generates an RSA key pair (`CKM_RSA_PKCS_KEY_PAIR_GEN`, PKCS#11 3.0 §2.1.4).
@@ -104,6 +125,14 @@ pub fn generate_des3() -> Result<Vec<u8>> {
 /// The public attributes of any asymmetric key (see `public_attributes_of_private`).
 pub(super) fn public_attributes<T: HasPublic>(key: &PKeyRef<T>) -> Result<Attributes> {
     let mut attributes = Attributes::new();
+    if let Some(set) = ParameterSet::of_key(key) {
+        // CKA_VALUE is pk on the public object only: on the private one it
+        // is sk (see `public_value_attribute`).
+        attributes.set_ulong(CKA_KEY_TYPE, set.key_type());
+        attributes.set_ulong(CKA_PARAMETER_SET, set.value());
+        attributes.set(CKA_PUBLIC_KEY_INFO, key.public_key_to_der()?);
+        return Ok(attributes);
+    }
     match key.id() {
         Id::RSA => {
             let rsa = key.rsa()?;
@@ -138,6 +167,16 @@ pub(super) fn public_attributes<T: HasPublic>(key: &PKeyRef<T>) -> Result<Attrib
     }
     attributes.set(CKA_PUBLIC_KEY_INFO, key.public_key_to_der()?);
     Ok(attributes)
+}
+
+/// The `CKA_VALUE` a public key object of an ML-DSA or ML-KEM key holds
+/// (pk, ek), `None` for the other key types (whose public values have
+/// attributes of their own).
+pub(super) fn public_value_attribute(key: &PKeyRef<Public>) -> Result<Option<Vec<u8>>> {
+    match ParameterSet::of_key(key) {
+        Some(_) => Ok(Some(pqc::public_value(key)?)),
+        None => Ok(None),
+    }
 }
 
 /// The public half of a private key.
@@ -204,6 +243,11 @@ pub fn import_private(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey
             native_private(PKey::from_ec_key(ec)?)
         }
         CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => import_raw_private(template, key_type),
+        CKK_ML_DSA | CKK_ML_KEM => pqc::import_private(
+            parameter_set(template, key_type)?,
+            find(template, CKA_SEED).map(|a| a.value.as_slice()),
+            find(template, CKA_VALUE).map(|a| a.value.as_slice()),
+        ),
         _ => Err(Error::AttributeValueInvalid(CKA_KEY_TYPE)),
     }
 }
@@ -363,6 +407,10 @@ pub fn import_public(key_type: CK_KEY_TYPE, template: &Template) -> Result<PKey<
             let point = required(template, CKA_EC_POINT)?;
             public_key_from_point(curve, point).ok_or(Error::AttributeValueInvalid(CKA_EC_POINT))
         }
+        CKK_ML_DSA | CKK_ML_KEM => pqc::import_public(
+            parameter_set(template, key_type)?,
+            required(template, CKA_VALUE)?,
+        ),
         _ => Err(Error::AttributeValueInvalid(CKA_KEY_TYPE)),
     }
 }

@@ -28,6 +28,9 @@ mod mac;
 #[cfg(test)]
 mod mechanism_tests;
 mod mechanisms;
+mod pqc;
+#[cfg(test)]
+mod pqc_tests;
 mod sign;
 #[cfg(test)]
 mod sign_tests;
@@ -51,7 +54,8 @@ pub use at_rest::{derive_pin_key, open, seal};
 pub use derive::{bytes_kept, derive_value, is_simple_derivation};
 pub use kbkdf::{check_kbkdf, kbkdf};
 pub use keys::{
-    generate_des3, generate_ec, generate_rsa, generate_secret, import_private, import_public,
+    generate_des3, generate_ec, generate_post_quantum, generate_rsa, generate_secret,
+    import_private, import_public,
     private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
 };
 pub use mac::HMAC_MIN_KEY_LEN;
@@ -85,9 +89,41 @@ pub fn public_attributes_of_private(key: &PKey<Private>) -> Result<Attributes> {
     keys::public_attributes(key)
 }
 
-/// As [`public_attributes_of_private`], for a public key.
+/// As [`public_attributes_of_private`], for a public key; an ML-DSA or
+/// ML-KEM public key also has its `CKA_VALUE` (pk, ek).
 pub fn public_attributes_of_public(key: &PKey<Public>) -> Result<Attributes> {
-    keys::public_attributes(key)
+    let mut attributes = keys::public_attributes(key)?;
+    if let Some(value) = keys::public_value_attribute(key)? {
+        attributes.set(CKA_VALUE, value);
+    }
+    Ok(attributes)
+}
+
+/// A sensitive value of an ML-DSA or ML-KEM private key: `CKA_VALUE` (the
+/// expanded sk or dk) or `CKA_SEED`; `None` for another attribute, or a
+/// seed the key was imported without.
+pub fn post_quantum_private_value(key: &PKey<Private>, kind: CK_ATTRIBUTE_TYPE) -> Option<Vec<u8>> {
+    match kind {
+        CKA_VALUE => pqc::private_value(key),
+        CKA_SEED => pqc::seed(key),
+        _ => None,
+    }
+}
+
+/// `CKM_ML_KEM` with `C_EncapsulateKey` (PKCS#11 3.2): a ciphertext for
+/// `key`'s public half and the shared secret (32 bytes) in it.
+pub fn encapsulate(key: &LoadedKey) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {
+    match key.asymmetric_key(CKK_ML_KEM)? {
+        loaded::AsymmetricKey::Private(key) => pqc::encapsulate(key, None),
+        loaded::AsymmetricKey::Public(key) => pqc::encapsulate(key, None),
+    }
+}
+
+/// `CKM_ML_KEM` with `C_DecapsulateKey`: the shared secret of
+/// `ciphertext` (the implicit-rejection one for a ciphertext not made for
+/// this key); a ciphertext of the wrong length is `EncryptedDataLenRange`.
+pub fn decapsulate(key: &LoadedKey, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    pqc::decapsulate(key.private_key(CKK_ML_KEM)?, ciphertext)
 }
 
 /// Whether two `CKA_EC_PARAMS` values name the same supported curve (an

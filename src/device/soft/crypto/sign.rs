@@ -1,6 +1,7 @@
 //! Signatures and MACs (PKCS#11 3.0 §5.13, §5.14): RSA PKCS#1 v1.5 and PSS
-//! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14, Ed25519 and Ed448)
-//! HMAC (§2.20, §2.25) and AES-CMAC (§2.11.5).
+//! (§2.1.6 to §2.1.15), ECDSA (§2.3.8), EdDSA (§2.3.14: Ed25519, Ed25519ctx,
+//! Ed25519ph, Ed448 and Ed448ph, RFC 8032), HMAC (§2.20, §2.25) and AES-CMAC
+//! (§2.11.5).
 //!
 //! The key stays parsed in its [`LoadedKey`]; an operation only creates its
 //! OpenSSL context. Hash-and-sign mechanisms stream through one
@@ -25,6 +26,8 @@ use std::sync::Arc;
 const ED25519_SIGNATURE_LEN: usize = 64;
 /// Ed448 signatures are 114 bytes (RFC 8032 §5.2.6).
 const ED448_SIGNATURE_LEN: usize = 114;
+/// An EdDSA context string is at most 255 bytes (RFC 8032 §5.1, §5.2).
+const MAX_EDDSA_CONTEXT: usize = 255;
 /// PKCS#1 v1.5 padding takes at least 11 bytes of the modulus.
 const PKCS1_OVERHEAD: usize = 11;
 
@@ -43,8 +46,9 @@ enum Scheme {
     },
     /// `CKM_ECDSA` (no hash: the input is the hash) and `CKM_ECDSA_SHA*`.
     Ecdsa(Option<Hash>),
-    /// `CKM_EDDSA`, pure Ed25519 or Ed448 (the key's curve).
-    EdDsa,
+    /// `CKM_EDDSA` on the key's curve: `prehash` (`CK_EDDSA_PARAMS.phFlag`)
+    /// selects Ed25519ph or Ed448ph; the context string is the mechanism's.
+    EdDsa { prehash: bool },
     /// `CKM_SHA*_HMAC` and `CKM_SHA3_*_HMAC`, full length.
     Hmac(Hash),
     /// `CKM_AES_CMAC` (16 bytes) and `CKM_AES_CMAC_GENERAL` (`len`, 1 to 16).
@@ -90,14 +94,20 @@ impl Scheme {
             CKM_ECDSA_SHA3_512 => Scheme::Ecdsa(Some(hash(CKM_SHA3_512))),
             CKM_EDDSA => {
                 return match &mechanism.parameter {
-                    MechanismParameter::None => Ok(Scheme::EdDsa),
-                    MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(Scheme::EdDsa),
-                    MechanismParameter::EdDsa {
-                        prehash: false,
-                        context,
-                    } if context.is_empty() => Ok(Scheme::EdDsa),
+                    MechanismParameter::None => Ok(Scheme::EdDsa { prehash: false }),
+                    MechanismParameter::Raw(bytes) if bytes.is_empty() => {
+                        Ok(Scheme::EdDsa { prehash: false })
+                    }
+                    MechanismParameter::EdDsa { prehash, context }
+                        if context.len() <= MAX_EDDSA_CONTEXT =>
+                    {
+                        Ok(Scheme::EdDsa { prehash: *prehash })
+                    }
+                    MechanismParameter::EdDsa { .. } => Err(Error::MechanismParamInvalid(
+                        "an EdDSA context string is at most 255 bytes",
+                    )),
                     _ => Err(Error::MechanismParamInvalid(
-                        "only pure EdDSA without a context is supported",
+                        "CKM_EDDSA takes no parameter or a CK_EDDSA_PARAMS",
                     )),
                 }
             }
@@ -131,7 +141,7 @@ impl Scheme {
         match self {
             Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) | Scheme::RsaPss { .. } => CKK_RSA,
             Scheme::Ecdsa(_) => CKK_EC,
-            Scheme::EdDsa => CKK_EC_EDWARDS,
+            Scheme::EdDsa { .. } => CKK_EC_EDWARDS,
             Scheme::Hmac(_) => CKK_GENERIC_SECRET,
             Scheme::Cmac { .. } => CKK_AES,
         }
@@ -323,7 +333,7 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
             }
             _ => return Err(Error::KeyTypeInconsistent),
         },
-        Scheme::EdDsa => match key.id() {
+        Scheme::EdDsa { .. } => match key.id() {
             Id::ED25519 => (ED25519_SIGNATURE_LEN, InputRule::Any),
             Id::ED448 => (ED448_SIGNATURE_LEN, InputRule::Any),
             _ => return Err(Error::KeyTypeInconsistent),
@@ -359,6 +369,7 @@ fn signature_operation(
     signing: bool,
 ) -> Result<SignatureOperation> {
     let scheme = Scheme::of(mechanism)?;
+    let context = eddsa_context(mechanism);
     let (engine, signature_len) = if let Scheme::Hmac(hash) = scheme {
         (Engine::Stream(hmac_context(&key, hash)?), hash.len())
     } else if let Scheme::Cmac { len } = scheme {
@@ -366,11 +377,11 @@ fn signature_operation(
     } else if signing {
         let private = key.private_key(scheme.key_type())?;
         let (signature_len, rule) = shape(scheme, AsymmetricKey::Private(private))?;
-        (sign_engine(scheme, private, rule)?, signature_len)
+        (sign_engine(scheme, private, rule, context)?, signature_len)
     } else {
         let asymmetric = key.asymmetric_key(scheme.key_type())?;
         let (signature_len, rule) = shape(scheme, asymmetric)?;
-        (verify_engine(scheme, asymmetric, rule)?, signature_len)
+        (verify_engine(scheme, asymmetric, rule, context)?, signature_len)
     };
     Ok(SignatureOperation {
         engine,
@@ -381,16 +392,58 @@ fn signature_operation(
     })
 }
 
+/// The context string of a `CKM_EDDSA` mechanism (empty for any other).
+fn eddsa_context(mechanism: &Mechanism) -> &[u8] {
+    match &mechanism.parameter {
+        MechanismParameter::EdDsa { context, .. } => context,
+        _ => &[],
+    }
+}
+
+/// The RFC 8032 instance that `CKM_EDDSA` with `prehash` and `context`
+/// names on a key of type `id`, `None` for pure Ed25519 or Ed448 without a
+/// context (OpenSSL's default). PKCS#11 3.0 §2.3.14: without phFlag an
+/// Ed25519 key signs Ed25519ctx when a context is given; Ed448 always
+/// carries its (possibly empty) context.
+fn eddsa_instance(id: Id, prehash: bool, context: &[u8]) -> Option<&'static std::ffi::CStr> {
+    match (id, prehash) {
+        (Id::ED25519, true) => Some(c"Ed25519ph"),
+        (Id::ED25519, false) if !context.is_empty() => Some(c"Ed25519ctx"),
+        (Id::ED448, true) => Some(c"Ed448ph"),
+        (Id::ED448, false) if !context.is_empty() => Some(c"Ed448"),
+        _ => None,
+    }
+}
+
+/// Sets the instance and context of `scheme` (EdDSA) on a fresh signature
+/// or verification context for a key of type `id`.
+fn configure_edwards<T>(
+    scheme: Scheme,
+    id: Id,
+    pkey_context: &mut PkeyCtxRef<T>,
+    context: &[u8],
+) -> Result<()> {
+    let Scheme::EdDsa { prehash } = scheme else {
+        return Ok(());
+    };
+    match eddsa_instance(id, prehash, context) {
+        Some(instance) => crate::ffi::openssl::set_eddsa_instance(pkey_context, instance, context),
+        None => Ok(()),
+    }
+}
+
 /// The engine that signs with `private` by `scheme` (not HMAC).
 fn sign_engine(
     scheme: Scheme,
     private: &PKey<openssl::pkey::Private>,
     rule: InputRule,
+    eddsa_context: &[u8],
 ) -> Result<Engine> {
     Ok(match (scheme, scheme.streaming_hash()) {
-        (Scheme::EdDsa, _) => {
+        (Scheme::EdDsa { .. }, _) => {
             let mut context = MdCtx::new()?;
-            context.digest_sign_init(None, private)?;
+            let pkey_context = context.digest_sign_init(None, private)?;
+            configure_edwards(scheme, private.id(), pkey_context, eddsa_context)?;
             Engine::Edwards {
                 context,
                 data: Vec::new(),
@@ -406,10 +459,19 @@ fn sign_engine(
 }
 
 /// The engine that verifies with `key` by `scheme` (not HMAC).
-fn verify_engine(scheme: Scheme, key: AsymmetricKey<'_>, rule: InputRule) -> Result<Engine> {
+fn verify_engine(
+    scheme: Scheme,
+    key: AsymmetricKey<'_>,
+    rule: InputRule,
+    eddsa_context: &[u8],
+) -> Result<Engine> {
     Ok(match (scheme, scheme.streaming_hash(), key) {
-        (Scheme::EdDsa, _, AsymmetricKey::Private(key)) => verify_edwards(key)?,
-        (Scheme::EdDsa, _, AsymmetricKey::Public(key)) => verify_edwards(key)?,
+        (Scheme::EdDsa { .. }, _, AsymmetricKey::Private(key)) => {
+            verify_edwards(scheme, key, eddsa_context)?
+        }
+        (Scheme::EdDsa { .. }, _, AsymmetricKey::Public(key)) => {
+            verify_edwards(scheme, key, eddsa_context)?
+        }
         (_, Some(hash), AsymmetricKey::Private(key)) => verify_stream(scheme, hash, key)?,
         (_, Some(hash), AsymmetricKey::Public(key)) => verify_stream(scheme, hash, key)?,
         (_, None, _) => collected_engine(scheme, key, rule, false)?,
@@ -450,9 +512,14 @@ fn verify_stream<T: HasPublic>(scheme: Scheme, hash: Hash, key: &PKeyRef<T>) -> 
     Ok(Engine::Stream(context))
 }
 
-fn verify_edwards<T: HasPublic>(key: &PKeyRef<T>) -> Result<Engine> {
+fn verify_edwards<T: HasPublic>(
+    scheme: Scheme,
+    key: &PKeyRef<T>,
+    eddsa_context: &[u8],
+) -> Result<Engine> {
     let mut context = MdCtx::new()?;
-    context.digest_verify_init(None, key)?;
+    let pkey_context = context.digest_verify_init(None, key)?;
+    configure_edwards(scheme, key.id(), pkey_context, eddsa_context)?;
     Ok(Engine::Edwards {
         context,
         data: Vec::new(),

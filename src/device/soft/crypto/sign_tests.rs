@@ -6,7 +6,7 @@ use crate::device::{Mechanism, MechanismParameter};
 use crate::error::Error;
 use cryptoki_sys::*;
 use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
+use openssl::pkey::{Id, PKey, Private};
 use openssl::rsa::Padding;
 use openssl::sign::{RsaPssSaltlen, Verifier};
 use std::sync::Arc;
@@ -341,16 +341,143 @@ fn eddsa_matches_the_rfc_8032_test_vector() {
     assert_eq!(sign(&key, &mechanism(CKM_EDDSA), b""), expected);
 }
 
+fn eddsa(prehash: bool, context: &[u8]) -> Mechanism {
+    Mechanism {
+        kind: CKM_EDDSA,
+        parameter: MechanismParameter::EdDsa {
+            prehash,
+            context: context.to_vec(),
+        },
+        caller_parameter: None,
+    }
+}
+
+/// RFC 8032 §7.2 (Ed25519ctx, TEST foo), §7.3 (Ed25519ph, TEST abc),
+/// §7.4 (Ed448 with a context, 1 octet) and §7.5 (Ed448ph, TEST abc and
+/// TEST abc with context "foo"): (key type, secret, public, message,
+/// phFlag, context, signature).
+const RFC_8032_INSTANCES: [(Id, &str, &str, &str, bool, &[u8], &str); 5] = [
+    (
+        Id::ED25519,
+        "0305334e381af78f141cb666f6199f57bc3495335a256a95bd2a55bf546663f6",
+        "dfc9425e4f968f7f0c29f0259cf5f9aed6851c2bb4ad8bfb860cfee0ab248292",
+        "f726936d19c800494e3fdaff20b276a8",
+        false,
+        b"foo",
+        "55a4cc2f70a54e04288c5f4cd1e45a7bb520b36292911876cada7323198dd87a
+         8b36950b95130022907a7fb7c4e9b2d5f6cca685a587b4b21f4b888e4e7edb0d",
+    ),
+    (
+        Id::ED25519,
+        "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42",
+        "ec172b93ad5e563bf4932c70e1245034c35467ef2efd4d64ebf819683467e2bf",
+        "616263",
+        true,
+        b"",
+        "98a70222f0b8121aa9d30f813d683f809e462b469c7ff87639499bb94e6dae41
+         31f85042463c2a355a2003d062adf5aaa10b8c61e636062aaad11c2a26083406",
+    ),
+    (
+        Id::ED448,
+        "c4eab05d357007c632f3dbb48489924d552b08fe0c353a0d4a1f00acda2c463a
+         fbea67c5e8d2877c5e3bc397a659949ef8021e954e0a12274e",
+        "43ba28f430cdff456ae531545f7ecd0ac834a55d9358c0372bfa0c6c6798c086
+         6aea01eb00742802b8438ea4cb82169c235160627b4c3a9480",
+        "03",
+        false,
+        b"foo",
+        "d4f8f6131770dd46f40867d6fd5d5055de43541f8c5e35abbcd001b32a89f7d2
+         151f7647f11d8ca2ae279fb842d607217fce6e042f6815ea000c85741de5c8da
+         1144a6a1aba7f96de42505d7a7298524fda538fccbbb754f578c1cad10d54d0d
+         5428407e85dcbc98a49155c13764e66c3c00",
+    ),
+    (
+        Id::ED448,
+        "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42
+         ef7822e0d5104127dc05d6dbefde69e3ab2cec7c867c6e2c49",
+        "259b71c19f83ef77a7abd26524cbdb3161b590a48f7d17de3ee0ba9c52beb743
+         c09428a131d6b1b57303d90d8132c276d5ed3d5d01c0f53880",
+        "616263",
+        true,
+        b"",
+        "822f6901f7480f3d5f562c592994d9693602875614483256505600bbc281ae38
+         1f54d6bce2ea911574932f52a4e6cadd78769375ec3ffd1b801a0d9b3f4030cd
+         433964b6457ea39476511214f97469b57dd32dbc560a9a94d00bff07620464a3
+         ad203df7dc7ce360c3cd3696d9d9fab90f00",
+    ),
+    (
+        Id::ED448,
+        "833fe62409237b9d62ec77587520911e9a759cec1d19755b7da901b96dca3d42
+         ef7822e0d5104127dc05d6dbefde69e3ab2cec7c867c6e2c49",
+        "259b71c19f83ef77a7abd26524cbdb3161b590a48f7d17de3ee0ba9c52beb743
+         c09428a131d6b1b57303d90d8132c276d5ed3d5d01c0f53880",
+        "616263",
+        true,
+        b"foo",
+        "c32299d46ec8ff02b54540982814dce9a05812f81962b649d528095916a2aa48
+         1065b1580423ef927ecf0af5888f90da0f6a9a85ad5dc3f280d91224ba9911a3
+         653d00e484e2ce232521481c8658df304bb7745a73514cdb9bf3e15784ab7128
+         4f8d0704a608c54a6b62d97beb511d132100",
+    ),
+];
+
 #[test]
-fn eddsa_prehash_or_context_is_refused() {
+fn eddsa_instances_match_the_rfc_8032_test_vectors() {
+    for (id, secret, public, message, prehash, context, expected) in RFC_8032_INSTANCES {
+        let private = PKey::private_key_from_raw_bytes(&hex(secret), id).unwrap();
+        assert_eq!(private.raw_public_key().unwrap(), hex(public));
+        let key = loaded_private(private.clone());
+        let mechanism = eddsa(prehash, context);
+        let (message, expected) = (hex(message), hex(expected));
+        assert_eq!(sign(&key, &mechanism, &message), expected, "{id:?} {prehash} {context:?}");
+        assert_eq!(sign_in_parts(&key, &mechanism, &message), expected);
+        let public = loaded_public(&private);
+        verifies_both_ways(&public, &mechanism, &message, (&expected, &expected));
+    }
+}
+
+#[test]
+fn an_eddsa_signature_verifies_only_with_its_instance_and_context() {
+    for (id, secret, _, message, prehash, context, expected) in RFC_8032_INSTANCES {
+        let private = PKey::private_key_from_raw_bytes(&hex(secret), id).unwrap();
+        let public = loaded_public(&private);
+        let (message, expected) = (hex(message), hex(expected));
+        let wrong_context = eddsa(prehash, b"bar");
+        let other_instance = eddsa(!prehash, context);
+        let pure = mechanism(CKM_EDDSA);
+        for wrong in [&wrong_context, &other_instance, &pure] {
+            assert_fails!(
+                verify(&public, wrong, &message, &expected),
+                Error::SignatureInvalid
+            );
+        }
+        let mut flipped = expected.clone();
+        flipped[5] ^= 1;
+        assert_fails!(
+            verify(&public, &eddsa(prehash, context), &message, &flipped),
+            Error::SignatureInvalid
+        );
+    }
+}
+
+#[test]
+fn eddsa_without_a_context_and_without_phflag_is_pure() {
+    // Ed448 pure is Ed448 with an empty context; Ed25519 pure has no dom2
+    // prefix at all. A CK_EDDSA_PARAMS of phFlag FALSE and no context
+    // signs as the NULL parameter does.
+    for params in [ED25519, ED448] {
+        let key = ec(params);
+        let pure = sign(&key, &mechanism(CKM_EDDSA), MESSAGE);
+        assert_eq!(sign(&key, &eddsa(false, b""), MESSAGE), pure);
+    }
+}
+
+#[test]
+fn eddsa_with_a_long_context_or_a_raw_parameter_is_refused() {
     for parameter in [
         MechanismParameter::EdDsa {
             prehash: true,
-            context: vec![],
-        },
-        MechanismParameter::EdDsa {
-            prehash: false,
-            context: b"ctx".to_vec(),
+            context: vec![7; 256],
         },
         MechanismParameter::Raw(vec![0; 4]),
     ] {
@@ -364,6 +491,10 @@ fn eddsa_prehash_or_context_is_refused() {
             Error::MechanismParamInvalid(_)
         );
     }
+    // 255 bytes is the longest context RFC 8032 allows.
+    let key = ec(ED448);
+    let signature = sign(&key, &eddsa(true, &[7; 255]), MESSAGE);
+    assert_eq!(signature.len(), 114);
 }
 
 /// RFC 4231 test case 1 (and RFC 2202 test case 1 for SHA-1): twenty

@@ -1,0 +1,1 @@
+//! ML-DSA and ML-KEM against the NIST ACVP vectors (tests/data/acvp).
