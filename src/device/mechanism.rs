@@ -82,6 +82,12 @@ pub enum MechanismParameter {
         prehash: bool,
         context: Vec<u8>,
     },
+    /// `CK_SIGN_ADDITIONAL_CONTEXT` (PKCS#11 3.2, `CKM_ML_DSA`): the
+    /// hedge variant (`CKH_*`) and the context string.
+    SignContext {
+        hedge: CK_ULONG,
+        context: Vec<u8>,
+    },
     /// `CK_SP800_108_KDF_PARAMS` (`CKM_SP800_108_COUNTER_KDF`) or
     /// `CK_SP800_108_FEEDBACK_KDF_PARAMS` (`CKM_SP800_108_FEEDBACK_KDF`).
     Kbkdf(Box<KbkdfParameter>),

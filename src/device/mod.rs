@@ -8,7 +8,7 @@ pub mod mechanism;
 pub mod pkcs11;
 pub mod soft;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::object::{Access, Handle, ObjectStore, Template};
 use cryptoki_sys::*;
 use std::sync::Arc;
@@ -274,6 +274,36 @@ pub struct DeriveRequest<'a> {
     pub template: &'a Template,
 }
 
+/// `C_EncapsulateKey` (PKCS#11 3.2 §5.18): a KEM with a public key makes a
+/// ciphertext and a new secret key of the template.
+pub struct EncapsulateRequest<'a> {
+    pub mechanism: &'a Mechanism,
+    pub public_key: Handle,
+    pub template: &'a Template,
+    /// The caller's ciphertext buffer length; `None` for a length query
+    /// (a NULL `pCiphertext`).
+    pub capacity: Option<usize>,
+}
+
+/// What `C_EncapsulateKey` gives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Encapsulated {
+    /// The ciphertext length, for a length query or a buffer too small:
+    /// nothing was made.
+    Length(usize),
+    /// The ciphertext and the new key.
+    Key { ciphertext: Vec<u8>, key: Handle },
+}
+
+/// `C_DecapsulateKey` (PKCS#11 3.2 §5.18): a KEM with a private key turns
+/// a ciphertext back into the secret key of the template.
+pub struct DecapsulateRequest<'a> {
+    pub mechanism: &'a Mechanism,
+    pub private_key: Handle,
+    pub template: &'a Template,
+    pub ciphertext: &'a [u8],
+}
+
 /// What `C_DeriveKey` made: the key of its template, then the additional
 /// keys of an SP 800-108 derivation, in the order of their templates.
 #[derive(Debug, PartialEq, Eq)]
@@ -322,6 +352,14 @@ pub trait KeyManagement: Send + Sync {
     fn unwrap_key(&self, access: &Access, request: UnwrapRequest<'_>) -> Result<Handle>;
     /// `C_DeriveKey`: the new keys' handles.
     fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<DerivedKeys>;
+    /// `C_EncapsulateKey`; a device without KEMs has no such mechanism.
+    fn encapsulate_key(&self, _access: &Access, request: EncapsulateRequest<'_>) -> Result<Encapsulated> {
+        Err(Error::MechanismInvalid(request.mechanism.kind))
+    }
+    /// `C_DecapsulateKey`; a device without KEMs has no such mechanism.
+    fn decapsulate_key(&self, _access: &Access, request: DecapsulateRequest<'_>) -> Result<Handle> {
+        Err(Error::MechanismInvalid(request.mechanism.kind))
+    }
     /// The key that signs certificate blobs. With `key_id`, the RSA key pair
     /// whose `CKA_ID` is that text; without, a key the device provides itself.
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>>;

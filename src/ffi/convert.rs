@@ -499,6 +499,15 @@ unsafe fn parameter(raw: &CK_MECHANISM) -> Result<MechanismParameter> {
                 context: unsafe { inner_bytes(p.pContextData, p.ulContextDataLen) }?,
             }
         }
+        CKM_ML_DSA if !raw.pParameter.is_null() && raw.ulParameterLen != 0 => {
+            // SAFETY: as the comment at the top of `parameter` says.
+            let p: CK_SIGN_ADDITIONAL_CONTEXT = unsafe { parameter_struct(raw) }?;
+            MechanismParameter::SignContext {
+                hedge: p.hedgeVariant,
+                // SAFETY: as the comment at the top of `parameter` says.
+                context: unsafe { inner_bytes(p.pContext, p.ulContextLen) }?,
+            }
+        }
         _ if raw.pParameter.is_null() || raw.ulParameterLen == 0 => MechanismParameter::None,
         _ => MechanismParameter::Raw(
             // SAFETY: as the comment at the top of `parameter` says.

@@ -99,6 +99,16 @@ unsafe extern "C" fn get_info_3_0(info: *mut CK_INFO) -> CK_RV {
     guard("C_GetInfo", || unsafe { library_info(info, 3, 0) })
 }
 
+/// `C_GetInfo` as the 3.2 interface gives it: `cryptokiVersion` 3.2.
+///
+/// # Safety
+///
+/// As [`C_GetInfo`].
+unsafe extern "C" fn get_info_3_2(info: *mut CK_INFO) -> CK_RV {
+    // SAFETY: this function's contract is `library_info`'s.
+    guard("C_GetInfo", || unsafe { library_info(info, 3, 2) })
+}
+
 /// Fills the caller's `CK_INFO` with this library's information and the
 /// interface version `major.minor`.
 ///
@@ -146,7 +156,7 @@ pub unsafe extern "C" fn C_GetFunctionList(list: *mut *mut CK_FUNCTION_LIST) -> 
 
 const INTERFACE_NAME: &[u8] = b"PKCS 11\0";
 
-struct Interfaces([CK_INTERFACE; 2]);
+struct Interfaces([CK_INTERFACE; 3]);
 // SAFETY: the interfaces point to immutable statics only.
 unsafe impl Sync for Interfaces {}
 
@@ -161,9 +171,17 @@ static INTERFACES: Interfaces = Interfaces([
         pFunctionList: &FUNCTION_LIST as *const CK_FUNCTION_LIST as *mut c_void,
         flags: 0,
     },
+    CK_INTERFACE {
+        pInterfaceName: INTERFACE_NAME.as_ptr() as *mut CK_UTF8CHAR,
+        pFunctionList: &FUNCTION_LIST_3_2 as *const CK_FUNCTION_LIST_3_2 as *mut c_void,
+        flags: 0,
+    },
 ]);
 
-/// `C_GetInterfaceList` (3.0): "PKCS 11" version 3.0, then version 2.40.
+/// `C_GetInterfaceList` (3.0): "PKCS 11" version 3.0, version 2.40, then
+/// version 3.2. The default (a NULL version to `C_GetInterface`) stays 3.0,
+/// the first: a 3.0 client that takes the first interface gets the list it
+/// knows; a 3.2 client asks for 3.2 by version.
 ///
 /// # Safety
 ///
@@ -182,7 +200,8 @@ pub unsafe extern "C" fn C_GetInterfaceList(
     })
 }
 
-/// `C_GetInterface` (3.0): by name ("PKCS 11" or NULL) and version (3.0, 2.40, or NULL for 3.0).
+/// `C_GetInterface` (3.0): by name ("PKCS 11" or NULL) and version (3.0,
+/// 2.40, 3.2, or NULL for 3.0).
 ///
 /// # Safety
 ///
@@ -214,6 +233,7 @@ pub unsafe extern "C" fn C_GetInterface(
             None => 0,
             Some(v) if v.major == 3 && v.minor == 0 => 0,
             Some(v) if v.major == 2 && v.minor == 40 => 1,
+            Some(v) if v.major == 3 && v.minor == 2 => 2,
             Some(_) => return Err(Error::InterfaceNotOffered("of that version")),
         };
         *interface = &INTERFACES.0[index] as *const CK_INTERFACE as *mut CK_INTERFACE;
@@ -308,4 +328,19 @@ pub static FUNCTION_LIST_3_0: CK_FUNCTION_LIST_3_0 = function_list!(CK_FUNCTION_
     C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
     C_MessageSignInit, C_SignMessage, C_SignMessageBegin, C_SignMessageNext, C_MessageSignFinal,
     C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin, C_VerifyMessageNext, C_MessageVerifyFinal
+});
+
+/// The PKCS#11 3.2 function list: the 3.0 one, then `C_EncapsulateKey` and
+/// `C_DecapsulateKey` (ML-KEM), and the other 3.2 functions, which return
+/// `CKR_FUNCTION_NOT_SUPPORTED`.
+pub static FUNCTION_LIST_3_2: CK_FUNCTION_LIST_3_2 = function_list!(CK_FUNCTION_LIST_3_2, 3, 2, get_info_3_2, {
+    C_GetInterfaceList, C_GetInterface, C_LoginUser, C_SessionCancel,
+    C_MessageEncryptInit, C_EncryptMessage, C_EncryptMessageBegin, C_EncryptMessageNext, C_MessageEncryptFinal,
+    C_MessageDecryptInit, C_DecryptMessage, C_DecryptMessageBegin, C_DecryptMessageNext, C_MessageDecryptFinal,
+    C_MessageSignInit, C_SignMessage, C_SignMessageBegin, C_SignMessageNext, C_MessageSignFinal,
+    C_MessageVerifyInit, C_VerifyMessage, C_VerifyMessageBegin, C_VerifyMessageNext, C_MessageVerifyFinal,
+    C_EncapsulateKey, C_DecapsulateKey,
+    C_VerifySignatureInit, C_VerifySignature, C_VerifySignatureUpdate, C_VerifySignatureFinal,
+    C_GetSessionValidationFlags, C_AsyncComplete, C_AsyncGetID, C_AsyncJoin,
+    C_WrapKeyAuthenticated, C_UnwrapKeyAuthenticated
 });

@@ -1,11 +1,14 @@
 //! Key management (PKCS#11 3.0 §5.14).
 
-use super::convert::{bytes, deliver_slice, mechanism, out, returning, template};
+use super::convert::{bytes, capacity, deliver_slice, mechanism, out, returning, template};
 use crate::error::Error;
 use super::export::export;
 use super::kdf_params::additional_key_outputs;
 use super::session_provider;
-use crate::device::{DeriveRequest, KeyPairRequest, KeyRequest, UnwrapRequest, WrapRequest};
+use crate::device::{
+    DecapsulateRequest, DeriveRequest, EncapsulateRequest, Encapsulated, KeyPairRequest,
+    KeyRequest, UnwrapRequest, WrapRequest,
+};
 use cryptoki_sys::*;
 
 // SAFETY (of every block in this file): each pointer argument is NULL or valid for what
@@ -91,5 +94,50 @@ export! {
         // SAFETY: as the comment at the top of the file says; `key` is non-NULL.
         unsafe { key.write_unaligned(keys.key) };
         Ok(())
+    }    /// `C_EncapsulateKey` (PKCS#11 3.2): the ciphertext by the buffer rules
+    /// of §5.2 (a NULL `pCiphertext` asks for its length, a short buffer is
+    /// `CKR_BUFFER_TOO_SMALL`; neither makes a key), then the new key.
+    fn C_EncapsulateKey(session: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, public_key: CK_OBJECT_HANDLE, attributes: *mut CK_ATTRIBUTE, count: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: *mut CK_ULONG, key: *mut CK_OBJECT_HANDLE) {
+        let provider = session_provider(session)?;
+        // SAFETY: as the comment at the top of the file says.
+        let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
+        // SAFETY: as the comment at the top of the file says; `capacity` refuses a NULL length.
+        let capacity = unsafe { capacity(ciphertext, ciphertext_len) }?;
+        if capacity.is_some() && key.is_null() {
+            return Err(Error::ArgumentsBad("NULL phKey"));
+        }
+        let request = EncapsulateRequest { mechanism: &mechanism, public_key, template: &template, capacity };
+        match provider.encapsulate_key(session, request)? {
+            Encapsulated::Length(len) => {
+                // SAFETY: as the comment at the top of the file says; `ciphertext_len` is non-NULL.
+                unsafe { ciphertext_len.write_unaligned(len as CK_ULONG) };
+                if ciphertext.is_null() { Ok(()) } else { Err(Error::BufferTooSmall) }
+            }
+            Encapsulated::Key { ciphertext: made, key: handle } => {
+                if capacity.is_none_or(|capacity| capacity < made.len()) {
+                    return Err(Error::Internal("a ciphertext longer than the buffer the device was given"));
+                }
+                // SAFETY: as the comment at the top of the file says; the device made the key
+                // only because the caller's buffer holds `made.len()` bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(made.as_ptr(), ciphertext, made.len());
+                    ciphertext_len.write_unaligned(made.len() as CK_ULONG);
+                    key.write_unaligned(handle);
+                }
+                Ok(())
+            }
+        }
     }
+    /// `C_DecapsulateKey` (PKCS#11 3.2).
+    fn C_DecapsulateKey(session: CK_SESSION_HANDLE, mech: *mut CK_MECHANISM, private_key: CK_OBJECT_HANDLE, attributes: *mut CK_ATTRIBUTE, count: CK_ULONG, ciphertext: *mut CK_BYTE, ciphertext_len: CK_ULONG, key: *mut CK_OBJECT_HANDLE) {
+        let provider = session_provider(session)?;
+        // SAFETY: as the comment at the top of the file says.
+        let (mechanism, template) = unsafe { (mechanism(mech)?, template(attributes, count)?) };
+        // SAFETY: as the comment at the top of the file says.
+        let ciphertext = unsafe { bytes(ciphertext, ciphertext_len) }?;
+        let request = DecapsulateRequest { mechanism: &mechanism, private_key, template: &template, ciphertext };
+        // SAFETY: as the comment at the top of the file says.
+        unsafe { returning(key, || provider.decapsulate_key(session, request)) }
+    }
+
 }

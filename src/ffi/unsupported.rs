@@ -1,7 +1,10 @@
 //! Functions this provider exports but does not offer: operation state,
 //! recovery signatures (the Azure Cloud HSM has none either), dual-function
-//! updates, the legacy parallel functions, and the 3.0 message-based signing
-//! and verification (message-based encryption lives in `message`).
+//! updates, the legacy parallel functions, the 3.0 message-based signing
+//! and verification (message-based encryption lives in `message`), and the
+//! 3.2 functions other than `C_EncapsulateKey`/`C_DecapsulateKey` (`key`):
+//! signature verification with the signature first, session validation
+//! flags, asynchronous operations and authenticated wrapping.
 //! Each checks that the library is initialised and then says so with the
 //! specification's return value.
 
@@ -51,6 +54,16 @@ not_supported! {
     C_VerifyMessageBegin(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG);
     C_VerifyMessageNext(session: CK_SESSION_HANDLE, parameter: *mut c_void, parameter_len: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG, signature: *mut CK_BYTE, signature_len: CK_ULONG);
     C_MessageVerifyFinal(session: CK_SESSION_HANDLE);
+    C_VerifySignatureInit(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, key: CK_OBJECT_HANDLE, signature: *mut CK_BYTE, signature_len: CK_ULONG);
+    C_VerifySignature(session: CK_SESSION_HANDLE, data: *mut CK_BYTE, data_len: CK_ULONG);
+    C_VerifySignatureUpdate(session: CK_SESSION_HANDLE, part: *mut CK_BYTE, part_len: CK_ULONG);
+    C_VerifySignatureFinal(session: CK_SESSION_HANDLE);
+    C_GetSessionValidationFlags(session: CK_SESSION_HANDLE, flags_type: CK_SESSION_VALIDATION_FLAGS_TYPE, flags: *mut CK_FLAGS);
+    C_AsyncComplete(session: CK_SESSION_HANDLE, function_name: *mut CK_UTF8CHAR, result: *mut CK_ASYNC_DATA);
+    C_AsyncGetID(session: CK_SESSION_HANDLE, function_name: *mut CK_UTF8CHAR, id: *mut CK_ULONG);
+    C_AsyncJoin(session: CK_SESSION_HANDLE, function_name: *mut CK_UTF8CHAR, id: CK_ULONG, data: *mut CK_BYTE, data_len: CK_ULONG);
+    C_WrapKeyAuthenticated(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, wrapping_key: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE, associated_data: *mut CK_BYTE, associated_data_len: CK_ULONG, wrapped: *mut CK_BYTE, wrapped_len: *mut CK_ULONG);
+    C_UnwrapKeyAuthenticated(session: CK_SESSION_HANDLE, mechanism: *mut CK_MECHANISM, unwrapping_key: CK_OBJECT_HANDLE, wrapped: *mut CK_BYTE, wrapped_len: CK_ULONG, attributes: *mut CK_ATTRIBUTE, count: CK_ULONG, associated_data: *mut CK_BYTE, associated_data_len: CK_ULONG, key: *mut CK_OBJECT_HANDLE);
 }
 
 /// `C_GetFunctionStatus`: legacy; functions never run in parallel.

@@ -6,7 +6,7 @@
 
 use super::Provider;
 use crate::device::{
-    DeriveRequest, DerivedKeys, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism,
+    DecapsulateRequest, DeriveRequest, DerivedKeys, EncapsulateRequest, Encapsulated, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism,
     UnwrapRequest, WrapRequest,
 };
 use crate::error::{Error, Result};
@@ -365,6 +365,40 @@ impl Provider {
             &access,
             DeriveRequest {
                 base_key,
+                ..request
+            },
+        )
+    }
+
+    /// `C_EncapsulateKey` (3.2): a certificate is no public key.
+    pub(crate) fn encapsulate_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        request: EncapsulateRequest<'_>,
+    ) -> Result<Encapsulated> {
+        let public_key = self.operation_key(request.public_key)?;
+        let access = self.access(handle)?;
+        self.device().encapsulate_key(
+            &access,
+            EncapsulateRequest {
+                public_key,
+                ..request
+            },
+        )
+    }
+
+    /// `C_DecapsulateKey` (3.2): a certificate is no private key.
+    pub(crate) fn decapsulate_key(
+        &self,
+        handle: CK_SESSION_HANDLE,
+        request: DecapsulateRequest<'_>,
+    ) -> Result<Handle> {
+        let private_key = self.operation_key(request.private_key)?;
+        let access = self.access(handle)?;
+        self.device().decapsulate_key(
+            &access,
+            DecapsulateRequest {
+                private_key,
                 ..request
             },
         )

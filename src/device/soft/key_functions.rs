@@ -13,8 +13,9 @@ use super::store::{Entry, Inner};
 use super::{signing_key, SoftDevice};
 use crate::device::DerivedKeys;
 use crate::device::{
-    BlobSigningKey, Cipher, DeriveRequest, Digesting, KeyManagement, KeyPair, KeyPairRequest,
-    KeyRequest, Mechanism, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
+    BlobSigningKey, Cipher, DecapsulateRequest, DeriveRequest, Digesting, EncapsulateRequest,
+    Encapsulated, KeyManagement, KeyPair, KeyPairRequest, KeyRequest, Mechanism,
+    MechanismParameter, Operations, Signing, UnwrapRequest, Verifying, WrapRequest,
 };
 use crate::error::{Error, Result};
 use crate::object::{find, Access, Attributes, Handle, Template};
@@ -204,6 +205,8 @@ impl KeyManagement for SoftDevice {
             CKM_EC_KEY_PAIR_GEN => CKK_EC,
             CKM_EC_EDWARDS_KEY_PAIR_GEN => CKK_EC_EDWARDS,
             CKM_EC_MONTGOMERY_KEY_PAIR_GEN => CKK_EC_MONTGOMERY,
+            CKM_ML_DSA_KEY_PAIR_GEN => CKK_ML_DSA,
+            CKM_ML_KEM_KEY_PAIR_GEN => CKK_ML_KEM,
             other => return Err(Error::MechanismInvalid(other)),
         };
         if inner.fips_approved_only {
@@ -239,6 +242,12 @@ impl KeyManagement for SoftDevice {
                     .ok_or(Error::TemplateIncomplete(CKA_MODULUS_BITS))?;
                 crypto::generate_rsa(bits, public.get(CKA_PUBLIC_EXPONENT).unwrap_or_default())?
             }
+            CKK_ML_DSA | CKK_ML_KEM => crypto::generate_post_quantum(
+                key_type,
+                public
+                    .ulong(CKA_PARAMETER_SET)
+                    .ok_or(Error::TemplateIncomplete(CKA_PARAMETER_SET))?,
+            )?,
             _ => crypto::generate_ec(
                 public
                     .get(CKA_EC_PARAMS)
@@ -403,9 +412,132 @@ impl KeyManagement for SoftDevice {
             .map(Into::into)
     }
 
+    /// `C_EncapsulateKey` with `CKM_ML_KEM` (PKCS#11 3.2): the public key
+    /// needs `CKA_ENCAPSULATE`; the new key's template is as for
+    /// [`Inner::kem_secret_attributes`]. A length query (or a buffer too
+    /// small) makes nothing.
+    fn encapsulate_key(
+        &self,
+        access: &Access,
+        request: EncapsulateRequest<'_>,
+    ) -> Result<Encapsulated> {
+        let inner = &*self.inner;
+        let EncapsulateRequest {
+            mechanism,
+            public_key,
+            template,
+            capacity,
+        } = request;
+        check_kem_mechanism(mechanism)?;
+        let (_, key) = inner.operation_key(
+            access,
+            public_key,
+            mechanism,
+            CKA_ENCAPSULATE,
+            "CKA_ENCAPSULATE is false",
+        )?;
+        let len = crypto::ciphertext_len(&key)?;
+        if capacity.is_none_or(|capacity| capacity < len) {
+            return Ok(Encapsulated::Length(len));
+        }
+        // The secret never left the token: the new key may claim it.
+        let origin = Origin::Derive {
+            mechanism: mechanism.kind,
+            always_sensitive: true,
+            never_extractable: true,
+        };
+        let (attributes, value_len) = kem_secret_attributes(access, template, origin)?;
+        let (ciphertext, secret) = crypto::encapsulate(&key)?;
+        let handle = inner.insert_one(
+            access,
+            secret_object(attributes, secret[..value_len].to_vec())?,
+        )?;
+        Ok(Encapsulated::Key {
+            ciphertext,
+            key: handle,
+        })
+    }
+
+    /// `C_DecapsulateKey` with `CKM_ML_KEM`: the private key needs
+    /// `CKA_DECAPSULATE`; the new key inherits its `CKA_ALWAYS_SENSITIVE`
+    /// and `CKA_NEVER_EXTRACTABLE` as a derived key does.
+    fn decapsulate_key(&self, access: &Access, request: DecapsulateRequest<'_>) -> Result<Handle> {
+        let inner = &*self.inner;
+        let DecapsulateRequest {
+            mechanism,
+            private_key,
+            template,
+            ciphertext,
+        } = request;
+        check_kem_mechanism(mechanism)?;
+        let (base, key) = inner.operation_key(
+            access,
+            private_key,
+            mechanism,
+            CKA_DECAPSULATE,
+            "CKA_DECAPSULATE is false",
+        )?;
+        let origin = Origin::Derive {
+            mechanism: mechanism.kind,
+            always_sensitive: base.attributes.bool_or(CKA_ALWAYS_SENSITIVE, false),
+            never_extractable: base.attributes.bool_or(CKA_NEVER_EXTRACTABLE, false),
+        };
+        let (attributes, value_len) = kem_secret_attributes(access, template, origin)?;
+        let secret = crypto::decapsulate(&key, ciphertext)?;
+        inner.insert_one(
+            access,
+            secret_object(attributes, secret[..value_len].to_vec())?,
+        )
+    }
+
     fn blob_signing_key(&self, key_id: Option<&str>) -> Result<Arc<dyn BlobSigningKey>> {
         signing_key::blob_signing_key(&self.inner, key_id)
     }
+}
+
+/// `CKM_ML_KEM`, which takes no parameter.
+fn check_kem_mechanism(mechanism: &Mechanism) -> Result<()> {
+    if mechanism.kind != CKM_ML_KEM {
+        return Err(Error::MechanismInvalid(mechanism.kind));
+    }
+    match &mechanism.parameter {
+        MechanismParameter::None => Ok(()),
+        MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(()),
+        _ => Err(Error::MechanismParamInvalid("CKM_ML_KEM takes no parameter")),
+    }
+}
+
+/// The attributes of the secret key a KEM makes, and how many bytes of
+/// the 32-byte shared secret it keeps: a generic secret (the default key
+/// type) or an AES key; `CKA_VALUE_LEN` absent keeps all 32 bytes, else
+/// the leading 1 to 32 (16, 24 or 32 for AES).
+fn kem_secret_attributes(
+    access: &Access,
+    template: &Template,
+    origin: Origin,
+) -> Result<(Attributes, usize)> {
+    let class = crate::object::find_ulong(template, CKA_CLASS)?.unwrap_or(CKO_SECRET_KEY);
+    let key_type =
+        crate::object::find_ulong(template, CKA_KEY_TYPE)?.unwrap_or(CKK_GENERIC_SECRET);
+    if class != CKO_SECRET_KEY || !matches!(key_type, CKK_AES | CKK_GENERIC_SECRET) {
+        return Err(Error::TemplateInconsistent(
+            "a KEM makes AES or generic secret keys",
+        ));
+    }
+    let mut attributes = objects::build(class, Some(key_type), template, origin, access)?;
+    let full = crypto::KEM_SHARED_SECRET_LEN;
+    let len = match attributes.ulong(CKA_VALUE_LEN) {
+        None => full,
+        Some(len) if (1..=full as CK_ULONG).contains(&len) => len as usize,
+        Some(_) => return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN)),
+    };
+    if key_type == CKK_AES && !matches!(len, 16 | 24 | 32) {
+        return Err(Error::AttributeValueInvalid(CKA_VALUE_LEN));
+    }
+    attributes.set_ulong(CKA_CLASS, CKO_SECRET_KEY);
+    attributes.set_ulong(CKA_KEY_TYPE, key_type);
+    access.require_read_write(attributes.bool_or(CKA_TOKEN, false))?;
+    Ok((attributes, len))
 }
 
 /// The mechanism flag of a key's usage attribute (`CKA_SIGN` → `CKF_SIGN`).
@@ -417,6 +549,8 @@ fn usage_flag(usage: CK_ATTRIBUTE_TYPE) -> CK_FLAGS {
         CKA_VERIFY => CKF_VERIFY,
         CKA_WRAP => CKF_WRAP,
         CKA_UNWRAP => CKF_UNWRAP,
+        CKA_ENCAPSULATE => CKF_ENCAPSULATE,
+        CKA_DECAPSULATE => CKF_DECAPSULATE,
         _ => CKF_DERIVE,
     }
 }

@@ -33,6 +33,14 @@ impl AsymmetricKey<'_> {
         }
     }
 
+    /// The ML-DSA or ML-KEM parameter set, `None` for other keys.
+    pub(super) fn parameter_set(self) -> Option<super::pqc::ParameterSet> {
+        match self {
+            AsymmetricKey::Private(key) => super::pqc::ParameterSet::of_key(key),
+            AsymmetricKey::Public(key) => super::pqc::ParameterSet::of_key(key),
+        }
+    }
+
     /// A fresh public-key context on this key.
     pub(super) fn context(self) -> Result<KeyContext> {
         Ok(match self {

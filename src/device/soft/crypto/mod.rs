@@ -110,6 +110,18 @@ pub fn post_quantum_private_value(key: &PKey<Private>, kind: CK_ATTRIBUTE_TYPE) 
     }
 }
 
+/// The length of an ML-KEM shared secret.
+pub const KEM_SHARED_SECRET_LEN: usize = pqc::SHARED_SECRET_LEN;
+
+/// The ciphertext length of `key`'s ML-KEM parameter set; another key is
+/// `KeyTypeInconsistent`.
+pub fn ciphertext_len(key: &LoadedKey) -> Result<usize> {
+    key.asymmetric_key(CKK_ML_KEM)?
+        .parameter_set()
+        .map(pqc::ParameterSet::output_len)
+        .ok_or(Error::KeyTypeInconsistent)
+}
+
 /// `CKM_ML_KEM` with `C_EncapsulateKey` (PKCS#11 3.2): a ciphertext for
 /// `key`'s public half and the shared secret (32 bytes) in it.
 pub fn encapsulate(key: &LoadedKey) -> Result<(Vec<u8>, Zeroizing<Vec<u8>>)> {

@@ -49,6 +49,9 @@ enum Scheme {
     /// `CKM_EDDSA` on the key's curve: `prehash` (`CK_EDDSA_PARAMS.phFlag`)
     /// selects Ed25519ph or Ed448ph; the context string is the mechanism's.
     EdDsa { prehash: bool },
+    /// `CKM_ML_DSA` (FIPS 204, pure): hedged, or `deterministic` (rnd = 0);
+    /// the context string is the mechanism's.
+    MlDsa { deterministic: bool },
     /// `CKM_SHA*_HMAC` and `CKM_SHA3_*_HMAC`, full length.
     Hmac(Hash),
     /// `CKM_AES_CMAC` (16 bytes) and `CKM_AES_CMAC_GENERAL` (`len`, 1 to 16).
@@ -111,6 +114,37 @@ impl Scheme {
                     )),
                 }
             }
+            CKM_ML_DSA => {
+                return match &mechanism.parameter {
+                    MechanismParameter::None => Ok(Scheme::MlDsa {
+                        deterministic: false,
+                    }),
+                    MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(Scheme::MlDsa {
+                        deterministic: false,
+                    }),
+                    MechanismParameter::SignContext { context, .. }
+                        if context.len() > MAX_EDDSA_CONTEXT =>
+                    {
+                        Err(Error::MechanismParamInvalid(
+                            "an ML-DSA context string is at most 255 bytes",
+                        ))
+                    }
+                    MechanismParameter::SignContext { hedge, .. } => match *hedge {
+                        CKH_HEDGE_PREFERRED | CKH_HEDGE_REQUIRED => Ok(Scheme::MlDsa {
+                            deterministic: false,
+                        }),
+                        CKH_DETERMINISTIC_REQUIRED => Ok(Scheme::MlDsa {
+                            deterministic: true,
+                        }),
+                        _ => Err(Error::MechanismParamInvalid(
+                            "hedgeVariant is not a CKH_* hedge type",
+                        )),
+                    },
+                    _ => Err(Error::MechanismParamInvalid(
+                        "CKM_ML_DSA takes no parameter or a CK_SIGN_ADDITIONAL_CONTEXT",
+                    )),
+                }
+            }
             CKM_SHA_1_HMAC => Scheme::Hmac(hash(CKM_SHA_1)),
             CKM_SHA224_HMAC => Scheme::Hmac(hash(CKM_SHA224)),
             CKM_SHA256_HMAC => Scheme::Hmac(hash(CKM_SHA256)),
@@ -142,6 +176,7 @@ impl Scheme {
             Scheme::RsaPkcs | Scheme::RsaPkcsWithHash(_) | Scheme::RsaPss { .. } => CKK_RSA,
             Scheme::Ecdsa(_) => CKK_EC,
             Scheme::EdDsa { .. } => CKK_EC_EDWARDS,
+            Scheme::MlDsa { .. } => CKK_ML_DSA,
             Scheme::Hmac(_) => CKK_GENERIC_SECRET,
             Scheme::Cmac { .. } => CKK_AES,
         }
@@ -249,7 +284,7 @@ enum Engine {
     Stream(MdCtx),
     /// Input that is already a hash (or a DigestInfo), signed at the end.
     Collected(Collected),
-    /// EdDSA signs the whole message in one pass.
+    /// EdDSA and ML-DSA sign the whole message in one pass.
     Edwards { context: MdCtx, data: Vec<u8> },
 }
 
@@ -338,6 +373,10 @@ fn shape(scheme: Scheme, key: AsymmetricKey<'_>) -> Result<(usize, InputRule)> {
             Id::ED448 => (ED448_SIGNATURE_LEN, InputRule::Any),
             _ => return Err(Error::KeyTypeInconsistent),
         },
+        Scheme::MlDsa { .. } => match key.parameter_set() {
+            Some(set) if set.key_type() == CKK_ML_DSA => (set.output_len(), InputRule::Any),
+            _ => return Err(Error::KeyTypeInconsistent),
+        },
         // MACs take secret keys, never an asymmetric one.
         Scheme::Hmac(_) | Scheme::Cmac { .. } => return Err(Error::KeyTypeInconsistent),
     })
@@ -392,10 +431,12 @@ fn signature_operation(
     })
 }
 
-/// The context string of a `CKM_EDDSA` mechanism (empty for any other).
+/// The context string of a `CKM_EDDSA` or `CKM_ML_DSA` mechanism (empty
+/// for any other).
 fn eddsa_context(mechanism: &Mechanism) -> &[u8] {
     match &mechanism.parameter {
         MechanismParameter::EdDsa { context, .. } => context,
+        MechanismParameter::SignContext { context, .. } => context,
         _ => &[],
     }
 }
@@ -423,8 +464,18 @@ fn configure_edwards<T>(
     pkey_context: &mut PkeyCtxRef<T>,
     context: &[u8],
 ) -> Result<()> {
-    let Scheme::EdDsa { prehash } = scheme else {
-        return Ok(());
+    let prehash = match scheme {
+        Scheme::EdDsa { prehash } => prehash,
+        Scheme::MlDsa { deterministic } => {
+            if !context.is_empty() {
+                pkey_context.set_context_string(context)?;
+            }
+            if deterministic {
+                crate::ffi::openssl::set_int_parameter(pkey_context, c"deterministic", 1)?;
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
     };
     match eddsa_instance(id, prehash, context) {
         Some(instance) => crate::ffi::openssl::set_eddsa_instance(pkey_context, instance, context),
@@ -440,7 +491,7 @@ fn sign_engine(
     eddsa_context: &[u8],
 ) -> Result<Engine> {
     Ok(match (scheme, scheme.streaming_hash()) {
-        (Scheme::EdDsa { .. }, _) => {
+        (Scheme::EdDsa { .. } | Scheme::MlDsa { .. }, _) => {
             let mut context = MdCtx::new()?;
             let pkey_context = context.digest_sign_init(None, private)?;
             configure_edwards(scheme, private.id(), pkey_context, eddsa_context)?;
@@ -466,10 +517,10 @@ fn verify_engine(
     eddsa_context: &[u8],
 ) -> Result<Engine> {
     Ok(match (scheme, scheme.streaming_hash(), key) {
-        (Scheme::EdDsa { .. }, _, AsymmetricKey::Private(key)) => {
+        (Scheme::EdDsa { .. } | Scheme::MlDsa { .. }, _, AsymmetricKey::Private(key)) => {
             verify_edwards(scheme, key, eddsa_context)?
         }
-        (Scheme::EdDsa { .. }, _, AsymmetricKey::Public(key)) => {
+        (Scheme::EdDsa { .. } | Scheme::MlDsa { .. }, _, AsymmetricKey::Public(key)) => {
             verify_edwards(scheme, key, eddsa_context)?
         }
         (_, Some(hash), AsymmetricKey::Private(key)) => verify_stream(scheme, hash, key)?,
