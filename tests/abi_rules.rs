@@ -396,7 +396,7 @@ fn function_lists_and_interfaces_need_no_c_initialize() {
         assert_eq!((*list).version.minor, 40);
         assert_eq!(C_GetInterfaceList(null_mut(), &mut count), CKR_OK);
     }
-    assert_eq!(count, 2);
+    assert_eq!(count, 3);
 }
 
 #[test]
@@ -557,28 +557,31 @@ fn an_attribute_value_longer_than_any_real_one_is_refused_before_it_is_copied() 
 #[test]
 fn interface_list_follows_the_length_convention() {
     let _guard = lock();
-    let mut interfaces: [CK_INTERFACE; 2] = unsafe { std::mem::zeroed() };
-    let mut count: CK_ULONG = 1;
+    let mut interfaces: [CK_INTERFACE; 3] = unsafe { std::mem::zeroed() };
+    let mut count: CK_ULONG = 2;
     // SAFETY: the array holds `count` entries.
     unsafe {
         assert_eq!(
             C_GetInterfaceList(interfaces.as_mut_ptr(), &mut count),
             CKR_BUFFER_TOO_SMALL
         );
-        assert_eq!(count, 2);
+        assert_eq!(count, 3);
         assert_eq!(
             C_GetInterfaceList(interfaces.as_mut_ptr(), &mut count),
             CKR_OK
         );
-        assert_eq!(count, 2);
+        assert_eq!(count, 3);
         let list = interfaces[0].pFunctionList as *const CK_FUNCTION_LIST_3_0;
         assert_eq!(((*list).version.major, (*list).version.minor), (3, 0));
+        let list = interfaces[2].pFunctionList as *const CK_FUNCTION_LIST_3_2;
+        assert_eq!(((*list).version.major, (*list).version.minor), (3, 2));
     }
 }
 
 /// `C_GetInfo` reports the version of the interface it was reached
 /// through: 3.0 through the 3.0 interface (`C_GetInterface` with no
-/// version, or 3.0), 2.40 through the 2.40 one and `C_GetFunctionList`.
+/// version, or 3.0), 3.2 through the 3.2 one, 2.40 through the 2.40 one
+/// and `C_GetFunctionList`.
 #[test]
 fn get_info_reports_the_version_of_the_interface_it_was_reached_through() {
     let _token = Token::fresh();
@@ -596,6 +599,7 @@ fn get_info_reports_the_version_of_the_interface_it_was_reached_through() {
         (None, (3, 0)),
         (Some((3, 0)), (3, 0)),
         (Some((2, 40)), (2, 40)),
+        (Some((3, 2)), (3, 2)),
     ];
     for (asked, expected) in versions {
         let mut version = asked.map(|(major, minor)| CK_VERSION { major, minor });
@@ -633,7 +637,11 @@ fn get_interface_selects_by_name_version_and_flags() {
             CKR_OK
         );
         let list = (*interface).pFunctionList as *const CK_FUNCTION_LIST;
-        assert_eq!((*list).version.major, 3, "default is the newest");
+        assert_eq!(
+            ((*list).version.major, (*list).version.minor),
+            (3, 0),
+            "the default is 3.0, which every 3.x client reads"
+        );
         assert_eq!(
             C_GetInterface(name.as_mut_ptr(), &mut v240, &mut interface, 0),
             CKR_OK

@@ -1,7 +1,7 @@
 //! What the built `libazcloudhsm_pkcs11.so` exports, read from the file an
 //! application loads rather than from the crate's Rust items: its dynamic
 //! symbol table must define exactly the PKCS#11 functions (PKCS#11 2.40 §5
-//! and the functions PKCS#11 3.0 §5 added) and nothing else, since any other
+//! and the functions PKCS#11 3.0 §5 and 3.2 added) and nothing else, since any other
 //! exported symbol (a Rust runtime hook, a bundled OpenSSL or SQLite
 //! function) could be bound by a host application or clash with its own
 //! copy. The table is read three ways: parsed as ELF here, listed by
@@ -115,16 +115,35 @@ const PKCS11_3_0_ADDED: [&str; 24] = [
     "C_MessageVerifyFinal",
 ];
 
-/// Every function the library must export: 2.40 and 3.0, 92 names.
+/// The 12 functions PKCS#11 3.2 added: the KEMs, verification with the
+/// signature first, session validation flags, asynchronous operations and
+/// authenticated wrapping.
+const PKCS11_3_2_ADDED: [&str; 12] = [
+    "C_EncapsulateKey",
+    "C_DecapsulateKey",
+    "C_VerifySignatureInit",
+    "C_VerifySignature",
+    "C_VerifySignatureUpdate",
+    "C_VerifySignatureFinal",
+    "C_GetSessionValidationFlags",
+    "C_AsyncComplete",
+    "C_AsyncGetID",
+    "C_AsyncJoin",
+    "C_WrapKeyAuthenticated",
+    "C_UnwrapKeyAuthenticated",
+];
+
+/// Every function the library must export: 2.40, 3.0 and 3.2, 104 names.
 fn expected_exports() -> BTreeSet<String> {
     let names: BTreeSet<String> = PKCS11_2_40
         .iter()
         .chain(PKCS11_3_0_ADDED.iter())
+        .chain(PKCS11_3_2_ADDED.iter())
         .map(|name| name.to_string())
         .collect();
     assert_eq!(
         names.len(),
-        PKCS11_2_40.len() + PKCS11_3_0_ADDED.len(),
+        PKCS11_2_40.len() + PKCS11_3_0_ADDED.len() + PKCS11_3_2_ADDED.len(),
         "the expected lists repeat a name"
     );
     names

@@ -20,7 +20,7 @@ fn probing_c_get_interface_for_a_version_not_offered_is_not_logged_above_debug()
     let mut name = *b"PKCS 11\0";
     let mut interface: *mut CK_INTERFACE = null_mut();
     let mark = LogMark::now();
-    for (major, minor) in [(3, 2), (3, 1), (4, 0), (2, 20)] {
+    for (major, minor) in [(3, 3), (3, 1), (4, 0), (2, 20)] {
         let mut version = CK_VERSION { major, minor };
         // SAFETY: valid pointers; the name is NUL-terminated.
         let rv =

@@ -28,11 +28,16 @@ use openssl::sign::Verifier;
 /// Every mechanism the provider may list, the `C_GetMechanismInfo` flags its
 /// round trip relies on, and the test (in this file,
 /// `mechanisms_encryption.rs`, `mechanisms_keys.rs`, `mechanisms_macs.rs`,
-/// `mechanisms_derive.rs`, `mechanisms_kdf.rs` or `mechanisms_wrap.rs`) that exercises it
+/// `mechanisms_derive.rs`, `mechanisms_kdf.rs`, `mechanisms_wrap.rs` or
+/// `mechanisms_post_quantum.rs`) that exercises it
 /// end to end.
 #[rustfmt::skip]
 const COVERED: &[(CK_MECHANISM_TYPE, CK_FLAGS, &str)] = &[
     (CKM_RSA_PKCS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, "rsa_key_pair_generation_gives_the_requested_modulus"),
+    (CKM_ML_DSA_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, "ml_dsa_key_pairs_of_every_set_sign_verifiably_for_rustcrypto"),
+    (CKM_ML_DSA, CKF_SIGN | CKF_VERIFY, "ml_dsa_key_pairs_of_every_set_sign_verifiably_for_rustcrypto"),
+    (CKM_ML_KEM_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR, "encapsulation_follows_the_buffer_rules_and_makes_no_key_until_the_ciphertext_fits"),
+    (CKM_ML_KEM, CKF_ENCAPSULATE | CKF_DECAPSULATE, "ml_kem_of_every_set_agrees_with_rustcrypto_both_ways"),
     (CKM_RSA_PKCS, CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT, "rsa_pkcs_raw_signature_verifies_with_openssl"),
     (CKM_SHA1_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "rsa_pkcs1_hash_and_sign_signatures_verify_with_openssl"),
     (CKM_SHA224_RSA_PKCS, CKF_SIGN | CKF_VERIFY, "rsa_pkcs1_hash_and_sign_signatures_verify_with_openssl"),
@@ -210,6 +215,7 @@ const ROUND_TRIP_SOURCES: &[&str] = &[
     include_str!("mechanisms_macs.rs"),
     include_str!("mechanisms_derive.rs"),
     include_str!("mechanisms_kdf.rs"),
+    include_str!("mechanisms_post_quantum.rs"),
 ];
 
 #[test]

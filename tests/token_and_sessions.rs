@@ -211,7 +211,7 @@ fn unknown_configuration_key_makes_initialize_fail_with_general_error() {
 }
 
 #[test]
-fn interface_list_offers_pkcs11_3_0_then_2_40() {
+fn interface_list_offers_pkcs11_3_0_then_2_40_then_3_2() {
     let _token = TestToken::uninitialized();
     let exports = raw_exports();
     let mut count: CK_ULONG = 0;
@@ -250,7 +250,8 @@ fn interface_list_offers_pkcs11_3_0_then_2_40() {
         versions,
         vec![
             ("PKCS 11".to_string(), 3, 0),
-            ("PKCS 11".to_string(), 2, 40)
+            ("PKCS 11".to_string(), 2, 40),
+            ("PKCS 11".to_string(), 3, 2)
         ]
     );
 }

@@ -48,7 +48,9 @@ pub fn value_kind(kind: AttributeType) -> Option<ValueKind> {
         | CKA_NEVER_EXTRACTABLE
         | CKA_ALWAYS_SENSITIVE
         | CKA_WRAP_WITH_TRUSTED
-        | CKA_ALWAYS_AUTHENTICATE => Bool,
+        | CKA_ALWAYS_AUTHENTICATE
+        | CKA_ENCAPSULATE
+        | CKA_DECAPSULATE => Bool,
         CKA_CLASS
         | CKA_CERTIFICATE_TYPE
         | CKA_CERTIFICATE_CATEGORY
@@ -57,7 +59,8 @@ pub fn value_kind(kind: AttributeType) -> Option<ValueKind> {
         | CKA_KEY_TYPE
         | CKA_MODULUS_BITS
         | CKA_VALUE_LEN
-        | CKA_KEY_GEN_MECHANISM => Ulong,
+        | CKA_KEY_GEN_MECHANISM
+        | CKA_PARAMETER_SET => Ulong,
         CKA_LABEL | CKA_URL => Utf8,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_ID
@@ -81,7 +84,8 @@ pub fn value_kind(kind: AttributeType) -> Option<ValueKind> {
         | CKA_COEFFICIENT
         | CKA_EC_PARAMS
         | CKA_EC_POINT
-        | CKA_UNIQUE_ID => Bytes,
+        | CKA_UNIQUE_ID
+        | CKA_SEED => Bytes,
         CKA_ALLOWED_MECHANISMS => MechanismArray,
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => AttributeArray,
         _ => return None,
@@ -184,6 +188,10 @@ const NAMES: &[(AttributeType, &str)] = &[
     (CKA_UNWRAP_TEMPLATE, "CKA_UNWRAP_TEMPLATE"),
     (CKA_DERIVE_TEMPLATE, "CKA_DERIVE_TEMPLATE"),
     (CKA_ALLOWED_MECHANISMS, "CKA_ALLOWED_MECHANISMS"),
+    (CKA_PARAMETER_SET, "CKA_PARAMETER_SET"),
+    (CKA_SEED, "CKA_SEED"),
+    (CKA_ENCAPSULATE, "CKA_ENCAPSULATE"),
+    (CKA_DECAPSULATE, "CKA_DECAPSULATE"),
 ];
 
 #[cfg(test)]

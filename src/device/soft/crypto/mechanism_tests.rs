@@ -130,7 +130,23 @@ fn key_for(info: &MechanismInfo, size: CK_ULONG) -> Option<Arc<LoadedKey>> {
         return None;
     }
     let name = format!("{kind:#x}");
+    let post_quantum = |key_type, small, large| {
+        let value = if size == info.min_key_size { small } else { large };
+        let key = generate_post_quantum(key_type, value).unwrap();
+        assert_eq!(
+            key.raw_public_key().unwrap().len() as CK_ULONG,
+            size,
+            "{name}: the public key size"
+        );
+        loaded_key(key_type, key)
+    };
     Some(match (info.min_key_size, size) {
+        _ if matches!(kind, CKM_ML_DSA | CKM_ML_DSA_KEY_PAIR_GEN) => {
+            post_quantum(CKK_ML_DSA, CKP_ML_DSA_44, CKP_ML_DSA_87)
+        }
+        _ if matches!(kind, CKM_ML_KEM | CKM_ML_KEM_KEY_PAIR_GEN) => {
+            post_quantum(CKK_ML_KEM, CKP_ML_KEM_512, CKP_ML_KEM_1024)
+        }
         (255, 255) if kind == CKM_EC_MONTGOMERY_KEY_PAIR_GEN => ec(X25519),
         (255, _) if kind == CKM_EC_MONTGOMERY_KEY_PAIR_GEN => ec(X448),
         (255, 255) => ec(ED25519),
@@ -251,6 +267,27 @@ impl SizeCase<'_> {
         }
     }
 
+    /// Encapsulates and decapsulates back where `CKF_ENCAPSULATE` says so.
+    fn check_kem(&self) {
+        let name = &self.name;
+        // The device refuses every other mechanism in C_EncapsulateKey
+        // (tests/post_quantum.rs); here, only CKM_ML_KEM may have the flags.
+        let (true, Some(key)) = (self.info.kind == CKM_ML_KEM, &self.key) else {
+            return assert!(!self.flag(CKF_ENCAPSULATE | CKF_DECAPSULATE), "{name}");
+        };
+        match encapsulate(key) {
+            Ok((ciphertext, secret)) if self.flag(CKF_ENCAPSULATE) => {
+                assert!(self.flag(CKF_DECAPSULATE), "{name}");
+                assert_eq!(decapsulate(key, &ciphertext).unwrap(), secret, "{name}");
+            }
+            other => assert!(
+                !self.flag(CKF_ENCAPSULATE) && other.is_err(),
+                "{name}: encapsulate {:?}",
+                other.err()
+            ),
+        }
+    }
+
     /// Digests exactly where `CKF_DIGEST` says so, and derives exactly
     /// where `CKF_DERIVE` does.
     fn check_digest_and_derive(&self) {
@@ -294,6 +331,7 @@ fn every_advertised_mechanism_works_at_both_ends_of_its_key_sizes() {
             case.check_cipher();
             case.check_wrapping();
             case.check_digest_and_derive();
+            case.check_kem();
         }
     }
 }
@@ -326,6 +364,22 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
                 let [small, large] = [small, large].map(|p| generate_ec(p).unwrap());
                 assert_eq!(Curve::of_key(&small).unwrap().bits(), info.min_key_size);
                 assert_eq!(Curve::of_key(&large).unwrap().bits(), info.max_key_size);
+            }
+            CKM_ML_DSA_KEY_PAIR_GEN | CKM_ML_KEM_KEY_PAIR_GEN => {
+                let (key_type, sets) = match info.kind {
+                    CKM_ML_DSA_KEY_PAIR_GEN => (CKK_ML_DSA, [CKP_ML_DSA_44, CKP_ML_DSA_87]),
+                    _ => (CKK_ML_KEM, [CKP_ML_KEM_512, CKP_ML_KEM_1024]),
+                };
+                let [small, large] =
+                    sets.map(|set| generate_post_quantum(key_type, set).unwrap());
+                assert_eq!(
+                    small.raw_public_key().unwrap().len() as CK_ULONG,
+                    info.min_key_size
+                );
+                assert_eq!(
+                    large.raw_public_key().unwrap().len() as CK_ULONG,
+                    info.max_key_size
+                );
             }
             CKM_DES3_KEY_GEN => {
                 assert_eq!((info.min_key_size, info.max_key_size), (24, 24));
@@ -360,5 +414,5 @@ fn the_table_lists_each_mechanism_once() {
     kinds.sort_unstable();
     kinds.dedup();
     assert_eq!(kinds.len(), infos.len());
-    assert_eq!(infos.len(), 89);
+    assert_eq!(infos.len(), 93);
 }

@@ -67,6 +67,14 @@ pub(super) fn loaded_private(key: PKey<Private>) -> Arc<LoadedKey> {
     })
 }
 
+/// A private key of `key_type`, as the device loads it.
+pub(super) fn loaded_key(key_type: CK_KEY_TYPE, key: PKey<Private>) -> Arc<LoadedKey> {
+    Arc::new(LoadedKey {
+        key_type,
+        material: KeyMaterial::Private(key),
+    })
+}
+
 pub(super) fn loaded_public(key: &PKey<Private>) -> Arc<LoadedKey> {
     let key_type = keys::key_type_of(key).unwrap();
     Arc::new(LoadedKey {
