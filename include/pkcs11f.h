@@ -122,7 +122,7 @@ typedef CK_RV (*CK_C_AsyncJoin)(CK_SESSION_HANDLE, CK_UTF8CHAR *, CK_ULONG, CK_B
 typedef CK_RV (*CK_C_WrapKeyAuthenticated)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE, CK_BYTE *, CK_ULONG, CK_BYTE *, CK_ULONG *);
 typedef CK_RV (*CK_C_UnwrapKeyAuthenticated)(CK_SESSION_HANDLE, CK_MECHANISM *, CK_OBJECT_HANDLE, CK_BYTE *, CK_ULONG, CK_ATTRIBUTE *, CK_ULONG, CK_BYTE *, CK_ULONG, CK_OBJECT_HANDLE *);
 
-/* Entry points exported by the provider (PKCS#11 2.40 and the 3.0 additions). */
+/* Entry points exported by the provider (PKCS#11 2.40, the 3.0 and the 3.2 additions). */
 extern CK_RV C_Initialize(void *pInitArgs);
 extern CK_RV C_Finalize(void *pReserved);
 extern CK_RV C_GetInfo(CK_INFO *pInfo);
@@ -215,6 +215,18 @@ extern CK_RV C_VerifyMessage(CK_SESSION_HANDLE hSession, void *pParameter, CK_UL
 extern CK_RV C_VerifyMessageBegin(CK_SESSION_HANDLE hSession, void *pParameter, CK_ULONG ulParameterLen);
 extern CK_RV C_VerifyMessageNext(CK_SESSION_HANDLE hSession, void *pParameter, CK_ULONG ulParameterLen, CK_BYTE *pData, CK_ULONG ulDataLen, CK_BYTE *pSignature, CK_ULONG ulSignatureLen);
 extern CK_RV C_MessageVerifyFinal(CK_SESSION_HANDLE hSession);
+extern CK_RV C_EncapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hPublicKey, CK_ATTRIBUTE *pTemplate, CK_ULONG ulAttributeCount, CK_BYTE *pCiphertext, CK_ULONG *pulCiphertextLen, CK_OBJECT_HANDLE *phKey);
+extern CK_RV C_DecapsulateKey(CK_SESSION_HANDLE hSession, CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hPrivateKey, CK_ATTRIBUTE *pTemplate, CK_ULONG ulAttributeCount, CK_BYTE *pCiphertext, CK_ULONG ulCiphertextLen, CK_OBJECT_HANDLE *phKey);
+extern CK_RV C_VerifySignatureInit(CK_SESSION_HANDLE hSession, CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hKey, CK_BYTE *pSignature, CK_ULONG ulSignatureLen);
+extern CK_RV C_VerifySignature(CK_SESSION_HANDLE hSession, CK_BYTE *pData, CK_ULONG ulDataLen);
+extern CK_RV C_VerifySignatureUpdate(CK_SESSION_HANDLE hSession, CK_BYTE *pPart, CK_ULONG ulPartLen);
+extern CK_RV C_VerifySignatureFinal(CK_SESSION_HANDLE hSession);
+extern CK_RV C_GetSessionValidationFlags(CK_SESSION_HANDLE hSession, CK_SESSION_VALIDATION_FLAGS_TYPE type, CK_FLAGS *pFlags);
+extern CK_RV C_AsyncComplete(CK_SESSION_HANDLE hSession, CK_UTF8CHAR *pFunctionName, CK_ASYNC_DATA *pResult);
+extern CK_RV C_AsyncGetID(CK_SESSION_HANDLE hSession, CK_UTF8CHAR *pFunctionName, CK_ULONG *pulID);
+extern CK_RV C_AsyncJoin(CK_SESSION_HANDLE hSession, CK_UTF8CHAR *pFunctionName, CK_ULONG ulID, CK_BYTE *pData, CK_ULONG ulData);
+extern CK_RV C_WrapKeyAuthenticated(CK_SESSION_HANDLE hSession, CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hWrappingKey, CK_OBJECT_HANDLE hKey, CK_BYTE *pAssociatedData, CK_ULONG ulAssociatedDataLen, CK_BYTE *pWrappedKey, CK_ULONG *pulWrappedKeyLen);
+extern CK_RV C_UnwrapKeyAuthenticated(CK_SESSION_HANDLE hSession, CK_MECHANISM *pMechanism, CK_OBJECT_HANDLE hUnwrappingKey, CK_BYTE *pWrappedKey, CK_ULONG ulWrappedKeyLen, CK_ATTRIBUTE *pTemplate, CK_ULONG ulAttributeCount, CK_BYTE *pAssociatedData, CK_ULONG ulAssociatedDataLen, CK_OBJECT_HANDLE *phKey);
 
 /* Function lists, member order fixed by the ABI. */
 struct CK_FUNCTION_LIST {

@@ -4,7 +4,8 @@
  * pkcs11t.h - PKCS#11 types, constants and structures for the azcloudhsm-pkcs11
  * provider (Linux, LP64: CK_ULONG is unsigned long, natural alignment, no packing).
  *
- * Complete for PKCS#11 2.40 and 3.0; constants and structures of later
+ * Complete for PKCS#11 2.40, 3.0 and 3.2 (the version 3.2 function list and
+ * ML-DSA/ML-KEM); constants and structures of other revisions
  * revisions known to cryptoki-sys are included too. This header stands on its
  * own; programs normally include "cryptoki.h", which includes this one.
  */

@@ -41,9 +41,8 @@ FIELD_RENAMES = {"type_": "type"}
 SKIP = {"specifiedParams", "specifiedParams_PTR", "specifiedParams_PTR_PTR"}
 
 # Function lists whose members get C prototypes: the ones this provider
-# exports (PKCS#11 2.40 plus the 3.0 additions). 3.2-only functions keep
-# their pointer typedefs but get no prototype, since no symbol backs them.
-PROTOTYPE_SOURCE = "CK_FUNCTION_LIST_3_0"
+# exports (PKCS#11 2.40, the 3.0 additions and the 3.2 additions).
+PROTOTYPE_SOURCE = "CK_FUNCTION_LIST_3_2"
 FUNCTION_LISTS = ("CK_FUNCTION_LIST", "CK_FUNCTION_LIST_3_0", "CK_FUNCTION_LIST_3_2")
 
 # Parameter names for the prototypes (the bindings only say arg1, arg2, ...).
@@ -115,6 +114,18 @@ PARAMETER_NAMES = {
     "C_VerifyMessageBegin": S + " pParameter ulParameterLen",
     "C_VerifyMessageNext": S + " pParameter ulParameterLen pData ulDataLen pSignature ulSignatureLen",
     "C_MessageVerifyFinal": S,
+    "C_EncapsulateKey": S + " pMechanism hPublicKey pTemplate ulAttributeCount pCiphertext pulCiphertextLen phKey",
+    "C_DecapsulateKey": S + " pMechanism hPrivateKey pTemplate ulAttributeCount pCiphertext ulCiphertextLen phKey",
+    "C_VerifySignatureInit": S + " pMechanism hKey pSignature ulSignatureLen",
+    "C_VerifySignature": S + " pData ulDataLen",
+    "C_VerifySignatureUpdate": S + " pPart ulPartLen",
+    "C_VerifySignatureFinal": S,
+    "C_GetSessionValidationFlags": S + " type pFlags",
+    "C_AsyncComplete": S + " pFunctionName pResult",
+    "C_AsyncGetID": S + " pFunctionName pulID",
+    "C_AsyncJoin": S + " pFunctionName ulID pData ulData",
+    "C_WrapKeyAuthenticated": S + " pMechanism hWrappingKey hKey pAssociatedData ulAssociatedDataLen pWrappedKey pulWrappedKeyLen",
+    "C_UnwrapKeyAuthenticated": S + " pMechanism hUnwrappingKey pWrappedKey ulWrappedKeyLen pTemplate ulAttributeCount pAssociatedData ulAssociatedDataLen phKey",
 }
 
 
@@ -305,7 +316,7 @@ def main():
     out.append("/* Pointer types of every entry point, as stored in the function lists. */")
     for n in entry_points:
         out.append(f"typedef {c_decl(alias_map[n], n)};")
-    out.append("\n/* Entry points exported by the provider (PKCS#11 2.40 and the 3.0 additions). */")
+    out.append("\n/* Entry points exported by the provider (PKCS#11 2.40, the 3.0 and the 3.2 additions). */")
     for fname, ftype in structs[PROTOTYPE_SOURCE][1]:
         if not fname.startswith("C_"):
             continue
@@ -345,7 +356,8 @@ PKCS11T_PREAMBLE = r"""
  * pkcs11t.h - PKCS#11 types, constants and structures for the azcloudhsm-pkcs11
  * provider (Linux, LP64: CK_ULONG is unsigned long, natural alignment, no packing).
  *
- * Complete for PKCS#11 2.40 and 3.0; constants and structures of later
+ * Complete for PKCS#11 2.40, 3.0 and 3.2 (the version 3.2 function list and
+ * ML-DSA/ML-KEM); constants and structures of other revisions
  * revisions known to cryptoki-sys are included too. This header stands on its
  * own; programs normally include "cryptoki.h", which includes this one.
  */
@@ -438,6 +450,14 @@ _Static_assert(sizeof(CK_ATTRIBUTE) == 24, "CK_ATTRIBUTE");
 _Static_assert(sizeof(CK_MECHANISM) == 24, "CK_MECHANISM");
 _Static_assert(sizeof(CK_TOKEN_INFO) == 208, "CK_TOKEN_INFO");
 _Static_assert(offsetof(CK_FUNCTION_LIST_3_0, C_GetInterfaceList) == 552, "3.0 additions follow the 2.40 list");
+_Static_assert(sizeof(CK_FUNCTION_LIST_3_2) == 840, "3.2 function list: version + 104 entry points");
+_Static_assert(offsetof(CK_FUNCTION_LIST_3_2, C_EncapsulateKey) == 744, "3.2 additions follow the 3.0 list");
+_Static_assert(offsetof(CK_FUNCTION_LIST_3_2, C_DecapsulateKey) == 752, "C_DecapsulateKey");
+_Static_assert(sizeof(CK_SIGN_ADDITIONAL_CONTEXT) == 24, "CK_SIGN_ADDITIONAL_CONTEXT");
+_Static_assert(CKK_ML_DSA == 0x4AUL && CKK_ML_KEM == 0x49UL, "ML-DSA and ML-KEM key types");
+_Static_assert(CKM_ML_DSA == 0x1DUL && CKM_ML_KEM == 0x17UL, "ML-DSA and ML-KEM mechanisms");
+_Static_assert(CKA_PARAMETER_SET == 0x61DUL && CKA_SEED == 0x637UL, "3.2 key attributes");
+_Static_assert(CKA_ENCAPSULATE == 0x633UL && CKA_DECAPSULATE == 0x634UL, "3.2 usage attributes");
 _Static_assert(CKR_PIN_INCORRECT == 0xA0UL, "CKR_PIN_INCORRECT (0xA3 is CKR_PIN_EXPIRED)");
 _Static_assert(CKR_ATTRIBUTE_VALUE_INVALID == 0x13UL, "CKR_ATTRIBUTE_VALUE_INVALID");
 _Static_assert(CKR_CERTIFICATE_TYPE_INVALID == CKR_ATTRIBUTE_VALUE_INVALID, "provider alias");
