@@ -30,9 +30,8 @@ fn list_3_2() -> &'static CK_FUNCTION_LIST_3_2 {
     let mut version = CK_VERSION { major: 3, minor: 2 };
     let mut interface: *mut CK_INTERFACE = null_mut();
     // SAFETY: valid pointers; the name is NUL-terminated.
-    let rv = unsafe {
-        raw_exports().C_GetInterface(name.as_mut_ptr(), &mut version, &mut interface, 0)
-    };
+    let rv =
+        unsafe { raw_exports().C_GetInterface(name.as_mut_ptr(), &mut version, &mut interface, 0) };
     assert_eq!(rv, CKR_OK, "C_GetInterface 3.2");
     // SAFETY: the library's static interface and its static 3.2 list.
     unsafe { &*((*interface).pFunctionList as *const CK_FUNCTION_LIST_3_2) }
@@ -66,7 +65,10 @@ fn generate_pair(
     public: Template,
     private: Template,
 ) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
-    let (mut public, mut private) = (public.bool(CKA_TOKEN, false), private.bool(CKA_TOKEN, false));
+    let (mut public, mut private) = (
+        public.bool(CKA_TOKEN, false),
+        private.bool(CKA_TOKEN, false),
+    );
     let (mut public_raw, mut private_raw) = (public.raw(), private.raw());
     let mut mechanism = raw_mechanism(mechanism);
     let (mut public_key, mut private_key) = (CK_INVALID_HANDLE, CK_INVALID_HANDLE);
@@ -299,7 +301,9 @@ fn ml_dsa_key_pairs_of_every_set_sign_verifiably_for_rustcrypto() {
     let token = TestToken::new();
     let session = token.user_session();
     for (set, (public_len, signature_len)) in
-        ML_DSA_SETS.into_iter().zip([(1312, 2420), (1952, 3309), (2592, 4627)])
+        ML_DSA_SETS
+            .into_iter()
+            .zip([(1312, 2420), (1952, 3309), (2592, 4627)])
     {
         let (public, private) = generate_pair(
             &session,
@@ -313,16 +317,29 @@ fn ml_dsa_key_pairs_of_every_set_sign_verifiably_for_rustcrypto() {
         assert_eq!(pk.len(), public_len);
         assert_eq!(raw_ulong(&session, private, CKA_PARAMETER_SET), set);
         assert_eq!(raw_ulong(&session, private, CKA_KEY_TYPE), CKK_ML_DSA);
-        for hedge in [CKH_HEDGE_PREFERRED, CKH_HEDGE_REQUIRED, CKH_DETERMINISTIC_REQUIRED] {
+        for hedge in [
+            CKH_HEDGE_PREFERRED,
+            CKH_HEDGE_REQUIRED,
+            CKH_DETERMINISTIC_REQUIRED,
+        ] {
             let mut parameter = sign_context(hedge, CONTEXT);
             let mut mechanism = raw_mechanism_with(CKM_ML_DSA, &mut parameter);
             let signature = raw_sign(session.handle(), &mut mechanism, private, MESSAGE)
                 .unwrap_or_else(|rv| panic!("C_Sign: {}", rv_name(rv)));
             assert_eq!(signature.len(), signature_len);
-            assert!(rustcrypto_verify(set, &pk, CONTEXT, &signature), "{set} {hedge}");
+            assert!(
+                rustcrypto_verify(set, &pk, CONTEXT, &signature),
+                "{set} {hedge}"
+            );
             assert!(!rustcrypto_verify(set, &pk, b"other", &signature));
             assert_eq!(
-                raw_verify(session.handle(), &mut mechanism, public, MESSAGE, &signature),
+                raw_verify(
+                    session.handle(),
+                    &mut mechanism,
+                    public,
+                    MESSAGE,
+                    &signature
+                ),
                 CKR_OK
             );
             let mut wrong = sign_context(hedge, b"other");
@@ -385,7 +402,10 @@ fn an_ml_dsa_key_imported_from_its_seed_signs_as_rustcrypto_does() {
         let mut parameter = sign_context(CKH_DETERMINISTIC_REQUIRED, CONTEXT);
         let mut mechanism = raw_mechanism_with(CKM_ML_DSA, &mut parameter);
         let signature = raw_sign(session.handle(), &mut mechanism, private, MESSAGE).unwrap();
-        assert_eq!(signature, expected, "deterministic ML-DSA equals RustCrypto's");
+        assert_eq!(
+            signature, expected,
+            "deterministic ML-DSA equals RustCrypto's"
+        );
         assert_eq!(
             raw_verify(session.handle(), &mut mechanism, public, MESSAGE, &expected),
             CKR_OK
@@ -450,7 +470,10 @@ fn generated_post_quantum_private_keys_keep_their_secrets() {
         assert!(raw_bool(&session, private, CKA_ALWAYS_SENSITIVE));
         assert!(raw_bool(&session, private, CKA_NEVER_EXTRACTABLE));
         assert!(raw_bool(&session, private, CKA_LOCAL));
-        assert_eq!(raw_ulong(&session, private, CKA_KEY_GEN_MECHANISM), mechanism);
+        assert_eq!(
+            raw_ulong(&session, private, CKA_KEY_GEN_MECHANISM),
+            mechanism
+        );
     }
     // The parameter set is the public template's: the private template may
     // not give it (as with any attribute the mechanism contributes).
@@ -487,7 +510,8 @@ macro_rules! rustcrypto_kem {
         let dk = DecapsulationKey::from_seed(seed);
         let ek = dk.encapsulation_key().clone();
         let (c, k) = ek.encapsulate_deterministic(&ml_kem::B32::try_from(&$m[..]).unwrap());
-        let decapsulate = move |c: &[u8]| dk.decapsulate(&Ciphertext::try_from(c).unwrap()).to_vec();
+        let decapsulate =
+            move |c: &[u8]| dk.decapsulate(&Ciphertext::try_from(c).unwrap()).to_vec();
         (
             ek.to_bytes().to_vec(),
             c.to_vec(),
@@ -539,8 +563,14 @@ fn ml_kem_of_every_set_agrees_with_rustcrypto_both_ways() {
         assert_eq!(secret.len(), 32);
         assert_eq!(their_decapsulate(&ciphertext), secret, "set {set}");
         // RustCrypto encapsulates; the token decapsulates the same secret.
-        let key = decapsulate(&session, CKM_ML_KEM, private, readable_secret(), &their_ciphertext)
-            .expect("C_DecapsulateKey");
+        let key = decapsulate(
+            &session,
+            CKM_ML_KEM,
+            private,
+            readable_secret(),
+            &their_ciphertext,
+        )
+        .expect("C_DecapsulateKey");
         assert_eq!(raw_secret_value(&session, key).unwrap(), their_secret);
         // A flipped ciphertext gives the implicit-rejection secret, the
         // same one RustCrypto computes, and not the real one.
@@ -578,8 +608,15 @@ fn encapsulation_follows_the_buffer_rules_and_makes_no_key_until_the_ciphertext_
     let (rv, _, len, key) = encapsulate(&session, public, readable_secret(), None);
     assert_eq!((rv, len, key), (CKR_OK, 1088, CK_INVALID_HANDLE));
     let (rv, _, len, key) = encapsulate(&session, public, readable_secret(), Some(1087));
-    assert_eq!((rv, len, key), (CKR_BUFFER_TOO_SMALL, 1088, CK_INVALID_HANDLE));
-    assert_eq!(secret_count(&session), before, "no key before the ciphertext fits");
+    assert_eq!(
+        (rv, len, key),
+        (CKR_BUFFER_TOO_SMALL, 1088, CK_INVALID_HANDLE)
+    );
+    assert_eq!(
+        secret_count(&session),
+        before,
+        "no key before the ciphertext fits"
+    );
     // An AES key of 16 bytes takes the secret's leading bytes, on both sides.
     let aes = Template::default()
         .ulong(CKA_CLASS, CKO_SECRET_KEY)
@@ -603,7 +640,10 @@ fn encapsulation_follows_the_buffer_rules_and_makes_no_key_until_the_ciphertext_
         .bool(CKA_TOKEN, false);
     let (rv, ciphertext, _, key) = encapsulate(&session, public, sensitive.clone(), Some(1088));
     assert_eq!(rv, CKR_OK);
-    assert_eq!(raw_secret_value(&session, key), Err(CKR_ATTRIBUTE_SENSITIVE));
+    assert_eq!(
+        raw_secret_value(&session, key),
+        Err(CKR_ATTRIBUTE_SENSITIVE)
+    );
     assert!(raw_bool(&session, key, CKA_ALWAYS_SENSITIVE));
     let key = decapsulate(&session, CKM_ML_KEM, private, sensitive, &ciphertext).unwrap();
     assert!(raw_bool(&session, key, CKA_ALWAYS_SENSITIVE));
@@ -635,7 +675,13 @@ fn kem_keys_need_their_usage_flags_the_right_mechanism_and_type() {
         Template::default(),
     );
     assert_eq!(
-        decapsulate(&session, CKM_ML_DSA, dsa_private, readable_secret(), &[0; 768]),
+        decapsulate(
+            &session,
+            CKM_ML_DSA,
+            dsa_private,
+            readable_secret(),
+            &[0; 768]
+        ),
         Err(CKR_MECHANISM_INVALID)
     );
     // An ML-DSA key has no CKA_ENCAPSULATE to be true.

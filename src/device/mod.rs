@@ -353,7 +353,11 @@ pub trait KeyManagement: Send + Sync {
     /// `C_DeriveKey`: the new keys' handles.
     fn derive_key(&self, access: &Access, request: DeriveRequest<'_>) -> Result<DerivedKeys>;
     /// `C_EncapsulateKey`; a device without KEMs has no such mechanism.
-    fn encapsulate_key(&self, _access: &Access, request: EncapsulateRequest<'_>) -> Result<Encapsulated> {
+    fn encapsulate_key(
+        &self,
+        _access: &Access,
+        request: EncapsulateRequest<'_>,
+    ) -> Result<Encapsulated> {
         Err(Error::MechanismInvalid(request.mechanism.kind))
     }
     /// `C_DecapsulateKey`; a device without KEMs has no such mechanism.

@@ -237,8 +237,8 @@ pub fn is_key_secret(kind: AttributeType) -> bool {
         SECRET_VALUE,
         DES_VALUE,
     ]
-        .iter()
-        .any(|table| table.iter().any(|rule| rule.kind == kind && rule.sensitive))
+    .iter()
+    .any(|table| table.iter().any(|rule| rule.kind == kind && rule.sensitive))
 }
 
 // ----- certificates -----

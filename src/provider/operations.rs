@@ -6,8 +6,8 @@
 
 use super::Provider;
 use crate::device::{
-    DecapsulateRequest, DeriveRequest, DerivedKeys, EncapsulateRequest, Encapsulated, Device, KeyPair, KeyPairRequest, KeyRequest, Mechanism,
-    UnwrapRequest, WrapRequest,
+    DecapsulateRequest, DeriveRequest, DerivedKeys, Device, EncapsulateRequest, Encapsulated,
+    KeyPair, KeyPairRequest, KeyRequest, Mechanism, UnwrapRequest, WrapRequest,
 };
 use crate::error::{Error, Result};
 use crate::object::{self, Access, Handle};

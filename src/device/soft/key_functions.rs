@@ -503,7 +503,9 @@ fn check_kem_mechanism(mechanism: &Mechanism) -> Result<()> {
     match &mechanism.parameter {
         MechanismParameter::None => Ok(()),
         MechanismParameter::Raw(bytes) if bytes.is_empty() => Ok(()),
-        _ => Err(Error::MechanismParamInvalid("CKM_ML_KEM takes no parameter")),
+        _ => Err(Error::MechanismParamInvalid(
+            "CKM_ML_KEM takes no parameter",
+        )),
     }
 }
 
@@ -517,8 +519,7 @@ fn kem_secret_attributes(
     origin: Origin,
 ) -> Result<(Attributes, usize)> {
     let class = crate::object::find_ulong(template, CKA_CLASS)?.unwrap_or(CKO_SECRET_KEY);
-    let key_type =
-        crate::object::find_ulong(template, CKA_KEY_TYPE)?.unwrap_or(CKK_GENERIC_SECRET);
+    let key_type = crate::object::find_ulong(template, CKA_KEY_TYPE)?.unwrap_or(CKK_GENERIC_SECRET);
     if class != CKO_SECRET_KEY || !matches!(key_type, CKK_AES | CKK_GENERIC_SECRET) {
         return Err(Error::TemplateInconsistent(
             "a KEM makes AES or generic secret keys",

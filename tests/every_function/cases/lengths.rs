@@ -48,13 +48,13 @@ pub fn counts_and_lengths() -> Vec<Case> {
         ),
         case!(
             C_GetInterfaceList,
-            "room for one of the two interfaces",
+            "room for one of the three interfaces",
             [CKR_BUFFER_TOO_SMALL],
             |l, h, s| {
                 let mut interfaces: [CK_INTERFACE; 1] = std::mem::zeroed();
                 let mut count = 1;
                 let rv = C_GetInterfaceList(interfaces.as_mut_ptr(), &mut count);
-                Outcome::with_value(rv, "the count", count, 2)
+                Outcome::with_value(rv, "the count", count, 3)
             }
         ),
         // "CKR_TEMPLATE_INCOMPLETE: The template specified for creating an

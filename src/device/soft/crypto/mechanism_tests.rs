@@ -131,7 +131,11 @@ fn key_for(info: &MechanismInfo, size: CK_ULONG) -> Option<Arc<LoadedKey>> {
     }
     let name = format!("{kind:#x}");
     let post_quantum = |key_type, small, large| {
-        let value = if size == info.min_key_size { small } else { large };
+        let value = if size == info.min_key_size {
+            small
+        } else {
+            large
+        };
         let key = generate_post_quantum(key_type, value).unwrap();
         assert_eq!(
             key.raw_public_key().unwrap().len() as CK_ULONG,
@@ -370,8 +374,7 @@ fn every_advertised_generation_mechanism_generates_at_its_smallest_size() {
                     CKM_ML_DSA_KEY_PAIR_GEN => (CKK_ML_DSA, [CKP_ML_DSA_44, CKP_ML_DSA_87]),
                     _ => (CKK_ML_KEM, [CKP_ML_KEM_512, CKP_ML_KEM_1024]),
                 };
-                let [small, large] =
-                    sets.map(|set| generate_post_quantum(key_type, set).unwrap());
+                let [small, large] = sets.map(|set| generate_post_quantum(key_type, set).unwrap());
                 assert_eq!(
                     small.raw_public_key().unwrap().len() as CK_ULONG,
                     info.min_key_size

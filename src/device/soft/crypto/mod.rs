@@ -55,8 +55,8 @@ pub use derive::{bytes_kept, derive_value, is_simple_derivation};
 pub use kbkdf::{check_kbkdf, kbkdf};
 pub use keys::{
     generate_des3, generate_ec, generate_post_quantum, generate_rsa, generate_secret,
-    import_private, import_public,
-    private_from_der, private_to_der, public_from_der, public_from_private, public_to_der,
+    import_private, import_public, private_from_der, private_to_der, public_from_der,
+    public_from_private, public_to_der,
 };
 pub use mac::HMAC_MIN_KEY_LEN;
 pub use mechanisms::{hmac_key_generated_by, mechanism_infos};

@@ -44,10 +44,7 @@ fn parameter_set(case: &Value) -> ParameterSet {
 }
 
 fn loaded(key_type: CK_KEY_TYPE, material: KeyMaterial) -> Arc<LoadedKey> {
-    Arc::new(LoadedKey {
-        key_type,
-        material,
-    })
+    Arc::new(LoadedKey { key_type, material })
 }
 
 fn ml_dsa(hedge: CK_ULONG, context: &[u8]) -> Mechanism {
@@ -133,7 +130,10 @@ fn ml_dsa_signatures_match_acvp() {
             Err(Error::SignatureInvalid)
         ));
     }
-    assert!(deterministic >= 3 && hedged >= 3, "{deterministic} {hedged}");
+    assert!(
+        deterministic >= 3 && hedged >= 3,
+        "{deterministic} {hedged}"
+    );
 }
 
 #[test]
@@ -195,7 +195,11 @@ fn ml_kem_decapsulation_and_implicit_rejection_match_acvp() {
         let key = pqc::import_private(set, None, Some(&bytes(&case, "dk"))).unwrap();
         let secret = pqc::decapsulate(&key, &bytes(&case, "c")).unwrap();
         assert_eq!(*secret, bytes(&case, "k"), "tc {}", case["tcId"]);
-        if case["reason"].as_str().unwrap().contains("valid decapsulation") {
+        if case["reason"]
+            .as_str()
+            .unwrap()
+            .contains("valid decapsulation")
+        {
             valid += 1;
         } else {
             rejected += 1;
@@ -239,7 +243,10 @@ fn bad_parameter_sets_sizes_and_hedge_types_are_refused() {
         pqc::import_private(set, Some(&[0u8; 31]), None),
         Err(Error::AttributeValueInvalid(CKA_SEED))
     ));
-    let key = loaded(CKK_ML_DSA, KeyMaterial::Private(pqc::generate(set).unwrap()));
+    let key = loaded(
+        CKK_ML_DSA,
+        KeyMaterial::Private(pqc::generate(set).unwrap()),
+    );
     for mechanism in [ml_dsa(7, b""), ml_dsa(CKH_HEDGE_REQUIRED, &[0; 256])] {
         assert!(matches!(
             sign_init(key.clone(), &mechanism),

@@ -420,7 +420,10 @@ fn signature_operation(
     } else {
         let asymmetric = key.asymmetric_key(scheme.key_type())?;
         let (signature_len, rule) = shape(scheme, asymmetric)?;
-        (verify_engine(scheme, asymmetric, rule, context)?, signature_len)
+        (
+            verify_engine(scheme, asymmetric, rule, context)?,
+            signature_len,
+        )
     };
     Ok(SignatureOperation {
         engine,

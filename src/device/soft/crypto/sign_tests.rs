@@ -429,7 +429,11 @@ fn eddsa_instances_match_the_rfc_8032_test_vectors() {
         let key = loaded_private(private.clone());
         let mechanism = eddsa(prehash, context);
         let (message, expected) = (hex(message), hex(expected));
-        assert_eq!(sign(&key, &mechanism, &message), expected, "{id:?} {prehash} {context:?}");
+        assert_eq!(
+            sign(&key, &mechanism, &message),
+            expected,
+            "{id:?} {prehash} {context:?}"
+        );
         assert_eq!(sign_in_parts(&key, &mechanism, &message), expected);
         let public = loaded_public(&private);
         verifies_both_ways(&public, &mechanism, &message, (&expected, &expected));
