@@ -356,7 +356,17 @@ fn eddsa(prehash: bool, context: &[u8]) -> Mechanism {
 /// §7.4 (Ed448 with a context, 1 octet) and §7.5 (Ed448ph, TEST abc and
 /// TEST abc with context "foo"): (key type, secret, public, message,
 /// phFlag, context, signature).
-const RFC_8032_INSTANCES: [(Id, &str, &str, &str, bool, &[u8], &str); 5] = [
+type Rfc8032Case = (
+    Id,
+    &'static str,
+    &'static str,
+    &'static str,
+    bool,
+    &'static [u8],
+    &'static str,
+);
+
+const RFC_8032_INSTANCES: [Rfc8032Case; 5] = [
     (
         Id::ED25519,
         "0305334e381af78f141cb666f6199f57bc3495335a256a95bd2a55bf546663f6",
