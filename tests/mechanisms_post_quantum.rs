@@ -700,3 +700,124 @@ fn kem_keys_need_their_usage_flags_the_right_mechanism_and_type() {
     let (rv, _, _, _) = encapsulate(&session, usable, not_secret, Some(768));
     assert_eq!(rv, CKR_TEMPLATE_INCONSISTENT);
 }
+
+// ----- an ML-DSA certificate -----
+
+/// A DER element: `tag`, the definite length, `content`.
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    match content.len() {
+        len @ 0..=0x7f => out.push(len as u8),
+        len @ 0x80..=0xff => out.extend([0x81, len as u8]),
+        len => out.extend([0x82, (len >> 8) as u8, len as u8]),
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A self-signed X.509 v3 certificate of an ML-DSA-65 key pair made on the
+/// token, its signature made by `C_Sign` with `CKM_ML_DSA`, stored as a
+/// certificate object and read back; OpenSSL verifies it with the key.
+#[test]
+fn a_self_signed_ml_dsa_certificate_made_through_the_token_is_stored_and_read_back() {
+    let token = TestToken::new();
+    let session = token.user_session();
+    let (public, private) = generate_pair(
+        &session,
+        CKM_ML_DSA_KEY_PAIR_GEN,
+        Template::default()
+            .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_65)
+            .bool(CKA_VERIFY, true),
+        Template::default().bool(CKA_SIGN, true),
+    );
+    let spki = value(&session, public, CKA_PUBLIC_KEY_INFO);
+    // id-ml-dsa-65, 2.16.840.1.101.3.4.3.18 (FIPS 204, RFC 9881), no parameters.
+    let algorithm = der(
+        0x30,
+        &der(
+            0x06,
+            &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12],
+        ),
+    );
+    let common_name = der(
+        0x30,
+        &[der(0x06, &[0x55, 0x04, 0x03]), der(0x0c, b"ML-DSA-65 test")].concat(),
+    );
+    let name = der(0x30, &der(0x31, &common_name));
+    let validity = der(
+        0x30,
+        &[der(0x17, b"260101000000Z"), der(0x17, b"360101000000Z")].concat(),
+    );
+    let serial = der(0x02, &[0x01]);
+    let tbs = der(
+        0x30,
+        &[
+            der(0xa0, &der(0x02, &[0x02])),
+            serial.clone(),
+            algorithm.clone(),
+            name.clone(),
+            validity,
+            name.clone(),
+            spki.clone(),
+        ]
+        .concat(),
+    );
+    let mut mechanism = raw_mechanism(CKM_ML_DSA);
+    let signature = raw_sign(session.handle(), &mut mechanism, private, &tbs).unwrap();
+    let certificate = der(
+        0x30,
+        &[
+            tbs,
+            algorithm,
+            der(0x03, &[&[0u8][..], &signature].concat()),
+        ]
+        .concat(),
+    );
+    let parsed = openssl::x509::X509::from_der(&certificate).expect("OpenSSL parses it");
+    let key = openssl::pkey::PKey::public_key_from_der(&spki).unwrap();
+    assert!(
+        parsed.verify(&key).unwrap(),
+        "OpenSSL verifies the token's signature"
+    );
+
+    let handle = create(
+        &session,
+        Template::default()
+            .ulong(CKA_CLASS, CKO_CERTIFICATE)
+            .ulong(CKA_CERTIFICATE_TYPE, CKC_X_509)
+            .bool(CKA_TOKEN, true)
+            .bytes(CKA_LABEL, b"ml-dsa certificate")
+            .bytes(CKA_SUBJECT, &name)
+            .bytes(CKA_VALUE, &certificate),
+    )
+    .expect("C_CreateObject of the ML-DSA certificate");
+    assert_eq!(value(&session, handle, CKA_VALUE), certificate);
+    assert_eq!(value(&session, handle, CKA_SUBJECT), name);
+    // What the X.509 parser fills in from the certificate.
+    assert_eq!(value(&session, handle, CKA_ISSUER), name);
+    assert_eq!(value(&session, handle, CKA_SERIAL_NUMBER), serial);
+    assert_eq!(value(&session, handle, CKA_PUBLIC_KEY_INFO), spki);
+    let check_value = value(&session, handle, CKA_CHECK_VALUE);
+    assert_eq!(check_value.len(), 3);
+    // A search by subject finds it.
+    let mut template = Template::default()
+        .ulong(CKA_CLASS, CKO_CERTIFICATE)
+        .bytes(CKA_SUBJECT, &name);
+    let mut raw = template.raw();
+    assert_ck!(
+        ck!(C_FindObjectsInit(session.handle(), raw.as_mut_ptr(), 2)),
+        CKR_OK
+    );
+    let (mut found, mut count) = ([0; 4], 0);
+    assert_ck!(
+        ck!(C_FindObjects(
+            session.handle(),
+            found.as_mut_ptr(),
+            4,
+            &mut count
+        )),
+        CKR_OK
+    );
+    assert_ck!(ck!(C_FindObjectsFinal(session.handle())), CKR_OK);
+    assert_eq!(&found[..count as usize], &[handle]);
+}
