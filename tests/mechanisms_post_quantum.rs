@@ -59,12 +59,13 @@ fn create(session: &Session, mut template: Template) -> Result<CK_OBJECT_HANDLE,
     }
 }
 
-fn generate_pair(
+/// `C_GenerateKeyPair` with session-object templates: the handles, or the error.
+fn try_generate_pair(
     session: &Session,
     mechanism: CK_MECHANISM_TYPE,
     public: Template,
     private: Template,
-) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE), CK_RV> {
     let (mut public, mut private) = (
         public.bool(CKA_TOKEN, false),
         private.bool(CKA_TOKEN, false),
@@ -72,20 +73,29 @@ fn generate_pair(
     let (mut public_raw, mut private_raw) = (public.raw(), private.raw());
     let mut mechanism = raw_mechanism(mechanism);
     let (mut public_key, mut private_key) = (CK_INVALID_HANDLE, CK_INVALID_HANDLE);
-    assert_ck!(
-        ck!(C_GenerateKeyPair(
-            session.handle(),
-            &mut mechanism,
-            public_raw.as_mut_ptr(),
-            public_raw.len() as CK_ULONG,
-            private_raw.as_mut_ptr(),
-            private_raw.len() as CK_ULONG,
-            &mut public_key,
-            &mut private_key
-        )),
-        CKR_OK
-    );
-    (public_key, private_key)
+    match ck!(C_GenerateKeyPair(
+        session.handle(),
+        &mut mechanism,
+        public_raw.as_mut_ptr(),
+        public_raw.len() as CK_ULONG,
+        private_raw.as_mut_ptr(),
+        private_raw.len() as CK_ULONG,
+        &mut public_key,
+        &mut private_key
+    )) {
+        CKR_OK => Ok((public_key, private_key)),
+        rv => Err(rv),
+    }
+}
+
+fn generate_pair(
+    session: &Session,
+    mechanism: CK_MECHANISM_TYPE,
+    public: Template,
+    private: Template,
+) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    try_generate_pair(session, mechanism, public, private)
+        .unwrap_or_else(|rv| panic!("C_GenerateKeyPair: {}", rv_name(rv)))
 }
 
 fn value(session: &Session, object: CK_OBJECT_HANDLE, kind: CK_ATTRIBUTE_TYPE) -> Vec<u8> {
@@ -477,27 +487,14 @@ fn generated_post_quantum_private_keys_keep_their_secrets() {
     }
     // The parameter set is the public template's: the private template may
     // not give it (as with any attribute the mechanism contributes).
-    let mut public = Template::default()
-        .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
-        .bool(CKA_TOKEN, false);
-    let mut private = Template::default()
-        .ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44)
-        .bool(CKA_TOKEN, false);
-    let (mut public_raw, mut private_raw) = (public.raw(), private.raw());
-    let mut mechanism = raw_mechanism(CKM_ML_DSA_KEY_PAIR_GEN);
-    let (mut a, mut b) = (0, 0);
-    assert_ck!(
-        ck!(C_GenerateKeyPair(
-            session.handle(),
-            &mut mechanism,
-            public_raw.as_mut_ptr(),
-            public_raw.len() as CK_ULONG,
-            private_raw.as_mut_ptr(),
-            private_raw.len() as CK_ULONG,
-            &mut a,
-            &mut b
-        )),
-        CKR_ATTRIBUTE_READ_ONLY
+    assert_eq!(
+        try_generate_pair(
+            &session,
+            CKM_ML_DSA_KEY_PAIR_GEN,
+            Template::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44),
+            Template::default().ulong(CKA_PARAMETER_SET, CKP_ML_DSA_44),
+        ),
+        Err(CKR_ATTRIBUTE_READ_ONLY)
     );
 }
 

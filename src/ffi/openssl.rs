@@ -12,26 +12,12 @@ use openssl::pkey_ctx::PkeyCtxRef;
 /// by the `mechanism_parameters` fuzz target under LeakSanitizer).
 pub(crate) fn set_oaep_label<T>(context: &mut PkeyCtxRef<T>, label: &[u8]) -> Result<()> {
     use foreign_types::ForeignTypeRef;
-    use openssl_sys::{
-        EVP_PKEY_CTX_set_params, OSSL_PARAM_construct_end, OSSL_PARAM_construct_octet_string,
-    };
-    // SAFETY: the key name is NUL-terminated and static; the label is
-    // readable for its length for as long as `parameters` lives (OpenSSL
-    // reads, never writes, a parameter it is given to set).
-    let parameters = unsafe {
-        [
-            OSSL_PARAM_construct_octet_string(
-                c"oaep-label".as_ptr(),
-                label.as_ptr() as *mut std::ffi::c_void,
-                label.len(),
-            ),
-            OSSL_PARAM_construct_end(),
-        ]
-    };
+    let parameters = octet_string_parameter(c"oaep-label", label);
     // SAFETY: `context` is a live EVP_PKEY_CTX initialised for encryption or
     // decryption; `parameters` is an end-terminated array that outlives the
     // call, and OpenSSL copies the label out of it.
-    let set = unsafe { EVP_PKEY_CTX_set_params(context.as_ptr(), parameters.as_ptr()) };
+    let set =
+        unsafe { openssl_sys::EVP_PKEY_CTX_set_params(context.as_ptr(), parameters.as_ptr()) };
     if set <= 0 {
         return Err(openssl::error::ErrorStack::get().into());
     }
