@@ -190,6 +190,47 @@ fn u64_at(bytes: &[u8], offset: usize) -> usize {
     usize::try_from(value).expect("an offset that fits in usize")
 }
 
+/// The value of the `DT_FLAGS_1` entry of the `SHT_DYNAMIC` section of a
+/// little-endian 64-bit ELF file (the System V gABI, "Dynamic Section"),
+/// or 0 when there is none.
+fn dynamic_flags_1(library: &Path) -> u64 {
+    let elf = std::fs::read(library).unwrap_or_else(|e| panic!("read {}: {e}", library.display()));
+    assert_eq!(&elf[..6], b"\x7fELF\x02\x01", "64-bit little-endian ELF");
+    let section_table = u64_at(&elf, 0x28);
+    let section_size = usize::from(u16_at(&elf, 0x3A));
+    let dynamic = (0..usize::from(u16_at(&elf, 0x3C)))
+        .map(|index| &elf[section_table + index * section_size..][..section_size])
+        .find(|header| u32_at(header, 4) == SHT_DYNAMIC)
+        .expect("a .dynamic section");
+    elf[u64_at(dynamic, 24)..][..u64_at(dynamic, 32)]
+        .chunks_exact(16)
+        .find(|entry| u64::from_le_bytes(entry[..8].try_into().expect("8 bytes")) == DT_FLAGS_1)
+        .map_or(0, |entry| {
+            u64::from_le_bytes(entry[8..].try_into().expect("8 bytes"))
+        })
+}
+
+const SHT_DYNAMIC: u32 = 6;
+const DT_FLAGS_1: u64 = 0x6fff_fffb;
+const DF_1_NODELETE: u64 = 0x8;
+
+/// The library is linked `-z nodelete`, so `dlclose` never unmaps it: the
+/// bundled OpenSSL keeps per-thread state whose exit handler lives in the
+/// library, and a thread that used the provider and ends after the
+/// application's last `dlclose` would jump into unmapped code. OpenSSL's
+/// own attempt to pin its library does not hold in a set-uid process
+/// (`tests/token_on_disk.rs::a_set_uid_process_ignores_the_azcloudhsm_environment`
+/// crashed with SIGSEGV at its thread's exit before the flag was set).
+#[test]
+fn the_library_is_never_unmapped_by_dlclose() {
+    let flags = dynamic_flags_1(&common::library_path());
+    assert_ne!(
+        flags & DF_1_NODELETE,
+        0,
+        "DT_FLAGS_1 is {flags:#x}, without DF_1_NODELETE"
+    );
+}
+
 /// The defined symbols of the `SHT_DYNSYM` section of a little-endian
 /// 64-bit ELF file (the System V gABI, "Sections" and "Symbol Table").
 fn defined_dynamic_symbols(library: &Path) -> Vec<DynamicSymbol> {

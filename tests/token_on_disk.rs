@@ -361,7 +361,8 @@ fn a_set_uid_process_ignores_the_azcloudhsm_environment() {
     );
     assert!(
         ordinary.success(),
-        "without set-uid: {}{}",
+        "without set-uid ({:?}): {}{}",
+        ordinary.status,
         ordinary.stdout,
         ordinary.stderr
     );
@@ -376,7 +377,8 @@ fn a_set_uid_process_ignores_the_azcloudhsm_environment() {
     );
     assert!(
         secure.success() && secure.stdout.contains("1 passed"),
-        "set-uid: {}{}",
+        "set-uid ({:?}): {}{}",
+        secure.status,
         secure.stdout,
         secure.stderr
     );
