@@ -217,10 +217,11 @@ const DF_1_NODELETE: u64 = 0x8;
 /// The library is linked `-z nodelete`, so `dlclose` never unmaps it: the
 /// bundled OpenSSL keeps per-thread state whose exit handler lives in the
 /// library, and a thread that used the provider and ends after the
-/// application's last `dlclose` would jump into unmapped code. OpenSSL's
-/// own attempt to pin its library does not hold in a set-uid process
-/// (`tests/token_on_disk.rs::a_set_uid_process_ignores_the_azcloudhsm_environment`
-/// crashed with SIGSEGV at its thread's exit before the flag was set).
+/// application's last `dlclose` would jump into unmapped code. Before the
+/// flag, an ordinary process happened to keep the library mapped (OpenSSL
+/// takes a reference to the library it is linked into), but the set-uid
+/// one of `tests/token_on_disk.rs::a_set_uid_process_ignores_the_azcloudhsm_environment`
+/// did not, and crashed with SIGSEGV when its thread ended.
 #[test]
 fn the_library_is_never_unmapped_by_dlclose() {
     let flags = dynamic_flags_1(&common::library_path());

@@ -23,7 +23,8 @@ extern "C" fn after_in_child() {
 }
 
 /// Registers the handlers, once per process (the first `C_Initialize`).
-/// glibc drops a shared object's handlers when it is unloaded.
+/// The library is linked `-z nodelete` (build.rs): `dlclose` never unmaps
+/// it, so handlers registered once stay valid for the process.
 pub(super) fn register_handlers() {
     REGISTERED.call_once(|| {
         provider::forked_child();
