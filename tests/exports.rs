@@ -190,16 +190,32 @@ fn u64_at(bytes: &[u8], offset: usize) -> usize {
     usize::try_from(value).expect("an offset that fits in usize")
 }
 
+/// The bytes of `library`, checked to be a little-endian 64-bit ELF file
+/// (the only kind read here).
+fn read_elf(library: &Path) -> Vec<u8> {
+    let elf = std::fs::read(library).unwrap_or_else(|e| panic!("read {}: {e}", library.display()));
+    assert_eq!(&elf[..4], b"\x7fELF", "{} is not ELF", library.display());
+    assert_eq!(elf[4], 2, "only 64-bit ELF is read here (EI_CLASS)");
+    assert_eq!(elf[5], 1, "only little-endian ELF is read here (EI_DATA)");
+    elf
+}
+
+/// The section headers of an ELF file from [`read_elf`], in index order.
+fn section_headers(elf: &[u8]) -> Vec<&[u8]> {
+    let table = u64_at(elf, 0x28);
+    let size = usize::from(u16_at(elf, 0x3A));
+    (0..usize::from(u16_at(elf, 0x3C)))
+        .map(|index| &elf[table + index * size..][..size])
+        .collect()
+}
+
 /// The value of the `DT_FLAGS_1` entry of the `SHT_DYNAMIC` section of a
 /// little-endian 64-bit ELF file (the System V gABI, "Dynamic Section"),
 /// or 0 when there is none.
 fn dynamic_flags_1(library: &Path) -> u64 {
-    let elf = std::fs::read(library).unwrap_or_else(|e| panic!("read {}: {e}", library.display()));
-    assert_eq!(&elf[..6], b"\x7fELF\x02\x01", "64-bit little-endian ELF");
-    let section_table = u64_at(&elf, 0x28);
-    let section_size = usize::from(u16_at(&elf, 0x3A));
-    let dynamic = (0..usize::from(u16_at(&elf, 0x3C)))
-        .map(|index| &elf[section_table + index * section_size..][..section_size])
+    let elf = read_elf(library);
+    let dynamic = *section_headers(&elf)
+        .iter()
         .find(|header| u32_at(header, 4) == SHT_DYNAMIC)
         .expect("a .dynamic section");
     elf[u64_at(dynamic, 24)..][..u64_at(dynamic, 32)]
@@ -235,21 +251,15 @@ fn the_library_is_never_unmapped_by_dlclose() {
 /// The defined symbols of the `SHT_DYNSYM` section of a little-endian
 /// 64-bit ELF file (the System V gABI, "Sections" and "Symbol Table").
 fn defined_dynamic_symbols(library: &Path) -> Vec<DynamicSymbol> {
-    let elf = std::fs::read(library).unwrap_or_else(|e| panic!("read {}: {e}", library.display()));
-    assert_eq!(&elf[..4], b"\x7fELF", "{} is not ELF", library.display());
-    assert_eq!(elf[4], 2, "only 64-bit ELF is read here (EI_CLASS)");
-    assert_eq!(elf[5], 1, "only little-endian ELF is read here (EI_DATA)");
-    let section_table = u64_at(&elf, 0x28);
-    let section_size = usize::from(u16_at(&elf, 0x3A));
-    let section_count = usize::from(u16_at(&elf, 0x3C));
-    let section = |index: usize| &elf[section_table + index * section_size..][..section_size];
-    let dynsym = (0..section_count)
-        .map(section)
+    let elf = read_elf(library);
+    let sections = section_headers(&elf);
+    let dynsym = *sections
+        .iter()
         .find(|header| u32_at(header, 4) == SHT_DYNSYM)
         .expect("a .dynsym section");
     let (symbols_at, symbols_size, symbol_size) =
         (u64_at(dynsym, 24), u64_at(dynsym, 32), u64_at(dynsym, 56));
-    let strings = section(u32_at(dynsym, 40) as usize);
+    let strings = sections[u32_at(dynsym, 40) as usize];
     let strings = &elf[u64_at(strings, 24)..][..u64_at(strings, 32)];
     assert_eq!(symbol_size, 24, "Elf64_Sym is 24 bytes");
     elf[symbols_at..symbols_at + symbols_size]
